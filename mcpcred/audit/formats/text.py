@@ -1,0 +1,73 @@
+"""``--format text``: the report for people, grouped by file, readable at a glance.
+
+This is the only audit module that imports rich, and only when called, so the
+JSON and SARIF paths (CI) never pay for it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from itertools import groupby
+
+from mcpcred.audit.scan import AuditReport
+from mcpcred.models import Severity
+
+_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan"}
+
+
+def render(report: AuditReport, *, color: bool, width: int = 100) -> str:
+    """Findings grouped by file, then a one-line summary."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.text import Text
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        force_terminal=color,
+        no_color=not color,
+        width=width,
+        highlight=False,
+        soft_wrap=False,
+    )
+    clients = {f.display_path: f for f in report.files}
+    for path, group in groupby(report.findings, key=lambda f: f.path):
+        findings = list(group)
+        scanned = clients.get(path)
+        where = (
+            f" ({scanned.client}, {scanned.scope})"
+            if scanned and scanned.client != "unknown"
+            else ""
+        )
+        console.print(Text(path, style="bold underline") + Text(where, style="dim"))
+        for finding in findings:
+            line = Text("  ")
+            line.append(f"{str(finding.severity).upper():<6}", style=_STYLE[finding.severity])
+            line.append(f" {finding.line}:{finding.column}".ljust(9), style="dim")
+            line.append(f" {finding.rule}", style="bold")
+            console.print(line)
+            detail = f"         {escape(finding.message)}"
+            if finding.evidence:
+                detail += f"  [dim]{escape(finding.evidence)}[/dim]"
+            console.print(detail)
+            if finding.fix:
+                console.print(f"         [green]fix:[/green] {escape(finding.fix)}")
+        console.print()
+    console.print(_summary(report))
+    return buffer.getvalue()
+
+
+def _summary(report: AuditReport) -> str:
+    files = len(report.files)
+    servers = sum(len(f.servers) for f in report.files)
+    scanned = (
+        f"{files} file{'s' if files != 1 else ''}, {servers} server{'s' if servers != 1 else ''}"
+    )
+    suppressed = f", {report.suppressed} suppressed" if report.suppressed else ""
+    if not report.findings:
+        return f"No findings in {scanned}{suppressed}."
+    counts = Counter(f.severity for f in report.findings)
+    parts = ", ".join(f"{counts[s]} {s}" for s in reversed(Severity) if counts[s])
+    total = len(report.findings)
+    return f"{total} finding{'s' if total != 1 else ''} ({parts}) in {scanned}{suppressed}."

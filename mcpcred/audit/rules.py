@@ -1,0 +1,764 @@
+"""The ``audit-config`` rules: what is reported for a server entry or a file.
+
+Two families. ``secret/<kind>``: a plaintext credential anywhere in a server
+entry (env, args, ``docker -e``, URLs, headers, JSON inside a string, unknown
+keys); the kind is the token format or how it was recognised. ``hygiene/*``:
+settings that make credentials easier to steal or servers easier to swap under
+you. ``RULES`` holds the metadata every output format and the docs use; a test
+keeps ``docs/audit-config.md`` in step with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from mcpcred.audit import tokens
+from mcpcred.audit.secrets import Detector, Hit, name_strength, redact
+from mcpcred.clients.base import is_wrapped
+from mcpcred.host import Host
+from mcpcred.models import Finding, Pointer, ServerEntry, Severity
+from mcpcred.parsing.nodes import ArrayNode, KeyNode, Node, ObjectNode, ScalarNode, Source
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Metadata of one rule id."""
+
+    id: str
+    title: str
+    severity: Severity
+    description: str
+    fix: str
+
+
+_TO_KEYCHAIN = (
+    "Move the value into the OS keychain and reference it: `mcpcred wrap CLIENT --server NAME`, "
+    "or use the client's own variable syntax; then revoke the exposed credential."
+)
+
+
+def _secret_rules() -> dict[str, Rule]:
+    rules = {
+        f"secret/{f.kind}": Rule(
+            f"secret/{f.kind}",
+            f.title,
+            Severity.HIGH if f.severity == "high" else Severity.MEDIUM,
+            f.description,
+            _TO_KEYCHAIN,
+        )
+        for f in tokens.FORMATS
+    }
+    generic = [
+        (
+            "generic-secret",
+            "Credential under a secret-like name",
+            Severity.HIGH,
+            "A random-looking value stored under a name such as *_TOKEN, *_KEY, *_SECRET or "
+            "Authorization. The format is not a known vendor's, so it was judged by name and "
+            "shape.",
+        ),
+        (
+            "password",
+            "Password",
+            Severity.HIGH,
+            "A literal value stored under a name such as PASSWORD, PASSWD or *_PASS.",
+        ),
+        (
+            "url-password",
+            "Password in a URL",
+            Severity.HIGH,
+            "A URL with credentials in its userinfo part (scheme://user:password@host), e.g. a "
+            "database connection string passed as an argument.",
+        ),
+        (
+            "url-query-secret",
+            "Credential in a URL query parameter",
+            Severity.HIGH,
+            "A URL whose query carries an API key or token (?api_key=..., ?exaApiKey=...). URLs "
+            "end up in logs, shell history and proxies.",
+        ),
+        (
+            "url-path-secret",
+            "Credential in a URL path",
+            Severity.MEDIUM,
+            "A URL with a long random path segment that acts as a bearer secret (personal "
+            "server URLs).",
+        ),
+        (
+            "authorization-header",
+            "Credential in an HTTP header",
+            Severity.HIGH,
+            "A literal Authorization, X-API-Key or similar header value in a remote server entry "
+            "or in a header argument.",
+        ),
+    ]
+    for kind, title, severity, description in generic:
+        rules[f"secret/{kind}"] = Rule(f"secret/{kind}", title, severity, description, _TO_KEYCHAIN)
+    return rules
+
+
+_HYGIENE = [
+    Rule(
+        "hygiene/unwrapped-server",
+        "Server with credentials is not wrapped",
+        Severity.MEDIUM,
+        "A server entry carries plaintext credentials and is started directly rather than "
+        "through `mcpcred shim`, so the secret sits in the file and in every backup of it.",
+        "`mcpcred wrap CLIENT --server NAME` moves its secrets to the keychain.",
+    ),
+    Rule(
+        "hygiene/unpinned-package",
+        "Package or image is not pinned",
+        Severity.MEDIUM,
+        "`npx -y pkg` without a version or with @latest, `uvx pkg` without `==version`, or a "
+        "container image without a digest: whoever publishes the next version runs with "
+        "the server's credentials. An image pinned to a tag (not a digest) is low severity.",
+        "Pin an exact version (`pkg@1.2.3`, `pkg==1.2.3`) or an image digest (`@sha256:...`).",
+    ),
+    Rule(
+        "hygiene/plain-http",
+        "Remote server over plain HTTP",
+        Severity.MEDIUM,
+        "A remote MCP server reached over http:// on a non-loopback host: tokens and tool "
+        "traffic travel unencrypted.",
+        "Use https://, or a loopback address for local servers.",
+    ),
+    Rule(
+        "hygiene/file-permissions",
+        "Config file readable by other users",
+        Severity.LOW,
+        "A user-scope client config (POSIX) is readable by group or others. Medium when the "
+        "file also holds plaintext credentials.",
+        "`chmod 600 FILE`.",
+    ),
+    Rule(
+        "hygiene/shell-wrapper",
+        "Server started through a shell command string",
+        Severity.MEDIUM,
+        '`sh -c "..."`, `bash -c`, `cmd /c "..."` or `powershell -Command` hides the real '
+        "command from review, from audit rules and from `wrap`.",
+        "Put the real command in `command` and its arguments in `args`.",
+    ),
+    Rule(
+        "hygiene/broad-filesystem",
+        "Filesystem server rooted too broadly",
+        Severity.MEDIUM,
+        "A filesystem MCP server (or a container mount) given `/` (high) or the home "
+        "directory (medium): the model can read SSH keys, cloud credentials and these configs.",
+        "Give it only the project directories it needs.",
+    ),
+    Rule(
+        "error/parse",
+        "Config file could not be parsed",
+        Severity.HIGH,
+        "The file is not valid JSON/JSONC/TOML. It was not scanned; the client probably "
+        "ignores it too.",
+        "Fix the syntax at the reported line and column.",
+    ),
+]
+
+RULES: dict[str, Rule] = {**_secret_rules(), **{r.id: r for r in _HYGIENE}}
+
+# --- argument parsing helpers -------------------------------------------------
+_FLAG_VALUE = re.compile(r"^(--?[A-Za-z][\w.-]*)=(.*)$", re.DOTALL)
+_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+_HEADER_FLAGS = frozenset({"--header", "-H", "--headers"})
+_ENV_FLAGS = frozenset({"-e", "--env"})
+_CONTAINER_TOOLS = frozenset({"docker", "podman", "nerdctl"})
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "fish", "ash"})
+_NPX_LIKE = frozenset({"npx", "bunx", "pnpx"})
+_UVX_LIKE = frozenset({"uvx"})
+_LOOPBACK = re.compile(r"^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1|0\.0\.0\.0)$", re.I)
+_DOCKER_VALUE_OPTS = frozenset(
+    {
+        "-e",
+        "--env",
+        "-v",
+        "--volume",
+        "--name",
+        "-p",
+        "--publish",
+        "--network",
+        "--net",
+        "--mount",
+        "--env-file",
+        "-w",
+        "--workdir",
+        "-u",
+        "--user",
+        "--entrypoint",
+        "--platform",
+        "-l",
+        "--label",
+        "--add-host",
+        "--cap-add",
+        "--cap-drop",
+        "-m",
+        "--memory",
+        "--cpus",
+        "--pull",
+        "--restart",
+        "--hostname",
+        "-h",
+        "--device",
+        "--security-opt",
+        "--tmpfs",
+        "--ulimit",
+        "--log-driver",
+        "--runtime",
+        "--init-path",
+    }
+)
+_FILESYSTEM_PACKAGES = re.compile(
+    r"(?:server-filesystem|filesystem-mcp|mcp-filesystem|mcp-server-filesystem)"
+)
+
+
+def _basename(command: str) -> str:
+    name = command.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    for suffix in (".exe", ".cmd", ".bat"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _env_name(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_").upper()
+
+
+@dataclass(slots=True)
+class _Value:
+    """A string to scan: where it is, under which name, and how its text maps back."""
+
+    node: ScalarNode
+    text: str  # the part of the node's value to scan
+    offset: int  # where ``text`` starts inside the node's decoded value
+    name: str | None
+    role: str
+    pointer: Pointer
+
+
+class Auditor:
+    """Runs every rule over parsed config files; holds no per-file state."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.detector = Detector()
+
+    # -- secrets ---------------------------------------------------------------
+    def entry_findings(self, entry: ServerEntry, display_path: str) -> list[Finding]:
+        """Every finding for one server entry (secrets first, then hygiene)."""
+        findings: list[Finding] = []
+        seen: set[tuple[int, int, int]] = set()
+        for item in self._values(entry):
+            for hit in self.detector.scan(item.text, item.name, item.role):
+                key = (item.node.start, item.offset + hit.start, item.offset + hit.end)
+                if key in seen:
+                    continue
+                seen.add(key)
+                findings.append(self._secret_finding(entry, item, hit, display_path))
+        findings.extend(self._hygiene(entry, display_path, has_secrets=bool(findings)))
+        return findings
+
+    def _values(self, entry: ServerEntry) -> Iterator[_Value]:
+        base = entry.pointer
+        handled = {id(n) for _, n in entry.env} | {id(n) for _, n in entry.headers}
+        for key, node in entry.env:
+            yield from _strings(node, key.name, "env", (*base, "env", key.name))
+        for key, node in entry.headers:
+            yield from _strings(node, key.name, "header", (*base, "headers", key.name))
+        if isinstance(entry.url, ScalarNode) and isinstance(entry.url.value, str):
+            handled.add(id(entry.url))
+            yield _Value(entry.url, entry.url.value, 0, None, "url", (*base, "url"))
+        if isinstance(entry.command, ScalarNode) and isinstance(entry.command.value, str):
+            handled.add(id(entry.command))
+            yield _Value(entry.command, entry.command.value, 0, None, "command", (*base, "command"))
+        yield from self._arg_values(entry, base)
+        handled.update(id(a) for a in entry.args)
+        for key, node in _other_members(entry.node, handled):
+            yield from _strings(node, key.name, "field", (*base, key.name), handled)
+
+    def _arg_values(self, entry: ServerEntry, base: Pointer) -> Iterator[_Value]:
+        args = entry.args
+        command = _basename(entry.command_text() or "")
+        container = command in _CONTAINER_TOOLS or any(
+            _basename(a.value) in _CONTAINER_TOOLS
+            for a in args[:3]
+            if isinstance(a, ScalarNode) and isinstance(a.value, str)
+        )
+        pending: str | None = None  # the flag whose value comes next
+        for index, node in enumerate(args):
+            pointer = (*base, "args", index)
+            if not (isinstance(node, ScalarNode) and isinstance(node.value, str)):
+                pending = None
+                continue
+            text = node.value
+            if pending is not None:
+                flag, pending = pending, None
+                if flag in _HEADER_FLAGS:
+                    name, _, rest = text.partition(":")
+                    offset = len(name) + 1
+                    yield _Value(node, rest, offset, name.strip(), "header", pointer)
+                    continue
+                if flag in _ENV_FLAGS and container:
+                    assignment = _ASSIGNMENT.match(text)
+                    if assignment:
+                        yield _Value(
+                            node,
+                            assignment.group(2),
+                            assignment.end(1) + 1,
+                            assignment.group(1),
+                            "env",
+                            pointer,
+                        )
+                    continue
+                yield _Value(node, text, 0, _env_name(flag), "arg", pointer)
+                continue
+            flag_value = _FLAG_VALUE.match(text)
+            if flag_value:
+                flag = flag_value.group(1)
+                if flag in ("--env",) and container:
+                    assignment = _ASSIGNMENT.match(flag_value.group(2))
+                    if assignment:
+                        offset = flag_value.start(2) + assignment.end(1) + 1
+                        yield _Value(
+                            node, assignment.group(2), offset, assignment.group(1), "env", pointer
+                        )
+                        continue
+                if flag in _HEADER_FLAGS:
+                    name, _, rest = flag_value.group(2).partition(":")
+                    yield _Value(
+                        node,
+                        rest,
+                        flag_value.start(2) + len(name) + 1,
+                        name.strip(),
+                        "header",
+                        pointer,
+                    )
+                    continue
+                yield _Value(
+                    node, flag_value.group(2), flag_value.start(2), _env_name(flag), "arg", pointer
+                )
+                continue
+            if text.startswith("-") and len(text) > 1 and " " not in text:
+                if (
+                    text in _HEADER_FLAGS
+                    or (text in _ENV_FLAGS and container)
+                    or name_strength(_env_name(text))
+                ):
+                    pending = text
+                yield _Value(node, text, 0, None, "arg", pointer)
+                continue
+            assignment = _ASSIGNMENT.match(text)
+            if assignment and not container:
+                yield _Value(
+                    node,
+                    assignment.group(2),
+                    assignment.end(1) + 1,
+                    assignment.group(1),
+                    "env",
+                    pointer,
+                )
+                continue
+            yield _Value(node, text, 0, None, "arg", pointer)
+
+    def _secret_finding(
+        self, entry: ServerEntry, item: _Value, hit: Hit, display_path: str
+    ) -> Finding:
+        rule = RULES.get(f"secret/{hit.kind}") or RULES["secret/generic-secret"]
+        source = entry.document.source
+        offset = _source_offset(source, item.node, item.offset + hit.start)
+        line, column = source.position(offset)
+        where = f"server '{entry.name}'"
+        return Finding(
+            rule=rule.id,
+            severity=hit.severity,
+            path=display_path,
+            line=line,
+            column=column,
+            message=f"{hit.title} in {hit.context} of {where}",
+            client=entry.client,
+            server=entry.name,
+            fix=_fix_for(entry),
+            evidence=redact(hit.secret),
+            pointer=item.pointer,
+            secret_digest=hashlib.sha256(hit.secret.encode()).digest(),
+        )
+
+    # -- hygiene ---------------------------------------------------------------
+    def _hygiene(
+        self, entry: ServerEntry, display_path: str, *, has_secrets: bool
+    ) -> Iterator[Finding]:
+        source = entry.document.source
+        command = entry.command_text()
+        args = entry.arg_texts()
+        name_key = entry.pointer
+
+        def at(
+            node: Node | None,
+            rule_id: str,
+            message: str,
+            severity: Severity | None = None,
+            evidence: str | None = None,
+            pointer: Pointer = name_key,
+        ) -> Finding:
+            rule = RULES[rule_id]
+            offset = node.start if node is not None else entry.node.start
+            if isinstance(node, ScalarNode) and node.kind == "string":
+                offset = _source_offset(source, node, 0)
+            line, column = source.position(offset)
+            return Finding(
+                rule=rule.id,
+                severity=severity or rule.severity,
+                path=display_path,
+                line=line,
+                column=column,
+                message=message,
+                client=entry.client,
+                server=entry.name,
+                fix=_fix_for(entry) if rule_id == "hygiene/unwrapped-server" else rule.fix,
+                evidence=evidence,
+                pointer=pointer,
+            )
+
+        wrapped = is_wrapped(entry)
+        if has_secrets and not wrapped:
+            yield at(
+                entry.node,
+                "hygiene/unwrapped-server",
+                f"Server '{entry.name}' keeps credentials in this file and is not wrapped",
+            )
+        inner_command, inner_args, arg_nodes = _unwrap_argv(entry, wrapped)
+        if inner_command is not None:
+            yield from self._package_findings(entry, inner_command, inner_args, arg_nodes, at)
+            yield from _shell_findings(entry, inner_command, inner_args, arg_nodes, at)
+            yield from self._filesystem_findings(entry, inner_command, inner_args, arg_nodes, at)
+        urls: list[tuple[Node | None, str]] = []
+        if isinstance(entry.url, ScalarNode) and isinstance(entry.url.value, str):
+            urls.append((entry.url, entry.url.value))
+        urls.extend(
+            (node, text)
+            for node, text in zip(arg_nodes, inner_args, strict=False)
+            if text.startswith("http://")
+        )
+        for node, url in urls:
+            match = re.match(r"^http://([^/:?#]+|\[[^\]]*\])", url, re.I)
+            if match and not _LOOPBACK.match(match.group(1)):
+                yield at(
+                    node,
+                    "hygiene/plain-http",
+                    f"Server '{entry.name}' is reached over plain http:// at {match.group(1)}",
+                    evidence=f"http://{match.group(1)}",
+                )
+        del command, args
+
+    def _package_findings(
+        self, entry: ServerEntry, command: str, args: list[str], nodes: list[Node], at: _At
+    ) -> Iterator[Finding]:
+        tool = _basename(command)
+        rest, rest_nodes = args, nodes
+        if (
+            tool in {"cmd", "cmd.exe"}
+            and args[:1]
+            and args[0].lower() in {"/c", "/k"}
+            and len(args) > 2
+        ):
+            tool, rest, rest_nodes = _basename(args[1]), args[2:], nodes[2:]
+        if tool in {"npm", "pnpm", "yarn", "bun"} and rest[:1] and rest[0] in {"exec", "dlx", "x"}:
+            tool, rest, rest_nodes = "npx", rest[1:], rest_nodes[1:]
+        if tool == "uv" and rest[:2] == ["tool", "run"]:
+            tool, rest, rest_nodes = "uvx", rest[2:], rest_nodes[2:]
+        if tool == "pipx" and rest[:1] == ["run"]:
+            tool, rest, rest_nodes = "uvx", rest[1:], rest_nodes[1:]
+        if tool in _NPX_LIKE:
+            spec, node = _first_package(rest, rest_nodes, {"-p", "--package"})
+            if spec and not _npm_pinned(spec):
+                yield at(
+                    node,
+                    "hygiene/unpinned-package",
+                    f"Server '{entry.name}' runs npm package '{spec}' without a pinned version",
+                    evidence=spec,
+                )
+        elif tool in _UVX_LIKE:
+            spec, node = _first_package(rest, rest_nodes, {"--from"})
+            if spec and not _python_pinned(spec):
+                yield at(
+                    node,
+                    "hygiene/unpinned-package",
+                    f"Server '{entry.name}' runs Python package '{spec}' without a pinned version",
+                    evidence=spec,
+                )
+        elif tool in _CONTAINER_TOOLS and "run" in rest:
+            image, node = _container_image(rest, rest_nodes)
+            if image and "@sha256:" not in image:
+                tag = image.rsplit("/", 1)[-1].partition(":")[2]
+                severity = Severity.LOW if tag and tag != "latest" else Severity.MEDIUM
+                yield at(
+                    node,
+                    "hygiene/unpinned-package",
+                    f"Server '{entry.name}' runs container image '{image}' without a digest",
+                    severity=severity,
+                    evidence=image,
+                )
+
+    def _filesystem_findings(
+        self, entry: ServerEntry, command: str, args: list[str], nodes: list[Node], at: _At
+    ) -> Iterator[Finding]:
+        tool = _basename(command)
+        homes = _home_spellings(self.host)
+        if any(_FILESYSTEM_PACKAGES.search(a) for a in [command, *args]):
+            started = False
+            for text, node in zip(args, nodes, strict=False):
+                if _FILESYSTEM_PACKAGES.search(text):
+                    started = True
+                    continue
+                if not started or text.startswith("-"):
+                    continue
+                severity = _broad(text, homes)
+                if severity is not None:
+                    yield at(
+                        node,
+                        "hygiene/broad-filesystem",
+                        f"Filesystem server '{entry.name}' is given {_what(severity)}",
+                        severity=severity,
+                        evidence=text,
+                    )
+        if tool in _CONTAINER_TOOLS or any(_basename(a) in _CONTAINER_TOOLS for a in args[:2]):
+            for index, text in enumerate(args):
+                mount = None
+                if text in {"-v", "--volume"} and index + 1 < len(args):
+                    mount, node = args[index + 1].split(":", 1)[0], nodes[index + 1]
+                elif text.startswith(("--volume=", "-v=")):
+                    mount, node = text.split("=", 1)[1].split(":", 1)[0], nodes[index]
+                elif text == "--mount" and index + 1 < len(args):
+                    parts = dict(p.partition("=")[::2] for p in args[index + 1].split(","))
+                    mount, node = parts.get("source") or parts.get("src"), nodes[index + 1]
+                if mount:
+                    severity = _broad(mount, homes)
+                    if severity is not None:
+                        yield at(
+                            node,
+                            "hygiene/broad-filesystem",
+                            f"Container of server '{entry.name}' mounts {_what(severity)}",
+                            severity=severity,
+                            evidence=mount,
+                        )
+
+    # -- files -----------------------------------------------------------------
+    def file_findings(
+        self, path: str, display_path: str, scope: str, has_secrets: bool, mode: int | None
+    ) -> list[Finding]:
+        """Findings about a file as a whole (permissions)."""
+        if mode is None or scope == "project" or not mode & 0o044:
+            return []
+        rule = RULES["hygiene/file-permissions"]
+        severity = Severity.MEDIUM if has_secrets else Severity.LOW
+        who = (
+            "group and others"
+            if mode & 0o004 and mode & 0o040
+            else ("others" if mode & 0o004 else "group")
+        )
+        return [
+            Finding(
+                rule=rule.id,
+                severity=severity,
+                path=display_path,
+                line=1,
+                column=1,
+                message=f"Config file is readable by {who} (mode {mode & 0o777:o})",
+                fix=rule.fix.replace("FILE", path),
+                evidence=f"{mode & 0o777:o}",
+            )
+        ]
+
+
+class _At:
+    """Signature of the local finding factory inside ``_hygiene`` (for typing only)."""
+
+    def __call__(
+        self,
+        node: Node | None,
+        rule_id: str,
+        message: str,
+        severity: Severity | None = None,
+        evidence: str | None = None,
+        pointer: Pointer = (),
+    ) -> Finding:
+        raise NotImplementedError
+
+
+def _fix_for(entry: ServerEntry) -> str:
+    return f"mcpcred wrap {entry.client} --server {entry.name}"
+
+
+def _strings(
+    node: Node, name: str, role: str, pointer: Pointer, skip: set[int] | None = None
+) -> Iterator[_Value]:
+    """Every string leaf under ``node``, named by its nearest key."""
+    if skip is not None and id(node) in skip:
+        return
+    if isinstance(node, ScalarNode):
+        if isinstance(node.value, str):
+            yield _Value(node, node.value, 0, name, role, pointer)
+    elif isinstance(node, ObjectNode):
+        for key, child in node.members:
+            yield from _strings(child, key.name, role, (*pointer, key.name), skip)
+    elif isinstance(node, ArrayNode):
+        for index, child in enumerate(node.items):
+            yield from _strings(child, name, role, (*pointer, index), skip)
+
+
+_STRUCTURAL = frozenset(
+    {"args", "env", "headers", "http_headers", "command", "url", "serverUrl", "httpUrl"}
+)
+
+
+def _other_members(node: ObjectNode, handled: set[int]) -> Iterator[tuple[KeyNode, Node]]:
+    for key, value in node.members:
+        if id(value) in handled:
+            continue
+        if key.name in _STRUCTURAL and not isinstance(value, ObjectNode | ScalarNode):
+            continue
+        if key.name in _STRUCTURAL and isinstance(value, ObjectNode) and key.name != "command":
+            continue
+        if key.name == "command" and isinstance(value, ObjectNode):  # Zed legacy shape
+            for inner_key, inner in value.members:
+                if inner_key.name not in {"args", "env", "path"}:
+                    yield inner_key, inner
+            continue
+        yield key, value
+
+
+def _source_offset(source: Source, node: ScalarNode, index: int) -> int:
+    """Map an index in a string node's decoded value back to the source text."""
+    text = source.text
+    quote = (
+        3
+        if text.startswith(('"""', "'''"), node.start)
+        else (1 if text[node.start : node.start + 1] in "\"'" else 0)
+    )
+    content = node.start + quote
+    value = node.value if isinstance(node.value, str) else ""
+    if text[content : content + index] == value[:index]:
+        return content + index
+    return content
+
+
+def _unwrap_argv(entry: ServerEntry, wrapped: bool) -> tuple[str | None, list[str], list[Node]]:
+    """The real command and args, looking through ``mcpcred shim ... --``."""
+    command = entry.command_text()
+    nodes = [a for a in entry.args if isinstance(a, ScalarNode) and isinstance(a.value, str)]
+    args = [str(a.value) for a in nodes]  # type: ignore[attr-defined]
+    if wrapped and "--" in args:
+        split = args.index("--")
+        if split + 1 < len(args):
+            return args[split + 1], args[split + 2 :], list(nodes[split + 2 :])
+        return None, [], []
+    return command, args, list(nodes)
+
+
+def _first_package(
+    args: list[str], nodes: list[Node], value_flags: set[str]
+) -> tuple[str | None, Node | None]:
+    skip_next = False
+    for text, node in zip(args, nodes, strict=False):
+        if skip_next:
+            return text, node
+        if text in value_flags:
+            skip_next = True
+            continue
+        for flag in value_flags:
+            if text.startswith(flag + "="):
+                return text.split("=", 1)[1], node
+        if text.startswith("-"):
+            continue
+        return text, node
+    return None, None
+
+
+def _npm_pinned(spec: str) -> bool:
+    if spec.startswith((".", "/", "file:", "git+", "http:", "https:")) or "${" in spec:
+        return True
+    name_part = spec[1:] if spec.startswith("@") else spec
+    _, at, version = name_part.partition("@")
+    if not at or not version:
+        return False
+    return version not in {"latest", "next", "*", "x"} and not re.match(
+        r"^[\^~><=*]|.*\bx\b", version
+    )
+
+
+def _python_pinned(spec: str) -> bool:
+    if spec.startswith((".", "/", "git+", "http:", "https:", "file:")):
+        return "@" in spec or spec.startswith((".", "/", "file:"))
+    if "==" in spec or "===" in spec:
+        return True
+    _, at, version = spec.partition("@")
+    return bool(at and version and version != "latest")
+
+
+def _container_image(args: list[str], nodes: list[Node]) -> tuple[str | None, Node | None]:
+    index = args.index("run") + 1
+    while index < len(args):
+        text = args[index]
+        if text.startswith("-"):
+            if text in _DOCKER_VALUE_OPTS:
+                index += 1
+            index += 1
+            continue
+        return text, nodes[index]
+    return None, None
+
+
+def _shell_findings(
+    entry: ServerEntry, command: str, args: list[str], nodes: list[Node], at: _At
+) -> Iterator[Finding]:
+    tool = _basename(command)
+    for index, text in enumerate(args):
+        if index + 1 >= len(args):
+            break
+        payload = args[index + 1]
+        shell = (
+            (tool in _SHELLS and re.fullmatch(r"-[a-z]*c", text) is not None)
+            or (
+                tool == "cmd"
+                and text.lower() in {"/c", "/k"}
+                and " " in payload
+                and index + 2 == len(args)
+            )
+            or (tool in {"powershell", "pwsh"} and text.lower() in {"-command", "-c"})
+        )
+        if shell:
+            yield at(
+                nodes[index + 1],
+                "hygiene/shell-wrapper",
+                f"Server '{entry.name}' is started through `{tool} {text}` with a command string",
+                evidence=f"{tool} {text}",
+            )
+            return
+
+
+def _home_spellings(host: Host) -> set[str]:
+    home = host.home.rstrip("/\\")
+    return {
+        "~", "~/", "$HOME", "${HOME}", "${env:HOME}", "${userHome}", "%USERPROFILE%",
+        "${env:USERPROFILE}", home, home + "/", home + "\\",
+    }  # fmt: skip
+
+
+def _broad(path: str, homes: set[str]) -> Severity | None:
+    cleaned = path.strip()
+    if cleaned in {"/", "\\"} or re.fullmatch(r"[A-Za-z]:[\\/]?", cleaned):
+        return Severity.HIGH
+    if cleaned in homes or re.fullmatch(r"/(?:home|Users)/[^/]+/?", cleaned):
+        return Severity.MEDIUM
+    if re.fullmatch(r"[A-Za-z]:[\\/]Users[\\/][^\\/]+[\\/]?", cleaned):
+        return Severity.MEDIUM
+    return None
+
+
+def _what(severity: Severity) -> str:
+    return "the filesystem root" if severity is Severity.HIGH else "the whole home directory"

@@ -1,0 +1,210 @@
+"""The ``audit-config`` use case: which files, read how, and what is reported.
+
+It never executes anything from a config and never touches the network: files
+are read, parsed into span trees and checked by ``rules``. A file that cannot
+be parsed becomes an ``error/parse`` finding and the scan goes on with the
+others. Suppression (``mcpcred.toml`` ignores, a baseline) is applied last, so
+renderers only see what the user should act on.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+
+from mcpcred import discovery
+from mcpcred.audit.baseline import Baseline
+from mcpcred.audit.rules import RULES, Auditor
+from mcpcred.discovery import Candidate
+from mcpcred.errors import ParseError, UsageError
+from mcpcred.host import Host
+from mcpcred.models import Finding, ServerEntry
+from mcpcred.parsing.jsonc import parse_jsonc
+from mcpcred.parsing.nodes import Document
+from mcpcred.parsing.toml import parse_toml
+from mcpcred.project_config import AuditSettings
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class ScannedFile:
+    """One config file as scanned."""
+
+    path: str
+    display_path: str
+    client: str
+    scope: str
+    servers: list[ServerEntry] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class AuditReport:
+    """What a scan found, after suppression."""
+
+    files: list[ScannedFile]
+    findings: list[Finding]
+    suppressed: int = 0
+    # Everything found before suppression, for --write-baseline.
+    all_findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def parse_errors(self) -> list[Finding]:
+        """The ``error/parse`` findings."""
+        return [f for f in self.findings if f.rule == "error/parse"]
+
+
+def display_path(path: str, host: Host) -> str:
+    """How a path is shown and fingerprinted: relative to cwd, else ``~/...``, else absolute."""
+    absolute = os.path.abspath(path)
+    cwd = os.path.abspath(host.cwd)
+    if absolute == cwd or absolute.startswith(cwd.rstrip(os.sep) + os.sep):
+        return os.path.relpath(absolute, cwd)
+    home = os.path.abspath(host.home)
+    if absolute.startswith(home.rstrip(os.sep) + os.sep):
+        return "~" + os.sep + os.path.relpath(absolute, home)
+    return absolute
+
+
+def read_text(path: str) -> str:
+    """A config file's text; UTF-8 (with or without BOM) or UTF-16 with BOM."""
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ParseError("file is larger than 64 MiB; not scanned", path=path)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ParseError("file is not UTF-8 text", path=path, line=line) from None
+
+
+def parse(path: str, text: str) -> Document:
+    """Parse by extension: TOML for ``.toml``, JSON/JSONC for everything else."""
+    if path.endswith(".toml"):
+        return parse_toml(text, path)
+    return parse_jsonc(text, path)
+
+
+def collect(paths: list[str], host: Host) -> list[tuple[str, Candidate | None]]:
+    """Files to scan, each with its adapter when the location already tells it."""
+    out: list[tuple[str, Candidate | None]] = []
+    seen: set[str] = set()
+
+    def add(path: str, candidate: Candidate | None) -> None:
+        key = os.path.normcase(os.path.realpath(path))
+        if key not in seen:
+            seen.add(key)
+            out.append((path, candidate))
+
+    if not paths:
+        for candidate in discovery.machine_candidates(host):
+            add(candidate.location.path, candidate)
+        for path in discovery.walk(host.cwd):
+            add(path, None)
+        return out
+    for path in paths:
+        if os.path.isdir(path):
+            for found in discovery.walk(path):
+                add(found, None)
+        elif os.path.isfile(path):
+            add(path, None)
+        else:
+            raise UsageError(f"no such file or directory: {path}")
+    return out
+
+
+def scan(
+    paths: list[str],
+    host: Host,
+    settings: AuditSettings | None = None,
+    baseline: Baseline | None = None,
+) -> AuditReport:
+    """Scan the given paths (none: the whole machine and the working directory)."""
+    settings = settings or AuditSettings()
+    auditor = Auditor(host)
+    files: list[ScannedFile] = []
+    findings: list[Finding] = []
+    explicit = {os.path.abspath(p) for p in paths if os.path.isfile(p)}
+    for path, candidate in collect(paths, host):
+        shown = display_path(path, host)
+        try:
+            text = read_text(path)
+        except ParseError as exc:
+            findings.append(_parse_finding(exc, shown))
+            files.append(ScannedFile(path, shown, "unknown", "unknown", error=exc.reason))
+            continue
+        except OSError as exc:
+            findings.append(_parse_finding(ParseError(f"cannot read file: {exc.strerror}"), shown))
+            files.append(ScannedFile(path, shown, "unknown", "unknown", error="unreadable"))
+            continue
+        explicit_file = os.path.abspath(path) in explicit
+        if candidate is None and not explicit_file and not discovery.worth_reading(path, text):
+            continue
+        try:
+            document = parse(path, text)
+        except ParseError as exc:
+            client = candidate.adapter.id if candidate else discovery.infer(path, host).adapter.id
+            findings.append(_parse_finding(exc, shown, client))
+            files.append(ScannedFile(path, shown, client, "unknown", error=exc.reason))
+            continue
+        if candidate is None:
+            candidate = discovery.infer(
+                path, host, frozenset(name for name, _ in document.root.items())
+            )
+        servers = candidate.adapter.servers(document, candidate.location)
+        scanned = ScannedFile(path, shown, candidate.adapter.id, candidate.location.scope, servers)
+        files.append(scanned)
+        file_findings: list[Finding] = []
+        for entry in servers:
+            file_findings.extend(auditor.entry_findings(entry, shown))
+        has_secrets = any(f.rule.startswith("secret/") for f in file_findings)
+        file_findings.extend(
+            auditor.file_findings(
+                path, shown, candidate.location.scope, has_secrets, _posix_mode(path)
+            )
+        )
+        findings.extend(file_findings)
+    findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
+    kept: list[Finding] = []
+    for finding in findings:
+        relative = settings.relative(_absolute(finding.path, host))
+        if any(rule.matches(finding, relative) for rule in settings.ignores):
+            continue
+        if baseline is not None and baseline.contains(finding):
+            continue
+        kept.append(finding)
+    return AuditReport(files, kept, len(findings) - len(kept), findings)
+
+
+def _absolute(shown: str, host: Host) -> str:
+    if shown.startswith("~" + os.sep):
+        return os.path.join(host.home, shown[2:])
+    return os.path.join(host.cwd, shown)
+
+
+def _posix_mode(path: str) -> int | None:
+    if os.name != "posix":
+        return None
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
+
+
+def _parse_finding(exc: ParseError, shown: str, client: str | None = None) -> Finding:
+    rule = RULES["error/parse"]
+    return Finding(
+        rule=rule.id,
+        severity=rule.severity,
+        path=shown,
+        line=exc.line,
+        column=exc.column,
+        message=f"Cannot parse: {exc.reason}",
+        client=client,
+        fix=rule.fix,
+    )

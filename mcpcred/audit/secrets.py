@@ -1,0 +1,422 @@
+"""Deciding whether one string from an MCP config is a plaintext credential.
+
+The detector looks at a value together with the name it sits under (an env
+var, a header, a ``--flag``, a URL query parameter, a JSON key), because the
+same 40 characters are a secret under ``GITHUB_TOKEN`` and a commit hash under
+``GIT_SHA``. In order, a value is:
+
+1. stripped of references the client or a secret manager resolves later
+   (``${env:X}``, ``${input:x}``, ``${X}``, ``$X``, ``%X%``, ``op://``,
+   ``mcpcred:``, ``${{ secrets.X }}``): those are how secrets should be written;
+2. searched for known token formats (``tokens``), checksum-validated;
+3. taken apart when it is a URL (password in userinfo, secret-named query
+   parameters, a random-looking path segment) or JSON inside a string;
+4. judged by shape when its name says it holds a credential: placeholders,
+   paths, ids, digests, variable names and words are not secrets; random
+   strings are.
+
+A ``Hit`` carries the secret text so that callers can hash it for baselines;
+nothing here formats or prints a value, and ``redact`` is the only way one is
+shown (a short prefix and a length).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from mcpcred.audit import tokens
+from mcpcred.models import Severity
+
+# --- references: written in place of a secret, resolved at spawn time -------
+_REFERENCE = re.compile(
+    r"\$\{\{[^}]*\}\}"  # ${{ secrets.NAME }} (Continue, GitHub Actions)
+    r"|\$\{[^}]*\}"  # ${VAR} ${env:VAR} ${input:id} ${VAR:-default}
+    r"|\$[A-Za-z_][A-Za-z0-9_]*"  # $VAR
+    r"|%[A-Za-z_][A-Za-z0-9_]*%"  # %VAR% (Windows)
+    r"|\{\{[^}]*\}\}"  # {{ template }}
+    r"|\bop://\S+"  # 1Password secret reference
+    r"|\bmcpcred:\S+"  # mcpcred's own reference
+    r"|\b(?:keychain|keyring|vault|env|secret|oauth)://\S+"
+)
+_ANGLE_PLACEHOLDER = re.compile(r"<[^<>]{1,64}>|\[[A-Za-z_ -]{2,40}\]")
+
+_PLACEHOLDER_WORDS = (
+    "your", "replace", "changeme", "change-me", "change_me", "placeholder", "example",
+    "dummy", "insert", "todo", "fixme", "redacted", "xxxx", "****", "....", "\u2026",
+    "paste", "sample", "fake", "secret_here", "secret-here", "key_here", "key-here",
+    "token_here", "token-here", "here>", "goes-here", "goes_here", "mytoken", "my-token",
+    "my_token", "my-api-key", "my_api_key", "myapikey", "api-key-here", "tbd", "<", ">",
+    "put-your", "put_your", "enter-your", "enter_your", "fill-in", "fill_in",
+)  # fmt: skip
+_PLACEHOLDER_EXACT = frozenset(
+    {
+        "null", "none", "undefined", "nil", "true", "false", "yes", "no", "on", "off", "secret",
+        "password", "token", "apikey", "api_key", "api-key", "key", "foo", "bar", "baz",
+        "foobar", "test", "testing", "admin", "root", "user", "default", "empty", "string",
+        "required", "optional", "unset", "blank", "sk-", "pat",
+    }
+)  # fmt: skip
+_SAME_CHAR = re.compile(r"^(.)\1+$")
+_FILLER = re.compile(r"^[xX*.\-_0#]+$")
+_ELLIPSIS = re.compile(r"(?:\.\.\.|\u2026)$")
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_DIGEST = re.compile(r"^(?:sha(?:1|224|256|384|512)|md5|blake2b?)[:-]", re.IGNORECASE)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+_DOMAIN = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?$")
+_VERSION = re.compile(r"^v?\d+(?:\.\d+)+(?:[-+][\w.]+)?$")
+_PATH_LIKE = re.compile(r"^(?:/|~|\.{1,2}[/\\]|[A-Za-z]:[\\/]|\\\\)")
+_FILE_EXT = re.compile(
+    r"\.(?:json|pem|key|crt|cer|p12|pfx|txt|env|ya?ml|toml|ini|db|sqlite)$", re.I
+)
+_URL = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://"
+    r"(?:(?P<user>[^:@/\s?#]*)(?::(?P<password>[^@/\s?#]*))?@)?"
+    r"(?P<host>[^/?#\s]*)(?P<path>[^?#\s]*)(?:\?(?P<query>[^#\s]*))?"
+)
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_AUTH_SCHEME = re.compile(r"^(?:bearer|basic|token|bot|apikey|api-key|key|digest)\s+", re.I)
+
+# --- names ------------------------------------------------------------------
+_PASSWORD_WORDS = frozenset({"PASSWORD", "PASSWD", "PWD", "PASS", "PASSPHRASE", "PASSCODE"})
+_STRONG_WORDS = frozenset(
+    {
+        "TOKEN", "SECRET", "APIKEY", "PAT", "AUTHORIZATION", "CREDENTIAL", "CREDENTIALS",
+        "COOKIE", "ACCESSKEY", "PRIVATEKEY", "SECRETKEY", "AUTHTOKEN", "ACCESSTOKEN",
+        "BEARER", "KEY", "SIGNATURE", "PASSKEY", "CLIENTSECRET", "DSN",
+    }
+)  # fmt: skip
+_WEAK_WORDS = frozenset({"AUTH", "SESSION", "SIG", "PRIVATE", "CERT"})
+# A name ending in one of these describes a secret, it does not hold one.
+_NOT_SECRET_LAST = frozenset(
+    {
+        "ID", "IDS", "URL", "URI", "HOST", "HOSTNAME", "PATH", "FILE", "FILES", "DIR", "NAME",
+        "TYPE", "PREFIX", "HEADER", "VAR", "ENDPOINT", "REGION", "VERSION", "FORMAT", "LENGTH",
+        "TTL", "EXPIRY", "EXPIRES", "EXPIRATION", "AT", "COUNT", "LIMIT", "MODE", "SCOPE",
+        "SCOPES", "USER", "USERNAME", "EMAIL", "ACCOUNT", "PORT", "ENABLED", "DISABLED",
+        "TIMEOUT", "LOCATION", "STORE", "PROVIDER", "HELPER", "COMMAND", "ALGORITHM", "KIND",
+        "FIELD", "PARAM", "LABEL", "HINT", "DESCRIPTION", "SIZE", "INTERVAL", "RETRIES",
+        "METHOD", "ISSUER", "AUDIENCE", "PATTERN", "REF", "SERVICE", "SOURCE",
+    }
+)  # fmt: skip
+_NOT_SECRET_ANY = frozenset({"PUBLIC", "PUBLISHABLE", "PUB", "HASH", "SHA", "DIGEST", "CHECKSUM"})
+_SHORT_QUERY_NAMES = frozenset(
+    {"key", "token", "apikey", "api_key", "access_token", "auth", "code", "sig", "secret"}
+)
+
+WEAK, STRONG, PASSWORD = 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A credential found inside one string; ``start``/``end`` index that string."""
+
+    kind: str
+    title: str
+    severity: Severity
+    start: int
+    end: int
+    secret: str
+    context: str
+
+
+def name_strength(name: str | None) -> int:
+    """0 when a name does not suggest a credential, else WEAK, STRONG or PASSWORD."""
+    if not name:
+        return 0
+    spaced = _CAMEL.sub("_", name.strip().lstrip("-"))
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", spaced.upper()) if w]
+    if not words or words[-1] in _NOT_SECRET_LAST or _NOT_SECRET_ANY.intersection(words):
+        return 0
+    joined = "".join(words)
+    if _PASSWORD_WORDS.intersection(words) or joined.endswith("PASSWORD"):
+        return PASSWORD
+    if _STRONG_WORDS.intersection(words) or joined.endswith(("TOKEN", "SECRET", "APIKEY")):
+        return STRONG
+    if _WEAK_WORDS.intersection(words):
+        return WEAK
+    return 0
+
+
+def mask_references(value: str) -> str:
+    """The value with every reference and angle-bracket placeholder blanked out."""
+    if not any(c in value for c in "$%{<[:"):
+        return value
+    masked = _REFERENCE.sub(lambda m: " " * len(m.group()), value)
+    return _ANGLE_PLACEHOLDER.sub(lambda m: " " * len(m.group()), masked)
+
+
+def is_placeholder(value: str, name: str | None = None) -> bool:
+    """True for values that stand in for a secret in docs and templates."""
+    text = value.strip()
+    lowered = text.lower()
+    if not text or lowered in _PLACEHOLDER_EXACT:
+        return True
+    if _SAME_CHAR.match(text) or _FILLER.match(text) or _ELLIPSIS.search(text):
+        return True
+    if any(word in lowered for word in _PLACEHOLDER_WORDS):
+        return True
+    if name and lowered.replace("-", "_") == name.lower().replace("-", "_"):
+        return True
+    return tokens.is_documentation_example(text)
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy in bits per character."""
+    if not text:
+        return 0.0
+    length = len(text)
+    return -sum(n / length * math.log2(n / length) for n in Counter(text).values())
+
+
+def looks_secret(value: str, strength: int, name: str | None = None) -> bool:
+    """Judge a value found under a credential-like name by its shape alone."""
+    text = value.strip()
+    if not text or strength == 0 or any(c.isspace() for c in text):
+        return False
+    if is_placeholder(text, name):
+        return False
+    if strength == PASSWORD:
+        return len(text) >= 4 and not _PATH_LIKE.match(text) and not _ENV_NAME.match(text)
+    if len(text) < 8:
+        return False
+    if (
+        _ENV_NAME.match(text)
+        or _NUMBER.match(text)
+        or _PATH_LIKE.match(text)
+        or _FILE_EXT.search(text)
+        or _EMAIL.match(text)
+        or _DOMAIN.match(text)
+        or _VERSION.match(text)
+        or _DIGEST.match(text)
+        or "://" in text
+    ):
+        return False
+    if _UUID.match(text):
+        return strength >= STRONG
+    has_digit = any(c.isdigit() for c in text)
+    has_upper = any(c.isupper() for c in text)
+    has_lower = any(c.islower() for c in text)
+    if not (has_digit or (has_upper and has_lower)):
+        return False  # words and kebab-case identifiers
+    if _HEX.match(text):
+        return len(text) >= 16 and strength >= STRONG
+    minimum = 3.0 if strength >= STRONG else 3.5
+    return len(text) >= (10 if strength >= STRONG else 16) and entropy(text) >= minimum
+
+
+def redact(secret: str) -> str:
+    """How a secret may be shown: a short prefix and its length, never more."""
+    keep = min(4, len(secret) // 4)
+    return f"{secret[:keep]}\u2026({len(secret)} chars)"
+
+
+def _generic(kind: str, strength: int) -> tuple[str, str, Severity]:
+    severity = Severity.HIGH if strength >= STRONG else Severity.MEDIUM
+    titles = {
+        "generic-secret": "Credential under a secret-like name",
+        "password": "Password",
+        "url-password": "Password in a URL",
+        "url-query-secret": "Credential in a URL query parameter",
+        "url-path-secret": "Credential in a URL path",
+        "authorization-header": "Credential in an HTTP header",
+    }
+    return kind, titles[kind], severity
+
+
+class Detector:
+    """Finds credentials in strings; stateless, so one instance serves a whole scan."""
+
+    def scan(self, value: str, name: str | None = None, role: str = "field") -> list[Hit]:
+        """Hits in ``value`` found under ``name`` (env var, header, flag, key...).
+
+        ``role`` is one of ``env``, ``header``, ``arg``, ``url``, ``command``, ``field``.
+        """
+        return self._scan(value, name, role, 0)
+
+    def _scan(self, value: str, name: str | None, role: str, depth: int) -> list[Hit]:
+        if len(value) < 4:
+            return []
+        masked = mask_references(value)
+        if not masked.strip():
+            return []
+        hits = [
+            Hit(
+                m.format.kind,
+                m.format.title,
+                Severity.HIGH if m.format.severity == "high" else Severity.MEDIUM,
+                m.start,
+                m.end,
+                value[m.start : m.end],
+                _describe(name, role),
+            )
+            for m in tokens.find_tokens(masked)
+        ]
+        stripped = masked.strip()
+        if depth == 0 and stripped[:1] in "{[" and stripped[-1:] in "}]":
+            hits.extend(self._embedded_json(value, hits))
+        url = _URL.search(masked)
+        if url is not None:
+            hits.extend(h for h in self._url(masked, value, url) if not _overlaps(h, hits))
+        if hits:
+            return hits
+        strength = name_strength(name)
+        if role == "header" and strength == 0 and name and name.lower() in {"x-api-key", "api-key"}:
+            strength = STRONG
+        if strength == 0:
+            return []
+        start = len(masked) - len(masked.lstrip())
+        candidate = masked.strip()
+        scheme = _AUTH_SCHEME.match(candidate)
+        if scheme is not None:
+            start += scheme.end()
+            candidate = candidate[scheme.end() :].strip()
+        if not looks_secret(candidate, strength, name):
+            return []
+        if role == "header" or scheme is not None:
+            kind = "authorization-header"
+        elif strength == PASSWORD:
+            kind = "password"
+        else:
+            kind = "generic-secret"
+        kind, title, severity = _generic(kind, strength)
+        end = start + len(candidate)
+        return [Hit(kind, title, severity, start, end, value[start:end], _describe(name, role))]
+
+    def _embedded_json(self, value: str, existing: list[Hit]) -> list[Hit]:
+        try:
+            data = json.loads(value)
+        except ValueError:
+            return []
+        out: list[Hit] = []
+        for key, leaf in _leaves(data, None):
+            found = value.find(json.dumps(leaf)[1:-1])
+            offset = max(found, 0)
+            for hit in self._scan(leaf, key, "header" if key else "field", 1):
+                shifted = Hit(
+                    hit.kind,
+                    hit.title,
+                    hit.severity,
+                    offset + hit.start if found >= 0 else 0,
+                    offset + hit.end if found >= 0 else len(value),
+                    hit.secret,
+                    f"JSON key {key}" if key else "JSON value",
+                )
+                if not _overlaps(shifted, existing + out):
+                    out.append(shifted)
+        return out
+
+    def _url(self, masked: str, value: str, match: re.Match[str]) -> list[Hit]:
+        out: list[Hit] = []
+        password = match.group("password")
+        if password and not is_placeholder(password) and password.strip():
+            start = match.start("password")
+            kind, title, severity = _generic("url-password", PASSWORD)
+            out.append(
+                Hit(
+                    kind,
+                    title,
+                    severity,
+                    start,
+                    match.end("password"),
+                    value[start : match.end("password")],
+                    "URL userinfo",
+                )
+            )
+        query = match.group("query")
+        if query:
+            position = match.start("query")
+            for part in query.split("&"):
+                key, sep, raw = part.partition("=")
+                value_start = position + len(key) + len(sep)
+                position += len(part) + 1
+                if not sep or not raw.strip():
+                    continue
+                strength = name_strength(key)
+                if strength == 0 and key.lower() in _SHORT_QUERY_NAMES:
+                    strength = STRONG
+                if strength and looks_secret(_unquote(raw), strength, key):
+                    kind, title, severity = _generic("url-query-secret", strength)
+                    end = value_start + len(raw)
+                    out.append(
+                        Hit(
+                            kind,
+                            title,
+                            severity,
+                            value_start,
+                            end,
+                            value[value_start:end],
+                            f"URL query {key}",
+                        )
+                    )
+        path = match.group("path")
+        if path:
+            position = match.start("path")
+            for segment in path.split("/"):
+                seg_start = position
+                position += len(segment) + 1
+                if _random_segment(segment):
+                    kind, title, _ = _generic("url-path-secret", WEAK)
+                    out.append(
+                        Hit(
+                            kind,
+                            title,
+                            Severity.MEDIUM,
+                            seg_start,
+                            seg_start + len(segment),
+                            segment,
+                            "URL path",
+                        )
+                    )
+        return out
+
+
+def _random_segment(segment: str) -> bool:
+    if len(segment) < 24 or not re.fullmatch(r"[A-Za-z0-9_\-+=.~]+", segment):
+        return False
+    if _UUID.match(segment) or _HEX.match(segment) or is_placeholder(segment):
+        return False
+    has_digit = any(c.isdigit() for c in segment)
+    has_upper = any(c.isupper() for c in segment)
+    has_lower = any(c.islower() for c in segment)
+    return has_digit and has_upper and has_lower and entropy(segment) >= 4.0
+
+
+def _unquote(text: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(text)
+
+
+def _leaves(data: object, key: str | None) -> list[tuple[str | None, str]]:
+    if isinstance(data, str):
+        return [(key, data)]
+    if isinstance(data, dict):
+        return [leaf for k, v in data.items() for leaf in _leaves(v, str(k))]
+    if isinstance(data, list):
+        return [leaf for item in data for leaf in _leaves(item, key)]
+    return []
+
+
+def _overlaps(hit: Hit, others: list[Hit]) -> bool:
+    return any(hit.start < o.end and o.start < hit.end for o in others)
+
+
+def _describe(name: str | None, role: str) -> str:
+    if role == "env" and name:
+        return f"env {name}"
+    if role == "header" and name:
+        return f"header {name}"
+    if role == "arg":
+        return f"argument {name}" if name else "argument"
+    if role == "url":
+        return "URL"
+    if role == "command":
+        return "command"
+    return f"field {name}" if name else "value"

@@ -1,0 +1,79 @@
+"""``mcpcred clients``: which MCP clients are configured here, and where."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from mcpcred.cli import app
+from mcpcred.host import Host
+from mcpcred.inventory import ClientStatus, inventory
+
+
+@app.command("clients")
+def clients(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    all_paths: bool = typer.Option(
+        False, "--all", "-a", help="Also list the config paths that do not exist."
+    ),
+) -> int:
+    """List supported clients: found or not, config paths, servers, how many are wrapped."""
+    statuses = inventory(Host.current())
+    if as_json:
+        sys.stdout.write(json.dumps([_as_dict(s) for s in statuses], indent=2) + "\n")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column in ("client", "found", "stdio", "remote", "wrapped", "config files"):
+        table.add_column(
+            column, justify="right" if column in {"stdio", "remote", "wrapped"} else "left"
+        )
+    for status in statuses:
+        files = [f for f in status.files if f.exists or all_paths]
+        lines = [
+            f"{f.path}"
+            + ("" if f.exists else " (absent)")
+            + (f"  [error: {f.error}]" if f.error else "")
+            for f in files
+        ]
+        table.add_row(
+            status.id,
+            "yes" if status.found else "no",
+            str(status.total("stdio")),
+            str(status.total("remote")),
+            str(status.total("wrapped")),
+            "\n".join(lines) or "-",
+        )
+    console = Console(highlight=False, markup=False)
+    console.print(table)
+    return 0
+
+
+def _as_dict(status: ClientStatus) -> dict[str, object]:
+    return {
+        "id": status.id,
+        "name": status.name,
+        "found": status.found,
+        "servers": {
+            "stdio": status.total("stdio"),
+            "remote": status.total("remote"),
+            "wrapped": status.total("wrapped"),
+        },
+        "files": [
+            {
+                "path": f.path,
+                "scope": f.scope,
+                "format": f.format,
+                "exists": f.exists,
+                "stdio": f.stdio,
+                "remote": f.remote,
+                "wrapped": f.wrapped,
+                "error": f.error,
+            }
+            for f in status.files
+        ],
+    }

@@ -1,0 +1,32 @@
+"""Client adapters, one module per MCP client, all behind ``ClientAdapter``.
+
+``ADAPTERS`` is the registry, in the order ``mcpcred clients`` lists them.
+"""
+
+from __future__ import annotations
+
+from mcpcred.clients.base import ClientAdapter, is_wrapped
+from mcpcred.clients.claude_code import ClaudeCode
+from mcpcred.clients.claude_desktop import ClaudeDesktop
+from mcpcred.clients.codex import Codex
+from mcpcred.clients.cursor import Cursor
+from mcpcred.clients.gemini import Gemini
+from mcpcred.clients.generic import Generic
+from mcpcred.clients.vscode import VSCode
+from mcpcred.clients.windsurf import Windsurf
+from mcpcred.clients.zed import Zed
+
+ADAPTERS: tuple[ClientAdapter, ...] = (
+    ClaudeDesktop(),
+    ClaudeCode(),
+    Cursor(),
+    VSCode(),
+    Windsurf(),
+    Zed(),
+    Codex(),
+    Gemini(),
+)
+GENERIC = Generic()
+BY_ID: dict[str, ClientAdapter] = {a.id: a for a in (*ADAPTERS, GENERIC)}
+
+__all__ = ["ADAPTERS", "BY_ID", "GENERIC", "ClientAdapter", "is_wrapped"]

@@ -1,0 +1,160 @@
+"""The one interface every MCP client adapter implements.
+
+An adapter knows three things about its client, and nothing else: where its
+config files live on each OS (user, project and system scope), which format
+they are in, and where server entries sit inside them and under which key
+names. Reading files, detecting secrets and rewriting are done elsewhere on the
+format-neutral node tree, so adding a client means adding data, not logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from mcpcred.host import Host
+from mcpcred.models import ConfigLocation, Pointer, ServerEntry
+from mcpcred.parsing.nodes import ArrayNode, Document, KeyNode, Node, ObjectNode, ScalarNode
+
+WILDCARD = "*"
+SHIM_SUBCOMMAND = "shim"
+_MCPCRED_NAMES = frozenset({"mcpcred", "mcpcred.exe", "mcpcred.cmd"})
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectFile:
+    """A config file relative to a project root, e.g. ``.cursor/mcp.json``."""
+
+    parts: tuple[str, ...]
+    format: str
+    # Containers to read in this file when they differ from the adapter's default.
+    containers: tuple[Pointer, ...] | None = None
+
+
+class ClientAdapter:
+    """Base for client adapters: override the data attributes, rarely the methods."""
+
+    id: str = ""
+    display_name: str = ""
+    # Where servers sit: each pointer names an object whose members are servers.
+    # A ``"*"`` segment matches every member of an object (Claude Code's projects).
+    containers: tuple[Pointer, ...] = (("mcpServers",),)
+    command_key = "command"
+    args_key = "args"
+    env_keys: tuple[str, ...] = ("env",)
+    url_keys: tuple[str, ...] = ("url",)
+    header_keys: tuple[str, ...] = ("headers",)
+    remote_types: frozenset[str] = frozenset({"http", "sse", "streamable-http", "ws"})
+    project_files: tuple[ProjectFile, ...] = ()
+    # File names that identify this client when a path is given explicitly.
+    file_names: tuple[str, ...] = ()
+    # How clients expand variables in their files; informs docs and (later) wrap.
+    expands: str = ""
+    # Whether the client may rewrite this file itself (wrap warns about it).
+    rewrites_own_file: bool = False
+
+    def user_locations(self, host: Host) -> list[ConfigLocation]:
+        """User- and system-scope files this client reads on ``host``, most specific first."""
+        raise NotImplementedError
+
+    def project_locations(self, root: PurePath) -> list[ConfigLocation]:
+        """Project-scope files under ``root`` (they may not exist)."""
+        return [
+            ConfigLocation(self.id, str(root.joinpath(*f.parts)), "project", f.format)
+            for f in self.project_files
+        ]
+
+    def containers_for(self, location: ConfigLocation) -> tuple[Pointer, ...]:
+        """Containers to read in one file; project files may declare their own."""
+        if location.scope == "project":
+            for project_file in self.project_files:
+                if PurePath(location.path).parts[-len(project_file.parts) :] == project_file.parts:
+                    return project_file.containers or self.containers
+        return self.containers
+
+    def servers(self, document: Document, location: ConfigLocation) -> list[ServerEntry]:
+        """Every server entry in a parsed file, in file order."""
+        entries: list[ServerEntry] = []
+        for container, pointer in find_containers(document.root, self.containers_for(location)):
+            for key, value in container.members:
+                if isinstance(value, ObjectNode):
+                    entries.append(self.entry(document, location, key, value, (*pointer, key.name)))
+        return entries
+
+    def entry(
+        self,
+        document: Document,
+        location: ConfigLocation,
+        key: KeyNode,
+        node: ObjectNode,
+        pointer: Pointer,
+    ) -> ServerEntry:
+        """Normalise one server object into a ``ServerEntry``."""
+        url = next((node.get(k) for k in self.url_keys if k in node), None)
+        kind = node.get("type")
+        remote = url is not None or (
+            isinstance(kind, ScalarNode) and kind.value in self.remote_types
+        )
+        command = node.get(self.command_key)
+        args = node.get(self.args_key)
+        return ServerEntry(
+            client=self.id,
+            name=key.name,
+            location=location,
+            document=document,
+            node=node,
+            pointer=pointer,
+            transport="remote" if remote and command is None else "stdio",
+            command=command,
+            args=list(args.items) if isinstance(args, ArrayNode) else [],
+            env=_members(node, self.env_keys),
+            url=url,
+            headers=_members(node, self.header_keys),
+        )
+
+
+def _members(node: ObjectNode, keys: tuple[str, ...]) -> list[tuple[KeyNode, Node]]:
+    out: list[tuple[KeyNode, Node]] = []
+    for name in keys:
+        value = node.get(name)
+        if isinstance(value, ObjectNode):
+            out.extend(value.members)
+    return out
+
+
+def find_containers(
+    root: ObjectNode, pointers: tuple[Pointer, ...]
+) -> list[tuple[ObjectNode, Pointer]]:
+    """Resolve container pointers (with ``*`` wildcards) to the objects they name."""
+    found: list[tuple[ObjectNode, Pointer]] = []
+    for pointer in pointers:
+        frontier: list[tuple[ObjectNode, Pointer]] = [(root, ())]
+        for segment in pointer:
+            following: list[tuple[ObjectNode, Pointer]] = []
+            for node, path in frontier:
+                if segment == WILDCARD:
+                    following.extend(
+                        (child, (*path, name))
+                        for name, child in node.items()
+                        if isinstance(child, ObjectNode)
+                    )
+                else:
+                    child = node.get(str(segment))
+                    if isinstance(child, ObjectNode):
+                        following.append((child, (*path, segment)))
+            frontier = following
+        found.extend(frontier)
+    return found
+
+
+def is_wrapped(entry: ServerEntry) -> bool:
+    """True when the entry already starts through ``mcpcred shim``."""
+    command = entry.command_text()
+    if command is None:
+        return False
+    args = entry.arg_texts()
+    name = command.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    if name in _MCPCRED_NAMES:
+        return bool(args) and args[0] == SHIM_SUBCOMMAND
+    # ``python -m mcpcred shim ...``
+    return args[:3] == ["-m", "mcpcred", SHIM_SUBCOMMAND]

@@ -1,0 +1,23 @@
+"""Cursor: ``~/.cursor/mcp.json`` and a project ``.cursor/mcp.json``, key ``mcpServers``.
+
+Cursor expands ``${env:NAME}``, ``${userHome}`` and ``${workspaceFolder}`` in
+command, args, env, url and headers; remote entries may carry a static OAuth
+client in ``auth`` (``CLIENT_SECRET`` is a secret).
+"""
+
+from __future__ import annotations
+
+from mcpcred.clients.base import ClientAdapter, ProjectFile
+from mcpcred.host import Host
+from mcpcred.models import ConfigLocation
+
+
+class Cursor(ClientAdapter):
+    id = "cursor"
+    display_name = "Cursor"
+    project_files = (ProjectFile((".cursor", "mcp.json"), "json"),)
+    expands = "${env:NAME}, ${userHome}, ${workspaceFolder} in command, args, env, url, headers"
+
+    def user_locations(self, host: Host) -> list[ConfigLocation]:
+        path = host.user_profile() / ".cursor" / "mcp.json"
+        return [ConfigLocation(self.id, str(path), "user", "json")]

@@ -1,0 +1,40 @@
+"""Gemini CLI: ``mcpServers`` in ``~/.gemini/settings.json`` and ``.gemini/settings.json``.
+
+The files are JSON with comments. ``GEMINI_CLI_HOME`` moves the folder that
+holds ``.gemini``; system settings and defaults live in an OS-specific folder
+unless ``GEMINI_CLI_SYSTEM_SETTINGS_PATH`` / ``..._DEFAULTS_PATH`` name them.
+Remote entries use ``httpUrl`` (Streamable HTTP) or ``url``. ``$VAR``,
+``${VAR}`` (and ``%VAR%`` on Windows) are expanded; inherited variables whose
+names look secret are stripped from servers unless listed in ``env``.
+"""
+
+from __future__ import annotations
+
+from mcpcred.clients.base import ClientAdapter, ProjectFile
+from mcpcred.host import Host
+from mcpcred.models import ConfigLocation
+
+
+class Gemini(ClientAdapter):
+    id = "gemini-cli"
+    display_name = "Gemini CLI"
+    url_keys = ("httpUrl", "url")
+    project_files = (ProjectFile((".gemini", "settings.json"), "jsonc"),)
+    expands = "$VAR, ${VAR}, ${VAR:-default} (and %VAR% on Windows)"
+
+    def user_locations(self, host: Host) -> list[ConfigLocation]:
+        root = host.var("GEMINI_CLI_HOME")
+        base = host.path(root) if root else host.user_profile()
+        out = [ConfigLocation(self.id, str(base / ".gemini" / "settings.json"), "user", "jsonc")]
+        if host.os == "windows":
+            system_dir = host.path("C:\\ProgramData\\gemini-cli")
+        elif host.os == "macos":
+            system_dir = host.path("/Library/Application Support/GeminiCli")
+        else:
+            system_dir = host.path("/etc/gemini-cli")
+        settings = host.var("GEMINI_CLI_SYSTEM_SETTINGS_PATH")
+        defaults = host.var("GEMINI_CLI_SYSTEM_DEFAULTS_PATH")
+        for override, name in ((settings, "settings.json"), (defaults, "system-defaults.json")):
+            path = host.path(override) if override else system_dir / name
+            out.append(ConfigLocation(self.id, str(path), "system", "jsonc"))
+        return out

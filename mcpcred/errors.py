@@ -1,0 +1,76 @@
+"""The one error tree of mcpcred, and the exit codes it maps to.
+
+Every failure a user can cause or meet is an ``McpcredError``; the CLI edge
+(``mcpcred.cli.run``) is the only place that turns one into ``error: ...`` /
+``hint: ...`` lines on stderr and an exit code. Messages name things (a file, a
+server, a rule) and never carry a secret value: they are printed, logged and
+shown in CI output.
+
+    McpcredError                  base: message + hint + exit_code
+    ├── UsageError                2  bad options or arguments
+    ├── ConfigError               3  a config file is missing, unreadable or malformed
+    │   └── ParseError               a config file is not valid JSON/JSONC/TOML
+    └── SecretStoreError          5  (reserved for the keychain layer)
+
+Exit codes outside the tree: 0 ok; 1 ``audit-config`` found something at or
+above ``--fail-on``; 70 an unexpected exception (a bug); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+EXIT_SECRET_STORE = 5
+EXIT_SOFTWARE = 70
+EXIT_INTERRUPTED = 130
+
+
+class McpcredError(Exception):
+    """Base of every error mcpcred reports to a user; never raised directly."""
+
+    exit_code = EXIT_SOFTWARE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(McpcredError):
+    """The command line asks for something impossible or contradictory."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(McpcredError):
+    """A config file (a client's or mcpcred's own) cannot be used as asked."""
+
+    exit_code = EXIT_CONFIG
+
+
+class ParseError(ConfigError):
+    """A file is not valid in its format; carries where, so findings can point at it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int = 1,
+        column: int = 1,
+        hint: str | None = None,
+    ) -> None:
+        where = f"{path}:{line}:{column}: " if path else f"line {line}, column {column}: "
+        super().__init__(where + message, hint=hint)
+        self.reason = message
+        self.path = path
+        self.line = line
+        self.column = column
+
+
+class SecretStoreError(McpcredError):
+    """The OS keychain cannot be used (reserved for the keychain layer)."""
+
+    exit_code = EXIT_SECRET_STORE

@@ -1,0 +1,157 @@
+"""A format-neutral tree of values with their spans in the source text.
+
+Offsets are indices into the decoded text (a ``str``), so a UTF-8 BOM, when
+present, is character 0 and the document starts at offset 1. Line and column
+are derived lazily from an offset through ``Source``: scanning thousands of
+files must not pay for positions nobody asks for. Lines and columns are
+1-based; columns count Unicode code points; a BOM does not count as a column,
+and a CRLF line ending is one line break.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+BOM = "\ufeff"
+
+Scalar = object  # str, int, float, bool, None or a TOML date/time
+
+
+class Source:
+    """The text of one file, with a line table built on first use."""
+
+    __slots__ = ("_line_starts", "path", "text")
+
+    def __init__(self, text: str, path: str | None = None) -> None:
+        self.text = text
+        self.path = path
+        self._line_starts: list[int] | None = None
+
+    def _starts(self) -> list[int]:
+        if self._line_starts is None:
+            text = self.text
+            starts = [1 if text.startswith(BOM) else 0]
+            find = text.find
+            i = find("\n")
+            while i != -1:
+                starts.append(i + 1)
+                i = find("\n", i + 1)
+            self._line_starts = starts
+        return self._line_starts
+
+    def position(self, offset: int) -> tuple[int, int]:
+        """Return (line, column), both 1-based, of a character offset."""
+        starts = self._starts()
+        index = bisect.bisect_right(starts, offset) - 1
+        index = max(index, 0)
+        return index + 1, offset - starts[index] + 1
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, without its line ending."""
+        starts = self._starts()
+        if not 1 <= line <= len(starts):
+            return ""
+        begin = starts[line - 1]
+        end = starts[line] - 1 if line < len(starts) else len(self.text)
+        return self.text[begin:end].rstrip("\r")
+
+
+@dataclass(slots=True, eq=False)
+class Node:
+    """A value and the half-open span ``[start, end)`` it occupies in the text."""
+
+    start: int
+    end: int
+
+    def to_python(self) -> object:
+        """Plain Python data (dict/list/scalars), as ``json.loads`` would give."""
+        raise NotImplementedError
+
+
+@dataclass(slots=True, eq=False)
+class ScalarNode(Node):
+    """A string, number, boolean, null or (TOML) date-time.
+
+    For strings, ``start``/``end`` cover the quotes; ``value`` is the decoded text.
+    """
+
+    value: Scalar = None
+    kind: str = "string"
+
+    def to_python(self) -> object:
+        return self.value
+
+
+@dataclass(slots=True, eq=False)
+class KeyNode:
+    """An object key (decoded) and its span, quotes included."""
+
+    name: str
+    start: int
+    end: int
+
+
+@dataclass(slots=True, eq=False)
+class ObjectNode(Node):
+    """A JSON object or TOML table; keeps members in source order.
+
+    TOML tables may be defined piecewise across the file; ``start`` is the
+    first place that defines the table (its header or first dotted key).
+    """
+
+    members: list[tuple[KeyNode, Node]] = field(default_factory=list)
+    _index: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def add(self, key: KeyNode, value: Node) -> None:
+        """Append a member; a repeated key replaces the earlier one, as JSON.parse does."""
+        existing = self._index.get(key.name)
+        if existing is not None:
+            self.members[existing] = (key, value)
+        else:
+            self._index[key.name] = len(self.members)
+            self.members.append((key, value))
+
+    def get(self, name: str) -> Node | None:
+        """The member value called ``name``, or None."""
+        index = self._index.get(name)
+        return None if index is None else self.members[index][1]
+
+    def key(self, name: str) -> KeyNode | None:
+        """The key node of member ``name``, or None."""
+        index = self._index.get(name)
+        return None if index is None else self.members[index][0]
+
+    def items(self) -> Iterator[tuple[str, Node]]:
+        """(name, value) pairs in source order."""
+        for key, value in self.members:
+            yield key.name, value
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def to_python(self) -> dict[str, object]:
+        return {key.name: value.to_python() for key, value in self.members}
+
+
+@dataclass(slots=True, eq=False)
+class ArrayNode(Node):
+    """A JSON array or TOML array (or array of tables)."""
+
+    items: list[Node] = field(default_factory=list)
+
+    def to_python(self) -> list[object]:
+        return [item.to_python() for item in self.items]
+
+
+@dataclass(slots=True)
+class Document:
+    """A parsed file: its root node (an object) and the source it came from."""
+
+    root: ObjectNode
+    source: Source
+    format: str  # "json" | "jsonc" | "toml"
