@@ -14,6 +14,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from mcpcred.audit import tokens
 from mcpcred.audit.secrets import Detector, Hit, name_strength, redact
@@ -575,7 +576,7 @@ class Auditor:
         ]
 
 
-class _At:
+class _At(Protocol):
     """Signature of the local finding factory inside ``_hygiene`` (for typing only)."""
 
     def __call__(
@@ -586,8 +587,7 @@ class _At:
         severity: Severity | None = None,
         evidence: str | None = None,
         pointer: Pointer = (),
-    ) -> Finding:
-        raise NotImplementedError
+    ) -> Finding: ...
 
 
 def _fix_for(entry: ServerEntry) -> str:
@@ -651,7 +651,7 @@ def _unwrap_argv(entry: ServerEntry, wrapped: bool) -> tuple[str | None, list[st
     """The real command and args, looking through ``mcpcred shim ... --``."""
     command = entry.command_text()
     nodes = [a for a in entry.args if isinstance(a, ScalarNode) and isinstance(a.value, str)]
-    args = [str(a.value) for a in nodes]  # type: ignore[attr-defined]
+    args = [str(a.value) for a in nodes]
     if wrapped and "--" in args:
         split = args.index("--")
         if split + 1 < len(args):

@@ -1,22 +1,14 @@
-"""``mcpcred audit-config``: find plaintext secrets and risky settings in MCP configs."""
+"""``mcpcred audit-config`` as a typer command (help, completion, the full CLI)."""
 
 from __future__ import annotations
 
 import enum
-import os
-import sys
 from pathlib import Path
 
 import typer
 
-from mcpcred import project_config
-from mcpcred.audit import baseline as baselines
-from mcpcred.audit.scan import AuditReport, scan
-from mcpcred.cli import app
-from mcpcred.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
-from mcpcred.fsutil import atomic_write
-from mcpcred.host import Host
-from mcpcred.models import Severity
+from mcpcred.cli import audit_run
+from mcpcred.cli.app import app
 
 
 class OutputFormat(enum.StrEnum):
@@ -33,28 +25,6 @@ class FailOn(enum.StrEnum):
     low = "low"
     medium = "medium"
     high = "high"
-
-
-def _color(output: Path | None) -> bool:
-    if output is not None or os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    return sys.stdout.isatty()
-
-
-def _render(report: AuditReport, fmt: OutputFormat, host: Host, color: bool) -> str:
-    if fmt is OutputFormat.json:
-        from mcpcred.audit.formats import json as json_format
-
-        return json_format.render(report)
-    if fmt is OutputFormat.sarif:
-        from mcpcred.audit.formats import sarif
-
-        return sarif.render(report, host.cwd)
-    from mcpcred.audit.formats import text
-
-    return text.render(report, color=color)
 
 
 @app.command("audit-config")
@@ -94,32 +64,15 @@ def audit_config(
     above --fail-on, 1 findings, 2 usage error or unparseable config, 3 bad
     mcpcred.toml or baseline.
     """
-    host = Host.current()
-    if config is not None and not config.is_file():
-        raise UsageError(f"no such file: {config}")
-    settings = project_config.load(
-        str(config) if config is not None else project_config.find(host.cwd)
+    return audit_run.run(
+        audit_run.AuditOptions(
+            paths=[str(p) for p in paths or []],
+            format=fmt.value,
+            output=str(output) if output is not None else None,
+            fail_on=fail_on.value if fail_on is not None else None,
+            baseline=str(baseline) if baseline is not None else None,
+            write_baseline=str(write_baseline) if write_baseline is not None else None,
+            ignore_parse_errors=ignore_parse_errors,
+            config=str(config) if config is not None else None,
+        )
     )
-    accepted = baselines.load(str(baseline)) if baseline is not None else None
-    report = scan([str(p) for p in paths or []], host, settings, accepted)
-    ignore_errors = ignore_parse_errors or settings.ignore_parse_errors
-
-    if write_baseline is not None:
-        keep = [f for f in report.all_findings if f.rule != "error/parse"]
-        fresh = accepted or baselines.Baseline.new()
-        atomic_write(str(write_baseline), baselines.render(keep, fresh))
-        sys.stderr.write(f"wrote {len(keep)} finding(s) to baseline {write_baseline}\n")
-        return EXIT_USAGE if report.parse_errors and not ignore_errors else EXIT_OK
-
-    rendered = _render(report, fmt, host, _color(output))
-    if output is not None:
-        atomic_write(str(output), rendered)
-    else:
-        sys.stdout.write(rendered)
-        sys.stdout.flush()
-
-    if report.parse_errors and not ignore_errors:
-        return EXIT_USAGE
-    threshold = Severity.parse(fail_on.value) if fail_on else (settings.fail_on or Severity.LOW)
-    failing = [f for f in report.findings if f.rule != "error/parse" and f.severity >= threshold]
-    return EXIT_FINDINGS if failing else EXIT_OK

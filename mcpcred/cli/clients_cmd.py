@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from mcpcred.cli import app
+from mcpcred.cli.app import app
 from mcpcred.host import Host
 from mcpcred.inventory import ClientStatus, inventory
 

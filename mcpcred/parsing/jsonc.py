@@ -95,12 +95,12 @@ class _Parser:
                 float(literal) if any(c in literal for c in ".eE") else int(literal)
             )
             self.pos = match.end()
-            self._expect_boundary("number")
+            self._expect_boundary("number", pos)
             return ScalarNode(pos, self.pos, number, "number")
         match = _LITERAL.match(text, pos)
         if match is not None:
             self.pos = match.end()
-            self._expect_boundary("literal")
+            self._expect_boundary("literal", pos)
             word = match.group()
             return ScalarNode(pos, self.pos, _LITERALS[word], "null" if word == "null" else "bool")
         if char == "'":
@@ -109,11 +109,11 @@ class _Parser:
             raise self.fail("unexpected word, expected a value")
         raise self.fail("unexpected character, expected a value")
 
-    def _expect_boundary(self, what: str) -> None:
+    def _expect_boundary(self, what: str, start: int) -> None:
         if self.pos < len(self.text) and (
             self.text[self.pos].isalnum() or self.text[self.pos] in "_.$"
         ):
-            raise self.fail(f"invalid {what}")
+            raise self.fail(f"invalid {what}", start)
 
     def string(self) -> str:
         text = self.text

@@ -1,0 +1,1 @@
+"""Finding plaintext credentials in MCP client configs (the audit-config command)."""
