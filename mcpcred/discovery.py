@@ -155,12 +155,8 @@ def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidat
             "json" if client in {"claude-desktop", "cursor", "windsurf", "claude-code"} else "jsonc"
         )
     )
-    scope = (
-        "user"
-        if name in {".claude.json", "claude_desktop_config.json", "mcp_config.json"}
-        else "project"
-    )
-    return Candidate(adapter, ConfigLocation(adapter.id, path, scope, fmt))
+    # Not one of this machine's user or system files: treat it as a project file.
+    return Candidate(adapter, ConfigLocation(adapter.id, path, "project", fmt))
 
 
 def _by_name(

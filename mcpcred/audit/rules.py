@@ -373,14 +373,14 @@ class Auditor:
         source = entry.document.source
         offset = _source_offset(source, item.node, item.offset + hit.start)
         line, column = source.position(offset)
-        where = f"server '{entry.name}'"
+
         return Finding(
             rule=rule.id,
             severity=hit.severity,
             path=display_path,
             line=line,
             column=column,
-            message=f"{hit.title} in {hit.context} of {where}",
+            message=f"{hit.title}: {hit.context} of server '{entry.name}'",
             client=entry.client,
             server=entry.name,
             fix=_fix_for(entry),
@@ -633,18 +633,33 @@ def _other_members(node: ObjectNode, handled: set[int]) -> Iterator[tuple[KeyNod
 
 
 def _source_offset(source: Source, node: ScalarNode, index: int) -> int:
-    """Map an index in a string node's decoded value back to the source text."""
+    """Map an index in a string node's decoded value back to the source text.
+
+    Walks the literal's escapes (JSON and TOML basic strings share them), so a
+    finding inside JSON-in-a-string still points at the secret's first character.
+    """
     text = source.text
-    quote = (
-        3
-        if text.startswith(('"""', "'''"), node.start)
-        else (1 if text[node.start : node.start + 1] in "\"'" else 0)
-    )
+    triple = text.startswith(('"""', "'''"), node.start)
+    quote = 3 if triple else (1 if text[node.start : node.start + 1] in "\"'" else 0)
     content = node.start + quote
     value = node.value if isinstance(node.value, str) else ""
     if text[content : content + index] == value[:index]:
         return content + index
-    return content
+    if text[node.start : node.start + 1] != '"' or triple:
+        return content
+    raw = content
+    for _ in range(index):
+        if text[raw] != "\\":
+            raw += 1
+        elif text[raw + 1] == "u":
+            low = text[raw + 6 : raw + 8]
+            pair = 0xD800 <= int(text[raw + 2 : raw + 6], 16) < 0xDC00 and low == "\\u"
+            raw += 12 if pair else 6
+        elif text[raw + 1] == "U":
+            raw += 10
+        else:
+            raw += 2
+    return raw
 
 
 def _unwrap_argv(entry: ServerEntry, wrapped: bool) -> tuple[str | None, list[str], list[Node]]:

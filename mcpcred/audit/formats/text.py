@@ -19,7 +19,6 @@ _STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "c
 def render(report: AuditReport, *, color: bool, width: int = 100) -> str:
     """Findings grouped by file, then a one-line summary."""
     from rich.console import Console
-    from rich.markup import escape
     from rich.text import Text
 
     buffer = io.StringIO()
@@ -46,13 +45,14 @@ def render(report: AuditReport, *, color: bool, width: int = 100) -> str:
             line.append(f"{str(finding.severity).upper():<6}", style=_STYLE[finding.severity])
             line.append(f" {finding.line}:{finding.column}".ljust(9), style="dim")
             line.append(f" {finding.rule}", style="bold")
+            if finding.server:
+                line.append(f"  [{finding.server}]", style="dim")
             console.print(line)
-            detail = f"         {escape(finding.message)}"
+            console.print(Text("         ") + Text(finding.message))
             if finding.evidence:
-                detail += f"  [dim]{escape(finding.evidence)}[/dim]"
-            console.print(detail)
+                console.print(Text("         evidence: ", style="dim") + Text(finding.evidence))
             if finding.fix:
-                console.print(f"         [green]fix:[/green] {escape(finding.fix)}")
+                console.print(Text("         fix: ", style="green") + Text(finding.fix))
         console.print()
     console.print(_summary(report))
     return buffer.getvalue()
