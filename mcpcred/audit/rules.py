@@ -446,7 +446,7 @@ class Auditor:
             if text.startswith("http://")
         )
         for node, url in urls:
-            match = re.match(r"^http://([^/:?#]+|\[[^\]]*\])", url, re.I)
+            match = re.match(r"^http://(\[[^\]]*\]|[^/:?#]+)", url, re.I)
             if match and not _LOOPBACK.match(match.group(1)):
                 yield at(
                     node,

@@ -206,16 +206,15 @@ def _random_alnum(body: str) -> bool:
 
 # --- documentation examples and placeholders ------------------------------------------
 
-# Published vendor examples that pass every shape check; never report them.
+# Published vendor examples that pass every shape check; never report them. Only
+# the distinctive random part is kept, matched as a substring of a candidate.
 _DOC_EXAMPLES = (
-    "AKIAIOSFODNN7EXAMPLE",
-    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
-    "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
-    "sk_test_26PHem9AhJZvU623DfE1x4sd",
-    "rk_test_26PHem9AhJZvU623DfE1x4sd",
-    # jwt.io's example signature (HS256, "John Doe")
-    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    "IOSFODNN7EXAMPLE",  # AWS access key id AKIA...
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # AWS secret access key
+    "4eC39HqLyjWDarjtT1zdp7dc",  # Stripe's docs test key (sk_test_...)
+    "BQokikJOvBiI2HlWgH4olfQ2",  # Stripe's older docs test key
+    "26PHem9AhJZvU623DfE1x4sd",  # Stripe's docs test/restricted key
+    "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",  # jwt.io's sample signature
 )
 
 # Words that only placeholders contain. Short ones are checked in random bodies
@@ -223,21 +222,10 @@ _DOC_EXAMPLES = (
 _PLACEHOLDER_MARKERS = ("example", "placeholder", "redacted", "changeme", "notreal", "<", "...")
 _SHORT_MARKERS = ("your", "replace", "change_me", "dummy", "sample", "not_real", "fake", "insert")
 
-_SEQUENCE = "0123456789abcdefghijklmnopqrstuvwxyz"
+# Ascending and keyboard runs that only a human types ("1234567890abcdef", "qwerty...").
+_SEQUENCES = ("01234567", "12345678", "23456789", "abcdefgh", "bcdefghi", "qwertyui", "asdfghjk")
 _SAME_RUN = re.compile(r"(.)\1{5}")
-
-
-def _has_sequence(text: str, length: int = 8) -> bool:
-    """An ascending run like ``12345678`` or ``abcdefgh`` (case-insensitive)."""
-    run = 1
-    prev = -2
-    for ch in text.lower():
-        idx = _SEQUENCE.find(ch)
-        run = run + 1 if idx != -1 and idx == prev + 1 else 1
-        if run >= length:
-            return True
-        prev = idx
-    return False
+_HEAD = 64  # shape checks look at the start of the body: placeholders are fake throughout
 
 
 def _is_periodic(text: str) -> bool:
@@ -260,9 +248,12 @@ def _looks_fake(body: str, *, strict: bool = True) -> bool:
         return False
     if any(marker in lowered for marker in _SHORT_MARKERS):
         return True
-    if _SAME_RUN.search(body) or _has_sequence(body) or _is_periodic(body):
+    if any(seq in lowered for seq in _SEQUENCES):
         return True
-    return len(body) >= 12 and len(set(body)) <= 5
+    head = body[:_HEAD]
+    if _SAME_RUN.search(head) or _is_periodic(head):
+        return True
+    return len(head) >= 12 and len(set(head)) <= 5
 
 
 def is_documentation_example(value: str) -> bool:
@@ -1107,8 +1098,7 @@ _det(
     _jwt_ok,
     strict=False,
 )
-_PK_LINE = r"-----(?:BEGIN|END)[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
-_PK_BODY = r"[A-Za-z0-9+/=\s\\:,.()-]"
+_PK_BODY = r"(?:[A-Za-z0-9+/=\s\\:,.()]|-(?!----))"  # base64 lines, PEM headers, escaped \n
 _det(
     _fmt(
         "private-key",
@@ -1119,8 +1109,8 @@ _det(
     ),
     ["-----BEGIN"],
     r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
-    + rf"(?P<body>{_PK_BODY}{{64,20000}}?)"
-    + rf"(?:-----END[ A-Z0-9_-]{{0,100}}PRIVATE KEY(?: BLOCK)?-----|(?!{_PK_BODY}))",
+    + rf"(?P<body>{_PK_BODY}{{64,20000}})"
+    + r"(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----)?",
     lambda t: len(re.sub(r"\\[nrt]|[^A-Za-z0-9+/]", "", t.split("-----", 3)[2])) >= 64,
     strict=False,
 )
@@ -1168,42 +1158,54 @@ _PRIORITY = {fmt.kind: i for i, fmt in enumerate(FORMATS)}
 # --- the prefilter -----------------------------------------------------------------------
 
 
-class _TrieNode(dict[str, "_TrieNode"]):
-    """A character trie of anchors; the key "" marks the end of an anchor."""
+def _pivot(anchor: str) -> int:
+    """Where to wake up for an anchor: its first separator, else its first capital or digit.
+
+    Typical config strings are lower-case words, paths and URLs; ``_``, ``.``
+    and capitals are rare in them, so a search that only stops on those
+    characters skips almost everything in C.
+    """
+    for i, ch in enumerate(anchor):
+        if ch in "_-.":
+            return i
+    for i, ch in enumerate(anchor):
+        if ch.isupper() or ch.isdigit():
+            return i
+    return 0
 
 
-def _trie_pattern(words: Iterable[str]) -> str:
-    """One regex alternation shaped as a trie, so a miss fails on the first character."""
-    root = _TrieNode()
-    for word in words:
-        node = root
-        for ch in word:
-            node = node.setdefault(ch, _TrieNode())
-        node[""] = _TrieNode()
+def _prefilter_pattern(anchors: Iterable[str]) -> str:
+    """One regex true exactly where some anchor occurs: pivot char, then look-arounds.
 
-    def render(node: _TrieNode) -> str:
-        branches = [re.escape(ch) + render(child) for ch, child in sorted(node.items()) if ch]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return render(root)
+    Alternatives are grouped by the pivot character and then by the character
+    before it, so a pivot that belongs to no anchor is rejected after a handful
+    of single-character checks.
+    """
+    by_pivot: dict[str, dict[str, list[tuple[str, str]]]] = {}
+    for anchor in anchors:
+        i = _pivot(anchor)
+        left, pivot, right = anchor[:i], anchor[i], anchor[i + 1 :]
+        by_pivot.setdefault(pivot, {}).setdefault(left[-1:], []).append((left, right))
+    alternatives = []
+    for pivot, by_prev in sorted(by_pivot.items()):
+        groups = []
+        for prev, items in sorted(by_prev.items()):
+            inner = "|".join(
+                (f"(?<={re.escape(left + pivot)})" if len(left) > 1 else "")
+                + (f"(?={re.escape(right)})" if right else "")
+                for left, right in items
+            )
+            guard = f"(?<={re.escape(prev + pivot)})" if prev else ""
+            groups.append(f"{guard}(?:{inner})")
+        alternatives.append(re.escape(pivot) + "(?:" + "|".join(groups) + ")")
+    return "|".join(alternatives)
 
 
 _BY_ANCHOR: dict[str, tuple[_Detector, ...]] = {}
 for _d in _DETECTORS:
     for _a in _d.anchors:
         _BY_ANCHOR[_a] = (*_BY_ANCHOR.get(_a, ()), _d)
-# The prefilter reports the longest anchor at a position; an anchor that is a
-# prefix of it must still run its detectors.
-_BY_ANCHOR = {
-    anchor: tuple(
-        {id(d): d for a, ds in _BY_ANCHOR.items() if anchor.startswith(a) for d in ds}.values()
-    )
-    for anchor in _BY_ANCHOR
-}
-_ANCHOR_RE = re.compile(_trie_pattern(_BY_ANCHOR))
+_PREFILTER = re.compile(_prefilter_pattern(_BY_ANCHOR)).search
 _MIN_LENGTH = 20  # no known token is shorter than this
 
 
@@ -1214,15 +1216,9 @@ def find_tokens(text: str) -> list[TokenMatch]:
     service_role key is also a JWT) are resolved in favour of the match that
     starts first, then the longer one, then the format listed first in FORMATS.
     """
-    if len(text) < _MIN_LENGTH:
+    if len(text) < _MIN_LENGTH or _PREFILTER(text) is None:
         return []
-    found = _ANCHOR_RE.findall(text)
-    if not found:
-        return []
-    detectors: dict[int, _Detector] = {}
-    for anchor in found:
-        for det in _BY_ANCHOR.get(anchor, ()):
-            detectors[id(det)] = det
+    detectors = {id(d): d for a, ds in _BY_ANCHOR.items() if a in text for d in ds}
     candidates: list[tuple[int, int, int, TokenFormat]] = []
     for det in detectors.values():
         for m in det.pattern.finditer(text):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 import random
 import string
@@ -59,12 +60,12 @@ def _plausible(body: str) -> bool:
     if any(word in lowered for word in _AVOID):
         return False
     run = 1
-    for a, b in zip(body, body[1:], strict=False):
+    for a, b in itertools.pairwise(body):
         run = run + 1 if a == b else 1
         if run >= 5:
             return False
     seq = 1
-    for a, b in zip(lowered, lowered[1:], strict=False):
+    for a, b in itertools.pairwise(lowered):
         ia, ib = BASE36.find(a), BASE36.find(b)
         seq = seq + 1 if ia != -1 and ib == ia + 1 else 1
         if seq >= 6:
@@ -75,6 +76,8 @@ def _plausible(body: str) -> bool:
 def _rand(rng: random.Random, alphabet: str, n: int) -> str:
     """A random string that looks generated: plausible, and mixing the alphabet's classes."""
     classes = [c for c in (DIGITS, UPPER, LOWER) if any(ch in alphabet for ch in c)]
+    if n < 8:
+        classes = []
     while True:
         text = "".join(rng.choice(alphabet) for _ in range(n))
         if _plausible(text) and all(any(ch in c for ch in text) for c in classes):
@@ -522,19 +525,21 @@ def _swap_char(token: str, index: int, alphabet: str) -> str:
 def corrupt(token: str) -> str:
     """The token with one character changed so that its checksum or structure no longer holds.
 
-    Checksummed tokens keep their shape (prefix, alphabet, length): only the
-    checksum is wrong, which is what a typo or a hand-made "example" looks like.
-    Structured tokens (JWT, macaroon, base64 JSON) get a character that breaks
-    their decoding; anything else loses its prefix's first character's case.
+        Checksummed tokens keep their shape (prefix, alphabet, length): only the
+        checksum is wrong, which is what a typo or a hand-made "example" looks like.
+        Structured tokens (JWT, macaroon, base64 JSON) get a character that breaks
+        their decoding; anything else gets its prefix's first character in the other case
+    (a private key block becomes a public one).
     """
     if token.startswith(("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "npm_", "glsa_")):
         return _swap_char(token, token.index("_") + 3, ALNUM)
-    if token.startswith(("glpat-", "glrt-")):
-        return _swap_char(token, token.rindex("-") + 3, ALNUM)
+    for prefix in ("glpat-", "glrt-t1_"):
+        if token.startswith(prefix):
+            return _swap_char(token, len(prefix) + 2, B64URL)
     if token.startswith(("cfut_", "cfat_", "cfk_")):
         return _swap_char(token, token.index("_") + 3, ALNUM)
     if token.startswith("ATATT3"):
-        return _swap_char(token, 15, ALNUM)
+        return _swap_char(token, 15, B64URL)
     if token.startswith("eyJ"):
         # the header's first JSON characters become invalid: '{"' -> '|"'
         return "f" + token[1:]
@@ -542,5 +547,9 @@ def corrupt(token: str) -> str:
         if token.startswith(prefix):
             # the payload no longer decodes to the vendor's header
             return prefix + "Z" + token[len(prefix) + 1 :]
+    if token.startswith("-----BEGIN"):
+        return token.replace("PRIVATE KEY", "PUBLIC KEY")
+    if "hooks.slack.com" in token:
+        return token.replace("hooks.slack.com", "Hooks.slack.com")
     first = token[0]
     return (first.lower() if first.isupper() else first.upper()) + token[1:]
