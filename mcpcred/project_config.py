@@ -143,8 +143,8 @@ def _ignore(path: str, index: int, item: object) -> Ignore:
             f"{path}: unknown key(s) in ignore entry {index + 1}: {', '.join(sorted(unknown))}",
             hint="an ignore entry takes rule, path, server and reason",
         )
-    if "rule" not in item and "path" not in item:
-        raise ConfigError(f"{path}: ignore entry {index + 1} needs a rule or a path")
+    if not {"rule", "path", "server"} & set(item):
+        raise ConfigError(f"{path}: ignore entry {index + 1} needs a rule, a path or a server")
     for key in ("rule", "path", "server", "reason"):
         if key in item and not isinstance(item[key], str):
             raise ConfigError(f"{path}: ignore entry {index + 1}: {key} must be a string")

@@ -150,11 +150,16 @@ def _supabase_service_role_ok(token: str) -> bool:
     return parts is not None and parts[1].get("role") == "service_role"
 
 
-_PYPI_HEADERS = (b"\x02\x01\x08pypi.org\x02", b"\x02\x01\x0dtest.pypi.org\x02")
+# The first bytes of a macaroon from the Python Package Index (production or test
+# instance): version 2, location field, identifier field. Kept base64-encoded, as
+# they appear in tokens.
+_PYPI_HEADERS = tuple(
+    base64.urlsafe_b64decode(h) for h in ("AgEIcHlwaS5vcmcC", "AgENdGVzdC5weXBpLm9yZwI=")
+)
 
 
 def _pypi_ok(token: str) -> bool:
-    """A PyPI token is ``pypi-`` + a base64url macaroon (v2 binary) from pypi.org.
+    """A PyPI token is ``pypi-`` + a base64url macaroon (v2 binary) from the Python Package Index.
 
     The macaroon starts with its location field and ends with the 32-byte
     signature field (type 6, length 32).
@@ -184,6 +189,15 @@ def _bedrock_ok(token: str) -> bool:
         return data is not None and data.startswith(b"BedrockAPIKey-") and b":" in data
     data = _b64decode(token[len("bedrock-api-key-") :])
     return data is not None and data.startswith(b"bedrock.amazonaws.com/")
+
+
+_PK_NOISE = re.compile(r"\\[nrt]|[^A-Za-z0-9+/]")
+
+
+def _private_key_ok(token: str) -> bool:
+    """The block holds real base64: at least 64 characters of it, not one repeated filler."""
+    base64_chars = _PK_NOISE.sub("", token.split("-----", 3)[2])
+    return len(base64_chars) >= 64 and len(set(base64_chars)) >= 16
 
 
 def _openai_marker_ok(token: str) -> bool:
@@ -313,7 +327,7 @@ def _det(
 
 
 # GitHub ------------------------------------------------------------------------------------
-_GH_REVOKE = "Revoke it at github.com/settings/tokens (or the app's settings) and create a new one."
+_GH_REVOKE = "revoke it at github.com/settings/tokens (or the app's settings) and create a new one."
 for _prefix, _kind, _title, _what in (
     (
         "ghp",
@@ -347,7 +361,7 @@ for _prefix, _kind, _title, _what in (
     ),
 ):
     _det(
-        _fmt(_kind, _title, "high", f"{_what} {_GH_REVOKE}"),
+        _fmt(_kind, _title, "high", f"{_what[:-1]}; {_GH_REVOKE}"),
         [f"{_prefix}_"],
         _tok(rf"{_prefix}_(?P<body>[A-Za-z0-9]{{36}})"),
         _crc_base62_ok,
@@ -357,7 +371,7 @@ _det(
         "github-fine-grained-pat",
         "GitHub fine-grained personal access token",
         "high",
-        "Acts as the user on the repositories and permissions chosen for the token. " + _GH_REVOKE,
+        "Acts as the user on the repositories and permissions chosen for the token; " + _GH_REVOKE,
     ),
     ["github_pat_"],
     _tok(r"github_pat_(?P<body>[A-Za-z0-9]{22}_[A-Za-z0-9]{59})"),
@@ -372,14 +386,14 @@ for _prefix, _kind, _title, _legacy, _what in (
         "GitLab personal access token",
         r"[A-Za-z0-9_-]{20}",
         "Acts as the user on the GitLab API, Git over HTTPS and the registry within its "
-        "scopes. Revoke it under User settings > Access tokens.",
+        "scopes; revoke it under User settings > Access tokens.",
     ),
     (
         "gldt-",
         "gitlab-deploy-token",
         "GitLab deploy token",
         r"[A-Za-z0-9_-]{20}",
-        "Reads (or writes) a project's repository, packages or registry. Revoke it under "
+        "Reads (or writes) a project's repository, packages or registry; revoke it under "
         "the project's Settings > Repository > Deploy tokens.",
     ),
     (
@@ -387,7 +401,7 @@ for _prefix, _kind, _title, _legacy, _what in (
         "gitlab-runner-token",
         "GitLab runner authentication token",
         r"[A-Za-z0-9_-]{20}",
-        "Registers as a runner and receives CI jobs with their secrets. Reset it on the "
+        "Registers as a runner and receives CI jobs with their secrets; reset it on the "
         "runner's page in CI/CD settings.",
     ),
     (
@@ -395,7 +409,7 @@ for _prefix, _kind, _title, _legacy, _what in (
         "gitlab-pipeline-trigger-token",
         "GitLab pipeline trigger token",
         r"[0-9a-f]{40}",
-        "Starts pipelines on a project, with its CI variables. Revoke it under Settings > "
+        "Starts pipelines on a project, with its CI variables; revoke it under Settings > "
         "CI/CD > Pipeline trigger tokens.",
     ),
     (
@@ -411,7 +425,7 @@ for _prefix, _kind, _title, _legacy, _what in (
         "gitlab-oauth-app-secret",
         "GitLab OAuth application secret",
         r"[A-Za-z0-9_-]{64}",
-        "Lets anyone impersonate the OAuth application. Renew the secret on the "
+        "Lets anyone impersonate the OAuth application; renew the secret on the "
         "application's settings page.",
     ),
     (
@@ -419,7 +433,7 @@ for _prefix, _kind, _title, _legacy, _what in (
         "gitlab-feed-token",
         "GitLab feed token",
         r"[A-Za-z0-9_-]{20}",
-        "Reads the user's RSS/Atom and calendar feeds. Reset it under User settings > "
+        "Reads the user's RSS/Atom and calendar feeds; reset it under User settings > "
         "Access tokens.",
     ),
     (
@@ -427,7 +441,7 @@ for _prefix, _kind, _title, _legacy, _what in (
         "gitlab-scim-token",
         "GitLab SCIM OAuth token",
         r"[A-Za-z0-9_-]{20}",
-        "Provisions and deprovisions users of a GitLab group. Reset it in the group's SAML "
+        "Provisions and deprovisions users of a GitLab group; reset it in the group's SAML "
         "SSO settings.",
     ),
 ):
@@ -442,12 +456,12 @@ for _prefix, _kind, _title, _legacy, _what in (
     _det(_f, [_prefix], _tok(rf"{re.escape(_prefix)}(?P<body>{_legacy})", "-"))
 
 # Slack -------------------------------------------------------------------------------------
-_SLACK_REVOKE = "Revoke it on the app's OAuth & Permissions page at api.slack.com/apps."
+_SLACK_REVOKE = "revoke it on the app's OAuth & Permissions page at api.slack.com/apps."
 _f = _fmt(
     "slack-bot-token",
     "Slack bot token",
     "high",
-    "Reads and posts in every channel the bot is in. " + _SLACK_REVOKE,
+    "Reads and posts in every channel the bot is in; " + _SLACK_REVOKE,
 )
 _det(_f, ["xoxb-"], _tok(r"xoxb-(?P<body>[0-9]{10,13}-[0-9]{10,13}-[A-Za-z0-9]{24})", "-"))
 _det(_f, ["xoxb-"], _tok(r"xoxb-(?P<body>[0-9]{8,14}-[A-Za-z0-9]{18,26})", "-"))
@@ -456,7 +470,7 @@ _det(
         "slack-user-token",
         "Slack user token",
         "high",
-        "Acts as the Slack user who installed the app, including their private messages. "
+        "Acts as the Slack user who installed the app, including their private messages; "
         + _SLACK_REVOKE,
     ),
     ["xoxp-"],
@@ -467,7 +481,7 @@ _det(
         "slack-app-token",
         "Slack app-level token",
         "high",
-        "Opens Socket Mode connections and receives the app's events. Revoke it on the app's "
+        "Opens Socket Mode connections and receives the app's events; revoke it on the app's "
         "Basic Information page at api.slack.com/apps.",
     ),
     ["xapp-"],
@@ -477,7 +491,7 @@ _f = _fmt(
     "slack-config-token",
     "Slack configuration token",
     "high",
-    "Creates and reconfigures Slack apps in the workspace (access or refresh token). Revoke "
+    "Creates and reconfigures Slack apps in the workspace (access or refresh token); revoke "
     "it at api.slack.com/apps under Your App Configuration Tokens.",
 )
 _det(_f, ["xoxe.xox"], _tok(r"xoxe\.xox[bp]-\d-(?P<body>[A-Za-z0-9]{163,166})", "-"))
@@ -486,7 +500,7 @@ _f = _fmt(
     "slack-legacy-token",
     "Slack legacy token",
     "high",
-    "An old-style Slack workspace, user or refresh token with broad access. Revoke it at "
+    "An old-style Slack workspace, user or refresh token with broad access; revoke it at "
     "api.slack.com/legacy or by removing the app.",
 )
 _det(
@@ -500,7 +514,7 @@ _det(
         "slack-webhook-url",
         "Slack incoming webhook URL",
         "high",
-        "Posts messages into a Slack channel without any other credential. Remove the webhook "
+        "Posts messages into a Slack channel without any other credential; remove the webhook "
         "on the app's Incoming Webhooks page.",
     ),
     ["hooks.slack.com"],
@@ -514,7 +528,7 @@ _f = _fmt(
     "notion-token",
     "Notion integration token",
     "high",
-    "Reads and edits every Notion page and database shared with the integration. Refresh it "
+    "Reads and edits every Notion page and database shared with the integration; refresh it "
     "on the integration's page at notion.so/profile/integrations.",
 )
 _det(_f, ["ntn_"], _tok(r"ntn_(?P<body>[0-9]{11}[A-Za-z0-9]{35})"))
@@ -524,7 +538,7 @@ _det(
         "linear-api-key",
         "Linear API key",
         "high",
-        "Acts as the Linear user on every team they can see. Revoke it under Settings > "
+        "Acts as the Linear user on every team they can see; revoke it under Settings > "
         "Security & access > Personal API keys.",
     ),
     ["lin_api_"],
@@ -535,7 +549,7 @@ _det(
         "sentry-user-token",
         "Sentry user auth token",
         "high",
-        "Acts as the Sentry user within the token's scopes, including event data. Revoke it "
+        "Acts as the Sentry user within the token's scopes, including event data; revoke it "
         "under User settings > Personal Tokens.",
     ),
     ["sntryu_"],
@@ -546,7 +560,7 @@ _det(
         "sentry-org-token",
         "Sentry organization auth token",
         "high",
-        "Uploads releases and source maps and reads org data. Revoke it under Settings > "
+        "Uploads releases and source maps and reads org data; revoke it under Settings > "
         "Developer Settings > Organization Tokens.",
     ),
     ["sntrys_"],
@@ -560,7 +574,7 @@ _det(
         "Atlassian API token",
         "high",
         "Acts as the Atlassian account on Jira and Confluence Cloud with the user's own "
-        "permissions. Revoke it at id.atlassian.com/manage-profile/security/api-tokens.",
+        "permissions; revoke it at id.atlassian.com/manage-profile/security/api-tokens.",
     ),
     ["ATATT3"],
     _tok(r"ATATT3(?P<body>[A-Za-z0-9_-]{100,400})=[A-F0-9]{8}", "=-"),
@@ -571,7 +585,7 @@ _det(
         "figma-token",
         "Figma access token",
         "high",
-        "Reads (and with write scopes, edits) every Figma file the user can open. Revoke it "
+        "Reads (and with write scopes, edits) every Figma file the user can open; revoke it "
         "under Settings > Security > Personal access tokens.",
     ),
     ["figd_", "figp_", "figr_", "figu_", "figo_", "figur_", "figuh_", "figor_", "figoh_"],
@@ -580,13 +594,13 @@ _det(
 )
 
 # Payments and commerce ----------------------------------------------------------------------
-_STRIPE_REVOKE = "Roll it in the Stripe Dashboard under Developers > API keys."
+_STRIPE_REVOKE = "roll it in the Stripe Dashboard under Developers > API keys."
 _det(
     _fmt(
         "stripe-secret-key",
         "Stripe secret key",
         "high",
-        "Full access to the Stripe account's API: charges, refunds, customers, payouts. "
+        "Full access to the Stripe account's API: charges, refunds, customers, payouts; "
         + _STRIPE_REVOKE,
     ),
     ["sk_live_", "sk_test_"],
@@ -597,7 +611,7 @@ _det(
         "stripe-restricted-key",
         "Stripe restricted key",
         "high",
-        "Access to the Stripe resources chosen for the key. " + _STRIPE_REVOKE,
+        "Access to the Stripe resources chosen for the key; " + _STRIPE_REVOKE,
     ),
     ["rk_live_", "rk_test_"],
     _tok(r"rk_(?:live|test)_(?P<body>[A-Za-z0-9]{20,247})"),
@@ -607,7 +621,7 @@ _det(
         "shopify-access-token",
         "Shopify access token",
         "high",
-        "Admin API access to a Shopify store within the app's scopes. Uninstall the app or "
+        "Admin API access to a Shopify store within the app's scopes; uninstall the app or "
         "rotate the token in the app's settings.",
     ),
     ["shpat_", "shpca_", "shppa_"],
@@ -618,7 +632,7 @@ _det(
         "shopify-shared-secret",
         "Shopify app shared secret",
         "high",
-        "Signs webhooks and OAuth requests as the Shopify app. Rotate it in the Partner Dashboard.",
+        "Signs webhooks and OAuth requests as the Shopify app; rotate it in the Partner Dashboard.",
     ),
     ["shpss_"],
     _tok(r"shpss_(?P<body>[a-fA-F0-9]{32})"),
@@ -631,7 +645,7 @@ _det(
         "Google API key",
         "high",
         "Calls the Google APIs enabled for its project (Maps, Gemini, ...) billed to that "
-        "project. Delete or restrict it in Google Cloud console > APIs & Services > "
+        "project; delete or restrict it in Google Cloud console > APIs & Services > "
         "Credentials.",
     ),
     ["AIza"],
@@ -642,7 +656,7 @@ _det(
         "aws-access-key-id",
         "AWS access key ID",
         "medium",
-        "Identifies an AWS key pair; the secret access key is usually next to it. Deactivate "
+        "Identifies an AWS key pair; the secret access key is usually next to it; deactivate "
         "the key in IAM > Users > Security credentials.",
     ),
     ["AKIA", "ASIA", "ABIA", "ACCA"],
@@ -652,7 +666,7 @@ _f = _fmt(
     "aws-bedrock-api-key",
     "Amazon Bedrock API key",
     "high",
-    "Invokes Amazon Bedrock models billed to the AWS account. Delete it in the Bedrock "
+    "Invokes Amazon Bedrock models billed to the AWS account; delete it in the Bedrock "
     "console under API keys (short-term keys expire on their own).",
 )
 _det(
@@ -676,7 +690,7 @@ _det(
         "cloudflare-api-token",
         "Cloudflare API token or key",
         "high",
-        "Acts on the Cloudflare account or zones the token (or global key) covers. Roll it "
+        "Acts on the Cloudflare account or zones the token (or global key) covers; roll it "
         "under My Profile > API Tokens, or in the account's API Tokens page.",
     ),
     ["cfk_", "cfut_", "cfat_"],
@@ -688,7 +702,7 @@ _det(
         "cloudflare-origin-ca-key",
         "Cloudflare Origin CA key",
         "high",
-        "Issues and revokes Origin CA certificates for the account's zones. Revoke it under "
+        "Issues and revokes Origin CA certificates for the account's zones; revoke it under "
         "My Profile > API Tokens > Origin CA Key.",
     ),
     ["v1.0-"],
@@ -700,7 +714,7 @@ _det(
         "DigitalOcean API token",
         "high",
         "Creates, changes and deletes droplets, databases and DNS on the DigitalOcean account "
-        "(personal, OAuth or refresh token). Delete it under API > Tokens.",
+        "(personal, OAuth or refresh token); delete it under API > Tokens.",
     ),
     ["dop_v1_", "doo_v1_", "dor_v1_"],
     _tok(r"do[por]_v1_(?P<body>[a-f0-9]{64})"),
@@ -710,7 +724,7 @@ _det(
         "heroku-api-key",
         "Heroku API key",
         "high",
-        "Acts as the Heroku user on all their apps, including config vars. Revoke it under "
+        "Acts as the Heroku user on all their apps, including config vars; revoke it under "
         "Account settings > Applications > Authorizations.",
     ),
     ["HRKU-AA"],
@@ -722,7 +736,7 @@ _det(
         "Vercel token",
         "high",
         "Deploys, reads environment variables and manages projects on the Vercel account or "
-        "team. Delete it under Account Settings > Tokens.",
+        "team; delete it under Account Settings > Tokens.",
     ),
     ["vcp_", "vci_", "vca_", "vcr_", "vck_"],
     _tok(r"vc[piark]_(?P<body>[A-Za-z0-9_-]{40,80})", "-"),
@@ -734,7 +748,7 @@ _det(
         "Supabase personal access token",
         "high",
         "Manages every Supabase project of the account through the Management API (the token "
-        "the Supabase MCP server uses). Revoke it under Account > Access Tokens.",
+        "the Supabase MCP server uses); revoke it under Account > Access Tokens.",
     ),
     ["sbp_"],
     _tok(r"sbp_(?P<body>[a-z0-9]{40})"),
@@ -745,7 +759,7 @@ _det(
         "supabase-secret-key",
         "Supabase secret API key",
         "high",
-        "Reads and writes a Supabase project's data, bypassing Row Level Security. Delete it "
+        "Reads and writes a Supabase project's data, bypassing Row Level Security; delete it "
         "under Project Settings > API Keys.",
     ),
     ["sb_secret_"],
@@ -758,7 +772,7 @@ _det(
         "Supabase service_role key (legacy JWT)",
         "high",
         "A JWT with role service_role: reads and writes a Supabase project's data, bypassing "
-        "Row Level Security. Rotate the project's JWT secret or move to the new API keys.",
+        "Row Level Security; rotate the project's JWT secret or move to the new API keys.",
     ),
     ["eyJ"],
     _tok(r"(?P<body>eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*)", ".-"),
@@ -770,7 +784,7 @@ _det(
         "databricks-token",
         "Databricks personal access token",
         "high",
-        "Acts as the user on the Databricks workspace: clusters, jobs, data. Revoke it under "
+        "Acts as the user on the Databricks workspace: clusters, jobs, data; revoke it under "
         "User Settings > Developer > Access tokens.",
     ),
     ["dapi"],
@@ -781,7 +795,7 @@ _det(
         "grafana-service-account-token",
         "Grafana service account token",
         "high",
-        "Calls the Grafana API as a service account with its role. Delete it under "
+        "Calls the Grafana API as a service account with its role; delete it under "
         "Administration > Service accounts.",
     ),
     ["glsa_"],
@@ -794,7 +808,7 @@ _det(
         "Grafana Cloud access policy token",
         "high",
         "Reads or writes Grafana Cloud stacks (metrics, logs, traces) within its access "
-        "policy. Delete it under Administration > Cloud access policies.",
+        "policy; delete it under Administration > Cloud access policies.",
     ),
     ["glc_eyJ"],
     _tok(r"glc_(?P<body>eyJ[A-Za-z0-9+/]{40,800}={0,2})", "+/="),
@@ -806,7 +820,7 @@ _det(
         "newrelic-user-api-key",
         "New Relic user API key",
         "high",
-        "Queries and configures the New Relic account through NerdGraph as the user. Delete "
+        "Queries and configures the New Relic account through NerdGraph as the user; delete "
         "it under API keys in the New Relic UI.",
     ),
     ["NRAK-"],
@@ -817,7 +831,7 @@ _det(
         "doppler-token",
         "Doppler token",
         "high",
-        "Reads (and may write) secrets stored in Doppler. Revoke it in the Doppler dashboard "
+        "Reads (and may write) secrets stored in Doppler; revoke it in the Doppler dashboard "
         "(Tokens, Service Accounts or the config's Access page).",
     ),
     ["dp.pt.", "dp.st.", "dp.sa.", "dp.ct.", "dp.scim.", "dp.audit."],
@@ -830,7 +844,7 @@ _det(
         "onepassword-service-account-token",
         "1Password service account token",
         "high",
-        "Reads (and may write) the 1Password vaults granted to the service account. Revoke it "
+        "Reads (and may write) the 1Password vaults granted to the service account; revoke it "
         "in 1Password under Developer > Service Accounts.",
     ),
     ["ops_eyJ"],
@@ -843,7 +857,7 @@ _det(
         "docker-hub-token",
         "Docker Hub access token",
         "high",
-        "Pushes and pulls images as the Docker Hub user or organization. Delete it under "
+        "Pushes and pulls images as the Docker Hub user or organization; delete it under "
         "Account settings > Personal access tokens.",
     ),
     ["dckr_pat_", "dckr_oat_"],
@@ -854,7 +868,7 @@ _det(
         "npm-token",
         "npm access token",
         "high",
-        "Publishes and unpublishes packages as the npm user. Revoke it with npm token revoke "
+        "Publishes and unpublishes packages as the npm user; revoke it with npm token revoke "
         "or on the registry's Access Tokens page.",
     ),
     ["npm_"],
@@ -866,7 +880,7 @@ _det(
         "pypi-token",
         "PyPI API token",
         "high",
-        "Uploads releases to the PyPI projects in its scope. Remove it under Account settings "
+        "Uploads releases to the PyPI projects in its scope; remove it under Account settings "
         "> API tokens.",
     ),
     ["pypi-Ag"],
@@ -881,7 +895,7 @@ _det(
         "sendgrid-api-key",
         "SendGrid API key",
         "high",
-        "Sends email as the SendGrid account (and more, by scope). Delete it under Settings > "
+        "Sends email as the SendGrid account (and more, by scope); delete it under Settings > "
         "API Keys.",
     ),
     ["SG."],
@@ -892,7 +906,7 @@ _det(
         "twilio-api-key",
         "Twilio API key SID",
         "medium",
-        "Identifies a Twilio API key; its secret is usually configured next to it. Delete the "
+        "Identifies a Twilio API key; its secret is usually configured next to it; delete the "
         "key in the Twilio Console under API keys & tokens.",
     ),
     ["SK"],
@@ -904,7 +918,7 @@ _det(
         "mailgun-api-key",
         "Mailgun API key",
         "high",
-        "Sends email and reads logs for the Mailgun account's domains. Rotate it under API "
+        "Sends email and reads logs for the Mailgun account's domains; rotate it under API "
         "Security in the Mailgun control panel.",
     ),
     ["key-"],
@@ -916,7 +930,7 @@ _det(
         "Postman API key",
         "high",
         "Reads and changes the user's Postman workspaces, collections and environments "
-        "(which often hold more secrets). Revoke it under Settings > API keys.",
+        "(which often hold more secrets); revoke it under Settings > API keys.",
     ),
     ["PMAK-"],
     _tok(r"PMAK-(?P<body>[a-fA-F0-9]{24}-[a-fA-F0-9]{34})", "-"),
@@ -927,7 +941,7 @@ _f = _fmt(
     "openai-api-key",
     "OpenAI API key",
     "high",
-    "Calls the OpenAI API billed to the project or organization. Revoke it at "
+    "Calls the OpenAI API billed to the project or organization; revoke it at "
     "platform.openai.com/api-keys.",
 )
 _det(
@@ -945,7 +959,7 @@ _det(
         "openai-admin-key",
         "OpenAI admin API key",
         "high",
-        "Manages the OpenAI organization: users, projects, keys and billing data. Revoke it "
+        "Manages the OpenAI organization: users, projects, keys and billing data; revoke it "
         "at platform.openai.com/settings/organization/admin-keys.",
     ),
     ["sk-admin-"],
@@ -957,7 +971,7 @@ _det(
         "anthropic-api-key",
         "Anthropic API key",
         "high",
-        "Calls the Claude API billed to the workspace. Revoke it at "
+        "Calls the Claude API billed to the workspace; revoke it at "
         "console.anthropic.com/settings/keys.",
     ),
     ["sk-ant-"],
@@ -968,7 +982,7 @@ _det(
         "anthropic-admin-key",
         "Anthropic Admin API key",
         "high",
-        "Manages the Anthropic organization: members, workspaces and API keys. Revoke it at "
+        "Manages the Anthropic organization: members, workspaces and API keys; revoke it at "
         "console.anthropic.com/settings/admin-keys.",
     ),
     ["sk-ant-"],
@@ -980,7 +994,7 @@ _det(
         "Anthropic OAuth token (Claude subscription)",
         "high",
         "Uses the Claude Pro/Max subscription of the account that created it (e.g. a Claude "
-        "Code setup-token). Log out of the sessions at claude.ai/settings to revoke it.",
+        "Code setup-token); log out of the sessions at claude.ai/settings to revoke it.",
     ),
     ["sk-ant-"],
     _tok(r"sk-ant-o[ar]t01-(?P<body>[A-Za-z0-9_-]{80,120})", "-"),
@@ -990,7 +1004,7 @@ _det(
         "openrouter-api-key",
         "OpenRouter API key",
         "high",
-        "Calls every model on OpenRouter billed to the account's credits. Delete it at "
+        "Calls every model on OpenRouter billed to the account's credits; delete it at "
         "openrouter.ai/settings/keys.",
     ),
     ["sk-or-v1-"],
@@ -1001,7 +1015,7 @@ _det(
         "xai-api-key",
         "xAI API key",
         "high",
-        "Calls the xAI (Grok) API billed to the team. Delete it in the xAI console under API Keys.",
+        "Calls the xAI (Grok) API billed to the team; delete it in the xAI console under API Keys.",
     ),
     ["xai-"],
     _tok(r"xai-(?P<body>[A-Za-z0-9]{80})"),
@@ -1011,7 +1025,7 @@ _det(
         "groq-api-key",
         "Groq API key",
         "high",
-        "Calls the Groq inference API billed to the account. Delete it at console.groq.com/keys.",
+        "Calls the Groq inference API billed to the account; delete it at console.groq.com/keys.",
     ),
     ["gsk_"],
     _tok(r"gsk_(?P<body>[A-Za-z0-9]{52})"),
@@ -1021,7 +1035,7 @@ _det(
         "perplexity-api-key",
         "Perplexity API key",
         "high",
-        "Calls the Perplexity (Sonar) API billed to the account. Revoke it under Settings > API.",
+        "Calls the Perplexity (Sonar) API billed to the account; revoke it under Settings > API.",
     ),
     ["pplx-"],
     _tok(r"pplx-(?P<body>[A-Za-z0-9]{48})"),
@@ -1032,7 +1046,7 @@ _det(
         "Hugging Face access token",
         "high",
         "Reads (and with write scope, pushes to) the user's or org's models, datasets and "
-        "Spaces. Invalidate it at huggingface.co/settings/tokens.",
+        "Spaces; invalidate it in the account's Access Tokens settings on the Hub.",
     ),
     ["hf_", "api_org_"],
     _tok(r"(?:hf|api_org)_(?P<body>[A-Za-z0-9]{34})"),
@@ -1043,7 +1057,7 @@ _det(
         "replicate-api-token",
         "Replicate API token",
         "high",
-        "Runs models and reads predictions billed to the Replicate account. Revoke it at "
+        "Runs models and reads predictions billed to the Replicate account; revoke it at "
         "replicate.com/account/api-tokens.",
     ),
     ["r8_"],
@@ -1055,7 +1069,7 @@ _det(
         "tavily-api-key",
         "Tavily API key",
         "high",
-        "Runs Tavily web searches billed to the account. Delete it at app.tavily.com.",
+        "Runs Tavily web searches billed to the account; delete it at app.tavily.com.",
     ),
     ["tvly-"],
     _tok(r"tvly-(?:dev-|prod-)?(?P<body>[A-Za-z0-9]{20,40})", "-"),
@@ -1065,7 +1079,7 @@ _det(
         "firecrawl-api-key",
         "Firecrawl API key",
         "high",
-        "Runs Firecrawl scrapes and crawls billed to the account. Rotate it at "
+        "Runs Firecrawl scrapes and crawls billed to the account; rotate it at "
         "firecrawl.dev/app/api-keys.",
     ),
     ["fc-"],
@@ -1077,7 +1091,7 @@ _det(
         "langsmith-api-key",
         "LangSmith API key",
         "high",
-        "Reads and writes LangSmith traces, datasets and prompts of the workspace. Delete it "
+        "Reads and writes LangSmith traces, datasets and prompts of the workspace; delete it "
         "under Settings > API Keys.",
     ),
     ["lsv2_"],
@@ -1091,7 +1105,7 @@ _det(
         "JSON Web Token",
         "medium",
         "A signed bearer token; it grants whatever its issuer accepts it for until it "
-        "expires. Revoke the session or rotate the signing key at the issuer.",
+        "expires; revoke the session or rotate the signing key at the issuer.",
     ),
     ["eyJ"],
     _tok(r"(?P<body>eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*)", ".-"),
@@ -1104,14 +1118,14 @@ _det(
         "private-key",
         "Private key",
         "high",
-        "A PEM/OpenSSH/PGP private key: whoever holds it can sign or decrypt as its owner. "
-        "Replace the key pair and remove the public key wherever it is trusted.",
+        "A PEM/OpenSSH/PGP private key: whoever holds it can sign or decrypt as its owner; "
+        "replace the key pair and remove the public key wherever it is trusted.",
     ),
     ["-----BEGIN"],
     r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
     + rf"(?P<body>{_PK_BODY}{{64,20000}})"
     + r"(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----)?",
-    lambda t: len(re.sub(r"\\[nrt]|[^A-Za-z0-9+/]", "", t.split("-----", 3)[2])) >= 64,
+    _private_key_ok,
     strict=False,
 )
 

