@@ -45,7 +45,7 @@ def spans(value: str, name: str | None = None, role: str = "field") -> list[str]
             "OPENAPI_MCP_HEADERS",
             "env",
             OPAQUE,
-        ),  # fmt: skip
+        ),
         (f"prefix {GH} suffix", None, "arg", GH),
         (OPAQUE, "bearer_token", "field", OPAQUE),
         (OPAQUE, "CLIENT_SECRET", "field", OPAQUE),

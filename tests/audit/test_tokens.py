@@ -250,10 +250,11 @@ FIXED_LENGTH = [
 ]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+# Private keys and webhook URLs are delimited by their own markers, not by word boundaries.
+@pytest.mark.parametrize(
+    "kind", [k for k in KINDS if k not in {"private-key", "slack-webhook-url"}]
+)
 def test_token_glued_to_a_word_is_not_matched(kind: str) -> None:
-    if kind in {"private-key", "slack-webhook-url"}:
-        pytest.skip("delimited by its own markers, not by word boundaries")
     token = tokengen.generate(kind, random.Random(f"glued/{kind}"))
     assert kind not in kinds_in("x" + token)
     assert kind not in kinds_in("9" + token)

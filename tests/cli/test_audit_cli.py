@@ -290,10 +290,10 @@ def test_help_goes_through_the_full_cli(project: Path) -> None:
 
 
 def test_fast_path_and_typer_accept_the_same_options() -> None:
+    import typer.main
+
     from mcpcred.cli import fast
     from mcpcred.cli.app import app
-
-    import typer.main
 
     command = typer.main.get_command(app).commands["audit-config"]  # type: ignore[attr-defined]
     typer_options = {opt for p in command.params for opt in p.opts if opt.startswith("-")}

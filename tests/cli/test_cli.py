@@ -84,8 +84,15 @@ def test_clients_lists_every_client_with_counts(home: Path, project: Path) -> No
     assert result.code == 0
     clients = {c["id"]: c for c in json.loads(result.stdout)}
     assert set(clients) == {
-        "claude-desktop", "claude-code", "cursor", "vscode", "windsurf", "zed", "codex", "gemini-cli",
-    }  # fmt: skip
+        "claude-desktop",
+        "claude-code",
+        "cursor",
+        "vscode",
+        "windsurf",
+        "zed",
+        "codex",
+        "gemini-cli",
+    }
     assert clients["cursor"]["found"] is True
     assert clients["cursor"]["servers"] == {"stdio": 2, "remote": 1, "wrapped": 1}
     assert clients["claude-code"]["servers"]["stdio"] == 1
