@@ -45,3 +45,18 @@ def test_readme_starts_with_the_install_and_test_commands() -> None:
     assert "./scripts/test" in block
     ci = (ROOT / ".ci" / "run").read_text()
     assert "./scripts/test" in ci
+
+
+def test_pre_commit_hook_matches_every_known_config_name() -> None:
+    from mcpcred.discovery import CANDIDATE_NAMES
+
+    manifest = (ROOT / ".pre-commit-hooks.yaml").read_text()
+    pattern = re.search(r"^\s*files: '(.+)'\s*$", manifest, re.MULTILINE)
+    assert pattern is not None
+    files = re.compile(pattern.group(1))
+    for name in sorted(CANDIDATE_NAMES - {"config.toml"}):
+        assert files.search(f"some/dir/{name}"), name
+    assert files.search(".codex/config.toml")
+    assert not files.search("pyproject.toml")
+    assert not files.search("package.json")
+    assert "entry: mcpcred audit-config" in manifest
