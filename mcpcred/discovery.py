@@ -136,12 +136,11 @@ def _parent_names(path: str) -> tuple[str, ...]:
 def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidate:
     """Attribute a file to a client from its name, folders and top-level keys."""
     absolute = os.path.abspath(path)
-    for adapter in ADAPTERS:
-        for location in adapter.user_locations(host):
-            if _same_path(location.path, absolute):
-                return Candidate(
-                    adapter, ConfigLocation(adapter.id, path, location.scope, location.format)
-                )
+    for adapter, location in _known_locations(host):
+        if _same_path(location.path, absolute):
+            return Candidate(
+                adapter, ConfigLocation(adapter.id, path, location.scope, location.format)
+            )
     name = os.path.basename(path)
     parents = _parent_names(absolute)
     parent = parents[0] if parents else ""
@@ -157,6 +156,22 @@ def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidat
     )
     # Not one of this machine's user or system files: treat it as a project file.
     return Candidate(adapter, ConfigLocation(adapter.id, path, "project", fmt))
+
+
+_KNOWN: dict[
+    tuple[str, str, tuple[tuple[str, str], ...]], list[tuple[ClientAdapter, ConfigLocation]]
+] = {}
+
+
+def _known_locations(host: Host) -> list[tuple[ClientAdapter, ConfigLocation]]:
+    """Every adapter's user/system locations for ``host``, computed once per host."""
+    key = (host.os, host.home, tuple(sorted(host.env.items())))
+    known = _KNOWN.get(key)
+    if known is None:
+        known = [(a, loc) for a in ADAPTERS for loc in a.user_locations(host)]
+        _KNOWN.clear()
+        _KNOWN[key] = known
+    return known
 
 
 def _by_name(

@@ -21,7 +21,7 @@ from mcpcred.audit.secrets import Detector, Hit, name_strength, redact
 from mcpcred.clients.base import is_wrapped
 from mcpcred.host import Host
 from mcpcred.models import Finding, Pointer, ServerEntry, Severity
-from mcpcred.parsing.nodes import ArrayNode, KeyNode, Node, ObjectNode, ScalarNode, Source
+from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +36,9 @@ class Rule:
 
 
 _TO_KEYCHAIN = (
-    "Move the value into the OS keychain and reference it: `mcpcred wrap CLIENT --server NAME`, "
-    "or use the client's own variable syntax; then revoke the exposed credential."
+    "Revoke the exposed credential, then reference a new one instead of inlining it, with the "
+    "client's own variable syntax (${env:VAR}, ${VAR}, inputs, env_vars...). `mcpcred wrap` "
+    "(next release) will move values into the OS keychain."
 )
 
 
@@ -108,7 +109,8 @@ _HYGIENE = [
         Severity.MEDIUM,
         "A server entry carries plaintext credentials and is started directly rather than "
         "through `mcpcred shim`, so the secret sits in the file and in every backup of it.",
-        "`mcpcred wrap CLIENT --server NAME` moves its secrets to the keychain.",
+        "Reference the credentials instead of inlining them, with the client's variable "
+        "syntax; `mcpcred wrap` (next release) will move them to the OS keychain.",
     ),
     Rule(
         "hygiene/unpinned-package",
@@ -265,24 +267,39 @@ class Auditor:
         return findings
 
     def _values(self, entry: ServerEntry) -> Iterator[_Value]:
-        base = entry.pointer
-        handled = {id(n) for _, n in entry.env} | {id(n) for _, n in entry.headers}
+        """Every string in the entry with its name context and its real JSON pointer.
+
+        Pointers are computed from the tree, not from normalised key names, so a
+        Codex ``http_headers`` value, a Windsurf ``serverUrl`` and a legacy Zed
+        ``command.env`` each get their true path (fingerprints depend on it).
+        """
+        pointers = _pointer_index(entry.node, entry.pointer)
+        handled: set[int] = set()
         for key, node in entry.env:
-            yield from _strings(node, key.name, "env", (*base, "env", key.name))
+            for item in _strings(node, key.name, "env", pointers[id(node)]):
+                handled.add(id(item.node))
+                yield item
         for key, node in entry.headers:
-            yield from _strings(node, key.name, "header", (*base, "headers", key.name))
+            for item in _strings(node, key.name, "header", pointers[id(node)]):
+                handled.add(id(item.node))
+                yield item
         if isinstance(entry.url, ScalarNode) and isinstance(entry.url.value, str):
             handled.add(id(entry.url))
-            yield _Value(entry.url, entry.url.value, 0, None, "url", (*base, "url"))
+            yield _Value(entry.url, entry.url.value, 0, None, "url", pointers[id(entry.url)])
         if isinstance(entry.command, ScalarNode) and isinstance(entry.command.value, str):
             handled.add(id(entry.command))
-            yield _Value(entry.command, entry.command.value, 0, None, "command", (*base, "command"))
-        yield from self._arg_values(entry, base)
-        handled.update(id(a) for a in entry.args)
-        for key, node in _other_members(entry.node, handled):
-            yield from _strings(node, key.name, "field", (*base, key.name), handled)
+            yield _Value(
+                entry.command, entry.command.value, 0, None, "command", pointers[id(entry.command)]
+            )
+        for item in self._arg_values(entry, pointers):
+            handled.add(id(item.node))
+            yield item
+        for item in _strings(entry.node, None, "field", entry.pointer):
+            if id(item.node) not in handled:
+                role = "header" if "headers" in item.pointer[len(entry.pointer) :] else "field"
+                yield _Value(item.node, item.text, item.offset, item.name, role, item.pointer)
 
-    def _arg_values(self, entry: ServerEntry, base: Pointer) -> Iterator[_Value]:
+    def _arg_values(self, entry: ServerEntry, pointers: dict[int, Pointer]) -> Iterator[_Value]:
         args = entry.args
         command = _basename(entry.command_text() or "")
         container = command in _CONTAINER_TOOLS or any(
@@ -292,7 +309,7 @@ class Auditor:
         )
         pending: str | None = None  # the flag whose value comes next
         for index, node in enumerate(args):
-            pointer = (*base, "args", index)
+            pointer = pointers.get(id(node), (*entry.pointer, "args", index))
             if not (isinstance(node, ScalarNode) and isinstance(node.value, str)):
                 pending = None
                 continue
@@ -591,45 +608,54 @@ class _At(Protocol):
 
 
 def _fix_for(entry: ServerEntry) -> str:
-    return f"mcpcred wrap {entry.client} --server {entry.name}"
+    """What to do about a credential in this entry, in this client's own terms.
+
+    ``mcpcred wrap`` arrives in the next release; until then the advice is the
+    client's own reference syntax where it has one.
+    """
+    from mcpcred.clients import BY_ID
+
+    adapter = BY_ID.get(entry.client)
+    hint = adapter.reference_hint if adapter is not None else None
+    if hint:
+        return f"Rotate it, then reference it instead of inlining it: {hint}"
+    name = adapter.display_name if adapter is not None else "This client"
+    return (
+        f"Rotate it and remove it from the file; {name} cannot reference variables, "
+        "so keep the server's credentials in its own environment or keychain"
+    )
 
 
-def _strings(
-    node: Node, name: str, role: str, pointer: Pointer, skip: set[int] | None = None
-) -> Iterator[_Value]:
+def _strings(node: Node, name: str | None, role: str, pointer: Pointer) -> Iterator[_Value]:
     """Every string leaf under ``node``, named by its nearest key."""
-    if skip is not None and id(node) in skip:
-        return
     if isinstance(node, ScalarNode):
         if isinstance(node.value, str):
             yield _Value(node, node.value, 0, name, role, pointer)
     elif isinstance(node, ObjectNode):
         for key, child in node.members:
-            yield from _strings(child, key.name, role, (*pointer, key.name), skip)
+            yield from _strings(child, key.name, role, (*pointer, key.name))
     elif isinstance(node, ArrayNode):
         for index, child in enumerate(node.items):
-            yield from _strings(child, name, role, (*pointer, index), skip)
+            yield from _strings(child, name, role, (*pointer, index))
 
 
-_STRUCTURAL = frozenset(
-    {"args", "env", "headers", "http_headers", "command", "url", "serverUrl", "httpUrl"}
-)
-
-
-def _other_members(node: ObjectNode, handled: set[int]) -> Iterator[tuple[KeyNode, Node]]:
-    for key, value in node.members:
-        if id(value) in handled:
+def _pointer_index(node: Node, base: Pointer) -> dict[int, Pointer]:
+    """JSON pointer of every node under ``node`` (by identity)."""
+    index: dict[int, Pointer] = {id(node): base}
+    stack: list[tuple[Node, Pointer]] = [(node, base)]
+    while stack:
+        current, pointer = stack.pop()
+        if isinstance(current, ObjectNode):
+            children: list[tuple[str | int, Node]] = [(k.name, v) for k, v in current.members]
+        elif isinstance(current, ArrayNode):
+            children = list(enumerate(current.items))
+        else:
             continue
-        if key.name in _STRUCTURAL and not isinstance(value, ObjectNode | ScalarNode):
-            continue
-        if key.name in _STRUCTURAL and isinstance(value, ObjectNode) and key.name != "command":
-            continue
-        if key.name == "command" and isinstance(value, ObjectNode):  # Zed legacy shape
-            for inner_key, inner in value.members:
-                if inner_key.name not in {"args", "env", "path"}:
-                    yield inner_key, inner
-            continue
-        yield key, value
+        for segment, child in children:
+            child_pointer = (*pointer, segment)
+            index[id(child)] = child_pointer
+            stack.append((child, child_pointer))
+    return index
 
 
 def _source_offset(source: Source, node: ScalarNode, index: int) -> int:

@@ -50,6 +50,8 @@ class ClientAdapter:
     file_names: tuple[str, ...] = ()
     # How clients expand variables in their files; informs docs and (later) wrap.
     expands: str = ""
+    # How to reference a secret instead of inlining it, in this client's own syntax.
+    reference_hint: str | None = None
     # Whether the client may rewrite this file itself (wrap warns about it).
     rewrites_own_file: bool = False
 

@@ -22,9 +22,11 @@ class ClaudeCode(ClientAdapter):
     id = "claude-code"
     display_name = "Claude Code"
     containers = (("mcpServers",), ("projects", "*", "mcpServers"))
-    project_files = (ProjectFile((".mcp.json",), "json", (("mcpServers",),)),)
+    # `servers` (VS Code's key) is an error for Claude Code, but the file still holds secrets.
+    project_files = (ProjectFile((".mcp.json",), "json", (("mcpServers",), ("servers",))),)
     file_names = (USER_FILE, ".mcp.json", MANAGED_FILE)
     expands = "${VAR} and ${VAR:-default} in command, args, env, url, headers"
+    reference_hint = "${VAR} (Claude Code expands it from its environment)"
     rewrites_own_file = True
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:

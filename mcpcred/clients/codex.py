@@ -24,6 +24,7 @@ class Codex(ClientAdapter):
     header_keys = ("http_headers",)
     project_files = (ProjectFile((".codex", FILE), "toml"),)
     expands = "nothing (env_vars, bearer_token_env_var, env_http_headers name variables)"
+    reference_hint = "env_vars, bearer_token_env_var or env_http_headers"
     rewrites_own_file = True
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:

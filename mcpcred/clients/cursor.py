@@ -17,6 +17,7 @@ class Cursor(ClientAdapter):
     display_name = "Cursor"
     project_files = (ProjectFile((".cursor", "mcp.json"), "json"),)
     expands = "${env:NAME}, ${userHome}, ${workspaceFolder} in command, args, env, url, headers"
+    reference_hint = "${env:VAR}"
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         path = host.user_profile() / ".cursor" / "mcp.json"

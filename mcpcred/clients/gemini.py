@@ -21,6 +21,7 @@ class Gemini(ClientAdapter):
     url_keys = ("httpUrl", "url")
     project_files = (ProjectFile((".gemini", "settings.json"), "jsonc"),)
     expands = "$VAR, ${VAR}, ${VAR:-default} (and %VAR% on Windows)"
+    reference_hint = "$VAR or ${VAR}"
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         root = host.var("GEMINI_CLI_HOME")

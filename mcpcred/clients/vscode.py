@@ -32,6 +32,7 @@ class VSCode(ClientAdapter):
         ),
     )
     expands = "${input:id}, ${env:VAR}, ${userHome}, ${workspaceFolder}"
+    reference_hint = "an input (${input:id} with password: true) or ${env:VAR}"
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         if host.os == "macos":

@@ -20,6 +20,7 @@ class Windsurf(ClientAdapter):
     project_files = (ProjectFile((".windsurf", FILE), "json"),)
     file_names = (FILE,)
     expands = "${env:VAR} in command, args, env, serverUrl, url, headers"
+    reference_hint = "${env:VAR}"
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         base = host.user_profile() / ".codeium"
