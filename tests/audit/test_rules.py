@@ -68,7 +68,10 @@ def test_unwrapped_server_only_when_it_carries_credentials(project: Path) -> Non
     found = _server(project, {"command": "node", "args": ["s.js"], "env": {"API_TOKEN": SECRET}})
     assert ("hygiene/unwrapped-server", "medium") in _rules(found)
     unwrapped = next(f for f in found if f.rule == "hygiene/unwrapped-server")
-    assert unwrapped.fix == "Rotate it, then reference it instead of inlining it: ${VAR} (Claude Code expands it from its environment)"
+    assert (
+        unwrapped.fix
+        == "Rotate it, then reference it instead of inlining it: ${VAR} (Claude Code expands it from its environment)"
+    )
     assert (unwrapped.line, unwrapped.column) == (3, 12)  # the server's object
     clean = _server(project, {"command": "node", "args": ["s.js"], "env": {"API_TOKEN": "${T}"}})
     assert _rules(clean) == []
