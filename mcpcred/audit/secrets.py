@@ -64,6 +64,13 @@ _SAME_CHAR = re.compile(r"^(.)\1+$")
 _FILLER = re.compile(r"^[xX*.\-_0#]+$")
 _ELLIPSIS = re.compile(r"(?:\.\.\.|\u2026)$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def _is_variable_name(text: str) -> bool:
+    """``GITHUB_TOKEN`` names a variable; ``QB5K7ZP4M1RT9X2N`` is an upper-case key."""
+    return bool(_ENV_NAME.match(text)) and ("_" in text or not any(c.isdigit() for c in text))
+
+
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -102,7 +109,8 @@ _NOT_SECRET_LAST = frozenset(
         "SCOPES", "USER", "USERNAME", "EMAIL", "ACCOUNT", "PORT", "ENABLED", "DISABLED",
         "TIMEOUT", "LOCATION", "STORE", "PROVIDER", "HELPER", "COMMAND", "ALGORITHM", "KIND",
         "FIELD", "PARAM", "LABEL", "HINT", "DESCRIPTION", "SIZE", "INTERVAL", "RETRIES",
-        "METHOD", "ISSUER", "AUDIENCE", "PATTERN", "REF", "SERVICE", "SOURCE",
+        "METHOD", "ISSUER", "AUDIENCE", "PATTERN", "REF", "SERVICE", "SOURCE", "FINGERPRINT",
+        "THUMBPRINT", "KEYID", "FPR",
     }
 )  # fmt: skip
 _NOT_SECRET_ANY = frozenset({"PUBLIC", "PUBLISHABLE", "PUB", "HASH", "SHA", "DIGEST", "CHECKSUM"})
@@ -160,11 +168,40 @@ def is_placeholder(value: str, name: str | None = None) -> bool:
         return True
     if _SAME_CHAR.match(text) or _FILLER.match(text) or _ELLIPSIS.search(text):
         return True
-    if any(word in lowered for word in _PLACEHOLDER_WORDS):
+    if _random_looking(text):
+        # A random key can contain "todo" or "fake" by chance; only a word that
+        # stands on its own (between separators) marks a placeholder then.
+        if any(_bounded(word, lowered) for word in _PLACEHOLDER_WORDS):
+            return True
+    elif any(word in lowered for word in _PLACEHOLDER_WORDS):
         return True
     if name and lowered.replace("-", "_") == name.lower().replace("-", "_"):
         return True
     return tokens.is_documentation_example(text)
+
+
+def _random_looking(text: str) -> bool:
+    """Long, mixed-case, with digits and high entropy: the shape of a generated key."""
+    return (
+        len(text) >= 16
+        and any(c.isdigit() for c in text)
+        and any(c.isupper() for c in text)
+        and any(c.islower() for c in text)
+        and entropy(text) >= 3.5
+    )
+
+
+def _bounded(word: str, lowered: str) -> bool:
+    """Whether ``word`` occurs in ``lowered`` with no letter or digit touching it."""
+    start = lowered.find(word)
+    while start != -1:
+        before = lowered[start - 1] if start else ""
+        end = start + len(word)
+        after = lowered[end] if end < len(lowered) else ""
+        if not before.isalnum() and not after.isalnum():
+            return True
+        start = lowered.find(word, start + 1)
+    return False
 
 
 def entropy(text: str) -> float:
@@ -183,11 +220,11 @@ def looks_secret(value: str, strength: int, name: str | None = None) -> bool:
     if is_placeholder(text, name):
         return False
     if strength == PASSWORD:
-        return len(text) >= 4 and not _PATH_LIKE.match(text) and not _ENV_NAME.match(text)
+        return len(text) >= 4 and not _PATH_LIKE.match(text) and not _is_variable_name(text)
     if len(text) < 8:
         return False
     if (
-        _ENV_NAME.match(text)
+        _is_variable_name(text)
         or _NUMBER.match(text)
         or _PATH_LIKE.match(text)
         or _FILE_EXT.search(text)
@@ -269,6 +306,8 @@ class Detector:
         strength = name_strength(name)
         if role == "header" and strength == 0 and name and name.lower() in {"x-api-key", "api-key"}:
             strength = STRONG
+        if strength == 0 and _AUTH_SCHEME.match(masked.strip()):
+            strength = STRONG  # "Bearer <random>" is a credential whatever it is called
         if strength == 0:
             return []
         start = len(masked) - len(masked.lstrip())
