@@ -168,7 +168,8 @@ def is_placeholder(value: str, name: str | None = None) -> bool:
         return True
     if _SAME_CHAR.match(text) or _FILLER.match(text) or _ELLIPSIS.search(text):
         return True
-    if _random_looking(text):
+    random_looking = _random_looking(text)
+    if random_looking:
         # A random key can contain "todo" or "fake" by chance; only a word that
         # stands on its own (between separators) marks a placeholder then.
         if any(_bounded(word, lowered) for word in _PLACEHOLDER_WORDS):
@@ -177,7 +178,7 @@ def is_placeholder(value: str, name: str | None = None) -> bool:
         return True
     if name and lowered.replace("-", "_") == name.lower().replace("-", "_"):
         return True
-    return tokens.is_documentation_example(text)
+    return tokens.is_documentation_example(text, words=not random_looking)
 
 
 def _random_looking(text: str) -> bool:

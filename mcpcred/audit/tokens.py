@@ -248,7 +248,7 @@ def _is_periodic(text: str) -> bool:
     return any(text[period:] == text[:-period] for period in periods)
 
 
-def _looks_fake(body: str, *, strict: bool = True) -> bool:
+def _looks_fake(body: str, *, strict: bool = True, words: bool = True) -> bool:
     """True when a token's random part is obviously made up.
 
     ``strict`` adds shape checks (runs, sequences, repetition, low diversity)
@@ -256,11 +256,11 @@ def _looks_fake(body: str, *, strict: bool = True) -> bool:
     private keys or base64 JSON, which legitimately contain ``AAAAAA``.
     """
     lowered = body.lower()
-    if any(marker in lowered for marker in _PLACEHOLDER_MARKERS):
+    if words and any(marker in lowered for marker in _PLACEHOLDER_MARKERS):
         return True
     if not strict:
         return False
-    if any(marker in lowered for marker in _SHORT_MARKERS):
+    if words and any(marker in lowered for marker in _SHORT_MARKERS):
         return True
     if any(seq in lowered for seq in _SEQUENCES):
         return True
@@ -270,19 +270,21 @@ def _looks_fake(body: str, *, strict: bool = True) -> bool:
     return len(head) >= 12 and len(set(head)) <= 5
 
 
-def is_documentation_example(value: str) -> bool:
+def is_documentation_example(value: str, *, words: bool = True) -> bool:
     """True for vendor documentation example keys and obvious placeholders.
 
     Such values must not be reported as leaked credentials: AWS's
     ``AKIAIOSFODNN7EXAMPLE``, Stripe's published test key, jwt.io's sample
     token, and any token whose random part is one repeated character,
     ``xxxx``, ``0000``, an ascending run such as ``1234567890abcdef``, or a word
-    like EXAMPLE, your, replace.
+    like EXAMPLE, your, replace. ``words=False`` skips the word checks, for
+    callers that have already decided a value is random-looking (where such a
+    word is a coincidence).
     """
     if any(example in value for example in _DOC_EXAMPLES):
         return True
     # Shape checks only on token-sized values: long base64 (keys, JWTs) may hold runs.
-    return _looks_fake(value, strict=len(value) <= 100)
+    return _looks_fake(value, strict=len(value) <= 100, words=words)
 
 
 # --- the catalog -------------------------------------------------------------------------

@@ -23,10 +23,15 @@ from tests.support.cli import run
 pytestmark = pytest.mark.slow
 
 
+DEFAULT_CLIENTS = (
+    Path(__file__).resolve().parents[2] / ".cache" / "real-clients" / "node_modules" / ".bin"
+)
+
+
 def _bin(name: str) -> str:
-    directory = os.environ.get("MCPCRED_REAL_CLIENTS", "")
+    directory = os.environ.get("MCPCRED_REAL_CLIENTS") or str(DEFAULT_CLIENTS)
     path = Path(directory) / name
-    if not directory or not path.exists():
+    if not path.exists():
         pytest.fail(
             f"real client '{name}' is not installed: run ./scripts/test, which installs it from npm "
             "and sets MCPCRED_REAL_CLIENTS"
