@@ -19,7 +19,7 @@ from mcpcred.audit.rules import RULES, Auditor
 from mcpcred.discovery import Candidate
 from mcpcred.errors import ParseError, UsageError
 from mcpcred.host import Host
-from mcpcred.models import Finding, ServerEntry
+from mcpcred.models import Finding
 from mcpcred.parsing.jsonc import parse_jsonc
 from mcpcred.parsing.nodes import Document
 from mcpcred.parsing.toml import parse_toml
@@ -36,7 +36,7 @@ class ScannedFile:
     display_path: str
     client: str
     scope: str
-    servers: list[ServerEntry] = field(default_factory=list)
+    servers: int = 0
     error: str | None = None
 
 
@@ -118,67 +118,124 @@ def collect(paths: list[str], host: Host) -> list[tuple[str, Candidate | None]]:
     return out
 
 
+# Below this many files a worker pool costs more than it saves.
+PARALLEL_THRESHOLD = 200
+
+
 def scan(
     paths: list[str],
     host: Host,
     settings: AuditSettings | None = None,
     baseline: Baseline | None = None,
 ) -> AuditReport:
-    """Scan the given paths (none: the whole machine and the working directory)."""
+    """Scan the given paths (none: the whole machine and the working directory).
+
+    Files are independent, so a large scan (a monorepo, a CI checkout) spreads
+    them over the CPU cores; results are ordered the same either way.
+    """
     settings = settings or AuditSettings()
-    auditor = Auditor(host)
+    explicit = {os.path.abspath(p) for p in paths if os.path.isfile(p)}
+    jobs = [
+        (path, candidate, os.path.abspath(path) in explicit)
+        for path, candidate in collect(paths, host)
+    ]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(jobs) >= PARALLEL_THRESHOLD and workers > 1:
+        results = _scan_parallel(jobs, host, workers)
+    else:
+        auditor = Auditor(host)
+        results = [
+            scan_file(path, candidate, host, named, auditor) for path, candidate, named in jobs
+        ]
     files: list[ScannedFile] = []
     findings: list[Finding] = []
-    explicit = {os.path.abspath(p) for p in paths if os.path.isfile(p)}
-    for path, candidate in collect(paths, host):
-        shown = display_path(path, host)
-        try:
-            text = read_text(path)
-        except ParseError as exc:
-            findings.append(_parse_finding(exc, shown))
-            files.append(ScannedFile(path, shown, "unknown", "unknown", error=exc.reason))
-            continue
-        except OSError as exc:
-            findings.append(_parse_finding(ParseError(f"cannot read file: {exc.strerror}"), shown))
-            files.append(ScannedFile(path, shown, "unknown", "unknown", error="unreadable"))
-            continue
-        explicit_file = os.path.abspath(path) in explicit
-        if candidate is None and not explicit_file and not discovery.worth_reading(path, text):
-            continue
-        try:
-            document = parse(path, text)
-        except ParseError as exc:
-            client = candidate.adapter.id if candidate else discovery.infer(path, host).adapter.id
-            findings.append(_parse_finding(exc, shown, client))
-            files.append(ScannedFile(path, shown, client, "unknown", error=exc.reason))
-            continue
-        if candidate is None:
-            candidate = discovery.infer(
-                path, host, frozenset(name for name, _ in document.root.items())
-            )
-        servers = candidate.adapter.servers(document, candidate.location)
-        scanned = ScannedFile(path, shown, candidate.adapter.id, candidate.location.scope, servers)
-        files.append(scanned)
-        file_findings: list[Finding] = []
-        for entry in servers:
-            file_findings.extend(auditor.entry_findings(entry, shown))
-        has_secrets = any(f.rule.startswith("secret/") for f in file_findings)
-        file_findings.extend(
-            auditor.file_findings(
-                path, shown, candidate.location.scope, has_secrets, _posix_mode(path)
-            )
-        )
-        findings.extend(file_findings)
+    for scanned, found in results:
+        if scanned is not None:
+            files.append(scanned)
+        findings.extend(found)
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
     kept: list[Finding] = []
+    relatives: dict[str, str | None] = {}
     for finding in findings:
-        relative = settings.relative(_absolute(finding.path, host))
-        if any(rule.matches(finding, relative) for rule in settings.ignores):
-            continue
+        if settings.ignores:
+            if finding.path not in relatives:
+                relatives[finding.path] = settings.relative(_absolute(finding.path, host))
+            relative = relatives[finding.path]
+            if any(rule.matches(finding, relative) for rule in settings.ignores):
+                continue
         if baseline is not None and baseline.contains(finding):
             continue
         kept.append(finding)
     return AuditReport(files, kept, len(findings) - len(kept), findings)
+
+
+FileResult = tuple[ScannedFile | None, list[Finding]]
+_Job = tuple[str, Candidate | None, bool]
+
+
+def scan_file(
+    path: str, candidate: Candidate | None, host: Host, named: bool, auditor: Auditor
+) -> FileResult:
+    """Read, parse and audit one file; ``named`` when the user gave it explicitly."""
+    shown = display_path(path, host)
+    try:
+        text = read_text(path)
+    except ParseError as exc:
+        return ScannedFile(path, shown, "unknown", "unknown", error=exc.reason), [
+            _parse_finding(exc, shown)
+        ]
+    except OSError as exc:
+        error = ParseError(f"cannot read file: {exc.strerror}")
+        return ScannedFile(path, shown, "unknown", "unknown", error="unreadable"), [
+            _parse_finding(error, shown)
+        ]
+    if candidate is None and not named and not discovery.worth_reading(path, text):
+        return None, []
+    try:
+        document = parse(path, text)
+    except ParseError as exc:
+        client = candidate.adapter.id if candidate else discovery.infer(path, host).adapter.id
+        scanned = ScannedFile(path, shown, client, "unknown", error=exc.reason)
+        return scanned, [_parse_finding(exc, shown, client)]
+    if candidate is None:
+        keys = frozenset(name for name, _ in document.root.items())
+        candidate = discovery.infer(path, host, keys)
+    servers = candidate.adapter.servers(document, candidate.location)
+    scope = candidate.location.scope
+    found: list[Finding] = []
+    for entry in servers:
+        found.extend(auditor.entry_findings(entry, shown))
+    has_secrets = any(f.rule.startswith("secret/") for f in found)
+    found.extend(auditor.file_findings(path, shown, scope, has_secrets, _posix_mode(path)))
+    return ScannedFile(path, shown, candidate.adapter.id, scope, len(servers)), found
+
+
+_WORKER: tuple[Host, Auditor] | None = None
+
+
+def _init_worker(host: Host) -> None:
+    global _WORKER
+    _WORKER = (host, Auditor(host))
+
+
+def _scan_job(job: _Job) -> FileResult:
+    assert _WORKER is not None  # noqa: S101 - set by the pool initializer
+    host, auditor = _WORKER
+    path, candidate, named = job
+    return scan_file(path, candidate, host, named, auditor)
+
+
+def _scan_parallel(jobs: list[_Job], host: Host, workers: int) -> list[FileResult]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    context = multiprocessing.get_context(method)
+    chunk = max(1, len(jobs) // (workers * 8))
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(host,)
+    ) as pool:
+        return list(pool.map(_scan_job, jobs, chunksize=chunk))
 
 
 def _absolute(shown: str, host: Host) -> str:

@@ -14,12 +14,12 @@ from mcpcred.models import Severity
 def render(report: AuditReport) -> str:
     """The whole report as a JSON document."""
     counts = Counter(str(f.severity) for f in report.findings)
-    document = {
+    document: dict[str, object] = {
         "tool": "mcpcred",
         "version": __version__,
         "summary": {
             "files": len(report.files),
-            "servers": sum(len(f.servers) for f in report.files),
+            "servers": sum(f.servers for f in report.files),
             "findings": len(report.findings),
             "suppressed": report.suppressed,
             "parse_errors": len(report.parse_errors),
@@ -46,10 +46,31 @@ def render(report: AuditReport) -> str:
                 "path": f.display_path,
                 "client": f.client,
                 "scope": f.scope,
-                "servers": len(f.servers),
+                "servers": f.servers,
                 "error": f.error,
             }
             for f in report.files
         ],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return _dump(document)
+
+
+def _dump(document: dict[str, object]) -> str:
+    """Indented at the top, one compact object per line below it.
+
+    ``json.dumps(indent=...)`` falls back to the pure-Python encoder, which is
+    most of the run time for a report of thousands of findings; this layout
+    uses the C encoder per item and still diffs and greps line by line.
+    """
+    lines = ["{"]
+    items = list(document.items())
+    for index, (key, value) in enumerate(items):
+        comma = "," if index < len(items) - 1 else ""
+        head = f"  {json.dumps(key)}: "
+        if isinstance(value, list) and value:
+            rows = [f"    {json.dumps(row, ensure_ascii=False)}" for row in value]
+            lines.append(head + "[\n" + ",\n".join(rows) + "\n  ]" + comma)
+        else:
+            lines.append(head + json.dumps(value, ensure_ascii=False) + comma)
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -60,7 +60,7 @@ def render(report: AuditReport, *, color: bool, width: int = 100) -> str:
 
 def _summary(report: AuditReport) -> str:
     files = len(report.files)
-    servers = sum(len(f.servers) for f in report.files)
+    servers = sum(f.servers for f in report.files)
     scanned = (
         f"{files} file{'s' if files != 1 else ''}, {servers} server{'s' if servers != 1 else ''}"
     )
