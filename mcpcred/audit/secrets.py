@@ -227,7 +227,7 @@ def looks_secret(value: str, strength: int, name: str | None = None) -> bool:
     if (
         _is_variable_name(text)
         or _NUMBER.match(text)
-        or _PATH_LIKE.match(text)
+        or (_PATH_LIKE.match(text) and not (_random_looking(text) and text.count("/") <= 2))
         or _FILE_EXT.search(text)
         or _EMAIL.match(text)
         or _DOMAIN.match(text)

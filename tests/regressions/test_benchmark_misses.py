@@ -21,6 +21,8 @@ detector = Detector()
         # a placeholder word inside a random key is chance, not a placeholder
         ("BSAiTodo3O5cnfI51vWn2Y1MmVJKabu", "BRAVE_API_KEY", "env"),
         ("k9FakeQz3LmX7sRb4KdZ1wYc8NfJ3hPg", "SERVICE_TOKEN", "env"),
+        # base64 secrets may start with "/" (AWS secret access keys)
+        ("/ahV8KdZ1wYc8NfJ3hPgq7Vt2LmX9sRb4Kd+Z1wY", "AWS_SECRET_ACCESS_KEY", "env"),
     ],
 )
 def test_found(value: str, name: str, role: str) -> None:
