@@ -158,19 +158,19 @@ def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidat
     return Candidate(adapter, ConfigLocation(adapter.id, path, "project", fmt))
 
 
-_KNOWN: dict[
-    tuple[str, str, tuple[tuple[str, str], ...]], list[tuple[ClientAdapter, ConfigLocation]]
-] = {}
+_KNOWN: list[tuple[Host, list[tuple[ClientAdapter, ConfigLocation]]]] = []
 
 
 def _known_locations(host: Host) -> list[tuple[ClientAdapter, ConfigLocation]]:
-    """Every adapter's user/system locations for ``host``, computed once per host."""
-    key = (host.os, host.home, tuple(sorted(host.env.items())))
-    known = _KNOWN.get(key)
-    if known is None:
-        known = [(a, loc) for a in ADAPTERS for loc in a.user_locations(host)]
-        _KNOWN.clear()
-        _KNOWN[key] = known
+    """Every adapter's user/system locations for ``host``, computed once per host.
+
+    Keyed by the host object itself (held here, so its identity cannot be reused):
+    one scan infers the client of thousands of files for the same host.
+    """
+    if _KNOWN and _KNOWN[0][0] is host:
+        return _KNOWN[0][1]
+    known = [(a, loc) for a in ADAPTERS for loc in a.user_locations(host)]
+    _KNOWN[:] = [(host, known)]
     return known
 
 

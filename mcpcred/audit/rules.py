@@ -18,6 +18,7 @@ from typing import Protocol
 
 from mcpcred.audit import tokens
 from mcpcred.audit.secrets import Detector, Hit, name_strength, redact
+from mcpcred.clients import BY_ID
 from mcpcred.clients.base import is_wrapped
 from mcpcred.host import Host
 from mcpcred.models import Finding, Pointer, ServerEntry, Severity
@@ -273,7 +274,8 @@ class Auditor:
         Codex ``http_headers`` value, a Windsurf ``serverUrl`` and a legacy Zed
         ``command.env`` each get their true path (fingerprints depend on it).
         """
-        pointers = _pointer_index(entry.node, entry.pointer)
+        index = _pointer_index(entry.node, entry.pointer)
+        pointers = {key: pointer for key, (pointer, _) in index.items()}
         handled: set[int] = set()
         for key, node in entry.env:
             for item in _strings(node, key.name, "env", pointers[id(node)]):
@@ -294,10 +296,18 @@ class Auditor:
         for item in self._arg_values(entry, pointers):
             handled.add(id(item.node))
             yield item
-        for item in _strings(entry.node, None, "field", entry.pointer):
-            if id(item.node) not in handled:
-                role = "header" if "headers" in item.pointer[len(entry.pointer) :] else "field"
-                yield _Value(item.node, item.text, item.offset, item.name, role, item.pointer)
+        # Everything else (unknown keys, oauth blocks, headers tables a client ignores),
+        # named by its nearest key.
+        depth = len(entry.pointer)
+        for pointer, node in index.values():
+            if not isinstance(node, ScalarNode) or not isinstance(node.value, str):
+                continue
+            if id(node) in handled:
+                continue
+            relative = pointer[depth:]
+            name = next((p for p in reversed(relative) if isinstance(p, str)), None)
+            role = "header" if "headers" in relative else "field"
+            yield _Value(node, node.value, 0, name, role, pointer)
 
     def _arg_values(self, entry: ServerEntry, pointers: dict[int, Pointer]) -> Iterator[_Value]:
         args = entry.args
@@ -411,8 +421,6 @@ class Auditor:
         self, entry: ServerEntry, display_path: str, *, has_secrets: bool
     ) -> Iterator[Finding]:
         source = entry.document.source
-        command = entry.command_text()
-        args = entry.arg_texts()
         name_key = entry.pointer
 
         def at(
@@ -471,7 +479,6 @@ class Auditor:
                     f"Server '{entry.name}' is reached over plain http:// at {match.group(1)}",
                     evidence=f"http://{match.group(1)}",
                 )
-        del command, args
 
     def _package_findings(
         self, entry: ServerEntry, command: str, args: list[str], nodes: list[Node], at: _At
@@ -613,8 +620,6 @@ def _fix_for(entry: ServerEntry) -> str:
     ``mcpcred wrap`` arrives in the next release; until then the advice is the
     client's own reference syntax where it has one.
     """
-    from mcpcred.clients import BY_ID
-
     adapter = BY_ID.get(entry.client)
     hint = adapter.reference_hint if adapter is not None else None
     if hint:
@@ -639,22 +644,20 @@ def _strings(node: Node, name: str | None, role: str, pointer: Pointer) -> Itera
             yield from _strings(child, name, role, (*pointer, index))
 
 
-def _pointer_index(node: Node, base: Pointer) -> dict[int, Pointer]:
-    """JSON pointer of every node under ``node`` (by identity)."""
-    index: dict[int, Pointer] = {id(node): base}
+def _pointer_index(node: Node, base: Pointer) -> dict[int, tuple[Pointer, Node]]:
+    """Every node under ``node`` (by identity) with its JSON pointer, in document order."""
+    index: dict[int, tuple[Pointer, Node]] = {}
     stack: list[tuple[Node, Pointer]] = [(node, base)]
     while stack:
         current, pointer = stack.pop()
+        index[id(current)] = (pointer, current)
         if isinstance(current, ObjectNode):
             children: list[tuple[str | int, Node]] = [(k.name, v) for k, v in current.members]
         elif isinstance(current, ArrayNode):
             children = list(enumerate(current.items))
         else:
             continue
-        for segment, child in children:
-            child_pointer = (*pointer, segment)
-            index[id(child)] = child_pointer
-            stack.append((child, child_pointer))
+        stack.extend(((child, (*pointer, segment)) for segment, child in reversed(children)))
     return index
 
 

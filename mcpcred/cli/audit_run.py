@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 from mcpcred import project_config
 from mcpcred.audit import baseline as baselines
+from mcpcred.audit.formats import FORMATS
 from mcpcred.audit.scan import AuditReport, scan
 from mcpcred.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from mcpcred.fsutil import atomic_write
 from mcpcred.host import Host
 from mcpcred.models import Severity
 
-FORMATS = ("text", "json", "sarif")
 SEVERITIES = ("low", "medium", "high")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mcpcred.audit.formats import FORMATS
 from mcpcred.cli import audit_run
 from mcpcred.cli.report import debug_enabled, guarded, stderr
 from mcpcred.errors import EXIT_USAGE
@@ -31,7 +32,7 @@ def audit_parser() -> argparse.ArgumentParser:
     """The fast-path parser for ``audit-config`` (help is typer's, not this)."""
     parser = _Parser(prog="mcpcred audit-config", add_help=False, allow_abbrev=False)
     parser.add_argument("paths", nargs="*")
-    parser.add_argument("--format", "-f", choices=audit_run.FORMATS, default="text")
+    parser.add_argument("--format", "-f", choices=FORMATS, default="text")
     parser.add_argument("--output", "-o")
     parser.add_argument("--fail-on", choices=audit_run.SEVERITIES)
     parser.add_argument("--baseline")
