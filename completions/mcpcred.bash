@@ -5,7 +5,7 @@ _mcpcred() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     case "$cmd" in
-        "") COMPREPLY=($(compgen -W "audit-config clients completion --version --debug --help -h" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "audit-config clients completion secret status unwrap wrap --version --debug --help -h" -- "$cur")) ;;
         audit-config)
             case "$prev" in
                 --format|-f) COMPREPLY=($(compgen -W "text json sarif" -- "$cur")); return ;;
@@ -24,6 +24,26 @@ _mcpcred() {
             case "$prev" in
             esac
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+        secret)
+            case "$prev" in
+            esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--help -h" -- "$cur")); else COMPREPLY=(); fi ;;
+        status)
+            case "$prev" in
+            esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json --help -h" -- "$cur")); else COMPREPLY=(); fi ;;
+        unwrap)
+            case "$prev" in
+                --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --server|-s) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--config --server -s --restore-secrets --dry-run -n --yes -y --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+        wrap)
+            case "$prev" in
+                --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --server|-s) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--config --server -s --dry-run -n --yes -y --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     esac
 }
 complete -o default -F _mcpcred mcpcred

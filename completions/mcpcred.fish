@@ -20,3 +20,23 @@ complete -c mcpcred -n '__fish_seen_subcommand_from clients' -l help -s h -d 'Sh
 complete -c mcpcred -n '__fish_use_subcommand' -a completion -d 'Print a shell completion script (see completions/ in the repository).'
 complete -c mcpcred -n '__fish_seen_subcommand_from completion' -l help -s h -d 'Show help and exit.'
 complete -c mcpcred -n '__fish_seen_subcommand_from completion' -F
+complete -c mcpcred -n '__fish_use_subcommand' -a secret -d 'Manage the secrets mcpcred keeps in the OS keychain (values never in argv).'
+complete -c mcpcred -n '__fish_seen_subcommand_from secret' -l help -s h -d 'Show help and exit.'
+complete -c mcpcred -n '__fish_use_subcommand' -a status -d 'Show every server: wrapped or not, its credentials and whether each resolves.'
+complete -c mcpcred -n '__fish_seen_subcommand_from status' -l json -d 'Machine-readable output.'
+complete -c mcpcred -n '__fish_seen_subcommand_from status' -l help -s h -d 'Show help and exit.'
+complete -c mcpcred -n '__fish_use_subcommand' -a unwrap -d 'Start a clients servers directly again (references stay unless --restore-secrets).'
+complete -c mcpcred -n '__fish_seen_subcommand_from unwrap' -l config -r -F -d 'Only this config file.'
+complete -c mcpcred -n '__fish_seen_subcommand_from unwrap' -l server -s s -r -d 'Only this server (repeatable).'
+complete -c mcpcred -n '__fish_seen_subcommand_from unwrap' -l restore-secrets -d 'Write the secret values back into the file (plain text).'
+complete -c mcpcred -n '__fish_seen_subcommand_from unwrap' -l dry-run -s n -d 'Show the changes; write nothing.'
+complete -c mcpcred -n '__fish_seen_subcommand_from unwrap' -l yes -s y -d 'Do not ask before writing.'
+complete -c mcpcred -n '__fish_seen_subcommand_from unwrap' -l help -s h -d 'Show help and exit.'
+complete -c mcpcred -n '__fish_seen_subcommand_from unwrap' -F
+complete -c mcpcred -n '__fish_use_subcommand' -a wrap -d 'Move a clients secrets into the OS keychain and start its servers through the shim.'
+complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -l config -r -F -d 'Only this config file.'
+complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -l server -s s -r -d 'Only this server (repeatable).'
+complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -l dry-run -s n -d 'Show the changes; write nothing.'
+complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -l yes -s y -d 'Do not ask before writing.'
+complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -l help -s h -d 'Show help and exit.'
+complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -F

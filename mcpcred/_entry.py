@@ -1,7 +1,7 @@
 """Console-script entry point: dispatch before importing the CLI framework.
 
-Commands on hot paths (``audit-config`` in CI and pre-commit hooks; the
-spawn-time shim when it arrives) must not pay for typer, pydantic and rich on
+Commands on hot paths (the spawn-time shim on every MCP server start;
+``audit-config`` in CI and pre-commit hooks) must not pay for typer, pydantic and rich on
 every run, so they are recognised here from ``argv`` and served by stdlib-only
 front ends. Everything else, ``--help`` included, goes to the typer app.
 """
@@ -14,6 +14,10 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     """Run mcpcred with ``argv`` (default: the process arguments); return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "shim":
+        from mcpcred.shim.main import main as shim
+
+        return shim(args[1:])
     from mcpcred.cli import fast
 
     if fast.handles(args):

@@ -10,7 +10,12 @@ shown in CI output.
     ├── UsageError                2  bad options or arguments
     ├── ConfigError               3  a config file is missing, unreadable or malformed
     │   └── ParseError               a config file is not valid JSON/JSONC/TOML
-    └── SecretStoreError          5  (reserved for the keychain layer)
+    ├── SecretStoreError          5  the OS keychain cannot give or keep a secret
+    │   ├── SecretNotFound           no such secret (``mcpcred secret set NAME`` fixes it)
+    │   ├── KeychainLocked           the keychain is locked and mcpcred may not prompt
+    │   ├── KeychainUnavailable      no usable keychain (no D-Bus, no daemon, insecure backend)
+    │   └── KeychainTimeout          the keychain did not answer in time
+    └── ShimError                 6  the shim cannot start the server (bad options, no program)
 
 Exit codes outside the tree: 0 ok; 1 ``audit-config`` found something at or
 above ``--fail-on``; 70 an unexpected exception (a bug); 130 interrupted.
@@ -23,6 +28,7 @@ EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_SECRET_STORE = 5
+EXIT_SHIM = 6
 EXIT_SOFTWARE = 70
 EXIT_INTERRUPTED = 130
 
@@ -71,6 +77,35 @@ class ParseError(ConfigError):
 
 
 class SecretStoreError(McpcredError):
-    """The OS keychain cannot be used (reserved for the keychain layer)."""
+    """The OS keychain cannot give or keep a secret; subclasses say why."""
 
     exit_code = EXIT_SECRET_STORE
+
+
+class SecretNotFound(SecretStoreError):
+    """No secret of that name is in the keychain."""
+
+    def __init__(self, name: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"secret '{name}' is not in the keychain",
+            hint=hint or f"store it with: mcpcred secret set {name}",
+        )
+        self.name = name
+
+
+class KeychainLocked(SecretStoreError):
+    """The keychain (collection) is locked; unlocking needs the user, never the shim."""
+
+
+class KeychainUnavailable(SecretStoreError):
+    """No usable keychain: no backend, no D-Bus session, or a backend mcpcred refuses."""
+
+
+class KeychainTimeout(SecretStoreError):
+    """The keychain did not answer within the time limit."""
+
+
+class ShimError(McpcredError):
+    """The shim cannot start the server: bad shim arguments or no such program."""
+
+    exit_code = EXIT_SHIM

@@ -22,7 +22,7 @@ from mcpcred.clients import BY_ID
 from mcpcred.clients.base import is_wrapped
 from mcpcred.host import Host
 from mcpcred.models import Finding, Pointer, ServerEntry, Severity
-from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, Source
+from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, Source, pointer_index
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +234,7 @@ def _env_name(flag: str) -> str:
 
 
 @dataclass(slots=True)
-class _Value:
+class SecretValue:
     """A string to scan: where it is, under which name, and how its text maps back."""
 
     node: ScalarNode
@@ -255,7 +255,18 @@ class Auditor:
     # -- secrets ---------------------------------------------------------------
     def entry_findings(self, entry: ServerEntry, display_path: str) -> list[Finding]:
         """Every finding for one server entry (secrets first, then hygiene)."""
-        findings: list[Finding] = []
+        findings = [
+            self._secret_finding(entry, item, hit, display_path)
+            for item, hit in self.secret_hits(entry)
+        ]
+        findings.extend(self._hygiene(entry, display_path, has_secrets=bool(findings)))
+        return findings
+
+    def secret_hits(self, entry: ServerEntry) -> Iterator[tuple[SecretValue, Hit]]:
+        """Every credential in one entry, once each, with the string it sits in.
+
+        ``wrap`` moves exactly what ``audit-config`` reports, through this one walk.
+        """
         seen: set[tuple[int, int, int]] = set()
         for item in self._values(entry):
             for hit in self.detector.scan(item.text, item.name, item.role):
@@ -263,18 +274,16 @@ class Auditor:
                 if key in seen:
                     continue
                 seen.add(key)
-                findings.append(self._secret_finding(entry, item, hit, display_path))
-        findings.extend(self._hygiene(entry, display_path, has_secrets=bool(findings)))
-        return findings
+                yield item, hit
 
-    def _values(self, entry: ServerEntry) -> Iterator[_Value]:
+    def _values(self, entry: ServerEntry) -> Iterator[SecretValue]:
         """Every string in the entry with its name context and its real JSON pointer.
 
         Pointers are computed from the tree, not from normalised key names, so a
         Codex ``http_headers`` value, a Windsurf ``serverUrl`` and a legacy Zed
         ``command.env`` each get their true path (fingerprints depend on it).
         """
-        index = _pointer_index(entry.node, entry.pointer)
+        index = pointer_index(entry.node, entry.pointer)
         pointers = {key: pointer for key, (pointer, _) in index.items()}
         handled: set[int] = set()
         for key, node in entry.env:
@@ -287,10 +296,10 @@ class Auditor:
                 yield item
         if isinstance(entry.url, ScalarNode) and isinstance(entry.url.value, str):
             handled.add(id(entry.url))
-            yield _Value(entry.url, entry.url.value, 0, None, "url", pointers[id(entry.url)])
+            yield SecretValue(entry.url, entry.url.value, 0, None, "url", pointers[id(entry.url)])
         if isinstance(entry.command, ScalarNode) and isinstance(entry.command.value, str):
             handled.add(id(entry.command))
-            yield _Value(
+            yield SecretValue(
                 entry.command, entry.command.value, 0, None, "command", pointers[id(entry.command)]
             )
         for item in self._arg_values(entry, pointers):
@@ -307,9 +316,11 @@ class Auditor:
             relative = pointer[depth:]
             name = next((p for p in reversed(relative) if isinstance(p, str)), None)
             role = "header" if "headers" in relative else "field"
-            yield _Value(node, node.value, 0, name, role, pointer)
+            yield SecretValue(node, node.value, 0, name, role, pointer)
 
-    def _arg_values(self, entry: ServerEntry, pointers: dict[int, Pointer]) -> Iterator[_Value]:
+    def _arg_values(
+        self, entry: ServerEntry, pointers: dict[int, Pointer]
+    ) -> Iterator[SecretValue]:
         args = entry.args
         command = _basename(entry.command_text() or "")
         container = command in _CONTAINER_TOOLS or any(
@@ -329,12 +340,12 @@ class Auditor:
                 if flag in _HEADER_FLAGS:
                     name, _, rest = text.partition(":")
                     offset = len(name) + 1
-                    yield _Value(node, rest, offset, name.strip(), "header", pointer)
+                    yield SecretValue(node, rest, offset, name.strip(), "header", pointer)
                     continue
                 if flag in _ENV_FLAGS and container:
                     assignment = _ASSIGNMENT.match(text)
                     if assignment:
-                        yield _Value(
+                        yield SecretValue(
                             node,
                             assignment.group(2),
                             assignment.end(1) + 1,
@@ -343,7 +354,7 @@ class Auditor:
                             pointer,
                         )
                     continue
-                yield _Value(node, text, 0, _env_name(flag), "arg", pointer)
+                yield SecretValue(node, text, 0, _env_name(flag), "arg", pointer)
                 continue
             flag_value = _FLAG_VALUE.match(text)
             if flag_value:
@@ -352,13 +363,13 @@ class Auditor:
                     assignment = _ASSIGNMENT.match(flag_value.group(2))
                     if assignment:
                         offset = flag_value.start(2) + assignment.end(1) + 1
-                        yield _Value(
+                        yield SecretValue(
                             node, assignment.group(2), offset, assignment.group(1), "env", pointer
                         )
                         continue
                 if flag in _HEADER_FLAGS:
                     name, _, rest = flag_value.group(2).partition(":")
-                    yield _Value(
+                    yield SecretValue(
                         node,
                         rest,
                         flag_value.start(2) + len(name) + 1,
@@ -367,7 +378,7 @@ class Auditor:
                         pointer,
                     )
                     continue
-                yield _Value(
+                yield SecretValue(
                     node, flag_value.group(2), flag_value.start(2), _env_name(flag), "arg", pointer
                 )
                 continue
@@ -378,11 +389,11 @@ class Auditor:
                     or name_strength(_env_name(text))
                 ):
                     pending = text
-                yield _Value(node, text, 0, None, "arg", pointer)
+                yield SecretValue(node, text, 0, None, "arg", pointer)
                 continue
             assignment = _ASSIGNMENT.match(text)
             if assignment and not container:
-                yield _Value(
+                yield SecretValue(
                     node,
                     assignment.group(2),
                     assignment.end(1) + 1,
@@ -391,10 +402,10 @@ class Auditor:
                     pointer,
                 )
                 continue
-            yield _Value(node, text, 0, None, "arg", pointer)
+            yield SecretValue(node, text, 0, None, "arg", pointer)
 
     def _secret_finding(
-        self, entry: ServerEntry, item: _Value, hit: Hit, display_path: str
+        self, entry: ServerEntry, item: SecretValue, hit: Hit, display_path: str
     ) -> Finding:
         rule = RULES.get(f"secret/{hit.kind}") or RULES["secret/generic-secret"]
         source = entry.document.source
@@ -631,34 +642,17 @@ def _fix_for(entry: ServerEntry) -> str:
     )
 
 
-def _strings(node: Node, name: str | None, role: str, pointer: Pointer) -> Iterator[_Value]:
+def _strings(node: Node, name: str | None, role: str, pointer: Pointer) -> Iterator[SecretValue]:
     """Every string leaf under ``node``, named by its nearest key."""
     if isinstance(node, ScalarNode):
         if isinstance(node.value, str):
-            yield _Value(node, node.value, 0, name, role, pointer)
+            yield SecretValue(node, node.value, 0, name, role, pointer)
     elif isinstance(node, ObjectNode):
         for key, child in node.members:
             yield from _strings(child, key.name, role, (*pointer, key.name))
     elif isinstance(node, ArrayNode):
         for index, child in enumerate(node.items):
             yield from _strings(child, name, role, (*pointer, index))
-
-
-def _pointer_index(node: Node, base: Pointer) -> dict[int, tuple[Pointer, Node]]:
-    """Every node under ``node`` (by identity) with its JSON pointer, in document order."""
-    index: dict[int, tuple[Pointer, Node]] = {}
-    stack: list[tuple[Node, Pointer]] = [(node, base)]
-    while stack:
-        current, pointer = stack.pop()
-        index[id(current)] = (pointer, current)
-        if isinstance(current, ObjectNode):
-            children: list[tuple[str | int, Node]] = [(k.name, v) for k, v in current.members]
-        elif isinstance(current, ArrayNode):
-            children = list(enumerate(current.items))
-        else:
-            continue
-        stack.extend(((child, (*pointer, segment)) for segment, child in reversed(children)))
-    return index
 
 
 def _source_offset(source: Source, node: ScalarNode, index: int) -> int:

@@ -50,9 +50,15 @@ def main(
     """Keep MCP server credentials out of client config files."""
 
 
-from mcpcred.cli import audit_cmd, clients_cmd  # noqa: E402  (commands register on `app`)
+from mcpcred.cli import (  # noqa: E402  (commands register on `app`)
+    audit_cmd,
+    clients_cmd,
+    secret_cmd,
+    status_cmd,
+    wrap_cmd,
+)
 
-__all__ = ["app", "audit_cmd", "clients_cmd", "run"]
+__all__ = ["app", "audit_cmd", "clients_cmd", "run", "secret_cmd", "status_cmd", "wrap_cmd"]
 
 
 def run(argv: list[str] | None = None) -> int:

@@ -155,3 +155,22 @@ class Document:
     root: ObjectNode
     source: Source
     format: str  # "json" | "jsonc" | "toml"
+
+
+def pointer_index(
+    node: Node, base: tuple[str | int, ...] = ()
+) -> dict[int, tuple[tuple[str | int, ...], Node]]:
+    """Every node under ``node`` (by identity) with its JSON pointer, in document order."""
+    index: dict[int, tuple[tuple[str | int, ...], Node]] = {}
+    stack: list[tuple[Node, tuple[str | int, ...]]] = [(node, base)]
+    while stack:
+        current, pointer = stack.pop()
+        index[id(current)] = (pointer, current)
+        if isinstance(current, ObjectNode):
+            children: list[tuple[str | int, Node]] = [(k.name, v) for k, v in current.members]
+        elif isinstance(current, ArrayNode):
+            children = list(enumerate(current.items))
+        else:
+            continue
+        stack.extend(((child, (*pointer, segment)) for segment, child in reversed(children)))
+    return index

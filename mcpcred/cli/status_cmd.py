@@ -1,0 +1,100 @@
+"""``mcpcred status``: per client and server, wrapped or not, and whether credentials resolve.
+
+Resolving means "the keychain has it": the value is read to check, never shown.
+The keychain backend in use is printed first, since every answer depends on it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from mcpcred.cli.app import app
+from mcpcred.errors import SecretStoreError
+
+
+@app.command("status")
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> int:
+    """Show every server: wrapped or not, its credentials and whether each resolves."""
+    from mcpcred import references
+    from mcpcred.host import Host
+    from mcpcred.keychain.store import SecretStore
+    from mcpcred.usage import servers
+
+    store: SecretStore | None = None
+    try:
+        candidate = SecretStore()
+        backend = candidate.backend_name
+        store = candidate
+    except SecretStoreError as exc:
+        backend = f"unavailable: {exc.message}"
+    uses, errors = servers(Host.current())
+    cache: dict[tuple[str, str], str] = {}
+
+    def state(kind: str, name: str) -> str:
+        key = (kind, name)
+        if key not in cache:
+            if kind != references.SECRET:
+                cache[key] = "unsupported"
+            elif store is None:
+                cache[key] = "unknown"
+            else:
+                try:
+                    cache[key] = "ok" if store.exists(name) else "missing"
+                except SecretStoreError as exc:
+                    cache[key] = f"error: {exc.message}"
+        return cache[key]
+
+    rows = [
+        {
+            "client": u.client,
+            "server": u.server,
+            "path": u.path,
+            "scope": u.scope,
+            "transport": u.transport,
+            "wrapped": u.wrapped,
+            "plaintext_secrets": u.plaintext,
+            "credentials": [
+                {"reference": references.whole(n, k), "state": state(k, n)} for k, n in u.refs
+            ],
+        }
+        for u in uses
+    ]
+    if as_json:
+        document = {
+            "keychain": backend,
+            "servers": rows,
+            "errors": [{"client": e.client, "path": e.path, "error": e.message} for e in errors],
+        }
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, markup=False)
+    console.print(f"keychain: {backend}")
+    if not rows:
+        console.print("no MCP servers found (see `mcpcred clients --all` for where mcpcred looks)")
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column in ("client", "server", "wrapped", "credentials", "file"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        creds = [f"{c['reference']} ({c['state']})" for c in row["credentials"]]  # type: ignore[attr-defined]
+        if row["plaintext_secrets"]:
+            creds.append(f"{row['plaintext_secrets']} in plain text")
+        table.add_row(
+            str(row["client"]),
+            str(row["server"]),
+            "yes" if row["wrapped"] else ("remote" if row["transport"] == "remote" else "no"),
+            "\n".join(creds) or "-",
+            str(row["path"]),
+        )
+    if rows:
+        console.print(table)
+    for error in errors:
+        sys.stderr.write(f"warning: {error.path}: {error.message}\n")
+    return 0

@@ -1,0 +1,244 @@
+"""``mcpcred wrap`` and ``mcpcred unwrap``: rewrite a client's servers, after showing how.
+
+The plan is computed first and shown (per server: what happens, which secrets
+move and under which names; with ``--dry-run`` or before asking, a diff with
+values redacted). Nothing is stored or written before the user agrees, or
+passes ``--yes``; without a terminal to ask on, ``--yes`` is required.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import typer
+
+from mcpcred.cli.app import app
+from mcpcred.errors import SecretStoreError, UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_STATUS_TEXT = {
+    "wrap": "wrap",
+    "wrapped": "already wrapped",
+    "remote": "remote, no credential in the file",
+    "unwrappable": "NOT WRAPPED",
+    "unwrap": "unwrap",
+    "not-wrapped": "not wrapped",
+}
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, markup=False)
+
+
+def _show_diff(plans, secrets: list[str]) -> None:  # type: ignore[no-untyped-def]
+    from rich.text import Text
+
+    from mcpcred.wrap.diff import redacted_diff
+
+    console = _console()
+    for plan in plans:
+        if not plan.changed:
+            continue
+        for line in redacted_diff(plan.original, plan.new_text, plan.display, secrets):
+            style = ""
+            if line.startswith(("+++", "---")):
+                style = "bold"
+            elif line.startswith("+"):
+                style = "green"
+            elif line.startswith("-"):
+                style = "red"
+            elif line.startswith("@@"):
+                style = "cyan"
+            console.print(Text(line, style=style), soft_wrap=True)
+
+
+def _summary(plans, verb: str) -> None:  # type: ignore[no-untyped-def]
+    out = sys.stderr
+    for plan in plans:
+        out.write(f"{plan.display} ({plan.location.client}, {plan.location.scope})\n")
+        if not plan.servers:
+            out.write("  no servers\n")
+        for server in plan.servers:
+            out.write(f"  {server.name}: {_STATUS_TEXT.get(server.status, server.status)}\n")
+            for move in server.moves:
+                out.write(f"    {move.where} -> keychain as '{move.name}'\n")
+            for note in server.notes:
+                out.write(f"    note: {note}\n")
+    out.flush()
+
+
+def _confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError("not writing without confirmation", hint="pass --yes to confirm")
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(1)
+
+
+def _warn_running(client: str) -> None:
+    from mcpcred.clients import BY_ID
+    from mcpcred.clients.running import running
+
+    adapter = BY_ID[client]
+    if running(client):
+        sys.stderr.write(
+            f"warning: {adapter.display_name} seems to be running"
+            + (
+                "; it rewrites its own config and may undo this change: quit it first"
+                if adapter.rewrites_own_file
+                else "; restart it afterwards"
+            )
+            + "\n"
+        )
+
+
+@app.command("wrap")
+def wrap(
+    client: str = typer.Argument(
+        ..., help="Client id (see `mcpcred clients`).", show_default=False
+    ),
+    config: str | None = typer.Option(None, "--config", help="Only this config file."),
+    server: list[str] = typer.Option([], "--server", "-s", help="Only this server (repeatable)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the changes; write nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before writing."),
+) -> int:
+    """Move a client's secrets into the OS keychain and start its servers through the shim."""
+    from mcpcred.host import Host
+    from mcpcred.keychain.index import SecretIndex
+    from mcpcred.keychain.store import SecretStore
+    from mcpcred.wrap import service
+
+    host = Host.current()
+    adapter = service.adapter_for(client)
+    store: SecretStore | None = None
+    backend: str | None = None
+    try:
+        candidate = SecretStore()
+        backend = candidate.backend_name
+        store = candidate
+    except SecretStoreError as exc:
+        if not dry_run:
+            raise
+        sys.stderr.write(f"note: keychain: {exc.message} (dry run continues)\n")
+    index = SecretIndex()
+    namer = service.SecretNamer(store, index)
+    settings = service.shim_settings(host, backend)
+    plans = service.plan_wrap(
+        adapter, host, config=config, servers=server, settings=settings, namer=namer
+    )
+    if not plans:
+        raise UsageError(
+            f"no config file of {adapter.display_name} was found",
+            hint="name one with --config FILE; `mcpcred clients --all` shows where mcpcred looks",
+        )
+    _summary(plans, "wrap")
+    secrets = [m.value for p in plans for m in p.moves]
+    changed = [p for p in plans if p.changed]
+    if not changed:
+        sys.stderr.write(f"nothing to change: {adapter.display_name} is already wrapped\n")
+        return 0
+    if dry_run:
+        _show_diff(plans, secrets)
+        sys.stderr.write("dry run: nothing was stored or written\n")
+        return 0
+    _warn_running(adapter.id)
+    if not yes:
+        _show_diff(plans, secrets)
+    _confirm(f"Write {len(changed)} file(s) and store the secrets in the keychain?", yes)
+    if store is None:  # pragma: no cover - a real run raised above
+        return 1
+    outcome = service.execute_wrap(plans, store, index)
+    for name in outcome.stored:
+        sys.stderr.write(f"stored secret '{name}' in {backend}\n")
+    for name in outcome.reused:
+        sys.stderr.write(f"reused secret '{name}' (already in the keychain)\n")
+    for plan, backup in zip(outcome.written, outcome.backups, strict=True):
+        sys.stderr.write(f"wrote {plan.display} (backup without secrets: {backup})\n")
+    if outcome.written:
+        sys.stderr.write(
+            f"restart {adapter.display_name} to start its servers through mcpcred; "
+            "rotate any credential that was in the file (it may be in old backups and history)\n"
+        )
+    return 0
+
+
+@app.command("unwrap")
+def unwrap(
+    client: str = typer.Argument(
+        ..., help="Client id (see `mcpcred clients`).", show_default=False
+    ),
+    config: str | None = typer.Option(None, "--config", help="Only this config file."),
+    server: list[str] = typer.Option([], "--server", "-s", help="Only this server (repeatable)."),
+    restore_secrets: bool = typer.Option(
+        False, "--restore-secrets", help="Write the secret values back into the file (plain text)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the changes; write nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before writing."),
+) -> int:
+    """Start a client's servers directly again (references stay unless --restore-secrets)."""
+    from mcpcred.host import Host
+    from mcpcred.keychain.store import SecretStore
+    from mcpcred.wrap import service
+
+    host = Host.current()
+    adapter = service.adapter_for(client)
+    store = SecretStore() if restore_secrets else None
+    plans = service.plan_unwrap(
+        adapter,
+        host,
+        config=config,
+        servers=server,
+        restore_secrets=restore_secrets,
+        store=store,
+    )
+    if not plans:
+        raise UsageError(f"no config file of {adapter.display_name} was found")
+    _summary(plans, "unwrap")
+    changed = [p for p in plans if p.changed]
+    if not changed:
+        sys.stderr.write(f"nothing to change: no server of {adapter.display_name} is wrapped\n")
+        return 0
+    secrets = _restored_values(plans, store)
+    if restore_secrets:
+        sys.stderr.write(
+            "warning: --restore-secrets writes secret values back into plain-text config files\n"
+        )
+    if dry_run:
+        _show_diff(plans, secrets)
+        sys.stderr.write("dry run: nothing was written\n")
+        return 0
+    _warn_running(adapter.id)
+    if not yes:
+        _show_diff(plans, secrets)
+    _confirm(f"Rewrite {len(changed)} file(s)?", yes)
+    outcome = service.execute_unwrap(plans)
+    for plan, backup in zip(outcome.written, outcome.backups, strict=True):
+        sys.stderr.write(f"wrote {plan.display} (backup: {backup})\n")
+    return 0
+
+
+def _restored_values(plans, store) -> list[str]:  # type: ignore[no-untyped-def]
+    """Values ``--restore-secrets`` writes back, so the diff can hide them."""
+    if store is None:
+        return []
+    from mcpcred import references
+
+    names = {
+        name
+        for plan in plans
+        for kind, name in references.find_all(plan.original)
+        if kind == references.SECRET
+    }
+    out = []
+    for name in sorted(names):
+        try:
+            out.append(store.get(name))
+        except SecretStoreError:
+            continue
+    return out

@@ -1,0 +1,270 @@
+"""The one module that talks to the ``keyring`` library.
+
+Everything the CLI keeps (secrets moved out of configs by ``wrap``, values
+given to ``secret set``) goes through ``SecretStore`` under the service name
+``mcpcred``. It adds what ``keyring`` leaves to its callers:
+
+- a time limit on every call, because a Secret Service waiting for a prompt
+  nobody can see, or a wedged daemon, must not hang a command;
+- typed outcomes (not found, locked, unavailable, timed out) with one-line
+  messages that never carry a value;
+- refusal of backends that would store secrets in plain text or not at all
+  (``keyrings.alt``, ``null``, ``fail``), unless the user opts in with
+  ``MCPCRED_ALLOW_INSECURE_KEYRING=1``, which is then announced on stderr by
+  every command. There is never a silent fallback;
+- the chunked layout of ``chunks`` for values longer than a backend can hold.
+
+``PYTHON_KEYRING_BACKEND`` and keyring's own config file choose the backend as
+usual; ``backend_id`` names the one in use so that ``wrap`` can tell the shim,
+which skips keyring's 100 ms discovery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, TypeVar
+
+from mcpcred.errors import (
+    KeychainLocked,
+    KeychainTimeout,
+    KeychainUnavailable,
+    SecretNotFound,
+    SecretStoreError,
+)
+from mcpcred.keychain import chunks
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
+
+SERVICE = "mcpcred"
+ALLOW_INSECURE = "MCPCRED_ALLOW_INSECURE_KEYRING"
+DEFAULT_TIMEOUT = 20.0
+SECRET_SERVICE = "keyring.backends.SecretService.Keyring"  # noqa: S105 (a class name)
+
+_T = TypeVar("_T")
+_INSECURE_MODULES = ("keyrings.alt", "keyring.backends.null")
+_NO_BACKEND = "keyring.backends.fail"
+_warned = False
+
+
+def backend_id(backend: object) -> str:
+    """``module.Class`` of a backend, the form ``PYTHON_KEYRING_BACKEND`` takes."""
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def insecure(backend: object) -> bool:
+    """Whether a backend keeps secrets readable by anyone who can read a file (or drops them)."""
+    name = backend_id(backend)
+    if name.startswith("keyring.backends.chainer"):
+        children = list(getattr(backend, "backends", []))
+        return not children or all(insecure(child) for child in children)
+    return name.startswith(_INSECURE_MODULES) or name.startswith(_NO_BACKEND)
+
+
+class SecretStore:
+    """Secrets under service ``mcpcred`` in the user's keychain."""
+
+    def __init__(
+        self,
+        backend: KeyringBackend | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._backend = backend
+        self.timeout = timeout
+        self._env = os.environ if env is None else env
+
+    # -- backend -----------------------------------------------------------------
+    @property
+    def backend(self) -> KeyringBackend:
+        """The keyring backend, resolved and vetted on first use."""
+        if self._backend is None:
+            self._backend = self._call(_resolve, "find the keychain")
+        self._vet(self._backend)
+        return self._backend
+
+    @property
+    def backend_name(self) -> str:
+        """Dotted class path of the backend in use."""
+        return backend_id(self.backend)
+
+    def _vet(self, backend: KeyringBackend) -> None:
+        global _warned
+        name = backend_id(backend)
+        if name.startswith(_NO_BACKEND):
+            raise KeychainUnavailable(
+                "no OS keychain is available (keyring found no usable backend)",
+                hint=_unavailable_hint(),
+            )
+        if not insecure(backend):
+            return
+        if self._env.get(ALLOW_INSECURE) != "1":
+            raise KeychainUnavailable(
+                f"refusing keychain backend {name}: it keeps secrets in plain text or not at all",
+                hint=f"use the OS keychain, or set {ALLOW_INSECURE}=1 on a throwaway machine",
+            )
+        if not _warned:
+            _warned = True
+            sys.stderr.write(
+                f"warning: using insecure keychain backend {name} ({ALLOW_INSECURE}=1)\n"
+            )
+
+    # -- operations --------------------------------------------------------------
+    def get(self, name: str) -> str:
+        """The value of secret ``name``; ``SecretNotFound`` when there is none."""
+        backend = self.backend
+        stored = self._call(lambda: backend.get_password(SERVICE, name), f"read '{name}'")
+        if stored is None:
+            raise SecretNotFound(name)
+        count = chunks.parts_needed(stored)
+        if not count:
+            return stored
+        parts: list[str] = []
+        for index in range(1, count + 1):
+            part_name = chunks.part_name(name, index)
+            part = self._call(
+                functools.partial(backend.get_password, SERVICE, part_name), "read a part"
+            )
+            if part is None:
+                raise SecretStoreError(
+                    f"secret '{name}' is incomplete in the keychain (part {index} is missing)",
+                    hint=f"store it again: mcpcred secret set {name}",
+                )
+            parts.append(part)
+        value = chunks.join(stored, parts)
+        if value is None:
+            raise SecretStoreError(
+                f"secret '{name}' is inconsistent in the keychain (its parts do not match)",
+                hint=f"store it again: mcpcred secret set {name}",
+            )
+        return value
+
+    def exists(self, name: str) -> bool:
+        """Whether a secret of that name is stored (without reading the parts)."""
+        backend = self.backend
+        return self._call(lambda: backend.get_password(SERVICE, name), "look up") is not None
+
+    def set(self, name: str, value: str) -> None:
+        """Store ``value`` under ``name``, replacing any earlier value and its parts."""
+        backend = self.backend
+        old_parts = self._stored_parts(name)
+        head, parts = chunks.split(value)
+        # Parts first, header last: a reader never sees a header without its parts.
+        for index, part in enumerate(parts, start=1):
+            part_name = chunks.part_name(name, index)
+            store_part = functools.partial(backend.set_password, SERVICE, part_name, part)
+            self._call(store_part, "store a part")
+        self._call(lambda: backend.set_password(SERVICE, name, head), f"store '{name}'")
+        for index in range(len(parts) + 1, old_parts + 1):
+            self._delete_quietly(chunks.part_name(name, index))
+
+    def delete(self, name: str) -> None:
+        """Remove secret ``name`` and its parts; ``SecretNotFound`` when there is none."""
+        backend = self.backend
+        count = self._stored_parts(name, missing_ok=False)
+        from keyring.errors import PasswordDeleteError
+
+        def remove() -> None:
+            try:
+                backend.delete_password(SERVICE, name)
+            except PasswordDeleteError:
+                raise SecretNotFound(name) from None
+
+        self._call(remove, f"delete '{name}'")
+        for index in range(1, count + 1):
+            self._delete_quietly(chunks.part_name(name, index))
+
+    def _stored_parts(self, name: str, *, missing_ok: bool = True) -> int:
+        backend = self.backend
+        stored = self._call(lambda: backend.get_password(SERVICE, name), f"read '{name}'")
+        if stored is None:
+            if missing_ok:
+                return 0
+            raise SecretNotFound(name)
+        return chunks.parts_needed(stored)
+
+    def _delete_quietly(self, username: str) -> None:
+        backend = self.backend
+        from keyring.errors import PasswordDeleteError
+
+        def remove() -> None:
+            with contextlib.suppress(PasswordDeleteError):
+                backend.delete_password(SERVICE, username)
+
+        self._call(remove, "delete a part")
+
+    # -- the time limit and the error mapping -------------------------------------
+    def _call(self, action: Callable[[], _T], what: str) -> _T:
+        """Run one keyring call in a worker thread with the time limit; map its errors."""
+        outcome: list[_T] = []
+        failure: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                outcome.append(action())
+            except BaseException as exc:  # re-raised in the caller's thread
+                failure.append(exc)
+
+        worker = threading.Thread(target=work, name="mcpcred-keychain", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            raise KeychainTimeout(
+                f"the keychain did not answer within {self.timeout:g} s (trying to {what})",
+                hint="is the keychain waiting for an unlock prompt? unlock it and try again",
+            )
+        if failure:
+            raise _translate(failure[0], what) from None
+        return outcome[0]
+
+
+def _resolve() -> KeyringBackend:
+    import keyring
+
+    return keyring.get_keyring()
+
+
+def _translate(exc: BaseException, what: str) -> BaseException:
+    """Map keyring's (and its backends') exceptions to mcpcred's; values never appear in them."""
+    if isinstance(exc, SecretStoreError):
+        return exc
+    kind = type(exc).__name__
+    module = type(exc).__module__
+    if kind in ("KeyringLocked", "LockedException"):
+        return KeychainLocked(
+            f"the keychain is locked (trying to {what})",
+            hint="unlock your login keychain (log in to the desktop, or use Seahorse/Keychain "
+            "Access), then try again",
+        )
+    if kind in ("NoKeyringError", "InitError", "SecretServiceNotAvailableException") or (
+        kind == "RuntimeError" and "SecretService" in str(exc)
+    ):
+        return KeychainUnavailable(
+            f"the keychain is not available (trying to {what}): {_reason(exc)}",
+            hint=_unavailable_hint(),
+        )
+    if module.startswith(("keyring", "secretstorage", "jeepney")) or isinstance(exc, OSError):
+        return SecretStoreError(f"the keychain failed (trying to {what}): {kind}")
+    return exc
+
+
+def _reason(exc: BaseException) -> str:
+    """A keyring error's own text, one line; these describe the backend, never a value."""
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def _unavailable_hint() -> str:
+    if sys.platform == "darwin" or sys.platform == "win32":
+        return "check that the OS keychain is reachable from this session"
+    return (
+        "start a Secret Service (gnome-keyring or KeePassXC) in your desktop session; "
+        "DBUS_SESSION_BUS_ADDRESS must be set"
+    )

@@ -1,0 +1,225 @@
+"""Applying planned changes to a file's text without disturbing anything else.
+
+JSON and JSONC are edited through the spans the parser recorded: each change
+replaces, inserts or deletes exactly the characters of one value or member, so
+comments, key order, indentation, trailing commas, line endings and a BOM stay
+byte-for-byte as they were. New text follows the file's own style (its indent
+unit, its line ending, one-line or multi-line arrays).
+
+TOML is edited with tomlkit, the style-preserving TOML library (it keeps
+comments, whitespace, key order and table layout on round trip, and handles
+dotted keys and super-tables); tomli-w can only write a whole document anew.
+
+Every result is parsed again and checked against the plan before it is
+written: an edit that does not read back as intended is a bug, and the file is
+left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from mcpcred.errors import McpcredError
+from mcpcred.models import Pointer
+from mcpcred.parsing.nodes import ArrayNode, Document, Node, ObjectNode
+from mcpcred.wrap.plan import Change
+
+_INDENT = re.compile(r"\n([ \t]+)\S")
+
+
+class EditError(McpcredError):
+    """An edit could not be applied or did not read back as planned (a bug)."""
+
+
+def apply(document: Document, changes: list[Change]) -> str:
+    """The document's text with ``changes`` applied (the input is not modified)."""
+    if not changes:
+        return document.source.text
+    if document.format == "toml":
+        return _apply_toml(document.source.text, changes)
+    return _JsonEditor(document).apply(changes)
+
+
+def verify(text: str, document_format: str, path: str, changes: list[Change]) -> None:
+    """Parse ``text`` again and check every set/add landed and every remove is gone."""
+    from mcpcred.parsing.jsonc import parse_jsonc
+    from mcpcred.parsing.toml import parse_toml
+
+    try:
+        fresh = parse_toml(text, path) if document_format == "toml" else parse_jsonc(text, path)
+    except McpcredError as exc:
+        raise EditError(f"the rewritten {path} would not parse: {exc.message}") from None
+    for change in changes:
+        node = _resolve(fresh.root, change.pointer)
+        if change.op == "remove":
+            ok = node is None
+        else:
+            ok = node is not None and node.to_python() == change.value
+        if not ok:
+            where = "/".join(str(p) for p in change.pointer)
+            raise EditError(f"the rewritten {path} does not hold the planned value at {where}")
+
+
+def _resolve(root: Node, pointer: Pointer) -> Node | None:
+    node: Node | None = root
+    for segment in pointer:
+        if isinstance(node, ObjectNode) and isinstance(segment, str):
+            node = node.get(segment)
+        elif isinstance(node, ArrayNode) and isinstance(segment, int):
+            node = node.items[segment] if 0 <= segment < len(node.items) else None
+        else:
+            return None
+    return node
+
+
+# -- JSON / JSONC ---------------------------------------------------------------------
+class _JsonEditor:
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.text = document.source.text
+        self.newline = "\r\n" if "\r\n" in self.text else "\n"
+        found = _INDENT.search(self.text.replace("\r\n", "\n"))
+        self.unit = found.group(1) if found else "  "
+        if len(self.unit) > 8 or (self.unit.strip(" ") and self.unit.strip("\t")):
+            self.unit = "  "
+        # (start, end, replacement), applied from the end so offsets stay valid
+        self.splices: list[tuple[int, int, str]] = []
+
+    def apply(self, changes: list[Change]) -> str:
+        adds: dict[Pointer, list[Change]] = {}
+        for change in changes:
+            if change.op == "set":
+                self._set(change)
+            elif change.op == "remove":
+                self._remove(change)
+            else:
+                adds.setdefault(change.pointer[:-1], []).append(change)
+        for parent, group in adds.items():
+            self._add(parent, group)
+        out = self.text
+        for start, end, replacement in sorted(
+            self.splices, key=lambda s: (s[0], s[1]), reverse=True
+        ):
+            out = out[:start] + replacement + out[end:]
+        return out
+
+    def _node(self, pointer: Pointer) -> Node:
+        node = _resolve(self.document.root, pointer)
+        if node is None:
+            raise EditError(f"nothing at {'/'.join(map(str, pointer))} to edit")
+        return node
+
+    def _line_indent(self, offset: int) -> str:
+        line_start = self.text.rfind("\n", 0, offset) + 1
+        prefix = self.text[line_start:offset]
+        return prefix if not prefix.strip() else re.match(r"[ \t]*", prefix).group(0)  # type: ignore[union-attr]
+
+    def _multiline(self, node: Node) -> bool:
+        return "\n" in self.text[node.start : node.end]
+
+    def _set(self, change: Change) -> None:
+        node = self._node(change.pointer)
+        indent = self._line_indent(node.start)
+        item_indent = None
+        if isinstance(node, ArrayNode | ObjectNode) and self._multiline(node):
+            first = node.items[0] if isinstance(node, ArrayNode) and node.items else None
+            item_indent = self._line_indent(first.start) if first else indent + self.unit
+        rendered = self._render(change.value, indent, item_indent)
+        self.splices.append((node.start, node.end, rendered))
+
+    def _remove(self, change: Change) -> None:
+        parent = self._node(change.pointer[:-1])
+        if not isinstance(parent, ObjectNode):
+            raise EditError("can only remove object members")
+        members = parent.members
+        index = next((i for i, (k, _) in enumerate(members) if k.name == change.pointer[-1]), None)
+        if index is None:
+            return
+        key, value = members[index]
+        if index + 1 < len(members):
+            self.splices.append((key.start, members[index + 1][0].start, ""))
+        elif index > 0:
+            self.splices.append((members[index - 1][1].end, value.end, ""))
+        else:
+            self.splices.append((parent.start + 1, parent.end - 1, ""))
+
+    def _add(self, parent_pointer: Pointer, changes: list[Change]) -> None:
+        parent = self._node(parent_pointer)
+        if not isinstance(parent, ObjectNode):
+            raise EditError("can only add members to an object")
+        if parent.members:
+            last_key, last_value = parent.members[-1]
+            indent = self._line_indent(last_key.start)
+            multiline = self._multiline(parent)
+            rendered = "".join(
+                ("," + self.newline + indent if multiline else ", ")
+                + self._member(c.pointer[-1], c.value, indent)
+                for c in changes
+            )
+            self.splices.append((last_value.end, last_value.end, rendered))
+            return
+        outer = self._line_indent(parent.start)
+        indent = outer + self.unit
+        body = ("," + self.newline + indent).join(
+            self._member(c.pointer[-1], c.value, indent) for c in changes
+        )
+        text = "{" + self.newline + indent + body + self.newline + outer + "}"
+        self.splices.append((parent.start, parent.end, text))
+
+    def _member(self, key: str | int, value: object, indent: str) -> str:
+        return json.dumps(str(key), ensure_ascii=False) + ": " + self._render(value, indent, None)
+
+    def _render(self, value: object, indent: str, item_indent: str | None) -> str:
+        """JSON text for a value; multi-line when ``item_indent`` is given or for objects."""
+        if isinstance(value, dict):
+            if not value:
+                return "{}"
+            inner = indent + self.unit
+            members = ("," + self.newline + inner).join(
+                json.dumps(str(k), ensure_ascii=False) + ": " + self._render(v, inner, None)
+                for k, v in value.items()
+            )
+            return "{" + self.newline + inner + members + self.newline + indent + "}"
+        if isinstance(value, list):
+            items = [self._render(v, indent, None) for v in value]
+            if item_indent is None or not items:
+                return "[" + ", ".join(items) + "]"
+            joined = ("," + self.newline + item_indent).join(items)
+            return "[" + self.newline + item_indent + joined + self.newline + indent + "]"
+        return json.dumps(value, ensure_ascii=False)
+
+
+# -- TOML ---------------------------------------------------------------------------
+def _apply_toml(text: str, changes: list[Change]) -> str:
+    import tomlkit
+    from tomlkit.items import Array
+
+    crlf = "\r\n" in text
+    doc: Any = tomlkit.parse(text)
+    for change in changes:
+        holder: Any = doc
+        for segment in change.pointer[:-1]:
+            holder = holder[segment]
+        key = change.pointer[-1]
+        if change.op == "remove":
+            del holder[key]
+            continue
+        value: Any = change.value
+        if isinstance(value, list):
+            array = tomlkit.array()
+            array.extend(value)
+            existing = holder.get(key) if change.op == "set" else None
+            if isinstance(existing, Array) and "\n" in existing.as_string():
+                array.multiline(True)
+            value = array
+        elif isinstance(value, dict):
+            table = tomlkit.inline_table()
+            table.update(value)
+            value = table
+        holder[key] = value
+    out = tomlkit.dumps(doc)
+    if crlf:
+        out = re.sub(r"(?<!\r)\n", "\r\n", out)
+    return out

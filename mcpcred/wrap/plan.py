@@ -1,0 +1,345 @@
+"""What ``wrap`` will change in one server entry, decided before anything is touched.
+
+Planning is pure: it reads a parsed entry and the credentials ``audit-config``
+finds in it (the same ``Auditor.secret_hits`` walk), and produces format-neutral
+``Change``s plus the ``Move``s of secret values into the keychain. Nothing is
+written and nothing is stored here, so ``--dry-run`` and the real run show the
+same plan, and a failure in any later step leaves every file as it was.
+
+For a stdio server:
+
+- each credential inside a string becomes a reference: the whole value
+  ``mcpcred:secret/NAME``, or ``{{mcpcred:secret/NAME}}`` inside a longer
+  string (a URL's password, ``--token=...``);
+- ``docker run -e NAME=secret`` becomes ``-e NAME`` plus ``env.NAME`` holding
+  the reference, so the value reaches the container through the environment and
+  never appears on a command line;
+- the command becomes ``<absolute mcpcred> shim [options] -- <command> <args>``;
+- Codex additionally lets the shim see the session bus (``env_vars``) and gets
+  a start-up timeout long enough for a keychain unlock.
+
+Remote servers have no command to wrap: a credential in their headers goes to
+the client's header-helper hook where the client has one (Claude Code
+``headersHelper``); anything else is reported as not wrappable yet.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mcpcred import references
+from mcpcred.audit.rules import Auditor, SecretValue
+from mcpcred.audit.secrets import Hit
+from mcpcred.clients.base import SHIM_SUBCOMMAND, is_wrapped
+from mcpcred.models import Pointer, ServerEntry
+from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, pointer_index
+
+_CONTAINER_TOOLS = frozenset({"docker", "podman", "nerdctl"})
+_DOCKER_ENV = re.compile(r"^(--env=)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+_GENERIC_KINDS = frozenset(
+    {"generic-secret", "password", "url-password", "url-query-secret", "url-path-secret", "jwt"}
+)
+CODEX_ENV_VARS = ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR")
+CODEX_MIN_STARTUP_SEC = 30
+
+
+@dataclass(slots=True)
+class Change:
+    """One edit: set a value, add a member to an object, or remove a member.
+
+    For ``add`` the pointer names the new member (object pointer + key).
+    """
+
+    op: str  # "set" | "add" | "remove"
+    pointer: Pointer
+    value: object = None
+
+
+@dataclass(slots=True)
+class Move:
+    """A secret value leaving the file for the keychain under ``name``."""
+
+    name: str
+    value: str = field(repr=False)
+    server: str
+    where: str
+    kind: str
+
+
+@dataclass(slots=True)
+class ServerPlan:
+    """The verdict and the edits for one server entry."""
+
+    name: str
+    status: str  # "wrap" | "wrapped" | "remote" | "unwrappable"
+    scrub: list[Change] = field(default_factory=list)  # secrets -> references only
+    changes: list[Change] = field(default_factory=list)  # everything wrap writes
+    moves: list[Move] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    record: dict[str, object] = field(default_factory=dict)  # what unwrap needs to undo
+
+
+@dataclass(frozen=True, slots=True)
+class ShimSettings:
+    """What every wrapped entry tells the shim, computed once per run."""
+
+    executable: str  # absolute path of the mcpcred executable
+    backend: str | None = None  # recorded only when it is not the platform default
+    dbus_address: str | None = None  # a fallback for clients that strip the environment
+    linux: bool = False
+
+    def args(self, server: str, client: str) -> list[str]:
+        out = [SHIM_SUBCOMMAND, "--server", server, "--client", client]
+        if self.backend:
+            out += ["--backend", self.backend]
+        if self.dbus_address:
+            out += ["--dbus-address", self.dbus_address]
+        return [*out, "--"]
+
+
+Namer = Callable[[str, str, str, str | None], str]
+"""(value, kind, server, variable name) -> keychain name for that value."""
+
+
+class Planner:
+    """Plans entries of one client; ``namer`` assigns (and de-duplicates) secret names."""
+
+    def __init__(self, auditor: Auditor, shim: ShimSettings, namer: Namer) -> None:
+        self.auditor = auditor
+        self.shim = shim
+        self.namer = namer
+
+    def plan(self, entry: ServerEntry) -> ServerPlan:
+        """The plan for one entry (already wrapped entries get status ``wrapped``)."""
+        if entry.transport == "stdio" and is_wrapped(entry):
+            return ServerPlan(entry.name, "wrapped")
+        index = pointer_index(entry.node, entry.pointer)
+        pointers = {key: pointer for key, (pointer, _) in index.items()}
+        hits = list(self.auditor.secret_hits(entry))
+        if entry.transport == "remote":
+            return self._remote(entry, hits, pointers)
+        if not isinstance(entry.command, ScalarNode) or not isinstance(entry.command.value, str):
+            plan = ServerPlan(entry.name, "unwrappable")
+            plan.notes.append("its command is not a string")
+            return plan
+        return self._stdio(entry, hits, pointers)
+
+    # -- stdio -----------------------------------------------------------------------
+    def _stdio(
+        self,
+        entry: ServerEntry,
+        hits: list[tuple[SecretValue, Hit]],
+        pointers: dict[int, Pointer],
+    ) -> ServerPlan:
+        plan = ServerPlan(entry.name, "wrap")
+        arg_ids = {id(a): i for i, a in enumerate(entry.args)}
+        args: list[object] = [a.to_python() for a in entry.args]
+        env_names = {key.name for key, _ in entry.env}
+        env_holder = entry.node.get("env")
+        can_add_env = env_holder is None or isinstance(env_holder, ObjectNode)
+        added_env: dict[str, str] = {}
+        container = _is_container(entry)
+        for node, found in _by_node(hits):
+            where = _where(node, found[0][0], arg_ids)
+            names = [self._name(entry, item, hit, plan, where) for item, hit in found]
+            value = str(node.value)
+            docker = _DOCKER_ENV.match(value) if id(node) in arg_ids and container else None
+            if (
+                docker
+                and len(found) == 1
+                and found[0][1].secret == docker.group(3)
+                and docker.group(2) not in env_names
+                and can_add_env
+            ):
+                variable = docker.group(2)
+                args[arg_ids[id(node)]] = (docker.group(1) or "") + variable
+                env_names.add(variable)
+                added_env[variable] = references.whole(names[0])
+                plan.scrub.append(Change("set", pointers[id(node)], args[arg_ids[id(node)]]))
+                continue
+            new_value = _replace(value, found, names)
+            plan.scrub.append(Change("set", pointers[id(node)], new_value))
+            if id(node) in arg_ids:
+                args[arg_ids[id(node)]] = new_value
+                plan.notes.append(
+                    f"{where} now holds a reference; the server still receives the value "
+                    "on its command line (visible in the process list): prefer an env "
+                    "variable if the server reads one"
+                )
+            else:
+                plan.changes.append(plan.scrub[-1])
+        if added_env:
+            if isinstance(env_holder, ObjectNode):
+                env_pointer = pointers[id(env_holder)]
+                adds = [Change("add", (*env_pointer, k), v) for k, v in added_env.items()]
+            else:
+                adds = [Change("add", (*entry.pointer, "env"), dict(added_env))]
+            plan.scrub.extend(adds)
+            plan.changes.extend(adds)
+        command = str(entry.command.value)  # type: ignore[union-attr]
+        plan.changes.append(Change("set", pointers[id(entry.command)], self.shim.executable))
+        new_args = [*self.shim.args(entry.name, entry.client), command, *args]
+        args_node = _args_node(entry)
+        if args_node is not None:
+            plan.changes.append(Change("set", pointers[id(args_node)], new_args))
+        else:
+            parent = pointers[id(entry.command)][:-1]
+            plan.changes.append(Change("add", (*parent, "args"), new_args))
+            plan.record["args_absent"] = True
+        if entry.client == "codex" and self.shim.linux:
+            self._codex(entry, plan, pointers)
+        return plan
+
+    def _codex(self, entry: ServerEntry, plan: ServerPlan, pointers: dict[int, Pointer]) -> None:
+        """Codex clears the environment and allows 10 s to start: make room for the shim."""
+        node = entry.node
+        env_vars = node.get("env_vars")
+        if isinstance(env_vars, ArrayNode):
+            present = [v.to_python() for v in env_vars.items]
+            missing = [n for n in CODEX_ENV_VARS if n not in present]
+            if missing:
+                plan.changes.append(Change("set", pointers[id(env_vars)], [*present, *missing]))
+                plan.record["codex_env_vars_added"] = missing
+        elif env_vars is None:
+            plan.changes.append(Change("add", (*entry.pointer, "env_vars"), list(CODEX_ENV_VARS)))
+            plan.record["codex_env_vars_added"] = list(CODEX_ENV_VARS)
+            plan.record["codex_env_vars_absent"] = True
+        if "startup_timeout_ms" in node:
+            return
+        timeout = node.get("startup_timeout_sec")
+        current = timeout.to_python() if isinstance(timeout, ScalarNode) else None
+        if isinstance(current, int | float) and not isinstance(current, bool):
+            if current < CODEX_MIN_STARTUP_SEC and timeout is not None:
+                plan.changes.append(Change("set", pointers[id(timeout)], CODEX_MIN_STARTUP_SEC))
+                plan.record["codex_startup_timeout_sec"] = current
+        elif timeout is None:
+            pointer = (*entry.pointer, "startup_timeout_sec")
+            plan.changes.append(Change("add", pointer, CODEX_MIN_STARTUP_SEC))
+            plan.record["codex_startup_timeout_sec"] = None
+
+    # -- remote ----------------------------------------------------------------------
+    def _remote(
+        self,
+        entry: ServerEntry,
+        hits: list[tuple[SecretValue, Hit]],
+        pointers: dict[int, Pointer],
+    ) -> ServerPlan:
+        plan = ServerPlan(entry.name, "remote")
+        if not hits:
+            return plan
+        header_ids = {id(value): key.name for key, value in entry.headers}
+        in_headers = all(id(item.node) in header_ids for item, _ in hits)
+        helper_key = "headersHelper"
+        if entry.client != "claude-code" or not in_headers or helper_key in entry.node:
+            plan.status = "unwrappable"
+            where = "headers" if in_headers else "URL or settings"
+            plan.notes.append(
+                f"a credential in its {where} cannot be taken from mcpcred by this client yet; "
+                "rotate it and use the server's own sign-in (OAuth) if it offers one"
+            )
+            return plan
+        plan.status = "wrap"
+        helper_headers: list[str] = []
+        for node, found in _by_node(hits):
+            header = header_ids[id(node)]
+            names = [self._name(entry, item, hit, plan, f"header {header}") for item, hit in found]
+            new_value = _replace(str(node.value), found, names)
+            plan.scrub.append(Change("set", pointers[id(node)], new_value))
+            plan.changes.append(Change("remove", (*pointers[id(node)][:-1], header)))
+            helper_headers += ["--header", f"{header}: {new_value}"]
+        helper = _command_line(
+            [self.shim.executable, "headers", *self.shim.args(entry.name, entry.client)[1:-1],
+             *helper_headers]
+        )  # fmt: skip
+        plan.changes.append(Change("add", (*entry.pointer, helper_key), helper))
+        plan.record["headers_helper"] = True
+        return plan
+
+    # -- naming ----------------------------------------------------------------------
+    def _name(
+        self, entry: ServerEntry, item: SecretValue, hit: Hit, plan: ServerPlan, where: str
+    ) -> str:
+        name = self.namer(hit.secret, hit.kind, entry.name, item.name)
+        plan.moves.append(Move(name, hit.secret, entry.name, where, hit.kind))
+        return name
+
+
+def suggest_name(kind: str, server: str, variable: str | None) -> str:
+    """A readable keychain name: the token kind, or the server and variable for generic ones."""
+    if kind not in _GENERIC_KINDS:
+        return kind
+    parts = [server, variable or "secret"]
+    text = "-".join(p for p in parts if p).lower()
+    text = re.sub(r"[^a-z0-9.-]+", "-", text).strip("-._")
+    text = re.sub(r"-{2,}", "-", text)[:60].strip("-._")
+    return text or "secret"
+
+
+def _by_node(
+    hits: list[tuple[SecretValue, Hit]],
+) -> list[tuple[ScalarNode, list[tuple[SecretValue, Hit]]]]:
+    grouped: dict[int, tuple[ScalarNode, list[tuple[SecretValue, Hit]]]] = {}
+    for item, hit in hits:
+        grouped.setdefault(id(item.node), (item.node, []))[1].append((item, hit))
+    return list(grouped.values())
+
+
+def _replace(value: str, found: list[tuple[SecretValue, Hit]], names: list[str]) -> str:
+    """``value`` with each hit replaced by a reference (whole-value when it is all of it)."""
+    spans = sorted(
+        ((item.offset + hit.start, item.offset + hit.end, name) for (item, hit), name in
+         zip(found, names, strict=True)),
+        reverse=True,
+    )  # fmt: skip
+    if len(spans) == 1 and spans[0][0] == 0 and spans[0][1] == len(value):
+        return references.whole(spans[0][2])
+    out = value
+    last_start = len(value) + 1
+    for start, end, name in spans:
+        if end > last_start:  # overlapping hits: the outer one already covers it
+            continue
+        out = out[:start] + references.embedded(name) + out[end:]
+        last_start = start
+    return out
+
+
+def _where(node: Node, item: SecretValue, arg_ids: dict[int, int]) -> str:
+    if id(node) in arg_ids:
+        return f"arg {arg_ids[id(node)] + 1}"
+    if item.role == "env":
+        return f"env {item.name}"
+    if item.role == "header":
+        return f"header {item.name}"
+    return item.role if item.name is None else f"{item.role} {item.name}"
+
+
+def _is_container(entry: ServerEntry) -> bool:
+    names = [entry.command_text() or "", *entry.arg_texts()[:3]]
+    return any(_basename(n) in _CONTAINER_TOOLS for n in names)
+
+
+def _basename(command: str) -> str:
+    name = command.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return name.removesuffix(".exe")
+
+
+def _args_node(entry: ServerEntry) -> ArrayNode | None:
+    """The array holding the args (top level, or nested in Zed's legacy command object)."""
+    for holder in (entry.node, entry.node.get("command")):
+        if isinstance(holder, ObjectNode):
+            args = holder.get("args")
+            if isinstance(args, ArrayNode):
+                return args
+    return None
+
+
+def _command_line(argv: list[str]) -> str:
+    """A command string for a client that runs it through the platform shell."""
+    if os.name == "nt":  # pragma: no cover - Windows quoting
+        return subprocess.list2cmdline(argv)
+    return shlex.join(argv)

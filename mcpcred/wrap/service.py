@@ -1,0 +1,529 @@
+"""The ``wrap`` and ``unwrap`` use cases, from finding the files to writing them.
+
+The order of a run is what keeps it safe to interrupt at any point:
+
+1. find and parse every file (one bad file aborts the run: nothing is touched);
+2. plan every entry and render every new text, and parse the result again;
+3. (the CLI shows the diff and asks;)
+4. store every new secret in the keychain and read it back;
+5. per file: keep the backup (references only), then write atomically, refusing
+   if the file changed since step 1.
+
+A crash after 4 leaves secrets in the keychain and configs unchanged, which a
+second run picks up (same values are reused, not duplicated).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+
+from mcpcred import references
+from mcpcred.audit.rules import Auditor
+from mcpcred.audit.scan import display_path
+from mcpcred.clients import BY_ID, ClientAdapter
+from mcpcred.clients.base import is_wrapped
+from mcpcred.discovery import expand
+from mcpcred.errors import SecretStoreError, UsageError
+from mcpcred.fsutil import atomic_write
+from mcpcred.host import Host
+from mcpcred.keychain.index import SecretIndex
+from mcpcred.keychain.store import SecretStore
+from mcpcred.models import ConfigLocation, ServerEntry
+from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, pointer_index
+from mcpcred.paths import data_dir
+from mcpcred.wrap import edit, files
+from mcpcred.wrap.plan import Change, Move, Planner, ServerPlan, ShimSettings, suggest_name
+
+RECORDS = "wrapped.json"
+
+
+@dataclass(slots=True)
+class FilePlan:
+    """Everything a run will do to one file."""
+
+    location: ConfigLocation
+    display: str
+    snapshot: files.Snapshot
+    servers: list[ServerPlan]
+    new_text: str
+    scrubbed_text: str
+
+    @property
+    def original(self) -> str:
+        """The file's text as read."""
+        return self.snapshot.document.source.text
+
+    @property
+    def changed(self) -> bool:
+        """Whether the run writes this file."""
+        return self.new_text != self.original
+
+    @property
+    def moves(self) -> list[Move]:
+        """Secrets leaving this file."""
+        return [m for s in self.servers for m in s.moves]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a run did (for the CLI to report)."""
+
+    written: list[FilePlan] = field(default_factory=list)
+    backups: list[Path] = field(default_factory=list)
+    stored: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+
+
+# -- finding the files -----------------------------------------------------------------
+def adapter_for(client: str) -> ClientAdapter:
+    """The adapter for a client id, or a usage error listing the valid ones."""
+    adapter = BY_ID.get(client)
+    if adapter is None or client == "generic":
+        choices = ", ".join(sorted(k for k in BY_ID if k != "generic"))
+        raise UsageError(f"unknown client {client!r}", hint=f"choose one of: {choices}")
+    return adapter
+
+
+def locations(adapter: ClientAdapter, host: Host, config: str | None) -> list[ConfigLocation]:
+    """The client's existing config files (or just ``config``)."""
+    if config is not None:
+        path = os.path.abspath(config)
+        if not os.path.isfile(path):
+            raise UsageError(f"no such file: {config}")
+        fmt = "toml" if path.endswith(".toml") else "jsonc"
+        known = [
+            loc
+            for loc in adapter.user_locations(host) + adapter.project_locations(PurePath(host.cwd))
+            if os.path.abspath(loc.path) == path
+        ]
+        scope = known[0].scope if known else "user"
+        return [ConfigLocation(adapter.id, path, scope, fmt)]
+    found: list[ConfigLocation] = []
+    for location in adapter.user_locations(host) + adapter.project_locations(PurePath(host.cwd)):
+        found.extend(expand(location))
+    return found
+
+
+def shim_settings(host: Host, backend: str | None) -> ShimSettings:
+    """How wrapped entries start the shim on this machine."""
+    linux = host.os == "linux"
+    default_backends = {
+        "linux": "keyring.backends.SecretService.Keyring",
+        "macos": "keyring.backends.macOS.Keyring",
+        "windows": "keyring.backends.Windows.WinVaultKeyring",
+    }
+    recorded = backend if backend and backend != default_backends.get(host.os) else None
+    address = host.var("DBUS_SESSION_BUS_ADDRESS") if linux else None
+    if address:
+        # Only the transport part: the guid changes whenever the bus restarts.
+        address = ";".join(
+            ",".join(p for p in part.split(",") if not p.startswith("guid="))
+            for part in address.split(";")
+        )
+        if _standard_bus(address):
+            address = None
+    return ShimSettings(executable(), recorded, address, linux)
+
+
+def _standard_bus(address: str) -> bool:
+    uid = os.getuid() if hasattr(os, "getuid") else -1
+    return address == f"unix:path=/run/user/{uid}/bus"
+
+
+def executable() -> str:
+    """The absolute path of the ``mcpcred`` executable (GUI clients have no shell PATH)."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if os.path.basename(argv0).lower() in ("mcpcred", "mcpcred.exe") and os.path.isfile(argv0):
+        return os.path.abspath(argv0)
+    beside = Path(sys.executable).parent / ("mcpcred.exe" if os.name == "nt" else "mcpcred")
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("mcpcred")
+    if found:
+        return os.path.abspath(found)
+    raise UsageError(
+        "cannot find the mcpcred executable to write into the config",
+        hint="install mcpcred with pip or pipx so that the `mcpcred` command exists",
+    )
+
+
+# -- naming and de-duplicating secrets ---------------------------------------------------
+class SecretNamer:
+    """Gives each distinct value one keychain name, reusing names of values already stored."""
+
+    def __init__(self, store: SecretStore | None, index: SecretIndex) -> None:
+        self.store = store
+        self.index = index
+        self.by_value: dict[str, str] = {}
+        self.reused: set[str] = set()
+        self._known: dict[str, str] | None = None
+        self._taken: set[str] = set()
+
+    def _existing(self) -> dict[str, str]:
+        """Values already in the keychain (by value), read once per run."""
+        if self._known is None:
+            self._known = {}
+            if self.store is not None:
+                for name in sorted(self.index.entries()):
+                    try:
+                        self._known.setdefault(self.store.get(name), name)
+                    except SecretStoreError:
+                        continue
+                    self._taken.add(name)
+        return self._known
+
+    def __call__(self, value: str, kind: str, server: str, variable: str | None) -> str:
+        if value in self.by_value:
+            return self.by_value[value]
+        existing = self._existing().get(value)
+        if existing is not None:
+            self.by_value[value] = existing
+            self.reused.add(existing)
+            return existing
+        base = suggest_name(kind, server, variable)
+        candidate, counter = base, 1
+        while candidate in self._taken or self._stored(candidate):
+            counter += 1
+            candidate = f"{base}-{counter}"
+        self._taken.add(candidate)
+        self.by_value[value] = candidate
+        return candidate
+
+    def _stored(self, name: str) -> bool:
+        if self.store is None:
+            return False
+        try:
+            return self.store.exists(name)
+        except SecretStoreError:
+            return False
+
+
+# -- wrap --------------------------------------------------------------------------------
+def plan_wrap(
+    adapter: ClientAdapter,
+    host: Host,
+    *,
+    config: str | None,
+    servers: list[str],
+    settings: ShimSettings,
+    namer: SecretNamer,
+) -> list[FilePlan]:
+    """Plan the whole run; raises before anything is changed if a file cannot be used."""
+    planner = Planner(Auditor(host), settings, namer)
+    plans = []
+    seen: set[str] = set()
+    for location in locations(adapter, host, config):
+        snapshot = files.read(location.path)
+        entries = [e for e in adapter.servers(snapshot.document, location) if _chosen(e, servers)]
+        seen.update(e.name for e in entries)
+        server_plans = [planner.plan(e) for e in entries]
+        scrub = [c for p in server_plans for c in p.scrub]
+        changes = [c for p in server_plans for c in p.changes]
+        document = snapshot.document
+        new_text = edit.apply(document, changes)
+        edit.verify(new_text, document.format, location.path, changes)
+        scrubbed = edit.apply(document, scrub)
+        edit.verify(scrubbed, document.format, location.path, scrub)
+        plans.append(
+            FilePlan(
+                location,
+                display_path(location.path, host),
+                snapshot,
+                server_plans,
+                new_text,
+                scrubbed,
+            )
+        )
+    _check_servers(servers, seen, adapter)
+    return plans
+
+
+def execute_wrap(plans: list[FilePlan], store: SecretStore, index: SecretIndex) -> Outcome:
+    """Store the secrets, then back up and write each changed file."""
+    outcome = Outcome()
+    values: dict[str, str] = {}
+    for plan in plans:
+        for move in plan.moves:
+            values.setdefault(move.name, move.value)
+    for name, value in values.items():
+        if store.exists(name) and store.get(name) == value:
+            outcome.reused.append(name)
+            continue
+        store.set(name, value)
+        if store.get(name) != value:
+            raise SecretStoreError(f"secret '{name}' did not read back from the keychain")
+        index.touch(name)
+        outcome.stored.append(name)
+    backups = data_dir() / "backups"
+    for plan in plans:
+        if not plan.changed:
+            continue
+        outcome.backups.append(
+            files.backup(backups, plan.location.client, plan.location.path, plan.scrubbed_text)
+        )
+        files.write(plan.snapshot, plan.new_text)
+        _save_records(plan)
+        outcome.written.append(plan)
+    return outcome
+
+
+# -- unwrap ------------------------------------------------------------------------------
+def plan_unwrap(
+    adapter: ClientAdapter,
+    host: Host,
+    *,
+    config: str | None,
+    servers: list[str],
+    restore_secrets: bool,
+    store: SecretStore | None,
+) -> list[FilePlan]:
+    """Plan restoring every wrapped server's own command (and, if asked, secret values)."""
+    records = _load_records()
+    plans = []
+    seen: set[str] = set()
+    for location in locations(adapter, host, config):
+        snapshot = files.read(location.path)
+        entries = [e for e in adapter.servers(snapshot.document, location) if _chosen(e, servers)]
+        seen.update(e.name for e in entries)
+        file_records = records.get(os.path.abspath(location.path), {})
+        server_plans = [
+            _unwrap_entry(e, file_records.get(e.name, {}), restore_secrets, store) for e in entries
+        ]
+        changes = [c for p in server_plans for c in p.changes]
+        document = snapshot.document
+        new_text = edit.apply(document, changes)
+        edit.verify(new_text, document.format, location.path, changes)
+        plans.append(
+            FilePlan(
+                location,
+                display_path(location.path, host),
+                snapshot,
+                server_plans,
+                new_text,
+                new_text if not restore_secrets else document.source.text,
+            )
+        )
+    _check_servers(servers, seen, adapter)
+    return plans
+
+
+def execute_unwrap(plans: list[FilePlan]) -> Outcome:
+    """Write each changed file (the backup is the wrapped file: it holds references only)."""
+    outcome = Outcome()
+    backups = data_dir() / "backups"
+    for plan in plans:
+        if not plan.changed:
+            continue
+        outcome.backups.append(
+            files.backup(backups, plan.location.client, plan.location.path, plan.original)
+        )
+        files.write(plan.snapshot, plan.new_text)
+        _forget_records(plan)
+        outcome.written.append(plan)
+    return outcome
+
+
+def _unwrap_entry(
+    entry: ServerEntry,
+    record: dict[str, object],
+    restore_secrets: bool,
+    store: SecretStore | None,
+) -> ServerPlan:
+    index = pointer_index(entry.node, entry.pointer)
+    pointers = {key: pointer for key, (pointer, _) in index.items()}
+    plan = ServerPlan(entry.name, "unwrap")
+    helper = entry.node.get("headersHelper")
+    if entry.transport == "stdio" and is_wrapped(entry):
+        _restore_command(entry, record, plan, pointers)
+    elif record.get("headers_helper") and isinstance(helper, ScalarNode):
+        _restore_headers(entry, str(helper.value), plan, pointers)
+    if restore_secrets and store is not None:
+        _restore_values(entry, plan, index, store)
+    if not plan.changes:
+        plan.status = "not-wrapped"
+    return plan
+
+
+def _restore_command(
+    entry: ServerEntry,
+    record: dict[str, object],
+    plan: ServerPlan,
+    pointers: dict[int, tuple[str | int, ...]],
+) -> None:
+    args = [a.to_python() for a in entry.args]
+    split = args.index("--") if "--" in args else -1
+    original = args[split + 1 :]
+    if split < 0 or not original or not isinstance(original[0], str):
+        plan.status = "unwrappable"
+        plan.notes.append("its shim arguments have no command after `--`")
+        return
+    if entry.command is None:
+        return
+    plan.changes.append(Change("set", pointers[id(entry.command)], original[0]))
+    args_holder = next(
+        (
+            h
+            for h in (entry.node, entry.node.get("command"))
+            if isinstance(h, ObjectNode) and isinstance(h.get("args"), ArrayNode)
+        ),
+        None,
+    )
+    if args_holder is not None:
+        args_node = args_holder.get("args")
+        if args_node is None:
+            return
+        if record.get("args_absent") and len(original) == 1:
+            plan.changes.append(Change("remove", pointers[id(args_node)]))
+        else:
+            plan.changes.append(Change("set", pointers[id(args_node)], original[1:]))
+    added = record.get("codex_env_vars_added")
+    env_vars = entry.node.get("env_vars")
+    if isinstance(added, list) and isinstance(env_vars, ArrayNode):
+        kept = [v.to_python() for v in env_vars.items if v.to_python() not in added]
+        if not kept and record.get("codex_env_vars_absent"):
+            plan.changes.append(Change("remove", pointers[id(env_vars)]))
+        else:
+            plan.changes.append(Change("set", pointers[id(env_vars)], kept))
+    if "codex_startup_timeout_sec" in record:
+        timeout = entry.node.get("startup_timeout_sec")
+        previous = record["codex_startup_timeout_sec"]
+        if timeout is not None:
+            if previous is None:
+                plan.changes.append(Change("remove", pointers[id(timeout)]))
+            else:
+                plan.changes.append(Change("set", pointers[id(timeout)], previous))
+
+
+def _restore_headers(
+    entry: ServerEntry,
+    helper: str,
+    plan: ServerPlan,
+    pointers: dict[int, tuple[str | int, ...]],
+) -> None:
+    try:
+        words = shlex.split(helper)
+    except ValueError:
+        plan.notes.append("its headersHelper is not a command mcpcred wrote")
+        return
+    headers: dict[str, str] = {}
+    for flag, value in itertools.pairwise(words):
+        if flag == "--header":
+            name, _, rest = value.partition(":")
+            headers[name.strip()] = rest.strip()
+    if not headers:
+        return
+    plan.changes.append(Change("remove", (*entry.pointer, "headersHelper")))
+    existing = entry.node.get("headers")
+    if isinstance(existing, ObjectNode):
+        for name, value in headers.items():
+            plan.changes.append(Change("add", (*pointers[id(existing)], name), value))
+    else:
+        plan.changes.append(Change("add", (*entry.pointer, "headers"), headers))
+
+
+def _restore_values(
+    entry: ServerEntry,
+    plan: ServerPlan,
+    index: dict[int, tuple[tuple[str | int, ...], Node]],
+    store: SecretStore,
+) -> None:
+    """Put secret values back in place of references (``--restore-secrets``)."""
+    planned = {c.pointer: c for c in plan.changes}
+
+    def value_of(kind: str, name: str) -> str:
+        if kind != references.SECRET:
+            return references.whole(name, kind)
+        return store.get(name)
+
+    for pointer, node in index.values():
+        if not isinstance(node, ScalarNode) or not isinstance(node.value, str):
+            continue
+        if not references.find(node.value) or pointer in planned:
+            continue
+        restored = references.substitute(node.value, value_of)
+        change = Change("set", pointer, restored)
+        plan.changes.append(change)
+    for change in plan.changes:
+        if change.op in ("set", "add") and isinstance(change.value, list):
+            change.value = [
+                references.substitute(v, value_of) if isinstance(v, str) else v
+                for v in change.value
+            ]
+        elif change.op in ("set", "add") and isinstance(change.value, dict):
+            change.value = {
+                k: references.substitute(v, value_of) if isinstance(v, str) else v
+                for k, v in change.value.items()
+            }
+        elif change.op in ("set", "add") and isinstance(change.value, str):
+            change.value = references.substitute(change.value, value_of)
+
+
+# -- helpers -----------------------------------------------------------------------------
+def _chosen(entry: ServerEntry, servers: list[str]) -> bool:
+    return not servers or entry.name in servers
+
+
+def _check_servers(servers: list[str], seen: set[str], adapter: ClientAdapter) -> None:
+    missing = [s for s in servers if s not in seen]
+    if missing:
+        raise UsageError(
+            f"no server named {', '.join(repr(m) for m in missing)} in {adapter.display_name}'s "
+            "config",
+            hint=f"see `mcpcred status` for the servers of {adapter.id}",
+        )
+
+
+def _records_path() -> Path:
+    return data_dir() / RECORDS
+
+
+def _load_records() -> dict[str, dict[str, dict[str, object]]]:
+    try:
+        data = json.loads(_records_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_records(plan: FilePlan) -> None:
+    records = _load_records()
+    path = os.path.abspath(plan.location.path)
+    mine = records.setdefault(path, {})
+    for server in plan.servers:
+        if server.status == "wrap" and server.record:
+            mine[server.name] = server.record
+    if not mine:
+        records.pop(path, None)
+    atomic_write(str(_records_path()), json.dumps(records, indent=2) + "\n")
+
+
+def _forget_records(plan: FilePlan) -> None:
+    records = _load_records()
+    path = os.path.abspath(plan.location.path)
+    mine = records.get(path, {})
+    for server in plan.servers:
+        if server.changes:
+            mine.pop(server.name, None)
+    if not mine:
+        records.pop(path, None)
+    atomic_write(str(_records_path()), json.dumps(records, indent=2) + "\n")
+
+
+__all__ = [
+    "FilePlan",
+    "Outcome",
+    "SecretNamer",
+    "adapter_for",
+    "execute_unwrap",
+    "execute_wrap",
+    "plan_unwrap",
+    "plan_wrap",
+    "shim_settings",
+]
