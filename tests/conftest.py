@@ -8,6 +8,7 @@ are pointed into ``tmp_path`` (or removed) before each test.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,33 @@ def home(isolated_home: Path) -> Path:
 def project(isolated_home: Path) -> Path:
     """The temporary project directory (also the working directory)."""
     return Path(os.getcwd())
+
+
+@pytest.fixture(scope="session")
+def secret_service() -> Iterator[dict[str, str]]:
+    """One real, unlocked Secret Service (gnome-keyring on a private D-Bus) for the session.
+
+    Yields the variables that lead a client to it (see ``tests/support/keychain.py``);
+    the keyring's files live in the session's own temp dir, never in a test's HOME.
+    """
+    from tests.support.keychain import real_secret_service
+
+    with real_secret_service() as env:
+        yield env
+
+
+@pytest.fixture
+def keychain(secret_service: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The real keychain, emptied of ``mcpcred`` items, in this test's environment.
+
+    The variables are set with monkeypatch, so processes the test starts inherit them;
+    keyring's backend overrides are removed so that ``keyring`` finds the Secret Service.
+    """
+    from tests.support import keychain as real_keychain
+
+    real_keychain.clear(secret_service, "mcpcred")
+    for name, value in secret_service.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    monkeypatch.delenv("MCPCRED_ALLOW_INSECURE_KEYRING", raising=False)
+    return secret_service

@@ -126,7 +126,8 @@ class _JsonEditor:
         if isinstance(node, ArrayNode | ObjectNode) and self._multiline(node):
             first = node.items[0] if isinstance(node, ArrayNode) and node.items else None
             item_indent = self._line_indent(first.start) if first else indent + self.unit
-        rendered = self._render(change.value, indent, item_indent)
+        inline = not self._multiline(node)
+        rendered = self._render(change.value, indent, item_indent, inline=inline)
         self.splices.append((node.start, node.end, rendered))
 
     def _remove(self, change: Change) -> None:
@@ -171,11 +172,24 @@ class _JsonEditor:
     def _member(self, key: str | int, value: object, indent: str) -> str:
         return json.dumps(str(key), ensure_ascii=False) + ": " + self._render(value, indent, None)
 
-    def _render(self, value: object, indent: str, item_indent: str | None) -> str:
-        """JSON text for a value; multi-line when ``item_indent`` is given or for objects."""
+    def _render(
+        self, value: object, indent: str, item_indent: str | None, *, inline: bool = False
+    ) -> str:
+        """JSON text for a value: arrays multi-line with ``item_indent``, objects unless inline."""
         if isinstance(value, dict):
             if not value:
                 return "{}"
+            if inline:
+                return (
+                    "{"
+                    + ", ".join(
+                        json.dumps(str(k), ensure_ascii=False)
+                        + ": "
+                        + self._render(v, indent, None)
+                        for k, v in value.items()
+                    )
+                    + "}"
+                )
             inner = indent + self.unit
             members = ("," + self.newline + inner).join(
                 json.dumps(str(k), ensure_ascii=False) + ": " + self._render(v, inner, None)

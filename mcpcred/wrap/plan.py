@@ -174,6 +174,8 @@ class Planner:
             else:
                 plan.changes.append(plan.scrub[-1])
         if added_env:
+            plan.record["docker_env"] = list(added_env)
+            plan.record["env_absent"] = env_holder is None
             if isinstance(env_holder, ObjectNode):
                 env_pointer = pointers[id(env_holder)]
                 adds = [Change("add", (*env_pointer, k), v) for k, v in added_env.items()]
@@ -258,6 +260,7 @@ class Planner:
         )  # fmt: skip
         plan.changes.append(Change("add", (*entry.pointer, helper_key), helper))
         plan.record["headers_helper"] = True
+        plan.record["header_order"] = [key.name for key, _ in entry.headers]
         return plan
 
     # -- naming ----------------------------------------------------------------------

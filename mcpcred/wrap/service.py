@@ -343,7 +343,7 @@ def _unwrap_entry(
     if entry.transport == "stdio" and is_wrapped(entry):
         _restore_command(entry, record, plan, pointers)
     elif record.get("headers_helper") and isinstance(helper, ScalarNode):
-        _restore_headers(entry, str(helper.value), plan, pointers)
+        _restore_headers(entry, str(helper.value), record, plan, pointers)
     if restore_secrets and store is not None:
         _restore_values(entry, plan, index, store)
     if not plan.changes:
@@ -366,6 +366,7 @@ def _restore_command(
         return
     if entry.command is None:
         return
+    _undo_docker_env(entry, record, original, plan, pointers)
     plan.changes.append(Change("set", pointers[id(entry.command)], original[0]))
     args_holder = next(
         (
@@ -401,9 +402,43 @@ def _restore_command(
                 plan.changes.append(Change("set", pointers[id(timeout)], previous))
 
 
+def _undo_docker_env(
+    entry: ServerEntry,
+    record: dict[str, object],
+    argv: list[object],
+    plan: ServerPlan,
+    pointers: dict[int, tuple[str | int, ...]],
+) -> None:
+    """Put ``-e NAME`` + ``env.NAME`` back together as ``-e NAME=value`` (in ``argv``)."""
+    names = record.get("docker_env")
+    env = entry.node.get("env")
+    if not isinstance(names, list) or not isinstance(env, ObjectNode):
+        return
+    moved = 0
+    for name in names:
+        value = env.get(str(name))
+        if not isinstance(value, ScalarNode) or not isinstance(value.value, str):
+            continue
+        for i, arg in enumerate(argv):
+            flagged = i > 0 and argv[i - 1] in ("-e", "--env") and arg == name
+            if flagged or arg == f"--env={name}":
+                found = references.find(value.value)
+                text = value.value
+                if len(found) == 1 and text == references.whole(found[0][1], found[0][0]):
+                    text = references.embedded(found[0][1], found[0][0])
+                argv[i] = f"{arg}={text}"
+                moved += 1
+                plan.changes.append(Change("remove", (*pointers[id(env)], str(name))))
+                break
+    if moved and record.get("env_absent") and moved == len(env.members):
+        plan.changes = [c for c in plan.changes if c.pointer[:-1] != pointers[id(env)]]
+        plan.changes.append(Change("remove", pointers[id(env)]))
+
+
 def _restore_headers(
     entry: ServerEntry,
     helper: str,
+    record: dict[str, object],
     plan: ServerPlan,
     pointers: dict[int, tuple[str | int, ...]],
 ) -> None:
@@ -422,8 +457,11 @@ def _restore_headers(
     plan.changes.append(Change("remove", (*entry.pointer, "headersHelper")))
     existing = entry.node.get("headers")
     if isinstance(existing, ObjectNode):
-        for name, value in headers.items():
-            plan.changes.append(Change("add", (*pointers[id(existing)], name), value))
+        merged = {**existing.to_python(), **headers}
+        order = record.get("header_order")
+        rank = {n: i for i, n in enumerate(order)} if isinstance(order, list) else {}
+        ordered = dict(sorted(merged.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+        plan.changes.append(Change("set", pointers[id(existing)], ordered))
     else:
         plan.changes.append(Change("add", (*entry.pointer, "headers"), headers))
 
@@ -445,8 +483,8 @@ def _restore_values(
     for pointer, node in index.values():
         if not isinstance(node, ScalarNode) or not isinstance(node.value, str):
             continue
-        if not references.find(node.value) or pointer in planned:
-            continue
+        if not references.find(node.value) or any(pointer[: len(p)] == p for p in planned):
+            continue  # inside a value another change rewrites anyway
         restored = references.substitute(node.value, value_of)
         change = Change("set", pointer, restored)
         plan.changes.append(change)

@@ -1,0 +1,70 @@
+"""Where the user's D-Bus session bus is, when the environment does not say.
+
+The Secret Service lives on the session bus, and a client finds that bus
+through ``DBUS_SESSION_BUS_ADDRESS``. MCP clients (the MCP Inspector, the MCP
+Python SDK, Codex) start servers with a scrubbed environment: HOME, PATH, USER,
+SHELL, TERM and LOGNAME only. Without a fallback the shim would report "no
+keychain" on a desktop where the keychain is running and unlocked.
+
+So the shim looks where libdbus and sd-bus look when the variable is unset:
+``$XDG_RUNTIME_DIR/bus`` and then ``/run/user/<uid>/bus`` (the per-user bus of
+systemd's ``dbus.socket``/``dbus-broker``), accepting a path only if it is a
+socket owned by this user, so a stale or foreign file is never talked to.
+Last comes the address ``mcpcred wrap`` saw when it rewrote the config, which
+covers sessions started by ``dbus-launch`` (no well-known path). Stdlib only:
+the shim imports this on every server start.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+
+ENV_VAR = "DBUS_SESSION_BUS_ADDRESS"
+RUN_USER = "/run/user"  # systemd-logind's per-user runtime directories
+
+# D-Bus address values may hold these bytes as is; everything else is %XX-escaped
+# (D-Bus specification, "Server Addresses").
+_PLAIN = frozenset(b"-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_/.\\*")
+
+
+def session_bus_address(env: Mapping[str, str], fallback: str | None = None) -> str | None:
+    """The session bus address to use, or None when there is none to try.
+
+    The order matters: an explicit variable always wins (the user or the client
+    chose it), a live socket in the runtime directory beats an address recorded
+    earlier (which may belong to a session that has since ended).
+    """
+    explicit = env.get(ENV_VAR, "").strip()
+    if explicit:
+        return explicit
+    getuid = getattr(os, "getuid", None)
+    uid = getuid() if getuid is not None else None
+    candidates = []
+    runtime_dir = env.get("XDG_RUNTIME_DIR", "")
+    if runtime_dir:
+        candidates.append(os.path.join(runtime_dir, "bus"))
+    if uid is not None:
+        candidates.append(os.path.join(RUN_USER, str(uid), "bus"))
+    for path in candidates:
+        if _is_own_socket(path, uid):
+            return unix_path_address(path)
+    return fallback or None
+
+
+def unix_path_address(path: str) -> str:
+    """The D-Bus address of a Unix socket path, escaped as the specification asks."""
+    raw = os.fsencode(path)
+    return "unix:path=" + "".join(chr(b) if b in _PLAIN else f"%{b:02x}" for b in raw)
+
+
+def _is_own_socket(path: str, uid: int | None) -> bool:
+    # A relative XDG_RUNTIME_DIR is invalid per the basedir spec; libdbus ignores it too.
+    if not os.path.isabs(path):
+        return False
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISSOCK(info.st_mode) and (uid is None or info.st_uid == uid)

@@ -1,0 +1,417 @@
+"""Read secrets from the freedesktop Secret Service, fast enough for the shim.
+
+The shim runs on every MCP server start and may add about 50 ms. Going through
+``keyring`` costs 80-120 ms to import plus ~100 ms of backend discovery, and
+``secretstorage`` opens a new connection and a Diffie-Hellman session per item
+(~20 ms each). This module speaks the D-Bus protocol to the Secret Service
+directly with ``jeepney`` (pure Python, already installed with ``keyring`` on
+Linux): one connection, one session, one ``SearchItems`` per name and a single
+``GetSecrets`` for all of them. It reads exactly what ``keyring`` writes (the
+``service`` and ``username`` attributes) and the ``chunks`` layout on top.
+
+Only the standard library is imported at module level; ``jeepney`` is imported
+on first use. ``keyring``, ``secretstorage`` and ``cryptography`` are never
+imported here: each one alone would blow the budget.
+
+Every outcome other than success is a typed ``SecretStoreError`` with a
+one-line message that names secrets but never carries a value, because the
+shim prints it to the MCP client's log.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any
+
+from mcpcred.errors import (
+    KeychainLocked,
+    KeychainTimeout,
+    KeychainUnavailable,
+    SecretNotFound,
+    SecretStoreError,
+)
+from mcpcred.keychain import chunks
+
+if TYPE_CHECKING:
+    import socket
+
+BUS_NAME = "org.freedesktop.secrets"
+SERVICE_PATH = "/org/freedesktop/secrets"
+SERVICE_IFACE = "org.freedesktop.Secret.Service"
+SESSION_IFACE = "org.freedesktop.Secret.Session"
+
+# A header announcing more parts than this is corrupt, not a 1 MB token; refuse
+# it rather than send a million searches.
+MAX_PARTS = 1024
+# Any stored value starting like this is a chunk header, possibly of a layout
+# version newer than ``chunks`` knows; handing it to a server as the secret
+# would be wrong either way.
+_CHUNK_MARK = "mcpcred-chunked:"
+
+_NO_SERVICE_ERRORS = (
+    "org.freedesktop.DBus.Error.ServiceUnknown",
+    "org.freedesktop.DBus.Error.NameHasNoOwner",
+    "org.freedesktop.DBus.Error.Spawn.",  # prefix: activation was tried and failed
+)
+_REFUSED_ERRORS = (
+    "org.freedesktop.DBus.Error.UnknownObject",
+    "org.freedesktop.DBus.Error.UnknownMethod",
+    "org.freedesktop.DBus.Error.UnknownInterface",
+    "org.freedesktop.DBus.Error.NotSupported",
+    "org.freedesktop.DBus.Error.AccessDenied",
+    "org.freedesktop.DBus.Error.Disconnected",
+)
+_TIMEOUT_ERRORS = (
+    "org.freedesktop.DBus.Error.NoReply",
+    "org.freedesktop.DBus.Error.Timeout",
+    "org.freedesktop.DBus.Error.TimedOut",
+)
+_LOCKED_ERRORS = ("org.freedesktop.Secret.Error.IsLocked",)
+
+_UNAVAILABLE_HINT = (
+    "start a Secret Service (gnome-keyring or KeePassXC) in your desktop session, "
+    "or run `mcpcred wrap` again from it so the shim knows the session bus"
+)
+
+
+def read_secrets(
+    names: Sequence[str],
+    *,
+    address: str,
+    service: str = "mcpcred",
+    timeout: float = 5.0,
+) -> dict[str, str]:
+    """The values of secrets ``names``, all read over one Secret Service session.
+
+    All or nothing: the shim must not start a server with half its
+    credentials, so the first problem (in the order of ``names``) is raised
+    and no value is returned. ``timeout`` bounds the whole call, connection
+    included, because an MCP client waits on the shim with no feedback.
+    """
+    wanted = list(dict.fromkeys(names))
+    if not wanted:
+        return {}
+    if not address:
+        raise KeychainUnavailable(
+            "cannot reach the Secret Service: no D-Bus session bus address",
+            hint=_UNAVAILABLE_HINT,
+        )
+    client = _Client(address, timeout)
+    try:
+        # "plain" (no transport encryption) is acceptable here: the session bus
+        # is a local Unix socket that only this user may connect to (dbus-daemon
+        # checks the peer's uid), and anyone able to watch its traffic (this
+        # user, with dbus-monitor, or root) can just as well ask the daemon for
+        # the secret directly, so Diffie-Hellman would protect against nobody.
+        # It would cost an import of ``cryptography`` and a key exchange, which
+        # is most of the ~20 ms ``secretstorage`` spends per item.
+        session = client.open_session()
+        try:
+            return _read(client, session, wanted, service)
+        finally:
+            client.close_session(session)
+    finally:
+        client.close()
+
+
+def _read(client: _Client, session: str, names: list[str], service: str) -> dict[str, str]:
+    chosen = _locate(client, service, names)
+    values = client.get_secrets(chosen, session)
+    headers: dict[str, int] = {}
+    for name, value in values.items():
+        count = chunks.parts_needed(value)
+        if count:
+            if count > MAX_PARTS:
+                raise _corrupt(name, f"its header announces {count} parts")
+            headers[name] = count
+        elif value.startswith(_CHUNK_MARK):
+            raise _corrupt(name, "it is stored in a layout this version of mcpcred cannot read")
+    if not headers:
+        return values
+    part_names = [
+        chunks.part_name(name, index)
+        for name, count in headers.items()
+        for index in range(1, count + 1)
+    ]
+    part_items = _locate(client, service, part_names, whole=False)
+    parts = client.get_secrets(part_items, session)
+    for name, count in headers.items():
+        joined = chunks.join(
+            values[name], [parts[chunks.part_name(name, i)] for i in range(1, count + 1)]
+        )
+        if joined is None:
+            raise _corrupt(name, "its parts do not match its header, probably a torn write")
+        values[name] = joined
+    return values
+
+
+def _locate(
+    client: _Client, service: str, usernames: list[str], *, whole: bool = True
+) -> dict[str, str]:
+    """The item path of each user name; raises for the first one that cannot be read."""
+    found = {u: client.search({"service": service, "username": u}) for u in usernames}
+    chosen: dict[str, str] = {}
+    for username in usernames:
+        unlocked, locked = found[username]
+        name = username.partition("#")[0]
+        if unlocked:
+            chosen[username] = unlocked[0] if len(unlocked) == 1 else client.prefer(unlocked)
+        elif locked:
+            raise KeychainLocked(
+                f"the keychain is locked: secret '{name}' is in a locked collection",
+                hint="unlock the login keyring (log in to the desktop, open Seahorse, or run "
+                f"`secret-tool lookup service {service} username {name}` in a terminal); "
+                "the shim never prompts",
+            )
+        elif whole:
+            raise SecretNotFound(name)
+        else:
+            raise _corrupt(name, f"part {username.rpartition('#')[2]} is missing")
+    return chosen
+
+
+def _corrupt(name: str, why: str) -> SecretStoreError:
+    return SecretStoreError(
+        f"secret '{name}' cannot be read from the keychain: {why}",
+        hint=f"store it again: mcpcred secret set {name}",
+    )
+
+
+class _Client:
+    """One D-Bus connection to the session bus, with a deadline shared by all calls."""
+
+    def __init__(self, address: str, timeout: float) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
+        self._alias: str | None = None
+        with self._errors("connect to the session bus"):
+            jeepney = _jeepney()
+            try:
+                path = jeepney.bus.get_bus(address)
+            except (ValueError, RuntimeError, StopIteration):
+                raise KeychainUnavailable(
+                    f"cannot reach the Secret Service: unusable D-Bus address {address!r}",
+                    hint=_UNAVAILABLE_HINT,
+                ) from None
+            sock: socket.socket = jeepney.io.blocking.prep_socket(path, timeout=self.remaining())
+            try:
+                self.conn = _connection_class()(sock, self)
+            except BaseException:
+                sock.close()
+                raise
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline; raises when none are."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        return left
+
+    def call(
+        self, path: str, iface: str, method: str, signature: str, *body: Any
+    ) -> tuple[Any, ...]:
+        """One method call on the Secret Service, its reply body, errors mapped."""
+        jeepney = _jeepney()
+        with self._errors(method):
+            target = jeepney.DBusAddress(path, bus_name=BUS_NAME, interface=iface)
+            message = jeepney.new_method_call(target, method, signature, body)
+            return tuple(jeepney.wrappers.unwrap_msg(self.conn.send_and_get_reply(message)))
+
+    def open_session(self) -> str:
+        _output, session = self.call(
+            SERVICE_PATH, SERVICE_IFACE, "OpenSession", "sv", "plain", ("s", "")
+        )
+        return str(session)
+
+    def close_session(self, session: str) -> None:
+        """Ask the daemon to drop the session, without waiting for its answer.
+
+        The daemon also drops it when the connection closes; sending ``Close``
+        costs nothing and does not depend on that, and not waiting means a
+        failure path never spends more of the deadline here.
+        """
+        jeepney = _jeepney()
+        target = jeepney.DBusAddress(session, bus_name=BUS_NAME, interface=SESSION_IFACE)
+        message = jeepney.new_method_call(target, "Close")
+        message.header.flags |= jeepney.MessageFlag.no_reply_expected
+        with suppress(OSError):
+            self.conn.send(message)
+
+    def search(self, attributes: dict[str, str]) -> tuple[list[str], list[str]]:
+        """(unlocked item paths, locked item paths) matching ``attributes``."""
+        reply = self.call(SERVICE_PATH, SERVICE_IFACE, "SearchItems", "a{ss}", attributes)
+        with self._errors("SearchItems"):  # a reply of the wrong shape is a broken service
+            unlocked, locked = reply
+            return [str(p) for p in unlocked], [str(p) for p in locked]
+
+    def prefer(self, paths: list[str]) -> str:
+        """Of several matching items, the one in the default collection, else the first.
+
+        Duplicates happen when a user copied items between keyrings; the
+        default collection is where ``keyring`` writes, so it holds the value
+        ``mcpcred secret set`` stored last.
+        """
+        if self._alias is None:
+            try:
+                (alias,) = self.call(SERVICE_PATH, SERVICE_IFACE, "ReadAlias", "s", "default")
+                self._alias = str(alias)
+            except (KeychainTimeout, KeychainUnavailable):
+                raise
+            except SecretStoreError:
+                self._alias = "/"
+        if self._alias == "/":  # no default collection
+            return paths[0]
+        prefix = self._alias.rstrip("/") + "/"
+        return next((p for p in paths if p.startswith(prefix)), paths[0])
+
+    def get_secrets(self, items: dict[str, str], session: str) -> dict[str, str]:
+        """The UTF-8 values of ``items`` (user name -> item path), in one call."""
+        if not items:
+            return {}
+        paths = list(dict.fromkeys(items.values()))
+        reply = self.call(SERVICE_PATH, SERVICE_IFACE, "GetSecrets", "aoo", paths, session)
+        with self._errors("GetSecrets"):
+            return self._decode(items, reply)
+
+    def _decode(self, items: dict[str, str], reply: tuple[Any, ...]) -> dict[str, str]:
+        (secrets,) = reply
+        out: dict[str, str] = {}
+        for username, path in items.items():
+            name = username.partition("#")[0]
+            secret = secrets.get(path)
+            if secret is None:
+                # Found unlocked a moment ago; the daemon skips items that are locked now.
+                raise KeychainLocked(
+                    f"the keychain is locked: secret '{name}' became unreadable while reading it",
+                    hint="unlock the login keyring and start the server again",
+                )
+            try:
+                out[username] = bytes(secret[2]).decode("utf-8")
+            except UnicodeDecodeError:
+                # ``from None``: the decode error holds the raw value.
+                raise _corrupt(name, "its value is not UTF-8 text") from None
+        return out
+
+    def close(self) -> None:
+        with suppress(OSError):
+            self.conn.close()
+
+    @contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Turn jeepney's and the socket's exceptions into mcpcred's typed errors."""
+        try:
+            error_reply = _jeepney().wrappers.DBusErrorResponse
+        except ImportError:
+            raise KeychainUnavailable(
+                "cannot read the Secret Service: the jeepney package is not installed",
+                hint="install keyring (which brings jeepney on Linux) into mcpcred's environment",
+            ) from None
+        try:
+            yield
+        except SecretStoreError:
+            raise
+        except TimeoutError:
+            raise KeychainTimeout(
+                f"the Secret Service did not answer within {self.timeout:g} s ({doing})",
+                hint="is the keychain daemon hung or waiting for a prompt? "
+                "try `secret-tool search --all service mcpcred` in a terminal",
+            ) from None
+        except error_reply as exc:
+            raise _from_dbus(exc, doing) from None
+        except (OSError, EOFError) as exc:
+            raise KeychainUnavailable(
+                f"cannot reach the Secret Service ({doing}): "
+                f"{type(exc).__name__}: {_one_line(exc)}",
+                hint=_UNAVAILABLE_HINT,
+            ) from None
+        except Exception as exc:
+            # jeepney's AuthenticationError, a malformed reply: never a value in them.
+            raise KeychainUnavailable(
+                f"cannot talk to the Secret Service ({doing}): {type(exc).__name__}",
+                hint=_UNAVAILABLE_HINT,
+            ) from None
+
+
+def _from_dbus(exc: Any, doing: str) -> SecretStoreError:
+    """An error reply from the bus or the daemon as a typed error.
+
+    Error replies carry the daemon's text, which describes the failure; the
+    daemon never echoes a value back in them.
+    """
+    name = str(getattr(exc, "name", "") or "")
+    data = getattr(exc, "data", ())
+    text = _one_line(data[0]) if data and isinstance(data[0], str) else ""
+    detail = f"{name}: {text}" if text else name
+    if name.startswith(_NO_SERVICE_ERRORS):
+        return KeychainUnavailable(
+            f"no Secret Service on the session bus ({BUS_NAME} is not running "
+            f"and could not be started): {detail}",
+            hint=_UNAVAILABLE_HINT,
+        )
+    if name.startswith(_REFUSED_ERRORS):
+        return KeychainUnavailable(
+            f"the Secret Service cannot serve this request ({doing}): {detail}",
+            hint=_UNAVAILABLE_HINT,
+        )
+    if name.startswith(_TIMEOUT_ERRORS):
+        return KeychainTimeout(
+            f"the Secret Service did not answer ({doing}): {detail}",
+            hint="is the keychain daemon hung or waiting for a prompt?",
+        )
+    if name.startswith(_LOCKED_ERRORS):
+        return KeychainLocked(
+            f"the keychain is locked ({doing})",
+            hint="unlock the login keyring (log in to the desktop or use Seahorse); "
+            "the shim never prompts",
+        )
+    return SecretStoreError(f"the Secret Service failed ({doing}): {detail}")
+
+
+def _one_line(value: object) -> str:
+    text = " ".join(str(value).split())
+    return text[:200]
+
+
+def _connection_class() -> Any:
+    """A jeepney connection whose every reply wait ends at the caller's deadline.
+
+    ``DBusConnection`` sends ``Hello`` from its constructor with no time limit,
+    and ``Proxy`` calls wait forever by default; routing every wait through
+    ``send_and_get_reply`` here makes the one deadline hold for all of them.
+    Built on first use so that importing this module does not import jeepney.
+    """
+    global _CONNECTION
+    if _CONNECTION is None:
+
+        class _DeadlineConnection(_jeepney().io.blocking.DBusConnection):  # type: ignore[misc]
+            def __init__(self, sock: socket.socket, client: _Client) -> None:
+                self._client = client
+                super().__init__(sock)
+
+            def send_and_get_reply(self, message: Any, *, timeout: float | None = None) -> Any:
+                left = self._client.remaining()
+                return super().send_and_get_reply(
+                    message, timeout=left if timeout is None else min(timeout, left)
+                )
+
+        _CONNECTION = _DeadlineConnection
+    return _CONNECTION
+
+
+_CONNECTION: Any = None
+
+
+def _jeepney() -> Any:
+    """The ``jeepney`` package with the submodules used here, imported on first call.
+
+    The one import site, so that the missing type information of jeepney
+    (it ships no ``py.typed``) is acknowledged in one place.
+    """
+    import jeepney  # type: ignore[import-untyped]
+    import jeepney.bus  # type: ignore[import-untyped]
+    import jeepney.io.blocking  # type: ignore[import-untyped]
+    import jeepney.wrappers  # type: ignore[import-untyped]
+
+    return jeepney
