@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
         from mcpcred.shim.main import main as shim
 
         return shim(args[1:])
+    if args and args[0] == "headers":
+        from mcpcred.shim.headers import main as headers
+
+        return headers(args[1:])
     from mcpcred.cli import fast
 
     if fast.handles(args):

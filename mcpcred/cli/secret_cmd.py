@@ -83,6 +83,7 @@ def secret_list(
     from mcpcred.usage import servers, users_of
 
     store = SecretStore()
+    _ = store.backend  # refuse an unusable or insecure keychain before anything else
     indexed = SecretIndex().entries()
     uses, _ = servers(Host.current())
     referenced = {n for u in uses for k, n in u.refs if k == references.SECRET}

@@ -19,9 +19,9 @@ JSONRPC_SERVER_ERROR = -32000
 WAIT_SECONDS = 5.0
 
 
-def report(error: McpcredError) -> int:
+def report(error: McpcredError, label: str | None = None) -> int:
     """Tell the user and the client; return the exit code."""
-    text = f"mcpcred shim: {error.message}"
+    text = f"mcpcred shim: {label}: {error.message}" if label else f"mcpcred shim: {error.message}"
     if error.hint:
         text += f" (hint: {error.hint})"
     sys.stderr.write(f"error: {text}\n")

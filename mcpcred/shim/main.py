@@ -7,19 +7,21 @@ import os
 from mcpcred.errors import McpcredError, ShimError
 from mcpcred.shim import fail
 from mcpcred.shim.launch import become
-from mcpcred.shim.options import parse
+from mcpcred.shim.options import ShimOptions, parse
 from mcpcred.shim.resolve import prepare
 
 
 def main(args: list[str]) -> int:
     """Run ``mcpcred shim ARGS``; returns only on failure (success execs the server)."""
+    options: ShimOptions | None = None
     try:
         options = parse(args)
         argv, env = prepare(options, os.environ)
         become(argv, env)
     except McpcredError as exc:
-        return fail.report(exc)
+        return fail.report(exc, options.label() if options else None)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug must still fail visibly, without locals or values
-        return fail.report(ShimError(f"unexpected {type(exc).__name__} (a bug in mcpcred)"))
+        error = ShimError(f"unexpected {type(exc).__name__} (a bug in mcpcred)")
+        return fail.report(error, options.label() if options else None)

@@ -32,6 +32,7 @@ class ShimOptions:
     dbus_address: str | None = None  # session bus seen by wrap: a fallback only
     timeout: str = "10"
     allow_insecure: bool = False
+    headers: list[str] = field(default_factory=list)  # ``mcpcred headers`` only
 
     @property
     def timeout_seconds(self) -> float:
@@ -55,8 +56,12 @@ class ShimOptions:
         return "the server"
 
 
-def parse(args: list[str]) -> ShimOptions:
-    """Parse the shim's arguments (without the leading ``shim``)."""
+def parse(args: list[str], *, headers: bool = False) -> ShimOptions:
+    """Parse the shim's arguments (without the leading ``shim``).
+
+    With ``headers``, parse ``mcpcred headers`` instead: repeated
+    ``--header 'Name: value'`` and no server command.
+    """
     options = ShimOptions()
     index = 0
     while index < len(args):
@@ -65,7 +70,10 @@ def parse(args: list[str]) -> ShimOptions:
             options.command = args[index + 1 :]
             break
         name, equals, inline = arg.partition("=")
-        if name in _VALUED:
+        if headers and arg == "--header" and index + 1 < len(args):
+            index += 1
+            options.headers.append(args[index])
+        elif name in _VALUED:
             if equals:
                 value = inline
             elif index + 1 < len(args):
@@ -82,6 +90,10 @@ def parse(args: list[str]) -> ShimOptions:
                 hint="the server's command line goes after `--`: mcpcred shim [OPTIONS] -- CMD",
             )
         index += 1
+    if headers:
+        if options.command:
+            raise ShimError("mcpcred headers takes no command")
+        return options
     if not options.command:
         raise ShimError(
             "the shim needs a server command after `--`",

@@ -20,8 +20,14 @@ BACKEND_VAR = "PYTHON_KEYRING_BACKEND"
 SECRET_SERVICE = "keyring.backends.SecretService.Keyring"  # noqa: S105 (a class name)
 
 
-def wanted(command: list[str], env: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Every (kind, name) the server's env and args reference, in first-use order."""
+def wanted(
+    command: list[str], env: Mapping[str, str], label: str = "the server"
+) -> list[tuple[str, str]]:
+    """Every (kind, name) the server's env and args reference, in first-use order.
+
+    A malformed reference, or a kind this version cannot resolve, is an error:
+    the server must not start with a reference where it expects a credential.
+    """
     found: list[tuple[str, str]] = []
     for where, value in [
         *(("env " + k, v) for k, v in env.items()),
@@ -32,26 +38,26 @@ def wanted(command: list[str], env: Mapping[str, str]) -> list[tuple[str, str]]:
         bad = references.malformed(value)
         if bad is not None:
             raise ShimError(
-                f"malformed mcpcred reference in {where}: {bad[:60]!r}",
+                f"malformed mcpcred reference in {where}: {bad[:32]!r}",
                 hint="references look like mcpcred:secret/NAME (names: a-z, 0-9, '.', '_', '-')",
             )
         found.extend(references.find(value))
+    for kind, name in found:
+        if kind != references.SECRET:
+            raise ShimError(
+                f"{label} uses {references.whole(name, kind)}, which this version of "
+                "mcpcred cannot resolve",
+                hint="only mcpcred:secret/NAME references are supported; upgrade mcpcred",
+            )
     return list(dict.fromkeys(found))
 
 
 def prepare(options: ShimOptions, environ: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
     """The server's argv and environment, with every reference replaced by its value."""
     env = {k: v for k, v in environ.items() if not k.startswith(OWN_PREFIX)}
-    refs = wanted(options.command, env)
+    refs = wanted(options.command, env, options.label())
     if not refs:
         return list(options.command), env
-    for kind, name in refs:
-        if kind != references.SECRET:
-            raise ShimError(
-                f"{options.label()} uses {references.whole(name, kind)}, which this version of "
-                "mcpcred cannot resolve",
-                hint="only mcpcred:secret/NAME references are supported; upgrade mcpcred",
-            )
     values = fetch([name for _, name in refs], options, environ)
 
     def lookup(kind: str, name: str) -> str:

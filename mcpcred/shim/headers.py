@@ -1,0 +1,43 @@
+"""``mcpcred headers``: print a remote server's HTTP headers with references resolved.
+
+Remote MCP servers have no process to wrap; clients that can ask a command
+for headers (Claude Code's ``headersHelper``) run this instead, and it prints
+a JSON object of headers on stdout. The values come from the keychain at the
+moment the client connects, so the file only holds references. Same fast path,
+same keychain lookup and same error reporting as the shim.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from mcpcred import references
+from mcpcred.errors import McpcredError, ShimError
+from mcpcred.shim.options import parse
+from mcpcred.shim.resolve import fetch, wanted
+
+
+def main(args: list[str]) -> int:
+    """Print the headers as a JSON object; on failure one line on stderr, exit non-zero."""
+    try:
+        options = parse(args, headers=True)
+        pairs: list[tuple[str, str]] = []
+        for header in options.headers:
+            name, colon, value = header.partition(":")
+            if not colon or not name.strip():
+                raise ShimError(f"--header needs 'Name: value', got {name.strip()[:40]!r}")
+            pairs.append((name.strip(), value.strip()))
+        refs = wanted([v for _, v in pairs], {}, options.label())
+        values = fetch([n for _, n in refs], options, os.environ) if refs else {}
+        out = {
+            name: references.substitute(value, lambda _kind, ref: values[ref])
+            for name, value in pairs
+        }
+    except McpcredError as exc:
+        hint = f" (hint: {exc.hint})" if exc.hint else ""
+        sys.stderr.write(f"error: mcpcred headers: {exc.message}{hint}\n")
+        return exc.exit_code
+    sys.stdout.write(json.dumps(out) + "\n")
+    return 0

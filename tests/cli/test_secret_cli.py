@@ -1,0 +1,150 @@
+"""``mcpcred secret``: values go in through stdin or a hidden prompt and come out only on a TTY."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support import keychain as real_keychain
+from tests.support.cli import run
+
+TOKEN = "glpat-AbCdEf0123456789xyzW"
+
+
+def _mcpcred(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mcpcred", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_set_from_stdin_stores_the_value_and_never_prints_it(keychain: dict[str, str]) -> None:
+    result = _mcpcred("secret", "set", "gitlab", "--from-stdin", stdin=TOKEN + "\n")
+    assert result.returncode == 0, result.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "gitlab") == TOKEN
+    assert TOKEN not in result.stdout + result.stderr
+    assert "stored secret 'gitlab'" in result.stderr
+    again = _mcpcred("secret", "set", "gitlab", "--from-stdin", stdin="new-value")
+    assert "updated secret 'gitlab'" in again.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "gitlab") == "new-value"
+
+
+def test_set_needs_a_terminal_or_stdin(keychain: dict[str, str]) -> None:
+    result = run("secret", "set", "gitlab")
+    assert result.code == 2
+    assert "--from-stdin" in result.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "gitlab") is None
+
+
+def test_set_rejects_bad_names_and_empty_values(keychain: dict[str, str]) -> None:
+    bad = _mcpcred("secret", "set", "Bad Name", "--from-stdin", stdin="x")
+    assert bad.returncode == 2
+    assert "invalid secret name" in bad.stderr
+    empty = _mcpcred("secret", "set", "ok", "--from-stdin", stdin="\n")
+    assert empty.returncode == 2
+    assert real_keychain.lookup(keychain, "mcpcred", "ok") is None
+
+
+def test_list_shows_names_usage_and_dates_never_values(
+    keychain: dict[str, str], home: Path
+) -> None:
+    _mcpcred("secret", "set", "gitlab", "--from-stdin", stdin=TOKEN)
+    config = home / ".cursor" / "mcp.json"
+    config.parent.mkdir()
+    config.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "gl": {"command": "x", "env": {"GITLAB_TOKEN": "mcpcred:secret/gitlab"}},
+                    "other": {"command": "y", "env": {"T": "mcpcred:secret/not-stored"}},
+                }
+            }
+        )
+    )
+    result = run("secret", "list", "--json")
+    assert result.code == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["gitlab"]["stored"] is True
+    assert rows["gitlab"]["changed"]
+    assert rows["gitlab"]["used_by"][0]["client"] == "cursor"
+    assert rows["gitlab"]["used_by"][0]["server"] == "gl"
+    assert rows["not-stored"]["stored"] is False
+    text = run("secret", "list")
+    assert "MISSING" in text.stdout
+    assert TOKEN not in result.stdout + text.stdout
+
+
+def test_rm_refuses_while_a_server_uses_it(keychain: dict[str, str], home: Path) -> None:
+    _mcpcred("secret", "set", "gitlab", "--from-stdin", stdin=TOKEN)
+    config = home / ".cursor" / "mcp.json"
+    config.parent.mkdir()
+    config.write_text(
+        json.dumps({"mcpServers": {"gl": {"command": "x", "env": {"T": "mcpcred:secret/gitlab"}}}})
+    )
+    refused = run("secret", "rm", "gitlab")
+    assert refused.code == 2
+    assert "cursor/gl" in refused.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "gitlab") == TOKEN
+    removed = run("secret", "rm", "gitlab", "--yes")
+    assert removed.code == 0
+    assert real_keychain.lookup(keychain, "mcpcred", "gitlab") is None
+    missing = run("secret", "rm", "gitlab", "--yes")
+    assert missing.code == 5
+    assert "not in the keychain" in missing.stderr
+
+
+def test_show_only_to_a_terminal_and_only_with_reveal(keychain: dict[str, str]) -> None:
+    _mcpcred("secret", "set", "gitlab", "--from-stdin", stdin=TOKEN)
+    piped = run("secret", "show", "gitlab", "--reveal")
+    assert piped.code == 2
+    assert TOKEN not in piped.stdout + piped.stderr
+    assert "not a terminal" in piped.stderr
+
+    def on_tty(*args: str) -> tuple[int, str]:
+        leader, follower = pty.openpty()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mcpcred", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=follower,
+            stderr=subprocess.DEVNULL,
+            env=dict(os.environ),
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        process.wait(timeout=60)
+        os.close(leader)
+        return process.returncode, b"".join(chunks).decode()
+
+    code, out = on_tty("secret", "show", "gitlab")
+    assert code == 2
+    assert TOKEN not in out
+    code, out = on_tty("secret", "show", "gitlab", "--reveal")
+    assert code == 0
+    assert out.strip() == TOKEN
+
+
+def test_refuses_an_insecure_backend_unless_opted_in(keychain: dict[str, str]) -> None:
+    env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    refused = run("secret", "list", env=env)
+    assert refused.code == 5
+    assert "refusing keychain backend keyring.backends.null.Keyring" in refused.stderr
+    assert "MCPCRED_ALLOW_INSECURE_KEYRING=1" in refused.stderr
+    allowed = run("secret", "list", env={**env, "MCPCRED_ALLOW_INSECURE_KEYRING": "1"})
+    assert allowed.code == 0
+    assert "warning: using insecure keychain backend" in allowed.stderr

@@ -1,0 +1,101 @@
+"""The shim's own command line and the reference syntax (pure functions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mcpcred import references
+from mcpcred.errors import ShimError
+from mcpcred.shim.options import parse
+from mcpcred.shim.resolve import wanted
+
+
+def test_options_before_the_double_dash_and_the_command_after_it() -> None:
+    options = parse(
+        [
+            "--server",
+            "gh",
+            "--client=codex",
+            "--dbus-address",
+            "unix:path=/x",
+            "--",
+            "npx",
+            "--server",
+            "y",
+        ]
+    )
+    assert options.server == "gh"
+    assert options.client == "codex"
+    assert options.dbus_address == "unix:path=/x"
+    # the server's own options are never read as the shim's
+    assert options.command == ["npx", "--server", "y"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--server", "x"], "needs a server command"),
+        (["--server"], "needs a value"),
+        (["--bogus", "--", "true"], "unknown shim option"),
+        (
+            [
+                "--",
+            ],
+            "needs a server command",
+        ),
+    ],
+)
+def test_bad_shim_command_lines_are_errors(args: list[str], message: str) -> None:
+    with pytest.raises(ShimError, match=message):
+        parse(args)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "601"])
+def test_timeout_must_be_a_sane_number(value: str) -> None:
+    options = parse(["--timeout", value, "--", "true"])
+    with pytest.raises(ShimError):
+        _ = options.timeout_seconds
+
+
+def test_whole_and_embedded_references() -> None:
+    assert references.find("mcpcred:secret/github-pat") == [("secret", "github-pat")]
+    text = "postgres://u:{{mcpcred:secret/db.pw}}@h/{{mcpcred:secret/db.pw}}?k={{mcpcred:secret/k}}"
+    assert references.find(text) == [("secret", "db.pw"), ("secret", "k")]
+    values = {"db.pw": "p@ss", "k": "v"}
+    assert references.substitute(text, lambda _k, n: values[n]) == "postgres://u:p@ss@h/p@ss?k=v"
+    # a whole-value reference is not re-read as embedded, and plain text is untouched
+    assert references.substitute("mcpcred:secret/k", lambda _k, n: values[n]) == "v"
+    assert references.substitute("no refs here", lambda _k, n: "X") == "no refs here"
+
+
+@pytest.mark.parametrize(
+    "name", ["GitHub", "-lead", "trail-", "", "a" * 65, "white space", "x#1", "ü"]
+)
+def test_invalid_secret_names(name: str) -> None:
+    assert not references.valid_name(name)
+
+
+@pytest.mark.parametrize("name", ["a", "github-pat", "db.password", "x_1", "a" * 64])
+def test_valid_secret_names(name: str) -> None:
+    assert references.valid_name(name)
+
+
+def test_malformed_references_stop_the_server() -> None:
+    with pytest.raises(ShimError, match="malformed"):
+        wanted([], {"TOKEN": "mcpcred:secret/Bad Name"})
+    with pytest.raises(ShimError, match="malformed"):
+        wanted(["--token={{mcpcred:secret/}}"], {})
+
+
+def test_unknown_reference_kinds_stop_the_server() -> None:
+    with pytest.raises(ShimError, match="cannot resolve"):
+        wanted([], {"TOKEN": "mcpcred:oauth/github"})
+
+
+def test_references_are_collected_once_in_order() -> None:
+    env = {"A": "mcpcred:secret/a", "B": "x-{{mcpcred:secret/b}}-{{mcpcred:secret/a}}"}
+    assert wanted(["{{mcpcred:secret/c}}"], env) == [
+        ("secret", "a"),
+        ("secret", "b"),
+        ("secret", "c"),
+    ]
