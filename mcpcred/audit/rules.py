@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -626,12 +627,19 @@ class _At(Protocol):
 
 
 def _fix_for(entry: ServerEntry) -> str:
-    """What to do about a credential in this entry, in this client's own terms.
+    """What to do about a credential in this entry: ``mcpcred wrap`` where it can help.
 
-    ``mcpcred wrap`` arrives in the next release; until then the advice is the
-    client's own reference syntax where it has one.
+    Stdio servers of known clients (and Claude Code's remote ones, through its
+    ``headersHelper``) can be wrapped; otherwise the advice is the client's own
+    reference syntax where it has one.
     """
     adapter = BY_ID.get(entry.client)
+    wrappable = entry.transport == "stdio" or entry.client == "claude-code"
+    if adapter is not None and entry.client != "generic" and wrappable:
+        return (
+            "Rotate it, then move it into the OS keychain: "
+            f"mcpcred wrap {entry.client} --server {shlex.quote(entry.name)}"
+        )
     hint = adapter.reference_hint if adapter is not None else None
     if hint:
         return f"Rotate it, then reference it instead of inlining it: {hint}"

@@ -70,7 +70,7 @@ def test_unwrapped_server_only_when_it_carries_credentials(project: Path) -> Non
     unwrapped = next(f for f in found if f.rule == "hygiene/unwrapped-server")
     assert (
         unwrapped.fix
-        == "Rotate it, then reference it instead of inlining it: ${VAR} (Claude Code expands it from its environment)"
+        == "Rotate it, then move it into the OS keychain: mcpcred wrap claude-code --server svc"
     )
     assert (unwrapped.line, unwrapped.column) == (3, 12)  # the server's object
     clean = _server(project, {"command": "node", "args": ["s.js"], "env": {"API_TOKEN": "${T}"}})
@@ -270,3 +270,20 @@ def test_utf16_file_with_bom_is_read(project: Path) -> None:
     text = json.dumps({"mcpServers": {"a": {"command": "n", "env": {"API_TOKEN": SECRET}}}})
     (project / ".mcp.json").write_bytes(text.encode("utf-16"))
     assert "secret/generic-secret" in {f.rule for f in _scan(project)}
+
+
+def test_fix_hint_names_wrap_for_stdio_and_the_client_syntax_for_remote(project: Path) -> None:
+    (project / ".cursor").mkdir()
+    (project / ".cursor" / "mcp.json").write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "my docs": {"command": "npx", "env": {"API_TOKEN": SECRET}},
+                    "remote": {"url": "https://x.example/mcp", "headers": {"Authorization": f"Bearer {SECRET}"}},
+                }
+            }
+        )
+    )
+    fixes = {f.server: f.fix for f in _scan(project) if f.rule.startswith("secret/")}
+    assert fixes["my docs"] == "Rotate it, then move it into the OS keychain: mcpcred wrap cursor --server 'my docs'"
+    assert fixes["remote"] is not None and "${env:" in fixes["remote"]
