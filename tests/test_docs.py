@@ -33,7 +33,7 @@ def test_readme_exit_codes_match_the_code() -> None:
     table = dict(re.findall(r"^\| (\d+) \| (.+?) \|$", text, re.MULTILINE))
     expected = {
         errors.EXIT_OK, errors.EXIT_FINDINGS, errors.EXIT_USAGE, errors.EXIT_CONFIG,
-        errors.EXIT_SOFTWARE, errors.EXIT_INTERRUPTED,
+        errors.EXIT_SECRET_STORE, errors.EXIT_SHIM, errors.EXIT_SOFTWARE, errors.EXIT_INTERRUPTED,
     }  # fmt: skip
     assert {int(code) for code in table} == expected
 
@@ -41,7 +41,7 @@ def test_readme_exit_codes_match_the_code() -> None:
 def test_readme_starts_with_the_install_and_test_commands() -> None:
     text = (ROOT / "README.md").read_text()
     block = text.split("```", 2)[1]
-    assert "pip install . && mcpcred audit-config" in block
+    assert "pip install . && mcpcred wrap claude-desktop" in block
     assert "./scripts/test" in block
     ci = (ROOT / ".ci" / "run").read_text()
     assert "./scripts/test" in ci

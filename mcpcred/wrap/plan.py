@@ -92,6 +92,7 @@ class ShimSettings:
     backend: str | None = None  # recorded only when it is not the platform default
     dbus_address: str | None = None  # a fallback for clients that strip the environment
     linux: bool = False
+    allow_insecure: bool = False  # the user opted in; clients may strip the variable
 
     def args(self, server: str, client: str) -> list[str]:
         out = [SHIM_SUBCOMMAND, "--server", server, "--client", client]
@@ -99,6 +100,8 @@ class ShimSettings:
             out += ["--backend", self.backend]
         if self.dbus_address:
             out += ["--dbus-address", self.dbus_address]
+        if self.allow_insecure:
+            out += ["--allow-insecure-keyring"]
         return [*out, "--"]
 
 
