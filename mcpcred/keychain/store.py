@@ -64,6 +64,11 @@ def insecure(backend: object) -> bool:
     if name.startswith("keyring.backends.chainer"):
         children = list(getattr(backend, "backends", []))
         return not children or all(insecure(child) for child in children)
+    return insecure_name(name)
+
+
+def insecure_name(name: str) -> bool:
+    """The same judgement from a backend's dotted name (as ``PYTHON_KEYRING_BACKEND`` has it)."""
     return name.startswith(_INSECURE_MODULES) or name.startswith(_NO_BACKEND)
 
 

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from mcpcred.errors import McpcredError, ShimError
 from mcpcred.shim import fail
 from mcpcred.shim.launch import become
-from mcpcred.shim.options import ShimOptions, parse
+from mcpcred.shim.options import USAGE, ShimOptions, parse
 from mcpcred.shim.resolve import prepare
 
 
 def main(args: list[str]) -> int:
     """Run ``mcpcred shim ARGS``; returns only on failure (success execs the server)."""
     options: ShimOptions | None = None
+    if args[:1] in (["-h"], ["--help"]):
+        sys.stdout.write(USAGE)
+        return 0
     try:
         options = parse(args)
         argv, env = prepare(options, os.environ)

@@ -56,6 +56,16 @@ class ShimOptions:
         return "the server"
 
 
+USAGE = """usage: mcpcred shim [--server NAME] [--client ID] [--backend KEYRING_CLASS]
+                    [--dbus-address ADDRESS] [--timeout SECONDS] [--allow-insecure-keyring]
+                    -- COMMAND [ARGS...]
+
+Resolve mcpcred:secret/NAME references in the environment and arguments from the
+OS keychain, then become COMMAND. `mcpcred wrap` writes these entries; see
+docs/wrap.md.
+"""
+
+
 def parse(args: list[str], *, headers: bool = False) -> ShimOptions:
     """Parse the shim's arguments (without the leading ``shim``).
 

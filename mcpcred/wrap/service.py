@@ -34,7 +34,7 @@ from mcpcred.errors import SecretStoreError, UsageError
 from mcpcred.fsutil import atomic_write
 from mcpcred.host import Host
 from mcpcred.keychain.index import SecretIndex
-from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore
+from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore, insecure_name
 from mcpcred.models import ConfigLocation, ServerEntry
 from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, pointer_index
 from mcpcred.paths import data_dir
@@ -129,14 +129,8 @@ def shim_settings(host: Host, backend: str | None) -> ShimSettings:
         )
         if _standard_bus(address):
             address = None
-    allow = bool(recorded) and host.var(ALLOW_INSECURE) == "1" and _insecure_name(recorded)
+    allow = recorded is not None and host.var(ALLOW_INSECURE) == "1" and insecure_name(recorded)
     return ShimSettings(executable(), recorded, address, linux, allow)
-
-
-def _insecure_name(backend: str | None) -> bool:
-    return bool(backend) and str(backend).startswith(
-        ("keyrings.alt", "keyring.backends.null", "keyring.backends.fail")
-    )
 
 
 def _standard_bus(address: str) -> bool:
