@@ -72,7 +72,8 @@ def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
                         shown,
                         concrete.scope,
                         entry.transport,
-                        is_wrapped(entry) or "headersHelper" in entry.node,
+                        is_wrapped(entry)
+                        or bool(adapter.header_helper and adapter.header_helper in entry.node),
                     )
                     for _, node in pointer_index(entry.node).values():
                         if isinstance(node, ScalarNode) and isinstance(node.value, str):

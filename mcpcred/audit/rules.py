@@ -634,7 +634,7 @@ def _fix_for(entry: ServerEntry) -> str:
     reference syntax where it has one.
     """
     adapter = BY_ID.get(entry.client)
-    wrappable = entry.transport == "stdio" or entry.client == "claude-code"
+    wrappable = entry.transport == "stdio" or bool(adapter and adapter.header_helper)
     if adapter is not None and entry.client != "generic" and wrappable:
         return (
             "Rotate it, then move it into the OS keychain: "

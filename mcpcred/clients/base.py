@@ -54,6 +54,8 @@ class ClientAdapter:
     reference_hint: str | None = None
     # Whether the client may rewrite this file itself (wrap warns about it).
     rewrites_own_file: bool = False
+    # Key of a remote server's "command that prints headers" hook, if the client has one.
+    header_helper: str | None = None
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         """User- and system-scope files this client reads on ``host``, most specific first."""

@@ -28,6 +28,7 @@ class ClaudeCode(ClientAdapter):
     expands = "${VAR} and ${VAR:-default} in command, args, env, url, headers"
     reference_hint = "${VAR} (Claude Code expands it from its environment)"
     rewrites_own_file = True
+    header_helper = "headersHelper"
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         config_dir = host.var("CLAUDE_CONFIG_DIR")

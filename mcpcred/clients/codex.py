@@ -26,6 +26,7 @@ class Codex(ClientAdapter):
     expands = "nothing (env_vars, bearer_token_env_var, env_http_headers name variables)"
     reference_hint = "env_vars, bearer_token_env_var or env_http_headers"
     rewrites_own_file = True
+    header_helper = "http_headers_helper"
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         codex_home = host.var("CODEX_HOME")

@@ -20,7 +20,8 @@ For a stdio server:
 
 Remote servers have no command to wrap: a credential in their headers goes to
 the client's header-helper hook where the client has one (Claude Code
-``headersHelper``); anything else is reported as not wrappable yet.
+``headersHelper``, Codex ``http_headers_helper``), which runs ``mcpcred
+headers``; anything else is reported as not wrappable yet.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from mcpcred import references
 from mcpcred.audit.rules import Auditor, SecretValue
 from mcpcred.audit.secrets import Hit
+from mcpcred.clients import BY_ID
 from mcpcred.clients.base import SHIM_SUBCOMMAND, is_wrapped
 from mcpcred.models import Pointer, ServerEntry
 from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, pointer_index
@@ -239,8 +241,9 @@ class Planner:
             return plan
         header_ids = {id(value): key.name for key, value in entry.headers}
         in_headers = all(id(item.node) in header_ids for item, _ in hits)
-        helper_key = "headersHelper"
-        if entry.client != "claude-code" or not in_headers or helper_key in entry.node:
+        adapter = BY_ID.get(entry.client)
+        helper_key = (adapter.header_helper if adapter else None) or ""
+        if not helper_key or not in_headers or helper_key in entry.node:
             plan.status = "unwrappable"
             where = "headers" if in_headers else "URL or settings"
             plan.notes.append(

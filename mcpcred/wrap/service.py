@@ -340,11 +340,13 @@ def _unwrap_entry(
     index = pointer_index(entry.node, entry.pointer)
     pointers = {key: pointer for key, (pointer, _) in index.items()}
     plan = ServerPlan(entry.name, "unwrap")
-    helper = entry.node.get("headersHelper")
+    adapter = BY_ID.get(entry.client)
+    helper_key = (adapter.header_helper if adapter else None) or ""
+    helper = entry.node.get(helper_key) if helper_key else None
     if entry.transport == "stdio" and is_wrapped(entry):
         _restore_command(entry, record, plan, pointers)
     elif record.get("headers_helper") and isinstance(helper, ScalarNode):
-        _restore_headers(entry, str(helper.value), record, plan, pointers)
+        _restore_headers(entry, helper_key, str(helper.value), record, plan, pointers)
     if restore_secrets and store is not None:
         _restore_values(entry, plan, index, store)
     if not plan.changes:
@@ -438,6 +440,7 @@ def _undo_docker_env(
 
 def _restore_headers(
     entry: ServerEntry,
+    helper_key: str,
     helper: str,
     record: dict[str, object],
     plan: ServerPlan,
@@ -455,8 +458,9 @@ def _restore_headers(
             headers[name.strip()] = rest.strip()
     if not headers:
         return
-    plan.changes.append(Change("remove", (*entry.pointer, "headersHelper")))
-    existing = entry.node.get("headers")
+    plan.changes.append(Change("remove", (*entry.pointer, helper_key)))
+    headers_key = "http_headers" if entry.client == "codex" else "headers"
+    existing = entry.node.get(headers_key)
     if isinstance(existing, ObjectNode):
         merged = {**existing.to_python(), **headers}
         order = record.get("header_order")
@@ -464,7 +468,7 @@ def _restore_headers(
         ordered = dict(sorted(merged.items(), key=lambda kv: rank.get(kv[0], len(rank))))
         plan.changes.append(Change("set", pointers[id(existing)], ordered))
     else:
-        plan.changes.append(Change("add", (*entry.pointer, "headers"), headers))
+        plan.changes.append(Change("add", (*entry.pointer, headers_key), headers))
 
 
 def _restore_values(

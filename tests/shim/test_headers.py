@@ -142,3 +142,37 @@ def test_real_claude_code_sends_the_header_from_the_helper(
     authorizations = {h.get("Authorization") or h.get("authorization") for h in _Recorder.seen}
     assert f"Bearer {VALUE}" in authorizations
     assert any((h.get("X-Team") or h.get("x-team")) == "core" for h in _Recorder.seen)
+
+
+@pytest.mark.slow
+def test_real_codex_sends_the_header_from_its_http_headers_helper(
+    keychain: dict[str, str], home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.mcp_parts import codex_server_status
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    _Recorder.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    codex_home = home / ".codex"
+    codex_home.mkdir()
+    monkeypatch.setenv("CODEX_HOME", str(codex_home))
+    config = codex_home / "config.toml"
+    config.write_text(
+        "# remote server with a literal token\n"
+        "[mcp_servers.remote]\n"
+        f'url = "http://127.0.0.1:{server.server_address[1]}/mcp"\n'
+        f'http_headers = {{ "Authorization" = "Bearer {VALUE}", "X-Team" = "core" }}\n'
+    )
+    try:
+        wrapped = run("wrap", "codex", "--yes")
+        assert wrapped.code == 0, wrapped.stderr
+        assert VALUE not in config.read_text()
+        assert "http_headers_helper" in config.read_text()
+        codex_server_status(codex_home, timeout=60)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _Recorder.seen, "Codex never connected"
+    authorizations = {h.get("Authorization") or h.get("authorization") for h in _Recorder.seen}
+    assert f"Bearer {VALUE}" in authorizations
