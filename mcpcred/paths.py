@@ -28,6 +28,8 @@ def data_dir() -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """``path`` as a folder only the user can enter (created if missing)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """``path`` as a folder only the user can enter (it and any parent it creates)."""
+    missing = [p for p in [path, *path.parents] if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
     return path

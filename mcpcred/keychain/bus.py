@@ -33,8 +33,11 @@ def session_bus_address(env: Mapping[str, str], fallback: str | None = None) -> 
     """The session bus address to use, or None when there is none to try.
 
     The order matters: an explicit variable always wins (the user or the client
-    chose it), a live socket in the runtime directory beats an address recorded
-    earlier (which may belong to a session that has since ended).
+    chose it), then a live socket in the runtime directory the environment names;
+    then the address ``wrap`` recorded if it is a socket that is still alive (it
+    was recorded because it is not the standard one, so it was chosen on
+    purpose); then the standard per-user bus; last the recorded address even if
+    it cannot be checked (an abstract socket), which may belong to an ended session.
     """
     explicit = env.get(ENV_VAR, "").strip()
     if explicit:
@@ -45,12 +48,26 @@ def session_bus_address(env: Mapping[str, str], fallback: str | None = None) -> 
     runtime_dir = env.get("XDG_RUNTIME_DIR", "")
     if runtime_dir:
         candidates.append(os.path.join(runtime_dir, "bus"))
+    recorded = _socket_path(fallback)
+    runtime_live = bool(candidates) and _is_own_socket(candidates[0], uid)
+    if recorded is not None and not runtime_live and _is_own_socket(recorded, uid):
+        return fallback
     if uid is not None:
         candidates.append(os.path.join(RUN_USER, str(uid), "bus"))
     for path in candidates:
         if _is_own_socket(path, uid):
             return unix_path_address(path)
     return fallback or None
+
+
+def _socket_path(address: str | None) -> str | None:
+    """The file of a plain ``unix:path=...`` address (None for anything else)."""
+    if not address or ";" in address or not address.startswith("unix:path="):
+        return None
+    value = address[len("unix:path=") :].split(",", 1)[0]
+    if "%" in value:
+        return None
+    return value
 
 
 def unix_path_address(path: str) -> str:

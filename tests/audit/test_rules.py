@@ -279,11 +279,17 @@ def test_fix_hint_names_wrap_for_stdio_and_the_client_syntax_for_remote(project:
             {
                 "mcpServers": {
                     "my docs": {"command": "npx", "env": {"API_TOKEN": SECRET}},
-                    "remote": {"url": "https://x.example/mcp", "headers": {"Authorization": f"Bearer {SECRET}"}},
+                    "remote": {
+                        "url": "https://x.example/mcp",
+                        "headers": {"Authorization": f"Bearer {SECRET}"},
+                    },
                 }
             }
         )
     )
     fixes = {f.server: f.fix for f in _scan(project) if f.rule.startswith("secret/")}
-    assert fixes["my docs"] == "Rotate it, then move it into the OS keychain: mcpcred wrap cursor --server 'my docs'"
+    assert (
+        fixes["my docs"]
+        == "Rotate it, then move it into the OS keychain: mcpcred wrap cursor --server 'my docs'"
+    )
     assert fixes["remote"] is not None and "${env:" in fixes["remote"]

@@ -65,7 +65,10 @@ def test_text_report_exit_1_and_no_secret(findings_project: Path) -> None:
     assert "secret/github-pat" in result.stdout
     assert "secret/url-password" in result.stdout
     assert ".mcp.json" in result.stdout
-    assert "fix: Rotate it, then reference it instead of inlining it: ${VAR}" in result.stdout
+    assert (
+        "fix: Rotate it, then move it into the OS keychain: mcpcred wrap claude-code"
+        in result.stdout
+    )
     assert result.stderr == ""
     _no_secret(result.stdout, result.stderr)
 

@@ -122,3 +122,27 @@ def test_a_path_with_special_characters_is_escaped(root: Path, run_user: Path) -
 
 def test_unix_path_address_keeps_plain_paths_readable() -> None:
     assert unix_path_address("/run/user/1000/bus") == "unix:path=/run/user/1000/bus"
+
+
+def test_a_live_recorded_bus_beats_the_standard_per_user_bus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_user = tmp_path / "run"
+    (run_user / str(os.getuid())).mkdir(parents=True)
+    standard = socket.socket(socket.AF_UNIX)
+    standard.bind(str(run_user / str(os.getuid()) / "bus"))
+    recorded_path = tmp_path / "private-bus"
+    recorded = socket.socket(socket.AF_UNIX)
+    recorded.bind(str(recorded_path))
+    monkeypatch.setattr(bus, "RUN_USER", str(run_user))
+    try:
+        address = f"unix:path={recorded_path}"
+        assert bus.session_bus_address({}, address) == address
+        recorded.close()
+        recorded_path.unlink()  # the recorded session ended: use the standard bus
+        assert bus.session_bus_address({}, address) == bus.unix_path_address(
+            str(run_user / str(os.getuid()) / "bus")
+        )
+    finally:
+        standard.close()
+        recorded.close()

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import random
-import tomllib
 import re
+import tomllib
 from pathlib import Path
 
 import pytest

@@ -45,3 +45,12 @@ def test_other_oses_record_no_bus() -> None:
     assert settings.dbus_address is None
     assert settings.backend is None
     assert not settings.linux
+
+
+def test_data_folders_are_private_all_the_way_down(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from mcpcred.paths import data_dir, private_dir
+
+    monkeypatch.setenv("MCPCRED_DATA_DIR", str(tmp_path / "a" / "b"))
+    folder = private_dir(data_dir() / "backups" / "cursor")
+    for path in (tmp_path / "a", tmp_path / "a" / "b", folder.parent, folder):
+        assert path.stat().st_mode & 0o777 == 0o700, path
