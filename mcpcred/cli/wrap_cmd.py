@@ -61,6 +61,11 @@ def _summary(plans, verb: str) -> None:  # type: ignore[no-untyped-def]
     out = sys.stderr
     for plan in plans:
         out.write(f"{plan.display} ({plan.location.client}, {plan.location.scope})\n")
+        if plan.changed and plan.location.scope == "project":
+            out.write(
+                "  note: a project file is usually shared: its entries will name this machine's "
+                "mcpcred path, and teammates need the secrets in their own keychains\n"
+            )
         if not plan.servers:
             out.write("  no servers\n")
         for server in plan.servers:
