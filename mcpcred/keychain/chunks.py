@@ -17,8 +17,6 @@ Stdlib only: the shim imports this.
 
 from __future__ import annotations
 
-import hashlib
-
 CHUNK_CHARS = 1000
 _HEADER = "mcpcred-chunked:v1:"
 
@@ -52,4 +50,6 @@ def join(header: str, parts: list[str]) -> str | None:
 
 
 def _digest(value: str) -> str:
+    import hashlib  # only long values need it; loading OpenSSL costs ~4 ms per start
+
     return hashlib.sha256(value.encode("utf-8")).hexdigest()

@@ -9,7 +9,6 @@ exits. It waits a bounded time and never blocks on a terminal.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -26,6 +25,8 @@ def report(error: McpcredError, label: str | None = None) -> int:
         text += f" (hint: {error.hint})"
     sys.stderr.write(f"error: {text}\n")
     sys.stderr.flush()
+    import json  # only failures need it
+
     request_id = _initialize_id()
     if request_id is not None:
         answer = {
@@ -51,6 +52,8 @@ def _initialize_id() -> object | None:
         return None
     if not line:
         return None
+    import json
+
     try:
         message = json.loads(line)
     except ValueError:

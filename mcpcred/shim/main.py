@@ -22,6 +22,7 @@ def main(args: list[str]) -> int:
         options = parse(args)
         argv, env = prepare(options, os.environ)
         become(argv, env)
+        raise ShimError(f"could not start {argv[0]!r}")  # become() only returns by raising
     except McpcredError as exc:
         return fail.report(exc, options.label() if options else None)
     except KeyboardInterrupt:

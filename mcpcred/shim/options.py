@@ -7,8 +7,6 @@ server's command line, untouched.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from mcpcred.errors import ShimError
 
 _VALUED = {
@@ -21,18 +19,33 @@ _VALUED = {
 _FLAGS = {"--allow-insecure-keyring": "allow_insecure"}
 
 
-@dataclass(slots=True)
 class ShimOptions:
-    """Settings written by ``wrap`` into the entry."""
+    """Settings written by ``wrap`` into the entry.
 
-    command: list[str] = field(default_factory=list)
-    server: str | None = None
-    client: str | None = None
-    backend: str | None = None  # keyring backend id recorded by wrap
-    dbus_address: str | None = None  # session bus seen by wrap: a fallback only
-    timeout: str = "10"
-    allow_insecure: bool = False
-    headers: list[str] = field(default_factory=list)  # ``mcpcred headers`` only
+    A plain class, not a dataclass: ``dataclasses`` imports ``inspect`` and
+    ``ast``, about 8 ms on every server start.
+    """
+
+    __slots__ = (
+        "allow_insecure",
+        "backend",
+        "client",
+        "command",
+        "dbus_address",
+        "headers",
+        "server",
+        "timeout",
+    )
+
+    def __init__(self) -> None:
+        self.command: list[str] = []
+        self.server: str | None = None
+        self.client: str | None = None
+        self.backend: str | None = None  # keyring backend id recorded by wrap
+        self.dbus_address: str | None = None  # session bus seen by wrap: a fallback only
+        self.timeout = "10"
+        self.allow_insecure = False
+        self.headers: list[str] = []  # ``mcpcred headers`` only
 
     @property
     def timeout_seconds(self) -> float:
