@@ -18,6 +18,10 @@ from mcpcred.shim.options import ShimOptions
 OWN_PREFIX = "MCPCRED_"
 BACKEND_VAR = "PYTHON_KEYRING_BACKEND"
 SECRET_SERVICE = "keyring.backends.SecretService.Keyring"  # noqa: S105 (a class name)
+PLATFORM_DEFAULTS = {
+    "darwin": "keyring.backends.macOS.Keyring",
+    "win32": "keyring.backends.Windows.WinVaultKeyring",
+}
 
 
 def wanted(
@@ -83,6 +87,10 @@ def fetch(names: list[str], options: ShimOptions, environ: Mapping[str, str]) ->
         from mcpcred.keychain.secretservice import read_secrets
 
         return read_secrets(names, address=address, timeout=timeout)
+    if backend is None:
+        # wrap records a backend only when it is not the platform's default: pin that
+        # default here too, so keyring's ~100 ms discovery never runs on a server start.
+        backend = PLATFORM_DEFAULTS.get(sys.platform)
     return _via_keyring(names, backend, timeout, environ, options.allow_insecure)
 
 

@@ -237,3 +237,19 @@ def test_the_shim_loads_nothing_heavy(keychain: dict[str, str]) -> None:
     loaded = {name.split(".")[0] for name in json.loads(result.stdout)}
     assert "jeepney" in loaded  # it did reach the keychain
     assert not loaded & set(FORBIDDEN), loaded & set(FORBIDDEN)
+
+
+def test_other_backends_go_through_keyring_and_insecure_ones_are_refused() -> None:
+    env = {
+        **os.environ,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        "T": "mcpcred:secret/x",
+    }
+    refused = _shim(env=env, stdin=_initialize())
+    assert refused.returncode == 5
+    assert "refusing keychain backend keyring.backends.null.Keyring" in refused.stderr
+    # opted in by wrap (the flag survives clients that strip the environment)
+    allowed = _shim("--allow-insecure-keyring", env=env, stdin=_initialize())
+    assert allowed.returncode == 5
+    assert "warning: using insecure keychain backend" in allowed.stderr
+    assert "secret 'x' is not in the keychain" in allowed.stderr
