@@ -57,7 +57,7 @@ def _show_diff(plans, secrets: list[str]) -> None:  # type: ignore[no-untyped-de
             console.print(Text(line, style=style), soft_wrap=True)
 
 
-def _summary(plans, verb: str) -> None:  # type: ignore[no-untyped-def]
+def _summary(plans) -> None:  # type: ignore[no-untyped-def]
     out = sys.stderr
     for plan in plans:
         out.write(f"{plan.display} ({plan.location.client}, {plan.location.scope})\n")
@@ -142,7 +142,7 @@ def wrap(
             f"no config file of {adapter.display_name} was found",
             hint="name one with --config FILE; `mcpcred clients --all` shows where mcpcred looks",
         )
-    _summary(plans, "wrap")
+    _summary(plans)
     secrets = [m.value for p in plans for m in p.moves]
     changed = [p for p in plans if p.changed]
     if not changed:
@@ -204,7 +204,7 @@ def unwrap(
     )
     if not plans:
         raise UsageError(f"no config file of {adapter.display_name} was found")
-    _summary(plans, "unwrap")
+    _summary(plans)
     changed = [p for p in plans if p.changed]
     if not changed:
         sys.stderr.write(f"nothing to change: no server of {adapter.display_name} is wrapped\n")

@@ -4,3 +4,13 @@
 Linux Secret Service directly for the shim, whose start-up cannot afford
 keyring's import and backend discovery. Both agree on ``chunks``.
 """
+
+# The backend keyring picks on each OS when nothing overrides it. wrap records a
+# backend in the shim's arguments only when it differs; the shim then loads
+# this one directly instead of running keyring's discovery.
+SECRET_SERVICE = "keyring.backends.SecretService.Keyring"  # noqa: S105 (a class name)
+DEFAULT_BACKENDS = {
+    "linux": SECRET_SERVICE,
+    "macos": "keyring.backends.macOS.Keyring",
+    "windows": "keyring.backends.Windows.WinVaultKeyring",
+}

@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 SERVICE = "mcpcred"
 ALLOW_INSECURE = "MCPCRED_ALLOW_INSECURE_KEYRING"
 DEFAULT_TIMEOUT = 20.0
-SECRET_SERVICE = "keyring.backends.SecretService.Keyring"  # noqa: S105 (a class name)
 
 _T = TypeVar("_T")
 _INSECURE_MODULES = ("keyrings.alt", "keyring.backends.null")

@@ -12,16 +12,13 @@ from collections.abc import Mapping
 
 from mcpcred import references
 from mcpcred.errors import KeychainUnavailable, ShimError
+from mcpcred.keychain import DEFAULT_BACKENDS, SECRET_SERVICE
 from mcpcred.keychain.bus import session_bus_address
 from mcpcred.shim.options import ShimOptions
 
 OWN_PREFIX = "MCPCRED_"
 BACKEND_VAR = "PYTHON_KEYRING_BACKEND"
-SECRET_SERVICE = "keyring.backends.SecretService.Keyring"  # noqa: S105 (a class name)
-PLATFORM_DEFAULTS = {
-    "darwin": "keyring.backends.macOS.Keyring",
-    "win32": "keyring.backends.Windows.WinVaultKeyring",
-}
+_OS = {"darwin": "macos", "win32": "windows"}
 
 
 def wanted(
@@ -90,7 +87,7 @@ def fetch(names: list[str], options: ShimOptions, environ: Mapping[str, str]) ->
     if backend is None:
         # wrap records a backend only when it is not the platform's default: pin that
         # default here too, so keyring's ~100 ms discovery never runs on a server start.
-        backend = PLATFORM_DEFAULTS.get(sys.platform)
+        backend = DEFAULT_BACKENDS.get(_OS.get(sys.platform, "linux"))
     return _via_keyring(names, backend, timeout, environ, options.allow_insecure)
 
 

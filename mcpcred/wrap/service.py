@@ -33,6 +33,7 @@ from mcpcred.discovery import expand
 from mcpcred.errors import SecretStoreError, UsageError
 from mcpcred.fsutil import atomic_write
 from mcpcred.host import Host
+from mcpcred.keychain import DEFAULT_BACKENDS
 from mcpcred.keychain.index import SecretIndex
 from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore, insecure_name
 from mcpcred.models import ConfigLocation, ServerEntry
@@ -114,12 +115,7 @@ def locations(adapter: ClientAdapter, host: Host, config: str | None) -> list[Co
 def shim_settings(host: Host, backend: str | None) -> ShimSettings:
     """How wrapped entries start the shim on this machine."""
     linux = host.os == "linux"
-    default_backends = {
-        "linux": "keyring.backends.SecretService.Keyring",
-        "macos": "keyring.backends.macOS.Keyring",
-        "windows": "keyring.backends.Windows.WinVaultKeyring",
-    }
-    recorded = backend if backend and backend != default_backends.get(host.os) else None
+    recorded = backend if backend and backend != DEFAULT_BACKENDS.get(host.os) else None
     address = host.var("DBUS_SESSION_BUS_ADDRESS") if linux else None
     if address:
         # Only the transport part: the guid changes whenever the bus restarts.
