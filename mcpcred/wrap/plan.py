@@ -121,11 +121,11 @@ class Planner:
 
     def plan(self, entry: ServerEntry) -> ServerPlan:
         """The plan for one entry (already wrapped entries get status ``wrapped``)."""
-        if entry.transport == "stdio" and is_wrapped(entry):
-            return ServerPlan(entry.name, "wrapped")
         index = pointer_index(entry.node, entry.pointer)
         pointers = {key: pointer for key, (pointer, _) in index.items()}
         hits = list(self.auditor.secret_hits(entry))
+        if entry.transport == "stdio" and is_wrapped(entry):
+            return self._rewrapped(entry, hits, pointers)
         if entry.transport == "remote":
             return self._remote(entry, hits, pointers)
         if not isinstance(entry.command, ScalarNode) or not isinstance(entry.command.value, str):
@@ -133,6 +133,23 @@ class Planner:
             plan.notes.append("its command is not a string")
             return plan
         return self._stdio(entry, hits, pointers)
+
+    def _rewrapped(
+        self,
+        entry: ServerEntry,
+        hits: list[tuple[SecretValue, Hit]],
+        pointers: dict[int, Pointer],
+    ) -> ServerPlan:
+        """A wrapped entry keeps its shim; a secret added to it since still moves."""
+        plan = ServerPlan(entry.name, "wrap" if hits else "wrapped")
+        arg_ids = {id(a): i for i, a in enumerate(entry.args)}
+        for node, found in _by_node(hits):
+            where = _where(node, found[0][0], arg_ids)
+            names = [self._name(entry, item, hit, plan, where) for item, hit in found]
+            change = Change("set", pointers[id(node)], _replace(str(node.value), found, names))
+            plan.scrub.append(change)
+            plan.changes.append(change)
+        return plan
 
     # -- stdio -----------------------------------------------------------------------
     def _stdio(

@@ -107,3 +107,19 @@ def test_a_running_client_is_noticed(tmp_path: Path) -> None:
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_secret_added_to_a_wrapped_server_still_moves(tmp_path: Path) -> None:
+    token = tokengen.generate("github-pat", random.Random(4))
+    config = tmp_path / "mcp.json"
+    entry = {
+        "command": "/opt/mcpcred",
+        "args": ["shim", "--server", "gh", "--", "npx", "server-github@1.0.0"],
+        "env": {"GITHUB_TOKEN": "mcpcred:secret/github-pat", "NEW_TOKEN": token},
+    }
+    config.write_text(json.dumps({"mcpServers": {"gh": entry}}))
+    (plan,) = _plan(config, tmp_path)
+    after = json.loads(plan.new_text)["mcpServers"]["gh"]
+    assert after["args"] == entry["args"]  # never wrapped twice
+    assert after["env"]["NEW_TOKEN"].startswith("mcpcred:secret/")
+    assert token not in plan.new_text
