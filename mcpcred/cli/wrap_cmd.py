@@ -19,6 +19,8 @@ from mcpcred.errors import SecretStoreError, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mcpcred.wrap.service import FilePlan
+
 _STATUS_TEXT = {
     "wrap": "wrap",
     "wrapped": "already wrapped",
@@ -35,7 +37,7 @@ def _console() -> Console:
     return Console(highlight=False, markup=False)
 
 
-def _show_diff(plans, secrets: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _show_diff(plans: list[FilePlan], secrets: list[str]) -> None:
     from rich.text import Text
 
     from mcpcred.wrap.diff import redacted_diff
@@ -57,7 +59,7 @@ def _show_diff(plans, secrets: list[str]) -> None:  # type: ignore[no-untyped-de
             console.print(Text(line, style=style), soft_wrap=True)
 
 
-def _summary(plans) -> None:  # type: ignore[no-untyped-def]
+def _summary(plans: list[FilePlan]) -> None:
     out = sys.stderr
     for plan in plans:
         out.write(f"{plan.display} ({plan.location.client}, {plan.location.scope})\n")
@@ -103,6 +105,34 @@ def _warn_running(client: str) -> None:
         )
 
 
+def _review(
+    plans: list[FilePlan],
+    secrets: list[str],
+    client: str,
+    *,
+    dry_run: bool,
+    yes: bool,
+    nothing: str,
+    dry: str,
+    question: str,
+) -> bool:
+    """Show the plan (and the redacted diff) and ask; True when the run should write."""
+    _summary(plans)
+    changed = [p for p in plans if p.changed]
+    if not changed:
+        sys.stderr.write(nothing + "\n")
+        return False
+    if dry_run:
+        _show_diff(plans, secrets)
+        sys.stderr.write(dry + "\n")
+        return False
+    _warn_running(client)
+    if not yes:
+        _show_diff(plans, secrets)
+    _confirm(question.format(count=len(changed)), yes)
+    return True
+
+
 @app.command("wrap")
 def wrap(
     client: str = typer.Argument(
@@ -142,20 +172,18 @@ def wrap(
             f"no config file of {adapter.display_name} was found",
             hint="name one with --config FILE; `mcpcred clients --all` shows where mcpcred looks",
         )
-    _summary(plans)
     secrets = [m.value for p in plans for m in p.moves]
-    changed = [p for p in plans if p.changed]
-    if not changed:
-        sys.stderr.write(f"nothing to change: {adapter.display_name} is already wrapped\n")
+    if not _review(
+        plans,
+        secrets,
+        adapter.id,
+        dry_run=dry_run,
+        yes=yes,
+        nothing=f"nothing to change: {adapter.display_name} is already wrapped",
+        dry="dry run: nothing was stored or written",
+        question="Write {count} file(s) and store the secrets in the keychain?",
+    ):
         return 0
-    if dry_run:
-        _show_diff(plans, secrets)
-        sys.stderr.write("dry run: nothing was stored or written\n")
-        return 0
-    _warn_running(adapter.id)
-    if not yes:
-        _show_diff(plans, secrets)
-    _confirm(f"Write {len(changed)} file(s) and store the secrets in the keychain?", yes)
     if store is None:  # pragma: no cover - a real run raised above
         return 1
     outcome = service.execute_wrap(plans, store, index)
@@ -204,46 +232,22 @@ def unwrap(
     )
     if not plans:
         raise UsageError(f"no config file of {adapter.display_name} was found")
-    _summary(plans)
-    changed = [p for p in plans if p.changed]
-    if not changed:
-        sys.stderr.write(f"nothing to change: no server of {adapter.display_name} is wrapped\n")
-        return 0
-    secrets = _restored_values(plans, store)
-    if restore_secrets:
+    if restore_secrets and any(p.changed for p in plans):
         sys.stderr.write(
             "warning: --restore-secrets writes secret values back into plain-text config files\n"
         )
-    if dry_run:
-        _show_diff(plans, secrets)
-        sys.stderr.write("dry run: nothing was written\n")
+    if not _review(
+        plans,
+        [v for p in plans for server in p.servers for v in server.revealed],
+        adapter.id,
+        dry_run=dry_run,
+        yes=yes,
+        nothing=f"nothing to change: no server of {adapter.display_name} is wrapped",
+        dry="dry run: nothing was written",
+        question="Rewrite {count} file(s)?",
+    ):
         return 0
-    _warn_running(adapter.id)
-    if not yes:
-        _show_diff(plans, secrets)
-    _confirm(f"Rewrite {len(changed)} file(s)?", yes)
     outcome = service.execute_unwrap(plans)
     for plan, backup in zip(outcome.written, outcome.backups, strict=True):
         sys.stderr.write(f"wrote {plan.display} (backup: {backup})\n")
     return 0
-
-
-def _restored_values(plans, store) -> list[str]:  # type: ignore[no-untyped-def]
-    """Values ``--restore-secrets`` writes back, so the diff can hide them."""
-    if store is None:
-        return []
-    from mcpcred import references
-
-    names = {
-        name
-        for plan in plans
-        for kind, name in references.find_all(plan.original)
-        if kind == references.SECRET
-    }
-    out = []
-    for name in sorted(names):
-        try:
-            out.append(store.get(name))
-        except SecretStoreError:
-            continue
-    return out

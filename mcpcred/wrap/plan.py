@@ -84,6 +84,7 @@ class ServerPlan:
     moves: list[Move] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     record: dict[str, object] = field(default_factory=dict)  # what unwrap needs to undo
+    revealed: list[str] = field(default_factory=list, repr=False)  # values unwrap writes back
 
 
 @dataclass(frozen=True, slots=True)

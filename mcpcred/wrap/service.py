@@ -21,6 +21,7 @@ import os
 import shlex
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 
@@ -30,14 +31,21 @@ from mcpcred.audit.scan import display_path
 from mcpcred.clients import BY_ID, ClientAdapter
 from mcpcred.clients.base import is_wrapped
 from mcpcred.discovery import expand
-from mcpcred.errors import SecretStoreError, UsageError
+from mcpcred.errors import SecretNotFound, SecretStoreError, UsageError
 from mcpcred.fsutil import atomic_write
 from mcpcred.host import Host
 from mcpcred.keychain import DEFAULT_BACKENDS
 from mcpcred.keychain.index import SecretIndex
 from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore, insecure_name
 from mcpcred.models import ConfigLocation, ServerEntry
-from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, pointer_index
+from mcpcred.parsing.nodes import (
+    ArrayNode,
+    Document,
+    Node,
+    ObjectNode,
+    ScalarNode,
+    pointer_index,
+)
 from mcpcred.paths import data_dir
 from mcpcred.wrap import edit, files
 from mcpcred.wrap.plan import Change, Move, Planner, ServerPlan, ShimSettings, suggest_name
@@ -54,7 +62,7 @@ class FilePlan:
     snapshot: files.Snapshot
     servers: list[ServerPlan]
     new_text: str
-    scrubbed_text: str
+    backup_text: str  # what the backup keeps: never a value that left the file
 
     @property
     def original(self) -> str:
@@ -214,20 +222,39 @@ def plan_wrap(
 ) -> list[FilePlan]:
     """Plan the whole run; raises before anything is changed if a file cannot be used."""
     planner = Planner(Auditor(host), settings, namer)
+
+    def backup_text(document: Document, server_plans: list[ServerPlan]) -> str:
+        # the file with its secrets replaced by references, and nothing else changed
+        scrub = [c for p in server_plans for c in p.scrub]
+        scrubbed = edit.apply(document, scrub)
+        edit.verify(scrubbed, document.format, document.source.path or "", scrub)
+        return scrubbed
+
+    return _plan_files(
+        adapter, host, config, servers, lambda entry, _path: planner.plan(entry), backup_text
+    )
+
+
+def _plan_files(
+    adapter: ClientAdapter,
+    host: Host,
+    config: str | None,
+    servers: list[str],
+    plan_entry: Callable[[ServerEntry, str], ServerPlan],
+    backup_text: Callable[[Document, list[ServerPlan]], str],
+) -> list[FilePlan]:
+    """Read every file, plan its chosen entries, render and check the new text."""
     plans = []
     seen: set[str] = set()
     for location in locations(adapter, host, config):
         snapshot = files.read(location.path)
         entries = [e for e in adapter.servers(snapshot.document, location) if _chosen(e, servers)]
         seen.update(e.name for e in entries)
-        server_plans = [planner.plan(e) for e in entries]
-        scrub = [c for p in server_plans for c in p.scrub]
+        server_plans = [plan_entry(e, os.path.abspath(location.path)) for e in entries]
         changes = [c for p in server_plans for c in p.changes]
         document = snapshot.document
         new_text = edit.apply(document, changes)
         edit.verify(new_text, document.format, location.path, changes)
-        scrubbed = edit.apply(document, scrub)
-        edit.verify(scrubbed, document.format, location.path, scrub)
         plans.append(
             FilePlan(
                 location,
@@ -235,7 +262,7 @@ def plan_wrap(
                 snapshot,
                 server_plans,
                 new_text,
-                scrubbed,
+                backup_text(document, server_plans),
             )
         )
     _check_servers(servers, seen, adapter)
@@ -250,7 +277,11 @@ def execute_wrap(plans: list[FilePlan], store: SecretStore, index: SecretIndex) 
         for move in plan.moves:
             values.setdefault(move.name, move.value)
     for name, value in values.items():
-        if store.exists(name) and store.get(name) == value:
+        try:
+            current: str | None = store.get(name)
+        except SecretNotFound:
+            current = None
+        if current == value:
             outcome.reused.append(name)
             continue
         store.set(name, value)
@@ -258,17 +289,25 @@ def execute_wrap(plans: list[FilePlan], store: SecretStore, index: SecretIndex) 
             raise SecretStoreError(f"secret '{name}' did not read back from the keychain")
         index.touch(name)
         outcome.stored.append(name)
+    _write_files(plans, outcome, _save_records)
+    return outcome
+
+
+def _write_files(
+    plans: list[FilePlan], outcome: Outcome, after_write: Callable[[FilePlan], None]
+) -> None:
+    """Back up, then write, each changed file; ``after_write`` updates the wrap records."""
     backups = data_dir() / "backups"
     for plan in plans:
         if not plan.changed:
             continue
+        location = plan.location
         outcome.backups.append(
-            files.backup(backups, plan.location.client, plan.location.path, plan.scrubbed_text)
+            files.backup(backups, location.client, location.path, plan.backup_text)
         )
         files.write(plan.snapshot, plan.new_text)
-        _save_records(plan)
+        after_write(plan)
         outcome.written.append(plan)
-    return outcome
 
 
 # -- unwrap ------------------------------------------------------------------------------
@@ -283,47 +322,21 @@ def plan_unwrap(
 ) -> list[FilePlan]:
     """Plan restoring every wrapped server's own command (and, if asked, secret values)."""
     records = _load_records()
-    plans = []
-    seen: set[str] = set()
-    for location in locations(adapter, host, config):
-        snapshot = files.read(location.path)
-        entries = [e for e in adapter.servers(snapshot.document, location) if _chosen(e, servers)]
-        seen.update(e.name for e in entries)
-        file_records = records.get(os.path.abspath(location.path), {})
-        server_plans = [
-            _unwrap_entry(e, file_records.get(e.name, {}), restore_secrets, store) for e in entries
-        ]
-        changes = [c for p in server_plans for c in p.changes]
-        document = snapshot.document
-        new_text = edit.apply(document, changes)
-        edit.verify(new_text, document.format, location.path, changes)
-        plans.append(
-            FilePlan(
-                location,
-                display_path(location.path, host),
-                snapshot,
-                server_plans,
-                new_text,
-                new_text if not restore_secrets else document.source.text,
-            )
-        )
-    _check_servers(servers, seen, adapter)
-    return plans
+
+    def plan_entry(entry: ServerEntry, path: str) -> ServerPlan:
+        record = records.get(path, {}).get(entry.name, {})
+        return _unwrap_entry(entry, record, restore_secrets, store)
+
+    # the backup is the wrapped file as it is: it holds references, not values
+    return _plan_files(
+        adapter, host, config, servers, plan_entry, lambda document, _: document.source.text
+    )
 
 
 def execute_unwrap(plans: list[FilePlan]) -> Outcome:
-    """Write each changed file (the backup is the wrapped file: it holds references only)."""
+    """Back up and write each changed file."""
     outcome = Outcome()
-    backups = data_dir() / "backups"
-    for plan in plans:
-        if not plan.changed:
-            continue
-        outcome.backups.append(
-            files.backup(backups, plan.location.client, plan.location.path, plan.original)
-        )
-        files.write(plan.snapshot, plan.new_text)
-        _forget_records(plan)
-        outcome.written.append(plan)
+    _write_files(plans, outcome, _forget_records)
     return outcome
 
 
@@ -479,7 +492,9 @@ def _restore_values(
     def value_of(kind: str, name: str) -> str:
         if kind != references.SECRET:
             return references.whole(name, kind)
-        return store.get(name)
+        value = store.get(name)
+        plan.revealed.append(value)
+        return value
 
     for pointer, node in index.values():
         if not isinstance(node, ScalarNode) or not isinstance(node.value, str):
