@@ -46,6 +46,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # run as a module, not
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus as gen
+from report import table
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -519,19 +520,6 @@ def score_detect_secrets(
 # --- output -------------------------------------------------------------------------------
 
 
-def _table(rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [
-            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(row)
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def print_timings(measures: list[Measure]) -> None:
     rows = [["tree", "tool", "files", "runs", "best s", "median s", "peak RSS MiB", "findings"]]
     rows += [
@@ -547,7 +535,7 @@ def print_timings(measures: list[Measure]) -> None:
         ]
         for m in measures
     ]
-    print(_table(rows, {2, 3, 4, 5, 6, 7}))
+    print(table(rows, {2, 3, 4, 5, 6, 7}))
     print("  findings: mcpcred's secret/* findings; detect-secrets' results")
     notes = sorted({f"{m.tool}: {m.note}" for m in measures if m.note})
     for note in notes:

@@ -57,6 +57,11 @@ if str(REPO) not in sys.path:  # tests.support.keychain
 
 from tests.support import keychain  # noqa: E402
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # run as a module, not a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report import table  # noqa: E402
+
 PYTHON = sys.executable
 MCPCRED = Path(sys.executable).parent / "mcpcred"  # the console script a client's config runs
 SERVICE = "mcpcred"
@@ -235,19 +240,6 @@ def importers(modules: list[tuple[str, int, float, float]]) -> list[str | None]:
 # --- output -------------------------------------------------------------------------------
 
 
-def _table(rows: list[list[str]], right: set[int]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [
-            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(row)
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
 def print_timings(scenarios: list[Scenario], direct: Scenario) -> None:
     rows = [["how the server starts", "runs", "best ms", "median ms", "p95 ms", "added ms"]]
     for s in scenarios:
@@ -262,7 +254,7 @@ def print_timings(scenarios: list[Scenario], direct: Scenario) -> None:
                 added,
             ]
         )
-    print(_table(rows, {1, 2, 3, 4, 5}))
+    print(table(rows, {1, 2, 3, 4, 5}))
     print("  added: median minus the median of `direct`, both from this run")
 
 
@@ -379,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     for index in ranked[: args.top]:
         name, _, own, cumulative = imports.modules[index]
         rows.append([name, f"{cumulative:.1f}", f"{own:.1f}", parents[index] or "-"])
-    print(_table(rows, {1, 2}))
+    print(table(rows, {1, 2}))
     print("  imported by -: the console script itself, or an import inside a function")
     heaviest = sorted(imports.modules, key=lambda m: -m[2])[: args.top]
     print("  heaviest by own time: " + ", ".join(f"{m[0]} {m[2]:.1f}" for m in heaviest))

@@ -15,6 +15,7 @@ import string
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -110,50 +111,53 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         return
 
 
-@pytest.mark.slow
-def test_real_claude_code_sends_the_header_from_the_helper(
-    keychain: dict[str, str], home: Path
-) -> None:
-    from tests.integration.test_real_clients import _bin
-
+@pytest.fixture
+def recorder() -> Iterator[str]:
+    """A loopback HTTP server that records request headers; yields its MCP URL."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     _Recorder.seen = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/mcp"
-        config = _claude_code_config(home, url)
-        assert run("wrap", "claude-code", "--yes").code == 0
-        assert VALUE not in config.read_text()
-        assert "headersHelper" in config.read_text()
-        subprocess.run(
-            [_bin("claude"), "mcp", "list"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**os.environ, "MCP_TIMEOUT": "10000"},
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        yield f"http://127.0.0.1:{server.server_address[1]}/mcp"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _authorizations() -> set[str | None]:
+    return {h.get("Authorization") or h.get("authorization") for h in _Recorder.seen}
+
+
+@pytest.mark.slow
+def test_real_claude_code_sends_the_header_from_the_helper(
+    keychain: dict[str, str], home: Path, recorder: str
+) -> None:
+    from tests.integration.test_real_clients import _bin
+
+    config = _claude_code_config(home, recorder)
+    assert run("wrap", "claude-code", "--yes").code == 0
+    assert VALUE not in config.read_text()
+    assert "headersHelper" in config.read_text()
+    subprocess.run(
+        [_bin("claude"), "mcp", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MCP_TIMEOUT": "10000"},
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert _Recorder.seen, "Claude Code never connected"
-    authorizations = {h.get("Authorization") or h.get("authorization") for h in _Recorder.seen}
-    assert f"Bearer {VALUE}" in authorizations
+    assert f"Bearer {VALUE}" in _authorizations()
     assert any((h.get("X-Team") or h.get("x-team")) == "core" for h in _Recorder.seen)
 
 
 @pytest.mark.slow
 def test_real_codex_sends_the_header_from_its_http_headers_helper(
-    keychain: dict[str, str], home: Path, monkeypatch: pytest.MonkeyPatch
+    keychain: dict[str, str], home: Path, monkeypatch: pytest.MonkeyPatch, recorder: str
 ) -> None:
     from tests.support.mcp_parts import codex_server_status
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    _Recorder.seen = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     codex_home = home / ".codex"
     codex_home.mkdir()
     monkeypatch.setenv("CODEX_HOME", str(codex_home))
@@ -161,18 +165,13 @@ def test_real_codex_sends_the_header_from_its_http_headers_helper(
     config.write_text(
         "# remote server with a literal token\n"
         "[mcp_servers.remote]\n"
-        f'url = "http://127.0.0.1:{server.server_address[1]}/mcp"\n'
+        f'url = "{recorder}"\n'
         f'http_headers = {{ "Authorization" = "Bearer {VALUE}", "X-Team" = "core" }}\n'
     )
-    try:
-        wrapped = run("wrap", "codex", "--yes")
-        assert wrapped.code == 0, wrapped.stderr
-        assert VALUE not in config.read_text()
-        assert "http_headers_helper" in config.read_text()
-        codex_server_status(codex_home, timeout=60)
-    finally:
-        server.shutdown()
-        server.server_close()
+    wrapped = run("wrap", "codex", "--yes")
+    assert wrapped.code == 0, wrapped.stderr
+    assert VALUE not in config.read_text()
+    assert "http_headers_helper" in config.read_text()
+    codex_server_status(codex_home, timeout=60)
     assert _Recorder.seen, "Codex never connected"
-    authorizations = {h.get("Authorization") or h.get("authorization") for h in _Recorder.seen}
-    assert f"Bearer {VALUE}" in authorizations
+    assert f"Bearer {VALUE}" in _authorizations()
