@@ -15,7 +15,10 @@ shown in CI output.
     │   ├── KeychainLocked           the keychain is locked and mcpcred may not prompt
     │   ├── KeychainUnavailable      no usable keychain (no D-Bus, no daemon, insecure backend)
     │   └── KeychainTimeout          the keychain did not answer in time
-    └── ShimError                 6  the shim cannot start the server (bad options, no program)
+    ├── ShimError                 6  the shim cannot start the server (bad options, no program)
+    └── OAuthError                7  a login cannot give a token (network, provider, protocol)
+        ├── LoginRequired            no login, or the provider refused it (log in again)
+        └── LoginDenied              the user refused, or let the code expire, during ``login``
 
 Exit codes outside the tree: 0 ok; 1 ``audit-config`` found something at or
 above ``--fail-on``; 70 an unexpected exception (a bug); 130 interrupted.
@@ -29,6 +32,7 @@ EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_SECRET_STORE = 5
 EXIT_SHIM = 6
+EXIT_OAUTH = 7
 EXIT_SOFTWARE = 70
 EXIT_INTERRUPTED = 130
 
@@ -109,3 +113,25 @@ class ShimError(McpcredError):
     """The shim cannot start the server: bad shim arguments or no such program."""
 
     exit_code = EXIT_SHIM
+
+
+class OAuthError(McpcredError):
+    """A login cannot produce a token: the provider, the network or the protocol failed.
+
+    Messages carry the provider's ``error`` code and description (they never
+    hold a token) so that a user can search them in the provider's docs.
+    """
+
+    exit_code = EXIT_OAUTH
+
+    def __init__(self, message: str, *, hint: str | None = None, error: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.error = error
+
+
+class LoginRequired(OAuthError):
+    """There is no usable login: never made, logged out, expired or revoked."""
+
+
+class LoginDenied(OAuthError):
+    """The user (or the provider on their behalf) refused or abandoned the login."""

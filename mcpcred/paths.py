@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 
 DATA_DIR_VAR = "MCPCRED_DATA_DIR"
+CONFIG_VAR = "MCPCRED_CONFIG"
+RUNTIME_DIR_VAR = "MCPCRED_RUNTIME_DIR"
 
 
 def data_dir() -> Path:
@@ -33,3 +35,41 @@ def private_dir(path: Path) -> Path:
     for folder in reversed(missing):
         folder.mkdir(mode=0o700, exist_ok=True)
     return path
+
+
+def config_file() -> Path:
+    """mcpcred's own settings file (TOML; may not exist). ``MCPCRED_CONFIG`` moves it."""
+    override = os.environ.get(CONFIG_VAR)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("mcpcred", appauthor=False)) / "config.toml"
+
+
+def runtime_dir() -> Path:
+    """A private folder for lock files, created 0700.
+
+    Locks belong in the per-login runtime folder (``$XDG_RUNTIME_DIR`` on
+    Linux: a tmpfs that only this user can enter and that is emptied at
+    logout), so a lock can never outlive the session. Where there is none, a
+    ``run`` folder inside the data folder does: the locks are advisory and the
+    OS drops them when their holder dies, so a leftover file blocks nobody.
+    ``MCPCRED_RUNTIME_DIR`` moves it.
+    """
+    override = os.environ.get(RUNTIME_DIR_VAR)
+    if override:
+        return private_dir(Path(override))
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isabs(xdg) and _own_private_dir(xdg):
+        return private_dir(Path(xdg) / "mcpcred")
+    return private_dir(data_dir() / "run")
+
+
+def _own_private_dir(path: str) -> bool:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    getuid = getattr(os, "getuid", None)
+    return getuid is None or (info.st_uid == getuid() and info.st_mode & 0o077 == 0)

@@ -33,7 +33,7 @@ def test_readme_exit_codes_match_the_code() -> None:
     table = dict(re.findall(r"^\| (\d+) \| (.+?) \|$", text, re.MULTILINE))
     expected = {
         errors.EXIT_OK, errors.EXIT_FINDINGS, errors.EXIT_USAGE, errors.EXIT_CONFIG,
-        errors.EXIT_SECRET_STORE, errors.EXIT_SHIM, errors.EXIT_SOFTWARE, errors.EXIT_INTERRUPTED,
+        errors.EXIT_SECRET_STORE, errors.EXIT_SHIM, errors.EXIT_OAUTH, errors.EXIT_SOFTWARE, errors.EXIT_INTERRUPTED,
     }  # fmt: skip
     assert {int(code) for code in table} == expected
 

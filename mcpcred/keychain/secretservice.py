@@ -43,6 +43,10 @@ BUS_NAME = "org.freedesktop.secrets"
 SERVICE_PATH = "/org/freedesktop/secrets"
 SERVICE_IFACE = "org.freedesktop.Secret.Service"
 SESSION_IFACE = "org.freedesktop.Secret.Session"
+COLLECTION_IFACE = "org.freedesktop.Secret.Collection"
+ITEM_IFACE = "org.freedesktop.Secret.Item"
+# What ``keyring``'s SecretService backend puts in the ``application`` attribute.
+KEYRING_APPID = "Python keyring library"
 
 # A header announcing more parts than this is corrupt, not a 1 MB token; refuse
 # it rather than send a million searches.
@@ -84,6 +88,7 @@ def read_secrets(
     address: str,
     service: str = "mcpcred",
     timeout: float = 5.0,
+    optional: Sequence[str] = (),
 ) -> dict[str, str]:
     """The values of secrets ``names``, all read over one Secret Service session.
 
@@ -91,8 +96,12 @@ def read_secrets(
     credentials, so the first problem (in the order of ``names``) is raised
     and no value is returned. ``timeout`` bounds the whole call, connection
     included, because an MCP client waits on the shim with no feedback.
+
+    ``optional`` names (cached access tokens) are left out of the answer when
+    they are missing or torn (another process may be rewriting them), rather
+    than failing the read.
     """
-    wanted = list(dict.fromkeys(names))
+    wanted = list(dict.fromkeys([*names, *optional]))
     if not wanted:
         return {}
     if not address:
@@ -111,25 +120,82 @@ def read_secrets(
         # is most of the ~20 ms ``secretstorage`` spends per item.
         session = client.open_session()
         try:
-            return _read(client, session, wanted, service)
+            return _read(client, session, wanted, service, frozenset(optional) - set(names))
         finally:
             client.close_session(session)
     finally:
         client.close()
 
 
-def _read(client: _Client, session: str, names: list[str], service: str) -> dict[str, str]:
-    chosen = _locate(client, service, names)
+def write_secrets(
+    values: dict[str, str],
+    *,
+    address: str,
+    service: str = "mcpcred",
+    timeout: float = 5.0,
+) -> None:
+    """Store ``values`` the way ``keyring`` does, chunked like ``SecretStore.set``.
+
+    For the shim, which must store a rotated refresh token and the new access
+    token without importing keyring (~80 ms). Items get keyring's attributes
+    and label, so ``keyring`` and ``mcpcred secret`` see them as their own.
+    Parts go first and the header last, so a reader never finds a header
+    whose parts are not there yet; parts left over from a longer old value
+    are deleted afterwards. Never prompts: a locked keyring is an error.
+    """
+    if not values:
+        return
+    client = _Client(address, timeout)
+    try:
+        session = client.open_session()
+        try:
+            collection = client.default_collection()
+            for name, value in values.items():
+                old = _read(client, session, [name], service, frozenset([name]), parts=False)
+                old_count = chunks.parts_needed(old.get(name, ""))
+                head, parts = chunks.split(value)
+                for index, part in enumerate(parts, start=1):
+                    client.create_item(
+                        collection, session, service, chunks.part_name(name, index), part
+                    )
+                client.create_item(collection, session, service, name, head)
+                for index in range(len(parts) + 1, old_count + 1):
+                    client.delete_items(
+                        {"service": service, "username": chunks.part_name(name, index)}
+                    )
+        finally:
+            client.close_session(session)
+    finally:
+        client.close()
+
+
+def _read(
+    client: _Client,
+    session: str,
+    names: list[str],
+    service: str,
+    optional: frozenset[str] = frozenset(),
+    *,
+    parts: bool = True,
+) -> dict[str, str]:
+    chosen = _locate(client, service, names, optional=optional)
     values = client.get_secrets(chosen, session)
+    if not parts:
+        return values
     headers: dict[str, int] = {}
-    for name, value in values.items():
+    for name, value in list(values.items()):
         count = chunks.parts_needed(value)
-        if count:
-            if count > MAX_PARTS:
-                raise _corrupt(name, f"its header announces {count} parts")
-            headers[name] = count
-        elif value.startswith(_CHUNK_MARK):
-            raise _corrupt(name, "it is stored in a layout this version of mcpcred cannot read")
+        try:
+            if count:
+                if count > MAX_PARTS:
+                    raise _corrupt(name, f"its header announces {count} parts")
+                headers[name] = count
+            elif value.startswith(_CHUNK_MARK):
+                raise _corrupt(name, "it is stored in a layout this version of mcpcred cannot read")
+        except SecretStoreError:
+            if name not in optional:
+                raise
+            del values[name]
     if not headers:
         return values
     part_names = [
@@ -137,20 +203,30 @@ def _read(client: _Client, session: str, names: list[str], service: str) -> dict
         for name, count in headers.items()
         for index in range(1, count + 1)
     ]
-    part_items = _locate(client, service, part_names, whole=False)
-    parts = client.get_secrets(part_items, session)
+    optional_parts = frozenset(p for p in part_names if p.partition("#")[0] in optional)
+    part_items = _locate(client, service, part_names, whole=False, optional=optional_parts)
+    found = client.get_secrets(part_items, session)
     for name, count in headers.items():
-        joined = chunks.join(
-            values[name], [parts[chunks.part_name(name, i)] for i in range(1, count + 1)]
-        )
+        names_of_parts = [chunks.part_name(name, i) for i in range(1, count + 1)]
+        joined = None
+        if all(p in found for p in names_of_parts):
+            joined = chunks.join(values[name], [found[p] for p in names_of_parts])
         if joined is None:
+            if name in optional:
+                del values[name]
+                continue
             raise _corrupt(name, "its parts do not match its header, probably a torn write")
         values[name] = joined
     return values
 
 
 def _locate(
-    client: _Client, service: str, usernames: list[str], *, whole: bool = True
+    client: _Client,
+    service: str,
+    usernames: list[str],
+    *,
+    whole: bool = True,
+    optional: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """The item path of each user name; raises for the first one that cannot be read."""
     found = {u: client.search({"service": service, "username": u}) for u in usernames}
@@ -160,6 +236,8 @@ def _locate(
         name = username.partition("#")[0]
         if unlocked:
             chosen[username] = unlocked[0] if len(unlocked) == 1 else client.prefer(unlocked)
+        elif username in optional and not locked:
+            continue
         elif locked:
             raise KeychainLocked(
                 f"the keychain is locked: secret '{name}' is in a locked collection",
@@ -267,6 +345,50 @@ class _Client:
             return paths[0]
         prefix = self._alias.rstrip("/") + "/"
         return next((p for p in paths if p.startswith(prefix)), paths[0])
+
+    def default_collection(self) -> str:
+        """The path of the default keyring, where ``keyring`` stores too."""
+        (alias,) = self.call(SERVICE_PATH, SERVICE_IFACE, "ReadAlias", "s", "default")
+        if str(alias) == "/":
+            raise KeychainUnavailable(
+                "the Secret Service has no default keyring to store into",
+                hint="create a login keyring (Seahorse), or run `mcpcred secret set` once",
+            )
+        return str(alias)
+
+    def create_item(
+        self, collection: str, session: str, service: str, username: str, value: str
+    ) -> None:
+        """Store one item, replacing the one with the same attributes; never prompts."""
+        properties = {
+            "org.freedesktop.Secret.Item.Label": ("s", f"Password for '{username}' on '{service}'"),
+            "org.freedesktop.Secret.Item.Attributes": (
+                "a{ss}",
+                {"application": KEYRING_APPID, "service": service, "username": username},
+            ),
+        }
+        secret = (session, b"", value.encode("utf-8"), "text/plain; charset=utf8")
+        _item, prompt = self.call(
+            collection,
+            COLLECTION_IFACE,
+            "CreateItem",
+            "a{sv}(oayays)b",
+            properties,
+            secret,
+            True,
+        )
+        if str(prompt) != "/":
+            raise KeychainLocked(
+                f"the keychain is locked: storing '{username.partition('#')[0]}' needs a prompt",
+                hint="unlock the login keyring (log in to the desktop or use Seahorse); "
+                "the shim never prompts",
+            )
+
+    def delete_items(self, attributes: dict[str, str]) -> None:
+        """Delete every unlocked item matching ``attributes`` (leftover parts)."""
+        unlocked, _locked = self.search(attributes)
+        for path in unlocked:
+            self.call(path, ITEM_IFACE, "Delete", "")
 
     def get_secrets(self, items: dict[str, str], session: str) -> dict[str, str]:
         """The UTF-8 values of ``items`` (user name -> item path), in one call."""

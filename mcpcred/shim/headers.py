@@ -16,7 +16,7 @@ import sys
 from mcpcred import references
 from mcpcred.errors import McpcredError, ShimError
 from mcpcred.shim.options import parse
-from mcpcred.shim.resolve import fetch, wanted
+from mcpcred.shim.resolve import resolver, wanted
 
 
 def main(args: list[str]) -> int:
@@ -30,10 +30,9 @@ def main(args: list[str]) -> int:
                 raise ShimError(f"--header needs 'Name: value', got {name.strip()[:40]!r}")
             pairs.append((name.strip(), value.strip()))
         refs = wanted([v for _, v in pairs], {}, options.label())
-        values = fetch([n for _, n in refs], options, os.environ) if refs else {}
+        lookup = resolver(refs, options, os.environ) if refs else None
         out = {
-            name: references.substitute(value, lambda _kind, ref: values[ref])
-            for name, value in pairs
+            name: references.substitute(value, lookup) if lookup else value for name, value in pairs
         }
     except McpcredError as exc:
         hint = f" (hint: {exc.hint})" if exc.hint else ""

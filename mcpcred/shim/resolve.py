@@ -2,7 +2,9 @@
 
 All values are fetched in one keychain round trip before anything starts, so
 a server is never started half-configured: either every reference resolves,
-or the shim fails with the first one that does not.
+or the shim fails with the first one that does not. The same round trip
+reads the cached access token of every login referenced
+(``mcpcred:oauth/...``); only a stale one costs more (``oauth.mint``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,14 @@ from mcpcred.errors import KeychainUnavailable, ShimError
 from mcpcred.keychain import DEFAULT_BACKENDS, SECRET_SERVICE
 from mcpcred.keychain.bus import session_bus_address
 from mcpcred.shim.options import ShimOptions
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from mcpcred.keychain.store import SecretStore
+    from mcpcred.keychain.vault import Vault
+    from mcpcred.oauth.mint import Minter
 
 OWN_PREFIX = "MCPCRED_"
 BACKEND_VAR = "PYTHON_KEYRING_BACKEND"
@@ -44,11 +54,12 @@ def wanted(
             )
         found.extend(references.find(value))
     for kind, name in found:
-        if kind != references.SECRET:
+        if kind not in references.KINDS:
             raise ShimError(
                 f"{label} uses {references.whole(name, kind)}, which this version of "
                 "mcpcred cannot resolve",
-                hint="only mcpcred:secret/NAME references are supported; upgrade mcpcred",
+                hint="references are mcpcred:secret/NAME or mcpcred:oauth/PROVIDER; "
+                "upgrade mcpcred",
             )
     return list(dict.fromkeys(found))
 
@@ -59,54 +70,105 @@ def prepare(options: ShimOptions, environ: Mapping[str, str]) -> tuple[list[str]
     refs = wanted(options.command, env, options.label())
     if not refs:
         return list(options.command), env
-    values = fetch([name for _, name in refs], options, environ)
-
-    def lookup(kind: str, name: str) -> str:
-        return values[name]
-
+    lookup = resolver(refs, options, environ)
     argv = [references.substitute(a, lookup) for a in options.command]
     env = {k: references.substitute(v, lookup) for k, v in env.items()}
     return argv, env
 
 
-def fetch(names: list[str], options: ShimOptions, environ: Mapping[str, str]) -> dict[str, str]:
-    """Values of secrets ``names`` from the keychain ``wrap`` used."""
-    backend = environ.get(BACKEND_VAR) or options.backend
-    timeout = options.timeout_seconds
-    if sys.platform.startswith("linux") and backend in (None, SECRET_SERVICE):
-        address = session_bus_address(environ, options.dbus_address)
-        if address is None:
-            raise KeychainUnavailable(
-                "cannot reach the Secret Service: no D-Bus session bus "
-                "(DBUS_SESSION_BUS_ADDRESS is unset and no bus socket was found)",
-                hint="run `mcpcred wrap` again from your desktop session, so it records the bus",
+def resolver(
+    refs: list[tuple[str, str]], options: ShimOptions, environ: Mapping[str, str]
+) -> Callable[[str, str], str]:
+    """``lookup(kind, name)`` for every reference in ``refs``, all fetched up front."""
+    keychain = Keychain(options, environ)
+    secrets = [name for kind, name in refs if kind == references.SECRET]
+    logins = {name: references.split_login(name) for kind, name in refs if kind == references.OAUTH}
+    access = {name: _access_name(*login) for name, login in logins.items()}
+    values = keychain.read(secrets, optional=list(access.values()))
+    tokens: dict[str, str] = {}
+    if logins:
+        minter = keychain.minter()
+        for name, (provider, account) in logins.items():
+            tokens[name] = minter.token(provider, account, values.get(access[name]))
+
+    def lookup(kind: str, name: str) -> str:
+        return tokens[name] if kind == references.OAUTH else values[name]
+
+    return lookup
+
+
+def _access_name(provider: str, account: str) -> str:
+    from mcpcred.oauth.records import access_name
+
+    return access_name(provider, account)
+
+
+class Keychain:
+    """The keychain ``wrap`` used, reached the cheapest way this platform allows."""
+
+    def __init__(self, options: ShimOptions, environ: Mapping[str, str]) -> None:
+        self.options = options
+        self.environ = environ
+        self.backend = environ.get(BACKEND_VAR) or options.backend
+        self.timeout = options.timeout_seconds
+        self.address: str | None = None
+        self.direct = sys.platform.startswith("linux") and self.backend in (None, SECRET_SERVICE)
+        if self.direct:
+            self.address = session_bus_address(environ, options.dbus_address)
+            if self.address is None:
+                raise KeychainUnavailable(
+                    "cannot reach the Secret Service: no D-Bus session bus "
+                    "(DBUS_SESSION_BUS_ADDRESS is unset and no bus socket was found)",
+                    hint="run `mcpcred wrap` again from your desktop session, "
+                    "so it records the bus",
+                )
+        elif self.backend is None:
+            # wrap records a backend only when it is not the platform's default: pin that
+            # default here too, so keyring's ~100 ms discovery never runs on a server start.
+            self.backend = DEFAULT_BACKENDS.get(_OS.get(sys.platform, "linux"))
+
+    def read(self, names: list[str], optional: Sequence[str] = ()) -> dict[str, str]:
+        """Values of ``names`` (all required) and of those ``optional`` names that exist."""
+        if self.address is not None:
+            from mcpcred.keychain.secretservice import read_secrets
+
+            return read_secrets(
+                names, optional=optional, address=self.address, timeout=self.timeout
             )
-        from mcpcred.keychain.secretservice import read_secrets
+        from mcpcred.keychain.vault import StoreVault
 
-        return read_secrets(names, address=address, timeout=timeout)
-    if backend is None:
-        # wrap records a backend only when it is not the platform's default: pin that
-        # default here too, so keyring's ~100 ms discovery never runs on a server start.
-        backend = DEFAULT_BACKENDS.get(_OS.get(sys.platform, "linux"))
-    return _via_keyring(names, backend, timeout, environ, options.allow_insecure)
+        store = self._store()
+        values = {name: store.get(name) for name in names}
+        values.update(StoreVault(store).read(optional))
+        return values
 
+    def minter(self) -> Minter:
+        """What turns logins into access tokens, writing back to this keychain."""
+        from mcpcred.oauth.http import UrllibTransport
+        from mcpcred.oauth.mint import Minter
+        from mcpcred.paths import runtime_dir
 
-def _via_keyring(
-    names: list[str],
-    backend: str | None,
-    timeout: float,
-    environ: Mapping[str, str],
-    allow_insecure: bool,
-) -> dict[str, str]:
-    """The portable path (macOS Keychain, Windows Credential Manager, other backends)."""
-    import keyring
-    import keyring.core
+        vault: Vault
+        if self.address is not None:
+            from mcpcred.keychain.vault import SecretServiceVault
 
-    from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore
+            vault = SecretServiceVault(self.address, self.timeout)
+        else:
+            from mcpcred.keychain.vault import StoreVault
 
-    chosen = keyring.core.load_keyring(backend) if backend else keyring.get_keyring()
-    env = dict(environ)
-    if allow_insecure:
-        env[ALLOW_INSECURE] = "1"
-    store = SecretStore(chosen, timeout=timeout, env=env)
-    return {name: store.get(name) for name in names}
+            vault = StoreVault(self._store())
+        return Minter(vault, transport=UrllibTransport, lock_dir=runtime_dir)
+
+    def _store(self) -> SecretStore:
+        """The portable path (macOS Keychain, Windows Credential Manager, other backends)."""
+        import keyring
+        import keyring.core
+
+        from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore
+
+        backend = self.backend
+        chosen = keyring.core.load_keyring(backend) if backend else keyring.get_keyring()
+        env = dict(self.environ)
+        if self.options.allow_insecure:
+            env[ALLOW_INSECURE] = "1"
+        return SecretStore(chosen, timeout=self.timeout, env=env)

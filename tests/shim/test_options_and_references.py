@@ -89,7 +89,24 @@ def test_malformed_references_stop_the_server() -> None:
 
 def test_unknown_reference_kinds_stop_the_server() -> None:
     with pytest.raises(ShimError, match="cannot resolve"):
-        wanted([], {"TOKEN": "mcpcred:oauth/github"})
+        wanted([], {"TOKEN": "mcpcred:vault/github"})
+
+
+def test_oauth_references_name_a_provider_and_an_optional_account() -> None:
+    env = {"A": "mcpcred:oauth/github", "B": "Bearer {{mcpcred:oauth/gitlab/work}}"}
+    assert wanted([], env) == [("oauth", "github"), ("oauth", "gitlab/work")]
+    assert references.split_login("github") == ("github", "default")
+    assert references.split_login("gitlab/work") == ("gitlab", "work")
+    assert references.login_name("gitlab", "work") == "gitlab/work"
+    assert references.login_name("github", "default") == "github"
+
+
+@pytest.mark.parametrize(
+    "value", ["mcpcred:secret/a/b", "x={{mcpcred:secret/team/pat}}", "mcpcred:oauth/a/b/c"]
+)
+def test_only_oauth_references_have_an_account_part(value: str) -> None:
+    with pytest.raises(ShimError, match="malformed"):
+        wanted([value], {})
 
 
 def test_references_are_collected_once_in_order() -> None:
