@@ -32,6 +32,7 @@ class ServerUse:
     wrapped: bool
     refs: list[tuple[str, str]] = field(default_factory=list)  # (kind, name)
     plaintext: int = 0  # credentials still written in the file
+    env_names: list[str] = field(default_factory=list)  # the env vars it sets
 
 
 @dataclass(slots=True)
@@ -80,6 +81,7 @@ def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
                             use.refs.extend(references.find(node.value))
                     use.refs = list(dict.fromkeys(use.refs))
                     use.plaintext = sum(1 for _ in auditor.secret_hits(entry))
+                    use.env_names = [key.name for key, _ in entry.env]
                     uses.append(use)
     return uses, errors
 

@@ -53,12 +53,22 @@ def main(
 from mcpcred.cli import (  # noqa: E402  (commands register on `app`)
     audit_cmd,
     clients_cmd,
+    login_cmd,
     secret_cmd,
     status_cmd,
     wrap_cmd,
 )
 
-__all__ = ["app", "audit_cmd", "clients_cmd", "run", "secret_cmd", "status_cmd", "wrap_cmd"]
+__all__ = [
+    "app",
+    "audit_cmd",
+    "clients_cmd",
+    "login_cmd",
+    "run",
+    "secret_cmd",
+    "status_cmd",
+    "wrap_cmd",
+]
 
 
 def run(argv: list[str] | None = None) -> int:

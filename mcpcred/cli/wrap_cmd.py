@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from mcpcred import references
 from mcpcred.cli.app import app
 from mcpcred.errors import SecretStoreError, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from mcpcred.keychain.store import SecretStore
     from mcpcred.wrap.service import FilePlan
 
 _STATUS_TEXT = {
@@ -133,6 +135,53 @@ def _review(
     return True
 
 
+def _binds(values: list[str]) -> dict[str, str]:
+    """``VAR=oauth:github`` -> {VAR: "mcpcred:oauth/github"}; usage errors for the rest."""
+    import re
+
+    out: dict[str, str] = {}
+    for value in values:
+        variable, equals, target = value.partition("=")
+        kind, colon, name = target.partition(":")
+        good_name = bool(name) and all(references.valid_name(p) for p in name.split("/"))
+        if (
+            not equals
+            or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable)
+            or not colon
+            or kind not in (references.OAUTH, references.SECRET)
+            or not good_name
+            or name.count("/") > (1 if kind == references.OAUTH else 0)
+        ):
+            raise UsageError(
+                f"--bind {value!r}: expected VAR=oauth:PROVIDER[/ACCOUNT] or VAR=secret:NAME",
+                hint="e.g. --bind GITHUB_PERSONAL_ACCESS_TOKEN=oauth:github",
+            )
+        if variable in out:
+            raise UsageError(f"--bind names {variable} twice")
+        out[variable] = references.whole(name, kind)
+    return out
+
+
+def _check_logins(binds: dict[str, str], store: SecretStore) -> None:
+    """Warn about a bound login or secret that does not exist yet (it may come later)."""
+    from mcpcred.oauth import records
+
+    for reference in binds.values():
+        for kind, name in references.find(reference):
+            if kind == references.OAUTH:
+                provider, account = references.split_login(name)
+                if not store.exists(records.record_name(provider, account)):
+                    sys.stderr.write(
+                        f"note: not logged in to {name} yet; servers will fail to start "
+                        f"until you run: {records.login_command(provider, account)}\n"
+                    )
+            elif not store.exists(name):
+                sys.stderr.write(
+                    f"note: secret '{name}' is not in the keychain yet; store it with: "
+                    f"mcpcred secret set {name}\n"
+                )
+
+
 @app.command("wrap")
 def wrap(
     client: str = typer.Argument(
@@ -142,6 +191,12 @@ def wrap(
     server: list[str] = typer.Option([], "--server", "-s", help="Only this server (repeatable)."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the changes; write nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before writing."),
+    bind: list[str] = typer.Option(
+        [],
+        "--bind",
+        help="Set an env variable to a login or secret: VAR=oauth:github, VAR=oauth:github/work, "
+        "VAR=secret:NAME (repeatable; needs --server).",
+    ),
 ) -> int:
     """Move a client's secrets into the OS keychain and start its servers through the shim."""
     from mcpcred.host import Host
@@ -149,6 +204,12 @@ def wrap(
     from mcpcred.keychain.store import SecretStore
     from mcpcred.wrap import service
 
+    binds = _binds(bind)
+    if binds and not server:
+        raise UsageError(
+            "--bind needs --server: say which server(s) get the variable",
+            hint=f"e.g. mcpcred wrap {client} --server github --bind {bind[0]}",
+        )
     host = Host.current()
     adapter = service.adapter_for(client)
     store: SecretStore | None = None
@@ -165,8 +226,10 @@ def wrap(
     namer = service.SecretNamer(store, index)
     settings = service.shim_settings(host, backend)
     plans = service.plan_wrap(
-        adapter, host, config=config, servers=server, settings=settings, namer=namer
+        adapter, host, config=config, servers=server, settings=settings, namer=namer, binds=binds
     )
+    if binds and store is not None:
+        _check_logins(binds, store)
     if not plans:
         raise UsageError(
             f"no config file of {adapter.display_name} was found",

@@ -118,3 +118,44 @@ def _redirect_class() -> type:
 
         _no_redirect.append(NoRedirect)
     return _no_redirect[0]
+
+
+class HttpxTransport:
+    """The CLI's transport: httpx, no redirects, a time limit; tests use MockTransport."""
+
+    def __init__(self, client: object | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
+        import httpx
+
+        self.client: httpx.Client = (
+            client  # type: ignore[assignment]
+            if client is not None
+            else httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT})
+        )
+
+    def post_form(self, url: str, form: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
+        return self._send("POST", url, dict(headers), dict(form))
+
+    def get(self, url: str, headers: Mapping[str, str]) -> Reply:
+        return self._send("GET", url, dict(headers), None)
+
+    def _send(
+        self, method: str, url: str, headers: dict[str, str], form: dict[str, str] | None
+    ) -> Reply:
+        import httpx
+
+        try:
+            response = self.client.request(
+                method, url, headers=headers, data=form, follow_redirects=False
+            )
+        except httpx.HTTPError as exc:
+            raise network_error(url, exc) from None
+        return Reply(
+            response.status_code,
+            response.headers.get("Content-Type", ""),
+            response.content[:MAX_BODY],
+            url,
+        )
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.client.close()

@@ -93,12 +93,10 @@ class Provider:
             identity_endpoint=fill(self.identity_endpoint),
         )
 
-    def supports(self, flow: str) -> bool:
-        """Whether ``flow`` can run: listed, and its endpoint known (or discoverable)."""
-        if flow not in self.flows:
+    def available(self, flow: str) -> bool:
+        """Whether ``flow`` can run now: listed, and its endpoint known."""
+        if flow not in self.flows or self.token_endpoint is None:
             return False
-        if self.issuer and not (self.token_endpoint):
-            return True  # discovery decides
         if flow == DEVICE:
             return self.device_authorization_endpoint is not None
         return self.authorization_endpoint is not None

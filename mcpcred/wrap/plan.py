@@ -113,22 +113,43 @@ Namer = Callable[[str, str, str, str | None], str]
 
 
 class Planner:
-    """Plans entries of one client; ``namer`` assigns (and de-duplicates) secret names."""
+    """Plans entries of one client; ``namer`` assigns (and de-duplicates) secret names.
 
-    def __init__(self, auditor: Auditor, shim: ShimSettings, namer: Namer) -> None:
+    ``binds`` maps env variable names to references (``--bind VAR=oauth:github``):
+    each chosen stdio server gets that variable set to the reference. A value
+    the variable held before is a credential by the user's own word, so it
+    moves to the keychain like any other (``unwrap`` can then put it back).
+    """
+
+    def __init__(
+        self,
+        auditor: Auditor,
+        shim: ShimSettings,
+        namer: Namer,
+        binds: dict[str, str] | None = None,
+    ) -> None:
         self.auditor = auditor
         self.shim = shim
         self.namer = namer
+        self.binds = dict(binds or {})
 
     def plan(self, entry: ServerEntry) -> ServerPlan:
         """The plan for one entry (already wrapped entries get status ``wrapped``)."""
         index = pointer_index(entry.node, entry.pointer)
         pointers = {key: pointer for key, (pointer, _) in index.items()}
         hits = list(self.auditor.secret_hits(entry))
-        if entry.transport == "stdio" and is_wrapped(entry):
-            return self._rewrapped(entry, hits, pointers)
         if entry.transport == "remote":
-            return self._remote(entry, hits, pointers)
+            plan = self._remote(entry, hits, pointers)
+            if self.binds:
+                plan.notes.append("--bind applies to servers started by a command, not remote ones")
+            return plan
+        if self.binds:
+            bound = {id(node) for _key, node in entry.env if _key.name in self.binds}
+            hits = [(item, hit) for item, hit in hits if id(item.node) not in bound]
+        if entry.transport == "stdio" and is_wrapped(entry):
+            plan = self._rewrapped(entry, hits, pointers)
+            self._bind(entry, plan, pointers)
+            return plan
         if not isinstance(entry.command, ScalarNode) or not isinstance(entry.command.value, str):
             plan = ServerPlan(entry.name, "unwrappable")
             plan.notes.append("its command is not a string")
@@ -218,7 +239,59 @@ class Planner:
             plan.record["args_absent"] = True
         if entry.client == "codex" and self.shim.linux:
             self._codex(entry, plan, pointers)
+        self._bind(entry, plan, pointers, added_env)
         return plan
+
+    def _bind(
+        self,
+        entry: ServerEntry,
+        plan: ServerPlan,
+        pointers: dict[int, Pointer],
+        added_env: dict[str, str] | None = None,
+    ) -> None:
+        """Point each ``--bind`` variable at its reference; keep what it held for unwrap."""
+        if not self.binds:
+            return
+        current = {key.name: node for key, node in entry.env}
+        env_holder = entry.node.get("env")
+        previous: dict[str, str | None] = {}
+        new: dict[str, str] = {}
+        for variable, reference in self.binds.items():
+            node = current.get(variable)
+            if node is None:
+                if env_holder is not None and not isinstance(env_holder, ObjectNode):
+                    plan.notes.append(f"cannot bind {variable}: its env is not an object")
+                    continue
+                previous[variable] = None
+                new[variable] = reference
+                continue
+            value = node.to_python() if isinstance(node, ScalarNode) else None
+            if value == reference:
+                continue
+            if not isinstance(value, str):
+                plan.notes.append(f"cannot bind {variable}: its value is not a string")
+                continue
+            if value and not references.find(value):
+                name = self.namer(value, "generic-secret", entry.name, variable)
+                plan.moves.append(Move(name, value, entry.name, f"env {variable}", "bound"))
+                value = references.whole(name)
+                plan.scrub.append(Change("set", pointers[id(node)], value))
+            previous[variable] = value
+            plan.changes.append(Change("set", pointers[id(node)], reference))
+        if not previous:
+            return
+        plan.status = "wrap"
+        plan.record["bound"] = previous
+        if new and isinstance(env_holder, ObjectNode):
+            env_pointer = pointers[id(env_holder)]
+            plan.changes.extend(Change("add", (*env_pointer, k), v) for k, v in new.items())
+        elif new:
+            # no env yet: one object with the variables a docker split added, if any
+            env_pointer = (*entry.pointer, "env")
+            merged = {**(added_env or {}), **new}
+            plan.changes = [c for c in plan.changes if c.pointer != env_pointer]
+            plan.changes.append(Change("add", env_pointer, merged))
+            plan.record["env_absent"] = True
 
     def _codex(self, entry: ServerEntry, plan: ServerPlan, pointers: dict[int, Pointer]) -> None:
         """Codex clears the environment and allows 10 s to start: make room for the shim."""

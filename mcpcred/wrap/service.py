@@ -219,9 +219,10 @@ def plan_wrap(
     servers: list[str],
     settings: ShimSettings,
     namer: SecretNamer,
+    binds: dict[str, str] | None = None,
 ) -> list[FilePlan]:
     """Plan the whole run; raises before anything is changed if a file cannot be used."""
-    planner = Planner(Auditor(host), settings, namer)
+    planner = Planner(Auditor(host), settings, namer, binds)
 
     def backup_text(document: Document, server_plans: list[ServerPlan]) -> str:
         # the file with its secrets replaced by references, and nothing else changed
@@ -378,7 +379,14 @@ def _restore_command(
         return
     if entry.command is None:
         return
-    _undo_docker_env(entry, record, original, plan, pointers)
+    removed = _undo_binds(entry, record, plan, pointers)
+    removed += _undo_docker_env(entry, record, original, plan, pointers)
+    env = entry.node.get("env")
+    made_env = bool(removed and record.get("env_absent"))
+    if made_env and isinstance(env, ObjectNode) and removed == len(env.members):
+        # mcpcred made the env object: take it away whole
+        plan.changes = [c for c in plan.changes if c.pointer[:-1] != pointers[id(env)]]
+        plan.changes.append(Change("remove", pointers[id(env)]))
     plan.changes.append(Change("set", pointers[id(entry.command)], original[0]))
     args_holder = next(
         (
@@ -414,18 +422,42 @@ def _restore_command(
                 plan.changes.append(Change("set", pointers[id(timeout)], previous))
 
 
+def _undo_binds(
+    entry: ServerEntry,
+    record: dict[str, object],
+    plan: ServerPlan,
+    pointers: dict[int, tuple[str | int, ...]],
+) -> int:
+    """Give ``--bind`` variables their earlier values back; returns how many were removed."""
+    bound = record.get("bound")
+    env = entry.node.get("env")
+    if not isinstance(bound, dict) or not isinstance(env, ObjectNode):
+        return 0
+    removed = 0
+    for variable, previous in bound.items():
+        node = env.get(str(variable))
+        if node is None:
+            continue
+        if previous is None:
+            plan.changes.append(Change("remove", (*pointers[id(env)], str(variable))))
+            removed += 1
+        elif isinstance(previous, str):
+            plan.changes.append(Change("set", pointers[id(node)], previous))
+    return removed
+
+
 def _undo_docker_env(
     entry: ServerEntry,
     record: dict[str, object],
     argv: list[object],
     plan: ServerPlan,
     pointers: dict[int, tuple[str | int, ...]],
-) -> None:
+) -> int:
     """Put ``-e NAME`` + ``env.NAME`` back together as ``-e NAME=value`` (in ``argv``)."""
     names = record.get("docker_env")
     env = entry.node.get("env")
     if not isinstance(names, list) or not isinstance(env, ObjectNode):
-        return
+        return 0
     moved = 0
     for name in names:
         value = env.get(str(name))
@@ -442,9 +474,7 @@ def _undo_docker_env(
                 moved += 1
                 plan.changes.append(Change("remove", (*pointers[id(env)], str(name))))
                 break
-    if moved and record.get("env_absent") and moved == len(env.members):
-        plan.changes = [c for c in plan.changes if c.pointer[:-1] != pointers[id(env)]]
-        plan.changes.append(Change("remove", pointers[id(env)]))
+    return moved
 
 
 def _restore_headers(

@@ -1,0 +1,215 @@
+"""Authorization code + PKCE with a loopback redirect (RFC 6749, 7636, 8252).
+
+mcpcred listens on ``127.0.0.1`` (never ``0.0.0.0``; RFC 8252 §8.3 prefers
+the literal address to ``localhost``) on an ephemeral port unless the
+provider matches ports exactly, sends the user's browser to the provider
+with an S256 challenge and a random ``state``, and serves exactly one
+callback: the first request to ``/callback``. Anything else gets a 404 and
+is ignored; after the callback the socket is closed. A wrong ``state``
+ends the login (it is how a forged redirect shows); so does an ``iss``
+that differs from the issuer (RFC 9207 mix-up protection), when both are
+known.
+"""
+
+from __future__ import annotations
+
+import html
+import socket
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlsplit
+
+from mcpcred.errors import LoginDenied, OAuthError
+from mcpcred.oauth import tokens
+from mcpcred.oauth.providers import Provider
+from mcpcred.oauth.tokens import TokenResponse
+from mcpcred.oauth.urls import check_endpoint
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from mcpcred.oauth.http import Transport
+
+CALLBACK_PATH = "/callback"
+DEFAULT_TIMEOUT = 300.0
+_MAX_REQUEST = 16384
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """What the browser brought back."""
+
+    params: dict[str, str]
+
+
+class Listener:
+    """A one-shot HTTP listener on 127.0.0.1 for the redirect."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            self.sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            self.sock.close()
+            raise OAuthError(
+                f"cannot listen on 127.0.0.1:{port} for the login callback: {exc.strerror}",
+                hint="another program uses that port; close it or change redirect-port",
+            ) from None
+        self.sock.listen(4)
+        self.port: int = self.sock.getsockname()[1]
+
+    @property
+    def redirect_uri(self) -> str:
+        """What the provider must redirect to."""
+        return f"http://127.0.0.1:{self.port}{CALLBACK_PATH}"
+
+    def wait(self, timeout: float, title: str) -> Callback:
+        """Serve until the callback arrives (then answer it and close), or time out."""
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise LoginDenied(
+                        f"no answer from the browser within {timeout:g} s",
+                        hint="run the login again (or use --flow device)",
+                        error="timeout",
+                    )
+                self.sock.settimeout(left)
+                try:
+                    conn, _addr = self.sock.accept()
+                except TimeoutError:
+                    continue
+                with conn:
+                    conn.settimeout(min(10.0, max(left, 0.1)))
+                    target = _request_target(conn)
+                    if target is None or urlsplit(target).path != CALLBACK_PATH:
+                        _respond(conn, 404, "Not found", "This is mcpcred's login listener.")
+                        continue
+                    params = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
+                    if "error" in params:
+                        _respond(conn, 200, "Login failed", f"{title} did not log you in.")
+                    else:
+                        _respond(
+                            conn,
+                            200,
+                            "Logged in",
+                            f"mcpcred is logged in to {title}. You can close this tab.",
+                        )
+                    return Callback(params)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop listening (idempotent)."""
+        self.sock.close()
+
+
+def authorize(
+    provider: Provider,
+    transport: Transport,
+    *,
+    open_url: Callable[[str], None],
+    extra: dict[str, str],
+    timeout: float = DEFAULT_TIMEOUT,
+) -> TokenResponse:
+    """Run the whole flow: listen, send the user to the provider, exchange the code."""
+    from authlib.common.security import generate_token
+    from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+    if provider.authorization_endpoint is None or provider.token_endpoint is None:
+        raise OAuthError(f"{provider.name} has no authorization endpoint")
+    if provider.client_id is None:
+        raise OAuthError(f"{provider.name} needs a client id")
+    check_endpoint(provider.authorization_endpoint, f"{provider.name} authorization endpoint")
+    verifier = generate_token(64)
+    state = generate_token(32)
+    listener = Listener(provider.redirect_port)
+    try:
+        url = prepare_grant_uri(
+            provider.authorization_endpoint,
+            provider.client_id,
+            "code",
+            redirect_uri=listener.redirect_uri,
+            scope=" ".join(provider.scopes) or None,
+            state=state,
+            code_challenge=create_s256_code_challenge(verifier),
+            code_challenge_method="S256",
+            **dict(provider.auth_params),
+            **{k: v for k, v in extra.items() if k == "resource"},
+        )
+        open_url(url)
+        callback = listener.wait(timeout, provider.title)
+    finally:
+        listener.close()
+    params = callback.params
+    if params.get("state") != state:
+        raise OAuthError(
+            "the login callback carried the wrong state: refused (a forged or stale redirect)",
+            hint="run the login again, and finish it in the browser tab it opens",
+            error="state_mismatch",
+        )
+    if "error" in params:
+        error = tokens.one_line(params["error"], 60)
+        description = tokens.one_line(params.get("error_description"))
+        detail = f" ({description})" if description else ""
+        raised = LoginDenied if error == "access_denied" else OAuthError
+        raise raised(f"{provider.name} refused the login: {error}{detail}", error=error)
+    issuer = params.get("iss")
+    if issuer is not None and provider.issuer is not None and issuer != provider.issuer:
+        raise OAuthError(
+            f"the login callback came from issuer {tokens.one_line(issuer, 80)!r}, "
+            f"not {provider.issuer!r}: refused (RFC 9207 mix-up protection)",
+            error="issuer_mismatch",
+        )
+    code = params.get("code")
+    if not code:
+        raise OAuthError("the login callback carried no code", error="invalid_response")
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": listener.redirect_uri,
+        "client_id": provider.client_id,
+        "code_verifier": verifier,
+        **extra,
+    }
+    reply = transport.post_form(provider.token_endpoint, form, {"Accept": "application/json"})
+    return tokens.parse(
+        reply, what=f"{provider.name} code exchange", comma_scopes=provider.quirks.comma_scopes
+    )
+
+
+def _request_target(conn: socket.socket) -> str | None:
+    """The request target of one HTTP request (only the request line matters)."""
+    data = b""
+    try:
+        while b"\r\n" not in data and len(data) < _MAX_REQUEST:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return None
+    line = data.split(b"\r\n", 1)[0].decode("latin-1")
+    method, _, rest = line.partition(" ")
+    target = rest.rpartition(" ")[0] if " HTTP/" in rest else rest
+    return target if method == "GET" and target.startswith("/") else None
+
+
+def _respond(conn: socket.socket, status: int, title: str, text: str) -> None:
+    body = (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>mcpcred: {html.escape(title)}</title></head>"
+        "<body style='font-family: system-ui, sans-serif; margin: 3em'>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
+    ).encode()
+    reason = {200: "OK", 404: "Not Found"}[status]
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+        "Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\r\n"
+    ).encode()
+    with suppress(OSError):
+        conn.sendall(head + body)
