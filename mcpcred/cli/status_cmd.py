@@ -21,8 +21,10 @@ def status(
 ) -> int:
     """Show every server: wrapped or not, its credentials and whether each resolves."""
     from mcpcred import references
+    from mcpcred.cli.login_cmd import login_rows
     from mcpcred.host import Host
     from mcpcred.keychain.store import SecretStore
+    from mcpcred.oauth import records
     from mcpcred.usage import servers
 
     store: SecretStore | None = None
@@ -38,13 +40,21 @@ def status(
     def state(kind: str, name: str) -> str:
         key = (kind, name)
         if key not in cache:
-            if kind != references.SECRET:
+            if kind not in references.KINDS:
                 cache[key] = "unsupported"
             elif store is None:
                 cache[key] = "unknown"
             else:
+                item = name
+                if kind == references.OAUTH:
+                    item = records.record_name(*references.split_login(name))
                 try:
-                    cache[key] = "ok" if store.exists(name) else "missing"
+                    found = store.exists(item)
+                    cache[key] = (
+                        "ok"
+                        if found
+                        else ("not logged in" if kind == references.OAUTH else "missing")
+                    )
                 except SecretStoreError as exc:
                     cache[key] = f"error: {exc.message}"
         return cache[key]
@@ -64,9 +74,16 @@ def status(
         }
         for u in uses
     ]
+    logins: list[dict[str, object]] = []
+    if store is not None:
+        try:
+            logins = login_rows()
+        except SecretStoreError as exc:
+            sys.stderr.write(f"warning: cannot read logins: {exc.message}\n")
     if as_json:
         document = {
             "keychain": backend,
+            "logins": logins,
             "servers": rows,
             "errors": [{"client": e.client, "path": e.path, "error": e.message} for e in errors],
         }
@@ -95,6 +112,48 @@ def status(
         )
     if rows:
         console.print(table)
+    if logins:
+        console.print("")
+        console.print(_logins_table(logins))
     for error in errors:
         sys.stderr.write(f"warning: {error.path}: {error.message}\n")
     return 0
+
+
+def _logins_table(logins: list[dict[str, object]]) -> object:
+    """One row per login: who, scopes, access-token expiry, refresh token; never a value."""
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column in ("login", "user", "scopes", "access token", "refresh token"):
+        table.add_column(column, overflow="fold")
+    for row in logins:
+        left = row["access_expires_in"]
+        if not row["access_cached"]:
+            access = "none cached"
+        elif left is None:
+            access = "does not expire"
+        elif not isinstance(left, int) or left <= 0:
+            access = "expired (refreshed at next start)"
+        else:
+            access = f"expires in {_duration(left)}"
+        refresh = "yes" if row["refresh_token"] else ("no" if row["stored"] else "missing login")
+        scopes = row["scopes"]
+        table.add_row(
+            str(row["reference"]),
+            str(row["user"] or "-"),
+            " ".join(scopes) if isinstance(scopes, list) else "-",
+            access,
+            refresh,
+        )
+    return table
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"

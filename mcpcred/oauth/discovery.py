@@ -82,9 +82,15 @@ def complete(provider: Provider, transport: Transport) -> Provider:
     flows = provider.flows
     if isinstance(methods, list) and "S256" not in methods:
         flows = tuple(f for f in flows if f != PKCE)  # PKCE without S256 would be `plain`
+    scopes = provider.scopes
+    supported = fields.get("scopes_supported")
+    if not scopes and isinstance(supported, list):
+        # OIDC servers want `openid`; most only issue refresh tokens for `offline_access`.
+        scopes = tuple(s for s in ("openid", "offline_access") if s in supported)
     updated = replace(
         provider,
         flows=flows,
+        scopes=scopes,
         authorization_endpoint=endpoint("authorization_endpoint", provider.authorization_endpoint),
         token_endpoint=endpoint("token_endpoint", provider.token_endpoint),
         device_authorization_endpoint=endpoint(
