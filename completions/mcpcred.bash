@@ -5,7 +5,7 @@ _mcpcred() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     case "$cmd" in
-        "") COMPREPLY=($(compgen -W "audit-config clients completion secret status unwrap wrap --version --debug --help -h" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "audit-config clients completion login logout secret status token unwrap wrap --version --debug --help -h" -- "$cur")) ;;
         audit-config)
             case "$prev" in
                 --format|-f) COMPREPLY=($(compgen -W "text json sarif" -- "$cur")); return ;;
@@ -24,6 +24,22 @@ _mcpcred() {
             case "$prev" in
             esac
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+        login)
+            case "$prev" in
+                --flow) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --scope) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --account) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --client-id) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --issuer) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --resource) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --timeout) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--flow --scope --account --no-browser --client-id --client-secret-stdin --issuer --resource --timeout --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+        logout)
+            case "$prev" in
+                --account) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--account --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
         secret)
             case "$prev" in
             esac
@@ -32,6 +48,11 @@ _mcpcred() {
             case "$prev" in
             esac
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json --help -h" -- "$cur")); else COMPREPLY=(); fi ;;
+        token)
+            case "$prev" in
+                --account) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--account --force --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
         unwrap)
             case "$prev" in
                 --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -42,8 +63,9 @@ _mcpcred() {
             case "$prev" in
                 --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --server|-s) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --bind) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--config --server -s --dry-run -n --yes -y --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--config --server -s --dry-run -n --yes -y --bind --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     esac
 }
 complete -o default -F _mcpcred mcpcred
