@@ -14,6 +14,7 @@ known.
 from __future__ import annotations
 
 import html
+import os
 import socket
 import time
 from collections.abc import Callable
@@ -48,6 +49,11 @@ class Listener:
 
     def __init__(self, port: int = 0) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if port and os.name != "nt":
+            # A fixed port (Atlassian) must be free again right after the last login,
+            # whose closed callback connection sits in TIME_WAIT. (On Windows this
+            # option would let another program take the port; there it is not needed.)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self.sock.bind(("127.0.0.1", port))
         except OSError as exc:
@@ -82,7 +88,8 @@ class Listener:
                 except TimeoutError:
                     continue
                 with conn:
-                    conn.settimeout(min(10.0, max(left, 0.1)))
+                    # short: a browser's speculative preconnect sends nothing at all
+                    conn.settimeout(min(2.0, max(left, 0.1)))
                     target = _request_target(conn)
                     if target is None or urlsplit(target).path != CALLBACK_PATH:
                         _respond(conn, 404, "Not found", "This is mcpcred's login listener.")

@@ -36,7 +36,14 @@ if TYPE_CHECKING:
 LOCK_WAIT = 30.0
 # Errors after which the stored login is useless: only a new login helps.
 _DEAD_GRANT = frozenset(
-    {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_scope", "access_denied"}
+    {
+        "invalid_grant",
+        "invalid_client",
+        "unauthorized_client",
+        "invalid_scope",
+        "access_denied",
+        "bad_refresh_token",  # GitHub's word for invalid_grant
+    }
 )
 
 
@@ -88,18 +95,21 @@ class Minter:
                     else f"the {label} login is stored in a form this mcpcred cannot read",
                     hint=f"log in: {login_command(provider, account)}",
                 )
-            try:
-                fresh = self._exchange(record, label)
-            except LoginRequired:
-                raise
-            except OAuthError:
-                if cached is not None and cached.valid(now):
-                    return cached  # a passing failure; the old token still works for now
-                raise
-            now = self.clock()
-            self.vault.write(name, record.refreshed(fresh, now).dumps())
-            token = AccessToken.issued(fresh, now, record.skew)
-            self.vault.write(access, token.dumps())
+            if not record.refresh_token and cached is not None and cached.valid(now):
+                return cached  # cannot be refreshed, but still good for now
+            with _signals_deferred():
+                try:
+                    fresh = self._exchange(record, label)
+                except LoginRequired:
+                    raise
+                except OAuthError:
+                    if cached is not None and cached.valid(now):
+                        return cached  # a passing failure; the old token still works for now
+                    raise
+                now = self.clock()
+                self.vault.write(name, record.refreshed(fresh, now).dumps())
+                token = AccessToken.issued(fresh, now, record.skew)
+                self.vault.write(access, token.dumps())
             self.refreshed += 1
             return token
 
@@ -132,6 +142,37 @@ class Minter:
             raise OAuthError(exc.message, hint=_retry_hint(command), error=exc.error) from None
         except OAuthError as exc:
             raise OAuthError(exc.message, hint=_retry_hint(command), error=exc.error) from None
+
+
+class _signals_deferred:  # lower case: it reads as `with _signals_deferred():`
+    """Hold back SIGTERM, SIGINT and SIGHUP from request to stored result.
+
+    A rotating provider invalidates the old refresh token as soon as it
+    answers; a shim killed between that answer and the keychain write would
+    lose the only valid refresh token and with it the login. Claude Desktop
+    does kill freshly started servers. Blocked signals stay pending and are
+    delivered (with their usual effect) once the new token is stored.
+    SIGKILL cannot be held back; nothing can help there.
+    """
+
+    __slots__ = ("_old",)
+
+    def __init__(self) -> None:
+        self._old: object = None
+
+    def __enter__(self) -> None:
+        import signal
+
+        mask = getattr(signal, "pthread_sigmask", None)
+        if mask is not None:
+            held = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+            self._old = mask(signal.SIG_BLOCK, held)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            import signal
+
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._old)  # type: ignore[arg-type]
 
 
 def _retry_hint(command: str) -> str:

@@ -51,7 +51,7 @@ def check_endpoint(url: str, what: str) -> str:
         raise OAuthError(f"the {what} has no host: {_shown(url)}")
     if parts.username is not None or parts.password is not None:
         raise OAuthError(f"the {what} contains user info: refused")
-    if parts.fragment:
+    if parts.fragment or "#" in url:
         raise OAuthError(f"the {what} has a fragment: refused")
     if parts.scheme == "https":
         return url

@@ -60,7 +60,11 @@ def test_dpop_tokens_are_refused() -> None:
 
 
 def test_descriptions_are_cut_to_one_printable_line() -> None:
-    body = b'{"error":"invalid_grant","error_description":"line1\\nline2\\u001b[31m' + b"x" * 500 + b'"}'
+    body = (
+        b'{"error":"invalid_grant","error_description":"line1\\nline2\\u001b[31m'
+        + b"x" * 500
+        + b'"}'
+    )
     with pytest.raises(TokenError) as caught:
         tokens.parse(Reply(400, "application/json", body), what="t")
     assert "\n" not in caught.value.message
