@@ -55,6 +55,7 @@ _PROVIDER_KEYS = frozenset(
         "tenant",
         "identity-field",
         "title",
+        "env-vars",
         *_ENDPOINTS,
     }
 )
@@ -170,6 +171,11 @@ def _overlay(base: Provider, entry: dict[str, Any], path: Path | None) -> Provid
         changes["title"] = _string(entry["title"], where, "title")
     if "identity-field" in entry:
         changes["identity_field"] = _string(entry["identity-field"], where, "identity-field")
+    if "env-vars" in entry:
+        names = entry["env-vars"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"{where}: env-vars must be a list of variable names")
+        changes["env_vars"] = tuple(names)
     if "scopes" in entry:
         scopes = entry["scopes"]
         if isinstance(scopes, str):

@@ -132,6 +132,7 @@ class Planner:
         self.shim = shim
         self.namer = namer
         self.binds = dict(binds or {})
+        self._bound_kinds: dict[int, str] = {}  # per entry: token kinds of bound values
 
     def plan(self, entry: ServerEntry) -> ServerPlan:
         """The plan for one entry (already wrapped entries get status ``wrapped``)."""
@@ -143,8 +144,12 @@ class Planner:
             if self.binds:
                 plan.notes.append("--bind applies to servers started by a command, not remote ones")
             return plan
+        self._bound_kinds = {}
         if self.binds:
             bound = {id(node) for _key, node in entry.env if _key.name in self.binds}
+            for item, hit in hits:
+                if id(item.node) in bound:  # name a moved token by its kind, like wrap does
+                    self._bound_kinds.setdefault(id(item.node), hit.kind)
             hits = [(item, hit) for item, hit in hits if id(item.node) not in bound]
         if entry.transport == "stdio" and is_wrapped(entry):
             plan = self._rewrapped(entry, hits, pointers)
@@ -272,7 +277,8 @@ class Planner:
                 plan.notes.append(f"cannot bind {variable}: its value is not a string")
                 continue
             if value and not references.find(value):
-                name = self.namer(value, "generic-secret", entry.name, variable)
+                kind = self._bound_kinds.get(id(node), "generic-secret")
+                name = self.namer(value, kind, entry.name, variable)
                 plan.moves.append(Move(name, value, entry.name, f"env {variable}", "bound"))
                 value = references.whole(name)
                 plan.scrub.append(Change("set", pointers[id(node)], value))

@@ -253,3 +253,63 @@ def test_other_backends_go_through_keyring_and_insecure_ones_are_refused() -> No
     assert allowed.returncode == 5
     assert "warning: using insecure keychain backend" in allowed.stderr
     assert "secret 'x' is not in the keychain" in allowed.stderr
+
+
+def _modules_after_shim(env: dict[str, str]) -> set[str]:
+    probe = (
+        "import json, sys; from mcpcred.shim import launch\n"
+        "def fake(argv, env):\n"
+        "    print(json.dumps(sorted(sys.modules)))\n"
+        "    raise SystemExit(0)\n"
+        "launch.become = fake\n"
+        "import mcpcred.shim.main as m; m.become = fake\n"
+        "from mcpcred._entry import main\n"
+        "sys.exit(main(['shim', '--', 'true']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=30,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout))
+
+
+def test_a_cached_login_token_costs_no_network_code(keychain: dict[str, str]) -> None:
+    import time
+
+    cached = {
+        "v": 1, "access_token": "at-cached", "expires_at": time.time() + 3600,
+        "refresh_at": time.time() + 3000, "obtained_at": time.time(), "scopes": None,
+    }  # fmt: skip
+    real_keychain.store(keychain, "mcpcred", "oauth:gh/default:access", json.dumps(cached))
+    loaded = _modules_after_shim({**os.environ, "T": "mcpcred:oauth/gh"})
+    assert "mcpcred.oauth.mint" in loaded  # it did take the login path
+    assert not {"http.client", "urllib.request", "ssl", "dataclasses"} & loaded
+    assert not {name.split(".")[0] for name in loaded} & set(FORBIDDEN)
+
+
+def test_a_refresh_at_spawn_uses_the_standard_library_only(keychain: dict[str, str]) -> None:
+    record = {
+        "v": 1, "provider": "gh", "account": "default", "client_id": "c",
+        # nothing listens on port 9: the refresh fails fast, after the imports it needs
+        "token_endpoint": "http://127.0.0.1:9/token", "refresh_token": "rt", "scopes": [],
+    }  # fmt: skip
+    real_keychain.store(keychain, "mcpcred", "oauth:gh/default", json.dumps(record))
+    probe_env = {**os.environ, "T": "mcpcred:oauth/gh"}
+    result = _shim(env=probe_env, stdin=_initialize())
+    assert result.returncode == 7, result.stderr
+    assert "cannot reach 127.0.0.1:9" in result.stderr
+    assert "mcpcred login gh" in result.stderr
+    script = (
+        "import json, sys\n"
+        "from mcpcred._entry import main\n"
+        "code = main(['shim', '--', 'true'])\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], env=probe_env, capture_output=True, text=True,
+        timeout=30, stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    loaded = {name.split(".")[0] for name in json.loads(run.stdout.splitlines()[-1])}
+    assert "urllib" in loaded  # it did try to refresh
+    assert not loaded & set(FORBIDDEN), loaded & set(FORBIDDEN)
