@@ -289,3 +289,15 @@ def test_token_is_printed_only_to_a_terminal_or_with_force(
     forced = mcpcred("token", PROVIDER, "--force")
     assert forced.returncode == 0, forced.stderr
     assert resource_call(oidc_server, forced.stdout.strip()) == 200
+
+
+def test_headers_helper_resolves_a_login_for_remote_servers(
+    keychain: dict[str, str], oidc_server: OidcServer
+) -> None:
+    assert login(oidc_server, "--flow", "pkce").returncode == 0
+    header = f"Authorization: Bearer {{{{mcpcred:oauth/{PROVIDER}}}}}"
+    result = mcpcred("headers", "--server", "remote", "--header", header)
+    assert result.returncode == 0, result.stderr
+    value = json.loads(result.stdout)["Authorization"]
+    assert value.startswith("Bearer ")
+    assert resource_call(oidc_server, value.removeprefix("Bearer ")) == 200
