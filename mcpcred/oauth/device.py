@@ -33,6 +33,8 @@ GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 DEFAULT_INTERVAL = 5
 DEFAULT_EXPIRES_IN = 900
 SLOW_DOWN_STEP = 5
+# GitHub answers form-encoded unless asked for JSON; everyone else ignores the header.
+_JSON = {"Accept": "application/json"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +57,7 @@ def start(provider: Provider, transport: Transport, *, extra: dict[str, str]) ->
     form = {"client_id": provider.client_id, **extra}
     if provider.scopes:
         form["scope"] = " ".join(provider.scopes)
-    reply = transport.post_form(endpoint, form, _headers(provider))
+    reply = transport.post_form(endpoint, form, _JSON)
     fields = tokens.decode(reply)
     tokens.raise_for_error(reply, fields, f"starting the {provider.name} device login")
     device_code = fields.get("device_code")
@@ -110,7 +112,7 @@ def poll(
                 error="expired_token",
             )
         sleep(interval)
-        reply = transport.post_form(provider.token_endpoint, form, _headers(provider))
+        reply = transport.post_form(provider.token_endpoint, form, _JSON)
         try:
             return tokens.parse(reply, what=what, comma_scopes=provider.quirks.comma_scopes)
         except TokenError as exc:
@@ -132,10 +134,6 @@ def poll(
                     error="expired_token",
                 ) from None
             raise
-
-
-def _headers(provider: Provider) -> dict[str, str]:
-    return {"Accept": "application/json"}
 
 
 def _positive(value: object, default: int) -> int:

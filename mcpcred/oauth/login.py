@@ -72,8 +72,6 @@ def login(
         )
     flow = choose_flow(provider, request.flow)
     secret = request.client_secret
-    if secret is None and provider.client_secret:
-        secret = provider.client_secret
     if flow == PKCE and provider.quirks.secret_for_code and not secret:
         raise UsageError(
             f"{provider.title} needs the client secret for this flow",
@@ -125,7 +123,6 @@ def login(
             if response.refresh_token_expires_in is not None
             else None
         ),
-        accept_json=provider.quirks.accept_json,
         comma_scopes=provider.quirks.comma_scopes,
         send_resource=send_resource,
         skew=request.skew,

@@ -26,8 +26,6 @@ FLOWS = (DEVICE, PKCE)
 class Quirks:
     """How a provider's token endpoint departs from RFC 6749."""
 
-    # GitHub answers application/x-www-form-urlencoded unless asked for JSON.
-    accept_json: bool = False
     # GitHub lists granted scopes with commas ("repo,gist").
     comma_scopes: bool = False
     # Entra ID v2 rejects RFC 8707 `resource` next to scopes (AADSTS901002).
@@ -53,7 +51,6 @@ class Provider:
     identity_endpoint: str | None = None
     identity_field: str = "sub"
     client_id: str | None = None
-    client_secret: str | None = None  # never from a file: keychain or stdin
     resource: str | None = None  # RFC 8707 resource indicator
     redirect_port: int = 0  # 0: an ephemeral port (RFC 8252 loopback)
     auth_params: tuple[tuple[str, str], ...] = ()  # extra authorization-request parameters
@@ -64,7 +61,6 @@ class Provider:
     register_url: str = ""
     rotates: str = "varies"
     lifetime: str = "varies"
-    needs_client_id: bool = True
 
     def with_params(self, **values: str) -> Provider:
         """The profile with template values set (``base``, ``tenant``)."""
@@ -112,8 +108,9 @@ GITHUB = Provider(
     device_authorization_endpoint="{base}/login/device/code",
     identity_endpoint="https://api.github.com/user",
     identity_field="login",
-    quirks=Quirks(accept_json=True, comma_scopes=True, resource_indicators=False,
-                  secret_for_code=True),
+    # GitHub also answers form-encoded unless asked for JSON: mcpcred always asks, and
+    # reads either (tokens.decode).
+    quirks=Quirks(comma_scopes=True, resource_indicators=False, secret_for_code=True),
     params=(("base", "https://github.com"),),
     env_vars=("GITHUB_PERSONAL_ACCESS_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"),
     register_url="https://github.com/settings/apps/new",

@@ -137,7 +137,6 @@ class LoginRecord:
         "scopes",
         "refresh_token",
         "refresh_expires_at",
-        "accept_json",
         "comma_scopes",
         "send_resource",
         "skew",
@@ -159,7 +158,6 @@ class LoginRecord:
     scopes: list[str]
     refresh_token: str | None
     refresh_expires_at: float | None
-    accept_json: bool
     comma_scopes: bool
     send_resource: bool
     skew: int
@@ -177,7 +175,6 @@ class LoginRecord:
             "scopes": [],
             "refresh_token": None,
             "refresh_expires_at": None,
-            "accept_json": True,
             "comma_scopes": False,
             "send_resource": True,
             "skew": 300,

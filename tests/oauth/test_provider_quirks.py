@@ -369,7 +369,7 @@ def test_github_device_login(clock: Clock, vault: MemoryVault) -> None:
     assert record.flow == DEVICE
     assert record.scopes == ["repo", "read:org"]
     assert record.user == "octocat"
-    assert (record.accept_json, record.comma_scopes, record.send_resource) == (True, True, False)
+    assert (record.comma_scopes, record.send_resource) == (True, False)
     assert record.refresh_expires_at == clock.now + 15811200
     saved, access = stored(vault, "github")
     assert saved.refresh_token == "ghr_new"
@@ -478,7 +478,6 @@ def github_record() -> dict[str, object]:
         "client_id": "Iv23liExample",
         "token_endpoint": "https://github.com/login/oauth/access_token",
         "resource": MCP_RESOURCE,
-        "accept_json": True,
         "comma_scopes": True,
         "send_resource": False,
     }
