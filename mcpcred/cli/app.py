@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 
 from mcpcred import __version__
 from mcpcred.cli.report import debug_enabled, guarded, stderr
-from mcpcred.errors import EXIT_USAGE
+from mcpcred.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
 app = typer.Typer(
     name="mcpcred",
@@ -93,6 +93,8 @@ def run(argv: list[str] | None = None) -> int:
             return exc.exit_code
         except typer.Abort:
             raise KeyboardInterrupt from None
+        if result == EXIT_INTERRUPTED:  # typer returns Ctrl-C as a silent 130; no command does
+            raise KeyboardInterrupt
         return result if isinstance(result, int) else 0
 
     return guarded(body, debug=debug_enabled(args))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -301,3 +302,43 @@ def test_headers_helper_resolves_a_login_for_remote_servers(
     value = json.loads(result.stdout)["Authorization"]
     assert value.startswith("Bearer ")
     assert resource_call(oidc_server, value.removeprefix("Bearer ")) == 200
+
+
+def test_ctrl_c_while_polling_stops_cleanly_and_stores_nothing(
+    keychain: dict[str, str], oidc_server: OidcServer
+) -> None:
+    command = [
+        str(MCPCRED), "login", PROVIDER, "--issuer", oidc_server.issuer,
+        "--client-id", oidc_server.client_id, "--flow", "device", "--no-browser",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    seen = [process.stderr.readline() for _ in range(2)]
+    assert seen[0].startswith("URL ") and seen[1].startswith("code ")
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert stored(keychain, RECORD) is None
+
+
+def test_several_accounts_per_provider(keychain: dict[str, str], oidc_server: OidcServer) -> None:
+    assert login(oidc_server, "--flow", "pkce").returncode == 0
+    assert login(oidc_server, "--flow", "pkce", "--account", "work").returncode == 0
+    work = stored(keychain, f"oauth:{PROVIDER}/work")
+    default = stored(keychain, RECORD)
+    assert work is not None and default is not None
+    assert work["refresh_token"] != default["refresh_token"]
+    logins = {row["reference"] for row in json.loads(mcpcred("status", "--json").stdout)["logins"]}
+    assert logins == {f"mcpcred:oauth/{PROVIDER}", f"mcpcred:oauth/{PROVIDER}/work"}
+    env = _env(TOKEN=f"mcpcred:oauth/{PROVIDER}/work")
+    result = shim(env, *PRINT_TOKEN)
+    assert result.returncode == 0, result.stderr
+    cached = stored(keychain, f"oauth:{PROVIDER}/work:access")
+    assert cached is not None and result.stdout.strip() == cached["access_token"]
+    assert mcpcred("logout", PROVIDER, "--account", "work").returncode == 0
+    assert stored(keychain, f"oauth:{PROVIDER}/work") is None
+    assert stored(keychain, RECORD) is not None  # the other login is untouched
