@@ -102,5 +102,5 @@ def _unlock(fd: int) -> None:
 
 
 def lock_path(folder: Path, provider: str, account: str) -> Path:
-    """The lock file of one login (names are already restricted to safe characters)."""
-    return folder / f"oauth-{provider}-{account}.lock"
+    """The lock file of one login; ``@`` cannot occur in either name, so no two logins share one."""
+    return folder / f"oauth-{provider}@{account}.lock"

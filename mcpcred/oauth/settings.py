@@ -1,7 +1,8 @@
 """mcpcred's own config file, as far as logins read it.
 
-The file (``mcpcred config-path`` shows where; ``MCPCRED_CONFIG`` moves it)
-holds no secrets, only where providers are and which client id to use::
+The file (``config.toml`` in the platform's user config folder;
+``MCPCRED_CONFIG`` moves it) holds no secrets, only where providers are and
+which client id to use::
 
     [oauth]
     refresh-skew = 300          # refresh tokens that expire within this many seconds
