@@ -215,26 +215,10 @@ def test_errors_never_echo_a_value(keychain: dict[str, str]) -> None:
 
 def test_the_shim_loads_nothing_heavy(keychain: dict[str, str]) -> None:
     real_keychain.store(keychain, "mcpcred", "tok", "v")
-    probe = (
-        "import json, sys; from mcpcred.shim import launch\n"
-        "def fake(argv, env):\n"
-        "    print(json.dumps(sorted(sys.modules)))\n"
-        "    raise SystemExit(0)\n"
-        "launch.become = fake\n"
-        "import mcpcred.shim.main as m; m.become = fake\n"
-        "from mcpcred._entry import main\n"
-        "main(['shim', '--', 'true'])\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        env={**os.environ, "T": "mcpcred:secret/tok"},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    loaded = {name.split(".")[0] for name in json.loads(result.stdout)}
+    loaded = {
+        name.split(".")[0]
+        for name in _modules_after_shim({**os.environ, "T": "mcpcred:secret/tok"})
+    }
     assert "jeepney" in loaded  # it did reach the keychain
     assert not loaded & set(FORBIDDEN), loaded & set(FORBIDDEN)
 
