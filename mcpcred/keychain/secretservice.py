@@ -101,30 +101,13 @@ def read_secrets(
     they are missing or torn (another process may be rewriting them), rather
     than failing the read.
     """
-    wanted = list(dict.fromkeys([*names, *optional]))
-    if not wanted:
+    if not names and not optional:
         return {}
-    if not address:
-        raise KeychainUnavailable(
-            "cannot reach the Secret Service: no D-Bus session bus address",
-            hint=_UNAVAILABLE_HINT,
-        )
-    client = _Client(address, timeout)
+    session = Session(address, timeout, service)
     try:
-        # "plain" (no transport encryption) is acceptable here: the session bus
-        # is a local Unix socket that only this user may connect to (dbus-daemon
-        # checks the peer's uid), and anyone able to watch its traffic (this
-        # user, with dbus-monitor, or root) can just as well ask the daemon for
-        # the secret directly, so Diffie-Hellman would protect against nobody.
-        # It would cost an import of ``cryptography`` and a key exchange, which
-        # is most of the ~20 ms ``secretstorage`` spends per item.
-        session = client.open_session()
-        try:
-            return _read(client, session, wanted, service, frozenset(optional) - set(names))
-        finally:
-            client.close_session(session)
+        return session.read(names, optional=optional)
     finally:
-        client.close()
+        session.close()
 
 
 def write_secrets(
@@ -134,39 +117,89 @@ def write_secrets(
     service: str = "mcpcred",
     timeout: float = 5.0,
 ) -> None:
-    """Store ``values`` the way ``keyring`` does, chunked like ``SecretStore.set``.
-
-    For the shim, which must store a rotated refresh token and the new access
-    token without importing keyring (~80 ms). Items get keyring's attributes
-    and label, so ``keyring`` and ``mcpcred secret`` see them as their own.
-    Parts go first and the header last, so a reader never finds a header
-    whose parts are not there yet; parts left over from a longer old value
-    are deleted afterwards. Never prompts: a locked keyring is an error.
-    """
+    """Store ``values`` the way ``keyring`` does (see ``Session.write``)."""
     if not values:
         return
-    client = _Client(address, timeout)
+    session = Session(address, timeout, service)
     try:
-        session = client.open_session()
-        try:
-            collection = client.default_collection()
-            for name, value in values.items():
-                old = _read(client, session, [name], service, frozenset([name]), parts=False)
-                old_count = chunks.parts_needed(old.get(name, ""))
-                head, parts = chunks.split(value)
-                for index, part in enumerate(parts, start=1):
-                    client.create_item(
-                        collection, session, service, chunks.part_name(name, index), part
-                    )
-                client.create_item(collection, session, service, name, head)
-                for index in range(len(parts) + 1, old_count + 1):
-                    client.delete_items(
-                        {"service": service, "username": chunks.part_name(name, index)}
-                    )
-        finally:
-            client.close_session(session)
+        session.write(values)
     finally:
-        client.close()
+        session.close()
+
+
+class Session:
+    """One connection and one Secret Service session, for several reads and writes.
+
+    ``timeout`` bounds everything done through it, connection included.
+    """
+
+    def __init__(self, address: str, timeout: float, service: str = "mcpcred") -> None:
+        if not address:
+            raise KeychainUnavailable(
+                "cannot reach the Secret Service: no D-Bus session bus address",
+                hint=_UNAVAILABLE_HINT,
+            )
+        self.service = service
+        self.client = _Client(address, timeout)
+        self._path: str | None = None
+        self._collection: str | None = None
+
+    def _session(self) -> str:
+        if self._path is None:
+            # "plain" (no transport encryption) is acceptable here: the session bus
+            # is a local Unix socket that only this user may connect to (dbus-daemon
+            # checks the peer's uid), and anyone able to watch its traffic (this
+            # user, with dbus-monitor, or root) can just as well ask the daemon for
+            # the secret directly, so Diffie-Hellman would protect against nobody.
+            # It would cost an import of ``cryptography`` and a key exchange, which
+            # is most of the ~20 ms ``secretstorage`` spends per item.
+            self._path = self.client.open_session()
+        return self._path
+
+    def read(self, names: Sequence[str], *, optional: Sequence[str] = ()) -> dict[str, str]:
+        """Values of ``names`` (all required) and of the ``optional`` ones that exist."""
+        wanted = list(dict.fromkeys([*names, *optional]))
+        if not wanted:
+            return {}
+        extra = frozenset(optional) - set(names)
+        return _read(self.client, self._session(), wanted, self.service, extra)
+
+    def write(self, values: dict[str, str]) -> None:
+        """Store ``values`` in order, the way ``keyring`` does, chunked like ``SecretStore.set``.
+
+        For the shim, which must store a rotated refresh token and the new access
+        token without importing keyring (~80 ms). Items get keyring's attributes
+        and label, so ``keyring`` and ``mcpcred secret`` see them as their own.
+        Parts go first and the header last, so a reader never finds a header
+        whose parts are not there yet; parts left over from a longer old value
+        are deleted afterwards. Never prompts: a locked keyring is an error.
+        """
+        session = self._session()
+        if self._collection is None:
+            self._collection = self.client.default_collection()
+        collection = self._collection
+        service = self.service
+        for name, value in values.items():
+            old = _read(self.client, session, [name], service, frozenset([name]), parts=False)
+            old_count = chunks.parts_needed(old.get(name, ""))
+            head, parts = chunks.split(value)
+            for index, part in enumerate(parts, start=1):
+                self.client.create_item(
+                    collection, session, service, chunks.part_name(name, index), part
+                )
+            self.client.create_item(collection, session, service, name, head)
+            for index in range(len(parts) + 1, old_count + 1):
+                self.client.delete_items(
+                    {"service": service, "username": chunks.part_name(name, index)}
+                )
+
+    def close(self) -> None:
+        """End the session and the connection."""
+        try:
+            if self._path is not None:
+                self.client.close_session(self._path)
+        finally:
+            self.client.close()
 
 
 def _read(

@@ -65,27 +65,39 @@ class StoreVault:
 
 
 class SecretServiceVault:
-    """The shim's adapter on Linux: the Secret Service over one jeepney connection per call."""
+    """The shim's adapter on Linux: the Secret Service over one jeepney connection.
 
-    def __init__(self, address: str, timeout: float, service: str = "mcpcred") -> None:
+    A refresh reads two items and writes two; opening a D-Bus connection and
+    a session costs about 3 ms each time, so the connection is opened on first
+    use and kept until ``close``.
+    """
+
+    def __init__(
+        self, address: str, timeout: float, service: str = "mcpcred", session: object = None
+    ) -> None:
         self.address = address
         self.timeout = timeout
         self.service = service
+        self._session: object = session  # shared with the shim's first read, if given
+
+    def _open(self) -> object:
+        from mcpcred.keychain.secretservice import Session
+
+        if self._session is None:
+            self._session = Session(self.address, self.timeout, self.service)
+        return self._session
 
     def read(self, names: Sequence[str]) -> dict[str, str]:
-        from mcpcred.keychain.secretservice import read_secrets
-
-        return read_secrets(
-            [], optional=list(names), address=self.address, service=self.service,
-            timeout=self.timeout,
-        )  # fmt: skip
+        return self._open().read([], optional=list(names))  # type: ignore[attr-defined,no-any-return]
 
     def write(self, name: str, value: str) -> None:
-        from mcpcred.keychain.secretservice import write_secrets
-
-        write_secrets(
-            {name: value}, address=self.address, service=self.service, timeout=self.timeout
-        )
+        self._open().write({name: value})  # type: ignore[attr-defined]
 
     def delete(self, name: str) -> bool:  # pragma: no cover - the shim never deletes
         raise NotImplementedError("the shim never deletes keychain items")
+
+    def close(self) -> None:
+        """Close the connection, if one was opened."""
+        if self._session is not None:
+            self._session.close()  # type: ignore[attr-defined]
+            self._session = None

@@ -81,20 +81,41 @@ def resolver(
 ) -> Callable[[str, str], str]:
     """``lookup(kind, name)`` for every reference in ``refs``, all fetched up front."""
     keychain = Keychain(options, environ)
+    try:
+        return _resolve(keychain, refs)
+    finally:
+        keychain.close()
+
+
+def _resolve(keychain: Keychain, refs: list[tuple[str, str]]) -> Callable[[str, str], str]:
     secrets = [name for kind, name in refs if kind == references.SECRET]
     logins = {name: references.split_login(name) for kind, name in refs if kind == references.OAUTH}
     access = {name: _access_name(*login) for name, login in logins.items()}
     values = keychain.read(secrets, optional=list(access.values()))
     tokens: dict[str, str] = {}
-    if logins:
-        minter = keychain.minter()
-        for name, (provider, account) in logins.items():
-            tokens[name] = minter.token(provider, account, values.get(access[name]))
+    minter: Minter | None = None
+    for name, (provider, account) in logins.items():
+        cached = _fresh(values.get(access[name]))
+        if cached is not None:  # the fast path: no network, no lock, no more imports
+            tokens[name] = cached
+            continue
+        minter = minter or keychain.minter()
+        tokens[name] = minter.token(provider, account)
 
     def lookup(kind: str, name: str) -> str:
         return tokens[name] if kind == references.OAUTH else values[name]
 
     return lookup
+
+
+def _fresh(cached: str | None) -> str | None:
+    """The cached access token if no refresh is due."""
+    import time
+
+    from mcpcred.oauth.records import AccessToken
+
+    token = AccessToken.loads(cached)
+    return token.token if token is not None and token.fresh(time.time()) else None
 
 
 def _access_name(provider: str, account: str) -> str:
@@ -112,6 +133,7 @@ class Keychain:
         self.backend = environ.get(BACKEND_VAR) or options.backend
         self.timeout = options.timeout_seconds
         self.address: str | None = None
+        self._ss: object = None
         self.direct = sys.platform.startswith("linux") and self.backend in (None, SECRET_SERVICE)
         if self.direct:
             self.address = session_bus_address(environ, options.dbus_address)
@@ -130,11 +152,7 @@ class Keychain:
     def read(self, names: list[str], optional: Sequence[str] = ()) -> dict[str, str]:
         """Values of ``names`` (all required) and of those ``optional`` names that exist."""
         if self.address is not None:
-            from mcpcred.keychain.secretservice import read_secrets
-
-            return read_secrets(
-                names, optional=optional, address=self.address, timeout=self.timeout
-            )
+            return self._session().read(names, optional=optional)  # type: ignore[attr-defined,no-any-return]
         from mcpcred.keychain.vault import StoreVault
 
         store = self._store()
@@ -152,12 +170,27 @@ class Keychain:
         if self.address is not None:
             from mcpcred.keychain.vault import SecretServiceVault
 
-            vault = SecretServiceVault(self.address, self.timeout)
+            vault = SecretServiceVault(self.address, self.timeout, session=self._session())
         else:
             from mcpcred.keychain.vault import StoreVault
 
             vault = StoreVault(self._store())
         return Minter(vault, transport=UrllibTransport, lock_dir=runtime_dir)
+
+    def _session(self) -> object:
+        """One Secret Service connection for the first read and any refresh after it."""
+        if self._ss is None:
+            from mcpcred.keychain.secretservice import Session
+
+            assert self.address is not None  # noqa: S101 (only called in direct mode)
+            self._ss = Session(self.address, self.timeout)
+        return self._ss
+
+    def close(self) -> None:
+        """Release the keychain connection (before the shim becomes the server)."""
+        if self._ss is not None:
+            self._ss.close()  # type: ignore[attr-defined]
+            self._ss = None
 
     def _store(self) -> SecretStore:
         """The portable path (macOS Keychain, Windows Credential Manager, other backends)."""

@@ -267,8 +267,9 @@ def test_a_cached_login_token_costs_no_network_code(keychain: dict[str, str]) ->
     }  # fmt: skip
     real_keychain.store(keychain, "mcpcred", "oauth:gh/default:access", json.dumps(cached))
     loaded = _modules_after_shim({**os.environ, "T": "mcpcred:oauth/gh"})
-    assert "mcpcred.oauth.mint" in loaded  # it did take the login path
-    assert not {"http.client", "urllib.request", "ssl", "dataclasses"} & loaded
+    assert "mcpcred.oauth.records" in loaded  # it did take the login path
+    assert not {"mcpcred.oauth.mint", "http.client", "urllib.request", "ssl"} & loaded
+    assert not {"dataclasses", "pathlib"} & loaded
     assert not {name.split(".")[0] for name in loaded} & set(FORBIDDEN)
 
 
