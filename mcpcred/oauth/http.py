@@ -87,6 +87,132 @@ class UrllibTransport:
             raise network_error(url, exc) from None
 
 
+class SocketTransport:
+    """The shim's fast transport: one HTTP/1.1 request over a socket, ``Connection: close``.
+
+    ``urllib.request`` costs the shim about 20 ms to import (``http.client``,
+    ``email``, ``tempfile``), which is most of what a refresh may add to a
+    server start. A token request needs none of it: one POST, no redirects,
+    no cookies, no compression, a body of a few KB read to the end. TLS goes
+    through ``ssl.create_default_context()`` (system trust store, hostname
+    checked). When a proxy is configured, ``for_shim`` picks ``UrllibTransport``
+    instead, which knows proxies.
+    """
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.timeout = timeout
+
+    def post_form(self, url: str, form: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
+        from urllib.parse import urlencode
+
+        body = urlencode(dict(form)).encode("ascii")
+        sent = {"Content-Type": "application/x-www-form-urlencoded", **headers}
+        return self._send("POST", url, body, sent)
+
+    def get(self, url: str, headers: Mapping[str, str]) -> Reply:
+        return self._send("GET", url, b"", dict(headers))
+
+    def _send(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> Reply:
+        import socket
+        import time
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        secure = parts.scheme == "https"
+        host = parts.hostname or ""
+        deadline = time.monotonic() + self.timeout
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        lines = [
+            f"{method} {target} HTTP/1.1",
+            f"Host: {parts.netloc}",
+            f"User-Agent: {USER_AGENT}",
+            "Accept-Encoding: identity",
+            "Connection: close",
+            f"Content-Length: {len(body)}",
+            *(f"{k}: {v}" for k, v in headers.items()),
+        ]
+        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        try:
+            sock = socket.create_connection(
+                (host, parts.port or (443 if secure else 80)), self.timeout
+            )
+            try:
+                if secure:
+                    import ssl
+
+                    sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+                sock.sendall(request)
+                raw = bytearray()
+                while len(raw) <= MAX_BODY + 65536:
+                    sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                    chunk = sock.recv(65536)
+                    if not chunk:
+                        break
+                    raw += chunk
+            finally:
+                sock.close()
+        except (OSError, ValueError) as exc:
+            raise network_error(url, exc) from None
+        return _parse_response(bytes(raw), url)
+
+
+def _parse_response(raw: bytes, url: str) -> Reply:
+    """A complete HTTP/1.1 response (read to EOF) as a ``Reply``."""
+    while True:
+        head, separator, body = raw.partition(b"\r\n\r\n")
+        status_line, _, header_text = head.partition(b"\r\n")
+        fields = status_line.split(b" ", 2)
+        if not separator or len(fields) < 2 or not fields[0].startswith(b"HTTP/"):
+            raise OAuthError(f"{_host(url)} sent something that is not an HTTP response")
+        try:
+            status = int(fields[1])
+        except ValueError:
+            raise OAuthError(f"{_host(url)} sent a malformed HTTP status line") from None
+        if 100 <= status < 200:  # an interim answer (100 Continue): the real one follows
+            raw = body
+            continue
+        break
+    headers: dict[str, str] = {}
+    for line in header_text.split(b"\r\n"):
+        name, colon, value = line.partition(b":")
+        if colon:
+            headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _unchunk(body, url)
+    elif headers.get("content-length", "").isdigit():
+        body = body[: int(headers["content-length"])]
+    return Reply(status, headers.get("content-type", ""), body[:MAX_BODY], url)
+
+
+def _unchunk(data: bytes, url: str) -> bytes:
+    out = bytearray()
+    while True:
+        size_line, separator, rest = data.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0].strip() or b"x", 16)
+        except ValueError:
+            raise OAuthError(f"{_host(url)} sent a malformed chunked body") from None
+        if not separator or size == 0:
+            return bytes(out)
+        out += rest[:size]
+        data = rest[size + 2 :]
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc or url
+
+
+_PROXY_VARS = ("https_proxy", "http_proxy", "all_proxy")
+
+
+def for_shim(environ: Mapping[str, str]) -> Transport:
+    """The shim's transport: sockets, unless a proxy is configured (then urllib)."""
+    proxied = any(environ.get(n) or environ.get(n.upper()) for n in _PROXY_VARS)
+    return UrllibTransport() if proxied else SocketTransport()
+
+
 def network_error(url: str, exc: BaseException) -> OAuthError:
     """A one-line error for a request that got no HTTP answer at all."""
     from urllib.parse import urlsplit

@@ -162,7 +162,7 @@ class Keychain:
 
     def minter(self) -> Minter:
         """What turns logins into access tokens, writing back to this keychain."""
-        from mcpcred.oauth.http import UrllibTransport
+        from mcpcred.oauth.http import for_shim
         from mcpcred.oauth.mint import Minter
         from mcpcred.paths import runtime_dir
 
@@ -175,7 +175,8 @@ class Keychain:
             from mcpcred.keychain.vault import StoreVault
 
             vault = StoreVault(self._store())
-        return Minter(vault, transport=UrllibTransport, lock_dir=runtime_dir)
+        environ = self.environ
+        return Minter(vault, transport=lambda: for_shim(environ), lock_dir=runtime_dir)
 
     def _session(self) -> object:
         """One Secret Service connection for the first read and any refresh after it."""
