@@ -101,6 +101,6 @@ def _unlock(fd: int) -> None:
     fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def lock_path(folder: Path, provider: str, account: str) -> Path:
+def lock_path(folder: Path | str, provider: str, account: str) -> str:
     """The lock file of one login; ``@`` cannot occur in either name, so no two logins share one."""
-    return folder / f"oauth-{provider}@{account}.lock"
+    return os.path.join(folder, f"oauth-{provider}@{account}.lock")

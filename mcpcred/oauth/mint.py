@@ -55,7 +55,7 @@ class Minter:
         vault: Vault,
         *,
         transport: Callable[[], Transport],
-        lock_dir: Callable[[], Path],
+        lock_dir: Callable[[], Path | str],
         clock: Callable[[], float] = time.time,
         lock_wait: float = LOCK_WAIT,
     ) -> None:

@@ -164,7 +164,7 @@ class Keychain:
         """What turns logins into access tokens, writing back to this keychain."""
         from mcpcred.oauth.http import for_shim
         from mcpcred.oauth.mint import Minter
-        from mcpcred.paths import runtime_dir
+        from mcpcred.paths import runtime_path
 
         vault: Vault
         if self.address is not None:
@@ -176,7 +176,7 @@ class Keychain:
 
             vault = StoreVault(self._store())
         environ = self.environ
-        return Minter(vault, transport=lambda: for_shim(environ), lock_dir=runtime_dir)
+        return Minter(vault, transport=lambda: for_shim(environ), lock_dir=runtime_path)
 
     def _session(self) -> object:
         """One Secret Service connection for the first read and any refresh after it."""

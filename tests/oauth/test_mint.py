@@ -507,6 +507,6 @@ def test_lock_is_reentrant_across_sequential_uses(tmp_path: Path) -> None:
 
 def test_lock_path_names_the_login(tmp_path: Path) -> None:
     """One lock file per provider and account."""
-    assert lock_path(tmp_path, "github", "work") == tmp_path / "oauth-github@work.lock"
+    assert lock_path(tmp_path, "github", "work") == str(tmp_path / "oauth-github@work.lock")
     assert lock_path(tmp_path, "github", "default") != lock_path(tmp_path, "github", "work")
     assert lock_path(tmp_path, "a-b", "c") != lock_path(tmp_path, "a", "b-c")
