@@ -10,8 +10,9 @@ Layout, from the edge inwards:
 - ``tokens`` reads token-endpoint answers, quirks included; ``records`` is
   what the keychain keeps; ``mint`` turns a stored login into a fresh access
   token, once across all processes (``lock``).
-- ``http`` is the transport port: the shim uses the standard library (httpx
-  and authlib cost more than the shim's whole budget), the CLI uses httpx.
+- ``http`` is the transport port: the shim uses a socket-level request
+  (httpx, authlib and even urllib.request cost too much of its budget), the
+  CLI uses httpx.
 
 The shim imports only ``mint``, ``records``, ``tokens``, ``lock`` and
 ``http``, none of which import httpx, authlib, typer or rich.

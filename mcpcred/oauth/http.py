@@ -1,9 +1,10 @@
-"""The HTTP port of the OAuth code, and its standard-library adapter.
+"""The HTTP port of the OAuth code, and its adapters (socket, urllib, httpx).
 
 Token requests are tiny form POSTs. The shim makes at most one (a refresh)
-and must stay within a few tens of milliseconds, so it uses ``urllib`` (about
-25 ms to import, and it honours ``HTTPS_PROXY``/``NO_PROXY`` like httpx),
-while the CLI uses httpx (``mcpcred.cli.httpx_transport``), which tests can
+and must stay within a few tens of milliseconds, so it sends it over a plain
+socket (``SocketTransport``), or through ``urllib`` (about 20 ms to import,
+but it knows ``HTTPS_PROXY``/``NO_PROXY``) when a proxy is configured, while
+the CLI uses httpx (``HttpxTransport``), which tests can
 drive with ``httpx.MockTransport``. Both return a ``Reply``; everything that
 reads a reply (``tokens``) is shared, so provider quirks are handled once.
 """
@@ -47,8 +48,8 @@ class Reply:
         self.url = url
 
 
-class UrllibTransport:
-    """The shim's transport: the standard library, no redirects, a time limit."""
+class _StdlibTransport:
+    """What the two standard-library transports share: form encoding, a time limit."""
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.timeout = timeout
@@ -61,13 +62,20 @@ class UrllibTransport:
         return self._send("POST", url, body, sent)
 
     def get(self, url: str, headers: Mapping[str, str]) -> Reply:
-        return self._send("GET", url, None, dict(headers))
+        return self._send("GET", url, b"", dict(headers))
 
-    def _send(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> Reply:
+    def _send(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> Reply:
+        raise NotImplementedError
+
+
+class UrllibTransport(_StdlibTransport):
+    """The shim's transport behind a proxy: urllib, no redirects, a time limit."""
+
+    def _send(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> Reply:
         import urllib.error
         import urllib.request
 
-        request = urllib.request.Request(url, data=body, method=method)  # noqa: S310 (https or loopback, checked by urls)
+        request = urllib.request.Request(url, data=body or None, method=method)  # noqa: S310 (https or loopback, checked by urls)
         request.add_header("User-Agent", USER_AGENT)
         for key, value in headers.items():
             request.add_header(key, value)
@@ -87,7 +95,7 @@ class UrllibTransport:
             raise network_error(url, exc) from None
 
 
-class SocketTransport:
+class SocketTransport(_StdlibTransport):
     """The shim's fast transport: one HTTP/1.1 request over a socket, ``Connection: close``.
 
     ``urllib.request`` costs the shim about 20 ms to import (``http.client``,
@@ -98,19 +106,6 @@ class SocketTransport:
     checked). When a proxy is configured, ``for_shim`` picks ``UrllibTransport``
     instead, which knows proxies.
     """
-
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.timeout = timeout
-
-    def post_form(self, url: str, form: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
-        from urllib.parse import urlencode
-
-        body = urlencode(dict(form)).encode("ascii")
-        sent = {"Content-Type": "application/x-www-form-urlencoded", **headers}
-        return self._send("POST", url, body, sent)
-
-    def get(self, url: str, headers: Mapping[str, str]) -> Reply:
-        return self._send("GET", url, b"", dict(headers))
 
     def _send(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> Reply:
         import socket
