@@ -12,6 +12,7 @@ shown in CI output.
     │   └── ParseError               a config file is not valid JSON/JSONC/TOML
     ├── SecretStoreError          5  the OS keychain cannot give or keep a secret
     │   ├── SecretNotFound           no such secret (``mcpcred secret set NAME`` fixes it)
+    │   ├── SecretCorrupt            stored parts missing or not matching (a torn write)
     │   ├── KeychainLocked           the keychain is locked and mcpcred may not prompt
     │   ├── KeychainUnavailable      no usable keychain (no D-Bus, no daemon, insecure backend)
     │   └── KeychainTimeout          the keychain did not answer in time
@@ -95,6 +96,10 @@ class SecretNotFound(SecretStoreError):
             hint=hint or f"store it with: mcpcred secret set {name}",
         )
         self.name = name
+
+
+class SecretCorrupt(SecretStoreError):
+    """A chunked secret's parts are missing or do not match its header (a torn write)."""
 
 
 class KeychainLocked(SecretStoreError):

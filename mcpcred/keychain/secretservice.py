@@ -28,6 +28,7 @@ from mcpcred.errors import (
     KeychainLocked,
     KeychainTimeout,
     KeychainUnavailable,
+    SecretCorrupt,
     SecretNotFound,
     SecretStoreError,
 )
@@ -286,7 +287,7 @@ def _locate(
 
 
 def _corrupt(name: str, why: str) -> SecretStoreError:
-    return SecretStoreError(
+    return SecretCorrupt(
         f"secret '{name}' cannot be read from the keychain: {why}",
         hint=f"store it again: mcpcred secret set {name}",
     )

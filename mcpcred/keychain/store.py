@@ -33,6 +33,7 @@ from mcpcred.errors import (
     KeychainLocked,
     KeychainTimeout,
     KeychainUnavailable,
+    SecretCorrupt,
     SecretNotFound,
     SecretStoreError,
 )
@@ -137,14 +138,14 @@ class SecretStore:
                 functools.partial(backend.get_password, SERVICE, part_name), "read a part"
             )
             if part is None:
-                raise SecretStoreError(
+                raise SecretCorrupt(
                     f"secret '{name}' is incomplete in the keychain (part {index} is missing)",
                     hint=f"store it again: mcpcred secret set {name}",
                 )
             parts.append(part)
         value = chunks.join(stored, parts)
         if value is None:
-            raise SecretStoreError(
+            raise SecretCorrupt(
                 f"secret '{name}' is inconsistent in the keychain (its parts do not match)",
                 hint=f"store it again: mcpcred secret set {name}",
             )

@@ -9,7 +9,7 @@ for logins, absence is an ordinary state (not logged in, nothing cached).
 
 from __future__ import annotations
 
-from mcpcred.errors import SecretNotFound, SecretStoreError
+from mcpcred.errors import SecretCorrupt, SecretNotFound
 
 # The shim imports this module; ``typing`` would cost it ~3 ms.
 TYPE_CHECKING = False
@@ -46,11 +46,8 @@ class StoreVault:
         for name in dict.fromkeys(names):
             try:
                 out[name] = self.store.get(name)
-            except SecretNotFound:
-                continue
-            except SecretStoreError as exc:
-                if "torn write" not in exc.message:
-                    raise
+            except (SecretNotFound, SecretCorrupt):
+                continue  # torn: another process is rewriting it; absent for now
         return out
 
     def write(self, name: str, value: str) -> None:

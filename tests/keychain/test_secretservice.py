@@ -27,6 +27,7 @@ from mcpcred.errors import (
     KeychainLocked,
     KeychainTimeout,
     KeychainUnavailable,
+    SecretCorrupt,
     SecretNotFound,
     SecretStoreError,
 )
@@ -258,7 +259,7 @@ def test_a_torn_value_is_an_error_without_the_value(address: str) -> None:
     store_with_keyring(chunks.part_name("torn", 2), chunks.split(new)[1][1])
     with pytest.raises(SecretStoreError) as caught:
         read_secrets(["torn"], address=address)
-    assert type(caught.value) is SecretStoreError
+    assert type(caught.value) is SecretCorrupt
     assert "'torn'" in caught.value.message and "torn write" in caught.value.message
     assert_no_value(caught.value, old, new, "O" * 50, "N" * 50)
 

@@ -510,3 +510,18 @@ def test_lock_path_names_the_login(tmp_path: Path) -> None:
     assert lock_path(tmp_path, "github", "work") == str(tmp_path / "oauth-github@work.lock")
     assert lock_path(tmp_path, "github", "default") != lock_path(tmp_path, "github", "work")
     assert lock_path(tmp_path, "a-b", "c") != lock_path(tmp_path, "a", "b-c")
+
+
+def test_store_vault_treats_a_torn_item_as_absent() -> None:
+    """A chunked value whose parts no longer match (a concurrent rewrite) reads as missing."""
+    from mcpcred.keychain import chunks
+    from mcpcred.keychain.store import SERVICE, SecretStore
+    from mcpcred.keychain.vault import StoreVault
+    from tests.support.memkeyring import MemoryKeyring
+
+    backend = MemoryKeyring()
+    store = SecretStore(backend)
+    store.set("oauth:x/default:access", "a" * 2500)
+    backend.set_password(SERVICE, chunks.part_name("oauth:x/default:access", 2), "b" * 1000)
+    store.set("whole", "v")
+    assert StoreVault(store).read(["oauth:x/default:access", "whole", "missing"]) == {"whole": "v"}
