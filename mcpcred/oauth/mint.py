@@ -68,10 +68,8 @@ class Minter:
 
     def token(self, provider: str, account: str, cached: str | None = None) -> str:
         """A usable access token; ``cached`` is the cache item if the caller already read it."""
-        found = AccessToken.loads(cached)
-        if found is not None and found.fresh(self.clock()):
-            return found.token
-        return self.refresh(provider, account).token
+        found = records.fresh_token(cached, self.clock())
+        return found if found is not None else self.refresh(provider, account).token
 
     def refresh(self, provider: str, account: str, *, force: bool = False) -> AccessToken:
         """Refresh under the lock, unless another process just did (or ``force``)."""

@@ -42,6 +42,12 @@ def login_command(provider: str, account: str) -> str:
     return f"mcpcred login {provider} --account {account}"
 
 
+def fresh_token(cached: str | None, now: float) -> str | None:
+    """The token in a cache item if it needs no refresh at ``now``; else None."""
+    found = AccessToken.loads(cached)
+    return found.token if found is not None and found.fresh(now) else None
+
+
 class AccessToken:
     """A cached access token: the value, when it expires, when to replace it."""
 

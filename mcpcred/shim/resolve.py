@@ -112,10 +112,9 @@ def _fresh(cached: str | None) -> str | None:
     """The cached access token if no refresh is due."""
     import time
 
-    from mcpcred.oauth.records import AccessToken
+    from mcpcred.oauth.records import fresh_token
 
-    token = AccessToken.loads(cached)
-    return token.token if token is not None and token.fresh(time.time()) else None
+    return fresh_token(cached, time.time())
 
 
 def _access_name(provider: str, account: str) -> str:
