@@ -267,18 +267,11 @@ def token(
     transport = HttpxTransport()
     try:
         minter = Minter(_vault(), transport=lambda: transport, lock_dir=runtime_dir)
-        value = minter.token(provider, account, _cached(provider, account))
+        value = minter.token(provider, account)  # the cached one if fresh, read under the lock
     finally:
         transport.close()
     sys.stdout.write(value + "\n")
     return 0
-
-
-def _cached(provider: str, account: str) -> str | None:
-    from mcpcred.oauth import records
-
-    key = records.access_name(provider, account)
-    return _vault().read([key]).get(key)
 
 
 def login_rows() -> list[dict[str, object]]:
