@@ -132,7 +132,6 @@ class Planner:
         self.shim = shim
         self.namer = namer
         self.binds = dict(binds or {})
-        self._bound_kinds: dict[int, str] = {}  # per entry: token kinds of bound values
 
     def plan(self, entry: ServerEntry) -> ServerPlan:
         """The plan for one entry (already wrapped entries get status ``wrapped``)."""
@@ -144,22 +143,22 @@ class Planner:
             if self.binds:
                 plan.notes.append("--bind applies to servers started by a command, not remote ones")
             return plan
-        self._bound_kinds = {}
+        kinds: dict[int, str] = {}  # token kinds of values --bind replaces, by node
         if self.binds:
             bound = {id(node) for _key, node in entry.env if _key.name in self.binds}
             for item, hit in hits:
                 if id(item.node) in bound:  # name a moved token by its kind, like wrap does
-                    self._bound_kinds.setdefault(id(item.node), hit.kind)
+                    kinds.setdefault(id(item.node), hit.kind)
             hits = [(item, hit) for item, hit in hits if id(item.node) not in bound]
         if entry.transport == "stdio" and is_wrapped(entry):
             plan = self._rewrapped(entry, hits, pointers)
-            self._bind(entry, plan, pointers)
+            self._bind(entry, plan, pointers, kinds)
             return plan
         if not isinstance(entry.command, ScalarNode) or not isinstance(entry.command.value, str):
             plan = ServerPlan(entry.name, "unwrappable")
             plan.notes.append("its command is not a string")
             return plan
-        return self._stdio(entry, hits, pointers)
+        return self._stdio(entry, hits, pointers, kinds)
 
     def _rewrapped(
         self,
@@ -184,6 +183,7 @@ class Planner:
         entry: ServerEntry,
         hits: list[tuple[SecretValue, Hit]],
         pointers: dict[int, Pointer],
+        kinds: dict[int, str],
     ) -> ServerPlan:
         plan = ServerPlan(entry.name, "wrap")
         arg_ids = {id(a): i for i, a in enumerate(entry.args)}
@@ -244,7 +244,7 @@ class Planner:
             plan.record["args_absent"] = True
         if entry.client == "codex" and self.shim.linux:
             self._codex(entry, plan, pointers)
-        self._bind(entry, plan, pointers, added_env)
+        self._bind(entry, plan, pointers, kinds, added_env)
         return plan
 
     def _bind(
@@ -252,9 +252,14 @@ class Planner:
         entry: ServerEntry,
         plan: ServerPlan,
         pointers: dict[int, Pointer],
+        kinds: dict[int, str],
         added_env: dict[str, str] | None = None,
     ) -> None:
-        """Point each ``--bind`` variable at its reference; keep what it held for unwrap."""
+        """Point each ``--bind`` variable at its reference; keep what it held for unwrap.
+
+        ``kinds`` names the token kind of a replaced value (``github-pat``), so
+        the moved token gets the name wrap would give it.
+        """
         if not self.binds:
             return
         current = {key.name: node for key, node in entry.env}
@@ -277,7 +282,7 @@ class Planner:
                 plan.notes.append(f"cannot bind {variable}: its value is not a string")
                 continue
             if value and not references.find(value):
-                kind = self._bound_kinds.get(id(node), "generic-secret")
+                kind = kinds.get(id(node), "generic-secret")
                 name = self.namer(value, kind, entry.name, variable)
                 plan.moves.append(Move(name, value, entry.name, f"env {variable}", "bound"))
                 value = references.whole(name)
