@@ -23,6 +23,7 @@ from mcpcred.errors import OAuthError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 _FIRST_DELAY = 0.002
@@ -30,14 +31,26 @@ _MAX_DELAY = 0.02
 
 
 class held:  # lower case: it reads as `with held(path, ...)`
-    """Hold the lock on ``path`` for the ``with`` block; ``OAuthError`` after ``timeout`` s."""
+    """Hold the lock on ``path`` for the ``with`` block; ``OAuthError`` after ``timeout`` s.
 
-    __slots__ = ("_fd", "path", "timeout", "what")
+    ``error``, when given, builds the exception raised on the timeout instead
+    (it receives ``what``), so other users of the lock keep their own error.
+    """
 
-    def __init__(self, path: Path | str, *, timeout: float, what: str) -> None:
+    __slots__ = ("_fd", "error", "path", "timeout", "what")
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        timeout: float,
+        what: str,
+        error: Callable[[str], Exception] | None = None,
+    ) -> None:
         self.path = path
         self.timeout = timeout
         self.what = what
+        self.error = error
         self._fd = -1
 
     def __enter__(self) -> held:
@@ -48,6 +61,8 @@ class held:  # lower case: it reads as `with held(path, ...)`
             delay = _FIRST_DELAY
             while not _try_lock(fd):
                 if time.monotonic() >= deadline:
+                    if self.error is not None:
+                        raise self.error(self.what)
                     raise OAuthError(
                         f"another mcpcred process has been refreshing the {self.what} login "
                         f"for over {self.timeout:g} s",

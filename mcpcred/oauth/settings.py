@@ -85,7 +85,7 @@ def load(path: Path) -> Settings:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    unknown = set(data) - {"oauth", "providers"}
+    unknown = set(data) - {"oauth", "providers", "servers"}
     if unknown:
         raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
     oauth = _table(data.get("oauth", {}), path, "[oauth]")

@@ -1,4 +1,4 @@
-"""The shim's entry: parse, resolve, become the server, or fail visibly."""
+"""The shim's entry: parse, resolve, become the server (or guard it), or fail visibly."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import sys
 
 from mcpcred.errors import McpcredError, ShimError
+from mcpcred.guard.settings import load as guard_settings
 from mcpcred.shim import fail
 from mcpcred.shim.launch import become
 from mcpcred.shim.options import USAGE, ShimOptions, parse
@@ -20,6 +21,11 @@ def main(args: list[str]) -> int:
         return 0
     try:
         options = parse(args)
+        guard = guard_settings(options.server, os.environ)
+        if guard is not None:
+            from mcpcred.guard.run import run
+
+            return run(options, guard, os.environ)
         argv, env = prepare(options, os.environ)
         become(argv, env)
         raise ShimError(f"could not start {argv[0]!r}")  # become() only returns by raising

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from mcpcred.keychain.store import SecretStore
     from mcpcred.keychain.vault import Vault
     from mcpcred.oauth.mint import Minter
+    from mcpcred.oauth.records import AccessToken
 
 OWN_PREFIX = "MCPCRED_"
 BACKEND_VAR = "PYTHON_KEYRING_BACKEND"
@@ -76,45 +77,92 @@ def prepare(options: ShimOptions, environ: Mapping[str, str]) -> tuple[list[str]
     return argv, env
 
 
+def prepare_guarded(
+    options: ShimOptions, environ: Mapping[str, str], key: tuple[str, Callable[[], str]]
+) -> tuple[list[str], dict[str, str], Resolved, str]:
+    """``prepare`` for a guarded server, which also needs the audit log's key.
+
+    The key is read in the same round trip as the references (and created,
+    once, if this is the first guarded start). Returns the argv, the env, what
+    was resolved (token deadlines for restarts, refreshes to record) and the key.
+    """
+    env = {k: v for k, v in environ.items() if not k.startswith(OWN_PREFIX)}
+    refs = wanted(options.command, env, options.label())
+    keychain = Keychain(options, environ)
+    try:
+        found = _resolve(keychain, refs, extras=[key[0]])
+        secret = found.extras.get(key[0]) or keychain.ensure(*key)
+    finally:
+        keychain.close()
+    argv = [references.substitute(a, found.lookup) for a in options.command]
+    env = {k: references.substitute(v, found.lookup) for k, v in env.items()}
+    return argv, env, found, secret
+
+
 def resolver(
     refs: list[tuple[str, str]], options: ShimOptions, environ: Mapping[str, str]
 ) -> Callable[[str, str], str]:
     """``lookup(kind, name)`` for every reference in ``refs``, all fetched up front."""
     keychain = Keychain(options, environ)
     try:
-        return _resolve(keychain, refs)
+        return _resolve(keychain, refs).lookup
     finally:
         keychain.close()
 
 
-def _resolve(keychain: Keychain, refs: list[tuple[str, str]]) -> Callable[[str, str], str]:
+class Resolved:
+    """What one keychain round trip found: values, tokens and what they imply."""
+
+    __slots__ = ("deadline", "extras", "refreshed", "refs", "tokens", "values")
+
+    def __init__(self) -> None:
+        self.refs: list[tuple[str, str]] = []  # (kind, name) of every reference resolved
+        self.values: dict[str, str] = {}
+        self.tokens: dict[str, str] = {}
+        self.extras: dict[str, str] = {}  # optional items asked for besides the references
+        self.refreshed: list[str] = []  # logins this start refreshed
+        self.deadline: float | None = None  # when the first token handed out is due
+
+    def lookup(self, kind: str, name: str) -> str:
+        """The value a reference stands for."""
+        return self.tokens[name] if kind == references.OAUTH else self.values[name]
+
+
+def _resolve(
+    keychain: Keychain, refs: list[tuple[str, str]], extras: Sequence[str] = ()
+) -> Resolved:
     secrets = [name for kind, name in refs if kind == references.SECRET]
     logins = {name: references.split_login(name) for kind, name in refs if kind == references.OAUTH}
     access = {name: _access_name(*login) for name, login in logins.items()}
-    values = keychain.read(secrets, optional=list(access.values()))
-    tokens: dict[str, str] = {}
+    found = Resolved()
+    found.refs = list(refs)
+    values = keychain.read(secrets, optional=[*access.values(), *extras])
+    found.values = values
+    found.extras = {name: values[name] for name in extras if name in values}
     minter: Minter | None = None
     for name, (provider, account) in logins.items():
-        cached = _fresh(values.get(access[name]))
-        if cached is not None:  # the fast path: no network, no lock, no more imports
-            tokens[name] = cached
-            continue
-        minter = minter or keychain.minter()
-        tokens[name] = minter.token(provider, account)
+        token = _fresh(values.get(access[name]))
+        if token is None:
+            minter = minter or keychain.minter()
+            before = minter.refreshed
+            token = minter.refresh(provider, account)
+            if minter.refreshed > before:
+                found.refreshed.append(name)
+        found.tokens[name] = token.token
+        if token.refresh_at is not None:
+            due = token.refresh_at
+            found.deadline = due if found.deadline is None else min(found.deadline, due)
+    return found
 
-    def lookup(kind: str, name: str) -> str:
-        return tokens[name] if kind == references.OAUTH else values[name]
 
-    return lookup
-
-
-def _fresh(cached: str | None) -> str | None:
-    """The cached access token if no refresh is due."""
+def _fresh(cached: str | None) -> AccessToken | None:
+    """The cached access token if no refresh is due (the fast path: no network, no lock)."""
     import time
 
-    from mcpcred.oauth.records import fresh_token
+    from mcpcred.oauth.records import AccessToken
 
-    return fresh_token(cached, time.time())
+    token = AccessToken.loads(cached)
+    return token if token is not None and token.fresh(time.time()) else None
 
 
 def _access_name(provider: str, account: str) -> str:
@@ -165,17 +213,35 @@ class Keychain:
         from mcpcred.oauth.mint import Minter
         from mcpcred.paths import runtime_path
 
-        vault: Vault
+        environ = self.environ
+        return Minter(self.vault(), transport=lambda: for_shim(environ), lock_dir=runtime_path)
+
+    def vault(self) -> Vault:
+        """This keychain as the read/write port logins (and the guard's key) use."""
         if self.address is not None:
             from mcpcred.keychain.vault import SecretServiceVault
 
-            vault = SecretServiceVault(self.address, self.timeout, session=self._session())
-        else:
-            from mcpcred.keychain.vault import StoreVault
+            return SecretServiceVault(self.address, self.timeout, session=self._session())
+        from mcpcred.keychain.vault import StoreVault
 
-            vault = StoreVault(self._store())
-        environ = self.environ
-        return Minter(vault, transport=lambda: for_shim(environ), lock_dir=runtime_path)
+        return StoreVault(self._store())
+
+    def ensure(self, name: str, make: Callable[[], str]) -> str:
+        """The value of ``name``, created with ``make()`` by exactly one process if missing."""
+        import os
+
+        from mcpcred.oauth.lock import held
+        from mcpcred.paths import runtime_path
+
+        vault = self.vault()
+        lock = os.path.join(runtime_path(), f"{name.replace(':', '-')}.lock")
+        with held(lock, timeout=self.timeout, what=name):
+            existing = vault.read([name]).get(name)
+            if existing:
+                return existing
+            value = make()
+            vault.write(name, value)
+            return value
 
     def _session(self) -> object:
         """One Secret Service connection for the first read and any refresh after it."""

@@ -1,0 +1,1 @@
+"""Guard mode: the shim as a relay that logs, filters and pins."""

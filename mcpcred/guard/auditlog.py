@@ -1,0 +1,727 @@
+"""The audit log of guard mode: one JSON line per event, chained by HMACs.
+
+The folder (``<data dir>/log`` unless told otherwise; 0700, files 0600)::
+
+    audit.jsonl      the current file, one record per line
+    audit.jsonl.1    the newest rotated file ... audit.jsonl.N the oldest kept
+    audit.head       {"seq", "mac", "hmac"}: the last record written, signed
+    audit.lock       the advisory lock that lets one writer in at a time
+
+Every record holds ``v``, ``seq`` (1, 2, 3 ... on across rotations), ``time``
+(UTC, milliseconds), the caller's fields, ``prev`` (the ``mac`` of the record
+before it) and ``mac``: HMAC-SHA256 under a key that lives in the keychain,
+over the canonical JSON of everything else. Editing a line breaks its MAC;
+deleting, inserting or reordering lines breaks a ``seq`` step or a ``prev``
+link; cutting lines off the end leaves the log short of the record the head
+file names, and the head file has its own HMAC. Without the key nobody can
+write a record or a head that verifies.
+
+A writer takes the lock, reads the head, appends one line with ``O_APPEND``
+and replaces the head (temp file + rename). A crash between the line and the
+head is healed by the next writer: a last line that carries the next ``seq``,
+links to the head and verifies under the key is adopted.
+
+Standard library only, and neither pathlib nor dataclasses: the shim imports
+this module on every start of a guarded server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+
+from mcpcred.errors import SecretCorrupt, ShimError
+from mcpcred.oauth.lock import held
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+KEY_NAME = "audit:key"
+"""The keychain item (service ``mcpcred``) that holds the HMAC key as hex."""
+
+CURRENT = "audit.jsonl"
+HEAD = "audit.head"
+LOCK = "audit.lock"
+VERSION = 1
+RESERVED = ("v", "seq", "time", "prev", "mac")
+LOCK_TIMEOUT = 5.0
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_KEEP = 5
+
+_SEPARATORS = (",", ":")
+_OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_TAIL_CHUNK = 8192
+_READ_CHUNK = 65536
+_MAX_CANDIDATES = 4
+
+Record = dict[str, object]
+Line = tuple[str, int, Record | None]
+
+
+# -- keys and folders ---------------------------------------------------------------
+
+
+def default_folder() -> str:
+    """``<mcpcred data dir>/log``, created with mode 0700 if missing."""
+    from mcpcred import paths
+
+    folder = os.path.join(str(paths.data_dir()), "log")
+    _make_folder(folder)
+    return folder
+
+
+def new_key_text() -> str:
+    """A fresh key as the keychain keeps it: 32 random bytes in hex."""
+    import secrets
+
+    return secrets.token_hex(32)
+
+
+def key_from_text(text: str) -> bytes:
+    """The key bytes of a keychain value; ``SecretCorrupt`` if it is not a hex key."""
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise SecretCorrupt(
+            f"the audit log key ({KEY_NAME}) in the keychain is not valid",
+            hint="it should be the 64 hex digits mcpcred stored; records written with "
+            "another key cannot be verified",
+        )
+    return key
+
+
+def exists(folder: str) -> bool:
+    """Whether ``folder`` holds any of the log: a log file or the head file."""
+    return bool(_files(folder)) or os.path.exists(os.path.join(folder, HEAD))
+
+
+# -- writing -------------------------------------------------------------------------
+
+
+class AuditLog:
+    """Appends records to the log in ``folder``; safe across threads and processes."""
+
+    __slots__ = ("clock", "folder", "keep", "key", "lock_timeout", "max_bytes")
+
+    def __init__(
+        self,
+        folder: str,
+        key: bytes,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        keep: int = DEFAULT_KEEP,
+        clock: Callable[[], float] = time.time,
+        lock_timeout: float = LOCK_TIMEOUT,
+    ) -> None:
+        if not key:
+            raise ValueError("the audit log key is empty")
+        if max_bytes <= 0 or keep < 0:
+            raise ValueError("max_bytes must be positive and keep not negative")
+        self.folder = folder
+        self.key = key
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self.clock = clock
+        self.lock_timeout = lock_timeout
+
+    def append(self, record: Record) -> Record:
+        """Write one record after the last; returns it as stored (``seq``, ``mac`` ...)."""
+        clash = [name for name in RESERVED if name in record]
+        if clash:
+            raise ValueError(f"audit record fields {clash} are set by the log itself")
+        if not isinstance(record.get("event"), str):
+            raise ValueError("an audit record needs an 'event' (a string)")
+        _make_folder(self.folder)
+        lock = os.path.join(self.folder, LOCK)
+        with held(lock, timeout=self.lock_timeout, what="audit log", error=self._lock_error):
+            return self._append_locked(record)
+
+    def _lock_error(self, what: str) -> Exception:
+        return ShimError(
+            f"another mcpcred process has held the {what} lock for over "
+            f"{self.lock_timeout:g} s; the record was not written",
+            hint="an mcpcred process may be stuck; the lock is released when it ends",
+        )
+
+    def _append_locked(self, record: Record) -> Record:
+        current = os.path.join(self.folder, CURRENT)
+        last, size, terminated = _last_line(current)
+        seq, prev = self._chain_end(last)
+        full: Record = {"v": VERSION, "seq": seq + 1, "time": _timestamp(self.clock())}
+        full.update(record)
+        full["prev"] = prev
+        # One round through JSON, so the MAC covers exactly what a reader will parse
+        # (tuples become lists, odd objects strings, lone surrogates "?").
+        text = json.dumps(full, separators=_SEPARATORS, ensure_ascii=False, default=str)
+        stored: Record = json.loads(text.encode("utf-8", "replace").decode("utf-8"))
+        stored["mac"] = _mac(self.key, stored)
+        data = (json.dumps(stored, separators=_SEPARATORS, ensure_ascii=False) + "\n").encode()
+        if size and size + len(data) > self.max_bytes and self._rotate():
+            size, terminated = 0, True
+        if size and not terminated:  # a torn line (a crash mid-write) stays a line of its own
+            data = b"\n" + data
+        fd = os.open(current, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, 0o600)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
+        _write_head(self.folder, self.key, seq + 1, str(stored["mac"]))
+        return stored
+
+    def _chain_end(self, last: bytes | None) -> tuple[int, str]:
+        """``seq`` and ``mac`` of the last record: the head's, or a newer last line's."""
+        head = _read_head(os.path.join(self.folder, HEAD))
+        if head is not None:
+            seq, mac, _ = head
+            line = _parse(last) if last is not None else None
+            if (
+                line is not None
+                and _int(line.get("seq")) == seq + 1
+                and line.get("prev") == mac
+                and _authentic(self.key, line)
+            ):  # the line was written, the head not (a crash in between)
+                return seq + 1, str(line["mac"])
+            return seq, mac
+        newest = _newest_record(self.folder)
+        return newest if newest is not None else (0, "")
+
+    def _rotate(self) -> bool:
+        """Shift ``.i`` to ``.i+1`` (dropping those beyond ``keep``), current to ``.1``."""
+        try:
+            for index, name in sorted(_rotated(self.folder), reverse=True):
+                path = os.path.join(self.folder, name)
+                if index >= self.keep:
+                    os.remove(path)
+                else:
+                    os.replace(path, os.path.join(self.folder, f"{CURRENT}.{index + 1}"))
+            current = os.path.join(self.folder, CURRENT)
+            if self.keep:
+                os.replace(current, os.path.join(self.folder, CURRENT + ".1"))
+            else:
+                os.remove(current)
+        except OSError:  # e.g. a reader holds a file open on Windows: rotate next time
+            return False
+        return True
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+def read(folder: str) -> Iterator[Line]:
+    """Every line of the log, oldest first: (file name, line number, record or None)."""
+    files, _ = _snapshot(folder, head=False)
+    try:
+        for name, fd, size, _ in files:
+            for number, (raw, terminated) in enumerate(_lines(fd, 0, size), 1):
+                if terminated or name != CURRENT:  # else a line being written right now
+                    yield name, number, _parse(raw)
+    finally:
+        _close(files)
+
+
+class Follower:
+    """The lines written since the last ``poll``, across rotations (like ``tail -F``).
+
+    The first ``poll`` returns everything present. The position is the current
+    file's identity (device, inode), an offset and the last line read: after a
+    rotation that file is found again under its new name, its rest is read,
+    then the newer files. The last line must still end at the offset, since a
+    file rotated away frees its inode for a new one.
+    """
+
+    __slots__ = ("_file", "_last", "_line", "_offset", "folder")
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self._file: tuple[int, int] | None = None
+        self._offset = 0
+        self._line = 0
+        self._last = b""
+
+    def poll(self) -> list[Line]:
+        """New complete lines, oldest first (file name, line number, record or None)."""
+        files, _ = _snapshot(self.folder, head=False)
+        try:
+            start = 0
+            ids = [identity for _, _, _, identity in files]
+            if self._file in ids and self._still_ours(files[ids.index(self._file)]):
+                start = ids.index(self._file)
+            else:  # the first poll, or our file was rotated away: everything present is newer
+                self._file = None
+            out: list[Line] = []
+            for position in range(start, len(files)):
+                name, fd, size, identity = files[position]
+                if identity != self._file:
+                    self._file, self._offset, self._line, self._last = identity, 0, 0, b""
+                last = position == len(files) - 1
+                for raw, terminated in _lines(fd, self._offset, size):
+                    if last and not terminated:
+                        break  # still being written: next poll
+                    self._last = raw + b"\n" if terminated else raw
+                    self._offset += len(self._last)
+                    self._line += 1
+                    out.append((name, self._line, _parse(raw)))
+            return out
+        finally:
+            _close(files)
+
+    def _still_ours(self, file: _Open) -> bool:
+        _, fd, size, _ = file
+        start = self._offset - len(self._last)
+        if size < self._offset or start < 0:
+            return False
+        os.lseek(fd, start, os.SEEK_SET)
+        return b"".join(_read_exactly(fd, len(self._last))) == self._last
+
+
+# -- verifying -----------------------------------------------------------------------
+
+
+class Problem:
+    """One place where the log is not what was written: file, 1-based line, seq, message."""
+
+    __slots__ = ("file", "line", "message", "seq")
+
+    def __init__(self, file: str, line: int, seq: int | None, message: str) -> None:
+        self.file = file
+        self.line = line
+        self.seq = seq
+        self.message = message
+
+    def __str__(self) -> str:
+        seq = f" seq {self.seq}:" if self.seq is not None else ""
+        return f"{self.file}:{self.line}:{seq} {self.message}"
+
+    def __repr__(self) -> str:
+        return f"Problem({self.file!r}, {self.line}, {self.seq!r}, {self.message!r})"
+
+    def as_dict(self) -> dict[str, object]:
+        """The problem as JSON-ready data."""
+        return {"file": self.file, "line": self.line, "seq": self.seq, "message": self.message}
+
+
+class Verification:
+    """What ``verify`` found: record count, ``seq`` range, problems and notes."""
+
+    __slots__ = ("first_seq", "last_seq", "notes", "problems", "records")
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.first_seq: int | None = None
+        self.last_seq: int | None = None
+        self.problems: list[Problem] = []
+        self.notes: list[str] = []
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong (notes are not problems)."""
+        return not self.problems
+
+    def as_dict(self) -> dict[str, object]:
+        """The result as JSON-ready data."""
+        return {
+            "ok": self.ok,
+            "records": self.records,
+            "first_seq": self.first_seq,
+            "last_seq": self.last_seq,
+            "problems": [problem.as_dict() for problem in self.problems],
+            "notes": list(self.notes),
+        }
+
+
+def verify(folder: str, key: bytes) -> Verification:
+    """Check every line of the log in ``folder`` and the head file against ``key``.
+
+    Every problem is reported, but one change to the log should be one
+    problem: after a bad line the next record may link to it or to the record
+    before it (so an edited, forged, replaced or swapped line is one report).
+    Messages never quote record contents.
+    """
+    result = Verification()
+    files, head_bytes = _snapshot(folder, head=True)
+    # Chain ends a next record may follow: (seq, mac), mac None = any.
+    ends: list[tuple[int, str | None]] = []
+    good_macs = 0
+    mac_failures: list[Problem] = []
+    last: Record | None = None
+    where = (CURRENT, 1)  # the line after the last one
+    try:
+        for name, fd, size, _ in files:
+            number = 0
+            for number, (raw, _terminated) in enumerate(_lines(fd, 0, size), 1):
+                record = _parse(raw)
+                seq = _int(record.get("seq")) if record is not None else None
+                if (
+                    record is None
+                    or seq is None
+                    or not isinstance(record.get("mac"), str)
+                    or not isinstance(record.get("prev"), str)
+                ):
+                    message = "not a JSON record" if record is None else "not an audit record"
+                    result.problems.append(Problem(name, number, seq, message))
+                    if ends and len(ends) < _MAX_CANDIDATES:  # it may have replaced a record
+                        ends.append((ends[0][0] + 1, None))
+                    continue
+                mac, prev = str(record["mac"]), str(record["prev"])
+                result.records += 1
+                result.last_seq = seq
+                last = record
+                if result.first_seq is None:
+                    result.first_seq = seq
+                if not _authentic(key, record):
+                    problem = Problem(name, number, seq, "record was modified (MAC mismatch)")
+                    result.problems.append(problem)
+                    mac_failures.append(problem)
+                    ends = [(seq, mac), *ends][:_MAX_CANDIDATES]
+                    continue
+                good_macs += 1
+                if not ends:
+                    if seq > 1:
+                        result.notes.append(
+                            f"the log starts at seq {seq} ({name} line {number}): "
+                            "older records were rotated away"
+                        )
+                    elif prev:
+                        result.problems.append(
+                            Problem(name, number, seq, "chain broken: prev does not match")
+                        )
+                    ends = [(seq, mac)]
+                    continue
+                match = next(
+                    (
+                        i
+                        for i, (end_seq, end_mac) in enumerate(ends)
+                        if seq == end_seq + 1 and end_mac in (None, prev)
+                    ),
+                    None,
+                )
+                if match is None:
+                    message = _link_problem(seq, ends[0][0] if ends else 0)
+                    result.problems.append(Problem(name, number, seq, message))
+                    ends = [(seq, mac), *ends][:_MAX_CANDIDATES]
+                elif match == 0:
+                    ends = [(seq, mac)]
+                else:  # a later record may still follow one of the others
+                    ends = [(seq, mac), *ends[:match], *ends[match + 1 :]][:_MAX_CANDIDATES]
+            where = (name, number + 1)
+    finally:
+        _close(files)
+    if good_macs == 0 and len(mac_failures) > 1:  # the wrong key, not N edits
+        first = mac_failures[0]
+        result.problems = [p for p in result.problems if p not in mac_failures]
+        result.problems.insert(
+            0,
+            Problem(
+                first.file,
+                first.line,
+                first.seq,
+                "no record matches the key: the key is wrong, or every record was modified",
+            ),
+        )
+    _check_head(result, head_bytes, key, last, where, wrong_key=good_macs == 0)
+    return result
+
+
+def _link_problem(seq: int, previous: int) -> str:
+    if seq == previous + 1:
+        return "chain broken: prev does not match"
+    if seq > previous + 1:
+        what = "record" if seq == previous + 2 else "records"
+        return f"{what} missing before this one (seq {seq} follows {previous})"
+    return f"record out of order or repeated (seq {seq} follows {previous})"
+
+
+def _check_head(
+    result: Verification,
+    head_bytes: bytes | None,
+    key: bytes,
+    last: Record | None,
+    where: tuple[str, int],
+    *,
+    wrong_key: bool,
+) -> None:
+    if head_bytes is None:
+        if last is not None:
+            result.problems.append(
+                Problem(
+                    HEAD,
+                    1,
+                    None,
+                    "head file is missing: records removed from the end would go unnoticed",
+                )
+            )
+        return
+    head = _head_from(head_bytes)
+    if head is None:
+        result.problems.append(Problem(HEAD, 1, None, "head file is not valid"))
+        return
+    seq, mac, signature = head
+    if not wrong_key and not hmac.compare_digest(
+        _head_mac(key, seq, mac).encode(), signature.encode("utf-8", "surrogatepass")
+    ):
+        result.problems.append(Problem(HEAD, 1, seq, "head file was modified (MAC mismatch)"))
+    last_seq = _int(last.get("seq")) if last is not None else None
+    file, line = where
+    if last is None or last_seq is None or seq > last_seq:
+        result.problems.append(
+            Problem(
+                file,
+                line,
+                seq,
+                f"log ends before the last record the head file names (seq {seq}): "
+                "records were removed from the end",
+            )
+        )
+    elif seq == last_seq:
+        if last.get("mac") != mac:
+            result.problems.append(
+                Problem(HEAD, 1, seq, "the last record is not the one the head file names")
+            )
+    elif seq == last_seq - 1 and last.get("prev") == mac and _authentic(key, last):
+        result.notes.append(
+            f"the last record (seq {last_seq}) was written after the head file was last "
+            "updated (an interrupted write); the next record fixes this"
+        )
+    else:
+        result.problems.append(
+            Problem(HEAD, 1, seq, f"head file is behind the log, which goes on to seq {last_seq}")
+        )
+
+
+# -- helpers -------------------------------------------------------------------------
+
+
+def _make_folder(folder: str) -> None:
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+
+
+def _timestamp(seconds: float) -> str:
+    whole, millis = divmod(int(seconds * 1000), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+def _canonical(value: object) -> bytes:
+    text = json.dumps(value, sort_keys=True, separators=_SEPARATORS, ensure_ascii=False)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _mac(key: bytes, record: Record) -> str:
+    """HMAC of ``record`` without its ``mac`` field."""
+    body = {name: value for name, value in record.items() if name != "mac"}
+    return hmac.new(key, _canonical(body), hashlib.sha256).hexdigest()
+
+
+def _authentic(key: bytes, record: Record) -> bool:
+    mac = record.get("mac")
+    if not isinstance(mac, str):
+        return False
+    expected = _mac(key, record).encode()
+    return hmac.compare_digest(expected, mac.encode("utf-8", "surrogatepass"))
+
+
+def _head_mac(key: bytes, seq: int, mac: str) -> str:
+    message = f"head:{seq}:{mac}".encode("utf-8", "surrogatepass")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def _int(value: object) -> int | None:
+    return value if type(value) is int else None
+
+
+def _parse(raw: bytes) -> Record | None:
+    """A line as a JSON object, or None."""
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _write_head(folder: str, key: bytes, seq: int, mac: str) -> None:
+    head = {"seq": seq, "mac": mac, "hmac": _head_mac(key, seq, mac)}
+    data = (json.dumps(head, separators=_SEPARATORS) + "\n").encode()
+    temp = os.path.join(folder, HEAD + ".tmp")  # one writer at a time: the lock is held
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _OPEN_FLAGS, 0o600)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(temp, os.path.join(folder, HEAD))
+
+
+def _head_from(data: bytes) -> tuple[int, str, str] | None:
+    head = _parse(data.strip())
+    if head is None:
+        return None
+    seq, mac, signature = _int(head.get("seq")), head.get("mac"), head.get("hmac")
+    if seq is None or not isinstance(mac, str) or not isinstance(signature, str):
+        return None
+    return seq, mac, signature
+
+
+def _read_head(path: str) -> tuple[int, str, str] | None:
+    try:
+        with open(path, "rb") as handle:
+            return _head_from(handle.read())
+    except FileNotFoundError:
+        return None
+
+
+def _rotated(folder: str) -> list[tuple[int, str]]:
+    """(index, name) of the rotated files present, in no particular order."""
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    prefix = CURRENT + "."
+    out = []
+    for name in names:
+        suffix = name[len(prefix) :]
+        if name.startswith(prefix) and suffix.isascii() and suffix.isdigit() and int(suffix):
+            out.append((int(suffix), name))
+    return out
+
+
+def _files(folder: str) -> list[str]:
+    """Names of the log files, oldest first."""
+    names = [name for _, name in sorted(_rotated(folder), reverse=True)]
+    if os.path.exists(os.path.join(folder, CURRENT)):
+        names.append(CURRENT)
+    return names
+
+
+_Open = tuple[str, int, int, tuple[int, int]]  # name, fd, size, (device, inode)
+
+
+def _snapshot(folder: str, *, head: bool) -> tuple[list[_Open], bytes | None]:
+    """The log files opened (and the head read) at one instant: under the writers' lock.
+
+    Open descriptors keep reading the same files however they are renamed or
+    removed later, and the sizes bound reading to what was written by then.
+    A folder that cannot take a lock file (a read-only copy) is read as it is.
+    """
+    if not os.path.isdir(folder):
+        return [], None
+    lock = held(
+        os.path.join(folder, LOCK),
+        timeout=LOCK_TIMEOUT,
+        what="audit log",
+        error=lambda what: ShimError(
+            f"another mcpcred process has held the {what} lock for over {LOCK_TIMEOUT:g} s"
+        ),
+    )
+    try:
+        lock.__enter__()
+    except OSError:
+        locked = False
+    else:
+        locked = True
+    try:
+        files: list[_Open] = []
+        try:
+            for name in _files(folder):
+                try:
+                    fd = os.open(os.path.join(folder, name), os.O_RDONLY | _OPEN_FLAGS)
+                except FileNotFoundError:
+                    continue
+                info = os.fstat(fd)
+                files.append((name, fd, info.st_size, (info.st_dev, info.st_ino)))
+            head_bytes = None
+            if head:
+                try:
+                    with open(os.path.join(folder, HEAD), "rb") as handle:
+                        head_bytes = handle.read()
+                except FileNotFoundError:
+                    pass
+        except BaseException:
+            _close(files)
+            raise
+        return files, head_bytes
+    finally:
+        if locked:
+            lock.__exit__(None, None, None)
+
+
+def _close(files: list[_Open]) -> None:
+    for _, fd, _, _ in files:
+        os.close(fd)
+
+
+def _lines(fd: int, start: int, end: int) -> Iterator[tuple[bytes, bool]]:
+    """Lines of ``fd`` between two offsets, without newlines, and whether each had one."""
+    os.lseek(fd, start, os.SEEK_SET)
+    remaining = end - start
+    pending = b""
+    while remaining > 0:
+        chunk = os.read(fd, min(_READ_CHUNK, remaining))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            yield line, True
+    if pending:
+        yield pending, False
+
+
+def _last_line(path: str) -> tuple[bytes | None, int, bool]:
+    """The last complete line of a file, its size, and whether it ends with a newline."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
+    except FileNotFoundError:
+        return None, 0, True
+    try:
+        size = os.fstat(fd).st_size
+        chunk = _TAIL_CHUNK
+        while size:
+            start = max(0, size - chunk)
+            os.lseek(fd, start, os.SEEK_SET)
+            data = b"".join(_read_exactly(fd, size - start))
+            end = data.rfind(b"\n")
+            begin = data.rfind(b"\n", 0, end) if end > 0 else -1
+            if end >= 0 and (begin >= 0 or start == 0):
+                return data[begin + 1 : end], size, data.endswith(b"\n")
+            if start == 0:
+                return None, size, data.endswith(b"\n")
+            chunk *= 4
+        return None, 0, True
+    finally:
+        os.close(fd)
+
+
+def _read_exactly(fd: int, count: int) -> Iterator[bytes]:
+    while count > 0:
+        chunk = os.read(fd, count)
+        if not chunk:
+            return
+        count -= len(chunk)
+        yield chunk
+
+
+def _newest_record(folder: str) -> tuple[int, str] | None:
+    """``seq`` and ``mac`` of the last well-formed record (when the head file is lost)."""
+    for name in reversed(_files(folder)):
+        found: tuple[int, str] | None = None
+        with open(os.path.join(folder, name), "rb") as handle:
+            for raw in handle:
+                record = _parse(raw.rstrip(b"\n"))
+                seq = _int(record.get("seq")) if record is not None else None
+                if record is not None and seq is not None and isinstance(record.get("mac"), str):
+                    found = seq, str(record["mac"])
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,435 @@
+"""Guard mode's processes and bytes: the server as a child, its stdio relayed.
+
+Two threads copy the MCP stdio transport, one per direction, with blocking
+reads and writes: a side that stops reading stops the other side's reader
+too (its pipe fills), so memory stays bounded by the largest single message,
+never by how far one side is ahead. Each complete line is handed to the
+``Session``, which says what to forward; records are written to the audit log
+*after* the bytes are on their way, so the log never adds to a round trip.
+
+Process hygiene, because a relay that gets this wrong leaves orphaned servers
+holding the client's pipes:
+
+- the server runs in its own process group, so one signal reaches it and the
+  helpers it starts (``npx`` → ``node``); on Linux it also gets SIGKILL if the
+  shim itself is killed (``PR_SET_PDEATHSIG``);
+- SIGTERM, SIGINT and SIGHUP sent to the shim are forwarded to that group,
+  and followed by SIGKILL if it is still there ``TERM_GRACE`` seconds later;
+- when the client closes stdin, the server's stdin is closed; if it has not
+  exited ``EOF_GRACE`` seconds later it gets SIGTERM, then SIGKILL;
+- stderr is inherited: the server writes straight to the client's log;
+- the shim exits with the server's exit code (128 + N after signal N), and
+  requests the server never answered get an error answer first, so the
+  client does not wait forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import subprocess
+    from collections.abc import Callable
+
+    from mcpcred.guard.session import Session
+
+    Renew = Callable[[], tuple[list[str], dict[str, str], float | None]]
+
+EOF_GRACE = 1.0
+DRAIN_SECONDS = 5.0  # in-flight requests may finish before a restart
+REPLAY_WAIT = 30.0
+TERM_GRACE = 1.0
+READ_MIN = 64 * 1024
+READ_MAX = 4 * 1024 * 1024
+PIPE_SIZE = 1024 * 1024
+_FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+_ENDING = ("SIGTERM", "SIGINT", "SIGHUP")
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte (pipes take partial writes for large buffers)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def lines(fd: int, handle: Callable[[bytes], None]) -> None:
+    """Read ``fd`` to EOF, calling ``handle`` with each line (and a final partial one)."""
+    partial = bytearray()
+    size = READ_MIN
+    while True:
+        try:
+            chunk = os.read(fd, size)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries already
+            continue
+        except OSError:
+            break
+        if not chunk:
+            break
+        size = min(size * 2, READ_MAX) if len(chunk) == size else READ_MIN
+        start = 0
+        newline = chunk.find(b"\n")
+        if newline < 0:
+            partial += chunk
+            continue
+        if partial:
+            partial += chunk[: newline + 1]
+            line, partial = partial, bytearray()
+            handle(line)  # type: ignore[arg-type]  # bytearray is bytes to every consumer
+            start = newline + 1
+            newline = chunk.find(b"\n", start)
+        while newline >= 0:
+            handle(chunk[start : newline + 1])
+            start = newline + 1
+            newline = chunk.find(b"\n", start)
+        if start < len(chunk):
+            partial += chunk[start:]
+    if partial:
+        handle(partial)  # type: ignore[arg-type]
+
+
+def exit_code(returncode: int) -> int:
+    """The child's status as a shell reports it: 128 + N when killed by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class Relay:
+    """One guarded server: the child process, both copy loops, shutdown."""
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        session: Session,
+        *,
+        flush: Callable[[], None] = lambda: None,
+        warn: Callable[[str], None] = lambda text: None,
+        stdin: int = 0,
+        stdout: int = 1,
+    ) -> None:
+        self.argv = argv
+        self.env = env
+        self.session = session
+        self.flush = flush  # writes the records the session queued
+        self.warn = warn
+        self.stdin = stdin
+        self.stdout = stdout
+        self.child: subprocess.Popen[bytes] | None = None
+        self.to_client = threading.Lock()
+        self.to_server = threading.Lock()
+        self.client_gone = threading.Event()
+        self.ending = threading.Event()  # a signal or EOF started the shutdown
+        self.server_reader: threading.Thread | None = None
+        # Restarts for a fresh OAuth token: when, and how to get the new argv/env/deadline.
+        self.deadline: float | None = None
+        self.renew: Renew | None = None
+        self.gate = threading.Lock()  # holds client messages back while the server restarts
+        self.holding = False
+        self.held: list[bytes] = []
+
+    # -- the child ------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the server and the loop copying its output to the client."""
+        import subprocess
+
+        from mcpcred.shim.launch import locate
+
+        program = locate(self.argv[0], self.env)
+        options: dict[str, object] = {}
+        if sys.platform != "win32":
+            options["process_group"] = 0
+            if sys.platform.startswith("linux"):
+                options["preexec_fn"] = _die_with_parent()
+        else:  # pragma: no cover - Windows
+            options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        try:
+            child = subprocess.Popen(
+                [program, *self.argv[1:]],
+                env=self.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                bufsize=0,
+                **options,  # type: ignore[call-overload]
+            )
+        except OSError as exc:
+            from mcpcred.errors import ShimError
+
+            raise ShimError(f"cannot start {self.argv[0]!r}: {exc.strerror}") from None
+        assert child.stdin is not None and child.stdout is not None  # noqa: S101
+        _grow_pipe(child.stdin.fileno())
+        _grow_pipe(child.stdout.fileno())
+        self.child = child
+        reader = threading.Thread(
+            target=self._server_loop, args=(child,), name="server->client", daemon=True
+        )
+        self.server_reader = reader
+        reader.start()
+
+    def _server_loop(self, child: subprocess.Popen[bytes]) -> None:
+        assert child.stdout is not None  # noqa: S101
+        lines(child.stdout.fileno(), self._from_server)
+
+    def _from_server(self, line: bytes) -> None:
+        out = self.session.from_server(line)
+        if out is not None:
+            self.send_client(out)
+        self.flush()
+
+    # -- the client -----------------------------------------------------------------
+    def client_loop(self) -> None:
+        """Copy the client's messages to the server until the client closes stdin."""
+        lines(self.stdin, self._from_client)
+        self.client_gone.set()
+        self._close_server_stdin()
+        self._escalate(EOF_GRACE)
+
+    def _from_client(self, line: bytes) -> None:
+        if self.holding:
+            with self.gate:
+                if self.holding:
+                    self.held.append(bytes(line))
+                    return
+        self._pass_client(line)
+
+    def _pass_client(self, line: bytes) -> None:
+        to_server, to_client = self.session.from_client(line)
+        if to_server is not None:
+            self.send_server(to_server)
+        if to_client is not None:
+            self.send_client(to_client)
+        self.flush()
+
+    def send_client(self, data: bytes) -> None:
+        """Write to the client, one message at a time; a gone client ends the session."""
+        if self.client_gone.is_set() and self.ending.is_set():
+            return
+        with self.to_client:
+            try:
+                write_all(self.stdout, data)
+            except OSError:
+                self.client_gone.set()
+                self.ending.set()
+                self._signal_group(signal.SIGTERM)
+
+    def send_server(self, data: bytes) -> None:
+        """Write to the server; if it is gone, the request is answered when it is reaped."""
+        child = self.child
+        if child is None or child.stdin is None:
+            return
+        # a server that is gone gets its pending requests answered when it is reaped
+        with self.to_server, contextlib.suppress(OSError, ValueError):
+            write_all(child.stdin.fileno(), data)
+
+    def _close_server_stdin(self) -> None:
+        child = self.child
+        if child is None or child.stdin is None:
+            return
+        with self.to_server, contextlib.suppress(OSError):
+            child.stdin.close()
+
+    # -- shutdown -------------------------------------------------------------------
+    def forward(self, signum: int, _frame: object = None) -> None:
+        """Signal handler: pass the signal on; ending signals start the shutdown clock."""
+        self._signal_group(signum)
+        ending = {getattr(signal, n) for n in _ENDING if hasattr(signal, n)}
+        if signum in ending and not self.ending.is_set():
+            self.ending.set()
+            threading.Thread(target=self._kill_later, daemon=True).start()
+
+    def _escalate(self, grace: float) -> None:
+        """After client EOF: wait, then TERM, then KILL, each with a time limit."""
+        if self._wait(grace):
+            return
+        self.ending.set()
+        self._signal_group(signal.SIGTERM)
+        self._kill_later()
+
+    def _kill_later(self) -> None:
+        if not self._wait(TERM_GRACE):
+            self._signal_group(getattr(signal, "SIGKILL", signal.SIGTERM))
+
+    def _wait(self, seconds: float) -> bool:
+        """True if the child exits within ``seconds``."""
+        child = self.child
+        deadline = time.monotonic() + seconds
+        while child is not None and child.returncode is None and child.poll() is None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def _signal_group(self, signum: int) -> None:
+        child = self.child
+        if child is None:
+            return
+        try:
+            if sys.platform == "win32":  # pragma: no cover - no process groups to signal
+                child.send_signal(signum)
+            else:
+                os.killpg(child.pid, signum)
+        except OSError:
+            pass
+
+    def run(self) -> int:
+        """Relay until the server exits; its exit code."""
+        import subprocess
+
+        self.install_signals()
+        self.start()
+        threading.Thread(target=self.client_loop, name="client->server", daemon=True).start()
+        while True:
+            child = self.child
+            assert child is not None  # noqa: S101
+            timeout = None
+            if self.deadline is not None and self.renew is not None:
+                timeout = max(0.0, self.deadline - time.time())
+            try:
+                returncode = child.wait(timeout)
+                break
+            except subprocess.TimeoutExpired:
+                if self.ending.is_set() or self.client_gone.is_set():
+                    self.deadline = None
+                    continue
+                self.restart()
+            except KeyboardInterrupt:  # pragma: no cover - SIGINT is forwarded instead
+                continue
+        return self.finish(returncode)
+
+    # -- restarts for a fresh token ----------------------------------------------------
+    def restart(self) -> None:
+        """Replace the server with one holding a fresh token; the client's session goes on.
+
+        New client messages wait (in order) while in-flight requests get a
+        short chance to finish; what is still in flight then gets an error
+        answer. The new server is sent the client's own ``initialize`` and
+        ``notifications/initialized``; its answer to them is not passed on.
+        """
+        assert self.renew is not None  # noqa: S101
+        with self.gate:
+            self.holding = True
+        try:
+            drain_until = time.monotonic() + DRAIN_SECONDS
+            while self.session.pending and time.monotonic() < drain_until:
+                time.sleep(0.01)
+            try:
+                argv, env, deadline = self.renew()
+            except Exception as exc:  # keep the old server while its token lasts
+                from mcpcred.guard.run import reason
+
+                self.warn(f"cannot renew the access token, not restarting: {reason(exc)}")
+                self.deadline = None
+                return
+            leftover = self.session.abandon(
+                "was restarted to renew its access token before answering; retry the request"
+            )
+            if leftover:
+                self.send_client(leftover)
+            self._stop_child()
+            self.argv, self.env, self.deadline = argv, env, deadline
+            replayed = self.session.replay_started()
+            self.start()
+            if self.session.initialize is not None:
+                self.send_server(self.session.initialize)
+                if not replayed.wait(REPLAY_WAIT):
+                    self.warn("the restarted server did not answer the replayed initialize")
+                if self.session.initialized is not None:
+                    self.send_server(self.session.initialized)
+            self.session.record({"event": "restart", "detail": "fresh access token"})
+        finally:
+            with self.gate:
+                held, self.held = self.held, []
+                for line in held:
+                    self._pass_client(line)
+                self.holding = False
+            self.flush()
+
+    def _stop_child(self) -> None:
+        """End the current server (stdin closed, then TERM, then KILL) and its reader."""
+        self._close_server_stdin()
+        if not self._wait(EOF_GRACE):
+            self._signal_group(signal.SIGTERM)
+            if not self._wait(TERM_GRACE):
+                self._signal_group(getattr(signal, "SIGKILL", signal.SIGTERM))
+                self._wait(TERM_GRACE)
+        reader = self.server_reader
+        if reader is not None:
+            reader.join(TERM_GRACE)
+        self._reap_group()
+
+    def finish(self, returncode: int) -> int:
+        """After the server exited: drain its output, answer what it left, clean up."""
+        reader = self.server_reader
+        if reader is not None:
+            reader.join(TERM_GRACE)
+            if reader.is_alive():  # a helper it started still holds stdout: end the group
+                self._signal_group(getattr(signal, "SIGKILL", signal.SIGTERM))
+                reader.join(TERM_GRACE)
+        self._reap_group()
+        code = exit_code(returncode)
+        why = f"exited with code {code} before answering" if code else "exited before answering"
+        leftover = self.session.abandon(why)
+        if leftover and not self.client_gone.is_set():
+            self.send_client(leftover)
+        self.flush()
+        return code
+
+    def _reap_group(self) -> None:
+        """Members of the server's group that outlived it get TERM, then KILL."""
+        child = self.child
+        if child is None or sys.platform == "win32":
+            return
+        for signum, wait in ((signal.SIGTERM, TERM_GRACE), (signal.SIGKILL, 0.0)):
+            try:
+                os.killpg(child.pid, 0)
+            except OSError:
+                return
+            try:
+                os.killpg(child.pid, signum)
+            except OSError:
+                return
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(child.pid, 0)
+                except OSError:
+                    return
+                time.sleep(0.02)
+
+    def install_signals(self) -> None:
+        """Forward the signals a client uses to stop or poke its server."""
+        for name in _FORWARDED:
+            number = getattr(signal, name, None)
+            if number is not None:
+                signal.signal(number, self.forward)
+
+
+def _grow_pipe(fd: int) -> None:
+    """Large results cross in fewer, bigger reads (Linux; 1 MB is the unprivileged limit)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import fcntl
+
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(fd, 1031, PIPE_SIZE)  # F_SETPIPE_SZ
+
+
+def _die_with_parent() -> Callable[[], None]:
+    """A ``preexec_fn`` that kills the server if the shim is SIGKILLed (Linux)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def prepare() -> None:
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the shim died before prctl took effect
+            os._exit(1)
+
+    return prepare

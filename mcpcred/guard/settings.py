@@ -1,0 +1,242 @@
+"""Which servers are guarded, and with which policy: ``[servers.NAME]`` tables.
+
+Two files may hold them: mcpcred's own config file (the user's) and a
+``mcpcred.toml`` committed to the project the client runs in (the team's).
+A table turns guard mode on for the server of that name (``guard = false``
+turns it off again in the user's file). When both files name a server, the
+stricter wins everywhere: a tool must pass both policies, ``block`` beats
+``warn``. So a repository can only tighten what the user allows, never
+loosen it: cloning a repo cannot switch off the user's deny list.
+
+This runs on every server start, so it is careful about cost: the files are
+read as bytes and only handed to ``tomllib`` (about 10 ms) when they mention
+``servers`` at all; the user's config path is computed without platformdirs
+where the platform's rule is simple.
+
+    [servers.github]
+    preset = "github-read-only"     # or allow = ["get_*"], deny = ["*delete*"]
+    on_change = "block"             # tool definitions that change are withheld
+    restart_on_expiry = true        # restart with a fresh OAuth token, replay initialize
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from mcpcred.errors import ConfigError
+
+PROJECT_FILE = "mcpcred.toml"
+ON_CHANGE = ("warn", "block")
+
+# Presets: tool-name globs for popular servers. ``read-only`` is a generic guess
+# from verb prefixes; the named ones follow each server's documented tool names.
+PRESETS: dict[str, tuple[str, ...]] = {
+    "read-only": (
+        "get_*", "get-*", "list_*", "list-*", "search_*", "search-*", "read_*", "read-*",
+        "describe_*", "view_*", "fetch_*",
+    ),
+    "github-read-only": ("get_*", "list_*", "search_*"),
+    "filesystem-read-only": (
+        "read_file", "read_text_file", "read_media_file", "read_multiple_files",
+        "list_directory", "list_directory_with_sizes", "directory_tree", "search_files",
+        "get_file_info", "list_allowed_directories",
+    ),
+}  # fmt: skip
+
+_KEYS = frozenset(
+    {"guard", "allow", "deny", "preset", "on_change", "restart_on_expiry", "pin", "log_arguments"}
+)
+
+
+class Policy:
+    """One file's ``allow``/``deny`` globs for one server; deny wins, default allow."""
+
+    __slots__ = ("allow", "deny", "source")
+
+    def __init__(self, allow: tuple[str, ...], deny: tuple[str, ...], source: str) -> None:
+        self.allow = allow  # empty: everything not denied
+        self.deny = deny
+        self.source = source  # "<file> [servers.NAME]", named in refusals
+
+    def refusal(self, tool: str) -> str | None:
+        """Why ``tool`` is refused, or None if this policy allows it."""
+        from fnmatch import fnmatchcase
+
+        for pattern in self.deny:
+            if fnmatchcase(tool, pattern):
+                return f"deny {pattern!r} in {self.source}"
+        if self.allow and not any(fnmatchcase(tool, pattern) for pattern in self.allow):
+            return f"not in the allow list of {self.source}"
+        return None
+
+
+class ServerGuard:
+    """Everything the shim needs to guard one server, merged from both files."""
+
+    __slots__ = ("log_arguments", "on_change", "pin", "policies", "restart_on_expiry", "server")
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.policies: list[Policy] = []
+        self.on_change = "warn"
+        self.restart_on_expiry = False
+        self.pin = True
+        self.log_arguments = True
+
+    def refusal(self, tool: str) -> str | None:
+        """Why a call to ``tool`` is refused by any policy, or None."""
+        for policy in self.policies:
+            reason = policy.refusal(tool)
+            if reason is not None:
+                return reason
+        return None
+
+
+def user_config_path(environ: dict[str, str] | os._Environ[str]) -> str:
+    """mcpcred's config file, as ``paths.config_file`` finds it, without platformdirs."""
+    override = environ.get("MCPCRED_CONFIG")
+    if override:
+        return override
+    home = os.path.expanduser("~")
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Application Support", "mcpcred", "config.toml")
+    if sys.platform == "win32":  # pragma: no cover - the known-folder API is platformdirs' job
+        from mcpcred.paths import config_file
+
+        return str(config_file())
+    base = environ.get("XDG_CONFIG_HOME", "").strip()
+    if not base or not os.path.isabs(base):
+        base = os.path.join(home, ".config")
+    return os.path.join(base, "mcpcred", "config.toml")
+
+
+def find_project_file(start: str) -> str | None:
+    """The nearest ``mcpcred.toml`` at or above ``start``, not above a repository root."""
+    current = os.path.abspath(start)
+    while True:
+        candidate = os.path.join(current, PROJECT_FILE)
+        if os.path.isfile(candidate):
+            return candidate
+        if os.path.exists(os.path.join(current, ".git")):
+            return None
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def load(
+    server: str | None, environ: dict[str, str] | os._Environ[str], cwd: str | None = None
+) -> ServerGuard | None:
+    """The guard settings for ``server``, or None when it is not guarded (the fast path)."""
+    if not server:
+        return None
+    user = _servers(user_config_path(environ), project=False)
+    try:
+        project_path = find_project_file(cwd or os.getcwd())
+    except OSError:
+        project_path = None
+    project = _servers(project_path, project=True) if project_path else None
+    user_table = user.get(server) if user else None
+    project_table = project.get(server) if project else None
+    if user_table is None and project_table is None:
+        return None
+    if user_table is not None and user_table.get("guard") is False and project_table is None:
+        return None
+    guard = ServerGuard(server)
+    if user_table is not None:
+        _apply(guard, user_table, f"{user_config_path(environ)} [servers.{server}]", project=False)
+    if project_table is not None:
+        _apply(guard, project_table, f"{project_path} [servers.{server}]", project=True)
+    return guard
+
+
+def _servers(path: str | None, *, project: bool) -> dict[str, dict[str, object]] | None:
+    """The ``[servers]`` tables of ``path``; None if it has none. Checked as it is read."""
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if b"servers" not in data:
+        return None
+    import tomllib
+
+    try:
+        parsed = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    servers = parsed.get("servers")
+    if servers is None:
+        return None
+    if not isinstance(servers, dict):
+        raise ConfigError(f"{path}: servers must be a table: [servers.NAME]")
+    checked: dict[str, dict[str, object]] = {}
+    for name, table in servers.items():
+        checked[name] = check_table(path, name, table, project=project)
+    return checked
+
+
+def check_table(path: str, name: str, table: object, *, project: bool) -> dict[str, object]:
+    """One ``[servers.NAME]`` table, checked, with keys normalised to underscores."""
+    where = f"{path}: [servers.{name}]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    normal = {key.replace("-", "_"): value for key, value in table.items()}
+    unknown = set(normal) - _KEYS
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s): {', '.join(sorted(unknown))}",
+            hint=f"known keys: {', '.join(sorted(_KEYS))}",
+        )
+    for key in ("guard", "restart_on_expiry", "pin", "log_arguments"):
+        if key in normal and not isinstance(normal[key], bool):
+            raise ConfigError(f"{where}: {key} must be true or false")
+    for key in ("allow", "deny"):
+        value = normal.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"{where}: {key} must be a list of tool-name globs")
+    preset = normal.get("preset")
+    presets = [preset] if isinstance(preset, str) else preset
+    if preset is not None and (
+        not isinstance(presets, list) or not all(isinstance(p, str) for p in presets)
+    ):
+        raise ConfigError(f"{where}: preset must be a preset name or a list of them")
+    for item in presets or []:
+        if item not in PRESETS:
+            raise ConfigError(
+                f"{where}: unknown preset {item!r}", hint=f"presets: {', '.join(sorted(PRESETS))}"
+            )
+    if "on_change" in normal and normal["on_change"] not in ON_CHANGE:
+        raise ConfigError(f'{where}: on_change must be "warn" or "block"')
+    if project and normal.get("guard") is False:
+        raise ConfigError(
+            f"{where}: guard = false is not allowed in a project file",
+            hint="a project file can only tighten a server's guard; turn it off in your own "
+            "config file instead",
+        )
+    normal["preset"] = presets or []
+    return normal
+
+
+def _apply(guard: ServerGuard, table: dict[str, object], source: str, *, project: bool) -> None:
+    """Merge one file's table; from a project file, only what tightens."""
+    allow: list[str] = list(table.get("allow", []))  # type: ignore[call-overload]
+    for preset in table.get("preset", []):  # type: ignore[attr-defined]
+        allow.extend(PRESETS[preset])
+    deny: tuple[str, ...] = tuple(table.get("deny", []))  # type: ignore[arg-type]
+    if allow or deny:
+        guard.policies.append(Policy(tuple(allow), deny, source))
+    if table.get("on_change") == "block":
+        guard.on_change = "block"
+    if table.get("restart_on_expiry") is True:
+        guard.restart_on_expiry = True
+    if not project and table.get("pin") is False:
+        guard.pin = False
+    if not project and table.get("log_arguments") is False:
+        guard.log_arguments = False

@@ -1,0 +1,119 @@
+"""Which servers are guarded: the user's config and a project's mcpcred.toml."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from mcpcred.errors import ConfigError
+from mcpcred.guard import settings
+from mcpcred.paths import config_file
+
+
+def env_for(config: Path) -> dict[str, str]:
+    return {"MCPCRED_CONFIG": str(config)}
+
+
+def test_no_table_means_no_guard(tmp_path: Path, project: Path) -> None:
+    config = tmp_path / "config.toml"
+    assert settings.load("gh", env_for(config), str(project)) is None  # no file
+    config.write_text("[oauth]\nrefresh-skew = 60\n")
+    assert settings.load("gh", env_for(config), str(project)) is None
+    config.write_text("[servers.other]\n")
+    assert settings.load("gh", env_for(config), str(project)) is None
+    assert settings.load(None, env_for(config), str(project)) is None
+
+
+def test_a_table_turns_guard_on_with_its_policy(tmp_path: Path, project: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[servers.gh]\npreset = "github-read-only"\ndeny = ["get_secret*"]\n'
+        'on-change = "block"\nrestart_on_expiry = true\n'
+    )
+    guard = settings.load("gh", env_for(config), str(project))
+    assert guard is not None
+    assert guard.on_change == "block" and guard.restart_on_expiry and guard.pin
+    assert guard.refusal("get_issue") is None
+    assert guard.refusal("search_code") is None
+    assert "deny 'get_secret*'" in str(guard.refusal("get_secret_scanning_alert"))
+    assert "allow list" in str(guard.refusal("create_issue"))
+    config.write_text("[servers.gh]\nguard = false\n")
+    assert settings.load("gh", env_for(config), str(project)) is None
+
+
+def test_a_project_file_only_tightens(tmp_path: Path, project: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[servers.gh]\nallow = ["*"]\npin = false\n')
+    (project / ".git").mkdir()
+    nested = project / "src" / "pkg"
+    nested.mkdir(parents=True)
+    (project / "mcpcred.toml").write_text(
+        '[audit]\nfail-on = "high"\n[servers.gh]\ndeny = ["delete_*"]\npin = false\n'
+        'on_change = "block"\n'
+    )
+    guard = settings.load("gh", env_for(config), str(nested))
+    assert guard is not None
+    assert guard.refusal("delete_repo") is not None  # the project's deny applies
+    assert guard.refusal("get_issue") is None
+    assert guard.on_change == "block"
+    assert guard.pin is False  # from the user's file; the project's `pin = false` alone would not
+    config.write_text("[servers.gh]\nguard = false\n")
+    still = settings.load("gh", env_for(config), str(nested))
+    assert still is not None and still.refusal("delete_repo") is not None
+    config.unlink()
+    (project / "mcpcred.toml").write_text("[servers.gh]\npin = false\n")
+    only_project = settings.load("gh", env_for(config), str(nested))
+    assert only_project is not None and only_project.pin is True
+
+
+def test_project_search_stops_at_the_repository_root(tmp_path: Path) -> None:
+    outer = tmp_path / "outer"
+    repo = outer / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (outer / "mcpcred.toml").write_text("[servers.gh]\n")
+    assert settings.find_project_file(str(repo)) is None
+    assert settings.load("gh", env_for(tmp_path / "none.toml"), str(repo)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[servers.gh]\ndenny = []\n", "unknown key(s): denny"),
+        ('[servers.gh]\ndeny = "x"\n', "deny must be a list"),
+        ('[servers.gh]\npreset = "writeable"\n', "unknown preset 'writeable'"),
+        ('[servers.gh]\non_change = "ignore"\n', "on_change must be"),
+        ('[servers.gh]\nguard = "yes"\n', "guard must be true or false"),
+        ("servers = 3\n", "servers must be a table"),
+        ("[servers.gh\n", "not valid TOML"),
+    ],
+)
+def test_bad_tables_are_config_errors(
+    tmp_path: Path, project: Path, text: str, message: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=r"config\.toml") as caught:
+        settings.load("gh", env_for(config), str(project))
+    assert message in caught.value.message
+
+
+def test_guard_false_in_a_project_file_is_refused(tmp_path: Path, project: Path) -> None:
+    (project / "mcpcred.toml").write_text("[servers.gh]\nguard = false\n")
+    with pytest.raises(ConfigError, match="not allowed in a project file"):
+        settings.load("gh", env_for(tmp_path / "none.toml"), str(project))
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows asks platformdirs")
+@pytest.mark.parametrize("xdg", [None, "relative/dir", "/abs/xdg"])
+def test_user_config_path_matches_platformdirs(
+    xdg: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if xdg is None:
+        monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CONFIG_HOME", xdg)
+    import os
+
+    assert settings.user_config_path(os.environ) == str(config_file())
