@@ -5,7 +5,7 @@ _mcpcred() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     case "$cmd" in
-        "") COMPREPLY=($(compgen -W "audit-config clients completion login logout secret status token unwrap wrap --version --debug --help -h" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "audit-config clients completion guard log login logout pins secret status token unwrap wrap --version --debug --help -h" -- "$cur")) ;;
         audit-config)
             case "$prev" in
                 --format|-f) COMPREPLY=($(compgen -W "text json sarif" -- "$cur")); return ;;
@@ -24,6 +24,25 @@ _mcpcred() {
             case "$prev" in
             esac
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+        guard)
+            case "$prev" in
+                --server|-s) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --allow) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --deny) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --preset) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --on-change) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--server -s --allow --deny --preset --on-change --restart-on-expiry --no-restart-on-expiry --off --config --yes -y --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+        log)
+            case "$prev" in
+                --server|-s) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --tool) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --since) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --event) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --limit|-n) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--server -s --tool --since --denied --event --limit -n --json --follow -f --help -h" -- "$cur")); else COMPREPLY=(); fi ;;
         login)
             case "$prev" in
                 --flow) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -40,6 +59,10 @@ _mcpcred() {
                 --account) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--account --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+        pins)
+            case "$prev" in
+            esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--help -h" -- "$cur")); else COMPREPLY=(); fi ;;
         secret)
             case "$prev" in
             esac

@@ -1,11 +1,13 @@
 """The ``audit-config`` rules: what is reported for a server entry or a file.
 
-Two families. ``secret/<kind>``: a plaintext credential anywhere in a server
+Three families. ``secret/<kind>``: a plaintext credential anywhere in a server
 entry (env, args, ``docker -e``, URLs, headers, JSON inside a string, unknown
 keys); the kind is the token format or how it was recognised. ``hygiene/*``:
 settings that make credentials easier to steal or servers easier to swap under
-you. ``RULES`` holds the metadata every output format and the docs use; a test
-keeps ``docs/audit-config.md`` in step with it.
+you. ``tools/*``: what guard mode's pinned tool definitions say about a server
+(``audit/pinned.py``; only where pins exist). ``RULES`` holds the metadata
+every output format and the docs use; a test keeps ``docs/audit-config.md`` in
+step with it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mcpcred.audit import tokens
 from mcpcred.audit.secrets import Detector, Hit, name_strength, redact
@@ -24,6 +26,9 @@ from mcpcred.clients.base import is_wrapped
 from mcpcred.host import Host
 from mcpcred.models import Finding, Pointer, ServerEntry, Severity
 from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, Source, pointer_index
+
+if TYPE_CHECKING:
+    from mcpcred.audit.pinned import PinnedTools
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +161,30 @@ _HYGIENE = [
         "Give it only the project directories it needs.",
     ),
     Rule(
+        "tools/hidden-instructions",
+        "Tool definition hides instructions for the model",
+        Severity.HIGH,
+        "Guard mode pinned this server's tools, and a tool's name, description or input schema "
+        "holds content aimed at the model rather than the user: phrases such as 'ignore "
+        "previous instructions' or 'do not tell the user', references to SSH keys or MCP client "
+        "configs, fake prompt markup such as <IMPORTANT>, invisible or bidirectional Unicode "
+        "characters, or long base64/hex blobs. This is how tool-poisoning attacks hide. Medium "
+        "when the only sign is an encoded blob.",
+        "Read the definition (`mcpcred pins diff SERVER` for a pending change) and remove the "
+        "server unless you trust it; report the tool to its publisher.",
+    ),
+    Rule(
+        "tools/definition-changed",
+        "Tool definition changed since it was pinned",
+        Severity.MEDIUM,
+        "A guarded server now offers a tool definition that differs from the one pinned at its "
+        "first start (changed, added or removed), and nobody accepted the change. A server that "
+        "changes its tools after you approved them (a 'rug pull') can turn a trusted tool "
+        'malicious; with on_change = "block" guard mode withholds the tool meanwhile.',
+        "Review it with `mcpcred pins diff SERVER`, then accept it with "
+        "`mcpcred pins accept SERVER` if it is expected.",
+    ),
+    Rule(
         "error/parse",
         "Config file could not be parsed",
         Severity.HIGH,
@@ -252,6 +281,7 @@ class Auditor:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.detector = Detector()
+        self._pinned: PinnedTools | None = None
 
     # -- secrets ---------------------------------------------------------------
     def entry_findings(self, entry: ServerEntry, display_path: str) -> list[Finding]:
@@ -261,7 +291,16 @@ class Auditor:
             for item, hit in self.secret_hits(entry)
         ]
         findings.extend(self._hygiene(entry, display_path, has_secrets=bool(findings)))
+        findings.extend(self._tools(entry, display_path))
         return findings
+
+    def _tools(self, entry: ServerEntry, display_path: str) -> list[Finding]:
+        """``tools/*`` findings from guard mode's pins (``audit/pinned.py``)."""
+        if self._pinned is None:
+            from mcpcred.audit.pinned import PinnedTools
+
+            self._pinned = PinnedTools(self.host)
+        return self._pinned.findings(entry, display_path)
 
     def secret_hits(self, entry: ServerEntry) -> Iterator[tuple[SecretValue, Hit]]:
         """Every credential in one entry, once each, with the string it sits in.

@@ -24,6 +24,9 @@ TESTED_HERE = {
     "hygiene/shell-wrapper",
     "hygiene/broad-filesystem",
     "error/parse",
+    # guard mode's pins: tests/audit/test_pinned_findings.py
+    "tools/hidden-instructions",
+    "tools/definition-changed",
     # generic secret kinds: tests/audit/test_secrets.py and test_client_fixtures.py
     "secret/generic-secret",
     "secret/password",

@@ -1,0 +1,83 @@
+"""``mcpcred guard``: wraps the server if needed and writes its ``[servers.NAME]`` table."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from mcpcred.guard import settings
+from tests.support.cli import run
+
+
+@pytest.fixture
+def config(home: Path) -> Path:
+    path = home / ".config" / "Claude" / "claude_desktop_config.json"
+    path.parent.mkdir(parents=True)
+    entry = {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github@2025.4.8"]}
+    path.write_text(json.dumps({"mcpServers": {"github": entry, "other": entry}}, indent=2))
+    return path
+
+
+def user_config(home: Path) -> Path:
+    return home / ".config" / "mcpcred" / "config.toml"
+
+
+def test_guard_wraps_the_server_and_writes_its_table(
+    keychain: dict[str, str], config: Path, home: Path
+) -> None:
+    mine = user_config(home)
+    mine.parent.mkdir(parents=True)
+    mine.write_text("# my settings\n[oauth]\nrefresh-skew = 120  # two minutes\n")
+    result = run(
+        "guard", "claude-desktop", "--server", "github", "--preset", "github-read-only",
+        "--deny", "get_secret*", "--on-change", "block", "--yes",
+    )  # fmt: skip
+    assert result.code == 0, result.stderr
+    entry = json.loads(config.read_text())["mcpServers"]["github"]
+    assert entry["args"][0] == "shim" and "--server" in entry["args"]  # now through the shim
+    other = json.loads(config.read_text())["mcpServers"]["other"]
+    assert other["command"] == "npx"  # only the named server
+    text = mine.read_text()
+    assert text.startswith("# my settings\n[oauth]\nrefresh-skew = 120  # two minutes\n")
+    assert stat.S_IMODE(os.stat(mine).st_mode) == 0o600
+    guard = settings.load("github", {"MCPCRED_CONFIG": str(mine)}, str(home))
+    assert guard is not None and guard.on_change == "block"
+    assert guard.refusal("get_issue") is None
+    assert guard.refusal("create_issue") is not None
+    assert guard.refusal("get_secret_scanning_alert") is not None
+
+    again = run("guard", "claude-desktop", "--server", "github", "--deny", "list_*", "--yes")
+    assert again.code == 0, again.stderr
+    merged = settings.load("github", {"MCPCRED_CONFIG": str(mine)}, str(home))
+    assert merged is not None and merged.refusal("list_issues") is not None
+    assert merged.refusal("get_secret_x") is not None  # earlier denies are kept
+
+    off = run("guard", "claude-desktop", "--server", "github", "--off")
+    assert off.code == 0, off.stderr
+    assert settings.load("github", {"MCPCRED_CONFIG": str(mine)}, str(home)) is None
+
+
+def test_bad_options_and_unparsable_files_change_nothing(
+    keychain: dict[str, str], config: Path, home: Path
+) -> None:
+    before = config.read_bytes()
+    bad = run("guard", "claude-desktop", "--server", "github", "--on-change", "ignore", "--yes")
+    assert bad.code == 2 and "--on-change" in bad.stderr
+    unknown = run("guard", "claude-desktop", "--server", "github", "--preset", "rw", "--yes")
+    assert unknown.code == 2 and "unknown preset" in unknown.stderr
+    mine = user_config(home)
+    mine.parent.mkdir(parents=True)
+    mine.write_text("[servers.github\nbroken")
+    broken = run("guard", "claude-desktop", "--server", "github", "--yes")
+    assert broken.code == 3 and "not valid TOML" in broken.stderr
+    assert mine.read_text() == "[servers.github\nbroken"
+    assert config.read_bytes() == before
+    mine.unlink()
+    missing = run("guard", "claude-desktop", "--server", "nosuch", "--yes")
+    assert missing.code == 2 and "nosuch" in missing.stderr
+    assert config.read_bytes() == before
+    assert not mine.exists()
