@@ -213,10 +213,9 @@ class Relay:
         with self.to_client:
             try:
                 write_all(self.stdout, data)
-            except OSError:
+            except OSError:  # the client is gone: nobody will read the server's answers
                 self.client_gone.set()
-                self.ending.set()
-                self._signal_group(signal.SIGTERM)
+                self.terminate()
 
     def send_server(self, data: bytes) -> None:
         """Write to the server; if it is gone, the request is answered when it is reaped."""
@@ -237,9 +236,16 @@ class Relay:
     # -- shutdown -------------------------------------------------------------------
     def forward(self, signum: int, _frame: object = None) -> None:
         """Signal handler: pass the signal on; ending signals start the shutdown clock."""
-        self._signal_group(signum)
         ending = {getattr(signal, n) for n in _ENDING if hasattr(signal, n)}
-        if signum in ending and not self.ending.is_set():
+        if signum in ending:
+            self.terminate(signum)
+        else:
+            self._signal_group(signum)
+
+    def terminate(self, signum: int = signal.SIGTERM) -> None:
+        """Send ``signum`` to the server's group, and SIGKILL if it is still there later."""
+        self._signal_group(signum)
+        if not self.ending.is_set():
             self.ending.set()
             threading.Thread(target=self._kill_later, daemon=True).start()
 

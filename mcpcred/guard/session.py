@@ -51,6 +51,8 @@ _HEAD_RESULT = re.compile(rb'\A\s*\{\s*"(result|error)"\s*:')
 _TAIL = re.compile(rb',\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*' + _ID.encode() + rb"\s*\}\s*\Z")
 _IS_ERROR = re.compile(rb'"isError"\s*:\s*true')
 _DROP: dict[str, object] = {}  # "say nothing to the client" from _server_message
+_UNREADABLE = object()  # a line that is not JSON (for Python's parser, at least)
+PARSE_ERROR = -32700
 
 
 def _key(request_id: object) -> tuple[str, object]:
@@ -123,6 +125,7 @@ class Session:
         self.initialized: bytes | None = None
         self.withheld: set[str] = set()  # tools hidden until `mcpcred pins accept`
         self.pinning_first = False  # this session created the pins: later pages join them
+        self.unchecked = False  # block mode, and the last tool list could not be read
         self._drift_seen: tuple[tuple[str, ...], ...] | None = None
         self._replay: tuple[tuple[str, object], threading.Event] | None = None
         self._malformed = 0
@@ -155,7 +158,12 @@ class Session:
     # -- client -> server ------------------------------------------------------------
     def from_client(self, line: bytes) -> tuple[bytes | None, bytes | None]:
         """``(to_server, to_client)`` for one line from the client."""
-        message = self._parse(line, "client")
+        message = self._parse(line)
+        if message is _UNREADABLE:
+            if self.enforcing:
+                return None, self._unreadable_request(len(line))
+            self._passed_unreadable("client", len(line))
+            return line, None
         if isinstance(message, dict):
             answer = self._client_message(message, line)
             return (None, answer) if answer is not None else (line, None)
@@ -206,16 +214,75 @@ class Session:
             reason = self.refusal(target)
             if reason is not None:
                 return self._deny(request_id, target, arguments, reason)
-        if method in _AUDITED or method == "tools/list":
-            if len(self.pending) >= MAX_PENDING:
-                self.pending.pop(next(iter(self.pending)))
-            cursor = method == "tools/list" and bool(params.get("cursor"))
-            self.pending[_key(request_id)] = Pending(method, request_id, target, arguments, cursor)
+        # Every request is tracked: one the server never answers still gets an answer.
+        if len(self.pending) >= MAX_PENDING:
+            self.pending.pop(next(iter(self.pending)))
+        cursor = method == "tools/list" and bool(params.get("cursor"))
+        self.pending[_key(request_id)] = Pending(method, request_id, target, arguments, cursor)
         return None
+
+    @property
+    def enforcing(self) -> bool:
+        """Whether anything can be refused: then lines the guard cannot read are not passed.
+
+        A line Python's parser rejects (invalid UTF-8, nesting past its
+        limit, a number with thousands of digits, JSON split over lines) may
+        still be a valid request to a more lenient parser on the other side,
+        such as a call to a refused tool. Without a policy, such lines pass.
+        """
+        return bool(self.settings.policies) or (
+            self.pins is not None and self.settings.on_change == "block"
+        )
+
+    def _unreadable_request(self, size: int) -> bytes:
+        self.record(
+            {
+                "event": "malformed",
+                "outcome": "denied",
+                "detail": f"a line from the client that is not JSON ({size} bytes): not "
+                "forwarded, since a policy is in force",
+            }
+        )
+        return rpc_error(
+            None,
+            f"mcpcred: server '{self.server}' is guarded, and this message is not valid JSON: "
+            "not forwarded",
+            PARSE_ERROR,
+        )
+
+    def _unreadable_listing(self) -> bytes:
+        """A tools/list answer the guard cannot check must not reach the client unfiltered."""
+        if self.pins is not None and self.settings.on_change == "block":
+            self.unchecked = True
+        answers = []
+        for key, pending in list(self.pending.items()):
+            if pending.method == "tools/list":
+                del self.pending[key]
+                answers.append(
+                    rpc_error(
+                        pending.request_id,
+                        f"mcpcred: server '{self.server}' sent an answer that is not valid JSON "
+                        "while a tool list was expected; it was not passed on",
+                    )
+                )
+        self.record(
+            {
+                "event": "malformed",
+                "outcome": "denied",
+                "detail": "a line from the server that is not JSON while tools/list was pending: "
+                "not passed on",
+            }
+        )
+        return b"".join(answers)
 
     def refusal(self, tool: str) -> str | None:
         """Why a call to ``tool`` is refused (policy or an unaccepted definition change)."""
         reason = self.settings.refusal(tool)
+        if reason is None and self.unchecked:
+            reason = (
+                "the server's tool list could not be read, so its definitions cannot be "
+                "checked against the pins; calls wait for a tool list that can be"
+            )
         if reason is None and tool in self.withheld:
             reason = (
                 "its definition changed since it was pinned; review it with "
@@ -240,7 +307,8 @@ class Session:
     # -- server -> client ------------------------------------------------------------
     def from_server(self, line: bytes) -> bytes | None:
         """What to send the client for one line from the server (None: nothing)."""
-        if len(line) > BIG and self.pending:
+        listing = any(p.method == "tools/list" for p in self.pending.values())
+        if len(line) > BIG and self.pending and not listing:
             peeked = _peek(line)
             if peeked is not None:
                 request_id, is_error = peeked
@@ -248,9 +316,15 @@ class Session:
                 if pending is None or pending.method != "tools/list":
                     if pending is not None:
                         del self.pending[_key(request_id)]
-                        self._log_pending(pending, "error" if is_error else "ok", len(line))
+                        if pending.method in _AUDITED:
+                            self._log_pending(pending, "error" if is_error else "ok", len(line))
                     return line
-        message = self._parse(line, "server")
+        message = self._parse(line)
+        if message is _UNREADABLE:
+            if listing and self.enforcing:
+                return self._unreadable_listing()
+            self._passed_unreadable("server", len(line))
+            return line
         if isinstance(message, dict):
             rewritten = self._server_message(message, len(line))
             if rewritten is _DROP:
@@ -294,7 +368,7 @@ class Session:
             error = problem.get("message")
         if pending.method == "initialize":
             self._log_session(message, error)
-        else:
+        elif pending.method in _AUDITED:
             self._log_pending(pending, "error" if failed else "ok", size, error=error)
         return None
 
@@ -330,6 +404,7 @@ class Session:
         except McpcredError as exc:
             self.warn(f"cannot check the pinned tool definitions: {exc.message}")
             return
+        self.unchecked = False
         if drift.created or self.pinning_first:
             # The first listing ever: its later pages join the pins; a later listing does not.
             self.pinning_first = not last_page
@@ -416,22 +491,25 @@ class Session:
         return b"".join(answers)
 
     # -- records ---------------------------------------------------------------------
-    def _parse(self, line: bytes, side: str) -> object:
+    def _parse(self, line: bytes) -> object:
+        """The message on ``line``: None for a blank line, ``_UNREADABLE`` if not JSON."""
         if not line.strip():
             return None
         try:
             return json.loads(line)
         except (ValueError, RecursionError):
-            self._malformed += 1
-            if self._malformed <= MAX_MALFORMED_RECORDS:
-                self.record(
-                    {
-                        "event": "malformed",
-                        "detail": f"a line from the {side} that is not JSON ({len(line)} bytes), "
-                        "passed through",
-                    }
-                )
-            return None
+            return _UNREADABLE
+
+    def _passed_unreadable(self, side: str, size: int) -> None:
+        self._malformed += 1
+        if self._malformed <= MAX_MALFORMED_RECORDS:
+            self.record(
+                {
+                    "event": "malformed",
+                    "detail": f"a line from the {side} that is not JSON ({size} bytes), "
+                    "passed through",
+                }
+            )
 
     def _base(self) -> dict[str, object]:
         base: dict[str, object] = {"server": self.server}

@@ -323,3 +323,49 @@ def test_an_invalid_id_does_not_break_the_relay() -> None:
     reply = answer([1, 2], {"content": []})
     assert session.from_server(reply) == reply
     assert not session.pending
+
+
+def test_with_a_policy_a_line_the_guard_cannot_read_is_not_forwarded() -> None:
+    session, records, _ = make(guard(deny=("delete_*",)))
+    sneaky = b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"delete_repo","x":"\xff"}}\n'
+    to_server, to_client = session.from_client(sneaky)
+    assert to_server is None and to_client is not None
+    assert json.loads(to_client)["error"]["code"] == -32700
+    assert records[-1]["event"] == "malformed" and records[-1]["outcome"] == "denied"
+    split = b'{"jsonrpc":"2.0","id":6,\n'
+    assert session.from_client(split)[0] is None
+
+
+def test_an_unreadable_answer_while_tools_are_listed_is_not_passed_on() -> None:
+    session, _, _ = make(guard(deny=("delete_*",)))
+    session.from_client(request(2, "tools/list", {}))
+    out = session.from_server(b'{"result":{"tools":[{"name":"delete_repo","d":"\xff"}]},"id":2}\n')
+    assert out is not None
+    assert json.loads(out)["id"] == 2 and "error" in json.loads(out)
+    assert not session.pending
+
+
+def test_a_big_listing_with_a_decoy_id_is_still_filtered() -> None:
+    session, _, _ = make(guard(deny=("delete_*",)))
+    session.from_client(request(7, "tools/call", {"name": "get_issue"}))
+    session.from_client(request(8, "tools/list", {}))
+    padding = "p" * (BIG + 1)
+    decoy = (
+        b'{"jsonrpc":"2.0","id":7,"result":{"tools":'
+        + json.dumps(TOOLS).encode()
+        + b',"pad":"'
+        + padding.encode()
+        + b'"},"id":8}\n'
+    )
+    out = session.from_server(decoy)
+    assert out is not None
+    assert [t["name"] for t in json.loads(out)["result"]["tools"]] == ["get_issue", "list_repos"]
+
+
+def test_every_request_is_answered_when_the_server_dies() -> None:
+    session, records, _ = make(guard())
+    session.from_client(request("p1", "ping"))
+    session.from_client(request("u1", "no/such/method", {}))
+    out = session.abandon("exited before answering")
+    assert sorted(json.loads(line)["id"] for line in out.splitlines()) == ["p1", "u1"]
+    assert records == []  # pings are answered, not audited
