@@ -132,15 +132,26 @@ class AuditLog:
 
     def append(self, record: Record) -> Record:
         """Write one record after the last; returns it as stored (``seq``, ``mac`` ...)."""
-        clash = [name for name in RESERVED if name in record]
-        if clash:
-            raise ValueError(f"audit record fields {clash} are set by the log itself")
-        if not isinstance(record.get("event"), str):
-            raise ValueError("an audit record needs an 'event' (a string)")
+        return self.append_many([record])[0]
+
+    def append_many(self, records: list[Record]) -> list[Record]:
+        """Write several records in order under one lock, one write and one head update.
+
+        The relay queues records while it copies messages and writes them in
+        batches: the lock, the head and the file are paid per batch, not per call.
+        """
+        for record in records:
+            clash = [name for name in RESERVED if name in record]
+            if clash:
+                raise ValueError(f"audit record fields {clash} are set by the log itself")
+            if not isinstance(record.get("event"), str):
+                raise ValueError("an audit record needs an 'event' (a string)")
+        if not records:
+            return []
         _make_folder(self.folder)
         lock = os.path.join(self.folder, LOCK)
         with held(lock, timeout=self.lock_timeout, what="audit log", error=self._lock_error):
-            return self._append_locked(record)
+            return self._append_locked(records)
 
     def _lock_error(self, what: str) -> Exception:
         return ShimError(
@@ -149,19 +160,27 @@ class AuditLog:
             hint="an mcpcred process may be stuck; the lock is released when it ends",
         )
 
-    def _append_locked(self, record: Record) -> Record:
+    def _append_locked(self, records: list[Record]) -> list[Record]:
         current = os.path.join(self.folder, CURRENT)
         last, size, terminated = _last_line(current)
         seq, prev = self._chain_end(last)
-        full: Record = {"v": VERSION, "seq": seq + 1, "time": _timestamp(self.clock())}
-        full.update(record)
-        full["prev"] = prev
-        # One round through JSON, so the MAC covers exactly what a reader will parse
-        # (tuples become lists, odd objects strings, lone surrogates "?").
-        text = json.dumps(full, separators=_SEPARATORS, ensure_ascii=False, default=str)
-        stored: Record = json.loads(text.encode("utf-8", "replace").decode("utf-8"))
-        stored["mac"] = _mac(self.key, stored)
-        data = (json.dumps(stored, separators=_SEPARATORS, ensure_ascii=False) + "\n").encode()
+        stored_all: list[Record] = []
+        lines: list[bytes] = []
+        for record in records:
+            seq += 1
+            full: Record = {"v": VERSION, "seq": seq, "time": _timestamp(self.clock())}
+            full.update(record)
+            full["prev"] = prev
+            # One round through JSON, so the MAC covers exactly what a reader will parse
+            # (tuples become lists, odd objects strings, lone surrogates "?").
+            text = json.dumps(full, separators=_SEPARATORS, ensure_ascii=False, default=str)
+            stored: Record = json.loads(text.encode("utf-8", "replace").decode("utf-8"))
+            stored["mac"] = prev = _mac(self.key, stored)
+            lines.append(
+                (json.dumps(stored, separators=_SEPARATORS, ensure_ascii=False) + "\n").encode()
+            )
+            stored_all.append(stored)
+        data = b"".join(lines)
         if size and size + len(data) > self.max_bytes and self._rotate():
             size, terminated = 0, True
         if size and not terminated:  # a torn line (a crash mid-write) stays a line of its own
@@ -171,8 +190,8 @@ class AuditLog:
             _write_all(fd, data)
         finally:
             os.close(fd)
-        _write_head(self.folder, self.key, seq + 1, str(stored["mac"]))
-        return stored
+        _write_head(self.folder, self.key, seq, prev)
+        return stored_all
 
     def _chain_end(self, last: bytes | None) -> tuple[int, str]:
         """``seq`` and ``mac`` of the last record: the head's, or a newer last line's."""

@@ -64,9 +64,10 @@ def lines(fd: int, handle: Callable[[bytes], None]) -> None:
     """Read ``fd`` to EOF, calling ``handle`` with each line (and a final partial one)."""
     partial = bytearray()
     size = READ_MIN
+    read = _reader(fd)
     while True:
         try:
-            chunk = os.read(fd, size)
+            chunk = read(size)
         except InterruptedError:  # pragma: no cover - PEP 475 retries already
             continue
         except OSError:
@@ -93,6 +94,29 @@ def lines(fd: int, handle: Callable[[bytes], None]) -> None:
             partial += chunk[start:]
     if partial:
         handle(partial)  # type: ignore[arg-type]
+
+
+def _reader(fd: int) -> Callable[[int], bytes]:
+    """``read(size)`` for ``fd`` that reuses one buffer.
+
+    ``os.read(fd, 64 KiB)`` allocates 64 KiB for every message and shrinks it
+    to the message's size: over tens of thousands of messages the allocator's
+    heap fragments and the relay's memory creeps up. Reading into one buffer
+    and copying out only what arrived keeps it flat.
+    """
+    if not hasattr(os, "readv"):  # pragma: no cover - Windows
+        return lambda size: os.read(fd, size)
+    buffer = bytearray(READ_MIN)
+
+    def read(size: int) -> bytes:
+        nonlocal buffer
+        if len(buffer) < size:
+            buffer = bytearray(size)
+        view = memoryview(buffer)
+        count = os.readv(fd, [view[:size]])
+        return bytes(view[:count])
+
+    return read
 
 
 def exit_code(returncode: int) -> int:
@@ -288,6 +312,7 @@ class Relay:
         import subprocess
 
         self.install_signals()
+        tune_allocator()
         self.start()
         threading.Thread(target=self.client_loop, name="client->server", daemon=True).start()
         while True:
@@ -424,6 +449,28 @@ def _grow_pipe(fd: int) -> None:
 
     with contextlib.suppress(OSError):
         fcntl.fcntl(fd, 1031, PIPE_SIZE)  # F_SETPIPE_SZ
+
+
+def tune_allocator() -> None:
+    """Keep a long-lived relay's heap from creeping up (glibc only).
+
+    Each thread gets its own malloc arena by default, and blocks of a few
+    hundred KiB come from the heap once the dynamic mmap threshold has grown:
+    both let a relay that copies millions of messages fragment its heap. One
+    arena and a fixed threshold (big blocks always mmap'd, so freed at once)
+    keep its memory flat; the cost is nothing measurable here.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return
+    mallopt(-8, 1)  # M_ARENA_MAX
+    mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
 
 
 def _die_with_parent() -> Callable[[], None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import re
@@ -451,3 +452,19 @@ def test_follower_is_not_fooled_by_a_new_file_on_a_reused_inode(folder: Path) ->
         handle.truncate(0)
         handle.write(b'{"seq":99}\n')
     assert [record for _, _, record in follower.poll()] == [{"seq": 99}]
+
+
+def test_a_batch_continues_the_chain_in_order(folder: Path) -> None:
+    first = _fill(folder, 2)
+    log = AuditLog(str(folder), KEY)
+    batch = log.append_many([{"event": "call", "tool": f"b{i}"} for i in range(5)])
+    assert [r["seq"] for r in batch] == [3, 4, 5, 6, 7]
+    assert batch[0]["prev"] == first[-1]["mac"]
+    assert all(b["prev"] == a["mac"] for a, b in itertools.pairwise(batch))
+    assert all(r["mac"] == _mac(KEY, r) for r in batch)
+    assert log.append_many([]) == []
+    result = verify(str(folder), KEY)
+    assert result.ok and result.records == 7, [str(p) for p in result.problems]
+    with pytest.raises(ValueError, match="set by the log"):
+        log.append_many([{"event": "call"}, {"event": "call", "seq": 1}])
+    assert verify(str(folder), KEY).records == 7  # a bad batch writes nothing

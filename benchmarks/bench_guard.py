@@ -1,0 +1,676 @@
+"""Benchmark what the guard relay of ``mcpcred shim`` adds to an MCP session, with a real keychain.
+
+A server with a ``[servers.NAME]`` table in mcpcred's config file is guarded:
+the shim does not exec it but starts it as a child and relays the stdio
+transport (newline-delimited JSON-RPC) both ways, refusing denied tools and
+writing every call to the audit log. This script measures that relay.
+
+In one run it:
+
+1. starts a real gnome-keyring on a private D-Bus session bus
+   (``tests.support.keychain.real_secret_service``; the audit log's HMAC key
+   lives there), with HOME, the XDG folders, ``MCPCRED_DATA_DIR``,
+   ``MCPCRED_CONFIG`` and ``MCPCRED_RUNTIME_DIR`` in a temporary folder, and a
+   config file holding ``[servers.bench]`` with ``deny = ["delete_*"]``;
+2. checks, untimed, that the guard is really on: the shim's pid is not the
+   server's (no exec), the server's parent is the shim, ``tools/list`` through
+   the shim hides ``delete_thing``, and a ``delete_thing`` call is answered by
+   the shim with ``isError`` and never reaches the server;
+3. **latency**: the server (``tests/support/scripted_server.py``, raw JSON-RPC,
+   no SDK) started directly and through the shim, both initialized, then N
+   sequential ``tools/call echo`` round trips on each, interleaved call by call
+   (the order alternates), after a warm-up; median and p99 of each, and what
+   the guard adds to them;
+4. **throughput**: a ``big`` result of 5 MB and of 50 MB (1 MB = 10^6 bytes),
+   timed from writing the request to reading the last byte of the answer, on
+   both connections, interleaved; MB/s of the answer line;
+5. **memory**: a fresh guarded session makes 5,000 and then (in total) 50,000
+   echo calls (pipelined 50 at a time, every id new), then one 50 MB call; the
+   shim's peak RSS (``VmHWM`` in ``/proc/PID/status``; the shim is the process
+   this script spawns: a relay, not an exec) after each;
+6. prints the tables and PASS/FAIL against the targets: added median latency
+   <= 0.2 ms; guarded 50 MB throughput (median) >= 200 MB/s; peak RSS after
+   50,000 calls within 10% or 2 MiB (whichever is larger) of the figure after
+   5,000.
+
+Every answer is checked byte for byte against what the server writes (the
+relay must not change them). The exit code is 0 unless ``--check`` is given
+and a target fails; a broken run (an answer missing, late by 30 s, or not the
+server's bytes; the guard not on) exits 1 regardless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+if str(REPO) not in sys.path:  # tests.support
+    sys.path.insert(0, str(REPO))
+if str(HERE) not in sys.path:  # run as a module, not a script
+    sys.path.insert(0, str(HERE))
+
+from report import table  # noqa: E402
+
+from tests.support import keychain  # noqa: E402
+from tests.support.scripted_server import (  # noqa: E402
+    LineClient,
+    big_response,
+    encode,
+    text,
+)
+
+PYTHON = sys.executable
+MCPCRED = Path(sys.executable).parent / "mcpcred"  # the console script a client's config runs
+SERVER = REPO / "tests" / "support" / "scripted_server.py"
+SERVICE = "mcpcred"
+NAME = "bench"
+MB = 1_000_000
+MIB = 1024 * 1024
+TIMEOUT = 30.0  # any answer later than this breaks the run
+WINDOW = 50  # requests in flight in the memory section
+
+# Targets from the issue.
+TARGET_ADDED_MEDIAN_MS = 0.2
+TARGET_MB_S = 200.0
+TARGET_FLAT_RATIO = 0.10
+TARGET_FLAT_BYTES = 2 * MIB
+
+# Inherited variables that would point the shim at another keychain, the user's files, or
+# change how Python runs.
+SCRUBBED = {
+    "PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR",
+    "PYTHONPROFILEIMPORTTIME", "PYTHONSTARTUP", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPYCACHEPREFIX", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME",
+    "XDG_CACHE_HOME", "SCRIPTED_SERVER_OPTS",
+}  # fmt: skip
+
+
+class BenchError(Exception):
+    """The run is broken: an answer is missing or wrong, or the guard is not on."""
+
+
+# --- connections ----------------------------------------------------------------------------
+
+
+def echo_request(request_id: int, message: str) -> bytes:
+    return (
+        b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo",'
+        b'"arguments":{"message":"%s"}}}\n' % (request_id, message.encode())
+    )
+
+
+def echo_answer(request_id: int, message: str) -> bytes:
+    return encode(text(request_id, message))
+
+
+def big_request(request_id: int, size: int) -> bytes:
+    return (
+        b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"big",'
+        b'"arguments":{"bytes":%d}}}\n' % (request_id, size)
+    )
+
+
+def shorten(data: bytes, limit: int = 160) -> str:
+    shown = data[:limit].decode("utf-8", "replace")
+    return shown + (f"... ({len(data)} bytes)" if len(data) > limit else "")
+
+
+class Connection:
+    """One session with the server: direct, or through ``mcpcred shim`` in guard mode."""
+
+    def __init__(self, label: str, guarded: bool, env: dict[str, str], tmp: Path) -> None:
+        self.label = label
+        self.guarded = guarded
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=tmp))
+        self.pid_file = self.folder / "server.pid"
+        self.record = self.folder / "received"
+        server = [PYTHON, str(SERVER), "--pid-file", str(self.pid_file)]
+        server += ["--record", str(self.record)] if guarded else []
+        argv = (
+            [str(MCPCRED), "shim", "--server", NAME, "--client", "bench", "--", *server]
+            if guarded
+            else server
+        )
+        self.stderr_path = self.folder / "stderr"
+        with self.stderr_path.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+                bufsize=0,
+                start_new_session=True,  # its own group: a leftover is killed with it
+            )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.client = LineClient(self.process.stdin.fileno(), self.process.stdout.fileno())
+        self.next_id = 0
+        self.server_pid = 0
+
+    def new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def fail(self, what: str) -> BenchError:
+        stderr = self.stderr_path.read_text(errors="replace")[-1500:]
+        code = self.process.poll()
+        state = "running" if code is None else f"exited {code}"
+        return BenchError(f"{self.label}: {what} (process {state}; stderr: {stderr.strip()!r})")
+
+    def read(self) -> bytes:
+        try:
+            line = self.client.read_line(TIMEOUT)
+        except TimeoutError as exc:
+            raise self.fail(f"no answer within {TIMEOUT:.0f} s: {exc}") from None
+        if not line.endswith(b"\n"):
+            raise self.fail(f"output ended: {shorten(line)!r}")
+        return line
+
+    def request(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        request_id = self.new_id()
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        self.client.send(encode(message), TIMEOUT)
+        while True:
+            answer = json.loads(self.read())
+            if isinstance(answer, dict) and answer.get("id") == request_id:
+                return answer
+
+    def initialize(self) -> None:
+        answer = self.request(
+            "initialize",
+            {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "bench_guard", "version": "1"},
+            },
+        )
+        if answer.get("result", {}).get("serverInfo", {}).get("name") != "scripted":
+            raise self.fail(f"unexpected initialize answer: {shorten(encode(answer))}")
+        self.client.send(encode({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        deadline = time.monotonic() + TIMEOUT
+        while not self.pid_file.exists():
+            if time.monotonic() > deadline:
+                raise self.fail("the server never wrote its pid file")
+            time.sleep(0.01)
+        self.server_pid = int(self.pid_file.read_text())
+
+    def echo(self, message: str) -> float:
+        """One echo round trip, checked; its time in seconds."""
+        request_id = self.new_id()
+        request = echo_request(request_id, message)
+        started = time.perf_counter()
+        self.client.send(request, None)
+        line = self.read()
+        took = time.perf_counter() - started
+        if line != echo_answer(request_id, message):
+            raise self.fail(f"wrong answer to echo {request_id}: {shorten(line)!r}")
+        return took
+
+    def echo_window(self, messages: Sequence[str]) -> None:
+        """Send these echo calls at once, then read and check their answers in order."""
+        first = self.next_id + 1
+        self.next_id += len(messages)
+        self.client.send(
+            b"".join(echo_request(first + i, m) for i, m in enumerate(messages)), TIMEOUT
+        )
+        for i, message in enumerate(messages):
+            line = self.read()
+            if line != echo_answer(first + i, message):
+                raise self.fail(f"wrong answer to echo {first + i}: {shorten(line)!r}")
+
+    def big(self, size: int) -> tuple[float, int]:
+        """One ``big`` call: (seconds from request to the answer's last byte, answer bytes)."""
+        request_id = self.new_id()
+        request = big_request(request_id, size)
+        started = time.perf_counter()
+        self.client.send(request, None)
+        line = self.read()
+        took = time.perf_counter() - started
+        if line != big_response(request_id, size):
+            raise self.fail(
+                f"the {size}-byte answer to {request_id} is not the server's "
+                f"({len(line)} bytes, starting {shorten(line, 100)!r})"
+            )
+        return took, len(line)
+
+    def close(self) -> int | None:
+        """End the session as a client does: close stdin, wait, then kill what is left."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.close()
+        try:
+            code: int | None = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            code = None
+        for pid in (self.process.pid, self.server_pid):
+            if pid and pid_alive(pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+        if code is None:
+            self.process.wait(timeout=10)
+        self.process.stdout.close()
+        return code
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] != "Z"
+
+
+def status_kib(pid: int, field: str) -> int:
+    """A ``/proc/PID/status`` figure in KiB (VmHWM, VmRSS)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise BenchError(f"no {field} in /proc/{pid}/status")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rfind(")") + 2 :].split()[1])
+
+
+# --- sections -------------------------------------------------------------------------------
+
+
+def verify_guard(conn: Connection) -> None:
+    """The guard is on: a relay process in between, delete_thing hidden and refused."""
+    if conn.server_pid == conn.process.pid:
+        raise BenchError(
+            "guard mode is not on: the shim exec'd the server (same pid); check the "
+            "[servers.bench] table in MCPCRED_CONFIG"
+        )
+    if parent_pid(conn.server_pid) != conn.process.pid:
+        raise BenchError(
+            f"the server's parent is {parent_pid(conn.server_pid)}, not the shim "
+            f"({conn.process.pid}): the shim's RSS would not be the relay's"
+        )
+    listed = conn.request("tools/list")
+    names = [t.get("name") for t in listed.get("result", {}).get("tools", [])]
+    if "echo" not in names or "big" not in names or "delete_thing" in names:
+        raise BenchError(f"tools/list through the guard: unexpected tools {names}")
+    refused = conn.request("tools/call", {"name": "delete_thing", "arguments": {"name": "alpha"}})
+    if refused.get("result", {}).get("isError") is not True:
+        raise BenchError(f"delete_thing was not refused: {shorten(encode(refused))}")
+    if b"delete_thing" in conn.record.read_bytes():
+        raise BenchError("the refused delete_thing call reached the server")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def latency_section(
+    direct: Connection, guarded: Connection, calls: int, warmup: int
+) -> tuple[list[float], list[float], float]:
+    """Interleaved echo round trips; (direct seconds, guarded seconds, shim CPU s per call)."""
+    for i in range(warmup):
+        direct.echo(f"warm-{i}")
+        guarded.echo(f"warm-{i}")
+    times: dict[str, list[float]] = {"direct": [], "guarded": []}
+    cpu_before = cpu_seconds(guarded.process.pid)
+    for i in range(calls):
+        message = f"m-{i}"
+        order = (direct, guarded) if i % 2 == 0 else (guarded, direct)
+        for conn in order:
+            times["direct" if conn is direct else "guarded"].append(conn.echo(message))
+    cpu = (cpu_seconds(guarded.process.pid) - cpu_before) / max(calls, 1)
+    return times["direct"], times["guarded"], cpu
+
+
+def throughput_section(
+    direct: Connection, guarded: Connection, sizes: Sequence[int], runs: int
+) -> dict[int, dict[str, list[float]]]:
+    """MB/s per size and connection, interleaved, after one untimed call of each size."""
+    rates: dict[int, dict[str, list[float]]] = {}
+    for size in sizes:
+        direct.big(size)  # the server builds and caches its text; the relay warms up
+        guarded.big(size)
+        rates[size] = {"direct": [], "guarded": []}
+        for run in range(runs):
+            order = (direct, guarded) if run % 2 == 0 else (guarded, direct)
+            for conn in order:
+                took, length = conn.big(size)
+                rates[size]["direct" if conn is direct else "guarded"].append(length / MB / took)
+    return rates
+
+
+def memory_section(
+    conn: Connection, small: int, large: int, big: int
+) -> list[tuple[str, int, int]]:
+    """(label, VmHWM KiB, VmRSS KiB) of the shim after ``small``, ``large`` calls, a big one."""
+    pid = conn.process.pid
+    figures = [("after initialize", status_kib(pid, "VmHWM"), status_kib(pid, "VmRSS"))]
+    done = 0
+    for target in (small, large):
+        while done < target:
+            count = min(WINDOW, target - done)
+            # every message different: nothing the relay might cache stays the same
+            conn.echo_window([f"mem-{done + i}-{'x' * ((done + i) % 97)}" for i in range(count)])
+            done += count
+        figures.append(
+            (f"after {target:,} calls", status_kib(pid, "VmHWM"), status_kib(pid, "VmRSS"))
+        )
+    conn.big(big)
+    figures.append(
+        (f"after one {big // MB} MB result", status_kib(pid, "VmHWM"), status_kib(pid, "VmRSS"))
+    )
+    return figures
+
+
+def audit_append_us(tmp: Path, count: int = 200) -> float | None:
+    """Median microseconds of one audit record appended in this process (context only).
+
+    What the guard pays per call for the tamper-evident log, without the relay; None
+    when the audit log module is not where this script expects it.
+    """
+    try:
+        from mcpcred.guard.auditlog import AuditLog
+    except ImportError:
+        return None
+    log = AuditLog(tempfile.mkdtemp(prefix="audit-", dir=tmp), b"k" * 32)
+    times = []
+    for i in range(count):
+        record: dict[str, object] = {"event": "call", "tool": "echo", "outcome": "ok"}
+        record["arguments"] = {"message": f"m-{i}"}
+        started = time.perf_counter()
+        log.append(record)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1e6
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def isolated_env(tmp: Path) -> dict[str, str]:
+    """This environment, minus what leads elsewhere, with every mcpcred folder in ``tmp``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in SCRUBBED and not k.startswith(("GNOME_KEYRING_", "MCPCRED_"))
+    }
+    folders = {
+        "HOME": "home",
+        "XDG_CONFIG_HOME": "config",
+        "XDG_DATA_HOME": "data",
+        "XDG_STATE_HOME": "state",
+        "XDG_CACHE_HOME": "cache",
+        "MCPCRED_DATA_DIR": "mcpcred-data",
+        "MCPCRED_RUNTIME_DIR": "run",
+    }
+    for var, name in folders.items():
+        path = tmp / name
+        path.mkdir(mode=0o700)
+        env[var] = str(path)
+    env["MCPCRED_CONFIG"] = str(tmp / "config" / "mcpcred.toml")
+    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")  # compiled once, source tree untouched
+    return env
+
+
+def sizes_arg(value: str) -> list[int]:
+    try:
+        sizes = [round(float(part) * MB) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of MB figures: {value!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("sizes must be positive")
+    return sizes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, help="timed echo round trips per side (2000)")
+    parser.add_argument("--warmup", type=int, help="untimed echo calls per side first (200)")
+    parser.add_argument(
+        "--sizes", type=sizes_arg, help="result sizes in MB, comma-separated (5,50)"
+    )
+    parser.add_argument("--runs", type=int, help="timed calls per result size and side (3)")
+    parser.add_argument(
+        "--mem-calls",
+        help="calls before the first and the second memory reading (5000,50000)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="500 calls, 50 warm-up, 1 run per size, memory after 1000 and 5000 calls",
+    )
+    parser.add_argument(
+        "--check", "--strict", action="store_true", help="exit 1 when a target fails"
+    )
+    args = parser.parse_args(argv)
+    calls = args.calls if args.calls is not None else (500 if args.quick else 2000)
+    warmup = args.warmup if args.warmup is not None else (50 if args.quick else 200)
+    sizes: list[int] = args.sizes or [5 * MB, 50 * MB]
+    runs = args.runs if args.runs is not None else (1 if args.quick else 3)
+    mem = args.mem_calls or ("1000,5000" if args.quick else "5000,50000")
+    try:
+        small, large = (int(part) for part in mem.split(","))
+    except ValueError:
+        parser.error("--mem-calls takes two numbers: FIRST,SECOND")
+    if min(calls, runs, small) < 1 or large < small or warmup < 0:
+        parser.error("--calls, --runs and --mem-calls must be positive, the second >= the first")
+    if not MCPCRED.exists():
+        print(f"no console script at {MCPCRED}; install mcpcred: pip install -e .")
+        return 2
+    try:
+        keychain.require_tools()
+    except RuntimeError as exc:
+        print(exc)
+        return 2
+
+    started = time.perf_counter()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    print(
+        f"mcpcred guard relay benchmark  (python {sys.version.split()[0]}, {os.cpu_count()} "
+        f"CPUs, load {load:.2f}; {calls} echo calls, sizes "
+        f"{', '.join(f'{s / MB:g} MB' for s in sizes)} x {runs}, memory after "
+        f"{small:,} and {large:,} calls)"
+    )
+    if load > (os.cpu_count() or 1) / 2:
+        print("  note: the machine is busy; figures will be slower and noisier than usual")
+    tmp = Path(tempfile.mkdtemp(prefix="mcpcred-bench-guard-"))
+    try:
+        return run_all(args, calls, warmup, sizes, runs, small, large, tmp, started)
+    except BenchError as exc:
+        print(f"\nBENCHMARK BROKEN: {exc}")
+        return 1
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_all(
+    args: argparse.Namespace,
+    calls: int,
+    warmup: int,
+    sizes: list[int],
+    runs: int,
+    small: int,
+    large: int,
+    tmp: Path,
+    started: float,
+) -> int:
+    env = isolated_env(tmp)
+    Path(env["MCPCRED_CONFIG"]).write_text(f'[servers.{NAME}]\ndeny = ["delete_*"]\n')
+    audit_log = Path(env["MCPCRED_DATA_DIR"]) / "log" / "audit.jsonl"
+    connections: list[Connection] = []
+
+    def connect(label: str, guarded: bool) -> Connection:
+        conn = Connection(label, guarded, env, tmp)
+        connections.append(conn)
+        conn.initialize()
+        return conn
+
+    with keychain.real_secret_service() as keychain_env:
+        keychain.clear(keychain_env, SERVICE)
+        env.update(keychain_env)
+        up = time.perf_counter() - started
+        try:
+            check = connect("verify", True)
+            verify_guard(check)
+            check.close()
+            print(
+                f"gnome-keyring on a private bus in {up:.1f}s; config: [servers.{NAME}] "
+                'deny = ["delete_*"]'
+            )
+            print(
+                "checked: the shim relays (server pid != shim pid, server's parent = shim), "
+                "hides delete_thing from tools/list and refuses a call to it without "
+                "forwarding it"
+            )
+            print()
+
+            direct = connect("direct", False)
+            guarded = connect("guarded", True)
+            lat_direct, lat_guarded, cpu = latency_section(direct, guarded, calls, warmup)
+            rates = throughput_section(direct, guarded, sizes, runs)
+            direct.close()
+            guarded.close()
+            memory_conn = connect("memory", True)
+            memory = memory_section(memory_conn, small, large, max(sizes))
+            memory_code = memory_conn.close()
+        finally:
+            for conn in connections:
+                if conn.process.poll() is None:
+                    conn.close()
+    guarded_calls = 2 + (warmup + calls) + sum(runs + 1 for _ in sizes) + large + 1
+
+    # --- latency ---
+    med_d = statistics.median(lat_direct) * 1000
+    med_g = statistics.median(lat_guarded) * 1000
+    p99_d = percentile(lat_direct, 0.99) * 1000
+    p99_g = percentile(lat_guarded, 0.99) * 1000
+    paired = statistics.median(g - d for g, d in zip(lat_guarded, lat_direct, strict=True))
+    print(f"== latency: sequential tools/call echo round trips ({calls} each, interleaved) ==")
+    rows = [["", "calls", "best ms", "median ms", "p99 ms", "max ms"]]
+    for label, values in (("direct", lat_direct), ("guarded (mcpcred shim)", lat_guarded)):
+        ms = [v * 1000 for v in values]
+        rows.append(
+            [
+                label,
+                str(len(ms)),
+                f"{min(ms):.3f}",
+                f"{statistics.median(ms):.3f}",
+                f"{percentile(ms, 0.99):.3f}",
+                f"{max(ms):.3f}",
+            ]
+        )
+    rows.append(
+        ["added by the guard", "", "", f"{med_g - med_d:+.3f}", f"{p99_g - p99_d:+.3f}", ""]
+    )
+    print(table(rows, {1, 2, 3, 4, 5}))
+    print(
+        f"  paired (median of per-call differences): {paired * 1000:+.3f} ms; shim CPU "
+        f"{cpu * 1e6:.0f} us per call (user+system, /proc/PID/stat)"
+    )
+    appended = audit_append_us(tmp)
+    if appended is not None:
+        print(
+            f"  for reference: one audit log record appended in this process takes "
+            f"{appended:.0f} us (median of 200; the guard writes one per call)"
+        )
+    print()
+
+    # --- throughput ---
+    print("== throughput: one big tool result, request to the answer's last byte ==")
+    rows = [["result", "runs", "direct MB/s", "guarded MB/s", "guarded/direct"]]
+    for size in sizes:
+        d = statistics.median(rates[size]["direct"])
+        g = statistics.median(rates[size]["guarded"])
+        rows.append([f"{size / MB:g} MB", str(runs), f"{d:.0f}", f"{g:.0f}", f"{g / d:.2f}"])
+    print(table(rows, {1, 2, 3, 4}))
+    print("  MB = 10^6 bytes of the answer line; medians; every answer checked byte for byte")
+    print()
+
+    # --- memory ---
+    print("== memory: the shim's peak RSS (VmHWM) in one guarded session ==")
+    rows = [["", "peak RSS MiB", "RSS MiB"]]
+    rows.extend([label, f"{hwm / 1024:.1f}", f"{rss / 1024:.1f}"] for label, hwm, rss in memory)
+    print(table(rows, {1, 2}))
+    print(
+        f"  calls pipelined {WINDOW} at a time, every message different; the shim exited "
+        f"{memory_code} after stdin closed"
+    )
+    print()
+
+    # --- audit log ---
+    logs = sorted(audit_log.parent.glob(audit_log.name + "*")) if audit_log.parent.is_dir() else []
+    if logs:
+        lines = 0
+        for path in logs:
+            with path.open("rb") as handle:
+                lines += sum(1 for _ in handle)
+        size = sum(path.stat().st_size for path in logs)
+        print(
+            f"audit log: {lines:,} records in {len(logs)} file(s), {size / MIB:.1f} MiB, for "
+            f"about {guarded_calls:,} guarded requests (rotated files beyond the kept ones "
+            "are gone)"
+        )
+    else:
+        print(f"audit log: none at {audit_log} (the guard wrote no audit log)")
+    print()
+
+    hwm_small = memory[1][1] * 1024
+    hwm_large = memory[2][1] * 1024
+    allowed = max(TARGET_FLAT_RATIO * hwm_small, TARGET_FLAT_BYTES)
+    biggest = max(sizes)
+    big_rate = statistics.median(rates[biggest]["guarded"])
+    results = [
+        (
+            f"added latency (median) <= {TARGET_ADDED_MEDIAN_MS} ms",
+            med_g - med_d <= TARGET_ADDED_MEDIAN_MS,
+            f"{med_g - med_d:.3f} ms (p99 {p99_g - p99_d:+.3f} ms)",
+        ),
+        (
+            f"guarded throughput, {biggest / MB:g} MB result (median) >= {TARGET_MB_S:.0f} MB/s",
+            big_rate >= TARGET_MB_S,
+            f"{big_rate:.0f} MB/s",
+        ),
+        (
+            f"shim peak RSS flat: after {large:,} calls within 10% or 2 MiB of after {small:,}",
+            hwm_large - hwm_small <= allowed,
+            f"{hwm_small / MIB:.1f} -> {hwm_large / MIB:.1f} MiB "
+            f"({(hwm_large - hwm_small) / MIB:+.1f} MiB, allowed {allowed / MIB:.1f})",
+        ),
+    ]
+    print("== targets ==")
+    failed = False
+    for label, ok, value in results:
+        failed = failed or not ok
+        print(f"  {verdict(ok)}  {label}: {value}")
+    print(f"total benchmark time {time.perf_counter() - started:.0f} s")
+    return 1 if failed and args.check else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
