@@ -116,3 +116,31 @@ def test_gemini_cli_connects_to_a_wrapped_server(
     assert run("unwrap", "gemini-cli", "--yes").code == 0
     line = _line(_client(_bin("gemini"), "mcp", "list", env=trust), "gated")
     assert "Disconnected" in line, line
+
+
+def test_claude_code_connects_to_a_guarded_server(
+    keychain: dict[str, str], home: Path, tmp_path: Path, token: str
+) -> None:
+    """Through the relay: Claude Code's handshake passes, and the log names Claude Code."""
+    config = home / ".claude.json"
+    config.write_text(json.dumps({"mcpServers": {"gated": _entry(tmp_path, token)}}, indent=2))
+    data = tmp_path / "data"
+    env = {"MCPCRED_DATA_DIR": str(data)}
+    guarded = run(
+        "guard", "claude-code", "--server", "gated", "--deny", "get-env", "--yes", env=env
+    )
+    assert guarded.code == 0, guarded.stderr
+    assert token not in config.read_text()
+
+    line = _line(_client(_bin("claude"), "mcp", "list", env=env), "gated")
+    assert "Connected" in line and "Failed" not in line, line
+    records = [json.loads(text) for text in (data / "log" / "audit.jsonl").read_text().splitlines()]
+    events = {record["event"] for record in records}
+    assert {"inject", "session"} <= events, events
+    session = next(r for r in records if r["event"] == "session")
+    assert session["client"] == "claude-code" and session["outcome"] == "ok"
+    assert session.get("client_name"), session  # Claude Code's own clientInfo.name
+    inject = next(r for r in records if r["event"] == "inject")
+    assert inject["credentials"] == ["secret/github-pat"], inject
+    assert token not in (data / "log" / "audit.jsonl").read_text()
+    assert run("log", "verify", env=env).code == 0
