@@ -59,6 +59,22 @@ def status(
                     cache[key] = f"error: {exc.message}"
         return cache[key]
 
+    guard_problem: list[str] = []
+
+    def guarded(server: str) -> bool:
+        """Whether the shim would guard ``server`` (your config, or mcpcred.toml from here)."""
+        import os
+
+        from mcpcred.errors import ConfigError
+        from mcpcred.guard.settings import load
+
+        try:
+            return load(server, os.environ) is not None
+        except ConfigError as exc:
+            if not guard_problem:
+                guard_problem.append(exc.message)
+            return False
+
     rows = [
         {
             "client": u.client,
@@ -67,6 +83,7 @@ def status(
             "scope": u.scope,
             "transport": u.transport,
             "wrapped": u.wrapped,
+            "guarded": guarded(u.server),
             "plaintext_secrets": u.plaintext,
             "credentials": [
                 {"reference": references.whole(n, k), "state": state(k, n)} for k, n in u.refs
@@ -74,6 +91,8 @@ def status(
         }
         for u in uses
     ]
+    for problem in guard_problem:
+        sys.stderr.write(f"warning: guard settings: {problem}\n")
     logins: list[dict[str, object]] = []
     if store is not None:
         try:
@@ -103,10 +122,13 @@ def status(
         creds = [f"{c['reference']} ({c['state']})" for c in row["credentials"]]  # type: ignore[attr-defined]
         if row["plaintext_secrets"]:
             creds.append(f"{row['plaintext_secrets']} in plain text")
+        wrapped = "yes" if row["wrapped"] else ("remote" if row["transport"] == "remote" else "no")
+        if row["guarded"]:
+            wrapped = "guarded" if row["wrapped"] else f"{wrapped} (guard needs wrap)"
         table.add_row(
             str(row["client"]),
             str(row["server"]),
-            "yes" if row["wrapped"] else ("remote" if row["transport"] == "remote" else "no"),
+            wrapped,
             "\n".join(creds) or "-",
             str(row["path"]),
         )

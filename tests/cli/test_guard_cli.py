@@ -56,6 +56,12 @@ def test_guard_wraps_the_server_and_writes_its_table(
     assert merged is not None and merged.refusal("list_issues") is not None
     assert merged.refusal("get_secret_x") is not None  # earlier denies are kept
 
+    status = json.loads(run("status", "--json").stdout)
+    rows = {r["server"]: r["guarded"] for r in status["servers"]}
+    assert rows == {"github": True, "other": False}
+    table = run("status").stdout
+    assert "guarded" in next(line for line in table.splitlines() if "github" in line)
+
     off = run("guard", "claude-desktop", "--server", "github", "--off")
     assert off.code == 0, off.stderr
     assert settings.load("github", {"MCPCRED_CONFIG": str(mine)}, str(home)) is None
