@@ -95,3 +95,25 @@ def _own_private_dir(path: str) -> bool:
         return False
     getuid = getattr(os, "getuid", None)
     return getuid is None or (info.st_uid == getuid() and info.st_mode & 0o077 == 0)
+
+
+PROJECT_FILE = "mcpcred.toml"
+
+
+def project_file(start: str) -> str | None:
+    """The nearest ``mcpcred.toml`` at or above ``start``, not above a repository root.
+
+    Both ``audit-config`` (its ``[audit]`` section) and the shim (``[servers.NAME]``)
+    look for it the same way; the shim does on every server start, so: stats only.
+    """
+    current = os.path.abspath(start)
+    while True:
+        candidate = os.path.join(current, PROJECT_FILE)
+        if os.path.isfile(candidate):
+            return candidate
+        if os.path.exists(os.path.join(current, ".git")):
+            return None
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 from mcpcred.errors import ConfigError
 from mcpcred.models import Finding, Severity
+from mcpcred.paths import project_file
 
-FILE_NAME = "mcpcred.toml"
 _AUDIT_KEYS = frozenset({"fail-on", "ignore", "ignore-parse-errors"})
 _IGNORE_KEYS = frozenset({"rule", "path", "server", "reason"})
 
@@ -79,17 +79,7 @@ class AuditSettings:
 
 def find(start: str) -> str | None:
     """The nearest ``mcpcred.toml`` at or above ``start`` (not above a repo root)."""
-    current = os.path.abspath(start)
-    while True:
-        candidate = os.path.join(current, FILE_NAME)
-        if os.path.isfile(candidate):
-            return candidate
-        if os.path.exists(os.path.join(current, ".git")):
-            return None
-        parent = os.path.dirname(current)
-        if parent == current:
-            return None
-        current = parent
+    return project_file(start)
 
 
 def load(path: str | None) -> AuditSettings:

@@ -25,8 +25,8 @@ import os
 import sys
 
 from mcpcred.errors import ConfigError
+from mcpcred.paths import project_file
 
-PROJECT_FILE = "mcpcred.toml"
 ON_CHANGE = ("warn", "block")
 
 # Presets: tool-name globs for popular servers. ``read-only`` is a generic guess
@@ -111,21 +111,6 @@ def user_config_path(environ: dict[str, str] | os._Environ[str]) -> str:
     return os.path.join(base, "mcpcred", "config.toml")
 
 
-def find_project_file(start: str) -> str | None:
-    """The nearest ``mcpcred.toml`` at or above ``start``, not above a repository root."""
-    current = os.path.abspath(start)
-    while True:
-        candidate = os.path.join(current, PROJECT_FILE)
-        if os.path.isfile(candidate):
-            return candidate
-        if os.path.exists(os.path.join(current, ".git")):
-            return None
-        parent = os.path.dirname(current)
-        if parent == current:
-            return None
-        current = parent
-
-
 def load(
     server: str | None, environ: dict[str, str] | os._Environ[str], cwd: str | None = None
 ) -> ServerGuard | None:
@@ -134,7 +119,7 @@ def load(
         return None
     user = _servers(user_config_path(environ), project=False)
     try:
-        project_path = find_project_file(cwd or os.getcwd())
+        project_path = project_file(cwd or os.getcwd())
     except OSError:
         project_path = None
     project = _servers(project_path, project=True) if project_path else None

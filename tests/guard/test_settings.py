@@ -9,7 +9,7 @@ import pytest
 
 from mcpcred.errors import ConfigError
 from mcpcred.guard import settings
-from mcpcred.paths import config_file
+from mcpcred.paths import config_file, project_file
 
 
 def env_for(config: Path) -> dict[str, str]:
@@ -73,7 +73,7 @@ def test_project_search_stops_at_the_repository_root(tmp_path: Path) -> None:
     repo = outer / "repo"
     (repo / ".git").mkdir(parents=True)
     (outer / "mcpcred.toml").write_text("[servers.gh]\n")
-    assert settings.find_project_file(str(repo)) is None
+    assert project_file(str(repo)) is None
     assert settings.load("gh", env_for(tmp_path / "none.toml"), str(repo)) is None
 
 
