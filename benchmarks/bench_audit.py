@@ -46,7 +46,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # run as a module, not
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus as gen
-from report import table
+from report import table, verdict
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -592,10 +592,6 @@ def print_misses(quality: Quality, show: int, kinds: int = 40) -> None:
         print(f"  first {min(show, len(quality.false_positives))} false positives:")
         for miss in quality.false_positives[:show]:
             print(f"    {miss.path}:{miss.line}:{miss.column}  {miss.what}  {miss.detail}")
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 # --- main -----------------------------------------------------------------------------------

@@ -45,7 +45,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import signal
 import statistics
 import subprocess
@@ -63,13 +62,14 @@ if str(REPO) not in sys.path:  # tests.support
 if str(HERE) not in sys.path:  # run as a module, not a script
     sys.path.insert(0, str(HERE))
 
-from report import table  # noqa: E402
+import report  # noqa: E402
+from report import BenchError, table  # noqa: E402
 
 from tests.support import keychain  # noqa: E402
 from tests.support.scripted_server import (  # noqa: E402
-    LineClient,
     big_response,
     encode,
+    spawn,
     text,
 )
 
@@ -89,18 +89,9 @@ TARGET_MB_S = 200.0
 TARGET_FLAT_RATIO = 0.10
 TARGET_FLAT_BYTES = 2 * MIB
 
-# Inherited variables that would point the shim at another keychain, the user's files, or
-# change how Python runs.
-SCRUBBED = {
-    "PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR",
-    "PYTHONPROFILEIMPORTTIME", "PYTHONSTARTUP", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE",
-    "PYTHONPYCACHEPREFIX", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME",
-    "XDG_CACHE_HOME", "SCRIPTED_SERVER_OPTS",
-}  # fmt: skip
-
-
-class BenchError(Exception):
-    """The run is broken: an answer is missing or wrong, or the guard is not on."""
+# Inherited variables that would point the shim elsewhere (report.SCRUBBED) or change how
+# the scripted server answers.
+SCRUBBED = report.SCRUBBED | {"SCRIPTED_SERVER_OPTS"}
 
 
 # --- connections ----------------------------------------------------------------------------
@@ -146,18 +137,7 @@ class Connection:
             else server
         )
         self.stderr_path = self.folder / "stderr"
-        with self.stderr_path.open("wb") as stderr:
-            self.process = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=env,
-                bufsize=0,
-                start_new_session=True,  # its own group: a leftover is killed with it
-            )
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.client = LineClient(self.process.stdin.fileno(), self.process.stdout.fileno())
+        self.process, self.client = spawn(argv, env, self.stderr_path)
         self.next_id = 0
         self.server_pid = 0
 
@@ -409,35 +389,6 @@ def audit_append_us(tmp: Path, count: int = 200) -> float | None:
 # --- main -----------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
-def isolated_env(tmp: Path) -> dict[str, str]:
-    """This environment, minus what leads elsewhere, with every mcpcred folder in ``tmp``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in SCRUBBED and not k.startswith(("GNOME_KEYRING_", "MCPCRED_"))
-    }
-    folders = {
-        "HOME": "home",
-        "XDG_CONFIG_HOME": "config",
-        "XDG_DATA_HOME": "data",
-        "XDG_STATE_HOME": "state",
-        "XDG_CACHE_HOME": "cache",
-        "MCPCRED_DATA_DIR": "mcpcred-data",
-        "MCPCRED_RUNTIME_DIR": "run",
-    }
-    for var, name in folders.items():
-        path = tmp / name
-        path.mkdir(mode=0o700)
-        env[var] = str(path)
-    env["MCPCRED_CONFIG"] = str(tmp / "config" / "mcpcred.toml")
-    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")  # compiled once, source tree untouched
-    return env
-
-
 def sizes_arg(value: str) -> list[int]:
     try:
         sizes = [round(float(part) * MB) for part in value.split(",") if part.strip()]
@@ -480,33 +431,19 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--mem-calls takes two numbers: FIRST,SECOND")
     if min(calls, runs, small) < 1 or large < small or warmup < 0:
         parser.error("--calls, --runs and --mem-calls must be positive, the second >= the first")
-    if not MCPCRED.exists():
-        print(f"no console script at {MCPCRED}; install mcpcred: pip install -e .")
-        return 2
-    try:
-        keychain.require_tools()
-    except RuntimeError as exc:
-        print(exc)
+    if not report.ready(MCPCRED, keychain.require_tools):
         return 2
 
     started = time.perf_counter()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    print(
-        f"mcpcred guard relay benchmark  (python {sys.version.split()[0]}, {os.cpu_count()} "
-        f"CPUs, load {load:.2f}; {calls} echo calls, sizes "
-        f"{', '.join(f'{s / MB:g} MB' for s in sizes)} x {runs}, memory after "
-        f"{small:,} and {large:,} calls)"
+    report.announce(
+        "mcpcred guard relay benchmark",
+        f"; {calls} echo calls, sizes {', '.join(f'{s / MB:g} MB' for s in sizes)} x {runs}, "
+        f"memory after {small:,} and {large:,} calls",
     )
-    if load > (os.cpu_count() or 1) / 2:
-        print("  note: the machine is busy; figures will be slower and noisier than usual")
-    tmp = Path(tempfile.mkdtemp(prefix="mcpcred-bench-guard-"))
-    try:
-        return run_all(args, calls, warmup, sizes, runs, small, large, tmp, started)
-    except BenchError as exc:
-        print(f"\nBENCHMARK BROKEN: {exc}")
-        return 1
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return report.run_broken_or(
+        "mcpcred-bench-guard-",
+        lambda tmp: run_all(args, calls, warmup, sizes, runs, small, large, tmp, started),
+    )
 
 
 def run_all(
@@ -520,7 +457,7 @@ def run_all(
     tmp: Path,
     started: float,
 ) -> int:
-    env = isolated_env(tmp)
+    env = report.isolated_env(tmp, SCRUBBED)
     Path(env["MCPCRED_CONFIG"]).write_text(f'[servers.{NAME}]\ndeny = ["delete_*"]\n')
     audit_log = Path(env["MCPCRED_DATA_DIR"]) / "log" / "audit.jsonl"
     connections: list[Connection] = []
@@ -663,11 +600,7 @@ def run_all(
             f"({(hwm_large - hwm_small) / MIB:+.1f} MiB, allowed {allowed / MIB:.1f})",
         ),
     ]
-    print("== targets ==")
-    failed = False
-    for label, ok, value in results:
-        failed = failed or not ok
-        print(f"  {verdict(ok)}  {label}: {value}")
+    failed = report.print_targets(results)
     print(f"total benchmark time {time.perf_counter() - started:.0f} s")
     return 1 if failed and args.check else 0
 

@@ -55,7 +55,6 @@ import http.client
 import json
 import math
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -74,8 +73,9 @@ if str(REPO) not in sys.path:  # tests.support
 if str(HERE) not in sys.path:  # run as a module, not a script
     sys.path.insert(0, str(HERE))
 
+import report  # noqa: E402
 from bench_shim import _IMPORT_LINE, Scenario, importers, run_once  # noqa: E402
-from report import table  # noqa: E402
+from report import BenchError, table, verdict  # noqa: E402
 
 from mcpcred.keychain.secretservice import read_secrets, write_secrets  # noqa: E402
 from mcpcred.oauth.records import LoginRecord  # noqa: E402
@@ -98,13 +98,10 @@ SERVER_ENV = {"ACCESS_TTL": "600", "ROTATE": "0"}
 TARGET_CACHED_MS = 50.0  # shim median - direct median, cached token
 TARGET_REFRESH_OVER_RT_MS = 50.0  # refresh added median - round-trip median
 
-# Inherited variables that would point the shim or the login elsewhere (another keychain,
-# the user's files, a proxy for loopback requests) or change how Python runs.
-SCRUBBED = {
-    "PYTHON_KEYRING_BACKEND", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR",
-    "PYTHONPROFILEIMPORTTIME", "PYTHONSTARTUP", "PYTHONPATH", "BROWSER",
-    "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX",
-    "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME",
+# Inherited variables that would point the shim or the login elsewhere (report.SCRUBBED; a
+# browser, a proxy for loopback requests, other CA certificates).
+SCRUBBED = report.SCRUBBED | {
+    "BROWSER",
     "http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
     "no_proxy", "NO_PROXY", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
 }  # fmt: skip
@@ -118,10 +115,6 @@ SERVER_CHECK = (
 SERVER_DIGEST = (
     "import hashlib,os; print(hashlib.sha256(os.environ.get('TOKEN', '').encode()).hexdigest())"
 )
-
-
-class BenchError(RuntimeError):
-    """The run itself is broken (not a missed target): always exit 1."""
 
 
 # --- small statistics -------------------------------------------------------------------------
@@ -595,39 +588,6 @@ def refresh_only(cached: list[Module], refresh: list[Module]) -> list[tuple[Modu
 # --- main -------------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
-def isolated_env(tmp: Path) -> dict[str, str]:
-    """This environment, minus what leads elsewhere, with every mcpcred folder in ``tmp``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in SCRUBBED and not k.startswith(("GNOME_KEYRING_", "MCPCRED_"))
-    }
-    folders = {
-        "HOME": "home",
-        "XDG_CONFIG_HOME": "config",
-        "XDG_DATA_HOME": "data",
-        "XDG_STATE_HOME": "state",
-        "XDG_CACHE_HOME": "cache",
-        "MCPCRED_DATA_DIR": "mcpcred-data",
-        "MCPCRED_RUNTIME_DIR": "run",
-    }
-    for var, name in folders.items():
-        path = tmp / name
-        path.mkdir(mode=0o700)
-        env[var] = str(path)
-    env["MCPCRED_CONFIG"] = str(tmp / "config" / "mcpcred.toml")
-    # Up-to-date bytecode, as an installed mcpcred has it, without writing into the source
-    # tree: with PYTHONDONTWRITEBYTECODE set, or .pyc files older than their (just edited)
-    # sources, every start would compile those modules again.
-    env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    return env
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -651,36 +611,21 @@ def main(argv: list[str] | None = None) -> int:
     repeat = 2 if args.quick else 5
     if min(runs, refresh_runs, rounds) < 1 or warmup < 0:
         parser.error("--runs, --refresh-runs and --rounds must be at least 1")
-    if not MCPCRED.exists():
-        print(f"no console script at {MCPCRED}; install mcpcred: pip install -e .")
-        return 2
-    try:
-        keychain.require_tools()
-        require_node()
-    except RuntimeError as exc:
-        print(exc)
+    if not report.ready(MCPCRED, keychain.require_tools, require_node):
         return 2
     # This process makes loopback requests too (urllib in Minter): no proxy for them.
     for var in SCRUBBED & {k for k in os.environ if "proxy" in k.lower()}:
         os.environ.pop(var, None)
 
     started = time.perf_counter()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    print(
-        f"mcpcred OAuth start-up benchmark  (python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs, load {load:.2f}; {runs} cached / {refresh_runs} refresh runs, "
-        f"{rounds} x {PARALLEL} parallel)"
+    report.announce(
+        "mcpcred OAuth start-up benchmark",
+        f"; {runs} cached / {refresh_runs} refresh runs, {rounds} x {PARALLEL} parallel",
     )
-    if load > (os.cpu_count() or 1) / 2:
-        print("  note: the machine is busy; figures will be slower and noisier than usual")
-    tmp = Path(tempfile.mkdtemp(prefix="mcpcred-bench-oauth-"))
-    try:
-        return run_all(args, runs, refresh_runs, rounds, warmup, repeat, tmp, started)
-    except BenchError as exc:
-        print(f"\nBENCHMARK BROKEN: {exc}")
-        return 1
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return report.run_broken_or(
+        "mcpcred-bench-oauth-",
+        lambda tmp: run_all(args, runs, refresh_runs, rounds, warmup, repeat, tmp, started),
+    )
 
 
 def run_all(
@@ -693,7 +638,8 @@ def run_all(
     tmp: Path,
     started: float,
 ) -> int:
-    env = isolated_env(tmp)
+    env = report.isolated_env(tmp, SCRUBBED)
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     with keychain.real_secret_service() as keychain_env, OidcServer(SERVER_ENV) as server:
         up = time.perf_counter() - started
         keychain.clear(keychain_env, SERVICE)
@@ -863,11 +809,7 @@ def run_all(
             f"{abs(refresh_added - limit):.1f} ms)",
         ),
     ]
-    print("== targets ==")
-    failed = False
-    for label, ok, value in results:
-        failed = failed or not ok
-        print(f"  {verdict(ok)}  {label}: {value}")
+    failed = report.print_targets(results)
     print(
         f"  PASS  {PARALLEL} shims at once against one due token make exactly 1 refresh request: "
         f"{len(par.stats)} of {len(par.stats)} rounds"

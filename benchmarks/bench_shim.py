@@ -60,7 +60,8 @@ from tests.support import keychain  # noqa: E402
 if str(Path(__file__).resolve().parent) not in sys.path:  # run as a module, not a script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import table  # noqa: E402
+import report  # noqa: E402
+from report import table, verdict  # noqa: E402
 
 PYTHON = sys.executable
 MCPCRED = Path(sys.executable).parent / "mcpcred"  # the console script a client's config runs
@@ -265,10 +266,6 @@ def paired_ms(scenario: Scenario, direct: Scenario) -> float:
     )
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -283,23 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    if not MCPCRED.exists():
-        print(f"no console script at {MCPCRED}; install mcpcred: pip install -e .")
-        return 2
-    try:
-        keychain.require_tools()
-    except RuntimeError as exc:
-        print(exc)
+    if not report.ready(MCPCRED, keychain.require_tools):
         return 2
 
     started = time.perf_counter()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    print(
-        f"mcpcred shim benchmark  (python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-        f"load {load:.2f}, {args.runs} runs each, interleaved)"
-    )
-    if load > (os.cpu_count() or 1) / 2:
-        print("  note: the machine is busy; figures will be slower and noisier than usual")
+    report.announce("mcpcred shim benchmark", f", {args.runs} runs each, interleaved")
     base = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     base = {k: v for k, v in base.items() if not k.startswith(("GNOME_KEYRING_", "MCPCRED_"))}
     values = {var: "ghp_" + secrets.token_urlsafe(27)[:36] for var in VARS}  # fake, 40 chars
@@ -396,11 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             ", ".join(imports.heavy) or "none imported",
         )
     )
-    print("== targets ==")
-    failed = False
-    for label, ok, value in results:
-        failed = failed or not ok
-        print(f"  {verdict(ok)}  {label}: {value}")
+    failed = report.print_targets(results)
     print()
 
     added_one = one_s.median_ms - direct.median_ms

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.support.oauth_fixtures"]
+pytest_plugins = ["tests.support.oauth_fixtures", "tests.support.pins"]
 
 MOVING_VARS = (
     "XDG_CONFIG_HOME", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "CODEX_HOME",

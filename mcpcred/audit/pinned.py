@@ -37,23 +37,19 @@ class PinnedTools:
         """The ``tools/*`` findings of one server entry (none when it has no pins)."""
         if entry.name not in self._servers():
             return []
-        from mcpcred.audit.rules import RULES
+        from mcpcred.audit.rules import RULES, entry_finding
 
-        source = entry.document.source
-        line, column = source.position(entry.node.start)
         out = []
         for rule_id, severity, message, evidence in self._of(entry.name):
             rule = RULES[rule_id]
             out.append(
-                Finding(
-                    rule=rule.id,
+                entry_finding(
+                    entry,
+                    rule,
+                    display_path,
+                    entry.node.start,
+                    message,
                     severity=severity,
-                    path=display_path,
-                    line=line,
-                    column=column,
-                    message=message,
-                    client=entry.client,
-                    server=entry.name,
                     fix=rule.fix.replace("SERVER", _quoted(entry.name)),
                     evidence=evidence,
                     pointer=entry.pointer,

@@ -448,19 +448,14 @@ class Auditor:
         self, entry: ServerEntry, item: SecretValue, hit: Hit, display_path: str
     ) -> Finding:
         rule = RULES.get(f"secret/{hit.kind}") or RULES["secret/generic-secret"]
-        source = entry.document.source
-        offset = _source_offset(source, item.node, item.offset + hit.start)
-        line, column = source.position(offset)
-
-        return Finding(
-            rule=rule.id,
+        offset = _source_offset(entry.document.source, item.node, item.offset + hit.start)
+        return entry_finding(
+            entry,
+            rule,
+            display_path,
+            offset,
+            f"{hit.title}: {hit.context} of server '{entry.name}'",
             severity=hit.severity,
-            path=display_path,
-            line=line,
-            column=column,
-            message=f"{hit.title}: {hit.context} of server '{entry.name}'",
-            client=entry.client,
-            server=entry.name,
             fix=_fix_for(entry),
             evidence=redact(hit.secret),
             pointer=item.pointer,
@@ -486,16 +481,13 @@ class Auditor:
             offset = node.start if node is not None else entry.node.start
             if isinstance(node, ScalarNode) and node.kind == "string":
                 offset = _source_offset(source, node, 0)
-            line, column = source.position(offset)
-            return Finding(
-                rule=rule.id,
+            return entry_finding(
+                entry,
+                rule,
+                display_path,
+                offset,
+                message,
                 severity=severity or rule.severity,
-                path=display_path,
-                line=line,
-                column=column,
-                message=message,
-                client=entry.client,
-                server=entry.name,
                 fix=_fix_for(entry) if rule_id == "hygiene/unwrapped-server" else rule.fix,
                 evidence=evidence,
                 pointer=pointer,
@@ -663,6 +655,37 @@ class _At(Protocol):
         evidence: str | None = None,
         pointer: Pointer = (),
     ) -> Finding: ...
+
+
+def entry_finding(
+    entry: ServerEntry,
+    rule: Rule,
+    display_path: str,
+    offset: int,
+    message: str,
+    *,
+    severity: Severity,
+    fix: str,
+    evidence: str | None = None,
+    pointer: Pointer,
+    secret_digest: bytes | None = None,
+) -> Finding:
+    """A finding of ``rule`` about one server entry, at ``offset`` in the entry's file."""
+    line, column = entry.document.source.position(offset)
+    return Finding(
+        rule=rule.id,
+        severity=severity,
+        path=display_path,
+        line=line,
+        column=column,
+        message=message,
+        client=entry.client,
+        server=entry.name,
+        fix=fix,
+        evidence=evidence,
+        pointer=pointer,
+        secret_digest=secret_digest,
+    )
 
 
 def _fix_for(entry: ServerEntry) -> str:

@@ -8,19 +8,11 @@ import random
 import stat
 from pathlib import Path
 
-import jsonschema
 import pytest
 
-from tests.support import tokengen
+from tests.support import sarif, tokengen
 from tests.support.cli import run
 
-SCHEMA = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "reference"
-    / "schemas"
-    / "sarif-schema-2.1.0.json"
-)
 TOKEN = tokengen.generate("github-pat", random.Random(99))
 PASSWORD = "Zq8rT2vLx9"
 
@@ -120,7 +112,7 @@ def test_sarif_report_is_valid_and_points_at_the_secret(findings_project: Path) 
     assert result.code == 1
     assert result.stdout == ""
     log = json.loads((findings_project / "out.sarif").read_text())
-    jsonschema.validate(log, json.loads(SCHEMA.read_text()))
+    sarif.validate(log)
     run_ = log["runs"][0]
     rules = run_["tool"]["driver"]["rules"]
     results = run_["results"]

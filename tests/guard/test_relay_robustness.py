@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from tests.support import scripted_server
-from tests.support.scripted_server import LineClient, big_response, big_text, encode, text
+from tests.support.scripted_server import big_response, big_text, encode, text
 
 SERVER = Path(scripted_server.__file__).resolve()
 CONFIG = '[servers.demo]\ndeny = ["delete_*"]\n'
@@ -122,20 +122,10 @@ class Guarded:
         ]  # fmt: skip
         if grandchild:
             argv += ["--grandchild", str(self.grandchild_file)]
-        with self.stderr_path.open("wb") as stderr:
-            self.process = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                env=env,
-                bufsize=0,
-                start_new_session=True,  # our signals to the test never reach it by accident
-            )
+        self.process, self.client = scripted_server.spawn(argv, env, self.stderr_path)
         assert self.process.stdin is not None and self.process.stdout is not None
         self.stdin = self.process.stdin
         self.stdout = self.process.stdout
-        self.client = LineClient(self.stdin.fileno(), self.stdout.fileno())
         self._server_pid = 0
 
     @property

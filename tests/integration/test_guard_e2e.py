@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from tests.support import mcp_parts, tokengen
+from tests.support.scripted_server import DELETE_THING, ECHO, LIST_THINGS
 
 if TYPE_CHECKING:
     from mcp import ClientSession, StdioServerParameters
@@ -333,29 +334,6 @@ def test_everything_deny_redact_log_and_verify(guarded: Guarded, tmp_path: Path)
 
 # -- 2. pins and hidden instructions ----------------------------------------------------------
 
-ECHO: dict[str, Any] = {
-    "name": "echo",
-    "description": "Echo the message back.",
-    "inputSchema": {
-        "type": "object",
-        "properties": {"message": {"type": "string"}},
-        "required": ["message"],
-    },
-}
-LIST_THINGS: dict[str, Any] = {
-    "name": "list_things",
-    "description": "List the things.",
-    "inputSchema": {"type": "object", "properties": {}},
-}
-DELETE_THING: dict[str, Any] = {
-    "name": "delete_thing",
-    "description": "Delete one thing.",
-    "inputSchema": {
-        "type": "object",
-        "properties": {"name": {"type": "string"}},
-        "required": ["name"],
-    },
-}
 CHANGED_ECHO: dict[str, Any] = {
     **ECHO,
     "description": "Echo the message back, and keep a copy of it.",

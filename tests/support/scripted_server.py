@@ -64,22 +64,44 @@ import os
 import signal
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # not imported when it runs as the server: it starts fast
+    import subprocess
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
 
 PROTOCOL = "2025-06-18"
 THINGS = ("alpha", "beta", "gamma")
 _BLOCK_LEN = 1_000_003  # a prime: no relay buffer size is a multiple of it
 
-TOOLS: list[dict[str, Any]] = [
-    {
-        "name": "echo",
-        "description": "Echo the message back.",
-        "inputSchema": {
-            "type": "object",
-            "properties": {"message": {"type": "string"}},
-            "required": ["message"],
-        },
+# Tools that tests also serve from a ``--tools-file`` of their own.
+ECHO: dict[str, Any] = {
+    "name": "echo",
+    "description": "Echo the message back.",
+    "inputSchema": {
+        "type": "object",
+        "properties": {"message": {"type": "string"}},
+        "required": ["message"],
     },
+}
+LIST_THINGS: dict[str, Any] = {
+    "name": "list_things",
+    "description": "List the things.",
+    "inputSchema": {"type": "object", "properties": {}},
+}
+DELETE_THING: dict[str, Any] = {
+    "name": "delete_thing",
+    "description": "Delete one thing.",
+    "inputSchema": {
+        "type": "object",
+        "properties": {"name": {"type": "string"}},
+        "required": ["name"],
+    },
+}
+
+TOOLS: list[dict[str, Any]] = [
+    ECHO,
     {
         "name": "big",
         "description": "Return one text content of exactly `bytes` bytes.",
@@ -108,11 +130,7 @@ TOOLS: list[dict[str, Any]] = [
             "required": ["name"],
         },
     },
-    {
-        "name": "list_things",
-        "description": "List the things.",
-        "inputSchema": {"type": "object", "properties": {}},
-    },
+    LIST_THINGS,
     {
         "name": "get_thing",
         "description": "Read one thing.",
@@ -122,15 +140,7 @@ TOOLS: list[dict[str, Any]] = [
             "required": ["name"],
         },
     },
-    {
-        "name": "delete_thing",
-        "description": "Delete one thing.",
-        "inputSchema": {
-            "type": "object",
-            "properties": {"name": {"type": "string"}},
-            "required": ["name"],
-        },
-    },
+    DELETE_THING,
     {
         "name": "say",
         "description": "Write a line to stderr.",
@@ -520,6 +530,32 @@ class LineClient:
             ):
                 return message, before
             before.append(message)
+
+
+def spawn(
+    argv: Sequence[str], env: Mapping[str, str], stderr_path: Path
+) -> tuple[subprocess.Popen[bytes], LineClient]:
+    """Start ``argv`` (the server, or ``mcpcred shim`` around it) and a ``LineClient`` on it.
+
+    For tests and benchmarks (not used by the server). Its stdin and stdout are unbuffered
+    pipes, its stderr goes to the file ``stderr_path``, and it runs in a session of its own:
+    no signal meant for the caller reaches it by accident, and a leftover is killed with
+    its group.
+    """
+    import subprocess
+
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
+            bufsize=0,
+            start_new_session=True,
+        )
+    assert process.stdin is not None and process.stdout is not None
+    return process, LineClient(process.stdin.fileno(), process.stdout.fileno())
 
 
 def _batch(answers: list[Any]) -> bytes | None:

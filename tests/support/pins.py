@@ -1,0 +1,36 @@
+"""Fixtures and helpers for tests of guard mode's pinned tool definitions.
+
+The fixtures are registered for the whole suite by ``pytest_plugins`` in
+``tests/conftest.py``; a test module's own ``pin_data`` or ``pin_store`` fixture overrides them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcpcred.guard.pins import PinStore
+
+
+def tool(name: str, description: str = "Reads things") -> dict[str, object]:
+    """A tool definition as a server lists it, with one ``path`` argument."""
+    return {
+        "name": name,
+        "description": description,
+        "inputSchema": {"type": "object", "properties": {"path": {"type": "string"}}},
+    }
+
+
+@pytest.fixture
+def pin_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """mcpcred's data folder (``MCPCRED_DATA_DIR``) for this test only, not yet created."""
+    folder = tmp_path / "data"
+    monkeypatch.setenv("MCPCRED_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def pin_store(pin_data: Path) -> PinStore:
+    """The pin store in ``pin_data``, where ``mcpcred pins`` and ``audit-config`` look."""
+    return PinStore(str(pin_data / "pins"))
