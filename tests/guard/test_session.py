@@ -7,29 +7,13 @@ from collections.abc import Mapping
 
 import pytest
 
+from mcpcred.guard.pins import Drift
 from mcpcred.guard.session import BIG, Session, _peek, dumps
 from mcpcred.guard.settings import Policy, ServerGuard
 
 
-class FakeDrift:
-    def __init__(
-        self,
-        added: list[str] | None = None,
-        changed: list[str] | None = None,
-        removed: list[str] | None = None,
-        created: bool = False,
-    ) -> None:
-        self.added = added or []
-        self.changed = changed or []
-        self.removed = removed or []
-        self.created = created
-
-    def __bool__(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
-
-
 class FakePins:
-    def __init__(self, drift: FakeDrift, document: dict[str, object] | None = None) -> None:
+    def __init__(self, drift: Drift, document: dict[str, object] | None = None) -> None:
         self.drift = drift
         self.document = document
         self.calls: list[tuple[str, list[str], bool, bool]] = []
@@ -44,7 +28,7 @@ class FakePins:
         *,
         complete: bool,
         adopt_new: bool = False,
-    ) -> FakeDrift:
+    ) -> Drift:
         self.calls.append((server, [str(t.get("name")) for t in tools], complete, adopt_new))
         return self.drift
 
@@ -231,7 +215,7 @@ def test_cancelled_requests_are_recorded_as_cancelled() -> None:
 
 @pytest.mark.parametrize("mode", ["warn", "block"])
 def test_changed_tools_are_reported_and_withheld_when_blocking(mode: str) -> None:
-    pins = FakePins(FakeDrift(changed=["get_issue"], added=["list_repos"]))
+    pins = FakePins(Drift(changed=["get_issue"], added=["list_repos"]))
     session, records, warnings = make(guard(on_change=mode), pins)
     session.from_client(request(2, "tools/list", {}))
     out = session.from_server(answer(2, {"tools": TOOLS}))
@@ -255,7 +239,7 @@ def test_changed_tools_are_reported_and_withheld_when_blocking(mode: str) -> Non
 
 
 def test_pagination_tells_pins_what_is_complete() -> None:
-    pins = FakePins(FakeDrift(created=True))
+    pins = FakePins(Drift(created=True))
     session, _, _ = make(guard(), pins)
     session.from_client(request(1, "tools/list", {}))
     session.from_server(answer(1, {"tools": TOOLS[:1], "nextCursor": "p2"}))
@@ -265,7 +249,7 @@ def test_pagination_tells_pins_what_is_complete() -> None:
 
 
 def test_pinning_off_never_touches_pins() -> None:
-    pins = FakePins(FakeDrift(changed=["get_issue"]))
+    pins = FakePins(Drift(changed=["get_issue"]))
     session, _, _ = make(guard(pin=False), pins)
     session.from_client(request(1, "tools/list", {}))
     raw = answer(1, {"tools": TOOLS})
@@ -294,21 +278,21 @@ def test_block_refuses_pending_changes_before_any_tools_list() -> None:
             "old_tool": {"change": "removed"},
         }
     }
-    pins = FakePins(FakeDrift(), pending)
+    pins = FakePins(Drift(), pending)
     session, _, _ = make(guard(on_change="block"), pins)
     assert session.withheld == {"get_issue", "new_tool"}
     to_server, to_client = session.from_client(request(1, "tools/call", {"name": "get_issue"}))
     assert to_server is None and to_client is not None
-    warn_only, _, _ = make(guard(on_change="warn"), FakePins(FakeDrift(), pending))
+    warn_only, _, _ = make(guard(on_change="warn"), FakePins(Drift(), pending))
     assert warn_only.withheld == set()
 
 
 def test_only_the_first_listing_is_adopted_into_new_pins() -> None:
-    pins = FakePins(FakeDrift(created=True))
+    pins = FakePins(Drift(created=True))
     session, _, _ = make(guard(), pins)
     session.from_client(request(1, "tools/list", {}))
     session.from_server(answer(1, {"tools": TOOLS[:1], "nextCursor": "p2"}))
-    pins.drift = FakeDrift()
+    pins.drift = Drift()
     session.from_client(request(2, "tools/list", {"cursor": "p2"}))
     session.from_server(answer(2, {"tools": TOOLS[1:]}))
     session.from_client(request(3, "tools/list", {}))  # after list_changed: a new listing
