@@ -15,7 +15,7 @@ either side, and answers with what goes where:
   ``on_change = "block"``, the tools whose definitions changed since they
   were pinned): only then is a message re-serialised;
 - requests are timed from the client's message to the server's answer and
-  recorded with redacted arguments.
+  recorded with their arguments (the recorder redacts them, off the relay's threads).
 
 Large answers (a 50 MB tool result) are not parsed at all when their id can
 be read from their first or last bytes: the guard only needs the id, and the
@@ -110,7 +110,6 @@ class Session:
         record: Callable[[dict[str, object]], None],
         warn: Callable[[str], None],
         pins: PinStore | None = None,
-        redact: Callable[[object], object] | None = None,
     ) -> None:
         self.settings = settings
         self.server = settings.server
@@ -118,7 +117,6 @@ class Session:
         self.record = record
         self.warn = warn
         self.pins = pins if settings.pin else None
-        self.redact = redact
         self.pending: dict[tuple[str, object], Pending] = {}
         self.client_name: str | None = None
         self.initialize: bytes | None = None  # the client's, replayed after a restart
@@ -558,22 +556,19 @@ class Session:
         entry: dict[str, object] = {**self._base(), "event": "call", "method": method}
         if target is not None:
             key = "uri" if method == "resources/read" else "tool"
-            entry[key] = self._safe(target, key)
+            entry[key] = target
         if arguments is not None and self.settings.log_arguments:
-            entry["arguments"] = self._safe(arguments, "arguments")
+            entry["arguments"] = arguments
         entry["outcome"] = outcome
         if reason is not None:
             entry["reason"] = reason
         if error is not None:
-            entry["error"] = self._safe(str(error)[:500], "error")
+            entry["error"] = str(error)[:500]
         if duration is not None:
             entry["duration_ms"] = round(duration * 1000, 3)
         if size is not None:
             entry["result_bytes"] = size
         self.record(entry)
-
-    def _safe(self, value: object, name: str) -> object:
-        return self.redact(value) if self.redact is not None else value
 
 
 def _peek(line: bytes) -> tuple[object, bool] | None:
