@@ -42,10 +42,16 @@ def login_command(provider: str, account: str) -> str:
     return f"mcpcred login {provider} --account {account}"
 
 
-def fresh_token(cached: str | None, now: float) -> str | None:
-    """The token in a cache item if it needs no refresh at ``now``; else None."""
+def fresh_access(cached: str | None, now: float) -> AccessToken | None:
+    """The access token in a cache item if it needs no refresh at ``now``; else None."""
     found = AccessToken.loads(cached)
-    return found.token if found is not None and found.fresh(now) else None
+    return found if found is not None and found.fresh(now) else None
+
+
+def fresh_token(cached: str | None, now: float) -> str | None:
+    """The token value in a cache item if it needs no refresh at ``now``; else None."""
+    found = fresh_access(cached, now)
+    return found.token if found is not None else None
 
 
 class AccessToken:

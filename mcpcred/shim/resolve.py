@@ -71,10 +71,15 @@ def prepare(options: ShimOptions, environ: Mapping[str, str]) -> tuple[list[str]
     refs = wanted(options.command, env, options.label())
     if not refs:
         return list(options.command), env
-    lookup = resolver(refs, options, environ)
-    argv = [references.substitute(a, lookup) for a in options.command]
-    env = {k: references.substitute(v, lookup) for k, v in env.items()}
-    return argv, env
+    return _substituted(options.command, env, resolver(refs, options, environ))
+
+
+def _substituted(
+    command: list[str], env: dict[str, str], lookup: Callable[[str, str], str]
+) -> tuple[list[str], dict[str, str]]:
+    """``command`` and ``env`` with every reference replaced through ``lookup``."""
+    argv = [references.substitute(a, lookup) for a in command]
+    return argv, {k: references.substitute(v, lookup) for k, v in env.items()}
 
 
 def prepare_guarded(
@@ -94,8 +99,7 @@ def prepare_guarded(
         secret = found.extras.get(key[0]) or keychain.ensure(*key)
     finally:
         keychain.close()
-    argv = [references.substitute(a, found.lookup) for a in options.command]
-    env = {k: references.substitute(v, found.lookup) for k, v in env.items()}
+    argv, env = _substituted(options.command, env, found.lookup)
     return argv, env, found, secret
 
 
@@ -159,16 +163,22 @@ def _fresh(cached: str | None) -> AccessToken | None:
     """The cached access token if no refresh is due (the fast path: no network, no lock)."""
     import time
 
-    from mcpcred.oauth.records import AccessToken
+    from mcpcred.oauth.records import fresh_access
 
-    token = AccessToken.loads(cached)
-    return token if token is not None and token.fresh(time.time()) else None
+    return fresh_access(cached, time.time())
 
 
 def _access_name(provider: str, account: str) -> str:
     from mcpcred.oauth.records import access_name
 
     return access_name(provider, account)
+
+
+def _creation_stuck(what: str) -> ShimError:
+    return ShimError(
+        f"another mcpcred process has been creating the keychain item '{what}' for too long",
+        hint="it may be waiting for the keychain to be unlocked; try again",
+    )
 
 
 class Keychain:
@@ -235,7 +245,7 @@ class Keychain:
 
         vault = self.vault()
         lock = os.path.join(runtime_path(), f"{name.replace(':', '-')}.lock")
-        with held(lock, timeout=self.timeout, what=name):
+        with held(lock, timeout=self.timeout, what=name, error=_creation_stuck):
             existing = vault.read([name]).get(name)
             if existing:
                 return existing

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mcpcred import references
@@ -116,3 +118,22 @@ def test_references_are_collected_once_in_order() -> None:
         ("secret", "b"),
         ("secret", "c"),
     ]
+
+
+def test_a_stuck_creator_of_a_keychain_item_is_a_shim_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Keychain.ensure`` waits for the process creating the item, then names what is stuck."""
+    from mcpcred.oauth.lock import held
+    from mcpcred.shim.resolve import Keychain
+
+    monkeypatch.setenv("MCPCRED_RUNTIME_DIR", str(tmp_path))
+    options = parse(["--timeout", "0.2", "--", "server"])
+    backend = {"PYTHON_KEYRING_BACKEND": "tests.support.memkeyring.MemoryKeyring"}
+    keychain = Keychain(options, backend)
+    made: list[str] = []
+    stuck = pytest.raises(ShimError, match="creating the keychain item 'audit:key'")
+    with held(tmp_path / "audit-key.lock", timeout=1, what="test"), stuck:
+        keychain.ensure("audit:key", lambda: made.append("x") or "value")
+    assert made == []
+    assert keychain.ensure("audit:key", lambda: "value") == "value"
