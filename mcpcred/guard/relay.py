@@ -50,6 +50,7 @@ READ_MAX = 4 * 1024 * 1024
 PIPE_SIZE = 1024 * 1024
 _FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 _ENDING = ("SIGTERM", "SIGINT", "SIGHUP")
+_KILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -273,17 +274,21 @@ class Relay:
             self.ending.set()
             threading.Thread(target=self._kill_later, daemon=True).start()
 
-    def _escalate(self, grace: float) -> None:
-        """After client EOF: wait, then TERM, then KILL, each with a time limit."""
+    def _escalate(self, grace: float, *, final: bool = True) -> None:
+        """Wait ``grace`` s for the server to exit, then TERM, then KILL, each with a limit.
+
+        ``final``: the session is ending (after client EOF), not just this server (a restart).
+        """
         if self._wait(grace):
             return
-        self.ending.set()
+        if final:
+            self.ending.set()
         self._signal_group(signal.SIGTERM)
         self._kill_later()
 
     def _kill_later(self) -> None:
         if not self._wait(TERM_GRACE):
-            self._signal_group(getattr(signal, "SIGKILL", signal.SIGTERM))
+            self._signal_group(_KILL)
 
     def _wait(self, seconds: float) -> bool:
         """True if the child exits within ``seconds``."""
@@ -384,11 +389,7 @@ class Relay:
     def _stop_child(self) -> None:
         """End the current server (stdin closed, then TERM, then KILL) and its reader."""
         self._close_server_stdin()
-        if not self._wait(EOF_GRACE):
-            self._signal_group(signal.SIGTERM)
-            if not self._wait(TERM_GRACE):
-                self._signal_group(getattr(signal, "SIGKILL", signal.SIGTERM))
-                self._wait(TERM_GRACE)
+        self._escalate(EOF_GRACE, final=False)
         reader = self.server_reader
         if reader is not None:
             reader.join(TERM_GRACE)
@@ -400,7 +401,7 @@ class Relay:
         if reader is not None:
             reader.join(TERM_GRACE)
             if reader.is_alive():  # a helper it started still holds stdout: end the group
-                self._signal_group(getattr(signal, "SIGKILL", signal.SIGTERM))
+                self._signal_group(_KILL)
                 reader.join(TERM_GRACE)
         self._reap_group()
         code = exit_code(returncode)

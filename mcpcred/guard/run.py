@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mcpcred.guard.auditlog import AuditLog
     from mcpcred.guard.settings import ServerGuard
     from mcpcred.shim.options import ShimOptions
+    from mcpcred.shim.resolve import Resolved
 
 
 # The writer gathers records for this long after the first one: one lock, head update
@@ -149,9 +150,15 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
     from mcpcred.guard.session import Session
     from mcpcred.shim.resolve import prepare_guarded
 
-    argv, env, found, key = prepare_guarded(
-        options, environ, (auditlog.KEY_NAME, auditlog.new_key_text)
-    )
+    key_item = (auditlog.KEY_NAME, auditlog.new_key_text)
+
+    def refreshes(found: Resolved) -> list[dict[str, object]]:
+        return [
+            {"event": "refresh", "credentials": [f"{references.OAUTH}/{name}"]}
+            for name in found.refreshed
+        ]
+
+    argv, env, found, key = prepare_guarded(options, environ, key_item)
     warn = Warn(options.label())
     base: dict[str, object] = {"server": settings.server, "pid": os.getpid()}
     if options.client:
@@ -165,8 +172,8 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         redact,
     )
     credentials = [f"{kind}/{name}" for kind, name in found.refs]
-    for name in found.refreshed:
-        recorder.add({"event": "refresh", "credentials": [f"{references.OAUTH}/{name}"]})
+    for record in refreshes(found):
+        recorder.add(record)
     recorder.add(
         {
             "event": "inject",
@@ -185,11 +192,9 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
     if settings.restart_on_expiry and found.deadline is not None:
 
         def renew() -> tuple[list[str], dict[str, str], float | None]:
-            new_argv, new_env, renewed, _ = prepare_guarded(
-                options, environ, (auditlog.KEY_NAME, auditlog.new_key_text)
-            )
-            for name in renewed.refreshed:
-                recorder.add({"event": "refresh", "credentials": [f"{references.OAUTH}/{name}"]})
+            new_argv, new_env, renewed, _ = prepare_guarded(options, environ, key_item)
+            for record in refreshes(renewed):
+                recorder.add(record)
             return new_argv, new_env, renewed.deadline
 
         relay.deadline = found.deadline
