@@ -189,15 +189,18 @@ def test_issuer_must_match_the_metadata_exactly(
 def test_server_start_refreshes_an_expiring_token_and_stores_the_rotated_one(
     keychain: dict[str, str], start_oidc_server: StartOidcServer
 ) -> None:
-    server = start_oidc_server(ACCESS_TTL="4")
+    # A 10 s lifetime refreshes 5 s after issue: room for a loaded 2-core machine to log in and
+    # start once from the cache; then wait until just past the refresh point, not a fixed time.
+    server = start_oidc_server(ACCESS_TTL="10")
     assert login(server, "--flow", "pkce").returncode == 0
+    refresh_due = time.monotonic() + 5.3  # the token was issued before login returned
     before = stored(keychain, RECORD)
     assert before is not None
     env = _env(TOKEN=f"mcpcred:oauth/{PROVIDER}")
     fresh = shim(env, *PRINT_TOKEN)
     assert fresh.returncode == 0, fresh.stderr
     assert server.stats()["refresh_token"] == 0  # cached: no network call
-    time.sleep(2.5)  # past refresh_at (half of a 4 s lifetime)
+    time.sleep(max(0.0, refresh_due - time.monotonic()))  # past refresh_at (half its life)
     refreshed = shim(env, *PRINT_TOKEN)
     assert refreshed.returncode == 0, refreshed.stderr
     token = refreshed.stdout.strip()
