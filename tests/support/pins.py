@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from mcpcred.guard.pins import PinStore
+from mcpcred.guard.pins import PinStore, client_key
+
+# The client key of ``mcpcred shim --client claude-code`` for a client with no capabilities.
+CLIENT = client_key("claude-code", None, {})
 
 
 def tool(name: str, description: str = "Reads things") -> dict[str, object]:
