@@ -667,8 +667,14 @@ class Session:
 
 
 def _named(names: list[str]) -> str:
-    """Tool names for a warning: the first ``MAX_NAMED``, then how many more."""
-    shown = ", ".join(names[:MAX_NAMED])
+    """Tool names for a warning: the first ``MAX_NAMED`` (escaped), then how many more.
+
+    Names come from the server: a control sequence in one must not reach the
+    terminal that shows the client's server log.
+    """
+    from mcpcred.guard.hidden import safe_text
+
+    shown = ", ".join(safe_text(name, 100) for name in names[:MAX_NAMED])
     more = len(names) - MAX_NAMED
     return f"{shown} and {more} more" if more > 0 else shown
 

@@ -521,3 +521,15 @@ def test_tools_beyond_the_pin_bounds_are_withheld_in_block_mode(
     initialize(warn_only, {})
     assert listing(warn_only, 1, TOOLS) == [t["name"] for t in TOOLS]
     assert any("list_repos" in w for w in warned)
+
+
+def test_drift_warnings_escape_and_bound_tool_names(pin_store: PinStore) -> None:
+    first, _, _ = make(guard(), pin_store)
+    initialize(first, {})
+    listing(first, 1, [pin_tool("a")])
+    second, _, warnings = make(guard(), pin_store)
+    initialize(second, {})
+    listing(second, 1, [pin_tool("a"), *(pin_tool(f"new\x1b[2J{i}") for i in range(150))])
+    (warning,) = warnings
+    assert "\x1b" not in warning and "\\u001b[2J" in warning
+    assert warning.count("new") == 100 and "and 50 more" in warning
