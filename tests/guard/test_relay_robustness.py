@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from tests.support import scripted_server
+from tests.support.pins import make_unreadable
 from tests.support.scripted_server import big_response, big_text, encode, text
 
 SERVER = Path(scripted_server.__file__).resolve()
@@ -813,7 +814,9 @@ def test_a_change_on_a_later_page_stays_withheld(
     assert drift["changed"] == ["get_env"] and drift["removed"] == [], drift
 
 
-@pytest.mark.parametrize("damage", ["oversized", "corrupt", "a directory", "pins folder a file"])
+@pytest.mark.parametrize(
+    "damage", ["oversized", "corrupt", "a directory", "permission denied", "pins folder a file"]
+)
 def test_a_pin_store_that_cannot_be_read_withholds_every_tool_with_on_change_block(
     guarded: Callable[..., Guarded], tmp_path: Path, damage: str
 ) -> None:
@@ -830,6 +833,8 @@ def test_a_pin_store_that_cannot_be_read_withholds_every_tool_with_on_change_blo
                 handle.truncate(64 * MIB + 1)
         elif damage == "corrupt":
             old.write_bytes(b'{"version": 1, "server": "demo", "tools": {')
+        elif damage == "permission denied":
+            make_unreadable(old)
         else:
             old.mkdir()
     shim = guarded(config=BLOCK)

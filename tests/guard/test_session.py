@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Collection, Mapping
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from mcpcred.guard import pins
 from mcpcred.guard.pins import Drift, PinStore, _dict
 from mcpcred.guard.session import BIG, Session, _peek, dumps
 from mcpcred.guard.settings import Policy, ServerGuard
+from tests.support.pins import make_unreadable
 from tests.support.pins import tool as pin_tool
 
 
@@ -466,7 +468,9 @@ def test_a_first_listing_with_a_tool_listed_twice_withholds_it(pin_store: PinSto
 
 
 @pytest.mark.parametrize("mode", ["block", "warn"])
-@pytest.mark.parametrize("damage", ["oversized", "corrupt", "directory", "old file corrupt"])
+@pytest.mark.parametrize(
+    "damage", ["oversized", "corrupt", "directory", "permission denied", "old file corrupt"]
+)
 def test_a_pin_store_that_cannot_be_used_fails_closed_in_block_mode(
     pin_store: PinStore, mode: str, damage: str
 ) -> None:
@@ -483,6 +487,9 @@ def test_a_pin_store_that_cannot_be_used_fails_closed_in_block_mode(
     elif damage == "directory":
         os.unlink(path)
         os.mkdir(path)
+    elif damage == "permission denied":
+        os.unlink(path)
+        make_unreadable(Path(path))
     else:
         pin_store.forget("gh")
         os.makedirs(pin_store.folder, exist_ok=True)
