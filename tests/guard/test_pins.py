@@ -286,6 +286,7 @@ def test_files_are_private(store: PinStore) -> None:
     store.observe("s", K, [tool("a")], complete=True)
     assert stat.S_IMODE(os.stat(store.path("s", K)).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(store.folder).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(store.server_folder("s")).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(os.path.dirname(store.folder)).st_mode) == 0o700
 
 
