@@ -160,6 +160,8 @@ class Session:
             self.held_at_start = self.pins.pending_names(self.server, self.pin_client)
         except McpcredError as exc:
             self._store_failed(exc.message)
+        except Exception as exc:  # a bug must withhold tools, not pass them unchecked
+            self._store_failed(f"reading them failed ({type(exc).__name__})")
 
     def _store_failed(self, message: str) -> None:
         """The pins cannot be used: in block mode every tool is withheld, else a warning."""
@@ -476,6 +478,9 @@ class Session:
             )
         except McpcredError as exc:
             self._store_failed(exc.message)
+            return
+        except Exception as exc:  # a bug must withhold tools, not pass them unchecked
+            self._store_failed(f"checking them failed ({type(exc).__name__})")
             return
         if not last and isinstance(following, str) and earlier is not None:
             if len(self._chains) >= MAX_CHAINS:

@@ -540,3 +540,18 @@ def test_drift_warnings_escape_and_bound_tool_names(pin_store: PinStore) -> None
     (warning,) = warnings
     assert "\x1b" not in warning and "\\u001b[2J" in warning
     assert warning.count("new") == 100 and "and 50 more" in warning
+
+
+def test_an_unexpected_failure_while_checking_pins_fails_closed(
+    pin_store: PinStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(tool: Mapping[str, object]) -> str:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(pins, "tool_hash", broken)
+    session, records, warnings = make(guard(on_change="block"), pin_store)
+    initialize(session, {})
+    assert listing(session, 1, TOOLS) == []
+    assert "checking them failed (RuntimeError)" in str(refused(session, 2, "get_issue"))
+    assert any("RuntimeError" in w for w in warnings)
+    assert [r["outcome"] for r in records if r["event"] == "pins"] == ["blocked"]
