@@ -1,12 +1,15 @@
 """``tools/*`` findings: what guard mode pinned about the servers in the scanned configs.
 
-Guard mode keeps one pin file per server (``mcpcred.guard.pins``). When a
-scanned config has a server entry whose name has pins, two rules look at them:
+Guard mode keeps pin files per server and client (``mcpcred.guard.pins``).
+When a scanned config has a server entry whose name has pins, two rules look
+at all of them (every client's, and the file from before pins were per
+client):
 
 - ``tools/hidden-instructions``: a pinned or pending tool definition holds
   text aimed at the model (``mcpcred.guard.hidden``), one finding per tool;
 - ``tools/definition-changed``: a change to a tool that nobody accepted yet,
-  one finding per tool.
+  one finding per tool and pending definition (several clients waiting for
+the same change make one finding).
 
 Findings point at the server entry. Their evidence names the tool and the
 first 12 hex digits of the definition's hash, so a baseline that accepts one
@@ -82,34 +85,47 @@ class PinnedTools:
         from mcpcred.guard.hidden import safe_text, scan_tool
         from mcpcred.guard.pins import PinStore, default_folder
 
-        try:
-            document = PinStore(default_folder(self.host.env)).load(server)
-        except ConfigError:
-            return []
-        if document is None:
-            return []
-        pins = _entries(document.get("tools"))
-        pending = _entries(document.get("pending"))
+        errors: list[ConfigError] = []  # unreadable files are skipped: `pins list` names them
+        documents = PinStore(default_folder(self.host.env)).documents(server, errors)
         shown_server = safe_text(server, 80)
         out: list[tuple[str, Severity, str, str]] = []
-        for tool in sorted(set(pins) | set(pending)):
+        names = sorted(
+            {
+                str(name)
+                for _, document in documents
+                for section in ("tools", "pending")
+                for name in _entries(document.get(section))
+            }
+        )
+        for tool in names:
             kinds: set[str] = set()
             severity = Severity.LOW
-            hashes = []
+            hashes: list[str] = []
             only_pending = True
-            for section, entries in (("tools", pins), ("pending", pending)):
-                entry = entries.get(tool)
-                shape = entry.get("definition") if entry else None
-                if entry is None or not isinstance(shape, dict):
-                    continue
-                found = scan_tool(shape)
-                if not found:
-                    continue
-                only_pending = only_pending and section == "pending"
-                hashes.append(str(entry.get("hash"))[:12])
-                for item in found:
-                    kinds.add(item.kind)
-                    severity = max(severity, _SEVERITY[item.severity])
+            changes: dict[tuple[str, str], None] = {}
+            for _, document in documents:
+                pins = _entries(document.get("tools"))
+                pending = _entries(document.get("pending"))
+                for section, entries in (("tools", pins), ("pending", pending)):
+                    entry = entries.get(tool)
+                    shape = entry.get("definition") if entry else None
+                    if entry is None or not isinstance(shape, dict):
+                        continue
+                    found = scan_tool(shape)
+                    if not found:
+                        continue
+                    only_pending = only_pending and section == "pending"
+                    digest = str(entry.get("hash"))[:12]
+                    if digest not in hashes:
+                        hashes.append(digest)
+                    for item in found:
+                        kinds.add(item.kind)
+                        severity = max(severity, _SEVERITY[item.severity])
+                change = pending.get(tool)
+                if change is not None:
+                    kind = str(change.get("change"))
+                    digest = str(change.get("hash"))[:12] if change.get("hash") else "none"
+                    changes[(kind, digest)] = None
             name = safe_text(tool, 60)
             if kinds:
                 where = " (a pending change)" if only_pending else ""
@@ -122,11 +138,8 @@ class PinnedTools:
                         f"{name}@{'+'.join(hashes)}",
                     )
                 )
-            change = pending.get(tool)
-            if change is not None:
-                kind = str(change.get("change"))
+            for kind, digest in changes:
                 verb = {"added": "was added", "removed": "was removed"}.get(kind, "changed")
-                digest = str(change.get("hash"))[:12] if change.get("hash") else "none"
                 out.append(
                     (
                         "tools/definition-changed",

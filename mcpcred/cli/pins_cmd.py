@@ -1,9 +1,12 @@
 """``mcpcred pins list|diff|accept|forget``: the tool definitions guard mode pinned.
 
-Guard mode pins a server's tools at its first start; later changes wait as
-*pending* in the pin file (and, with ``on_change = "block"``, are withheld
-from the client) until accepted here. Everything works from the pin files, so
-the server need not be running. Tool names and definitions come from the
+Guard mode pins a server's tools at its first start, per client (servers
+offer different tools to clients with different capabilities); later changes
+wait as *pending* in the pin file (and, with ``on_change = "block"``, are
+withheld from the client) until accepted here. Every command covers all
+clients of a server unless ``--client`` names one (a client key such as
+``claude-code.1f0e3dad``, or the client name before its dot). Everything works
+from the pin files, so the server need not be running. Tool names and definitions come from the
 server: text output escapes hidden and control characters, so a bidi
 override or an escape sequence in a definition cannot rewrite what is shown.
 """
@@ -40,26 +43,35 @@ def _store() -> PinStore:
     return PinStore(default_folder())
 
 
+CLIENT_HELP = "Only this client's pins: a key from `pins list`, or the client name before its dot."
+Found = list[tuple[str, str | None, dict[str, object]]]
+
+
 def _documents(
-    store: PinStore, server: str | None
-) -> tuple[list[tuple[str, dict[str, object]]], list[ConfigError]]:
-    """Pin files of one server (which must exist) or of all; unreadable ones apart."""
-    if server is not None:
-        document = store.load(server)
-        if document is None:
-            raise UsageError(f"no pinned tools for server '{server}'", hint=store.known_hint())
-        return [(server, document)], []
-    found: list[tuple[str, dict[str, object]]] = []
+    store: PinStore, server: str | None, client: str | None = None
+) -> tuple[Found, list[ConfigError]]:
+    """Pin files (server, client key, document) of one server (which must have pins) or of
+    all, only ``client``'s with one; unreadable ones apart."""
+    from mcpcred.guard.pins import client_matches
+
     errors: list[ConfigError] = []
-    for name in store.servers():
-        try:
-            document = store.load(name)
-        except ConfigError as exc:
-            errors.append(exc)
-            continue
-        if document is not None:
-            found.append((name, document))
+    found: Found = []
+    for name in [server] if server is not None else store.servers():
+        for key, document in store.documents(name, errors):
+            if client_matches(key, client):
+                found.append((name, key, document))
+    if server is not None and not found and not errors:
+        what = f"client '{client}' of server '{server}'" if client else f"server '{server}'"
+        raise UsageError(f"no pinned tools for {what}", hint=store.known_hint())
     return found, errors
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _client_label(key: str | None) -> str:
+    return key if key is not None else "(any, from before per-client pins)"
 
 
 def _report(errors: list[ConfigError]) -> int:
@@ -110,18 +122,23 @@ def _counts(document: Mapping[str, object]) -> dict[str, int]:
 @pins_app.command("list")
 def pins_list(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    client: str | None = typer.Option(None, "--client", help=CLIENT_HELP, show_default=False),
 ) -> int:
-    """Servers with pinned tools: how many, since when, pending changes, hidden instructions."""
+    """Servers and clients with pinned tools: how many, since when, pending changes, findings."""
     from mcpcred.guard.hidden import safe_text
 
     store = _store()
-    documents, errors = _documents(store, None)
+    documents, errors = _documents(store, None, client)
     rows = []
-    for server, document in documents:
+    for server, key, document in documents:
         hidden = _hidden(document)
+        capabilities = document.get("capabilities")
         rows.append(
             {
                 "server": server,
+                "client": key,
+                "client_name": document.get("client_name"),
+                "capabilities": capabilities if isinstance(capabilities, list) else None,
                 "tools": len(_entries(document.get("tools"))),
                 "pinned_at": document.get("pinned_at"),
                 "pending": _counts(document),
@@ -137,7 +154,7 @@ def pins_list(
             "no pinned tools yet: guard mode pins a server's tools at its first start\n"
         )
         return 0
-    table = [("server", "tools", "pinned", "pending", "hidden")]
+    table = [("server", "client", "tools", "pinned", "pending", "hidden")]
     for row in rows:
         pending = row["pending"]
         assert isinstance(pending, dict)  # noqa: S101 - built above
@@ -151,6 +168,7 @@ def pins_list(
         table.append(
             (
                 safe_text(str(row["server"]), 40),
+                safe_text(_client_label(_text(row["client"])), 60),
                 str(row["tools"]),
                 str(row["pinned_at"] or "-")[:10],
                 waiting,
@@ -170,6 +188,7 @@ def pins_diff(
         None, help="Server name (default: every server with pins).", show_default=False
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    client: str | None = typer.Option(None, "--client", help=CLIENT_HELP, show_default=False),
     exit_code: bool = typer.Option(
         False, "--exit-code", help="Exit with 1 when changes are pending (like git diff)."
     ),
@@ -179,9 +198,9 @@ def pins_diff(
     from mcpcred.guard.pins import diff_lines
 
     store = _store()
-    documents, errors = _documents(store, server)
+    documents, errors = _documents(store, server, client)
     changes = []
-    for name, document in documents:
+    for name, key, document in documents:
         pins = _entries(document.get("tools"))
         for tool, entry in sorted(_entries(document.get("pending")).items()):
             pinned = _definition(pins.get(tool, {}))
@@ -189,6 +208,7 @@ def pins_diff(
             changes.append(
                 {
                     "server": name,
+                    "client": key,
                     "tool": tool,
                     "change": entry.get("change"),
                     "seen_at": entry.get("seen_at"),
@@ -204,13 +224,16 @@ def pins_diff(
             sys.stderr.write("no pending changes to pinned tools\n")
     else:
         out: list[str] = []
-        for name, _ in documents:
-            mine = [c for c in changes if c["server"] == name]
+        for name, key, _ in documents:
+            mine = [c for c in changes if c["server"] == name and c["client"] == key]
             if not mine:
                 continue
             shown = safe_text(name, 80)
             plural = "s" if len(mine) != 1 else ""
-            out.append(f"server {shown}: {len(mine)} pending change{plural}")
+            out.append(
+                f"server {shown}, client {safe_text(_client_label(key), 80)}: "
+                f"{len(mine)} pending change{plural}"
+            )
             for change in mine:
                 out.append(
                     f"{change['change']} tool {safe_text(str(change['tool']), 80)} "
@@ -224,7 +247,8 @@ def pins_diff(
                 assert old is None or isinstance(old, dict)  # noqa: S101 - built above
                 assert new is None or isinstance(new, dict)  # noqa: S101 - built above
                 out.extend("  " + line for line in diff_lines(old, new))
-            out.append(f"accept with: mcpcred pins accept {name}")
+            only = f" --client {key}" if key is not None else ""
+            out.append(f"accept with: mcpcred pins accept {name}{only}")
             out.append("")
         sys.stdout.write("\n".join(out))
     status = _report(errors)
@@ -242,6 +266,7 @@ def pins_accept(
     all_servers: bool = typer.Option(
         False, "--all-servers", help="Accept every pending change of every server."
     ),
+    client: str | None = typer.Option(None, "--client", help=CLIENT_HELP, show_default=False),
 ) -> int:
     """Make pending tool changes the new pins (review them first with `pins diff`)."""
     from mcpcred.guard.hidden import safe_text, scan_tool
@@ -255,8 +280,16 @@ def pins_accept(
         raise UsageError("name the server whose changes to accept", hint=store.known_hint())
     targets = store.servers() if all_servers else [server] if server is not None else []
     for name in targets:
-        before = store.load(name)
-        drift = store.accept(name, tools or None)
+        before: dict[str, object] = {}
+        for _, document in store.documents(name):
+            before.update(_entries(document.get("pending")))
+        if all_servers and client is not None:
+            try:
+                drift = store.accept(name, None, client)
+            except UsageError:
+                continue  # this server has no pins of that client
+        else:
+            drift = store.accept(name, tools or None, client)
         shown = safe_text(name, 80)
         if not drift:
             sys.stderr.write(f"nothing to accept for server '{shown}'\n")
@@ -271,7 +304,7 @@ def pins_accept(
             if names
         ]
         sys.stderr.write(f"accepted for server '{shown}': {'; '.join(parts)}\n")
-        pending = _entries(before.get("pending")) if before else {}
+        pending = _entries(before)
         for tool in [*drift.changed, *drift.added]:
             shape = _definition(pending.get(tool, {}))
             kinds = sorted({f.kind for f in scan_tool(shape)}) if shape else []
@@ -286,15 +319,20 @@ def pins_accept(
 @pins_app.command("forget")
 def pins_forget(
     server: str = typer.Argument(..., help="Server name.", show_default=False),
+    client: str | None = typer.Option(None, "--client", help=CLIENT_HELP, show_default=False),
 ) -> int:
-    """Delete a server's pins; its tools are pinned again at its next start."""
+    """Delete a server's pins (or one client's); its tools are pinned again at its next start."""
     from mcpcred.guard.hidden import safe_text
 
     store = _store()
-    if not store.forget(server):
-        raise UsageError(f"no pinned tools for server '{server}'", hint=store.known_hint())
+    removed = store.forget(server, client)
+    if not removed:
+        what = f"client '{client}' of server '{server}'" if client else f"server '{server}'"
+        raise UsageError(f"no pinned tools for {what}", hint=store.known_hint())
+    whose = f"client '{safe_text(client, 80)}' of " if client else ""
+    files = f"{removed} pin file{'s' if removed != 1 else ''}"
     sys.stderr.write(
-        f"forgot the pinned tools of server '{safe_text(server, 80)}'; "
+        f"forgot the pinned tools of {whose}server '{safe_text(server, 80)}' ({files}); "
         "they are pinned again at its next start\n"
     )
     return 0

@@ -31,7 +31,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
     from mcpcred.guard.pins import PinStore
     from mcpcred.guard.settings import ServerGuard
@@ -40,6 +40,8 @@ SERVER_ERROR = -32000
 BIG = 256 * 1024  # answers larger than this are peeked at, not parsed, when possible
 MAX_PENDING = 10_000
 MAX_MALFORMED_RECORDS = 20
+MAX_CHAINS = 8  # paged tools/list listings followed at once (their cursors)
+MAX_NAMED = 100  # tool names in one warning or record
 _AUDITED = frozenset({"tools/call", "resources/read", "prompts/get", "initialize"})
 _ID = r'(-?\d+|"(?:[^"\\]|\\.)*")'
 _HEAD = re.compile(
@@ -89,13 +91,13 @@ class Pending:
     __slots__ = ("arguments", "cursor", "method", "request_id", "started", "target")
 
     def __init__(
-        self, method: str, request_id: object, target: str | None, arguments: object, cursor: bool
+        self, method: str, request_id: object, target: str | None, arguments: object, cursor: object
     ) -> None:
         self.method = method
         self.request_id = request_id
         self.target = target  # tool or prompt name, resource URI
         self.arguments = arguments
-        self.cursor = cursor  # a tools/list page after the first
+        self.cursor = cursor  # tools/list: the cursor of a page after the first (else None)
         self.started = time.monotonic()
 
 
@@ -121,37 +123,67 @@ class Session:
         self.client_name: str | None = None
         self.initialize: bytes | None = None  # the client's, replayed after a restart
         self.initialized: bytes | None = None
-        self.withheld: set[str] = set()  # tools hidden until `mcpcred pins accept`
-        self.pinning_first = False  # this session created the pins: later pages join them
+        # Blocks (on_change = "block"). A listing in this session can add to them,
+        # never lift them: a later page or listing cannot undo what an earlier one found.
+        self.withheld: set[str] = set()  # drifted tools, hidden until `mcpcred pins accept`
+        self.unpinned: set[str] = set()  # tools beyond the pin store's bounds
+        self.held_at_start: set[str] = set()  # pending before this session listed them
+        self.store_problem: str | None = None  # the pins cannot be read or written
         self.unchecked = False  # block mode, and the last tool list could not be read
-        self._drift_seen: tuple[tuple[str, ...], ...] | None = None
+        self.capabilities: object = None  # the client's, from initialize
+        self._chains: dict[str, tuple[frozenset[str], bool]] = {}  # next cursor -> listing so far
+        self._reported: set[tuple[str, str]] = set()  # (change, tool) warned about
         self._replay: tuple[tuple[str, object], threading.Event] | None = None
         self._malformed = 0
         if self.pins is not None and settings.on_change == "block":
-            self.withheld = self._pending_changes()
+            self._pending_changes()
 
-    def _pending_changes(self) -> set[str]:
+    @property
+    def pin_client(self) -> str:
+        """The key this client's pins are kept under (``pins.client_key``)."""
+        from mcpcred.guard.pins import client_key
+
+        return client_key(self.client, self.client_name, self.capabilities)
+
+    def _pending_changes(self) -> None:
         """Tools already waiting for ``pins accept``: refused before any ``tools/list``.
 
         A client that kept its tool list from an earlier session may call a
         tool without listing again; the block must not depend on it listing.
+        Read at the start (for any client of this name) and again at
+        ``initialize``, when the client's capabilities make its key.
         """
         from mcpcred.errors import McpcredError
 
         assert self.pins is not None  # noqa: S101
         try:
-            document = self.pins.load(self.server)
+            self.held_at_start = self.pins.pending_names(self.server, self.pin_client)
         except McpcredError as exc:
-            self.warn(f"cannot read the pinned tool definitions: {exc.message}")
-            return set()
-        pending = document.get("pending") if isinstance(document, dict) else None
-        if not isinstance(pending, dict):
-            return set()
-        return {
-            str(name)
-            for name, entry in pending.items()
-            if isinstance(entry, dict) and entry.get("change") in ("added", "changed")
-        }
+            self._store_failed(exc.message)
+        except Exception as exc:  # a bug must withhold tools, not pass them unchecked
+            self._store_failed(f"reading them failed ({type(exc).__name__})")
+
+    def _store_failed(self, message: str) -> None:
+        """The pins cannot be used: in block mode every tool is withheld, else a warning."""
+        block = self.settings.on_change == "block"
+        if block and self.store_problem is None:
+            self.store_problem = message
+        if ("store", message) in self._reported:
+            return
+        self._reported.add(("store", message))
+        what = (
+            "every tool is withheld and every call refused for this session"
+            if block
+            else 'tools pass unchecked (on_change = "warn")'
+        )
+        self.warn(f"cannot check the pinned tool definitions: {message}; {what}")
+        self.record(
+            {
+                "event": "pins",
+                "outcome": "blocked" if block else "warned",
+                "detail": f"pins unusable: {message}"[:1000],
+            }
+        )
 
     # -- client -> server ------------------------------------------------------------
     def from_client(self, line: bytes) -> tuple[bytes | None, bytes | None]:
@@ -199,6 +231,10 @@ class Session:
                 self.client_name = str(info["name"])[:200]
             if line is not None:
                 self.initialize = line
+            capabilities = params.get("capabilities")
+            self.capabilities = capabilities if isinstance(capabilities, dict) else {}
+            if self.pins is not None and self.settings.on_change == "block":
+                self._pending_changes()  # now for this client's own key
         target: str | None = None
         arguments: object = None
         if method in ("tools/call", "prompts/get"):
@@ -215,7 +251,7 @@ class Session:
         # Every request is tracked: one the server never answers still gets an answer.
         if len(self.pending) >= MAX_PENDING:
             self.pending.pop(next(iter(self.pending)))
-        cursor = method == "tools/list" and bool(params.get("cursor"))
+        cursor = params.get("cursor") if method == "tools/list" else None
         self.pending[_key(request_id)] = Pending(method, request_id, target, arguments, cursor)
         return None
 
@@ -276,12 +312,25 @@ class Session:
     def refusal(self, tool: str) -> str | None:
         """Why a call to ``tool`` is refused (policy or an unaccepted definition change)."""
         reason = self.settings.refusal(tool)
+        if reason is None and self.store_problem is not None:
+            reason = (
+                f"the pinned tool definitions cannot be used ({self.store_problem}), so no "
+                "tool can be checked; fix or reset them (`mcpcred pins forget "
+                f"{self.server}`) and restart the server"
+            )
+        if reason is None and tool in self.unpinned:
+            from mcpcred.guard.pins import limits_note
+
+            reason = (
+                "the server offers more than mcpcred can pin, so this tool cannot be checked "
+                f"({limits_note()})"
+            )
         if reason is None and self.unchecked:
             reason = (
                 "the server's tool list could not be read, so its definitions cannot be "
                 "checked against the pins; calls wait for a tool list that can be"
             )
-        if reason is None and tool in self.withheld:
+        if reason is None and (tool in self.withheld or tool in self.held_at_start):
             reason = (
                 "its definition changed since it was pinned; review it with "
                 f"`mcpcred pins diff {self.server}` and accept it with "
@@ -375,8 +424,7 @@ class Session:
         if not isinstance(result, dict) or not isinstance(result.get("tools"), list):
             return None
         tools = [t for t in result["tools"] if isinstance(t, dict)]
-        last_page = not result.get("nextCursor")
-        self._check_pins(tools, complete=last_page and not pending.cursor, last_page=last_page)
+        self._check_pins(tools, pending.cursor, result.get("nextCursor"))
         kept = [
             t for t in result["tools"] if not (isinstance(t, dict) and self._hidden(t.get("name")))
         ]
@@ -388,61 +436,113 @@ class Session:
         return isinstance(name, str) and self.refusal(name) is not None
 
     def _check_pins(
-        self, tools: list[dict[str, object]], *, complete: bool, last_page: bool
+        self, tools: list[dict[str, object]], cursor: object, following: object
     ) -> None:
+        """Check one page of a listing against the pins; add what drifted to the blocks.
+
+        Pages are followed by cursor: the names of a listing's earlier pages
+        let its last page tell which pinned tools are gone, and the client's
+        first listing (the one that creates its pins) is pinned on every page.
+        A page whose listing was not followed from its start never reports
+        removals.
+        """
         if self.pins is None:
             return
         from mcpcred.errors import McpcredError
 
+        if not cursor:
+            earlier: frozenset[str] | None = frozenset()
+            first = False
+        else:
+            chain = self._chains.pop(str(cursor), None) if isinstance(cursor, str) else None
+            earlier, first = chain if chain is not None else (None, False)
+        names = [str(t["name"]) for t in tools if isinstance(t.get("name"), str)]
+        last = not following
         try:
-            listed: list[Mapping[str, object]] = list(tools)
+            about = {
+                "client_id": self.client,
+                "client_name": self.client_name,
+                "capabilities": sorted(self.capabilities)
+                if isinstance(self.capabilities, dict)
+                else [],
+            }
             drift = self.pins.observe(
-                self.server, listed, complete=complete, adopt_new=self.pinning_first
+                self.server,
+                self.pin_client,
+                list(tools),
+                complete=last and earlier is not None,
+                earlier=earlier or (),
+                adopt_new=first,
+                held=self.withheld,
+                about=about,
             )
         except McpcredError as exc:
-            self.warn(f"cannot check the pinned tool definitions: {exc.message}")
+            self._store_failed(exc.message)
             return
+        except Exception as exc:  # a bug must withhold tools, not pass them unchecked
+            self._store_failed(f"checking them failed ({type(exc).__name__})")
+            return
+        if not last and isinstance(following, str) and earlier is not None:
+            if len(self._chains) >= MAX_CHAINS:
+                self._chains.pop(next(iter(self._chains)))
+            self._chains[following] = (earlier.union(names), first or drift.created)
         self.unchecked = False
-        if drift.created or self.pinning_first:
-            # The first listing ever: its later pages join the pins; a later listing does not.
-            self.pinning_first = not last_page
-            self._scan_hidden(tools)
-            return
-        if not drift:
-            self.withheld.clear()
-            return
+        block = self.settings.on_change == "block"
         changed = set(drift.added) | set(drift.changed)
-        self.withheld = changed if self.settings.on_change == "block" else set()
-        signature = (tuple(drift.added), tuple(drift.changed), tuple(drift.removed))
-        if signature == self._drift_seen:
-            return
-        self._drift_seen = signature
-        parts = [
-            f"{label} {', '.join(names)}"
-            for label, names in (
+        if block:
+            self.withheld |= changed
+            self.unpinned.update(drift.unpinned)
+        # A tool pending at the start that this listing shows as pinned is no change now.
+        self.held_at_start -= set(names) - changed - set(drift.unpinned)
+        if drift.created or first:
+            self._scan_hidden(tools)
+        new = [
+            (kind, name)
+            for kind, listed in (
                 ("changed", drift.changed),
                 ("added", drift.added),
                 ("removed", drift.removed),
+                ("unpinned", drift.unpinned),
             )
-            if names
+            for name in listed
+            if (kind, name) not in self._reported
         ]
-        action = (
-            "withheld until accepted" if self.settings.on_change == "block" else "passed through"
-        )
+        if not new:
+            return
+        self._reported.update(new)
+        parts = [
+            f"{label} {_named([name for kind, name in new if kind == key])}"
+            for key, label in (
+                ("changed", "changed"),
+                ("added", "added"),
+                ("removed", "removed"),
+                ("unpinned", "too many or too large to pin"),
+            )
+            if any(kind == key for kind, _ in new)
+        ]
+        action = "withheld until accepted" if block else "passed through"
         self.warn(
             f"tool definitions differ from the pinned ones: {'; '.join(parts)} ({action}; "
             f"review: mcpcred pins diff {self.server})"
         )
-        self.record(
-            {
-                "event": "pins",
-                "added": list(drift.added),
-                "changed": list(drift.changed),
-                "removed": list(drift.removed),
-                "outcome": "blocked" if self.settings.on_change == "block" else "warned",
-            }
-        )
-        self._scan_hidden([t for t in tools if t.get("name") in changed])
+        entry: dict[str, object] = {
+            "event": "pins",
+            "added": [name for kind, name in new if kind == "added"][:MAX_NAMED],
+            "changed": [name for kind, name in new if kind == "changed"][:MAX_NAMED],
+            "removed": [name for kind, name in new if kind == "removed"][:MAX_NAMED],
+            "outcome": "blocked" if block else "warned",
+        }
+        unpinned = [name for kind, name in new if kind == "unpinned"]
+        if unpinned:
+            from mcpcred.guard.pins import limits_note
+
+            entry["detail"] = (
+                f"{len(unpinned)} tools not pinned ({limits_note()}): {_named(unpinned)}"
+            )[:1000]
+        self.record(entry)
+        fresh = {name for kind, name in new if kind in ("changed", "added")}
+        if not (drift.created or first):
+            self._scan_hidden([t for t in tools if t.get("name") in fresh])
 
     def _scan_hidden(self, tools: list[dict[str, object]]) -> None:
         from mcpcred.guard.hidden import safe_text, scan_tool
@@ -569,6 +669,19 @@ class Session:
         if size is not None:
             entry["result_bytes"] = size
         self.record(entry)
+
+
+def _named(names: list[str]) -> str:
+    """Tool names for a warning: the first ``MAX_NAMED`` (escaped), then how many more.
+
+    Names come from the server: a control sequence in one must not reach the
+    terminal that shows the client's server log.
+    """
+    from mcpcred.guard.hidden import safe_text
+
+    shown = ", ".join(safe_text(name, 100) for name in names[:MAX_NAMED])
+    more = len(names) - MAX_NAMED
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _peek(line: bytes) -> tuple[object, bool] | None:

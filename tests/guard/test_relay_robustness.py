@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from tests.support import scripted_server
+from tests.support.pins import make_unreadable
 from tests.support.scripted_server import big_response, big_text, encode, text
 
 SERVER = Path(scripted_server.__file__).resolve()
@@ -757,6 +758,103 @@ def test_a_changed_tool_is_withheld_with_on_change_block(
     assert b"id_rsa" not in again and b"delete_thing" not in again, again[:300]
     assert second.call(5, "list_things", {})["result"]["isError"] is False
     assert second.call(6, "echo", {"message": "secret"})["result"]["isError"] is True
+
+
+def list_pages(shim: Guarded, first_id: int) -> list[str]:
+    """Every page of a tools/list, following nextCursor: the tool names the client gets."""
+    names: list[str] = []
+    params: dict[str, Any] = {}
+    for request_id in range(first_id, first_id + 20):
+        answer = shim.request(
+            {"jsonrpc": "2.0", "id": request_id, "method": "tools/list", "params": params}
+        )
+        names += [tool["name"] for tool in answer["result"]["tools"]]
+        cursor = answer["result"].get("nextCursor")
+        if not cursor:
+            return names
+        params = {"cursor": cursor}
+    raise AssertionError("the listing never ended")
+
+
+def test_a_change_on_a_later_page_stays_withheld(
+    guarded: Callable[..., Guarded], tmp_path: Path
+) -> None:
+    """Page 2 changes a tool: withheld; page 3, and a later listing, never lift the block."""
+    tools = tmp_path / "tools.json"
+    original = [dict(tool) for tool in scripted_server.TOOLS]
+    tools.write_text(json.dumps({"tools": original}))
+    first = guarded("--tools-file", str(tools), "--page-size", "3", config=BLOCK)
+    first.initialize()
+    everything = list_pages(first, 2)
+    assert everything == [t["name"] for t in original if t["name"] != "delete_thing"]
+    first.stdin.close()
+    assert first.wait(10) == 0
+
+    changed = [dict(tool) for tool in original]
+    index = [t["name"] for t in changed].index("get_env")
+    assert 3 <= index < 6  # on page 2
+    changed[index]["description"] = POISONED
+    tools.write_text(json.dumps({"tools": changed}))
+    second = guarded("--tools-file", str(tools), "--page-size", "3")
+    second.initialize()
+    listed = list_pages(second, 2)
+    assert "get_env" not in listed and "echo" in listed and listed[-1] == everything[-1]
+    refused = second.call(30, "get_env", {"name": "HOME"})
+    assert refused["result"]["isError"] is True, refused
+    assert "pins accept demo" in refused["result"]["content"][0]["text"]
+    assert second.call(31, "echo", {"message": "fine"})["result"]["isError"] is False
+
+    tools.write_text(json.dumps({"tools": original}))  # the server goes back
+    assert "get_env" not in list_pages(second, 40)
+    again = second.call(60, "get_env", {"name": "HOME"})
+    assert again["result"]["isError"] is True, again
+    assert b'"id":30' not in second.received.read_bytes()
+    assert b'"id":60' not in second.received.read_bytes()
+    (drift,) = [r for r in audit_lines(tmp_path) if r.get("event") == "pins"]
+    assert drift["changed"] == ["get_env"] and drift["removed"] == [], drift
+
+
+@pytest.mark.parametrize(
+    "damage", ["oversized", "corrupt", "a directory", "permission denied", "pins folder a file"]
+)
+def test_a_pin_store_that_cannot_be_read_withholds_every_tool_with_on_change_block(
+    guarded: Callable[..., Guarded], tmp_path: Path, damage: str
+) -> None:
+    """Oversized, corrupt or unreadable pins: tools withheld and calls refused, never passed."""
+    pins = tmp_path / "data" / "pins"
+    pins.parent.mkdir()
+    if damage == "pins folder a file":
+        pins.write_text("not a folder")
+    else:
+        pins.mkdir()
+        old = pins / "demo.json"  # the file from before pins were per client
+        if damage == "oversized":
+            with old.open("wb") as handle:
+                handle.truncate(64 * MIB + 1)
+        elif damage == "corrupt":
+            old.write_bytes(b'{"version": 1, "server": "demo", "tools": {')
+        elif damage == "permission denied":
+            make_unreadable(old)
+        else:
+            old.mkdir()
+    shim = guarded(config=BLOCK)
+    shim.initialize()
+    listed = list_pages(shim, 2)
+    refused = shim.call(3, "echo", {"message": "x"})
+    problems = []
+    if listed:
+        problems.append(f"tools reached the client unchecked: {listed}")
+    if refused.get("result", {}).get("isError") is not True:
+        problems.append(f"a call was forwarded: {refused}")
+    assert not problems, "; ".join(problems)
+    text = refused["result"]["content"][0]["text"]
+    assert "cannot be used" in text and "mcpcred pins forget demo" in text, text
+    assert b'"id":3' not in shim.received.read_bytes()
+    shim.stdin.close()
+    assert shim.wait(10) == 0
+    assert "cannot check the pinned tool definitions" in shim.stderr()
+    (record,) = [r for r in audit_lines(tmp_path) if r.get("event") == "pins"]
+    assert record["outcome"] == "blocked" and "pins unusable" in record["detail"], record
 
 
 # --- large results --------------------------------------------------------------------------

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Collection, Mapping
+from pathlib import Path
 
 import pytest
 
-from mcpcred.guard.pins import Drift
+from mcpcred.guard import pins
+from mcpcred.guard.pins import Drift, PinStore, _dict
 from mcpcred.guard.session import BIG, Session, _peek, dumps
 from mcpcred.guard.settings import Policy, ServerGuard
+from tests.support.pins import make_unreadable
+from tests.support.pins import tool as pin_tool
 
 
 class FakePins:
@@ -18,16 +23,22 @@ class FakePins:
         self.document = document
         self.calls: list[tuple[str, list[str], bool, bool]] = []
 
-    def load(self, server: str) -> dict[str, object] | None:
-        return self.document
+    def pending_names(self, server: str, client: str) -> set[str]:
+        pending = (self.document or {}).get("pending") or {}
+        assert isinstance(pending, dict)
+        return {n for n, e in pending.items() if e.get("change") in ("added", "changed")}
 
     def observe(
         self,
         server: str,
+        client: str,
         tools: list[Mapping[str, object]],
         *,
         complete: bool,
+        earlier: Collection[str] = (),
         adopt_new: bool = False,
+        held: Collection[str] = (),
+        about: Mapping[str, object] | None = None,
     ) -> Drift:
         self.calls.append((server, [str(t.get("name")) for t in tools], complete, adopt_new))
         return self.drift
@@ -244,7 +255,7 @@ def test_pagination_tells_pins_what_is_complete() -> None:
     session.from_server(answer(1, {"tools": TOOLS[:1], "nextCursor": "p2"}))
     session.from_client(request(2, "tools/list", {"cursor": "p2"}))
     session.from_server(answer(2, {"tools": TOOLS[1:]}))
-    assert [(c[2], c[3]) for c in pins.calls] == [(False, False), (False, True)]
+    assert [(c[2], c[3]) for c in pins.calls] == [(False, False), (True, True)]
 
 
 def test_pinning_off_never_touches_pins() -> None:
@@ -279,11 +290,11 @@ def test_block_refuses_pending_changes_before_any_tools_list() -> None:
     }
     pins = FakePins(Drift(), pending)
     session, _, _ = make(guard(on_change="block"), pins)
-    assert session.withheld == {"get_issue", "new_tool"}
+    assert session.held_at_start == {"get_issue", "new_tool"}
     to_server, to_client = session.from_client(request(1, "tools/call", {"name": "get_issue"}))
     assert to_server is None and to_client is not None
     warn_only, _, _ = make(guard(on_change="warn"), FakePins(Drift(), pending))
-    assert warn_only.withheld == set()
+    assert warn_only.held_at_start == set()
 
 
 def test_only_the_first_listing_is_adopted_into_new_pins() -> None:
@@ -352,3 +363,195 @@ def test_every_request_is_answered_when_the_server_dies() -> None:
     out = session.abandon("exited before answering")
     assert sorted(json.loads(line)["id"] for line in out.splitlines()) == ["p1", "u1"]
     assert records == []  # pings are answered, not audited
+
+
+# -- pins, with the real pin store -------------------------------------------------------------
+def listing(
+    session: Session, request_id: int, tools: list[dict[str, object]], **page: object
+) -> list[str]:
+    """One tools/list page through the session: the names the client gets."""
+    params = {"cursor": page.pop("cursor")} if "cursor" in page else {}
+    session.from_client(request(request_id, "tools/list", params))
+    raw = answer(request_id, {"tools": tools, **page})
+    out = session.from_server(raw)
+    return [str(t["name"]) for t in json.loads(out or raw)["result"]["tools"]]
+
+
+def refused(session: Session, request_id: int, name: str) -> str | None:
+    """The refusal text of a call to ``name``, or None when it is forwarded."""
+    to_server, to_client = session.from_client(request(request_id, "tools/call", {"name": name}))
+    if to_server is not None:
+        session.from_server(answer(request_id, {"content": []}))
+        return None
+    assert to_client is not None
+    text = json.loads(to_client)["result"]["content"][0]["text"]
+    assert isinstance(text, str)
+    return text
+
+
+def initialize(session: Session, capabilities: dict[str, object]) -> None:
+    params = {"capabilities": capabilities, "clientInfo": {"name": "sdk", "version": "1"}}
+    session.from_client(request(0, "initialize", params))
+    session.from_server(answer(0, {"serverInfo": {"name": "s", "version": "1"}}))
+
+
+def paged(session: Session, first: int, pages: list[list[dict[str, object]]]) -> list[str]:
+    names: list[str] = []
+    cursor = None
+    for index, page in enumerate(pages):
+        more = {"nextCursor": f"c{index + 1}"} if index + 1 < len(pages) else {}
+        extra = {"cursor": cursor} if cursor else {}
+        names += listing(session, first + index, page, **more, **extra)
+        cursor = more.get("nextCursor")
+    return names
+
+
+PAGES = [[pin_tool("a"), pin_tool("b")], [pin_tool("c"), pin_tool("d")], [pin_tool("e")]]
+
+
+def test_a_change_on_page_two_stays_blocked_through_page_three_and_later_listings(
+    pin_store: PinStore,
+) -> None:
+    first, _, _ = make(guard(on_change="block"), pin_store)
+    initialize(first, {})
+    assert paged(first, 1, PAGES) == ["a", "b", "c", "d", "e"]
+    second, records, warnings = make(guard(on_change="block"), pin_store)
+    initialize(second, {})
+    rug = [PAGES[0], [pin_tool("c", "now reads ~/.ssh"), pin_tool("d")], PAGES[2]]
+    assert paged(second, 1, rug) == ["a", "b", "d", "e"]
+    assert "pins accept" in str(refused(second, 10, "c"))
+    assert refused(second, 11, "e") is None
+    # the server offers the pinned definition again: the block set above stays
+    assert paged(second, 20, PAGES) == ["a", "b", "d", "e"]
+    assert listing(second, 30, PAGES[1], cursor="from an earlier session") == ["d"]
+    assert "pins accept" in str(refused(second, 31, "c"))
+    assert [r["changed"] for r in records if r["event"] == "pins"] == [["c"]]
+    assert sum("changed c" in w for w in warnings) == 1
+    pending = pin_store.load("gh", second.pin_client)
+    assert pending is not None and list(_dict(pending["pending"])) == ["c"]  # diff shows why
+
+
+def test_a_paged_listing_reports_no_false_removals(pin_store: PinStore) -> None:
+    first, _, _ = make(guard(), pin_store)
+    initialize(first, {})
+    paged(first, 1, PAGES)
+    second, records, warnings = make(guard(), pin_store)
+    initialize(second, {})
+    paged(second, 1, PAGES)
+    assert [r for r in records if r["event"] == "pins"] == [] and warnings == []
+    paged(second, 10, PAGES[:2])  # "e" is gone, and only the last page can tell
+    assert [r["removed"] for r in records if r["event"] == "pins"] == [["e"]]
+
+
+def test_clients_with_other_capabilities_keep_pins_of_their_own(pin_store: PinStore) -> None:
+    base = [pin_tool("echo"), pin_tool("get-env")]
+    more = [*base, pin_tool("get-roots-list")]
+    for capabilities, tools in [
+        ({}, base),
+        ({"roots": {}}, more),
+        ({}, base),
+        ({"roots": {}}, more),
+    ]:
+        session, records, warnings = make(guard(on_change="block"), pin_store)
+        initialize(session, capabilities)
+        assert listing(session, 1, tools) == [t["name"] for t in tools]
+        assert refused(session, 2, "echo") is None
+        assert [r for r in records if r["event"] == "pins"] == [] and warnings == []
+    assert len(pin_store.clients("gh")) == 2
+
+
+def test_a_first_listing_with_a_tool_listed_twice_withholds_it(pin_store: PinStore) -> None:
+    session, _, _ = make(guard(on_change="block"), pin_store)
+    initialize(session, {})
+    assert listing(session, 1, [pin_tool("a"), pin_tool("b"), pin_tool("a", "shadow")]) == ["b"]
+    assert refused(session, 2, "a") is not None
+
+
+@pytest.mark.parametrize("mode", ["block", "warn"])
+@pytest.mark.parametrize(
+    "damage", ["oversized", "corrupt", "directory", "permission denied", "old file corrupt"]
+)
+def test_a_pin_store_that_cannot_be_used_fails_closed_in_block_mode(
+    pin_store: PinStore, mode: str, damage: str
+) -> None:
+    first, _, _ = make(guard(), pin_store)
+    initialize(first, {})
+    listing(first, 1, TOOLS)
+    path = pin_store.path("gh", first.pin_client)
+    if damage == "oversized":
+        with open(path, "r+b") as handle:
+            handle.truncate(64 * 1024 * 1024 + 1)
+    elif damage == "corrupt":
+        with open(path, "wb") as handle:
+            handle.write(b'{"version": 2, "tools": ')
+    elif damage == "directory":
+        os.unlink(path)
+        os.mkdir(path)
+    elif damage == "permission denied":
+        os.unlink(path)
+        make_unreadable(Path(path))
+    else:
+        pin_store.forget("gh")
+        os.makedirs(pin_store.folder, exist_ok=True)
+        with open(pin_store.path("gh", None), "wb") as handle:
+            handle.write(b"\x00 not json")
+    session, records, warnings = make(guard(on_change=mode), pin_store)
+    initialize(session, {})
+    names = listing(session, 1, TOOLS)
+    text = refused(session, 2, "get_issue")
+    assert any("cannot check the pinned tool definitions" in w for w in warnings), warnings
+    (event,) = [r for r in records if r["event"] == "pins"]
+    assert "pins unusable" in str(event["detail"])
+    if mode == "block":
+        assert names == []
+        assert text is not None and "pins forget gh" in text
+        assert event["outcome"] == "blocked"
+    else:
+        assert names == [t["name"] for t in TOOLS]
+        assert text is None
+        assert event["outcome"] == "warned"
+
+
+def test_tools_beyond_the_pin_bounds_are_withheld_in_block_mode(
+    pin_store: PinStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pins, "MAX_TOOLS", 2)
+    session, records, warnings = make(guard(on_change="block"), pin_store)
+    initialize(session, {})
+    assert listing(session, 1, TOOLS) == ["get_issue", "delete_repo"]
+    text = refused(session, 2, "list_repos")
+    assert text is not None and "more than mcpcred can pin" in text
+    assert any("too many or too large to pin list_repos" in w for w in warnings), warnings
+    (event,) = [r for r in records if r["event"] == "pins"]
+    assert "1 tools not pinned" in str(event["detail"])
+    warn_only, _, warned = make(guard(on_change="warn"), pin_store)
+    initialize(warn_only, {})
+    assert listing(warn_only, 1, TOOLS) == [t["name"] for t in TOOLS]
+    assert any("list_repos" in w for w in warned)
+
+
+def test_drift_warnings_escape_and_bound_tool_names(pin_store: PinStore) -> None:
+    first, _, _ = make(guard(), pin_store)
+    initialize(first, {})
+    listing(first, 1, [pin_tool("a")])
+    second, _, warnings = make(guard(), pin_store)
+    initialize(second, {})
+    listing(second, 1, [pin_tool("a"), *(pin_tool(f"new\x1b[2J{i}") for i in range(150))])
+    (warning,) = warnings
+    assert "\x1b" not in warning and "\\u001b[2J" in warning
+    assert warning.count("new") == 100 and "and 50 more" in warning
+
+
+def test_an_unexpected_failure_while_checking_pins_fails_closed(
+    pin_store: PinStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(tool: Mapping[str, object]) -> str:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(pins, "tool_hash", broken)
+    session, records, warnings = make(guard(on_change="block"), pin_store)
+    initialize(session, {})
+    assert listing(session, 1, TOOLS) == []
+    assert "checking them failed (RuntimeError)" in str(refused(session, 2, "get_issue"))
+    assert any("RuntimeError" in w for w in warnings)
+    assert [r["outcome"] for r in records if r["event"] == "pins"] == ["blocked"]

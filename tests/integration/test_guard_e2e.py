@@ -73,7 +73,9 @@ class Guarded:
         return self.log / "audit.jsonl"
 
     def pins(self, server: str) -> Path:
-        return self.data / "pins" / f"{server}.json"
+        """The pin file of the one client that ran ``server`` here (``--client test``)."""
+        (path,) = (self.data / "pins" / f"{server}.d").glob("test.*.json")
+        return path
 
     def write_config(self, text: str) -> None:
         self.config.write_text(text, encoding="utf-8")
@@ -127,8 +129,12 @@ def run_session(
     stderr: Path,
     *,
     timeout: float = SESSION_TIMEOUT,
+    callbacks: Mapping[str, Any] | None = None,
 ) -> tuple[T, str]:
     """Start ``params`` with the SDK, initialize, run ``script(session)``; its result and stderr.
+
+    ``callbacks`` go to ``ClientSession`` (``list_roots_callback``...): the SDK
+    declares a capability for each, as a richer client would.
 
     Returns only after the SDK closed the connection and the shim exited (the SDK
     waits for its child), so every record of the session has been written.
@@ -140,7 +146,7 @@ def run_session(
         with stderr.open("w", encoding="utf-8") as errlog:
             async with (
                 stdio_client(params, errlog=errlog) as (read, write),
-                ClientSession(read, write) as session,
+                ClientSession(read, write, **dict(callbacks or {})) as session,
             ):
                 await session.initialize()
                 return await script(session)
@@ -330,6 +336,51 @@ def test_everything_deny_redact_log_and_verify(guarded: Guarded, tmp_path: Path)
     tail = cli("log", "verify")
     assert tail.returncode == 1, tail
     assert "removed from the end" in tail.stdout, tail.stdout
+
+
+def test_everything_keeps_pins_per_client_capabilities(guarded: Guarded, tmp_path: Path) -> None:
+    """server-everything offers more tools to a client with roots and elicitation: no flip."""
+    from mcp import types
+
+    guarded.write_config('[servers.everything]\non_change = "block"\n')
+    params = shim_params(guarded, "everything", ["node", mcp_parts.everything_js(), "stdio"])
+
+    async def roots(context: Any) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[types.Root(uri="file:///srv/project", name="project")])
+
+    async def elicit(context: Any, params: Any) -> types.ElicitResult:
+        return types.ElicitResult(action="decline")
+
+    rich = {"list_roots_callback": roots, "elicitation_callback": elicit}
+
+    async def script(session: ClientSession) -> tuple[dict[str, dict[str, Any]], Called]:
+        return await list_tools(session), await call(session, "echo", {"message": "hi"})
+
+    seen: list[set[str]] = []
+    for round_, callbacks in enumerate([None, rich, None, rich]):
+        (tools, echoed), stderr = run_session(
+            params, script, tmp_path / f"err{round_}", callbacks=callbacks
+        )
+        assert not echoed.is_error and "hi" in echoed.text, (round_, echoed, stderr)
+        assert "differ from the pinned" not in stderr, (round_, stderr)
+        seen.append(set(tools))
+    plain, richer = seen[0], seen[1]
+    assert {"get-roots-list", "trigger-elicitation-request"} <= richer - plain, sorted(richer)
+    assert seen[2] == plain and seen[3] == richer
+    assert events(guarded, "everything", "pins") == []
+
+    async def roots_call(session: ClientSession) -> Called:
+        await list_tools(session)
+        return await call(session, "get-roots-list")
+
+    listed_roots, _ = run_session(params, roots_call, tmp_path / "err-roots", callbacks=rich)
+    assert not listed_roots.is_error and "file:///srv/project" in listed_roots.text, listed_roots
+    rows = json.loads(cli_ok("pins", "list", "--json", "--client", "test").stdout)
+    assert len(rows) == 2 and all(r["pending"] == dict.fromkeys(("added", "changed", "removed"), 0)
+                                  for r in rows), rows  # fmt: skip
+    by_caps = {tuple(r["capabilities"]): r["tools"] for r in rows}
+    assert by_caps[()] == len(plain), by_caps
+    assert by_caps[("elicitation", "roots")] == len(richer), by_caps
 
 
 # -- 2. pins and hidden instructions ----------------------------------------------------------

@@ -49,6 +49,8 @@ Options (also read, shell-split, from ``$SCRIPTED_SERVER_OPTS`` before argv):
 - ``--signal-log PATH``: on SIGTERM, SIGINT or SIGHUP append the signal's name and a
   newline to PATH and exit with 128+N (without it those signals kill the process,
   except SIGTERM with ``--ignore-term``);
+- ``--page-size N``: ``tools/list`` answers in pages of N tools (``nextCursor`` is the
+  index of the next page's first tool, as a string);
 - ``--grandchild PATH``: start ``sleep 600`` (sharing this process's group, stdout and
   stderr) and write its pid to PATH, like a launcher that leaves a process behind.
 
@@ -213,6 +215,7 @@ class Options:
         self.pid_file: str | None = None
         self.signal_log: str | None = None
         self.grandchild: str | None = None
+        self.page_size: str | None = None
 
 
 _VALUED = {
@@ -223,6 +226,7 @@ _VALUED = {
     "--pid-file": "pid_file",
     "--signal-log": "signal_log",
     "--grandchild": "grandchild",
+    "--page-size": "page_size",
 }
 _FLAGS = {
     "--ignore-term": "ignore_term",
@@ -357,10 +361,24 @@ class Server:
                     json.dumps(request_id, separators=(",", ":")).encode()
                 )
                 return head + raw + b"}}\n"
+            if self.options.page_size is not None:
+                return self.page(request_id, params)
             return result(request_id, {"tools": self.tools()})
         if method == "tools/call":
             return self.call(request_id, params)
         return error(request_id, -32601, f"Method not found: {method}")
+
+    def page(self, request_id: Any, params: dict[str, Any]) -> dict[str, Any]:
+        """One page of the tools (``--page-size``): the cursor is the index it starts at."""
+        assert self.options.page_size is not None
+        size = int(self.options.page_size)
+        cursor = params.get("cursor")
+        start = int(cursor) if isinstance(cursor, str) and cursor.isdigit() else 0
+        tools = self.tools()
+        page: dict[str, Any] = {"tools": tools[start : start + size]}
+        if start + size < len(tools):
+            page["nextCursor"] = str(start + size)
+        return result(request_id, page)
 
     def raw_tools(self) -> bytes | None:
         """The tools file's bytes when it holds a bare list (spliced unparsed), else None."""
