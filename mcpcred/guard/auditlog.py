@@ -27,10 +27,12 @@ this module on every start of a guarded server.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import threading
 import time
 
 from mcpcred.errors import SecretCorrupt, ShimError
@@ -49,6 +51,7 @@ LOCK = "audit.lock"
 VERSION = 1
 RESERVED = ("v", "seq", "time", "prev", "mac")
 LOCK_TIMEOUT = 5.0
+HEAD_SIZE = 256  # bytes; the head file is rewritten in place, always this long
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_KEEP = 5
 
@@ -107,7 +110,10 @@ def exists(folder: str) -> bool:
 class AuditLog:
     """Appends records to the log in ``folder``; safe across threads and processes."""
 
-    __slots__ = ("clock", "folder", "keep", "key", "lock_timeout", "max_bytes")
+    __slots__ = (
+        "_end", "_head_fd", "_log_fd", "_mutex", "clock", "folder", "keep", "key",
+        "lock_timeout", "max_bytes",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -129,6 +135,16 @@ class AuditLog:
         self.keep = keep
         self.clock = clock
         self.lock_timeout = lock_timeout
+        # What this writer knows from its own last append, so the next one (usually a
+        # request record written on the relay's thread before the request is forwarded)
+        # costs a lock, two stats and two writes: the log file and the head file kept
+        # open (with the identity they had), and the chain's end with the log's size
+        # right after it. Anything else having written or replaced a file shows as a
+        # different identity or size, and the files are read again.
+        self._log_fd: tuple[int, tuple[int, int]] | None = None
+        self._head_fd: tuple[int, tuple[int, int]] | None = None
+        self._end: tuple[tuple[int, int], int, int, str] | None = None  # id, size, seq, mac
+        self._mutex = threading.Lock()  # threads of one process; the lock file is per process
 
     def append(self, record: Record) -> Record:
         """Write one record after the last; returns it as stored (``seq``, ``mac`` ...)."""
@@ -150,8 +166,25 @@ class AuditLog:
             return []
         _make_folder(self.folder)
         lock = os.path.join(self.folder, LOCK)
-        with held(lock, timeout=self.lock_timeout, what="audit log", error=self._lock_error):
-            return self._append_locked(records)
+        if not self._mutex.acquire(timeout=self.lock_timeout):  # another thread is stuck
+            raise self._lock_error("audit log")
+        try:
+            with held(lock, timeout=self.lock_timeout, what="audit log", error=self._lock_error):
+                return self._append_locked(records)
+        finally:
+            self._mutex.release()
+
+    def close(self) -> None:
+        """Close the files kept open between appends (the log can still be appended to)."""
+        with self._mutex:
+            self._forget()
+
+    def _forget(self) -> None:
+        for kept in (self._log_fd, self._head_fd):
+            if kept is not None:
+                with contextlib.suppress(OSError):
+                    os.close(kept[0])
+        self._log_fd = self._head_fd = self._end = None
 
     def _lock_error(self, what: str) -> Exception:
         return ShimError(
@@ -162,8 +195,14 @@ class AuditLog:
 
     def _append_locked(self, records: list[Record]) -> list[Record]:
         current = os.path.join(self.folder, CURRENT)
-        last, size, terminated = _last_line(current)
-        seq, prev = self._chain_end(last)
+        on_disk = _identity(current)
+        end = self._end
+        if end is not None and on_disk is not None and (end[0], end[1]) == on_disk:
+            size, terminated, seq, prev = on_disk[1], True, end[2], end[3]
+        else:  # another writer (or anything else) was here since our last append
+            self._end = None
+            last, size, terminated = _last_line(current)
+            seq, prev = self._chain_end(last)
         stored_all: list[Record] = []
         lines: list[bytes] = []
         for record in records:
@@ -182,16 +221,58 @@ class AuditLog:
             stored_all.append(stored)
         data = b"".join(lines)
         if size and size + len(data) > self.max_bytes and self._rotate():
-            size, terminated = 0, True
+            size, terminated, on_disk = 0, True, None
         if size and not terminated:  # a torn line (a crash mid-write) stays a line of its own
             data = b"\n" + data
-        fd = os.open(current, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, 0o600)
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-        _write_head(self.folder, self.key, seq, prev)
+        fd = self._open_log(current, on_disk)
+        _write_all(fd, data)
+        info = os.fstat(fd)
+        self._end = ((info.st_dev, info.st_ino), info.st_size, seq, prev)
+        self._put_head(seq, prev)
         return stored_all
+
+    def _open_log(self, current: str, on_disk: tuple[tuple[int, int], int] | None) -> int:
+        """The kept descriptor of ``audit.jsonl``, opened again if the file is another now."""
+        kept = self._log_fd
+        if kept is not None and on_disk is not None and kept[1] == on_disk[0]:
+            return kept[0]
+        if kept is not None:
+            os.close(kept[0])
+            self._log_fd = None
+        fd = os.open(current, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, 0o600)
+        info = os.fstat(fd)
+        self._log_fd = (fd, (info.st_dev, info.st_ino))
+        return fd
+
+    def _put_head(self, seq: int, mac: str) -> None:
+        """Update the head file: in place when it is the one we wrote, else temp + rename.
+
+        An in-place update is one ``pwrite`` of a fixed-size block at offset 0,
+        well inside one page, so a reader (under the lock) or a kill never sees
+        half of it; a rename per record would cost more than the rest of an
+        append. A head file that is missing or was replaced is written the
+        slow way, so a new file never exists half-written either.
+        """
+        path = os.path.join(self.folder, HEAD)
+        data = _head_bytes(self.key, seq, mac)
+        kept = self._head_fd
+        pwrite = getattr(os, "pwrite", None)
+        on_disk = _identity(path)
+        if (
+            kept is not None
+            and pwrite is not None
+            and on_disk == (kept[1], len(data))
+            and pwrite(kept[0], data, 0) == len(data)
+        ):
+            return
+        if kept is not None:
+            os.close(kept[0])
+            self._head_fd = None
+        _write_head(self.folder, self.key, seq, mac)
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_WRONLY | _OPEN_FLAGS)
+            info = os.fstat(fd)
+            self._head_fd = (fd, (info.st_dev, info.st_ino))
 
     def _chain_end(self, last: bytes | None) -> tuple[int, str]:
         """``seq`` and ``mac`` of the last record: the head's, or a newer last line's."""
@@ -570,9 +651,24 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _write_head(folder: str, key: bytes, seq: int, mac: str) -> None:
+def _head_bytes(key: bytes, seq: int, mac: str) -> bytes:
+    """The head file's content, padded to a fixed size so it can be rewritten in place."""
     head = {"seq": seq, "mac": mac, "hmac": _head_mac(key, seq, mac)}
-    data = (json.dumps(head, separators=_SEPARATORS) + "\n").encode()
+    text = json.dumps(head, separators=_SEPARATORS)
+    return (text.ljust(HEAD_SIZE - 1) + "\n").encode()
+
+
+def _identity(path: str) -> tuple[tuple[int, int], int] | None:
+    """(device, inode) and size of ``path``, or None if it is not there."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_dev, info.st_ino), info.st_size
+
+
+def _write_head(folder: str, key: bytes, seq: int, mac: str) -> None:
+    data = _head_bytes(key, seq, mac)
     temp = os.path.join(folder, HEAD + ".tmp")  # one writer at a time: the lock is held
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _OPEN_FLAGS, 0o600)
     try:

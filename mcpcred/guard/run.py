@@ -28,6 +28,9 @@ BATCH_SECONDS = 0.005
 # the writer's JSON and HMAC work must not hold up a message being relayed.
 SWITCH_INTERVAL = 0.0005
 MAX_QUEUED = 500  # records waiting for the writer before the relay writes them itself
+# How long a request waits for the log's lock (held by another shim, or a stuck one) before
+# it is refused: bounded, since the client is waiting for an answer.
+LOCK_WAIT = 2.0
 
 
 class Recorder:
@@ -79,6 +82,26 @@ class Recorder:
         elif self.queue:
             self.wake.set()
 
+    def write_now(self, record: dict[str, object]) -> str | None:
+        """Write ``record`` (after whatever is queued) before returning; None, or why not.
+
+        For a request about to be forwarded: its record must survive the shim
+        being killed right after. Once ``write`` has returned, the line is in
+        the kernel's page cache and survives the process (no ``fsync``: the
+        threat is a kill, not a power cut, and an fsync would cost
+        milliseconds per call).
+        """
+        # Only this record: what is queued is the writer's (a call's outcome, written a few
+        # ms later in its batch); taking it here would double the work on the relay's thread.
+        try:
+            self.log.append_many([self._prepared(record)])
+        except Exception as exc:
+            self.failures += 1
+            if self.failures == 1:
+                self.warn(f"cannot write the audit log: {reason(exc)}")
+            return reason(exc)
+        return None
+
     def close(self) -> None:
         """Write everything still queued, then stop the writer."""
         self.closed = True
@@ -99,12 +122,7 @@ class Recorder:
         with self.lock:
             batch: list[dict[str, object]] = []
             while self.queue:
-                record = {**self.base, **self.queue.popleft()}
-                if self.redact is not None:
-                    for name in self.REDACTED:
-                        if name in record:
-                            record[name] = self.redact(record[name])
-                batch.append(record)
+                batch.append(self._prepared(self.queue.popleft()))
             if not batch:
                 return
             try:
@@ -113,6 +131,14 @@ class Recorder:
                 self.failures += 1
                 if self.failures == 1:
                     self.warn(f"cannot write the audit log: {reason(exc)}")
+
+    def _prepared(self, record: dict[str, object]) -> dict[str, object]:
+        record = {**self.base, **record}
+        if self.redact is not None:
+            for name in self.REDACTED:
+                if name in record:
+                    record[name] = self.redact(record[name])
+        return record
 
 
 class Warn:
@@ -160,13 +186,22 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
 
     argv, env, found, key = prepare_guarded(options, environ, key_item)
     warn = Warn(options.label())
-    base: dict[str, object] = {"server": settings.server, "pid": os.getpid()}
+    import secrets
+
+    # One id per shim run, kept across server restarts: pairs a request with its outcome.
+    base: dict[str, object] = {
+        "server": settings.server,
+        "pid": os.getpid(),
+        "session": secrets.token_hex(8),
+    }
     if options.client:
         base["client"] = options.client
     redact = Lazy()
     threading.Thread(target=redact.warm, name="warm-up", daemon=True).start()
     recorder = Recorder(
-        auditlog.AuditLog(auditlog.default_folder(), auditlog.key_from_text(key)),
+        auditlog.AuditLog(
+            auditlog.default_folder(), auditlog.key_from_text(key), lock_timeout=LOCK_WAIT
+        ),
         base,
         warn,
         redact,
@@ -187,7 +222,14 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         from mcpcred.guard.pins import PinStore, default_folder
 
         pins = PinStore(default_folder())
-    session = Session(settings, client=options.client, record=recorder.add, warn=warn, pins=pins)
+    session = Session(
+        settings,
+        client=options.client,
+        record=recorder.add,
+        warn=warn,
+        pins=pins,
+        durable=recorder.write_now,
+    )
     relay = Relay(argv, env, session, flush=recorder.flush, warn=warn)
     if settings.restart_on_expiry and found.deadline is not None:
 
