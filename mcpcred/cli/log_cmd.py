@@ -25,6 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from mcpcred.guard import auditlog
     from mcpcred.guard.auditlog import Record
 
 log_app = typer.Typer(
@@ -282,13 +283,22 @@ def log_verify(
     from mcpcred.guard import auditlog
 
     folder = auditlog.default_folder()
-    if not auditlog.exists(folder):
+    checkpoint = _checkpoint(folder)
+    if not auditlog.exists(folder) and (checkpoint is None or checkpoint.seq <= 0):
         if as_json:
             result = auditlog.Verification()
             sys.stdout.write(json.dumps({**result.as_dict(), "folder": folder}, indent=2) + "\n")
         sys.stderr.write("no audit log yet\n")
         return 0
-    result = auditlog.verify(folder, _key())
+    if not auditlog.exists(folder):  # the keychain says there was one: no key needed to say so
+        result = auditlog.verify(folder, b"unused", checkpoint)
+    else:
+        result = auditlog.verify(folder, _key(), checkpoint)
+        if checkpoint is None:
+            result.notes.append(
+                "the keychain holds no checkpoint of this log yet (guarded servers save one "
+                "as they write): a rollback or a deleted start cannot be detected"
+            )
     if as_json:
         sys.stdout.write(json.dumps({**result.as_dict(), "folder": folder}, indent=2) + "\n")
     else:
@@ -306,6 +316,18 @@ def log_verify(
                 f"{result.records} records ({folder})\n"
             )
     return 0 if result.ok else EXIT_FINDINGS
+
+
+def _checkpoint(folder: str) -> auditlog.Checkpoint | None:
+    """The keychain's checkpoint of the log in ``folder``; None if there is none yet."""
+    from mcpcred.guard import auditlog
+    from mcpcred.keychain.store import SecretStore
+
+    try:
+        text = SecretStore().get(auditlog.checkpoint_name(folder))
+    except SecretNotFound:
+        return None
+    return auditlog.Checkpoint.from_text(text)
 
 
 def _key() -> bytes:

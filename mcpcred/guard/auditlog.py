@@ -48,6 +48,7 @@ KEY_NAME = "audit:key"
 CURRENT = "audit.jsonl"
 HEAD = "audit.head"
 LOCK = "audit.lock"
+CHECKPOINT_LOCK = "checkpoint.lock"
 VERSION = 1
 RESERVED = ("v", "seq", "time", "prev", "mac")
 LOCK_TIMEOUT = 5.0
@@ -435,16 +436,20 @@ class Verification:
         }
 
 
-def verify(folder: str, key: bytes) -> Verification:
+def verify(folder: str, key: bytes, checkpoint: Checkpoint | None = None) -> Verification:
     """Check every line of the log in ``folder`` and the head file against ``key``.
 
     Every problem is reported, but one change to the log should be one
     problem: after a bad line the next record may link to it or to the record
     before it (so an edited, forged, replaced or swapped line is one report).
-    Messages never quote record contents.
+    Messages never quote record contents. With the keychain's ``checkpoint``
+    it also finds what the files alone cannot show: a log rolled back to an
+    older copy, records deleted from its start, a log deleted whole.
     """
     result = Verification()
     files, head_bytes = _snapshot(folder, head=True)
+    oldest = files[0][0] if files else CURRENT
+    named_mac: str | None = None  # the mac of the record the checkpoint names, if present
     # Chain ends a next record may follow: (seq, mac), mac None = any.
     ends: list[tuple[int, str | None]] = []
     good_macs = 0
@@ -469,6 +474,8 @@ def verify(folder: str, key: bytes) -> Verification:
                         ends.append((ends[0][0] + 1, None))
                     continue
                 mac, prev = str(record["mac"]), str(record["prev"])
+                if checkpoint is not None and seq == checkpoint.seq:
+                    named_mac = mac
                 result.records += 1
                 result.last_seq = seq
                 last = record
@@ -525,7 +532,68 @@ def verify(folder: str, key: bytes) -> Verification:
             ),
         )
     _check_head(result, head_bytes, key, last, where, wrong_key=good_macs == 0)
+    if checkpoint is not None:
+        _check_checkpoint(result, checkpoint, named_mac, oldest, where)
     return result
+
+
+def _check_checkpoint(
+    result: Verification,
+    checkpoint: Checkpoint,
+    named_mac: str | None,
+    oldest: str,
+    where: tuple[str, int],
+) -> None:
+    """Compare the log with the keychain's checkpoint, which no one without it can roll back."""
+    seq, first, last = checkpoint.seq, result.first_seq, result.last_seq
+    if seq <= 0:
+        return
+    if first is None or last is None:
+        result.problems.append(
+            Problem(
+                CURRENT,
+                1,
+                None,
+                f"the audit log is missing: the keychain checkpoint says records up to seq {seq} "
+                "were written",
+            )
+        )
+        return
+    if last < seq:
+        file, line = where
+        result.problems.append(
+            Problem(
+                file,
+                line,
+                last,
+                f"the log was rolled back: it ends at seq {last}, but the keychain checkpoint "
+                f"says seq {seq} was written",
+            )
+        )
+    elif named_mac is not None and named_mac != checkpoint.mac:
+        result.problems.append(
+            Problem(
+                CURRENT,
+                1,
+                seq,
+                "the log was replaced: this is not the record the keychain checkpoint names",
+            )
+        )
+    if first <= checkpoint.first:
+        return
+    rotated = oldest == f"{CURRENT}.{checkpoint.keep}" and checkpoint.keep > 0
+    if rotated and (first in checkpoint.starts or first > seq):
+        return  # older files were dropped by rotation, as the checkpoint allows
+    result.problems.append(
+        Problem(
+            oldest,
+            1,
+            first,
+            f"records were deleted from the start of the log: it begins at seq {first}, but "
+            f"the keychain checkpoint says seq {checkpoint.first} is kept"
+            + ("" if first in checkpoint.starts or first > seq else " (not a file's first record)"),
+        )
+    )
 
 
 def _link_problem(seq: int, previous: int) -> str:
@@ -594,7 +662,142 @@ def _check_head(
         )
 
 
+# -- the keychain checkpoint ------------------------------------------------------------
+
+CHECKPOINT_PREFIX = "audit:checkpoint:"
+
+
+def checkpoint_name(folder: str) -> str:
+    """The keychain item holding the checkpoint of the log in ``folder`` (one per folder)."""
+    path = os.path.realpath(folder).encode("utf-8", "surrogateescape")
+    return CHECKPOINT_PREFIX + hashlib.sha256(path).hexdigest()[:16]
+
+
+class Checkpoint:
+    """Where the log was, kept in the keychain: what the files cannot be rolled back past.
+
+    ``seq`` and ``mac`` name the last record written at the time; ``first`` is the
+    oldest record then kept, ``starts`` the first record of every file then (the
+    only places rotation can later make the log begin), ``keep`` how many rotated
+    files the writer keeps. Someone who can replace the files but not the keychain
+    can neither roll the log back behind ``seq`` nor cut its start unnoticed.
+    """
+
+    __slots__ = ("first", "keep", "mac", "seq", "starts")
+
+    def __init__(self, seq: int, mac: str, first: int, starts: list[int], keep: int) -> None:
+        self.seq = seq
+        self.mac = mac
+        self.first = first
+        self.starts = starts
+        self.keep = keep
+
+    def to_text(self) -> str:
+        """As the keychain keeps it: compact JSON."""
+        data = {
+            "v": VERSION,
+            "seq": self.seq,
+            "mac": self.mac,
+            "first": self.first,
+            "starts": self.starts,
+            "keep": self.keep,
+        }
+        return json.dumps(data, separators=_SEPARATORS)
+
+    @classmethod
+    def from_text(cls, text: str | None) -> Checkpoint | None:
+        """A keychain value as a checkpoint; None if there is none or it is not one."""
+        data = _parse(text.encode("utf-8", "replace")) if text else None
+        if data is None:
+            return None
+        seq, first, keep = _int(data.get("seq")), _int(data.get("first")), _int(data.get("keep"))
+        mac, starts = data.get("mac"), data.get("starts")
+        if seq is None or first is None or keep is None or not isinstance(mac, str):
+            return None
+        if not isinstance(starts, list) or not all(_int(item) is not None for item in starts):
+            return None
+        return cls(seq, mac, first, [int(item) for item in starts], keep)
+
+
+def current_checkpoint(folder: str, key: bytes, keep: int = DEFAULT_KEEP) -> Checkpoint | None:
+    """The log's state now, read under the lock: the signed head and each file's first seq."""
+    files, head_bytes = _snapshot(folder, head=True)
+    try:
+        head = _head_from(head_bytes) if head_bytes is not None else None
+        if head is None:
+            return None
+        seq, mac, signature = head
+        if not hmac.compare_digest(_head_mac(key, seq, mac).encode(), signature.encode()):
+            return None
+        starts: list[int] = []
+        for _, fd, size, _ in files:
+            first = _first_seq(fd, size)
+            if first is not None:
+                starts.append(first)
+    finally:
+        _close(files)
+    if not starts:
+        return None
+    return Checkpoint(seq, mac, starts[0], starts, keep)
+
+
+def holds(folder: str, checkpoint: Checkpoint) -> bool:
+    """Whether the log in ``folder`` goes on from ``checkpoint`` (or rotated it away).
+
+    A writer advances the keychain's checkpoint only from a log that still
+    holds the record it names: a log rolled back, replaced or deleted must stay
+    reported by ``verify``, not be blessed by the next record written.
+    """
+    prefix = b'{"v":%d,"seq":%d,' % (VERSION, checkpoint.seq)
+    files, _ = _snapshot(folder, head=False)
+    try:
+        if not files:
+            return False
+        for name, fd, size, _ in reversed(files):  # the named record is usually recent
+            first = _first_seq(fd, size)
+            if first is None or first > checkpoint.seq:
+                if first is not None and name == files[0][0]:
+                    # rotated away, if the log is as long as the writer keeps it
+                    return checkpoint.keep > 0 and name == f"{CURRENT}.{checkpoint.keep}"
+                continue
+            raw = _find_line(fd, size, prefix)
+            found = _parse(raw) if raw is not None else None
+            return found is not None and found.get("mac") == checkpoint.mac
+        return False
+    finally:
+        _close(files)
+
+
 # -- helpers -------------------------------------------------------------------------
+
+
+def _find_line(fd: int, size: int, prefix: bytes) -> bytes | None:
+    """The first line of ``fd`` that starts with ``prefix``, found without parsing the rest."""
+    needle = b"\n" + prefix
+    os.lseek(fd, 0, os.SEEK_SET)
+    carry, base, at = b"\n", -1, -1  # as if a newline came before the first byte
+    while base + len(carry) < size:
+        chunk = os.read(fd, min(_READ_CHUNK, size - base - len(carry)))
+        if not chunk:
+            break
+        window = carry + chunk
+        index = window.find(needle)
+        if index >= 0:
+            at = base + index + 1
+            break
+        carry = window[-len(needle) :]
+        base += len(window) - len(carry)
+    if at < 0:
+        return None
+    return next(iter(_lines(fd, at, size)))[0]
+
+
+def _first_seq(fd: int, size: int) -> int | None:
+    """The ``seq`` of a file's first line, if that is a record."""
+    for raw, _ in _lines(fd, 0, size):
+        record = _parse(raw)
+        return _int(record.get("seq")) if record is not None else None
+    return None
 
 
 def _make_folder(folder: str) -> None:

@@ -31,6 +31,10 @@ MAX_QUEUED = 500  # records waiting for the writer before the relay writes them 
 # How long a request waits for the log's lock (held by another shim, or a stuck one) before
 # it is refused: bounded, since the client is waiting for an answer.
 LOCK_WAIT = 2.0
+# How often the keychain's checkpoint of the log follows it while records are written
+# (besides the session's first batch and its end): a keychain round trip costs
+# milliseconds, on the writer's thread.
+CHECKPOINT_SECONDS = 10.0
 
 
 class Recorder:
@@ -64,6 +68,10 @@ class Recorder:
         self.wake = threading.Event()
         self.closed = False
         self.failures = 0
+        # Saves the log's checkpoint in the keychain: after the first batch, then at most
+        # every CHECKPOINT_SECONDS while records are written, and at close.
+        self.checkpoint: Callable[[], None] | None = None
+        self.checkpoint_due = 0.0
         self.writer = threading.Thread(target=self._loop, name="audit-log", daemon=True)
         self.writer.start()
 
@@ -108,6 +116,9 @@ class Recorder:
         self.wake.set()
         self.writer.join(5.0)
         self._write()
+        if self.checkpoint is not None:
+            self.checkpoint()
+        self.log.close()
 
     def _loop(self) -> None:
         import time
@@ -117,6 +128,9 @@ class Recorder:
             time.sleep(BATCH_SECONDS)
             self.wake.clear()
             self._write()
+            if self.checkpoint is not None and time.monotonic() >= self.checkpoint_due:
+                self.checkpoint_due = time.monotonic() + CHECKPOINT_SECONDS
+                self.checkpoint()
 
     def _write(self) -> None:
         with self.lock:
@@ -139,6 +153,74 @@ class Recorder:
                 if name in record:
                     record[name] = self.redact(record[name])
         return record
+
+
+def checkpointer(
+    log: AuditLog, options: ShimOptions, environ: Mapping[str, str], warn: Callable[[str], None]
+) -> Callable[[], None]:
+    """A function that moves the keychain's checkpoint of the log up to where the log is now.
+
+    The checkpoint (``auditlog.Checkpoint``) is what ``mcpcred log verify``
+    compares the files with, so that replacing them with an older copy,
+    cutting their start or deleting them shows. It only moves forward, and
+    only from a log that still holds the record it names: a log that was
+    rolled back stays reported instead of being blessed by the next record.
+    Failures are reported once and never stop the relay.
+    """
+    from mcpcred.guard import auditlog
+
+    name = auditlog.checkpoint_name(log.folder)
+    warned: set[str] = set()
+
+    def once(kind: str, text: str) -> None:
+        if kind not in warned:
+            warned.add(kind)
+            warn(text)
+
+    def save() -> None:
+        from mcpcred.oauth.lock import held
+        from mcpcred.shim.resolve import Keychain
+
+        try:
+            state = auditlog.current_checkpoint(log.folder, log.key, log.keep)
+            if state is None:
+                return
+            keychain = Keychain(options, environ)
+            lock = os.path.join(log.folder, auditlog.CHECKPOINT_LOCK)
+            try:
+                vault = keychain.vault()
+                with held(lock, timeout=LOCK_WAIT, what=name, error=_stuck):
+                    stored = auditlog.Checkpoint.from_text(vault.read([name]).get(name))
+                    if stored is not None:
+                        if (stored.seq, stored.mac) == (state.seq, state.mac):
+                            return
+                        if not auditlog.holds(log.folder, stored):
+                            once(
+                                "rolled back",
+                                "the audit log does not hold the record its keychain checkpoint "
+                                f"names (seq {stored.seq}): it was rolled back, replaced or "
+                                "deleted; check it with `mcpcred log verify`",
+                            )
+                            return
+                        if stored.seq >= state.seq:  # another shim's, newer than what we read
+                            return
+                    vault.write(name, state.to_text())
+            finally:
+                keychain.close()
+        except Exception as exc:
+            once(
+                "failed", f"cannot update the audit log's checkpoint in the keychain: {reason(exc)}"
+            )
+
+    return save
+
+
+def _stuck(what: str) -> Exception:
+    from mcpcred.errors import ShimError
+
+    return ShimError(
+        f"another mcpcred process has held the lock on {what} for over {LOCK_WAIT:g} s"
+    )
 
 
 class Warn:
@@ -206,6 +288,7 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         warn,
         redact,
     )
+    recorder.checkpoint = checkpointer(recorder.log, options, environ, warn)
     credentials = [f"{kind}/{name}" for kind, name in found.refs]
     for record in refreshes(found):
         recorder.add(record)

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from mcpcred.guard import auditlog
 from mcpcred.guard.session import Session
 from mcpcred.guard.settings import ServerGuard
 from tests.guard.test_relay_robustness import CONFIG, Guarded, audit_lines, guarded, split_lines
@@ -303,3 +304,193 @@ def test_a_replaced_head_file_is_written_again_not_the_old_one(tmp_path: Path) -
     assert len(head.read_bytes()) == auditlog.HEAD_SIZE
     assert auditlog.verify(str(tmp_path), key).ok
     log.close()
+
+
+# -- the keychain checkpoint ---------------------------------------------------------------
+
+KEY = bytes(range(32))
+
+
+def fill(folder: Path, count: int, **options: int) -> auditlog.AuditLog:
+    log = auditlog.AuditLog(str(folder), KEY, **options)  # type: ignore[arg-type]
+    for index in range(count):
+        log.append({"event": "call", "tool": f"t{index}", "detail": "x" * 40})
+    return log
+
+
+def checkpoint_of(folder: Path, keep: int = auditlog.DEFAULT_KEEP) -> auditlog.Checkpoint:
+    found = auditlog.current_checkpoint(str(folder), KEY, keep)
+    assert found is not None
+    return auditlog.Checkpoint.from_text(found.to_text()) or found  # as stored and read back
+
+
+def messages(result: auditlog.Verification) -> list[str]:
+    return [str(problem) for problem in result.problems]
+
+
+def test_a_rollback_to_an_older_copy_is_found(tmp_path: Path) -> None:
+    folder = tmp_path / "log"
+    log = fill(folder, 5)
+    old = {path.name: path.read_bytes() for path in folder.iterdir()}
+    for index in range(3):
+        log.append({"event": "call", "tool": f"later{index}"})
+    checkpoint = checkpoint_of(folder)
+    assert (checkpoint.seq, checkpoint.first, checkpoint.starts) == (8, 1, [1])
+    assert auditlog.holds(str(folder), checkpoint)
+    for name, data in old.items():
+        (folder / name).write_bytes(data)
+    assert auditlog.verify(str(folder), KEY).ok  # the files alone look fine
+    result = auditlog.verify(str(folder), KEY, checkpoint)
+    assert messages(result) == [
+        "audit.jsonl:6: seq 5: the log was rolled back: it ends at seq 5, but the keychain "
+        "checkpoint says seq 8 was written"
+    ]
+    assert not auditlog.holds(str(folder), checkpoint)
+
+
+def test_records_deleted_from_the_start_are_found(tmp_path: Path) -> None:
+    folder = tmp_path / "log"
+    fill(folder, 10)
+    checkpoint = checkpoint_of(folder)
+    current = folder / auditlog.CURRENT
+    current.write_bytes(b"".join(current.read_bytes().splitlines(keepends=True)[3:]))
+    assert auditlog.verify(str(folder), KEY).ok  # a note only: "rotated away"
+    result = auditlog.verify(str(folder), KEY, checkpoint)
+    assert len(result.problems) == 1
+    assert (
+        "records were deleted from the start of the log: it begins at seq 4" in messages(result)[0]
+    )
+    assert "checkpoint says seq 1 is kept" in messages(result)[0]
+
+
+def test_a_deleted_log_is_found(tmp_path: Path) -> None:
+    folder = tmp_path / "log"
+    fill(folder, 4)
+    checkpoint = checkpoint_of(folder)
+    for path in folder.iterdir():
+        path.unlink()
+    result = auditlog.verify(str(folder), KEY, checkpoint)
+    assert messages(result) == [
+        "audit.jsonl:1: the audit log is missing: the keychain checkpoint says records up to "
+        "seq 4 were written"
+    ]
+    assert not auditlog.holds(str(folder), checkpoint)
+
+
+def test_a_replaced_log_that_grew_past_the_checkpoint_is_found(tmp_path: Path) -> None:
+    folder = tmp_path / "log"
+    fill(folder, 3)
+    checkpoint = checkpoint_of(folder)
+    for path in folder.iterdir():
+        path.unlink()
+    fill(folder, 6)  # a fresh chain under the same key
+    result = auditlog.verify(str(folder), KEY, checkpoint)
+    assert any("the log was replaced" in text for text in messages(result)), messages(result)
+    assert not auditlog.holds(str(folder), checkpoint)
+
+
+def test_rotation_is_not_a_deleted_start_but_a_deleted_file_is(tmp_path: Path) -> None:
+    folder = tmp_path / "log"
+    log = fill(folder, 12, max_bytes=600, keep=2)
+    checkpoint = checkpoint_of(folder, keep=2)
+    assert len(checkpoint.starts) == 3 and checkpoint.first == checkpoint.starts[0]
+    for index in range(4):  # rotates the oldest file away, and more
+        log.append({"event": "call", "tool": f"more{index}", "detail": "x" * 40})
+    result = auditlog.verify(str(folder), KEY, checkpoint)
+    assert result.ok, messages(result)
+    assert result.first_seq is not None and result.first_seq > checkpoint.first
+    assert auditlog.holds(str(folder), checkpoint)
+    (folder / f"{auditlog.CURRENT}.2").unlink()  # the oldest file, deleted by hand
+    result = auditlog.verify(str(folder), KEY, checkpoint)
+    assert any("deleted from the start" in text for text in messages(result)), messages(result)
+
+
+def test_checkpoint_text_round_trips_and_rejects_junk() -> None:
+    checkpoint = auditlog.Checkpoint(9, "ab", 3, [3, 7], 5)
+    again = auditlog.Checkpoint.from_text(checkpoint.to_text())
+    assert again is not None
+    assert (again.seq, again.mac, again.first, again.starts, again.keep) == (9, "ab", 3, [3, 7], 5)
+    for junk in (None, "", "not json", '{"seq": "9"}', '{"seq":1,"mac":"a","first":1,"keep":1}'):
+        assert auditlog.Checkpoint.from_text(junk) is None
+
+
+def one_session(guarded: Callable[..., Guarded], message: str) -> Guarded:
+    shim = guarded()
+    shim.initialize()
+    assert shim.call(2, "echo", {"message": message})["result"]["content"][0]["text"] == message
+    shim.stdin.close()
+    assert shim.wait(10) == 0
+    return shim
+
+
+def test_the_shim_keeps_a_checkpoint_that_verify_holds_the_files_to(
+    guarded: Callable[..., Guarded], tmp_path: Path, keychain: dict[str, str]
+) -> None:
+    from tests.support import keychain as real_keychain
+
+    folder = tmp_path / "data" / "log"
+    name = auditlog.checkpoint_name(str(folder))
+    one_session(guarded, "first")
+    stored = auditlog.Checkpoint.from_text(real_keychain.lookup(keychain, "mcpcred", name))
+    assert stored is not None, "no checkpoint in the keychain after a session"
+    last = audit_lines(tmp_path)[-1]
+    assert (stored.seq, stored.mac, stored.first) == (last["seq"], last["mac"], 1)
+    old = {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+
+    one_session(guarded, "second")  # the checkpoint moves on with the log
+    moved = auditlog.Checkpoint.from_text(real_keychain.lookup(keychain, "mcpcred", name))
+    assert moved is not None and moved.seq == audit_lines(tmp_path)[-1]["seq"] > stored.seq
+    assert verify(tmp_path).returncode == 0
+
+    for file_name, data in old.items():  # roll the files back to the copy
+        (folder / file_name).write_bytes(data)
+    done = verify(tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the log was rolled back" in done.stdout, done.stdout
+    assert f"checkpoint says seq {moved.seq} was written" in done.stdout
+
+    shim = one_session(guarded, "third")  # a new record must not bless the rolled-back log
+    assert "does not hold the record its keychain checkpoint names" in shim.stderr()
+    still = auditlog.Checkpoint.from_text(real_keychain.lookup(keychain, "mcpcred", name))
+    assert still is not None and (still.seq, still.mac) == (moved.seq, moved.mac)
+    assert verify(tmp_path).returncode == 1
+
+    for path in folder.iterdir():  # the whole log deleted
+        path.unlink()
+    folder.rmdir()
+    gone = verify(tmp_path)
+    assert gone.returncode == 1, gone.stdout + gone.stderr
+    assert "the audit log is missing" in gone.stdout, gone.stdout
+
+
+def test_holds_finds_the_named_record_anywhere_in_a_large_file(tmp_path: Path) -> None:
+    folder = tmp_path / "log"
+    log = fill(folder, 1500)  # about 250 KB: the record lies beyond the first read chunks
+    named = checkpoint_of(folder)
+    for index in range(50):
+        log.append({"event": "call", "tool": f"after{index}"})
+    assert auditlog.holds(str(folder), named)
+    forged = auditlog.Checkpoint(named.seq, "0" * 64, named.first, named.starts, named.keep)
+    assert not auditlog.holds(str(folder), forged)
+    beyond = auditlog.Checkpoint(10_000, named.mac, named.first, named.starts, named.keep)
+    assert not auditlog.holds(str(folder), beyond)
+
+
+def test_verify_names_a_deleted_start_and_exits_1(tmp_path: Path, keychain: dict[str, str]) -> None:
+    from tests.support import keychain as real_keychain
+
+    folder = tmp_path / "data" / "log"
+    fill(folder, 8)
+    real_keychain.store(keychain, "mcpcred", auditlog.KEY_NAME, KEY.hex())
+    real_keychain.store(
+        keychain, "mcpcred", auditlog.checkpoint_name(str(folder)), checkpoint_of(folder).to_text()
+    )
+    assert verify(tmp_path).returncode == 0
+    current = folder / auditlog.CURRENT
+    current.write_bytes(b"".join(current.read_bytes().splitlines(keepends=True)[2:]))
+    done = verify(tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.splitlines()[0] == (
+        "audit.jsonl:1: seq 3: records were deleted from the start of the log: it begins at "
+        "seq 3, but the keychain checkpoint says seq 1 is kept (not a file's first record)"
+    )
