@@ -3,8 +3,10 @@
 ``mcpcred log`` shows records (a table, or JSON Lines with ``--json``),
 filtered by server, tool, time, event and outcome, and with ``--follow``
 keeps printing new ones. Showing needs no key. ``mcpcred log verify`` checks
-the HMAC chain with the key from the keychain and exits 1 when the log was
-changed: edited, forged, reordered, or cut short.
+the HMAC chain with the key from the keychain, and the files against the
+keychain's checkpoint of them, and exits 1 when the log was changed: edited,
+forged, reordered, cut short, rolled back to an older copy, cut at its start
+or deleted.
 """
 
 from __future__ import annotations
@@ -126,8 +128,8 @@ def log_show(
     event: str | None = typer.Option(
         None,
         "--event",
-        help="Only this event: call, session, inject, refresh, pins, finding, malformed, exit, "
-        "restart.",
+        help="Only this event: request, call, session, inject, refresh, pins, finding, "
+        "malformed, exit, restart.",
     ),
     limit: int = typer.Option(
         50, "--limit", "-n", help="Show the last N matching records (0: all).", min=0

@@ -214,11 +214,14 @@ class AuditLog:
             # One round through JSON, so the MAC covers exactly what a reader will parse
             # (tuples become lists, odd objects strings, lone surrogates "?").
             text = json.dumps(full, separators=_SEPARATORS, ensure_ascii=False, default=str)
-            stored: Record = json.loads(text.encode("utf-8", "replace").decode("utf-8"))
+            try:  # without lone surrogates, the text is what the parsed record dumps to
+                body = text.encode("utf-8")
+            except UnicodeEncodeError:
+                normal = json.loads(text.encode("utf-8", "replace").decode("utf-8"))
+                body = json.dumps(normal, separators=_SEPARATORS, ensure_ascii=False).encode()
+            stored: Record = json.loads(body)
             stored["mac"] = prev = _mac(self.key, stored)
-            lines.append(
-                (json.dumps(stored, separators=_SEPARATORS, ensure_ascii=False) + "\n").encode()
-            )
+            lines.append(body[:-1] + b',"mac":"' + prev.encode() + b'"}\n')  # mac comes last
             stored_all.append(stored)
         data = b"".join(lines)
         if size and size + len(data) > self.max_bytes and self._rotate():
