@@ -11,6 +11,7 @@ or deleted.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -280,11 +281,21 @@ def _size(value: object) -> str:
 @log_app.command("verify")
 def log_verify(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    reset_checkpoint: bool = typer.Option(
+        False,
+        "--reset-checkpoint",
+        help="After checking, take the log as it is now as the keychain's checkpoint "
+        "(when you removed or replaced the log yourself).",
+    ),
 ) -> int:
     """Check that no record was changed, removed, added or reordered (exit 1 if one was)."""
     from mcpcred.guard import auditlog
 
     folder = auditlog.default_folder()
+    if reset_checkpoint:  # report what is wrong first: that is what the reset forgets
+        code = log_verify(as_json=as_json, reset_checkpoint=False)
+        _reset(folder)
+        return code
     checkpoint = _checkpoint(folder)
     if not auditlog.exists(folder) and (checkpoint is None or checkpoint.seq <= 0):
         if as_json:
@@ -318,6 +329,23 @@ def log_verify(
                 f"{result.records} records ({folder})\n"
             )
     return 0 if result.ok else EXIT_FINDINGS
+
+
+def _reset(folder: str) -> None:
+    """Make the keychain's checkpoint name the log as it is now (or remove it: no log)."""
+    from mcpcred.guard import auditlog
+    from mcpcred.keychain.store import SecretStore
+
+    store = SecretStore()
+    name = auditlog.checkpoint_name(folder)
+    state = auditlog.current_checkpoint(folder, _key()) if auditlog.exists(folder) else None
+    if state is None:
+        with contextlib.suppress(SecretNotFound):
+            store.delete(name)
+        sys.stderr.write("checkpoint removed: the next guarded server starts a new one\n")
+        return
+    store.set(name, state.to_text())
+    sys.stderr.write(f"checkpoint reset: the log as it is now (up to seq {state.seq})\n")
 
 
 def _checkpoint(folder: str) -> auditlog.Checkpoint | None:

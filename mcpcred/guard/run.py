@@ -35,6 +35,7 @@ LOCK_WAIT = 2.0
 # (besides the session's first batch and its end): a keychain round trip costs
 # milliseconds, on the writer's thread.
 CHECKPOINT_SECONDS = 10.0
+CHECKPOINT_WAIT = 1.0  # at the end of a session; MCP clients signal a shim after about 2 s
 
 
 class Recorder:
@@ -116,8 +117,10 @@ class Recorder:
         self.wake.set()
         self.writer.join(5.0)
         self._write()
-        if self.checkpoint is not None:
-            self.checkpoint()
+        if self.checkpoint is not None:  # bounded: a slow keychain must not hold the exit up
+            saver = threading.Thread(target=self.checkpoint, name="audit-checkpoint", daemon=True)
+            saver.start()
+            saver.join(CHECKPOINT_WAIT)
         self.log.close()
 
     def _loop(self) -> None:

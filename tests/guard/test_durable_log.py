@@ -59,9 +59,9 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def verify(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def verify(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "mcpcred", "log", "verify"],
+        [sys.executable, "-m", "mcpcred", "log", "verify", *options],
         env=cli_env(tmp_path),
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -462,6 +462,17 @@ def test_the_shim_keeps_a_checkpoint_that_verify_holds_the_files_to(
     assert gone.returncode == 1, gone.stdout + gone.stderr
     assert "the audit log is missing" in gone.stdout, gone.stdout
 
+    # the user removed it on purpose: the reset reports once more, then forgets it
+    reset = verify(tmp_path, "--reset-checkpoint")
+    assert reset.returncode == 1 and "the audit log is missing" in reset.stdout
+    assert "checkpoint removed" in reset.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", name) is None
+    fresh = verify(tmp_path)
+    assert fresh.returncode == 0 and "no audit log yet" in fresh.stderr
+    one_session(guarded, "fourth")  # a new log, and a new checkpoint for it
+    assert verify(tmp_path).returncode == 0
+    assert real_keychain.lookup(keychain, "mcpcred", name) is not None
+
 
 def test_holds_finds_the_named_record_anywhere_in_a_large_file(tmp_path: Path) -> None:
     folder = tmp_path / "log"
@@ -494,3 +505,6 @@ def test_verify_names_a_deleted_start_and_exits_1(tmp_path: Path, keychain: dict
         "audit.jsonl:1: seq 3: records were deleted from the start of the log: it begins at "
         "seq 3, but the keychain checkpoint says seq 1 is kept (not a file's first record)"
     )
+    reset = verify(tmp_path, "--reset-checkpoint")  # reports, then takes the log as it is
+    assert reset.returncode == 1 and "checkpoint reset" in reset.stderr
+    assert verify(tmp_path).returncode == 0
