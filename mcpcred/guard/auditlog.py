@@ -730,7 +730,8 @@ def current_checkpoint(folder: str, key: bytes, keep: int = DEFAULT_KEEP) -> Che
         if head is None:
             return None
         seq, mac, signature = head
-        if not hmac.compare_digest(_head_mac(key, seq, mac).encode(), signature.encode()):
+        expected = _head_mac(key, seq, mac).encode()
+        if not hmac.compare_digest(expected, signature.encode("utf-8", "surrogatepass")):
             return None
         starts: list[int] = []
         for _, fd, size, _ in files:

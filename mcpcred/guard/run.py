@@ -92,7 +92,7 @@ class Recorder:
             self.wake.set()
 
     def write_now(self, record: dict[str, object]) -> str | None:
-        """Write ``record`` (after whatever is queued) before returning; None, or why not.
+        """Write ``record`` to the file before returning; None, or why it could not be.
 
         For a request about to be forwarded: its record must survive the shim
         being killed right after. Once ``write`` has returned, the line is in
