@@ -46,22 +46,29 @@ def guard(
         help="Restart the server with a fresh OAuth token before its token expires.",
         show_default=False,
     ),
+    on_log_failure: str | None = typer.Option(
+        None,
+        "--on-log-failure",
+        help="When a request's audit record cannot be written: refuse it (default) or allow it.",
+    ),
     off: bool = typer.Option(False, "--off", help="Stop guarding this server (guard = false)."),
     config: str | None = typer.Option(None, "--config", help="Only this client config file."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before wrapping."),
 ) -> int:
     """Relay a server through mcpcred: audit log, tool policy, pinned tool definitions."""
-    from mcpcred.guard.settings import ON_CHANGE, PRESETS
+    from mcpcred.guard.settings import ON_CHANGE, ON_LOG_FAILURE, PRESETS
     from mcpcred.paths import config_file
 
     if on_change is not None and on_change not in ON_CHANGE:
         raise UsageError("--on-change must be warn or block")
+    if on_log_failure is not None and on_log_failure not in ON_LOG_FAILURE:
+        raise UsageError("--on-log-failure must be refuse or allow")
     for name in preset:
         if name not in PRESETS:
             raise UsageError(
                 f"unknown preset {name!r}", hint=f"presets: {', '.join(sorted(PRESETS))}"
             )
-    if off and (allow or deny or preset or on_change or restart_on_expiry):
+    if off and (allow or deny or preset or on_change or restart_on_expiry or on_log_failure):
         raise UsageError("--off takes no policy options")
     path = config_file()
 
@@ -75,6 +82,7 @@ def guard(
             preset=preset,
             on_change=on_change,
             restart=restart_on_expiry,
+            on_log_failure=on_log_failure,
             off=off,
         )
 
@@ -120,6 +128,7 @@ def _edit(
     on_change: str | None,
     restart: bool | None,
     off: bool,
+    on_log_failure: str | None = None,
 ) -> str:
     """``text`` with ``[servers.SERVER]`` updated; options not given keep their values."""
     import tomlkit
@@ -154,6 +163,8 @@ def _edit(
             table["on_change"] = on_change
         if restart is not None:
             table["restart_on_expiry"] = restart
+        if on_log_failure is not None:
+            table["on_log_failure"] = on_log_failure
     updated: str = tomlkit.dumps(document)
     _check(updated, path, server)
     return updated

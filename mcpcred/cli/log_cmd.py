@@ -3,12 +3,15 @@
 ``mcpcred log`` shows records (a table, or JSON Lines with ``--json``),
 filtered by server, tool, time, event and outcome, and with ``--follow``
 keeps printing new ones. Showing needs no key. ``mcpcred log verify`` checks
-the HMAC chain with the key from the keychain and exits 1 when the log was
-changed: edited, forged, reordered, or cut short.
+the HMAC chain with the key from the keychain, and the files against the
+keychain's checkpoint of them, and exits 1 when the log was changed: edited,
+forged, reordered, cut short, rolled back to an older copy, cut at its start
+or deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -25,6 +28,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from mcpcred.guard import auditlog
     from mcpcred.guard.auditlog import Record
 
 log_app = typer.Typer(
@@ -125,8 +129,8 @@ def log_show(
     event: str | None = typer.Option(
         None,
         "--event",
-        help="Only this event: call, session, inject, refresh, pins, finding, malformed, exit, "
-        "restart.",
+        help="Only this event: request, call, session, inject, refresh, pins, finding, "
+        "malformed, exit, restart.",
     ),
     limit: int = typer.Option(
         50, "--limit", "-n", help="Show the last N matching records (0: all).", min=0
@@ -277,18 +281,37 @@ def _size(value: object) -> str:
 @log_app.command("verify")
 def log_verify(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    reset_checkpoint: bool = typer.Option(
+        False,
+        "--reset-checkpoint",
+        help="After checking, take the log as it is now as the keychain's checkpoint "
+        "(when you removed or replaced the log yourself).",
+    ),
 ) -> int:
     """Check that no record was changed, removed, added or reordered (exit 1 if one was)."""
     from mcpcred.guard import auditlog
 
     folder = auditlog.default_folder()
-    if not auditlog.exists(folder):
+    if reset_checkpoint:  # report what is wrong first: that is what the reset forgets
+        code = log_verify(as_json=as_json, reset_checkpoint=False)
+        _reset(folder)
+        return code
+    checkpoint = _checkpoint(folder)
+    if not auditlog.exists(folder) and (checkpoint is None or checkpoint.seq <= 0):
         if as_json:
             result = auditlog.Verification()
             sys.stdout.write(json.dumps({**result.as_dict(), "folder": folder}, indent=2) + "\n")
         sys.stderr.write("no audit log yet\n")
         return 0
-    result = auditlog.verify(folder, _key())
+    if not auditlog.exists(folder):  # the keychain says there was one: no key needed to say so
+        result = auditlog.verify(folder, b"unused", checkpoint)
+    else:
+        result = auditlog.verify(folder, _key(), checkpoint)
+        if checkpoint is None:
+            result.notes.append(
+                "the keychain holds no checkpoint of this log yet (guarded servers save one "
+                "as they write): a rollback or a deleted start cannot be detected"
+            )
     if as_json:
         sys.stdout.write(json.dumps({**result.as_dict(), "folder": folder}, indent=2) + "\n")
     else:
@@ -306,6 +329,35 @@ def log_verify(
                 f"{result.records} records ({folder})\n"
             )
     return 0 if result.ok else EXIT_FINDINGS
+
+
+def _reset(folder: str) -> None:
+    """Make the keychain's checkpoint name the log as it is now (or remove it: no log)."""
+    from mcpcred.guard import auditlog
+    from mcpcred.keychain.store import SecretStore
+
+    store = SecretStore()
+    name = auditlog.checkpoint_name(folder)
+    state = auditlog.current_checkpoint(folder, _key()) if auditlog.exists(folder) else None
+    if state is None:
+        with contextlib.suppress(SecretNotFound):
+            store.delete(name)
+        sys.stderr.write("checkpoint removed: the next guarded server starts a new one\n")
+        return
+    store.set(name, state.to_text())
+    sys.stderr.write(f"checkpoint reset: the log as it is now (up to seq {state.seq})\n")
+
+
+def _checkpoint(folder: str) -> auditlog.Checkpoint | None:
+    """The keychain's checkpoint of the log in ``folder``; None if there is none yet."""
+    from mcpcred.guard import auditlog
+    from mcpcred.keychain.store import SecretStore
+
+    try:
+        text = SecretStore().get(auditlog.checkpoint_name(folder))
+    except SecretNotFound:
+        return None
+    return auditlog.Checkpoint.from_text(text)
 
 
 def _key() -> bytes:

@@ -27,10 +27,12 @@ this module on every start of a guarded server.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import threading
 import time
 
 from mcpcred.errors import SecretCorrupt, ShimError
@@ -46,9 +48,11 @@ KEY_NAME = "audit:key"
 CURRENT = "audit.jsonl"
 HEAD = "audit.head"
 LOCK = "audit.lock"
+CHECKPOINT_LOCK = "checkpoint.lock"
 VERSION = 1
 RESERVED = ("v", "seq", "time", "prev", "mac")
 LOCK_TIMEOUT = 5.0
+HEAD_SIZE = 256  # bytes; the head file is rewritten in place, always this long
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_KEEP = 5
 
@@ -107,7 +111,10 @@ def exists(folder: str) -> bool:
 class AuditLog:
     """Appends records to the log in ``folder``; safe across threads and processes."""
 
-    __slots__ = ("clock", "folder", "keep", "key", "lock_timeout", "max_bytes")
+    __slots__ = (
+        "_end", "_head_fd", "_log_fd", "_mutex", "clock", "folder", "keep", "key",
+        "lock_timeout", "max_bytes",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -129,6 +136,16 @@ class AuditLog:
         self.keep = keep
         self.clock = clock
         self.lock_timeout = lock_timeout
+        # What this writer knows from its own last append, so the next one (usually a
+        # request record written on the relay's thread before the request is forwarded)
+        # costs a lock, two stats and two writes: the log file and the head file kept
+        # open (with the identity they had), and the chain's end with the log's size
+        # right after it. Anything else having written or replaced a file shows as a
+        # different identity or size, and the files are read again.
+        self._log_fd: tuple[int, tuple[int, int]] | None = None
+        self._head_fd: tuple[int, tuple[int, int]] | None = None
+        self._end: tuple[tuple[int, int], int, int, str] | None = None  # id, size, seq, mac
+        self._mutex = threading.Lock()  # threads of one process; the lock file is per process
 
     def append(self, record: Record) -> Record:
         """Write one record after the last; returns it as stored (``seq``, ``mac`` ...)."""
@@ -150,8 +167,25 @@ class AuditLog:
             return []
         _make_folder(self.folder)
         lock = os.path.join(self.folder, LOCK)
-        with held(lock, timeout=self.lock_timeout, what="audit log", error=self._lock_error):
-            return self._append_locked(records)
+        if not self._mutex.acquire(timeout=self.lock_timeout):  # another thread is stuck
+            raise self._lock_error("audit log")
+        try:
+            with held(lock, timeout=self.lock_timeout, what="audit log", error=self._lock_error):
+                return self._append_locked(records)
+        finally:
+            self._mutex.release()
+
+    def close(self) -> None:
+        """Close the files kept open between appends (the log can still be appended to)."""
+        with self._mutex:
+            self._forget()
+
+    def _forget(self) -> None:
+        for kept in (self._log_fd, self._head_fd):
+            if kept is not None:
+                with contextlib.suppress(OSError):
+                    os.close(kept[0])
+        self._log_fd = self._head_fd = self._end = None
 
     def _lock_error(self, what: str) -> Exception:
         return ShimError(
@@ -162,8 +196,14 @@ class AuditLog:
 
     def _append_locked(self, records: list[Record]) -> list[Record]:
         current = os.path.join(self.folder, CURRENT)
-        last, size, terminated = _last_line(current)
-        seq, prev = self._chain_end(last)
+        on_disk = _identity(current)
+        end = self._end
+        if end is not None and on_disk is not None and (end[0], end[1]) == on_disk:
+            size, terminated, seq, prev = on_disk[1], True, end[2], end[3]
+        else:  # another writer (or anything else) was here since our last append
+            self._end = None
+            last, size, terminated = _last_line(current)
+            seq, prev = self._chain_end(last)
         stored_all: list[Record] = []
         lines: list[bytes] = []
         for record in records:
@@ -174,24 +214,69 @@ class AuditLog:
             # One round through JSON, so the MAC covers exactly what a reader will parse
             # (tuples become lists, odd objects strings, lone surrogates "?").
             text = json.dumps(full, separators=_SEPARATORS, ensure_ascii=False, default=str)
-            stored: Record = json.loads(text.encode("utf-8", "replace").decode("utf-8"))
+            try:  # without lone surrogates, the text is what the parsed record dumps to
+                body = text.encode("utf-8")
+            except UnicodeEncodeError:
+                normal = json.loads(text.encode("utf-8", "replace").decode("utf-8"))
+                body = json.dumps(normal, separators=_SEPARATORS, ensure_ascii=False).encode()
+            stored: Record = json.loads(body)
             stored["mac"] = prev = _mac(self.key, stored)
-            lines.append(
-                (json.dumps(stored, separators=_SEPARATORS, ensure_ascii=False) + "\n").encode()
-            )
+            lines.append(body[:-1] + b',"mac":"' + prev.encode() + b'"}\n')  # mac comes last
             stored_all.append(stored)
         data = b"".join(lines)
         if size and size + len(data) > self.max_bytes and self._rotate():
-            size, terminated = 0, True
+            size, terminated, on_disk = 0, True, None
         if size and not terminated:  # a torn line (a crash mid-write) stays a line of its own
             data = b"\n" + data
-        fd = os.open(current, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, 0o600)
-        try:
-            _write_all(fd, data)
-        finally:
-            os.close(fd)
-        _write_head(self.folder, self.key, seq, prev)
+        fd = self._open_log(current, on_disk)
+        _write_all(fd, data)
+        info = os.fstat(fd)
+        self._end = ((info.st_dev, info.st_ino), info.st_size, seq, prev)
+        self._put_head(seq, prev)
         return stored_all
+
+    def _open_log(self, current: str, on_disk: tuple[tuple[int, int], int] | None) -> int:
+        """The kept descriptor of ``audit.jsonl``, opened again if the file is another now."""
+        kept = self._log_fd
+        if kept is not None and on_disk is not None and kept[1] == on_disk[0]:
+            return kept[0]
+        if kept is not None:
+            os.close(kept[0])
+            self._log_fd = None
+        fd = os.open(current, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, 0o600)
+        info = os.fstat(fd)
+        self._log_fd = (fd, (info.st_dev, info.st_ino))
+        return fd
+
+    def _put_head(self, seq: int, mac: str) -> None:
+        """Update the head file: in place when it is the one we wrote, else temp + rename.
+
+        An in-place update is one ``pwrite`` of a fixed-size block at offset 0,
+        well inside one page, so a reader (under the lock) or a kill never sees
+        half of it; a rename per record would cost more than the rest of an
+        append. A head file that is missing or was replaced is written the
+        slow way, so a new file never exists half-written either.
+        """
+        path = os.path.join(self.folder, HEAD)
+        data = _head_bytes(self.key, seq, mac)
+        kept = self._head_fd
+        pwrite = getattr(os, "pwrite", None)
+        on_disk = _identity(path)
+        if (
+            kept is not None
+            and pwrite is not None
+            and on_disk == (kept[1], len(data))
+            and pwrite(kept[0], data, 0) == len(data)
+        ):
+            return
+        if kept is not None:
+            os.close(kept[0])
+            self._head_fd = None
+        _write_head(self.folder, self.key, seq, mac)
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_WRONLY | _OPEN_FLAGS)
+            info = os.fstat(fd)
+            self._head_fd = (fd, (info.st_dev, info.st_ino))
 
     def _chain_end(self, last: bytes | None) -> tuple[int, str]:
         """``seq`` and ``mac`` of the last record: the head's, or a newer last line's."""
@@ -354,16 +439,20 @@ class Verification:
         }
 
 
-def verify(folder: str, key: bytes) -> Verification:
+def verify(folder: str, key: bytes, checkpoint: Checkpoint | None = None) -> Verification:
     """Check every line of the log in ``folder`` and the head file against ``key``.
 
     Every problem is reported, but one change to the log should be one
     problem: after a bad line the next record may link to it or to the record
     before it (so an edited, forged, replaced or swapped line is one report).
-    Messages never quote record contents.
+    Messages never quote record contents. With the keychain's ``checkpoint``
+    it also finds what the files alone cannot show: a log rolled back to an
+    older copy, records deleted from its start, a log deleted whole.
     """
     result = Verification()
     files, head_bytes = _snapshot(folder, head=True)
+    oldest = files[0][0] if files else CURRENT
+    named_mac: str | None = None  # the mac of the record the checkpoint names, if present
     # Chain ends a next record may follow: (seq, mac), mac None = any.
     ends: list[tuple[int, str | None]] = []
     good_macs = 0
@@ -388,6 +477,8 @@ def verify(folder: str, key: bytes) -> Verification:
                         ends.append((ends[0][0] + 1, None))
                     continue
                 mac, prev = str(record["mac"]), str(record["prev"])
+                if checkpoint is not None and seq == checkpoint.seq:
+                    named_mac = mac
                 result.records += 1
                 result.last_seq = seq
                 last = record
@@ -444,7 +535,68 @@ def verify(folder: str, key: bytes) -> Verification:
             ),
         )
     _check_head(result, head_bytes, key, last, where, wrong_key=good_macs == 0)
+    if checkpoint is not None:
+        _check_checkpoint(result, checkpoint, named_mac, oldest, where)
     return result
+
+
+def _check_checkpoint(
+    result: Verification,
+    checkpoint: Checkpoint,
+    named_mac: str | None,
+    oldest: str,
+    where: tuple[str, int],
+) -> None:
+    """Compare the log with the keychain's checkpoint, which no one without it can roll back."""
+    seq, first, last = checkpoint.seq, result.first_seq, result.last_seq
+    if seq <= 0:
+        return
+    if first is None or last is None:
+        result.problems.append(
+            Problem(
+                CURRENT,
+                1,
+                None,
+                f"the audit log is missing: the keychain checkpoint says records up to seq {seq} "
+                "were written",
+            )
+        )
+        return
+    if last < seq:
+        file, line = where
+        result.problems.append(
+            Problem(
+                file,
+                line,
+                last,
+                f"the log was rolled back: it ends at seq {last}, but the keychain checkpoint "
+                f"says seq {seq} was written",
+            )
+        )
+    elif named_mac is not None and named_mac != checkpoint.mac:
+        result.problems.append(
+            Problem(
+                CURRENT,
+                1,
+                seq,
+                "the log was replaced: this is not the record the keychain checkpoint names",
+            )
+        )
+    if first <= checkpoint.first:
+        return
+    rotated = oldest == f"{CURRENT}.{checkpoint.keep}" and checkpoint.keep > 0
+    if rotated and (first in checkpoint.starts or first > seq):
+        return  # older files were dropped by rotation, as the checkpoint allows
+    result.problems.append(
+        Problem(
+            oldest,
+            1,
+            first,
+            f"records were deleted from the start of the log: it begins at seq {first}, but "
+            f"the keychain checkpoint says seq {checkpoint.first} is kept"
+            + ("" if first in checkpoint.starts or first > seq else " (not a file's first record)"),
+        )
+    )
 
 
 def _link_problem(seq: int, previous: int) -> str:
@@ -513,7 +665,143 @@ def _check_head(
         )
 
 
+# -- the keychain checkpoint ------------------------------------------------------------
+
+CHECKPOINT_PREFIX = "audit:checkpoint:"
+
+
+def checkpoint_name(folder: str) -> str:
+    """The keychain item holding the checkpoint of the log in ``folder`` (one per folder)."""
+    path = os.path.realpath(folder).encode("utf-8", "surrogateescape")
+    return CHECKPOINT_PREFIX + hashlib.sha256(path).hexdigest()[:16]
+
+
+class Checkpoint:
+    """Where the log was, kept in the keychain: what the files cannot be rolled back past.
+
+    ``seq`` and ``mac`` name the last record written at the time; ``first`` is the
+    oldest record then kept, ``starts`` the first record of every file then (the
+    only places rotation can later make the log begin), ``keep`` how many rotated
+    files the writer keeps. Someone who can replace the files but not the keychain
+    can neither roll the log back behind ``seq`` nor cut its start unnoticed.
+    """
+
+    __slots__ = ("first", "keep", "mac", "seq", "starts")
+
+    def __init__(self, seq: int, mac: str, first: int, starts: list[int], keep: int) -> None:
+        self.seq = seq
+        self.mac = mac
+        self.first = first
+        self.starts = starts
+        self.keep = keep
+
+    def to_text(self) -> str:
+        """As the keychain keeps it: compact JSON."""
+        data = {
+            "v": VERSION,
+            "seq": self.seq,
+            "mac": self.mac,
+            "first": self.first,
+            "starts": self.starts,
+            "keep": self.keep,
+        }
+        return json.dumps(data, separators=_SEPARATORS)
+
+    @classmethod
+    def from_text(cls, text: str | None) -> Checkpoint | None:
+        """A keychain value as a checkpoint; None if there is none or it is not one."""
+        data = _parse(text.encode("utf-8", "replace")) if text else None
+        if data is None:
+            return None
+        seq, first, keep = _int(data.get("seq")), _int(data.get("first")), _int(data.get("keep"))
+        mac, starts = data.get("mac"), data.get("starts")
+        if seq is None or first is None or keep is None or not isinstance(mac, str):
+            return None
+        if not isinstance(starts, list) or not all(_int(item) is not None for item in starts):
+            return None
+        return cls(seq, mac, first, [int(item) for item in starts], keep)
+
+
+def current_checkpoint(folder: str, key: bytes, keep: int = DEFAULT_KEEP) -> Checkpoint | None:
+    """The log's state now, read under the lock: the signed head and each file's first seq."""
+    files, head_bytes = _snapshot(folder, head=True)
+    try:
+        head = _head_from(head_bytes) if head_bytes is not None else None
+        if head is None:
+            return None
+        seq, mac, signature = head
+        expected = _head_mac(key, seq, mac).encode()
+        if not hmac.compare_digest(expected, signature.encode("utf-8", "surrogatepass")):
+            return None
+        starts: list[int] = []
+        for _, fd, size, _ in files:
+            first = _first_seq(fd, size)
+            if first is not None:
+                starts.append(first)
+    finally:
+        _close(files)
+    if not starts:
+        return None
+    return Checkpoint(seq, mac, starts[0], starts, keep)
+
+
+def holds(folder: str, checkpoint: Checkpoint) -> bool:
+    """Whether the log in ``folder`` goes on from ``checkpoint`` (or rotated it away).
+
+    A writer advances the keychain's checkpoint only from a log that still
+    holds the record it names: a log rolled back, replaced or deleted must stay
+    reported by ``verify``, not be blessed by the next record written.
+    """
+    prefix = b'{"v":%d,"seq":%d,' % (VERSION, checkpoint.seq)
+    files, _ = _snapshot(folder, head=False)
+    try:
+        if not files:
+            return False
+        for name, fd, size, _ in reversed(files):  # the named record is usually recent
+            first = _first_seq(fd, size)
+            if first is None or first > checkpoint.seq:
+                if first is not None and name == files[0][0]:
+                    # rotated away, if the log is as long as the writer keeps it
+                    return checkpoint.keep > 0 and name == f"{CURRENT}.{checkpoint.keep}"
+                continue
+            raw = _find_line(fd, size, prefix)
+            found = _parse(raw) if raw is not None else None
+            return found is not None and found.get("mac") == checkpoint.mac
+        return False
+    finally:
+        _close(files)
+
+
 # -- helpers -------------------------------------------------------------------------
+
+
+def _find_line(fd: int, size: int, prefix: bytes) -> bytes | None:
+    """The first line of ``fd`` that starts with ``prefix``, found without parsing the rest."""
+    needle = b"\n" + prefix
+    os.lseek(fd, 0, os.SEEK_SET)
+    carry, base, at = b"\n", -1, -1  # as if a newline came before the first byte
+    while base + len(carry) < size:
+        chunk = os.read(fd, min(_READ_CHUNK, size - base - len(carry)))
+        if not chunk:
+            break
+        window = carry + chunk
+        index = window.find(needle)
+        if index >= 0:
+            at = base + index + 1
+            break
+        carry = window[-len(needle) :]
+        base += len(window) - len(carry)
+    if at < 0:
+        return None
+    return next(iter(_lines(fd, at, size)))[0]
+
+
+def _first_seq(fd: int, size: int) -> int | None:
+    """The ``seq`` of a file's first line, if that is a record."""
+    for raw, _ in _lines(fd, 0, size):
+        record = _parse(raw)
+        return _int(record.get("seq")) if record is not None else None
+    return None
 
 
 def _make_folder(folder: str) -> None:
@@ -570,9 +858,24 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _write_head(folder: str, key: bytes, seq: int, mac: str) -> None:
+def _head_bytes(key: bytes, seq: int, mac: str) -> bytes:
+    """The head file's content, padded to a fixed size so it can be rewritten in place."""
     head = {"seq": seq, "mac": mac, "hmac": _head_mac(key, seq, mac)}
-    data = (json.dumps(head, separators=_SEPARATORS) + "\n").encode()
+    text = json.dumps(head, separators=_SEPARATORS)
+    return (text.ljust(HEAD_SIZE - 1) + "\n").encode()
+
+
+def _identity(path: str) -> tuple[tuple[int, int], int] | None:
+    """(device, inode) and size of ``path``, or None if it is not there."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (info.st_dev, info.st_ino), info.st_size
+
+
+def _write_head(folder: str, key: bytes, seq: int, mac: str) -> None:
+    data = _head_bytes(key, seq, mac)
     temp = os.path.join(folder, HEAD + ".tmp")  # one writer at a time: the lock is held
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _OPEN_FLAGS, 0o600)
     try:

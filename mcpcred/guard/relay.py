@@ -4,8 +4,10 @@ Two threads copy the MCP stdio transport, one per direction, with blocking
 reads and writes: a side that stops reading stops the other side's reader
 too (its pipe fills), so memory stays bounded by the largest single message,
 never by how far one side is ahead. Each complete line is handed to the
-``Session``, which says what to forward; records are written to the audit log
-*after* the bytes are on their way, so the log never adds to a round trip.
+``Session``, which says what to forward. A recorded request (``tools/call``...)
+has its record written to the audit log *before* its bytes go to the server
+(a kill right after must not lose it); every other record is written by the
+recorder's thread after the bytes are on their way.
 
 Process hygiene, because a relay that gets this wrong leaves orphaned servers
 holding the client's pipes:

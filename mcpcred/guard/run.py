@@ -28,6 +28,14 @@ BATCH_SECONDS = 0.005
 # the writer's JSON and HMAC work must not hold up a message being relayed.
 SWITCH_INTERVAL = 0.0005
 MAX_QUEUED = 500  # records waiting for the writer before the relay writes them itself
+# How long a request waits for the log's lock (held by another shim, or a stuck one) before
+# it is refused: bounded, since the client is waiting for an answer.
+LOCK_WAIT = 2.0
+# How often the keychain's checkpoint of the log follows it while records are written
+# (besides the session's first batch and its end): a keychain round trip costs
+# milliseconds, on the writer's thread.
+CHECKPOINT_SECONDS = 10.0
+CHECKPOINT_WAIT = 1.0  # at the end of a session; MCP clients signal a shim after about 2 s
 
 
 class Recorder:
@@ -61,6 +69,10 @@ class Recorder:
         self.wake = threading.Event()
         self.closed = False
         self.failures = 0
+        # Saves the log's checkpoint in the keychain: after the first batch, then at most
+        # every CHECKPOINT_SECONDS while records are written, and at close.
+        self.checkpoint: Callable[[], None] | None = None
+        self.checkpoint_due = 0.0
         self.writer = threading.Thread(target=self._loop, name="audit-log", daemon=True)
         self.writer.start()
 
@@ -79,12 +91,37 @@ class Recorder:
         elif self.queue:
             self.wake.set()
 
+    def write_now(self, record: dict[str, object]) -> str | None:
+        """Write ``record`` to the file before returning; None, or why it could not be.
+
+        For a request about to be forwarded: its record must survive the shim
+        being killed right after. Once ``write`` has returned, the line is in
+        the kernel's page cache and survives the process (no ``fsync``: the
+        threat is a kill, not a power cut, and an fsync would cost
+        milliseconds per call).
+        """
+        # Only this record: what is queued is the writer's (a call's outcome, written a few
+        # ms later in its batch); taking it here would double the work on the relay's thread.
+        try:
+            self.log.append_many([self._prepared(record)])
+        except Exception as exc:
+            self.failures += 1
+            if self.failures == 1:
+                self.warn(f"cannot write the audit log: {reason(exc)}")
+            return reason(exc)
+        return None
+
     def close(self) -> None:
         """Write everything still queued, then stop the writer."""
         self.closed = True
         self.wake.set()
         self.writer.join(5.0)
         self._write()
+        if self.checkpoint is not None:  # bounded: a slow keychain must not hold the exit up
+            saver = threading.Thread(target=self.checkpoint, name="audit-checkpoint", daemon=True)
+            saver.start()
+            saver.join(CHECKPOINT_WAIT)
+        self.log.close()
 
     def _loop(self) -> None:
         import time
@@ -94,17 +131,15 @@ class Recorder:
             time.sleep(BATCH_SECONDS)
             self.wake.clear()
             self._write()
+            if self.checkpoint is not None and time.monotonic() >= self.checkpoint_due:
+                self.checkpoint_due = time.monotonic() + CHECKPOINT_SECONDS
+                self.checkpoint()
 
     def _write(self) -> None:
         with self.lock:
             batch: list[dict[str, object]] = []
             while self.queue:
-                record = {**self.base, **self.queue.popleft()}
-                if self.redact is not None:
-                    for name in self.REDACTED:
-                        if name in record:
-                            record[name] = self.redact(record[name])
-                batch.append(record)
+                batch.append(self._prepared(self.queue.popleft()))
             if not batch:
                 return
             try:
@@ -113,6 +148,82 @@ class Recorder:
                 self.failures += 1
                 if self.failures == 1:
                     self.warn(f"cannot write the audit log: {reason(exc)}")
+
+    def _prepared(self, record: dict[str, object]) -> dict[str, object]:
+        record = {**self.base, **record}
+        if self.redact is not None:
+            for name in self.REDACTED:
+                if name in record:
+                    record[name] = self.redact(record[name])
+        return record
+
+
+def checkpointer(
+    log: AuditLog, options: ShimOptions, environ: Mapping[str, str], warn: Callable[[str], None]
+) -> Callable[[], None]:
+    """A function that moves the keychain's checkpoint of the log up to where the log is now.
+
+    The checkpoint (``auditlog.Checkpoint``) is what ``mcpcred log verify``
+    compares the files with, so that replacing them with an older copy,
+    cutting their start or deleting them shows. It only moves forward, and
+    only from a log that still holds the record it names: a log that was
+    rolled back stays reported instead of being blessed by the next record.
+    Failures are reported once and never stop the relay.
+    """
+    from mcpcred.guard import auditlog
+
+    name = auditlog.checkpoint_name(log.folder)
+    warned: set[str] = set()
+
+    def once(kind: str, text: str) -> None:
+        if kind not in warned:
+            warned.add(kind)
+            warn(text)
+
+    def save() -> None:
+        from mcpcred.oauth.lock import held
+        from mcpcred.shim.resolve import Keychain
+
+        try:
+            state = auditlog.current_checkpoint(log.folder, log.key, log.keep)
+            if state is None:
+                return
+            keychain = Keychain(options, environ)
+            lock = os.path.join(log.folder, auditlog.CHECKPOINT_LOCK)
+            try:
+                vault = keychain.vault()
+                with held(lock, timeout=LOCK_WAIT, what=name, error=_stuck):
+                    stored = auditlog.Checkpoint.from_text(vault.read([name]).get(name))
+                    if stored is not None:
+                        if (stored.seq, stored.mac) == (state.seq, state.mac):
+                            return
+                        if not auditlog.holds(log.folder, stored):
+                            once(
+                                "rolled back",
+                                "the audit log does not hold the record its keychain checkpoint "
+                                f"names (seq {stored.seq}): it was rolled back, replaced or "
+                                "deleted; check it with `mcpcred log verify`",
+                            )
+                            return
+                        if stored.seq >= state.seq:  # another shim's, newer than what we read
+                            return
+                    vault.write(name, state.to_text())
+            finally:
+                keychain.close()
+        except Exception as exc:
+            once(
+                "failed", f"cannot update the audit log's checkpoint in the keychain: {reason(exc)}"
+            )
+
+    return save
+
+
+def _stuck(what: str) -> Exception:
+    from mcpcred.errors import ShimError
+
+    return ShimError(
+        f"another mcpcred process has held the lock on {what} for over {LOCK_WAIT:g} s"
+    )
 
 
 class Warn:
@@ -160,17 +271,27 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
 
     argv, env, found, key = prepare_guarded(options, environ, key_item)
     warn = Warn(options.label())
-    base: dict[str, object] = {"server": settings.server, "pid": os.getpid()}
+    import secrets
+
+    # One id per shim run, kept across server restarts: pairs a request with its outcome.
+    base: dict[str, object] = {
+        "server": settings.server,
+        "pid": os.getpid(),
+        "session": secrets.token_hex(8),
+    }
     if options.client:
         base["client"] = options.client
     redact = Lazy()
     threading.Thread(target=redact.warm, name="warm-up", daemon=True).start()
     recorder = Recorder(
-        auditlog.AuditLog(auditlog.default_folder(), auditlog.key_from_text(key)),
+        auditlog.AuditLog(
+            auditlog.default_folder(), auditlog.key_from_text(key), lock_timeout=LOCK_WAIT
+        ),
         base,
         warn,
         redact,
     )
+    recorder.checkpoint = checkpointer(recorder.log, options, environ, warn)
     credentials = [f"{kind}/{name}" for kind, name in found.refs]
     for record in refreshes(found):
         recorder.add(record)
@@ -187,7 +308,14 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         from mcpcred.guard.pins import PinStore, default_folder
 
         pins = PinStore(default_folder())
-    session = Session(settings, client=options.client, record=recorder.add, warn=warn, pins=pins)
+    session = Session(
+        settings,
+        client=options.client,
+        record=recorder.add,
+        warn=warn,
+        pins=pins,
+        durable=recorder.write_now,
+    )
     relay = Relay(argv, env, session, flush=recorder.flush, warn=warn)
     if settings.restart_on_expiry and found.deadline is not None:
 

@@ -112,8 +112,11 @@ class Session:
         record: Callable[[dict[str, object]], None],
         warn: Callable[[str], None],
         pins: PinStore | None = None,
+        durable: Callable[[dict[str, object]], str | None] | None = None,
     ) -> None:
         self.settings = settings
+        # Writes a record to the file before returning: None, or why it could not.
+        self.durable = durable
         self.server = settings.server
         self.client = client
         self.record = record
@@ -248,6 +251,10 @@ class Session:
             reason = self.refusal(target)
             if reason is not None:
                 return self._deny(request_id, target, arguments, reason)
+        if method in _AUDITED and self.durable is not None:
+            refused = self._record_request(method, request_id, target, arguments)
+            if refused is not None:
+                return refused
         # Every request is tracked: one the server never answers still gets an answer.
         if len(self.pending) >= MAX_PENDING:
             self.pending.pop(next(iter(self.pending)))
@@ -338,8 +345,41 @@ class Session:
             )
         return reason
 
+    def _record_request(
+        self, method: str, request_id: object, target: str | None, arguments: object
+    ) -> bytes | None:
+        """Write the request's record before it is forwarded; a refusal if that failed.
+
+        Clients end servers hard (Codex: SIGTERM to the group, SIGKILL 20 ms
+        later), so a record queued for later may never be written while the
+        call it describes ran. This one is in the file before a byte goes to
+        the server; the outcome follows as a ``call`` record with the same
+        ``request_id`` (and the shim run's ``session``). If it cannot be
+        written, the call does not run unless ``on_log_failure = "allow"``.
+        """
+        assert self.durable is not None  # noqa: S101
+        entry: dict[str, object] = {**self._base(), "event": "request", "method": method}
+        if target is not None:
+            entry["uri" if method == "resources/read" else "tool"] = target
+        if arguments is not None and self.settings.log_arguments:
+            entry["arguments"] = arguments
+        entry["request_id"] = request_id
+        why = self.durable(entry)
+        if why is None or self.settings.on_log_failure == "allow":
+            return None
+        text = (
+            f"mcpcred: server '{self.server}' is guarded and its audit log cannot be written "
+            f"({why}), so this request was not forwarded; fix the log, or set "
+            f'on_log_failure = "allow" in [servers.{self.server}] to relay calls unrecorded'
+        )
+        return (
+            tool_error(request_id, text) if method == "tools/call" else rpc_error(request_id, text)
+        )
+
     def _deny(self, request_id: object, tool: str, arguments: object, reason: str) -> bytes:
-        self._log_call("tools/call", tool, arguments, "denied", reason=reason)
+        self._log_call(
+            "tools/call", tool, arguments, "denied", reason=reason, request_id=request_id
+        )
         return tool_error(
             request_id,
             f"mcpcred refused to call tool '{tool}' of server '{self.server}': {reason}.",
@@ -414,7 +454,7 @@ class Session:
         if isinstance(problem, dict):
             error = problem.get("message")
         if pending.method == "initialize":
-            self._log_session(message, error)
+            self._log_session(message, error, pending.request_id)
         elif pending.method in _AUDITED:
             self._log_pending(pending, "error" if failed else "ok", size, error=error)
         return None
@@ -617,8 +657,9 @@ class Session:
             base["client_name"] = self.client_name
         return base
 
-    def _log_session(self, message: dict[str, object], error: object) -> None:
+    def _log_session(self, message: dict[str, object], error: object, request_id: object) -> None:
         entry = {**self._base(), "event": "session", "method": "initialize"}
+        entry["request_id"] = request_id
         result = message.get("result")
         if isinstance(result, dict) and isinstance(result.get("serverInfo"), dict):
             info = result["serverInfo"]
@@ -639,6 +680,7 @@ class Session:
             duration=time.monotonic() - pending.started,
             size=size,
             error=error,
+            request_id=pending.request_id,
         )
 
     def _log_call(
@@ -652,8 +694,10 @@ class Session:
         duration: float | None = None,
         size: int | None = None,
         error: object = None,
+        request_id: object = None,
     ) -> None:
         entry: dict[str, object] = {**self._base(), "event": "call", "method": method}
+        entry["request_id"] = request_id
         if target is not None:
             key = "uri" if method == "resources/read" else "tool"
             entry[key] = target

@@ -28,6 +28,7 @@ from mcpcred.errors import ConfigError
 from mcpcred.paths import project_file
 
 ON_CHANGE = ("warn", "block")
+ON_LOG_FAILURE = ("refuse", "allow")
 
 # Presets: tool-name globs for popular servers. ``read-only`` is a generic guess
 # from verb prefixes; the named ones follow each server's documented tool names.
@@ -45,8 +46,11 @@ PRESETS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 _KEYS = frozenset(
-    {"guard", "allow", "deny", "preset", "on_change", "restart_on_expiry", "pin", "log_arguments"}
-)
+    {
+        "guard", "allow", "deny", "preset", "on_change", "restart_on_expiry", "pin",
+        "log_arguments", "on_log_failure",
+    }
+)  # fmt: skip
 
 
 class Policy:
@@ -74,7 +78,10 @@ class Policy:
 class ServerGuard:
     """Everything the shim needs to guard one server, merged from both files."""
 
-    __slots__ = ("log_arguments", "on_change", "pin", "policies", "restart_on_expiry", "server")
+    __slots__ = (
+        "log_arguments", "on_change", "on_log_failure", "pin", "policies", "restart_on_expiry",
+        "server",
+    )  # fmt: skip
 
     def __init__(self, server: str) -> None:
         self.server = server
@@ -83,6 +90,9 @@ class ServerGuard:
         self.restart_on_expiry = False
         self.pin = True
         self.log_arguments = True
+        # "refuse": a request whose record cannot be written is not forwarded (the audit
+        # log is the truth); "allow" relays it anyway, with a warning (user's file only).
+        self.on_log_failure = "refuse"
 
     def refusal(self, tool: str) -> str | None:
         """Why a call to ``tool`` is refused by any policy, or None."""
@@ -199,6 +209,14 @@ def check_table(path: str, name: str, table: object, *, project: bool) -> dict[s
             )
     if "on_change" in normal and normal["on_change"] not in ON_CHANGE:
         raise ConfigError(f'{where}: on_change must be "warn" or "block"')
+    if "on_log_failure" in normal and normal["on_log_failure"] not in ON_LOG_FAILURE:
+        raise ConfigError(f'{where}: on_log_failure must be "refuse" or "allow"')
+    if project and normal.get("on_log_failure") == "allow":
+        raise ConfigError(
+            f'{where}: on_log_failure = "allow" is not allowed in a project file',
+            hint="a project file can only tighten a server's guard; a call that runs "
+            "without its audit record is a loosening only your own config file can choose",
+        )
     if project and normal.get("guard") is False:
         raise ConfigError(
             f"{where}: guard = false is not allowed in a project file",
@@ -225,3 +243,7 @@ def _apply(guard: ServerGuard, table: dict[str, object], source: str, *, project
         guard.pin = False
     if not project and table.get("log_arguments") is False:
         guard.log_arguments = False
+    if table.get("on_log_failure") == "refuse":  # a project's refuse beats the user's allow
+        guard.on_log_failure = "refuse"
+    elif not project and table.get("on_log_failure") == "allow":
+        guard.on_log_failure = "allow"

@@ -50,10 +50,16 @@ def test_guard_wraps_the_server_and_writes_its_table(
     assert guard.refusal("create_issue") is not None
     assert guard.refusal("get_secret_scanning_alert") is not None
 
-    again = run("guard", "claude-desktop", "--server", "github", "--deny", "list_*", "--yes")
+    assert guard.on_log_failure == "refuse"
+
+    again = run(
+        "guard", "claude-desktop", "--server", "github", "--deny", "list_*",
+        "--on-log-failure", "allow", "--yes",
+    )  # fmt: skip
     assert again.code == 0, again.stderr
     merged = settings.load("github", {"MCPCRED_CONFIG": str(mine)}, str(home))
     assert merged is not None and merged.refusal("list_issues") is not None
+    assert merged.on_log_failure == "allow"
     assert merged.refusal("get_secret_x") is not None  # earlier denies are kept
 
     status = json.loads(run("status", "--json").stdout)
@@ -75,6 +81,8 @@ def test_bad_options_and_unparsable_files_change_nothing(
     assert bad.code == 2 and "--on-change" in bad.stderr
     unknown = run("guard", "claude-desktop", "--server", "github", "--preset", "rw", "--yes")
     assert unknown.code == 2 and "unknown preset" in unknown.stderr
+    odd = run("guard", "claude-desktop", "--server", "github", "--on-log-failure", "skip")
+    assert odd.code == 2 and "--on-log-failure" in odd.stderr
     mine = user_config(home)
     mine.parent.mkdir(parents=True)
     mine.write_text("[servers.github\nbroken")

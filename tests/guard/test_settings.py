@@ -85,6 +85,7 @@ def test_project_search_stops_at_the_repository_root(tmp_path: Path) -> None:
         ('[servers.gh]\npreset = "writeable"\n', "unknown preset 'writeable'"),
         ('[servers.gh]\non_change = "ignore"\n', "on_change must be"),
         ('[servers.gh]\nguard = "yes"\n', "guard must be true or false"),
+        ('[servers.gh]\non_log_failure = "ignore"\n', "on_log_failure must be"),
         ("servers = 3\n", "servers must be a table"),
         ("[servers.gh\n", "not valid TOML"),
     ],
@@ -101,6 +102,24 @@ def test_bad_tables_are_config_errors(
 
 def test_guard_false_in_a_project_file_is_refused(tmp_path: Path, project: Path) -> None:
     (project / "mcpcred.toml").write_text("[servers.gh]\nguard = false\n")
+    with pytest.raises(ConfigError, match="not allowed in a project file"):
+        settings.load("gh", env_for(tmp_path / "none.toml"), str(project))
+
+
+def test_on_log_failure_defaults_to_refuse_and_only_the_user_may_allow(
+    tmp_path: Path, project: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[servers.gh]\n")
+    guard = settings.load("gh", env_for(config), str(project))
+    assert guard is not None and guard.on_log_failure == "refuse"
+    config.write_text('[servers.gh]\non-log-failure = "allow"\n')
+    guard = settings.load("gh", env_for(config), str(project))
+    assert guard is not None and guard.on_log_failure == "allow"
+    (project / "mcpcred.toml").write_text('[servers.gh]\non_log_failure = "refuse"\n')
+    tightened = settings.load("gh", env_for(config), str(project))
+    assert tightened is not None and tightened.on_log_failure == "refuse"
+    (project / "mcpcred.toml").write_text('[servers.gh]\non_log_failure = "allow"\n')
     with pytest.raises(ConfigError, match="not allowed in a project file"):
         settings.load("gh", env_for(tmp_path / "none.toml"), str(project))
 

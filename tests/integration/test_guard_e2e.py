@@ -301,7 +301,12 @@ def test_everything_deny_redact_log_and_verify(guarded: Guarded, tmp_path: Path)
     assert "echo" not in table, table
     assert json_lines(cli_ok("log", "--server", "nope", "--json").stdout) == []
     by_tool = json_lines(cli_ok("log", "--tool", "ech*", "--json").stdout)
-    assert [r["tool"] for r in by_tool] == ["echo", "echo"]
+    # each call: its request record (written before forwarding), later its outcome
+    assert {r["tool"] for r in by_tool} == {"echo"} and len(by_tool) == 4, by_tool
+    paired: dict[object, list[str]] = {}
+    for record in by_tool:
+        paired.setdefault(record["request_id"], []).append(record["event"])
+    assert list(paired.values()) == [["request", "call"]] * 2, paired
     recent = json_lines(cli_ok("log", "--since", "10m", "--json").stdout)
     assert recent == shown
 
