@@ -49,10 +49,12 @@ class Recorder:
         base: dict[str, object],
         warn: Callable[[str], None],
         redact: Callable[[object], object] | None = None,
+        mask: Callable[[dict[str, object]], dict[str, object]] | None = None,
     ) -> None:
         import collections
 
         self.redact = redact  # applied here, off the relay's threads
+        self.mask = mask  # the injected values, out of every field, whatever ``redact`` says
         self.log = log
         self.base = base
         self.warn = warn
@@ -100,6 +102,8 @@ class Recorder:
             batch: list[dict[str, object]] = []
             while self.queue:
                 record = {**self.base, **self.queue.popleft()}
+                if self.mask is not None:
+                    record = self.mask(record)
                 if self.redact is not None:
                     for name in self.REDACTED:
                         if name in record:
@@ -145,6 +149,7 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
     sys.setswitchinterval(SWITCH_INTERVAL)
     from mcpcred import references
     from mcpcred.guard import auditlog
+    from mcpcred.guard.mask import MIN_LENGTH, Masker
     from mcpcred.guard.redact import Lazy
     from mcpcred.guard.relay import Relay
     from mcpcred.guard.session import Session
@@ -160,6 +165,20 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
 
     argv, env, found, key = prepare_guarded(options, environ, key_item)
     warn = Warn(options.label())
+    # Every value handed to the server is masked in the log; in what reaches the client
+    # unless ``mask_injected = false``.
+    masker = Masker(warn if settings.mask_injected else None)
+
+    def remember(resolved: Resolved) -> None:
+        for kind, name in resolved.refs:
+            masker.add(f"{kind}/{name}", resolved.lookup(kind, name))
+
+    remember(found)
+    if settings.mask_injected and masker.short:
+        warn(
+            f"{', '.join(masker.short)}: shorter than {MIN_LENGTH} characters, so replaced "
+            "only where a whole string is that value"
+        )
     base: dict[str, object] = {"server": settings.server, "pid": os.getpid()}
     if options.client:
         base["client"] = options.client
@@ -170,6 +189,7 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         base,
         warn,
         redact,
+        masker.record,
     )
     credentials = [f"{kind}/{name}" for kind, name in found.refs]
     for record in refreshes(found):
@@ -188,11 +208,13 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
 
         pins = PinStore(default_folder())
     session = Session(settings, client=options.client, record=recorder.add, warn=warn, pins=pins)
-    relay = Relay(argv, env, session, flush=recorder.flush, warn=warn)
+    shown = masker if settings.mask_injected else None  # masks the server's output
+    relay = Relay(argv, env, session, flush=recorder.flush, warn=warn, masker=shown)
     if settings.restart_on_expiry and found.deadline is not None:
 
         def renew() -> tuple[list[str], dict[str, str], float | None]:
             new_argv, new_env, renewed, _ = prepare_guarded(options, environ, key_item)
+            remember(renewed)  # before the new server can print its new token
             for record in refreshes(renewed):
                 recorder.add(record)
             return new_argv, new_env, renewed.deadline
@@ -201,6 +223,15 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         relay.renew = renew
     try:
         code = relay.run()
+        if masker.replaced:
+            recorder.add(
+                {
+                    "event": "mask",
+                    "credentials": sorted(masker.replaced),
+                    "detail": f"values replaced {sum(masker.replaced.values())} time(s) in "
+                    "what the server sent to the client",
+                }
+            )
         recorder.add({"event": "exit", "detail": f"server exited with code {code}"})
     finally:
         recorder.close()
