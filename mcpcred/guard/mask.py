@@ -103,7 +103,17 @@ class _Index:
     quotes around a short value, which is only replaced as a whole string).
     """
 
-    __slots__ = ("by_bytes", "by_text", "lines", "needles", "short", "text")
+    __slots__ = (
+        "by_bytes",
+        "by_head",
+        "by_text",
+        "heads",
+        "lines",
+        "longest",
+        "needles",
+        "short",
+        "text",
+    )
 
     def __init__(self, values: dict[str, str]) -> None:
         self.by_text: dict[str, tuple[str, bool, int]] = {}
@@ -126,6 +136,13 @@ class _Index:
             by_bytes.setdefault(once.encode(), (reference, False, 1))
             by_bytes.setdefault(json.dumps(once)[1:-1].encode(), (reference, False, 2))
         self.by_bytes = by_bytes
+        # For strings cut short: the first MIN_LENGTH characters of each form, at their end.
+        self.by_head: dict[str, list[tuple[str, str]]] = {}
+        for text, (reference, _, _) in self.by_text.items():
+            self.by_head.setdefault(text[:MIN_LENGTH], []).append((text, reference))
+        heads = "|".join(map(re.escape, sorted(self.by_head, key=len, reverse=True)))
+        self.heads = re.compile(f"(?=({heads}))") if heads else None  # overlapping hits too
+        self.longest = max(map(len, self.by_text), default=0)
         patterns = {**self.by_text, **quoted}
         ordered = sorted(patterns, key=len, reverse=True)  # the longest form wins
         self.text = re.compile("|".join(map(re.escape, ordered))) if ordered else None
@@ -288,16 +305,14 @@ class Masker:
 
     def _cut_tail(self, text: str) -> str:
         """``text`` without a trailing first part (``MIN_LENGTH`` or more) of a value."""
-        for form, (reference, _, keep) in self._index.by_text.items():
-            if keep:
-                continue
-            start = max(0, len(text) - len(form) + 1)
-            head = form[:MIN_LENGTH]
-            at = text.find(head, start)
-            while at >= 0:
-                if form.startswith(text[at:]):
-                    return text[:at] + placeholder(reference)
-                at = text.find(head, at + 1)
+        index = self._index
+        if index.heads is None or len(text) < MIN_LENGTH:
+            return text
+        for found in index.heads.finditer(text, max(0, len(text) - index.longest + 1)):
+            tail = text[found.start() :]
+            for form, reference in index.by_head[found.group(1)]:
+                if form.startswith(tail):
+                    return text[: found.start()] + placeholder(reference)
         return text
 
     def value(self, value: object, *, cut: bool = False) -> object:

@@ -288,3 +288,13 @@ def test_stderr_is_drained_when_the_shims_stderr_is_gone() -> None:
     thread.join(10)
     os.close(shim_w)
     assert not thread.is_alive()
+
+
+def test_a_cut_value_is_found_behind_a_false_start() -> None:
+    masked = Masker()
+    masked.add("secret/a", "abcdefgh12345678")
+    masked.add("secret/b", "cdefghZZ99999999")
+    # "abcdefgh" starts a, but the text goes on as b's start, cut
+    assert masked.record({"error": "x abcdefghZZ999"}) == {
+        "error": "x ab" + placeholder("secret/b")
+    }
