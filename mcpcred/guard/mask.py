@@ -22,8 +22,10 @@ Forms matched, for each value:
   on the wire) or twice (a JSON text inside a JSON string, as an env dump is).
 
 Values shorter than ``MIN_LENGTH`` characters are not looked for inside
-longer text, where they would match by chance (a 4-character value would mask
-ordinary words); a string that *is* such a value, whole, is still replaced.
+longer text passed on to the client, where they would match by chance (a
+4-character value would mask ordinary words); a string that *is* such a
+value, whole, is still replaced. The audit log replaces them everywhere: an
+over-eager redaction there costs nothing.
 
 Cost: lines without a value, the common case, cost one search: a single
 compiled alternation for ordinary messages, ``bytes in`` per form for large
@@ -61,26 +63,26 @@ def placeholder(reference: str) -> str:
     return f"[redacted mcpcred:{reference}]"
 
 
-def forms(value: str) -> dict[str, bool]:
+def forms(value: str, minimum: int = MIN_LENGTH) -> dict[str, bool]:
     """The texts to look for for one value, each with whether it is a base64 form.
 
-    Empty for a value shorter than ``MIN_LENGTH``.
+    Empty for a value shorter than ``minimum``; no form is shorter than it.
     """
-    if len(value) < MIN_LENGTH:
+    if len(value) < minimum or not value:
         return {}
     from urllib.parse import quote, quote_plus
 
     found: dict[str, bool] = {value: False}
     for line in value.splitlines():
         line = line.strip()
-        if len(line) >= MIN_LENGTH:
+        if len(line) >= minimum:
             found.setdefault(line, False)
     data = value.encode("utf-8", "surrogatepass")
     for shift in range(3):
         # Only whole 4-character groups that encode the value's bytes alone.
         encoded = base64.b64encode(b"\0" * shift + data).decode("ascii")
         core = encoded[4 if shift else 0 : (len(data) + shift) // 3 * 4]
-        if len(core) >= MIN_LENGTH:
+        if len(core) >= minimum:
             found.setdefault(core, True)
             found.setdefault(core.replace("+", "-").replace("/", "_"), True)
     for quoted in (quote(value, safe=""), quote(value), quote_plus(value, safe="")):
@@ -104,16 +106,9 @@ class _Index:
     """
 
     __slots__ = (
-        "by_bytes",
-        "by_head",
-        "by_text",
-        "heads",
-        "lines",
-        "longest",
-        "needles",
-        "short",
-        "text",
-    )
+        "audit", "by_audit", "by_bytes", "by_head", "by_text", "heads", "lines", "longest",
+        "needles", "short", "text",
+    )  # fmt: skip
 
     def __init__(self, values: dict[str, str]) -> None:
         self.by_text: dict[str, tuple[str, bool, int]] = {}
@@ -143,6 +138,13 @@ class _Index:
         heads = "|".join(map(re.escape, sorted(self.by_head, key=len, reverse=True)))
         self.heads = re.compile(f"(?=({heads}))") if heads else None  # overlapping hits too
         self.longest = max(map(len, self.by_text), default=0)
+        # The audit log takes no chance with short values: they are replaced inside text too.
+        self.by_audit = dict(self.by_text)
+        for value, reference in self.short.items():
+            for text, is_base64 in forms(value, 1).items():
+                self.by_audit.setdefault(text, (reference, is_base64, 0))
+        ordered_audit = sorted(self.by_audit, key=len, reverse=True)
+        self.audit = re.compile("|".join(map(re.escape, ordered_audit))) if ordered_audit else None
         patterns = {**self.by_text, **quoted}
         ordered = sorted(patterns, key=len, reverse=True)  # the longest form wins
         self.text = re.compile("|".join(map(re.escape, ordered))) if ordered else None
@@ -266,25 +268,27 @@ class Masker:
         return cut
 
     # -- parsed values -------------------------------------------------------------------
-    def text(self, text: str, seen: dict[str, int] | None = None, *, cut: bool = False) -> str:
-        """``text`` with every value replaced; ``cut``: also a value's start at its very end.
+    def text(self, text: str, seen: dict[str, int] | None = None, *, audit: bool = False) -> str:
+        """``text`` with every value replaced.
 
-        A string cut to a length (an error message in the audit log) may end
-        in the first part of a value, which an exact match cannot see.
+        ``audit``: for the audit log, where a false hit costs nothing and a
+        miss leaks: short values are replaced inside text too, and so is a
+        value's first part at the very end (a string cut to a length, such as
+        an error message, may end inside a value, which an exact match cannot see).
         """
         index = self._index
-        if text in index.short:
+        if not audit and text in index.short:
             reference = index.short[text]
             if seen is not None:
                 seen[reference] = seen.get(reference, 0) + 1
             return placeholder(reference)
-        pattern = index.text
+        pattern, table = (index.audit, index.by_audit) if audit else (index.text, index.by_text)
         if pattern is None:
             return text
         parts: list[str] = []
         at = 0
         for found in pattern.finditer(text):
-            reference, is_base64, keep = index.by_text[found.group()]
+            reference, is_base64, keep = table[found.group()]
             start, end = found.span()
             start, end = start + keep, end - keep
             if is_base64:
@@ -299,7 +303,7 @@ class Masker:
         if parts:
             parts.append(text[at:])
             text = "".join(parts)
-        if cut:
+        if audit:
             text = self._cut_tail(text)
         return text
 
@@ -315,12 +319,12 @@ class Masker:
                     return text[: found.start()] + placeholder(reference)
         return text
 
-    def value(self, value: object, *, cut: bool = False) -> object:
+    def value(self, value: object, *, audit: bool = False) -> object:
         """A copy of a JSON value with every value replaced in every string (keys too)."""
         if not self._values:
             return value
         try:
-            return self._walk(value, None, cut=cut)
+            return self._walk(value, None, audit=audit)
         except RecursionError:
             return "\u2026(nested too deep)"
 
@@ -328,15 +332,18 @@ class Masker:
         """An audit record with every value replaced in every field, cut strings included."""
         if not self._values:
             return record
-        return {key: self.value(item, cut=True) for key, item in record.items()}
+        return {key: self.value(item, audit=True) for key, item in record.items()}
 
-    def _walk(self, value: object, seen: dict[str, int] | None, *, cut: bool = False) -> object:
+    def _walk(self, value: object, seen: dict[str, int] | None, *, audit: bool = False) -> object:
         if isinstance(value, str):
-            return self.text(value, seen, cut=cut)
+            return self.text(value, seen, audit=audit)
         if isinstance(value, dict):
-            return {self.text(str(k), seen): self._walk(v, seen, cut=cut) for k, v in value.items()}
+            return {
+                self.text(str(k), seen, audit=audit): self._walk(v, seen, audit=audit)
+                for k, v in value.items()
+            }
         if isinstance(value, list):
-            return [self._walk(v, seen, cut=cut) for v in value]
+            return [self._walk(v, seen, audit=audit) for v in value]
         return value
 
     def _count(self, seen: dict[str, int]) -> None:

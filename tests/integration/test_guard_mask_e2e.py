@@ -181,11 +181,19 @@ def test_a_server_echoing_its_token_shows_the_client_only_the_reference(
     token = tokengen.generate("github-pat", random.Random("mask-scripted"))
     store("demo-token", token)
     guarded.write_config('[servers.leaky]\ndeny = ["delete_*"]\n')
-    shim = Shim(guarded, tmp_path / "masked", {"TOKEN": "mcpcred:secret/demo-token"})
+    store("short-pin", "Qz7-kW")
+    shim = Shim(
+        guarded,
+        tmp_path / "masked",
+        {"TOKEN": "mcpcred:secret/demo-token", "PIN": "mcpcred:secret/short-pin"},
+    )
     placeholder = "[redacted mcpcred:secret/demo-token]"
     try:
         shim.start()
         assert shim.get_env() == placeholder
+        assert shim.get_env(name="PIN") == "[redacted mcpcred:secret/short-pin]"  # whole string
+        # a short value is not looked for inside text passed on to the client...
+        assert shim.get_env(name="PIN", error=True) == "cannot use the configured value Qz7-kW"
         assert shim.get_env(error=True) == f"cannot use the configured value {placeholder}"
         assert shim.get_env(form="base64") == placeholder
         assert shim.get_env(form="basic") == "Basic " + placeholder
@@ -205,12 +213,17 @@ def test_a_server_echoing_its_token_shows_the_client_only_the_reference(
     finally:
         stderr = shim.close()
     assert f"token={placeholder}" in stderr, stderr
+    assert "secret/short-pin: shorter than 8 characters" in stderr, stderr
     assert_nowhere(token, {"stderr": stderr})
     assert_nowhere(token, log_texts(guarded))
     (masked,) = events(guarded, "leaky", "mask")
-    assert masked["credentials"] == ["secret/demo-token"]
+    assert masked["credentials"] == ["secret/demo-token", "secret/short-pin"]
     errors = [r.get("error") for r in events(guarded, "leaky", "call") if r.get("error")]
-    assert errors == [f"cannot use the configured value {placeholder}"], errors
+    assert errors == [
+        "cannot use the configured value [redacted mcpcred:secret/short-pin]",
+        f"cannot use the configured value {placeholder}",
+    ], errors
+    assert "Qz7-kW" not in "".join(log_texts(guarded).values())
     assert cli("log", "verify").returncode == 0
 
 
