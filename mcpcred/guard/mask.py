@@ -52,6 +52,11 @@ MIN_LENGTH = 8  # shorter values are replaced only where a whole string equals t
 SMALL = 16 * 1024  # up to this size a line is searched with the regex, above with `in`
 STDERR_LIMIT = 64 * 1024  # a stderr line longer than this is passed on in pieces
 STDERR_IDLE = 0.2  # seconds: a stderr line without its newline is passed on after this
+# Audit record fields the guard fills from its own state, never from a message: left
+# alone, so a short value such as "call" cannot rewrite an event's name.
+OWN_FIELDS = frozenset(
+    {"event", "server", "client", "pid", "outcome", "credentials", "duration_ms", "result_bytes"}
+)
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
 _BASE64 = frozenset(_ALPHABET)  # both alphabets: a widened hit takes the whole word
 _BASE64_BYTES = frozenset(_ALPHABET.encode())
@@ -332,7 +337,10 @@ class Masker:
         """An audit record with every value replaced in every field, cut strings included."""
         if not self._values:
             return record
-        return {key: self.value(item, audit=True) for key, item in record.items()}
+        return {
+            key: item if key in OWN_FIELDS else self.value(item, audit=True)
+            for key, item in record.items()
+        }
 
     def _walk(self, value: object, seen: dict[str, int] | None, *, audit: bool = False) -> object:
         if isinstance(value, str):

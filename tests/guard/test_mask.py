@@ -303,3 +303,10 @@ def test_a_cut_value_is_found_behind_a_false_start() -> None:
     assert masked.record({"error": "x abcdefghZZ999"}) == {
         "error": "x ab" + placeholder("secret/b")
     }
+
+
+def test_the_guards_own_record_fields_are_left_alone() -> None:
+    masked = Masker()
+    masked.add("secret/word", "call")
+    record = {"event": "call", "outcome": "ok", "credentials": ["secret/word"], "method": "call"}
+    assert masked.record(record) == {**record, "method": placeholder("secret/word")}
