@@ -15,10 +15,13 @@ on to the client, but never into the log.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import random
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -246,3 +249,44 @@ def test_mask_injected_false_passes_values_to_the_client_but_not_to_the_log(
     errors = [r.get("error") for r in events(guarded, "leaky", "call") if r.get("error")]
     assert errors == ["cannot use the configured value [redacted mcpcred:secret/demo-token]"]
     assert events(guarded, "leaky", "mask") == []
+
+
+def test_masked_stderr_is_flushed_when_the_server_crashes_and_never_holds_up_the_exit(
+    guarded: Guarded, tmp_path: Path
+) -> None:
+    token = tokengen.generate("github-pat", random.Random("mask-crash"))
+    store("demo-token", token)
+    guarded.write_config("[servers.leaky]\n")
+    grandchild = tmp_path / "grandchild.pid"
+    env = {
+        "TOKEN": "mcpcred:secret/demo-token",
+        "SCRIPTED_SERVER_OPTS": f"--grandchild {grandchild}",
+    }
+    shim = Shim(guarded, tmp_path / "crash", env)
+    try:
+        shim.start()
+        said = shim.request(
+            "tools/call", {"name": "say", "arguments": {"text": f"last words {token}"}}
+        )
+        assert said["result"]["content"][0]["text"] == "said"
+        shim.client.send(encode({"jsonrpc": "2.0", "id": 50, "method": "tools/call",
+                                 "params": {"name": "crash", "arguments": {"code": 3}}}), 10)  # fmt: skip
+        answer, _ = shim.client.answer_to(50, 15)
+        assert "exited with code 3" in answer["error"]["message"]
+        started = time.monotonic()
+        # the grandchild (sleep 600) still holds the server's stderr: the shim must not wait for it
+        assert shim.process.wait(timeout=15) == 3
+        assert time.monotonic() - started < 10
+    finally:
+        if shim.process.poll() is None:
+            shim.process.kill()
+            shim.process.wait(5)
+        if grandchild.exists():
+            with contextlib.suppress(OSError, ValueError):
+                os.kill(int(grandchild.read_text()), signal.SIGKILL)
+        for pipe in (shim.process.stdin, shim.process.stdout):
+            if pipe is not None:
+                pipe.close()
+    stderr = shim.stderr_path.read_text(errors="replace")
+    assert "last words [redacted mcpcred:secret/demo-token]" in stderr, stderr
+    assert token not in stderr
