@@ -26,7 +26,7 @@ In one run it:
    median and p99 of each, and what the guard adds to them;
 4. **throughput**: a ``big`` result of 5 MB and of 50 MB (1 MB = 10^6 bytes),
    timed from writing the request to reading the last byte of the answer, on
-   both connections, interleaved; MB/s of the answer line;
+   the three connections, interleaved; MB/s of the answer line;
 5. **memory**: a fresh guarded session makes 5,000 and then (in total) 50,000
    echo calls (pipelined 50 at a time, every id new), then one 50 MB call; the
    shim's peak RSS (``VmHWM`` in ``/proc/PID/status``; the shim is the process
@@ -345,19 +345,20 @@ def latency_section(
 
 
 def throughput_section(
-    direct: Connection, guarded: Connection, sizes: Sequence[int], runs: int
+    connections: Sequence[Connection], sizes: Sequence[int], runs: int
 ) -> dict[int, dict[str, list[float]]]:
-    """MB/s per size and connection, interleaved, after one untimed call of each size."""
+    """MB/s per size and connection label, interleaved (the order rotates), after one
+    untimed call of each size on each."""
     rates: dict[int, dict[str, list[float]]] = {}
     for size in sizes:
-        direct.big(size)  # the server builds and caches its text; the relay warms up
-        guarded.big(size)
-        rates[size] = {"direct": [], "guarded": []}
+        for conn in connections:
+            conn.big(size)  # the server builds and caches its text; the relay warms up
+        rates[size] = {conn.label: [] for conn in connections}
         for run in range(runs):
-            order = (direct, guarded) if run % 2 == 0 else (guarded, direct)
-            for conn in order:
+            shift = run % len(connections)
+            for conn in [*connections[shift:], *connections[:shift]]:
                 took, length = conn.big(size)
-                rates[size]["direct" if conn is direct else "guarded"].append(length / MB / took)
+                rates[size][conn.label].append(length / MB / took)
     return rates
 
 
@@ -541,9 +542,9 @@ def run_all(
             guarded = connect("guarded", True)
             unmasked = connect("unmasked", True, UNMASKED)
             times, cpu = latency_section([direct, guarded, unmasked], calls, warmup)
-            unmasked.close()
             lat_direct, lat_guarded = times["direct"], times["guarded"]
-            rates = throughput_section(direct, guarded, sizes, runs)
+            rates = throughput_section([direct, guarded, unmasked], sizes, runs)
+            unmasked.close()
             direct.close()
             guarded.close()
             memory_conn = connect("memory", True)
@@ -553,7 +554,7 @@ def run_all(
             for conn in connections:
                 if conn.process.poll() is None:
                     conn.close()
-    guarded_calls = 3 + 2 * (warmup + calls) + sum(runs + 1 for _ in sizes) + large + 1
+    guarded_calls = 3 + 2 * (warmup + calls + sum(runs + 1 for _ in sizes)) + large + 1
 
     # --- latency ---
     med_d = statistics.median(lat_direct) * 1000
@@ -611,12 +612,16 @@ def run_all(
 
     # --- throughput ---
     print("== throughput: one big tool result, request to the answer's last byte ==")
-    rows = [["result", "runs", "direct MB/s", "guarded MB/s", "guarded/direct"]]
+    rows = [["result", "runs", "direct MB/s", "guarded MB/s", "guarded/direct", "unmasked MB/s"]]
     for size in sizes:
         d = statistics.median(rates[size]["direct"])
         g = statistics.median(rates[size]["guarded"])
-        rows.append([f"{size / MB:g} MB", str(runs), f"{d:.0f}", f"{g:.0f}", f"{g / d:.2f}"])
-    print(table(rows, {1, 2, 3, 4}))
+        u = statistics.median(rates[size]["unmasked"])
+        rows.append(
+            [f"{size / MB:g} MB", str(runs), f"{d:.0f}", f"{g:.0f}", f"{g / d:.2f}", f"{u:.0f}"]
+        )
+    print(table(rows, {1, 2, 3, 4, 5}))
+    print("  guarded: masking the injected secret (the default); unmasked: mask_injected = false")
     print("  MB = 10^6 bytes of the answer line; medians; every answer checked byte for byte")
     print()
 
