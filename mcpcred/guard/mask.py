@@ -95,8 +95,11 @@ def forms(value: str, minimum: int = MIN_LENGTH) -> dict[str, bool]:
         found.setdefault(_HEX.sub(lambda hit: hit.group().lower(), quoted), False)
     for text, is_base64 in list(found.items()):
         once = json.dumps(text)[1:-1]
-        for escaped in (once, json.dumps(text, ensure_ascii=False)[1:-1], json.dumps(once)[1:-1]):
+        for inner in (True, False):  # \u-escaped non-ASCII (Python) or not (JavaScript)
+            escaped = json.dumps(text, ensure_ascii=inner)[1:-1]
             found.setdefault(escaped, is_base64)
+            for outer in (True, False):
+                found.setdefault(json.dumps(escaped, ensure_ascii=outer)[1:-1], is_base64)
         if not is_base64 and "/" in text:
             found.setdefault(once.replace("/", "\\/"), False)  # PHP's json_encode
     return found

@@ -310,3 +310,17 @@ def test_the_guards_own_record_fields_are_left_alone() -> None:
     masked.add("secret/word", "call")
     record = {"event": "call", "outcome": "ok", "credentials": ["secret/word"], "method": "call"}
     assert masked.record(record) == {**record, "method": placeholder("secret/word")}
+
+
+@pytest.mark.parametrize("inner", [True, False])
+@pytest.mark.parametrize("outer", [True, False])
+def test_a_value_alone_in_an_env_dump_is_found_however_it_was_escaped(
+    inner: bool, outer: bool
+) -> None:
+    masked = Masker()
+    masked.add("oauth/odd", ODD)
+    dump = json.dumps(
+        {"ODD": ODD, "PATH": "/bin"}, ensure_ascii=inner
+    )  # JSON.stringify: inner=False
+    line = wire(dump, ensure_ascii=outer)
+    assert json.loads(text_of(masked.line(line))) == {"ODD": OTHER, "PATH": "/bin"}
