@@ -102,6 +102,9 @@ def forms(value: str, minimum: int = MIN_LENGTH) -> dict[str, bool]:
                 found.setdefault(json.dumps(escaped, ensure_ascii=outer)[1:-1], is_base64)
         if not is_base64 and "/" in text:
             found.setdefault(once.replace("/", "\\/"), False)  # PHP's json_encode
+        if any(c in text for c in "<>&"):  # Go's encoding/json escapes these for HTML
+            go = once.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            found.setdefault(go, is_base64)
     return found
 
 

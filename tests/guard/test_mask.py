@@ -85,6 +85,13 @@ def test_every_form_is_replaced_in_a_message(shown: str, expected: str, ensure_a
     assert masked.endswith(b"\n")
 
 
+def test_go_style_escaped_html_characters_are_found() -> None:
+    go = json.dumps(ODD).replace("&", "\\u0026").encode()
+    line = wire("x").replace(b'"x"', go)
+    assert json.loads(line)["result"]["content"][0]["text"] == ODD
+    assert text_of(masker().line(line)) == OTHER
+
+
 def test_php_style_escaped_slashes_are_found() -> None:
     line = wire("x").replace(b'"x"', json.dumps(ODD).replace("/", "\\/").encode())
     assert json.loads(line)["result"]["content"][0]["text"] == ODD
