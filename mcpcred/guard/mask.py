@@ -19,7 +19,9 @@ Forms matched, for each value:
   for, and a hit is widened to the whole base64 word around it;
 - percent-encoded (upper- and lower-case hex, ``+`` for space or not);
 - each of these as it appears inside a JSON string, escaped once (the line
-  on the wire) or twice (a JSON text inside a JSON string, as an env dump is).
+  on the wire) or twice (a JSON text inside a JSON string, as an env dump is),
+  with non-ASCII characters as ``\\u`` escapes or not, and with the escapes of
+  PHP (``\\/``) and Go (``\\u003c``, ``\\u003e``, ``\\u0026``).
 
 Values shorter than ``MIN_LENGTH`` characters are not looked for inside
 longer text passed on to the client, where they would match by chance (a
