@@ -93,7 +93,12 @@ def forms(value: str, minimum: int = MIN_LENGTH) -> dict[str, bool]:
         if len(core) >= minimum:
             found.setdefault(core, True)
             found.setdefault(core.replace("+", "-").replace("/", "_"), True)
-    for quoted in (quote(value, safe=""), quote(value), quote_plus(value, safe="")):
+    odd = "surrogatepass"  # a value that is not valid Unicode must not stop the guard
+    for quoted in (
+        quote(value, safe="", errors=odd),
+        quote(value, errors=odd),
+        quote_plus(value, safe="", errors=odd),
+    ):
         found.setdefault(quoted, False)
         found.setdefault(_HEX.sub(lambda hit: hit.group().lower(), quoted), False)
     for text, is_base64 in list(found.items()):

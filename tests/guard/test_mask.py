@@ -331,3 +331,11 @@ def test_a_value_alone_in_an_env_dump_is_found_however_it_was_escaped(
     )  # JSON.stringify: inner=False
     line = wire(dump, ensure_ascii=outer)
     assert json.loads(text_of(masked.line(line))) == {"ODD": OTHER, "PATH": "/bin"}
+
+
+def test_a_value_that_is_not_valid_unicode_is_still_masked() -> None:
+    masked = Masker()
+    value = "abc\udcffdefghijk"  # a lone surrogate, as surrogateescape makes them
+    masked.add("secret/odd", value)
+    line = json.dumps({"text": f"x {value} y"}).encode()  # \udcff escaped
+    assert json.loads(masked.line(line)) == {"text": f"x {placeholder('secret/odd')} y"}
