@@ -48,7 +48,7 @@ import threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from typing import BinaryIO
 
 MIN_LENGTH = 8  # shorter values are replaced only where a whole string equals them
@@ -347,10 +347,10 @@ class Masker:
         except RecursionError:
             return "\u2026(nested too deep)"
 
-    def record(self, record: dict[str, object]) -> dict[str, object]:
+    def record(self, record: Mapping[str, object]) -> dict[str, object]:
         """An audit record with every value replaced in every field, cut strings included."""
         if not self._values:
-            return record
+            return dict(record)
         return {
             key: item if key in OWN_FIELDS else self.value(item, audit=True)
             for key, item in record.items()
