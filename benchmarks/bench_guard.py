@@ -14,16 +14,19 @@ In one run it:
    config file holding ``[servers.bench]`` with ``deny = ["delete_*"]``;
 2. checks, untimed, that the guard is really on: the shim's pid is not the
    server's (no exec), the server's parent is the shim, ``tools/list`` through
-   the shim hides ``delete_thing``, and a ``delete_thing`` call is answered by
-   the shim with ``isError`` and never reaches the server;
+   the shim hides ``delete_thing``, a ``delete_thing`` call is answered by
+   the shim with ``isError`` and never reaches the server, and the secret the
+   shim injected (``BENCH_TOKEN``, from the keychain) comes back to the client
+   masked as ``[redacted mcpcred:secret/bench-token]``;
 3. **latency**: the server (``tests/support/scripted_server.py``, raw JSON-RPC,
-   no SDK) started directly and through the shim, both initialized, then N
-   sequential ``tools/call echo`` round trips on each, interleaved call by call
-   (the order alternates), after a warm-up; median and p99 of each, and what
-   the guard adds to them;
+   no SDK) started directly, through the shim (masking the injected secret in
+   every line, the default) and through the shim with ``mask_injected =
+   false``, all initialized, then N sequential ``tools/call echo`` round trips
+   on each, interleaved call by call (the order rotates), after a warm-up;
+   median and p99 of each, and what the guard adds to them;
 4. **throughput**: a ``big`` result of 5 MB and of 50 MB (1 MB = 10^6 bytes),
    timed from writing the request to reading the last byte of the answer, on
-   both connections, interleaved; MB/s of the answer line;
+   the three connections, interleaved; MB/s of the answer line;
 5. **memory**: a fresh guarded session makes 5,000 and then (in total) 50,000
    echo calls (pipelined 50 at a time, every id new), then one 50 MB call; the
    shim's peak RSS (``VmHWM`` in ``/proc/PID/status``; the shim is the process
@@ -45,6 +48,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -65,7 +69,7 @@ if str(HERE) not in sys.path:  # run as a module, not a script
 import report  # noqa: E402
 from report import BenchError, table  # noqa: E402
 
-from tests.support import keychain  # noqa: E402
+from tests.support import keychain, tokengen  # noqa: E402
 from tests.support.scripted_server import (  # noqa: E402
     big_response,
     encode,
@@ -78,6 +82,10 @@ MCPCRED = Path(sys.executable).parent / "mcpcred"  # the console script a client
 SERVER = REPO / "tests" / "support" / "scripted_server.py"
 SERVICE = "mcpcred"
 NAME = "bench"
+UNMASKED = "bench-unmasked"  # the same server with mask_injected = false
+SECRET_NAME = "bench-token"  # noqa: S105 (a keychain item's name)
+SECRET_VALUE = tokengen.generate("github-pat", random.Random("bench-guard"))
+MASKED = f"[redacted mcpcred:secret/{SECRET_NAME}]"
 MB = 1_000_000
 MIB = 1024 * 1024
 TIMEOUT = 30.0  # any answer later than this breaks the run
@@ -123,7 +131,9 @@ def shorten(data: bytes, limit: int = 160) -> str:
 class Connection:
     """One session with the server: direct, or through ``mcpcred shim`` in guard mode."""
 
-    def __init__(self, label: str, guarded: bool, env: dict[str, str], tmp: Path) -> None:
+    def __init__(
+        self, label: str, guarded: bool, env: dict[str, str], tmp: Path, server_name: str = NAME
+    ) -> None:
         self.label = label
         self.guarded = guarded
         self.folder = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=tmp))
@@ -132,12 +142,14 @@ class Connection:
         server = [PYTHON, str(SERVER), "--pid-file", str(self.pid_file)]
         server += ["--record", str(self.record)] if guarded else []
         argv = (
-            [str(MCPCRED), "shim", "--server", NAME, "--client", "bench", "--", *server]
+            [str(MCPCRED), "shim", "--server", server_name, "--client", "bench", "--", *server]
             if guarded
             else server
         )
         self.stderr_path = self.folder / "stderr"
-        self.process, self.client = spawn(argv, env, self.stderr_path)
+        # The guarded server gets a secret from the keychain, so every line is searched for it.
+        token = f"mcpcred:secret/{SECRET_NAME}" if guarded else SECRET_VALUE
+        self.process, self.client = spawn(argv, {**env, "BENCH_TOKEN": token}, self.stderr_path)
         self.next_id = 0
         self.server_pid = 0
 
@@ -299,6 +311,11 @@ def verify_guard(conn: Connection) -> None:
         raise BenchError(f"delete_thing was not refused: {shorten(encode(refused))}")
     if b"delete_thing" in conn.record.read_bytes():
         raise BenchError("the refused delete_thing call reached the server")
+    shown = conn.request("tools/call", {"name": "get_env", "arguments": {"name": "BENCH_TOKEN"}})
+    text_shown = shown.get("result", {}).get("content", [{}])[0].get("text")
+    if text_shown != MASKED:
+        leaked = " (the secret itself!)" if text_shown == SECRET_VALUE else ""
+        raise BenchError(f"the injected secret was not masked: got {text_shown!r}{leaked}"[:300])
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -308,37 +325,40 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def latency_section(
-    direct: Connection, guarded: Connection, calls: int, warmup: int
-) -> tuple[list[float], list[float], float]:
-    """Interleaved echo round trips; (direct seconds, guarded seconds, shim CPU s per call)."""
+    connections: Sequence[Connection], calls: int, warmup: int
+) -> tuple[dict[str, list[float]], float]:
+    """Interleaved echo round trips: seconds per connection label, and the CPU seconds per
+    call of the second connection's shim (the guarded one)."""
     for i in range(warmup):
-        direct.echo(f"warm-{i}")
-        guarded.echo(f"warm-{i}")
-    times: dict[str, list[float]] = {"direct": [], "guarded": []}
+        for conn in connections:
+            conn.echo(f"warm-{i}")
+    times: dict[str, list[float]] = {conn.label: [] for conn in connections}
+    guarded = connections[1]
     cpu_before = cpu_seconds(guarded.process.pid)
     for i in range(calls):
         message = f"m-{i}"
-        order = (direct, guarded) if i % 2 == 0 else (guarded, direct)
-        for conn in order:
-            times["direct" if conn is direct else "guarded"].append(conn.echo(message))
+        shift = i % len(connections)
+        for conn in [*connections[shift:], *connections[:shift]]:
+            times[conn.label].append(conn.echo(message))
     cpu = (cpu_seconds(guarded.process.pid) - cpu_before) / max(calls, 1)
-    return times["direct"], times["guarded"], cpu
+    return times, cpu
 
 
 def throughput_section(
-    direct: Connection, guarded: Connection, sizes: Sequence[int], runs: int
+    connections: Sequence[Connection], sizes: Sequence[int], runs: int
 ) -> dict[int, dict[str, list[float]]]:
-    """MB/s per size and connection, interleaved, after one untimed call of each size."""
+    """MB/s per size and connection label, interleaved (the order rotates), after one
+    untimed call of each size on each."""
     rates: dict[int, dict[str, list[float]]] = {}
     for size in sizes:
-        direct.big(size)  # the server builds and caches its text; the relay warms up
-        guarded.big(size)
-        rates[size] = {"direct": [], "guarded": []}
+        for conn in connections:
+            conn.big(size)  # the server builds and caches its text; the relay warms up
+        rates[size] = {conn.label: [] for conn in connections}
         for run in range(runs):
-            order = (direct, guarded) if run % 2 == 0 else (guarded, direct)
-            for conn in order:
+            shift = run % len(connections)
+            for conn in [*connections[shift:], *connections[:shift]]:
                 took, length = conn.big(size)
-                rates[size]["direct" if conn is direct else "guarded"].append(length / MB / took)
+                rates[size][conn.label].append(length / MB / took)
     return rates
 
 
@@ -363,6 +383,33 @@ def memory_section(
         (f"after one {big // MB} MB result", status_kib(pid, "VmHWM"), status_kib(pid, "VmRSS"))
     )
     return figures
+
+
+def mask_costs(size: int, count: int = 2000) -> tuple[float, float, float] | None:
+    """(us to search an echo answer, ms to search a ``size``-byte answer, us to mask an
+    answer holding the secret) with the guard's masker for this benchmark's secret; None
+    when the masker is not where this script expects it (context only)."""
+    try:
+        from mcpcred.guard.mask import Masker
+    except ImportError:
+        return None
+    masker = Masker()
+    masker.add(f"secret/{SECRET_NAME}", SECRET_VALUE)
+    answer = echo_answer(123456, "m-1234")
+    started = time.perf_counter()
+    for _ in range(count):
+        masker.line(answer)
+    small = (time.perf_counter() - started) / count * 1e6
+    big = big_response(1, size)
+    started = time.perf_counter()
+    masker.line(big)
+    large = (time.perf_counter() - started) * 1000
+    leaky = echo_answer(7, f"token {SECRET_VALUE}")
+    started = time.perf_counter()
+    for _ in range(count // 10):
+        masker.line(leaky)
+    hit = (time.perf_counter() - started) / (count // 10) * 1e6
+    return small, large, hit
 
 
 def audit_append_us(tmp: Path, count: int = 200) -> float | None:
@@ -458,18 +505,22 @@ def run_all(
     started: float,
 ) -> int:
     env = report.isolated_env(tmp, SCRUBBED)
-    Path(env["MCPCRED_CONFIG"]).write_text(f'[servers.{NAME}]\ndeny = ["delete_*"]\n')
+    Path(env["MCPCRED_CONFIG"]).write_text(
+        f'[servers.{NAME}]\ndeny = ["delete_*"]\n'
+        f'[servers.{UNMASKED}]\ndeny = ["delete_*"]\nmask_injected = false\n'
+    )
     audit_log = Path(env["MCPCRED_DATA_DIR"]) / "log" / "audit.jsonl"
     connections: list[Connection] = []
 
-    def connect(label: str, guarded: bool) -> Connection:
-        conn = Connection(label, guarded, env, tmp)
+    def connect(label: str, guarded: bool, server_name: str = NAME) -> Connection:
+        conn = Connection(label, guarded, env, tmp, server_name)
         connections.append(conn)
         conn.initialize()
         return conn
 
     with keychain.real_secret_service() as keychain_env:
         keychain.clear(keychain_env, SERVICE)
+        keychain.store(keychain_env, SERVICE, SECRET_NAME, SECRET_VALUE)
         env.update(keychain_env)
         up = time.perf_counter() - started
         try:
@@ -483,14 +534,17 @@ def run_all(
             print(
                 "checked: the shim relays (server pid != shim pid, server's parent = shim), "
                 "hides delete_thing from tools/list and refuses a call to it without "
-                "forwarding it"
+                "forwarding it, and masks the secret it injected"
             )
             print()
 
             direct = connect("direct", False)
             guarded = connect("guarded", True)
-            lat_direct, lat_guarded, cpu = latency_section(direct, guarded, calls, warmup)
-            rates = throughput_section(direct, guarded, sizes, runs)
+            unmasked = connect("unmasked", True, UNMASKED)
+            times, cpu = latency_section([direct, guarded, unmasked], calls, warmup)
+            lat_direct, lat_guarded = times["direct"], times["guarded"]
+            rates = throughput_section([direct, guarded, unmasked], sizes, runs)
+            unmasked.close()
             direct.close()
             guarded.close()
             memory_conn = connect("memory", True)
@@ -500,7 +554,7 @@ def run_all(
             for conn in connections:
                 if conn.process.poll() is None:
                     conn.close()
-    guarded_calls = 2 + (warmup + calls) + sum(runs + 1 for _ in sizes) + large + 1
+    guarded_calls = 3 + 2 * (warmup + calls + sum(runs + 1 for _ in sizes)) + large + 1
 
     # --- latency ---
     med_d = statistics.median(lat_direct) * 1000
@@ -508,9 +562,15 @@ def run_all(
     p99_d = percentile(lat_direct, 0.99) * 1000
     p99_g = percentile(lat_guarded, 0.99) * 1000
     paired = statistics.median(g - d for g, d in zip(lat_guarded, lat_direct, strict=True))
+    lat_unmasked = times["unmasked"]
+    med_u = statistics.median(lat_unmasked) * 1000
     print(f"== latency: sequential tools/call echo round trips ({calls} each, interleaved) ==")
     rows = [["", "calls", "best ms", "median ms", "p99 ms", "max ms"]]
-    for label, values in (("direct", lat_direct), ("guarded (mcpcred shim)", lat_guarded)):
+    for label, values in (
+        ("direct", lat_direct),
+        ("guarded, masking (default)", lat_guarded),
+        ("guarded, mask_injected = false", lat_unmasked),
+    ):
         ms = [v * 1000 for v in values]
         rows.append(
             [
@@ -530,6 +590,18 @@ def run_all(
         f"  paired (median of per-call differences): {paired * 1000:+.3f} ms; shim CPU "
         f"{cpu * 1e6:.0f} us per call (user+system, /proc/PID/stat)"
     )
+    print(
+        f"  masking: the guarded shim searches every line for 1 injected secret; without it "
+        f"the guard adds {med_u - med_d:+.3f} ms, with it {med_g - med_d:+.3f} ms "
+        f"(masking: {med_g - med_u:+.3f} ms)"
+    )
+    costs = mask_costs(max(sizes))
+    if costs is not None:
+        print(
+            "  for reference, in this process: searching an echo answer for the secret takes "
+            f"{costs[0]:.1f} us, a {max(sizes) / MB:g} MB answer {costs[1]:.0f} ms, and "
+            f"masking an answer that holds it {costs[2]:.0f} us"
+        )
     appended = audit_append_us(tmp)
     if appended is not None:
         print(
@@ -541,12 +613,16 @@ def run_all(
 
     # --- throughput ---
     print("== throughput: one big tool result, request to the answer's last byte ==")
-    rows = [["result", "runs", "direct MB/s", "guarded MB/s", "guarded/direct"]]
+    rows = [["result", "runs", "direct MB/s", "guarded MB/s", "guarded/direct", "unmasked MB/s"]]
     for size in sizes:
         d = statistics.median(rates[size]["direct"])
         g = statistics.median(rates[size]["guarded"])
-        rows.append([f"{size / MB:g} MB", str(runs), f"{d:.0f}", f"{g:.0f}", f"{g / d:.2f}"])
-    print(table(rows, {1, 2, 3, 4}))
+        u = statistics.median(rates[size]["unmasked"])
+        rows.append(
+            [f"{size / MB:g} MB", str(runs), f"{d:.0f}", f"{g:.0f}", f"{g / d:.2f}", f"{u:.0f}"]
+        )
+    print(table(rows, {1, 2, 3, 4, 5}))
+    print("  guarded: masking the injected secret (the default); unmasked: mask_injected = false")
     print("  MB = 10^6 bytes of the answer line; medians; every answer checked byte for byte")
     print()
 
@@ -585,7 +661,7 @@ def run_all(
     big_rate = statistics.median(rates[biggest]["guarded"])
     results = [
         (
-            f"added latency (median) <= {TARGET_ADDED_MEDIAN_MS} ms",
+            f"added latency with masking (median) <= {TARGET_ADDED_MEDIAN_MS} ms",
             med_g - med_d <= TARGET_ADDED_MEDIAN_MS,
             f"{med_g - med_d:.3f} ms (p99 {p99_g - p99_d:+.3f} ms)",
         ),

@@ -19,7 +19,8 @@ holding the client's pipes:
   and followed by SIGKILL if it is still there ``TERM_GRACE`` seconds later;
 - when the client closes stdin, the server's stdin is closed; if it has not
   exited ``EOF_GRACE`` seconds later it gets SIGTERM, then SIGKILL;
-- stderr is inherited: the server writes straight to the client's log;
+- stderr is inherited: the server writes straight to the client's log, unless
+  injected values are masked: then it is piped and copied, masked, line by line;
 - the shim exits with the server's exit code (128 + N after signal N), and
   requests the server never answered get an error answer first, so the
   client does not wait forever.
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     import subprocess
     from collections.abc import Callable
 
+    from mcpcred.guard.mask import Masker
     from mcpcred.guard.session import Session
 
     Renew = Callable[[], tuple[list[str], dict[str, str], float | None]]
@@ -140,6 +142,8 @@ class Relay:
         warn: Callable[[str], None] = lambda text: None,
         stdin: int = 0,
         stdout: int = 1,
+        masker: Masker | None = None,
+        stderr: int = 2,
     ) -> None:
         self.argv = argv
         self.env = env
@@ -154,6 +158,9 @@ class Relay:
         self.client_gone = threading.Event()
         self.ending = threading.Event()  # a signal or EOF started the shutdown
         self.server_reader: threading.Thread | None = None
+        self.masker = masker  # the injected values, replaced in the server's output
+        self.stderr = stderr
+        self.stderr_reader: threading.Thread | None = None
         # Restarts for a fresh OAuth token: when, and how to get the new argv/env/deadline.
         self.deadline: float | None = None
         self.renew: Renew | None = None
@@ -182,6 +189,7 @@ class Relay:
                 env=self.env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE if self.masker else None,
                 bufsize=0,
                 **options,  # type: ignore[call-overload]
             )
@@ -198,6 +206,16 @@ class Relay:
         )
         self.server_reader = reader
         reader.start()
+        if child.stderr is not None and self.masker is not None:
+            from mcpcred.guard.mask import copy_stderr
+
+            self.stderr_reader = threading.Thread(
+                target=copy_stderr,
+                args=(child.stderr, self.stderr, self.masker),
+                name="server-stderr",
+                daemon=True,
+            )
+            self.stderr_reader.start()
 
     def _server_loop(self, child: subprocess.Popen[bytes]) -> None:
         assert child.stdout is not None  # noqa: S101
@@ -205,6 +223,8 @@ class Relay:
 
     def _from_server(self, line: bytes) -> None:
         out = self.session.from_server(line)
+        if out is not None and self.masker is not None:
+            out = self.masker.line(out)
         if out is not None:
             self.send_client(out)
         self.flush()
@@ -396,6 +416,13 @@ class Relay:
         if reader is not None:
             reader.join(TERM_GRACE)
         self._reap_group()
+        self._join_stderr()
+
+    def _join_stderr(self) -> None:
+        """Let the copy of the server's stderr reach its end (a helper may hold it open)."""
+        reader = self.stderr_reader
+        if reader is not None:
+            reader.join(TERM_GRACE)
 
     def finish(self, returncode: int) -> int:
         """After the server exited: drain its output, answer what it left, clean up."""
@@ -406,6 +433,7 @@ class Relay:
                 self._signal_group(_KILL)
                 reader.join(TERM_GRACE)
         self._reap_group()
+        self._join_stderr()
         code = exit_code(returncode)
         why = f"exited with code {code} before answering" if code else "exited before answering"
         leftover = self.session.abandon(why)

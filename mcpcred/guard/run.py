@@ -57,10 +57,12 @@ class Recorder:
         base: dict[str, object],
         warn: Callable[[str], None],
         redact: Callable[[object], object] | None = None,
+        mask: Callable[[dict[str, object]], dict[str, object]] | None = None,
     ) -> None:
         import collections
 
         self.redact = redact  # applied here, off the relay's threads
+        self.mask = mask  # the injected values, out of every field, whatever ``redact`` says
         self.log = log
         self.base = base
         self.warn = warn
@@ -151,6 +153,8 @@ class Recorder:
 
     def _prepared(self, record: dict[str, object]) -> dict[str, object]:
         record = {**self.base, **record}
+        if self.mask is not None:  # exact injected values first, whatever the detector thinks
+            record = self.mask(record)
         if self.redact is not None:
             for name in self.REDACTED:
                 if name in record:
@@ -256,6 +260,7 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
     sys.setswitchinterval(SWITCH_INTERVAL)
     from mcpcred import references
     from mcpcred.guard import auditlog
+    from mcpcred.guard.mask import MIN_LENGTH, Masker
     from mcpcred.guard.redact import Lazy
     from mcpcred.guard.relay import Relay
     from mcpcred.guard.session import Session
@@ -271,6 +276,21 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
 
     argv, env, found, key = prepare_guarded(options, environ, key_item)
     warn = Warn(options.label())
+    # Every value handed to the server is masked in the log; in what reaches the client
+    # unless ``mask_injected = false``.
+    masker = Masker(warn if settings.mask_injected else None)
+
+    def remember(resolved: Resolved) -> None:
+        for kind, name in resolved.refs:
+            masker.add(f"{kind}/{name}", resolved.lookup(kind, name))
+
+    remember(found)
+    if settings.mask_injected and masker.short:
+        warn(
+            f"{', '.join(masker.short)}: shorter than {MIN_LENGTH} characters, so replaced "
+            "only where a whole string is that value"
+        )
+
     import secrets
 
     # One id per shim run, kept across server restarts: pairs a request with its outcome.
@@ -290,6 +310,7 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         base,
         warn,
         redact,
+        masker.record,
     )
     recorder.checkpoint = checkpointer(recorder.log, options, environ, warn)
     credentials = [f"{kind}/{name}" for kind, name in found.refs]
@@ -316,11 +337,13 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         pins=pins,
         durable=recorder.write_now,
     )
-    relay = Relay(argv, env, session, flush=recorder.flush, warn=warn)
+    shown = masker if settings.mask_injected else None  # masks the server's output
+    relay = Relay(argv, env, session, flush=recorder.flush, warn=warn, masker=shown)
     if settings.restart_on_expiry and found.deadline is not None:
 
         def renew() -> tuple[list[str], dict[str, str], float | None]:
             new_argv, new_env, renewed, _ = prepare_guarded(options, environ, key_item)
+            remember(renewed)  # before the new server can print its new token
             for record in refreshes(renewed):
                 recorder.add(record)
             return new_argv, new_env, renewed.deadline
@@ -329,6 +352,15 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         relay.renew = renew
     try:
         code = relay.run()
+        if masker.replaced:
+            recorder.add(
+                {
+                    "event": "mask",
+                    "credentials": sorted(masker.replaced),
+                    "detail": f"values replaced {sum(masker.replaced.values())} time(s) in "
+                    "what the server sent to the client",
+                }
+            )
         recorder.add({"event": "exit", "detail": f"server exited with code {code}"})
     finally:
         recorder.close()

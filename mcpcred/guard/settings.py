@@ -17,6 +17,7 @@ where the platform's rule is simple.
     preset = "github-read-only"     # or allow = ["get_*"], deny = ["*delete*"]
     on_change = "block"             # tool definitions that change are withheld
     restart_on_expiry = true        # restart with a fresh OAuth token, replay initialize
+    mask_injected = false           # pass injected values on to the client (default: masked)
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ PRESETS: dict[str, tuple[str, ...]] = {
 _KEYS = frozenset(
     {
         "guard", "allow", "deny", "preset", "on_change", "restart_on_expiry", "pin",
-        "log_arguments", "on_log_failure",
+        "log_arguments", "on_log_failure", "mask_injected",
     }
 )  # fmt: skip
 
@@ -79,8 +80,8 @@ class ServerGuard:
     """Everything the shim needs to guard one server, merged from both files."""
 
     __slots__ = (
-        "log_arguments", "on_change", "on_log_failure", "pin", "policies", "restart_on_expiry",
-        "server",
+        "log_arguments", "mask_injected", "on_change", "on_log_failure", "pin", "policies",
+        "restart_on_expiry", "server",
     )  # fmt: skip
 
     def __init__(self, server: str) -> None:
@@ -93,6 +94,7 @@ class ServerGuard:
         # "refuse": a request whose record cannot be written is not forwarded (the audit
         # log is the truth); "allow" relays it anyway, with a warning (user's file only).
         self.on_log_failure = "refuse"
+        self.mask_injected = True  # injected values are replaced in what reaches the client
 
     def refusal(self, tool: str) -> str | None:
         """Why a call to ``tool`` is refused by any policy, or None."""
@@ -189,7 +191,7 @@ def check_table(path: str, name: str, table: object, *, project: bool) -> dict[s
             f"{where}: unknown key(s): {', '.join(sorted(unknown))}",
             hint=f"known keys: {', '.join(sorted(_KEYS))}",
         )
-    for key in ("guard", "restart_on_expiry", "pin", "log_arguments"):
+    for key in ("guard", "restart_on_expiry", "pin", "log_arguments", "mask_injected"):
         if key in normal and not isinstance(normal[key], bool):
             raise ConfigError(f"{where}: {key} must be true or false")
     for key in ("allow", "deny"):
@@ -247,3 +249,7 @@ def _apply(guard: ServerGuard, table: dict[str, object], source: str, *, project
         guard.on_log_failure = "refuse"
     elif not project and table.get("on_log_failure") == "allow":
         guard.on_log_failure = "allow"
+    if not project and table.get("mask_injected") is False:
+        guard.mask_injected = False  # a repository must not hand the user's secrets to the model
+    if project and table.get("mask_injected") is True:
+        guard.mask_injected = True  # ...but may ask for them to be masked

@@ -136,3 +136,24 @@ def test_user_config_path_matches_platformdirs(
     import os
 
     assert settings.user_config_path(os.environ) == str(config_file())
+
+
+def test_mask_injected_is_on_and_only_the_users_file_turns_it_off(
+    tmp_path: Path, project: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[servers.gh]\n")
+    on = settings.load("gh", env_for(config), str(project))
+    assert on is not None and on.mask_injected is True
+    (project / "mcpcred.toml").write_text("[servers.gh]\nmask-injected = false\n")
+    from_project = settings.load("gh", env_for(config), str(project))
+    assert from_project is not None and from_project.mask_injected is True
+    config.write_text("[servers.gh]\nmask_injected = false\n")
+    off = settings.load("gh", env_for(config), str(project))
+    assert off is not None and off.mask_injected is False
+    (project / "mcpcred.toml").write_text("[servers.gh]\nmask_injected = true\n")
+    tightened = settings.load("gh", env_for(config), str(project))
+    assert tightened is not None and tightened.mask_injected is True
+    config.write_text('[servers.gh]\nmask_injected = "no"\n')
+    with pytest.raises(ConfigError, match="mask_injected must be true or false"):
+        settings.load("gh", env_for(config), str(project))

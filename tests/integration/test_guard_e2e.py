@@ -655,7 +655,8 @@ def test_injected_credentials_are_logged_by_name(guarded: Guarded, tmp_path: Pat
         )
 
     (token, plain), stderr = run_session(params, script, tmp_path / "err")
-    assert not token.is_error and token.text == value, "the server did not get the secret"
+    # the server got the secret; the client is shown the reference it came from (masking)
+    assert not token.is_error and token.text == "[redacted mcpcred:secret/demo-token]", token
     assert plain.text == "keep-me"
     (inject,) = events(guarded, "injected", "inject")
     assert inject["credentials"] == ["secret/demo-token"], inject

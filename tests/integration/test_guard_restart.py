@@ -6,7 +6,9 @@ Real parts: oidc-provider issues 6-second access tokens (refresh due after 3 s),
 client initializes once; after the token is due, the shim restarts the
 server with a refreshed token and replays the client's ``initialize``, so the
 client's next call, on the same connection, sees the new token. A request
-still running at that moment gets an error answer, not silence.
+still running at that moment gets an error answer, not silence. Both tokens
+are masked for the client (the renewed one joins what the guard looks for);
+what the server really sent is read from its ``--record-out`` file.
 """
 
 from __future__ import annotations
@@ -32,12 +34,19 @@ def _request(request_id: int, method: str, params: dict[str, object]) -> bytes:
     return json.dumps(message).encode() + b"\n"
 
 
-def _token(pipe: LineClient, request_id: int) -> str:
+def _token(pipe: LineClient, request_id: int, sent: Path) -> str:
+    """The server's token, read from what it sent; the client must see only the reference."""
     pipe.send(
         _request(request_id, "tools/call", {"name": "get_env", "arguments": {"name": "TOKEN"}})
     )
     answer, _ = pipe.answer_to(request_id, timeout=30)
-    return str(answer["result"]["content"][0]["text"])
+    assert answer["result"]["content"][0]["text"] == f"[redacted mcpcred:oauth/{PROVIDER}]"
+    (line,) = [
+        m for m in map(json.loads, sent.read_bytes().splitlines()) if m.get("id") == request_id
+    ]
+    token = str(line["result"]["content"][0]["text"])
+    assert token.count(".") == 2, "the server did not get a token"
+    return token
 
 
 def test_a_guarded_server_is_restarted_with_a_fresh_token_and_the_session_goes_on(
@@ -49,11 +58,12 @@ def test_a_guarded_server_is_restarted_with_a_fresh_token_and_the_session_goes_o
     config.write_text("[servers.probe]\nrestart_on_expiry = true\npin = false\n")
     data = tmp_path / "data"
     starts = tmp_path / "starts"
+    sent = tmp_path / "sent"
     env = _env(
         TOKEN=f"mcpcred:oauth/{PROVIDER}",
         MCPCRED_CONFIG=str(config),
         MCPCRED_DATA_DIR=str(data),
-        SCRIPTED_SERVER_OPTS=f"--record {starts}",
+        SCRIPTED_SERVER_OPTS=f"--record {starts} --record-out {sent}",
     )
     shim = subprocess.Popen(
         [str(MCPCRED), "shim", "--server", "probe", "--client", "test", "--",
@@ -68,7 +78,7 @@ def test_a_guarded_server_is_restarted_with_a_fresh_token_and_the_session_goes_o
         first_init, _ = pipe.answer_to(0)
         assert first_init["result"]["serverInfo"]["name"] == "scripted"
         pipe.send(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
-        first = _token(pipe, 1)
+        first = _token(pipe, 1, sent)
         assert resource_call(server, first) == 200
 
         # A call that is still running when the token is due, long past the drain time.
@@ -78,7 +88,7 @@ def test_a_guarded_server_is_restarted_with_a_fresh_token_and_the_session_goes_o
         assert "restarted to renew its access token" in interrupted["error"]["message"]
         assert all(m.get("id") != 0 for m in before)  # the replayed initialize stays inside
 
-        second = _token(pipe, 3)
+        second = _token(pipe, 3, sent)
         assert second != first
         assert resource_call(server, second) == 200
         assert server.stats()["refresh_ok"] >= 1

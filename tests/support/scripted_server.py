@@ -20,7 +20,10 @@ Tools (``tools/call``):
   ``big_response(id, n)``, byte for byte;
 - ``sleep(seconds)``: answers ``slept`` after that long;
 - ``crash(code)``: exits at once with ``code``, without answering;
-- ``get_env(name)``: the variable's value, or ``<unset>``;
+- ``get_env(name, form, error)``: the variable's value, or ``<unset>``; ``form``
+  ``base64``, ``basic`` (``Basic`` and the base64 of ``x-access-token:VALUE``) or
+  ``url`` (percent-encoded) encodes it first; ``error: true`` answers a JSON-RPC
+  error whose message holds it (a server quoting its configuration);
 - ``list_things()``, ``get_thing(name)``, ``delete_thing(name)``: a little
   in-memory store (``alpha``, ``beta``, ``gamma``) for policy tests;
 - ``say(text)``: writes ``text`` and a newline to stderr, answers ``said``;
@@ -418,7 +421,10 @@ class Server:
             code = args.get("code", 1)
             os._exit(code if isinstance(code, int) else 1)
         if name == "get_env":
-            return text(request_id, os.environ.get(str(args.get("name", "")), "<unset>"))
+            value = _encoded(os.environ.get(str(args.get("name", "")), "<unset>"), args.get("form"))
+            if args.get("error") is True:
+                return error(request_id, -32000, f"cannot use the configured value {value}")
+            return text(request_id, value)
         if name == "list_things":
             return text(request_id, json.dumps(sorted(self.things)))
         if name == "get_thing":
@@ -574,6 +580,18 @@ def spawn(
         )
     assert process.stdin is not None and process.stdout is not None
     return process, LineClient(process.stdin.fileno(), process.stdout.fileno())
+
+
+def _encoded(value: str, form: object) -> str:
+    if form == "base64":
+        return base64.b64encode(value.encode()).decode()
+    if form == "basic":
+        return "Basic " + base64.b64encode(b"x-access-token:" + value.encode()).decode()
+    if form == "url":
+        from urllib.parse import quote
+
+        return quote(value, safe="")
+    return value
 
 
 def _batch(answers: list[Any]) -> bytes | None:
