@@ -53,7 +53,7 @@ _ENDING = ("SIGTERM", "SIGINT", "SIGHUP")
 _KILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | bytearray) -> None:
     """Write every byte (pipes take partial writes for large buffers)."""
     view = memoryview(data)
     while view:
@@ -244,7 +244,7 @@ class Relay:
         self.warn(f"a message from {side} could not be handled ({type(exc).__name__}); dropped")
         self.flush()
 
-    def send_client(self, data: bytes) -> None:
+    def send_client(self, data: bytes | bytearray) -> None:
         """Write to the client, one message at a time; a gone client ends the session."""
         if self.client_gone.is_set() and self.ending.is_set():
             return

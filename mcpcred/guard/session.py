@@ -341,8 +341,12 @@ class Session:
         return {**message, "params": {**params, "requestId": guard_id}}
 
     # -- server -> client ------------------------------------------------------------
-    def from_server(self, line: bytes) -> bytes | None:
-        """What to send the client for one line from the server (None: nothing)."""
+    def from_server(self, line: bytes | bytearray) -> bytes | bytearray | None:
+        """What to send the client for one line from the server (None: nothing).
+
+        A large answer read into a ``bytearray`` may come back as that buffer,
+        edited in place (its id swapped for the client's).
+        """
         listing = any(p.method == "tools/list" for p in self.pending.values())
         if len(line) > BIG and self.pending and not listing:
             spliced = self._big_answer(line)
@@ -373,7 +377,7 @@ class Session:
         except wire.Unreadable as exc:  # cannot happen for what parse() accepted; be sure
             return self._unreadable_answer(line, exc.reason, listing)
 
-    def _big_answer(self, line: bytes) -> bytes | None:
+    def _big_answer(self, line: bytes | bytearray) -> bytes | bytearray | None:
         """A large answer with the client's id spliced in, unparsed; None: parse it.
 
         Only when the id the guard issued is the one key anywhere in the line a
@@ -389,14 +393,19 @@ class Session:
         start, end, request_id, is_error = peeked
         guard_id = _guard_id(request_id)
         pending = self.pending.get(guard_id) if guard_id is not None else None
-        if pending is None or pending.method == "tools/list":
+        if guard_id is None or pending is None or pending.method == "tools/list":
             return None
         if len(_ANY_ID.findall(line)) != 1:
             return None
-        del self.pending[guard_id]  # type: ignore[arg-type]  # not None: pending was found
+        del self.pending[guard_id]
         if pending.method in _AUDITED:
             self._log_pending(pending, "error" if is_error else "ok", len(line))
-        return b"".join((line[:start], wire.canonical(pending.request_id)[:-1], line[end:]))
+        client_id = wire.canonical(pending.request_id)[:-1]
+        if isinstance(line, bytearray):  # the relay's buffer of a line read in pieces
+            line[start:end] = client_id  # in place: no second copy of 50 MB
+            return line
+        view = memoryview(line)
+        return b"".join((view[:start], client_id, view[end:]))
 
     def _server_message(self, message: dict[str, object], size: int) -> object:
         """One server message as the client gets it, or ``_DROP``."""
@@ -438,7 +447,9 @@ class Session:
             warn=True,
         )
 
-    def _unreadable_answer(self, line: bytes, reason: str, listing: bool) -> bytes | None:
+    def _unreadable_answer(
+        self, line: bytes | bytearray, reason: str, listing: bool
+    ) -> bytes | None:
         """A server line the guard cannot read: dropped; the request it answers gets an error.
 
         A reader with other rules (universal newlines, case-insensitive keys)
@@ -652,7 +663,7 @@ class Session:
         self.record(entry)
 
 
-def _peek(line: bytes) -> tuple[int, int, object, bool] | None:
+def _peek(line: bytes | bytearray) -> tuple[int, int, object, bool] | None:
     """``(start, end, id, is_error)`` of a large answer, from its first or last bytes, or None.
 
     ``line[start:end]`` is the id's JSON text, so it can be replaced unparsed.
@@ -677,7 +688,7 @@ def _peek(line: bytes) -> tuple[int, int, object, bool] | None:
     return start, end, request_id, kind == b"error" or bool(_IS_ERROR.search(line[-512:]))
 
 
-def _lenient_id(line: bytes) -> object:
+def _lenient_id(line: bytes | bytearray) -> object:
     """The id a line the guard refused most likely answers: which request to fail.
 
     Read as a lenient client would (the last of duplicate keys wins), else from

@@ -61,7 +61,7 @@ _INFINITY = float("inf")
 _decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
 
 
-def parse(line: bytes) -> object:
+def parse(line: bytes | bytearray) -> object:
     """The one message on ``line`` (``BLANK`` if there is none), or ``Unreadable``.
 
     Strict where parsers disagree: UTF-8 only (no BOM, no invalid bytes, which
@@ -124,7 +124,7 @@ def _lone_surrogate(message: object) -> bool:
 _ID = re.compile(rb'"id"\s*:\s*(-?\d{1,15}|"(?:[^"\\\x00-\x1f]|\\.){0,200}")\s*[,}]')
 
 
-def recover_id(line: bytes) -> object:
+def recover_id(line: bytes | bytearray) -> object:
     """The id of a line the guard cannot read, when it names exactly one; else None.
 
     Only so that the sender of a request the guard refused is not left waiting:

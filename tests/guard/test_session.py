@@ -523,7 +523,11 @@ def test_a_big_answer_is_spliced_only_when_its_id_is_the_only_one() -> None:
     text = "x" * (BIG + 10)
     plain = sent(session, request("p", "tools/call", {"name": "a"}))
     line = answer(plain, {"content": [{"type": "text", "text": text}]})
-    assert session.from_server(line) == answer("p", {"content": [{"type": "text", "text": text}]})
+    expected = answer("p", {"content": [{"type": "text", "text": text}]})
+    assert session.from_server(line) == expected
+    again = sent(session, request("p", "tools/call", {"name": "a"}))
+    buffer = bytearray(answer(again, {"content": [{"type": "text", "text": text}]}))
+    assert session.from_server(buffer) == expected  # the relay's buffer, edited in place
     other = sent(session, request("o", "tools/call", {"name": "b"}))
     twice = b'{"jsonrpc":"2.0","id":%d,"result":{"t":"%s"},"ID":5}\n' % (other, text.encode())
     out = session.from_server(twice)
