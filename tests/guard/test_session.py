@@ -536,3 +536,31 @@ def test_a_big_answer_is_spliced_only_when_its_id_is_the_only_one() -> None:
     with_cr = b'{"jsonrpc":"2.0","id":%d,"result":{"t":"%s"}}\r\n' % (third, text.encode())
     out = session.from_server(with_cr)
     assert out is not None and b"\r" not in out and json.loads(out)["id"] == "r"
+
+
+class Broken(Session):
+    """A session with a bug: whatever it is handed, it raises."""
+
+    def from_client(self, line: bytes) -> tuple[bytes | None, bytes | None]:
+        raise UnicodeEncodeError("utf-8", "secret-value", 0, 1, "surrogates not allowed")
+
+    def from_server(self, line: bytes | bytearray) -> bytes | None:
+        raise KeyError("secret-value")
+
+
+def test_a_session_that_raises_costs_the_line_not_the_relay_thread() -> None:
+    from mcpcred.guard.relay import Relay
+
+    warnings: list[str] = []
+    session = Broken(guard(), client=None, record=lambda r: None, warn=warnings.append)
+    relay = Relay(["server"], {}, session, warn=warnings.append, stdout=-1)
+    sent_to: list[bytes] = []
+    relay.send_server = sent_to.append  # type: ignore[method-assign]
+    relay.send_client = sent_to.append  # type: ignore[method-assign]
+    relay._pass_client(b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n')  # returns: no raise
+    relay._from_server(b'{"jsonrpc":"2.0","id":1,"result":{}}\n')
+    assert sent_to == []  # nothing unchecked is passed on
+    assert warnings == [
+        "a message from the client could not be handled (UnicodeEncodeError); dropped",
+        "a message from the server could not be handled (KeyError); dropped",
+    ]

@@ -29,6 +29,8 @@ REFUSED = {
     b'"params":{"name":"get_issue","NAME":"delete_repo"}}\n',
     "method and METHOD": b'{"jsonrpc":"2.0","id":1,"method":"ping","METHOD":"tools/call"}\n',
     "Kelvin sign": b'{"k":1,"\\u212a":2}\n',
+    "a raw NUL": b'{"id":1,"x":"a\x00b"}\n',
+    "a raw CR in a string": b'{"id":1,"x":"a\rb"}\n',
     "NaN": b'{"id":NaN}\n',
     "-Infinity": b'{"id":1,"x":-Infinity}\n',
     "a float past the double range": b'{"id":1,"x":1e999}\n',
