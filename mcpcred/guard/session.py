@@ -66,6 +66,11 @@ _DROP: dict[str, object] = {}  # "say nothing to the client" from _server_messag
 PARSE_ERROR = -32700
 
 
+_PARAMS = wire.Keys("name", "arguments", "uri", "cursor", "requestId", "_meta")
+_LISTING = wire.Keys("tools", "nextCursor")
+_TOOL = wire.Keys("name", "description", "inputSchema")
+
+
 def _guard_id(value: object) -> int | None:
     """``value`` if it can be an id the guard issued (an int; not ``True``, not ``1.0``)."""
     return value if type(value) is int else None
@@ -211,6 +216,8 @@ class Session:
 
     def _client_message(self, message: dict[str, object]) -> tuple[object, bytes | None]:
         """``(to_forward, answer)`` for one client message: a refusal answers instead."""
+        wire.envelope(message)
+        _PARAMS.check(message.get("params"))
         if "method" not in message:
             return message, None  # an answer to a server request (sampling, roots...): its ids
         method = message.get("method")
@@ -409,6 +416,7 @@ class Session:
 
     def _server_message(self, message: dict[str, object], size: int) -> object:
         """One server message as the client gets it, or ``_DROP``."""
+        wire.envelope(message)
         if "method" in message or "id" not in message:
             return message  # a notification or a request to the client: the server's ids
         guard_id = _guard_id(message["id"])
@@ -416,13 +424,20 @@ class Session:
             self._replay[1].set()
             self._replay = None
             return _DROP
-        pending = self.pending.pop(guard_id, None) if guard_id is not None else None
-        if pending is None:
+        pending = self.pending.get(guard_id) if guard_id is not None else None
+        if pending is not None and pending.method == "tools/list":
+            result = message.get("result")
+            _LISTING.check(result)
+            if isinstance(result, dict) and isinstance(result.get("tools"), list):
+                for tool in result["tools"]:
+                    _TOOL.check(tool)
+        if pending is None or guard_id is None:
             if guard_id is not None and guard_id in self.cancelled:
                 del self.cancelled[guard_id]  # the client gave up on it
                 return _DROP
             self._unmatched(message["id"])
             return _DROP
+        del self.pending[guard_id]
         message = {**message, "id": pending.request_id}
         result = message.get("result")
         failed = "error" in message or (isinstance(result, dict) and result.get("isError") is True)

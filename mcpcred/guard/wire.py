@@ -121,6 +121,47 @@ def _lone_surrogate(message: object) -> bool:
     return False
 
 
+class Keys:
+    """Key names the guard acts on, and the check that none is spelt another way.
+
+    Go's ``encoding/json`` (and so MCP servers and clients built on it) takes
+    ``"NAME"`` or ``"Method"`` for ``name``/``method`` when the exact key is
+    absent, so a message whose tool name only the peer can see walks around
+    the policy. ``parse`` already refuses two such keys in one object; this
+    refuses a lone one where the guard reads a key. Only there: elsewhere
+    (tool arguments, results) ``"Name"`` is an ordinary key.
+    """
+
+    def __init__(self, *names: str) -> None:
+        self.folded = {name.casefold(): name for name in names}
+
+    def check(self, value: object) -> None:
+        """``Unreadable`` if ``value`` is an object with a key spelt like one of the names."""
+        if not isinstance(value, dict):
+            return
+        for key in value:
+            name = self.folded.get(key.casefold())
+            if name is not None and name != key:
+                raise Unreadable(f"a key that differs from '{name}' only in case")
+
+
+ENVELOPE = Keys("jsonrpc", "id", "method", "params", "result", "error")
+
+
+def envelope(message: object) -> None:
+    """``Unreadable`` for a message a reader could take for another kind or another id.
+
+    A key spelt like a JSON-RPC member (``"ID"``), or both ``method`` and an
+    answer's ``result``/``error``: the guard would take it for one thing,
+    some peer for another (an answer to the client's ``tools/list``, say).
+    """
+    if not isinstance(message, dict):
+        return
+    ENVELOPE.check(message)
+    if "method" in message and ("result" in message or "error" in message):
+        raise Unreadable("a message that is both a request and an answer")
+
+
 _ID = re.compile(rb'"id"\s*:\s*(-?\d{1,15}|"(?:[^"\\\x00-\x1f]|\\.){0,200}")\s*[,}]')
 
 

@@ -529,11 +529,33 @@ def _no_constant(name: str) -> Any:
     raise ValueError(name)
 
 
-def unambiguous(line: bytes) -> bool:
+ENVELOPE = ("jsonrpc", "id", "method", "params", "result", "error")
+PARAMS = ("name", "arguments", "uri", "cursor", "requestId", "_meta")
+
+
+def _spelt_otherwise(value: Any, names: tuple[str, ...]) -> bool:
+    return isinstance(value, dict) and any(
+        key != name and key.casefold() == name.casefold() for key in value for name in names
+    )
+
+
+def _one_kind(message: Any, side: str) -> bool:
+    """No key a case-insensitive reader takes for one the guard reads; request or answer."""
+    if not isinstance(message, dict):
+        return True
+    if _spelt_otherwise(message, ENVELOPE):
+        return False
+    if side == "client" and _spelt_otherwise(message.get("params"), PARAMS):
+        return False
+    return not ("method" in message and ("result" in message or "error" in message))
+
+
+def unambiguous(line: bytes, side: str = "client") -> bool:
     """Not blank, and read alike by every common parser: what the guard forwards.
 
     UTF-8, one JSON value, no keys equal under case folding, no NaN or infinite
-    number, no lone surrogate (the rule of docs/guard.md, restated independently).
+    number, no lone surrogate, JSON-RPC members spelt exactly and a message
+    either a request or an answer (the rules of docs/guard.md, restated here).
     """
     try:
         text = line.decode("utf-8")
@@ -543,7 +565,8 @@ def unambiguous(line: bytes) -> bool:
         json.dumps(message, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError, UnicodeError):
         return False
-    return True
+    items = message if isinstance(message, list) else [message]
+    return all(_one_kind(item, side) for item in items)
 
 
 def is_cancellation(message: Any) -> bool:
@@ -630,7 +653,7 @@ def to_client(line: bytes) -> bytes | None:
     Only what the guard parsed, canonically written; answers to no request the guard
     sent (these all are) are dropped, and so is a line that is not unambiguous.
     """
-    if not unambiguous(line):
+    if not unambiguous(line, "server"):
         return None
     message = json.loads(line)
 

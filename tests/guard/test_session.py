@@ -564,3 +564,47 @@ def test_a_session_that_raises_costs_the_line_not_the_relay_thread() -> None:
         "a message from the client could not be handled (UnicodeEncodeError); dropped",
         "a message from the server could not be handled (KeyError); dropped",
     ]
+
+
+@pytest.mark.parametrize(
+    ("line", "request_id"),
+    [
+        (b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"NAME":"delete_repo"}}', 5),
+        (b'{"jsonrpc":"2.0","id":5,"Method":"tools/call","params":{"name":"delete_repo"}}', 5),
+        (b'{"jsonrpc":"2.0","ID":5,"method":"tools/call","params":{"name":"delete_repo"}}', None),
+        (b'{"jsonrpc":"2.0","id":5,"method":"tools/call","PARAMS":{"name":"delete_repo"}}', 5),
+        (b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"x"},"result":{}}', 5),
+    ],
+    ids=["NAME", "Method", "ID", "PARAMS", "request and answer"],
+)
+def test_a_key_a_case_insensitive_reader_would_see_is_refused(
+    line: bytes, request_id: object
+) -> None:
+    # Go's encoding/json takes "NAME" for name when there is no "name": the guard, reading
+    # exact keys, would see no tool (or no request) and let a refused call through.
+    session, records, _ = make(guard(deny=("delete_*",)))
+    to_server, to_client = session.from_client(line + b"\n")
+    assert to_server is None and to_client is not None
+    assert json.loads(to_client)["id"] == request_id
+    assert "only in case" in str(records[-1]["detail"]) or "both" in str(records[-1]["detail"])
+    ok = b'{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"get_issue","arguments":{"Name":1}}}\n'
+    assert session.from_client(ok)[0] is not None  # in arguments "Name" is just a key
+
+
+@pytest.mark.parametrize("case", ["ID", "method and result", "a tool's NAME"])
+def test_server_messages_a_case_insensitive_client_reads_differently_are_not_passed(
+    case: str,
+) -> None:
+    session, records, _ = make(guard(deny=("delete_*",)))
+    list_id = sent(session, request(2, "tools/list", {}))
+    tools = json.dumps(TOOLS).encode()
+    line = {
+        "ID": b'{"jsonrpc":"2.0","ID":2,"result":{"tools":%s}}\n' % tools,  # 2 is the client's
+        "method and result": b'{"jsonrpc":"2.0","id":2,"method":"x","result":{"tools":%s}}\n'
+        % tools,
+        "a tool's NAME": answer(list_id, {"tools": [*TOOLS[:1], {"NAME": "delete_repo"}]}),
+    }[case]
+    out = session.from_server(line)
+    assert out is None or ("error" in json.loads(out) and json.loads(out)["id"] == 2)
+    assert out is None or b"delete" not in out
+    assert [r["event"] for r in records] == ["malformed"]
