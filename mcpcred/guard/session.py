@@ -381,7 +381,7 @@ class Session:
                         items.append(rewritten)
                 return wire.canonical(items) if items else None
             return wire.canonical(message)
-        except wire.Unreadable as exc:  # cannot happen for what parse() accepted; be sure
+        except wire.Unreadable as exc:  # JSON, but a client could read it another way
             return self._unreadable_answer(line, exc.reason, listing)
 
     def _big_answer(self, line: bytes | bytearray) -> bytes | bytearray | None:
