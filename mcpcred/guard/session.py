@@ -435,8 +435,7 @@ class Session:
             if guard_id is not None and guard_id in self.cancelled:
                 del self.cancelled[guard_id]  # the client gave up on it
                 return _DROP
-            self._unmatched(message["id"])
-            return _DROP
+            return self._unmatched(message["id"], size)
         del self.pending[guard_id]
         message = {**message, "id": pending.request_id}
         result = message.get("result")
@@ -453,14 +452,24 @@ class Session:
             self._log_pending(pending, "error" if failed else "ok", size, error=error)
         return message
 
-    def _unmatched(self, request_id: object) -> None:
-        """An answer to no request the guard sent: dropped, and said so."""
+    def _unmatched(self, request_id: object, size: int) -> object:
+        """An answer to no request the guard sent: dropped, and said so; ``_DROP``.
+
+        When its id is one the guard issued in another type (``"2"`` or ``2.0``
+        for ``2``, as some servers write them back), that request is failed
+        with an error instead of being left to wait for an answer that came.
+        """
         kind = "null" if request_id is None else type(request_id).__name__
         self._note_malformed(
             f"an answer from the server with an id the guard did not issue ({kind}): not passed on",
             outcome="denied",
             warn=True,
         )
+        guard_id = _loose_id(request_id)
+        pending = self.pending.pop(guard_id, None) if guard_id is not None else None
+        if pending is None:
+            return _DROP
+        return self._failure(pending, size, f"answered with an id of type {kind}")
 
     def _unreadable_answer(
         self, line: bytes | bytearray, reason: str, listing: bool
@@ -481,13 +490,24 @@ class Session:
         pending = self.pending.pop(guard_id, None) if guard_id is not None else None
         if pending is None:
             return (self._unreadable_listing() or None) if listing and self.enforcing else None
+        failure = self._failure(
+            pending, len(line), f"sent an answer the guard cannot read ({reason})"
+        )
+        return wire.canonical(failure)
+
+    def _failure(self, pending: Pending, size: int, what: str) -> dict[str, object]:
+        """The error answer for a request whose answer was not passed on, and its record."""
         blocking = self.pins is not None and self.settings.on_change == "block"
         if pending.method == "tools/list" and blocking:
             self.unchecked = True
-        text = f"server '{self.server}' sent an answer the guard cannot read ({reason})"
+        text = f"server '{self.server}' {what}"
         if pending.method in _AUDITED:
-            self._log_pending(pending, "error", len(line), error=text)
-        return rpc_error(pending.request_id, f"mcpcred: {text}; it was not passed on")
+            self._log_pending(pending, "error", size, error=text)
+        return {
+            "jsonrpc": "2.0",
+            "id": pending.request_id,
+            "error": {"code": SERVER_ERROR, "message": f"mcpcred: {text}; it was not passed on"},
+        }
 
     def _tools_list(self, message: dict[str, object], pending: Pending) -> dict[str, object]:
         result = message.get("result")
@@ -701,6 +721,15 @@ def _peek(line: bytes | bytearray) -> tuple[int, int, object, bool] | None:
     except ValueError:
         return None
     return start, end, request_id, kind == b"error" or bool(_IS_ERROR.search(line[-512:]))
+
+
+def _loose_id(value: object) -> int | None:
+    """The guard's id a sloppy server meant by ``value`` ("2" or 2.0 for 2), if any."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
+        return int(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return None
 
 
 def _lenient_id(line: bytes | bytearray) -> object:

@@ -454,11 +454,19 @@ def test_an_answer_with_an_id_the_guard_did_not_issue_is_dropped_and_recorded(
     # A server answered tools/list with "1" for 1: SDK clients match it anyway, the old
     # guard did not, so the unfiltered list (refused tools included) reached the model.
     session, records, warnings = make(guard(deny=("delete_*",)))
-    guard_id = sent(session, request(1, "tools/list", {}))
+    guard_id = sent(session, request("list", "tools/list", {}))
     assert guard_id == 1
-    assert session.from_server(answer(wrong, {"tools": TOOLS})) is None
+    out = session.from_server(answer(wrong, {"tools": TOOLS}))
     assert records[-1]["event"] == "malformed" and records[-1]["outcome"] == "denied"
     assert "did not issue" in str(records[-1]["detail"]) and warnings
+    if wrong in ("1", 1.0) and not isinstance(wrong, bool):
+        # the id the guard issued, in another type: its request fails, nothing passes
+        assert out is not None and b"delete_repo" not in out and b"get_issue" not in out
+        failed = json.loads(out)
+        assert failed["id"] == "list" and "answered with an id of type" in str(failed["error"])
+        assert not session.pending
+        return
+    assert out is None
     assert list(session.pending) == [guard_id]  # still waiting for its real answer
     out = session.from_server(answer(guard_id, {"tools": TOOLS}))
     assert out is not None and b"delete_repo" not in out

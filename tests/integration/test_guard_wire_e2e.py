@@ -180,6 +180,17 @@ def test_a_tool_list_answered_with_a_string_id_does_not_reach_the_client(
     pong, before = guarded.answer("after")
     assert pong.get("result") == {}, pong
     assert not [m for m in before if "delete_thing" in json.dumps(m)], before
+    assert [m for m in before if m.get("id") == 1] == [
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "error": {
+                "code": -32000,
+                "message": "mcpcred: server 'demo' answered with an id of type str; "
+                "it was not passed on",
+            },
+        }
+    ]  # the client's tools/list fails at once instead of waiting
     assert "did not issue" in guarded.stderr()
     assert guarded.close() == 0
     dropped = [r for r in audit(tmp_path) if r["event"] == "malformed"]
