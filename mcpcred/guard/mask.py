@@ -213,7 +213,7 @@ class Masker:
         return bool(self._values)
 
     # -- bytes on the wire ---------------------------------------------------------------
-    def hit(self, data: bytes) -> bool:
+    def hit(self, data: bytes | bytearray) -> bool:
         """Whether ``data`` may hold a value (the fast check every line pays)."""
         index = self._index
         if index.lines is None:
@@ -222,7 +222,7 @@ class Masker:
             return index.lines.search(data) is not None
         return any(needle in data for needle in index.needles)
 
-    def line(self, line: bytes) -> bytes:
+    def line(self, line: bytes | bytearray) -> bytes | bytearray:
         """One JSON-RPC line for the client with every value replaced (the line itself if none).
 
         The line is parsed and serialised again only when it holds a value; a
@@ -230,6 +230,7 @@ class Masker:
         """
         if not self.hit(line):
             return line
+        line = bytes(line)  # the relay's buffer: copied only when a value is in it
         try:
             message = json.loads(line)
         except (ValueError, RecursionError):
@@ -243,7 +244,8 @@ class Masker:
             return line  # the bytes matched, the strings do not (a number, an escape)
         self._count(seen)
         end = b"\n" if line.endswith(b"\n") else b""
-        return json.dumps(masked, ensure_ascii=False, separators=(",", ":")).encode() + end
+        # ASCII like every line the guard writes (guard/wire.py): no raw U+2028/CR to split on.
+        return json.dumps(masked, separators=(",", ":")).encode() + end
 
     def stream(self, data: bytes) -> bytes:
         """``data`` (stderr, a line that is not JSON) with every value's bytes replaced."""

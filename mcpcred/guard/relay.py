@@ -57,7 +57,7 @@ _ENDING = ("SIGTERM", "SIGINT", "SIGHUP")
 _KILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | bytearray) -> None:
     """Write every byte (pipes take partial writes for large buffers)."""
     view = memoryview(data)
     while view:
@@ -222,7 +222,11 @@ class Relay:
         lines(child.stdout.fileno(), self._from_server)
 
     def _from_server(self, line: bytes) -> None:
-        out = self.session.from_server(line)
+        try:
+            out = self.session.from_server(line)
+        except Exception as exc:  # a dead reader would hang the client: drop the line instead
+            self._failed("the server", exc)
+            return
         if out is not None and self.masker is not None:
             out = self.masker.line(out)
         if out is not None:
@@ -246,14 +250,23 @@ class Relay:
         self._pass_client(line)
 
     def _pass_client(self, line: bytes) -> None:
-        to_server, to_client = self.session.from_client(line)
+        try:
+            to_server, to_client = self.session.from_client(line)
+        except Exception as exc:  # never forward what was not checked, never stop reading
+            self._failed("the client", exc)
+            return
         if to_server is not None:
             self.send_server(to_server)
         if to_client is not None:
             self.send_client(to_client)
         self.flush()
 
-    def send_client(self, data: bytes) -> None:
+    def _failed(self, side: str, exc: Exception) -> None:
+        """A message the session could not handle: not passed on, and said so (no content)."""
+        self.warn(f"a message from {side} could not be handled ({type(exc).__name__}); dropped")
+        self.flush()
+
+    def send_client(self, data: bytes | bytearray) -> None:
         """Write to the client, one message at a time; a gone client ends the session."""
         if self.client_gone.is_set() and self.ending.is_set():
             return

@@ -5,21 +5,28 @@ decisions, and touches no file descriptor, so every rule can be tested with
 plain lines. It sees whole newline-delimited messages, one at a time, from
 either side, and answers with what goes where:
 
-- anything the policy allows goes on **unchanged, byte for byte**, including
-  messages it does not understand (batches, unknown methods, lines that are
-  not JSON, which are recorded as such): a guard that re-serialises would
-  change numbers, key order and escapes under servers that care;
+- a message is forwarded only as what the guard parsed, written back in one
+  canonical form (``wire.py``): the peer's parser may read bytes differently
+  (a bare CR ends a line for the MCP Python SDK, Go matches keys without
+  regard to case), and a policy decided on one reading must hold for the
+  other. Lines the guard cannot read strictly are never forwarded: from the
+  client they get a JSON-RPC parse error, from the server they are dropped;
+- every request to the server carries an id the guard issued, mapped back to
+  the client's own id on the answer: an answer the guard cannot match to a
+  request it sent (an id of another type, one it never issued) is dropped
+  and recorded, so no answer reaches the client without being checked;
 - a ``tools/call`` of a refused tool is answered here, as a tool error result
   naming the policy, and never reaches the server;
 - a ``tools/list`` answer loses the refused tools (and, with
   ``on_change = "block"``, the tools whose definitions changed since they
-  were pinned): only then is a message re-serialised;
+  were pinned);
 - requests are timed from the client's message to the server's answer and
   recorded with their arguments (the recorder redacts them, off the relay's threads).
 
 Large answers (a 50 MB tool result) are not parsed at all when their id can
-be read from their first or last bytes: the guard only needs the id, and the
-JSON decoder would cost more than the relay itself.
+be read from their first or last bytes and nothing else in them could be read
+as an id: the guard only needs the id, and the JSON decoder would cost more
+than the relay itself.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ import json
 import re
 import threading
 import time
+
+from mcpcred.guard import wire
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,21 +61,26 @@ _HEAD = re.compile(
 _HEAD_RESULT = re.compile(rb'\A\s*\{\s*"(result|error)"\s*:')
 _TAIL = re.compile(rb',\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*' + _ID.encode() + rb"\s*\}\s*\Z")
 _IS_ERROR = re.compile(rb'"isError"\s*:\s*true')
+# Any key a parser could take for "id" (either case, escaped or not): a large answer is
+# spliced unparsed only when the id the guard found is the only one (see ``_peek``).
+_ANY_ID = re.compile(rb'"(?:[iI]|\\u00[46]9)(?:[dD]|\\u00[46]4)"')
 _DROP: dict[str, object] = {}  # "say nothing to the client" from _server_message
-_UNREADABLE = object()  # a line that is not JSON (for Python's parser, at least)
 PARSE_ERROR = -32700
 
 
-def _key(request_id: object) -> tuple[str, object]:
-    """Ids 1 and "1" are different requests; an invalid id (a list...) is still a key."""
-    if isinstance(request_id, list | dict):
-        return ("json", json.dumps(request_id, sort_keys=True))
-    return (type(request_id).__name__, request_id)
+_PARAMS = wire.Keys("name", "arguments", "uri", "cursor", "requestId", "_meta")
+_LISTING = wire.Keys("tools", "nextCursor")
+_TOOL = wire.Keys("name", "description", "inputSchema")
+
+
+def _guard_id(value: object) -> int | None:
+    """``value`` if it can be an id the guard issued (an int; not ``True``, not ``1.0``)."""
+    return value if type(value) is int else None
 
 
 def dumps(message: object) -> bytes:
-    """A message as one line, the way MCP SDKs write them."""
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
+    """A message as one line, in the guard's canonical form (``wire.canonical``)."""
+    return wire.canonical(message)
 
 
 def tool_error(request_id: object, text: str) -> bytes:
@@ -86,7 +100,11 @@ def rpc_error(request_id: object, text: str, code: int = SERVER_ERROR) -> bytes:
 
 
 class Pending:
-    """A client request waiting for the server's answer."""
+    """A client request waiting for the server's answer.
+
+    ``request_id`` is the client's own JSON-RPC id, as it sent it (type kept):
+    the server only ever sees the guard's id, the key of ``Session.pending``.
+    """
 
     __slots__ = ("arguments", "cursor", "method", "request_id", "started", "target")
 
@@ -122,7 +140,9 @@ class Session:
         self.record = record
         self.warn = warn
         self.pins = pins if settings.pin else None
-        self.pending: dict[tuple[str, object], Pending] = {}
+        self.pending: dict[int, Pending] = {}  # by the id the guard gave the request
+        self.next_id = 1
+        self.cancelled: dict[int, None] = {}  # answers that may still come, for nobody
         self.client_name: str | None = None
         self.initialize: bytes | None = None  # the client's, replayed after a restart
         self.initialized: bytes | None = None
@@ -136,7 +156,7 @@ class Session:
         self.capabilities: object = None  # the client's, from initialize
         self._chains: dict[str, tuple[frozenset[str], bool]] = {}  # next cursor -> listing so far
         self._reported: set[tuple[str, str]] = set()  # (change, tool) warned about
-        self._replay: tuple[tuple[str, object], threading.Event] | None = None
+        self._replay: tuple[int | None, threading.Event] | None = None
         self._malformed = 0
         if self.pins is not None and settings.on_change == "block":
             self._pending_changes()
@@ -191,49 +211,63 @@ class Session:
     # -- client -> server ------------------------------------------------------------
     def from_client(self, line: bytes) -> tuple[bytes | None, bytes | None]:
         """``(to_server, to_client)`` for one line from the client."""
-        message = self._parse(line)
-        if message is _UNREADABLE:
-            if self.enforcing:
-                return None, self._unreadable_request(len(line))
-            self._passed_unreadable("client", len(line))
-            return line, None
-        if isinstance(message, dict):
-            answer = self._client_message(message, line)
-            return (None, answer) if answer is not None else (line, None)
-        if isinstance(message, list) and message:
-            kept: list[object] = []
-            answers: list[bytes] = []
-            for item in message:
-                answer = self._client_message(item, None) if isinstance(item, dict) else None
-                if answer is None:
-                    kept.append(item)
-                else:
-                    answers.append(answer)
-            if not answers:
-                return line, None
-            return (dumps(kept) if kept else None), b"".join(answers)
-        return line, None
-
-    def _client_message(self, message: dict[str, object], line: bytes | None) -> bytes | None:
-        """Track one client message; a refusal to send back instead of forwarding it."""
+        try:
+            message = wire.parse(line)
+        except wire.Unreadable as exc:
+            return None, self._unreadable_request(line, exc.reason)
+        if message is wire.BLANK:
+            return None, None  # nothing to forward
+        first = self.next_id
+        try:
+            if isinstance(message, list) and message:
+                kept: list[object] = []
+                answers: list[bytes] = []
+                for item in message:
+                    if not isinstance(item, dict):
+                        kept.append(item)
+                        continue
+                    forward, answer = self._client_message(item)
+                    if forward is not None:
+                        kept.append(forward)
+                    if answer is not None:
+                        answers.append(answer)
+                return (wire.canonical(kept) if kept else None), (b"".join(answers) or None)
+            if not isinstance(message, dict):
+                return wire.canonical(message), None
+            forward, answer = self._client_message(message)
+            if forward is None:
+                return None, answer
+            data = wire.canonical(forward)
+        except wire.Unreadable as exc:  # only now known: forget what was taken for sent
+            for guard_id in range(first, self.next_id):
+                self.pending.pop(guard_id, None)
+            return None, self._unreadable_request(line, exc.reason)
         method = message.get("method")
-        if not isinstance(method, str):
-            return None  # an answer to a server request (sampling, roots...): not ours
+        if method == "initialize" and "id" in message:
+            self.initialize = data
+        elif method == "notifications/initialized" and "id" not in message:
+            self.initialized = data
+        return data, answer
+
+    def _client_message(self, message: dict[str, object]) -> tuple[object, bytes | None]:
+        """``(to_forward, answer)`` for one client message: a refusal answers instead."""
+        wire.envelope(message)
+        _PARAMS.check(message.get("params"))
+        if "method" not in message:
+            return message, None  # an answer to a server request (sampling, roots...): its ids
+        method = message.get("method")
         if "id" not in message:
-            if method == "notifications/initialized" and line is not None:
-                self.initialized = line
-            elif method == "notifications/cancelled":
-                self._cancelled(message.get("params"))
-            return None
+            if method == "notifications/cancelled":
+                return self._cancelled(message), None
+            return message, None
         request_id = message["id"]
+        method = method if isinstance(method, str) else ""
         params = message.get("params")
         params = params if isinstance(params, dict) else {}
         if method == "initialize":
             info = params.get("clientInfo")
             if isinstance(info, dict) and isinstance(info.get("name"), str):
                 self.client_name = str(info["name"])[:200]
-            if line is not None:
-                self.initialize = line
             capabilities = params.get("capabilities")
             self.capabilities = capabilities if isinstance(capabilities, dict) else {}
             if self.pins is not None and self.settings.on_change == "block":
@@ -250,49 +284,48 @@ class Session:
         if method == "tools/call" and target is not None:
             reason = self.refusal(target)
             if reason is not None:
-                return self._deny(request_id, target, arguments, reason)
+                return None, self._deny(request_id, target, arguments, reason)
         if method in _AUDITED and self.durable is not None:
             refused = self._record_request(method, request_id, target, arguments)
             if refused is not None:
-                return refused
+                return None, refused
         # Every request is tracked: one the server never answers still gets an answer.
         if len(self.pending) >= MAX_PENDING:
             self.pending.pop(next(iter(self.pending)))
         cursor = params.get("cursor") if method == "tools/list" else None
-        self.pending[_key(request_id)] = Pending(method, request_id, target, arguments, cursor)
-        return None
+        guard_id = self.next_id
+        self.next_id += 1
+        self.pending[guard_id] = Pending(method, request_id, target, arguments, cursor)
+        return {**message, "id": guard_id}, None
 
     @property
     def enforcing(self) -> bool:
-        """Whether anything can be refused: then lines the guard cannot read are not passed.
-
-        A line Python's parser rejects (invalid UTF-8, nesting past its
-        limit, a number with thousands of digits, JSON split over lines) may
-        still be a valid request to a more lenient parser on the other side,
-        such as a call to a refused tool. Without a policy, such lines pass.
-        """
+        """Whether anything can be refused (a policy, or pins in block mode)."""
         return bool(self.settings.policies) or (
             self.pins is not None and self.settings.on_change == "block"
         )
 
-    def _unreadable_request(self, size: int) -> bytes:
-        self.record(
-            {
-                "event": "malformed",
-                "outcome": "denied",
-                "detail": f"a line from the client that is not JSON ({size} bytes): not "
-                "forwarded, since a policy is in force",
-            }
+    def _unreadable_request(self, line: bytes, reason: str) -> bytes:
+        """The answer to a client line the guard will not forward, and its record.
+
+        Never forwarded, policy or not: a more lenient or differently framed
+        parser on the server's side may read a request in it (a call to a
+        refused tool after a bare CR, say) that the guard never saw.
+        """
+        self._note_malformed(
+            f"a line from the client that the guard cannot read ({reason}, {len(line)} "
+            "bytes): not forwarded",
+            outcome="denied",
         )
         return rpc_error(
-            None,
-            f"mcpcred: server '{self.server}' is guarded, and this message is not valid JSON: "
-            "not forwarded",
+            wire.recover_id(line),
+            f"mcpcred: server '{self.server}' is guarded, and this message cannot be read "
+            f"unambiguously ({reason}): not forwarded",
             PARSE_ERROR,
         )
 
     def _unreadable_listing(self) -> bytes:
-        """A tools/list answer the guard cannot check must not reach the client unfiltered."""
+        """Error answers for the tools/list requests a line the guard cannot read may answer."""
         if self.pins is not None and self.settings.on_change == "block":
             self.unchecked = True
         answers = []
@@ -302,18 +335,10 @@ class Session:
                 answers.append(
                     rpc_error(
                         pending.request_id,
-                        f"mcpcred: server '{self.server}' sent an answer that is not valid JSON "
+                        f"mcpcred: server '{self.server}' sent an answer the guard cannot read "
                         "while a tool list was expected; it was not passed on",
                     )
                 )
-        self.record(
-            {
-                "event": "malformed",
-                "outcome": "denied",
-                "detail": "a line from the server that is not JSON while tools/list was pending: "
-                "not passed on",
-            }
-        )
         return b"".join(answers)
 
     def refusal(self, tool: str) -> str | None:
@@ -385,66 +410,123 @@ class Session:
             f"mcpcred refused to call tool '{tool}' of server '{self.server}': {reason}.",
         )
 
-    def _cancelled(self, params: object) -> None:
-        if isinstance(params, dict) and "requestId" in params:
-            pending = self.pending.pop(_key(params["requestId"]), None)
-            if pending is not None and pending.method in _AUDITED:
-                self._log_pending(pending, "cancelled", 0)
+    def _cancelled(self, message: dict[str, object]) -> dict[str, object] | None:
+        """The cancellation with the guard's id of the request, or None to drop it.
+
+        The server knows requests by the guard's ids only: the client's id passed
+        on unchanged could cancel another request that happens to have it.
+        """
+        params = message.get("params")
+        if not isinstance(params, dict) or "requestId" not in params:
+            return None
+        wanted = params["requestId"]
+        found = [
+            guard_id
+            for guard_id, pending in self.pending.items()
+            if type(pending.request_id) is type(wanted) and pending.request_id == wanted
+        ]
+        if not found:
+            return None  # answered already, refused here, or never sent
+        guard_id = found[-1]
+        pending = self.pending.pop(guard_id)
+        if len(self.cancelled) >= MAX_PENDING:
+            self.cancelled.pop(next(iter(self.cancelled)))
+        self.cancelled[guard_id] = None
+        if pending.method in _AUDITED:
+            self._log_pending(pending, "cancelled", 0)
+        return {**message, "params": {**params, "requestId": guard_id}}
 
     # -- server -> client ------------------------------------------------------------
-    def from_server(self, line: bytes) -> bytes | None:
-        """What to send the client for one line from the server (None: nothing)."""
+    def from_server(self, line: bytes | bytearray) -> bytes | bytearray | None:
+        """What to send the client for one line from the server (None: nothing).
+
+        A large answer read into a ``bytearray`` may come back as that buffer,
+        edited in place (its id swapped for the client's).
+        """
         listing = any(p.method == "tools/list" for p in self.pending.values())
         if len(line) > BIG and self.pending and not listing:
-            peeked = _peek(line)
-            if peeked is not None:
-                request_id, is_error = peeked
-                pending = self.pending.get(_key(request_id))
-                if pending is None or pending.method != "tools/list":
-                    if pending is not None:
-                        del self.pending[_key(request_id)]
-                        if pending.method in _AUDITED:
-                            self._log_pending(pending, "error" if is_error else "ok", len(line))
-                    return line
-        message = self._parse(line)
-        if message is _UNREADABLE:
-            if listing and self.enforcing:
-                return self._unreadable_listing()
-            self._passed_unreadable("server", len(line))
-            return line
-        if isinstance(message, dict):
-            rewritten = self._server_message(message, len(line))
-            if rewritten is _DROP:
-                return None
-            return dumps(rewritten) if rewritten is not None else line
-        if isinstance(message, list):
-            changed = False
-            items: list[object] = []
-            for item in message:
-                rewritten = (
-                    self._server_message(item, len(line) // max(len(message), 1))
-                    if isinstance(item, dict)
-                    else None
-                )
-                changed = changed or rewritten is not None
-                if rewritten is not _DROP:
-                    items.append(rewritten if rewritten is not None else item)
-            if not changed:
-                return line
-            return dumps(items) if items else None
-        return line
+            spliced = self._big_answer(line)
+            if spliced is not None:
+                return spliced
+        try:
+            message = wire.parse(line)
+        except wire.Unreadable as exc:
+            return self._unreadable_answer(line, exc.reason, listing)
+        if message is wire.BLANK:
+            return None
+        try:
+            if isinstance(message, dict):
+                rewritten = self._server_message(message, len(line))
+                return None if rewritten is _DROP else wire.canonical(rewritten)
+            if isinstance(message, list):
+                items: list[object] = []
+                for item in message:
+                    rewritten = (
+                        self._server_message(item, len(line) // max(len(message), 1))
+                        if isinstance(item, dict)
+                        else item
+                    )
+                    if rewritten is not _DROP:
+                        items.append(rewritten)
+                return wire.canonical(items) if items else None
+            return wire.canonical(message)
+        except wire.Unreadable as exc:  # JSON, but a client could read it another way
+            return self._unreadable_answer(line, exc.reason, listing)
 
-    def _server_message(self, message: dict[str, object], size: int) -> dict[str, object] | None:
-        """Account for one server message; a rewritten copy when it must change."""
+    def _big_answer(self, line: bytes | bytearray) -> bytes | bytearray | None:
+        """A large answer with the client's id spliced in, unparsed; None: parse it.
+
+        Only when the id the guard issued is the one key anywhere in the line a
+        parser could read as an id (in any case or escape), and no CR can split
+        the line for a reader with universal newlines: then every parser reads
+        the answer as the one to that request.
+        """
+        if b"\r" in line:
+            return None
+        peeked = _peek(line)
+        if peeked is None:
+            return None
+        start, end, request_id, is_error = peeked
+        guard_id = _guard_id(request_id)
+        pending = self.pending.get(guard_id) if guard_id is not None else None
+        if guard_id is None or pending is None or pending.method == "tools/list":
+            return None
+        if len(_ANY_ID.findall(line)) != 1:
+            return None
+        del self.pending[guard_id]
+        if pending.method in _AUDITED:
+            self._log_pending(pending, "error" if is_error else "ok", len(line))
+        client_id = wire.canonical(pending.request_id)[:-1]
+        if isinstance(line, bytearray):  # the relay's buffer of a line read in pieces
+            line[start:end] = client_id  # in place: no second copy of 50 MB
+            return line
+        view = memoryview(line)
+        return b"".join((view[:start], client_id, view[end:]))
+
+    def _server_message(self, message: dict[str, object], size: int) -> object:
+        """One server message as the client gets it, or ``_DROP``."""
+        wire.envelope(message)
         if "method" in message or "id" not in message:
-            return None  # a notification or a request to the client
-        if self._replay is not None and _key(message["id"]) == self._replay[0]:
+            return message  # a notification or a request to the client: the server's ids
+        guard_id = _guard_id(message["id"])
+        if self._replay is not None and guard_id is not None and guard_id == self._replay[0]:
             self._replay[1].set()
             self._replay = None
             return _DROP
-        pending = self.pending.pop(_key(message["id"]), None)
-        if pending is None:
-            return None
+        pending = self.pending.get(guard_id) if guard_id is not None else None
+        if pending is not None and pending.method == "tools/list":
+            result = message.get("result")
+            _LISTING.check(result)
+            if isinstance(result, dict) and isinstance(result.get("tools"), list):
+                for tool in result["tools"]:
+                    _TOOL.check(tool)
+        if pending is None or guard_id is None:
+            if guard_id is not None and guard_id in self.cancelled:
+                del self.cancelled[guard_id]  # the client gave up on it
+                return _DROP
+            return self._unmatched(message["id"], size)
+        del self.pending[guard_id]
+        message = {**message, "id": pending.request_id}
         result = message.get("result")
         failed = "error" in message or (isinstance(result, dict) and result.get("isError") is True)
         if pending.method == "tools/list":
@@ -457,19 +539,76 @@ class Session:
             self._log_session(message, error, pending.request_id)
         elif pending.method in _AUDITED:
             self._log_pending(pending, "error" if failed else "ok", size, error=error)
-        return None
+        return message
 
-    def _tools_list(self, message: dict[str, object], pending: Pending) -> dict[str, object] | None:
+    def _unmatched(self, request_id: object, size: int) -> object:
+        """An answer to no request the guard sent: dropped, and said so; ``_DROP``.
+
+        When its id is one the guard issued in another type (``"2"`` or ``2.0``
+        for ``2``, as some servers write them back), that request is failed
+        with an error instead of being left to wait for an answer that came.
+        """
+        kind = "null" if request_id is None else type(request_id).__name__
+        self._note_malformed(
+            f"an answer from the server with an id the guard did not issue ({kind}): not passed on",
+            outcome="denied",
+            warn=True,
+        )
+        guard_id = _loose_id(request_id)
+        pending = self.pending.pop(guard_id, None) if guard_id is not None else None
+        if pending is None:
+            return _DROP
+        return self._failure(pending, size, f"answered with an id of type {kind}")
+
+    def _unreadable_answer(
+        self, line: bytes | bytearray, reason: str, listing: bool
+    ) -> bytes | None:
+        """A server line the guard cannot read: dropped; the request it answers gets an error.
+
+        A reader with other rules (universal newlines, case-insensitive keys)
+        might find an unfiltered tool list or a forged answer in it, so it is
+        never passed on.
+        """
+        self._note_malformed(
+            f"a line from the server that the guard cannot read ({reason}, {len(line)} "
+            "bytes): not passed on",
+            outcome="denied",
+            warn=True,
+        )
+        guard_id = _guard_id(_lenient_id(line))
+        pending = self.pending.pop(guard_id, None) if guard_id is not None else None
+        if pending is None:
+            return (self._unreadable_listing() or None) if listing and self.enforcing else None
+        failure = self._failure(
+            pending, len(line), f"sent an answer the guard cannot read ({reason})"
+        )
+        return wire.canonical(failure)
+
+    def _failure(self, pending: Pending, size: int, what: str) -> dict[str, object]:
+        """The error answer for a request whose answer was not passed on, and its record."""
+        blocking = self.pins is not None and self.settings.on_change == "block"
+        if pending.method == "tools/list" and blocking:
+            self.unchecked = True
+        text = f"server '{self.server}' {what}"
+        if pending.method in _AUDITED:
+            self._log_pending(pending, "error", size, error=text)
+        return {
+            "jsonrpc": "2.0",
+            "id": pending.request_id,
+            "error": {"code": SERVER_ERROR, "message": f"mcpcred: {text}; it was not passed on"},
+        }
+
+    def _tools_list(self, message: dict[str, object], pending: Pending) -> dict[str, object]:
         result = message.get("result")
         if not isinstance(result, dict) or not isinstance(result.get("tools"), list):
-            return None
+            return message
         tools = [t for t in result["tools"] if isinstance(t, dict)]
         self._check_pins(tools, pending.cursor, result.get("nextCursor"))
         kept = [
             t for t in result["tools"] if not (isinstance(t, dict) and self._hidden(t.get("name")))
         ]
         if len(kept) == len(result["tools"]):
-            return None
+            return message
         return {**message, "result": {**result, "tools": kept}}
 
     def _hidden(self, name: object) -> bool:
@@ -611,11 +750,8 @@ class Session:
         """Expect the answer to a replayed ``initialize``: it is swallowed, the event set."""
         done = threading.Event()
         if self.initialize is not None:
-            try:
-                request_id = json.loads(self.initialize).get("id")
-            except (ValueError, AttributeError):
-                request_id = None
-            self._replay = (_key(request_id), done)
+            replayed = json.loads(self.initialize)  # the guard's own canonical line
+            self._replay = (_guard_id(replayed.get("id")), done)
         return done
 
     def abandon(self, why: str) -> bytes:
@@ -629,25 +765,16 @@ class Session:
         return b"".join(answers)
 
     # -- records ---------------------------------------------------------------------
-    def _parse(self, line: bytes) -> object:
-        """The message on ``line``: None for a blank line, ``_UNREADABLE`` if not JSON."""
-        if not line.strip():
-            return None
-        try:
-            return json.loads(line)
-        except (ValueError, RecursionError):
-            return _UNREADABLE
-
-    def _passed_unreadable(self, side: str, size: int) -> None:
+    def _note_malformed(self, detail: str, *, outcome: str, warn: bool = False) -> None:
+        """A ``malformed`` record (and a line on stderr), the first few times only."""
         self._malformed += 1
-        if self._malformed <= MAX_MALFORMED_RECORDS:
-            self.record(
-                {
-                    "event": "malformed",
-                    "detail": f"a line from the {side} that is not JSON ({size} bytes), "
-                    "passed through",
-                }
-            )
+        if self._malformed > MAX_MALFORMED_RECORDS:
+            return
+        self.record({"event": "malformed", "outcome": outcome, "detail": detail})
+        if warn:
+            self.warn(detail)
+        if self._malformed == MAX_MALFORMED_RECORDS:
+            self.warn(f"{MAX_MALFORMED_RECORDS} malformed messages; not recording more")
 
     def _base(self) -> dict[str, object]:
         base: dict[str, object] = {"server": self.server}
@@ -728,23 +855,49 @@ def _named(names: list[str]) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
-def _peek(line: bytes) -> tuple[object, bool] | None:
-    """``(id, is_error)`` of a large answer from its first or last bytes, or None."""
+def _peek(line: bytes | bytearray) -> tuple[int, int, object, bool] | None:
+    """``(start, end, id, is_error)`` of a large answer, from its first or last bytes, or None.
+
+    ``line[start:end]`` is the id's JSON text, so it can be replaced unparsed.
+    """
     head = _HEAD.match(line, 0, 512)
     if head is not None:
-        raw, kind = head.group(1), head.group(2)
-        tail = line[-512:]
+        start, end = head.span(1)
+        kind = head.group(2)
     else:
         first = _HEAD_RESULT.match(line, 0, 64)
         if first is None:
             return None
-        tail = line[-512:]
-        found = _TAIL.search(tail)
+        found = _TAIL.search(line, max(0, len(line) - 512))
         if found is None:
             return None
-        raw, kind = found.group(1), first.group(1)
+        start, end = found.span(1)
+        kind = first.group(1)
     try:
-        request_id = json.loads(raw)
+        request_id = json.loads(line[start:end])
     except ValueError:
         return None
-    return request_id, kind == b"error" or bool(_IS_ERROR.search(tail))
+    return start, end, request_id, kind == b"error" or bool(_IS_ERROR.search(line[-512:]))
+
+
+def _loose_id(value: object) -> int | None:
+    """The guard's id a sloppy server meant by ``value`` ("2" or 2.0 for 2), if any."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
+        return int(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return None
+
+
+def _lenient_id(line: bytes | bytearray) -> object:
+    """The id a line the guard refused most likely answers: which request to fail.
+
+    Read as a lenient client would (the last of duplicate keys wins), else from
+    the line's first or last bytes.
+    """
+    try:
+        message = json.loads(line.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        peeked = _peek(line)
+        return peeked[2] if peeked is not None else wire.recover_id(line)
+    return message.get("id") if isinstance(message, dict) else None

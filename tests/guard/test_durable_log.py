@@ -38,9 +38,12 @@ __all__ = ["guarded"]  # the fixture, imported for the tests below
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and flock")
 
 
-def received_calls(shim: Guarded) -> dict[Any, str]:
-    """``id -> tool`` of every tools/call the server read."""
-    found: dict[Any, str] = {}
+def received_calls(shim: Guarded) -> list[tuple[str, Any]]:
+    """``(tool, arguments)`` of every tools/call the server read.
+
+    Not by id: the server sees the ids the guard issued, never the client's.
+    """
+    found: list[tuple[str, Any]] = []
     data = shim.received.read_bytes() if shim.received.exists() else b""
     for line in split_lines(data):
         try:
@@ -48,7 +51,7 @@ def received_calls(shim: Guarded) -> dict[Any, str]:
         except ValueError:
             continue
         if isinstance(message, dict) and message.get("method") == "tools/call":
-            found[message["id"]] = message["params"]["name"]
+            found.append((message["params"]["name"], message["params"].get("arguments")))
     return found
 
 
@@ -90,7 +93,7 @@ def test_a_call_that_ran_has_a_record_when_the_shim_is_killed(
         b'"arguments":{"seconds":30}}}\n'
     )
     deadline = time.monotonic() + 10
-    while "slow-1" not in received_calls(shim):
+    while ("sleep", {"seconds": 30}) not in received_calls(shim):
         assert time.monotonic() < deadline, shim.state()
         time.sleep(0.005)
     kill_like_codex(shim)
@@ -128,7 +131,7 @@ def test_every_request_the_server_saw_was_recorded_whenever_the_kill_lands(
             )
         time.sleep(0.002 * round_)  # the kill lands at another point of the stream each time
         kill_like_codex(shim)
-        ran = received_calls(shim)
+        ran = [f"r{round_}-{arguments['message']}" for _, arguments in received_calls(shim)]
         recorded = {
             r["request_id"]
             for r in audit_lines(tmp_path)
@@ -193,7 +196,7 @@ def test_disk_full_refuses_the_call_and_it_never_reaches_the_server(
     text = answer["result"]["content"][0]["text"]
     assert "audit log cannot be written" in text and "not forwarded" in text, text
     assert "No space left on device" in text, text
-    assert 5 not in received_calls(shim)
+    assert received_calls(shim) == []
     other = shim.request({"jsonrpc": "2.0", "id": 6, "method": "resources/read", "params": {}})
     assert other["error"]["code"] == -32000 and "not forwarded" in other["error"]["message"]
     ping = shim.request({"jsonrpc": "2.0", "id": 9, "method": "ping"})  # not recorded: passes
@@ -213,7 +216,7 @@ def test_on_log_failure_allow_relays_unrecorded_calls(
     log.symlink_to("/dev/full")
     answer = shim.call(5, "echo", {"message": "hi"})
     assert answer["result"]["content"][0]["text"] == "hi"
-    assert received_calls(shim)[5] == "echo"
+    assert received_calls(shim) == [("echo", {"message": "hi"})]
     assert "cannot write the audit log" in shim.stderr()
 
 
@@ -232,7 +235,7 @@ def test_a_stuck_lock_refuses_after_a_bounded_wait(
         assert answer["result"]["isError"] is True, answer
         text = answer["result"]["content"][0]["text"]
         assert "lock" in text and "not forwarded" in text, text
-        assert 5 not in received_calls(shim)
+        assert received_calls(shim) == []
         assert 1.0 < waited < 10.0, waited
     finally:
         os.close(fd)
@@ -266,7 +269,9 @@ def test_the_session_refuses_without_its_record_unless_allowed() -> None:
     loose.on_log_failure = "allow"
     session = Session(loose, client="test", record=lambda r: None, warn=lambda t: None,
                       durable=broken)  # fmt: skip
-    assert session.from_client(line) == (line, None)
+    forwarded, answered = session.from_client(line)
+    assert answered is None and forwarded is not None
+    assert json.loads(forwarded)["params"] == json.loads(line)["params"]
 
 
 # -- the writer's fast path ----------------------------------------------------------------

@@ -311,7 +311,23 @@ ODD_MESSAGES = [
 ]
 
 
-def test_bytes_pass_unchanged_both_ways(guarded: Callable[..., Guarded]) -> None:
+def canonical(message: Any) -> bytes:
+    """The one form the guard forwards a message in: compact, ASCII only, one newline."""
+    text = json.dumps(message, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text.encode() + b"\n"
+
+
+def without_request_ids(message: Any) -> Any:
+    """A message as the server sees it, less the request ids the guard replaces."""
+    if isinstance(message, list):
+        return [without_request_ids(item) for item in message]
+    if isinstance(message, dict) and "method" in message and "id" in message:
+        return {key: value for key, value in message.items() if key != "id"}
+    return message
+
+
+def test_messages_pass_as_parsed_both_ways(guarded: Callable[..., Guarded]) -> None:
+    """What passes is what the guard parsed, in its canonical form; the ids are the client's."""
     shim = guarded("--notify-on-start")
     for message in ODD_MESSAGES:
         shim.send(message)
@@ -322,8 +338,13 @@ def test_bytes_pass_unchanged_both_ways(guarded: Callable[..., Guarded]) -> None
         received.append(line)
         if json.loads(line) == {"jsonrpc": "2.0", "id": "last", "result": {}}:
             break
-    assert shim.received.read_bytes() == b"".join(ODD_MESSAGES)
-    assert b"".join(received) == shim.sent.read_bytes()
+    got = split_lines(shim.received.read_bytes())
+    assert all(line == canonical(json.loads(line)) for line in got), got
+    expected = [json.loads(m) for m in ODD_MESSAGES if b'"requestId":999' not in m]
+    assert [without_request_ids(json.loads(line)) for line in got] == [
+        without_request_ids(m) for m in expected
+    ]  # the cancellation of a request never sent is not forwarded
+    assert received == [canonical(json.loads(line)) for line in received]
     answers = [json.loads(line) for line in received]
     assert answers[0]["method"] == "notifications/message"  # sent before the answer
     ids = [a["id"] if isinstance(a, dict) else [b["id"] for b in a] for a in answers[1:]]
@@ -331,6 +352,7 @@ def test_bytes_pass_unchanged_both_ways(guarded: Callable[..., Guarded]) -> None
     assert answers[2][1]["result"]["content"][0]["text"] == "bätch"
     assert answers[4]["result"]["content"][0]["text"] == '☃ snow / "q"'
     assert answers[5]["result"]["content"][0]["text"] == "grüße ☃ 😀"
+    assert isinstance(ids[3], float)  # the client's own id, type kept
 
 
 def test_server_requests_reach_the_client_and_its_answers_go_back(
@@ -497,6 +519,73 @@ def readable(line: bytes) -> bool:
     return True
 
 
+def _one_key_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    folded = [key.casefold() for key, _ in pairs]
+    if len(set(folded)) != len(folded):
+        raise ValueError("keys that are the same key to some parser")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+ENVELOPE = ("jsonrpc", "id", "method", "params", "result", "error")
+PARAMS = ("name", "arguments", "uri", "cursor", "requestId", "_meta")
+
+
+def _spelt_otherwise(value: Any, names: tuple[str, ...]) -> bool:
+    return isinstance(value, dict) and any(
+        key != name and key.casefold() == name.casefold() for key in value for name in names
+    )
+
+
+def _one_kind(message: Any, side: str) -> bool:
+    """No key a case-insensitive reader takes for one the guard reads; request or answer."""
+    if not isinstance(message, dict):
+        return True
+    if _spelt_otherwise(message, ENVELOPE):
+        return False
+    if side == "client" and _spelt_otherwise(message.get("params"), PARAMS):
+        return False
+    return not ("method" in message and ("result" in message or "error" in message))
+
+
+def unambiguous(line: bytes, side: str = "client") -> bool:
+    """Not blank, and read alike by every common parser: what the guard forwards.
+
+    UTF-8, one JSON value, no keys equal under case folding, no NaN or infinite
+    number, no lone surrogate, JSON-RPC members spelt exactly and a message
+    either a request or an answer (the rules of docs/guard.md, restated here).
+    """
+    try:
+        text = line.decode("utf-8")
+        if not text.strip(" \t\r\n"):
+            return False
+        message = json.loads(text, object_pairs_hook=_one_key_each, parse_constant=_no_constant)
+        json.dumps(message, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError, UnicodeError):
+        return False
+    items = message if isinstance(message, list) else [message]
+    return all(_one_kind(item, side) for item in items)
+
+
+def is_cancellation(message: Any) -> bool:
+    return isinstance(message, dict) and message.get("method") == "notifications/cancelled"
+
+
+def as_forwarded(message: Any) -> Any:
+    """A client message as the server should get it, less ids; None when not at all.
+
+    Cancellations are left out on both sides: the guard forwards one only for a
+    request in flight, with the guard's id in it.
+    """
+    if isinstance(message, list) and message:
+        kept = [without_request_ids(m) for m in message if not is_cancellation(m)]
+        return kept or None
+    return None if is_cancellation(message) else without_request_ids(message)
+
+
 def first_difference(sent: list[bytes], got: list[bytes]) -> str:
     for n, (expected, actual) in enumerate(zip(sent, got, strict=False)):
         if expected != actual:
@@ -504,9 +593,9 @@ def first_difference(sent: list[bytes], got: list[bytes]) -> str:
     return f"{len(sent)} lines sent, the server got {len(got)}"
 
 
-# Without a policy everything passes, byte for byte. With one (anything that can be
-# refused), a line the guard cannot parse is answered with -32700 instead (see
-# docs/guard.md and the tests below): it might be a refused call to a lenient parser.
+# Policy or not, what the guard forwards is what it parsed, canonically written; a
+# line it cannot read unambiguously is answered with -32700 instead (see docs/guard.md
+# and the tests below): it might be a refused call to a lenient parser.
 FUZZ_CONFIGS = {"no policy": '[servers.demo]\non_change = "warn"\n', "deny policy": CONFIG}
 
 
@@ -539,28 +628,49 @@ def test_malformed_and_fuzzed_client_lines(guarded: Callable[..., Guarded], mode
     assert shim.process.poll() is None, "the shim died"
     assert "Traceback" not in shim.stderr()
     got = split_lines(shim.received.read_bytes())
-    unreadable = [line for line in sent if not readable(line)]
-    assert len(unreadable) > 20  # the fuzzer does make them
-    if mode == "no policy":
-        assert got == sent, first_difference(sent, got)
-    else:
-        expected = [line for line in sent if readable(line)]
-        assert got == expected, first_difference(expected, got)
-        # the server answers blank lines with -32700 too; unreadable ones the shim answers
-        blank = sum(1 for line in sent if not line.strip())
-        parse_errors = [
-            a for a in answers if isinstance(a, dict) and a.get("error", {}).get("code") == -32700
-        ]
-        assert len(parse_errors) == len(unreadable) + blank, (len(parse_errors), len(unreadable))
-        assert all(a["id"] is None for a in parse_errors)
+    assert all(line == canonical(json.loads(line)) for line in got), "not canonical"
+    refused = [line for line in sent if line.strip() and not unambiguous(line)]
+    assert len([line for line in refused if not readable(line)]) > 20  # the fuzzer makes them
+    assert len([line for line in refused if readable(line)]) > 5  # ...and ambiguous ones
+    expected = [as_forwarded(json.loads(line)) for line in sent if unambiguous(line)]
+    expected = [m for m in expected if m is not None]
+    forwarded = [as_forwarded(json.loads(line)) for line in got]
+    forwarded = [m for m in forwarded if m is not None]
+    assert forwarded == expected, first_difference(
+        [canonical(m) for m in expected], [canonical(m) for m in forwarded]
+    )
+    # the shim answers each refused line; the server never sees one to answer
+    parse_errors = [
+        a for a in answers if isinstance(a, dict) and a.get("error", {}).get("code") == -32700
+    ]
+    assert len(parse_errors) == len(refused), (len(parse_errors), len(refused))
     shim.stdin.close()
     assert shim.wait(10) == 0
 
 
-def test_malformed_and_fuzzed_server_lines_pass_through(
+def to_client(line: bytes) -> bytes | None:
+    """What the client should get for a line a server sends unasked, by the guard's rule.
+
+    Only what the guard parsed, canonically written; answers to no request the guard
+    sent (these all are) are dropped, and so is a line that is not unambiguous.
+    """
+    if not unambiguous(line, "server"):
+        return None
+    message = json.loads(line)
+
+    def unasked_answer(item: Any) -> bool:
+        return isinstance(item, dict) and "id" in item and "method" not in item
+
+    if isinstance(message, list):
+        kept = [item for item in message if not unasked_answer(item)]
+        return canonical(kept) if kept else None
+    return None if unasked_answer(message) else canonical(message)
+
+
+def test_malformed_and_fuzzed_server_lines_pass_only_as_parsed(
     guarded: Callable[..., Guarded],
 ) -> None:
-    """Server lines pass byte for byte, policy or not, while no tools/list is pending."""
+    """Server lines reach the client only as the guard parsed them, policy or not."""
     shim = guarded()
     shim.initialize()
     lines = fuzz_lines(seed=7, count=600)
@@ -586,8 +696,9 @@ def test_malformed_and_fuzzed_server_lines_pass_through(
             assert line, f"the shim closed its output; {shim.state()}"
             if line.startswith(b'{"jsonrpc":"2.0","id":"%s"' % request_id.encode()):
                 break
+            assert b"\r" not in line and line.isascii()
             got.append(line)
-        expected = [x + b"\n" for x in batch]
+        expected = [out for out in (to_client(x + b"\n") for x in batch) if out is not None]
         assert got == expected, first_difference(expected, got)
         answer = json.loads(line)
         assert answer["result"]["content"][0]["text"] == f"emitted {len(batch)}"
@@ -644,7 +755,9 @@ def test_denied_calls_the_guard_can_read_never_reach_the_server(
     for name, (request_id, line) in READABLE_DENIED_CALLS.items():
         shim.send(line)
         answer, _ = shim.client.answer_to(request_id, 10)
-        assert answer.get("result", {}).get("isError") is True, (name, answer)
+        refused = answer.get("result", {}).get("isError") is True  # by the policy
+        unread = answer.get("error", {}).get("code") == -32700  # ambiguous: not read at all
+        assert refused or unread, (name, answer)
     assert b"delete" not in shim.received.read_bytes()
     listed = shim.call("after", "list_things", {})
     assert "alpha" in listed["result"]["content"][0]["text"]
@@ -749,7 +862,7 @@ def test_a_changed_tool_is_withheld_with_on_change_block(
     if refused.get("result", {}).get("isError") is not True:
         problems.append(f"a call to the changed tool was forwarded: {refused}")
     assert not problems, f"{extra or 'readable answer'}: " + "; ".join(problems)
-    assert b'"id":3' not in second.received.read_bytes()
+    assert b'"secret"' not in second.received.read_bytes()
 
     # the same session, once the server lists its tools readably again: the unchanged
     # tools work, the changed one stays withheld
@@ -899,7 +1012,7 @@ def test_a_server_killed_with_requests_in_flight(guarded: Callable[..., Guarded]
     shim.send(b'{"jsonrpc":"2.0","id":"p1","method":"ping"}\n')
     shim.send(b'{"jsonrpc":"2.0","id":"u1","method":"resources/list"}\n')
     deadline = time.monotonic() + 10
-    while b'"s1"' not in shim.received.read_bytes():
+    while b'"name":"sleep"' not in shim.received.read_bytes():
         assert time.monotonic() < deadline, "the sleep call never reached the server"
         time.sleep(0.01)
     os.kill(shim.server_pid, signal.SIGKILL)
@@ -958,7 +1071,7 @@ def test_a_client_that_dies_mid_call_leaves_nothing_behind(
     helper = shim.grandchild_pid()
     shim.send(encode(shim_call("s1", "sleep", {"seconds": 60})))
     deadline = time.monotonic() + 10
-    while b'"s1"' not in shim.received.read_bytes():
+    while b'"name":"sleep"' not in shim.received.read_bytes():
         assert time.monotonic() < deadline
         time.sleep(0.01)
     started = time.monotonic()

@@ -79,6 +79,13 @@ def answer(request_id: object, result: object) -> bytes:
     return dumps({"result": result, "jsonrpc": "2.0", "id": request_id})
 
 
+def sent(session: Session, line: bytes) -> object:
+    """Pass a client request through ``session``; the id the server sees for it."""
+    to_server, to_client = session.from_client(line)
+    assert to_server is not None and to_client is None, to_client
+    return json.loads(to_server)["id"]
+
+
 TOOLS = [
     {"name": "get_issue", "description": "Get an issue", "inputSchema": {"type": "object"}},
     {"name": "delete_repo", "description": "Delete a repo", "inputSchema": {"type": "object"}},
@@ -86,16 +93,23 @@ TOOLS = [
 ]
 
 
-def test_allowed_messages_pass_byte_for_byte() -> None:
+def test_allowed_messages_are_forwarded_as_parsed_with_the_guards_id() -> None:
     session, records, _ = make(guard(deny=("delete_*",)))
-    odd = b'{ "id" : 7 , "method":"tools/call","jsonrpc":"2.0","params":{"name":"get_issue","arguments":{"n":1.0e2,"s":"\\u00e9"}}}\r\n'
-    assert session.from_client(odd) == (odd, None)
-    reply = b'{"result":{"content":[{"type":"text","text":"ok"}]},"jsonrpc":"2.0","id":7}\n'
-    assert session.from_server(reply) == reply
+    odd = b'{ "id" : 7 , "method":"tools/call","jsonrpc":"2.0","params":{"name":"get_issue","arguments":{"n":1.0e2,"s":"\xc3\xa9\xe2\x80\xa8"}}}\r\n'
+    to_server, to_client = session.from_client(odd)
+    assert to_client is None
+    assert to_server == (
+        b'{"id":1,"method":"tools/call","jsonrpc":"2.0","params":{"name":"get_issue",'
+        b'"arguments":{"n":100.0,"s":"\\u00e9\\u2028"}}}\n'
+    )
+    reply = b'{"result":{"content":[{"type":"text","text":"ok"}]},"jsonrpc":"2.0","id":1}\r\n'
+    assert session.from_server(reply) == (
+        b'{"result":{"content":[{"type":"text","text":"ok"}]},"jsonrpc":"2.0","id":7}\n'
+    )
     assert records[-1]["event"] == "call"
     assert records[-1]["tool"] == "get_issue"
     assert records[-1]["outcome"] == "ok"
-    assert records[-1]["arguments"] == {"n": 100.0, "s": "é"}
+    assert records[-1]["arguments"] == {"n": 100.0, "s": "é\u2028"}
     assert records[-1]["result_bytes"] == len(reply)
 
 
@@ -123,15 +137,16 @@ def test_allow_list_refuses_everything_else_and_deny_wins() -> None:
 
 def test_tools_list_is_filtered_only_when_something_is_refused() -> None:
     session, _, _ = make(guard(deny=("delete_*",)))
-    session.from_client(request(2, "tools/list", {}))
-    out = session.from_server(answer(2, {"tools": TOOLS}))
+    out = session.from_server(answer(sent(session, request(2, "tools/list", {})), {"tools": TOOLS}))
     assert out is not None
+    assert json.loads(out)["id"] == 2
     names = [t["name"] for t in json.loads(out)["result"]["tools"]]
     assert names == ["get_issue", "list_repos"]
     open_session, _, _ = make(guard())
-    open_session.from_client(request(2, "tools/list", {}))
-    raw = answer(2, {"tools": TOOLS})
-    assert open_session.from_server(raw) == raw
+    guard_id = sent(open_session, request(2, "tools/list", {}))
+    assert open_session.from_server(answer(guard_id, {"tools": TOOLS})) == answer(
+        2, {"tools": TOOLS}
+    )
 
 
 def test_batch_with_a_denied_call_is_split() -> None:
@@ -144,62 +159,76 @@ def test_batch_with_a_denied_call_is_split() -> None:
     )
     to_server, to_client = session.from_client(batch)
     assert to_server is not None and to_client is not None
-    assert [m["id"] for m in json.loads(to_server)] == [1]
+    assert [m["params"]["name"] for m in json.loads(to_server)] == ["get_issue"]
     assert json.loads(to_client)["id"] == 2
+    guard_id = json.loads(to_server)[0]["id"]
+    out = session.from_server(b"[" + answer(guard_id, {"content": []})[:-1] + b"]\n")
+    assert out is not None and [m["id"] for m in json.loads(out)] == [1]
 
 
 def test_ids_of_different_types_are_different_requests() -> None:
     session, records, _ = make(guard())
-    session.from_client(request(1, "tools/call", {"name": "a"}))
-    session.from_client(request("1", "tools/call", {"name": "b"}))
-    session.from_server(answer("1", {"content": []}))
-    session.from_server(answer(1, {"content": [], "isError": True}))
+    first = sent(session, request(1, "tools/call", {"name": "a"}))
+    second = sent(session, request("1", "tools/call", {"name": "b"}))
+    assert (first, second) == (1, 2)
+    out = session.from_server(answer(second, {"content": []}))
+    assert out is not None and json.loads(out)["id"] == "1"
+    out = session.from_server(answer(first, {"content": [], "isError": True}))
+    assert out is not None and json.loads(out)["id"] == 1
     assert [(r["tool"], r["outcome"]) for r in records] == [("b", "ok"), ("a", "error")]
 
 
-def test_not_json_passes_and_is_recorded_without_content() -> None:
-    session, records, _ = make(guard())
+def test_not_json_never_passes_and_is_recorded_without_content() -> None:
+    session, records, warnings = make(guard())  # no policy: still refused
     junk = b"\xff\xfe not json {\n"
-    assert session.from_client(junk) == (junk, None)
-    assert session.from_server(junk) == junk
+    to_server, to_client = session.from_client(junk)
+    assert to_server is None and to_client is not None
+    assert json.loads(to_client)["error"]["code"] == -32700
+    assert session.from_server(junk) is None
     assert [r["event"] for r in records] == ["malformed", "malformed"]
-    assert "not json" not in json.dumps(records)
+    assert all(r["outcome"] == "denied" for r in records)
+    assert "not json" not in json.dumps(records) + "".join(warnings)
 
 
 def test_server_requests_and_client_answers_are_not_confused_with_calls() -> None:
     session, records, _ = make(guard())
-    session.from_client(request(1, "tools/call", {"name": "a"}))
-    sampling = request(1, "sampling/createMessage", {})
+    guard_id = sent(session, request(1, "tools/call", {"name": "a"}))
+    sampling = request(guard_id, "sampling/createMessage", {})
     assert session.from_server(sampling) == sampling  # a server request with the same id
-    client_answer = answer(1, {"model": "m"})
+    client_answer = answer(guard_id, {"model": "m"})  # the server's id, not remapped
     assert session.from_client(client_answer) == (client_answer, None)
     assert not records
-    session.from_server(answer(1, {"content": []}))
+    session.from_server(answer(guard_id, {"content": []}))
     assert records[-1]["tool"] == "a"
 
 
 def test_initialize_names_the_client_and_is_kept_for_replay() -> None:
     session, records, _ = make(guard())
     init = request(0, "initialize", {"clientInfo": {"name": "claude-ai", "version": "1"}})
-    session.from_client(init)
+    forwarded, _ = session.from_client(init)
     done = dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
     session.from_client(done)
-    session.from_server(answer(0, {"serverInfo": {"name": "github", "version": "2"}}))
-    assert session.initialize == init and session.initialized == done
+    session.from_server(answer(1, {"serverInfo": {"name": "github", "version": "2"}}))
+    assert session.initialize == forwarded and session.initialized == done
     assert records[-1]["event"] == "session"
     assert records[-1]["client_name"] == "claude-ai"
 
 
 def test_big_answers_are_peeked_not_parsed() -> None:
     session, records, _ = make(guard())
-    session.from_client(request(9, "tools/call", {"name": "big"}))
+    guard_id = sent(session, request(9, "tools/call", {"name": "big"}))
     text = "x" * (BIG + 10)
-    ts_style = answer(9, {"content": [{"type": "text", "text": text}], "isError": True})
-    assert _peek(ts_style) == (9, True)
-    assert session.from_server(ts_style) == ts_style
+    ts_style = answer(guard_id, {"content": [{"type": "text", "text": text}], "isError": True})
+    peeked = _peek(ts_style)
+    assert peeked is not None and peeked[2:] == (guard_id, True)
+    assert ts_style[peeked[0] : peeked[1]] == b"%d" % guard_id
+    assert session.from_server(ts_style) == answer(
+        9, {"content": [{"type": "text", "text": text}], "isError": True}
+    )
     assert records[-1]["outcome"] == "error"
     py_style = dumps({"jsonrpc": "2.0", "id": "q", "result": {"content": [{"text": text}]}})
-    assert _peek(py_style) == ("q", False)
+    peeked = _peek(py_style)
+    assert peeked is not None and peeked[2:] == ("q", False)
 
 
 def test_abandon_answers_every_pending_request() -> None:
@@ -215,20 +244,25 @@ def test_abandon_answers_every_pending_request() -> None:
 
 def test_cancelled_requests_are_recorded_as_cancelled() -> None:
     session, records, _ = make(guard())
-    session.from_client(request(1, "tools/call", {"name": "slow"}))
-    session.from_client(
-        dumps({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}})
+    sent(session, request(1, "tools/call", {"name": "first"}))
+    guard_id = sent(session, request(5, "tools/call", {"name": "slow"}))
+    to_server, _ = session.from_client(
+        dumps({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}})
     )
-    assert records[-1]["outcome"] == "cancelled"
-    assert not session.pending
+    assert to_server is not None  # the server is told which request, by its own id
+    assert json.loads(to_server)["params"]["requestId"] == guard_id
+    assert records[-1]["outcome"] == "cancelled" and records[-1]["tool"] == "slow"
+    assert list(session.pending) == [1]
+    # the answer that may still come is for nobody: dropped without a fuss
+    assert session.from_server(answer(guard_id, {"content": []})) is None
+    assert [r["event"] for r in records] == ["call"]
 
 
 @pytest.mark.parametrize("mode", ["warn", "block"])
 def test_changed_tools_are_reported_and_withheld_when_blocking(mode: str) -> None:
     pins = FakePins(Drift(changed=["get_issue"], added=["list_repos"]))
     session, records, warnings = make(guard(on_change=mode), pins)
-    session.from_client(request(2, "tools/list", {}))
-    out = session.from_server(answer(2, {"tools": TOOLS}))
+    out = session.from_server(answer(sent(session, request(2, "tools/list", {})), {"tools": TOOLS}))
     assert out is not None
     names = [t["name"] for t in json.loads(out)["result"]["tools"]]
     if mode == "block":
@@ -243,41 +277,41 @@ def test_changed_tools_are_reported_and_withheld_when_blocking(mode: str) -> Non
     assert any("changed get_issue" in w for w in warnings)
     assert any(r["event"] == "pins" for r in records)
     # the same drift is reported once per session
-    session.from_client(request(3, "tools/list", {}))
-    session.from_server(answer(3, {"tools": TOOLS}))
+    session.from_server(answer(sent(session, request(3, "tools/list", {})), {"tools": TOOLS}))
     assert sum("changed get_issue" in w for w in warnings) == 1
 
 
 def test_pagination_tells_pins_what_is_complete() -> None:
     pins = FakePins(Drift(created=True))
     session, _, _ = make(guard(), pins)
-    session.from_client(request(1, "tools/list", {}))
-    session.from_server(answer(1, {"tools": TOOLS[:1], "nextCursor": "p2"}))
-    session.from_client(request(2, "tools/list", {"cursor": "p2"}))
-    session.from_server(answer(2, {"tools": TOOLS[1:]}))
+    first = sent(session, request(1, "tools/list", {}))
+    session.from_server(answer(first, {"tools": TOOLS[:1], "nextCursor": "p2"}))
+    second = sent(session, request(2, "tools/list", {"cursor": "p2"}))
+    session.from_server(answer(second, {"tools": TOOLS[1:]}))
     assert [(c[2], c[3]) for c in pins.calls] == [(False, False), (True, True)]
 
 
 def test_pinning_off_never_touches_pins() -> None:
     pins = FakePins(Drift(changed=["get_issue"]))
     session, _, _ = make(guard(pin=False), pins)
-    session.from_client(request(1, "tools/list", {}))
-    raw = answer(1, {"tools": TOOLS})
-    assert session.from_server(raw) == raw
+    guard_id = sent(session, request(1, "tools/list", {}))
+    assert session.from_server(answer(guard_id, {"tools": TOOLS})) == answer(1, {"tools": TOOLS})
     assert pins.calls == []
 
 
 def test_a_replayed_initialize_is_answered_to_the_guard_only() -> None:
     session, _, _ = make(guard())
     init = request(0, "initialize", {"clientInfo": {"name": "c", "version": "1"}})
-    session.from_client(init)
-    session.from_server(answer(0, {"serverInfo": {"name": "s", "version": "1"}}))
+    guard_id = sent(session, init)
+    session.from_server(answer(guard_id, {"serverInfo": {"name": "s", "version": "1"}}))
     done = session.replay_started()
     assert not done.is_set()
-    assert session.from_server(answer(0, {"serverInfo": {"name": "s", "version": "1"}})) is None
+    replayed = answer(guard_id, {"serverInfo": {"name": "s", "version": "1"}})
+    assert session.from_server(replayed) is None
     assert done.is_set()
-    later = answer(0, {"x": 1})  # the same id again is no longer swallowed
-    assert session.from_server(later) == later
+    # the same id again is no longer swallowed, nor passed: the guard issued it once
+    assert session.from_server(answer(guard_id, {"x": 1})) is None
+    assert sent(session, request(1, "ping")) == guard_id + 1  # later requests: new ids
 
 
 def test_block_refuses_pending_changes_before_any_tools_list() -> None:
@@ -300,22 +334,23 @@ def test_block_refuses_pending_changes_before_any_tools_list() -> None:
 def test_only_the_first_listing_is_adopted_into_new_pins() -> None:
     pins = FakePins(Drift(created=True))
     session, _, _ = make(guard(), pins)
-    session.from_client(request(1, "tools/list", {}))
-    session.from_server(answer(1, {"tools": TOOLS[:1], "nextCursor": "p2"}))
+    session.from_server(
+        answer(
+            sent(session, request(1, "tools/list", {})), {"tools": TOOLS[:1], "nextCursor": "p2"}
+        )
+    )
     pins.drift = Drift()
-    session.from_client(request(2, "tools/list", {"cursor": "p2"}))
-    session.from_server(answer(2, {"tools": TOOLS[1:]}))
-    session.from_client(request(3, "tools/list", {}))  # after list_changed: a new listing
-    session.from_server(answer(3, {"tools": TOOLS}))
+    second = sent(session, request(2, "tools/list", {"cursor": "p2"}))
+    session.from_server(answer(second, {"tools": TOOLS[1:]}))
+    third = sent(session, request(3, "tools/list", {}))  # after list_changed: a new listing
+    session.from_server(answer(third, {"tools": TOOLS}))
     assert [c[3] for c in pins.calls] == [False, True, False]
 
 
 def test_an_invalid_id_does_not_break_the_relay() -> None:
     session, _, _ = make(guard())
-    odd = request([1, 2], "tools/call", {"name": "a"})
-    assert session.from_client(odd) == (odd, None)
-    reply = answer([1, 2], {"content": []})
-    assert session.from_server(reply) == reply
+    guard_id = sent(session, request([1, 2], "tools/call", {"name": "a"}))
+    assert session.from_server(answer(guard_id, {"content": []})) == answer([1, 2], {"content": []})
     assert not session.pending
 
 
@@ -332,28 +367,31 @@ def test_with_a_policy_a_line_the_guard_cannot_read_is_not_forwarded() -> None:
 
 def test_an_unreadable_answer_while_tools_are_listed_is_not_passed_on() -> None:
     session, _, _ = make(guard(deny=("delete_*",)))
-    session.from_client(request(2, "tools/list", {}))
-    out = session.from_server(b'{"result":{"tools":[{"name":"delete_repo","d":"\xff"}]},"id":2}\n')
+    guard_id = sent(session, request(2, "tools/list", {}))
+    out = session.from_server(
+        b'{"result":{"tools":[{"name":"delete_repo","d":"\xff"}]},"id":%d}\n' % guard_id
+    )
     assert out is not None
     assert json.loads(out)["id"] == 2 and "error" in json.loads(out)
     assert not session.pending
 
 
 def test_a_big_listing_with_a_decoy_id_is_still_filtered() -> None:
-    session, _, _ = make(guard(deny=("delete_*",)))
-    session.from_client(request(7, "tools/call", {"name": "get_issue"}))
-    session.from_client(request(8, "tools/list", {}))
+    session, records, _ = make(guard(deny=("delete_*",)))
+    call = sent(session, request(7, "tools/call", {"name": "get_issue"}))
+    listing = sent(session, request(8, "tools/list", {}))
     padding = "p" * (BIG + 1)
     decoy = (
-        b'{"jsonrpc":"2.0","id":7,"result":{"tools":'
+        b'{"jsonrpc":"2.0","id":%d,"result":{"tools":' % call
         + json.dumps(TOOLS).encode()
         + b',"pad":"'
         + padding.encode()
-        + b'"},"id":8}\n'
+        + b'"},"id":%d}\n' % listing
     )
     out = session.from_server(decoy)
-    assert out is not None
-    assert [t["name"] for t in json.loads(out)["result"]["tools"]] == ["get_issue", "list_repos"]
+    assert out is not None and b"delete_repo" not in out
+    assert json.loads(out)["id"] == 8 and "error" in json.loads(out)  # as a client reads it
+    assert records[-1]["event"] == "malformed"
 
 
 def test_every_request_is_answered_when_the_server_dies() -> None:
@@ -371,8 +409,8 @@ def listing(
 ) -> list[str]:
     """One tools/list page through the session: the names the client gets."""
     params = {"cursor": page.pop("cursor")} if "cursor" in page else {}
-    session.from_client(request(request_id, "tools/list", params))
-    raw = answer(request_id, {"tools": tools, **page})
+    guard_id = sent(session, request(request_id, "tools/list", params))
+    raw = answer(guard_id, {"tools": tools, **page})
     out = session.from_server(raw)
     return [str(t["name"]) for t in json.loads(out or raw)["result"]["tools"]]
 
@@ -381,7 +419,7 @@ def refused(session: Session, request_id: int, name: str) -> str | None:
     """The refusal text of a call to ``name``, or None when it is forwarded."""
     to_server, to_client = session.from_client(request(request_id, "tools/call", {"name": name}))
     if to_server is not None:
-        session.from_server(answer(request_id, {"content": []}))
+        session.from_server(answer(json.loads(to_server)["id"], {"content": []}))
         return None
     assert to_client is not None
     text = json.loads(to_client)["result"]["content"][0]["text"]
@@ -391,8 +429,8 @@ def refused(session: Session, request_id: int, name: str) -> str | None:
 
 def initialize(session: Session, capabilities: dict[str, object]) -> None:
     params = {"capabilities": capabilities, "clientInfo": {"name": "sdk", "version": "1"}}
-    session.from_client(request(0, "initialize", params))
-    session.from_server(answer(0, {"serverInfo": {"name": "s", "version": "1"}}))
+    guard_id = sent(session, request(0, "initialize", params))
+    session.from_server(answer(guard_id, {"serverInfo": {"name": "s", "version": "1"}}))
 
 
 def paged(session: Session, first: int, pages: list[list[dict[str, object]]]) -> list[str]:
@@ -555,3 +593,229 @@ def test_an_unexpected_failure_while_checking_pins_fails_closed(
     assert "checking them failed (RuntimeError)" in str(refused(session, 2, "get_issue"))
     assert any("RuntimeError" in w for w in warnings)
     assert [r["outcome"] for r in records if r["event"] == "pins"] == ["blocked"]
+
+
+# -- issue 12: one reading of every line, guard-owned ids ------------------------------
+
+
+def test_a_call_smuggled_between_carriage_returns_is_not_forwarded_as_a_message() -> None:
+    # One JSON object to the guard (CR is JSON whitespace); three lines to a server that
+    # reads with universal newlines (the MCP Python SDK), the second a refused call.
+    session, _, _ = make(guard(deny=("delete_*",)))
+    hidden = request(9, "tools/call", {"name": "delete_repo", "arguments": {}})[:-1]
+    smuggled = b'{"x":\r' + hidden + b'\r,"jsonrpc":"2.0","id":1,"method":"ping"}\n'
+    to_server, to_client = session.from_client(smuggled)
+    assert to_client is None and to_server is not None
+    assert b"\r" not in to_server and to_server.count(b"\n") == 1
+    forwarded = json.loads(to_server)
+    assert forwarded["method"] == "ping" and forwarded["id"] == 1
+    assert [p.method for p in session.pending.values()] == ["ping"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_issue",'
+        b'"name":"delete_repo"}}\n',
+        b'{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_issue",'
+        b'"NAME":"delete_repo"}}\n',
+        b'{"jsonrpc":"2.0","id":4,"method":"ping","METHOD":"tools/call","params":{"name":'
+        b'"delete_repo"}}\n',
+        b'{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"delete_repo",'
+        b'"x":"\xc0\xaf"}}\n',
+        b'{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_\\ud800"}}\n',
+    ],
+    ids=["duplicate", "case", "method case", "invalid UTF-8", "lone surrogate"],
+)
+def test_lines_parsers_read_differently_are_refused_even_without_a_policy(line: bytes) -> None:
+    for settings in (guard(), guard(deny=("delete_*",))):
+        session, records, _ = make(settings)
+        to_server, to_client = session.from_client(line)
+        assert to_server is None and to_client is not None
+        refusal = json.loads(to_client)
+        assert refusal["error"]["code"] == -32700 and refusal["id"] == 4
+        assert records[-1]["event"] == "malformed" and records[-1]["outcome"] == "denied"
+        assert "delete" not in json.dumps(records)
+        assert not session.pending
+
+
+def test_a_batch_is_forwarded_with_an_id_per_request_and_answered_with_the_clients() -> None:
+    session, _, _ = make(guard())
+    batch = dumps([json.loads(request("a", "ping")), json.loads(request(1, "tools/list"))])
+    to_server, _ = session.from_client(batch)
+    assert to_server is not None
+    assert [m["id"] for m in json.loads(to_server)] == [1, 2]
+    reply = b"[" + answer(2, {"tools": []})[:-1] + b"," + answer(1, {})[:-1] + b"]\n"
+    out = session.from_server(reply)
+    assert out is not None and [m["id"] for m in json.loads(out)] == [1, "a"]
+
+
+@pytest.mark.parametrize("wrong", ["1", 1.0, True, 99, None], ids=repr)
+def test_an_answer_with_an_id_the_guard_did_not_issue_is_dropped_and_recorded(
+    wrong: object,
+) -> None:
+    # A server answered tools/list with "1" for 1: SDK clients match it anyway, the old
+    # guard did not, so the unfiltered list (refused tools included) reached the model.
+    session, records, warnings = make(guard(deny=("delete_*",)))
+    guard_id = sent(session, request("list", "tools/list", {}))
+    assert guard_id == 1
+    out = session.from_server(answer(wrong, {"tools": TOOLS}))
+    assert records[-1]["event"] == "malformed" and records[-1]["outcome"] == "denied"
+    assert "did not issue" in str(records[-1]["detail"]) and warnings
+    if wrong in ("1", 1.0) and not isinstance(wrong, bool):
+        # the id the guard issued, in another type: its request fails, nothing passes
+        assert out is not None and b"delete_repo" not in out and b"get_issue" not in out
+        failed = json.loads(out)
+        assert failed["id"] == "list" and "answered with an id of type" in str(failed["error"])
+        assert not session.pending
+        return
+    assert out is None
+    assert list(session.pending) == [guard_id]  # still waiting for its real answer
+    out = session.from_server(answer(guard_id, {"tools": TOOLS}))
+    assert out is not None and b"delete_repo" not in out
+    assert session.from_server(answer(guard_id, {"tools": TOOLS})) is None  # answered once
+
+
+def test_a_cancellation_of_no_request_in_flight_is_not_forwarded() -> None:
+    session, _, _ = make(guard())
+    sent(session, request(7, "ping"))  # the guard's id 1 is in flight, the client's 1 not
+    cancel = dumps(
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}
+    )
+    assert session.from_client(cancel) == (None, None)
+    assert list(session.pending) == [1]
+
+
+def test_an_unreadable_answer_fails_its_request_instead_of_passing() -> None:
+    session, records, _ = make(guard())
+    guard_id = sent(session, request("c", "tools/call", {"name": "get_issue"}))
+    out = session.from_server(b'{"jsonrpc":"2.0","id":%d,"result":{"t":"\xff"}}\n' % guard_id)
+    assert out is not None
+    failed = json.loads(out)
+    assert failed["id"] == "c" and "cannot read" in failed["error"]["message"]
+    assert [r["event"] for r in records] == ["malformed", "call"]
+    assert records[-1]["outcome"] == "error" and not session.pending
+
+
+def test_a_lone_surrogate_in_a_tool_list_gives_an_error_not_a_dead_thread() -> None:
+    session, _, _ = make(guard(deny=("delete_*",)))
+    guard_id = sent(session, request(3, "tools/list", {}))
+    tools = json.dumps([*TOOLS, {"name": "odd", "description": "\ud800"}])
+    out = session.from_server(
+        b'{"jsonrpc":"2.0","id":%d,"result":{"tools":%s}}\n' % (guard_id, tools.encode())
+    )
+    assert out is not None
+    assert json.loads(out)["id"] == 3 and "error" in json.loads(out)
+    assert b"delete_repo" not in out
+
+
+def test_server_lines_are_passed_only_as_parsed() -> None:
+    session, _, _ = make(guard(deny=("delete_*",)))
+    list_id = sent(session, request(2, "tools/list", {}))
+    forged = answer(2, {"tools": TOOLS})[:-1]  # what the client would take for its answer
+    note = (
+        b'{"jsonrpc":"2.0","method":"notifications/message","params":{"x":\r' + forged + b"\r}}\n"
+    )
+    out = session.from_server(note)
+    assert out is not None and b"\r" not in out and out.count(b"\n") == 1
+    assert json.loads(out)["method"] == "notifications/message"
+    assert session.from_server(b"debug: " + forged + b"\n") is not None  # the list: failed
+    assert not session.pending
+    list_id = sent(session, request(3, "tools/list", {}))
+    # an "ID" a Go client would read instead of "id": the answer is not passed on
+    case = answer(list_id, {"tools": TOOLS})[:-2] + b',"ID":2}\n'
+    out = session.from_server(case)
+    assert out is not None and b"delete_repo" not in out and json.loads(out)["id"] == 3
+    assert not session.pending
+
+
+def test_a_big_answer_is_spliced_only_when_its_id_is_the_only_one() -> None:
+    session, _, _ = make(guard())
+    text = "x" * (BIG + 10)
+    plain = sent(session, request("p", "tools/call", {"name": "a"}))
+    line = answer(plain, {"content": [{"type": "text", "text": text}]})
+    expected = answer("p", {"content": [{"type": "text", "text": text}]})
+    assert session.from_server(line) == expected
+    again = sent(session, request("p", "tools/call", {"name": "a"}))
+    buffer = bytearray(answer(again, {"content": [{"type": "text", "text": text}]}))
+    assert session.from_server(buffer) == expected  # the relay's buffer, edited in place
+    other = sent(session, request("o", "tools/call", {"name": "b"}))
+    twice = b'{"jsonrpc":"2.0","id":%d,"result":{"t":"%s"},"ID":5}\n' % (other, text.encode())
+    out = session.from_server(twice)
+    assert out is not None and json.loads(out)["id"] == "o" and "error" in json.loads(out)
+    third = sent(session, request("r", "tools/call", {"name": "c"}))
+    with_cr = b'{"jsonrpc":"2.0","id":%d,"result":{"t":"%s"}}\r\n' % (third, text.encode())
+    out = session.from_server(with_cr)
+    assert out is not None and b"\r" not in out and json.loads(out)["id"] == "r"
+
+
+class Broken(Session):
+    """A session with a bug: whatever it is handed, it raises."""
+
+    def from_client(self, line: bytes) -> tuple[bytes | None, bytes | None]:
+        raise UnicodeEncodeError("utf-8", "secret-value", 0, 1, "surrogates not allowed")
+
+    def from_server(self, line: bytes | bytearray) -> bytes | None:
+        raise KeyError("secret-value")
+
+
+def test_a_session_that_raises_costs_the_line_not_the_relay_thread() -> None:
+    from mcpcred.guard.relay import Relay
+
+    warnings: list[str] = []
+    session = Broken(guard(), client=None, record=lambda r: None, warn=warnings.append)
+    relay = Relay(["server"], {}, session, warn=warnings.append, stdout=-1)
+    sent_to: list[bytes] = []
+    relay.send_server = sent_to.append  # type: ignore[method-assign]
+    relay.send_client = sent_to.append  # type: ignore[method-assign]
+    relay._pass_client(b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n')  # returns: no raise
+    relay._from_server(b'{"jsonrpc":"2.0","id":1,"result":{}}\n')
+    assert sent_to == []  # nothing unchecked is passed on
+    assert warnings == [
+        "a message from the client could not be handled (UnicodeEncodeError); dropped",
+        "a message from the server could not be handled (KeyError); dropped",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "request_id"),
+    [
+        (b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"NAME":"delete_repo"}}', 5),
+        (b'{"jsonrpc":"2.0","id":5,"Method":"tools/call","params":{"name":"delete_repo"}}', 5),
+        (b'{"jsonrpc":"2.0","ID":5,"method":"tools/call","params":{"name":"delete_repo"}}', None),
+        (b'{"jsonrpc":"2.0","id":5,"method":"tools/call","PARAMS":{"name":"delete_repo"}}', 5),
+        (b'{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"x"},"result":{}}', 5),
+    ],
+    ids=["NAME", "Method", "ID", "PARAMS", "request and answer"],
+)
+def test_a_key_a_case_insensitive_reader_would_see_is_refused(
+    line: bytes, request_id: object
+) -> None:
+    # Go's encoding/json takes "NAME" for name when there is no "name": the guard, reading
+    # exact keys, would see no tool (or no request) and let a refused call through.
+    session, records, _ = make(guard(deny=("delete_*",)))
+    to_server, to_client = session.from_client(line + b"\n")
+    assert to_server is None and to_client is not None
+    assert json.loads(to_client)["id"] == request_id
+    assert "only in case" in str(records[-1]["detail"]) or "both" in str(records[-1]["detail"])
+    ok = b'{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"get_issue","arguments":{"Name":1}}}\n'
+    assert session.from_client(ok)[0] is not None  # in arguments "Name" is just a key
+
+
+@pytest.mark.parametrize("case", ["ID", "method and result", "a tool's NAME"])
+def test_server_messages_a_case_insensitive_client_reads_differently_are_not_passed(
+    case: str,
+) -> None:
+    session, records, _ = make(guard(deny=("delete_*",)))
+    list_id = sent(session, request(2, "tools/list", {}))
+    tools = json.dumps(TOOLS).encode()
+    line = {
+        "ID": b'{"jsonrpc":"2.0","ID":2,"result":{"tools":%s}}\n' % tools,  # 2 is the client's
+        "method and result": b'{"jsonrpc":"2.0","id":2,"method":"x","result":{"tools":%s}}\n'
+        % tools,
+        "a tool's NAME": answer(list_id, {"tools": [*TOOLS[:1], {"NAME": "delete_repo"}]}),
+    }[case]
+    out = session.from_server(line)
+    assert out is None or ("error" in json.loads(out) and json.loads(out)["id"] == 2)
+    assert out is None or b"delete" not in out
+    assert [r["event"] for r in records] == ["malformed"]

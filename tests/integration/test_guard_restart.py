@@ -41,10 +41,9 @@ def _token(pipe: LineClient, request_id: int, sent: Path) -> str:
     )
     answer, _ = pipe.answer_to(request_id, timeout=30)
     assert answer["result"]["content"][0]["text"] == f"[redacted mcpcred:oauth/{PROVIDER}]"
-    (line,) = [
-        m for m in map(json.loads, sent.read_bytes().splitlines()) if m.get("id") == request_id
-    ]
-    token = str(line["result"]["content"][0]["text"])
+    # The server answered the guard's id for the request, not ``request_id``: its latest answer.
+    answers = [m for m in map(json.loads, sent.read_bytes().splitlines()) if "result" in m]
+    token = str(answers[-1]["result"]["content"][0]["text"])
     assert token.count(".") == 2, "the server did not get a token"
     return token
 
