@@ -49,6 +49,12 @@ _TO_KEYCHAIN = (
 )
 
 
+_WEAK_FIX = (
+    "If the service is reachable by anyone else, set a strong random password; either way, "
+    "reference it instead of writing it in the file."
+)
+
+
 def _secret_rules() -> dict[str, Rule]:
     rules = {
         f"secret/{f.kind}": Rule(
@@ -74,6 +80,16 @@ def _secret_rules() -> dict[str, Rule]:
             "Password",
             Severity.HIGH,
             "A literal value stored under a name such as PASSWORD, PASSWD or *_PASS.",
+        ),
+        (
+            "weak-default-credential",
+            "Weak default credential",
+            Severity.LOW,
+            "A well-known default or tutorial password (postgres, password, mypass, changeme, "
+            "admin, root, secret, a password equal to its user name...) under a password name "
+            "or in a URL's userinfo. Anyone can guess it, but it is rarely a leaked secret, so "
+            "it is graded apart: low on a loopback or documentation host, medium when the URL "
+            "names a real remote host.",
         ),
         (
             "url-password",
@@ -105,7 +121,8 @@ def _secret_rules() -> dict[str, Rule]:
         ),
     ]
     for kind, title, severity, description in generic:
-        rules[f"secret/{kind}"] = Rule(f"secret/{kind}", title, severity, description, _TO_KEYCHAIN)
+        fix = _WEAK_FIX if kind == "weak-default-credential" else _TO_KEYCHAIN
+        rules[f"secret/{kind}"] = Rule(f"secret/{kind}", title, severity, description, fix)
     return rules
 
 
@@ -193,6 +210,9 @@ _HYGIENE = [
         "Fix the syntax at the reported line and column.",
     ),
 ]
+
+WEAK_DEFAULT = "secret/weak-default-credential"
+"""Graded apart from leaked secrets: it neither marks a server as unwrapped nor fails high."""
 
 RULES: dict[str, Rule] = {**_secret_rules(), **{r.id: r for r in _HYGIENE}}
 
@@ -290,7 +310,8 @@ class Auditor:
             self._secret_finding(entry, item, hit, display_path)
             for item, hit in self.secret_hits(entry)
         ]
-        findings.extend(self._hygiene(entry, display_path, has_secrets=bool(findings)))
+        leaked = any(f.rule != WEAK_DEFAULT for f in findings)
+        findings.extend(self._hygiene(entry, display_path, has_secrets=leaked))
         findings.extend(self._tools(entry, display_path))
         return findings
 
@@ -456,7 +477,7 @@ class Auditor:
             offset,
             f"{hit.title}: {hit.context} of server '{entry.name}'",
             severity=hit.severity,
-            fix=_fix_for(entry),
+            fix=rule.fix if rule.id == WEAK_DEFAULT else _fix_for(entry),
             evidence=redact(hit.secret),
             pointer=item.pointer,
             secret_digest=hashlib.sha256(hit.secret.encode()).digest(),

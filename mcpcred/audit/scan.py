@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from mcpcred import discovery
 from mcpcred.audit.baseline import Baseline
-from mcpcred.audit.rules import RULES, Auditor
+from mcpcred.audit.rules import RULES, WEAK_DEFAULT, Auditor
 from mcpcred.discovery import Candidate
 from mcpcred.errors import ParseError, UsageError
 from mcpcred.host import Host
@@ -205,7 +205,7 @@ def scan_file(
     found: list[Finding] = []
     for entry in servers:
         found.extend(auditor.entry_findings(entry, shown))
-    has_secrets = any(f.rule.startswith("secret/") for f in found)
+    has_secrets = any(f.rule.startswith("secret/") and f.rule != WEAK_DEFAULT for f in found)
     found.extend(auditor.file_findings(path, shown, scope, has_secrets, _posix_mode(path)))
     return ScannedFile(path, shown, candidate.adapter.id, scope, len(servers)), found
 

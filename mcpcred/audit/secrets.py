@@ -32,16 +32,19 @@ from mcpcred.audit import tokens
 from mcpcred.models import Severity
 
 # --- references: written in place of a secret, resolved at spawn time -------
+# Delimited forms: unambiguous wherever they stand, so they are masked anywhere.
 _REFERENCE = re.compile(
     r"\$\{\{[^}]*\}\}"  # ${{ secrets.NAME }} (Continue, GitHub Actions)
     r"|\$\{[^}]*\}"  # ${VAR} ${env:VAR} ${input:id} ${VAR:-default}
-    r"|\$[A-Za-z_][A-Za-z0-9_]*"  # $VAR
-    r"|%[A-Za-z_][A-Za-z0-9_]*%"  # %VAR% (Windows)
-    r"|\{\{[^}]*\}\}"  # {{ template }}
+    r"|\{\{[^}]*\}\}"  # {{ template }}, {{mcpcred:secret/x}}
+    r"|\{(?:env|file):[^{}\s]+\}"  # {env:VAR} {file:path} (opencode)
     r"|\bop://\S+"  # 1Password secret reference
     r"|\bmcpcred:\S+"  # mcpcred's own reference
     r"|\b(?:keychain|keyring|vault|env|secret|oauth)://\S+"
 )
+# Bare forms: ``$VAR`` and ``%VAR%`` are references only when they are the whole
+# value. ``Kq$vZ2$xP9`` is a password with dollar signs, not two variables.
+_BARE_REFERENCE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%")
 _ANGLE_PLACEHOLDER = re.compile(r"<[^<>]{1,64}>|\[[A-Za-z_ -]{2,40}\]")
 
 _PLACEHOLDER_WORDS = (
@@ -78,15 +81,13 @@ _DIGEST = re.compile(r"^(?:sha(?:1|224|256|384|512)|md5|blake2b?)[:-]", re.IGNOR
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _DOMAIN = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?$")
 _VERSION = re.compile(r"^v?\d+(?:\.\d+)+(?:[-+][\w.]+)?$")
-_PATH_LIKE = re.compile(r"^(?:/|~|\.{1,2}[/\\]|[A-Za-z]:[\\/]|\\\\)")
+_PATH_LIKE = re.compile(r"^(?:/|~|\.{1,2}[/\\]|[A-Za-z]:[\\/]|\\\\|(?:\$[A-Za-z_]\w*|%\w+%)[/\\])")
 _FILE_EXT = re.compile(
     r"\.(?:json|pem|key|crt|cer|p12|pfx|txt|env|ya?ml|toml|ini|db|sqlite)$", re.I
 )
-_URL = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://"
-    r"(?:(?P<user>[^:@/\s?#]*)(?::(?P<password>[^@/\s?#]*))?@)?"
-    r"(?P<host>[^/?#\s]*)(?P<path>[^?#\s]*)(?:\?(?P<query>[^#\s]*))?"
-)
+_SCHEME = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}://")
+_HOST_LIKE = re.compile(r"[A-Za-z0-9._~%\[\]:,-]+(?:[/?#]|$)")
+_PORT = re.compile(r"\d{1,5}")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _AUTH_SCHEME = re.compile(r"^(?:bearer|basic|token|bot|apikey|api-key|key|digest)\s+", re.I)
 
@@ -153,11 +154,32 @@ def name_strength(name: str | None) -> int:
 
 
 def mask_references(value: str) -> str:
-    """The value with every reference and angle-bracket placeholder blanked out."""
-    if not any(c in value for c in "$%{<[:"):
+    """The value with every delimited reference and angle-bracket placeholder blanked out.
+
+    Bare ``$VAR`` / ``%VAR%`` stay: they count only as a whole value (``is_reference``).
+    """
+    if not any(c in value for c in "${<[:"):
         return value
     masked = _REFERENCE.sub(lambda m: " " * len(m.group()), value)
     return _ANGLE_PLACEHOLDER.sub(lambda m: " " * len(m.group()), masked)
+
+
+def is_reference(value: str) -> bool:
+    """True when all of ``value`` is references (an auth scheme such as ``Bearer`` aside).
+
+    A reference is how a secret should be written, so such a value holds no
+    literal. Bare ``$VAR``/``%VAR%`` count only when they are the whole value:
+    glued to other characters (``Kq$vZ2$xP9``) a dollar sign is part of a password.
+    """
+    text = value.strip()
+    scheme = _AUTH_SCHEME.match(text)
+    if scheme is not None:
+        text = text[scheme.end() :].strip()
+    if not text:
+        return False
+    if _BARE_REFERENCE.fullmatch(text):
+        return True
+    return not _REFERENCE.sub("", text).strip()
 
 
 def is_placeholder(value: str, name: str | None = None) -> bool:
@@ -279,7 +301,7 @@ class Detector:
         return self._scan(value, name, role, 0)
 
     def _scan(self, value: str, name: str | None, role: str, depth: int) -> list[Hit]:
-        if len(value) < 4:
+        if len(value) < 3 or is_reference(value):
             return []
         masked = mask_references(value)
         if not masked.strip():
@@ -299,9 +321,10 @@ class Detector:
         stripped = masked.strip()
         if depth == 0 and stripped[:1] in "{[" and stripped[-1:] in "}]":
             hits.extend(self._embedded_json(value, hits))
-        url = _URL.search(masked)
-        if url is not None:
-            hits.extend(h for h in self._url(masked, value, url) if not _overlaps(h, hits))
+        scheme = _SCHEME.search(masked)
+        if scheme is not None:
+            parts = parse_url(value, scheme.start())
+            hits.extend(h for h in self._url(value, parts) if not _overlaps(h, hits))
         if hits:
             return hits
         strength = name_strength(name)
@@ -313,20 +336,22 @@ class Detector:
             return []
         start = len(masked) - len(masked.lstrip())
         candidate = masked.strip()
-        scheme = _AUTH_SCHEME.match(candidate)
-        if scheme is not None:
-            start += scheme.end()
-            candidate = candidate[scheme.end() :].strip()
+        auth = _AUTH_SCHEME.match(candidate)
+        if auth is not None:
+            start += auth.end()
+            candidate = candidate[auth.end() :].strip()
+        end = start + len(candidate)
+        if strength == PASSWORD and is_weak_default(candidate):
+            return [_weak_hit(start, end, value[start:end], _describe(name, role), None)]
         if not looks_secret(candidate, strength, name):
             return []
-        if role == "header" or scheme is not None:
+        if role == "header" or auth is not None:
             kind = "authorization-header"
         elif strength == PASSWORD:
             kind = "password"
         else:
             kind = "generic-secret"
         kind, title, severity = _generic(kind, strength)
-        end = start + len(candidate)
         return [Hit(kind, title, severity, start, end, value[start:end], _describe(name, role))]
 
     def _embedded_json(self, value: str, existing: list[Hit]) -> list[Hit]:
@@ -352,31 +377,25 @@ class Detector:
                     out.append(shifted)
         return out
 
-    def _url(self, masked: str, value: str, match: re.Match[str]) -> list[Hit]:
+    def _url(self, value: str, parts: UrlParts) -> list[Hit]:
         out: list[Hit] = []
-        password = match.group("password")
-        if password and not is_placeholder(password) and password.strip():
-            start = match.start("password")
-            kind, title, severity = _generic("url-password", PASSWORD)
-            out.append(
-                Hit(
-                    kind,
-                    title,
-                    severity,
-                    start,
-                    match.end("password"),
-                    value[start : match.end("password")],
-                    "URL userinfo",
-                )
-            )
-        query = match.group("query")
-        if query:
-            position = match.start("query")
-            for part in query.split("&"):
+        if parts.password is not None:
+            start, end = parts.password
+            password = value[start:end]
+            user = value[parts.user[0] : parts.user[1]] if parts.user else None
+            host = value[parts.host[0] : parts.host[1]]
+            if is_weak_default(password, user):
+                out.append(_weak_hit(start, end, password, "URL userinfo", host))
+            elif password.strip() and not is_reference(password) and not is_placeholder(password):
+                kind, title, severity = _generic("url-password", PASSWORD)
+                out.append(Hit(kind, title, severity, start, end, password, "URL userinfo"))
+        if parts.query is not None:
+            position, query_end = parts.query
+            for part in value[position:query_end].split("&"):
                 key, sep, raw = part.partition("=")
                 value_start = position + len(key) + len(sep)
                 position += len(part) + 1
-                if not sep or not raw.strip():
+                if not sep or not raw.strip() or is_reference(raw):
                     continue
                 strength = name_strength(key)
                 if strength == 0 and key.lower() in _SHORT_QUERY_NAMES:
@@ -395,10 +414,9 @@ class Detector:
                             f"URL query {key}",
                         )
                     )
-        path = match.group("path")
-        if path:
-            position = match.start("path")
-            for segment in path.split("/"):
+        position, path_end = parts.path
+        if path_end > position:
+            for segment in value[position:path_end].split("/"):
                 seg_start = position
                 position += len(segment) + 1
                 if _random_segment(segment):
@@ -415,6 +433,142 @@ class Detector:
                         )
                     )
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class UrlParts:
+    """Spans (start, end) of a URL's parts inside the string it was found in."""
+
+    user: tuple[int, int] | None
+    password: tuple[int, int] | None
+    host: tuple[int, int]
+    path: tuple[int, int]
+    query: tuple[int, int] | None
+
+
+def parse_url(text: str, start: int = 0) -> UrlParts:
+    """Split the URL whose scheme starts at ``start``, the way database drivers read it.
+
+    Userinfo ends at the last ``@`` of the authority (urllib, redis-py,
+    urllib3), so ``p@ss`` stays one password. Drivers that read a password up to
+    the ``@`` (libpq, SQLAlchemy's ``make_url``) also accept unencoded ``/``,
+    ``?`` and ``#`` in it, where a generic URL parser would end the authority:
+    when the authority holds no ``@`` but a later ``@`` is followed by a host,
+    and what precedes it is ``user:password`` rather than ``host:port``, the
+    password runs up to that ``@``. The URL ends at whitespace.
+    """
+    scheme = _SCHEME.match(text, start)
+    begin = scheme.end() if scheme is not None else start
+    stop = begin
+    while stop < len(text) and not text[stop].isspace():
+        stop += 1
+    segment = text[begin:stop]
+    authority_end = next((i for i, c in enumerate(segment) if c in "/?#"), len(segment))
+    at = segment.rfind("@", 0, authority_end)
+    if at < 0:
+        late = segment.rfind("@")
+        if late > authority_end and _HOST_LIKE.match(segment, late + 1):
+            colon = segment.find(":", 0, late)
+            user_part = segment[:colon]
+            password_head = segment[colon + 1 : authority_end]
+            if (
+                colon >= 0
+                and not any(c in user_part for c in "/?#")
+                and not (_PORT.fullmatch(password_head))
+            ):
+                at = late
+    user = password = None
+    host_start = 0
+    if at >= 0:
+        colon = segment.find(":", 0, at)
+        user = (begin, begin + (colon if colon >= 0 else at))
+        if colon >= 0:
+            password = (begin + colon + 1, begin + at)
+        host_start = at + 1
+    host_end = next(
+        (i for i in range(host_start, len(segment)) if segment[i] in "/?#"), len(segment)
+    )
+    path_end = next((i for i in range(host_end, len(segment)) if segment[i] in "?#"), len(segment))
+    query = None
+    if path_end < len(segment) and segment[path_end] == "?":
+        query_end = segment.find("#", path_end)
+        query = (begin + path_end + 1, begin + (query_end if query_end >= 0 else len(segment)))
+    return UrlParts(
+        user,
+        password,
+        (begin + host_start, begin + host_end),
+        (begin + host_end, begin + path_end),
+        query,
+    )
+
+
+# Passwords that ship as defaults or in tutorials: whoever guesses them gets in,
+# but they are rarely a leaked secret, so they get their own, lower-graded rule.
+_WEAK_DEFAULTS = frozenset(
+    {
+        "postgres", "postgresql", "password", "passw0rd", "p@ssw0rd", "p@ssword", "pass",
+        "pass123", "password1", "password123", "mypass", "mypassword", "my-password",
+        "my_password", "changeme", "change-me", "change_me", "changeit", "admin", "admin123",
+        "administrator", "root", "toor", "secret", "secret123", "supersecret", "example",
+        "test", "test123", "testing", "demo", "guest", "default", "user", "123456", "1234",
+        "12345", "12345678", "qwerty", "letmein", "welcome", "mysql", "redis", "mongo",
+        "mongodb", "neo4j", "sa", "pwd", "dbpassword", "db_password", "pgpassword",
+        "minioadmin", "rabbitmq", "elastic", "clickhouse", "mariadb", "oracle", "foobar",
+    }
+)  # fmt: skip
+_LOCAL_HOST = re.compile(
+    r"^(?:localhost|[\w.-]*\.localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1|0\.0\.0\.0"
+    r"|host\.docker\.internal|host\.containers\.internal)$",
+    re.I,
+)
+_PLACEHOLDER_HOST = re.compile(
+    r"^(?:(?:[\w-]+\.)*example(?:\.(?:com|org|net))?|[\w.-]+\.(?:test|invalid|example)"
+    r"|(?:your|my)[\w.-]*|[\w.-]*your[-_.]?(?:server|host|domain|instance|company|org)[\w.-]*"
+    r"|host|hostname|server|domain|<[^>]*>|\{[^}]*\}|\$\{[^}]*\}|\[[^\]]*\]|x+(?:\.x+)*)$",
+    re.I,
+)
+
+
+def host_name(host: str) -> str:
+    """A URL's host without a port or brackets around an IPv6 literal's port."""
+    text = host.strip().rsplit("@", 1)[-1]
+    if text.startswith("["):
+        return text[: text.find("]") + 1] if "]" in text else text
+    return text.partition(":")[0] if text.count(":") <= 1 else text
+
+
+def is_local_host(host: str) -> bool:
+    """Loopback (or the container host): traffic that never leaves the machine."""
+    return bool(_LOCAL_HOST.match(host_name(host)))
+
+
+def is_placeholder_host(host: str) -> bool:
+    """A documentation host (example.com, your-server, <host>, {host}, ${HOST}...)."""
+    name = host_name(host)
+    return not name or bool(_PLACEHOLDER_HOST.match(name))
+
+
+def is_weak_default(value: str, user: str | None = None) -> bool:
+    """A tutorial or vendor default password (``postgres``, ``mypass``, ``changeme``...).
+
+    ``user`` is the account or variable name it belongs to: a password equal
+    to its user name (``neo4j:neo4j``) is a default too.
+    """
+    text = value.strip().lower()
+    if not text:
+        return False
+    if text in _WEAK_DEFAULTS:
+        return True
+    return user is not None and text == user.strip().lower() and len(text) <= 16
+
+
+def _weak_hit(start: int, end: int, secret: str, context: str, host: str | None) -> Hit:
+    """A weak default: low on a local or documentation host (or none), medium elsewhere."""
+    remote = host is not None and not is_local_host(host) and not is_placeholder_host(host)
+    severity = Severity.MEDIUM if remote else Severity.LOW
+    return Hit(
+        "weak-default-credential", "Weak default credential", severity, start, end, secret, context
+    )
 
 
 def _random_segment(segment: str) -> bool:

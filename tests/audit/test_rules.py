@@ -34,6 +34,8 @@ TESTED_HERE = {
     "secret/url-query-secret",
     "secret/url-path-secret",
     "secret/authorization-header",
+    # tests/audit/test_weak_defaults.py
+    "secret/weak-default-credential",
 }
 
 
