@@ -20,7 +20,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from mcpcred.audit import tokens
-from mcpcred.audit.secrets import Detector, Hit, name_strength, redact
+from mcpcred.audit.secrets import (
+    Detector,
+    Hit,
+    host_name,
+    is_local_host,
+    is_placeholder_host,
+    name_strength,
+    parse_url,
+    redact,
+)
 from mcpcred.clients import BY_ID
 from mcpcred.clients.base import is_wrapped
 from mcpcred.host import Host
@@ -225,7 +234,6 @@ _CONTAINER_TOOLS = frozenset({"docker", "podman", "nerdctl"})
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "fish", "ash"})
 _NPX_LIKE = frozenset({"npx", "bunx", "pnpx"})
 _UVX_LIKE = frozenset({"uvx"})
-_LOOPBACK = re.compile(r"^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1|0\.0\.0\.0)$", re.I)
 _DOCKER_VALUE_OPTS = frozenset(
     {
         "-e",
@@ -535,13 +543,17 @@ class Auditor:
             if text.startswith("http://")
         )
         for node, url in urls:
-            match = re.match(r"^http://(\[[^\]]*\]|[^/:?#]+)", url, re.I)
-            if match and not _LOOPBACK.match(match.group(1)):
+            if url[:7].lower() != "http://":
+                continue
+            parts = parse_url(url)
+            host = host_name(url[parts.host[0] : parts.host[1]])
+            # Loopback never leaves the machine; a documentation host is not a real server.
+            if host and not is_local_host(host) and not is_placeholder_host(host):
                 yield at(
                     node,
                     "hygiene/plain-http",
-                    f"Server '{entry.name}' is reached over plain http:// at {match.group(1)}",
-                    evidence=f"http://{match.group(1)}",
+                    f"Server '{entry.name}' is reached over plain http:// at {host}",
+                    evidence=f"http://{host}",
                 )
 
     def _package_findings(
@@ -606,33 +618,33 @@ class Auditor:
                     continue
                 if not started or text.startswith("-"):
                     continue
-                severity = _broad(text, homes)
-                if severity is not None:
+                broad = _broad(text, homes)
+                if broad is not None:
                     yield at(
                         node,
                         "hygiene/broad-filesystem",
-                        f"Filesystem server '{entry.name}' is given {_what(severity)}",
-                        severity=severity,
+                        f"Filesystem server '{entry.name}' is given {broad[1]}",
+                        severity=broad[0],
                         evidence=text,
                     )
         if tool in _CONTAINER_TOOLS or any(_basename(a) in _CONTAINER_TOOLS for a in args[:2]):
             for index, text in enumerate(args):
                 mount = None
                 if text in {"-v", "--volume"} and index + 1 < len(args):
-                    mount, node = args[index + 1].split(":", 1)[0], nodes[index + 1]
+                    mount, node = _mount_source(args[index + 1]), nodes[index + 1]
                 elif text.startswith(("--volume=", "-v=")):
-                    mount, node = text.split("=", 1)[1].split(":", 1)[0], nodes[index]
+                    mount, node = _mount_source(text.split("=", 1)[1]), nodes[index]
                 elif text == "--mount" and index + 1 < len(args):
                     parts = dict(p.partition("=")[::2] for p in args[index + 1].split(","))
                     mount, node = parts.get("source") or parts.get("src"), nodes[index + 1]
                 if mount:
-                    severity = _broad(mount, homes)
-                    if severity is not None:
+                    broad = _broad(mount, homes)
+                    if broad is not None:
                         yield at(
                             node,
                             "hygiene/broad-filesystem",
-                            f"Container of server '{entry.name}' mounts {_what(severity)}",
-                            severity=severity,
+                            f"Container of server '{entry.name}' mounts {broad[1]}",
+                            severity=broad[0],
                             evidence=mount,
                         )
 
@@ -878,16 +890,28 @@ def _home_spellings(host: Host) -> set[str]:
     }  # fmt: skip
 
 
-def _broad(path: str, homes: set[str]) -> Severity | None:
+def _mount_source(spec: str) -> str:
+    """The host side of ``-v SRC:DST[:opts]``; a Windows drive's colon is not a separator."""
+    if re.match(r"[A-Za-z]:[\\/]", spec):
+        return spec[:2] + spec[2:].split(":", 1)[0]
+    return spec.split(":", 1)[0]
+
+
+def _broad(path: str, homes: set[str]) -> tuple[Severity, str] | None:
+    """How broad a root given to a filesystem server is, and what it exposes.
+
+    The filesystem root or every user's home is high; one user's home
+    (``~``, ``/Users/ann``, ``/home/ann``, ``/root``, ``C:\\Users\\ann``) is medium.
+    """
     cleaned = path.strip()
-    if cleaned in {"/", "\\"} or re.fullmatch(r"[A-Za-z]:[\\/]?", cleaned):
-        return Severity.HIGH
-    if cleaned in homes or re.fullmatch(r"/(?:home|Users)/[^/]+/?", cleaned):
-        return Severity.MEDIUM
-    if re.fullmatch(r"[A-Za-z]:[\\/]Users[\\/][^\\/]+[\\/]?", cleaned):
-        return Severity.MEDIUM
+    if cleaned in {"/", "\\", "//"} or re.fullmatch(r"[A-Za-z]:[\\/]?|/mnt/[a-z]/?", cleaned):
+        return Severity.HIGH, "the filesystem root"
+    if re.fullmatch(r"(?:/home|/Users|/mnt/[a-z]/Users|[A-Za-z]:[\\/]Users)[\\/]?", cleaned, re.I):
+        return Severity.HIGH, "every user's home directory"
+    if (
+        cleaned in homes
+        or re.fullmatch(r"/(?:home|Users)/[^/]+/?|/root/?|/var/root/?", cleaned)
+        or re.fullmatch(r"(?:[A-Za-z]:|/mnt/[a-z])[\\/]Users[\\/][^\\/]+[\\/]?", cleaned, re.I)
+    ):
+        return Severity.MEDIUM, "a whole home directory"
     return None
-
-
-def _what(severity: Severity) -> str:
-    return "the filesystem root" if severity is Severity.HIGH else "the whole home directory"
