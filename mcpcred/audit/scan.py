@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mcpcred import discovery
 from mcpcred.audit.baseline import Baseline
 from mcpcred.audit.rules import RULES, WEAK_DEFAULT, Auditor
+from mcpcred.clients import BY_ID
+from mcpcred.clients.base import find_containers
 from mcpcred.discovery import Candidate
 from mcpcred.errors import ParseError, UsageError
 from mcpcred.host import Host
-from mcpcred.models import Finding
+from mcpcred.models import Finding, Pointer, ServerEntry
 from mcpcred.parsing.jsonc import parse_jsonc
-from mcpcred.parsing.nodes import Document
+from mcpcred.parsing.nodes import Document, ObjectNode
 from mcpcred.parsing.toml import parse_toml
 from mcpcred.project_config import AuditSettings
 
@@ -205,9 +207,66 @@ def scan_file(
     found: list[Finding] = []
     for entry in servers:
         found.extend(auditor.entry_findings(entry, shown))
+    others = other_blocks(document, candidate, servers)
+    for block, entry in others:
+        note = (
+            f" (in '{block}', which {candidate.adapter.display_name} does not read; "
+            "it is in the file all the same)"
+        )
+        found.extend(
+            replace(f, message=f.message + note) for f in auditor.entry_findings(entry, shown)
+        )
+    servers = servers + [entry for _, entry in others]
     has_secrets = any(f.rule.startswith("secret/") and f.rule != WEAK_DEFAULT for f in found)
     found.extend(auditor.file_findings(path, shown, scope, has_secrets, _posix_mode(path)))
     return ScannedFile(path, shown, candidate.adapter.id, scope, len(servers)), found
+
+
+# Every block that holds MCP servers in some client's file, and the adapter that
+# knows its entries' shape. A file is scanned for all of them, not only for the
+# one its client reads: a `.vscode/mcp.json` that also carries an `mcpServers`
+# block (for another client, or left over) is committed with its secrets all the same.
+_BLOCKS: tuple[tuple[Pointer, str], ...] = (
+    (("mcpServers",), "generic"),
+    (("servers",), "vscode"),
+    (("mcp", "servers"), "vscode"),
+    (("mcp.servers",), "vscode"),
+    (("customizations", "vscode", "mcp", "servers"), "vscode"),
+    (("context_servers",), "zed"),
+    (("mcp_servers",), "codex"),
+    (("mcp",), "generic"),
+    (("amp.mcpServers",), "generic"),
+    (("projects", "*", "mcpServers"), "claude-code"),
+)
+# Keys a server entry has; a block member without any of them is not a server.
+_SERVER_KEYS = frozenset(
+    {"command", "args", "url", "serverUrl", "httpUrl", "type", "env", "environment", "headers"}
+)
+
+
+def other_blocks(
+    document: Document, candidate: Candidate, known: list[ServerEntry]
+) -> list[tuple[str, ServerEntry]]:
+    """Server entries in blocks the file's client does not read, with the block's name."""
+    covered = {id(entry.node) for entry in known}
+    read = set(candidate.adapter.containers_for(candidate.location))
+    out: list[tuple[str, ServerEntry]] = []
+    for pointer, client in _BLOCKS:
+        if pointer in read or pointer[0] not in document.root:
+            continue
+        adapter = BY_ID[client]
+        for container, where in find_containers(document.root, (pointer,)):
+            if pointer == ("mcp",) and "servers" in container:
+                continue  # VS Code's settings shape, read as ("mcp", "servers")
+            for key, node in container.members:
+                if id(node) in covered or not isinstance(node, ObjectNode):
+                    continue
+                if not _SERVER_KEYS.intersection(name for name, _ in node.items()):
+                    continue
+                covered.add(id(node))
+                entry = adapter.entry(document, candidate.location, key, node, (*where, key.name))
+                out.append((".".join(str(p) for p in where), entry))
+    return out
 
 
 _WORKER: tuple[Host, Auditor] | None = None
