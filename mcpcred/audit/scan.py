@@ -18,7 +18,7 @@ from mcpcred.audit.baseline import Baseline
 from mcpcred.audit.rules import RULES, WEAK_DEFAULT, Auditor
 from mcpcred.clients import BY_ID
 from mcpcred.clients.base import find_containers
-from mcpcred.discovery import Candidate
+from mcpcred.discovery import Candidate, Skipped
 from mcpcred.errors import ParseError, UsageError
 from mcpcred.host import Host
 from mcpcred.models import Finding, Pointer, ServerEntry
@@ -51,6 +51,8 @@ class AuditReport:
     suppressed: int = 0
     # Everything found before suppression, for --write-baseline.
     all_findings: list[Finding] = field(default_factory=list)
+    # Folders the directory walk did not enter, with the reason (paths as shown).
+    skipped: list[Skipped] = field(default_factory=list)
 
     @property
     def parse_errors(self) -> list[Finding]:
@@ -92,8 +94,13 @@ def parse(path: str, text: str) -> Document:
     return parse_jsonc(text, path)
 
 
-def collect(paths: list[str], host: Host) -> list[tuple[str, Candidate | None]]:
-    """Files to scan, each with its adapter when the location already tells it."""
+def collect(
+    paths: list[str], host: Host, skipped: list[Skipped] | None = None
+) -> list[tuple[str, Candidate | None]]:
+    """Files to scan, each with its adapter when the location already tells it.
+
+    Folders the walk does not enter are appended to ``skipped``.
+    """
     out: list[tuple[str, Candidate | None]] = []
     seen: set[str] = set()
 
@@ -106,12 +113,12 @@ def collect(paths: list[str], host: Host) -> list[tuple[str, Candidate | None]]:
     if not paths:
         for candidate in discovery.machine_candidates(host):
             add(candidate.location.path, candidate)
-        for path in discovery.walk(host.cwd):
+        for path in discovery.walk(host.cwd, skipped):
             add(path, None)
         return out
     for path in paths:
         if os.path.isdir(path):
-            for found in discovery.walk(path):
+            for found in discovery.walk(path, skipped):
                 add(found, None)
         elif os.path.isfile(path):
             add(path, None)
@@ -137,9 +144,10 @@ def scan(
     """
     settings = settings or AuditSettings()
     explicit = {os.path.abspath(p) for p in paths if os.path.isfile(p)}
+    skipped: list[Skipped] = []
     jobs = [
         (path, candidate, os.path.abspath(path) in explicit)
-        for path, candidate in collect(paths, host)
+        for path, candidate in collect(paths, host, skipped)
     ]
     workers = min(os.cpu_count() or 1, 8)
     if len(jobs) >= PARALLEL_THRESHOLD and workers > 1:
@@ -168,7 +176,8 @@ def scan(
         if baseline is not None and baseline.contains(finding):
             continue
         kept.append(finding)
-    return AuditReport(files, kept, len(findings) - len(kept), findings)
+    shown = [Skipped(display_path(item.path, host), item.reason) for item in skipped]
+    return AuditReport(files, kept, len(findings) - len(kept), findings, shown)
 
 
 FileResult = tuple[ScannedFile | None, list[Finding]]
