@@ -34,7 +34,15 @@ from mcpcred.clients import BY_ID
 from mcpcred.clients.base import is_wrapped
 from mcpcred.host import Host
 from mcpcred.models import Finding, Pointer, ServerEntry, Severity
-from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, Source, pointer_index
+from mcpcred.parsing.nodes import (
+    ArrayNode,
+    KeyNode,
+    Node,
+    ObjectNode,
+    ScalarNode,
+    Source,
+    pointer_index,
+)
 
 if TYPE_CHECKING:
     from mcpcred.audit.pinned import PinnedTools
@@ -169,6 +177,16 @@ _HYGIENE = [
         "A user-scope client config (POSIX) is readable by group or others. Medium when the "
         "file also holds plaintext credentials.",
         "`chmod 600 FILE`.",
+    ),
+    Rule(
+        "hygiene/duplicate-key",
+        "Duplicate key hides a value",
+        Severity.MEDIUM,
+        'A JSON object repeats a key (`"TOKEN": "ghp_...", "TOKEN": "changeme"`). '
+        "The client reads only the last value; the earlier one stays in the file, unseen by "
+        "review and by tools that parse the file. Secrets in the hidden value are reported "
+        "too.",
+        "Keep one value per key: delete the duplicate (and rotate a credential it held).",
     ),
     Rule(
         "hygiene/shell-wrapper",
@@ -344,6 +362,38 @@ class Auditor:
                     continue
                 seen.add(key)
                 yield item, hit
+
+    def hidden_secret_hits(
+        self, entry: ServerEntry, pointer: Pointer, key: KeyNode, value: Node
+    ) -> list[tuple[SecretValue, Hit]]:
+        """Credentials in a value hidden by a later duplicate key inside ``entry``.
+
+        ``pointer`` is where the hidden member's key sits (``shadowed_members``).
+        The value is judged as if it stood where the client reads its key, so a
+        hidden ``"env": {...}`` or ``"args": [...]`` gets the same names and
+        flag pairing as a live one; only hits inside the hidden value are kept.
+        Each ``SecretValue.node`` is a node of the hidden value, with its true span.
+        """
+        relative = pointer[len(entry.pointer) :]
+        if not relative or pointer[: len(entry.pointer)] != entry.pointer:
+            return []
+        swapped = _replaced(entry.node, relative, key, value)
+        if not isinstance(swapped, ObjectNode):
+            return []
+        adapter = BY_ID.get(entry.client) or BY_ID["generic"]
+        entry_key = KeyNode(entry.name, entry.node.start, entry.node.start)
+        shadow = adapter.entry(entry.document, entry.location, entry_key, swapped, entry.pointer)
+        inside = set(pointer_index(value))
+        return [(item, hit) for item, hit in self.secret_hits(shadow) if id(item.node) in inside]
+
+    def hidden_secret_findings(
+        self, entry: ServerEntry, pointer: Pointer, key: KeyNode, value: Node, display_path: str
+    ) -> list[Finding]:
+        """``secret/*`` findings for ``hidden_secret_hits``."""
+        return [
+            self._secret_finding(entry, item, hit, display_path)
+            for item, hit in self.hidden_secret_hits(entry, pointer, key, value)
+        ]
 
     def _values(self, entry: ServerEntry) -> Iterator[SecretValue]:
         """Every string in the entry with its name context and its real JSON pointer.
@@ -756,6 +806,31 @@ def _strings(node: Node, name: str | None, role: str, pointer: Pointer) -> Itera
     elif isinstance(node, ArrayNode):
         for index, child in enumerate(node.items):
             yield from _strings(child, name, role, (*pointer, index))
+
+
+def _replaced(node: Node, relative: Pointer, key: KeyNode, value: Node) -> Node:
+    """A copy of ``node`` whose member at ``relative`` is ``key: value`` (the rest shared)."""
+    head, rest = relative[0], relative[1:]
+    if isinstance(node, ObjectNode) and isinstance(head, str):
+        copy = ObjectNode(node.start, node.end, list(node.members), dict(node._index))
+        index = copy._index.get(head)
+        if index is None:
+            return node
+        old_key, child = copy.members[index]
+        copy.members[index] = (
+            (key, value) if not rest else (old_key, _replaced(child, rest, key, value))
+        )
+        return copy
+    if (
+        isinstance(node, ArrayNode)
+        and isinstance(head, int)
+        and 0 <= head < len(node.items)
+        and rest
+    ):
+        items = list(node.items)
+        items[head] = _replaced(items[head], rest, key, value)
+        return ArrayNode(node.start, node.end, items)
+    return node
 
 
 def _source_offset(source: Source, node: ScalarNode, index: int) -> int:

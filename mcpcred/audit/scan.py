@@ -23,7 +23,7 @@ from mcpcred.errors import ParseError, UsageError
 from mcpcred.host import Host
 from mcpcred.models import Finding, Pointer, ServerEntry
 from mcpcred.parsing.jsonc import parse_jsonc
-from mcpcred.parsing.nodes import Document, ObjectNode
+from mcpcred.parsing.nodes import Document, KeyNode, ObjectNode, shadowed_members
 from mcpcred.parsing.toml import parse_toml
 from mcpcred.project_config import AuditSettings
 
@@ -226,6 +226,8 @@ def scan_file(
             replace(f, message=f.message + note) for f in auditor.entry_findings(entry, shown)
         )
     servers = servers + [entry for _, entry in others]
+    if document.duplicates:
+        found.extend(_hidden_findings(document, candidate, servers, auditor, shown))
     has_secrets = any(f.rule.startswith("secret/") and f.rule != WEAK_DEFAULT for f in found)
     found.extend(auditor.file_findings(path, shown, scope, has_secrets, _posix_mode(path)))
     return ScannedFile(path, shown, candidate.adapter.id, scope, len(servers)), found
@@ -276,6 +278,105 @@ def other_blocks(
                 entry = adapter.entry(document, candidate.location, key, node, (*where, key.name))
                 out.append((".".join(str(p) for p in where), entry))
     return out
+
+
+_HIDDEN_NOTE = (
+    " (hidden by a later duplicate key: the client reads only the last value, "
+    "but the file still holds this one)"
+)
+
+
+def _hidden_findings(
+    document: Document,
+    candidate: Candidate,
+    entries: list[ServerEntry],
+    auditor: Auditor,
+    shown: str,
+) -> list[Finding]:
+    """``hygiene/duplicate-key`` for every repeated key, and what the hidden values hold.
+
+    A hidden value inside a server entry is checked for secrets where the client
+    would read it; a hidden server entry (a server name given twice) or a hidden
+    block (``mcpServers`` twice) gets every rule, like a live one. Their findings'
+    pointers end with ``#hiddenN`` (the Nth hidden occurrence of that key) so that
+    fingerprints tell them from the live value's.
+    """
+    rule = RULES["hygiene/duplicate-key"]
+    out: list[Finding] = []
+    ordinals: dict[Pointer, int] = {}
+    for pointer, key, value in shadowed_members(document.root):
+        ordinals[pointer] = ordinals.get(pointer, 0) + 1
+        marker = f"#hidden{ordinals[pointer]}"
+        owner = max(
+            (e for e in entries if pointer[: len(e.pointer)] == e.pointer),
+            key=lambda e: len(e.pointer),
+            default=None,
+        )
+        line, column = document.source.position(key.start)
+        out.append(
+            Finding(
+                rule=rule.id,
+                severity=rule.severity,
+                path=shown,
+                line=line,
+                column=column,
+                message=f"Key '{key.name}' appears more than once"
+                + (f" in server '{owner.name}'" if owner else "")
+                + ": the client reads only the last value, this earlier one is hidden",
+                client=owner.client if owner else candidate.adapter.id,
+                server=owner.name if owner else None,
+                fix=rule.fix,
+                evidence=key.name,
+                pointer=(*pointer, marker),
+            )
+        )
+        hidden: list[Finding] = []
+        if owner is not None and pointer == owner.pointer and isinstance(value, ObjectNode):
+            adapter = BY_ID.get(owner.client) or BY_ID["generic"]
+            entry = adapter.entry(document, owner.location, key, value, pointer)
+            hidden = auditor.entry_findings(entry, shown)
+        elif owner is not None:
+            hidden = auditor.hidden_secret_findings(owner, pointer, key, value, shown)
+        elif isinstance(value, ObjectNode):
+            hidden = _hidden_blocks(document, candidate, pointer, key, value, auditor, shown)
+        out.extend(
+            replace(f, message=f.message + _HIDDEN_NOTE, pointer=(*f.pointer, marker))
+            for f in hidden
+        )
+    return out
+
+
+def _hidden_blocks(
+    document: Document,
+    candidate: Candidate,
+    pointer: Pointer,
+    key: KeyNode,
+    value: ObjectNode,
+    auditor: Auditor,
+    shown: str,
+) -> list[Finding]:
+    """Findings for the server entries inside a hidden value above the entry level."""
+    blocks: list[tuple[ObjectNode, Pointer, str]] = []
+    for block, client in _BLOCKS:
+        if block[-1] == key.name and pointer[-len(block) :] == block:
+            blocks.append((value, pointer, client))
+        for container, where in find_containers(value, (block,)):
+            blocks.append((container, (*pointer, *where), client))
+    found: list[Finding] = []
+    seen: set[int] = set()
+    for container, where, client in blocks:
+        adapter = candidate.adapter if client == "generic" else BY_ID[client]
+        for member_key, node in container.members:
+            if id(node) in seen or not isinstance(node, ObjectNode):
+                continue
+            if not _SERVER_KEYS.intersection(name for name, _ in node.items()):
+                continue
+            seen.add(id(node))
+            entry = adapter.entry(
+                document, candidate.location, member_key, node, (*where, member_key.name)
+            )
+            found.extend(auditor.entry_findings(entry, shown))
+    return found
 
 
 _WORKER: tuple[Host, Auditor] | None = None

@@ -23,6 +23,7 @@ TESTED_HERE = {
     "hygiene/file-permissions",
     "hygiene/shell-wrapper",
     "hygiene/broad-filesystem",
+    "hygiene/duplicate-key",  # tests/audit/test_duplicate_keys.py
     "error/parse",
     # guard mode's pins: tests/audit/test_pinned_findings.py
     "tools/hidden-instructions",
