@@ -305,8 +305,66 @@ def _basename(command: str) -> str:
     return name
 
 
+# Short flags that servers use for their key (``-k KEY``).
+_SHORT_SECRET_FLAGS = {"-k": "API_KEY"}
+# Servers documented to take a credential as a bare argument: (package or command,
+# subcommand before it or None, position after that, what the value is).
+_ANY = re.compile(r"(?P<secret>.+)", re.DOTALL)
+_POSITIONAL_KEYS: tuple[tuple[re.Pattern[str], str | None, int, str, re.Pattern[str]], ...] = (
+    # npx -y @neondatabase/mcp-server-neon start <NEON_API_KEY>
+    (re.compile(r"(?:^|/)mcp-server-neon(?:@[^/]*)?$"), "start", 0, "NEON_API_KEY", _ANY),
+    # npx -y @upstash/mcp-server run <EMAIL> <API_KEY>
+    (re.compile(r"^@upstash/mcp-server(?:@[^/]*)?$"), "run", 1, "UPSTASH_API_KEY", _ANY),
+    # npx -y @twilio-alpha/mcp <ACCOUNT_SID>/<API_KEY>:<API_SECRET>
+    (
+        re.compile(r"^@twilio-alpha/mcp(?:@[^/]*)?$"),
+        None,
+        0,
+        "TWILIO_API_CREDENTIALS",
+        re.compile(r"^AC\w+/SK\w+:(?P<secret>\S+)$"),
+    ),
+)
+
+
 def _env_name(flag: str) -> str:
+    if flag in _SHORT_SECRET_FLAGS:
+        return _SHORT_SECRET_FLAGS[flag]
     return flag.lstrip("-").replace("-", "_").upper()
+
+
+def _is_long_flag(text: str | None) -> bool:
+    """``--name`` (whose value may follow it) rather than ``--name=value`` or a value."""
+    return text is not None and text.startswith("--") and "=" not in text
+
+
+def _known_positionals(
+    command: str, texts: list[str | None]
+) -> dict[int, tuple[str, re.Match[str]]]:
+    """Args that a known server reads as a credential: index -> (what it is, the match
+    whose ``secret`` group is the credential inside the arg)."""
+    specs = [(_basename(command), -1)] + [
+        (t, i) for i, t in enumerate(texts) if t is not None and not t.startswith("-")
+    ]
+    for spec, at in specs:
+        for pattern, subcommand, position, name, shape in _POSITIONAL_KEYS:
+            if not pattern.search(spec):
+                continue
+            rest = [
+                j
+                for j in range(at + 1, len(texts))
+                if (text := texts[j]) is not None
+                and not text.startswith("-")
+                and not _is_long_flag(texts[j - 1] if j > at + 1 else None)
+            ]
+            if subcommand is not None:
+                if not rest or texts[rest[0]] != subcommand:
+                    continue
+                rest = rest[1:]
+            if position < len(rest):
+                match = shape.match(texts[rest[position]] or "")
+                if match is not None:
+                    return {rest[position]: (name, match)}
+    return {}
 
 
 @dataclass(slots=True)
@@ -448,7 +506,14 @@ class Auditor:
             if isinstance(a, ScalarNode) and isinstance(a.value, str)
         )
         pending: str | None = None  # the flag whose value comes next
+        texts = [
+            a.value if isinstance(a, ScalarNode) and isinstance(a.value, str) else None
+            for a in args
+        ]
+        known = _known_positionals(entry.command_text() or "", texts)
+        previous: str | None = None  # a flag just before a bare value may name it
         for index, node in enumerate(args):
+            flag_before, previous = previous, None
             pointer = pointers.get(id(node), (*entry.pointer, "args", index))
             if not (isinstance(node, ScalarNode) and isinstance(node.value, str)):
                 pending = None
@@ -508,8 +573,16 @@ class Auditor:
                     or name_strength(_env_name(text))
                 ):
                     pending = text
+                else:
+                    previous = text
                 yield SecretValue(node, text, 0, None, "arg", pointer)
                 continue
+            if index in known:
+                what, match = known[index]
+                part = match.group("secret")
+                yield SecretValue(node, part, match.start("secret"), what, "arg", pointer)
+                if len(part) == len(text):
+                    continue
             assignment = _ASSIGNMENT.match(text)
             if assignment and not container:
                 yield SecretValue(
@@ -521,7 +594,10 @@ class Auditor:
                     pointer,
                 )
                 continue
-            yield SecretValue(node, text, 0, None, "arg", pointer)
+            # A bare argument: a credential only if it is a scrambled key, unless the
+            # flag before it says what it is (``--project-id VALUE``).
+            flag_name = _env_name(flag_before) if flag_before else None
+            yield SecretValue(node, text, 0, flag_name, "positional", pointer)
 
     def _secret_finding(
         self, entry: ServerEntry, item: SecretValue, hit: Hit, display_path: str

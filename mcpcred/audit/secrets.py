@@ -22,6 +22,7 @@ shown (a short prefix and a length).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -153,6 +154,16 @@ def name_strength(name: str | None) -> int:
     return 0
 
 
+def _names_non_secret(name: str | None) -> bool:
+    """Whether a name says what a value is, and it is not a credential (``--project-id``)."""
+    if not name:
+        return False
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", _CAMEL.sub("_", name).upper()) if w]
+    return bool(words) and (
+        words[-1] in _NOT_SECRET_LAST or bool(_NOT_SECRET_ANY.intersection(words))
+    )
+
+
 def mask_references(value: str) -> str:
     """The value with every delimited reference and angle-bracket placeholder blanked out.
 
@@ -212,6 +223,28 @@ def _random_looking(text: str) -> bool:
         and any(c.islower() for c in text)
         and entropy(text) >= 3.5
     )
+
+
+_KEY_CHARS = re.compile(r"[A-Za-z0-9_+/=-]+")
+
+
+def scrambled(text: str) -> bool:
+    """A generated key rather than a name: long, random, and switching character class often.
+
+    ``MyProject2024Final`` is mixed-case with digits too, but reads as words; a
+    random base62 string changes between upper, lower and digit at about 62% of
+    its positions (words: at their edges only).
+    """
+    if len(text) < 20 or not _KEY_CHARS.fullmatch(text) or not _random_looking(text):
+        return False
+    if entropy(text) < 4.0:
+        return False
+
+    def kind(c: str) -> int:
+        return 0 if c.isupper() else 1 if c.islower() else 2 if c.isdigit() else 3
+
+    switches = sum(1 for a, b in itertools.pairwise(text) if kind(a) != kind(b))
+    return switches >= 0.45 * (len(text) - 1)
 
 
 def _bounded(word: str, lowered: str) -> bool:
@@ -333,6 +366,8 @@ class Detector:
         if strength == 0 and _AUTH_SCHEME.match(masked.strip()):
             strength = STRONG  # "Bearer <random>" is a credential whatever it is called
         if strength == 0:
+            if role == "positional" and not _names_non_secret(name):
+                return self._positional(value, masked)
             return []
         start = len(masked) - len(masked.lstrip())
         candidate = masked.strip()
@@ -353,6 +388,31 @@ class Detector:
             kind = "generic-secret"
         kind, title, severity = _generic(kind, strength)
         return [Hit(kind, title, severity, start, end, value[start:end], _describe(name, role))]
+
+    def _positional(self, value: str, masked: str) -> list[Hit]:
+        """A bare argument with no name: a credential only if it is a scrambled key.
+
+        Servers such as ``SERVER start KEY`` take their key by position; without a
+        name, only a value that cannot be a word, identifier or path counts.
+        """
+        candidate = masked.strip()
+        if not scrambled(candidate) or not looks_secret(candidate, STRONG):
+            return []
+        start = len(masked) - len(masked.lstrip())
+        end = start + len(candidate)
+        context = _describe(None, "positional")  # the flag before it, if any, is not its name
+        secret = value[start:end]
+        return [
+            Hit(
+                "generic-secret",
+                "Credential in a bare argument",
+                Severity.MEDIUM,
+                start,
+                end,
+                secret,
+                context,
+            )
+        ]
 
     def _embedded_json(self, value: str, existing: list[Hit]) -> list[Hit]:
         try:
@@ -609,6 +669,8 @@ def _describe(name: str | None, role: str) -> str:
         return f"header {name}"
     if role == "arg":
         return f"argument {name}" if name else "argument"
+    if role == "positional":
+        return f"positional argument ({name})" if name else "positional argument"
     if role == "url":
         return "URL"
     if role == "command":
