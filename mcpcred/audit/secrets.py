@@ -182,6 +182,8 @@ def is_reference(value: str) -> bool:
     literal. Bare ``$VAR``/``%VAR%`` count only when they are the whole value:
     glued to other characters (``Kq$vZ2$xP9``) a dollar sign is part of a password.
     """
+    if not any(c in value for c in "${%:"):
+        return False  # every reference form has one of these
     text = value.strip()
     scheme = _AUTH_SCHEME.match(text)
     if scheme is not None:
