@@ -356,10 +356,11 @@ class Detector:
         stripped = masked.strip()
         if depth == 0 and stripped[:1] in "{[" and stripped[-1:] in "}]":
             hits.extend(self._embedded_json(value, hits))
-        scheme = _SCHEME.search(masked)
-        if scheme is not None:
-            parts = parse_url(value, scheme.start())
-            hits.extend(h for h in self._url(value, parts) if not _overlaps(h, hits))
+        if "://" in masked:
+            # Every URL, nested ones too (``?next=postgres://u:p@h``); overlaps go.
+            for scheme in _SCHEME.finditer(masked):
+                parts = parse_url(value, scheme.start())
+                hits.extend(h for h in self._url(value, parts) if not _overlaps(h, hits))
         if hits:
             return hits
         strength = name_strength(name)
@@ -462,7 +463,11 @@ class Detector:
                 strength = name_strength(key)
                 if strength == 0 and key.lower() in _SHORT_QUERY_NAMES:
                     strength = STRONG
-                if strength and looks_secret(_unquote(raw), strength, key):
+                if strength == PASSWORD and is_weak_default(_unquote(raw)):
+                    host = value[parts.host[0] : parts.host[1]]
+                    end = value_start + len(raw)
+                    out.append(_weak_hit(value_start, end, raw, f"URL query {key}", host))
+                elif strength and looks_secret(_unquote(raw), strength, key):
                     kind, title, severity = _generic("url-query-secret", strength)
                     end = value_start + len(raw)
                     out.append(

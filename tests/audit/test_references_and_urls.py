@@ -134,3 +134,18 @@ def test_audit_and_wrap_see_the_whole_password(project: Path) -> None:
     [entry] = BY_ID[candidate.adapter.id].servers(document, candidate.location)
     secrets = sorted(hit.secret for _, hit in Auditor(Host.current()).secret_hits(entry))
     assert secrets == ["Kq$vZ2$xP9mN4", "Vb7#kLq2mZ"]
+
+
+def test_every_url_in_a_string_is_taken_apart() -> None:
+    value = "a=postgres://u:Vb7kLq2mZx9@db1.acme.io b=mysql://u:Xp3Rt7Wq1Zk@db2.acme.io"
+    assert found(value, None, "arg") == [
+        ("url-password", "Vb7kLq2mZx9"),
+        ("url-password", "Xp3Rt7Wq1Zk"),
+    ]
+    nested = "https://login.acme.io/?next=postgres://u:Vb7kLq2mZx9@db1.acme.io/app"
+    assert found(nested, "NEXT_URL", "env") == [("url-password", "Vb7kLq2mZx9")]
+
+
+def test_a_weak_password_in_a_query_is_graded_apart() -> None:
+    url = "jdbc:postgresql://db.acme.io:5432/app?user=fred&password=secret"
+    assert found(url, None, "arg") == [("weak-default-credential", "secret")]
