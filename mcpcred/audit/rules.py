@@ -308,17 +308,24 @@ def _basename(command: str) -> str:
 # Short flags that servers use for their key (``-k KEY``).
 _SHORT_SECRET_FLAGS = {"-k": "API_KEY"}
 # Servers documented to take a credential as a bare argument: (package or command,
-# subcommand before it or None, position after that, what the value is).
+# subcommands one of which comes first (or none), position after it, what the value
+# is, the shape of the arg whose ``secret`` group is the credential).
 _ANY = re.compile(r"(?P<secret>.+)", re.DOTALL)
-_POSITIONAL_KEYS: tuple[tuple[re.Pattern[str], str | None, int, str, re.Pattern[str]], ...] = (
-    # npx -y @neondatabase/mcp-server-neon start <NEON_API_KEY>
-    (re.compile(r"(?:^|/)mcp-server-neon(?:@[^/]*)?$"), "start", 0, "NEON_API_KEY", _ANY),
+_POSITIONAL_KEYS: tuple[tuple[re.Pattern[str], tuple[str, ...], int, str, re.Pattern[str]], ...] = (
+    # npx -y @neondatabase/mcp-server-neon start <NEON_API_KEY> (also: init <KEY>)
+    (
+        re.compile(r"(?:^|/)mcp-server-neon(?:@[^/]*)?(?:$|/)"),
+        ("start", "init"),
+        0,
+        "NEON_API_KEY",
+        _ANY,
+    ),
     # npx -y @upstash/mcp-server run <EMAIL> <API_KEY>
-    (re.compile(r"^@upstash/mcp-server(?:@[^/]*)?$"), "run", 1, "UPSTASH_API_KEY", _ANY),
+    (re.compile(r"^@upstash/mcp-server(?:@[^/]*)?$"), ("run",), 1, "UPSTASH_API_KEY", _ANY),
     # npx -y @twilio-alpha/mcp <ACCOUNT_SID>/<API_KEY>:<API_SECRET>
     (
         re.compile(r"^@twilio-alpha/mcp(?:@[^/]*)?$"),
-        None,
+        (),
         0,
         "TWILIO_API_CREDENTIALS",
         re.compile(r"^AC\w+/SK\w+:(?P<secret>\S+)$"),
@@ -356,8 +363,8 @@ def _known_positionals(
                 and not text.startswith("-")
                 and not _is_long_flag(texts[j - 1] if j > at + 1 else None)
             ]
-            if subcommand is not None:
-                if not rest or texts[rest[0]] != subcommand:
+            if subcommand:
+                if not rest or texts[rest[0]] not in subcommand:
                     continue
                 rest = rest[1:]
             if position < len(rest):

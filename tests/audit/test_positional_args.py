@@ -36,6 +36,7 @@ def _secrets(project: Path, command: str, args: list[str]) -> list[Finding]:
     [
         ("npx", ["-y", "@neondatabase/mcp-server-neon@0.6.1", "start", NEON], "napi"),
         ("mcp-server-neon", ["start", NEON], "napi"),
+        ("node", ["/opt/mcp-server-neon/dist/index.js", "init", NEON], "napi"),
         ("npx", ["-y", "@upstash/mcp-server@0.1.0", "run", "ann@acme.io", UPSTASH], "0b6c"),
         ("npx", ["-y", "@twilio-alpha/mcp@0.3.0", TWILIO], "Zq8L"),
         ("npx", ["-y", "acme-mcp-server@1.2.0", KEY], "q7Vt"),
@@ -52,6 +53,24 @@ def test_a_bare_credential_argument_is_found(
     assert len(found) == 1
     assert found[0].evidence is not None and found[0].evidence.startswith(evidence_prefix[:1])
     assert KEY not in found[0].message and NEON not in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "rule"),
+    [
+        ("npx", ["-y", "@smithery/cli@1.2.0", "run", "@acme/mcp", "--key", NEON], "generic-secret"),
+        ("npx", ["-y", "acme-mcp@1.0.0", f"--token={NEON}"], "generic-secret"),
+        (
+            "npx",
+            ["-y", "acme-mcp@1.0.0", "--config", json.dumps({"apiKey": KEY})],
+            "authorization-header",  # a JSON key names its value like a header
+        ),
+    ],
+)
+def test_flags_name_the_value_after_them(
+    command: str, args: list[str], rule: str, project: Path
+) -> None:
+    assert [f.rule for f in _secrets(project, command, args)] == [f"secret/{rule}"]
 
 
 @pytest.mark.parametrize(
