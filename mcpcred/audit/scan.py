@@ -222,8 +222,18 @@ def scan_file(
             f" (in '{block}', which {candidate.adapter.display_name} does not read; "
             "it is in the file all the same)"
         )
+        fix = (
+            f"Rotate it, then delete the block '{block}' if nothing reads it, or reference the "
+            "value; `mcpcred wrap` edits only the block "
+            f"{candidate.adapter.display_name} reads"
+        )
         found.extend(
-            replace(f, message=f.message + note) for f in auditor.entry_findings(entry, shown)
+            replace(
+                f,
+                message=f.message + note,
+                fix=fix if f.fix and "mcpcred wrap" in f.fix else f.fix,
+            )
+            for f in auditor.entry_findings(entry, shown)
         )
     servers = servers + [entry for _, entry in others]
     if document.duplicates:

@@ -53,6 +53,7 @@ def test_a_block_the_client_does_not_read_is_scanned(
     assert [(f.rule, f.server) for f in found] == [("secret/generic-secret", "b")]
     assert f"in '{block}'" in found[0].message
     assert OPAQUE not in found[0].message
+    assert found[0].fix is not None and "mcpcred wrap" not in found[0].fix.split(";")[0]
 
 
 def test_a_block_the_client_reads_is_reported_once(project: Path) -> None:
