@@ -589,9 +589,13 @@ _LOCAL_HOST = re.compile(
     re.I,
 )
 _PLACEHOLDER_HOST = re.compile(
-    r"^(?:(?:[\w-]+\.)*example(?:\.(?:com|org|net))?|[\w.-]+\.(?:test|invalid|example)"
-    r"|(?:your|my)[\w.-]*|[\w.-]*your[-_.]?(?:server|host|domain|instance|company|org)[\w.-]*"
-    r"|host|hostname|server|domain|<[^>]*>|\{[^}]*\}|\$\{[^}]*\}|\[[^\]]*\]|x+(?:\.x+)*)$",
+    r"^(?:(?:[\w-]+\.)*example(?:\.(?:com|org|net))?"  # example.com and its subdomains
+    r"|[\w.-]+\.(?:test|invalid|example)"  # reserved documentation TLDs (RFC 2606)
+    r"|your[\w.-]*|[\w.-]*[-_.]your[-_.][\w.-]*"  # your-server, yourdomain.com, api.your-org
+    r"|my[-_]?(?:server|host|domain|instance|company|org|app|api|mcp)[\w-]*(?:\.[\w.-]+)?"
+    r"|host|hostname|server|domain|server[-_]ip|ip[-_]address"
+    r"|(?:192\.0\.2|198\.51\.100|203\.0\.113)\.\d{1,3}"  # documentation networks
+    r"|<[^>]*>|\{[^}]*\}|\$\{[^}]*\}|\$[A-Za-z_]\w*|%\w+%|\[[^\]]*\]|x+(?:\.x+)*)$",
     re.I,
 )
 
