@@ -235,18 +235,34 @@ def scrambled(text: str) -> bool:
 
     ``MyProject2024Final`` is mixed-case with digits too, but reads as words; a
     random base62 string changes between upper, lower and digit at about 62% of
-    its positions (words: at their edges only).
+    its positions (words: at their edges only). A single-case key (base36, such
+    as ``napi_...``) changes between letter and digit at about 40%. Hex is left
+    out: it is what ids and digests are made of.
     """
-    if len(text) < 20 or not _KEY_CHARS.fullmatch(text) or not _random_looking(text):
+    if len(text) < 20 or not _KEY_CHARS.fullmatch(text) or entropy(text) < 4.0:
         return False
-    if entropy(text) < 4.0:
+    if not any(c.isdigit() for c in text) or not any(c.isalpha() for c in text):
         return False
+    if _HEX.match(text.replace("-", "")):
+        return False
+    if _random_looking(text):
 
-    def kind(c: str) -> int:
-        return 0 if c.isupper() else 1 if c.islower() else 2 if c.isdigit() else 3
+        def kind(c: str) -> int:
+            return 0 if c.isupper() else 1 if c.islower() else 2 if c.isdigit() else 3
 
+        ratio = 0.45
+    else:
+        # Separators make kebab-case names (``my-project-2024-final``) look busy.
+        if len(text) < 24 or sum(1 for c in text if not c.isalnum()) > 2:
+            return False
+        text = "".join(c for c in text if c.isalnum())
+
+        def kind(c: str) -> int:
+            return 0 if c.isalpha() else 1
+
+        ratio = 0.25
     switches = sum(1 for a, b in itertools.pairwise(text) if kind(a) != kind(b))
-    return switches >= 0.45 * (len(text) - 1)
+    return switches >= ratio * (len(text) - 1)
 
 
 def _bounded(word: str, lowered: str) -> bool:
@@ -532,17 +548,25 @@ def parse_url(text: str, start: int = 0) -> UrlParts:
     segment = text[begin:stop]
     authority_end = next((i for i, c in enumerate(segment) if c in "/?#"), len(segment))
     at = segment.rfind("@", 0, authority_end)
-    if at < 0:
-        late = segment.rfind("@")
-        if late > authority_end and _HOST_LIKE.match(segment, late + 1):
-            colon = segment.find(":", 0, late)
-            user_part = segment[:colon]
-            password_head = segment[colon + 1 : authority_end]
-            if (
-                colon >= 0
-                and not any(c in user_part for c in "/?#")
-                and not (_PORT.fullmatch(password_head))
-            ):
+    late = segment.rfind("@")
+    if late > authority_end and _HOST_LIKE.match(segment, late + 1):
+        colon = segment.find(":", 0, late)
+        user_part = segment[:colon]
+        password_head = segment[colon + 1 : authority_end]
+        userinfo = colon >= 0 and not any(c in user_part for c in "/?#@")
+        if at < 0:
+            # user:pa/ss@host: the authority a URL parser sees ends inside the password.
+            if userinfo and not _PORT.fullmatch(password_head):
+                at = late
+        elif userinfo:
+            # user:p@ss/w@db.acme.io: the first "host" is no host, the last one is.
+            near = host_name(segment[at + 1 : authority_end])
+            far_end = next(
+                (i for i in range(late + 1, len(segment)) if segment[i] in "/?#"), len(segment)
+            )
+            far = host_name(segment[late + 1 : far_end])
+            between = segment[at + 1 : late]
+            if _bare_word(near) and not _bare_word(far) and not any(c in between for c in "?=&"):
                 at = late
     user = password = None
     host_start = 0
@@ -567,6 +591,11 @@ def parse_url(text: str, start: int = 0) -> UrlParts:
         (begin + host_end, begin + path_end),
         query,
     )
+
+
+def _bare_word(host: str) -> bool:
+    """A "host" with no dot that is not a local name: a fragment of a password."""
+    return bool(host) and "." not in host and ":" not in host and not is_local_host(host)
 
 
 # Passwords that ship as defaults or in tutorials: whoever guesses them gets in,

@@ -41,6 +41,7 @@ def _secrets(project: Path, command: str, args: list[str]) -> list[Finding]:
         ("npx", ["-y", "@twilio-alpha/mcp@0.3.0", TWILIO], "Zq8L"),
         ("npx", ["-y", "acme-mcp-server@1.2.0", KEY], "q7Vt"),
         ("npx", ["-y", "acme-mcp-server@1.2.0", "start", KEY], "q7Vt"),
+        ("npx", ["-y", "acme-mcp-server@1.2.0", "start", "k3j4h5g6f7d8s9a0q1w2e3r4t5y6u7"], "k3j4"),
         ("uvx", ["acme-mcp==1.0", "-k", KEY], "q7Vt"),
         ("docker", ["run", "-i", "--rm", "acme/mcp@sha256:" + "ab" * 32, KEY], "q7Vt"),
         ("node", ["server.js", "--verbose", KEY], "q7Vt"),
@@ -80,6 +81,9 @@ def test_flags_name_the_value_after_them(
         ("npx", ["-y", "@twilio-alpha/mcp@0.3.0", "--workspace-id", UPSTASH]),
         ("npx", ["-y", "acme-mcp-server@1.2.0", "--project-id", KEY]),
         ("npx", ["-y", "acme-mcp-server@1.2.0", "MyProjectName2024Final"]),
+        ("npx", ["-y", "acme-mcp-server@1.2.0", "run", "my-project-name-2024-final"]),
+        ("npx", ["-y", "@smithery/cli@1.2.0", "run", "@upstash/context7-mcp"]),
+        ("docker", ["run", "-i", "node20-alpine3-slim-build2024", "serve"]),
         ("npx", ["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "/Users/ann/Code"]),
         ("uvx", ["mcp-server-git==0.6.2", "--repository", "./repo"]),
         ("npx", ["-y", "@neondatabase/mcp-server-neon@0.6.1", "start", "${NEON_API_KEY}"]),
@@ -96,3 +100,6 @@ def test_scrambled_tells_keys_from_identifiers() -> None:
     assert not scrambled("MyAwesomeServer2025Beta")
     assert not scrambled("ProdDatabaseReplica01West")
     assert not scrambled("0123456789abcdef0123456789abcdef")
+    assert scrambled("napi_k3j4h5g6f7d8s9a0q1w2e3r4t5y6u7i8o9p0")
+    assert not scrambled("my-project-name-2024-final")
+    assert not scrambled("ubuntu-22.04-server-amd64")

@@ -76,6 +76,10 @@ def test_is_reference_needs_the_whole_value() -> None:
         ("redis://:Kq$vZ2/xP9#w@redis.acme.io:6379/0", "Kq$vZ2/xP9#w"),
         ("mongodb+srv://app:p@ssW0rd9@cluster0.abcde.mongodb.net/db", "p@ssW0rd9"),
         ("postgresql://app:Kq$vZ2$xP9mN4@db.internal/app", "Kq$vZ2$xP9mN4"),
+        ("postgres://app:Vb7k@Lq2/mZx9@db.acme.io:5432/app", "Vb7k@Lq2/mZx9"),
+        ("postgres://app:Vb7k@Lq2/mZx9@localhost/app", "Vb7k@Lq2/mZx9"),
+        ("postgres://app:Vb7kLq2mZx9@db/app?contact=ann@acme.io", "Vb7kLq2mZx9"),
+        ("https://ann:Xp3Rt7Wq1Zk@github.com/x?e=ann@acme.io", "Xp3Rt7Wq1Zk"),
     ],
 )
 def test_url_password_runs_to_the_at_before_the_host(url: str, password: str) -> None:
