@@ -176,7 +176,7 @@ def walk(root: str, skipped: list[Skipped] | None = None) -> Iterator[str]:
                         subdirs.append(entry.path)
                 elif entry.is_symlink() and entry.is_dir():
                     note(Skipped(entry.path, "symbolic link to a folder; not followed"))
-                elif name in CANDIDATE_NAMES and entry.is_file():
+                elif source_name(name) in CANDIDATE_NAMES and entry.is_file():
                     yield entry.path
             except OSError:
                 continue
@@ -185,10 +185,10 @@ def walk(root: str, skipped: list[Skipped] | None = None) -> Iterator[str]:
 
 def worth_reading(path: str, head: str) -> bool:
     """Whether a generically named file (settings.json, config.toml...) concerns MCP."""
-    markers = SHAPE_CHECK.get(os.path.basename(path))
+    markers = SHAPE_CHECK.get(source_name(os.path.basename(path)))
     if markers is None:
         return True
-    if os.path.basename(path) == "mcp.json" and _parent_names(path)[:1] in (
+    if source_name(os.path.basename(path)) == "mcp.json" and _parent_names(path)[:1] in (
         (".cursor",),
         (".vscode",),
     ):
@@ -198,7 +198,31 @@ def worth_reading(path: str, head: str) -> bool:
 
 def _parent_names(path: str) -> tuple[str, ...]:
     parts = PurePath(path).parts[:-1]
-    return tuple(reversed(parts))
+    return tuple(source_name(part) for part in reversed(parts))
+
+
+_CHEZMOI_ATTRIBUTES = (
+    "private_", "readonly_", "exact_", "empty_", "executable_", "encrypted_", "create_",
+    "modify_", "symlink_", "remove_",
+)  # fmt: skip
+
+
+def source_name(name: str) -> str:
+    """The name a dotfiles manager's source file stands for (chezmoi: ``private_dot_cursor``
+    is ``.cursor``, ``dot_mcp.json`` is ``.mcp.json``); other names are unchanged.
+
+    Templates (``*.tmpl``) are left alone: they are not JSON until rendered.
+    """
+    original = name
+    changed = True
+    while changed:
+        changed = False
+        for attribute in _CHEZMOI_ATTRIBUTES:
+            if name.startswith(attribute):
+                name, changed = name[len(attribute) :], True
+    if name.startswith("dot_"):
+        name = "." + name[4:]
+    return name if name else original
 
 
 def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidate:
@@ -209,7 +233,7 @@ def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidat
             return Candidate(
                 adapter, ConfigLocation(adapter.id, path, location.scope, location.format)
             )
-    name = os.path.basename(path)
+    name = source_name(os.path.basename(path))
     parents = _parent_names(absolute)
     parent = parents[0] if parents else ""
     grandparent = parents[1] if len(parents) > 1 else ""

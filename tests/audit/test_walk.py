@@ -47,6 +47,11 @@ def _write(path: Path, document: object) -> Path:
         ),
         ("dotfiles/.aws/amazonq/mcp.json", CONFIG, "generic"),
         ("dotfiles/home/.copilot/mcp-config/.mcp.json", CONFIG, "claude-code"),
+        # chezmoi source names: dot_X is .X, private_ and friends are attributes
+        ("chezmoi/private_dot_cursor/mcp.json", CONFIG, "cursor"),
+        ("chezmoi/dot_mcp.json", CONFIG, "claude-code"),
+        ("chezmoi/dot_codeium/windsurf/private_mcp_config.json", CONFIG, "windsurf"),
+        ("chezmoi/dot_vscode/mcp.json", VSCODE, "vscode"),
     ],
 )
 def test_a_client_config_is_found_wherever_it_lives(
