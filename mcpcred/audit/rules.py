@@ -2,7 +2,9 @@
 
 Three families. ``secret/<kind>``: a plaintext credential anywhere in a server
 entry (env, args, ``docker -e``, URLs, headers, JSON inside a string, unknown
-keys); the kind is the token format or how it was recognised. ``hygiene/*``:
+keys, bare arguments in a known server's credential position); the kind is the
+token format or how it was recognised, and ``secret/weak-default-credential``
+grades a guessable demo password apart from a leak. ``hygiene/*``:
 settings that make credentials easier to steal or servers easier to swap under
 you. ``tools/*``: what guard mode's pinned tool definitions say about a server
 (``audit/pinned.py``; only where pins exist). ``RULES`` holds the metadata

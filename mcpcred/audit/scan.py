@@ -1,10 +1,12 @@
 """The ``audit-config`` use case: which files, read how, and what is reported.
 
 It never executes anything from a config and never touches the network: files
-are read, parsed into span trees and checked by ``rules``. A file that cannot
-be parsed becomes an ``error/parse`` finding and the scan goes on with the
-others. Suppression (``mcpcred.toml`` ignores, a baseline) is applied last, so
-renderers only see what the user should act on.
+are read, parsed into span trees and checked by ``rules``: every block of
+servers in a file, not only the one its client reads, and every value a
+duplicate key hides. A file that cannot be parsed becomes an ``error/parse``
+finding and the scan goes on with the others. Folders the directory walk
+skips are reported with the reason. Suppression (``mcpcred.toml`` ignores, a
+baseline) is applied last, so renderers only see what the user should act on.
 """
 
 from __future__ import annotations
