@@ -157,7 +157,13 @@ def mcpcred_report(path: Path) -> dict[str, object]:
 def secret_findings(report: dict[str, object]) -> list[dict[str, object]]:
     findings = report["findings"]
     assert isinstance(findings, list)
-    return [f for f in findings if str(f["rule"]).startswith("secret/")]
+    # A weak default password (postgres, changeme...) is graded apart as a low note,
+    # not claimed as a leaked secret; the corpus labels such values as placeholders.
+    return [
+        f
+        for f in findings
+        if str(f["rule"]).startswith("secret/") and f["rule"] != "secret/weak-default-credential"
+    ]
 
 
 def ds_results(path: Path) -> dict[str, list[dict[str, object]]]:

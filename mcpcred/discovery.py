@@ -1,10 +1,12 @@
 """Finding MCP config files: on the machine, under a directory, or named by the user.
 
 Nothing here parses a whole file or runs anything. Directory walks are bounded
-and skip dependency and VCS folders, and enter hidden folders only when a
-client keeps its config there, so ``audit-config`` from a large checkout or
-from HOME stays fast. A file named explicitly is attributed to a client from
-its name, its folder and, failing that, the keys it holds.
+and skip dependency, VCS and cache folders, and look into application-data
+folders (``Library``, ``AppData``) only along the paths where clients keep
+their configs, so ``audit-config`` from a large checkout or from HOME stays
+fast; every folder a walk skips is reported with the reason, never silently.
+A file named explicitly is attributed to a client from its name, its folder
+and, failing that, the keys it holds.
 """
 
 from __future__ import annotations
@@ -19,21 +21,23 @@ from mcpcred.clients import ADAPTERS, BY_ID, GENERIC, ClientAdapter
 from mcpcred.host import Host
 from mcpcred.models import ConfigLocation
 
-# Folders never worth entering: dependencies, VCS data, caches, virtualenvs.
-SKIP_DIRS = frozenset(
-    {
-        "node_modules", ".git", ".hg", ".svn", ".venv", "venv", "__pycache__", ".tox", ".nox",
-        ".mypy_cache", ".ruff_cache", ".pytest_cache", ".cache", ".npm", ".cargo", ".rustup",
-        "site-packages", "Library", "AppData", ".Trash",
-    }
-)  # fmt: skip
-# Hidden folders that hold client configs, so a walk enters them.
-CONFIG_DIRS = frozenset(
-    {
-        ".cursor", ".vscode", ".codex", ".gemini", ".zed", ".windsurf", ".devcontainer",
-        ".roo", ".junie", ".kiro", ".amazonq", ".continue", ".claude", ".codeium", ".config",
-    }
-)  # fmt: skip
+# Folders not entered, and why: dependencies, VCS data, caches, virtualenvs. A walk
+# reports every one it skips (``Skipped``), so nothing is left out silently.
+SKIP_DIRS: dict[str, str] = {
+    **dict.fromkeys(("node_modules", "site-packages", "bower_components"), "dependencies"),
+    **dict.fromkeys((".venv", "venv", ".tox", ".nox"), "virtual environment"),
+    **dict.fromkeys((".git", ".hg", ".svn"), "version control data"),
+    **dict.fromkeys(
+        (
+            "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".cache", ".npm",
+            ".cargo", ".rustup", ".Trash", ".nvm", ".pyenv", ".gradle", ".m2",
+        ),
+        "cache or toolchain data",
+    ),
+}  # fmt: skip
+# Application-data folders: too large to walk, so only the paths where clients keep
+# their configs (``Library/Application Support/Claude/...``) are looked at inside them.
+GUIDED_DIRS = frozenset({"Library", "AppData"})
 # File names worth opening; the ones marked by SHAPE_CHECK only when they mention MCP.
 CANDIDATE_NAMES = frozenset(
     {
@@ -88,27 +92,91 @@ def expand(location: ConfigLocation) -> Iterator[ConfigLocation]:
             yield ConfigLocation(location.client, concrete, location.scope, location.format)
 
 
-def walk(root: str) -> Iterator[str]:
-    """Candidate config files below a directory, in a stable order."""
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A folder a walk did not enter (or only looked into), and why."""
+
+    path: str
+    reason: str
+
+
+def _user_suffixes() -> tuple[tuple[str, ...], ...]:
+    """Every client's user config path relative to HOME, on every OS.
+
+    A dotfiles repository keeps these under its own root, so a walk recognises
+    them wherever they live (``*/Library/Application Support/Claude/...``).
+    """
+    from mcpcred.host import Host
+
+    out: set[tuple[str, ...]] = set()
+    for kind, home in (("macos", "/H"), ("linux", "/H"), ("windows", "C:\\H")):
+        host = Host(kind, {}, home, home)
+        base = host.path(home)
+        for adapter in ADAPTERS:
+            for location in adapter.user_locations(host):
+                path = host.path(location.path)
+                if path.is_relative_to(base):
+                    out.add(path.relative_to(base).parts)
+    # VS Code-based editors keep Cline's and Roo Code's servers in extension storage.
+    for root in (("Library", "Application Support"), ("AppData", "Roaming")):
+        for editor in ("Code", "Code - Insiders", "Cursor", "Windsurf"):
+            for name in ("cline_mcp_settings.json", "mcp_settings.json"):
+                out.add((*root, editor, "User", "globalStorage", "*", "settings", name))
+    return tuple(sorted(out))
+
+
+_SUFFIXES: list[tuple[tuple[str, ...], ...]] = []
+
+
+def _guided(directory: str, name: str) -> Iterator[str]:
+    """Known client config files inside an application-data folder."""
+    if not _SUFFIXES:
+        _SUFFIXES.append(_user_suffixes())
+    parent = os.path.dirname(directory)
+    for parts in _SUFFIXES[0]:
+        if parts[0] != name:
+            continue
+        location = ConfigLocation("", os.path.join(parent, *parts), "user", "")
+        for found in expand(location):
+            yield found.path
+
+
+def walk(root: str, skipped: list[Skipped] | None = None) -> Iterator[str]:
+    """Candidate config files below a directory, in a stable order.
+
+    Every folder not entered is appended to ``skipped`` with the reason.
+    """
+    note = skipped.append if skipped is not None else (lambda _: None)
     stack: list[tuple[str, int]] = [(root, 0)]
     while stack:
         directory, depth = stack.pop()
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            note(Skipped(directory, f"cannot be read ({exc.strerror or 'error'})"))
             continue
         subdirs: list[str] = []
         for entry in entries:
             name = entry.name
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    if (
-                        depth < MAX_DEPTH
-                        and name not in SKIP_DIRS
-                        and (not name.startswith(".") or name in CONFIG_DIRS)
-                    ):
+                    if name in SKIP_DIRS:
+                        note(Skipped(entry.path, SKIP_DIRS[name]))
+                    elif name in GUIDED_DIRS:
+                        yield from _guided(entry.path, name)
+                        note(
+                            Skipped(
+                                entry.path,
+                                "application data; only client config paths inside it were read",
+                            )
+                        )
+                    elif depth >= MAX_DEPTH:
+                        note(Skipped(entry.path, f"deeper than {MAX_DEPTH} folders"))
+                    else:
                         subdirs.append(entry.path)
-                elif name in CANDIDATE_NAMES and entry.is_file(follow_symlinks=False):
+                elif entry.is_symlink() and entry.is_dir():
+                    note(Skipped(entry.path, "symbolic link to a folder; not followed"))
+                elif source_name(name) in CANDIDATE_NAMES and entry.is_file():
                     yield entry.path
             except OSError:
                 continue
@@ -117,10 +185,10 @@ def walk(root: str) -> Iterator[str]:
 
 def worth_reading(path: str, head: str) -> bool:
     """Whether a generically named file (settings.json, config.toml...) concerns MCP."""
-    markers = SHAPE_CHECK.get(os.path.basename(path))
+    markers = SHAPE_CHECK.get(source_name(os.path.basename(path)))
     if markers is None:
         return True
-    if os.path.basename(path) == "mcp.json" and _parent_names(path)[:1] in (
+    if source_name(os.path.basename(path)) == "mcp.json" and _parent_names(path)[:1] in (
         (".cursor",),
         (".vscode",),
     ):
@@ -130,7 +198,31 @@ def worth_reading(path: str, head: str) -> bool:
 
 def _parent_names(path: str) -> tuple[str, ...]:
     parts = PurePath(path).parts[:-1]
-    return tuple(reversed(parts))
+    return tuple(source_name(part) for part in reversed(parts))
+
+
+_CHEZMOI_ATTRIBUTES = (
+    "private_", "readonly_", "exact_", "empty_", "executable_", "encrypted_", "create_",
+    "modify_", "symlink_", "remove_",
+)  # fmt: skip
+
+
+def source_name(name: str) -> str:
+    """The name a dotfiles manager's source file stands for (chezmoi: ``private_dot_cursor``
+    is ``.cursor``, ``dot_mcp.json`` is ``.mcp.json``); other names are unchanged.
+
+    Templates (``*.tmpl``) are left alone: they are not JSON until rendered.
+    """
+    original = name
+    changed = True
+    while changed:
+        changed = False
+        for attribute in _CHEZMOI_ATTRIBUTES:
+            if name.startswith(attribute):
+                name, changed = name[len(attribute) :], True
+    if name.startswith("dot_"):
+        name = "." + name[4:]
+    return name if name else original
 
 
 def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidate:
@@ -141,7 +233,7 @@ def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidat
             return Candidate(
                 adapter, ConfigLocation(adapter.id, path, location.scope, location.format)
             )
-    name = os.path.basename(path)
+    name = source_name(os.path.basename(path))
     parents = _parent_names(absolute)
     parent = parents[0] if parents else ""
     grandparent = parents[1] if len(parents) > 1 else ""

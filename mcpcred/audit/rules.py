@@ -2,7 +2,9 @@
 
 Three families. ``secret/<kind>``: a plaintext credential anywhere in a server
 entry (env, args, ``docker -e``, URLs, headers, JSON inside a string, unknown
-keys); the kind is the token format or how it was recognised. ``hygiene/*``:
+keys, bare arguments in a known server's credential position); the kind is the
+token format or how it was recognised, and ``secret/weak-default-credential``
+grades a guessable demo password apart from a leak. ``hygiene/*``:
 settings that make credentials easier to steal or servers easier to swap under
 you. ``tools/*``: what guard mode's pinned tool definitions say about a server
 (``audit/pinned.py``; only where pins exist). ``RULES`` holds the metadata
@@ -20,12 +22,29 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from mcpcred.audit import tokens
-from mcpcred.audit.secrets import Detector, Hit, name_strength, redact
+from mcpcred.audit.secrets import (
+    Detector,
+    Hit,
+    host_name,
+    is_local_host,
+    is_placeholder_host,
+    name_strength,
+    parse_url,
+    redact,
+)
 from mcpcred.clients import BY_ID
 from mcpcred.clients.base import is_wrapped
 from mcpcred.host import Host
 from mcpcred.models import Finding, Pointer, ServerEntry, Severity
-from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, Source, pointer_index
+from mcpcred.parsing.nodes import (
+    ArrayNode,
+    KeyNode,
+    Node,
+    ObjectNode,
+    ScalarNode,
+    Source,
+    pointer_index,
+)
 
 if TYPE_CHECKING:
     from mcpcred.audit.pinned import PinnedTools
@@ -46,6 +65,12 @@ _TO_KEYCHAIN = (
     "Revoke the exposed credential, then reference a new one instead of inlining it, with the "
     "client's own variable syntax (${env:VAR}, ${VAR}, inputs, env_vars...). `mcpcred wrap` "
     "(next release) will move values into the OS keychain."
+)
+
+
+_WEAK_FIX = (
+    "If the service is reachable by anyone else, set a strong random password; either way, "
+    "reference it instead of writing it in the file."
 )
 
 
@@ -74,6 +99,16 @@ def _secret_rules() -> dict[str, Rule]:
             "Password",
             Severity.HIGH,
             "A literal value stored under a name such as PASSWORD, PASSWD or *_PASS.",
+        ),
+        (
+            "weak-default-credential",
+            "Weak default credential",
+            Severity.LOW,
+            "A well-known default or tutorial password (postgres, password, mypass, changeme, "
+            "admin, root, secret, a password equal to its user name...) under a password name "
+            "or in a URL's userinfo. Anyone can guess it, but it is rarely a leaked secret, so "
+            "it is graded apart: low on a loopback or documentation host, medium when the URL "
+            "names a real remote host.",
         ),
         (
             "url-password",
@@ -105,7 +140,8 @@ def _secret_rules() -> dict[str, Rule]:
         ),
     ]
     for kind, title, severity, description in generic:
-        rules[f"secret/{kind}"] = Rule(f"secret/{kind}", title, severity, description, _TO_KEYCHAIN)
+        fix = _WEAK_FIX if kind == "weak-default-credential" else _TO_KEYCHAIN
+        rules[f"secret/{kind}"] = Rule(f"secret/{kind}", title, severity, description, fix)
     return rules
 
 
@@ -143,6 +179,16 @@ _HYGIENE = [
         "A user-scope client config (POSIX) is readable by group or others. Medium when the "
         "file also holds plaintext credentials.",
         "`chmod 600 FILE`.",
+    ),
+    Rule(
+        "hygiene/duplicate-key",
+        "Duplicate key hides a value",
+        Severity.MEDIUM,
+        'A JSON object repeats a key (`"TOKEN": "ghp_...", "TOKEN": "changeme"`). '
+        "The client reads only the last value; the earlier one stays in the file, unseen by "
+        "review and by tools that parse the file. Secrets in the hidden value are reported "
+        "too.",
+        "Keep one value per key: delete the duplicate (and rotate a credential it held).",
     ),
     Rule(
         "hygiene/shell-wrapper",
@@ -194,6 +240,9 @@ _HYGIENE = [
     ),
 ]
 
+WEAK_DEFAULT = "secret/weak-default-credential"
+"""Graded apart from leaked secrets: it neither marks a server as unwrapped nor fails high."""
+
 RULES: dict[str, Rule] = {**_secret_rules(), **{r.id: r for r in _HYGIENE}}
 
 # --- argument parsing helpers -------------------------------------------------
@@ -205,7 +254,6 @@ _CONTAINER_TOOLS = frozenset({"docker", "podman", "nerdctl"})
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "fish", "ash"})
 _NPX_LIKE = frozenset({"npx", "bunx", "pnpx"})
 _UVX_LIKE = frozenset({"uvx"})
-_LOOPBACK = re.compile(r"^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1|0\.0\.0\.0)$", re.I)
 _DOCKER_VALUE_OPTS = frozenset(
     {
         "-e",
@@ -259,8 +307,73 @@ def _basename(command: str) -> str:
     return name
 
 
+# Short flags that servers use for their key (``-k KEY``).
+_SHORT_SECRET_FLAGS = {"-k": "API_KEY"}
+# Servers documented to take a credential as a bare argument: (package or command,
+# subcommands one of which comes first (or none), position after it, what the value
+# is, the shape of the arg whose ``secret`` group is the credential).
+_ANY = re.compile(r"(?P<secret>.+)", re.DOTALL)
+_POSITIONAL_KEYS: tuple[tuple[re.Pattern[str], tuple[str, ...], int, str, re.Pattern[str]], ...] = (
+    # npx -y @neondatabase/mcp-server-neon start <NEON_API_KEY> (also: init <KEY>)
+    (
+        re.compile(r"(?:^|/)mcp-server-neon(?:@[^/]*)?(?:$|/)"),
+        ("start", "init"),
+        0,
+        "NEON_API_KEY",
+        _ANY,
+    ),
+    # npx -y @upstash/mcp-server run <EMAIL> <API_KEY>
+    (re.compile(r"^@upstash/mcp-server(?:@[^/]*)?$"), ("run",), 1, "UPSTASH_API_KEY", _ANY),
+    # npx -y @twilio-alpha/mcp <ACCOUNT_SID>/<API_KEY>:<API_SECRET>
+    (
+        re.compile(r"^@twilio-alpha/mcp(?:@[^/]*)?$"),
+        (),
+        0,
+        "TWILIO_API_CREDENTIALS",
+        re.compile(r"^AC\w+/SK\w+:(?P<secret>\S+)$"),
+    ),
+)
+
+
 def _env_name(flag: str) -> str:
+    if flag in _SHORT_SECRET_FLAGS:
+        return _SHORT_SECRET_FLAGS[flag]
     return flag.lstrip("-").replace("-", "_").upper()
+
+
+def _is_long_flag(text: str | None) -> bool:
+    """``--name`` (whose value may follow it) rather than ``--name=value`` or a value."""
+    return text is not None and text.startswith("--") and "=" not in text
+
+
+def _known_positionals(
+    command: str, texts: list[str | None]
+) -> dict[int, tuple[str, re.Match[str]]]:
+    """Args that a known server reads as a credential: index -> (what it is, the match
+    whose ``secret`` group is the credential inside the arg)."""
+    specs = [(_basename(command), -1)] + [
+        (t, i) for i, t in enumerate(texts) if t is not None and not t.startswith("-")
+    ]
+    for spec, at in specs:
+        for pattern, subcommand, position, name, shape in _POSITIONAL_KEYS:
+            if not pattern.search(spec):
+                continue
+            rest = [
+                j
+                for j in range(at + 1, len(texts))
+                if (text := texts[j]) is not None
+                and not text.startswith("-")
+                and not _is_long_flag(texts[j - 1] if j > at + 1 else None)
+            ]
+            if subcommand:
+                if not rest or texts[rest[0]] not in subcommand:
+                    continue
+                rest = rest[1:]
+            if position < len(rest):
+                match = shape.match(texts[rest[position]] or "")
+                if match is not None:
+                    return {rest[position]: (name, match)}
+    return {}
 
 
 @dataclass(slots=True)
@@ -290,7 +403,8 @@ class Auditor:
             self._secret_finding(entry, item, hit, display_path)
             for item, hit in self.secret_hits(entry)
         ]
-        findings.extend(self._hygiene(entry, display_path, has_secrets=bool(findings)))
+        leaked = any(f.rule != WEAK_DEFAULT for f in findings)
+        findings.extend(self._hygiene(entry, display_path, has_secrets=leaked))
         findings.extend(self._tools(entry, display_path))
         return findings
 
@@ -315,6 +429,38 @@ class Auditor:
                     continue
                 seen.add(key)
                 yield item, hit
+
+    def hidden_secret_hits(
+        self, entry: ServerEntry, pointer: Pointer, key: KeyNode, value: Node
+    ) -> list[tuple[SecretValue, Hit]]:
+        """Credentials in a value hidden by a later duplicate key inside ``entry``.
+
+        ``pointer`` is where the hidden member's key sits (``shadowed_members``).
+        The value is judged as if it stood where the client reads its key, so a
+        hidden ``"env": {...}`` or ``"args": [...]`` gets the same names and
+        flag pairing as a live one; only hits inside the hidden value are kept.
+        Each ``SecretValue.node`` is a node of the hidden value, with its true span.
+        """
+        relative = pointer[len(entry.pointer) :]
+        if not relative or pointer[: len(entry.pointer)] != entry.pointer:
+            return []
+        swapped = _replaced(entry.node, relative, key, value)
+        if not isinstance(swapped, ObjectNode):
+            return []
+        adapter = BY_ID.get(entry.client) or BY_ID["generic"]
+        entry_key = KeyNode(entry.name, entry.node.start, entry.node.start)
+        shadow = adapter.entry(entry.document, entry.location, entry_key, swapped, entry.pointer)
+        inside = set(pointer_index(value))
+        return [(item, hit) for item, hit in self.secret_hits(shadow) if id(item.node) in inside]
+
+    def hidden_secret_findings(
+        self, entry: ServerEntry, pointer: Pointer, key: KeyNode, value: Node, display_path: str
+    ) -> list[Finding]:
+        """``secret/*`` findings for ``hidden_secret_hits``."""
+        return [
+            self._secret_finding(entry, item, hit, display_path)
+            for item, hit in self.hidden_secret_hits(entry, pointer, key, value)
+        ]
 
     def _values(self, entry: ServerEntry) -> Iterator[SecretValue]:
         """Every string in the entry with its name context and its real JSON pointer.
@@ -369,7 +515,14 @@ class Auditor:
             if isinstance(a, ScalarNode) and isinstance(a.value, str)
         )
         pending: str | None = None  # the flag whose value comes next
+        texts = [
+            a.value if isinstance(a, ScalarNode) and isinstance(a.value, str) else None
+            for a in args
+        ]
+        known = _known_positionals(entry.command_text() or "", texts)
+        previous: str | None = None  # a flag just before a bare value may name it
         for index, node in enumerate(args):
+            flag_before, previous = previous, None
             pointer = pointers.get(id(node), (*entry.pointer, "args", index))
             if not (isinstance(node, ScalarNode) and isinstance(node.value, str)):
                 pending = None
@@ -429,8 +582,16 @@ class Auditor:
                     or name_strength(_env_name(text))
                 ):
                     pending = text
+                else:
+                    previous = text
                 yield SecretValue(node, text, 0, None, "arg", pointer)
                 continue
+            if index in known:
+                what, match = known[index]
+                part = match.group("secret")
+                yield SecretValue(node, part, match.start("secret"), what, "arg", pointer)
+                if len(part) == len(text):
+                    continue
             assignment = _ASSIGNMENT.match(text)
             if assignment and not container:
                 yield SecretValue(
@@ -442,7 +603,10 @@ class Auditor:
                     pointer,
                 )
                 continue
-            yield SecretValue(node, text, 0, None, "arg", pointer)
+            # A bare argument: a credential only if it is a scrambled key, unless the
+            # flag before it says what it is (``--project-id VALUE``).
+            flag_name = _env_name(flag_before) if flag_before else None
+            yield SecretValue(node, text, 0, flag_name, "positional", pointer)
 
     def _secret_finding(
         self, entry: ServerEntry, item: SecretValue, hit: Hit, display_path: str
@@ -456,7 +620,7 @@ class Auditor:
             offset,
             f"{hit.title}: {hit.context} of server '{entry.name}'",
             severity=hit.severity,
-            fix=_fix_for(entry),
+            fix=rule.fix if rule.id == WEAK_DEFAULT else _fix_for(entry),
             evidence=redact(hit.secret),
             pointer=item.pointer,
             secret_digest=hashlib.sha256(hit.secret.encode()).digest(),
@@ -514,13 +678,17 @@ class Auditor:
             if text.startswith("http://")
         )
         for node, url in urls:
-            match = re.match(r"^http://(\[[^\]]*\]|[^/:?#]+)", url, re.I)
-            if match and not _LOOPBACK.match(match.group(1)):
+            if url[:7].lower() != "http://":
+                continue
+            parts = parse_url(url)
+            host = host_name(url[parts.host[0] : parts.host[1]])
+            # Loopback never leaves the machine; a documentation host is not a real server.
+            if host and not is_local_host(host) and not is_placeholder_host(host):
                 yield at(
                     node,
                     "hygiene/plain-http",
-                    f"Server '{entry.name}' is reached over plain http:// at {match.group(1)}",
-                    evidence=f"http://{match.group(1)}",
+                    f"Server '{entry.name}' is reached over plain http:// at {host}",
+                    evidence=f"http://{host}",
                 )
 
     def _package_findings(
@@ -585,33 +753,33 @@ class Auditor:
                     continue
                 if not started or text.startswith("-"):
                     continue
-                severity = _broad(text, homes)
-                if severity is not None:
+                broad = _broad(text, homes)
+                if broad is not None:
                     yield at(
                         node,
                         "hygiene/broad-filesystem",
-                        f"Filesystem server '{entry.name}' is given {_what(severity)}",
-                        severity=severity,
+                        f"Filesystem server '{entry.name}' is given {broad[1]}",
+                        severity=broad[0],
                         evidence=text,
                     )
         if tool in _CONTAINER_TOOLS or any(_basename(a) in _CONTAINER_TOOLS for a in args[:2]):
             for index, text in enumerate(args):
                 mount = None
                 if text in {"-v", "--volume"} and index + 1 < len(args):
-                    mount, node = args[index + 1].split(":", 1)[0], nodes[index + 1]
+                    mount, node = _mount_source(args[index + 1]), nodes[index + 1]
                 elif text.startswith(("--volume=", "-v=")):
-                    mount, node = text.split("=", 1)[1].split(":", 1)[0], nodes[index]
+                    mount, node = _mount_source(text.split("=", 1)[1]), nodes[index]
                 elif text == "--mount" and index + 1 < len(args):
                     parts = dict(p.partition("=")[::2] for p in args[index + 1].split(","))
                     mount, node = parts.get("source") or parts.get("src"), nodes[index + 1]
                 if mount:
-                    severity = _broad(mount, homes)
-                    if severity is not None:
+                    broad = _broad(mount, homes)
+                    if broad is not None:
                         yield at(
                             node,
                             "hygiene/broad-filesystem",
-                            f"Container of server '{entry.name}' mounts {_what(severity)}",
-                            severity=severity,
+                            f"Container of server '{entry.name}' mounts {broad[1]}",
+                            severity=broad[0],
                             evidence=mount,
                         )
 
@@ -723,6 +891,31 @@ def _strings(node: Node, name: str | None, role: str, pointer: Pointer) -> Itera
     elif isinstance(node, ArrayNode):
         for index, child in enumerate(node.items):
             yield from _strings(child, name, role, (*pointer, index))
+
+
+def _replaced(node: Node, relative: Pointer, key: KeyNode, value: Node) -> Node:
+    """A copy of ``node`` whose member at ``relative`` is ``key: value`` (the rest shared)."""
+    head, rest = relative[0], relative[1:]
+    if isinstance(node, ObjectNode) and isinstance(head, str):
+        copy = ObjectNode(node.start, node.end, list(node.members), dict(node._index))
+        index = copy._index.get(head)
+        if index is None:
+            return node
+        old_key, child = copy.members[index]
+        copy.members[index] = (
+            (key, value) if not rest else (old_key, _replaced(child, rest, key, value))
+        )
+        return copy
+    if (
+        isinstance(node, ArrayNode)
+        and isinstance(head, int)
+        and 0 <= head < len(node.items)
+        and rest
+    ):
+        items = list(node.items)
+        items[head] = _replaced(items[head], rest, key, value)
+        return ArrayNode(node.start, node.end, items)
+    return node
 
 
 def _source_offset(source: Source, node: ScalarNode, index: int) -> int:
@@ -857,16 +1050,28 @@ def _home_spellings(host: Host) -> set[str]:
     }  # fmt: skip
 
 
-def _broad(path: str, homes: set[str]) -> Severity | None:
+def _mount_source(spec: str) -> str:
+    """The host side of ``-v SRC:DST[:opts]``; a Windows drive's colon is not a separator."""
+    if re.match(r"[A-Za-z]:[\\/]", spec):
+        return spec[:2] + spec[2:].split(":", 1)[0]
+    return spec.split(":", 1)[0]
+
+
+def _broad(path: str, homes: set[str]) -> tuple[Severity, str] | None:
+    """How broad a root given to a filesystem server is, and what it exposes.
+
+    The filesystem root or every user's home is high; one user's home
+    (``~``, ``/Users/ann``, ``/home/ann``, ``/root``, ``C:\\Users\\ann``) is medium.
+    """
     cleaned = path.strip()
-    if cleaned in {"/", "\\"} or re.fullmatch(r"[A-Za-z]:[\\/]?", cleaned):
-        return Severity.HIGH
-    if cleaned in homes or re.fullmatch(r"/(?:home|Users)/[^/]+/?", cleaned):
-        return Severity.MEDIUM
-    if re.fullmatch(r"[A-Za-z]:[\\/]Users[\\/][^\\/]+[\\/]?", cleaned):
-        return Severity.MEDIUM
+    if cleaned in {"/", "\\", "//"} or re.fullmatch(r"[A-Za-z]:[\\/]?|/mnt/[a-z]/?", cleaned):
+        return Severity.HIGH, "the filesystem root"
+    if re.fullmatch(r"(?:/home|/Users|/mnt/[a-z]/Users|[A-Za-z]:[\\/]Users)[\\/]?", cleaned, re.I):
+        return Severity.HIGH, "every user's home directory"
+    if (
+        cleaned in homes
+        or re.fullmatch(r"/(?:home|Users)/[^/]+/?|/root/?|/var/root/?", cleaned)
+        or re.fullmatch(r"(?:[A-Za-z]:|/mnt/[a-z])[\\/]Users[\\/][^\\/]+[\\/]?", cleaned, re.I)
+    ):
+        return Severity.MEDIUM, "a whole home directory"
     return None
-
-
-def _what(severity: Severity) -> str:
-    return "the filesystem root" if severity is Severity.HIGH else "the whole home directory"

@@ -1,27 +1,31 @@
 """The ``audit-config`` use case: which files, read how, and what is reported.
 
 It never executes anything from a config and never touches the network: files
-are read, parsed into span trees and checked by ``rules``. A file that cannot
-be parsed becomes an ``error/parse`` finding and the scan goes on with the
-others. Suppression (``mcpcred.toml`` ignores, a baseline) is applied last, so
-renderers only see what the user should act on.
+are read, parsed into span trees and checked by ``rules``: every block of
+servers in a file, not only the one its client reads, and every value a
+duplicate key hides. A file that cannot be parsed becomes an ``error/parse``
+finding and the scan goes on with the others. Folders the directory walk
+skips are reported with the reason. Suppression (``mcpcred.toml`` ignores, a
+baseline) is applied last, so renderers only see what the user should act on.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mcpcred import discovery
 from mcpcred.audit.baseline import Baseline
-from mcpcred.audit.rules import RULES, Auditor
-from mcpcred.discovery import Candidate
+from mcpcred.audit.rules import RULES, WEAK_DEFAULT, Auditor
+from mcpcred.clients import BY_ID
+from mcpcred.clients.base import find_containers
+from mcpcred.discovery import Candidate, Skipped
 from mcpcred.errors import ParseError, UsageError
 from mcpcred.host import Host
-from mcpcred.models import Finding
+from mcpcred.models import Finding, Pointer, ServerEntry
 from mcpcred.parsing.jsonc import parse_jsonc
-from mcpcred.parsing.nodes import Document
+from mcpcred.parsing.nodes import Document, KeyNode, ObjectNode, shadowed_members
 from mcpcred.parsing.toml import parse_toml
 from mcpcred.project_config import AuditSettings
 
@@ -49,6 +53,8 @@ class AuditReport:
     suppressed: int = 0
     # Everything found before suppression, for --write-baseline.
     all_findings: list[Finding] = field(default_factory=list)
+    # Folders the directory walk did not enter, with the reason (paths as shown).
+    skipped: list[Skipped] = field(default_factory=list)
 
     @property
     def parse_errors(self) -> list[Finding]:
@@ -90,8 +96,13 @@ def parse(path: str, text: str) -> Document:
     return parse_jsonc(text, path)
 
 
-def collect(paths: list[str], host: Host) -> list[tuple[str, Candidate | None]]:
-    """Files to scan, each with its adapter when the location already tells it."""
+def collect(
+    paths: list[str], host: Host, skipped: list[Skipped] | None = None
+) -> list[tuple[str, Candidate | None]]:
+    """Files to scan, each with its adapter when the location already tells it.
+
+    Folders the walk does not enter are appended to ``skipped``.
+    """
     out: list[tuple[str, Candidate | None]] = []
     seen: set[str] = set()
 
@@ -104,12 +115,12 @@ def collect(paths: list[str], host: Host) -> list[tuple[str, Candidate | None]]:
     if not paths:
         for candidate in discovery.machine_candidates(host):
             add(candidate.location.path, candidate)
-        for path in discovery.walk(host.cwd):
+        for path in discovery.walk(host.cwd, skipped):
             add(path, None)
         return out
     for path in paths:
         if os.path.isdir(path):
-            for found in discovery.walk(path):
+            for found in discovery.walk(path, skipped):
                 add(found, None)
         elif os.path.isfile(path):
             add(path, None)
@@ -135,9 +146,10 @@ def scan(
     """
     settings = settings or AuditSettings()
     explicit = {os.path.abspath(p) for p in paths if os.path.isfile(p)}
+    skipped: list[Skipped] = []
     jobs = [
         (path, candidate, os.path.abspath(path) in explicit)
-        for path, candidate in collect(paths, host)
+        for path, candidate in collect(paths, host, skipped)
     ]
     workers = min(os.cpu_count() or 1, 8)
     if len(jobs) >= PARALLEL_THRESHOLD and workers > 1:
@@ -166,7 +178,8 @@ def scan(
         if baseline is not None and baseline.contains(finding):
             continue
         kept.append(finding)
-    return AuditReport(files, kept, len(findings) - len(kept), findings)
+    shown = [Skipped(display_path(item.path, host), item.reason) for item in skipped]
+    return AuditReport(files, kept, len(findings) - len(kept), findings, shown)
 
 
 FileResult = tuple[ScannedFile | None, list[Finding]]
@@ -205,9 +218,177 @@ def scan_file(
     found: list[Finding] = []
     for entry in servers:
         found.extend(auditor.entry_findings(entry, shown))
-    has_secrets = any(f.rule.startswith("secret/") for f in found)
+    others = other_blocks(document, candidate, servers)
+    for block, entry in others:
+        note = (
+            f" (in '{block}', which {candidate.adapter.display_name} does not read; "
+            "it is in the file all the same)"
+        )
+        fix = (
+            f"Rotate it, then delete the block '{block}' if nothing reads it, or reference the "
+            "value; `mcpcred wrap` edits only the block "
+            f"{candidate.adapter.display_name} reads"
+        )
+        found.extend(
+            replace(
+                f,
+                message=f.message + note,
+                fix=fix if f.fix and "mcpcred wrap" in f.fix else f.fix,
+            )
+            for f in auditor.entry_findings(entry, shown)
+        )
+    servers = servers + [entry for _, entry in others]
+    if document.duplicates:
+        found.extend(_hidden_findings(document, candidate, servers, auditor, shown))
+    has_secrets = any(f.rule.startswith("secret/") and f.rule != WEAK_DEFAULT for f in found)
     found.extend(auditor.file_findings(path, shown, scope, has_secrets, _posix_mode(path)))
     return ScannedFile(path, shown, candidate.adapter.id, scope, len(servers)), found
+
+
+# Every block that holds MCP servers in some client's file, and the adapter that
+# knows its entries' shape. A file is scanned for all of them, not only for the
+# one its client reads: a `.vscode/mcp.json` that also carries an `mcpServers`
+# block (for another client, or left over) is committed with its secrets all the same.
+_BLOCKS: tuple[tuple[Pointer, str], ...] = (
+    (("mcpServers",), "generic"),
+    (("servers",), "vscode"),
+    (("mcp", "servers"), "vscode"),
+    (("mcp.servers",), "vscode"),
+    (("customizations", "vscode", "mcp", "servers"), "vscode"),
+    (("context_servers",), "zed"),
+    (("mcp_servers",), "codex"),
+    (("mcp",), "generic"),
+    (("amp.mcpServers",), "generic"),
+    (("projects", "*", "mcpServers"), "claude-code"),
+)
+# Keys a server entry has; a block member without any of them is not a server.
+_SERVER_KEYS = frozenset(
+    {"command", "args", "url", "serverUrl", "httpUrl", "type", "env", "environment", "headers"}
+)
+
+
+def other_blocks(
+    document: Document, candidate: Candidate, known: list[ServerEntry]
+) -> list[tuple[str, ServerEntry]]:
+    """Server entries in blocks the file's client does not read, with the block's name."""
+    covered = {id(entry.node) for entry in known}
+    read = set(candidate.adapter.containers_for(candidate.location))
+    out: list[tuple[str, ServerEntry]] = []
+    for pointer, client in _BLOCKS:
+        if pointer in read or pointer[0] not in document.root:
+            continue
+        adapter = BY_ID[client]
+        for container, where in find_containers(document.root, (pointer,)):
+            if pointer == ("mcp",) and "servers" in container:
+                continue  # VS Code's settings shape, read as ("mcp", "servers")
+            for key, node in container.members:
+                if id(node) in covered or not isinstance(node, ObjectNode):
+                    continue
+                if not _SERVER_KEYS.intersection(name for name, _ in node.items()):
+                    continue
+                covered.add(id(node))
+                entry = adapter.entry(document, candidate.location, key, node, (*where, key.name))
+                out.append((".".join(str(p) for p in where), entry))
+    return out
+
+
+_HIDDEN_NOTE = (
+    " (hidden by a later duplicate key: the client reads only the last value, "
+    "but the file still holds this one)"
+)
+
+
+def _hidden_findings(
+    document: Document,
+    candidate: Candidate,
+    entries: list[ServerEntry],
+    auditor: Auditor,
+    shown: str,
+) -> list[Finding]:
+    """``hygiene/duplicate-key`` for every repeated key, and what the hidden values hold.
+
+    A hidden value inside a server entry is checked for secrets where the client
+    would read it; a hidden server entry (a server name given twice) or a hidden
+    block (``mcpServers`` twice) gets every rule, like a live one. Their findings'
+    pointers end with ``#hiddenN`` (the Nth hidden occurrence of that key) so that
+    fingerprints tell them from the live value's.
+    """
+    rule = RULES["hygiene/duplicate-key"]
+    out: list[Finding] = []
+    ordinals: dict[Pointer, int] = {}
+    for pointer, key, value in shadowed_members(document.root):
+        ordinals[pointer] = ordinals.get(pointer, 0) + 1
+        marker = f"#hidden{ordinals[pointer]}"
+        owner = max(
+            (e for e in entries if pointer[: len(e.pointer)] == e.pointer),
+            key=lambda e: len(e.pointer),
+            default=None,
+        )
+        line, column = document.source.position(key.start)
+        out.append(
+            Finding(
+                rule=rule.id,
+                severity=rule.severity,
+                path=shown,
+                line=line,
+                column=column,
+                message=f"Key '{key.name}' appears more than once"
+                + (f" in server '{owner.name}'" if owner else "")
+                + ": the client reads only the last value, this earlier one is hidden",
+                client=owner.client if owner else candidate.adapter.id,
+                server=owner.name if owner else None,
+                fix=rule.fix,
+                evidence=key.name,
+                pointer=(*pointer, marker),
+            )
+        )
+        hidden: list[Finding] = []
+        if owner is not None and pointer == owner.pointer and isinstance(value, ObjectNode):
+            adapter = BY_ID.get(owner.client) or BY_ID["generic"]
+            entry = adapter.entry(document, owner.location, key, value, pointer)
+            hidden = auditor.entry_findings(entry, shown)
+        elif owner is not None:
+            hidden = auditor.hidden_secret_findings(owner, pointer, key, value, shown)
+        elif isinstance(value, ObjectNode):
+            hidden = _hidden_blocks(document, candidate, pointer, key, value, auditor, shown)
+        out.extend(
+            replace(f, message=f.message + _HIDDEN_NOTE, pointer=(*f.pointer, marker))
+            for f in hidden
+        )
+    return out
+
+
+def _hidden_blocks(
+    document: Document,
+    candidate: Candidate,
+    pointer: Pointer,
+    key: KeyNode,
+    value: ObjectNode,
+    auditor: Auditor,
+    shown: str,
+) -> list[Finding]:
+    """Findings for the server entries inside a hidden value above the entry level."""
+    blocks: list[tuple[ObjectNode, Pointer, str]] = []
+    for block, client in _BLOCKS:
+        if block[-1] == key.name and pointer[-len(block) :] == block:
+            blocks.append((value, pointer, client))
+        for container, where in find_containers(value, (block,)):
+            blocks.append((container, (*pointer, *where), client))
+    found: list[Finding] = []
+    seen: set[int] = set()
+    for container, where, client in blocks:
+        adapter = candidate.adapter if client == "generic" else BY_ID[client]
+        for member_key, node in container.members:
+            if id(node) in seen or not isinstance(node, ObjectNode):
+                continue
+            if not _SERVER_KEYS.intersection(name for name, _ in node.items()):
+                continue
+            seen.add(id(node))
+            entry = adapter.entry(
+                document, candidate.location, member_key, node, (*where, member_key.name)
+            )
+            found.extend(auditor.entry_findings(entry, shown))
+    return found
 
 
 _WORKER: tuple[Host, Auditor] | None = None

@@ -22,6 +22,7 @@ shown (a short prefix and a length).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -32,16 +33,19 @@ from mcpcred.audit import tokens
 from mcpcred.models import Severity
 
 # --- references: written in place of a secret, resolved at spawn time -------
+# Delimited forms: unambiguous wherever they stand, so they are masked anywhere.
 _REFERENCE = re.compile(
     r"\$\{\{[^}]*\}\}"  # ${{ secrets.NAME }} (Continue, GitHub Actions)
     r"|\$\{[^}]*\}"  # ${VAR} ${env:VAR} ${input:id} ${VAR:-default}
-    r"|\$[A-Za-z_][A-Za-z0-9_]*"  # $VAR
-    r"|%[A-Za-z_][A-Za-z0-9_]*%"  # %VAR% (Windows)
-    r"|\{\{[^}]*\}\}"  # {{ template }}
+    r"|\{\{[^}]*\}\}"  # {{ template }}, {{mcpcred:secret/x}}
+    r"|\{(?:env|file):[^{}\s]+\}"  # {env:VAR} {file:path} (opencode)
     r"|\bop://\S+"  # 1Password secret reference
     r"|\bmcpcred:\S+"  # mcpcred's own reference
     r"|\b(?:keychain|keyring|vault|env|secret|oauth)://\S+"
 )
+# Bare forms: ``$VAR`` and ``%VAR%`` are references only when they are the whole
+# value. ``Kq$vZ2$xP9`` is a password with dollar signs, not two variables.
+_BARE_REFERENCE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%")
 _ANGLE_PLACEHOLDER = re.compile(r"<[^<>]{1,64}>|\[[A-Za-z_ -]{2,40}\]")
 
 _PLACEHOLDER_WORDS = (
@@ -78,15 +82,13 @@ _DIGEST = re.compile(r"^(?:sha(?:1|224|256|384|512)|md5|blake2b?)[:-]", re.IGNOR
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _DOMAIN = re.compile(r"^(?:[a-z0-9-]+\.)+[a-z]{2,}(?::\d+)?$")
 _VERSION = re.compile(r"^v?\d+(?:\.\d+)+(?:[-+][\w.]+)?$")
-_PATH_LIKE = re.compile(r"^(?:/|~|\.{1,2}[/\\]|[A-Za-z]:[\\/]|\\\\)")
+_PATH_LIKE = re.compile(r"^(?:/|~|\.{1,2}[/\\]|[A-Za-z]:[\\/]|\\\\|(?:\$[A-Za-z_]\w*|%\w+%)[/\\])")
 _FILE_EXT = re.compile(
     r"\.(?:json|pem|key|crt|cer|p12|pfx|txt|env|ya?ml|toml|ini|db|sqlite)$", re.I
 )
-_URL = re.compile(
-    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]{1,20})://"
-    r"(?:(?P<user>[^:@/\s?#]*)(?::(?P<password>[^@/\s?#]*))?@)?"
-    r"(?P<host>[^/?#\s]*)(?P<path>[^?#\s]*)(?:\?(?P<query>[^#\s]*))?"
-)
+_SCHEME = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}://")
+_HOST_LIKE = re.compile(r"[A-Za-z0-9._~%\[\]:,-]+(?:[/?#]|$)")
+_PORT = re.compile(r"\d{1,5}")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _AUTH_SCHEME = re.compile(r"^(?:bearer|basic|token|bot|apikey|api-key|key|digest)\s+", re.I)
 
@@ -152,12 +154,45 @@ def name_strength(name: str | None) -> int:
     return 0
 
 
+def _names_non_secret(name: str | None) -> bool:
+    """Whether a name says what a value is, and it is not a credential (``--project-id``)."""
+    if not name:
+        return False
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", _CAMEL.sub("_", name).upper()) if w]
+    return bool(words) and (
+        words[-1] in _NOT_SECRET_LAST or bool(_NOT_SECRET_ANY.intersection(words))
+    )
+
+
 def mask_references(value: str) -> str:
-    """The value with every reference and angle-bracket placeholder blanked out."""
-    if not any(c in value for c in "$%{<[:"):
+    """The value with every delimited reference and angle-bracket placeholder blanked out.
+
+    Bare ``$VAR`` / ``%VAR%`` stay: they count only as a whole value (``is_reference``).
+    """
+    if not any(c in value for c in "${<[:"):
         return value
     masked = _REFERENCE.sub(lambda m: " " * len(m.group()), value)
     return _ANGLE_PLACEHOLDER.sub(lambda m: " " * len(m.group()), masked)
+
+
+def is_reference(value: str) -> bool:
+    """True when all of ``value`` is references (an auth scheme such as ``Bearer`` aside).
+
+    A reference is how a secret should be written, so such a value holds no
+    literal. Bare ``$VAR``/``%VAR%`` count only when they are the whole value:
+    glued to other characters (``Kq$vZ2$xP9``) a dollar sign is part of a password.
+    """
+    if not any(c in value for c in "${%:"):
+        return False  # every reference form has one of these
+    text = value.strip()
+    scheme = _AUTH_SCHEME.match(text)
+    if scheme is not None:
+        text = text[scheme.end() :].strip()
+    if not text:
+        return False
+    if _BARE_REFERENCE.fullmatch(text):
+        return True
+    return not _REFERENCE.sub("", text).strip()
 
 
 def is_placeholder(value: str, name: str | None = None) -> bool:
@@ -190,6 +225,44 @@ def _random_looking(text: str) -> bool:
         and any(c.islower() for c in text)
         and entropy(text) >= 3.5
     )
+
+
+_KEY_CHARS = re.compile(r"[A-Za-z0-9_+/=-]+")
+
+
+def scrambled(text: str) -> bool:
+    """A generated key rather than a name: long, random, and switching character class often.
+
+    ``MyProject2024Final`` is mixed-case with digits too, but reads as words; a
+    random base62 string changes between upper, lower and digit at about 62% of
+    its positions (words: at their edges only). A single-case key (base36, such
+    as ``napi_...``) changes between letter and digit at about 40%. Hex is left
+    out: it is what ids and digests are made of.
+    """
+    if len(text) < 20 or not _KEY_CHARS.fullmatch(text) or entropy(text) < 4.0:
+        return False
+    if not any(c.isdigit() for c in text) or not any(c.isalpha() for c in text):
+        return False
+    if _HEX.match(text.replace("-", "")):
+        return False
+    if _random_looking(text):
+
+        def kind(c: str) -> int:
+            return 0 if c.isupper() else 1 if c.islower() else 2 if c.isdigit() else 3
+
+        ratio = 0.45
+    else:
+        # Separators make kebab-case names (``my-project-2024-final``) look busy.
+        if len(text) < 24 or sum(1 for c in text if not c.isalnum()) > 2:
+            return False
+        text = "".join(c for c in text if c.isalnum())
+
+        def kind(c: str) -> int:
+            return 0 if c.isalpha() else 1
+
+        ratio = 0.25
+    switches = sum(1 for a, b in itertools.pairwise(text) if kind(a) != kind(b))
+    return switches >= ratio * (len(text) - 1)
 
 
 def _bounded(word: str, lowered: str) -> bool:
@@ -279,7 +352,7 @@ class Detector:
         return self._scan(value, name, role, 0)
 
     def _scan(self, value: str, name: str | None, role: str, depth: int) -> list[Hit]:
-        if len(value) < 4:
+        if len(value) < 3 or is_reference(value):
             return []
         masked = mask_references(value)
         if not masked.strip():
@@ -299,9 +372,11 @@ class Detector:
         stripped = masked.strip()
         if depth == 0 and stripped[:1] in "{[" and stripped[-1:] in "}]":
             hits.extend(self._embedded_json(value, hits))
-        url = _URL.search(masked)
-        if url is not None:
-            hits.extend(h for h in self._url(masked, value, url) if not _overlaps(h, hits))
+        if "://" in masked:
+            # Every URL, nested ones too (``?next=postgres://u:p@h``); overlaps go.
+            for scheme in _SCHEME.finditer(masked):
+                parts = parse_url(value, scheme.start())
+                hits.extend(h for h in self._url(value, parts) if not _overlaps(h, hits))
         if hits:
             return hits
         strength = name_strength(name)
@@ -310,24 +385,53 @@ class Detector:
         if strength == 0 and _AUTH_SCHEME.match(masked.strip()):
             strength = STRONG  # "Bearer <random>" is a credential whatever it is called
         if strength == 0:
+            if role == "positional" and not _names_non_secret(name):
+                return self._positional(value, masked)
             return []
         start = len(masked) - len(masked.lstrip())
         candidate = masked.strip()
-        scheme = _AUTH_SCHEME.match(candidate)
-        if scheme is not None:
-            start += scheme.end()
-            candidate = candidate[scheme.end() :].strip()
+        auth = _AUTH_SCHEME.match(candidate)
+        if auth is not None:
+            start += auth.end()
+            candidate = candidate[auth.end() :].strip()
+        end = start + len(candidate)
+        if strength == PASSWORD and is_weak_default(candidate):
+            return [_weak_hit(start, end, value[start:end], _describe(name, role), None)]
         if not looks_secret(candidate, strength, name):
             return []
-        if role == "header" or scheme is not None:
+        if role == "header" or auth is not None:
             kind = "authorization-header"
         elif strength == PASSWORD:
             kind = "password"
         else:
             kind = "generic-secret"
         kind, title, severity = _generic(kind, strength)
-        end = start + len(candidate)
         return [Hit(kind, title, severity, start, end, value[start:end], _describe(name, role))]
+
+    def _positional(self, value: str, masked: str) -> list[Hit]:
+        """A bare argument with no name: a credential only if it is a scrambled key.
+
+        Servers such as ``SERVER start KEY`` take their key by position; without a
+        name, only a value that cannot be a word, identifier or path counts.
+        """
+        candidate = masked.strip()
+        if not scrambled(candidate) or not looks_secret(candidate, STRONG):
+            return []
+        start = len(masked) - len(masked.lstrip())
+        end = start + len(candidate)
+        context = _describe(None, "positional")  # the flag before it, if any, is not its name
+        secret = value[start:end]
+        return [
+            Hit(
+                "generic-secret",
+                "Credential in a bare argument",
+                Severity.MEDIUM,
+                start,
+                end,
+                secret,
+                context,
+            )
+        ]
 
     def _embedded_json(self, value: str, existing: list[Hit]) -> list[Hit]:
         try:
@@ -352,36 +456,34 @@ class Detector:
                     out.append(shifted)
         return out
 
-    def _url(self, masked: str, value: str, match: re.Match[str]) -> list[Hit]:
+    def _url(self, value: str, parts: UrlParts) -> list[Hit]:
         out: list[Hit] = []
-        password = match.group("password")
-        if password and not is_placeholder(password) and password.strip():
-            start = match.start("password")
-            kind, title, severity = _generic("url-password", PASSWORD)
-            out.append(
-                Hit(
-                    kind,
-                    title,
-                    severity,
-                    start,
-                    match.end("password"),
-                    value[start : match.end("password")],
-                    "URL userinfo",
-                )
-            )
-        query = match.group("query")
-        if query:
-            position = match.start("query")
-            for part in query.split("&"):
+        if parts.password is not None:
+            start, end = parts.password
+            password = value[start:end]
+            user = value[parts.user[0] : parts.user[1]] if parts.user else None
+            host = value[parts.host[0] : parts.host[1]]
+            if is_weak_default(password, user):
+                out.append(_weak_hit(start, end, password, "URL userinfo", host))
+            elif password.strip() and not is_reference(password) and not is_placeholder(password):
+                kind, title, severity = _generic("url-password", PASSWORD)
+                out.append(Hit(kind, title, severity, start, end, password, "URL userinfo"))
+        if parts.query is not None:
+            position, query_end = parts.query
+            for part in value[position:query_end].split("&"):
                 key, sep, raw = part.partition("=")
                 value_start = position + len(key) + len(sep)
                 position += len(part) + 1
-                if not sep or not raw.strip():
+                if not sep or not raw.strip() or is_reference(raw):
                     continue
                 strength = name_strength(key)
                 if strength == 0 and key.lower() in _SHORT_QUERY_NAMES:
                     strength = STRONG
-                if strength and looks_secret(_unquote(raw), strength, key):
+                if strength == PASSWORD and is_weak_default(_unquote(raw)):
+                    host = value[parts.host[0] : parts.host[1]]
+                    end = value_start + len(raw)
+                    out.append(_weak_hit(value_start, end, raw, f"URL query {key}", host))
+                elif strength and looks_secret(_unquote(raw), strength, key):
                     kind, title, severity = _generic("url-query-secret", strength)
                     end = value_start + len(raw)
                     out.append(
@@ -395,10 +497,9 @@ class Detector:
                             f"URL query {key}",
                         )
                     )
-        path = match.group("path")
-        if path:
-            position = match.start("path")
-            for segment in path.split("/"):
+        position, path_end = parts.path
+        if path_end > position:
+            for segment in value[position:path_end].split("/"):
                 seg_start = position
                 position += len(segment) + 1
                 if _random_segment(segment):
@@ -415,6 +516,159 @@ class Detector:
                         )
                     )
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class UrlParts:
+    """Spans (start, end) of a URL's parts inside the string it was found in."""
+
+    user: tuple[int, int] | None
+    password: tuple[int, int] | None
+    host: tuple[int, int]
+    path: tuple[int, int]
+    query: tuple[int, int] | None
+
+
+def parse_url(text: str, start: int = 0) -> UrlParts:
+    """Split the URL whose scheme starts at ``start``, the way database drivers read it.
+
+    Userinfo ends at the last ``@`` of the authority (urllib, redis-py,
+    urllib3), so ``p@ss`` stays one password. Drivers that read a password up to
+    the ``@`` (libpq, SQLAlchemy's ``make_url``) also accept unencoded ``/``,
+    ``?`` and ``#`` in it, where a generic URL parser would end the authority:
+    when the authority holds no ``@`` but a later ``@`` is followed by a host,
+    and what precedes it is ``user:password`` rather than ``host:port``, the
+    password runs up to that ``@``. The URL ends at whitespace.
+    """
+    scheme = _SCHEME.match(text, start)
+    begin = scheme.end() if scheme is not None else start
+    stop = begin
+    while stop < len(text) and not text[stop].isspace():
+        stop += 1
+    segment = text[begin:stop]
+    authority_end = next((i for i, c in enumerate(segment) if c in "/?#"), len(segment))
+    at = segment.rfind("@", 0, authority_end)
+    late = segment.rfind("@")
+    if late > authority_end and _HOST_LIKE.match(segment, late + 1):
+        colon = segment.find(":", 0, late)
+        user_part = segment[:colon]
+        password_head = segment[colon + 1 : authority_end]
+        userinfo = colon >= 0 and not any(c in user_part for c in "/?#@")
+        if at < 0:
+            # user:pa/ss@host: the authority a URL parser sees ends inside the password.
+            if userinfo and not _PORT.fullmatch(password_head):
+                at = late
+        elif userinfo:
+            # user:p@ss/w@db.acme.io: the first "host" is no host, the last one is.
+            near = host_name(segment[at + 1 : authority_end])
+            far_end = next(
+                (i for i in range(late + 1, len(segment)) if segment[i] in "/?#"), len(segment)
+            )
+            far = host_name(segment[late + 1 : far_end])
+            between = segment[at + 1 : late]
+            if _bare_word(near) and not _bare_word(far) and not any(c in between for c in "?=&"):
+                at = late
+    user = password = None
+    host_start = 0
+    if at >= 0:
+        colon = segment.find(":", 0, at)
+        user = (begin, begin + (colon if colon >= 0 else at))
+        if colon >= 0:
+            password = (begin + colon + 1, begin + at)
+        host_start = at + 1
+    host_end = next(
+        (i for i in range(host_start, len(segment)) if segment[i] in "/?#"), len(segment)
+    )
+    path_end = next((i for i in range(host_end, len(segment)) if segment[i] in "?#"), len(segment))
+    query = None
+    if path_end < len(segment) and segment[path_end] == "?":
+        query_end = segment.find("#", path_end)
+        query = (begin + path_end + 1, begin + (query_end if query_end >= 0 else len(segment)))
+    return UrlParts(
+        user,
+        password,
+        (begin + host_start, begin + host_end),
+        (begin + host_end, begin + path_end),
+        query,
+    )
+
+
+def _bare_word(host: str) -> bool:
+    """A "host" with no dot that is not a local name: a fragment of a password."""
+    return bool(host) and "." not in host and ":" not in host and not is_local_host(host)
+
+
+# Passwords that ship as defaults or in tutorials: whoever guesses them gets in,
+# but they are rarely a leaked secret, so they get their own, lower-graded rule.
+_WEAK_DEFAULTS = frozenset(
+    {
+        "postgres", "postgresql", "password", "passw0rd", "p@ssw0rd", "p@ssword", "pass",
+        "pass123", "password1", "password123", "mypass", "mypassword", "my-password",
+        "my_password", "changeme", "change-me", "change_me", "changeit", "admin", "admin123",
+        "administrator", "root", "toor", "secret", "secret123", "supersecret", "example",
+        "test", "test123", "testing", "demo", "guest", "default", "user", "123456", "1234",
+        "12345", "12345678", "qwerty", "letmein", "welcome", "mysql", "redis", "mongo",
+        "mongodb", "neo4j", "sa", "pwd", "dbpassword", "db_password", "pgpassword",
+        "minioadmin", "rabbitmq", "elastic", "clickhouse", "mariadb", "oracle", "foobar",
+    }
+)  # fmt: skip
+_LOCAL_HOST = re.compile(
+    r"^(?:localhost|[\w.-]*\.localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1|0\.0\.0\.0"
+    r"|host\.docker\.internal|host\.containers\.internal)$",
+    re.I,
+)
+_PLACEHOLDER_HOST = re.compile(
+    r"^(?:(?:[\w-]+\.)*example(?:\.(?:com|org|net))?"  # example.com and its subdomains
+    r"|[\w.-]+\.(?:test|invalid|example)"  # reserved documentation TLDs (RFC 2606)
+    r"|your[\w.-]*|[\w.-]*[-_.]your[-_.][\w.-]*"  # your-server, yourdomain.com, api.your-org
+    r"|my[-_]?(?:server|host|domain|instance|company|org|app|api|mcp)[\w-]*(?:\.[\w.-]+)?"
+    r"|host|hostname|server|domain|server[-_]ip|ip[-_]address"
+    r"|(?:192\.0\.2|198\.51\.100|203\.0\.113)\.\d{1,3}"  # documentation networks
+    r"|<[^>]*>|\{[^}]*\}|\$\{[^}]*\}|\$[A-Za-z_]\w*|%\w+%|\[[^\]]*\]|x+(?:\.x+)*)$",
+    re.I,
+)
+
+
+def host_name(host: str) -> str:
+    """A URL's host without a port or brackets around an IPv6 literal's port."""
+    text = host.strip().rsplit("@", 1)[-1]
+    if text.startswith("["):
+        return text[: text.find("]") + 1] if "]" in text else text
+    return text.partition(":")[0] if text.count(":") <= 1 else text
+
+
+def is_local_host(host: str) -> bool:
+    """Loopback (or the container host): traffic that never leaves the machine."""
+    return bool(_LOCAL_HOST.match(host_name(host)))
+
+
+def is_placeholder_host(host: str) -> bool:
+    """A documentation host (example.com, your-server, <host>, {host}, ${HOST}...)."""
+    name = host_name(host)
+    return not name or bool(_PLACEHOLDER_HOST.match(name))
+
+
+def is_weak_default(value: str, user: str | None = None) -> bool:
+    """A tutorial or vendor default password (``postgres``, ``mypass``, ``changeme``...).
+
+    ``user`` is the account or variable name it belongs to: a password equal
+    to its user name (``neo4j:neo4j``) is a default too.
+    """
+    text = value.strip().lower()
+    if not text:
+        return False
+    if text in _WEAK_DEFAULTS:
+        return True
+    return user is not None and text == user.strip().lower() and len(text) <= 16
+
+
+def _weak_hit(start: int, end: int, secret: str, context: str, host: str | None) -> Hit:
+    """A weak default: low on a local or documentation host (or none), medium elsewhere."""
+    remote = host is not None and not is_local_host(host) and not is_placeholder_host(host)
+    severity = Severity.MEDIUM if remote else Severity.LOW
+    return Hit(
+        "weak-default-credential", "Weak default credential", severity, start, end, secret, context
+    )
 
 
 def _random_segment(segment: str) -> bool:
@@ -455,6 +709,8 @@ def _describe(name: str | None, role: str) -> str:
         return f"header {name}"
     if role == "arg":
         return f"argument {name}" if name else "argument"
+    if role == "positional":
+        return f"positional argument ({name})" if name else "positional argument"
     if role == "url":
         return "URL"
     if role == "command":

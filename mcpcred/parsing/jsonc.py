@@ -4,7 +4,9 @@ VS Code, Zed and Gemini CLI read their settings as JSONC (``//`` and ``/* */``
 comments, trailing commas); Claude Desktop and Cursor read strict JSON. One
 parser serves both: it accepts the JSONC superset and reports whether the file
 used any of it, so a strict-JSON client can be warned about a file it would
-reject. Semantics follow ``JSON.parse``: a repeated key keeps the last value.
+reject. Semantics follow ``JSON.parse``: a repeated key keeps the last value;
+the earlier ones stay in ``ObjectNode.shadowed`` (and ``Document.duplicates``
+is set), because a value the client ignores is still in the file.
 
 Errors are ``ParseError`` with the line and column of the problem and a message
 that never quotes the file's content, since a broken file may hold a secret.
@@ -45,7 +47,7 @@ _WORD = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 class _Parser:
     """Recursive descent over one text; ``pos`` is the next unread character."""
 
-    __slots__ = ("extended", "path", "pos", "source", "text")
+    __slots__ = ("duplicates", "extended", "path", "pos", "source", "text")
 
     def __init__(self, text: str, path: str | None) -> None:
         self.text = text
@@ -53,6 +55,7 @@ class _Parser:
         self.source = Source(text, path)
         self.pos = 1 if text.startswith(BOM) else 0
         self.extended = False  # comments or trailing commas seen
+        self.duplicates = False  # some object repeats a key
 
     def fail(self, message: str, offset: int | None = None) -> ParseError:
         line, column = self.source.position(self.pos if offset is None else offset)
@@ -154,6 +157,8 @@ class _Parser:
                     self.extended = True
                 self.pos += 1
                 node.end = self.pos
+                if node.shadowed:
+                    self.duplicates = True
                 return node
             if node.members and not trailing:
                 raise self.fail("expected ',' or '}' after a member")
@@ -216,4 +221,4 @@ def parse_jsonc(text: str, path: str | None = None) -> Document:
     if parser.pos != len(text):
         raise parser.fail("unexpected content after the top-level object")
     assert isinstance(root, ObjectNode)  # noqa: S101 - checked the opening brace above
-    return Document(root, parser.source, "jsonc" if parser.extended else "json")
+    return Document(root, parser.source, "jsonc" if parser.extended else "json", parser.duplicates)

@@ -103,11 +103,20 @@ class ObjectNode(Node):
 
     members: list[tuple[KeyNode, Node]] = field(default_factory=list)
     _index: dict[str, int] = field(default_factory=dict, repr=False)
+    # Earlier members of a repeated key, in source order: ``members`` holds what
+    # the client reads, these are what it silently drops (and what review misses).
+    shadowed: list[tuple[KeyNode, Node]] = field(default_factory=list)
 
     def add(self, key: KeyNode, value: Node) -> None:
-        """Append a member; a repeated key replaces the earlier one, as JSON.parse does."""
+        """Append a member; a repeated key replaces the earlier one, as JSON.parse does.
+
+        The replaced member is kept in ``shadowed``: ``{"TOKEN": "ghp_...", "TOKEN":
+        "changeme"}`` still holds the token in the file.
+        """
         existing = self._index.get(key.name)
         if existing is not None:
+            if self.members[existing][1] is not value:  # TOML re-points a key at its table
+                self.shadowed.append(self.members[existing])
             self.members[existing] = (key, value)
         else:
             self._index[key.name] = len(self.members)
@@ -155,6 +164,8 @@ class Document:
     root: ObjectNode
     source: Source
     format: str  # "json" | "jsonc" | "toml"
+    # Whether some object repeats a key (``ObjectNode.shadowed``, ``shadowed_members``).
+    duplicates: bool = False
 
 
 def pointer_index(
@@ -174,3 +185,26 @@ def pointer_index(
             continue
         stack.extend(((child, (*pointer, segment)) for segment, child in reversed(children)))
     return index
+
+
+def shadowed_members(
+    node: Node, base: tuple[str | int, ...] = ()
+) -> list[tuple[tuple[str | int, ...], KeyNode, Node]]:
+    """Every member hidden by a later duplicate key under ``node``, in source order.
+
+    Each comes with the JSON pointer its key would have (the pointer of the value
+    the client reads instead). Duplicates inside hidden values are included.
+    """
+    out: list[tuple[tuple[str | int, ...], KeyNode, Node]] = []
+    stack: list[tuple[Node, tuple[str | int, ...]]] = [(node, base)]
+    while stack:
+        current, pointer = stack.pop()
+        if isinstance(current, ObjectNode):
+            for key, value in current.shadowed:
+                out.append(((*pointer, key.name), key, value))
+                stack.append((value, (*pointer, key.name)))
+            stack.extend((v, (*pointer, k.name)) for k, v in current.members)
+        elif isinstance(current, ArrayNode):
+            stack.extend((item, (*pointer, i)) for i, item in enumerate(current.items))
+    out.sort(key=lambda item: item[1].start)
+    return out

@@ -23,6 +23,7 @@ TESTED_HERE = {
     "hygiene/file-permissions",
     "hygiene/shell-wrapper",
     "hygiene/broad-filesystem",
+    "hygiene/duplicate-key",  # tests/audit/test_duplicate_keys.py
     "error/parse",
     # guard mode's pins: tests/audit/test_pinned_findings.py
     "tools/hidden-instructions",
@@ -34,6 +35,8 @@ TESTED_HERE = {
     "secret/url-query-secret",
     "secret/url-path-secret",
     "secret/authorization-header",
+    # tests/audit/test_weak_defaults.py
+    "secret/weak-default-credential",
 }
 
 
@@ -136,12 +139,31 @@ def test_unpinned_package(
 @pytest.mark.parametrize(
     ("entry", "expected"),
     [
-        ({"type": "http", "url": "http://mcp.example.com/mcp"}, 1),
+        ({"type": "http", "url": "http://mcp.acme.io/mcp"}, 1),
+        ({"type": "http", "url": "http://10.0.4.7:8080/mcp"}, 1),
+        ({"type": "http", "url": "http://user:pw@mcp.acme.io/mcp"}, 1),
+        # documentation hosts: nothing real travels there (issue 12 §6)
+        ({"type": "http", "url": "http://mcp.example.com/mcp"}, 0),
+        ({"type": "http", "url": "http://example.org:8080/mcp"}, 0),
+        ({"type": "http", "url": "http://your-server:3000/mcp"}, 0),
+        ({"type": "http", "url": "http://your-mcp-host.com/mcp"}, 0),
+        ({"type": "http", "url": "http://<host>:8000/sse"}, 0),
+        ({"type": "http", "url": "http://{host}:8000/sse"}, 0),
+        ({"type": "http", "url": "http://${HOST}:8000/sse"}, 0),
+        ({"type": "http", "url": "http://mcp.test/sse"}, 0),
+        ({"type": "http", "url": "http://my-server:8080/mcp"}, 0),
+        ({"type": "http", "url": "http://192.0.2.10:8080/mcp"}, 0),
+        ({"type": "http", "url": "http://$MCP_HOST/mcp"}, 0),
+        ({"type": "http", "url": "http://mysql-proxy.acme.io/mcp"}, 1),
+        ({"type": "http", "url": "http://examples.io/mcp"}, 1),
+        ({"type": "sse", "url": "http://host.docker.internal:3000/sse"}, 0),
+        ({"type": "sse", "url": "http://app.localhost:3000/sse"}, 0),
         ({"type": "http", "url": "https://mcp.example.com/mcp"}, 0),
         ({"type": "sse", "url": "http://localhost:3000/sse"}, 0),
         ({"type": "sse", "url": "http://127.0.0.1:3000/sse"}, 0),
         ({"type": "sse", "url": "http://[::1]:3000/sse"}, 0),
-        ({"command": "npx", "args": ["-y", "mcp-remote@0.1.29", "http://mcp.example.com/sse"]}, 1),
+        ({"command": "npx", "args": ["-y", "mcp-remote@0.1.29", "http://mcp.acme.io/sse"]}, 1),
+        ({"command": "npx", "args": ["-y", "mcp-remote@0.1.29", "http://example.com/sse"]}, 0),
     ],
 )
 def test_plain_http(entry: dict[str, object], expected: int, project: Path) -> None:
@@ -202,6 +224,17 @@ def test_shell_wrapper(command: str, args: list[str], flagged: bool, project: Pa
         (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "C:\\"], "high"),
         (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "/home/ann"], "medium"),
         (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "/home/ann/code"], None),
+        # issue 12 §6: every home, root's home and Windows homes count like /Users/NAME
+        (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "/home/"], "high"),
+        (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "/home"], "high"),
+        (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "/Users"], "high"),
+        (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "C:\\Users"], "high"),
+        (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "/root"], "medium"),
+        (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "/root/"], "medium"),
+        (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "/Users/ann"], "medium"),
+        (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "C:\\Users\\ann"], "medium"),
+        (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "/mnt/c/Users/ann"], "medium"),
+        (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "/root/project"], None),
         (["-y", "@modelcontextprotocol/server-filesystem@2025.8.21", "./docs"], None),
         (["-y", "other-server@1.0.0", "/"], None),
     ],
@@ -223,6 +256,15 @@ def test_broad_filesystem_for_the_real_home(home: Path, project: Path) -> None:
         if f.rule == "hygiene/broad-filesystem"
     ]
     assert [str(f.severity) for f in found] == ["medium"]
+
+
+def test_broad_windows_container_mount(project: Path) -> None:
+    entry = {
+        "command": "docker",
+        "args": ["run", "-i", "-v", "C:\\Users\\ann:/data", "img@sha256:" + "ab" * 32],
+    }
+    found = [f for f in _server(project, entry) if f.rule == "hygiene/broad-filesystem"]
+    assert [(str(f.severity), f.evidence) for f in found] == [("medium", "C:\\Users\\ann")]
 
 
 def test_broad_container_mount(project: Path) -> None:

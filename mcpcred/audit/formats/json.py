@@ -51,6 +51,7 @@ def render(report: AuditReport) -> str:
             }
             for f in report.files
         ],
+        "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
     }
     return _dump(document)
 

@@ -48,18 +48,38 @@ def _rule_entry(rule_id: str) -> dict[str, object]:
     }
 
 
+def _artifact(path: str) -> dict[str, object]:
+    """An artifactLocation: relative to %SRCROOT% under the working directory, else a file URI."""
+    if os.path.isabs(path) or path.startswith("~"):
+        return {"uri": Path(os.path.expanduser(path)).as_uri()}
+    return {"uri": path.replace(os.sep, "/"), "uriBaseId": "%SRCROOT%"}
+
+
+def _skipped_notifications(report: AuditReport) -> list[dict[str, object]]:
+    """One note per reason the directory walk skipped folders, locating each folder."""
+    by_reason: dict[str, list[str]] = {}
+    for item in report.skipped:
+        by_reason.setdefault(item.reason, []).append(item.path)
+    return [
+        {
+            "level": "note",
+            "descriptor": {"id": "walk/skipped-folder"},
+            "message": {"text": f"Skipped {len(paths)} folder(s), not scanned: {reason}"},
+            "locations": [
+                {"physicalLocation": {"artifactLocation": _artifact(path)}} for path in paths
+            ],
+        }
+        for reason, paths in by_reason.items()
+    ]
+
+
 def render(report: AuditReport, cwd: str) -> str:
     """The report as one SARIF 2.1.0 log with a single run."""
     rule_ids = sorted(RULES)
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     results = []
     for finding in report.findings:
-        location: dict[str, object]
-        if os.path.isabs(finding.path) or finding.path.startswith("~"):
-            expanded = os.path.expanduser(finding.path)
-            location = {"uri": Path(expanded).as_uri()}
-        else:
-            location = {"uri": finding.path.replace(os.sep, "/"), "uriBaseId": "%SRCROOT%"}
+        location = _artifact(finding.path)
         result: dict[str, object] = {
             "ruleId": finding.rule,
             "ruleIndex": index[finding.rule],
@@ -99,6 +119,12 @@ def render(report: AuditReport, cwd: str) -> str:
                 },
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(cwd).as_uri() + "/"}},
                 "columnKind": "unicodeCodePoints",
+                "invocations": [
+                    {
+                        "executionSuccessful": True,
+                        "toolExecutionNotifications": _skipped_notifications(report),
+                    }
+                ],
                 "results": results,
             }
         ],

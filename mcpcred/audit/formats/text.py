@@ -54,8 +54,23 @@ def render(report: AuditReport, *, color: bool, width: int = 100) -> str:
             if finding.fix:
                 console.print(Text("         fix: ", style="green") + Text(finding.fix))
         console.print()
+    for skipped in skipped_lines(report):
+        console.print(Text(skipped, style="dim"))
     console.print(_summary(report))
     return buffer.getvalue()
+
+
+def skipped_lines(report: AuditReport, limit: int = 5) -> list[str]:
+    """One line per reason the walk skipped folders: the first few paths and a count."""
+    by_reason: dict[str, list[str]] = {}
+    for item in report.skipped:
+        by_reason.setdefault(item.reason, []).append(item.path)
+    lines = []
+    for reason, paths in by_reason.items():
+        shown = ", ".join(paths[:limit])
+        more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
+        lines.append(f"Skipped ({reason}): {shown}{more}")
+    return lines
 
 
 def _summary(report: AuditReport) -> str:
