@@ -1340,6 +1340,21 @@ def test_device_missing_interval_means_five_seconds(clock: Clock) -> None:
     assert clock.sleeps == [5, 5]
 
 
+@pytest.mark.parametrize("value", [1e400, -5, "later"])
+def test_device_start_with_a_broken_lifetime_uses_the_defaults(clock: Clock, value: object) -> None:
+    """Issue 12: ``expires_in``/``interval`` of ``1e400`` crashed the device login (exit 70)."""
+    raw = json.dumps({"expires_in": value, "interval": value}).encode()  # 1e400 -> Infinity
+    api = device_api(answer(access_token="at", token_type="Bearer"))
+    start = api.routes[f"POST {ISSUER}/device"]
+    api.routes[f"POST {ISSUER}/device"] = lambda request: httpx.Response(
+        200,
+        content=start(request).content[:-1] + b"," + raw.replace(b"Infinity", b"1e400")[1:],
+        headers={"content-type": "application/json"},
+    )
+    run_device(api, clock)
+    assert clock.sleeps == [device.DEFAULT_INTERVAL]
+
+
 def test_device_server_interval_is_used(clock: Clock) -> None:
     """An interval the server sends (as a string, even) is the wait."""
     api = device_api(answer(access_token="at", token_type="Bearer"), interval="7")
