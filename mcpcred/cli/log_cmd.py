@@ -20,6 +20,7 @@ import typer
 
 from mcpcred.cli.app import app
 from mcpcred.errors import EXIT_FINDINGS, SecretNotFound, SecretStoreError, UsageError
+from mcpcred.terminal import printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ def _table_writer(*, fixed: bool) -> Callable[[list[Record], bool], None]:
             else:
                 table.add_column(name, overflow="fold")
         for record in records:
-            table.add_row(*_cells(record))
+            table.add_row(*(printable(cell) for cell in _cells(record)))
         console.print(table)
         console.file.flush()
 

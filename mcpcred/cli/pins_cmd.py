@@ -224,7 +224,7 @@ def pins_diff(
                 assert old is None or isinstance(old, dict)  # noqa: S101 - built above
                 assert new is None or isinstance(new, dict)  # noqa: S101 - built above
                 out.extend("  " + line for line in diff_lines(old, new))
-            out.append(f"accept with: mcpcred pins accept {name}")
+            out.append(f"accept with: mcpcred pins accept {shown}")
             out.append("")
         sys.stdout.write("\n".join(out))
     status = _report(errors)
