@@ -164,7 +164,7 @@ class Session:
             return line, None
         if isinstance(message, dict):
             answer = self._client_message(message, line)
-            return (None, answer) if answer is not None else (line, None)
+            return (None, answer or None) if answer is not None else (line, None)
         if isinstance(message, list) and message:
             kept: list[object] = []
             answers: list[bytes] = []
@@ -176,7 +176,7 @@ class Session:
                     answers.append(answer)
             if not answers:
                 return line, None
-            return (dumps(kept) if kept else None), b"".join(answers)
+            return (dumps(kept) if kept else None), (b"".join(answers) or None)
         return line, None
 
     def _client_message(self, message: dict[str, object], line: bytes | None) -> bytes | None:
@@ -185,6 +185,8 @@ class Session:
         if not isinstance(method, str):
             return None  # an answer to a server request (sampling, roots...): not ours
         if "id" not in message:
+            if method == "tools/call":
+                return self._refused_notification(message)
             if method == "notifications/initialized" and line is not None:
                 self.initialized = line
             elif method == "notifications/cancelled":
@@ -295,6 +297,23 @@ class Session:
             request_id,
             f"mcpcred refused to call tool '{tool}' of server '{self.server}': {reason}.",
         )
+
+    def _refused_notification(self, message: dict[str, object]) -> bytes | None:
+        """A ``tools/call`` without an id: dropped (``b""``) when its tool is refused.
+
+        JSON-RPC never answers a notification, but a server built on a generic
+        JSON-RPC library still runs it, so a refused tool must not pass this way.
+        """
+        params = message.get("params")
+        name = params.get("name") if isinstance(params, dict) else None
+        if not isinstance(name, str):
+            return None
+        reason = self.refusal(name)
+        if reason is None:
+            return None
+        arguments = params.get("arguments") if isinstance(params, dict) else None
+        self._log_call("tools/call", name, arguments, "denied", reason=reason)
+        return b""
 
     def _cancelled(self, params: object) -> None:
         if isinstance(params, dict) and "requestId" in params:
