@@ -101,15 +101,19 @@ class Listener:
                     conn, _addr = self.sock.accept()
                 except TimeoutError:
                     continue
-                # short: a browser's speculative preconnect sends nothing at all
-                conn.settimeout(min(2.0, max(left, 0.1)))
-                target = _request_target(conn)
-                if target is None or urlsplit(target).path != CALLBACK_PATH:
-                    with conn:
+                try:
+                    # short: a browser's speculative preconnect sends nothing at all
+                    conn.settimeout(min(2.0, max(left, 0.1)))
+                    target = _request_target(conn)
+                    if target is None or urlsplit(target).path != CALLBACK_PATH:
                         _respond(conn, 404, "Not found", "This is mcpcred's login listener.")
-                    continue
-                params = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
-                conn.settimeout(ANSWER_TIMEOUT)  # for sending the page, after the exchange
+                        conn.close()
+                        continue
+                    params = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
+                    conn.settimeout(ANSWER_TIMEOUT)  # for sending the page, after the exchange
+                except BaseException:
+                    conn.close()
+                    raise
                 return Callback(params, conn)
         finally:
             self.close()
