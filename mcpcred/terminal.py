@@ -39,3 +39,29 @@ def printable(text: str) -> str:
         else:
             out.append(f"\\U{code:08x}")
     return "".join(out)
+
+
+def json_text(text: str) -> str:
+    """A JSON document (as ``json.dumps`` writes it) with hidden characters as ``\\uXXXX``.
+
+    ``ensure_ascii=False`` keeps names readable but lets C1 controls, bidi overrides
+    and lone surrogates through, raw, inside strings; as JSON escapes they mean the
+    same to any reader and cannot reach a terminal (or fail to encode). Structural
+    newlines and indentation are kept.
+    """
+    if text.isascii() and "\x7f" not in text:
+        return text  # json.dumps has already escaped the other ASCII controls in strings
+    import re
+    import unicodedata
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        code = ord(char)
+        if code != 0x7F and unicodedata.category(char) not in _HIDDEN:
+            return char
+        if code <= 0xFFFF:
+            return f"\\u{code:04x}"
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+    return re.sub(r"[^\x00-\x7e]", escape, text)  # only DEL and non-ASCII are looked at

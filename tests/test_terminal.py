@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mcpcred.terminal import printable
+from mcpcred.terminal import json_text, printable
 
 
 @pytest.mark.parametrize(
@@ -38,3 +41,23 @@ def test_nothing_hidden_survives_and_the_result_always_encodes() -> None:
     shown.encode("utf-8")  # no lone surrogate survives
     hidden = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
     assert not [c for c in set(shown) if unicodedata.category(c) in hidden]
+
+
+any_text = st.text(st.characters(exclude_categories=[]))  # lone surrogates too
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | any_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(json_values, st.booleans())
+def test_json_text_means_the_same_json_and_hides_nothing(value: object, indent: bool) -> None:
+    document = json.dumps(value, ensure_ascii=False, indent=2 if indent else None)
+    shown = json_text(document)
+    assert json.loads(shown) == value
+    shown.encode("utf-8")  # lone surrogates are escaped too
+    hidden = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
+    assert not [c for c in set(shown) if c != "\n" and unicodedata.category(c) in hidden]
+    assert "\x7f" not in shown

@@ -459,7 +459,7 @@ class Auditor:
             fix=_fix_for(entry),
             evidence=redact(hit.secret),
             pointer=item.pointer,
-            secret_digest=hashlib.sha256(hit.secret.encode()).digest(),
+            secret_digest=hashlib.sha256(hit.secret.encode("utf-8", "surrogatepass")).digest(),
         )
 
     # -- hygiene ---------------------------------------------------------------

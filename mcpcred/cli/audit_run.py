@@ -20,6 +20,7 @@ from mcpcred.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from mcpcred.fsutil import atomic_write
 from mcpcred.host import Host
 from mcpcred.models import Severity
+from mcpcred.terminal import json_text
 
 SEVERITIES = ("low", "medium", "high")
 
@@ -119,6 +120,8 @@ def run(options: AuditOptions, host: Host | None = None) -> int:
         return EXIT_USAGE if report.parse_errors and not ignore_errors else EXIT_OK
 
     rendered = render(report, options.format, host, color=_color(options.output))
+    if options.format != "text":  # names from the scanned files, in JSON strings
+        rendered = json_text(rendered)
     if options.output is not None:
         _write(options.output, rendered)
     else:

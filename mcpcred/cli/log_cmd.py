@@ -20,7 +20,7 @@ import typer
 
 from mcpcred.cli.app import app
 from mcpcred.errors import EXIT_FINDINGS, SecretNotFound, SecretStoreError, UsageError
-from mcpcred.terminal import printable
+from mcpcred.terminal import json_text, printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -187,7 +187,8 @@ def log_show(
 def _json_writer() -> Callable[[list[Record], bool], None]:
     def write(records: list[Record], header: bool) -> None:
         for record in records:
-            sys.stdout.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+            line = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+            sys.stdout.write(json_text(line) + "\n")
         sys.stdout.flush()
 
     return write

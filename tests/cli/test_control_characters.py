@@ -34,6 +34,14 @@ def _no_raw_controls(*texts: str) -> None:
         assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text, text
 
 
+def _strings(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [*value, *(text for item in value.values() for text in _strings(item))]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
 def _servers() -> dict[str, object]:
     return {
         "mcpServers": {
@@ -118,3 +126,50 @@ def test_guard_notices() -> None:
         Warn(f"server '{EVIL}'")("tool 'x\x1b[2J' changed")
     assert captured.getvalue() == (f"mcpcred guard: server '{SHOWN}': tool 'x\\x1b[2J' changed\n")
     assert sys.stderr is not captured
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif"])
+def test_audit_config_json_and_sarif(project: Path, fmt: str) -> None:
+    """C1 controls, bidi overrides and lone surrogates in names are JSON escapes there.
+
+    A lone surrogate (``"\\udc80"`` in the config) could not even be written: exit 70.
+    """
+    (project / ".mcp.json").write_text(
+        json.dumps(_servers(), indent=2).replace("\\u202e", "\\u202e\\u009b\\udc80")
+    )
+    result = run("audit-config", ".", "--format", fmt)
+    assert result.code == 1, result.stderr
+    assert "\x9b" not in result.stdout and "\u202e" not in result.stdout
+    assert "\\u202e\\u009b\\udc80" in result.stdout
+    name = EVIL + "\x9b\udc80"  # the same name, once the report is decoded
+    assert [text for text in _strings(json.loads(result.stdout)) if name in text]
+    _no_raw_controls(result.stdout, result.stderr)
+
+
+def test_log_json_lines(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    os.environ["MCPCRED_DATA_DIR"] = str(data)
+    try:
+        log = auditlog.AuditLog(auditlog.default_folder(), b"k" * 32, clock=time.time)
+        log.append({"event": "call", "server": "gh", "tool": "x\u202e\x9by", "outcome": "ok"})
+    finally:
+        del os.environ["MCPCRED_DATA_DIR"]
+    result = run("log", "--json", env={"MCPCRED_DATA_DIR": str(data)})
+    assert result.code == 0, result.stderr
+    assert "\\u202e\\u009by" in result.stdout
+    assert json.loads(result.stdout)["tool"] == "x\u202e\x9by"
+    _no_raw_controls(result.stdout)
+    assert "\x9b" not in result.stdout
+
+
+def test_lone_surrogates_in_names_and_values_do_not_crash_a_scan(project: Path) -> None:
+    """JSON allows ``"\\udc80"``; fingerprints, digests and baselines hashed it: exit 70."""
+    config = json.dumps(_servers(), indent=2).replace("\\u202e", "\\udc80")
+    config = config.replace('"env": {', '"env": {"API_KEY": "Zq8rT2vLx9\\udc80Wq8rT2vLx9Kp", ', 1)
+    (project / ".mcp.json").write_text(config)
+    text = run("audit-config", ".")
+    assert text.code == 1, text.stderr
+    assert "secret/" in text.stdout and "\\udc80" in text.stdout
+    written = run("audit-config", ".", "--write-baseline", "baseline.json")
+    assert written.code == 0, written.stderr
+    assert run("audit-config", ".", "--baseline", "baseline.json").code == 0
