@@ -146,7 +146,7 @@ def login(
         300.0,
         "--timeout",
         callback=_timeout,
-        help="Seconds to wait for the browser (at most 3600).",
+        help="Seconds to wait for the browser.",
     ),
 ) -> int:
     """Log in with OAuth; servers then get fresh access tokens at spawn time."""
