@@ -52,7 +52,9 @@ class Baseline:
             "/".join(str(p) for p in finding.pointer),
             secret_part,
         ]
-        return hmac.new(self.salt, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+        return hmac.new(
+            self.salt, "\x1f".join(parts).encode("utf-8", "surrogatepass"), hashlib.sha256
+        ).hexdigest()
 
     def contains(self, finding: Finding) -> bool:
         """Whether the finding was accepted in this baseline."""

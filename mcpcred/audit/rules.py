@@ -623,7 +623,7 @@ class Auditor:
             fix=rule.fix if rule.id == WEAK_DEFAULT else _fix_for(entry),
             evidence=redact(hit.secret),
             pointer=item.pointer,
-            secret_digest=hashlib.sha256(hit.secret.encode()).digest(),
+            secret_digest=hashlib.sha256(hit.secret.encode("utf-8", "surrogatepass")).digest(),
         )
 
     # -- hygiene ---------------------------------------------------------------

@@ -20,6 +20,7 @@ from mcpcred.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from mcpcred.fsutil import atomic_write
 from mcpcred.host import Host
 from mcpcred.models import Severity
+from mcpcred.terminal import json_text
 
 SEVERITIES = ("low", "medium", "high")
 
@@ -61,6 +62,28 @@ def render(report: AuditReport, fmt: str, host: Host, *, color: bool) -> str:
     return text.render(report, color=color)
 
 
+def _check_writable(option: str, path: str) -> None:
+    """Refuse an output path whose folder is missing before scanning, not after.
+
+    Like gitleaks' ``--report-path``, mcpcred does not create folders: a typo in a CI
+    step should fail that step with one line, not leave a report somewhere unexpected.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option}: no such folder: {folder}", hint="create it first")
+    if os.path.isdir(path):
+        raise UsageError(f"{option}: {path} is a folder; name a file")
+
+
+def _write(path: str, text: str) -> None:
+    """Write a report or baseline; a failure is one line (exit 2), not a traceback."""
+    try:
+        atomic_write(path, text)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"cannot write {path}: {reason}") from None
+
+
 def run(options: AuditOptions, host: Host | None = None) -> int:
     """Scan, render, write, and return the exit code (0, 1 or 2)."""
     host = host or Host.current()
@@ -74,6 +97,12 @@ def run(options: AuditOptions, host: Host | None = None) -> int:
         same = os.path.abspath(options.baseline) == os.path.abspath(options.write_baseline)
         if not same:
             raise UsageError("--baseline and --write-baseline name different files")
+    for option, target in (
+        ("--output", options.output),
+        ("--write-baseline", options.write_baseline),
+    ):
+        if target is not None:
+            _check_writable(option, target)
     settings = project_config.load(options.config or project_config.find(host.cwd))
     accepted = None
     if options.baseline is not None and not (
@@ -86,13 +115,15 @@ def run(options: AuditOptions, host: Host | None = None) -> int:
     if options.write_baseline is not None:
         keep = [f for f in report.all_findings if f.rule != "error/parse"]
         fresh = accepted or baselines.Baseline.new()
-        atomic_write(options.write_baseline, baselines.render(keep, fresh))
+        _write(options.write_baseline, baselines.render(keep, fresh))
         sys.stderr.write(f"wrote {len(keep)} finding(s) to baseline {options.write_baseline}\n")
         return EXIT_USAGE if report.parse_errors and not ignore_errors else EXIT_OK
 
     rendered = render(report, options.format, host, color=_color(options.output))
+    if options.format != "text":  # names from the scanned files, in JSON strings
+        rendered = json_text(rendered)
     if options.output is not None:
-        atomic_write(options.output, rendered)
+        _write(options.output, rendered)
     else:
         sys.stdout.write(rendered)
         sys.stdout.flush()

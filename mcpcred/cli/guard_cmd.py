@@ -16,6 +16,7 @@ import typer
 
 from mcpcred.cli.app import app
 from mcpcred.errors import ConfigError, UsageError
+from mcpcred.terminal import printable
 
 
 @app.command("guard")
@@ -98,7 +99,7 @@ def guard(
     private_dir(path.parent)
     atomic_write(str(path), updated)
     state = "no longer guarded" if off else "guarded"
-    sys.stderr.write(f"{server}: {state} ({path} [servers.{server}])\n")
+    sys.stderr.write(printable(f"{server}: {state} ({path} [servers.{server}])") + "\n")
     if not off:
         sys.stderr.write(
             f"restart the client; calls are logged (mcpcred log --server {server}) and tool "

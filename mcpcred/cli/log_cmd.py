@@ -23,6 +23,7 @@ import typer
 
 from mcpcred.cli.app import app
 from mcpcred.errors import EXIT_FINDINGS, SecretNotFound, SecretStoreError, UsageError
+from mcpcred.terminal import json_text, printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -190,7 +191,8 @@ def log_show(
 def _json_writer() -> Callable[[list[Record], bool], None]:
     def write(records: list[Record], header: bool) -> None:
         for record in records:
-            sys.stdout.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+            line = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+            sys.stdout.write(json_text(line) + "\n")
         sys.stdout.flush()
 
     return write
@@ -216,7 +218,7 @@ def _table_writer(*, fixed: bool) -> Callable[[list[Record], bool], None]:
             else:
                 table.add_column(name, overflow="fold")
         for record in records:
-            table.add_row(*_cells(record))
+            table.add_row(*(printable(cell) for cell in _cells(record)))
         console.print(table)
         console.file.flush()
 

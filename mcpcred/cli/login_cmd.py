@@ -42,6 +42,16 @@ def _account(value: str) -> str:
     return value
 
 
+MAX_TIMEOUT = 3600.0
+
+
+def _timeout(value: float) -> float:
+    """``--timeout`` is a wait, so a positive, finite number of seconds (an hour at most)."""
+    if not 0 < value <= MAX_TIMEOUT:  # also refuses nan and inf
+        raise typer.BadParameter(f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
+    return value
+
+
 class _ConsoleUI:
     """The login's conversation with the user: rich on a terminal, plain lines always."""
 
@@ -132,7 +142,12 @@ def login(
     resource: str | None = typer.Option(
         None, "--resource", help="RFC 8707 resource indicator (the MCP server's URL)."
     ),
-    timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for the browser."),
+    timeout: float = typer.Option(
+        300.0,
+        "--timeout",
+        callback=_timeout,
+        help="Seconds to wait for the browser.",
+    ),
 ) -> int:
     """Log in with OAuth; servers then get fresh access tokens at spawn time."""
     from mcpcred.oauth import login as flows

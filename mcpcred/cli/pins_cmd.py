@@ -247,8 +247,8 @@ def pins_diff(
                 assert old is None or isinstance(old, dict)  # noqa: S101 - built above
                 assert new is None or isinstance(new, dict)  # noqa: S101 - built above
                 out.extend("  " + line for line in diff_lines(old, new))
-            only = f" --client {key}" if key is not None else ""
-            out.append(f"accept with: mcpcred pins accept {name}{only}")
+            only = f" --client {safe_text(key, 80)}" if key is not None else ""
+            out.append(f"accept with: mcpcred pins accept {shown}{only}")
             out.append("")
         sys.stdout.write("\n".join(out))
     status = _report(errors)

@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable
 
 from mcpcred.errors import EXIT_INTERRUPTED, EXIT_SOFTWARE, McpcredError
+from mcpcred.terminal import printable
 
 
 def stderr(line: str) -> None:
@@ -32,9 +33,9 @@ def guarded(body: Callable[[], int], *, debug: bool) -> int:
     try:
         return body()
     except McpcredError as exc:
-        stderr(f"error: {exc.message}")
+        stderr(f"error: {printable(exc.message)}")  # messages name servers from configs
         if exc.hint:
-            stderr(f"hint: {exc.hint}")
+            stderr(f"hint: {printable(exc.hint)}")
         if debug:
             traceback.print_exc()
         return exc.exit_code

@@ -17,6 +17,7 @@ import typer
 from mcpcred import references
 from mcpcred.cli.app import app
 from mcpcred.errors import SecretNotFound, UsageError
+from mcpcred.terminal import printable
 
 secret_app = typer.Typer(
     help="Manage the secrets mcpcred keeps in the OS keychain (values never in argv).",
@@ -119,7 +120,7 @@ def secret_list(
             str(row["name"]),
             "stored" if row["stored"] else "MISSING",
             str(row["changed"] or "-"),
-            ", ".join(f"{u['client']}/{u['server']}" for u in used) or "-",
+            printable(", ".join(f"{u['client']}/{u['server']}" for u in used)) or "-",
         )
     Console(highlight=False, markup=False).print(table)
     return 0

@@ -13,6 +13,7 @@ import typer
 
 from mcpcred.cli.app import app
 from mcpcred.errors import SecretStoreError
+from mcpcred.terminal import printable
 
 
 @app.command("status")
@@ -92,7 +93,7 @@ def status(
         for u in uses
     ]
     for problem in guard_problem:
-        sys.stderr.write(f"warning: guard settings: {problem}\n")
+        sys.stderr.write(f"warning: guard settings: {printable(problem)}\n")
     logins: list[dict[str, object]] = []
     if store is not None:
         try:
@@ -127,10 +128,10 @@ def status(
             wrapped = "guarded" if row["wrapped"] else f"{wrapped} (guard needs wrap)"
         table.add_row(
             str(row["client"]),
-            str(row["server"]),
+            printable(str(row["server"])),
             wrapped,
-            "\n".join(creds) or "-",
-            str(row["path"]),
+            "\n".join(printable(c) for c in creds) or "-",
+            printable(str(row["path"])),
         )
     if rows:
         console.print(table)
@@ -138,7 +139,7 @@ def status(
         console.print("")
         console.print(_logins_table(logins))
     for error in errors:
-        sys.stderr.write(f"warning: {error.path}: {error.message}\n")
+        sys.stderr.write(f"warning: {printable(error.path)}: {printable(error.message)}\n")
     return 0
 
 
@@ -163,8 +164,8 @@ def _logins_table(logins: list[dict[str, object]]) -> object:
         scopes = row["scopes"]
         table.add_row(
             str(row["reference"]),
-            str(row["user"] or "-"),
-            " ".join(scopes) if isinstance(scopes, list) else "-",
+            printable(str(row["user"] or "-")),
+            printable(" ".join(scopes)) if isinstance(scopes, list) else "-",
             access,
             refresh,
         )

@@ -16,6 +16,7 @@ import typer
 from mcpcred import references
 from mcpcred.cli.app import app
 from mcpcred.errors import SecretStoreError, UsageError
+from mcpcred.terminal import printable
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -58,13 +59,13 @@ def _show_diff(plans: list[FilePlan], secrets: list[str]) -> None:
                 style = "red"
             elif line.startswith("@@"):
                 style = "cyan"
-            console.print(Text(line, style=style), soft_wrap=True)
+            console.print(Text(printable(line), style=style), soft_wrap=True)
 
 
 def _summary(plans: list[FilePlan]) -> None:
     out = sys.stderr
     for plan in plans:
-        out.write(f"{plan.display} ({plan.location.client}, {plan.location.scope})\n")
+        out.write(f"{printable(plan.display)} ({plan.location.client}, {plan.location.scope})\n")
         if plan.changed and plan.location.scope == "project":
             out.write(
                 "  note: a project file is usually shared: its entries will name this machine's "
@@ -73,11 +74,13 @@ def _summary(plans: list[FilePlan]) -> None:
         if not plan.servers:
             out.write("  no servers\n")
         for server in plan.servers:
-            out.write(f"  {server.name}: {_STATUS_TEXT.get(server.status, server.status)}\n")
+            out.write(
+                f"  {printable(server.name)}: {_STATUS_TEXT.get(server.status, server.status)}\n"
+            )
             for move in server.moves:
-                out.write(f"    {move.where} -> keychain as '{move.name}'\n")
+                out.write(f"    {printable(move.where)} -> keychain as '{move.name}'\n")
             for note in server.notes:
-                out.write(f"    note: {note}\n")
+                out.write(f"    note: {printable(note)}\n")
     out.flush()
 
 

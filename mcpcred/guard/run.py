@@ -10,6 +10,8 @@ import os
 import sys
 import threading
 
+from mcpcred.terminal import printable
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -238,7 +240,7 @@ class Warn:
 
     def __call__(self, text: str) -> None:
         try:
-            sys.stderr.write(f"mcpcred guard: {self.label}: {text}\n")
+            sys.stderr.write(printable(f"mcpcred guard: {self.label}: {text}") + "\n")
             sys.stderr.flush()
         except (OSError, ValueError):
             pass

@@ -257,6 +257,8 @@ class Session:
             return message, None  # an answer to a server request (sampling, roots...): its ids
         method = message.get("method")
         if "id" not in message:
+            if method == "tools/call" and self._refused_notification(message):
+                return None, None  # dropped: a notification gets no answer
             if method == "notifications/cancelled":
                 return self._cancelled(message), None
             return message, None
@@ -435,6 +437,23 @@ class Session:
         if pending.method in _AUDITED:
             self._log_pending(pending, "cancelled", 0)
         return {**message, "params": {**params, "requestId": guard_id}}
+
+    def _refused_notification(self, message: dict[str, object]) -> bool:
+        """Whether a ``tools/call`` without an id names a refused tool (then it is dropped).
+
+        JSON-RPC never answers a notification, but a server built on a generic
+        JSON-RPC library still runs it, so a refused tool must not pass this way.
+        """
+        params = message.get("params")
+        name = params.get("name") if isinstance(params, dict) else None
+        if not isinstance(name, str):
+            return False
+        reason = self.refusal(name)
+        if reason is None:
+            return False
+        arguments = params.get("arguments") if isinstance(params, dict) else None
+        self._log_call("tools/call", name, arguments, "denied", reason=reason)
+        return True
 
     # -- server -> client ------------------------------------------------------------
     def from_server(self, line: bytes | bytearray) -> bytes | bytearray | None:

@@ -10,8 +10,16 @@ loosen it: cloning a repo cannot switch off the user's deny list.
 
 This runs on every server start, so it is careful about cost: the files are
 read as bytes and only handed to ``tomllib`` (about 10 ms) when they mention
-``servers`` at all; the user's config path is computed without platformdirs
-where the platform's rule is simple.
+``servers`` or hold a backslash (a quoted key may spell it with escapes,
+``"\u0073ervers"``, and must mean what TOML says); the user's config path is
+computed without platformdirs where the platform's rule is simple.
+
+Only the table of the server being started is checked: a mistake in another
+server's table is that server's problem, not a reason to stop every server. A
+mistake in this server's table stops this server (``ConfigError``, named in the
+client's log): its restrictions are never dropped silently. A file that is not
+valid TOML, or whose ``servers`` is not a table, stops every guarded and
+unguarded server alike, since nobody can tell what it meant to restrict.
 
     [servers.github]
     preset = "github-read-only"     # or allow = ["get_*"], deny = ["*delete*"]
@@ -129,14 +137,15 @@ def load(
     """The guard settings for ``server``, or None when it is not guarded (the fast path)."""
     if not server:
         return None
-    user = _servers(user_config_path(environ), project=False)
+    user_path = user_config_path(environ)
+    user = _servers(user_path)
     try:
         project_path = project_file(cwd or os.getcwd())
     except OSError:
         project_path = None
-    project = _servers(project_path, project=True) if project_path else None
-    user_table = user.get(server) if user else None
-    project_table = project.get(server) if project else None
+    project = _servers(project_path) if project_path else None
+    user_table = _table(user, user_path, server, project=False)
+    project_table = _table(project, project_path, server, project=True)
     if user_table is None and project_table is None:
         return None
     if user_table is not None and user_table.get("guard") is False and project_table is None:
@@ -149,8 +158,17 @@ def load(
     return guard
 
 
-def _servers(path: str | None, *, project: bool) -> dict[str, dict[str, object]] | None:
-    """The ``[servers]`` tables of ``path``; None if it has none. Checked as it is read."""
+def _table(
+    servers: dict[str, object] | None, path: str | None, server: str, *, project: bool
+) -> dict[str, object] | None:
+    """``server``'s table from one file's ``servers``, checked; None when it has none."""
+    if servers is None or path is None or server not in servers:
+        return None
+    return check_table(path, server, servers[server], project=project)
+
+
+def _servers(path: str | None) -> dict[str, object] | None:
+    """The ``servers`` table of ``path``, unchecked; None if it has none."""
     if path is None:
         return None
     try:
@@ -160,7 +178,7 @@ def _servers(path: str | None, *, project: bool) -> dict[str, dict[str, object]]
         return None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    if b"servers" not in data:
+    if b"servers" not in data and b"\\" not in data:
         return None
     import tomllib
 
@@ -173,10 +191,7 @@ def _servers(path: str | None, *, project: bool) -> dict[str, dict[str, object]]
         return None
     if not isinstance(servers, dict):
         raise ConfigError(f"{path}: servers must be a table: [servers.NAME]")
-    checked: dict[str, dict[str, object]] = {}
-    for name, table in servers.items():
-        checked[name] = check_table(path, name, table, project=project)
-    return checked
+    return servers
 
 
 def check_table(path: str, name: str, table: object, *, project: bool) -> dict[str, object]:

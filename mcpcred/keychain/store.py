@@ -36,6 +36,7 @@ from mcpcred.errors import (
     SecretCorrupt,
     SecretNotFound,
     SecretStoreError,
+    UsageError,
 )
 from mcpcred.keychain import chunks
 
@@ -158,6 +159,7 @@ class SecretStore:
 
     def set(self, name: str, value: str) -> None:
         """Store ``value`` under ``name``, replacing any earlier value and its parts."""
+        check_value(name, value)
         backend = self.backend
         old_parts = self._stored_parts(name)
         head, parts = chunks.split(value)
@@ -228,6 +230,18 @@ class SecretStore:
         if failure:
             raise _translate(failure[0], what) from None
         return outcome[0]
+
+
+def check_value(name: str, value: str) -> None:
+    """Refuse a value no server could be given: the shim passes values in the environment
+    and in arguments, and neither can hold a NUL character (the start would fail later,
+    far from the command that stored it)."""
+    if "\x00" in value:
+        raise UsageError(
+            f"the value for '{name}' contains a NUL character, which no environment variable "
+            "or argument can hold; nothing was stored",
+            hint="check where the value came from (a binary file?)",
+        )
 
 
 def _resolve() -> KeyringBackend:

@@ -137,10 +137,6 @@ def poll(
 
 
 def _positive(value: object, default: int) -> int:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, int | float) and value > 0:
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
-        return int(value)
-    return default
+    """A positive number of seconds (at most ``tokens.MAX_LIFETIME``), else ``default``."""
+    seconds = tokens.seconds(value)
+    return seconds if seconds else default

@@ -9,6 +9,11 @@ is ignored; after the callback the socket is closed. A wrong ``state``
 ends the login (it is how a forged redirect shows); so does an ``iss``
 that differs from the issuer (RFC 9207 mix-up protection), when both are
 known.
+
+The browser's request for the callback is answered last: ``state``, ``error``
+and ``iss`` are checked and the code is exchanged while the browser waits, and
+only a successful exchange is answered "Logged in". Every other outcome gets a
+"Login failed" page, so the tab never claims a login that did not happen.
 """
 
 from __future__ import annotations
@@ -34,14 +39,23 @@ if TYPE_CHECKING:
 
 CALLBACK_PATH = "/callback"
 DEFAULT_TIMEOUT = 300.0
+ANSWER_TIMEOUT = 5.0  # sending the page to a browser that stopped reading
 _MAX_REQUEST = 16384
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Callback:
-    """What the browser brought back."""
+    """What the browser brought back, and its connection, still waiting for a page."""
 
     params: dict[str, str]
+    conn: socket.socket | None = None
+
+    def answer(self, status: int, title: str, text: str) -> None:
+        """Show the browser its page (once) and close the connection."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with conn:
+                _respond(conn, status, title, text)
 
 
 class Listener:
@@ -70,8 +84,8 @@ class Listener:
         """What the provider must redirect to."""
         return f"http://127.0.0.1:{self.port}{CALLBACK_PATH}"
 
-    def wait(self, timeout: float, title: str) -> Callback:
-        """Serve until the callback arrives (then answer it and close), or time out."""
+    def wait(self, timeout: float) -> Callback:
+        """Serve until the callback arrives (its answer is the caller's), or time out."""
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -87,24 +101,20 @@ class Listener:
                     conn, _addr = self.sock.accept()
                 except TimeoutError:
                     continue
-                with conn:
+                try:
                     # short: a browser's speculative preconnect sends nothing at all
                     conn.settimeout(min(2.0, max(left, 0.1)))
                     target = _request_target(conn)
                     if target is None or urlsplit(target).path != CALLBACK_PATH:
                         _respond(conn, 404, "Not found", "This is mcpcred's login listener.")
+                        conn.close()
                         continue
                     params = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
-                    if "error" in params:
-                        _respond(conn, 200, "Login failed", f"{title} did not log you in.")
-                    else:
-                        _respond(
-                            conn,
-                            200,
-                            "Logged in",
-                            f"mcpcred is logged in to {title}. You can close this tab.",
-                        )
-                    return Callback(params)
+                    conn.settimeout(ANSWER_TIMEOUT)  # for sending the page, after the exchange
+                except BaseException:
+                    conn.close()
+                    raise
+                return Callback(params, conn)
         finally:
             self.close()
 
@@ -148,10 +158,39 @@ def authorize(
             **{k: v for k, v in extra.items() if k == "resource"},
         )
         open_url(url)
-        callback = listener.wait(timeout, provider.title)
+        callback = listener.wait(timeout)
     finally:
         listener.close()
-    params = callback.params
+    try:
+        response = _finish(
+            provider, transport, callback.params, state, verifier, listener.redirect_uri, extra
+        )
+    except BaseException:
+        callback.answer(
+            400,
+            "Login failed",
+            f"mcpcred did not log you in to {provider.title}; the terminal says why. "
+            "You can close this tab.",
+        )
+        raise
+    callback.answer(
+        200, "Logged in", f"mcpcred is logged in to {provider.title}. You can close this tab."
+    )
+    return response
+
+
+def _finish(
+    provider: Provider,
+    transport: Transport,
+    params: dict[str, str],
+    state: str,
+    verifier: str,
+    redirect_uri: str,
+    extra: dict[str, str],
+) -> TokenResponse:
+    """Check the callback (``state`` first, then ``error`` and ``iss``), exchange its code."""
+    if provider.token_endpoint is None or provider.client_id is None:  # checked by authorize
+        raise OAuthError(f"{provider.name} has no token endpoint")
     if params.get("state") != state:
         raise OAuthError(
             "the login callback carried the wrong state: refused (a forged or stale redirect)",
@@ -177,7 +216,7 @@ def authorize(
     form = {
         "grant_type": "authorization_code",
         "code": code,
-        "redirect_uri": listener.redirect_uri,
+        "redirect_uri": redirect_uri,
         "client_id": provider.client_id,
         "code_verifier": verifier,
         **extra,
@@ -212,7 +251,7 @@ def _respond(conn: socket.socket, status: int, title: str, text: str) -> None:
         "<body style='font-family: system-ui, sans-serif; margin: 3em'>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>"
     ).encode()
-    reason = {200: "OK", 404: "Not Found"}[status]
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}[status]
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n"

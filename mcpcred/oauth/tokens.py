@@ -16,6 +16,7 @@ Nothing here logs or formats a token.
 from __future__ import annotations
 
 import json
+import math
 
 from mcpcred.errors import OAuthError
 from mcpcred.oauth.http import Reply
@@ -23,6 +24,9 @@ from mcpcred.oauth.http import Reply
 # Polling answers that mean "keep waiting" (RFC 8628 §3.5); every other error is final.
 PENDING = "authorization_pending"
 SLOW_DOWN = "slow_down"
+# A lifetime longer than a year is read as a year: a token mcpcred keeps is never one that
+# "never expires", and every date computed from it stays in range.
+MAX_LIFETIME = 366 * 24 * 3600
 
 
 class TokenError(OAuthError):
@@ -114,9 +118,9 @@ def parse(reply: Reply, *, what: str, comma_scopes: bool = False) -> TokenRespon
     id_token = fields.get("id_token")
     return TokenResponse(
         token,
-        expires_in=_seconds(fields.get("expires_in")),
+        expires_in=lifetime(fields, "expires_in", reply, what),
         refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-        refresh_token_expires_in=_seconds(fields.get("refresh_token_expires_in")),
+        refresh_token_expires_in=lifetime(fields, "refresh_token_expires_in", reply, what),
         scope=scopes(fields.get("scope"), comma=comma_scopes),
         id_token=id_token if isinstance(id_token, str) and id_token else None,
     )
@@ -133,7 +137,7 @@ def raise_for_error(reply: Reply, fields: dict[str, object], what: str) -> None:
             error=one_line(error, 60),
             description=description,
             status=reply.status,
-            interval=_seconds(fields.get("interval")),
+            interval=seconds(fields.get("interval")),
         )
     if not 200 <= reply.status < 300:
         kind = reply.content_type.split(";")[0].strip() or "no content type"
@@ -163,16 +167,45 @@ def one_line(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _seconds(value: object) -> int | None:
-    """A lifetime or interval in seconds; providers send ints, strings or floats."""
+def lifetime(fields: dict[str, object], name: str, reply: Reply, what: str) -> int | None:
+    """The lifetime ``fields[name]`` in seconds, at most ``MAX_LIFETIME``; None when absent.
+
+    A lifetime that is there but is not a number of seconds (negative, ``1e400``, NaN,
+    text) is a broken answer, refused with ``TokenError``: reading it as "no expiry"
+    would keep a token forever, and reading it as "expired" would hide the provider's bug.
+    """
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    number = seconds(value)
+    if number is None:
+        raise TokenError(
+            f"{what}: the answer's {name} is not a number of seconds",
+            error="invalid_response",
+            status=reply.status,
+        )
+    return number
+
+
+def seconds(value: object) -> int | None:
+    """A lifetime or interval in seconds, at most ``MAX_LIFETIME``; None unless a number >= 0.
+
+    Providers send ints, strings or floats; JSON's ``1e400`` is a float infinity.
+    """
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return int(value) if value >= 0 else None
-    if isinstance(value, str):
+    number: float
+    if isinstance(value, int):
+        number = float(min(value, MAX_LIFETIME)) if value >= 0 else -1.0
+    elif isinstance(value, float):
+        number = value
+    elif isinstance(value, str):
         try:
             number = float(value.strip())
         except ValueError:
             return None
-        return int(number) if number >= 0 else None
-    return None
+    else:
+        return None
+    if not math.isfinite(number) or number < 0:
+        return None
+    return int(min(number, MAX_LIFETIME))

@@ -23,6 +23,9 @@ def report(error: McpcredError, label: str | None = None) -> int:
     text = f"mcpcred shim: {label}: {error.message}" if label else f"mcpcred shim: {error.message}"
     if error.hint:
         text += f" (hint: {error.hint})"
+    from mcpcred.terminal import printable  # only failures need it
+
+    text = printable(text)  # the label and the message name servers from the client's config
     sys.stderr.write(f"error: {text}\n")
     sys.stderr.flush()
     import json  # only failures need it

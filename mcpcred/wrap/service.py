@@ -36,7 +36,7 @@ from mcpcred.fsutil import atomic_write
 from mcpcred.host import Host
 from mcpcred.keychain import DEFAULT_BACKENDS
 from mcpcred.keychain.index import SecretIndex
-from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore, insecure_name
+from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore, check_value, insecure_name
 from mcpcred.models import ConfigLocation, ServerEntry
 from mcpcred.parsing.nodes import (
     ArrayNode,
@@ -277,6 +277,8 @@ def execute_wrap(plans: list[FilePlan], store: SecretStore, index: SecretIndex) 
     for plan in plans:
         for move in plan.moves:
             values.setdefault(move.name, move.value)
+    for name, value in values.items():
+        check_value(name, value)  # all refused before any is stored
     for name, value in values.items():
         try:
             current: str | None = store.get(name)

@@ -158,6 +158,27 @@ def test_output_file_is_private_and_written_only_on_success(findings_project: Pa
     assert not (findings_project / "never.json").exists()
 
 
+@pytest.mark.parametrize("option", ["-o", "--output", "--write-baseline"])
+def test_an_output_into_a_missing_folder_is_one_line_exit_2(
+    findings_project: Path, option: str
+) -> None:
+    """Issue 12: ``-o missing/report.json`` ended in a traceback and exit 70."""
+    result = run("audit-config", ".", option, "missing/report.json")
+    assert result.code == 2, result.stderr
+    missing = findings_project / "missing"
+    named = "--output" if option == "-o" else option
+    assert result.stderr.splitlines()[0] == f"error: {named}: no such folder: {missing}"
+    assert "Traceback" not in result.stderr
+    assert not missing.exists()
+
+
+def test_an_output_that_is_a_folder_is_one_line_exit_2(findings_project: Path) -> None:
+    (findings_project / "reports").mkdir()
+    result = run("audit-config", ".", "-o", "reports")
+    assert result.code == 2
+    assert result.stderr.splitlines()[0] == "error: --output: reports is a folder; name a file"
+
+
 def test_usage_errors_exit_2_with_one_line(project: Path) -> None:
     for args in (["--format", "xml"], ["--fail-on", "critical"], ["no/such/path"], ["--nope"]):
         result = run("audit-config", *args)

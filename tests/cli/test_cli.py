@@ -111,3 +111,13 @@ def test_clients_table_for_people(home: Path) -> None:
     assert "cursor" in result.stdout and "mcp.json" in result.stdout
     assert os.path.join(".config", "zed", "settings.json") not in result.stdout
     assert os.path.join(".config", "zed", "settings.json") in run("clients", "--all").stdout
+
+
+def test_login_timeout_must_be_a_positive_number_of_seconds(home: Path) -> None:
+    """Issue 12: ``--timeout -5`` was accepted (the login then failed with exit 7)."""
+    for value in ("-5", "0", "nan", "inf", "3601"):
+        result = run("login", "github", "--client-id", "x", f"--timeout={value}")
+        assert result.code == 2, (value, result.stderr)
+        assert result.stderr.splitlines()[0] == (
+            "error: Invalid value for '--timeout': must be more than 0 and at most 3600 seconds"
+        )

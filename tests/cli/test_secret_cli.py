@@ -53,6 +53,18 @@ def test_set_rejects_bad_names_and_empty_values(keychain: dict[str, str]) -> Non
     assert real_keychain.lookup(keychain, "mcpcred", "ok") is None
 
 
+def test_set_refuses_a_value_with_a_nul(keychain: dict[str, str]) -> None:
+    """Issue 12: a NUL was stored, and every server start with it failed later (execve)."""
+    result = _mcpcred("secret", "set", "gitlab", "--from-stdin", stdin="glpat-\x00tail")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == (
+        "error: the value for 'gitlab' contains a NUL character, which no environment "
+        "variable or argument can hold; nothing was stored"
+    )
+    assert "glpat" not in result.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "gitlab") is None
+
+
 def test_list_shows_names_usage_and_dates_never_values(
     keychain: dict[str, str], home: Path
 ) -> None:

@@ -104,6 +104,28 @@ def test_wrap_status_and_idempotence(keychain: dict[str, str], config: Path, tok
     assert server["credentials"][0]["state"] == "missing"
 
 
+def test_a_value_with_a_nul_is_refused_before_anything_is_stored(
+    keychain: dict[str, str], config: Path, token: str
+) -> None:
+    """Issue 12: wrap moved a NUL into the keychain; the server could then never start."""
+    data = json.loads(config.read_text())
+    data["mcpServers"]["github"]["env"]["API_KEY"] = "Zq8rT2vLx9\x00Wq8rT2vLx9Kp"
+    config.write_text(json.dumps(data, indent=2) + "\n")
+    before = config.read_bytes()
+    planned = run("wrap", "claude-desktop", "--dry-run")
+    assert "env API_KEY -> keychain as 'github-api-key'" in planned.stderr
+    result = run("wrap", "claude-desktop", "--yes")
+    assert result.code == 2, result.stderr
+    assert result.stderr.splitlines()[-2].startswith(
+        "error: the value for 'github-api-key' contains a NUL character"
+    )
+    assert token not in result.stdout + result.stderr
+    assert "Zq8rT2vLx9" not in result.stdout + result.stderr
+    assert config.read_bytes() == before
+    assert real_keychain.lookup(keychain, "mcpcred", "github-pat") is None  # nor the other one
+    assert real_keychain.lookup(keychain, "mcpcred", "github-api-key") is None
+
+
 def test_a_config_that_does_not_parse_is_left_alone(keychain: dict[str, str], config: Path) -> None:
     broken = config.read_text().replace('"preferences"', '"preferences",,', 1)
     config.write_text(broken)

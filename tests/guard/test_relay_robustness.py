@@ -1113,14 +1113,19 @@ def test_a_server_that_ignores_term_and_eof_is_killed(guarded: Callable[..., Gua
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_signals_to_the_shim_reach_the_server(
-    guarded: Callable[..., Guarded], tmp_path: Path, signum: signal.Signals
+    guarded: Callable[..., Guarded], signum: signal.Signals
 ) -> None:
-    log = tmp_path / "signals"
-    shim = guarded("--signal-log", str(log))
+    """The shim exits with the server's wait status, so 128 + N proves the server died of N.
+
+    The server keeps each signal's default action: the kernel fixes its exit status when it
+    delivers the signal, so the SIGKILL the shim sends ``TERM_GRACE`` later cannot turn
+    143 into 137 on a loaded machine, as a handler in the server that has to be scheduled
+    first could (the shim itself never exits 128 + N on its own).
+    """
+    shim = guarded()
     shim.initialize()
     os.kill(shim.pid, signum)
-    assert shim.wait(5) == 128 + signum
-    assert wait_for_file(log, 5).split() == [signum.name]
+    assert shim.wait(5) == 128 + signum, shim.state()
     assert gone_within([shim.server_pid], 2) == []
 
 

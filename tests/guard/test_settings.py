@@ -100,6 +100,45 @@ def test_bad_tables_are_config_errors(
     assert message in caught.value.message
 
 
+BAD_OTHER = '[servers.gh]\ndeny = ["delete_*"]\n[servers.other]\ndeny = "delete_*"\n'
+
+
+@pytest.mark.parametrize("where", ["user", "project"])
+def test_a_bad_table_stops_only_its_own_server(tmp_path: Path, project: Path, where: str) -> None:
+    """Issue 12: one invalid table was a ConfigError for every server that started."""
+    config = tmp_path / "config.toml"
+    (config if where == "user" else project / "mcpcred.toml").write_text(BAD_OTHER)
+    guard = settings.load("gh", env_for(config), str(project))
+    assert guard is not None and guard.refusal("delete_repo") is not None
+    assert settings.load("third", env_for(config), str(project)) is None
+    with pytest.raises(ConfigError) as caught:  # its restriction is never dropped
+        settings.load("other", env_for(config), str(project))
+    name = "config.toml" if where == "user" else "mcpcred.toml"
+    assert name in caught.value.message
+    assert "[servers.other]: deny must be a list of tool-name globs" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '["\\u0073ervers".gh]\ndeny = ["delete_*"]\n',
+        '["\\U00000073ervers".gh]\ndeny = ["delete_*"]\n',
+        '[servers."\\u0067h"]\ndeny = ["delete_*"]\n',
+        '"\\u0073ervers" = { gh = { deny = ["delete_*"] } }\n',
+    ],
+)
+@pytest.mark.parametrize("where", ["user", "project"])
+def test_an_escaped_key_means_what_toml_says(
+    tmp_path: Path, project: Path, text: str, where: str
+) -> None:
+    """Issue 12: ``"\\u0073ervers"`` is ``servers``, but a text search for it missed it."""
+    config = tmp_path / "config.toml"
+    (config if where == "user" else project / "mcpcred.toml").write_text(text)
+    guard = settings.load("gh", env_for(config), str(project))
+    assert guard is not None, text
+    assert "deny 'delete_*'" in str(guard.refusal("delete_repo"))
+
+
 def test_guard_false_in_a_project_file_is_refused(tmp_path: Path, project: Path) -> None:
     (project / "mcpcred.toml").write_text("[servers.gh]\nguard = false\n")
     with pytest.raises(ConfigError, match="not allowed in a project file"):

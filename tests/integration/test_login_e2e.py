@@ -159,8 +159,16 @@ def test_pkce_flow_through_the_loopback_listener(
     keychain: dict[str, str], oidc_server: OidcServer, tmp_path: Path
 ) -> None:
     opened = tmp_path / "opened.txt"
-    result = login(oidc_server, "--flow", "pkce", env=_env(FAKEBROWSER_LOG=str(opened)))
+    page = tmp_path / "page.txt"
+    result = login(
+        oidc_server,
+        "--flow",
+        "pkce",
+        env=_env(FAKEBROWSER_LOG=str(opened), FAKEBROWSER_PAGE=str(page)),
+    )
     assert result.returncode == 0, result.stderr
+    assert page.read_text().startswith("200\n")  # said after the code was exchanged
+    assert "<h1>Logged in</h1>" in page.read_text()
     url = opened.read_text().strip()
     assert url.startswith(oidc_server.issuer + "/auth?")
     assert "code_challenge_method=S256" in url and "state=" in url

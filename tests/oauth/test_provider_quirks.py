@@ -126,6 +126,7 @@ class Browser:
         self.first = first
         self.urls: list[str] = []
         self.statuses: list[int] = []
+        self.pages: list[str] = []  # the body of each answer, in order
         self.errors: list[BaseException] = []
         self.thread: threading.Thread | None = None
 
@@ -159,8 +160,12 @@ class Browser:
         try:
             with httpx.Client(trust_env=False, timeout=5) as client:
                 for method, path in self.first:
-                    self.statuses.append(client.request(method, origin + path).status_code)
-                self.statuses.append(client.get(redirect_uri, params=params).status_code)
+                    page = client.request(method, origin + path)
+                    self.pages.append(page.text)
+                    self.statuses.append(page.status_code)
+                page = client.get(redirect_uri, params=params)
+                self.pages.append(page.text)
+                self.statuses.append(page.status_code)
         except BaseException as exc:
             self.errors.append(exc)
 
@@ -1196,6 +1201,56 @@ def test_listener_answers_404_elsewhere_and_keeps_waiting() -> None:
     assert_closed(browser.port)
 
 
+def test_the_page_says_logged_in_only_after_the_code_exchange() -> None:
+    """Issue 12: the tab said "Logged in" before state was checked or the code exchanged."""
+    api = generic_api()
+    browser = Browser()
+    waiting: list[list[int]] = []
+    exchange = api.routes[f"POST {ISSUER}/token"]
+
+    def token(request: httpx.Request) -> httpx.Response:
+        waiting.append(list(browser.statuses))  # what the browser had been shown by then
+        return exchange(request)
+
+    api.routes[f"POST {ISSUER}/token"] = token
+    response = loopback.authorize(
+        acme(), api.transport(), open_url=browser.open, extra={}, timeout=10
+    )
+    browser.finish()
+    assert response.access_token == "acme-at"
+    assert waiting == [[]], "the browser got its page before the code was exchanged"
+    assert browser.statuses == [200]
+    assert "<h1>Logged in</h1>" in browser.pages[0]
+    assert_closed(browser.port)
+
+
+@pytest.mark.parametrize(
+    ("params", "token_status"),
+    [
+        ({"code": "c1", "state": "forged"}, 200),  # a forged or stale redirect
+        ({"code": "c1", "state": ""}, 200),
+        ({"error": "access_denied"}, 200),  # the user said no
+        ({"code": "c1", "iss": "https://evil.example.com"}, 200),  # RFC 9207 mix-up
+        ({}, 200),  # no code
+        ({"code": "c1"}, 400),  # the provider refused the code
+    ],
+)
+def test_every_failed_login_shows_login_failed(params: dict[str, str], token_status: int) -> None:
+    """Issue 12: these all showed "Logged in" (the exchange failure after the page)."""
+    api = generic_api()
+    if token_status != 200:
+        api.routes[f"POST {ISSUER}/token"] = answer(token_status, error="invalid_grant")
+    browser = Browser(params)
+    with pytest.raises(OAuthError):
+        loopback.authorize(acme(), api.transport(), open_url=browser.open, extra={}, timeout=10)
+    browser.finish()
+    assert browser.statuses == [400]
+    assert "<h1>Login failed</h1>" in browser.pages[0]
+    assert "Logged in" not in browser.pages[0]
+    exchanged = api.to(f"{ISSUER}/token")
+    assert len(exchanged) == (1 if token_status != 200 else 0)
+
+
 def test_listener_listens_on_loopback_only() -> None:
     """127.0.0.1, an ephemeral port, the fixed callback path."""
     listener = loopback.Listener()
@@ -1338,6 +1393,21 @@ def test_device_missing_interval_means_five_seconds(clock: Clock) -> None:
     )
     run_device(api, clock)
     assert clock.sleeps == [5, 5]
+
+
+@pytest.mark.parametrize("value", [1e400, -5, "later"])
+def test_device_start_with_a_broken_lifetime_uses_the_defaults(clock: Clock, value: object) -> None:
+    """Issue 12: ``expires_in``/``interval`` of ``1e400`` crashed the device login (exit 70)."""
+    raw = json.dumps({"expires_in": value, "interval": value}).encode()  # 1e400 -> Infinity
+    api = device_api(answer(access_token="at", token_type="Bearer"))
+    start = api.routes[f"POST {ISSUER}/device"]
+    api.routes[f"POST {ISSUER}/device"] = lambda request: httpx.Response(
+        200,
+        content=start(request).content[:-1] + b"," + raw.replace(b"Infinity", b"1e400")[1:],
+        headers={"content-type": "application/json"},
+    )
+    run_device(api, clock)
+    assert clock.sleeps == [device.DEFAULT_INTERVAL]
 
 
 def test_device_server_interval_is_used(clock: Clock) -> None:

@@ -70,3 +70,44 @@ def test_descriptions_are_cut_to_one_printable_line() -> None:
     assert "\n" not in caught.value.message
     assert "\x1b" not in caught.value.message
     assert len(caught.value.description) <= 200
+
+
+def _with_lifetime(name: str, raw: bytes) -> Reply:
+    body = b'{"access_token":"at1","token_type":"Bearer","' + name.encode() + b'":' + raw + b"}"
+    return Reply(200, "application/json", body)
+
+
+@pytest.mark.parametrize("name", ["expires_in", "refresh_token_expires_in"])
+@pytest.mark.parametrize(
+    "raw", [b"1e400", b"-1e400", b"-3600", b"-0.5", b'"soon"', b'"-60"', b'"nan"', b"true", b"[]"]
+)
+def test_a_lifetime_that_is_not_seconds_is_a_broken_answer(name: str, raw: bytes) -> None:
+    """Issue 12: ``1e400`` crashed (OverflowError, exit 70); negative or text meant "never expires"."""
+    with pytest.raises(TokenError) as caught:
+        tokens.parse(_with_lifetime(name, raw), what="logging in")
+    assert caught.value.error == "invalid_response"
+    assert caught.value.exit_code == 7
+    assert caught.value.message == f"logging in: the answer's {name} is not a number of seconds"
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [(b"1e300", tokens.MAX_LIFETIME), (b"10" + b"0" * 40, tokens.MAX_LIFETIME), (b"0", 0)],
+)
+def test_a_huge_lifetime_is_read_as_a_year_at_most(raw: bytes, seconds: int) -> None:
+    parsed = tokens.parse(_with_lifetime("expires_in", raw), what="t")
+    assert parsed.expires_in == seconds
+
+
+def test_an_absent_or_empty_lifetime_means_the_provider_set_none() -> None:
+    """GitHub OAuth Apps send no expires_in (form answers may send it empty)."""
+    assert tokens.parse(_with_lifetime("scope", b'"a"'), what="t").expires_in is None
+    parsed = tokens.parse(Reply(200, FORM, b"access_token=x&expires_in="), what="t")
+    assert parsed.expires_in is None
+
+
+def test_an_error_with_an_infinite_interval_is_still_the_error() -> None:
+    body = b'{"error":"slow_down","interval":1e400}'
+    with pytest.raises(TokenError) as caught:
+        tokens.parse(Reply(400, "application/json", body), what="t")
+    assert (caught.value.error, caught.value.interval) == ("slow_down", None)

@@ -298,3 +298,36 @@ def test_a_refresh_at_spawn_uses_the_standard_library_only(keychain: dict[str, s
     loaded = {name.split(".")[0] for name in json.loads(run.stdout.splitlines()[-1])}
     assert "urllib" in loaded  # it did try to refresh
     assert not loaded & set(FORBIDDEN), loaded & set(FORBIDDEN)
+
+
+def test_a_bad_project_table_stops_its_own_server_only(tmp_path: Path) -> None:
+    """Issue 12: one invalid ``[servers.X]`` in mcpcred.toml stopped every server (exit 3).
+
+    Now the other servers start, and X itself does not: the problem is in the client's
+    log (stderr) and in the answer to its ``initialize``, so X's restriction is not lost.
+    """
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    (project / "mcpcred.toml").write_text('[servers.other]\ndeny = "delete_*"\n')
+    env = _scrubbed(HOME=str(tmp_path), MCPCRED_CONFIG=str(tmp_path / "none.toml"))
+    marker = tmp_path / "started"
+    server = [sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
+
+    def shim(name: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [MCPCRED, "shim", "--server", name, "--client", "test", "--", *server],
+            env=env, cwd=project, input=_initialize(7), capture_output=True, text=True,
+            timeout=30, check=False,
+        )  # fmt: skip
+
+    refused = shim("other")
+    assert refused.returncode == 3
+    assert not marker.exists()
+    line = f"{project / 'mcpcred.toml'}: [servers.other]: deny must be a list of tool-name globs"
+    assert refused.stderr.splitlines() == [f"error: mcpcred shim: server 'other' (test): {line}"], (
+        refused.stderr
+    )
+    assert line in json.loads(refused.stdout)["error"]["message"]
+    started = shim("unrelated")
+    assert started.returncode == 0, started.stderr
+    assert marker.exists()

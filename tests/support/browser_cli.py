@@ -6,7 +6,8 @@ its real browser-opening path, and this script plays the user on the server's
 own pages: the device confirmation for a ``/device`` URL, login and consent for
 an authorization URL (whose final redirect lands on mcpcred's loopback
 listener). ``FAKEBROWSER_DENY=1`` presses "Abort" instead; ``FAKEBROWSER_LOG``
-names a file that receives each URL opened.
+names a file that receives each URL opened; ``FAKEBROWSER_PAGE`` one that receives
+the status and body of the listener's page at the end of an authorization.
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ def main(argv: list[str]) -> int:
         if urlsplit(url).path.startswith("/device"):
             fakebrowser.approve_device(client, url, deny=deny)
         else:
-            fakebrowser.approve_authorize(client, url)
+            page = fakebrowser.approve_authorize(client, url)
+            shown = os.environ.get("FAKEBROWSER_PAGE")
+            if shown:
+                with open(shown, "w", encoding="utf-8") as handle:
+                    handle.write(f"{page.status_code}\n{page.text}")
     return 0
 
 

@@ -1,4 +1,8 @@
-"""Validate a SARIF log against the official SARIF 2.1.0 JSON schema."""
+"""Validate a SARIF log against the official SARIF 2.1.0 JSON schema.
+
+The schema is vendored in ``schemas/`` (see its README for the source and licence), so the
+tests need nothing outside the repository.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,7 @@ from pathlib import Path
 
 import jsonschema
 
-SCHEMA = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "reference"
-    / "schemas"
-    / "sarif-schema-2.1.0.json"
-)
+SCHEMA = Path(__file__).resolve().parent / "schemas" / "sarif-schema-2.1.0.json"
 
 
 def validate(log: object) -> None:

@@ -49,9 +49,11 @@ Options (also read, shell-split, from ``$SCRIPTED_SERVER_OPTS`` before argv):
 - ``--record PATH``: append every line received, raw (newline included), to PATH;
 - ``--record-out PATH``: append everything written to stdout, raw, to PATH;
 - ``--pid-file PATH``: write the server's pid to PATH at start;
-- ``--signal-log PATH``: on SIGTERM, SIGINT or SIGHUP append the signal's name and a
-  newline to PATH and exit with 128+N (without it those signals kill the process,
-  except SIGTERM with ``--ignore-term``);
+- SIGTERM, SIGINT and SIGHUP kill the process (their default action, set explicitly so
+  that a runner that ignores one does not change it), except SIGTERM with
+  ``--ignore-term``. The kernel decides that exit status the moment it delivers the
+  signal, so a server that is not scheduled for a while still dies of that signal, not
+  of a SIGKILL that follows it;
 - ``--page-size N``: ``tools/list`` answers in pages of N tools (``nextCursor`` is the
   index of the next page's first tool, as a string);
 - ``--grandchild PATH``: start ``sleep 600`` (sharing this process's group, stdout and
@@ -216,7 +218,6 @@ class Options:
         self.record: str | None = None
         self.record_out: str | None = None
         self.pid_file: str | None = None
-        self.signal_log: str | None = None
         self.grandchild: str | None = None
         self.page_size: str | None = None
 
@@ -227,7 +228,6 @@ _VALUED = {
     "--record": "record",
     "--record-out": "record_out",
     "--pid-file": "pid_file",
-    "--signal-log": "signal_log",
     "--grandchild": "grandchild",
     "--page-size": "page_size",
 }
@@ -614,15 +614,6 @@ def text(request_id: Any, value: str, *, is_error: bool = False) -> dict[str, An
     return result(request_id, {"content": content, "isError": is_error})
 
 
-def _on_signal(path: str) -> Any:
-    def handler(signum: int, _frame: Any) -> None:
-        with open(path, "a") as log:
-            log.write(signal.Signals(signum).name + "\n")
-        os._exit(128 + signum)
-
-    return handler
-
-
 def main(argv: list[str]) -> int:
     extra = os.environ.get("SCRIPTED_SERVER_OPTS")
     if extra:
@@ -630,11 +621,8 @@ def main(argv: list[str]) -> int:
 
         argv = shlex.split(extra) + argv
     options = parse(argv)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # die of the signal, no KeyboardInterrupt
-    if options.signal_log:
-        handler = _on_signal(options.signal_log)
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, handler)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)  # die of the signal, no KeyboardInterrupt
     if options.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if options.pid_file:

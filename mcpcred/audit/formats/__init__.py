@@ -27,4 +27,4 @@ def location_fingerprint(finding: Finding) -> str:
         "/".join(str(p) for p in finding.pointer),
         finding.evidence if finding.secret_digest is None and finding.evidence else "",
     ]
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]

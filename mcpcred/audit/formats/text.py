@@ -1,5 +1,8 @@
 """``--format text``: the report for people, grouped by file, readable at a glance.
 
+File names, server names and messages come from the scanned files, so they are
+printed through ``terminal.printable``: a config cannot drive the terminal.
+
 This is the only audit module that imports rich, and only when called, so the
 JSON and SARIF paths (CI) never pay for it.
 """
@@ -12,6 +15,7 @@ from itertools import groupby
 
 from mcpcred.audit.scan import AuditReport
 from mcpcred.models import Severity
+from mcpcred.terminal import printable
 
 _STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan"}
 
@@ -39,20 +43,22 @@ def render(report: AuditReport, *, color: bool, width: int = 100) -> str:
             if scanned and scanned.client != "unknown"
             else ""
         )
-        console.print(Text(path, style="bold underline") + Text(where, style="dim"))
+        console.print(Text(printable(path), style="bold underline") + Text(where, style="dim"))
         for finding in findings:
             line = Text("  ")
             line.append(f"{str(finding.severity).upper():<6}", style=_STYLE[finding.severity])
             line.append(f" {finding.line}:{finding.column}".ljust(9), style="dim")
             line.append(f" {finding.rule}", style="bold")
             if finding.server:
-                line.append(f"  [{finding.server}]", style="dim")
+                line.append(f"  [{printable(finding.server)}]", style="dim")
             console.print(line)
-            console.print(Text("         ") + Text(finding.message))
+            console.print(Text("         ") + Text(printable(finding.message)))
             if finding.evidence:
-                console.print(Text("         evidence: ", style="dim") + Text(finding.evidence))
+                console.print(
+                    Text("         evidence: ", style="dim") + Text(printable(finding.evidence))
+                )
             if finding.fix:
-                console.print(Text("         fix: ", style="green") + Text(finding.fix))
+                console.print(Text("         fix: ", style="green") + Text(printable(finding.fix)))
         console.print()
     for skipped in skipped_lines(report):
         console.print(Text(skipped, style="dim"))

@@ -1,0 +1,267 @@
+"""Property-based fuzzing of the config parsers and of the files mcpcred reads and edits.
+
+Config files come from anywhere (a cloned repository, an MCP client, a teammate), so
+for any text: the span parsers return a document or raise ``ParseError`` (nothing
+else); where the text is plain JSON or TOML they read what ``json``/``tomllib`` read;
+``mcpcred.toml`` and the user's config either load or raise ``ConfigError``; and an
+edit by ``wrap`` changes the bytes of the value it edits and no other byte. Budget:
+``FUZZ`` (derandomized, no example database), a few seconds per property.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from datetime import datetime
+
+import pytest
+import tomlkit
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mcpcred import project_config
+from mcpcred.errors import ConfigError, ParseError
+from mcpcred.guard import settings as guard_settings
+from mcpcred.parsing.jsonc import parse_jsonc
+from mcpcred.parsing.nodes import ObjectNode
+from mcpcred.parsing.toml import parse_toml
+from mcpcred.wrap.edit import apply, verify
+from mcpcred.wrap.plan import Change
+
+FUZZ = settings(
+    max_examples=200,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+keys = st.text(min_size=1, max_size=8)
+scalars = (  # what JSON has: no NaN or Infinity (json.dumps would write them anyway)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=10)
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+    max_leaves=10,
+)
+json_objects = st.dictionaries(keys, json_values, max_size=4)
+# What a client writes, and then what gets damaged: comments, trailing commas, any byte.
+pieces = st.sampled_from(
+    [
+        "//",
+        "/*",
+        "*/",
+        "\n",
+        ",",
+        "{",
+        "}",
+        "[",
+        "]",
+        '"',
+        "\\",
+        ":",
+        "\x00",
+        "\ufeff",
+        "é",
+        "1e400",
+    ]
+)
+
+
+@st.composite
+def damaged(draw: st.DrawFn, texts: st.SearchStrategy[str]) -> str:
+    text = draw(texts)
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(text)))
+        if draw(st.booleans()):
+            text = text[:at] + draw(pieces | st.text(max_size=2)) + text[at:]
+        else:
+            text = text[:at] + text[at + 1 :]
+    return text
+
+
+def jsonc_texts() -> st.SearchStrategy[str]:
+    dumped = json_objects.map(lambda value: json.dumps(value, indent=2, ensure_ascii=False))
+    return st.text(max_size=40) | damaged(dumped)
+
+
+@FUZZ
+@given(jsonc_texts())
+def test_jsonc_parses_or_raises_parse_error(text: str) -> None:
+    try:
+        document = parse_jsonc(text, "fuzz.json")
+    except ParseError as exc:
+        assert exc.exit_code == 3
+        return
+    assert isinstance(document.root, ObjectNode)
+    try:
+        strict = json.loads(text)
+    except ValueError:
+        return  # JSONC only (comments, trailing commas): not comparable
+    assert document.root.to_python() == strict
+
+
+@FUZZ
+@given(json_objects, st.booleans())
+def test_plain_json_reads_as_json_loads(value: dict[str, object], indent: bool) -> None:
+    text = json.dumps(value, indent=2 if indent else None)
+    assert parse_jsonc(text).root.to_python() == json.loads(text)
+
+
+def _normal(value: object) -> object:
+    """NaN comparable, types visible (1 vs 1.0 vs True), datetimes with their offset."""
+    if isinstance(value, dict):
+        return {key: _normal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_normal(item) for item in value]
+    if isinstance(value, float) and math.isnan(value):
+        return ("nan",)
+    if isinstance(value, datetime):
+        return (type(value).__name__, value, value.utcoffset())
+    return (type(value).__name__, value)
+
+
+toml_scalars = st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.text(max_size=8)
+toml_values = st.recursive(
+    toml_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+    max_leaves=8,
+)
+toml_documents = st.dictionaries(keys, toml_values, max_size=4).map(tomlkit.dumps)
+
+
+@FUZZ
+@given(st.text(max_size=40) | damaged(toml_documents) | toml_documents)
+def test_toml_reads_as_tomllib_or_raises_parse_error(text: str) -> None:
+    try:  # mcpcred also reads a file that starts with a BOM, as editors write them
+        expected: object = _normal(tomllib.loads(text.removeprefix("\ufeff")))
+    except tomllib.TOMLDecodeError:
+        expected = None
+    try:
+        got: object = _normal(parse_toml(text, "fuzz.toml").root.to_python())
+    except ParseError:
+        got = None
+    assert got == expected
+
+
+@FUZZ
+@given(
+    damaged(toml_documents)
+    | st.dictionaries(keys, toml_values, max_size=3).map(lambda t: tomlkit.dumps({"servers": t}))
+    | st.dictionaries(
+        st.sampled_from(["gh", "other"]),
+        st.dictionaries(
+            st.sampled_from(["allow", "deny", "preset", "on_change", "guard", "pin", "x"]),
+            toml_values,
+            max_size=3,
+        ),
+        max_size=2,
+    ).map(lambda t: tomlkit.dumps({"servers": t, "audit": {"fail-on": "high"}}))
+)
+def test_config_files_load_or_raise_config_error(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    folder = tmp_path_factory.mktemp("cfg")
+    (folder / ".git").mkdir()
+    user = folder / "config.toml"
+    user.write_text(text, encoding="utf-8", errors="surrogatepass")
+    (folder / "mcpcred.toml").write_bytes(user.read_bytes())
+    for load in (
+        lambda: guard_settings.load("gh", {"MCPCRED_CONFIG": str(user)}, str(folder)),
+        lambda: project_config.load(str(folder / "mcpcred.toml")),
+    ):
+        try:
+            load()
+        except ConfigError as exc:
+            assert exc.exit_code == 3
+            assert "\n" not in exc.message
+
+
+servers = st.dictionaries(
+    st.text(min_size=1, max_size=6),
+    st.fixed_dictionaries(
+        {
+            "command": st.text(max_size=6),
+            "env": st.dictionaries(keys, st.text(max_size=8), min_size=1, max_size=3),
+        }
+    ),
+    min_size=1,
+    max_size=3,
+)
+layouts = st.sampled_from(["lf", "crlf", "comments", "compact", "bom"])
+
+
+def _lay_out(value: dict[str, object], layout: str) -> str:
+    text = json.dumps(value, indent=None if layout == "compact" else 2, ensure_ascii=False)
+    if layout == "crlf":
+        text = text.replace("\n", "\r\n")
+    if layout == "comments":
+        text = "// a client's comment\n" + text.replace("\n", " /* kept */\n", 1) + "\n"
+    if layout == "bom":
+        text = "\ufeff" + text
+    return text
+
+
+@FUZZ
+@given(servers, layouts, st.integers(0, 50), st.text(max_size=12))
+def test_a_json_edit_changes_only_the_value_it_edits(
+    found: dict[str, object], layout: str, pick: int, new: str
+) -> None:
+    text = _lay_out({"mcpServers": found}, layout)
+    document = parse_jsonc(text, "fuzz.json")
+    targets = [
+        ("mcpServers", name, "env", key)
+        for name, entry in found.items()
+        for key in entry["env"]  # type: ignore[index]
+    ]
+    pointer = targets[pick % len(targets)]
+    node = document.root
+    for segment in pointer:
+        assert isinstance(node, ObjectNode)
+        child = node.get(segment)
+        assert child is not None
+        node = child  # type: ignore[assignment]
+    changes = [Change("set", pointer, new)]
+    edited = apply(document, changes)
+    verify(edited, "json", "fuzz.json", changes)
+    head, tail = text[: node.start], text[node.end :]
+    assert edited.startswith(head) and edited.endswith(tail)
+    assert json.loads(edited[len(head) : len(edited) - len(tail)]) == new
+
+
+@FUZZ
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True),
+        st.text(max_size=8),
+        min_size=1,
+        max_size=4,
+    ),
+    st.integers(0, 50),
+    st.text(max_size=12),
+)
+def test_a_toml_edit_changes_only_the_line_it_edits(
+    env: dict[str, str], pick: int, new: str
+) -> None:
+    text = (
+        '# Codex configuration\nmodel = "o3"   # kept\n\n[mcp_servers.github]\n'
+        'command = "npx"\n\n[mcp_servers.github.env]\n'
+        + "".join(
+            f"{key} = {tomlkit.item(value).as_string()}  # note\n" for key, value in env.items()
+        )
+    )
+    key = sorted(env)[pick % len(env)]
+    document = parse_toml(text, "config.toml")
+    changes = [Change("set", ("mcp_servers", "github", "env", key), new)]
+    edited = apply(document, changes)
+    verify(edited, "toml", "config.toml", changes)
+    before, after = text.split("\n"), edited.split("\n")  # not splitlines: \x85 is no break
+    assert len(before) == len(after)
+    differ = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert all(before[i].startswith(f"{key} = ") for i in differ), (before, after)

@@ -1,0 +1,63 @@
+"""``terminal.printable``: names from configs and servers cannot drive the terminal."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mcpcred.terminal import json_text, printable
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("github", "github"),
+        ("évaluation-中文", "évaluation-中文"),  # letters of any script stay
+        ("a\x1b]0;evil\x07b", "a\\x1b]0;evil\\x07b"),  # OSC: retitles the window
+        ("\x1b[2J\x1b[H", "\\x1b[2J\\x1b[H"),  # CSI: clears the screen
+        ("tab\there\nnext\r", "tab\\x09here\\x0anext\\x0d"),
+        ("del\x7f c1\x9b", "del\\x7f c1\\x9b"),  # DEL, and C1's 8-bit CSI
+        ("safe\u202eexe.txt", "safe\\u202eexe.txt"),  # bidi override
+        ("a\u2066b\u2069", "a\\u2066b\\u2069"),  # bidi isolates
+        ("zero\u200bwidth\ufeff", "zero\\u200bwidth\\ufeff"),
+        ("line\u2028para\u2029", "line\\u2028para\\u2029"),
+        ("lone\udc80", "lone\\udc80"),  # would not even encode
+        ("tag\U000e0041", "tag\\U000e0041"),  # Unicode tag characters hide text
+        ("pua\ue000", "pua\\ue000"),
+    ],
+)
+def test_controls_and_invisible_characters_are_shown_as_escapes(raw: str, shown: str) -> None:
+    assert printable(raw) == shown
+    assert printable(raw).isprintable()
+
+
+def test_nothing_hidden_survives_and_the_result_always_encodes() -> None:
+    every = "".join(chr(code) for code in range(0x110000))
+    shown = printable(every)
+    shown.encode("utf-8")  # no lone surrogate survives
+    hidden = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
+    assert not [c for c in set(shown) if unicodedata.category(c) in hidden]
+
+
+any_text = st.text(st.characters(exclude_categories=[]))  # lone surrogates too
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | any_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(json_values, st.booleans())
+def test_json_text_means_the_same_json_and_hides_nothing(value: object, indent: bool) -> None:
+    document = json.dumps(value, ensure_ascii=False, indent=2 if indent else None)
+    shown = json_text(document)
+    assert json.loads(shown) == value
+    shown.encode("utf-8")  # lone surrogates are escaped too
+    hidden = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
+    assert not [c for c in set(shown) if c != "\n" and unicodedata.category(c) in hidden]
+    assert "\x7f" not in shown
