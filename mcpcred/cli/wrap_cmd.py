@@ -70,6 +70,19 @@ def _summary(plans: list[FilePlan]) -> None:
                 "  note: a project file is usually shared: its entries will name this machine's "
                 "mcpcred path, and teammates need the secrets in their own keychains\n"
             )
+        if plan.changed and plan.snapshot.linked:
+            out.write(
+                "  note: the file is a symbolic link: mcpcred writes its target, keeps the link\n"
+            )
+        if plan.moves and plan.snapshot.linked:
+            from mcpcred.wrap.files import repository_of
+
+            repository = repository_of(plan.snapshot.real)
+            if repository is not None:
+                out.write(
+                    f"  note: the target is in the git repository {repository}: the secrets stay "
+                    "in its history; rotate them\n"
+                )
         if not plan.servers:
             out.write("  no servers\n")
         for server in plan.servers:

@@ -104,20 +104,26 @@ def locations(adapter: ClientAdapter, host: Host, config: str | None) -> list[Co
     """The client's existing config files (or just ``config``)."""
     if config is not None:
         path = os.path.abspath(config)
-        if not os.path.isfile(path):
+        if not os.path.isfile(path) and not os.path.islink(path):
             raise UsageError(f"no such file: {config}")
         fmt = "toml" if path.endswith(".toml") else "jsonc"
         known = [
             loc
             for loc in adapter.user_locations(host) + adapter.project_locations(PurePath(host.cwd))
-            if os.path.abspath(loc.path) == path
+            if os.path.realpath(loc.path) == os.path.realpath(path)
         ]
         scope = known[0].scope if known else "user"
         return [ConfigLocation(adapter.id, path, scope, fmt)]
-    found: list[ConfigLocation] = []
+    found: dict[str, ConfigLocation] = {}
     for location in adapter.user_locations(host) + adapter.project_locations(PurePath(host.cwd)):
-        found.extend(expand(location))
-    return found
+        if os.path.islink(location.path) and not os.path.isfile(location.path):
+            # a dangling link or a loop: reading it refuses the run with the reason
+            found.setdefault(os.path.abspath(location.path), location)
+            continue
+        for concrete in expand(location):
+            # one file, once: run from HOME, a "project" file is the user file itself
+            found.setdefault(os.path.realpath(concrete.path), concrete)
+    return list(found.values())
 
 
 def shim_settings(host: Host, backend: str | None) -> ShimSettings:
@@ -251,15 +257,20 @@ def _plan_files(
         snapshot = files.read(location.path)
         entries = [e for e in adapter.servers(snapshot.document, location) if _chosen(e, servers)]
         seen.update(e.name for e in entries)
-        server_plans = [plan_entry(e, os.path.abspath(location.path)) for e in entries]
+        server_plans = [plan_entry(e, snapshot.real) for e in entries]
         changes = [c for p in server_plans for c in p.changes]
         document = snapshot.document
         new_text = edit.apply(document, changes)
         edit.verify(new_text, document.format, location.path, changes)
+        if new_text != document.source.text:
+            files.check_writable(snapshot)
+        shown = display_path(location.path, host)
+        if snapshot.linked:
+            shown += f" -> {display_path(snapshot.real, host)}"
         plans.append(
             FilePlan(
                 location,
-                display_path(location.path, host),
+                shown,
                 snapshot,
                 server_plans,
                 new_text,
@@ -300,6 +311,9 @@ def _write_files(
     """Back up, then write, each changed file; ``after_write`` updates the wrap records."""
     backups = data_dir() / "backups"
     for plan in plans:
+        if plan.changed:  # every file first: a refusal must come before the first write
+            files.check_unchanged(plan.snapshot)
+    for plan in plans:
         if not plan.changed:
             continue
         location = plan.location
@@ -324,9 +338,10 @@ def plan_unwrap(
     """Plan restoring every wrapped server's own command (and, if asked, secret values)."""
     records = _load_records()
 
-    def plan_entry(entry: ServerEntry, path: str) -> ServerPlan:
-        record = records.get(path, {}).get(entry.name, {})
-        return _unwrap_entry(entry, record, restore_secrets, store)
+    def plan_entry(entry: ServerEntry, real: str) -> ServerPlan:
+        path = os.path.abspath(entry.location.path)  # the key of records before 0.x
+        mine = records.get(real) or records.get(path) or {}
+        return _unwrap_entry(entry, mine.get(entry.name, {}), restore_secrets, store)
 
     # the backup is the wrapped file as it is: it holds references, not values
     return _plan_files(
@@ -576,10 +591,17 @@ def _load_records() -> dict[str, dict[str, dict[str, object]]]:
     return data if isinstance(data, dict) else {}
 
 
+def _record_key(plan: FilePlan) -> str:
+    """Records are kept under the real file's path: a link and its target are one file."""
+    old = os.path.abspath(plan.location.path)
+    return plan.snapshot.real or old
+
+
 def _save_records(plan: FilePlan) -> None:
     records = _load_records()
-    path = os.path.abspath(plan.location.path)
-    mine = records.setdefault(path, {})
+    path = _record_key(plan)
+    older = records.pop(os.path.abspath(plan.location.path), None)
+    mine = records.setdefault(path, older or {})
     for server in plan.servers:
         if server.status == "wrap" and server.record:
             mine[server.name] = server.record
@@ -590,8 +612,9 @@ def _save_records(plan: FilePlan) -> None:
 
 def _forget_records(plan: FilePlan) -> None:
     records = _load_records()
-    path = os.path.abspath(plan.location.path)
-    mine = records.get(path, {})
+    path = _record_key(plan)
+    older = records.pop(os.path.abspath(plan.location.path), None)
+    mine = records.setdefault(path, older or {})
     for server in plan.servers:
         if server.changes:
             mine.pop(server.name, None)
