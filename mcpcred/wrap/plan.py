@@ -85,6 +85,8 @@ class ServerPlan:
     notes: list[str] = field(default_factory=list)
     record: dict[str, object] = field(default_factory=dict)  # what unwrap needs to undo
     revealed: list[str] = field(default_factory=list, repr=False)  # values unwrap writes back
+    # the entry was wrapped before this run: its record adds to the first wrap's record
+    rewrap: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +169,7 @@ class Planner:
         pointers: dict[int, Pointer],
     ) -> ServerPlan:
         """A wrapped entry keeps its shim; a secret added to it since still moves."""
-        plan = ServerPlan(entry.name, "wrap" if hits else "wrapped")
+        plan = ServerPlan(entry.name, "wrap" if hits else "wrapped", rewrap=True)
         arg_ids = {id(a): i for i, a in enumerate(entry.args)}
         for node, found in _by_node(hits):
             where = _where(node, found[0][0], arg_ids)

@@ -604,10 +604,28 @@ def _save_records(plan: FilePlan) -> None:
     mine = records.setdefault(path, older or {})
     for server in plan.servers:
         if server.status == "wrap" and server.record:
-            mine[server.name] = server.record
+            earlier = mine.get(server.name)
+            if server.rewrap and isinstance(earlier, dict):
+                mine[server.name] = _merge_record(earlier, server.record)
+            else:
+                mine[server.name] = server.record
     if not mine:
         records.pop(path, None)
     atomic_write(str(_records_path()), json.dumps(records, indent=2) + "\n")
+
+
+def _merge_record(earlier: dict[str, object], later: dict[str, object]) -> dict[str, object]:
+    """A second wrap of a wrapped server adds to what the first one recorded.
+
+    Unwrap must give back the file as it was before the *first* wrap: so the
+    first record's entries win, and a variable bound twice keeps the value it
+    had before the first ``--bind``.
+    """
+    merged = {**later, **earlier}
+    bound_before, bound_now = earlier.get("bound"), later.get("bound")
+    if isinstance(bound_before, dict) and isinstance(bound_now, dict):
+        merged["bound"] = {**bound_now, **bound_before}
+    return merged
 
 
 def _forget_records(plan: FilePlan) -> None:
