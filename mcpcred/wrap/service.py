@@ -27,7 +27,7 @@ from pathlib import Path, PurePath
 
 from mcpcred import references
 from mcpcred.audit.rules import Auditor
-from mcpcred.audit.scan import display_path
+from mcpcred.audit.scan import display_path, parse
 from mcpcred.clients import BY_ID, ClientAdapter
 from mcpcred.clients.base import is_wrapped
 from mcpcred.discovery import expand
@@ -51,6 +51,7 @@ from mcpcred.wrap import edit, files
 from mcpcred.wrap.plan import Change, Move, Planner, ServerPlan, ShimSettings, suggest_name
 
 RECORDS = "wrapped.json"
+REDACTED = "REDACTED"  # what a backup holds instead of a credential that stayed in the file
 
 
 @dataclass(slots=True)
@@ -253,6 +254,7 @@ def _plan_files(
     """Read every file, plan its chosen entries, render and check the new text."""
     plans = []
     seen: set[str] = set()
+    auditor = Auditor(host)
     for location in locations(adapter, host, config):
         snapshot = files.read(location.path)
         entries = [e for e in adapter.servers(snapshot.document, location) if _chosen(e, servers)]
@@ -274,11 +276,59 @@ def _plan_files(
                 snapshot,
                 server_plans,
                 new_text,
-                backup_text(document, server_plans),
+                without_secrets(backup_text(document, server_plans), location, adapter, auditor),
             )
         )
     _check_servers(servers, seen, adapter)
     return plans
+
+
+def without_secrets(
+    text: str, location: ConfigLocation, adapter: ClientAdapter, auditor: Auditor
+) -> str:
+    """``text`` with every credential ``audit-config`` would still find in it redacted.
+
+    A backup keeps references for what moved to the keychain, but the file may
+    hold other credentials too: servers not chosen with ``--server``, remote
+    servers wrap cannot help, a URL's password. Those stay in the client's
+    file (wrap says so); a backup must not make one more copy of them. Each
+    credential becomes ``REDACTED``; should a pass still find one, the last
+    pass redacts the whole value.
+    """
+    for attempt in range(3):
+        document = parse(location.path, text)
+        changes = _redactions(document, location, adapter, auditor, whole=attempt == 2)
+        if not changes:
+            return text
+        text = edit.apply(document, changes)
+        edit.verify(text, document.format, location.path, changes)
+    return text
+
+
+def _redactions(
+    document: Document,
+    location: ConfigLocation,
+    adapter: ClientAdapter,
+    auditor: Auditor,
+    *,
+    whole: bool,
+) -> list[Change]:
+    changes: list[Change] = []
+    for entry in adapter.servers(document, location):
+        pointers = {k: p for k, (p, _) in pointer_index(entry.node, entry.pointer).items()}
+        grouped: dict[int, tuple[ScalarNode, set[tuple[int, int]]]] = {}
+        for item, hit in auditor.secret_hits(entry):
+            span = (item.offset + hit.start, item.offset + hit.end)
+            grouped.setdefault(id(item.node), (item.node, set()))[1].add(span)
+        for node, spans in grouped.values():
+            value = str(node.value)
+            last = len(value) + 1
+            for start, end in sorted(spans, reverse=True):
+                if end <= last:  # overlapping hits: the outer one covers it
+                    value = value[:start] + REDACTED + value[end:]
+                    last = start
+            changes.append(Change("set", pointers[id(node)], REDACTED if whole else value))
+    return changes
 
 
 def execute_wrap(plans: list[FilePlan], store: SecretStore, index: SecretIndex) -> Outcome:
