@@ -103,11 +103,14 @@ class ObjectNode(Node):
 
     members: list[tuple[KeyNode, Node]] = field(default_factory=list)
     _index: dict[str, int] = field(default_factory=dict, repr=False)
+    # members a repeated key replaced: hidden from readers, still in the text
+    replaced: list[tuple[KeyNode, Node]] = field(default_factory=list, repr=False)
 
     def add(self, key: KeyNode, value: Node) -> None:
         """Append a member; a repeated key replaces the earlier one, as JSON.parse does."""
         existing = self._index.get(key.name)
         if existing is not None:
+            self.replaced.append(self.members[existing])
             self.members[existing] = (key, value)
         else:
             self._index[key.name] = len(self.members)

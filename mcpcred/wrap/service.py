@@ -31,7 +31,7 @@ from mcpcred.audit.scan import display_path, parse
 from mcpcred.clients import BY_ID, ClientAdapter
 from mcpcred.clients.base import is_wrapped
 from mcpcred.discovery import expand
-from mcpcred.errors import SecretNotFound, SecretStoreError, UsageError
+from mcpcred.errors import ConfigError, SecretNotFound, SecretStoreError, UsageError
 from mcpcred.fsutil import atomic_write
 from mcpcred.host import Host
 from mcpcred.keychain import DEFAULT_BACKENDS
@@ -257,7 +257,9 @@ def _plan_files(
     auditor = Auditor(host)
     for location in locations(adapter, host, config):
         snapshot = files.read(location.path)
-        entries = [e for e in adapter.servers(snapshot.document, location) if _chosen(e, servers)]
+        every = adapter.servers(snapshot.document, location)
+        _refuse_repeated_keys(snapshot.document, every, location.path)
+        entries = [e for e in every if _chosen(e, servers)]
         seen.update(e.name for e in entries)
         server_plans = [plan_entry(e, snapshot.real) for e in entries]
         changes = [c for p in server_plans for c in p.changes]
@@ -626,6 +628,32 @@ def _check_servers(servers: list[str], seen: set[str], adapter: ClientAdapter) -
             f"no server named {', '.join(repr(m) for m in missing)} in {adapter.display_name}'s "
             "config",
             hint=f"see `mcpcred status` for the servers of {adapter.id}",
+        )
+
+
+def _refuse_repeated_keys(document: Document, entries: list[ServerEntry], path: str) -> None:
+    """Refuse a file whose servers repeat a key (``"TOKEN": "ghp_…", "TOKEN": "x"``).
+
+    A parser keeps only the last value, so the first one (often the real token)
+    is invisible to planning: it would stay in the file and in the backup while
+    wrap said the server was done. Nothing can be moved safely until one goes.
+    """
+    if document.format == "toml":
+        return  # TOML forbids repeated keys: the parser has refused them already
+    containers = {entry.pointer[:-1] for entry in entries}
+    for pointer, node in pointer_index(document.root).values():
+        if not isinstance(node, ObjectNode) or not node.replaced:
+            continue
+        if not any(pointer[: len(c)] == c for c in containers):
+            continue
+        key, _ = node.replaced[0]
+        line, column = document.source.position(key.start)
+        where = pointer[len(next(c for c in containers if pointer[: len(c)] == c)) :]
+        inside = f" of server '{where[0]}'" if where else " in the servers"
+        raise ConfigError(
+            f"{path}:{line}:{column}: the key '{key.name}'{inside} appears more than once; "
+            "clients use only the last value, so mcpcred cannot move them all",
+            hint="keep one of them (rotate the other if it is a credential), then run again",
         )
 
 
