@@ -48,7 +48,15 @@ from mcpcred.parsing.nodes import (
 )
 from mcpcred.paths import data_dir
 from mcpcred.wrap import edit, files
-from mcpcred.wrap.plan import Change, Move, Planner, ServerPlan, ShimSettings, suggest_name
+from mcpcred.wrap.plan import (
+    Change,
+    Move,
+    Planner,
+    ServerPlan,
+    ShimSettings,
+    composite,
+    suggest_name,
+)
 
 RECORDS = "wrapped.json"
 REDACTED = "REDACTED"  # what a backup holds instead of a credential that stayed in the file
@@ -319,7 +327,8 @@ def _redactions(
     for entry in adapter.servers(document, location):
         pointers = {k: p for k, (p, _) in pointer_index(entry.node, entry.pointer).items()}
         grouped: dict[int, tuple[ScalarNode, set[tuple[int, int]]]] = {}
-        for item, hit in auditor.secret_hits(entry):
+        for item, found in auditor.secret_hits(entry):
+            hit = composite(item, found)
             span = (item.offset + hit.start, item.offset + hit.end)
             grouped.setdefault(id(item.node), (item.node, set()))[1].add(span)
         for node, spans in grouped.values():
