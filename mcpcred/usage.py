@@ -8,6 +8,7 @@ supported client's user, system and project files, parsed, never executed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -42,6 +43,8 @@ class FileError:
     client: str
     path: str
     message: str
+    # references mentioned anywhere in the file's text: still in use, even unparsed
+    refs: list[tuple[str, str]] = field(default_factory=list)
 
 
 def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
@@ -52,19 +55,30 @@ def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
     uses: list[ServerUse] = []
     errors: list[FileError] = []
     root = PurePath(host.cwd)
+    seen: set[tuple[str, str]] = set()
     for adapter in ADAPTERS:
         if adapter.id == "generic":
             continue
         for location in adapter.user_locations(host) + adapter.project_locations(root):
             for concrete in expand(location):
+                real = (adapter.id, os.path.realpath(concrete.path))
+                if real in seen:  # run from HOME, a "project" file is the user file itself
+                    continue
+                seen.add(real)
                 shown = display_path(concrete.path, host)
                 try:
-                    document = parse(concrete.path, read_text(concrete.path))
+                    text = read_text(concrete.path)
                 except ConfigError as exc:
                     errors.append(FileError(adapter.id, shown, exc.message))
                     continue
                 except OSError as exc:
                     errors.append(FileError(adapter.id, shown, exc.strerror or "cannot read"))
+                    continue
+                try:
+                    document = parse(concrete.path, text)
+                except ConfigError as exc:
+                    mentioned = references.find_all(text)
+                    errors.append(FileError(adapter.id, shown, exc.message, mentioned))
                     continue
                 for entry in adapter.servers(document, concrete):
                     use = ServerUse(
@@ -78,7 +92,9 @@ def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
                     )
                     for _, node in pointer_index(entry.node).values():
                         if isinstance(node, ScalarNode) and isinstance(node.value, str):
-                            use.refs.extend(references.find(node.value))
+                            # every mention counts: a reference inside a headers helper
+                            # command ('--header "X-Key: mcpcred:secret/k"') is in use too
+                            use.refs.extend(references.find_all(node.value))
                     use.refs = list(dict.fromkeys(use.refs))
                     use.plaintext = sum(1 for _ in auditor.secret_hits(entry))
                     use.env_names = [key.name for key, _ in entry.env]
