@@ -7,12 +7,15 @@ The keychain backend in use is printed first, since every answer depends on it.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 
 import typer
 
 from mcpcred.cli.app import app
 from mcpcred.errors import SecretStoreError
+
+LITERAL = "literal"  # the server is not wrapped: it gets the reference's text, not the value
 
 
 @app.command("status")
@@ -86,11 +89,23 @@ def status(
             "guarded": guarded(u.server),
             "plaintext_secrets": u.plaintext,
             "credentials": [
-                {"reference": references.whole(n, k), "state": state(k, n)} for k, n in u.refs
+                # a server not started through mcpcred gets the reference as plain text
+                {
+                    "reference": references.whole(n, k),
+                    "state": state(k, n) if u.wrapped else LITERAL,
+                }
+                for k, n in u.refs
             ],
         }
         for u in uses
     ]
+    for u in uses:
+        if u.refs and not u.wrapped:
+            sys.stderr.write(
+                f"warning: {u.client}/{u.server} is not started through mcpcred but holds "
+                f"{references.whole(u.refs[0][1], u.refs[0][0])}: the server gets that text, not "
+                f"the value (fix: mcpcred wrap {u.client} --server {shlex.quote(u.server)})\n"
+            )
     for problem in guard_problem:
         sys.stderr.write(f"warning: guard settings: {problem}\n")
     logins: list[dict[str, object]] = []

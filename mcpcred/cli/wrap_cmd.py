@@ -30,6 +30,7 @@ _STATUS_TEXT = {
     "unwrappable": "NOT WRAPPED",
     "unwrap": "unwrap",
     "not-wrapped": "not wrapped",
+    "kept": "STAYS WRAPPED",
 }
 
 
@@ -127,7 +128,7 @@ def _review(
     *,
     dry_run: bool,
     yes: bool,
-    nothing: str,
+    client_name: str,
     dry: str,
     question: str,
 ) -> bool:
@@ -135,7 +136,7 @@ def _review(
     _summary(plans)
     changed = [p for p in plans if p.changed]
     if not changed:
-        sys.stderr.write(nothing + "\n")
+        sys.stderr.write(_nothing(plans, client_name) + "\n")
         return False
     if dry_run:
         _show_diff(plans, secrets)
@@ -146,6 +147,30 @@ def _review(
         _show_diff(plans, secrets)
     _confirm(question.format(count=len(changed)), yes)
     return True
+
+
+_NOTHING_BECAUSE = {
+    "wrapped": "already wrapped",
+    "remote": "remote, no credential in the file",
+    "unwrappable": "left as they are, with credentials mcpcred cannot move (see the notes above)",
+    "not-wrapped": "not wrapped",
+    "kept": "kept on mcpcred, they need references only mcpcred resolves (see the notes above)",
+}
+
+
+def _nothing(plans: list[FilePlan], client: str) -> str:
+    """Why a run changes nothing, server by server: "already wrapped" only when it is true."""
+    by_status: dict[str, list[str]] = {}
+    for plan in plans:
+        for server in plan.servers:
+            by_status.setdefault(server.status, []).append(server.name)
+    if not by_status:
+        return f"nothing to change: {client}'s config has no servers"
+    parts = [
+        f"{_NOTHING_BECAUSE.get(status, status)}: {', '.join(names)}"
+        for status, names in by_status.items()
+    ]
+    return f"nothing to change ({'; '.join(parts)})"
 
 
 def _binds(values: list[str]) -> dict[str, str]:
@@ -255,7 +280,7 @@ def wrap(
         adapter.id,
         dry_run=dry_run,
         yes=yes,
-        nothing=f"nothing to change: {adapter.display_name} is already wrapped",
+        client_name=adapter.display_name,
         dry="dry run: nothing was stored or written",
         question="Write {count} file(s) and store the secrets in the keychain?",
     ):
@@ -318,7 +343,7 @@ def unwrap(
         adapter.id,
         dry_run=dry_run,
         yes=yes,
-        nothing=f"nothing to change: no server of {adapter.display_name} is wrapped",
+        client_name=adapter.display_name,
         dry="dry run: nothing was written",
         question="Rewrite {count} file(s)?",
     ):

@@ -435,9 +435,43 @@ def _unwrap_entry(
         _restore_headers(entry, helper_key, str(helper.value), record, plan, pointers)
     if restore_secrets and store is not None:
         _restore_values(entry, plan, index, store)
+    elif plan.changes:
+        left = _references_after(plan.changes, index)
+        if left:
+            # started directly, the server would get the text "mcpcred:secret/..."
+            plan.changes = []
+            plan.status = "kept"
+            plan.notes.append(
+                f"kept on mcpcred: it still needs {', '.join(left)}, which only mcpcred "
+                "resolves; --restore-secrets writes the values back into the file"
+            )
+            return plan
     if not plan.changes:
         plan.status = "not-wrapped"
     return plan
+
+
+def _references_after(
+    changes: list[Change], index: dict[int, tuple[tuple[str | int, ...], Node]]
+) -> list[str]:
+    """The references an entry still holds once ``changes`` are applied."""
+    touched = [c.pointer for c in changes]
+    found: list[tuple[str, str]] = []
+    for pointer, node in index.values():
+        if any(pointer[: len(t)] == t for t in touched):
+            continue
+        if isinstance(node, ScalarNode) and isinstance(node.value, str):
+            found.extend(references.find_all(node.value))
+    stack = [c.value for c in changes if c.op in ("set", "add")]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            found.extend(references.find_all(value))
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+    return [references.whole(name, kind) for kind, name in dict.fromkeys(found)]
 
 
 def _restore_command(

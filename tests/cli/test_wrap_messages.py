@@ -1,0 +1,63 @@
+"""What wrap, unwrap and status say is exactly what happened.
+
+"already wrapped" only when it is true; a server left with credentials is
+named with the reason; unwrap never starts a server with literal references;
+status flags a reference that a server would receive as text.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.support import tokengen
+from tests.support.cli import run
+
+
+@pytest.fixture
+def config(home: Path) -> Path:
+    path = home / ".config" / "Claude" / "claude_desktop_config.json"
+    path.parent.mkdir(parents=True)
+    return path
+
+
+def test_nothing_to_change_says_what_was_left_and_why(
+    keychain: dict[str, str], config: Path
+) -> None:
+    token = tokengen.generate("openai-api-key", random.Random(2))
+    remote = {"type": "sse", "url": f"https://mcp.example.com/sse?key={token}"}
+    config.write_text(json.dumps({"mcpServers": {"search": remote}}))
+    result = run("wrap", "claude-desktop", "--yes")
+    assert result.code == 0, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "already wrapped" not in result.stderr
+    assert last.startswith("nothing to change (left as they are, with credentials mcpcred")
+    assert last.endswith(": search)")
+    assert token not in result.stderr
+
+    config.write_text(json.dumps({"mcpServers": {}}))
+    empty = run("wrap", "claude-desktop", "--yes")
+    assert empty.code == 0
+    assert "nothing to change: Claude Desktop's config has no servers" in empty.stderr
+
+    config.write_text(json.dumps({"mcpServers": {"memory": {"command": "npx"}}}))
+    assert run("wrap", "claude-desktop", "--yes").code == 0
+    again = run("wrap", "claude-desktop", "--yes")
+    assert "nothing to change (already wrapped: memory)" in again.stderr
+
+
+def test_status_flags_references_a_server_gets_as_text(
+    keychain: dict[str, str], config: Path
+) -> None:
+    plain = {"command": "npx", "env": {"GITHUB_TOKEN": "mcpcred:secret/github-pat"}}
+    config.write_text(json.dumps({"mcpServers": {"github": plain}}))
+    result = run("status", "--json")
+    assert result.code == 0, result.stderr
+    (server,) = json.loads(result.stdout)["servers"]
+    assert server["credentials"] == [{"reference": "mcpcred:secret/github-pat", "state": "literal"}]
+    assert "claude-desktop/github is not started through mcpcred" in result.stderr
+    text = run("status", env={"COLUMNS": "200"})
+    assert "mcpcred:secret/github-pat (literal)" in text.stdout
