@@ -64,15 +64,15 @@ def status(
 
     guard_problem: list[str] = []
 
-    def guarded(server: str) -> bool:
-        """Whether the shim would guard ``server`` (your config, or mcpcred.toml from here)."""
+    def guarded(server: str, client: str) -> bool:
+        """Whether the shim would guard ``server`` of ``client`` (your config, or mcpcred.toml)."""
         import os
 
         from mcpcred.errors import ConfigError
         from mcpcred.guard.settings import load
 
         try:
-            return load(server, os.environ) is not None
+            return load(server, os.environ, client=client) is not None
         except ConfigError as exc:
             if not guard_problem:
                 guard_problem.append(exc.message)
@@ -86,7 +86,7 @@ def status(
             "scope": u.scope,
             "transport": u.transport,
             "wrapped": u.wrapped,
-            "guarded": guarded(u.server),
+            "guarded": guarded(u.server, u.client),
             "plaintext_secrets": u.plaintext,
             "credentials": [
                 # a server not started through mcpcred gets the reference as plain text

@@ -17,6 +17,12 @@ where the platform's rule is simple.
     preset = "github-read-only"     # or allow = ["get_*"], deny = ["*delete*"]
     on_change = "block"             # tool definitions that change are withheld
     restart_on_expiry = true        # restart with a fresh OAuth token, replay initialize
+    clients = ["claude-code"]       # only where that client starts it (default: every client)
+
+Server names are each client's own, so ``github`` in Claude Code and
+``github`` in Cursor may be different servers: ``clients`` scopes a table to
+the clients named (the shim knows its client from ``--client``). A table
+without it applies in every client, as tables written before it existed do.
 """
 
 from __future__ import annotations
@@ -45,8 +51,11 @@ PRESETS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 _KEYS = frozenset(
-    {"guard", "allow", "deny", "preset", "on_change", "restart_on_expiry", "pin", "log_arguments"}
-)
+    {
+        "guard", "allow", "deny", "preset", "on_change", "restart_on_expiry", "pin",
+        "log_arguments", "clients",
+    }
+)  # fmt: skip
 
 
 class Policy:
@@ -112,9 +121,16 @@ def user_config_path(environ: dict[str, str] | os._Environ[str]) -> str:
 
 
 def load(
-    server: str | None, environ: dict[str, str] | os._Environ[str], cwd: str | None = None
+    server: str | None,
+    environ: dict[str, str] | os._Environ[str],
+    cwd: str | None = None,
+    client: str | None = None,
 ) -> ServerGuard | None:
-    """The guard settings for ``server``, or None when it is not guarded (the fast path)."""
+    """The guard settings for ``server`` of ``client``, or None when it is not guarded.
+
+    A table with ``clients`` applies only to the clients it names; without a
+    client (an entry wrapped without ``--client``) only tables for every client do.
+    """
     if not server:
         return None
     user = _servers(user_config_path(environ), project=False)
@@ -123,8 +139,8 @@ def load(
     except OSError:
         project_path = None
     project = _servers(project_path, project=True) if project_path else None
-    user_table = user.get(server) if user else None
-    project_table = project.get(server) if project else None
+    user_table = _for_client(user.get(server) if user else None, client)
+    project_table = _for_client(project.get(server) if project else None, client)
     if user_table is None and project_table is None:
         return None
     if user_table is not None and user_table.get("guard") is False and project_table is None:
@@ -135,6 +151,14 @@ def load(
     if project_table is not None:
         _apply(guard, project_table, f"{project_path} [servers.{server}]", project=True)
     return guard
+
+
+def _for_client(table: dict[str, object] | None, client: str | None) -> dict[str, object] | None:
+    """``table`` if it applies to ``client`` (no ``clients`` key: it applies to every client)."""
+    if table is None or "clients" not in table:
+        return table
+    clients = table["clients"]
+    return table if isinstance(clients, list) and client in clients else None
 
 
 def _servers(path: str | None, *, project: bool) -> dict[str, dict[str, object]] | None:
@@ -186,6 +210,12 @@ def check_table(path: str, name: str, table: object, *, project: bool) -> dict[s
         value = normal.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ConfigError(f"{where}: {key} must be a list of tool-name globs")
+    clients = normal.get("clients", [])
+    if not isinstance(clients, list) or not all(isinstance(c, str) and c for c in clients):
+        raise ConfigError(
+            f'{where}: clients must be a list of client ids, e.g. clients = ["claude-code"]',
+            hint="see `mcpcred clients` for the ids; leave clients out for every client",
+        )
     preset = normal.get("preset")
     presets = [preset] if isinstance(preset, str) else preset
     if preset is not None and (
