@@ -73,7 +73,8 @@ def _summary(plans: list[FilePlan]) -> None:
             )
         if plan.changed and plan.snapshot.linked:
             out.write(
-                "  note: the file is a symbolic link: mcpcred writes its target, keeps the link\n"
+                "  note: reached through a symbolic link: mcpcred writes the real file, keeps "
+                "the link\n"
             )
         if plan.moves and plan.snapshot.linked:
             from mcpcred.wrap.files import repository_of

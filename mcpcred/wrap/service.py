@@ -31,7 +31,13 @@ from mcpcred.audit.scan import display_path, parse
 from mcpcred.clients import BY_ID, ClientAdapter
 from mcpcred.clients.base import is_wrapped
 from mcpcred.discovery import expand
-from mcpcred.errors import ConfigError, SecretNotFound, SecretStoreError, UsageError
+from mcpcred.errors import (
+    ConfigError,
+    McpcredError,
+    SecretNotFound,
+    SecretStoreError,
+    UsageError,
+)
 from mcpcred.fsutil import atomic_write
 from mcpcred.host import Host
 from mcpcred.keychain import DEFAULT_BACKENDS
@@ -378,12 +384,34 @@ def _write_files(
         if not plan.changed:
             continue
         location = plan.location
-        outcome.backups.append(
-            files.backup(backups, location.client, location.path, plan.backup_text)
-        )
-        files.write(plan.snapshot, plan.new_text)
+        try:
+            outcome.backups.append(
+                files.backup(backups, location.client, location.path, plan.backup_text)
+            )
+            files.write(plan.snapshot, plan.new_text)
+        except (McpcredError, OSError) as exc:
+            raise _after_writes(exc, plan, outcome) from None
         after_write(plan)
         outcome.written.append(plan)
+
+
+def _after_writes(exc: McpcredError | OSError, plan: FilePlan, outcome: Outcome) -> McpcredError:
+    """The error of a failed write, saying which files were written before it.
+
+    A run that stops half way must not read as "nothing happened": the files
+    already written are wrapped (and their secrets stored), the rest are not.
+    """
+    if isinstance(exc, McpcredError):
+        message, hint = exc.message, exc.hint
+    else:
+        message, hint = f"cannot write {plan.display}: {exc.strerror}", None
+    if not outcome.written:
+        return ConfigError(message, hint=hint)
+    done = ", ".join(p.display for p in outcome.written)
+    return ConfigError(
+        f"{message}; already written: {done} (those are done; the others were not changed)",
+        hint=hint or "fix the cause and run the command again: it continues where it stopped",
+    )
 
 
 # -- unwrap ------------------------------------------------------------------------------

@@ -130,6 +130,9 @@ def test_run_from_home_wraps_each_file_once(
     assert result.stderr.count(".codex/config.toml (codex, user)") == 1
     assert result.stderr.count("wrote .codex/config.toml") == 1
     assert "project" not in result.stderr
+    status = run("status", "--json", cwd=home)
+    rows = [r for r in json.loads(status.stdout)["servers"] if r["client"] == "codex"]
+    assert [(r["server"], r["scope"]) for r in rows] == [("github", "user")]
 
 
 def test_a_refusal_comes_before_the_first_write(
@@ -166,3 +169,48 @@ def test_a_refusal_comes_before_the_first_write(
         service.execute_wrap(plans, store, index)
     assert user.read_text() == _config(token)
     assert not (tmp_path / "data" / "backups").exists()
+
+
+def test_a_failed_write_names_the_files_already_written(
+    home: Path, project: Path, tmp_path: Path, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that stops half way says what it did; an OS error is one clear line, not a bug."""
+    from mcpcred.clients import BY_ID
+    from mcpcred.errors import ConfigError
+    from mcpcred.host import Host
+    from mcpcred.keychain.index import SecretIndex
+    from mcpcred.keychain.store import SecretStore
+    from mcpcred.wrap import files, service
+    from mcpcred.wrap.plan import ShimSettings
+    from tests.support.memkeyring import MemoryKeyring
+
+    monkeypatch.setenv("MCPCRED_DATA_DIR", str(tmp_path / "data"))
+    user, mine = home / ".cursor" / "mcp.json", project / ".cursor" / "mcp.json"
+    for path in (user, mine):
+        path.parent.mkdir()
+        path.write_text(_config(token))
+    store = SecretStore(MemoryKeyring())
+    index = SecretIndex(tmp_path / "index.json")
+    plans = service.plan_wrap(
+        BY_ID["cursor"],
+        Host.current(),
+        config=None,
+        servers=[],
+        settings=ShimSettings("/opt/mcpcred", None, None, linux=True),
+        namer=service.SecretNamer(store, index),
+    )
+    real_write = files.write
+
+    def full_disk(snapshot: files.Snapshot, text: str) -> None:
+        if snapshot.path == str(mine):
+            raise OSError(28, "No space left on device")
+        real_write(snapshot, text)
+
+    monkeypatch.setattr(files, "write", full_disk)
+    with pytest.raises(ConfigError) as caught:
+        service.execute_wrap(plans, store, index)
+    message = caught.value.message
+    assert message.startswith("cannot write .cursor/mcp.json: No space left on device")
+    assert "already written: ~/.cursor/mcp.json" in message
+    assert token not in user.read_text()
+    assert mine.read_text() == _config(token)
