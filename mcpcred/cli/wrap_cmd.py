@@ -300,6 +300,11 @@ def wrap(
             f"restart {adapter.display_name} to start its servers through mcpcred; "
             "rotate any credential that was in the file (it may be in old backups and history)\n"
         )
+    left = [s.name for p in plans for s in p.servers if s.status == "unwrappable"]
+    if left:
+        sys.stderr.write(
+            f"left in the file: the credentials of {', '.join(left)} (see the notes above)\n"
+        )
     return 0
 
 

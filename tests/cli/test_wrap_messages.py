@@ -61,3 +61,16 @@ def test_status_flags_references_a_server_gets_as_text(
     assert "claude-desktop/github is not started through mcpcred" in result.stderr
     text = run("status", env={"COLUMNS": "200"})
     assert "mcpcred:secret/github-pat (literal)" in text.stdout
+
+
+def test_a_run_that_writes_names_what_it_left(keychain: dict[str, str], config: Path) -> None:
+    token = tokengen.generate("openai-api-key", random.Random(6))
+    remote = {"type": "sse", "url": f"https://mcp.example.com/sse?key={token}"}
+    servers = {"search": remote, "memory": {"command": "npx"}}
+    config.write_text(json.dumps({"mcpServers": servers}))
+    result = run("wrap", "claude-desktop", "--yes")
+    assert result.code == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "left in the file: the credentials of search (see the notes above)"
+    )
+    assert token not in result.stderr
