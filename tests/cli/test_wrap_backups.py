@@ -67,14 +67,14 @@ def test_no_backup_holds_a_secret(
     for command in (
         ("wrap", "claude-code", "--server", "github", "--yes"),
         ("wrap", "claude-code", "--yes"),
-        ("unwrap", "claude-code", "--server", "notion", "--yes"),
-        ("unwrap", "claude-code", "--yes"),
+        ("unwrap", "claude-code", "--server", "notion", "--restore-secrets", "--yes"),
+        ("unwrap", "claude-code", "--restore-secrets", "--yes"),
     ):
         result = run(*command)
         assert result.code == 0, f"{command}: {result.stderr}"
     data = home / ".local" / "share" / "mcpcred"
     backups = sorted(p for p in (data / "backups").rglob("*") if p.is_file())
-    assert len(backups) >= 3
+    assert len(backups) == 4
     written = sorted(p for p in data.rglob("*") if p.is_file())
     for path in written:
         text = path.read_text()
