@@ -306,8 +306,9 @@ def without_secrets(
 
     A backup keeps references for what moved to the keychain, but the file may
     hold other credentials too: servers not chosen with ``--server``, remote
-    servers wrap cannot help, a URL's password. Those stay in the client's
-    file (wrap says so); a backup must not make one more copy of them. Each
+    servers wrap cannot help, a URL's password, a client's own API key next to
+    the servers. Those stay in the client's file (wrap says so); a backup must
+    not make one more copy of them. Each
     credential becomes ``REDACTED``; should a pass still find one, the last
     pass redacts the whole value.
     """
@@ -329,22 +330,34 @@ def _redactions(
     *,
     whole: bool,
 ) -> list[Change]:
-    changes: list[Change] = []
+    index = pointer_index(document.root)
+    pointers = {k: p for k, (p, _) in index.items()}
+    grouped: dict[int, tuple[ScalarNode, set[tuple[int, int]]]] = {}
+    in_servers: set[int] = set()
     for entry in adapter.servers(document, location):
-        pointers = {k: p for k, (p, _) in pointer_index(entry.node, entry.pointer).items()}
-        grouped: dict[int, tuple[ScalarNode, set[tuple[int, int]]]] = {}
+        in_servers.update(pointer_index(entry.node))
         for item, found in auditor.secret_hits(entry):
             hit = composite(item, found)
             span = (item.offset + hit.start, item.offset + hit.end)
             grouped.setdefault(id(item.node), (item.node, set()))[1].add(span)
-        for node, spans in grouped.values():
-            value = str(node.value)
-            last = len(value) + 1
-            for start, end in sorted(spans, reverse=True):
-                if end <= last:  # overlapping hits: the outer one covers it
-                    value = value[:start] + REDACTED + value[end:]
-                    last = start
-            changes.append(Change("set", pointers[id(node)], REDACTED if whole else value))
+    # the rest of the file (a client's own settings: Claude Code keeps an API key there)
+    for key, (pointer, node) in index.items():
+        if key in in_servers or not isinstance(node, ScalarNode):
+            continue
+        if not isinstance(node.value, str):
+            continue
+        name = next((p for p in reversed(pointer) if isinstance(p, str)), None)
+        for hit in auditor.detector.scan(node.value, name, "field"):
+            grouped.setdefault(key, (node, set()))[1].add((hit.start, hit.end))
+    changes: list[Change] = []
+    for node, spans in grouped.values():
+        value = str(node.value)
+        last = len(value) + 1
+        for start, end in sorted(spans, reverse=True):
+            if end <= last:  # overlapping hits: the outer one covers it
+                value = value[:start] + REDACTED + value[end:]
+                last = start
+        changes.append(Change("set", pointers[id(node)], REDACTED if whole else value))
     return changes
 
 

@@ -21,7 +21,10 @@ from tests.support.cli import run
 @pytest.fixture
 def tokens() -> dict[str, str]:
     rng = random.Random(23)
-    kinds = ("github-pat", "linear-api-key", "openai-api-key", "slack-bot-token", "notion-token")
+    kinds = (
+        "github-pat", "linear-api-key", "openai-api-key", "slack-bot-token", "notion-token",
+        "anthropic-api-key",
+    )  # fmt: skip
     return {kind: tokengen.generate(kind, rng) for kind in kinds}
 
 
@@ -55,7 +58,12 @@ def config(home: Path, project: Path, tokens: dict[str, str]) -> Path:
     local = {"notion": {"command": "npx", "env": {"NOTION_TOKEN": tokens["notion-token"]}}}
     path.write_text(
         json.dumps(
-            {"mcpServers": servers, "projects": {str(project): {"mcpServers": local}}}, indent=2
+            {
+                "primaryApiKey": tokens["anthropic-api-key"],  # the client's own, not a server's
+                "mcpServers": servers,
+                "projects": {str(project): {"mcpServers": local}},
+            },
+            indent=2,
         )
     )
     return path
