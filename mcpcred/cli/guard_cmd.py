@@ -106,8 +106,11 @@ def guard(
 
     private_dir(path.parent)
     atomic_write(str(path), updated)
+    import tomllib
+
+    scoped = tomllib.loads(updated)["servers"][server].get("clients")
     state = "no longer guarded" if off else "guarded"
-    where = "in every client" if all_clients else f"in {client}"
+    where = f"in {client}" if scoped else "in every client"
     sys.stderr.write(f"{server}: {state} {where} ({path} [servers.{server}])\n")
     if not off:
         sys.stderr.write(

@@ -91,7 +91,8 @@ def check_writable(snapshot: Snapshot) -> None:
     if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
         raise ConfigError(
             f"{shown} belongs to another user; mcpcred does not rewrite it",
-            hint="ask its owner to move the secrets, or copy the file into your own config",
+            hint="ask its owner to move the secrets; to wrap your other files, name each one "
+            "with --config FILE",
         )
     if info.st_nlink > 1:
         raise ConfigError(

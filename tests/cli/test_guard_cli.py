@@ -147,6 +147,10 @@ def test_a_table_for_every_client_is_changed_only_with_all_clients(
     assert "--all-clients" in refused.stderr
     assert mine.read_text() == '[servers.github]\ndeny = ["delete_*"]\n'
     assert config.read_bytes() == before
+    plain = run("guard", "claude-desktop", "--server", "github", "--yes")  # changes no policy
+    assert plain.code == 0, plain.stderr
+    assert "github: guarded in every client" in plain.stderr
+    assert mine.read_text() == '[servers.github]\ndeny = ["delete_*"]\n'
     off = run("guard", "claude-desktop", "--server", "github", "--off")
     assert off.code == 2
     assert mine.read_text() == '[servers.github]\ndeny = ["delete_*"]\n'
