@@ -49,7 +49,8 @@ def _show_diff(plans: list[FilePlan], secrets: list[str]) -> None:
     for plan in plans:
         if not plan.changed:
             continue
-        for line in redacted_diff(plan.original, plan.new_text, plan.display, secrets):
+        hidden = [*secrets, *plan.hidden]  # context lines may hold credentials that stay
+        for line in redacted_diff(plan.original, plan.new_text, plan.display, hidden):
             style = ""
             if line.startswith(("+++", "---")):
                 style = "bold"

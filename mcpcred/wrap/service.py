@@ -78,6 +78,7 @@ class FilePlan:
     servers: list[ServerPlan]
     new_text: str
     backup_text: str  # what the backup keeps: never a value that left the file
+    hidden: list[str] = field(default_factory=list, repr=False)  # credentials a diff must hide
 
     @property
     def original(self) -> str:
@@ -293,6 +294,7 @@ def _plan_files(
                 server_plans,
                 new_text,
                 without_secrets(backup_text(document, server_plans), location, adapter, auditor),
+                secrets_in(document, location, adapter, auditor),
             )
         )
     _check_servers(servers, seen, adapter)
@@ -330,8 +332,39 @@ def _redactions(
     *,
     whole: bool,
 ) -> list[Change]:
+    pointers = {k: p for k, (p, _) in pointer_index(document.root).items()}
+    changes: list[Change] = []
+    for node, spans in _credentials(document, location, adapter, auditor):
+        value = str(node.value)
+        last = len(value) + 1
+        for start, end in sorted(spans, reverse=True):
+            if end <= last:  # overlapping hits: the outer one covers it
+                value = value[:start] + REDACTED + value[end:]
+                last = start
+        changes.append(Change("set", pointers[id(node)], REDACTED if whole else value))
+    return changes
+
+
+def secrets_in(
+    document: Document, location: ConfigLocation, adapter: ClientAdapter, auditor: Auditor
+) -> list[str]:
+    """Every credential the detector finds in a file: a diff must hide them all.
+
+    A diff's context lines show what does not change, and that may be another
+    server's token or a credential wrap cannot move.
+    """
+    return [
+        str(node.value)[start:end]
+        for node, spans in _credentials(document, location, adapter, auditor)
+        for start, end in spans
+    ]
+
+
+def _credentials(
+    document: Document, location: ConfigLocation, adapter: ClientAdapter, auditor: Auditor
+) -> list[tuple[ScalarNode, set[tuple[int, int]]]]:
+    """Each string holding a credential, with the spans of its credentials."""
     index = pointer_index(document.root)
-    pointers = {k: p for k, (p, _) in index.items()}
     grouped: dict[int, tuple[ScalarNode, set[tuple[int, int]]]] = {}
     in_servers: set[int] = set()
     for entry in adapter.servers(document, location):
@@ -349,16 +382,7 @@ def _redactions(
         name = next((p for p in reversed(pointer) if isinstance(p, str)), None)
         for hit in auditor.detector.scan(node.value, name, "field"):
             grouped.setdefault(key, (node, set()))[1].add((hit.start, hit.end))
-    changes: list[Change] = []
-    for node, spans in grouped.values():
-        value = str(node.value)
-        last = len(value) + 1
-        for start, end in sorted(spans, reverse=True):
-            if end <= last:  # overlapping hits: the outer one covers it
-                value = value[:start] + REDACTED + value[end:]
-                last = start
-        changes.append(Change("set", pointers[id(node)], REDACTED if whole else value))
-    return changes
+    return list(grouped.values())
 
 
 def execute_wrap(plans: list[FilePlan], store: SecretStore, index: SecretIndex) -> Outcome:

@@ -74,3 +74,25 @@ def test_a_run_that_writes_names_what_it_left(keychain: dict[str, str], config: 
         "left in the file: the credentials of search (see the notes above)"
     )
     assert token not in result.stderr
+
+
+def test_the_diff_hides_credentials_that_stay_in_the_file(
+    keychain: dict[str, str], config: Path
+) -> None:
+    """Context lines of the diff may show another server's token: it is redacted too."""
+    rng = random.Random(9)
+    github = tokengen.generate("github-pat", rng)
+    slack = tokengen.generate("slack-bot-token", rng)
+    config.write_text(
+        "{\n"
+        '  "mcpServers": {\n'
+        f'    "github": {{"command": "npx", "env": {{"GITHUB_TOKEN": "{github}"}}}},\n'
+        f'    "slack": {{"command": "npx", "env": {{"SLACK_BOT_TOKEN": "{slack}"}}}}\n'
+        "  }\n"
+        "}\n"
+    )
+    result = run("wrap", "claude-desktop", "--server", "github", "--dry-run")
+    assert result.code == 0, result.stderr
+    assert '"slack"' in result.stdout  # the context line is there...
+    assert slack not in result.stdout + result.stderr  # ...without the token
+    assert github not in result.stdout + result.stderr
