@@ -34,6 +34,8 @@ class ServerUse:
     refs: list[tuple[str, str]] = field(default_factory=list)  # (kind, name)
     plaintext: int = 0  # credentials still written in the file
     env_names: list[str] = field(default_factory=list)  # the env vars it sets
+    # references the server would receive as text: no shim or headers helper resolves them
+    literal: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -90,12 +92,18 @@ def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
                         is_wrapped(entry)
                         or bool(adapter.header_helper and adapter.header_helper in entry.node),
                     )
+                    helper = entry.node.get(adapter.header_helper or "")
+                    stdio_wrapped = entry.transport == "stdio" and is_wrapped(entry)
                     for _, node in pointer_index(entry.node).values():
                         if isinstance(node, ScalarNode) and isinstance(node.value, str):
                             # every mention counts: a reference inside a headers helper
                             # command ('--header "X-Key: mcpcred:secret/k"') is in use too
-                            use.refs.extend(references.find_all(node.value))
+                            found = references.find_all(node.value)
+                            use.refs.extend(found)
+                            if not stdio_wrapped and node is not helper:
+                                use.literal.extend(found)  # nothing resolves it on the way
                     use.refs = list(dict.fromkeys(use.refs))
+                    use.literal = list(dict.fromkeys(use.literal))
                     use.plaintext = sum(1 for _ in auditor.secret_hits(entry))
                     use.env_names = [key.name for key, _ in entry.env]
                     uses.append(use)

@@ -92,7 +92,7 @@ def status(
                 # a server not started through mcpcred gets the reference as plain text
                 {
                     "reference": references.whole(n, k),
-                    "state": state(k, n) if u.wrapped else LITERAL,
+                    "state": LITERAL if (k, n) in u.literal else state(k, n),
                 }
                 for k, n in u.refs
             ],
@@ -100,11 +100,16 @@ def status(
         for u in uses
     ]
     for u in uses:
-        if u.refs and not u.wrapped:
+        if u.literal:
+            fix = (
+                f"mcpcred wrap {u.client} --server {shlex.quote(u.server)}"
+                if u.transport == "stdio"
+                else "only headers are resolved, through the client's headers helper"
+            )
             sys.stderr.write(
-                f"warning: {u.client}/{u.server} is not started through mcpcred but holds "
-                f"{references.whole(u.refs[0][1], u.refs[0][0])}: the server gets that text, not "
-                f"the value (fix: mcpcred wrap {u.client} --server {shlex.quote(u.server)})\n"
+                f"warning: {u.client}/{u.server} holds "
+                f"{references.whole(u.literal[0][1], u.literal[0][0])} where mcpcred does not "
+                f"resolve it: the server gets that text, not the value (fix: {fix})\n"
             )
     for problem in guard_problem:
         sys.stderr.write(f"warning: guard settings: {problem}\n")

@@ -58,7 +58,9 @@ def test_status_flags_references_a_server_gets_as_text(
     assert result.code == 0, result.stderr
     (server,) = json.loads(result.stdout)["servers"]
     assert server["credentials"] == [{"reference": "mcpcred:secret/github-pat", "state": "literal"}]
-    assert "claude-desktop/github is not started through mcpcred" in result.stderr
+    assert "claude-desktop/github holds mcpcred:secret/github-pat where mcpcred does not" in (
+        result.stderr
+    )
     text = run("status", env={"COLUMNS": "200"})
     assert "mcpcred:secret/github-pat (literal)" in text.stdout
 
@@ -96,3 +98,20 @@ def test_the_diff_hides_credentials_that_stay_in_the_file(
     assert '"slack"' in result.stdout  # the context line is there...
     assert slack not in result.stdout + result.stderr  # ...without the token
     assert github not in result.stdout + result.stderr
+
+
+def test_status_flags_a_reference_in_a_remote_url(keychain: dict[str, str], home: Path) -> None:
+    """A headers helper resolves headers; a reference in the URL reaches the server as text."""
+    helper = "/opt/mcpcred headers --header 'X-Api-Key: mcpcred:secret/api-key'"
+    remote = {
+        "type": "http",
+        "url": "https://mcp.example.com/mcp?key={{mcpcred:secret/url-key}}",
+        "headersHelper": helper,
+    }
+    (home / ".claude.json").write_text(json.dumps({"mcpServers": {"api": remote}}))
+    result = run("status", "--json")
+    assert result.code == 0, result.stderr
+    (server,) = json.loads(result.stdout)["servers"]
+    states = {c["reference"]: c["state"] for c in server["credentials"]}
+    assert states == {"mcpcred:secret/url-key": "literal", "mcpcred:secret/api-key": "missing"}
+    assert "only headers are resolved" in result.stderr
