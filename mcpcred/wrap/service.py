@@ -29,7 +29,7 @@ from mcpcred import references
 from mcpcred.audit.rules import Auditor
 from mcpcred.audit.scan import display_path, parse
 from mcpcred.clients import BY_ID, ClientAdapter
-from mcpcred.clients.base import is_wrapped
+from mcpcred.clients.base import WILDCARD, is_wrapped
 from mcpcred.discovery import expand
 from mcpcred.errors import (
     ConfigError,
@@ -43,7 +43,7 @@ from mcpcred.host import Host
 from mcpcred.keychain import DEFAULT_BACKENDS
 from mcpcred.keychain.index import SecretIndex
 from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore, insecure_name
-from mcpcred.models import ConfigLocation, ServerEntry
+from mcpcred.models import ConfigLocation, Pointer, ServerEntry
 from mcpcred.parsing.nodes import (
     ArrayNode,
     Document,
@@ -273,7 +273,7 @@ def _plan_files(
     for location in locations(adapter, host, config):
         snapshot = files.read(location.path)
         every = adapter.servers(snapshot.document, location)
-        _refuse_repeated_keys(snapshot.document, every, location.path)
+        _refuse_repeated_keys(snapshot.document, adapter.containers_for(location), location.path)
         entries = [e for e in every if _chosen(e, servers)]
         seen.update(e.name for e in entries)
         server_plans = [plan_entry(e, snapshot.real) for e in entries]
@@ -739,30 +739,45 @@ def _check_servers(servers: list[str], seen: set[str], adapter: ClientAdapter) -
         )
 
 
-def _refuse_repeated_keys(document: Document, entries: list[ServerEntry], path: str) -> None:
+def _refuse_repeated_keys(document: Document, patterns: tuple[Pointer, ...], path: str) -> None:
     """Refuse a file whose servers repeat a key (``"TOKEN": "ghp_…", "TOKEN": "x"``).
 
     A parser keeps only the last value, so the first one (often the real token)
     is invisible to planning: it would stay in the file and in the backup while
     wrap said the server was done. Nothing can be moved safely until one goes.
+    That holds inside a server, for a server's name, and for any key on the way
+    to the servers (``"mcpServers"`` twice hides a whole list of them).
     """
     if document.format == "toml":
         return  # TOML forbids repeated keys: the parser has refused them already
-    containers = {entry.pointer[:-1] for entry in entries}
     for pointer, node in pointer_index(document.root).values():
-        if not isinstance(node, ObjectNode) or not node.replaced:
+        if not isinstance(node, ObjectNode):
             continue
-        if not any(pointer[: len(c)] == c for c in containers):
-            continue
-        key, _ = node.replaced[0]
-        line, column = document.source.position(key.start)
-        where = pointer[len(next(c for c in containers if pointer[: len(c)] == c)) :]
-        inside = f" of server '{where[0]}'" if where else " in the servers"
-        raise ConfigError(
-            f"{path}:{line}:{column}: the key '{key.name}'{inside} appears more than once; "
-            "clients use only the last value, so mcpcred cannot move them all",
-            hint="keep one of them (rotate the other if it is a credential), then run again",
-        )
+        for key, _ in node.replaced:
+            member = (*pointer, key.name)
+            inside = next((p for p in patterns if _matches(p, member[: len(p)])), None)
+            on_the_way = any(_matches(p[: len(member)], member) for p in patterns)
+            if inside is None and not on_the_way:
+                continue
+            line, column = document.source.position(key.start)
+            where = member[len(inside) :] if inside is not None else ()
+            what = (
+                f" of server '{where[0]}'"
+                if len(where) > 1
+                else (" in the servers" if where else "")
+            )
+            raise ConfigError(
+                f"{path}:{line}:{column}: the key '{key.name}'{what} appears more than once; "
+                "clients use only the last value, so mcpcred cannot move them all",
+                hint="keep one of them (rotate the other if it is a credential), then run again",
+            )
+
+
+def _matches(pattern: Pointer, pointer: Pointer) -> bool:
+    """Whether ``pointer`` is ``pattern`` with its ``*`` segments filled in."""
+    return len(pattern) == len(pointer) and all(
+        p in (WILDCARD, q) for p, q in zip(pattern, pointer, strict=True)
+    )
 
 
 def _records_path() -> Path:

@@ -60,6 +60,30 @@ def test_repeated_keys_are_refused_and_nothing_moves(
     assert real_keychain.lookup(keychain, "mcpcred", "github-pat") is None
 
 
+def test_a_repeated_key_on_the_way_to_the_servers_is_refused(
+    keychain: dict[str, str], home: Path, token: str
+) -> None:
+    """``"mcpServers"`` twice hides a whole list; a repeated key elsewhere is not wrap's business."""
+    path = home / ".claude.json"
+    hidden = '"mcpServers": {"github": {"command": "npx", "env": {"GITHUB_TOKEN": "@T@"}}}'
+    for text, refused in (
+        ("{" + hidden + ',\n "mcpServers": {}}', True),
+        ('{"projects": {"/p": {' + hidden + '},\n "/p": {}}}', True),
+        ('{"theme": "dark", "theme": "light", ' + hidden + "}", False),
+    ):
+        text = text.replace("@T@", token)
+        path.write_text(text)
+        result = run("wrap", "claude-code", "--yes")
+        if refused:
+            assert result.code == 3, result.stderr
+            assert "appears more than once" in result.stderr.splitlines()[0]
+            assert path.read_text() == text
+        else:
+            assert result.code == 0, result.stderr
+            assert token not in path.read_text()
+    assert real_keychain.lookup(keychain, "mcpcred", "github-pat") == token
+
+
 def test_a_toml_config_is_not_refused_for_its_tables(keychain: dict[str, str], home: Path) -> None:
     """TOML tables defined piecewise are not repeated keys."""
     path = home / ".codex" / "config.toml"
