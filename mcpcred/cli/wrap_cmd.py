@@ -83,8 +83,8 @@ def _summary(plans: list[FilePlan]) -> None:
             repository = repository_of(plan.snapshot.real)
             if repository is not None:
                 out.write(
-                    f"  note: the target is in the git repository {repository}: the secrets stay "
-                    "in its history; rotate them\n"
+                    f"  note: the target is in the git repository {repository}: if the file was "
+                    "committed, its history keeps the secrets; rotate them\n"
                 )
         if not plan.servers:
             out.write("  no servers\n")
