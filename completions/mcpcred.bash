@@ -33,7 +33,7 @@ _mcpcred() {
                 --on-change) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--server -s --allow --deny --preset --on-change --restart-on-expiry --no-restart-on-expiry --off --config --yes -y --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--server -s --allow --deny --preset --on-change --restart-on-expiry --no-restart-on-expiry --off --all-clients --config --yes -y --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
         log)
             case "$prev" in
                 --server|-s) COMPREPLY=($(compgen -f -- "$cur")); return ;;

@@ -28,6 +28,7 @@ complete -c mcpcred -n '__fish_seen_subcommand_from guard' -l preset -r -d 'A na
 complete -c mcpcred -n '__fish_seen_subcommand_from guard' -l on-change -r -d 'When tool definitions change: warn (default) or block.'
 complete -c mcpcred -n '__fish_seen_subcommand_from guard' -l restart-on-expiry -l no-restart-on-expiry -d 'Restart the server with a fresh OAuth token before its token expires.'
 complete -c mcpcred -n '__fish_seen_subcommand_from guard' -l off -d 'Stop guarding this server (guard = false).'
+complete -c mcpcred -n '__fish_seen_subcommand_from guard' -l all-clients -d 'Apply to the server of this name in every client, not only CLIENT.'
 complete -c mcpcred -n '__fish_seen_subcommand_from guard' -l config -r -F -d 'Only this client config file.'
 complete -c mcpcred -n '__fish_seen_subcommand_from guard' -l yes -s y -d 'Do not ask before wrapping.'
 complete -c mcpcred -n '__fish_seen_subcommand_from guard' -l help -s h -d 'Show help and exit.'

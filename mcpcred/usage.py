@@ -8,6 +8,7 @@ supported client's user, system and project files, parsed, never executed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -33,6 +34,8 @@ class ServerUse:
     refs: list[tuple[str, str]] = field(default_factory=list)  # (kind, name)
     plaintext: int = 0  # credentials still written in the file
     env_names: list[str] = field(default_factory=list)  # the env vars it sets
+    # references the server would receive as text: no shim or headers helper resolves them
+    literal: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -42,6 +45,8 @@ class FileError:
     client: str
     path: str
     message: str
+    # references mentioned anywhere in the file's text: still in use, even unparsed
+    refs: list[tuple[str, str]] = field(default_factory=list)
 
 
 def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
@@ -52,19 +57,30 @@ def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
     uses: list[ServerUse] = []
     errors: list[FileError] = []
     root = PurePath(host.cwd)
+    seen: set[tuple[str, str]] = set()
     for adapter in ADAPTERS:
         if adapter.id == "generic":
             continue
         for location in adapter.user_locations(host) + adapter.project_locations(root):
             for concrete in expand(location):
+                real = (adapter.id, os.path.realpath(concrete.path))
+                if real in seen:  # run from HOME, a "project" file is the user file itself
+                    continue
+                seen.add(real)
                 shown = display_path(concrete.path, host)
                 try:
-                    document = parse(concrete.path, read_text(concrete.path))
+                    text = read_text(concrete.path)
                 except ConfigError as exc:
                     errors.append(FileError(adapter.id, shown, exc.message))
                     continue
                 except OSError as exc:
                     errors.append(FileError(adapter.id, shown, exc.strerror or "cannot read"))
+                    continue
+                try:
+                    document = parse(concrete.path, text)
+                except ConfigError as exc:
+                    mentioned = references.find_all(text)
+                    errors.append(FileError(adapter.id, shown, exc.message, mentioned))
                     continue
                 for entry in adapter.servers(document, concrete):
                     use = ServerUse(
@@ -76,10 +92,18 @@ def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
                         is_wrapped(entry)
                         or bool(adapter.header_helper and adapter.header_helper in entry.node),
                     )
+                    helper = entry.node.get(adapter.header_helper or "")
+                    stdio_wrapped = entry.transport == "stdio" and is_wrapped(entry)
                     for _, node in pointer_index(entry.node).values():
                         if isinstance(node, ScalarNode) and isinstance(node.value, str):
-                            use.refs.extend(references.find(node.value))
+                            # every mention counts: a reference inside a headers helper
+                            # command ('--header "X-Key: mcpcred:secret/k"') is in use too
+                            found = references.find_all(node.value)
+                            use.refs.extend(found)
+                            if not stdio_wrapped and node is not helper:
+                                use.literal.extend(found)  # nothing resolves it on the way
                     use.refs = list(dict.fromkeys(use.refs))
+                    use.literal = list(dict.fromkeys(use.literal))
                     use.plaintext = sum(1 for _ in auditor.secret_hits(entry))
                     use.env_names = [key.name for key, _ in entry.env]
                     uses.append(use)

@@ -5,6 +5,13 @@ not in the client's: the client only needs to start the server through the
 shim, which ``wrap`` arranges (and this command does first, if needed). The
 table is edited with tomlkit, so the user's comments and layout survive, and
 written atomically; a file mcpcred cannot parse is never touched.
+
+Server names belong to a client (``github`` in Claude Code and in Cursor may
+be different servers), so the table this command writes carries ``clients =
+[CLIENT]``; ``--all-clients`` writes one for every client instead. A table
+without ``clients`` (hand-written, or from before the key existed) applies to
+every client: changing it needs ``--all-clients``, so a change for one client
+never silently reaches the others.
 """
 
 from __future__ import annotations
@@ -53,6 +60,11 @@ def guard(
         help="When a request's audit record cannot be written: refuse it (default) or allow it.",
     ),
     off: bool = typer.Option(False, "--off", help="Stop guarding this server (guard = false)."),
+    all_clients: bool = typer.Option(
+        False,
+        "--all-clients",
+        help="Apply to the server of this name in every client, not only CLIENT.",
+    ),
     config: str | None = typer.Option(None, "--config", help="Only this client config file."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before wrapping."),
 ) -> int:
@@ -71,7 +83,11 @@ def guard(
             )
     if off and (allow or deny or preset or on_change or restart_on_expiry or on_log_failure):
         raise UsageError("--off takes no policy options")
+    from mcpcred.wrap.service import adapter_for
+
+    adapter_for(client)  # an unknown client is a usage error before anything is written
     path = config_file()
+    scope = None if all_clients else client
 
     def edited() -> str:
         return _edit(
@@ -85,6 +101,7 @@ def guard(
             restart=restart_on_expiry,
             on_log_failure=on_log_failure,
             off=off,
+            client=scope,
         )
 
     edited()  # a config file mcpcred cannot edit stops here, before the client's is touched
@@ -98,8 +115,12 @@ def guard(
 
     private_dir(path.parent)
     atomic_write(str(path), updated)
+    import tomllib
+
+    scoped = tomllib.loads(updated)["servers"][server].get("clients")
     state = "no longer guarded" if off else "guarded"
-    sys.stderr.write(printable(f"{server}: {state} ({path} [servers.{server}])") + "\n")
+    where = f"in {client}" if scoped else "in every client"
+    sys.stderr.write(printable(f"{server}: {state} {where} ({path} [servers.{server}])") + "\n")
     if not off:
         sys.stderr.write(
             f"restart the client; calls are logged (mcpcred log --server {server}) and tool "
@@ -130,8 +151,13 @@ def _edit(
     restart: bool | None,
     off: bool,
     on_log_failure: str | None = None,
+    client: str | None = None,
 ) -> str:
-    """``text`` with ``[servers.SERVER]`` updated; options not given keep their values."""
+    """``text`` with ``[servers.SERVER]`` updated; options not given keep their values.
+
+    ``client`` scopes the change to that client (``clients = [...]``); None
+    means every client (``--all-clients``).
+    """
     import tomlkit
     from tomlkit.exceptions import ParseError
 
@@ -149,6 +175,31 @@ def _edit(
     if table is None:
         table = tomlkit.table()
         servers[server] = table
+        if client is not None:
+            table["clients"] = [client]
+    elif client is None:
+        if "clients" in table:
+            del table["clients"]
+    elif "clients" not in table and (
+        off or allow or deny or preset or on_change or restart is not None or "guard" in table
+    ):
+        raise UsageError(
+            f"[servers.{server}] in {path} applies to the server {server!r} of every client; "
+            f"changing it for {client} would change it for all of them",
+            hint=f'pass --all-clients, or add clients = ["{client}"] to that table',
+        )
+    elif "clients" in table:
+        clients = [str(c) for c in table["clients"]]
+        if off:
+            if client not in clients:
+                return _checked_dump(document, path, server)  # not guarded there: nothing to do
+            if clients != [client]:
+                table["clients"] = [c for c in clients if c != client]  # the others stay guarded
+                return _checked_dump(document, path, server)
+        elif table.get("guard") is False:
+            table["clients"] = [client]  # the others stay off
+        elif client not in clients:
+            table["clients"] = [*clients, client]
     if off:
         table["guard"] = False
     else:
@@ -166,6 +217,12 @@ def _edit(
             table["restart_on_expiry"] = restart
         if on_log_failure is not None:
             table["on_log_failure"] = on_log_failure
+    return _checked_dump(document, path, server)
+
+
+def _checked_dump(document: Any, path: str, server: str) -> str:
+    import tomlkit
+
     updated: str = tomlkit.dumps(document)
     _check(updated, path, server)
     return updated

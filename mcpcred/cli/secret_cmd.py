@@ -138,12 +138,20 @@ def secret_rm(
     from mcpcred.usage import servers, users_of
 
     _checked(name)
-    users = users_of(name, servers(Host.current())[0])
+    uses, unreadable = servers(Host.current())
+    users = users_of(name, uses)
     if users and not yes:
         where = ", ".join(f"{u.client}/{u.server}" for u in users)
         raise UsageError(
             f"secret '{name}' is still used by {where}; those servers would fail to start",
             hint=f"unwrap them first, or pass --yes: mcpcred secret rm {name} --yes",
+        )
+    mentioned = [e for e in unreadable if (references.SECRET, name) in e.refs]
+    if mentioned and not yes:
+        raise UsageError(
+            f"secret '{name}' is mentioned in {mentioned[0].path}, which mcpcred cannot parse "
+            f"({mentioned[0].message}); a server there may still need it",
+            hint=f"fix the file first, or pass --yes: mcpcred secret rm {name} --yes",
         )
     store = SecretStore()
     try:

@@ -7,6 +7,7 @@ The keychain backend in use is printed first, since every answer depends on it.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 
 import typer
@@ -14,6 +15,8 @@ import typer
 from mcpcred.cli.app import app
 from mcpcred.errors import SecretStoreError
 from mcpcred.terminal import printable
+
+LITERAL = "literal"  # the server is not wrapped: it gets the reference's text, not the value
 
 
 @app.command("status")
@@ -62,15 +65,15 @@ def status(
 
     guard_problem: list[str] = []
 
-    def guarded(server: str) -> bool:
-        """Whether the shim would guard ``server`` (your config, or mcpcred.toml from here)."""
+    def guarded(server: str, client: str) -> bool:
+        """Whether the shim would guard ``server`` of ``client`` (your config, or mcpcred.toml)."""
         import os
 
         from mcpcred.errors import ConfigError
         from mcpcred.guard.settings import load
 
         try:
-            return load(server, os.environ) is not None
+            return load(server, os.environ, client=client) is not None
         except ConfigError as exc:
             if not guard_problem:
                 guard_problem.append(exc.message)
@@ -84,14 +87,31 @@ def status(
             "scope": u.scope,
             "transport": u.transport,
             "wrapped": u.wrapped,
-            "guarded": guarded(u.server),
+            "guarded": guarded(u.server, u.client),
             "plaintext_secrets": u.plaintext,
             "credentials": [
-                {"reference": references.whole(n, k), "state": state(k, n)} for k, n in u.refs
+                # a server not started through mcpcred gets the reference as plain text
+                {
+                    "reference": references.whole(n, k),
+                    "state": LITERAL if (k, n) in u.literal else state(k, n),
+                }
+                for k, n in u.refs
             ],
         }
         for u in uses
     ]
+    for u in uses:
+        if u.literal:
+            fix = (
+                f"mcpcred wrap {u.client} --server {shlex.quote(u.server)}"
+                if u.transport == "stdio"
+                else "only headers are resolved, through the client's headers helper"
+            )
+            sys.stderr.write(
+                f"warning: {u.client}/{u.server} holds "
+                f"{references.whole(u.literal[0][1], u.literal[0][0])} where mcpcred does not "
+                f"resolve it: the server gets that text, not the value (fix: {fix})\n"
+            )
     for problem in guard_problem:
         sys.stderr.write(f"warning: guard settings: {printable(problem)}\n")
     logins: list[dict[str, object]] = []

@@ -31,6 +31,7 @@ _STATUS_TEXT = {
     "unwrappable": "NOT WRAPPED",
     "unwrap": "unwrap",
     "not-wrapped": "not wrapped",
+    "kept": "STAYS WRAPPED",
 }
 
 
@@ -49,7 +50,8 @@ def _show_diff(plans: list[FilePlan], secrets: list[str]) -> None:
     for plan in plans:
         if not plan.changed:
             continue
-        for line in redacted_diff(plan.original, plan.new_text, plan.display, secrets):
+        hidden = [*secrets, *plan.hidden]  # context lines may hold credentials that stay
+        for line in redacted_diff(plan.original, plan.new_text, plan.display, hidden):
             style = ""
             if line.startswith(("+++", "---")):
                 style = "bold"
@@ -71,6 +73,20 @@ def _summary(plans: list[FilePlan]) -> None:
                 "  note: a project file is usually shared: its entries will name this machine's "
                 "mcpcred path, and teammates need the secrets in their own keychains\n"
             )
+        if plan.changed and plan.snapshot.linked:
+            out.write(
+                "  note: reached through a symbolic link: mcpcred writes the real file, keeps "
+                "the link\n"
+            )
+        if plan.moves and plan.snapshot.linked:
+            from mcpcred.wrap.files import repository_of
+
+            repository = repository_of(plan.snapshot.real)
+            if repository is not None:
+                out.write(
+                    f"  note: the target is in the git repository {repository}: if the file was "
+                    "committed, its history keeps the secrets; rotate them\n"
+                )
         if not plan.servers:
             out.write("  no servers\n")
         for server in plan.servers:
@@ -117,7 +133,7 @@ def _review(
     *,
     dry_run: bool,
     yes: bool,
-    nothing: str,
+    client_name: str,
     dry: str,
     question: str,
 ) -> bool:
@@ -125,7 +141,7 @@ def _review(
     _summary(plans)
     changed = [p for p in plans if p.changed]
     if not changed:
-        sys.stderr.write(nothing + "\n")
+        sys.stderr.write(_nothing(plans, client_name) + "\n")
         return False
     if dry_run:
         _show_diff(plans, secrets)
@@ -136,6 +152,30 @@ def _review(
         _show_diff(plans, secrets)
     _confirm(question.format(count=len(changed)), yes)
     return True
+
+
+_NOTHING_BECAUSE = {
+    "wrapped": "already wrapped",
+    "remote": "remote, no credential in the file",
+    "unwrappable": "left as they are, with credentials mcpcred cannot move (see the notes above)",
+    "not-wrapped": "not wrapped",
+    "kept": "kept on mcpcred, they need references only mcpcred resolves (see the notes above)",
+}
+
+
+def _nothing(plans: list[FilePlan], client: str) -> str:
+    """Why a run changes nothing, server by server: "already wrapped" only when it is true."""
+    by_status: dict[str, list[str]] = {}
+    for plan in plans:
+        for server in plan.servers:
+            by_status.setdefault(server.status, []).append(server.name)
+    if not by_status:
+        return f"nothing to change: {client}'s config has no servers"
+    parts = [
+        f"{_NOTHING_BECAUSE.get(status, status)}: {', '.join(names)}"
+        for status, names in by_status.items()
+    ]
+    return f"nothing to change ({'; '.join(parts)})"
 
 
 def _binds(values: list[str]) -> dict[str, str]:
@@ -245,7 +285,7 @@ def wrap(
         adapter.id,
         dry_run=dry_run,
         yes=yes,
-        nothing=f"nothing to change: {adapter.display_name} is already wrapped",
+        client_name=adapter.display_name,
         dry="dry run: nothing was stored or written",
         question="Write {count} file(s) and store the secrets in the keychain?",
     ):
@@ -263,6 +303,11 @@ def wrap(
         sys.stderr.write(
             f"restart {adapter.display_name} to start its servers through mcpcred; "
             "rotate any credential that was in the file (it may be in old backups and history)\n"
+        )
+    left = [s.name for p in plans for s in p.servers if s.status == "unwrappable"]
+    if left:
+        sys.stderr.write(
+            f"left in the file: the credentials of {', '.join(left)} (see the notes above)\n"
         )
     return 0
 
@@ -308,7 +353,7 @@ def unwrap(
         adapter.id,
         dry_run=dry_run,
         yes=yes,
-        nothing=f"nothing to change: no server of {adapter.display_name} is wrapped",
+        client_name=adapter.display_name,
         dry="dry run: nothing was written",
         question="Rewrite {count} file(s)?",
     ):

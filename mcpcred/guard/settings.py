@@ -26,6 +26,12 @@ unguarded server alike, since nobody can tell what it meant to restrict.
     on_change = "block"             # tool definitions that change are withheld
     restart_on_expiry = true        # restart with a fresh OAuth token, replay initialize
     mask_injected = false           # pass injected values on to the client (default: masked)
+    clients = ["claude-code"]       # only where that client starts it (default: every client)
+
+Server names are each client's own, so ``github`` in Claude Code and
+``github`` in Cursor may be different servers: ``clients`` scopes a table to
+the clients named (the shim knows its client from ``--client``). A table
+without it applies in every client, as tables written before it existed do.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ PRESETS: dict[str, tuple[str, ...]] = {
 _KEYS = frozenset(
     {
         "guard", "allow", "deny", "preset", "on_change", "restart_on_expiry", "pin",
-        "log_arguments", "on_log_failure", "mask_injected",
+        "log_arguments", "on_log_failure", "mask_injected", "clients",
     }
 )  # fmt: skip
 
@@ -132,9 +138,16 @@ def user_config_path(environ: dict[str, str] | os._Environ[str]) -> str:
 
 
 def load(
-    server: str | None, environ: dict[str, str] | os._Environ[str], cwd: str | None = None
+    server: str | None,
+    environ: dict[str, str] | os._Environ[str],
+    cwd: str | None = None,
+    client: str | None = None,
 ) -> ServerGuard | None:
-    """The guard settings for ``server``, or None when it is not guarded (the fast path)."""
+    """The guard settings for ``server`` of ``client``, or None when it is not guarded.
+
+    A table with ``clients`` applies only to the clients it names; without a
+    client (an entry wrapped without ``--client``) only tables for every client do.
+    """
     if not server:
         return None
     user_path = user_config_path(environ)
@@ -144,8 +157,8 @@ def load(
     except OSError:
         project_path = None
     project = _servers(project_path) if project_path else None
-    user_table = _table(user, user_path, server, project=False)
-    project_table = _table(project, project_path, server, project=True)
+    user_table = _for_client(_table(user, user_path, server, project=False), client)
+    project_table = _for_client(_table(project, project_path, server, project=True), client)
     if user_table is None and project_table is None:
         return None
     if user_table is not None and user_table.get("guard") is False and project_table is None:
@@ -156,6 +169,14 @@ def load(
     if project_table is not None:
         _apply(guard, project_table, f"{project_path} [servers.{server}]", project=True)
     return guard
+
+
+def _for_client(table: dict[str, object] | None, client: str | None) -> dict[str, object] | None:
+    """``table`` if it applies to ``client`` (no ``clients`` key: it applies to every client)."""
+    if table is None or "clients" not in table:
+        return table
+    clients = table["clients"]
+    return table if isinstance(clients, list) and client in clients else None
 
 
 def _table(
@@ -213,6 +234,12 @@ def check_table(path: str, name: str, table: object, *, project: bool) -> dict[s
         value = normal.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ConfigError(f"{where}: {key} must be a list of tool-name globs")
+    clients = normal.get("clients", [])
+    if not isinstance(clients, list) or not all(isinstance(c, str) and c for c in clients):
+        raise ConfigError(
+            f'{where}: clients must be a list of client ids, e.g. clients = ["claude-code"]',
+            hint="see `mcpcred clients` for the ids; leave clients out for every client",
+        )
     preset = normal.get("preset")
     presets = [preset] if isinstance(preset, str) else preset
     if preset is not None and (

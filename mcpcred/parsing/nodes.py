@@ -122,6 +122,11 @@ class ObjectNode(Node):
             self._index[key.name] = len(self.members)
             self.members.append((key, value))
 
+    @property
+    def replaced(self) -> list[tuple[KeyNode, Node]]:
+        """The members a repeated key replaced (``shadowed``), as wrap asks for them."""
+        return self.shadowed
+
     def get(self, name: str) -> Node | None:
         """The member value called ``name``, or None."""
         index = self._index.get(name)

@@ -21,7 +21,7 @@ def main(args: list[str]) -> int:
         return 0
     try:
         options = parse(args)
-        guard = guard_settings(options.server, os.environ)
+        guard = guard_settings(options.server, os.environ, client=options.client)
         if guard is not None:
             from mcpcred.guard.run import run
 

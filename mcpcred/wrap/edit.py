@@ -208,7 +208,7 @@ class _JsonEditor:
 # -- TOML ---------------------------------------------------------------------------
 def _apply_toml(text: str, changes: list[Change]) -> str:
     import tomlkit
-    from tomlkit.items import Array
+    from tomlkit.items import Array, Table
 
     crlf = "\r\n" in text
     doc: Any = tomlkit.parse(text)
@@ -229,6 +229,14 @@ def _apply_toml(text: str, changes: list[Change]) -> str:
                 array.multiline(True)
             value = array
         elif isinstance(value, dict):
+            existing = holder.get(key) if change.op == "set" else None
+            if isinstance(existing, Table) and not existing.is_super_table():
+                # a [section] stays one (unwrap puts headers back where they were)
+                for name in list(existing.keys()):
+                    del existing[name]
+                for name, item in value.items():
+                    existing[name] = item
+                continue
             table = tomlkit.inline_table()
             table.update(value)
             value = table

@@ -26,6 +26,7 @@ headers``; anything else is reported as not wrappable yet.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -85,6 +86,8 @@ class ServerPlan:
     notes: list[str] = field(default_factory=list)
     record: dict[str, object] = field(default_factory=dict)  # what unwrap needs to undo
     revealed: list[str] = field(default_factory=list, repr=False)  # values unwrap writes back
+    # the entry was wrapped before this run: its record adds to the first wrap's record
+    rewrap: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +140,7 @@ class Planner:
         """The plan for one entry (already wrapped entries get status ``wrapped``)."""
         index = pointer_index(entry.node, entry.pointer)
         pointers = {key: pointer for key, (pointer, _) in index.items()}
-        hits = list(self.auditor.secret_hits(entry))
+        hits = [(item, composite(item, hit)) for item, hit in self.auditor.secret_hits(entry)]
         if entry.transport == "remote":
             plan = self._remote(entry, hits, pointers)
             if self.binds:
@@ -167,7 +170,7 @@ class Planner:
         pointers: dict[int, Pointer],
     ) -> ServerPlan:
         """A wrapped entry keeps its shim; a secret added to it since still moves."""
-        plan = ServerPlan(entry.name, "wrap" if hits else "wrapped")
+        plan = ServerPlan(entry.name, "wrap" if hits else "wrapped", rewrap=True)
         arg_ids = {id(a): i for i, a in enumerate(entry.args)}
         for node, found in _by_node(hits):
             where = _where(node, found[0][0], arg_ids)
@@ -378,6 +381,39 @@ class Planner:
         name = self.namer(hit.secret, hit.kind, entry.name, item.name)
         plan.moves.append(Move(name, hit.secret, entry.name, where, hit.kind))
         return name
+
+
+_PAIR_STOP = frozenset(" \t\r\n,;=\"'")
+
+
+def composite(item: SecretValue, hit: Hit) -> Hit:
+    """The hit widened to the whole ``a:b`` pair it is one half of.
+
+    A Twilio key SID with its secret (``SK…:secret``), a ``user:token`` pair
+    (``alice@example.com:ATATT…``) are one credential to the server: moving
+    only the half the detector recognises would leave the other half in the
+    file, and a half alone is no use in the keychain either. URLs are left to
+    the detector (their userinfo has its own rules).
+    """
+    text = item.text
+    if "://" in text:
+        return hit
+    start, end = hit.start, hit.end
+    if end < len(text) and text[end] == ":":
+        stop = end + 1
+        while stop < len(text) and text[stop] not in _PAIR_STOP and text[stop] not in "/:":
+            stop += 1
+        if stop - end > 4:
+            end = stop
+    if start > 1 and text[start - 1] == ":" and end == hit.end:
+        begin = start - 1
+        while begin > 0 and text[begin - 1] not in _PAIR_STOP and text[begin - 1] not in "/:":
+            begin -= 1
+        if begin < start - 1:
+            start = begin
+    if (start, end) == (hit.start, hit.end):
+        return hit
+    return dataclasses.replace(hit, start=start, end=end, secret=text[start:end])
 
 
 def suggest_name(kind: str, server: str, variable: str | None) -> str:

@@ -27,17 +27,23 @@ from pathlib import Path, PurePath
 
 from mcpcred import references
 from mcpcred.audit.rules import Auditor
-from mcpcred.audit.scan import display_path
+from mcpcred.audit.scan import display_path, parse
 from mcpcred.clients import BY_ID, ClientAdapter
-from mcpcred.clients.base import is_wrapped
+from mcpcred.clients.base import WILDCARD, is_wrapped
 from mcpcred.discovery import expand
-from mcpcred.errors import SecretNotFound, SecretStoreError, UsageError
+from mcpcred.errors import (
+    ConfigError,
+    McpcredError,
+    SecretNotFound,
+    SecretStoreError,
+    UsageError,
+)
 from mcpcred.fsutil import atomic_write
 from mcpcred.host import Host
 from mcpcred.keychain import DEFAULT_BACKENDS
 from mcpcred.keychain.index import SecretIndex
 from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore, check_value, insecure_name
-from mcpcred.models import ConfigLocation, ServerEntry
+from mcpcred.models import ConfigLocation, Pointer, ServerEntry
 from mcpcred.parsing.nodes import (
     ArrayNode,
     Document,
@@ -48,9 +54,18 @@ from mcpcred.parsing.nodes import (
 )
 from mcpcred.paths import data_dir
 from mcpcred.wrap import edit, files
-from mcpcred.wrap.plan import Change, Move, Planner, ServerPlan, ShimSettings, suggest_name
+from mcpcred.wrap.plan import (
+    Change,
+    Move,
+    Planner,
+    ServerPlan,
+    ShimSettings,
+    composite,
+    suggest_name,
+)
 
 RECORDS = "wrapped.json"
+REDACTED = "REDACTED"  # what a backup holds instead of a credential that stayed in the file
 
 
 @dataclass(slots=True)
@@ -63,6 +78,7 @@ class FilePlan:
     servers: list[ServerPlan]
     new_text: str
     backup_text: str  # what the backup keeps: never a value that left the file
+    hidden: list[str] = field(default_factory=list, repr=False)  # credentials a diff must hide
 
     @property
     def original(self) -> str:
@@ -104,20 +120,26 @@ def locations(adapter: ClientAdapter, host: Host, config: str | None) -> list[Co
     """The client's existing config files (or just ``config``)."""
     if config is not None:
         path = os.path.abspath(config)
-        if not os.path.isfile(path):
+        if not os.path.isfile(path) and not os.path.islink(path):
             raise UsageError(f"no such file: {config}")
         fmt = "toml" if path.endswith(".toml") else "jsonc"
         known = [
             loc
             for loc in adapter.user_locations(host) + adapter.project_locations(PurePath(host.cwd))
-            if os.path.abspath(loc.path) == path
+            if os.path.realpath(loc.path) == os.path.realpath(path)
         ]
         scope = known[0].scope if known else "user"
         return [ConfigLocation(adapter.id, path, scope, fmt)]
-    found: list[ConfigLocation] = []
+    found: dict[str, ConfigLocation] = {}
     for location in adapter.user_locations(host) + adapter.project_locations(PurePath(host.cwd)):
-        found.extend(expand(location))
-    return found
+        if os.path.islink(location.path) and not os.path.isfile(location.path):
+            # a dangling link or a loop: reading it refuses the run with the reason
+            found.setdefault(os.path.abspath(location.path), location)
+            continue
+        for concrete in expand(location):
+            # one file, once: run from HOME, a "project" file is the user file itself
+            found.setdefault(os.path.realpath(concrete.path), concrete)
+    return list(found.values())
 
 
 def shim_settings(host: Host, backend: str | None) -> ShimSettings:
@@ -247,27 +269,120 @@ def _plan_files(
     """Read every file, plan its chosen entries, render and check the new text."""
     plans = []
     seen: set[str] = set()
+    auditor = Auditor(host)
     for location in locations(adapter, host, config):
         snapshot = files.read(location.path)
-        entries = [e for e in adapter.servers(snapshot.document, location) if _chosen(e, servers)]
+        every = adapter.servers(snapshot.document, location)
+        _refuse_repeated_keys(snapshot.document, adapter.containers_for(location), location.path)
+        entries = [e for e in every if _chosen(e, servers)]
         seen.update(e.name for e in entries)
-        server_plans = [plan_entry(e, os.path.abspath(location.path)) for e in entries]
+        server_plans = [plan_entry(e, snapshot.real) for e in entries]
         changes = [c for p in server_plans for c in p.changes]
         document = snapshot.document
         new_text = edit.apply(document, changes)
         edit.verify(new_text, document.format, location.path, changes)
+        if new_text != document.source.text:
+            files.check_writable(snapshot)
+        shown = display_path(location.path, host)
+        if snapshot.linked:
+            shown += f" -> {display_path(snapshot.real, host)}"
         plans.append(
             FilePlan(
                 location,
-                display_path(location.path, host),
+                shown,
                 snapshot,
                 server_plans,
                 new_text,
-                backup_text(document, server_plans),
+                without_secrets(backup_text(document, server_plans), location, adapter, auditor),
+                secrets_in(document, location, adapter, auditor),
             )
         )
     _check_servers(servers, seen, adapter)
     return plans
+
+
+def without_secrets(
+    text: str, location: ConfigLocation, adapter: ClientAdapter, auditor: Auditor
+) -> str:
+    """``text`` with every credential ``audit-config`` would still find in it redacted.
+
+    A backup keeps references for what moved to the keychain, but the file may
+    hold other credentials too: servers not chosen with ``--server``, remote
+    servers wrap cannot help, a URL's password, a client's own API key next to
+    the servers. Those stay in the client's file (wrap says so); a backup must
+    not make one more copy of them. Each
+    credential becomes ``REDACTED``; should a pass still find one, the last
+    pass redacts the whole value.
+    """
+    for attempt in range(3):
+        document = parse(location.path, text)
+        changes = _redactions(document, location, adapter, auditor, whole=attempt == 2)
+        if not changes:
+            return text
+        text = edit.apply(document, changes)
+        edit.verify(text, document.format, location.path, changes)
+    return text
+
+
+def _redactions(
+    document: Document,
+    location: ConfigLocation,
+    adapter: ClientAdapter,
+    auditor: Auditor,
+    *,
+    whole: bool,
+) -> list[Change]:
+    pointers = {k: p for k, (p, _) in pointer_index(document.root).items()}
+    changes: list[Change] = []
+    for node, spans in _credentials(document, location, adapter, auditor):
+        value = str(node.value)
+        last = len(value) + 1
+        for start, end in sorted(spans, reverse=True):
+            if end <= last:  # overlapping hits: the outer one covers it
+                value = value[:start] + REDACTED + value[end:]
+                last = start
+        changes.append(Change("set", pointers[id(node)], REDACTED if whole else value))
+    return changes
+
+
+def secrets_in(
+    document: Document, location: ConfigLocation, adapter: ClientAdapter, auditor: Auditor
+) -> list[str]:
+    """Every credential the detector finds in a file: a diff must hide them all.
+
+    A diff's context lines show what does not change, and that may be another
+    server's token or a credential wrap cannot move.
+    """
+    return [
+        str(node.value)[start:end]
+        for node, spans in _credentials(document, location, adapter, auditor)
+        for start, end in spans
+    ]
+
+
+def _credentials(
+    document: Document, location: ConfigLocation, adapter: ClientAdapter, auditor: Auditor
+) -> list[tuple[ScalarNode, set[tuple[int, int]]]]:
+    """Each string holding a credential, with the spans of its credentials."""
+    index = pointer_index(document.root)
+    grouped: dict[int, tuple[ScalarNode, set[tuple[int, int]]]] = {}
+    in_servers: set[int] = set()
+    for entry in adapter.servers(document, location):
+        in_servers.update(pointer_index(entry.node))
+        for item, found in auditor.secret_hits(entry):
+            hit = composite(item, found)
+            span = (item.offset + hit.start, item.offset + hit.end)
+            grouped.setdefault(id(item.node), (item.node, set()))[1].add(span)
+    # the rest of the file (a client's own settings: Claude Code keeps an API key there)
+    for key, (pointer, node) in index.items():
+        if key in in_servers or not isinstance(node, ScalarNode):
+            continue
+        if not isinstance(node.value, str):
+            continue
+        name = next((p for p in reversed(pointer) if isinstance(p, str)), None)
+        for hit in auditor.detector.scan(node.value, name, "field"):
+            grouped.setdefault(key, (node, set()))[1].add((hit.start, hit.end))
+    return list(grouped.values())
 
 
 def execute_wrap(plans: list[FilePlan], store: SecretStore, index: SecretIndex) -> Outcome:
@@ -302,15 +417,40 @@ def _write_files(
     """Back up, then write, each changed file; ``after_write`` updates the wrap records."""
     backups = data_dir() / "backups"
     for plan in plans:
+        if plan.changed:  # every file first: a refusal must come before the first write
+            files.check_unchanged(plan.snapshot)
+    for plan in plans:
         if not plan.changed:
             continue
         location = plan.location
-        outcome.backups.append(
-            files.backup(backups, location.client, location.path, plan.backup_text)
-        )
-        files.write(plan.snapshot, plan.new_text)
+        try:
+            outcome.backups.append(
+                files.backup(backups, location.client, location.path, plan.backup_text)
+            )
+            files.write(plan.snapshot, plan.new_text)
+        except (McpcredError, OSError) as exc:
+            raise _after_writes(exc, plan, outcome) from None
         after_write(plan)
         outcome.written.append(plan)
+
+
+def _after_writes(exc: McpcredError | OSError, plan: FilePlan, outcome: Outcome) -> McpcredError:
+    """The error of a failed write, saying which files were written before it.
+
+    A run that stops half way must not read as "nothing happened": the files
+    already written are wrapped (and their secrets stored), the rest are not.
+    """
+    if isinstance(exc, McpcredError):
+        message, hint = exc.message, exc.hint
+    else:
+        message, hint = f"cannot write {plan.display}: {exc.strerror}", None
+    if not outcome.written:
+        return ConfigError(message, hint=hint)
+    done = ", ".join(p.display for p in outcome.written)
+    return ConfigError(
+        f"{message}; already written: {done} (those are done; the others were not changed)",
+        hint=hint or "fix the cause and run the command again: it continues where it stopped",
+    )
 
 
 # -- unwrap ------------------------------------------------------------------------------
@@ -326,9 +466,10 @@ def plan_unwrap(
     """Plan restoring every wrapped server's own command (and, if asked, secret values)."""
     records = _load_records()
 
-    def plan_entry(entry: ServerEntry, path: str) -> ServerPlan:
-        record = records.get(path, {}).get(entry.name, {})
-        return _unwrap_entry(entry, record, restore_secrets, store)
+    def plan_entry(entry: ServerEntry, real: str) -> ServerPlan:
+        path = os.path.abspath(entry.location.path)  # the key of records before 0.x
+        mine = records.get(real) or records.get(path) or {}
+        return _unwrap_entry(entry, mine.get(entry.name, {}), restore_secrets, store)
 
     # the backup is the wrapped file as it is: it holds references, not values
     return _plan_files(
@@ -361,9 +502,43 @@ def _unwrap_entry(
         _restore_headers(entry, helper_key, str(helper.value), record, plan, pointers)
     if restore_secrets and store is not None:
         _restore_values(entry, plan, index, store)
+    elif plan.changes:
+        left = _references_after(plan.changes, index)
+        if left:
+            # started directly, the server would get the text "mcpcred:secret/..."
+            plan.changes = []
+            plan.status = "kept"
+            plan.notes.append(
+                f"kept on mcpcred: it still needs {', '.join(left)}, which only mcpcred "
+                "resolves; --restore-secrets writes the values back into the file"
+            )
+            return plan
     if not plan.changes:
         plan.status = "not-wrapped"
     return plan
+
+
+def _references_after(
+    changes: list[Change], index: dict[int, tuple[tuple[str | int, ...], Node]]
+) -> list[str]:
+    """The references an entry still holds once ``changes`` are applied."""
+    touched = [c.pointer for c in changes]
+    found: list[tuple[str, str]] = []
+    for pointer, node in index.values():
+        if any(pointer[: len(t)] == t for t in touched):
+            continue
+        if isinstance(node, ScalarNode) and isinstance(node.value, str):
+            found.extend(references.find_all(node.value))
+    stack = [c.value for c in changes if c.op in ("set", "add")]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            found.extend(references.find_all(value))
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+    return [references.whole(name, kind) for kind, name in dict.fromkeys(found)]
 
 
 def _restore_command(
@@ -566,6 +741,47 @@ def _check_servers(servers: list[str], seen: set[str], adapter: ClientAdapter) -
         )
 
 
+def _refuse_repeated_keys(document: Document, patterns: tuple[Pointer, ...], path: str) -> None:
+    """Refuse a file whose servers repeat a key (``"TOKEN": "ghp_…", "TOKEN": "x"``).
+
+    A parser keeps only the last value, so the first one (often the real token)
+    is invisible to planning: it would stay in the file and in the backup while
+    wrap said the server was done. Nothing can be moved safely until one goes.
+    That holds inside a server, for a server's name, and for any key on the way
+    to the servers (``"mcpServers"`` twice hides a whole list of them).
+    """
+    if document.format == "toml":
+        return  # TOML forbids repeated keys: the parser has refused them already
+    for pointer, node in pointer_index(document.root).values():
+        if not isinstance(node, ObjectNode):
+            continue
+        for key, _ in node.replaced:
+            member = (*pointer, key.name)
+            inside = next((p for p in patterns if _matches(p, member[: len(p)])), None)
+            on_the_way = any(_matches(p[: len(member)], member) for p in patterns)
+            if inside is None and not on_the_way:
+                continue
+            line, column = document.source.position(key.start)
+            where = member[len(inside) :] if inside is not None else ()
+            what = (
+                f" of server '{where[0]}'"
+                if len(where) > 1
+                else (" in the servers" if where else "")
+            )
+            raise ConfigError(
+                f"{path}:{line}:{column}: the key '{key.name}'{what} appears more than once; "
+                "clients use only the last value, so mcpcred cannot move them all",
+                hint="keep one of them (rotate the other if it is a credential), then run again",
+            )
+
+
+def _matches(pattern: Pointer, pointer: Pointer) -> bool:
+    """Whether ``pointer`` is ``pattern`` with its ``*`` segments filled in."""
+    return len(pattern) == len(pointer) and all(
+        p in (WILDCARD, q) for p, q in zip(pattern, pointer, strict=True)
+    )
+
+
 def _records_path() -> Path:
     return data_dir() / RECORDS
 
@@ -578,22 +794,48 @@ def _load_records() -> dict[str, dict[str, dict[str, object]]]:
     return data if isinstance(data, dict) else {}
 
 
+def _record_key(plan: FilePlan) -> str:
+    """Records are kept under the real file's path: a link and its target are one file."""
+    old = os.path.abspath(plan.location.path)
+    return plan.snapshot.real or old
+
+
 def _save_records(plan: FilePlan) -> None:
     records = _load_records()
-    path = os.path.abspath(plan.location.path)
-    mine = records.setdefault(path, {})
+    path = _record_key(plan)
+    older = records.pop(os.path.abspath(plan.location.path), None)
+    mine = records.setdefault(path, older or {})
     for server in plan.servers:
         if server.status == "wrap" and server.record:
-            mine[server.name] = server.record
+            earlier = mine.get(server.name)
+            if server.rewrap and isinstance(earlier, dict):
+                mine[server.name] = _merge_record(earlier, server.record)
+            else:
+                mine[server.name] = server.record
     if not mine:
         records.pop(path, None)
     atomic_write(str(_records_path()), json.dumps(records, indent=2) + "\n")
 
 
+def _merge_record(earlier: dict[str, object], later: dict[str, object]) -> dict[str, object]:
+    """A second wrap of a wrapped server adds to what the first one recorded.
+
+    Unwrap must give back the file as it was before the *first* wrap: so the
+    first record's entries win, and a variable bound twice keeps the value it
+    had before the first ``--bind``.
+    """
+    merged = {**later, **earlier}
+    bound_before, bound_now = earlier.get("bound"), later.get("bound")
+    if isinstance(bound_before, dict) and isinstance(bound_now, dict):
+        merged["bound"] = {**bound_now, **bound_before}
+    return merged
+
+
 def _forget_records(plan: FilePlan) -> None:
     records = _load_records()
-    path = os.path.abspath(plan.location.path)
-    mine = records.get(path, {})
+    path = _record_key(plan)
+    older = records.pop(os.path.abspath(plan.location.path), None)
+    mine = records.setdefault(path, older or {})
     for server in plan.servers:
         if server.changes:
             mine.pop(server.name, None)

@@ -160,3 +160,36 @@ def test_refuses_an_insecure_backend_unless_opted_in(keychain: dict[str, str]) -
     allowed = run("secret", "list", env={**env, "MCPCRED_ALLOW_INSECURE_KEYRING": "1"})
     assert allowed.code == 0
     assert "warning: using insecure keychain backend" in allowed.stderr
+
+
+def test_rm_counts_every_reference_as_in_use(keychain: dict[str, str], home: Path) -> None:
+    """A reference in a headers helper command, a URL or an arg is in use; so is one in a
+    file mcpcred cannot parse."""
+    for name in ("helper", "in-url", "in-arg", "unparsed"):
+        _mcpcred("secret", "set", name, "--from-stdin", stdin=TOKEN)
+    helper = (
+        "/opt/mcpcred headers --server api --client claude-code "
+        "--header 'X-Api-Key: mcpcred:secret/helper'"
+    )
+    servers = {
+        "api": {"type": "http", "url": "https://mcp.example.com/mcp", "headersHelper": helper},
+        "db": {"type": "sse", "url": "https://u:{{mcpcred:secret/in-url}}@db.example.com/sse"},
+        "cli": {"command": "x", "args": ["--key={{mcpcred:secret/in-arg}}"]},
+    }
+    (home / ".claude.json").write_text(json.dumps({"mcpServers": servers}))
+    broken = home / ".cursor" / "mcp.json"
+    broken.parent.mkdir()
+    broken.write_text('{"mcpServers": {"x": {"env": {"T": "mcpcred:secret/unparsed"}},,}}')
+    for name, where in (
+        ("helper", "claude-code/api"),
+        ("in-url", "claude-code/db"),
+        ("in-arg", "claude-code/cli"),
+        ("unparsed", "cannot parse"),
+    ):
+        refused = run("secret", "rm", name)
+        assert refused.code == 2, (name, refused.stderr)
+        assert where in refused.stderr.splitlines()[0]
+        assert real_keychain.lookup(keychain, "mcpcred", name) == TOKEN
+    listed = json.loads(run("secret", "list", "--json").stdout)
+    used = {row["name"]: [u["server"] for u in row["used_by"]] for row in listed}
+    assert used["helper"] == ["api"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,8 +89,26 @@ def test_bind_over_an_existing_reference_is_undone_by_unwrap(
         == 0
     )
     assert _entry(config, "gh")["env"] == {VARIABLE: "mcpcred:oauth/github"}
-    assert run("unwrap", "claude-desktop", "-y").code == 0
-    assert _entry(config, "gh")["env"] == {VARIABLE: "mcpcred:secret/old"}
+    # unwrapped, the server would get the text "mcpcred:secret/old": it stays wrapped
+    kept = run("unwrap", "claude-desktop", "-y")
+    assert kept.code == 0, kept.stderr
+    assert "kept on mcpcred: it still needs mcpcred:secret/old" in kept.stderr
+    assert _entry(config, "gh")["env"] == {VARIABLE: "mcpcred:oauth/github"}
+    # with the values, the bind is undone and the value it replaced comes back
+    stored = subprocess.run(
+        [sys.executable, "-m", "mcpcred", "secret", "set", "old", "--from-stdin"],
+        input="old-value-1234",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert stored.returncode == 0, stored.stderr
+    assert run("unwrap", "claude-desktop", "--restore-secrets", "-y").code == 0
+    assert _entry(config, "gh") == {
+        "command": "npx",
+        "args": ["x"],
+        "env": {VARIABLE: "old-value-1234"},
+    }
 
 
 @pytest.mark.parametrize(

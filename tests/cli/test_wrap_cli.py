@@ -184,12 +184,13 @@ def test_unwrap_with_restore_secrets_warns_and_restores(
 ) -> None:
     original = config.read_bytes()
     assert run("wrap", "claude-desktop", "--yes").code == 0
+    wrapped = config.read_bytes()
     plain = run("unwrap", "claude-desktop", "--yes")
     assert plain.code == 0, plain.stderr
-    servers = json.loads(config.read_text())["mcpServers"]
-    assert servers["github"]["command"] == "npx"
-    assert servers["github"]["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == "mcpcred:secret/github-pat"
-    assert run("wrap", "claude-desktop", "--yes").code == 0
+    # started directly, the server would get the text "mcpcred:secret/github-pat"
+    assert "github: STAYS WRAPPED" in plain.stderr
+    assert "kept on mcpcred: it still needs mcpcred:secret/github-pat" in plain.stderr
+    assert config.read_bytes() == wrapped
     restored = run("unwrap", "claude-desktop", "--restore-secrets", "--yes")
     assert restored.code == 0, restored.stderr
     assert "writes secret values back into plain-text" in restored.stderr

@@ -86,6 +86,7 @@ def test_project_search_stops_at_the_repository_root(tmp_path: Path) -> None:
         ('[servers.gh]\non_change = "ignore"\n', "on_change must be"),
         ('[servers.gh]\nguard = "yes"\n', "guard must be true or false"),
         ('[servers.gh]\non_log_failure = "ignore"\n', "on_log_failure must be"),
+        ('[servers.gh]\nclients = "cursor"\n', "clients must be a list of client ids"),
         ("servers = 3\n", "servers must be a table"),
         ("[servers.gh\n", "not valid TOML"),
     ],
@@ -196,3 +197,16 @@ def test_mask_injected_is_on_and_only_the_users_file_turns_it_off(
     config.write_text('[servers.gh]\nmask_injected = "no"\n')
     with pytest.raises(ConfigError, match="mask_injected must be true or false"):
         settings.load("gh", env_for(config), str(project))
+
+
+def test_clients_scope_a_table_and_a_project_file_keeps_its_own_scope(
+    tmp_path: Path, project: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[servers.gh]\nclients = ["cursor"]\ndeny = ["x"]\n')
+    assert settings.load("gh", env_for(config), str(project), "cursor") is not None
+    assert settings.load("gh", env_for(config), str(project), "claude-code") is None
+    assert settings.load("gh", env_for(config), str(project)) is None  # no client: no scope
+    (project / "mcpcred.toml").write_text('[servers.gh]\nclients = ["claude-code"]\n')
+    guard = settings.load("gh", env_for(config), str(project), "claude-code")
+    assert guard is not None and guard.refusal("x") is None  # only the project's table

@@ -635,6 +635,28 @@ def test_unguarded_server_is_execed(guarded: Guarded, tmp_path: Path) -> None:
     assert [r["outcome"] for r in calls(guarded, "plain", "echo")] == ["ok"]
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_a_table_scoped_to_other_clients_does_not_guard(guarded: Guarded, tmp_path: Path) -> None:
+    """``clients = [...]``: the shim (started with ``--client test``) guards only when listed."""
+    pid_file = tmp_path / "server.pid"
+
+    async def script(session: ClientSession) -> int:
+        await call(session, "echo", {"message": "scoped"})
+        return process_parent(int(pid_file.read_text()))
+
+    plain = shim_params(guarded, "plain", scripted("--pid-file", str(pid_file)))
+    guarded.write_config('[servers.plain]\nclients = ["cursor"]\n')
+    parent, _ = run_session(plain, script, tmp_path / "err1")
+    assert parent == os.getpid(), "guarded although the table is for another client"
+    assert not guarded.audit.exists()
+
+    pid_file.unlink()
+    guarded.write_config('[servers.plain]\nclients = ["cursor", "test"]\n')
+    parent, _ = run_session(plain, script, tmp_path / "err2")
+    assert parent != os.getpid(), "not guarded although the table names this client"
+    assert [r["outcome"] for r in calls(guarded, "plain", "echo")] == ["ok"]
+
+
 # -- 5. credentials injected in guard mode are recorded by name --------------------------------
 
 

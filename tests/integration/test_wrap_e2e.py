@@ -630,7 +630,7 @@ def test_wrapping_twice_changes_nothing(
 # -- 7. unwrap ------------------------------------------------------------------------------
 
 
-def test_unwrap_restores_the_command_and_with_restore_secrets_the_bytes(
+def test_unwrap_keeps_a_server_with_references_and_restore_secrets_gives_the_bytes(
     keychain: dict[str, str], home: Path, data: Path, token: str
 ) -> None:
     everything = mcp_parts.everything_entry(
@@ -644,10 +644,13 @@ def test_unwrap_restores_the_command_and_with_restore_secrets_the_bytes(
         mcp_parts.read_entry(config, "everything")["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"]
     )
 
-    wrapped_ok("unwrap", "claude-desktop", "--yes")
+    wrapped = config.read_bytes()
+    kept = wrapped_ok("unwrap", "claude-desktop", "--yes")
+    # started directly it would get "mcpcred:secret/NAME" as its token: it stays wrapped
+    assert "everything: STAYS WRAPPED" in kept.stderr, kept.stderr
+    assert config.read_bytes() == wrapped
     entry = mcp_parts.read_entry(config, "everything")
-    assert entry["command"] == "node"
-    assert entry["args"] == everything["args"]
+    assert entry["args"][0] == "shim"
     assert entry["env"] == {
         "GITHUB_PERSONAL_ACCESS_TOKEN": f"mcpcred:secret/{name}",
         "PLAIN": "keep-me",

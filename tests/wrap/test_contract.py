@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from mcpcred import references
 from mcpcred.clients import BY_ID
 from mcpcred.clients.base import is_wrapped
 from mcpcred.host import Host
@@ -216,9 +217,10 @@ def test_wrap_then_unwrap_restores_the_original_bytes(
 
 
 @pytest.mark.parametrize(("client", "relative"), CASES)
-def test_unwrap_keeps_references_and_restores_commands(
+def test_unwrap_without_values_never_starts_a_server_with_references(
     client: str, relative: str, tmp_path: Path, data: Path
 ) -> None:
+    """Servers without references go back to their command; the others stay wrapped."""
     path, _ = _materialise(relative, "as-is", tmp_path)
     before = {e.name: (e.command_text(), e.transport) for e in _entries(client, path)}
     store, index = _store(), SecretIndex(tmp_path / "index.json")
@@ -226,16 +228,28 @@ def test_unwrap_keeps_references_and_restores_commands(
     wrapped = path.read_text(encoding="utf-8-sig")
     # values also used by a server that cannot be wrapped stay there, by design
     moved = {m.value for p in outcome.written for m in p.moves if m.value not in wrapped}
+    with_refs = {s.name for p in outcome.written for s in p.servers if s.moves}
 
-    _unwrap(client, path, None)
+    plans = service.plan_unwrap(
+        BY_ID[client], Host.current(), config=str(path), servers=[], restore_secrets=False,
+        store=None,
+    )  # fmt: skip
+    service.execute_unwrap(plans)
 
     text = path.read_text(encoding="utf-8-sig")
-    after = {e.name: (e.command_text(), e.transport) for e in _entries(client, path)}
-    assert after == before
     for value in moved:
         assert value not in text
-    if moved:
-        assert "mcpcred:secret/" in text
+    helper = BY_ID[client].header_helper
+    for entry in _entries(client, path):
+        mentions = references.find_all(json.dumps(entry.node.to_python()))
+        resolved = is_wrapped(entry) or bool(helper and helper in entry.node)
+        assert resolved or not mentions, entry.name  # never a literal reference
+        if entry.name in with_refs:
+            assert resolved, entry.name
+        else:
+            assert (entry.command_text(), entry.transport) == before[entry.name]
+    kept = {s.name for p in plans for s in p.servers if s.status == "kept"}
+    assert kept == with_refs
 
 
 def test_a_secret_used_twice_is_stored_once(tmp_path: Path, data: Path) -> None:

@@ -1,0 +1,99 @@
+"""Every backup mcpcred writes passes ``audit-config`` with no secret finding.
+
+The backup of a file is kept as the file is once secrets become references;
+credentials that stay in the file (servers not chosen, remote servers wrap
+cannot help, a URL's password) are redacted in the backup, not copied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.support import tokengen
+from tests.support.cli import run
+
+
+@pytest.fixture
+def tokens() -> dict[str, str]:
+    rng = random.Random(23)
+    kinds = (
+        "github-pat", "linear-api-key", "openai-api-key", "slack-bot-token", "notion-token",
+        "anthropic-api-key",
+    )  # fmt: skip
+    return {kind: tokengen.generate(kind, rng) for kind in kinds}
+
+
+@pytest.fixture
+def config(home: Path, project: Path, tokens: dict[str, str]) -> Path:
+    path = home / ".claude.json"
+    servers = {
+        "github": {
+            "command": "npx",
+            "args": ["-y", "@modelcontextprotocol/server-github"],
+            "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": tokens["github-pat"]},
+        },
+        "db": {
+            "command": "npx",
+            "args": ["-y", "server-postgres", "postgres://app:Hx7-kq2Lm9vR4tZ@db.internal/app"],
+        },
+        "linear": {
+            "type": "http",
+            "url": "https://mcp.linear.app/mcp",
+            "headers": {"Authorization": f"Bearer {tokens['linear-api-key']}"},
+        },
+        "search": {
+            "type": "sse",
+            "url": f"https://mcp.example.com/sse?key={tokens['openai-api-key']}",
+        },
+        "slack": {
+            "command": "npx",
+            "args": ["-y", "server-slack", f"--token={tokens['slack-bot-token']}"],
+        },
+    }
+    local = {"notion": {"command": "npx", "env": {"NOTION_TOKEN": tokens["notion-token"]}}}
+    path.write_text(
+        json.dumps(
+            {
+                "primaryApiKey": tokens["anthropic-api-key"],  # the client's own, not a server's
+                "mcpServers": servers,
+                "projects": {str(project): {"mcpServers": local}},
+            },
+            indent=2,
+        )
+    )
+    return path
+
+
+def test_no_backup_holds_a_secret(
+    keychain: dict[str, str], config: Path, tokens: dict[str, str], home: Path
+) -> None:
+    for command in (
+        ("wrap", "claude-code", "--server", "github", "--yes"),
+        ("wrap", "claude-code", "--yes"),
+        ("unwrap", "claude-code", "--server", "notion", "--restore-secrets", "--yes"),
+        ("unwrap", "claude-code", "--restore-secrets", "--yes"),
+    ):
+        result = run(*command)
+        assert result.code == 0, f"{command}: {result.stderr}"
+    data = home / ".local" / "share" / "mcpcred"
+    backups = sorted(p for p in (data / "backups").rglob("*") if p.is_file())
+    assert len(backups) == 4
+    written = sorted(p for p in data.rglob("*") if p.is_file())
+    for path in written:
+        text = path.read_text()
+        for token in [*tokens.values(), "Hx7-kq2Lm9vR4tZ"]:
+            assert token not in text, path.name
+    for path in backups:
+        assert os.stat(path).st_mode & 0o777 == 0o600
+    audit = run("audit-config", *map(str, backups), "--format", "json")
+    report = json.loads(audit.stdout)
+    assert report["summary"]["files"] == len(backups)
+    assert report["summary"]["parse_errors"] == 0
+    secrets = [f for f in report["findings"] if f["rule"].startswith("secret/")]
+    assert secrets == []
+    assert "REDACTED" in backups[0].read_text()
