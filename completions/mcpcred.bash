@@ -31,9 +31,10 @@ _mcpcred() {
                 --deny) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --preset) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --on-change) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --on-log-failure) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--server -s --allow --deny --preset --on-change --restart-on-expiry --no-restart-on-expiry --off --all-clients --config --yes -y --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--server -s --allow --deny --preset --on-change --restart-on-expiry --no-restart-on-expiry --on-log-failure --off --all-clients --config --yes -y --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
         log)
             case "$prev" in
                 --server|-s) COMPREPLY=($(compgen -f -- "$cur")); return ;;

@@ -101,7 +101,7 @@ def test_a_link_to_another_users_file_is_refused(
 ) -> None:
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         pytest.skip("making a file of another user needs root")
-    target = home / "shared" / "claude.json"
+    target = home / "dotfiles-store" / "claude.json"
     target.parent.mkdir()
     target.write_text(_config(token))
     os.chown(target, 65534, 65534)

@@ -208,8 +208,11 @@ def test_the_server_cannot_break_the_session_or_show_a_refused_tool(
     if escaped:
         answer = escape_a_name(answer, 0)
     shown = guarded.from_server(answer)
-    assert shown is not None
-    result = json.loads(shown)["result"]["tools"]
+    assert shown is not None  # the client's tools/list is always answered...
+    answered = json.loads(shown)
+    # ...with an error when the guard cannot read the list (Infinity, a lone surrogate), or
+    # with a list that holds no refused tool
+    result = answered["result"]["tools"] if "error" not in answered else []
     assert not [t for t in result if isinstance(t, dict) and denied(t.get("name"))]
     for line in after:
         out = guarded.from_server(line)

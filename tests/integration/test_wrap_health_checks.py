@@ -112,10 +112,13 @@ def test_gemini_cli_connects_to_a_wrapped_server(
     line = _line(_client(_bin("gemini"), "mcp", "list", env=trust), "gated")
     assert "Connected" in line and "Disconnected" not in line, line
 
-    # unwrapped, the reference reaches the gate unresolved and the server fails
+    # A plain unwrap never hands the server a literal reference (issue 12): the entry stays
+    # on the shim, still without the token, and still connects.
     assert run("unwrap", "gemini-cli", "--yes").code == 0
+    text = settings.read_text()
+    assert token not in text and '"shim"' in text and "mcpcred:secret/" in text
     line = _line(_client(_bin("gemini"), "mcp", "list", env=trust), "gated")
-    assert "Disconnected" in line, line
+    assert "Connected" in line and "Disconnected" not in line, line
 
 
 def test_claude_code_connects_to_a_guarded_server(
