@@ -11,6 +11,7 @@ import json
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,8 +140,48 @@ def test_a_refusal_comes_before_the_first_write(
     home: Path, project: Path, tmp_path: Path, token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """If the second file changed during the run, the first is not written either."""
-    from mcpcred.clients import BY_ID
     from mcpcred.errors import ConfigError
+    from mcpcred.wrap import service
+
+    user, mine, plans, store, index = _two_cursor_plans(home, project, tmp_path, token, monkeypatch)
+    assert [p.location.path for p in plans] == [str(user), str(mine)]
+    mine.write_text(_config(token) + "\n")  # the client rewrites the second file meanwhile
+    with pytest.raises(ConfigError, match="changed while mcpcred was working on it"):
+        service.execute_wrap(plans, store, index)
+    assert user.read_text() == _config(token)
+    assert not (tmp_path / "data" / "backups").exists()
+
+
+def test_a_failed_write_names_the_files_already_written(
+    home: Path, project: Path, tmp_path: Path, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that stops half way says what it did; an OS error is one clear line, not a bug."""
+    from mcpcred.errors import ConfigError
+    from mcpcred.wrap import files, service
+
+    user, mine, plans, store, index = _two_cursor_plans(home, project, tmp_path, token, monkeypatch)
+    real_write = files.write
+
+    def full_disk(snapshot: files.Snapshot, text: str) -> None:
+        if snapshot.path == str(mine):
+            raise OSError(28, "No space left on device")
+        real_write(snapshot, text)
+
+    monkeypatch.setattr(files, "write", full_disk)
+    with pytest.raises(ConfigError) as caught:
+        service.execute_wrap(plans, store, index)
+    message = caught.value.message
+    assert message.startswith("cannot write .cursor/mcp.json: No space left on device")
+    assert "already written: ~/.cursor/mcp.json" in message
+    assert token not in user.read_text()
+    assert mine.read_text() == _config(token)
+
+
+def _two_cursor_plans(
+    home: Path, project: Path, tmp_path: Path, token: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path, Any, Any, Any]:
+    """Cursor's user and project files with ``token``, planned: ``(user, mine, plans, store, index)``."""
+    from mcpcred.clients import BY_ID
     from mcpcred.host import Host
     from mcpcred.keychain.index import SecretIndex
     from mcpcred.keychain.store import SecretStore
@@ -163,54 +204,4 @@ def test_a_refusal_comes_before_the_first_write(
         settings=ShimSettings("/opt/mcpcred", None, None, linux=True),
         namer=service.SecretNamer(store, index),
     )
-    assert [p.location.path for p in plans] == [str(user), str(mine)]
-    mine.write_text(_config(token) + "\n")  # the client rewrites the second file meanwhile
-    with pytest.raises(ConfigError, match="changed while mcpcred was working on it"):
-        service.execute_wrap(plans, store, index)
-    assert user.read_text() == _config(token)
-    assert not (tmp_path / "data" / "backups").exists()
-
-
-def test_a_failed_write_names_the_files_already_written(
-    home: Path, project: Path, tmp_path: Path, token: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A run that stops half way says what it did; an OS error is one clear line, not a bug."""
-    from mcpcred.clients import BY_ID
-    from mcpcred.errors import ConfigError
-    from mcpcred.host import Host
-    from mcpcred.keychain.index import SecretIndex
-    from mcpcred.keychain.store import SecretStore
-    from mcpcred.wrap import files, service
-    from mcpcred.wrap.plan import ShimSettings
-    from tests.support.memkeyring import MemoryKeyring
-
-    monkeypatch.setenv("MCPCRED_DATA_DIR", str(tmp_path / "data"))
-    user, mine = home / ".cursor" / "mcp.json", project / ".cursor" / "mcp.json"
-    for path in (user, mine):
-        path.parent.mkdir()
-        path.write_text(_config(token))
-    store = SecretStore(MemoryKeyring())
-    index = SecretIndex(tmp_path / "index.json")
-    plans = service.plan_wrap(
-        BY_ID["cursor"],
-        Host.current(),
-        config=None,
-        servers=[],
-        settings=ShimSettings("/opt/mcpcred", None, None, linux=True),
-        namer=service.SecretNamer(store, index),
-    )
-    real_write = files.write
-
-    def full_disk(snapshot: files.Snapshot, text: str) -> None:
-        if snapshot.path == str(mine):
-            raise OSError(28, "No space left on device")
-        real_write(snapshot, text)
-
-    monkeypatch.setattr(files, "write", full_disk)
-    with pytest.raises(ConfigError) as caught:
-        service.execute_wrap(plans, store, index)
-    message = caught.value.message
-    assert message.startswith("cannot write .cursor/mcp.json: No space left on device")
-    assert "already written: ~/.cursor/mcp.json" in message
-    assert token not in user.read_text()
-    assert mine.read_text() == _config(token)
+    return user, mine, plans, store, index
