@@ -39,7 +39,7 @@ complete -c mcpcred -n '__fish_seen_subcommand_from log' -l server -s s -r -d 'O
 complete -c mcpcred -n '__fish_seen_subcommand_from log' -l tool -r -d 'Only tools whose name matches this glob, e.g. create_*.'
 complete -c mcpcred -n '__fish_seen_subcommand_from log' -l since -r -d 'Only records since 45s, 30m, 2h, 7d ago, or an ISO date/time.'
 complete -c mcpcred -n '__fish_seen_subcommand_from log' -l denied -d 'Only calls that guard mode denied.'
-complete -c mcpcred -n '__fish_seen_subcommand_from log' -l event -r -d 'Only this event: request, call, session, inject, refresh, pins, finding, malformed, exit, restart.'
+complete -c mcpcred -n '__fish_seen_subcommand_from log' -l event -r -d 'Only this event: request, call, session, inject, refresh, pins, finding, malformed, mask, exit, restart.'
 complete -c mcpcred -n '__fish_seen_subcommand_from log' -l limit -s n -r -d 'Show the last N matching records (0: all).'
 complete -c mcpcred -n '__fish_seen_subcommand_from log' -l json -d 'JSON Lines: the stored records, MAC included.'
 complete -c mcpcred -n '__fish_seen_subcommand_from log' -l follow -s f -d 'Keep printing new records (Ctrl-C stops).'
