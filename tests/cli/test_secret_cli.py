@@ -162,6 +162,33 @@ def test_refuses_an_insecure_backend_unless_opted_in(keychain: dict[str, str]) -
     assert "warning: using insecure keychain backend" in allowed.stderr
 
 
+def test_a_backend_that_does_not_load_is_a_keychain_error_naming_the_variable(
+    keychain: dict[str, str], home: Path
+) -> None:
+    """A typo in PYTHON_KEYRING_BACKEND, a package not installed, a backend of another OS:
+    the user's setting, reported as one keychain error (exit 5), not as a bug (exit 70)."""
+    for backend in (
+        "keyrings.nosuch.Keyring",  # module not installed
+        "nosuch",  # no dot: keyring raises ValueError
+        "keyring.backends.SecretService.Nope",  # no such class
+        "keyring.backends.macOS.Keyring",  # not usable on this system
+    ):
+        result = run("secret", "list", env={"PYTHON_KEYRING_BACKEND": backend})
+        assert result.code == 5, result.stderr
+        first = result.stderr.splitlines()[0]
+        assert first.startswith("error: PYTHON_KEYRING_BACKEND names a keyring backend"), first
+        assert backend in first
+        assert "unexpected" not in result.stderr
+        assert "unset PYTHON_KEYRING_BACKEND" in result.stderr
+    # keyring's own config file is the other place a backend is named
+    config = home / ".config" / "python_keyring" / "keyringrc.cfg"
+    config.parent.mkdir(parents=True)
+    config.write_text("[backend]\ndefault-keyring = keyrings.nosuch.Keyring\n")
+    result = run("secret", "list")
+    assert result.code == 5, result.stderr
+    assert "keyringrc.cfg names a backend that cannot be loaded" in result.stderr
+
+
 def test_rm_counts_every_reference_as_in_use(keychain: dict[str, str], home: Path) -> None:
     """A reference in a headers helper command, a URL or an arg is in use; so is one in a
     file mcpcred cannot parse."""
