@@ -87,7 +87,7 @@ def secret_list(
     _ = store.backend  # refuse an unusable or insecure keychain before anything else
     indexed = SecretIndex().entries()
     uses, _ = servers(Host.current())
-    referenced = {n for u in uses for k, n in u.refs if k == references.SECRET}
+    referenced = {n for u in uses for k, n in (*u.refs, *u.hidden) if k == references.SECRET}
     rows = []
     for name in sorted(set(indexed) | referenced):
         users = users_of(name, uses)
@@ -141,7 +141,11 @@ def secret_rm(
     uses, unreadable = servers(Host.current())
     users = users_of(name, uses)
     if users and not yes:
-        where = ", ".join(f"{u.client}/{u.server}" for u in users)
+        where = ", ".join(
+            f"{u.client}/{u.server}"
+            + (" (behind a repeated key)" if (references.SECRET, name) not in u.refs else "")
+            for u in users
+        )
         raise UsageError(
             f"secret '{name}' is still used by {where}; those servers would fail to start",
             hint=f"unwrap them first, or pass --yes: mcpcred secret rm {name} --yes",

@@ -220,3 +220,42 @@ def test_rm_counts_every_reference_as_in_use(keychain: dict[str, str], home: Pat
     listed = json.loads(run("secret", "list", "--json").stdout)
     used = {row["name"]: [u["server"] for u in row["used_by"]] for row in listed}
     assert used["helper"] == ["api"]
+
+
+def test_rm_sees_references_behind_a_repeated_key(keychain: dict[str, str], home: Path) -> None:
+    """A reference the client does not read, because a later repeated key hides it, is
+    still in the file: removing the repeat (what wrap asks for) brings it back."""
+    for name in ("in-env", "in-server", "in-block", "live"):
+        _mcpcred("secret", "set", name, "--from-stdin", stdin=TOKEN)
+    desktop = home / ".config" / "Claude" / "claude_desktop_config.json"
+    desktop.parent.mkdir(parents=True)
+    desktop.write_text(
+        '{"mcpServers": {\n'
+        '  "gh": {"command": "/opt/mcpcred", "args": ["shim", "--", "npx"],\n'
+        '         "env": {"T": "mcpcred:secret/in-env", "T": "mcpcred:secret/live"}},\n'
+        '  "db": {"command": "/opt/mcpcred", "args": ["shim", "--", "x", '
+        '"--key={{mcpcred:secret/in-server}}"]},\n'
+        '  "db": {"command": "x"}\n'
+        "}}\n"
+    )
+    cursor = home / ".cursor" / "mcp.json"
+    cursor.parent.mkdir()
+    cursor.write_text(
+        '{"mcpServers": {"s": {"command": "/opt/mcpcred", "args": ["shim", "--", "x"], '
+        '"env": {"K": "mcpcred:secret/in-block"}}}, "mcpServers": {}}\n'
+    )
+    for name, where in (
+        ("in-env", "claude-desktop/gh (behind a repeated key)"),
+        ("in-server", "claude-desktop/db (behind a repeated key)"),
+        ("in-block", "cursor/mcpServers (hidden)"),
+    ):
+        refused = run("secret", "rm", name)
+        assert refused.code == 2, (name, refused.stderr)
+        assert where in refused.stderr.splitlines()[0], refused.stderr
+        assert real_keychain.lookup(keychain, "mcpcred", name) == TOKEN
+    listed = json.loads(run("secret", "list", "--json").stdout)
+    used = {row["name"]: [u["server"] for u in row["used_by"]] for row in listed}
+    assert used["in-env"] == ["gh"]
+    assert used["live"] == ["gh"]
+    status = json.loads(run("status", "--json").stdout)
+    assert "mcpServers (hidden)" not in json.dumps(status)  # a hidden block starts no server
