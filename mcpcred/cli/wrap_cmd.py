@@ -29,6 +29,7 @@ _STATUS_TEXT = {
     "wrapped": "already wrapped",
     "remote": "remote, no credential in the file",
     "unwrappable": "NOT WRAPPED",
+    "weak": "left as it is, a default password",
     "unwrap": "unwrap",
     "not-wrapped": "not wrapped",
     "kept": "STAYS WRAPPED",
@@ -158,6 +159,7 @@ _NOTHING_BECAUSE = {
     "wrapped": "already wrapped",
     "remote": "remote, no credential in the file",
     "unwrappable": "left as they are, with credentials mcpcred cannot move (see the notes above)",
+    "weak": "left as they are, holding only a well-known default password mcpcred cannot move",
     "not-wrapped": "not wrapped",
     "kept": "kept on mcpcred, they need references only mcpcred resolves (see the notes above)",
 }
