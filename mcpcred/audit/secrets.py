@@ -191,8 +191,20 @@ def is_reference(value: str) -> bool:
     if not text:
         return False
     if _BARE_REFERENCE.fullmatch(text):
-        return True
+        return _reads_as_variable(text.strip("$%"))
     return not _REFERENCE.sub("", text).strip()
+
+
+def _reads_as_variable(name: str) -> bool:
+    """Whether the NAME of a whole-value ``$NAME`` / ``%NAME%`` reads as a variable's name.
+
+    ``$PGPASSWORD``, ``$db_password`` and ``$GithubToken`` are written to be expanded;
+    ``$Kq9vZ2xP9mN4`` and ``$ecretPass1`` mix upper and lower case with digits, as a
+    generated or chosen password does, and no client that leaves ``$`` alone (Claude
+    Desktop, Cursor, Zed...) would give the server anything but that text.
+    """
+    mixed = any(c.isupper() for c in name) and any(c.islower() for c in name)
+    return not (mixed and any(c.isdigit() for c in name)) and not scrambled(name)
 
 
 def is_placeholder(value: str, name: str | None = None) -> bool:

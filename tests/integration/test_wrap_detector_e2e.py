@@ -69,6 +69,7 @@ def _servers(script: str) -> dict[str, tuple[str, list[str], dict[str, str]]]:
     return {
         "pgurl": ("python3", [script, f"postgresql://app:{DOLLAR}@db.internal:5432/app"], {}),
         "pgenv": ("python3", [script], {"DB_PASSWORD": DOLLAR}),
+        "leading": ("python3", [script], {"PGPASSWORD": "$Kq9vZ2xP9mN4"}),
         "urls": (
             "python3",
             [script],
@@ -93,7 +94,7 @@ def _servers(script: str) -> dict[str, tuple[str, list[str], dict[str, str]]]:
 
 
 SECRETS = [
-    DOLLAR, "p#ss?w/rd@x", "Zt9#q?r/s@w", "h7$Gq#2?x/9", "napi_", "Xk29fPq7LmZ3vB8nR4tY6wE1sD",
+    DOLLAR, "$Kq9vZ2xP9mN4", "p#ss?w/rd@x", "Zt9#q?r/s@w", "h7$Gq#2?x/9", "napi_", "Xk29fPq7LmZ3vB8nR4tY6wE1sD",
     "R8f$kLm2#Qp9zW", "Tq7$wXz9#kLmN2pQ4rS6tU8vW0xY",
 ]  # fmt: skip
 
