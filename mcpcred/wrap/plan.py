@@ -49,6 +49,8 @@ _GENERIC_KINDS = frozenset(
     {
         "generic-secret", "password", "url-password", "url-query-secret", "url-path-secret",
         "jwt", WEAK_DEFAULT_KIND,
+        # a header's or a JSON key's value ("password" in --config '{...}'): its name says more
+        "authorization-header",
     }
 )  # fmt: skip
 CODEX_ENV_VARS = ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR")

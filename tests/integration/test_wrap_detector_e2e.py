@@ -250,3 +250,42 @@ def test_hard_credentials_move_and_reach_the_server_unchanged(
     assert back.returncode == 0, back.stderr
     assert path.read_bytes() == original
     assert _start_all(client, path, bin_dir) == before
+
+
+def test_json_in_a_string_argument_moves_every_credential_as_written(
+    keychain: dict[str, str], home: Path, tmp_path: Path
+) -> None:
+    """A JSON document passed as one argument: a repeated key's hidden password, a
+    password that is also the start of an earlier value, and one with an escaped quote
+    all move, and the server gets the argument exactly as before."""
+    script = tmp_path / "server.py"
+    script.write_text(SERVER)
+    repeated = '{"password": "Rq8$vZ2#xP9mN4", "password": "x"}'
+    prefix = '{"user": "Kq$vZ2$xP9mN4-ops", "password": "Kq$vZ2$xP9mN4"}'
+    escaped = '{"password": "Tq7\\"wX$z9#kLm2"}'
+    servers = {
+        name: ("python3", [str(script), "--config", document], {})
+        for name, document in (("repeated", repeated), ("prefix", prefix), ("escaped", escaped))
+    }
+    path = _write("claude-desktop", home, servers)
+    original = path.read_bytes()
+    before = _start_all("claude-desktop", path, tmp_path)
+
+    wrapped = _cli("wrap", "claude-desktop", "--yes")
+    assert wrapped.returncode == 0, wrapped.stderr
+    args = {name: entry["args"][-1] for name, entry in _entries("claude-desktop", path).items()}
+    assert "Rq8$vZ2#xP9mN4" not in args["repeated"]
+    # the password is found where it is, not inside the longer value before it
+    assert args["prefix"] == (
+        '{"user": "Kq$vZ2$xP9mN4-ops", "password": "{{mcpcred:secret/prefix-config}}"}'
+    )
+    assert "kLm2" not in args["escaped"]
+    assert _start_all("claude-desktop", path, tmp_path) == before
+    audit = _cli("audit-config", "--format", "json", str(path))
+    assert [
+        f for f in json.loads(audit.stdout)["findings"] if f["rule"].startswith("secret/")
+    ] == []
+
+    back = _cli("unwrap", "claude-desktop", "--restore-secrets", "--yes")
+    assert back.returncode == 0, back.stderr
+    assert path.read_bytes() == original
