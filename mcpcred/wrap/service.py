@@ -819,7 +819,8 @@ def _refuse_repeated_keys(document: Document, patterns: tuple[Pointer, ...], pat
             )
             raise ConfigError(
                 f"{path}:{line}:{column}: the key '{key.name}'{what} appears more than once; "
-                "clients use only the last value, so mcpcred cannot move them all",
+                "clients use only the last value, so mcpcred cannot see (move or restore) "
+                "the others",
                 hint="keep one of them (rotate the other if it is a credential), then run again",
             )
 
