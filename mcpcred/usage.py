@@ -118,6 +118,15 @@ def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
                     use.pointer = entry.pointer
                     uses.append(use)
                 uses.extend(_hidden(document, uses[first:], adapter.id, shown, concrete.scope))
+                # anything else the text mentions (a block the client does not read, a
+                # setting): no server of this client gets it, but it is still a use
+                known = {ref for use in uses[first:] for ref in (*use.refs, *use.hidden)}
+                rest = [ref for ref in references.find_all(text) if ref not in known]
+                if rest:
+                    label = "(elsewhere in the file)"
+                    other = ServerUse(adapter.id, label, shown, concrete.scope, HIDDEN, False)
+                    other.hidden = list(dict.fromkeys(rest))
+                    uses.append(other)
     return uses, errors
 
 

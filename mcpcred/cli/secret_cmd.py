@@ -135,7 +135,7 @@ def secret_rm(
     from mcpcred.host import Host
     from mcpcred.keychain.index import SecretIndex
     from mcpcred.keychain.store import SecretStore
-    from mcpcred.usage import servers, users_of
+    from mcpcred.usage import HIDDEN, servers, users_of
 
     _checked(name)
     uses, unreadable = servers(Host.current())
@@ -143,7 +143,11 @@ def secret_rm(
     if users and not yes:
         where = ", ".join(
             f"{u.client}/{u.server}"
-            + (" (behind a repeated key)" if (references.SECRET, name) not in u.refs else "")
+            + (
+                " (behind a repeated key)"
+                if (references.SECRET, name) not in u.refs and u.transport != HIDDEN
+                else ""
+            )
             for u in users
         )
         raise UsageError(

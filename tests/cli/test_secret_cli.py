@@ -225,7 +225,7 @@ def test_rm_counts_every_reference_as_in_use(keychain: dict[str, str], home: Pat
 def test_rm_sees_references_behind_a_repeated_key(keychain: dict[str, str], home: Path) -> None:
     """A reference the client does not read, because a later repeated key hides it, is
     still in the file: removing the repeat (what wrap asks for) brings it back."""
-    for name in ("in-env", "in-server", "in-block", "live"):
+    for name in ("in-env", "in-server", "in-block", "live", "unread"):
         _mcpcred("secret", "set", name, "--from-stdin", stdin=TOKEN)
     desktop = home / ".config" / "Claude" / "claude_desktop_config.json"
     desktop.parent.mkdir(parents=True)
@@ -244,14 +244,21 @@ def test_rm_sees_references_behind_a_repeated_key(keychain: dict[str, str], home
         '{"mcpServers": {"s": {"command": "/opt/mcpcred", "args": ["shim", "--", "x"], '
         '"env": {"K": "mcpcred:secret/in-block"}}}, "mcpServers": {}}\n'
     )
+    vscode = home / ".config" / "Code" / "User" / "mcp.json"
+    vscode.parent.mkdir(parents=True)
+    unread = {"x": {"command": "/opt/mcpcred", "env": {"K": "mcpcred:secret/unread"}}}
+    vscode.write_text(json.dumps({"servers": {}, "mcpServers": unread}))  # VS Code reads "servers"
     for name, where in (
         ("in-env", "claude-desktop/gh (behind a repeated key)"),
         ("in-server", "claude-desktop/db (behind a repeated key)"),
         ("in-block", "cursor/mcpServers (hidden)"),
+        ("unread", "vscode/(elsewhere in the file)"),
     ):
         refused = run("secret", "rm", name)
         assert refused.code == 2, (name, refused.stderr)
         assert where in refused.stderr.splitlines()[0], refused.stderr
+        assert "(hidden) (behind" not in refused.stderr
+        assert "file) (behind" not in refused.stderr
         assert real_keychain.lookup(keychain, "mcpcred", name) == TOKEN
     listed = json.loads(run("secret", "list", "--json").stdout)
     used = {row["name"]: [u["server"] for u in row["used_by"]] for row in listed}
