@@ -245,6 +245,12 @@ def test_hard_credentials_move_and_reach_the_server_unchanged(
     report = json.loads(audit.stdout)
     assert report["summary"]["files"] == 2, report["files"]  # the config and its backup
     assert [f for f in report["findings"] if f["rule"].startswith("secret/")] == []
+    # named one by one, the records and the secret index are read too
+    assert (data / "wrapped.json").is_file()  # docker's -e split is recorded
+    audit = _cli("audit-config", "--format", "json", *map(str, written))
+    report = json.loads(audit.stdout)
+    assert report["summary"]["files"] == len(written) and report["summary"]["parse_errors"] == 0
+    assert [f for f in report["findings"] if f["rule"].startswith("secret/")] == []
 
     back = _cli("unwrap", client, "--restore-secrets", "--yes")
     assert back.returncode == 0, back.stderr
