@@ -254,7 +254,6 @@ _UNLOADABLE = (ImportError, AttributeError, ValueError, TypeError, RuntimeError)
 
 def _resolve() -> KeyringBackend:
     import keyring
-    import keyring.core
 
     try:
         return keyring.get_keyring()
