@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -207,13 +208,23 @@ _CHEZMOI_ATTRIBUTES = (
 )  # fmt: skip
 
 
+# mcpcred's own backups: ``<data>/backups/<client>/20261204T145306Z-mcp.json`` (and
+# ``...Z-2-mcp.json`` within the same second). A walk over the data folder must read them:
+# no backup may hold a secret, and audit-config is how a user checks that.
+_BACKUP_PREFIX = re.compile(r"\d{8}T\d{6}Z-(?:\d+-)?(?=.)")
+
+
 def source_name(name: str) -> str:
     """The name a dotfiles manager's source file stands for (chezmoi: ``private_dot_cursor``
-    is ``.cursor``, ``dot_mcp.json`` is ``.mcp.json``); other names are unchanged.
+    is ``.cursor``, ``dot_mcp.json`` is ``.mcp.json``), or a backup mcpcred wrote
+    (``20261204T145306Z-mcp.json`` is ``mcp.json``); other names are unchanged.
 
     Templates (``*.tmpl``) are left alone: they are not JSON until rendered.
     """
     original = name
+    backup = _BACKUP_PREFIX.match(name)
+    if backup is not None:
+        name = name[backup.end() :]
     changed = True
     while changed:
         changed = False

@@ -18,7 +18,11 @@ from mcpcred.clients import ADAPTERS, is_wrapped
 from mcpcred.discovery import expand
 from mcpcred.errors import ConfigError
 from mcpcred.host import Host
-from mcpcred.parsing.nodes import ScalarNode, pointer_index
+from mcpcred.parsing.nodes import Document, ScalarNode, pointer_index, shadowed_members
+
+# The transport of a pseudo-entry for a hidden block that is no server's (a repeated
+# ``mcpServers``): it holds references, but no client starts anything from it.
+HIDDEN = "hidden"
 
 
 @dataclass(slots=True)
@@ -36,6 +40,10 @@ class ServerUse:
     env_names: list[str] = field(default_factory=list)  # the env vars it sets
     # references the server would receive as text: no shim or headers helper resolves them
     literal: list[tuple[str, str]] = field(default_factory=list)
+    # references in values a repeated key hides: the client reads none of them, but the
+    # file holds them, and removing the repeat (the fix wrap asks for) brings them back
+    hidden: list[tuple[str, str]] = field(default_factory=list)
+    pointer: tuple[str | int, ...] = ()  # where the entry sits in its file
 
 
 @dataclass(slots=True)
@@ -82,6 +90,7 @@ def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
                     mentioned = references.find_all(text)
                     errors.append(FileError(adapter.id, shown, exc.message, mentioned))
                     continue
+                first = len(uses)
                 for entry in adapter.servers(document, concrete):
                     use = ServerUse(
                         adapter.id,
@@ -106,10 +115,52 @@ def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
                     use.literal = list(dict.fromkeys(use.literal))
                     use.plaintext = sum(1 for _ in auditor.secret_hits(entry))
                     use.env_names = [key.name for key, _ in entry.env]
+                    use.pointer = entry.pointer
                     uses.append(use)
+                uses.extend(_hidden(document, uses[first:], adapter.id, shown, concrete.scope))
+                # anything else the text mentions (a block the client does not read, a
+                # setting): no server of this client gets it, but it is still a use
+                known = {ref for use in uses[first:] for ref in (*use.refs, *use.hidden)}
+                rest = [ref for ref in references.find_all(text) if ref not in known]
+                if rest:
+                    label = "(elsewhere in the file)"
+                    other = ServerUse(adapter.id, label, shown, concrete.scope, HIDDEN, False)
+                    other.hidden = list(dict.fromkeys(rest))
+                    uses.append(other)
     return uses, errors
 
 
+def _hidden(
+    document: Document, entries: list[ServerUse], client: str, shown: str, scope: str
+) -> list[ServerUse]:
+    """Attach references hidden behind a repeated key to the server that holds them.
+
+    A hidden member inside a server (``"TOKEN": "mcpcred:secret/a", "TOKEN": "x"``) or a
+    whole hidden server entry counts for the live server of that name; a hidden block that
+    holds servers (``mcpServers`` twice) gets a pseudo-entry of its own, so that
+    ``secret rm`` still sees what it references. Returns those pseudo-entries.
+    """
+    extra: list[ServerUse] = []
+    for pointer, _key, value in shadowed_members(document.root):
+        found = [
+            ref
+            for _, node in pointer_index(value).values()
+            if isinstance(node, ScalarNode) and isinstance(node.value, str)
+            for ref in references.find_all(node.value)
+        ]
+        if not found:
+            continue
+        owners = [u for u in entries if pointer[: len(u.pointer)] == u.pointer]
+        if not owners:
+            label = "/".join(str(p) for p in pointer)
+            owners = [ServerUse(client, f"{label} (hidden)", shown, scope, HIDDEN, False)]
+            extra.extend(owners)
+        for use in owners:
+            use.hidden = list(dict.fromkeys([*use.hidden, *found]))
+    return extra
+
+
 def users_of(name: str, uses: list[ServerUse]) -> list[ServerUse]:
-    """Servers that reference secret ``name``."""
-    return [u for u in uses if (references.SECRET, name) in u.refs]
+    """Servers that reference secret ``name``, in their live values or behind a repeated key."""
+    wanted = (references.SECRET, name)
+    return [u for u in uses if wanted in u.refs or wanted in u.hidden]

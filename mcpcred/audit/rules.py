@@ -620,7 +620,7 @@ class Auditor:
             offset,
             f"{hit.title}: {hit.context} of server '{entry.name}'",
             severity=hit.severity,
-            fix=rule.fix if rule.id == WEAK_DEFAULT else _fix_for(entry),
+            fix=_weak_fix_for(entry) if rule.id == WEAK_DEFAULT else _fix_for(entry),
             evidence=redact(hit.secret),
             pointer=item.pointer,
             secret_digest=hashlib.sha256(hit.secret.encode("utf-8", "surrogatepass")).digest(),
@@ -877,6 +877,19 @@ def _fix_for(entry: ServerEntry) -> str:
     return (
         f"Rotate it and remove it from the file; {name} cannot reference variables, "
         "so keep the server's credentials in its own environment or keychain"
+    )
+
+
+def _weak_fix_for(entry: ServerEntry) -> str:
+    """A weak default needs a strong password where others reach the service; the file
+    should hold none either way, and where ``mcpcred wrap`` can move it, that is the way
+    (it moves weak defaults like any credential; it never refuses or asks twice)."""
+    fix = _fix_for(entry)
+    if not fix.startswith("Rotate it, then "):
+        return _WEAK_FIX
+    return (
+        "If the service is reachable by anyone else, set a strong random password; either way, "
+        + fix.removeprefix("Rotate it, then ")
     )
 
 

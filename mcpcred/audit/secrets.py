@@ -191,8 +191,20 @@ def is_reference(value: str) -> bool:
     if not text:
         return False
     if _BARE_REFERENCE.fullmatch(text):
-        return True
+        return _reads_as_variable(text.strip("$%"))
     return not _REFERENCE.sub("", text).strip()
+
+
+def _reads_as_variable(name: str) -> bool:
+    """Whether the NAME of a whole-value ``$NAME`` / ``%NAME%`` reads as a variable's name.
+
+    ``$PGPASSWORD``, ``$db_password`` and ``$GithubToken`` are written to be expanded;
+    ``$Kq9vZ2xP9mN4`` and ``$ecretPass1`` mix upper and lower case with digits, as a
+    generated or chosen password does, and no client that leaves ``$`` alone (Claude
+    Desktop, Cursor, Zed...) would give the server anything but that text.
+    """
+    mixed = any(c.isupper() for c in name) and any(c.islower() for c in name)
+    return not (mixed and any(c.isdigit() for c in name)) and not scrambled(name)
 
 
 def is_placeholder(value: str, name: str | None = None) -> bool:
@@ -434,22 +446,40 @@ class Detector:
         ]
 
     def _embedded_json(self, value: str, existing: list[Hit]) -> list[Hit]:
+        """Credentials in a JSON document passed as one string (``--config '{...}'``).
+
+        Every member counts, a repeated key's hidden one too (the string is in the file
+        whatever its reader keeps). Each leaf is located as a whole JSON string token,
+        after the previous leaf of the same text: a plain text search would find the
+        value inside an earlier, longer one (``"user": "Kq9x..."``), and wrap would then
+        replace that instead and leave the credential in the file.
+        """
         try:
-            data = json.loads(value)
-        except ValueError:
+            data = json.loads(value, object_pairs_hook=_Pairs)
+        except (ValueError, RecursionError):
             return []
         out: list[Hit] = []
+        cursor: dict[str, int] = {}
         for key, leaf in _leaves(data, None):
-            found = value.find(json.dumps(leaf)[1:-1])
-            offset = max(found, 0)
+            start, end = 0, len(value)  # not found as written: the whole string
+            exact = False
+            for token in dict.fromkeys((json.dumps(leaf, ensure_ascii=False), json.dumps(leaf))):
+                at = value.find(token, cursor.get(token, 0))
+                if at >= 0:
+                    cursor[token] = at + len(token)
+                    start, end = at + 1, at + len(token) - 1  # inside the quotes
+                    exact = value[start:end] == leaf  # no escape sequence in it
+                    break
             for hit in self._scan(leaf, key, "header" if key else "field", 1):
+                # The span and the secret are the text as written: the shim puts the stored
+                # value back there, so an escaped one (\" \\ \u00e9) must be stored escaped.
+                where = (start + hit.start, start + hit.end) if exact else (start, end)
                 shifted = Hit(
                     hit.kind,
                     hit.title,
                     hit.severity,
-                    offset + hit.start if found >= 0 else 0,
-                    offset + hit.end if found >= 0 else len(value),
-                    hit.secret,
+                    *where,
+                    value[where[0] : where[1]],
                     f"JSON key {key}" if key else "JSON value",
                 )
                 if not _overlaps(shifted, existing + out):
@@ -688,9 +718,15 @@ def _unquote(text: str) -> str:
     return unquote(text)
 
 
+class _Pairs(list[tuple[str, object]]):
+    """A JSON object's members in order, repeated keys included (``object_pairs_hook``)."""
+
+
 def _leaves(data: object, key: str | None) -> list[tuple[str | None, str]]:
     if isinstance(data, str):
         return [(key, data)]
+    if isinstance(data, _Pairs):
+        return [leaf for k, v in data for leaf in _leaves(v, str(k))]
     if isinstance(data, dict):
         return [leaf for k, v in data.items() for leaf in _leaves(v, str(k))]
     if isinstance(data, list):

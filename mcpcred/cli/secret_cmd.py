@@ -87,7 +87,7 @@ def secret_list(
     _ = store.backend  # refuse an unusable or insecure keychain before anything else
     indexed = SecretIndex().entries()
     uses, _ = servers(Host.current())
-    referenced = {n for u in uses for k, n in u.refs if k == references.SECRET}
+    referenced = {n for u in uses for k, n in (*u.refs, *u.hidden) if k == references.SECRET}
     rows = []
     for name in sorted(set(indexed) | referenced):
         users = users_of(name, uses)
@@ -135,13 +135,21 @@ def secret_rm(
     from mcpcred.host import Host
     from mcpcred.keychain.index import SecretIndex
     from mcpcred.keychain.store import SecretStore
-    from mcpcred.usage import servers, users_of
+    from mcpcred.usage import HIDDEN, servers, users_of
 
     _checked(name)
     uses, unreadable = servers(Host.current())
     users = users_of(name, uses)
     if users and not yes:
-        where = ", ".join(f"{u.client}/{u.server}" for u in users)
+        where = ", ".join(
+            f"{u.client}/{u.server}"
+            + (
+                " (behind a repeated key)"
+                if (references.SECRET, name) not in u.refs and u.transport != HIDDEN
+                else ""
+            )
+            for u in users
+        )
         raise UsageError(
             f"secret '{name}' is still used by {where}; those servers would fail to start",
             hint=f"unwrap them first, or pass --yes: mcpcred secret rm {name} --yes",

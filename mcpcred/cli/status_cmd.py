@@ -29,7 +29,7 @@ def status(
     from mcpcred.host import Host
     from mcpcred.keychain.store import SecretStore
     from mcpcred.oauth import records
-    from mcpcred.usage import servers
+    from mcpcred.usage import HIDDEN, servers
 
     store: SecretStore | None = None
     try:
@@ -39,6 +39,7 @@ def status(
     except SecretStoreError as exc:
         backend = f"unavailable: {exc.message}"
     uses, errors = servers(Host.current())
+    uses = [u for u in uses if u.transport != HIDDEN]  # a hidden block starts no server
     cache: dict[tuple[str, str], str] = {}
 
     def state(kind: str, name: str) -> str:

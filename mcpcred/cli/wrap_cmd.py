@@ -29,6 +29,7 @@ _STATUS_TEXT = {
     "wrapped": "already wrapped",
     "remote": "remote, no credential in the file",
     "unwrappable": "NOT WRAPPED",
+    "weak": "left as it is, a default password",
     "unwrap": "unwrap",
     "not-wrapped": "not wrapped",
     "kept": "STAYS WRAPPED",
@@ -65,6 +66,8 @@ def _show_diff(plans: list[FilePlan], secrets: list[str]) -> None:
 
 
 def _summary(plans: list[FilePlan]) -> None:
+    from mcpcred.clients import BY_ID
+
     out = sys.stderr
     for plan in plans:
         out.write(f"{printable(plan.display)} ({plan.location.client}, {plan.location.scope})\n")
@@ -87,6 +90,13 @@ def _summary(plans: list[FilePlan]) -> None:
                     f"  note: the target is in the git repository {repository}: if the file was "
                     "committed, its history keeps the secrets; rotate them\n"
                 )
+        if plan.unread:
+            out.write(
+                f"  note: credentials in blocks {BY_ID[plan.location.client].display_name} does "
+                "not read stay in the "
+                f"file (wrap cannot start those servers): {printable(', '.join(plan.unread))}; "
+                "delete them, or move them by hand\n"
+            )
         if not plan.servers:
             out.write("  no servers\n")
         for server in plan.servers:
@@ -158,8 +168,10 @@ _NOTHING_BECAUSE = {
     "wrapped": "already wrapped",
     "remote": "remote, no credential in the file",
     "unwrappable": "left as they are, with credentials mcpcred cannot move (see the notes above)",
+    "weak": "left as they are, holding only a well-known default password mcpcred cannot move",
     "not-wrapped": "not wrapped",
     "kept": "kept on mcpcred, they need references only mcpcred resolves (see the notes above)",
+    "unread": "in blocks the client does not read, with credentials left in the file",
 }
 
 
@@ -169,6 +181,9 @@ def _nothing(plans: list[FilePlan], client: str) -> str:
     for plan in plans:
         for server in plan.servers:
             by_status.setdefault(server.status, []).append(server.name)
+    unread = [name for plan in plans for name in plan.unread]
+    if unread:
+        by_status["unread"] = unread
     if not by_status:
         return f"nothing to change: {client}'s config has no servers"
     parts = [
@@ -305,6 +320,7 @@ def wrap(
             "rotate any credential that was in the file (it may be in old backups and history)\n"
         )
     left = [s.name for p in plans for s in p.servers if s.status == "unwrappable"]
+    left += [name for p in plans for name in p.unread]
     if left:
         sys.stderr.write(
             f"left in the file: the credentials of {', '.join(left)} (see the notes above)\n"

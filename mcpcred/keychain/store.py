@@ -27,6 +27,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from mcpcred.errors import (
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 SERVICE = "mcpcred"
 ALLOW_INSECURE = "MCPCRED_ALLOW_INSECURE_KEYRING"
+BACKEND_VAR = "PYTHON_KEYRING_BACKEND"
 DEFAULT_TIMEOUT = 20.0
 
 _T = TypeVar("_T")
@@ -244,10 +246,65 @@ def check_value(name: str, value: str) -> None:
         )
 
 
+# What keyring lets through when a backend's name does not import (ImportError,
+# ValueError for a name without a dot), is not a class (AttributeError, TypeError), or is
+# not usable on this system (RuntimeError from its ``priority``).
+_UNLOADABLE = (ImportError, AttributeError, ValueError, TypeError, RuntimeError)
+
+
 def _resolve() -> KeyringBackend:
     import keyring
 
-    return keyring.get_keyring()
+    try:
+        return keyring.get_keyring()
+    except _UNLOADABLE as exc:
+        # keyring imports the class PYTHON_KEYRING_BACKEND (or its config file) names and
+        # lets the import error through: that is the user's setting, not a bug in mcpcred.
+        chosen = os.environ.get(BACKEND_VAR)
+        if not chosen and not _keyring_config().is_file():
+            raise
+        raise unloadable_backend(chosen, BACKEND_VAR, exc) from None
+
+
+def load_backend(name: str, source: str) -> KeyringBackend:
+    """The backend class ``name`` (``module.Class``), instantiated, as keyring loads it.
+
+    ``source`` says where the name came from (``PYTHON_KEYRING_BACKEND``, ``--backend``),
+    so a name that does not load is reported as the setting it is, with the keychain's
+    exit code, rather than as an unexpected error.
+    """
+    import keyring.core
+
+    try:
+        return keyring.core.load_keyring(name)
+    except _UNLOADABLE as exc:
+        raise unloadable_backend(name, source, exc) from None
+
+
+def _keyring_config() -> Path:
+    """keyring's own config file (``keyringrc.cfg``), where a backend can be named too."""
+    import keyring.core
+
+    return Path(keyring.core._config_path())  # type: ignore[no-untyped-call]
+
+
+def unloadable_backend(name: str | None, source: str, exc: BaseException) -> KeychainUnavailable:
+    """The error for a keyring backend setting that names nothing loadable."""
+    if not name:
+        config = _keyring_config()
+        return KeychainUnavailable(
+            f"keyring's config file {config} names a backend that cannot be loaded here "
+            f"({type(exc).__name__}: {_reason(exc)})",
+            hint="fix default-keyring in that file, or remove it to use the OS keychain",
+        )
+    from mcpcred.terminal import printable
+
+    fix = f"unset {source}" if source == BACKEND_VAR else "run `mcpcred wrap` again"
+    return KeychainUnavailable(
+        f"{source} names a keyring backend that cannot be loaded here: '{printable(name[:200])}' "
+        f"({type(exc).__name__}: {printable(_reason(exc))})",
+        hint=f"install the package that provides it, or {fix} to use the OS keychain",
+    )
 
 
 def _translate(exc: BaseException, what: str) -> BaseException:

@@ -273,10 +273,11 @@ class Keychain:
         import keyring
         import keyring.core
 
-        from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore
+        from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore, load_backend
 
         backend = self.backend
-        chosen = keyring.core.load_keyring(backend) if backend else keyring.get_keyring()
+        source = BACKEND_VAR if self.environ.get(BACKEND_VAR) else "the shim's --backend"
+        chosen = load_backend(backend, source) if backend else keyring.get_keyring()
         env = dict(self.environ)
         if self.options.allow_insecure:
             env[ALLOW_INSECURE] = "1"

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mcpcred import references
-from mcpcred.audit.rules import Auditor, SecretValue
+from mcpcred.audit.rules import WEAK_DEFAULT, Auditor, SecretValue
 from mcpcred.audit.secrets import Hit
 from mcpcred.clients import BY_ID
 from mcpcred.clients.base import SHIM_SUBCOMMAND, is_wrapped
@@ -44,9 +44,15 @@ from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, point
 
 _CONTAINER_TOOLS = frozenset({"docker", "podman", "nerdctl"})
 _DOCKER_ENV = re.compile(r"^(--env=)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
+WEAK_DEFAULT_KIND = WEAK_DEFAULT.removeprefix("secret/")
 _GENERIC_KINDS = frozenset(
-    {"generic-secret", "password", "url-password", "url-query-secret", "url-path-secret", "jwt"}
-)
+    {
+        "generic-secret", "password", "url-password", "url-query-secret", "url-path-secret",
+        "jwt", WEAK_DEFAULT_KIND,
+        # a header's or a JSON key's value ("password" in --config '{...}'): its name says more
+        "authorization-header",
+    }
+)  # fmt: skip
 CODEX_ENV_VARS = ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR")
 CODEX_MIN_STARTUP_SEC = 30
 
@@ -79,7 +85,7 @@ class ServerPlan:
     """The verdict and the edits for one server entry."""
 
     name: str
-    status: str  # "wrap" | "wrapped" | "remote" | "unwrappable"
+    status: str  # "wrap" | "wrapped" | "remote" | "unwrappable" | "weak"
     scrub: list[Change] = field(default_factory=list)  # secrets -> references only
     changes: list[Change] = field(default_factory=list)  # everything wrap writes
     moves: list[Move] = field(default_factory=list)
@@ -349,6 +355,16 @@ class Planner:
         adapter = BY_ID.get(entry.client)
         helper_key = (adapter.header_helper if adapter else None) or ""
         if not helper_key or not in_headers or helper_key in entry.node:
+            if all(hit.kind == WEAK_DEFAULT_KIND for _, hit in hits):
+                # A demo password (admin:admin@localhost) is not a leak: audit-config does
+                # not count the server as unwrapped, so wrap does not ask to rotate it.
+                plan.status = "weak"
+                plan.notes.append(
+                    "its only credential is a well-known default password, in a place this "
+                    "client gives mcpcred no way to fill in; left as it is (set a strong one "
+                    "if others can reach the service)"
+                )
+                return plan
             plan.status = "unwrappable"
             where = "headers" if in_headers else "URL or settings"
             plan.notes.append(

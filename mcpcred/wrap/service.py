@@ -27,10 +27,10 @@ from pathlib import Path, PurePath
 
 from mcpcred import references
 from mcpcred.audit.rules import Auditor
-from mcpcred.audit.scan import display_path, parse
+from mcpcred.audit.scan import display_path, other_blocks, parse
 from mcpcred.clients import BY_ID, ClientAdapter
 from mcpcred.clients.base import WILDCARD, is_wrapped
-from mcpcred.discovery import expand
+from mcpcred.discovery import Candidate, expand
 from mcpcred.errors import (
     ConfigError,
     McpcredError,
@@ -51,6 +51,7 @@ from mcpcred.parsing.nodes import (
     ObjectNode,
     ScalarNode,
     pointer_index,
+    shadowed_members,
 )
 from mcpcred.paths import data_dir
 from mcpcred.wrap import edit, files
@@ -79,6 +80,9 @@ class FilePlan:
     new_text: str
     backup_text: str  # what the backup keeps: never a value that left the file
     hidden: list[str] = field(default_factory=list, repr=False)  # credentials a diff must hide
+    # servers with credentials in blocks the client does not read ("mcpServers/b" in a
+    # VS Code file): audit-config reports them, wrap cannot start them, so it names them
+    unread: list[str] = field(default_factory=list)
 
     @property
     def original(self) -> str:
@@ -286,6 +290,11 @@ def _plan_files(
         shown = display_path(location.path, host)
         if snapshot.linked:
             shown += f" -> {display_path(snapshot.real, host)}"
+        unread = [
+            f"{block}/{entry.name}"
+            for block, entry in other_blocks(document, Candidate(adapter, location), every)
+            if next(iter(auditor.secret_hits(entry)), None) is not None
+        ]
         plans.append(
             FilePlan(
                 location,
@@ -295,6 +304,7 @@ def _plan_files(
                 new_text,
                 without_secrets(backup_text(document, server_plans), location, adapter, auditor),
                 secrets_in(document, location, adapter, auditor),
+                unread,
             )
         )
     _check_servers(servers, seen, adapter)
@@ -318,10 +328,29 @@ def without_secrets(
         document = parse(location.path, text)
         changes = _redactions(document, location, adapter, auditor, whole=attempt == 2)
         if not changes:
-            return text
+            break
         text = edit.apply(document, changes)
         edit.verify(text, document.format, location.path, changes)
-    return text
+    return _without_hidden(text, location, auditor)
+
+
+def _without_hidden(text: str, location: ConfigLocation, auditor: Auditor) -> str:
+    """``text`` with every string a repeated key hides redacted, when it holds a credential.
+
+    wrap refuses a repeated key on the way to the servers, but one elsewhere (a client's
+    own ``"api_key"`` written twice) is no business of the run; the value it hides is
+    still in the file, and no pointer reaches it, so it is replaced through its span.
+    Only JSON and JSONC can repeat a key (TOML refuses one as a parse error).
+    """
+    document = parse(location.path, text)
+    spans = [(node.start, node.end) for node in _hidden_credentials(document, auditor)]
+    if not spans:
+        return text
+    out = text
+    for start, end in sorted(set(spans), reverse=True):
+        out = out[:start] + json.dumps(REDACTED) + out[end:]
+    parse(location.path, out)  # still parses: only string literals were replaced
+    return out
 
 
 def _redactions(
@@ -345,6 +374,21 @@ def _redactions(
     return changes
 
 
+def _hidden_credentials(document: Document, auditor: Auditor) -> list[ScalarNode]:
+    """Strings a repeated key hides that hold a credential (by name, or as a bare key)."""
+    out: list[ScalarNode] = []
+    for pointer, _key, value in shadowed_members(document.root):
+        for child_pointer, node in pointer_index(value, pointer).values():
+            if not isinstance(node, ScalarNode) or not isinstance(node.value, str):
+                continue
+            near = next((p for p in reversed(child_pointer) if isinstance(p, str)), None)
+            if auditor.detector.scan(node.value, near, "field") or auditor.detector.scan(
+                node.value, None, "positional"
+            ):
+                out.append(node)
+    return out
+
+
 def secrets_in(
     document: Document, location: ConfigLocation, adapter: ClientAdapter, auditor: Auditor
 ) -> list[str]:
@@ -353,11 +397,12 @@ def secrets_in(
     A diff's context lines show what does not change, and that may be another
     server's token or a credential wrap cannot move.
     """
-    return [
+    found = [
         str(node.value)[start:end]
         for node, spans in _credentials(document, location, adapter, auditor)
         for start, end in spans
     ]
+    return found + [str(node.value) for node in _hidden_credentials(document, auditor)]
 
 
 def _credentials(
@@ -367,7 +412,11 @@ def _credentials(
     index = pointer_index(document.root)
     grouped: dict[int, tuple[ScalarNode, set[tuple[int, int]]]] = {}
     in_servers: set[int] = set()
-    for entry in adapter.servers(document, location):
+    entries = adapter.servers(document, location)
+    # blocks the client does not read are scanned by audit-config all the same, with the
+    # same rules (a bare positional key, a flag's value): the backup must pass that scan
+    others = [entry for _, entry in other_blocks(document, Candidate(adapter, location), entries)]
+    for entry in entries + others:
         in_servers.update(pointer_index(entry.node))
         for item, found in auditor.secret_hits(entry):
             hit = composite(item, found)
@@ -770,7 +819,8 @@ def _refuse_repeated_keys(document: Document, patterns: tuple[Pointer, ...], pat
             )
             raise ConfigError(
                 f"{path}:{line}:{column}: the key '{key.name}'{what} appears more than once; "
-                "clients use only the last value, so mcpcred cannot move them all",
+                "clients use only the last value, so mcpcred cannot see (move or restore) "
+                "the others",
                 hint="keep one of them (rotate the other if it is a credential), then run again",
             )
 

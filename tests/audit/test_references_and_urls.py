@@ -57,6 +57,30 @@ def test_a_value_that_is_all_reference_is_clean(value: str, name: str) -> None:
     assert found(value, name, "header" if name == "Authorization" else "env") == []
 
 
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        ("$Kq9vZ2xP9mN4", "DB_PASSWORD"),  # a generated password that starts with "$"
+        ("$ecretPass1", "PGPASSWORD"),
+        ("%Kq9vZ2xP9mN4%", "MYSQL_PASSWORD"),
+    ],
+)
+def test_a_password_that_only_looks_like_one_dollar_variable_is_a_literal(
+    value: str, name: str
+) -> None:
+    """``$NAME`` is a reference when NAME reads as a variable's name; mixed case with
+    digits is how passwords look, and a client that leaves ``$`` alone passes the text."""
+    assert found(value, name) == [("password", value)]
+    url = f"postgresql://app:{value}@db.internal:5432/app"
+    assert found(url, None, "arg") == [("url-password", value)]
+
+
+@pytest.mark.parametrize("value", ["$PGPASSWORD", "$db_password", "$GithubToken", "$DB_PASS_2"])
+def test_a_dollar_variable_name_is_still_a_reference(value: str) -> None:
+    assert is_reference(value)
+    assert found(value, "DB_PASSWORD") == []
+
+
 def test_is_reference_needs_the_whole_value() -> None:
     assert is_reference("$TOKEN")
     assert is_reference(" Bearer ${env:TOKEN} ")

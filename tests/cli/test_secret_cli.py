@@ -162,6 +162,33 @@ def test_refuses_an_insecure_backend_unless_opted_in(keychain: dict[str, str]) -
     assert "warning: using insecure keychain backend" in allowed.stderr
 
 
+def test_a_backend_that_does_not_load_is_a_keychain_error_naming_the_variable(
+    keychain: dict[str, str], home: Path
+) -> None:
+    """A typo in PYTHON_KEYRING_BACKEND, a package not installed, a backend of another OS:
+    the user's setting, reported as one keychain error (exit 5), not as a bug (exit 70)."""
+    for backend in (
+        "keyrings.nosuch.Keyring",  # module not installed
+        "nosuch",  # no dot: keyring raises ValueError
+        "keyring.backends.SecretService.Nope",  # no such class
+        "keyring.backends.macOS.Keyring",  # not usable on this system
+    ):
+        result = run("secret", "list", env={"PYTHON_KEYRING_BACKEND": backend})
+        assert result.code == 5, result.stderr
+        first = result.stderr.splitlines()[0]
+        assert first.startswith("error: PYTHON_KEYRING_BACKEND names a keyring backend"), first
+        assert backend in first
+        assert "unexpected" not in result.stderr
+        assert "unset PYTHON_KEYRING_BACKEND" in result.stderr
+    # keyring's own config file is the other place a backend is named
+    config = home / ".config" / "python_keyring" / "keyringrc.cfg"
+    config.parent.mkdir(parents=True)
+    config.write_text("[backend]\ndefault-keyring = keyrings.nosuch.Keyring\n")
+    result = run("secret", "list")
+    assert result.code == 5, result.stderr
+    assert "keyringrc.cfg names a backend that cannot be loaded" in result.stderr
+
+
 def test_rm_counts_every_reference_as_in_use(keychain: dict[str, str], home: Path) -> None:
     """A reference in a headers helper command, a URL or an arg is in use; so is one in a
     file mcpcred cannot parse."""
@@ -193,3 +220,49 @@ def test_rm_counts_every_reference_as_in_use(keychain: dict[str, str], home: Pat
     listed = json.loads(run("secret", "list", "--json").stdout)
     used = {row["name"]: [u["server"] for u in row["used_by"]] for row in listed}
     assert used["helper"] == ["api"]
+
+
+def test_rm_sees_references_behind_a_repeated_key(keychain: dict[str, str], home: Path) -> None:
+    """A reference the client does not read, because a later repeated key hides it, is
+    still in the file: removing the repeat (what wrap asks for) brings it back."""
+    for name in ("in-env", "in-server", "in-block", "live", "unread"):
+        _mcpcred("secret", "set", name, "--from-stdin", stdin=TOKEN)
+    desktop = home / ".config" / "Claude" / "claude_desktop_config.json"
+    desktop.parent.mkdir(parents=True)
+    desktop.write_text(
+        '{"mcpServers": {\n'
+        '  "gh": {"command": "/opt/mcpcred", "args": ["shim", "--", "npx"],\n'
+        '         "env": {"T": "mcpcred:secret/in-env", "T": "mcpcred:secret/live"}},\n'
+        '  "db": {"command": "/opt/mcpcred", "args": ["shim", "--", "x", '
+        '"--key={{mcpcred:secret/in-server}}"]},\n'
+        '  "db": {"command": "x"}\n'
+        "}}\n"
+    )
+    cursor = home / ".cursor" / "mcp.json"
+    cursor.parent.mkdir()
+    cursor.write_text(
+        '{"mcpServers": {"s": {"command": "/opt/mcpcred", "args": ["shim", "--", "x"], '
+        '"env": {"K": "mcpcred:secret/in-block"}}}, "mcpServers": {}}\n'
+    )
+    vscode = home / ".config" / "Code" / "User" / "mcp.json"
+    vscode.parent.mkdir(parents=True)
+    unread = {"x": {"command": "/opt/mcpcred", "env": {"K": "mcpcred:secret/unread"}}}
+    vscode.write_text(json.dumps({"servers": {}, "mcpServers": unread}))  # VS Code reads "servers"
+    for name, where in (
+        ("in-env", "claude-desktop/gh (behind a repeated key)"),
+        ("in-server", "claude-desktop/db (behind a repeated key)"),
+        ("in-block", "cursor/mcpServers (hidden)"),
+        ("unread", "vscode/(elsewhere in the file)"),
+    ):
+        refused = run("secret", "rm", name)
+        assert refused.code == 2, (name, refused.stderr)
+        assert where in refused.stderr.splitlines()[0], refused.stderr
+        assert "(hidden) (behind" not in refused.stderr
+        assert "file) (behind" not in refused.stderr
+        assert real_keychain.lookup(keychain, "mcpcred", name) == TOKEN
+    listed = json.loads(run("secret", "list", "--json").stdout)
+    used = {row["name"]: [u["server"] for u in row["used_by"]] for row in listed}
+    assert used["in-env"] == ["gh"]
+    assert used["live"] == ["gh"]
+    status = json.loads(run("status", "--json").stdout)
+    assert "mcpServers (hidden)" not in json.dumps(status)  # a hidden block starts no server

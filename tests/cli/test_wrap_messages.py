@@ -115,3 +115,47 @@ def test_status_flags_a_reference_in_a_remote_url(keychain: dict[str, str], home
     states = {c["reference"]: c["state"] for c in server["credentials"]}
     assert states == {"mcpcred:secret/url-key": "literal", "mcpcred:secret/api-key": "missing"}
     assert "only headers are resolved" in result.stderr
+
+
+def test_weak_defaults_move_quietly_and_audit_agrees(
+    keychain: dict[str, str], config: Path, home: Path
+) -> None:
+    """A demo password moves like any credential (harmless, and the file is then clean),
+    under a name that says whose it is; where it cannot move (a remote URL), wrap leaves it
+    without the "rotate it" warning a leak gets, as audit-config does not count the server
+    as unwrapped either. audit-config's fix names the wrap command where wrap can help."""
+    local = "postgres://postgres:postgres@localhost/db"
+    servers = {
+        "pg": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-postgres", local]},
+        "app": {"command": "npx", "env": {"PASSWORD": "changeme"}},
+        "demo": {"type": "sse", "url": "http://admin:admin@localhost:8080/sse"},
+    }
+    original = json.dumps({"mcpServers": servers}, indent=2) + "\n"
+    config.write_text(original)
+    audit = run("audit-config", "--format", "json", str(config))
+    findings = json.loads(audit.stdout)["findings"]
+    assert {f["rule"] for f in findings if f["rule"].startswith("secret/")} == {
+        "secret/weak-default-credential"
+    }
+    assert not [f for f in findings if f["rule"] == "hygiene/unwrapped-server"]
+    fixes = {f["server"]: f["fix"] for f in findings if f["rule"].startswith("secret/")}
+    assert fixes["app"].endswith("mcpcred wrap claude-desktop --server app")
+    assert "mcpcred wrap" not in fixes["demo"]
+
+    result = run("wrap", "claude-desktop", "--yes")
+    assert result.code == 0, result.stderr
+    assert "rotate it" not in result.stderr.split("restart Claude Desktop")[0]
+    assert "left in the file" not in result.stderr
+    wrapped = json.loads(config.read_text())["mcpServers"]
+    assert wrapped["app"]["env"]["PASSWORD"] == "mcpcred:secret/app-password"
+    assert "{{mcpcred:secret/pg-secret}}" in wrapped["pg"]["args"][-1]
+    assert wrapped["demo"] == servers["demo"]
+    again = run("wrap", "claude-desktop", "--yes")
+    last = again.stderr.strip().splitlines()[-1]
+    assert last == (
+        "nothing to change (already wrapped: pg, app; left as they are, holding only a "
+        "well-known default password mcpcred cannot move: demo)"
+    )
+    back = run("unwrap", "claude-desktop", "--restore-secrets", "--yes")
+    assert back.code == 0, back.stderr
+    assert config.read_text() == original

@@ -6,6 +6,7 @@ what the parser sees would leave the real token in the file (and the backup).
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -94,3 +95,23 @@ def test_a_toml_config_is_not_refused_for_its_tables(keychain: dict[str, str], h
     )
     result = run("wrap", "codex", "--yes")
     assert result.code == 0, result.stderr
+
+
+def test_unwrap_refuses_a_repeated_key_too_and_says_why(
+    keychain: dict[str, str], config: Path, token: str
+) -> None:
+    """A repeated key added after wrap (by hand, by a client): unwrap cannot restore what
+    it cannot see either; the one line names the place and does not speak of moving."""
+    server = {"command": "npx", "env": {"T": token}}
+    config.write_text(json.dumps({"mcpServers": {"github": server}}))
+    assert run("wrap", "claude-desktop", "--yes").code == 0
+    wrapped = config.read_text()
+    text = wrapped.replace('"env": {', '"env": {"T": "changeme", ', 1)
+    config.write_text(text)
+    result = run("unwrap", "claude-desktop", "--restore-secrets", "--yes")
+    assert result.code == 3, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"error: {config}:1:") and "'T' of server 'github'" in first
+    assert "cannot see (move or restore) the others" in first
+    assert "keep one of them" in result.stderr
+    assert config.read_text() == text

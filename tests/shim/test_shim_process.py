@@ -239,6 +239,18 @@ def test_other_backends_go_through_keyring_and_insecure_ones_are_refused() -> No
     assert "secret 'x' is not in the keychain" in allowed.stderr
 
 
+def test_a_backend_that_does_not_load_exits_5_naming_the_variable() -> None:
+    env = {
+        **os.environ,
+        "PYTHON_KEYRING_BACKEND": "keyrings.nosuch.Keyring",
+        "T": "mcpcred:secret/x",
+    }
+    result = _shim(env=env, stdin=_initialize())
+    assert result.returncode == 5, result.stderr
+    assert "PYTHON_KEYRING_BACKEND names a keyring backend that cannot be loaded" in result.stderr
+    assert "unexpected" not in result.stderr
+
+
 def _modules_after_shim(env: dict[str, str]) -> set[str]:
     probe = (
         "import json, sys; from mcpcred.shim import launch\n"
