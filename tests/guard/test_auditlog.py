@@ -468,3 +468,34 @@ def test_a_batch_continues_the_chain_in_order(folder: Path) -> None:
     with pytest.raises(ValueError, match="set by the log"):
         log.append_many([{"event": "call"}, {"event": "call", "seq": 1}])
     assert verify(str(folder), KEY).records == 7  # a bad batch writes nothing
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.9995, 59.999, 1_700_000_000.123, 1_764_856_800.5])
+def test_timestamps_match_strftime_whatever_was_cached(seconds: float) -> None:
+    import time
+
+    auditlog._timestamp(seconds + 1)  # another second in the cache first
+    for at in (seconds, seconds + 0.001, seconds):
+        whole, millis = divmod(int(at * 1000), 1000)
+        expected = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+        assert auditlog._timestamp(at) == expected
+
+
+def test_the_head_file_is_what_json_writes(folder: Path) -> None:
+    for seq, mac in ((1, "ab" * 32), (0, ""), (7, 'odd "mac" \\ \u00e9')):
+        text = json.dumps(
+            {"seq": seq, "mac": mac, "hmac": auditlog._head_mac(KEY, seq, mac)},
+            separators=(",", ":"),
+        )
+        assert auditlog._head_bytes(KEY, seq, mac) == (text.ljust(255) + "\n").encode()
+
+
+def test_a_log_folder_removed_between_appends_is_made_again(folder: Path) -> None:
+    import shutil
+
+    log = AuditLog(str(folder / "log"), KEY)
+    log.append({"event": "call"})
+    shutil.rmtree(folder / "log")
+    log.append({"event": "call"})
+    assert (folder / "log" / auditlog.CURRENT).exists()
+    log.close()
