@@ -499,3 +499,50 @@ def test_a_log_folder_removed_between_appends_is_made_again(folder: Path) -> Non
     log.append({"event": "call"})
     assert (folder / "log" / auditlog.CURRENT).exists()
     log.close()
+
+
+class _Odd:
+    def __str__(self) -> str:
+        return "odd object"
+
+
+SEALED_RECORDS: list[dict[str, object]] = [
+    {"event": "call"},
+    {"event": "request", "server": "s", "session": "ab", "tool": "t", "request_id": 7},
+    {"event": "x", "arguments": {"z": 1, "a": [1, 2.5, None, True], "prev": "p", "seq": 3}},
+    {"event": "x", "pre": 1, "prev0": 2, "seq0": 3, "sequence": 4, "tim": 5, "timex": 6},
+    {"event": "x", "u": 1, "w": 2, "vv": 3, "": 4, "Z": 5, "~": 6, "\u00e9": "\u00e9\u2028"},
+    {"event": "x", "tuple": (1, "b"), "object": _Odd(), "nested": {"b": {"d": 1, "c": 2}}},
+    {"event": "x", "ints": {10: "ten", 9: "nine"}, "float": 1e300, "neg": -0.0},
+    {"event": "x", "quote": 'a"b\\c\n\t\x00', "emoji": "\U0001f600"},
+    {"event": "x", "lone": "\ud800 half a pair"},  # sealed by the general path
+]
+
+
+@pytest.mark.parametrize("record", SEALED_RECORDS)
+@pytest.mark.parametrize("prev", ["", "ab" * 32, 'odd "prev" \u00e9'])
+def test_records_serialised_before_the_lock_are_sealed_as_the_general_path_does(
+    record: dict[str, object], prev: str
+) -> None:
+    stamp = "2026-12-04T15:00:00.123Z"
+    expected = auditlog._seal(KEY, record, 42, stamp, prev)
+    entry = auditlog._Entry.of(record)
+    if "lone" in record:
+        assert entry is None
+        return
+    assert entry is not None
+    assert entry.seal(KEY, 42, stamp, prev) == expected
+    line, stored = expected
+    assert json.loads(line) == stored
+    assert auditlog._authentic(KEY, stored)
+
+
+def test_a_log_of_every_kind_of_record_verifies(folder: Path) -> None:
+    log = AuditLog(str(folder), KEY)
+    log.append_many([dict(record) for record in SEALED_RECORDS])
+    for record in SEALED_RECORDS:
+        log.append(dict(record))
+    log.close()
+    result = verify(str(folder), KEY)
+    assert result.problems == []
+    assert result.records == 2 * len(SEALED_RECORDS)
