@@ -41,7 +41,7 @@ from mcpcred.oauth.lock import held
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
 
 KEY_NAME = "audit:key"
 """The keychain item (service ``mcpcred``) that holds the HMAC key as hex."""
@@ -358,6 +358,27 @@ def _seal(key: bytes, record: Record, seq: int, stamp: str, prev: str) -> _Seale
     return body[:-1] + b',"mac":"' + mac.encode() + b'"}\n', stored  # mac comes last
 
 
+def _make_line_json() -> Callable[[object, int], Sequence[str]]:
+    """What ``json.dumps(separators, ensure_ascii=False, default=str)`` writes, built once
+    (see ``_make_sorted_json``); without the cycle check, so a cycle is a RecursionError."""
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has it
+
+        def slow(value: object, _level: int) -> Sequence[str]:
+            return (json.dumps(value, separators=_SEPARATORS, ensure_ascii=False, default=str),)
+
+        return slow
+    built: Callable[[object, int], Sequence[str]] = make(
+        None, str, encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+    return built
+
+
+_line_json = _make_line_json()
+
+
 def _make_sorted_json() -> Callable[[object], bytes]:
     """``_canonical`` for parsed JSON (no cycles, nothing ``default`` must convert), faster.
 
@@ -414,7 +435,10 @@ class _Entry:
     @classmethod
     def of(cls, record: Record) -> _Entry | None:
         """The record serialised, or None where only ``_seal`` can (lone surrogates)."""
-        text = json.dumps(record, separators=_SEPARATORS, ensure_ascii=False, default=str)
+        try:
+            text = "".join(_line_json(record, 0))
+        except RecursionError:  # nested too deep, or a cycle: json.dumps says which
+            text = json.dumps(record, separators=_SEPARATORS, ensure_ascii=False, default=str)
         try:
             body = text.encode("utf-8")
         except UnicodeEncodeError:
