@@ -223,7 +223,14 @@ class AuditLog:
             size, terminated, seq, prev = on_disk[1], True, end[2], end[3]
         else:  # another writer (or anything else) was here since our last append
             self._end = None
-            last, size, terminated = _last_line(current)
+            kept = self._log_fd
+            if kept is not None and on_disk is not None and kept[1] == on_disk[0]:
+                # Another shim appended to the file we keep open (two guarded servers at
+                # work): read its end through our descriptor, not by opening it again.
+                size = on_disk[1]
+                last, terminated = _tail(kept[0], size)
+            else:
+                last, size, terminated = _last_line(current)
             seq, prev = self._chain_end(last)
         stored_all: list[Record] = []
         lines: list[bytes] = []
@@ -263,7 +270,8 @@ class AuditLog:
         if kept is not None:
             os.close(kept[0])
             self._log_fd = None
-        fd = os.open(current, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, 0o600)
+        # Read and write: the end of the file is read through it when another shim appended.
+        fd = os.open(current, os.O_RDWR | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS, 0o600)
         info = os.fstat(fd)
         self._log_fd = (fd, (info.st_dev, info.st_ino))
         return fd
@@ -301,13 +309,19 @@ class AuditLog:
                 os.close(fd)
         _write_head(self.folder, self.key, seq, mac)
         with contextlib.suppress(OSError):
-            fd = os.open(path, os.O_WRONLY | _OPEN_FLAGS)
+            fd = os.open(path, os.O_RDWR | _OPEN_FLAGS)  # read by _chain_end too
             info = os.fstat(fd)
             self._head_fd = (fd, (info.st_dev, info.st_ino))
 
     def _chain_end(self, last: bytes | None) -> tuple[int, str]:
         """``seq`` and ``mac`` of the last record: the head's, or a newer last line's."""
-        head = _read_head(os.path.join(self.folder, HEAD))
+        path = os.path.join(self.folder, HEAD)
+        kept = self._head_fd if hasattr(os, "pread") else None  # not on Windows
+        on_disk = _identity(path) if kept is not None else None
+        if kept is not None and on_disk is not None and on_disk[0] == kept[1]:
+            head = _head_from(os.pread(kept[0], 4096, 0))  # the file we keep open
+        else:
+            head = _read_head(path)
         if head is not None:
             seq, mac, _ = head
             line = _parse(last) if last is not None else None
@@ -1073,7 +1087,7 @@ def _open_head_in_place(path: str, identity: tuple[int, int], size: int) -> int 
     import stat
 
     try:
-        fd = os.open(path, os.O_WRONLY | _OPEN_FLAGS | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDWR | _OPEN_FLAGS | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
     try:
@@ -1226,21 +1240,28 @@ def _last_line(path: str) -> tuple[bytes | None, int, bool]:
         return None, 0, True
     try:
         size = os.fstat(fd).st_size
-        chunk = _TAIL_CHUNK
-        while size:
-            start = max(0, size - chunk)
-            os.lseek(fd, start, os.SEEK_SET)
-            data = b"".join(_read_exactly(fd, size - start))
-            end = data.rfind(b"\n")
-            begin = data.rfind(b"\n", 0, end) if end > 0 else -1
-            if end >= 0 and (begin >= 0 or start == 0):
-                return data[begin + 1 : end], size, data.endswith(b"\n")
-            if start == 0:
-                return None, size, data.endswith(b"\n")
-            chunk *= 4
-        return None, 0, True
+        last, terminated = _tail(fd, size)
+        return last, size, terminated
     finally:
         os.close(fd)
+
+
+def _tail(fd: int, size: int) -> tuple[bytes | None, bool]:
+    """The last complete line of the first ``size`` bytes of ``fd``, and whether they end
+    with a newline."""
+    chunk = _TAIL_CHUNK
+    while size:
+        start = max(0, size - chunk)
+        os.lseek(fd, start, os.SEEK_SET)
+        data = b"".join(_read_exactly(fd, size - start))
+        end = data.rfind(b"\n")
+        begin = data.rfind(b"\n", 0, end) if end > 0 else -1
+        if end >= 0 and (begin >= 0 or start == 0):
+            return data[begin + 1 : end], data.endswith(b"\n")
+        if start == 0:
+            return None, data.endswith(b"\n")
+        chunk *= 4
+    return None, True
 
 
 def _read_exactly(fd: int, count: int) -> Iterator[bytes]:
