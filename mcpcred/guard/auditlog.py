@@ -37,7 +37,7 @@ import time
 from bisect import bisect_left
 
 from mcpcred.errors import SecretCorrupt, ShimError
-from mcpcred.oauth.lock import held
+from mcpcred.oauth.lock import _try_lock, _unlock, held
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ class AuditLog:
     """Appends records to the log in ``folder``; safe across threads and processes."""
 
     __slots__ = (
-        "_end", "_head_fd", "_log_fd", "_mutex", "clock", "folder", "keep", "key",
+        "_end", "_head_fd", "_lock_fd", "_log_fd", "_mutex", "clock", "folder", "keep", "key",
         "lock_timeout", "max_bytes",
     )  # fmt: skip
 
@@ -152,6 +152,7 @@ class AuditLog:
         self._head_fd: tuple[int, tuple[int, int]] | None = None
         self._end: tuple[tuple[int, int], int, int, str] | None = None  # id, size, seq, mac
         self._mutex = threading.Lock()  # threads of one process; the lock file is per process
+        self._lock_fd: tuple[int, tuple[int, int]] | None = None  # audit.lock, kept open
 
     def append(self, record: Record) -> Record:
         """Write one record after the last; returns it as stored (``seq``, ``mac`` ...)."""
@@ -177,24 +178,47 @@ class AuditLog:
         if not self._mutex.acquire(timeout=self.lock_timeout):  # another thread is stuck
             raise self._lock_error("audit log")
         try:
-            lock = held(
-                os.path.join(self.folder, LOCK),
-                timeout=self.lock_timeout,
-                what="audit log",
-                error=self._lock_error,
-                first_delay=LOCK_POLL,
-            )
-            try:
-                lock.__enter__()
-            except FileNotFoundError:  # no folder (yet, or any more): the lock file needs one
-                _make_folder(self.folder)
-                lock.__enter__()
+            fd = self._lock()
             try:
                 return self._append_locked(records, entries)
             finally:
-                lock.__exit__(None, None, None)
+                _unlock(fd)
         finally:
             self._mutex.release()
+
+    def _lock(self) -> int:
+        """Take the lock file's lock (the same one ``held`` takes) through a kept descriptor.
+
+        Opening and closing ``audit.lock`` for every append cost two system
+        calls and ``held``'s set-up on the request's path; the descriptor stays
+        open instead, and the path is looked up (``stat``) before each use, so a
+        lock file that was removed or replaced is opened again, as ``held``
+        would. Waits are bounded the same way (polled, ``lock_timeout``).
+        """
+        path = os.path.join(self.folder, LOCK)
+        kept = self._lock_fd
+        on_disk = _identity(path) if kept is not None else None
+        if kept is not None and (on_disk is None or on_disk[0] != kept[1]):
+            os.close(kept[0])
+            kept = self._lock_fd = None
+        if kept is None:
+            flags = os.O_RDWR | os.O_CREAT | _OPEN_FLAGS
+            try:
+                fd = os.open(path, flags, 0o600)
+            except FileNotFoundError:  # no folder (yet, or any more): the lock file needs one
+                _make_folder(self.folder)
+                fd = os.open(path, flags, 0o600)
+            info = os.fstat(fd)
+            kept = self._lock_fd = (fd, (info.st_dev, info.st_ino))
+        fd = kept[0]
+        deadline = time.monotonic() + self.lock_timeout
+        delay = LOCK_POLL
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                raise self._lock_error("audit log")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
+        return fd
 
     def close(self) -> None:
         """Close the files kept open between appends (the log can still be appended to)."""
@@ -202,11 +226,11 @@ class AuditLog:
             self._forget()
 
     def _forget(self) -> None:
-        for kept in (self._log_fd, self._head_fd):
+        for kept in (self._log_fd, self._head_fd, self._lock_fd):
             if kept is not None:
                 with contextlib.suppress(OSError):
                     os.close(kept[0])
-        self._log_fd = self._head_fd = self._end = None
+        self._log_fd = self._head_fd = self._end = self._lock_fd = None
 
     def _lock_error(self, what: str) -> Exception:
         return ShimError(

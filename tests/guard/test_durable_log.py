@@ -552,3 +552,20 @@ def test_a_head_replaced_by_a_symlink_is_not_written_through(tmp_path: Path) -> 
     assert json.loads(head.read_bytes())["seq"] == 2
     assert json.loads(elsewhere.read_bytes())["seq"] == 1
     log.close()
+
+
+def test_a_removed_lock_file_is_opened_again_not_the_kept_one(tmp_path: Path) -> None:
+    """The lock's descriptor is kept between appends; a lock file removed meanwhile is
+    opened again, so the log waits for whoever holds the new one."""
+    from mcpcred.errors import ShimError
+    from mcpcred.guard import auditlog
+    from mcpcred.oauth.lock import held
+
+    log = auditlog.AuditLog(str(tmp_path), bytes(range(32)), lock_timeout=0.2)
+    log.append({"event": "call"})
+    (tmp_path / auditlog.LOCK).unlink()
+    with held(tmp_path / auditlog.LOCK, timeout=1, what="test"), pytest.raises(ShimError):
+        log.append({"event": "call"})
+    log.append({"event": "call"})
+    assert [r["seq"] for _, _, r in auditlog.read(str(tmp_path)) if r] == [1, 2]
+    log.close()
