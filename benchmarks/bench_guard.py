@@ -132,7 +132,13 @@ class Connection:
     """One session with the server: direct, or through ``mcpcred shim`` in guard mode."""
 
     def __init__(
-        self, label: str, guarded: bool, env: dict[str, str], tmp: Path, server_name: str = NAME
+        self,
+        label: str,
+        guarded: bool,
+        env: dict[str, str],
+        tmp: Path,
+        server_name: str = NAME,
+        mcpcred: Path = MCPCRED,
     ) -> None:
         self.label = label
         self.guarded = guarded
@@ -142,7 +148,7 @@ class Connection:
         server = [PYTHON, str(SERVER), "--pid-file", str(self.pid_file)]
         server += ["--record", str(self.record)] if guarded else []
         argv = (
-            [str(MCPCRED), "shim", "--server", server_name, "--client", "bench", "--", *server]
+            [str(mcpcred), "shim", "--server", server_name, "--client", "bench", "--", *server]
             if guarded
             else server
         )
@@ -464,6 +470,14 @@ def main(argv: list[str] | None = None) -> int:
         help="500 calls, 50 warm-up, 1 run per size, memory after 1000 and 5000 calls",
     )
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="MCPCRED",
+        help="also time the shim of another mcpcred (its console script, e.g. an older "
+        "checkout's .venv/bin/mcpcred), interleaved with the others, with its own config "
+        "and data folder",
+    )
+    parser.add_argument(
         "--check", "--strict", action="store_true", help="exit 1 when a target fails"
     )
     args = parser.parse_args(argv)
@@ -480,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--calls, --runs and --mem-calls must be positive, the second >= the first")
     if not report.ready(MCPCRED, keychain.require_tools):
         return 2
+    if args.baseline is not None and not args.baseline.is_file():
+        parser.error(f"--baseline: no console script at {args.baseline}")
 
     started = time.perf_counter()
     report.announce(
@@ -512,11 +528,29 @@ def run_all(
     audit_log = Path(env["MCPCRED_DATA_DIR"]) / "log" / "audit.jsonl"
     connections: list[Connection] = []
 
-    def connect(label: str, guarded: bool, server_name: str = NAME) -> Connection:
-        conn = Connection(label, guarded, env, tmp, server_name)
+    def connect(
+        label: str,
+        guarded: bool,
+        server_name: str = NAME,
+        mcpcred: Path = MCPCRED,
+        own: dict[str, str] | None = None,
+    ) -> Connection:
+        conn = Connection(label, guarded, {**env, **(own or {})}, tmp, server_name, mcpcred)
         connections.append(conn)
         conn.initialize()
         return conn
+
+    # Another mcpcred (an older version) must not share this one's config (it may not know
+    # its keys), pins or audit log (two versions writing one chain).
+    baseline_env: dict[str, str] = {}
+    if args.baseline is not None:
+        own = tmp / "baseline"
+        (own / "data").mkdir(parents=True, mode=0o700)
+        (own / "config.toml").write_text(f'[servers.{NAME}]\ndeny = ["delete_*"]\n')
+        baseline_env = {
+            "MCPCRED_CONFIG": str(own / "config.toml"),
+            "MCPCRED_DATA_DIR": str(own / "data"),
+        }
 
     with keychain.real_secret_service() as keychain_env:
         keychain.clear(keychain_env, SERVICE)
@@ -541,12 +575,17 @@ def run_all(
             direct = connect("direct", False)
             guarded = connect("guarded", True)
             unmasked = connect("unmasked", True, UNMASKED)
-            times, cpu = latency_section([direct, guarded, unmasked], calls, warmup)
+            timed = [direct, guarded, unmasked]
+            if args.baseline is not None:
+                base = connect("baseline", True, NAME, args.baseline, baseline_env)
+                if parent_pid(base.server_pid) != base.process.pid:
+                    raise BenchError(f"the baseline shim ({args.baseline}) did not relay")
+                timed.append(base)
+            times, cpu = latency_section(timed, calls, warmup)
             lat_direct, lat_guarded = times["direct"], times["guarded"]
-            rates = throughput_section([direct, guarded, unmasked], sizes, runs)
-            unmasked.close()
-            direct.close()
-            guarded.close()
+            rates = throughput_section(timed, sizes, runs)
+            for conn in timed[:3]:  # the baseline last (below): an older shim's exit has been
+                conn.close()  # seen to leave the test keychain locked for the next start
             memory_conn = connect("memory", True)
             memory = memory_section(memory_conn, small, large, max(sizes))
             memory_code = memory_conn.close()
@@ -566,11 +605,14 @@ def run_all(
     med_u = statistics.median(lat_unmasked) * 1000
     print(f"== latency: sequential tools/call echo round trips ({calls} each, interleaved) ==")
     rows = [["", "calls", "best ms", "median ms", "p99 ms", "max ms"]]
-    for label, values in (
+    shown = [
         ("direct", lat_direct),
         ("guarded, masking (default)", lat_guarded),
         ("guarded, mask_injected = false", lat_unmasked),
-    ):
+    ]
+    if "baseline" in times:
+        shown.append(("baseline (--baseline)", times["baseline"]))
+    for label, values in shown:
         ms = [v * 1000 for v in values]
         rows.append(
             [
@@ -595,6 +637,16 @@ def run_all(
         f"the guard adds {med_u - med_d:+.3f} ms, with it {med_g - med_d:+.3f} ms "
         f"(masking: {med_g - med_u:+.3f} ms)"
     )
+    if "baseline" in times:
+        lat_base = times["baseline"]
+        med_b = statistics.median(lat_base) * 1000
+        p99_b = percentile(lat_base, 0.99) * 1000
+        over = statistics.median(g - b for g, b in zip(lat_guarded, lat_base, strict=True))
+        print(
+            f"  baseline ({args.baseline}): adds {med_b - med_d:+.3f} ms median, "
+            f"{p99_b - p99_d:+.3f} ms p99; this mcpcred adds {med_g - med_b:+.3f} ms median "
+            f"to it (paired: {over * 1000:+.3f} ms)"
+        )
     costs = mask_costs(max(sizes))
     if costs is not None:
         print(
@@ -614,6 +666,9 @@ def run_all(
     # --- throughput ---
     print("== throughput: one big tool result, request to the answer's last byte ==")
     rows = [["result", "runs", "direct MB/s", "guarded MB/s", "guarded/direct", "unmasked MB/s"]]
+    with_base = "baseline" in times
+    if with_base:
+        rows[0].append("baseline MB/s")
     for size in sizes:
         d = statistics.median(rates[size]["direct"])
         g = statistics.median(rates[size]["guarded"])
@@ -621,7 +676,9 @@ def run_all(
         rows.append(
             [f"{size / MB:g} MB", str(runs), f"{d:.0f}", f"{g:.0f}", f"{g / d:.2f}", f"{u:.0f}"]
         )
-    print(table(rows, {1, 2, 3, 4, 5}))
+        if with_base:
+            rows[-1].append(f"{statistics.median(rates[size]['baseline']):.0f}")
+    print(table(rows, set(range(1, len(rows[0])))))
     print("  guarded: masking the injected secret (the default); unmasked: mask_injected = false")
     print("  MB = 10^6 bytes of the answer line; medians; every answer checked byte for byte")
     print()

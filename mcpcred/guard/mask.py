@@ -55,6 +55,8 @@ MIN_LENGTH = 8  # shorter values are replaced only where a whole string equals t
 SMALL = 256  # up to this size a line is searched with the regex, above with `in` per form
 STDERR_LIMIT = 64 * 1024  # a stderr line longer than this is passed on in pieces
 STDERR_IDLE = 0.2  # seconds: a stderr line without its newline is passed on after this
+AUDIT_CACHED = 256  # audit strings up to this long are remembered masked (``_Index.audited``)
+AUDIT_CACHE_SIZE = 4096  # entries; emptied when full
 # Audit record fields the guard fills from its own state, never from a message: left
 # alone, so a short value such as "call" cannot rewrite an event's name.
 OWN_FIELDS = frozenset(
@@ -125,8 +127,8 @@ class _Index:
     """
 
     __slots__ = (
-        "audit", "by_audit", "by_bytes", "by_head", "by_text", "heads", "lines", "longest",
-        "needles", "short", "text",
+        "audit", "audited", "by_audit", "by_bytes", "by_head", "by_text", "heads", "lines",
+        "longest", "needles", "short", "text",
     )  # fmt: skip
 
     def __init__(self, values: dict[str, str]) -> None:
@@ -171,6 +173,11 @@ class _Index:
         wire = sorted(by_bytes, key=len, reverse=True)
         self.lines = re.compile(b"|".join(map(re.escape, wire))) if wire else None
         self.needles = _without_superstrings(wire)
+        # Short strings as the audit log keeps them (``Masker.text(audit=True)``), by text:
+        # records repeat their session id, method, tool and argument names, and the request
+        # record is masked on the relay's thread. It belongs to this index, so a value
+        # added later (a new index) starts an empty one.
+        self.audited: dict[str, str] = {}
 
 
 def _without_superstrings(needles: list[bytes]) -> list[bytes]:
@@ -298,6 +305,17 @@ class Masker:
         an error message, may end inside a value, which an exact match cannot see).
         """
         index = self._index
+        if audit and seen is None and len(text) <= AUDIT_CACHED:
+            done = index.audited.get(text)
+            if done is None:
+                done = self._text(index, text, None, True)
+                if len(index.audited) >= AUDIT_CACHE_SIZE:
+                    index.audited.clear()
+                index.audited[text] = done
+            return done
+        return self._text(index, text, seen, audit)
+
+    def _text(self, index: _Index, text: str, seen: dict[str, int] | None, audit: bool) -> str:
         if not audit and text in index.short:
             reference = index.short[text]
             if seen is not None:
@@ -325,12 +343,11 @@ class Masker:
             parts.append(text[at:])
             text = "".join(parts)
         if audit:
-            text = self._cut_tail(text)
+            text = self._cut_tail(index, text)
         return text
 
-    def _cut_tail(self, text: str) -> str:
+    def _cut_tail(self, index: _Index, text: str) -> str:
         """``text`` without a trailing first part (``MIN_LENGTH`` or more) of a value."""
-        index = self._index
         if index.heads is None or len(text) < MIN_LENGTH:
             return text
         for found in index.heads.finditer(text, max(0, len(text) - index.longest + 1)):

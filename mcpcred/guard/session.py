@@ -424,13 +424,15 @@ class Session:
         wanted = params["requestId"]
         found = [
             guard_id
-            for guard_id, pending in self.pending.items()
+            for guard_id, pending in list(self.pending.items())  # the server's thread deletes
             if type(pending.request_id) is type(wanted) and pending.request_id == wanted
         ]
         if not found:
             return None  # answered already, refused here, or never sent
         guard_id = found[-1]
-        pending = self.pending.pop(guard_id)
+        pending = self.pending.pop(guard_id, None)  # None: answered meanwhile
+        if pending is None:
+            return None
         if len(self.cancelled) >= MAX_PENDING:
             self.cancelled.pop(next(iter(self.cancelled)))
         self.cancelled[guard_id] = None
@@ -462,7 +464,9 @@ class Session:
         A large answer read into a ``bytearray`` may come back as that buffer,
         edited in place (its id swapped for the client's).
         """
-        listing = any(p.method == "tools/list" for p in self.pending.values())
+        # A snapshot (copied in one step): the client's thread adds requests meanwhile, and
+        # iterating the dict itself raised "changed size during iteration", dropping answers.
+        listing = any(p.method == "tools/list" for p in list(self.pending.values()))
         if len(line) > BIG and self.pending and not listing:
             spliced = self._big_answer(line)
             if spliced is not None:
@@ -512,7 +516,8 @@ class Session:
             return None
         if len(_ANY_ID.findall(line)) != 1:
             return None
-        del self.pending[guard_id]
+        if self.pending.pop(guard_id, None) is None:  # cancelled by the client's thread meanwhile
+            return None  # parsed, then dropped as an answer to a cancelled request
         if pending.method in _AUDITED:
             self._log_pending(pending, "error" if is_error else "ok", len(line))
         client_id = wire.canonical(pending.request_id)[:-1]
@@ -544,7 +549,9 @@ class Session:
                 del self.cancelled[guard_id]  # the client gave up on it
                 return _DROP
             return self._unmatched(message["id"], size)
-        del self.pending[guard_id]
+        if self.pending.pop(guard_id, None) is None:  # cancelled by the client's thread meanwhile
+            self.cancelled.pop(guard_id, None)
+            return _DROP
         message = {**message, "id": pending.request_id}
         result = message.get("result")
         failed = "error" in message or (isinstance(result, dict) and result.get("isError") is True)
@@ -776,11 +783,13 @@ class Session:
     def abandon(self, why: str) -> bytes:
         """Error answers for every request the server will never answer now."""
         answers = []
-        for pending in self.pending.values():
+        for guard_id in list(self.pending):  # the client's thread may still add requests
+            pending = self.pending.pop(guard_id, None)
+            if pending is None:
+                continue
             answers.append(rpc_error(pending.request_id, f"mcpcred: server '{self.server}' {why}"))
             if pending.method in _AUDITED:
                 self._log_pending(pending, "error", 0, error=why)
-        self.pending.clear()
         return b"".join(answers)
 
     # -- records ---------------------------------------------------------------------

@@ -19,6 +19,10 @@ from __future__ import annotations
 import json
 import re
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
 _SEPARATORS = (",", ":")
 # Where a line can hold a lone surrogate: an escape (strict UTF-8 has none raw).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -37,12 +41,22 @@ class Unreadable(ValueError):
 
 
 def _pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    """An object, unless two of its keys could be the same key to some parser."""
+    """An object, unless two of its keys could be the same key to some parser.
+
+    Keys that are all ASCII with no upper-case letter are already their own
+    case fold, so distinct ones cannot collide: the common case (``jsonrpc``,
+    ``id``, ``params``...) skips folding each key (this runs for every object
+    of every message).
+    """
     result = dict(pairs)
     if len(result) != len(pairs):
         raise Unreadable("an object has the same key twice")
-    if len(result) > 1 and len({key.casefold() for key in result}) != len(result):
-        raise Unreadable("an object has keys that differ only in case")
+    if len(result) > 1:
+        joined = "".join(result)
+        if joined.isascii() and joined == joined.lower():
+            return result
+        if len({key.casefold() for key in result}) != len(result):
+            raise Unreadable("an object has keys that differ only in case")
     return result
 
 
@@ -101,7 +115,7 @@ def canonical(message: object) -> bytes:
     every parser reads alike, so they are refused here.
     """
     try:
-        text = json.dumps(message, ensure_ascii=True, separators=_SEPARATORS, allow_nan=False)
+        text = "".join(_encode(message, 0))
     except RecursionError:
         raise Unreadable("nested too deeply") from None
     except ValueError:
@@ -110,6 +124,41 @@ def canonical(message: object) -> bytes:
     if _ESCAPED_SURROGATE in data and _lone_surrogate(message):
         raise Unreadable("a string holds a lone surrogate")
     return data + b"\n"
+
+
+def _make_encoder() -> Callable[[object, int], Sequence[str]]:
+    """``json.dumps(ensure_ascii=True, separators=(",", ":"), allow_nan=False)``, built once.
+
+    ``json.dumps`` builds a new encoder on every call, which costs more than
+    encoding a small message (about 3.5 us against 1.4 for a ``tools/call``);
+    ``canonical`` runs for every message both ways. This is the same C encoder
+    ``json.dumps`` uses, without its check for reference cycles: a message is
+    parsed JSON or built by the guard, never cyclic, and a cycle would still
+    end in ``RecursionError``. Where the C encoder is missing, ``json.dumps``.
+    """
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)
+
+    def unsupported(value: object) -> object:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+    if make is None:  # pragma: no cover - CPython has it
+
+        def slow(message: object, _level: int) -> Sequence[str]:
+            text = json.dumps(message, ensure_ascii=True, separators=_SEPARATORS, allow_nan=False)
+            return (text,)
+
+        return slow
+    # markers, default, string encoder, indent, key and item separators, sort_keys,
+    # skipkeys, allow_nan
+    built: Callable[[object, int], Sequence[str]] = make(
+        None, unsupported, encoder.encode_basestring_ascii, None, ":", ",", False, False, False
+    )
+    return built
+
+
+_encode = _make_encoder()
 
 
 def _lone_surrogate(message: object) -> bool:

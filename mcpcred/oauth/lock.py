@@ -35,9 +35,12 @@ class held:  # lower case: it reads as `with held(path, ...)`
 
     ``error``, when given, builds the exception raised on the timeout instead
     (it receives ``what``), so other users of the lock keep their own error.
+    ``first_delay`` is the first wait between tries (it doubles up to 20 ms):
+    a lock held for microseconds at a time (the audit log's) is worth polling
+    sooner than one held for a network round trip.
     """
 
-    __slots__ = ("_fd", "error", "path", "timeout", "what")
+    __slots__ = ("_fd", "error", "first_delay", "path", "timeout", "what")
 
     def __init__(
         self,
@@ -46,8 +49,10 @@ class held:  # lower case: it reads as `with held(path, ...)`
         timeout: float,
         what: str,
         error: Callable[[str], Exception] | None = None,
+        first_delay: float = _FIRST_DELAY,
     ) -> None:
         self.path = path
+        self.first_delay = first_delay
         self.timeout = timeout
         self.what = what
         self.error = error
@@ -58,7 +63,7 @@ class held:  # lower case: it reads as `with held(path, ...)`
         fd = os.open(self.path, flags, 0o600)
         try:
             deadline = time.monotonic() + self.timeout
-            delay = _FIRST_DELAY
+            delay = self.first_delay
             while not _try_lock(fd):
                 if time.monotonic() >= deadline:
                     if self.error is not None:

@@ -468,3 +468,81 @@ def test_a_batch_continues_the_chain_in_order(folder: Path) -> None:
     with pytest.raises(ValueError, match="set by the log"):
         log.append_many([{"event": "call"}, {"event": "call", "seq": 1}])
     assert verify(str(folder), KEY).records == 7  # a bad batch writes nothing
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.9995, 59.999, 1_700_000_000.123, 1_764_856_800.5])
+def test_timestamps_match_strftime_whatever_was_cached(seconds: float) -> None:
+    import time
+
+    auditlog._timestamp(seconds + 1)  # another second in the cache first
+    for at in (seconds, seconds + 0.001, seconds):
+        whole, millis = divmod(int(at * 1000), 1000)
+        expected = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+        assert auditlog._timestamp(at) == expected
+
+
+def test_the_head_file_is_what_json_writes(folder: Path) -> None:
+    for seq, mac in ((1, "ab" * 32), (0, ""), (7, 'odd "mac" \\ \u00e9')):
+        text = json.dumps(
+            {"seq": seq, "mac": mac, "hmac": auditlog._head_mac(KEY, seq, mac)},
+            separators=(",", ":"),
+        )
+        assert auditlog._head_bytes(KEY, seq, mac) == (text.ljust(255) + "\n").encode()
+
+
+def test_a_log_folder_removed_between_appends_is_made_again(folder: Path) -> None:
+    import shutil
+
+    log = AuditLog(str(folder / "log"), KEY)
+    log.append({"event": "call"})
+    shutil.rmtree(folder / "log")
+    log.append({"event": "call"})
+    assert (folder / "log" / auditlog.CURRENT).exists()
+    log.close()
+
+
+class _Odd:
+    def __str__(self) -> str:
+        return "odd object"
+
+
+SEALED_RECORDS: list[dict[str, object]] = [
+    {"event": "call"},
+    {"event": "request", "server": "s", "session": "ab", "tool": "t", "request_id": 7},
+    {"event": "x", "arguments": {"z": 1, "a": [1, 2.5, None, True], "prev": "p", "seq": 3}},
+    {"event": "x", "pre": 1, "prev0": 2, "seq0": 3, "sequence": 4, "tim": 5, "timex": 6},
+    {"event": "x", "u": 1, "w": 2, "vv": 3, "": 4, "Z": 5, "~": 6, "\u00e9": "\u00e9\u2028"},
+    {"event": "x", "tuple": (1, "b"), "object": _Odd(), "nested": {"b": {"d": 1, "c": 2}}},
+    {"event": "x", "ints": {10: "ten", 9: "nine"}, "float": 1e300, "neg": -0.0},
+    {"event": "x", "quote": 'a"b\\c\n\t\x00', "emoji": "\U0001f600"},
+    {"event": "x", "lone": "\ud800 half a pair"},  # sealed by the general path
+]
+
+
+@pytest.mark.parametrize("record", SEALED_RECORDS)
+@pytest.mark.parametrize("prev", ["", "ab" * 32, 'odd "prev" \u00e9'])
+def test_records_serialised_before_the_lock_are_sealed_as_the_general_path_does(
+    record: dict[str, object], prev: str
+) -> None:
+    stamp = "2026-12-04T15:00:00.123Z"
+    expected = auditlog._seal(KEY, record, 42, stamp, prev)
+    entry = auditlog._Entry.of(record)
+    if "lone" in record:
+        assert entry is None
+        return
+    assert entry is not None
+    assert entry.seal(KEY, 42, stamp, prev) == expected
+    line, stored = expected
+    assert json.loads(line) == stored
+    assert auditlog._authentic(KEY, stored)
+
+
+def test_a_log_of_every_kind_of_record_verifies(folder: Path) -> None:
+    log = AuditLog(str(folder), KEY)
+    log.append_many([dict(record) for record in SEALED_RECORDS])
+    for record in SEALED_RECORDS:
+        log.append(dict(record))
+    log.close()
+    result = verify(str(folder), KEY)
+    assert result.problems == []
+    assert result.records == 2 * len(SEALED_RECORDS)

@@ -513,3 +513,59 @@ def test_verify_names_a_deleted_start_and_exits_1(tmp_path: Path, keychain: dict
     reset = verify(tmp_path, "--reset-checkpoint")  # reports, then takes the log as it is
     assert reset.returncode == 1 and "checkpoint reset" in reset.stderr
     assert verify(tmp_path).returncode == 0
+
+
+def test_shims_sharing_a_log_update_one_head_file_in_place(tmp_path: Path) -> None:
+    """Two writers take turns: after each has written once, the head is not replaced
+    (renamed) on every append any more, it is rewritten in place."""
+    from mcpcred.guard import auditlog
+
+    key = bytes(range(32))
+    first = auditlog.AuditLog(str(tmp_path), key)
+    second = auditlog.AuditLog(str(tmp_path), key)
+    first.append({"event": "call"})
+    second.append({"event": "call"})
+    head = tmp_path / auditlog.HEAD
+    inode = head.stat().st_ino
+    for index in range(6):
+        (first if index % 2 else second).append({"event": "call", "detail": str(index)})
+        assert head.stat().st_ino == inode
+    assert json.loads(head.read_bytes())["seq"] == 8
+    assert auditlog.verify(str(tmp_path), key).ok
+    first.close()
+    second.close()
+
+
+def test_a_head_replaced_by_a_symlink_is_not_written_through(tmp_path: Path) -> None:
+    from mcpcred.guard import auditlog
+
+    key = bytes(range(32))
+    log = auditlog.AuditLog(str(tmp_path / "log"), key)
+    log.append({"event": "call"})
+    head = tmp_path / "log" / auditlog.HEAD
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(head.read_bytes())
+    head.unlink()
+    head.symlink_to(elsewhere)
+    log.append({"event": "call"})
+    assert not head.is_symlink()
+    assert json.loads(head.read_bytes())["seq"] == 2
+    assert json.loads(elsewhere.read_bytes())["seq"] == 1
+    log.close()
+
+
+def test_a_removed_lock_file_is_opened_again_not_the_kept_one(tmp_path: Path) -> None:
+    """The lock's descriptor is kept between appends; a lock file removed meanwhile is
+    opened again, so the log waits for whoever holds the new one."""
+    from mcpcred.errors import ShimError
+    from mcpcred.guard import auditlog
+    from mcpcred.oauth.lock import held
+
+    log = auditlog.AuditLog(str(tmp_path), bytes(range(32)), lock_timeout=0.2)
+    log.append({"event": "call"})
+    (tmp_path / auditlog.LOCK).unlink()
+    with held(tmp_path / auditlog.LOCK, timeout=1, what="test"), pytest.raises(ShimError):
+        log.append({"event": "call"})
+    log.append({"event": "call"})
+    assert [r["seq"] for _, _, r in auditlog.read(str(tmp_path)) if r] == [1, 2]
+    log.close()

@@ -339,3 +339,30 @@ def test_a_value_that_is_not_valid_unicode_is_still_masked() -> None:
     masked.add("secret/odd", value)
     line = json.dumps({"text": f"x {value} y"}).encode()  # \udcff escaped
     assert json.loads(masked.line(line)) == {"text": f"x {placeholder('secret/odd')} y"}
+
+
+def test_audit_strings_remembered_masked_are_forgotten_when_a_value_is_added() -> None:
+    """The audit cache belongs to one index: a value added later is masked in a string
+    that was already seen (and cached) without it."""
+    masker = Masker()
+    masker.add("secret/first", "first-value-12345")
+    text = "token second-value-67890 and first-value-12345"
+    assert masker.record({"detail": text})["detail"] == (
+        "token second-value-67890 and [redacted mcpcred:secret/first]"
+    )
+    masker.add("secret/second", "second-value-67890")
+    assert masker.record({"detail": text})["detail"] == (
+        "token [redacted mcpcred:secret/second] and [redacted mcpcred:secret/first]"
+    )
+
+
+def test_audit_masking_is_the_same_from_the_cache_and_without_it() -> None:
+    masker = Masker()
+    masker.add("secret/s", "s3cr3t-value-abcdef")
+    short = "cut s3cr3t-va"  # ends inside the value: cut as well
+    long = "x" * (mask.AUDIT_CACHED + 1) + " s3cr3t-value-abcdef"
+    for text in (short, long, "nothing here"):
+        first = masker.text(text, audit=True)
+        assert masker.text(text, audit=True) == first
+        assert masker._text(masker._index, text, None, True) == first
+    assert masker.text(short, audit=True) == "cut [redacted mcpcred:secret/s]"

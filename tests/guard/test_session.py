@@ -819,3 +819,45 @@ def test_server_messages_a_case_insensitive_client_reads_differently_are_not_pas
     assert out is None or ("error" in json.loads(out) and json.loads(out)["id"] == 2)
     assert out is None or b"delete" not in out
     assert [r["event"] for r in records] == ["malformed"]
+
+
+def test_answers_and_requests_on_two_threads_at_once_never_break_the_session() -> None:
+    """The relay calls ``from_client`` and ``from_server`` from two threads. Iterating
+    ``pending`` while the other thread added or removed a request raised "dictionary
+    changed size during iteration", and the relay dropped that answer (seen by
+    benchmarks/bench_guard.py with 50 calls in flight)."""
+    import sys
+    import threading
+
+    session = Session(ServerGuard("x"), client=None, record=lambda r: None, warn=lambda t: None)
+    errors: list[str] = []
+    count = 3000
+
+    def client() -> None:
+        for i in range(1, count + 1):
+            line = b'{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"e"}}\n' % i
+            try:
+                session.from_client(line)
+                if i % 7 == 0:  # a cancellation racing the answer
+                    session.from_client(
+                        b'{"jsonrpc":"2.0","method":"notifications/cancelled",'
+                        b'"params":{"requestId":%d}}\n' % (i - 1)
+                    )
+            except Exception as exc:
+                errors.append(repr(exc))
+
+    sender = threading.Thread(target=client)
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        sender.start()
+        while sender.is_alive() or session.pending:
+            for guard_id in list(session.pending):
+                try:
+                    session.from_server(b'{"jsonrpc":"2.0","id":%d,"result":{}}\n' % guard_id)
+                except Exception as exc:
+                    errors.append(repr(exc))
+        sender.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert errors == []
