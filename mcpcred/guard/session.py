@@ -66,6 +66,12 @@ _IS_ERROR = re.compile(rb'"isError"\s*:\s*true')
 _ANY_ID = re.compile(rb'"(?:[iI]|\\u00[46]9)(?:[dD]|\\u00[46]4)"')
 _DROP: dict[str, object] = {}  # "say nothing to the client" from _server_message
 PARSE_ERROR = -32700
+# Why a tools/call without a readable tool name is refused while a policy or block is in
+# force: a server may still find a tool in it (a generic JSON-RPC library's positional
+# params, a name it converts to text) that the policy never judged.
+UNNAMED = (
+    "the call does not name its tool as a string in params.name, so the policy cannot be checked"
+)
 
 
 _PARAMS = wire.Keys("name", "arguments", "uri", "cursor", "requestId", "_meta")
@@ -217,23 +223,22 @@ class Session:
             return None, self._unreadable_request(line, exc.reason)
         if message is wire.BLANK:
             return None, None  # nothing to forward
+        shape = _not_messages(message)
+        if shape is not None:
+            return None, self._unreadable_request(line, shape)
         first = self.next_id
         try:
-            if isinstance(message, list) and message:
+            if isinstance(message, list):
                 kept: list[object] = []
                 answers: list[bytes] = []
                 for item in message:
-                    if not isinstance(item, dict):
-                        kept.append(item)
-                        continue
                     forward, answer = self._client_message(item)
                     if forward is not None:
                         kept.append(forward)
                     if answer is not None:
                         answers.append(answer)
                 return (wire.canonical(kept) if kept else None), (b"".join(answers) or None)
-            if not isinstance(message, dict):
-                return wire.canonical(message), None
+            assert isinstance(message, dict)  # noqa: S101  # _not_messages saw to it
             forward, answer = self._client_message(message)
             if forward is None:
                 return None, answer
@@ -287,6 +292,8 @@ class Session:
             reason = self.refusal(target)
             if reason is not None:
                 return None, self._deny(request_id, target, arguments, reason)
+        elif method == "tools/call" and self.enforcing:
+            return None, self._deny(request_id, None, arguments, UNNAMED)
         if method in _AUDITED and self.durable is not None:
             refused = self._record_request(method, request_id, target, arguments)
             if refused is not None:
@@ -403,13 +410,14 @@ class Session:
             tool_error(request_id, text) if method == "tools/call" else rpc_error(request_id, text)
         )
 
-    def _deny(self, request_id: object, tool: str, arguments: object, reason: str) -> bytes:
+    def _deny(self, request_id: object, tool: str | None, arguments: object, reason: str) -> bytes:
         self._log_call(
             "tools/call", tool, arguments, "denied", reason=reason, request_id=request_id
         )
+        what = "a tool" if tool is None else f"tool '{tool}'"
         return tool_error(
             request_id,
-            f"mcpcred refused to call tool '{tool}' of server '{self.server}': {reason}.",
+            f"mcpcred refused to call {what} of server '{self.server}': {reason}.",
         )
 
     def _cancelled(self, message: dict[str, object]) -> dict[str, object] | None:
@@ -446,9 +454,10 @@ class Session:
         """
         params = message.get("params")
         name = params.get("name") if isinstance(params, dict) else None
-        if not isinstance(name, str):
-            return False
-        reason = self.refusal(name)
+        if isinstance(name, str):
+            reason = self.refusal(name)
+        else:  # no name the policy can be checked against
+            name, reason = None, UNNAMED if self.enforcing else None
         if reason is None:
             return False
         arguments = params.get("arguments") if isinstance(params, dict) else None
@@ -473,6 +482,9 @@ class Session:
             return self._unreadable_answer(line, exc.reason, listing)
         if message is wire.BLANK:
             return None
+        shape = _not_messages(message)
+        if shape is not None and message != []:
+            return self._unreadable_answer(line, shape, listing)
         try:
             if isinstance(message, dict):
                 rewritten = self._server_message(message, len(line))
@@ -480,15 +492,11 @@ class Session:
             if isinstance(message, list):
                 items: list[object] = []
                 for item in message:
-                    rewritten = (
-                        self._server_message(item, len(line) // max(len(message), 1))
-                        if isinstance(item, dict)
-                        else item
-                    )
+                    rewritten = self._server_message(item, len(line) // max(len(message), 1))
                     if rewritten is not _DROP:
                         items.append(rewritten)
                 return wire.canonical(items) if items else None
-            return wire.canonical(message)
+            return None
         except wire.Unreadable as exc:  # JSON, but a client could read it another way
             return self._unreadable_answer(line, exc.reason, listing)
 
@@ -623,15 +631,21 @@ class Session:
             return message
         tools = [t for t in result["tools"] if isinstance(t, dict)]
         self._check_pins(tools, pending.cursor, result.get("nextCursor"))
-        kept = [
-            t for t in result["tools"] if not (isinstance(t, dict) and self._hidden(t.get("name")))
-        ]
+        kept = [t for t in result["tools"] if not self._hidden(t)]
         if len(kept) == len(result["tools"]):
             return message
         return {**message, "result": {**result, "tools": kept}}
 
-    def _hidden(self, name: object) -> bool:
-        return isinstance(name, str) and self.refusal(name) is not None
+    def _hidden(self, tool: object) -> bool:
+        """Whether a listed tool is kept from the client.
+
+        While anything is enforced, so is a tool without a string name: the
+        policy cannot judge it, and a client may still show it to the model.
+        """
+        name = tool.get("name") if isinstance(tool, dict) else None
+        if isinstance(name, str):
+            return self.refusal(name) is not None
+        return self.enforcing
 
     def _check_pins(
         self, tools: list[dict[str, object]], cursor: object, following: object
@@ -859,6 +873,23 @@ class Session:
         if size is not None:
             entry["result_bytes"] = size
         self.record(entry)
+
+
+def _not_messages(message: object) -> str | None:
+    """Why ``message`` is not a JSON-RPC message or a batch of them; None if it is.
+
+    Only objects are judged: a nested array, a bare string or number, or an
+    empty batch would be passed on unchecked, and a lenient peer (one that
+    flattens nested batches, or reads the string as JSON) could find a
+    request or an unfiltered answer in it that the guard never saw.
+    """
+    if isinstance(message, dict):
+        return None
+    if isinstance(message, list):
+        if message and all(isinstance(item, dict) for item in message):
+            return None
+        return "a batch that is empty or holds something other than messages"
+    return "not a JSON-RPC message (an object, or a batch of them)"
 
 
 def _named(names: list[str]) -> str:
