@@ -338,6 +338,7 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         warn=warn,
         pins=pins,
         durable=recorder.write_now,
+        conceal=masker.value,  # pin files keep no injected value, masking for the client or not
     )
     shown = masker if settings.mask_injected else None  # masks the server's output
     relay = Relay(argv, env, session, flush=recorder.flush, warn=warn, masker=shown)

@@ -137,8 +137,12 @@ class Session:
         warn: Callable[[str], None],
         pins: PinStore | None = None,
         durable: Callable[[dict[str, object]], str | None] | None = None,
+        conceal: Callable[[object], object] | None = None,
     ) -> None:
         self.settings = settings
+        # Replaces the injected values in a JSON value: tool definitions are stored in the
+        # pin files and shown by `pins diff`, and must not keep a token a server put there.
+        self.conceal = conceal
         # Writes a record to the file before returning: None, or why it could not.
         self.durable = durable
         self.server = settings.server
@@ -681,7 +685,7 @@ class Session:
             drift = self.pins.observe(
                 self.server,
                 self.pin_client,
-                list(tools),
+                [self._at_rest(tool) for tool in tools],
                 complete=last and earlier is not None,
                 earlier=earlier or (),
                 adopt_new=first,
@@ -755,6 +759,23 @@ class Session:
         fresh = {name for kind, name in new if kind in ("changed", "added")}
         if not (drift.created or first):
             self._scan_hidden([t for t in tools if t.get("name") in fresh])
+
+    def _at_rest(self, tool: dict[str, object]) -> dict[str, object]:
+        """``tool`` as the pin store may keep it: without the values mcpcred injected.
+
+        A server that puts its token in a description (a templated help text,
+        an example call) would otherwise leave it in a file on disk, in plain
+        text, and `pins diff` would print it. The name stays as listed: blocks
+        and refusals match calls by it.
+        """
+        if self.conceal is None:
+            return tool
+        masked = self.conceal(tool)
+        if not isinstance(masked, dict) or masked == tool:
+            return tool
+        if "name" in tool:
+            masked["name"] = tool["name"]
+        return masked
 
     def _scan_hidden(self, tools: list[dict[str, object]]) -> None:
         from mcpcred.guard.hidden import safe_text, scan_tool
