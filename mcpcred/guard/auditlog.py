@@ -55,6 +55,18 @@ LOCK_TIMEOUT = 5.0
 HEAD_SIZE = 256  # bytes; the head file is rewritten in place, always this long
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_KEEP = 5
+# A record's largest size, as written. Records hold what a client or server sent (a
+# request's id, its arguments, tool names), and one record larger than the whole log
+# would rotate every older file away: a few calls with a 10 MB id or a hundred
+# thousand small arguments would erase the history. Fields over MAX_FIELD are then
+# recorded by size only.
+MAX_RECORD = 64 * 1024
+MAX_FIELD = 1024
+# Fields the log or the guard fills from its own state (small): never cut.
+_OWN = frozenset(
+    {"v", "seq", "time", "prev", "event", "server", "client", "pid", "session", "outcome",
+     "duration_ms", "result_bytes", "method"}
+)  # fmt: skip
 
 _SEPARATORS = (",", ":")
 _OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -211,14 +223,9 @@ class AuditLog:
             full: Record = {"v": VERSION, "seq": seq, "time": _timestamp(self.clock())}
             full.update(record)
             full["prev"] = prev
-            # One round through JSON, so the MAC covers exactly what a reader will parse
-            # (tuples become lists, odd objects strings, lone surrogates "?").
-            text = json.dumps(full, separators=_SEPARATORS, ensure_ascii=False, default=str)
-            try:  # without lone surrogates, the text is what the parsed record dumps to
-                body = text.encode("utf-8")
-            except UnicodeEncodeError:
-                normal = json.loads(text.encode("utf-8", "replace").decode("utf-8"))
-                body = json.dumps(normal, separators=_SEPARATORS, ensure_ascii=False).encode()
+            body = _body(full)
+            if len(body) > MAX_RECORD:  # only a hostile message gets here: one comparison
+                body = _body(_shrunk(full))
             stored: Record = json.loads(body)
             stored["mac"] = prev = _mac(self.key, stored)
             lines.append(body[:-1] + b',"mac":"' + prev.encode() + b'"}\n')  # mac comes last
@@ -802,6 +809,34 @@ def _first_seq(fd: int, size: int) -> int | None:
         record = _parse(raw)
         return _int(record.get("seq")) if record is not None else None
     return None
+
+
+def _body(full: Record) -> bytes:
+    """A record as one line of UTF-8 JSON (without its ``mac`` and newline)."""
+    # One round through JSON, so the MAC covers exactly what a reader will parse
+    # (tuples become lists, odd objects strings, lone surrogates "?").
+    text = json.dumps(full, separators=_SEPARATORS, ensure_ascii=False, default=str)
+    try:  # without lone surrogates, the text is what the parsed record dumps to
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        normal = json.loads(text.encode("utf-8", "replace").decode("utf-8"))
+        return json.dumps(normal, separators=_SEPARATORS, ensure_ascii=False).encode()
+
+
+def _shrunk(full: Record) -> Record:
+    """A record over ``MAX_RECORD`` with each large field replaced by its size.
+
+    What the record says happened (its event, method, outcome, time) stays;
+    what a peer filled in beyond ``MAX_FIELD`` bytes is noted as too large.
+    """
+    shrunk: Record = {}
+    for name, value in full.items():
+        if name not in _OWN:
+            size = len(json.dumps(value, ensure_ascii=False, default=str))
+            if size > MAX_FIELD:
+                value = f"\u2026({size} bytes, not kept)"
+        shrunk[name] = value
+    return shrunk
 
 
 def _make_folder(folder: str) -> None:

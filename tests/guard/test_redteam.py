@@ -6,9 +6,13 @@ Each test is one hole found by attacking the merged guard; each failed before it
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from mcpcred.guard import auditlog
+from mcpcred.guard.run import Recorder
+from mcpcred.guard.session import Session
 from tests.guard.test_session import answer, dumps, guard, make, request
 
 DENY = ("delete_*",)
@@ -86,3 +90,46 @@ def test_listed_tools_without_a_string_name_are_withheld_under_a_policy() -> Non
     to_client = session.from_server(answer(guard_id, {"tools": tools}))
     assert to_client is not None
     assert json.loads(to_client)["result"]["tools"] == [{"name": "get_me"}]
+
+
+def test_a_client_cannot_rotate_the_audit_history_away_with_a_few_huge_calls(
+    tmp_path: Path,
+) -> None:
+    """Records held whatever the client sent: an id or arguments larger than a whole log
+    file made each call's record rotate a file away, so six calls erased the history
+    (rotated files are noted by `log verify`, not reported). A record is now bounded."""
+    folder = str(tmp_path / "log")
+    key = bytes(range(32))
+    log = auditlog.AuditLog(folder, key, max_bytes=256 * 1024, keep=5)
+    log.append({"event": "call", "tool": "delete_repo", "outcome": "denied"})  # the evidence
+    recorder = Recorder(log, {"server": "gh", "session": "s1"}, lambda text: None)
+    session = Session(
+        guard(deny=DENY),
+        client="claude-code",
+        record=recorder.add,
+        warn=lambda text: None,
+        durable=recorder.write_now,
+    )
+    huge_id = "x" * (300 * 1024)
+    many = {f"k{n}": "v" for n in range(30_000)}
+    try:
+        for n in range(6):
+            for line in (
+                request(f"{huge_id}{n}", "tools/call", {"name": "get_me", "arguments": {}}),
+                request(n, "tools/call", {"name": "delete_repo", "arguments": many}),
+            ):
+                session.from_client(line)
+            recorder.flush()
+    finally:
+        recorder.close()
+    assert not list((tmp_path / "log").glob("audit.jsonl.*")), "the history was rotated away"
+    lines = (tmp_path / "log" / "audit.jsonl").read_bytes().splitlines()
+    assert max(map(len, lines)) <= auditlog.MAX_RECORD + 200
+    stored = [json.loads(line) for line in lines]
+    assert stored[0]["tool"] == "delete_repo"
+    denied = [r for r in stored if r["event"] == "call" and r.get("outcome") == "denied"]
+    assert len(denied) == 7 and all(r["tool"] == "delete_repo" for r in denied)
+    assert all("not kept" in str(r["arguments"]) for r in denied[1:])
+    requests = [r for r in stored if r["event"] == "request"]
+    assert len(requests) == 6 and all("not kept" in str(r["request_id"]) for r in requests)
+    assert auditlog.verify(folder, key).ok
