@@ -337,6 +337,15 @@ class Session:
             PARSE_ERROR,
         )
 
+    def too_long_from_client(self, head: bytes, limit: int) -> bytes:
+        """The answer to a client line the relay would not hold (over ``limit`` bytes)."""
+        return self._unreadable_request(head, f"a line longer than {limit} bytes")
+
+    def too_long_from_server(self, head: bytes, limit: int) -> bytes | None:
+        """What the client gets for a server line the relay would not hold: an error, if any."""
+        listing = any(p.method == "tools/list" for p in self.pending.values())
+        return self._unreadable_answer(head, f"a line longer than {limit} bytes", listing)
+
     def _unreadable_listing(self) -> bytes:
         """Error answers for the tools/list requests a line the guard cannot read may answer."""
         if self.pins is not None and self.settings.on_change == "block":

@@ -5,12 +5,16 @@ Each test is one hole found by attacking the merged guard; each failed before it
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from mcpcred.guard import auditlog
+from mcpcred.guard import auditlog, relay
 from mcpcred.guard.run import Recorder
 from mcpcred.guard.session import Session
 from tests.guard.test_session import answer, dumps, guard, make, request
@@ -133,3 +137,49 @@ def test_a_client_cannot_rotate_the_audit_history_away_with_a_few_huge_calls(
     requests = [r for r in stored if r["event"] == "request"]
     assert len(requests) == 6 and all("not kept" in str(r["request_id"]) for r in requests)
     assert auditlog.verify(folder, key).ok
+
+
+def test_a_line_without_end_is_not_held_without_bound() -> None:
+    """A peer that never wrote a newline made the relay hold all it sent (a hostile server
+    could exhaust the machine's memory): past the limit the line is dropped, reported
+    once with its first bytes, and the lines after it pass as before."""
+    read_end, write_end = os.pipe()
+    got: list[bytes] = []
+    heads: list[bytes] = []
+    head = b'{"jsonrpc":"2.0","id":7,"result":{"text":"'
+
+    def write() -> None:
+        with contextlib.suppress(BrokenPipeError), os.fdopen(write_end, "wb") as pipe:
+            pipe.write(b'{"a":1}\n' + head)
+            for _ in range(64):  # 64 MiB of one line, in pieces
+                pipe.write(b"x" * (1024 * 1024))
+            pipe.write(b'"}}\n{"b":2}\n')
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    tracemalloc.start()
+    try:
+        relay.lines(read_end, got.append, heads.append, limit=4 * 1024 * 1024)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        os.close(read_end)  # a reader that failed must not leave the writer blocked
+        writer.join(30)
+    assert got == [b'{"a":1}\n', b'{"b":2}\n']
+    assert len(heads) == 1 and heads[0].startswith(head)
+    assert peak < 24 * 1024 * 1024, f"held {peak / 2**20:.0f} MiB"
+
+
+def test_an_overlong_answer_fails_its_request_and_an_overlong_request_is_refused() -> None:
+    session, records, _ = make(guard(deny=DENY))
+    to_server, _ = session.from_client(request(5, "tools/call", {"name": "get_me"}))
+    assert to_server is not None
+    guard_id = json.loads(to_server)["id"]
+    head = f'{{"jsonrpc":"2.0","id":{guard_id},"result":{{"content":"xxxx'.encode()
+    failed = session.too_long_from_server(head, 1000)
+    assert failed is not None
+    assert json.loads(failed)["id"] == 5 and "error" in json.loads(failed)
+    assert not session.pending
+    refused = session.too_long_from_client(b'{"jsonrpc":"2.0","id":9,"method":"tools/ca', 1000)
+    assert json.loads(refused)["id"] == 9 and json.loads(refused)["error"]["code"] == -32700
+    assert [r["event"] for r in records if r["event"] == "malformed"] == ["malformed"] * 2
