@@ -183,3 +183,29 @@ def test_an_overlong_answer_fails_its_request_and_an_overlong_request_is_refused
     refused = session.too_long_from_client(b'{"jsonrpc":"2.0","id":9,"method":"tools/ca', 1000)
     assert json.loads(refused)["id"] == 9 and json.loads(refused)["error"]["code"] == -32700
     assert [r["event"] for r in records if r["event"] == "malformed"] == ["malformed"] * 2
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "DELETE_REPO",  # a server that looks tools up without regard to case
+        "Delete_Repo",
+        "\uff44elete_repo",  # fullwidth d: NFKC reads it as "d"
+        "delete\u200b_repo",  # a zero-width space a normalising server strips
+        "\u200bdelete_repo",
+    ],
+)
+def test_a_deny_glob_holds_for_names_a_lenient_server_reads_as_the_denied_tool(
+    name: str,
+) -> None:
+    session, records, _ = make(guard(deny=DENY))
+    to_server, to_client = session.from_client(request(3, "tools/call", {"name": name}))
+    assert to_server is None and to_client is not None
+    assert json.loads(to_client)["result"]["isError"] is True
+    assert [r["outcome"] for r in records if r["event"] == "call"] == ["denied"]
+
+
+def test_an_allow_list_still_matches_exact_names_only() -> None:
+    session, _, _ = make(guard(allow=("get_*",)))
+    assert session.from_client(request(1, "tools/call", {"name": "get_me"}))[0] is not None
+    assert session.from_client(request(2, "tools/call", {"name": "GET_ME"}))[0] is None
