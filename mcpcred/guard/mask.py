@@ -368,7 +368,21 @@ class Masker:
             }
         if isinstance(value, list):
             return [self._walk(v, seen, audit=audit) for v in value]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return self._number(value, seen)
         return value
+
+    def _number(self, value: float, seen: dict[str, int] | None) -> object:
+        """A number that writes out a value (a numeric PIN or account key): its placeholder.
+
+        A config dump parses ``"12345678"`` from the environment into a number;
+        left alone, the client got it as digits. Matched as text passed on to
+        the client is (a short value only when it is the whole number), in the
+        audit log too, so that a request id is not cut up by a short value.
+        """
+        text = json.dumps(value)
+        masked = self.text(text, seen)
+        return value if masked == text else masked
 
     def _count(self, seen: dict[str, int]) -> None:
         for reference, count in seen.items():

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from mcpcred.guard import auditlog, relay
+from mcpcred.guard.mask import Masker
 from mcpcred.guard.run import Recorder
 from mcpcred.guard.session import Session
 from tests.guard.test_session import answer, dumps, guard, make, request
@@ -209,3 +210,21 @@ def test_an_allow_list_still_matches_exact_names_only() -> None:
     session, _, _ = make(guard(allow=("get_*",)))
     assert session.from_client(request(1, "tools/call", {"name": "get_me"}))[0] is not None
     assert session.from_client(request(2, "tools/call", {"name": "GET_ME"}))[0] is None
+
+
+def test_an_injected_value_written_as_a_number_is_masked() -> None:
+    """The bytes matched, the strings did not, and the line passed as it was: a server that
+    parsed its numeric secret from the environment handed the digits to the model."""
+    masker = Masker()
+    masker.add("secret/account-pin", "904417263381")
+    masker.add("secret/short", "4711")
+    line = dumps({"jsonrpc": "2.0", "id": 1, "result": {"structuredContent": {
+        "pin": 904417263381, "also": [4711, 47110], "text": "ok"}}})  # fmt: skip
+    out = masker.line(line)
+    assert b"904417263381" not in out
+    content = json.loads(out)["result"]["structuredContent"]
+    assert content["pin"] == "[redacted mcpcred:secret/account-pin]"
+    assert content["also"] == ["[redacted mcpcred:secret/short]", 47110]
+    record = masker.record({"event": "call", "request_id": 904417263381, "arguments": {"n": 7}})
+    assert "904417263381" not in json.dumps(record)
+    assert masker.record({"event": "call", "request_id": 14711})["request_id"] == 14711
