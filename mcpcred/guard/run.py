@@ -355,6 +355,9 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         relay.renew = renew
     try:
         code = relay.run()
+        unrecorded = session.unrecorded()
+        if unrecorded is not None:
+            recorder.add(unrecorded)
         if masker.replaced:
             recorder.add(
                 {

@@ -167,7 +167,9 @@ class Session:
         self._chains: dict[str, tuple[frozenset[str], bool]] = {}  # next cursor -> listing so far
         self._reported: set[tuple[str, str]] = set()  # (change, tool) warned about
         self._replay: tuple[int | None, threading.Event] | None = None
-        self._malformed = 0
+        # Malformed lines per side: each side has its own cap, so a server that sends junk
+        # cannot use up the records of a client's framing tricks (or the other way round).
+        self._malformed = {"client": 0, "server": 0}
         if self.pins is not None and settings.on_change == "block":
             self._pending_changes()
 
@@ -329,6 +331,7 @@ class Session:
             f"a line from the client that the guard cannot read ({reason}, {len(line)} "
             "bytes): not forwarded",
             outcome="denied",
+            side="client",
         )
         return rpc_error(
             wire.recover_id(line),
@@ -592,7 +595,7 @@ class Session:
         self._note_malformed(
             f"an answer from the server with an id the guard did not issue ({kind}): not passed on",
             outcome="denied",
-            warn=True,
+            side="server",
         )
         guard_id = _loose_id(request_id)
         pending = self.pending.pop(guard_id, None) if guard_id is not None else None
@@ -613,7 +616,7 @@ class Session:
             f"a line from the server that the guard cannot read ({reason}, {len(line)} "
             "bytes): not passed on",
             outcome="denied",
-            warn=True,
+            side="server",
         )
         guard_id = _guard_id(_lenient_id(line))
         pending = self.pending.pop(guard_id, None) if guard_id is not None else None
@@ -828,16 +831,37 @@ class Session:
         return b"".join(answers)
 
     # -- records ---------------------------------------------------------------------
-    def _note_malformed(self, detail: str, *, outcome: str, warn: bool = False) -> None:
-        """A ``malformed`` record (and a line on stderr), the first few times only."""
-        self._malformed += 1
-        if self._malformed > MAX_MALFORMED_RECORDS:
+    def _note_malformed(self, detail: str, *, outcome: str, side: str) -> None:
+        """A ``malformed`` record (and, for the server's, a line on stderr), the first few
+        times per side only; ``unrecorded`` sums up the rest at the end."""
+        count = self._malformed[side] = self._malformed[side] + 1
+        if count > MAX_MALFORMED_RECORDS:
             return
         self.record({"event": "malformed", "outcome": outcome, "detail": detail})
-        if warn:
+        if side == "server":
             self.warn(detail)
-        if self._malformed == MAX_MALFORMED_RECORDS:
-            self.warn(f"{MAX_MALFORMED_RECORDS} malformed messages; not recording more")
+        if count == MAX_MALFORMED_RECORDS:
+            self.warn(
+                f"{MAX_MALFORMED_RECORDS} malformed messages from the {side}; not recording "
+                "more one by one"
+            )
+
+    def unrecorded(self) -> dict[str, object] | None:
+        """At the end of a session: a record counting the malformed lines not recorded.
+
+        A cap on records must not hide that more attempts were made: the count
+        says how many lines each side sent that were refused without a record.
+        """
+        over = {side: n - MAX_MALFORMED_RECORDS for side, n in self._malformed.items()}
+        parts = [f"{n} from the {side}" for side, n in over.items() if n > 0]
+        if not parts:
+            return None
+        return {
+            "event": "malformed",
+            "outcome": "denied",
+            "detail": f"{' and '.join(parts)} more lines the guard could not read, not passed "
+            "on and not recorded one by one",
+        }
 
     def _base(self) -> dict[str, object]:
         base: dict[str, object] = {"server": self.server}

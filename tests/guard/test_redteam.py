@@ -228,3 +228,22 @@ def test_an_injected_value_written_as_a_number_is_masked() -> None:
     record = masker.record({"event": "call", "request_id": 904417263381, "arguments": {"n": 7}})
     assert "904417263381" not in json.dumps(record)
     assert masker.record({"event": "call", "request_id": 14711})["request_id"] == 14711
+
+
+def test_a_server_cannot_use_up_the_records_of_a_clients_malformed_lines() -> None:
+    """One cap for both sides: a server that sent 20 junk lines first left the client's
+    framing tricks (a refused call hidden behind a bare CR) without a record, and nothing
+    said how many lines went unrecorded."""
+    session, records, _ = make(guard(deny=DENY))
+    for _ in range(25):
+        assert session.from_server(b"junk\n") is None
+    smuggled = (
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get_me"}}\r'
+        b'{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_repo"}}\n'
+    )
+    to_server, _ = session.from_client(smuggled)
+    assert to_server is None
+    malformed = [r["detail"] for r in records if r["event"] == "malformed"]
+    assert len(malformed) == 21 and "from the client" in str(malformed[-1])
+    summary = session.unrecorded()
+    assert summary is not None and "5 from the server" in str(summary["detail"])
