@@ -268,7 +268,8 @@ class Session:
             return message, None  # an answer to a server request (sampling, roots...): its ids
         method = message.get("method")
         if "id" not in message:
-            if method == "tools/call" and self._refused_notification(message):
+            if isinstance(method, str) and method in _AUDITED:
+                self._refuse_notification(message, method)
                 return None, None  # dropped: a notification gets no answer
             if method == "notifications/cancelled":
                 return self._cancelled(message), None
@@ -462,23 +463,26 @@ class Session:
             self._log_pending(pending, "cancelled", 0)
         return {**message, "params": {**params, "requestId": guard_id}}
 
-    def _refused_notification(self, message: dict[str, object]) -> bool:
-        """Whether a ``tools/call`` without an id names a refused tool (then it is dropped).
+    def _refuse_notification(self, message: dict[str, object], method: str) -> None:
+        """Drop a ``tools/call`` (or another recorded request) sent without an id; record it.
 
-        JSON-RPC never answers a notification, but a server built on a generic
-        JSON-RPC library still runs it, so a refused tool must not pass this way.
+        MCP has no such notification, so no server that follows it acts on one;
+        but a server built on a generic JSON-RPC library runs it all the same,
+        with no answer to record an outcome from, and no request record either
+        (those are for requests). A refused tool must not pass this way, and an
+        allowed one must not run unrecorded: neither is forwarded.
         """
         params = message.get("params")
-        name = params.get("name") if isinstance(params, dict) else None
-        if isinstance(name, str):
-            reason = self.refusal(name)
-        else:  # no name the policy can be checked against
-            name, reason = None, UNNAMED if self.enforcing else None
+        params = params if isinstance(params, dict) else {}
+        named = params.get("uri" if method == "resources/read" else "name")
+        target = named if isinstance(named, str) else None
+        reason = self.refusal(target) if method == "tools/call" and target is not None else None
         if reason is None:
-            return False
-        arguments = params.get("arguments") if isinstance(params, dict) else None
-        self._log_call("tools/call", name, arguments, "denied", reason=reason)
-        return True
+            reason = (
+                "sent as a notification (without an id), which would run without a record "
+                "of its outcome; not forwarded"
+            )
+        self._log_call(method, target, params.get("arguments"), "denied", reason=reason)
 
     # -- server -> client ------------------------------------------------------------
     def from_server(self, line: bytes | bytearray) -> bytes | bytearray | None:

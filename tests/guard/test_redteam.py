@@ -247,3 +247,24 @@ def test_a_server_cannot_use_up_the_records_of_a_clients_malformed_lines() -> No
     assert len(malformed) == 21 and "from the client" in str(malformed[-1])
     summary = session.unrecorded()
     assert summary is not None and "5 from the server" in str(summary["detail"])
+
+
+@pytest.mark.parametrize("method", ["tools/call", "resources/read", "prompts/get"])
+def test_a_recorded_request_sent_as_a_notification_never_runs_unrecorded(method: str) -> None:
+    """Without an id, an allowed tools/call (or resources/read...) passed with no record at
+    all: no request record (those were written for requests only) and no outcome. A server
+    on a generic JSON-RPC library runs it: a client could act past the audit log."""
+    session, records, _ = make(guard(deny=DENY))
+    durable: list[dict[str, object]] = []
+    session.durable = lambda entry: durable.append(entry)  # type: ignore[func-returns-value]
+    params = {"name": "get_me", "uri": "file:///etc/passwd", "arguments": {"q": 1}}
+    note = dumps({"jsonrpc": "2.0", "method": method, "params": params})
+    assert session.from_client(note) == (None, None)
+    (record,) = [r for r in records if r["event"] == "call"]
+    assert record["outcome"] == "denied" and record["method"] == method
+    assert "notification" in str(record["reason"])
+    batch = dumps([json.loads(note), json.loads(request(1, "ping"))])
+    to_server, _ = session.from_client(batch)
+    assert to_server is not None and json.loads(to_server) == [
+        {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    ]

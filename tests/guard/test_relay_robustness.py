@@ -577,6 +577,15 @@ def is_cancellation(message: Any) -> bool:
     return isinstance(message, dict) and message.get("method") == "notifications/cancelled"
 
 
+def recorded_notification(message: Any) -> bool:
+    """A request the log records (``tools/call``...) sent without an id: never forwarded."""
+    return (
+        isinstance(message, dict)
+        and "id" not in message
+        and message.get("method") in ("tools/call", "resources/read", "prompts/get", "initialize")
+    )
+
+
 def unnamed_call(message: Any) -> bool:
     """A ``tools/call`` without a string ``params.name``: refused while a policy is in force."""
     if not isinstance(message, dict) or message.get("method") != "tools/call":
@@ -593,7 +602,11 @@ def as_forwarded(message: Any, enforcing: bool = False) -> Any:
     """
 
     def dropped(item: Any) -> bool:
-        return is_cancellation(item) or (enforcing and unnamed_call(item))
+        return (
+            is_cancellation(item)
+            or recorded_notification(item)
+            or (enforcing and unnamed_call(item))
+        )
 
     if isinstance(message, list) and message:
         kept = [without_request_ids(m) for m in message if not dropped(m)]
