@@ -64,6 +64,11 @@ _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
 _BASE64 = frozenset(_ALPHABET)  # both alphabets: a widened hit takes the whole word
 _BASE64_BYTES = frozenset(_ALPHABET.encode())
 _HEX = re.compile(r"%[0-9A-F]{2}")
+# A printable ASCII character written as an escape: never in the guard's canonical lines,
+# but in a large answer passed on unparsed (guard/session.py), where a server may have
+# escaped part of a value (.NET escapes "+" as \u002B): read as JSON, it is the value.
+_ESCAPE = b"\\u00"
+_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
 
 
 def placeholder(reference: str) -> str:
@@ -228,7 +233,7 @@ class Masker:
         The line is parsed and serialised again only when it holds a value; a
         line that is not JSON has its bytes replaced instead.
         """
-        if not self.hit(line):
+        if not self.hit(line) and not (_ESCAPE in line and _ESCAPED_ASCII.search(line)):
             return line
         line = bytes(line)  # the relay's buffer: copied only when a value is in it
         try:

@@ -17,7 +17,7 @@ import pytest
 from mcpcred.guard import auditlog, relay
 from mcpcred.guard.mask import Masker
 from mcpcred.guard.run import Recorder
-from mcpcred.guard.session import Session
+from mcpcred.guard.session import BIG, Session
 from tests.guard.test_session import answer, dumps, guard, make, request
 
 DENY = ("delete_*",)
@@ -268,3 +268,28 @@ def test_a_recorded_request_sent_as_a_notification_never_runs_unrecorded(method:
     assert to_server is not None and json.loads(to_server) == [
         {"jsonrpc": "2.0", "id": 1, "method": "ping"}
     ]
+
+
+def test_a_value_with_escaped_characters_in_a_large_answer_is_masked() -> None:
+    """Large answers pass unparsed (only their id is swapped), and the masker looked for
+    the value's bytes: a server that wrote one character as an escape (.NET writes "+" as
+    \\u002B) handed the value to the client. Small answers were safe: they are rewritten."""
+    token = "Zm9v+YmFy/c2VjcmV0+dG9rZW4xMjM0"
+    masker = Masker()
+    masker.add("secret/api-key", token)
+    session, _, _ = make(guard())
+    to_server, _ = session.from_client(request(3, "tools/call", {"name": "dump"}))
+    assert to_server is not None
+    guard_id = json.loads(to_server)["id"]
+    escaped = token.replace("+", "\\u002B").replace("Z", "\\u005a")
+    text = "x" * BIG + f" key={escaped} "
+    line = (
+        f'{{"jsonrpc":"2.0","id":{guard_id},"result":{{"content":'
+        f'[{{"type":"text","text":"{text}"}}]}}}}\n'
+    ).encode()
+    spliced = session.from_server(line)
+    assert spliced is not None and escaped.encode() in spliced  # passed unparsed
+    shown = json.loads(masker.line(spliced))
+    assert shown["id"] == 3
+    assert token not in shown["result"]["content"][0]["text"]
+    assert "key=[redacted mcpcred:secret/api-key]" in shown["result"]["content"][0]["text"]
