@@ -152,7 +152,8 @@ class Session:
         self.pins = pins if settings.pin else None
         self.pending: dict[int, Pending] = {}  # by the id the guard gave the request
         self.next_id = 1
-        self.cancelled: dict[int, None] = {}  # answers that may still come, for nobody
+        # Requests the client cancelled: their answers may still come, for nobody (but the log).
+        self.cancelled: dict[int, Pending] = {}
         self.client_name: str | None = None
         self.initialize: bytes | None = None  # the client's, replayed after a restart
         self.initialized: bytes | None = None
@@ -458,7 +459,7 @@ class Session:
         pending = self.pending.pop(guard_id)
         if len(self.cancelled) >= MAX_PENDING:
             self.cancelled.pop(next(iter(self.cancelled)))
-        self.cancelled[guard_id] = None
+        self.cancelled[guard_id] = pending
         if pending.method in _AUDITED:
             self._log_pending(pending, "cancelled", 0)
         return {**message, "params": {**params, "requestId": guard_id}}
@@ -569,8 +570,8 @@ class Session:
                     _TOOL.check(tool)
         if pending is None or guard_id is None:
             if guard_id is not None and guard_id in self.cancelled:
-                del self.cancelled[guard_id]  # the client gave up on it
-                return _DROP
+                self._answered_late(self.cancelled.pop(guard_id), message, size)
+                return _DROP  # the client gave up on it
             return self._unmatched(message["id"], size)
         del self.pending[guard_id]
         message = {**message, "id": pending.request_id}
@@ -587,6 +588,27 @@ class Session:
         elif pending.method in _AUDITED:
             self._log_pending(pending, "error" if failed else "ok", size, error=error)
         return message
+
+    def _answered_late(self, pending: Pending, message: dict[str, object], size: int) -> None:
+        """Record how a cancelled call really ended: cancellation is only a request.
+
+        A server may have run the call to the end (a delete, a payment) before
+        it saw the cancellation; a log whose last word is "cancelled" would
+        hide that. So the answer is recorded as a second ``call`` record.
+        """
+        if pending.method not in _AUDITED or pending.method == "initialize":
+            return
+        result = message.get("result")
+        failed = "error" in message or (isinstance(result, dict) and result.get("isError") is True)
+        problem = message.get("error")
+        error = problem.get("message") if isinstance(problem, dict) else None
+        self._log_pending(
+            pending,
+            "error" if failed else "ok",
+            size,
+            error=error,
+            reason="answered after the client cancelled it; the answer was not passed on",
+        )
 
     def _unmatched(self, request_id: object, size: int) -> object:
         """An answer to no request the guard sent: dropped, and said so; ``_DROP``.
@@ -888,13 +910,20 @@ class Session:
         self.record(entry)
 
     def _log_pending(
-        self, pending: Pending, outcome: str, size: int, *, error: object = None
+        self,
+        pending: Pending,
+        outcome: str,
+        size: int,
+        *,
+        error: object = None,
+        reason: str | None = None,
     ) -> None:
         self._log_call(
             pending.method,
             pending.target,
             pending.arguments,
             outcome,
+            reason=reason,
             duration=time.monotonic() - pending.started,
             size=size,
             error=error,

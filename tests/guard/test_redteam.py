@@ -293,3 +293,18 @@ def test_a_value_with_escaped_characters_in_a_large_answer_is_masked() -> None:
     assert shown["id"] == 3
     assert token not in shown["result"]["content"][0]["text"]
     assert "key=[redacted mcpcred:secret/api-key]" in shown["result"]["content"][0]["text"]
+
+
+def test_a_call_cancelled_after_it_ran_is_recorded_as_it_ended() -> None:
+    """A client that cancels a call at once left "cancelled" as the log's last word on it,
+    and the server's answer (the call ran to the end) was dropped without a record."""
+    session, records, _ = make(guard())
+    to_server, _ = session.from_client(request(4, "tools/call", {"name": "delete_thing"}))
+    assert to_server is not None
+    guard_id = json.loads(to_server)["id"]
+    cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 4}}
+    assert session.from_client(dumps(cancel))[0] is not None
+    assert session.from_server(answer(guard_id, {"content": [], "isError": False})) is None
+    outcomes = [(r["request_id"], r["outcome"]) for r in records if r["event"] == "call"]
+    assert outcomes == [(4, "cancelled"), (4, "ok")]
+    assert "after the client cancelled" in str(records[-1]["reason"])
