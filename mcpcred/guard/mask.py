@@ -67,6 +67,7 @@ _HEX = re.compile(r"%[0-9A-F]{2}")
 # A printable ASCII character written as an escape: never in the guard's canonical lines,
 # but in a large answer passed on unparsed (guard/session.py), where a server may have
 # escaped part of a value (.NET escapes "+" as \u002B): read as JSON, it is the value.
+UNPARSED = 256 * 1024  # guard/session.py's BIG: larger answers may pass unparsed
 _ESCAPE = b"\\u00"
 _ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
 
@@ -233,7 +234,7 @@ class Masker:
         The line is parsed and serialised again only when it holds a value; a
         line that is not JSON has its bytes replaced instead.
         """
-        if not self.hit(line) and not (_ESCAPE in line and _ESCAPED_ASCII.search(line)):
+        if not self.hit(line) and not self._escaped(line):
             return line
         line = bytes(line)  # the relay's buffer: copied only when a value is in it
         try:
@@ -251,6 +252,19 @@ class Masker:
         end = b"\n" if line.endswith(b"\n") else b""
         # ASCII like every line the guard writes (guard/wire.py): no raw U+2028/CR to split on.
         return json.dumps(masked, separators=(",", ":")).encode() + end
+
+    def _escaped(self, line: bytes | bytearray) -> bool:
+        """Whether a large line escapes a printable character (a value may hide behind it).
+
+        Only lines the guard may have passed on unparsed: every other line is in
+        its canonical form, which writes printable ASCII as itself.
+        """
+        return (
+            len(line) > UNPARSED
+            and bool(self._values)
+            and _ESCAPE in line
+            and _ESCAPED_ASCII.search(line) is not None
+        )
 
     def stream(self, data: bytes) -> bytes:
         """``data`` (stderr, a line that is not JSON) with every value's bytes replaced."""

@@ -308,3 +308,9 @@ def test_a_call_cancelled_after_it_ran_is_recorded_as_it_ended() -> None:
     outcomes = [(r["request_id"], r["outcome"]) for r in records if r["event"] == "call"]
     assert outcomes == [(4, "cancelled"), (4, "ok")]
     assert "after the client cancelled" in str(records[-1]["reason"])
+
+
+def test_the_escape_check_follows_the_size_where_answers_pass_unparsed() -> None:
+    from mcpcred.guard import mask
+
+    assert mask.UNPARSED == BIG
