@@ -162,6 +162,10 @@ class Session:
         self.withheld: set[str] = set()  # drifted tools, hidden until `mcpcred pins accept`
         self.unpinned: set[str] = set()  # tools beyond the pin store's bounds
         self.held_at_start: set[str] = set()  # pending before this session listed them
+        # Block mode: the tools a call may name before a listing checked them (the pinned
+        # ones), and those a listing in this session showed. None: not blocking.
+        self.pinned_at_start: set[str] | None = None
+        self.listed: set[str] = set()
         self.store_problem: str | None = None  # the pins cannot be read or written
         self.unchecked = False  # block mode, and the last tool list could not be read
         self.capabilities: object = None  # the client's, from initialize
@@ -194,6 +198,7 @@ class Session:
         assert self.pins is not None  # noqa: S101
         try:
             self.held_at_start = self.pins.pending_names(self.server, self.pin_client)
+            self.pinned_at_start = self.pins.pinned_names(self.server, self.pin_client)
         except McpcredError as exc:
             self._store_failed(exc.message)
         except Exception as exc:  # a bug must withhold tools, not pass them unchecked
@@ -388,6 +393,16 @@ class Session:
             reason = (
                 "the server's tool list could not be read, so its definitions cannot be "
                 "checked against the pins; calls wait for a tool list that can be"
+            )
+        if (
+            reason is None
+            and self.pinned_at_start is not None
+            and tool not in self.listed
+            and tool not in self.pinned_at_start
+        ):
+            reason = (
+                "it is not pinned, and no tool list in this session has shown it yet, so "
+                "its definition cannot have been checked; list the tools first"
             )
         if reason is None and (tool in self.withheld or tool in self.held_at_start):
             reason = (
@@ -748,6 +763,7 @@ class Session:
             self.unpinned.update(drift.unpinned)
         # A tool pending at the start that this listing shows as pinned is no change now.
         self.held_at_start -= set(names) - changed - set(drift.unpinned)
+        self.listed.update(names)  # checked now: new or changed ones are withheld above
         if drift.created or first:
             self._scan_hidden(tools)
         new = [

@@ -16,6 +16,7 @@ import pytest
 
 from mcpcred.guard import auditlog, relay
 from mcpcred.guard.mask import Masker
+from mcpcred.guard.pins import PinStore
 from mcpcred.guard.run import Recorder
 from mcpcred.guard.session import BIG, Session
 from tests.guard.test_session import answer, dumps, guard, make, request
@@ -314,3 +315,38 @@ def test_the_escape_check_follows_the_size_where_answers_pass_unparsed() -> None
     from mcpcred.guard import mask
 
     assert mask.UNPARSED == BIG
+
+
+def test_block_mode_refuses_a_tool_no_listing_has_checked(tmp_path: Path) -> None:
+    """With on_change = "block", a tool the server added since the pins were taken was
+    withheld from tools/list, but a client told its name (by text the server returned
+    earlier) could call it before listing: the call reached the server unchecked."""
+    store = PinStore(str(tmp_path / "pins"))
+    echo = {"name": "echo", "description": "Echo.", "inputSchema": {"type": "object"}}
+    exfil = {"name": "exfil", "description": "Send.", "inputSchema": {"type": "object"}}
+
+    def session_with_pins() -> Session:
+        session, _, _ = make(guard(on_change="block"), store)
+        session.from_client(request(0, "initialize", {"capabilities": {}}))
+        return session
+
+    def listing(session: Session, tools: list[dict[str, object]]) -> list[object]:
+        to_server, _ = session.from_client(request("l", "tools/list"))
+        assert to_server is not None
+        shown = session.from_server(answer(json.loads(to_server)["id"], {"tools": tools}))
+        assert shown is not None
+        return [tool["name"] for tool in json.loads(shown)["result"]["tools"]]
+
+    assert listing(session_with_pins(), [echo]) == ["echo"]  # pins echo
+    later = session_with_pins()
+    to_server, refused = later.from_client(request(1, "tools/call", {"name": "exfil"}))
+    assert to_server is None and refused is not None
+    assert "list the tools first" in json.loads(refused)["result"]["content"][0]["text"]
+    assert later.from_client(request(2, "tools/call", {"name": "echo"}))[0] is not None
+    assert listing(later, [echo, exfil]) == ["echo"]
+    assert later.from_client(request(3, "tools/call", {"name": "exfil"}))[0] is None
+    # the very first session: nothing pinned, calls wait for the listing that pins
+    fresh, _, _ = make(guard(on_change="block"), PinStore(str(tmp_path / "other")))
+    assert fresh.from_client(request(4, "tools/call", {"name": "echo"}))[0] is None
+    assert listing(fresh, [echo]) == ["echo"]
+    assert fresh.from_client(request(5, "tools/call", {"name": "echo"}))[0] is not None

@@ -28,6 +28,9 @@ class FakePins:
         assert isinstance(pending, dict)
         return {n for n, e in pending.items() if e.get("change") in ("added", "changed")}
 
+    def pinned_names(self, server: str, client: str) -> set[str]:
+        return set((self.document or {}).get("tools") or {})  # type: ignore[arg-type]
+
     def observe(
         self,
         server: str,
