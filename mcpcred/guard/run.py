@@ -237,8 +237,13 @@ class Warn:
 
     def __init__(self, label: str) -> None:
         self.label = label
+        # Replaces injected values: notices quote what a server sent (tool names), and
+        # they go where the server's own stderr goes, masked (the client's log).
+        self.mask: Callable[[str], str] | None = None
 
     def __call__(self, text: str) -> None:
+        if self.mask is not None:
+            text = self.mask(text)
         try:
             sys.stderr.write(printable(f"mcpcred guard: {self.label}: {text}") + "\n")
             sys.stderr.flush()
@@ -287,6 +292,7 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
             masker.add(f"{kind}/{name}", resolved.lookup(kind, name))
 
     remember(found)
+    warn.mask = lambda text: masker.text(text, audit=True)  # whatever mask_injected says
     if settings.mask_injected and masker.short:
         warn(
             f"{', '.join(masker.short)}: shorter than {MIN_LENGTH} characters, so replaced "

@@ -350,3 +350,26 @@ def test_block_mode_refuses_a_tool_no_listing_has_checked(tmp_path: Path) -> Non
     assert fresh.from_client(request(4, "tools/call", {"name": "echo"}))[0] is None
     assert listing(fresh, [echo]) == ["echo"]
     assert fresh.from_client(request(5, "tools/call", {"name": "echo"}))[0] is not None
+
+
+def test_the_guards_own_notices_do_not_quote_an_injected_value(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The server's stderr was masked, but the guard's notices beside it quote what the
+    server listed (tool names in a drift warning) and were written as they were."""
+    from mcpcred.guard.run import Warn
+
+    token = "ghp_R3dT3amT0k3nValue0000000000000000000"
+    masker = Masker()
+    masker.add("secret/demo-token", token)
+    warn = Warn("leaky")
+    warn.mask = lambda text: masker.text(text, audit=True)
+    store = PinStore(str(tmp_path / "pins"))
+    for tools in ([{"name": "echo"}], [{"name": "echo"}, {"name": f"debug_{token}"}]):
+        session = Session(guard(), client="c", record=lambda r: None, warn=warn, pins=store)
+        to_server, _ = session.from_client(request("l", "tools/list"))
+        assert to_server is not None
+        session.from_server(answer(json.loads(to_server)["id"], {"tools": tools}))
+    err = capsys.readouterr().err
+    assert "added debug_[redacted mcpcred:secret/demo-token]" in err, err
+    assert token not in err
