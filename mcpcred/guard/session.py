@@ -685,7 +685,12 @@ class Session:
     def _tools_list(self, message: dict[str, object], pending: Pending) -> dict[str, object]:
         result = message.get("result")
         if not isinstance(result, dict) or not isinstance(result.get("tools"), list):
-            return message
+            if "error" in message or not self.enforcing:
+                return message
+            # Tools the policy cannot filter (an object of tools, a list under another
+            # name): never passed on while something is enforced, and in block mode
+            # calls wait for a list that can be checked.
+            return self._failure(pending, 0, "sent a tool list the guard cannot read")
         tools = [t for t in result["tools"] if isinstance(t, dict)]
         self._check_pins(tools, pending.cursor, result.get("nextCursor"))
         kept = [t for t in result["tools"] if not self._hidden(t)]

@@ -373,3 +373,26 @@ def test_the_guards_own_notices_do_not_quote_an_injected_value(
     err = capsys.readouterr().err
     assert "added debug_[redacted mcpcred:secret/demo-token]" in err, err
     assert token not in err
+
+
+@pytest.mark.parametrize("result", [{"tools": {"delete_repo": {}}}, {"tools": "delete_repo"}, []])
+def test_a_tool_list_the_policy_cannot_filter_is_not_passed_on(result: object) -> None:
+    """An answer to tools/list whose tools were not a list passed unfiltered, and in block
+    mode did not hold calls back until a list could be checked."""
+    session, _, _ = make(guard(deny=DENY, on_change="block"), FakeStore())
+    to_server, _ = session.from_client(request("l", "tools/list"))
+    assert to_server is not None
+    shown = session.from_server(answer(json.loads(to_server)["id"], result))
+    assert shown is not None and b"delete_repo" not in shown
+    assert json.loads(shown)["id"] == "l" and "error" in json.loads(shown)
+    assert session.from_client(request(2, "tools/call", {"name": "get_me"}))[0] is None
+
+
+class FakeStore:
+    """Pins that hold ``get_me``, and that see no change."""
+
+    def pending_names(self, server: str, client: str) -> set[str]:
+        return set()
+
+    def pinned_names(self, server: str, client: str) -> set[str]:
+        return {"get_me"}
