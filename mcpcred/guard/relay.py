@@ -54,6 +54,8 @@ READ_MAX = 4 * 1024 * 1024
 # The longest line (one message) the relay holds: far above any real MCP message (a
 # 50 MB tool result passes), far below what would exhaust a laptop's memory.
 MAX_LINE = 128 * 1024 * 1024
+# Client messages held while the server restarts (beyond it the client's writes wait).
+MAX_HELD = 64 * 1024 * 1024
 PIPE_SIZE = 1024 * 1024
 _FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 _ENDING = ("SIGTERM", "SIGINT", "SIGHUP")
@@ -191,6 +193,7 @@ class Relay:
         self.gate = threading.Lock()  # holds client messages back while the server restarts
         self.holding = False
         self.held: list[bytes] = []
+        self.held_bytes = 0
 
     # -- the child ------------------------------------------------------------------
     def start(self) -> None:
@@ -279,9 +282,15 @@ class Relay:
     def _from_client(self, line: bytes) -> None:
         if self.holding:
             with self.gate:
-                if self.holding:
+                if self.held_bytes + len(line) <= MAX_HELD and self.holding:
                     self.held.append(bytes(line))
+                    self.held_bytes += len(line)
                     return
+            # Past the bound: stop reading until the restart has passed the held lines on
+            # (this one after them), so a client writing during a restart waits instead of
+            # growing the relay's memory without end.
+            while self.holding:
+                time.sleep(0.01)
         self._pass_client(line)
 
     def _client_overflow(self, head: bytes) -> None:
@@ -460,7 +469,7 @@ class Relay:
             self.session.record({"event": "restart", "detail": "fresh access token"})
         finally:
             with self.gate:
-                held, self.held = self.held, []
+                held, self.held, self.held_bytes = self.held, [], 0
                 for line in held:
                     self._pass_client(line)
                 self.holding = False

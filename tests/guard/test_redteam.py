@@ -396,3 +396,32 @@ class FakeStore:
 
     def pinned_names(self, server: str, client: str) -> set[str]:
         return {"get_me"}
+
+
+def test_messages_held_during_a_restart_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the server restarted for a fresh token, every client message was held in
+    memory, however many came (for up to the drain, refresh and replay waits): a client
+    writing flat out grew the relay without bound. Past the bound the reader now waits."""
+    monkeypatch.setattr(relay, "MAX_HELD", 1000)
+    session, _, _ = make(guard())
+    guarded = relay.Relay(["server"], {}, session, stdout=-1)
+    passed: list[bytes] = []
+    guarded._pass_client = passed.append  # type: ignore[method-assign]
+    guarded.holding = True
+    line = dumps({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": "y" * 200}})
+
+    def client() -> None:
+        for _ in range(20):
+            guarded._from_client(line)
+
+    reader = threading.Thread(target=client, daemon=True)
+    reader.start()
+    reader.join(0.5)
+    assert reader.is_alive(), "the reader held every message instead of waiting"
+    assert guarded.held_bytes <= 1000 and passed == []
+    with guarded.gate:  # the restart ends: held lines first, in order
+        held, guarded.held, guarded.held_bytes = guarded.held, [], 0
+        passed.extend(held)
+        guarded.holding = False
+    reader.join(5)
+    assert not reader.is_alive() and passed == [line] * 20
