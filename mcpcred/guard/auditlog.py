@@ -61,6 +61,18 @@ LOCK_POLL = 0.0001
 HEAD_SIZE = 256  # bytes; the head file is rewritten in place, always this long
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_KEEP = 5
+# A record's largest size, as written. Records hold what a client or server sent (a
+# request's id, its arguments, tool names), and one record larger than the whole log
+# would rotate every older file away: a few calls with a 10 MB id or a hundred
+# thousand small arguments would erase the history. Fields over MAX_FIELD are then
+# recorded by size only.
+MAX_RECORD = 64 * 1024
+MAX_FIELD = 1024
+# Fields the log or the guard fills from its own state (small): never cut.
+_OWN = frozenset(
+    {"v", "seq", "time", "prev", "event", "server", "client", "pid", "session", "outcome",
+     "duration_ms", "result_bytes", "method"}
+)  # fmt: skip
 
 _SEPARATORS = (",", ":")
 _OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -264,6 +276,8 @@ class AuditLog:
             sealed = ready.seal(self.key, seq, stamp, prev) if ready is not None else None
             if sealed is None:
                 sealed = _seal(self.key, record, seq, stamp, prev)
+            if len(sealed[0]) > MAX_RECORD:  # only a hostile message gets here: one comparison
+                sealed = _seal(self.key, _shrunk(record), seq, stamp, prev)
             line, stored = sealed
             prev = str(stored["mac"])
             lines.append(line)
@@ -1018,6 +1032,22 @@ def _first_seq(fd: int, size: int) -> int | None:
         record = _parse(raw)
         return _int(record.get("seq")) if record is not None else None
     return None
+
+
+def _shrunk(full: Record) -> Record:
+    """A record over ``MAX_RECORD`` with each large field replaced by its size.
+
+    What the record says happened (its event, method, outcome, time) stays;
+    what a peer filled in beyond ``MAX_FIELD`` bytes is noted as too large.
+    """
+    shrunk: Record = {}
+    for name, value in full.items():
+        if name not in _OWN:
+            size = len(json.dumps(value, ensure_ascii=False, default=str))
+            if size > MAX_FIELD:
+                value = f"\u2026({size} bytes, not kept)"
+        shrunk[name] = value
+    return shrunk
 
 
 def _make_folder(folder: str) -> None:

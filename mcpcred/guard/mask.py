@@ -66,6 +66,12 @@ _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
 _BASE64 = frozenset(_ALPHABET)  # both alphabets: a widened hit takes the whole word
 _BASE64_BYTES = frozenset(_ALPHABET.encode())
 _HEX = re.compile(r"%[0-9A-F]{2}")
+# A printable ASCII character written as an escape: never in the guard's canonical lines,
+# but in a large answer passed on unparsed (guard/session.py), where a server may have
+# escaped part of a value (.NET escapes "+" as \u002B): read as JSON, it is the value.
+UNPARSED = 256 * 1024  # guard/session.py's BIG: larger answers may pass unparsed
+_ESCAPE = b"\\u00"
+_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
 
 
 def placeholder(reference: str) -> str:
@@ -235,7 +241,7 @@ class Masker:
         The line is parsed and serialised again only when it holds a value; a
         line that is not JSON has its bytes replaced instead.
         """
-        if not self.hit(line):
+        if not self.hit(line) and not self._escaped(line):
             return line
         line = bytes(line)  # the relay's buffer: copied only when a value is in it
         try:
@@ -253,6 +259,19 @@ class Masker:
         end = b"\n" if line.endswith(b"\n") else b""
         # ASCII like every line the guard writes (guard/wire.py): no raw U+2028/CR to split on.
         return json.dumps(masked, separators=(",", ":")).encode() + end
+
+    def _escaped(self, line: bytes | bytearray) -> bool:
+        """Whether a large line escapes a printable character (a value may hide behind it).
+
+        Only lines the guard may have passed on unparsed: every other line is in
+        its canonical form, which writes printable ASCII as itself.
+        """
+        return (
+            len(line) > UNPARSED
+            and bool(self._values)
+            and _ESCAPE in line
+            and _ESCAPED_ASCII.search(line) is not None
+        )
 
     def stream(self, data: bytes) -> bytes:
         """``data`` (stderr, a line that is not JSON) with every value's bytes replaced."""
@@ -385,7 +404,21 @@ class Masker:
             }
         if isinstance(value, list):
             return [self._walk(v, seen, audit=audit) for v in value]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return self._number(value, seen)
         return value
+
+    def _number(self, value: float, seen: dict[str, int] | None) -> object:
+        """A number that writes out a value (a numeric PIN or account key): its placeholder.
+
+        A config dump parses ``"12345678"`` from the environment into a number;
+        left alone, the client got it as digits. Matched as text passed on to
+        the client is (a short value only when it is the whole number), in the
+        audit log too, so that a request id is not cut up by a short value.
+        """
+        text = json.dumps(value)
+        masked = self.text(text, seen)
+        return value if masked == text else masked
 
     def _count(self, seen: dict[str, int]) -> None:
         for reference, count in seen.items():

@@ -467,6 +467,19 @@ class PinStore:
                     names.add(str(name))
         return names
 
+    def pinned_names(self, server: str, client: str) -> set[str]:
+        """Tools pinned for ``client`` (before its first listing: for any client of ``server``).
+
+        In block mode these are the only tools a call may name before a listing
+        in the session has checked the server's current offer.
+        """
+        own = self.load(server, client)
+        documents = [own] if own is not None else [d for _, d in self.documents(server)]
+        names: set[str] = set()
+        for document in documents:
+            names.update(str(name) for name in _dict(document.get("tools")))
+        return names
+
     # -- observing ---------------------------------------------------------------
     def observe(
         self,

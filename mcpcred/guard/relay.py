@@ -51,6 +51,11 @@ REPLAY_WAIT = 30.0
 TERM_GRACE = 1.0
 READ_MIN = 64 * 1024
 READ_MAX = 4 * 1024 * 1024
+# The longest line (one message) the relay holds: far above any real MCP message (a
+# 50 MB tool result passes), far below what would exhaust a laptop's memory.
+MAX_LINE = 128 * 1024 * 1024
+# Client messages held while the server restarts (beyond it the client's writes wait).
+MAX_HELD = 64 * 1024 * 1024
 PIPE_SIZE = 1024 * 1024
 _FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 _ENDING = ("SIGTERM", "SIGINT", "SIGHUP")
@@ -65,9 +70,21 @@ def write_all(fd: int, data: bytes | bytearray) -> None:
         view = view[written:]
 
 
-def lines(fd: int, handle: Callable[[bytes], None]) -> None:
-    """Read ``fd`` to EOF, calling ``handle`` with each line (and a final partial one)."""
+def lines(
+    fd: int,
+    handle: Callable[[bytes], None],
+    overflow: Callable[[bytes], None] | None = None,
+    limit: int = MAX_LINE,
+) -> None:
+    """Read ``fd`` to EOF, calling ``handle`` with each line (and a final partial one).
+
+    A line that grows past ``limit`` bytes is not held any further: ``overflow``
+    gets its first ``READ_MIN`` bytes (to tell which request it answers) and
+    the rest, up to its newline, is dropped. Without a bound, a peer that never
+    writes a newline would make the relay hold everything it sends.
+    """
     partial = bytearray()
+    skipping = False  # dropping the rest of a line that was too long
     size = READ_MIN
     read = _reader(fd)
     while True:
@@ -83,9 +100,18 @@ def lines(fd: int, handle: Callable[[bytes], None]) -> None:
         start = 0
         newline = chunk.find(b"\n")
         if newline < 0:
-            partial += chunk
+            if not skipping:
+                partial += chunk
+                if len(partial) > limit:
+                    if overflow is not None:
+                        overflow(bytes(partial[:READ_MIN]))
+                    partial, skipping = bytearray(), True
             continue
-        if partial:
+        if skipping:  # the end of the line that was too long
+            skipping = False
+            start = newline + 1
+            newline = chunk.find(b"\n", start)
+        elif partial:
             partial += chunk[: newline + 1]
             line, partial = partial, bytearray()
             handle(line)  # type: ignore[arg-type]  # bytearray is bytes to every consumer
@@ -167,6 +193,7 @@ class Relay:
         self.gate = threading.Lock()  # holds client messages back while the server restarts
         self.holding = False
         self.held: list[bytes] = []
+        self.held_bytes = 0
 
     # -- the child ------------------------------------------------------------------
     def start(self) -> None:
@@ -219,7 +246,18 @@ class Relay:
 
     def _server_loop(self, child: subprocess.Popen[bytes]) -> None:
         assert child.stdout is not None  # noqa: S101
-        lines(child.stdout.fileno(), self._from_server)
+        lines(child.stdout.fileno(), self._from_server, self._server_overflow)
+
+    def _server_overflow(self, head: bytes) -> None:
+        """A server line longer than ``MAX_LINE``: dropped; the request it answers fails."""
+        try:
+            out = self.session.too_long_from_server(head, MAX_LINE)
+        except Exception as exc:
+            self._failed("the server", exc)
+            return
+        if out:
+            self.send_client(out)
+        self.flush()
 
     def _from_server(self, line: bytes) -> None:
         try:
@@ -236,7 +274,7 @@ class Relay:
     # -- the client -----------------------------------------------------------------
     def client_loop(self) -> None:
         """Copy the client's messages to the server until the client closes stdin."""
-        lines(self.stdin, self._from_client)
+        lines(self.stdin, self._from_client, self._client_overflow)
         self.client_gone.set()
         self._close_server_stdin()
         self._escalate(EOF_GRACE)
@@ -244,10 +282,26 @@ class Relay:
     def _from_client(self, line: bytes) -> None:
         if self.holding:
             with self.gate:
-                if self.holding:
+                if self.held_bytes + len(line) <= MAX_HELD and self.holding:
                     self.held.append(bytes(line))
+                    self.held_bytes += len(line)
                     return
+            # Past the bound: stop reading until the restart has passed the held lines on
+            # (this one after them), so a client writing during a restart waits instead of
+            # growing the relay's memory without end.
+            while self.holding:
+                time.sleep(0.01)
         self._pass_client(line)
+
+    def _client_overflow(self, head: bytes) -> None:
+        """A client line longer than ``MAX_LINE``: never forwarded, answered with an error."""
+        try:
+            answer = self.session.too_long_from_client(head, MAX_LINE)
+        except Exception as exc:
+            self._failed("the client", exc)
+            return
+        self.send_client(answer)
+        self.flush()
 
     def _pass_client(self, line: bytes) -> None:
         try:
@@ -415,7 +469,7 @@ class Relay:
             self.session.record({"event": "restart", "detail": "fresh access token"})
         finally:
             with self.gate:
-                held, self.held = self.held, []
+                held, self.held, self.held_bytes = self.held, [], 0
                 for line in held:
                     self._pass_client(line)
                 self.holding = False

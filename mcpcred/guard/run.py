@@ -237,8 +237,13 @@ class Warn:
 
     def __init__(self, label: str) -> None:
         self.label = label
+        # Replaces injected values: notices quote what a server sent (tool names), and
+        # they go where the server's own stderr goes, masked (the client's log).
+        self.mask: Callable[[str], str] | None = None
 
     def __call__(self, text: str) -> None:
+        if self.mask is not None:
+            text = self.mask(text)
         try:
             sys.stderr.write(printable(f"mcpcred guard: {self.label}: {text}") + "\n")
             sys.stderr.flush()
@@ -287,6 +292,7 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
             masker.add(f"{kind}/{name}", resolved.lookup(kind, name))
 
     remember(found)
+    warn.mask = lambda text: masker.text(text, audit=True)  # whatever mask_injected says
     if settings.mask_injected and masker.short:
         warn(
             f"{', '.join(masker.short)}: shorter than {MIN_LENGTH} characters, so replaced "
@@ -338,6 +344,7 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         warn=warn,
         pins=pins,
         durable=recorder.write_now,
+        conceal=masker.value,  # pin files keep no injected value, masking for the client or not
     )
     shown = masker if settings.mask_injected else None  # masks the server's output
     relay = Relay(argv, env, session, flush=recorder.flush, warn=warn, masker=shown)
@@ -354,6 +361,9 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         relay.renew = renew
     try:
         code = relay.run()
+        unrecorded = session.unrecorded()
+        if unrecorded is not None:
+            recorder.add(unrecorded)
         if masker.replaced:
             recorder.add(
                 {

@@ -66,6 +66,12 @@ _IS_ERROR = re.compile(rb'"isError"\s*:\s*true')
 _ANY_ID = re.compile(rb'"(?:[iI]|\\u00[46]9)(?:[dD]|\\u00[46]4)"')
 _DROP: dict[str, object] = {}  # "say nothing to the client" from _server_message
 PARSE_ERROR = -32700
+# Why a tools/call without a readable tool name is refused while a policy or block is in
+# force: a server may still find a tool in it (a generic JSON-RPC library's positional
+# params, a name it converts to text) that the policy never judged.
+UNNAMED = (
+    "the call does not name its tool as a string in params.name, so the policy cannot be checked"
+)
 
 
 _PARAMS = wire.Keys("name", "arguments", "uri", "cursor", "requestId", "_meta")
@@ -131,8 +137,12 @@ class Session:
         warn: Callable[[str], None],
         pins: PinStore | None = None,
         durable: Callable[[dict[str, object]], str | None] | None = None,
+        conceal: Callable[[object], object] | None = None,
     ) -> None:
         self.settings = settings
+        # Replaces the injected values in a JSON value: tool definitions are stored in the
+        # pin files and shown by `pins diff`, and must not keep a token a server put there.
+        self.conceal = conceal
         # Writes a record to the file before returning: None, or why it could not.
         self.durable = durable
         self.server = settings.server
@@ -142,7 +152,8 @@ class Session:
         self.pins = pins if settings.pin else None
         self.pending: dict[int, Pending] = {}  # by the id the guard gave the request
         self.next_id = 1
-        self.cancelled: dict[int, None] = {}  # answers that may still come, for nobody
+        # Requests the client cancelled: their answers may still come, for nobody (but the log).
+        self.cancelled: dict[int, Pending] = {}
         self.client_name: str | None = None
         self.initialize: bytes | None = None  # the client's, replayed after a restart
         self.initialized: bytes | None = None
@@ -151,13 +162,19 @@ class Session:
         self.withheld: set[str] = set()  # drifted tools, hidden until `mcpcred pins accept`
         self.unpinned: set[str] = set()  # tools beyond the pin store's bounds
         self.held_at_start: set[str] = set()  # pending before this session listed them
+        # Block mode: the tools a call may name before a listing checked them (the pinned
+        # ones), and those a listing in this session showed. None: not blocking.
+        self.pinned_at_start: set[str] | None = None
+        self.listed: set[str] = set()
         self.store_problem: str | None = None  # the pins cannot be read or written
         self.unchecked = False  # block mode, and the last tool list could not be read
         self.capabilities: object = None  # the client's, from initialize
         self._chains: dict[str, tuple[frozenset[str], bool]] = {}  # next cursor -> listing so far
         self._reported: set[tuple[str, str]] = set()  # (change, tool) warned about
         self._replay: tuple[int | None, threading.Event] | None = None
-        self._malformed = 0
+        # Malformed lines per side: each side has its own cap, so a server that sends junk
+        # cannot use up the records of a client's framing tricks (or the other way round).
+        self._malformed = {"client": 0, "server": 0}
         if self.pins is not None and settings.on_change == "block":
             self._pending_changes()
 
@@ -181,6 +198,7 @@ class Session:
         assert self.pins is not None  # noqa: S101
         try:
             self.held_at_start = self.pins.pending_names(self.server, self.pin_client)
+            self.pinned_at_start = self.pins.pinned_names(self.server, self.pin_client)
         except McpcredError as exc:
             self._store_failed(exc.message)
         except Exception as exc:  # a bug must withhold tools, not pass them unchecked
@@ -217,23 +235,22 @@ class Session:
             return None, self._unreadable_request(line, exc.reason)
         if message is wire.BLANK:
             return None, None  # nothing to forward
+        shape = _not_messages(message)
+        if shape is not None:
+            return None, self._unreadable_request(line, shape)
         first = self.next_id
         try:
-            if isinstance(message, list) and message:
+            if isinstance(message, list):
                 kept: list[object] = []
                 answers: list[bytes] = []
                 for item in message:
-                    if not isinstance(item, dict):
-                        kept.append(item)
-                        continue
                     forward, answer = self._client_message(item)
                     if forward is not None:
                         kept.append(forward)
                     if answer is not None:
                         answers.append(answer)
                 return (wire.canonical(kept) if kept else None), (b"".join(answers) or None)
-            if not isinstance(message, dict):
-                return wire.canonical(message), None
+            assert isinstance(message, dict)  # noqa: S101  # _not_messages saw to it
             forward, answer = self._client_message(message)
             if forward is None:
                 return None, answer
@@ -257,7 +274,8 @@ class Session:
             return message, None  # an answer to a server request (sampling, roots...): its ids
         method = message.get("method")
         if "id" not in message:
-            if method == "tools/call" and self._refused_notification(message):
+            if isinstance(method, str) and method in _AUDITED:
+                self._refuse_notification(message, method)
                 return None, None  # dropped: a notification gets no answer
             if method == "notifications/cancelled":
                 return self._cancelled(message), None
@@ -287,6 +305,8 @@ class Session:
             reason = self.refusal(target)
             if reason is not None:
                 return None, self._deny(request_id, target, arguments, reason)
+        elif method == "tools/call" and self.enforcing:
+            return None, self._deny(request_id, None, arguments, UNNAMED)
         if method in _AUDITED and self.durable is not None:
             refused = self._record_request(method, request_id, target, arguments)
             if refused is not None:
@@ -318,6 +338,7 @@ class Session:
             f"a line from the client that the guard cannot read ({reason}, {len(line)} "
             "bytes): not forwarded",
             outcome="denied",
+            side="client",
         )
         return rpc_error(
             wire.recover_id(line),
@@ -325,6 +346,15 @@ class Session:
             f"unambiguously ({reason}): not forwarded",
             PARSE_ERROR,
         )
+
+    def too_long_from_client(self, head: bytes, limit: int) -> bytes:
+        """The answer to a client line the relay would not hold (over ``limit`` bytes)."""
+        return self._unreadable_request(head, f"a line longer than {limit} bytes")
+
+    def too_long_from_server(self, head: bytes, limit: int) -> bytes | None:
+        """What the client gets for a server line the relay would not hold: an error, if any."""
+        listing = any(p.method == "tools/list" for p in self.pending.values())
+        return self._unreadable_answer(head, f"a line longer than {limit} bytes", listing)
 
     def _unreadable_listing(self) -> bytes:
         """Error answers for the tools/list requests a line the guard cannot read may answer."""
@@ -363,6 +393,16 @@ class Session:
             reason = (
                 "the server's tool list could not be read, so its definitions cannot be "
                 "checked against the pins; calls wait for a tool list that can be"
+            )
+        if (
+            reason is None
+            and self.pinned_at_start is not None
+            and tool not in self.listed
+            and tool not in self.pinned_at_start
+        ):
+            reason = (
+                "it is not pinned, and no tool list in this session has shown it yet, so "
+                "its definition cannot have been checked; list the tools first"
             )
         if reason is None and (tool in self.withheld or tool in self.held_at_start):
             reason = (
@@ -403,13 +443,14 @@ class Session:
             tool_error(request_id, text) if method == "tools/call" else rpc_error(request_id, text)
         )
 
-    def _deny(self, request_id: object, tool: str, arguments: object, reason: str) -> bytes:
+    def _deny(self, request_id: object, tool: str | None, arguments: object, reason: str) -> bytes:
         self._log_call(
             "tools/call", tool, arguments, "denied", reason=reason, request_id=request_id
         )
+        what = "a tool" if tool is None else f"tool '{tool}'"
         return tool_error(
             request_id,
-            f"mcpcred refused to call tool '{tool}' of server '{self.server}': {reason}.",
+            f"mcpcred refused to call {what} of server '{self.server}': {reason}.",
         )
 
     def _cancelled(self, message: dict[str, object]) -> dict[str, object] | None:
@@ -435,27 +476,31 @@ class Session:
             return None
         if len(self.cancelled) >= MAX_PENDING:
             self.cancelled.pop(next(iter(self.cancelled)))
-        self.cancelled[guard_id] = None
+        self.cancelled[guard_id] = pending
         if pending.method in _AUDITED:
             self._log_pending(pending, "cancelled", 0)
         return {**message, "params": {**params, "requestId": guard_id}}
 
-    def _refused_notification(self, message: dict[str, object]) -> bool:
-        """Whether a ``tools/call`` without an id names a refused tool (then it is dropped).
+    def _refuse_notification(self, message: dict[str, object], method: str) -> None:
+        """Drop a ``tools/call`` (or another recorded request) sent without an id; record it.
 
-        JSON-RPC never answers a notification, but a server built on a generic
-        JSON-RPC library still runs it, so a refused tool must not pass this way.
+        MCP has no such notification, so no server that follows it acts on one;
+        but a server built on a generic JSON-RPC library runs it all the same,
+        with no answer to record an outcome from, and no request record either
+        (those are for requests). A refused tool must not pass this way, and an
+        allowed one must not run unrecorded: neither is forwarded.
         """
         params = message.get("params")
-        name = params.get("name") if isinstance(params, dict) else None
-        if not isinstance(name, str):
-            return False
-        reason = self.refusal(name)
+        params = params if isinstance(params, dict) else {}
+        named = params.get("uri" if method == "resources/read" else "name")
+        target = named if isinstance(named, str) else None
+        reason = self.refusal(target) if method == "tools/call" and target is not None else None
         if reason is None:
-            return False
-        arguments = params.get("arguments") if isinstance(params, dict) else None
-        self._log_call("tools/call", name, arguments, "denied", reason=reason)
-        return True
+            reason = (
+                "sent as a notification (without an id), which would run without a record "
+                "of its outcome; not forwarded"
+            )
+        self._log_call(method, target, params.get("arguments"), "denied", reason=reason)
 
     # -- server -> client ------------------------------------------------------------
     def from_server(self, line: bytes | bytearray) -> bytes | bytearray | None:
@@ -477,6 +522,9 @@ class Session:
             return self._unreadable_answer(line, exc.reason, listing)
         if message is wire.BLANK:
             return None
+        shape = _not_messages(message)
+        if shape is not None and message != []:
+            return self._unreadable_answer(line, shape, listing)
         try:
             if isinstance(message, dict):
                 rewritten = self._server_message(message, len(line))
@@ -484,15 +532,11 @@ class Session:
             if isinstance(message, list):
                 items: list[object] = []
                 for item in message:
-                    rewritten = (
-                        self._server_message(item, len(line) // max(len(message), 1))
-                        if isinstance(item, dict)
-                        else item
-                    )
+                    rewritten = self._server_message(item, len(line) // max(len(message), 1))
                     if rewritten is not _DROP:
                         items.append(rewritten)
                 return wire.canonical(items) if items else None
-            return wire.canonical(message)
+            return None
         except wire.Unreadable as exc:  # JSON, but a client could read it another way
             return self._unreadable_answer(line, exc.reason, listing)
 
@@ -546,8 +590,8 @@ class Session:
                     _TOOL.check(tool)
         if pending is None or guard_id is None:
             if guard_id is not None and guard_id in self.cancelled:
-                del self.cancelled[guard_id]  # the client gave up on it
-                return _DROP
+                self._answered_late(self.cancelled.pop(guard_id), message, size)
+                return _DROP  # the client gave up on it
             return self._unmatched(message["id"], size)
         if self.pending.pop(guard_id, None) is None:  # cancelled by the client's thread meanwhile
             self.cancelled.pop(guard_id, None)
@@ -567,6 +611,27 @@ class Session:
             self._log_pending(pending, "error" if failed else "ok", size, error=error)
         return message
 
+    def _answered_late(self, pending: Pending, message: dict[str, object], size: int) -> None:
+        """Record how a cancelled call really ended: cancellation is only a request.
+
+        A server may have run the call to the end (a delete, a payment) before
+        it saw the cancellation; a log whose last word is "cancelled" would
+        hide that. So the answer is recorded as a second ``call`` record.
+        """
+        if pending.method not in _AUDITED or pending.method == "initialize":
+            return
+        result = message.get("result")
+        failed = "error" in message or (isinstance(result, dict) and result.get("isError") is True)
+        problem = message.get("error")
+        error = problem.get("message") if isinstance(problem, dict) else None
+        self._log_pending(
+            pending,
+            "error" if failed else "ok",
+            size,
+            error=error,
+            reason="answered after the client cancelled it; the answer was not passed on",
+        )
+
     def _unmatched(self, request_id: object, size: int) -> object:
         """An answer to no request the guard sent: dropped, and said so; ``_DROP``.
 
@@ -578,7 +643,7 @@ class Session:
         self._note_malformed(
             f"an answer from the server with an id the guard did not issue ({kind}): not passed on",
             outcome="denied",
-            warn=True,
+            side="server",
         )
         guard_id = _loose_id(request_id)
         pending = self.pending.pop(guard_id, None) if guard_id is not None else None
@@ -599,7 +664,7 @@ class Session:
             f"a line from the server that the guard cannot read ({reason}, {len(line)} "
             "bytes): not passed on",
             outcome="denied",
-            warn=True,
+            side="server",
         )
         guard_id = _guard_id(_lenient_id(line))
         pending = self.pending.pop(guard_id, None) if guard_id is not None else None
@@ -627,18 +692,29 @@ class Session:
     def _tools_list(self, message: dict[str, object], pending: Pending) -> dict[str, object]:
         result = message.get("result")
         if not isinstance(result, dict) or not isinstance(result.get("tools"), list):
-            return message
+            if "error" in message or not self.enforcing:
+                return message
+            # Tools the policy cannot filter (an object of tools, a list under another
+            # name): never passed on while something is enforced, and in block mode
+            # calls wait for a list that can be checked.
+            return self._failure(pending, 0, "sent a tool list the guard cannot read")
         tools = [t for t in result["tools"] if isinstance(t, dict)]
         self._check_pins(tools, pending.cursor, result.get("nextCursor"))
-        kept = [
-            t for t in result["tools"] if not (isinstance(t, dict) and self._hidden(t.get("name")))
-        ]
+        kept = [t for t in result["tools"] if not self._hidden(t)]
         if len(kept) == len(result["tools"]):
             return message
         return {**message, "result": {**result, "tools": kept}}
 
-    def _hidden(self, name: object) -> bool:
-        return isinstance(name, str) and self.refusal(name) is not None
+    def _hidden(self, tool: object) -> bool:
+        """Whether a listed tool is kept from the client.
+
+        While anything is enforced, so is a tool without a string name: the
+        policy cannot judge it, and a client may still show it to the model.
+        """
+        name = tool.get("name") if isinstance(tool, dict) else None
+        if isinstance(name, str):
+            return self.refusal(name) is not None
+        return self.enforcing
 
     def _check_pins(
         self, tools: list[dict[str, object]], cursor: object, following: object
@@ -674,7 +750,7 @@ class Session:
             drift = self.pins.observe(
                 self.server,
                 self.pin_client,
-                list(tools),
+                [self._at_rest(tool) for tool in tools],
                 complete=last and earlier is not None,
                 earlier=earlier or (),
                 adopt_new=first,
@@ -699,6 +775,7 @@ class Session:
             self.unpinned.update(drift.unpinned)
         # A tool pending at the start that this listing shows as pinned is no change now.
         self.held_at_start -= set(names) - changed - set(drift.unpinned)
+        self.listed.update(names)  # checked now: new or changed ones are withheld above
         if drift.created or first:
             self._scan_hidden(tools)
         new = [
@@ -749,6 +826,23 @@ class Session:
         if not (drift.created or first):
             self._scan_hidden([t for t in tools if t.get("name") in fresh])
 
+    def _at_rest(self, tool: dict[str, object]) -> dict[str, object]:
+        """``tool`` as the pin store may keep it: without the values mcpcred injected.
+
+        A server that puts its token in a description (a templated help text,
+        an example call) would otherwise leave it in a file on disk, in plain
+        text, and `pins diff` would print it. The name stays as listed: blocks
+        and refusals match calls by it.
+        """
+        if self.conceal is None:
+            return tool
+        masked = self.conceal(tool)
+        if not isinstance(masked, dict) or masked == tool:
+            return tool
+        if "name" in tool:
+            masked["name"] = tool["name"]
+        return masked
+
     def _scan_hidden(self, tools: list[dict[str, object]]) -> None:
         from mcpcred.guard.hidden import safe_text, scan_tool
 
@@ -793,16 +887,37 @@ class Session:
         return b"".join(answers)
 
     # -- records ---------------------------------------------------------------------
-    def _note_malformed(self, detail: str, *, outcome: str, warn: bool = False) -> None:
-        """A ``malformed`` record (and a line on stderr), the first few times only."""
-        self._malformed += 1
-        if self._malformed > MAX_MALFORMED_RECORDS:
+    def _note_malformed(self, detail: str, *, outcome: str, side: str) -> None:
+        """A ``malformed`` record (and, for the server's, a line on stderr), the first few
+        times per side only; ``unrecorded`` sums up the rest at the end."""
+        count = self._malformed[side] = self._malformed[side] + 1
+        if count > MAX_MALFORMED_RECORDS:
             return
         self.record({"event": "malformed", "outcome": outcome, "detail": detail})
-        if warn:
+        if side == "server":
             self.warn(detail)
-        if self._malformed == MAX_MALFORMED_RECORDS:
-            self.warn(f"{MAX_MALFORMED_RECORDS} malformed messages; not recording more")
+        if count == MAX_MALFORMED_RECORDS:
+            self.warn(
+                f"{MAX_MALFORMED_RECORDS} malformed messages from the {side}; not recording "
+                "more one by one"
+            )
+
+    def unrecorded(self) -> dict[str, object] | None:
+        """At the end of a session: a record counting the malformed lines not recorded.
+
+        A cap on records must not hide that more attempts were made: the count
+        says how many lines each side sent that were refused without a record.
+        """
+        over = {side: n - MAX_MALFORMED_RECORDS for side, n in self._malformed.items()}
+        parts = [f"{n} from the {side}" for side, n in over.items() if n > 0]
+        if not parts:
+            return None
+        return {
+            "event": "malformed",
+            "outcome": "denied",
+            "detail": f"{' and '.join(parts)} more lines the guard could not read, not passed "
+            "on and not recorded one by one",
+        }
 
     def _base(self) -> dict[str, object]:
         base: dict[str, object] = {"server": self.server}
@@ -825,13 +940,20 @@ class Session:
         self.record(entry)
 
     def _log_pending(
-        self, pending: Pending, outcome: str, size: int, *, error: object = None
+        self,
+        pending: Pending,
+        outcome: str,
+        size: int,
+        *,
+        error: object = None,
+        reason: str | None = None,
     ) -> None:
         self._log_call(
             pending.method,
             pending.target,
             pending.arguments,
             outcome,
+            reason=reason,
             duration=time.monotonic() - pending.started,
             size=size,
             error=error,
@@ -868,6 +990,23 @@ class Session:
         if size is not None:
             entry["result_bytes"] = size
         self.record(entry)
+
+
+def _not_messages(message: object) -> str | None:
+    """Why ``message`` is not a JSON-RPC message or a batch of them; None if it is.
+
+    Only objects are judged: a nested array, a bare string or number, or an
+    empty batch would be passed on unchecked, and a lenient peer (one that
+    flattens nested batches, or reads the string as JSON) could find a
+    request or an unfiltered answer in it that the guard never saw.
+    """
+    if isinstance(message, dict):
+        return None
+    if isinstance(message, list):
+        if message and all(isinstance(item, dict) for item in message):
+            return None
+        return "a batch that is empty or holds something other than messages"
+    return "not a JSON-RPC message (an object, or a batch of them)"
 
 
 def _named(names: list[str]) -> str:

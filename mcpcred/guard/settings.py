@@ -68,22 +68,41 @@ _KEYS = frozenset(
 )  # fmt: skip
 
 
+def folded(name: str) -> str:
+    """``name`` as a lenient server might look it up: case folded, NFKC, invisibles removed.
+
+    Deny globs are matched against this form as well as the name itself: a
+    server that looks tools up without regard to case, or after Unicode
+    normalisation, would otherwise run ``DELETE_REPO``, a fullwidth ``delete_repo`` or
+    ``delete_repo`` with a zero-width space for a client the deny list refused
+    ``delete_repo``. Allow globs match the exact name only (stricter).
+    """
+    if name.isascii():
+        return name.lower()
+    import unicodedata
+
+    kept = "".join(c for c in name if unicodedata.category(c) not in ("Cf", "Cc", "Zl", "Zp"))
+    return unicodedata.normalize("NFKC", kept).casefold()
+
+
 class Policy:
     """One file's ``allow``/``deny`` globs for one server; deny wins, default allow."""
 
-    __slots__ = ("allow", "deny", "source")
+    __slots__ = ("allow", "deny", "deny_folded", "source")
 
     def __init__(self, allow: tuple[str, ...], deny: tuple[str, ...], source: str) -> None:
         self.allow = allow  # empty: everything not denied
         self.deny = deny
+        self.deny_folded = tuple(folded(pattern) for pattern in deny)
         self.source = source  # "<file> [servers.NAME]", named in refusals
 
     def refusal(self, tool: str) -> str | None:
         """Why ``tool`` is refused, or None if this policy allows it."""
         from fnmatch import fnmatchcase
 
-        for pattern in self.deny:
-            if fnmatchcase(tool, pattern):
+        lenient = folded(tool) if self.deny else tool
+        for pattern, lenient_pattern in zip(self.deny, self.deny_folded, strict=True):
+            if fnmatchcase(tool, pattern) or fnmatchcase(lenient, lenient_pattern):
                 return f"deny {pattern!r} in {self.source}"
         if self.allow and not any(fnmatchcase(tool, pattern) for pattern in self.allow):
             return f"not in the allow list of {self.source}"

@@ -241,5 +241,7 @@ def test_a_refused_tool_called_as_a_notification_is_dropped() -> None:
     assert to_server is not None and b"delete_repo" not in to_server
     assert json.loads(to_server) == [{"jsonrpc": "2.0", "id": 1, "method": "ping"}]
     assert to_client is None
+    # An allowed one is dropped too (and recorded): it would run with no record of it.
     allowed = b'{"jsonrpc":"2.0","method":"tools/call","params":{"name":"get_issue"}}\n'
-    assert guarded.from_client(allowed) == (allowed, None)
+    assert guarded.from_client(allowed) == (None, None)
+    assert [(r["tool"], r["outcome"]) for r in records][-1] == ("get_issue", "denied")

@@ -541,9 +541,10 @@ def _spelt_otherwise(value: Any, names: tuple[str, ...]) -> bool:
 
 
 def _one_kind(message: Any, side: str) -> bool:
-    """No key a case-insensitive reader takes for one the guard reads; request or answer."""
+    """A message (an object, never a nested batch or a bare value); no key a
+    case-insensitive reader takes for one the guard reads; request or answer."""
     if not isinstance(message, dict):
-        return True
+        return False
     if _spelt_otherwise(message, ENVELOPE):
         return False
     if side == "client" and _spelt_otherwise(message.get("params"), PARAMS):
@@ -566,6 +567,8 @@ def unambiguous(line: bytes, side: str = "client") -> bool:
         json.dumps(message, allow_nan=False, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError, UnicodeError):
         return False
+    if message == []:  # an empty batch: nothing a server can act on is forwarded
+        return False
     items = message if isinstance(message, list) else [message]
     return all(_one_kind(item, side) for item in items)
 
@@ -574,16 +577,41 @@ def is_cancellation(message: Any) -> bool:
     return isinstance(message, dict) and message.get("method") == "notifications/cancelled"
 
 
-def as_forwarded(message: Any) -> Any:
+def recorded_notification(message: Any) -> bool:
+    """A request the log records (``tools/call``...) sent without an id: never forwarded."""
+    return (
+        isinstance(message, dict)
+        and "id" not in message
+        and message.get("method") in ("tools/call", "resources/read", "prompts/get", "initialize")
+    )
+
+
+def unnamed_call(message: Any) -> bool:
+    """A ``tools/call`` without a string ``params.name``: refused while a policy is in force."""
+    if not isinstance(message, dict) or message.get("method") != "tools/call":
+        return False
+    params = message.get("params")
+    return not (isinstance(params, dict) and isinstance(params.get("name"), str))
+
+
+def as_forwarded(message: Any, enforcing: bool = False) -> Any:
     """A client message as the server should get it, less ids; None when not at all.
 
     Cancellations are left out on both sides: the guard forwards one only for a
     request in flight, with the guard's id in it.
     """
+
+    def dropped(item: Any) -> bool:
+        return (
+            is_cancellation(item)
+            or recorded_notification(item)
+            or (enforcing and unnamed_call(item))
+        )
+
     if isinstance(message, list) and message:
-        kept = [without_request_ids(m) for m in message if not is_cancellation(m)]
+        kept = [without_request_ids(m) for m in message if not dropped(m)]
         return kept or None
-    return None if is_cancellation(message) else without_request_ids(message)
+    return None if dropped(message) else without_request_ids(message)
 
 
 def first_difference(sent: list[bytes], got: list[bytes]) -> str:
@@ -632,7 +660,8 @@ def test_malformed_and_fuzzed_client_lines(guarded: Callable[..., Guarded], mode
     refused = [line for line in sent if line.strip() and not unambiguous(line)]
     assert len([line for line in refused if not readable(line)]) > 20  # the fuzzer makes them
     assert len([line for line in refused if readable(line)]) > 5  # ...and ambiguous ones
-    expected = [as_forwarded(json.loads(line)) for line in sent if unambiguous(line)]
+    enforcing = mode != "no policy"
+    expected = [as_forwarded(json.loads(line), enforcing) for line in sent if unambiguous(line)]
     expected = [m for m in expected if m is not None]
     forwarded = [as_forwarded(json.loads(line)) for line in got]
     forwarded = [m for m in forwarded if m is not None]

@@ -28,6 +28,9 @@ class FakePins:
         assert isinstance(pending, dict)
         return {n for n, e in pending.items() if e.get("change") in ("added", "changed")}
 
+    def pinned_names(self, server: str, client: str) -> set[str]:
+        return set((self.document or {}).get("tools") or {})  # type: ignore[arg-type]
+
     def observe(
         self,
         server: str,
@@ -253,9 +256,9 @@ def test_cancelled_requests_are_recorded_as_cancelled() -> None:
     assert json.loads(to_server)["params"]["requestId"] == guard_id
     assert records[-1]["outcome"] == "cancelled" and records[-1]["tool"] == "slow"
     assert list(session.pending) == [1]
-    # the answer that may still come is for nobody: dropped without a fuss
+    # the answer that may still come is for nobody: dropped, but recorded (the call ran)
     assert session.from_server(answer(guard_id, {"content": []})) is None
-    assert [r["event"] for r in records] == ["call"]
+    assert [(r["event"], r["outcome"]) for r in records] == [("call", "cancelled"), ("call", "ok")]
 
 
 @pytest.mark.parametrize("mode", ["warn", "block"])
