@@ -140,3 +140,16 @@ class LoginRequired(OAuthError):
 
 class LoginDenied(OAuthError):
     """The user (or the provider on their behalf) refused or abandoned the login."""
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line, value-free description of a failure, for a warning or a refusal.
+
+    Our own errors say what happened without values; for anything else only
+    the OS's words or the exception's type, since its message may quote data.
+    """
+    if isinstance(exc, McpcredError):
+        return exc.message
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return type(exc).__name__

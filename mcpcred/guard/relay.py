@@ -446,7 +446,7 @@ class Relay:
             try:
                 argv, env, deadline = self.renew()
             except Exception as exc:  # keep the old server while its token lasts
-                from mcpcred.guard.run import reason
+                from mcpcred.errors import describe as reason
 
                 self.warn(f"cannot renew the access token, not restarting: {reason(exc)}")
                 self.deadline = None

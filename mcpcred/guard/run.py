@@ -252,14 +252,10 @@ class Warn:
 
 
 def reason(exc: BaseException) -> str:
-    """A one-line, value-free description of a failure."""
-    from mcpcred.errors import McpcredError
+    """A one-line, value-free description of a failure (``errors.describe``)."""
+    from mcpcred.errors import describe
 
-    if isinstance(exc, McpcredError):
-        return exc.message
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return type(exc).__name__
+    return describe(exc)
 
 
 def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str]) -> int:
