@@ -8,6 +8,7 @@ are pointed into ``tmp_path`` (or removed) before each test.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,6 +74,12 @@ def keychain(secret_service: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
     """
     from tests.support import keychain as real_keychain
 
+    gone = real_keychain.heal(secret_service)
+    if gone is not None:  # say so outside pytest's capture: an earlier test took the daemon down
+        sys.__stderr__.write(
+            f"\nkeychain: gnome-keyring-daemon {gone} was gone before "
+            f"{os.environ.get('PYTEST_CURRENT_TEST', '?')}; started again, unlocked\n"
+        )
     real_keychain.clear(secret_service, "mcpcred")
     for name, value in secret_service.items():
         monkeypatch.setenv(name, value)

@@ -84,6 +84,20 @@ def _guard_id(value: object) -> int | None:
     return value if type(value) is int else None
 
 
+def _items(table: dict[int, Pending]) -> list[tuple[int, Pending]]:
+    """A copy of ``table``'s items, taken while the other relay thread may change it.
+
+    ``list(d.items())`` runs in C, but an allocation in it can start the garbage
+    collector, whose finalizers run Python code, and so let the other thread in:
+    then the copy raises "dictionary changed size during iteration". Try again.
+    """
+    while True:
+        try:
+            return list(table.items())
+        except RuntimeError:
+            continue
+
+
 def dumps(message: object) -> bytes:
     """A message as one line, in the guard's canonical form (``wire.canonical``)."""
     return wire.canonical(message)
@@ -353,7 +367,7 @@ class Session:
 
     def too_long_from_server(self, head: bytes, limit: int) -> bytes | None:
         """What the client gets for a server line the relay would not hold: an error, if any."""
-        listing = any(p.method == "tools/list" for p in self.pending.values())
+        listing = any(p.method == "tools/list" for _, p in _items(self.pending))
         return self._unreadable_answer(head, f"a line longer than {limit} bytes", listing)
 
     def _unreadable_listing(self) -> bytes:
@@ -361,7 +375,7 @@ class Session:
         if self.pins is not None and self.settings.on_change == "block":
             self.unchecked = True
         answers = []
-        for key, pending in list(self.pending.items()):
+        for key, pending in _items(self.pending):
             if pending.method == "tools/list":
                 del self.pending[key]
                 answers.append(
@@ -465,7 +479,7 @@ class Session:
         wanted = params["requestId"]
         found = [
             guard_id
-            for guard_id, pending in list(self.pending.items())  # the server's thread deletes
+            for guard_id, pending in _items(self.pending)  # the server's thread deletes
             if type(pending.request_id) is type(wanted) and pending.request_id == wanted
         ]
         if not found:
@@ -511,7 +525,7 @@ class Session:
         """
         # A snapshot (copied in one step): the client's thread adds requests meanwhile, and
         # iterating the dict itself raised "changed size during iteration", dropping answers.
-        listing = any(p.method == "tools/list" for p in list(self.pending.values()))
+        listing = any(p.method == "tools/list" for _, p in _items(self.pending))
         if len(line) > BIG and self.pending and not listing:
             spliced = self._big_answer(line)
             if spliced is not None:
@@ -877,7 +891,7 @@ class Session:
     def abandon(self, why: str) -> bytes:
         """Error answers for every request the server will never answer now."""
         answers = []
-        for guard_id in list(self.pending):  # the client's thread may still add requests
+        for guard_id, _ in _items(self.pending):  # the client's thread may still add requests
             pending = self.pending.pop(guard_id, None)
             if pending is None:
                 continue

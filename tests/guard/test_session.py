@@ -831,6 +831,7 @@ def test_answers_and_requests_on_two_threads_at_once_never_break_the_session() -
     benchmarks/bench_guard.py with 50 calls in flight)."""
     import sys
     import threading
+    import traceback
 
     session = Session(ServerGuard("x"), client=None, record=lambda r: None, warn=lambda t: None)
     errors: list[str] = []
@@ -847,7 +848,7 @@ def test_answers_and_requests_on_two_threads_at_once_never_break_the_session() -
                         b'"params":{"requestId":%d}}\n' % (i - 1)
                     )
             except Exception as exc:
-                errors.append(repr(exc))
+                errors.append(repr(exc) + traceback.format_exc()[-600:])
 
     sender = threading.Thread(target=client)
     previous = sys.getswitchinterval()
@@ -859,7 +860,7 @@ def test_answers_and_requests_on_two_threads_at_once_never_break_the_session() -
                 try:
                     session.from_server(b'{"jsonrpc":"2.0","id":%d,"result":{}}\n' % guard_id)
                 except Exception as exc:
-                    errors.append(repr(exc))
+                    errors.append(repr(exc) + traceback.format_exc()[-600:])
         sender.join()
     finally:
         sys.setswitchinterval(previous)

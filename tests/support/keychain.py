@@ -120,6 +120,7 @@ def real_secret_service(password: str = "ci-pass") -> Iterator[dict[str, str]]: 
         # --unlock returns before the forked daemon owns the name; a client arriving early
         # D-Bus-activates a second daemon that races on login.keyring. So wait for the owner.
         keyring_pid = _wait_for_owner(daemon_env)
+        _SERVED[address] = (daemon_env, password, keyring_pid)
         yield client_env
     finally:
         bus.send_signal(signal.SIGTERM)  # gnome-keyring-daemon exits when its bus goes away
@@ -153,6 +154,46 @@ def _bus_call(env: Mapping[str, str], method: str) -> str:
         timeout=10,
         check=False,
     ).stdout
+
+
+# Bus address -> (the daemon's env, its password, the pid serving it): what ``heal`` needs.
+_SERVED: dict[str, tuple[dict[str, str], str, int | None]] = {}
+
+
+def heal(env: Mapping[str, str]) -> int | None:
+    """Start the shared keyring again, unlocked, if its daemon is gone; the old pid, or None.
+
+    When gnome-keyring-daemon dies, the next client D-Bus-activates a new one, which
+    starts with the login collection *locked* ("Cannot create an item in a locked
+    collection"): every later test that needs the keychain would fail for a reason that
+    is not its own. Whatever took the daemon down is reported by the caller instead.
+    """
+    address = env.get("DBUS_SESSION_BUS_ADDRESS", "")
+    served = _SERVED.get(address)
+    if served is None:
+        return None
+    daemon_env, password, pid = served
+    words = _bus_call(daemon_env, "GetConnectionUnixProcessID").split()
+    owner = int(words[-1]) if len(words) >= 2 and words[-1].isdigit() else None
+    if pid is None or owner == pid:
+        return None
+    if owner is not None:  # an activated daemon, locked: replace it with an unlocked one
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(owner, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while _is_keyring_daemon(owner) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    subprocess.run(
+        ["gnome-keyring-daemon", "--unlock", "--components=secrets"],
+        input=password,
+        capture_output=True,
+        text=True,
+        env=daemon_env,
+        timeout=30,
+        check=True,
+    )
+    _SERVED[address] = (daemon_env, password, _wait_for_owner(daemon_env))
+    return pid
 
 
 def _wait_for_owner(env: Mapping[str, str]) -> int | None:
