@@ -95,20 +95,7 @@ def real_secret_service(password: str = "ci-pass") -> Iterator[dict[str, str]]: 
                 f"{(tmp / 'dbus.log').read_text()[-500:]}"
             )
         daemon_env["DBUS_SESSION_BUS_ADDRESS"] = address
-        unlocked = subprocess.run(
-            ["gnome-keyring-daemon", "--unlock", "--components=secrets"],
-            input=password,
-            capture_output=True,
-            text=True,
-            env=daemon_env,
-            timeout=30,
-            check=False,
-        )
-        if unlocked.returncode != 0:
-            raise RuntimeError(
-                f"gnome-keyring-daemon --unlock failed ({unlocked.returncode}): "
-                f"{unlocked.stderr[-500:]}"
-            )
+        unlocked = _start_unlocked(daemon_env, password)
         client_env = {
             "DBUS_SESSION_BUS_ADDRESS": address,
             "XDG_RUNTIME_DIR": str(dirs["run"]),
@@ -183,17 +170,30 @@ def heal(env: Mapping[str, str]) -> int | None:
         deadline = time.monotonic() + 5
         while _is_keyring_daemon(owner) and time.monotonic() < deadline:
             time.sleep(0.05)
-    subprocess.run(
+    _start_unlocked(daemon_env, password)
+    _SERVED[address] = (daemon_env, password, _wait_for_owner(daemon_env))
+    return pid
+
+
+def _start_unlocked(
+    daemon_env: Mapping[str, str], password: str
+) -> subprocess.CompletedProcess[str]:
+    """``gnome-keyring-daemon --unlock``: a daemon on the bus with the login keyring open."""
+    unlocked = subprocess.run(
         ["gnome-keyring-daemon", "--unlock", "--components=secrets"],
         input=password,
         capture_output=True,
         text=True,
-        env=daemon_env,
+        env=dict(daemon_env),
         timeout=30,
-        check=True,
+        check=False,
     )
-    _SERVED[address] = (daemon_env, password, _wait_for_owner(daemon_env))
-    return pid
+    if unlocked.returncode != 0:
+        raise RuntimeError(
+            f"gnome-keyring-daemon --unlock failed ({unlocked.returncode}): "
+            f"{unlocked.stderr[-500:]}"
+        )
+    return unlocked
 
 
 def _wait_for_owner(env: Mapping[str, str]) -> int | None:
