@@ -1,16 +1,32 @@
-"""Guard mode's processes and bytes: the server as a child, its stdio relayed.
+"""Guard mode's message path: the client's stdio on one side, the server on the other.
 
-Two threads copy the MCP stdio transport, one per direction, with blocking
-reads and writes: a side that stops reading stops the other side's reader
-too (its pipe fills), so memory stays bounded by the largest single message,
-never by how far one side is ahead. Each complete line is handed to the
-``Session``, which says what to forward. A recorded request (``tools/call``...)
-has its record written to the audit log *before* its bytes go to the server
-(a kill right after must not lose it); every other record is written by the
-recorder's thread after the bytes are on their way.
+One path for every server, local or remote (architecture §3.10): the ``Relay``
+reads the client's newline-delimited JSON-RPC from stdin, hands each complete
+line to the ``Session`` (or any object with the same methods: ``PassThrough``
+for an unguarded remote server), which says what to forward, and writes what
+comes back to stdout, one message at a time. What lies behind the server side
+is a ``ServerSide``:
 
-Process hygiene, because a relay that gets this wrong leaves orphaned servers
-holding the client's pipes:
+- ``ChildProcess`` (here): a local server started as a child, its stdio piped;
+- ``mcpcred.bridge.remote.RemoteServer``: a remote server reached over HTTP
+  (``mcpcred.bridge.upstream.Upstream``).
+
+The relay only asks a server side to start (with the function that takes each
+line the server sends), take a message, close its input when the client is
+gone, pass a signal on, and report when it has ended. So framing limits,
+policy, pins, masking, durable request records and the answers to requests
+left pending hold for both alike, with one implementation each.
+
+For a child, two threads copy the MCP stdio transport, one per direction, with
+blocking reads and writes: a side that stops reading stops the other side's
+reader too (its pipe fills), so memory stays bounded by the largest single
+message, never by how far one side is ahead. A recorded request
+(``tools/call``...) has its record written to the audit log *before* its bytes
+go to the server (a kill right after must not lose it); every other record is
+written by the recorder's thread after the bytes are on their way.
+
+Process hygiene for a child, because a relay that gets this wrong leaves
+orphaned servers holding the client's pipes:
 
 - the server runs in its own process group, so one signal reaches it and the
   helpers it starts (``npx`` → ``node``); on Linux it also gets SIGKILL if the
@@ -38,12 +54,70 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
+    from typing import Protocol
 
     from mcpcred.guard.mask import Masker
-    from mcpcred.guard.session import Session
 
-    Renew = Callable[[], tuple[list[str], dict[str, str], float | None]]
+    class ServerSide(Protocol):
+        """What the relay needs from the server it relays to, wherever that server runs.
+
+        The relay calls ``start`` once, ``send`` from the client's thread,
+        ``close_input`` when the client has gone, ``signal`` for signals the
+        shim received, and ``wait``/``exited_within`` to learn that the server
+        has ended; after ``wait`` returned, ``finish`` once.
+        """
+
+        def start(
+            self, deliver: Callable[[bytes], None], overflow: Callable[[bytes], None]
+        ) -> None:
+            """Start the server; each complete line it sends goes to ``deliver``, one at a
+            time (``overflow`` gets the head of a line longer than ``MAX_LINE``)."""
+
+        def send(self, data: bytes) -> None:
+            """Pass one checked client message (a line) on; returns without waiting for answers."""
+
+        def close_input(self) -> None:
+            """The client closed stdin: no more messages; end once what is in flight is done."""
+
+        def exited_within(self, seconds: float) -> bool:
+            """True once the server has ended, waiting up to ``seconds``."""
+
+        def signal(self, signum: int) -> None:
+            """Pass a signal the shim received on (``SIGKILL``: end now, whatever is left)."""
+
+        def wait(self, timeout: float | None) -> int | None:
+            """The server's return code (``-N``: ended by signal N); None after ``timeout``."""
+
+        def stop(self) -> None:
+            """End this server now (bounded), for a restart: input closed, then signals."""
+
+        def finish(self) -> None:
+            """After ``wait`` returned: let its output drain, leave nothing of it behind."""
+
+        def gone(self, code: int) -> str:
+            """How answers to requests it left pending say it ended (``exited ...``)."""
+
+    class Checks(Protocol):
+        """What the relay asks of the session (``guard.session.Session`` or ``PassThrough``)."""
+
+        @property
+        def pending(self) -> Mapping[int, object]: ...
+        @property
+        def initialize(self) -> bytes | None: ...
+        @property
+        def initialized(self) -> bytes | None: ...
+
+        def from_client(self, line: bytes) -> tuple[bytes | None, bytes | None]: ...
+        def from_server(self, line: bytes | bytearray) -> bytes | bytearray | None: ...
+        def too_long_from_client(self, head: bytes, limit: int) -> bytes: ...
+        def too_long_from_server(self, head: bytes, limit: int) -> bytes | None: ...
+        def abandon(self, why: str) -> bytes: ...
+        def replay_started(self) -> threading.Event: ...
+        def record(self, record: dict[str, object]) -> None: ...
+
+    # A restart: a new server side (holding a fresh token) and when it is due in turn.
+    Renew = Callable[[], tuple[ServerSide, float | None]]
 
 EOF_GRACE = 1.0
 DRAIN_SECONDS = 5.0  # in-flight requests may finish before a restart
@@ -156,38 +230,30 @@ def exit_code(returncode: int) -> int:
 
 
 class Relay:
-    """One guarded server: the child process, both copy loops, shutdown."""
+    """One relayed server: the client's copy loop, the server side, shutdown, restarts."""
 
     def __init__(
         self,
-        argv: list[str],
-        env: dict[str, str],
-        session: Session,
+        server: ServerSide,
+        session: Checks,
         *,
         flush: Callable[[], None] = lambda: None,
         warn: Callable[[str], None] = lambda text: None,
         stdin: int = 0,
         stdout: int = 1,
         masker: Masker | None = None,
-        stderr: int = 2,
     ) -> None:
-        self.argv = argv
-        self.env = env
+        self.server = server
         self.session = session
         self.flush = flush  # writes the records the session queued
         self.warn = warn
         self.stdin = stdin
         self.stdout = stdout
-        self.child: subprocess.Popen[bytes] | None = None
         self.to_client = threading.Lock()
-        self.to_server = threading.Lock()
         self.client_gone = threading.Event()
         self.ending = threading.Event()  # a signal or EOF started the shutdown
-        self.server_reader: threading.Thread | None = None
         self.masker = masker  # the injected values, replaced in the server's output
-        self.stderr = stderr
-        self.stderr_reader: threading.Thread | None = None
-        # Restarts for a fresh OAuth token: when, and how to get the new argv/env/deadline.
+        # Restarts for a fresh OAuth token: when, and how to get the new server side.
         self.deadline: float | None = None
         self.renew: Renew | None = None
         self.gate = threading.Lock()  # holds client messages back while the server restarts
@@ -195,58 +261,10 @@ class Relay:
         self.held: list[bytes] = []
         self.held_bytes = 0
 
-    # -- the child ------------------------------------------------------------------
+    # -- the server -----------------------------------------------------------------
     def start(self) -> None:
-        """Start the server and the loop copying its output to the client."""
-        import subprocess
-
-        from mcpcred.shim.launch import locate
-
-        program = locate(self.argv[0], self.env)
-        options: dict[str, object] = {}
-        if sys.platform != "win32":
-            options["process_group"] = 0
-            if sys.platform.startswith("linux"):
-                options["preexec_fn"] = _die_with_parent()
-        else:  # pragma: no cover - Windows
-            options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-        try:
-            child = subprocess.Popen(
-                [program, *self.argv[1:]],
-                env=self.env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE if self.masker else None,
-                bufsize=0,
-                **options,  # type: ignore[call-overload]
-            )
-        except OSError as exc:
-            from mcpcred.errors import ShimError
-
-            raise ShimError(f"cannot start {self.argv[0]!r}: {exc.strerror}") from None
-        assert child.stdin is not None and child.stdout is not None  # noqa: S101
-        _grow_pipe(child.stdin.fileno())
-        _grow_pipe(child.stdout.fileno())
-        self.child = child
-        reader = threading.Thread(
-            target=self._server_loop, args=(child,), name="server->client", daemon=True
-        )
-        self.server_reader = reader
-        reader.start()
-        if child.stderr is not None and self.masker is not None:
-            from mcpcred.guard.mask import copy_stderr
-
-            self.stderr_reader = threading.Thread(
-                target=copy_stderr,
-                args=(child.stderr, self.stderr, self.masker),
-                name="server-stderr",
-                daemon=True,
-            )
-            self.stderr_reader.start()
-
-    def _server_loop(self, child: subprocess.Popen[bytes]) -> None:
-        assert child.stdout is not None  # noqa: S101
-        lines(child.stdout.fileno(), self._from_server, self._server_overflow)
+        """Start the server side; what it sends comes back through ``_from_server``."""
+        self.server.start(self._from_server, self._server_overflow)
 
     def _server_overflow(self, head: bytes) -> None:
         """A server line longer than ``MAX_LINE``: dropped; the request it answers fails."""
@@ -276,7 +294,7 @@ class Relay:
         """Copy the client's messages to the server until the client closes stdin."""
         lines(self.stdin, self._from_client, self._client_overflow)
         self.client_gone.set()
-        self._close_server_stdin()
+        self.server.close_input()
         self._escalate(EOF_GRACE)
 
     def _from_client(self, line: bytes) -> None:
@@ -332,20 +350,8 @@ class Relay:
                 self.terminate()
 
     def send_server(self, data: bytes) -> None:
-        """Write to the server; if it is gone, the request is answered when it is reaped."""
-        child = self.child
-        if child is None or child.stdin is None:
-            return
-        # a server that is gone gets its pending requests answered when it is reaped
-        with self.to_server, contextlib.suppress(OSError, ValueError):
-            write_all(child.stdin.fileno(), data)
-
-    def _close_server_stdin(self) -> None:
-        child = self.child
-        if child is None or child.stdin is None:
-            return
-        with self.to_server, contextlib.suppress(OSError):
-            child.stdin.close()
+        """Pass a checked message on; a server that is gone answers it when it is reaped."""
+        self.server.send(data)
 
     # -- shutdown -------------------------------------------------------------------
     def forward(self, signum: int, _frame: object = None) -> None:
@@ -354,77 +360,47 @@ class Relay:
         if signum in ending:
             self.terminate(signum)
         else:
-            self._signal_group(signum)
+            self.server.signal(signum)
 
     def terminate(self, signum: int = signal.SIGTERM) -> None:
-        """Send ``signum`` to the server's group, and SIGKILL if it is still there later."""
-        self._signal_group(signum)
+        """Send ``signum`` to the server, and SIGKILL if it is still there later."""
+        self.server.signal(signum)
         if not self.ending.is_set():
             self.ending.set()
             threading.Thread(target=self._kill_later, daemon=True).start()
 
-    def _escalate(self, grace: float, *, final: bool = True) -> None:
-        """Wait ``grace`` s for the server to exit, then TERM, then KILL, each with a limit.
-
-        ``final``: the session is ending (after client EOF), not just this server (a restart).
-        """
-        if self._wait(grace):
+    def _escalate(self, grace: float) -> None:
+        """After client EOF: wait ``grace`` s for the server to end, then TERM, then KILL."""
+        if self.server.exited_within(grace):
             return
-        if final:
-            self.ending.set()
-        self._signal_group(signal.SIGTERM)
+        self.ending.set()
+        self.server.signal(signal.SIGTERM)
         self._kill_later()
 
     def _kill_later(self) -> None:
-        if not self._wait(TERM_GRACE):
-            self._signal_group(_KILL)
-
-    def _wait(self, seconds: float) -> bool:
-        """True if the child exits within ``seconds``."""
-        child = self.child
-        deadline = time.monotonic() + seconds
-        while child is not None and child.returncode is None and child.poll() is None:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-        return True
-
-    def _signal_group(self, signum: int) -> None:
-        child = self.child
-        if child is None:
-            return
-        try:
-            if sys.platform == "win32":  # pragma: no cover - no process groups to signal
-                child.send_signal(signum)
-            else:
-                os.killpg(child.pid, signum)
-        except OSError:
-            pass
+        if not self.server.exited_within(TERM_GRACE):
+            self.server.signal(_KILL)
 
     def run(self) -> int:
-        """Relay until the server exits; its exit code."""
-        import subprocess
-
+        """Relay until the server ends; its exit code."""
         self.install_signals()
         tune_allocator()
         self.start()
         threading.Thread(target=self.client_loop, name="client->server", daemon=True).start()
         while True:
-            child = self.child
-            assert child is not None  # noqa: S101
             timeout = None
             if self.deadline is not None and self.renew is not None:
                 timeout = max(0.0, self.deadline - time.time())
             try:
-                returncode = child.wait(timeout)
-                break
-            except subprocess.TimeoutExpired:
-                if self.ending.is_set() or self.client_gone.is_set():
-                    self.deadline = None
-                    continue
-                self.restart()
+                returncode = self.server.wait(timeout)
             except KeyboardInterrupt:  # pragma: no cover - SIGINT is forwarded instead
                 continue
+            if returncode is not None:
+                break
+            if self.ending.is_set() or self.client_gone.is_set():
+                self.deadline = None
+                continue
+            self.restart()
         return self.finish(returncode)
 
     # -- restarts for a fresh token ----------------------------------------------------
@@ -444,7 +420,7 @@ class Relay:
             while self.session.pending and time.monotonic() < drain_until:
                 time.sleep(0.01)
             try:
-                argv, env, deadline = self.renew()
+                server, deadline = self.renew()
             except Exception as exc:  # keep the old server while its token lasts
                 from mcpcred.errors import describe as reason
 
@@ -456,8 +432,8 @@ class Relay:
             )
             if leftover:
                 self.send_client(leftover)
-            self._stop_child()
-            self.argv, self.env, self.deadline = argv, env, deadline
+            self.server.stop()
+            self.server, self.deadline = server, deadline
             replayed = self.session.replay_started()
             self.start()
             if self.session.initialize is not None:
@@ -475,39 +451,180 @@ class Relay:
                 self.holding = False
             self.flush()
 
-    def _stop_child(self) -> None:
-        """End the current server (stdin closed, then TERM, then KILL) and its reader."""
-        self._close_server_stdin()
-        self._escalate(EOF_GRACE, final=False)
-        reader = self.server_reader
+    def finish(self, returncode: int) -> int:
+        """After the server ended: drain its output, answer what it left, clean up."""
+        self.server.finish()
+        code = exit_code(returncode)
+        leftover = self.session.abandon(self.server.gone(code))
+        if leftover and not self.client_gone.is_set():
+            self.send_client(leftover)
+        self.flush()
+        return code
+
+    def install_signals(self) -> None:
+        """Forward the signals a client uses to stop or poke its server."""
+        for name in _FORWARDED:
+            number = getattr(signal, name, None)
+            if number is not None:
+                signal.signal(number, self.forward)
+
+
+class ChildProcess:
+    """A local server as the relay's server side: a child process, its stdio piped.
+
+    The process hygiene of the module docstring lives here: its own process
+    group, death with the shim, signals to the whole group, TERM then KILL.
+    """
+
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        *,
+        masker: Masker | None = None,
+        stderr: int = 2,
+    ) -> None:
+        self.argv = argv
+        self.env = env
+        self.masker = masker  # when set, stderr is piped and copied with these values masked
+        self.stderr = stderr
+        self.child: subprocess.Popen[bytes] | None = None
+        self.to_server = threading.Lock()
+        self.reader: threading.Thread | None = None
+        self.stderr_reader: threading.Thread | None = None
+
+    def start(self, deliver: Callable[[bytes], None], overflow: Callable[[bytes], None]) -> None:
+        """Start the server and the loop copying its output to ``deliver``."""
+        import subprocess
+
+        from mcpcred.shim.launch import locate
+
+        program = locate(self.argv[0], self.env)
+        options: dict[str, object] = {}
+        if sys.platform != "win32":
+            options["process_group"] = 0
+            if sys.platform.startswith("linux"):
+                options["preexec_fn"] = _die_with_parent()
+        else:  # pragma: no cover - Windows
+            options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        try:
+            child = subprocess.Popen(
+                [program, *self.argv[1:]],
+                env=self.env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE if self.masker else None,
+                bufsize=0,
+                **options,  # type: ignore[call-overload]
+            )
+        except OSError as exc:
+            from mcpcred.errors import ShimError
+
+            raise ShimError(f"cannot start {self.argv[0]!r}: {exc.strerror}") from None
+        assert child.stdin is not None and child.stdout is not None  # noqa: S101
+        _grow_pipe(child.stdin.fileno())
+        _grow_pipe(child.stdout.fileno())
+        self.child = child
+        stdout = child.stdout.fileno()
+        reader = threading.Thread(
+            target=lines, args=(stdout, deliver, overflow), name="server->client", daemon=True
+        )
+        self.reader = reader
+        reader.start()
+        if child.stderr is not None and self.masker is not None:
+            from mcpcred.guard.mask import copy_stderr
+
+            self.stderr_reader = threading.Thread(
+                target=copy_stderr,
+                args=(child.stderr, self.stderr, self.masker),
+                name="server-stderr",
+                daemon=True,
+            )
+            self.stderr_reader.start()
+
+    def send(self, data: bytes) -> None:
+        """Write to the server's stdin; if it is gone, nothing (pending answers come later)."""
+        child = self.child
+        if child is None or child.stdin is None:
+            return
+        with self.to_server, contextlib.suppress(OSError, ValueError):
+            write_all(child.stdin.fileno(), data)
+
+    def close_input(self) -> None:
+        """Close the server's stdin: the MCP stdio transport's way of saying goodbye."""
+        child = self.child
+        if child is None or child.stdin is None:
+            return
+        with self.to_server, contextlib.suppress(OSError):
+            child.stdin.close()
+
+    def exited_within(self, seconds: float) -> bool:
+        """True if the child exits within ``seconds``."""
+        child = self.child
+        deadline = time.monotonic() + seconds
+        while child is not None and child.returncode is None and child.poll() is None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the server's whole process group."""
+        child = self.child
+        if child is None:
+            return
+        try:
+            if sys.platform == "win32":  # pragma: no cover - no process groups to signal
+                child.send_signal(signum)
+            else:
+                os.killpg(child.pid, signum)
+        except OSError:
+            pass
+
+    def wait(self, timeout: float | None) -> int | None:
+        """The child's return code, or None if it is still running after ``timeout``."""
+        import subprocess
+
+        child = self.child
+        assert child is not None  # noqa: S101
+        try:
+            return child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        """End this server (stdin closed, then TERM, then KILL) and its reader."""
+        self.close_input()
+        if not self.exited_within(EOF_GRACE):
+            self.signal(signal.SIGTERM)
+            if not self.exited_within(TERM_GRACE):
+                self.signal(_KILL)
+        reader = self.reader
         if reader is not None:
             reader.join(TERM_GRACE)
         self._reap_group()
         self._join_stderr()
+
+    def finish(self) -> None:
+        """After the server exited: let its output drain, then end what is left of its group."""
+        reader = self.reader
+        if reader is not None:
+            reader.join(TERM_GRACE)
+            if reader.is_alive():  # a helper it started still holds stdout: end the group
+                self.signal(_KILL)
+                reader.join(TERM_GRACE)
+        self._reap_group()
+        self._join_stderr()
+
+    def gone(self, code: int) -> str:
+        """The reason given to requests the server never answered."""
+        return f"exited with code {code} before answering" if code else "exited before answering"
 
     def _join_stderr(self) -> None:
         """Let the copy of the server's stderr reach its end (a helper may hold it open)."""
         reader = self.stderr_reader
         if reader is not None:
             reader.join(TERM_GRACE)
-
-    def finish(self, returncode: int) -> int:
-        """After the server exited: drain its output, answer what it left, clean up."""
-        reader = self.server_reader
-        if reader is not None:
-            reader.join(TERM_GRACE)
-            if reader.is_alive():  # a helper it started still holds stdout: end the group
-                self._signal_group(_KILL)
-                reader.join(TERM_GRACE)
-        self._reap_group()
-        self._join_stderr()
-        code = exit_code(returncode)
-        why = f"exited with code {code} before answering" if code else "exited before answering"
-        leftover = self.session.abandon(why)
-        if leftover and not self.client_gone.is_set():
-            self.send_client(leftover)
-        self.flush()
-        return code
 
     def _reap_group(self) -> None:
         """Members of the server's group that outlived it get TERM, then KILL."""
@@ -531,12 +648,55 @@ class Relay:
                     return
                 time.sleep(0.02)
 
-    def install_signals(self) -> None:
-        """Forward the signals a client uses to stop or poke its server."""
-        for name in _FORWARDED:
-            number = getattr(signal, name, None)
-            if number is not None:
-                signal.signal(number, self.forward)
+
+class PassThrough:
+    """The relay's checks for an unguarded server: every line passes as it came.
+
+    An unguarded remote server still goes through the relay (framing limits,
+    signals, one writer for stdout), with nothing decided, parsed or recorded.
+    """
+
+    def __init__(self) -> None:
+        self.pending: dict[int, object] = {}  # nothing is tracked
+        self.initialize: bytes | None = None  # never restarted, so never replayed
+        self.initialized: bytes | None = None
+
+    def from_client(self, line: bytes) -> tuple[bytes | None, bytes | None]:
+        """Forward everything but blank lines."""
+        return (line if line.strip() else None), None
+
+    def from_server(self, line: bytes | bytearray) -> bytes | bytearray | None:
+        """Deliver everything (the server side hands over whole messages)."""
+        return line
+
+    def too_long_from_client(self, head: bytes, limit: int) -> bytes:
+        """A JSON-RPC error for a client line the relay will not hold."""
+        from mcpcred.guard import wire
+
+        return wire.canonical(
+            {
+                "jsonrpc": "2.0",
+                "id": wire.recover_id(head),
+                "error": {"code": -32700, "message": f"mcpcred: a line longer than {limit} bytes"},
+            }
+        )
+
+    def too_long_from_server(self, head: bytes, limit: int) -> bytes | None:
+        """Nothing: a remote server side never hands the relay a line to frame."""
+        return None
+
+    def abandon(self, why: str) -> bytes:
+        """Nothing is tracked, so nothing is left to answer."""
+        return b""
+
+    def replay_started(self) -> threading.Event:
+        """Never restarted: an event that is already set."""
+        done = threading.Event()
+        done.set()
+        return done
+
+    def record(self, record: dict[str, object]) -> None:
+        """Nothing is recorded for an unguarded server."""
 
 
 def _grow_pipe(fd: int) -> None:

@@ -1,7 +1,11 @@
-"""The shim in guard mode: resolve, start the server as a child, relay, record.
+"""The shim in guard mode: resolve, start (or connect to) the server, relay, record.
 
-Called by ``shim.main`` instead of exec when the server has a
-``[servers.NAME]`` table. Everything here is paid only by guarded servers.
+Called by ``shim.main`` instead of exec (or the unguarded bridge) when the
+server has a ``[servers.NAME]`` table. A local server runs as a child
+(``relay.ChildProcess``); a remote one (``--url``) is reached over HTTP
+(``bridge.remote.RemoteServer``). Either way the same ``Relay`` and
+``Session`` decide, mask and record: only what stands behind the relay's
+server side differs. Everything here is paid only by guarded servers.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from mcpcred.bridge.remote import Target as RemoteTarget
     from mcpcred.guard.auditlog import AuditLog
+    from mcpcred.guard.relay import ServerSide
     from mcpcred.guard.settings import ServerGuard
     from mcpcred.shim.options import ShimOptions
     from mcpcred.shim.resolve import Resolved
@@ -265,7 +271,7 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
     from mcpcred.guard import auditlog
     from mcpcred.guard.mask import MIN_LENGTH, Masker
     from mcpcred.guard.redact import Lazy
-    from mcpcred.guard.relay import Relay
+    from mcpcred.guard.relay import ChildProcess, Relay
     from mcpcred.guard.session import Session
     from mcpcred.shim.resolve import prepare_guarded
 
@@ -277,7 +283,16 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
             for name in found.refreshed
         ]
 
-    argv, env, found, key = prepare_guarded(options, environ, key_item)
+    remote: RemoteTarget | None = None
+    if options.url is None:
+        argv, env, found, key = prepare_guarded(options, environ, key_item)
+        started = f"started {os.path.basename(argv[0])}"
+    else:
+        from mcpcred.bridge import remote as bridge
+
+        remote, remote_key = bridge.target(options, environ, key_item)
+        found, key = remote.found, remote_key or ""
+        started = f"connected to {remote.shown}"
     warn = Warn(options.label())
     # Every value handed to the server is masked in the log; in what reaches the client
     # unless ``mask_injected = false``.
@@ -305,6 +320,8 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
     }
     if options.client:
         base["client"] = options.client
+    if remote is not None:  # origin and path only: a query or user info may hold a secret
+        base["url"] = remote.shown
     redact = Lazy()
     threading.Thread(target=redact.warm, name="warm-up", daemon=True).start()
     recorder = Recorder(
@@ -324,7 +341,7 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         {
             "event": "inject",
             "credentials": credentials,
-            "detail": f"started {os.path.basename(argv[0])}",
+            "detail": started,
         }
     )
     recorder.flush()
@@ -343,15 +360,34 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
         conceal=masker.value,  # pin files keep no injected value, masking for the client or not
     )
     shown = masker if settings.mask_injected else None  # masks the server's output
-    relay = Relay(argv, env, session, flush=recorder.flush, warn=warn, masker=shown)
-    if settings.restart_on_expiry and found.deadline is not None:
+    server: ServerSide
+    if remote is None:
+        server = ChildProcess(argv, env, masker=shown)
+    else:
 
-        def renew() -> tuple[list[str], dict[str, str], float | None]:
+        def renewed(name: str, token: str, refreshed: bool) -> None:
+            masker.add(f"{references.OAUTH}/{name}", token)  # before the server can echo it
+            if refreshed:
+                recorder.add({"event": "refresh", "credentials": [f"{references.OAUTH}/{name}"]})
+                recorder.flush()
+
+        server = bridge.RemoteServer(
+            remote,
+            warn=warn,
+            reauth=bridge.reauth_for(options, environ, remote, renewed),
+            transport=options.transport,
+            allow_http=options.allow_http,
+        )
+    relay = Relay(server, session, flush=recorder.flush, warn=warn, masker=shown)
+    # A remote server needs no restart: a 401 renews its token in place (``Reauth``).
+    if settings.restart_on_expiry and found.deadline is not None and remote is None:
+
+        def renew() -> tuple[ServerSide, float | None]:
             new_argv, new_env, renewed, _ = prepare_guarded(options, environ, key_item)
             remember(renewed)  # before the new server can print its new token
             for record in refreshes(renewed):
                 recorder.add(record)
-            return new_argv, new_env, renewed.deadline
+            return ChildProcess(new_argv, new_env, masker=shown), renewed.deadline
 
         relay.deadline = found.deadline
         relay.renew = renew
@@ -369,7 +405,10 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
                     "what the server sent to the client",
                 }
             )
-        recorder.add({"event": "exit", "detail": f"server exited with code {code}"})
+        if remote is None:
+            recorder.add({"event": "exit", "detail": f"server exited with code {code}"})
+        else:
+            recorder.add({"event": "exit", "detail": f"connection closed, exit code {code}"})
     finally:
         recorder.close()
     return code

@@ -71,8 +71,15 @@ class Minter:
         found = records.fresh_token(cached, self.clock())
         return found if found is not None else self.refresh(provider, account).token
 
-    def refresh(self, provider: str, account: str, *, force: bool = False) -> AccessToken:
-        """Refresh under the lock, unless another process just did (or ``force``)."""
+    def refresh(
+        self, provider: str, account: str, *, force: bool = False, rejected: str | None = None
+    ) -> AccessToken:
+        """Refresh under the lock, unless another process just did (or ``force``).
+
+        ``rejected``: the access token a server just refused (HTTP 401). It is
+        never handed out again, however fresh its expiry says it is; a different
+        token another process stored meanwhile is (the same single flight).
+        """
         label = provider if account == "default" else f"{provider}/{account}"
         access = records.access_name(provider, account)
         name = records.record_name(provider, account)
@@ -80,6 +87,8 @@ class Minter:
         with held(path, timeout=self.lock_wait, what=label):
             values = self.vault.read([access, name])
             cached = AccessToken.loads(values.get(access))
+            if cached is not None and rejected is not None and cached.token == rejected:
+                cached = None  # the server said no: only a refresh (or a new login) helps
             now = self.clock()
             if not force and cached is not None and cached.fresh(now):
                 return cached

@@ -1,4 +1,4 @@
-"""The shim's entry: parse, resolve, become the server (or guard it), or fail visibly."""
+"""The shim's entry: parse, resolve, become (guard, bridge to) the server, or fail visibly."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mcpcred.shim.resolve import prepare
 
 
 def main(args: list[str]) -> int:
-    """Run ``mcpcred shim ARGS``; returns only on failure (success execs the server)."""
+    """Run ``mcpcred shim ARGS``; a local server's success execs it and never returns here."""
     options: ShimOptions | None = None
     if args[:1] in (["-h"], ["--help"]):
         sys.stdout.write(USAGE)
@@ -26,6 +26,10 @@ def main(args: list[str]) -> int:
             from mcpcred.guard.run import run
 
             return run(options, guard, os.environ)
+        if options.url is not None:  # a remote server: bridge stdio to it (imports httpx)
+            from mcpcred.bridge.remote import run as bridge
+
+            return bridge(options, os.environ)
         argv, env = prepare(options, os.environ)
         become(argv, env)
         raise ShimError(f"could not start {argv[0]!r}")  # become() only returns by raising

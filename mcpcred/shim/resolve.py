@@ -93,23 +93,45 @@ def prepare_guarded(
     """
     env = {k: v for k, v in environ.items() if not k.startswith(OWN_PREFIX)}
     refs = wanted(options.command, env, options.label())
+    found, secret = fetch(options, environ, refs, key)
+    argv, env = _substituted(options.command, env, found.lookup)
+    return argv, env, found, secret
+
+
+def fetch(
+    options: ShimOptions,
+    environ: Mapping[str, str],
+    refs: list[tuple[str, str]],
+    key: tuple[str, Callable[[], str]],
+) -> tuple[Resolved, str]:
+    """``refs`` and the audit log's key (created once if missing) in one keychain round trip.
+
+    Shared by a guarded local server (references in env and args) and a
+    guarded remote one (references in the URL and headers).
+    """
     keychain = Keychain(options, environ)
     try:
         found = _resolve(keychain, refs, extras=[key[0]])
         secret = found.extras.get(key[0]) or keychain.ensure(*key)
     finally:
         keychain.close()
-    argv, env = _substituted(options.command, env, found.lookup)
-    return argv, env, found, secret
+    return found, secret
 
 
 def resolver(
     refs: list[tuple[str, str]], options: ShimOptions, environ: Mapping[str, str]
 ) -> Callable[[str, str], str]:
     """``lookup(kind, name)`` for every reference in ``refs``, all fetched up front."""
+    return resolve(refs, options, environ).lookup
+
+
+def resolve(
+    refs: list[tuple[str, str]], options: ShimOptions, environ: Mapping[str, str]
+) -> Resolved:
+    """Every reference in ``refs``, fetched in one keychain round trip."""
     keychain = Keychain(options, environ)
     try:
-        return _resolve(keychain, refs).lookup
+        return _resolve(keychain, refs)
     finally:
         keychain.close()
 

@@ -404,7 +404,7 @@ def test_messages_held_during_a_restart_are_bounded(monkeypatch: pytest.MonkeyPa
     writing flat out grew the relay without bound. Past the bound the reader now waits."""
     monkeypatch.setattr(relay, "MAX_HELD", 1000)
     session, _, _ = make(guard())
-    guarded = relay.Relay(["server"], {}, session, stdout=-1)
+    guarded = relay.Relay(relay.ChildProcess(["server"], {}), session, stdout=-1)
     passed: list[bytes] = []
     guarded._pass_client = passed.append  # type: ignore[method-assign]
     guarded.holding = True

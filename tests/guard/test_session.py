@@ -763,11 +763,11 @@ class Broken(Session):
 
 
 def test_a_session_that_raises_costs_the_line_not_the_relay_thread() -> None:
-    from mcpcred.guard.relay import Relay
+    from mcpcred.guard.relay import ChildProcess, Relay
 
     warnings: list[str] = []
     session = Broken(guard(), client=None, record=lambda r: None, warn=warnings.append)
-    relay = Relay(["server"], {}, session, warn=warnings.append, stdout=-1)
+    relay = Relay(ChildProcess(["server"], {}), session, warn=warnings.append, stdout=-1)
     sent_to: list[bytes] = []
     relay.send_server = sent_to.append  # type: ignore[method-assign]
     relay.send_client = sent_to.append  # type: ignore[method-assign]
