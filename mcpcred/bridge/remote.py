@@ -129,10 +129,12 @@ def target(
     secret: str | None = None
     if key is not None:
         found, secret = resolve.fetch(options, environ, refs, key)
-    else:
+    elif refs:
         found = resolve.resolve(refs, options, environ)
+    else:  # a server that needs no credential: the keychain is not even opened
+        found = resolve.Resolved()
     url = references.substitute(options.url, found.lookup)
-    shown = shown_url(options.url, url)
+    shown = shown_url(options.url, url, found.lookup)
     check_url(url, shown, allow_http=options.allow_http)
     headers: dict[str, str] = {}
     for name, value in pairs:
@@ -147,30 +149,37 @@ def target(
     return Target(url, headers, pairs, shown, found), secret
 
 
-def shown_url(template: str, resolved: str) -> str:
+def shown_url(template: str, resolved: str, lookup: Callable[[str, str], str]) -> str:
     """The URL as messages and audit records show it: origin and path, never a secret.
 
-    Taken from the entry's own text, where a secret is still a reference, so a
-    key in the path (``https://host/mcp/{{mcpcred:secret/key}}``) stays one;
-    query, fragment and user info are left out. A URL that is a reference as
-    a whole shows the origin it resolved to and the reference.
+    Query, fragment and user info are left out; a value that a reference put in
+    the host or the path (``https://host/mcp/{{mcpcred:secret/key}}``) is shown
+    as that reference again. A URL that is a reference as a whole shows the
+    origin it resolved to and the reference, since its path may be a key.
     """
     from urllib.parse import urlsplit
 
-    whole = references.find(template) if template.startswith(references.PREFIX) else []
-    source = resolved if whole else template
+    refs = references.find(template)
+    whole = template.startswith(references.PREFIX) and bool(refs)
     try:
-        parts = urlsplit(source)
+        parts = urlsplit(resolved)
         host = parts.hostname or ""
         port = parts.port
     except ValueError:
-        return references.whole(whole[0][1], whole[0][0]) if whole else "the server's URL"
+        host, port = "", None
+    if not host:
+        return references.whole(refs[0][1], refs[0][0]) if whole else "the server's URL"
     if ":" in host:
         host = f"[{host}]"
     origin = f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
     if whole:
-        return f"{origin} (from {references.whole(whole[0][1], whole[0][0])})"
-    return origin + parts.path
+        return f"{origin} (from {references.whole(refs[0][1], refs[0][0])})"
+    shown = origin + parts.path
+    for kind, name in sorted(refs, key=lambda ref: -len(lookup(*ref))):
+        value = lookup(kind, name)
+        if value:
+            shown = shown.replace(value, references.embedded(name, kind))
+    return shown
 
 
 def check_url(url: str, shown: str, *, allow_http: bool) -> None:

@@ -111,11 +111,14 @@ def parse(args: list[str], *, headers: bool = False) -> ShimOptions:
             options.command = args[index + 1 :]
             break
         name, equals, inline = arg.partition("=")
-        if arg == "--header":
-            if index + 1 >= len(args):
+        if name == "--header":
+            if equals:
+                options.headers.append(inline)
+            elif index + 1 < len(args):
+                index += 1
+                options.headers.append(args[index])
+            else:
                 raise ShimError("shim option --header needs a value")
-            index += 1
-            options.headers.append(args[index])
         elif headers and name in ("--url", "--transport"):
             raise ShimError(f"unknown option {name!r} for mcpcred headers")
         elif name in _VALUED:

@@ -137,3 +137,57 @@ def test_a_stuck_creator_of_a_keychain_item_is_a_shim_error(
         keychain.ensure("audit:key", lambda: made.append("x") or "value")
     assert made == []
     assert keychain.ensure("audit:key", lambda: "value") == "value"
+
+
+# -- the bridge entry: --url instead of a command ------------------------------------------
+
+
+def test_a_bridge_entry_parses_url_headers_transport_and_allow_http() -> None:
+    options = parse(
+        [
+            "--server", "linear", "--client", "claude-desktop",
+            "--url", "https://mcp.example/mcp?key={{mcpcred:secret/k}}",
+            "--header", "Authorization: Bearer {{mcpcred:oauth/linear}}",
+            "--header=X-Team: a:b",
+            "--transport", "sse", "--allow-http",
+        ]
+    )  # fmt: skip
+    assert options.url == "https://mcp.example/mcp?key={{mcpcred:secret/k}}"
+    assert options.headers == ["Authorization: Bearer {{mcpcred:oauth/linear}}", "X-Team: a:b"]
+    assert options.transport == "sse" and options.allow_http and options.command == []
+    assert parse(["--url=https://x/mcp"]).transport == "auto"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--url", "https://x/mcp", "--", "npx", "srv"], "either --url .* or a command"),
+        (["--url", ""], "--url needs the remote server's URL"),
+        (["--url", "https://x/mcp", "--transport", "websocket"], "--transport must be one of"),
+        (["--url", "https://x/mcp", "--header", "NoColon"], "needs 'Name: value'"),
+        (["--url", "https://x/mcp", "--header", "Bad Name: v"], "not a valid HTTP header name"),
+        (["--url", "https://x/mcp", "--header", "X: a\r\nEvil: b"], "holds a line break"),
+        (["--url", "https://x/mcp", "--header"], "--header needs a value"),
+        (["--header", "X: y", "--", "true"], "need --url"),
+        (["--allow-http", "--", "true"], "need --url"),
+        (["--transport", "http", "--", "true"], "need --url"),
+        (["--url"], "needs a value"),
+    ],
+)
+def test_bad_bridge_entries_are_one_line_errors(args: list[str], message: str) -> None:
+    with pytest.raises(ShimError, match=message) as caught:
+        parse(args)
+    assert "\n" not in caught.value.message
+
+
+def test_header_values_are_never_quoted_back_in_errors() -> None:
+    with pytest.raises(ShimError) as caught:
+        parse(["--url", "https://x/mcp", "--header", "X-Key: hunter2-value\nInjected: 1"])
+    assert "hunter2" not in caught.value.message and "X-Key" in caught.value.message
+
+
+def test_mcpcred_headers_refuses_bridge_options() -> None:
+    with pytest.raises(ShimError, match="unknown option '--url'"):
+        parse(["--url", "https://x/mcp"], headers=True)
+    with pytest.raises(ShimError, match="--allow-http"):
+        parse(["--allow-http", "--header", "A: b"], headers=True)

@@ -223,6 +223,15 @@ def test_the_shim_loads_nothing_heavy(keychain: dict[str, str]) -> None:
     assert not loaded & set(FORBIDDEN), loaded & set(FORBIDDEN)
 
 
+def test_a_local_server_loads_nothing_of_the_bridge(keychain: dict[str, str]) -> None:
+    """The remote bridge (httpx, URL parsing, the relay) costs local servers nothing."""
+    real_keychain.store(keychain, "mcpcred", "tok", "v")
+    loaded = _modules_after_shim({**os.environ, "T": "mcpcred:secret/tok"})
+    bridge = {"mcpcred.bridge", "mcpcred.guard.relay", "mcpcred.guard.run", "urllib", "ipaddress"}
+    assert not {name for name in loaded if name.split(".")[0] in bridge or name in bridge}, loaded
+    assert not {name for name in loaded if name.startswith("mcpcred.bridge")}
+
+
 def test_other_backends_go_through_keyring_and_insecure_ones_are_refused() -> None:
     env = {
         **os.environ,

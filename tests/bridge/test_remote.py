@@ -1,0 +1,429 @@
+"""The bridge's own parts with a fake ``Upstream``: URL checks, the relay's server side, guard.
+
+``FakeUpstream`` has the contract's shape (``Upstream(url, headers, deliver, *, warn,
+reauth, transport, allow_http, connect_timeout)``, ``start``/``send``/``close``) and
+answers from worker threads, as the real one does, so these tests show what the relay
+and the session make of a remote server without any HTTP. The real ``Upstream``
+against real SDK servers is tested in ``tests/integration/test_bridge_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
+
+import pytest
+
+from mcpcred.bridge import remote
+from mcpcred.errors import ShimError
+from mcpcred.guard import relay as relay_module
+from mcpcred.guard.mask import Masker
+from mcpcred.guard.relay import PassThrough, Relay
+from mcpcred.guard.session import Session
+from mcpcred.guard.settings import Policy, ServerGuard
+from mcpcred.shim.options import parse
+from mcpcred.shim.resolve import Resolved
+
+SECRET = "hdr-s3cret-0123456789abcdef"
+
+
+class FakeUpstream:
+    """A remote MCP server behind the contract's ``Upstream`` API, answering from threads."""
+
+    made: ClassVar[list[FakeUpstream]] = []
+
+    def __init__(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        deliver: Callable[[bytes], None],
+        *,
+        warn: Callable[[str], None],
+        reauth: Callable[[], Mapping[str, str]] | None = None,
+        transport: str = "auto",
+        allow_http: bool = False,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.headers = dict(headers)
+        self.deliver = deliver
+        self.warn = warn
+        self.reauth = reauth
+        self.transport = transport
+        self.allow_http = allow_http
+        self.sent: list[dict[str, Any]] = []
+        self.started = False
+        self.closed = threading.Event()
+        self.close_seconds = 0.0
+        self.fail_send = False
+        FakeUpstream.made.append(self)
+
+    def start(self) -> None:
+        self.started = True
+
+    def send(self, line: bytes) -> None:
+        if self.fail_send:
+            raise ConnectionError(f"cannot send to {self.url} with {self.headers}")
+        message = json.loads(line)
+        self.sent.append(message)
+        if "method" in message and "id" in message:
+            threading.Thread(target=self._answer, args=(message,), daemon=True).start()
+
+    def _answer(self, message: dict[str, Any]) -> None:
+        method, params = message["method"], message.get("params") or {}
+        result: dict[str, Any]
+        if method == "initialize":
+            result = {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "fake-remote", "version": "1"},
+            }
+        elif method == "tools/list":
+            result = {
+                "tools": [
+                    {"name": n, "inputSchema": {"type": "object"}}
+                    for n in ("echo", "delete_thing", "show_header")
+                ]
+            }
+        elif method == "tools/call" and params.get("name") == "show_header":
+            text = self.headers.get("Authorization", "")  # a server that echoes its credential
+            result = {"content": [{"type": "text", "text": text}]}
+        elif method == "tools/call":
+            text = f"echo: {params.get('arguments', {}).get('text')}"
+            result = {"content": [{"type": "text", "text": text}]}
+        else:
+            result = {}
+        time.sleep(0.01)
+        self.deliver(
+            json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode() + b"\n"
+        )
+
+    def close(self) -> None:
+        time.sleep(self.close_seconds)
+        self.closed.set()
+
+
+class Pipes:
+    """The client's side of the relay: write lines to its stdin, read lines from its stdout."""
+
+    def __init__(self) -> None:
+        self.stdin_r, self.stdin_w = os.pipe()
+        self.stdout_r, self.stdout_w = os.pipe()
+        self.buffer = b""
+
+    def write(self, message: dict[str, Any]) -> None:
+        os.write(self.stdin_w, json.dumps(message).encode() + b"\n")
+
+    def read(self, timeout: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no line from the relay within {timeout} s: {self.buffer[:200]!r}"
+            ready, _, _ = select.select([self.stdout_r], [], [], left)
+            if ready:
+                chunk = os.read(self.stdout_r, 65536)
+                assert chunk, "the relay closed stdout"
+                self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        parsed: dict[str, Any] = json.loads(line)
+        return parsed
+
+    def eof(self) -> None:
+        os.close(self.stdin_w)
+
+    def close(self) -> None:
+        for fd in (self.stdin_r, self.stdout_r, self.stdout_w, self.stdin_w):
+            with contextlib.suppress(OSError):  # stdin_w is closed already after eof()
+                os.close(fd)
+
+
+def target(headers: dict[str, str] | None = None) -> remote.Target:
+    found = Resolved()
+    return remote.Target(
+        "http://127.0.0.1:9/mcp?key=q-secret",
+        headers or {"Authorization": f"Bearer {SECRET}"},
+        [("Authorization", "Bearer {{mcpcred:secret/hdr}}")],
+        "http://127.0.0.1:9/mcp",
+        found,
+    )
+
+
+@pytest.fixture
+def pipes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipes]:
+    # the relay is run in a thread of this process: no signal handlers, no allocator tuning
+    monkeypatch.setattr(Relay, "install_signals", lambda self: None)
+    monkeypatch.setattr(relay_module, "tune_allocator", lambda: None)
+    FakeUpstream.made.clear()
+    made = Pipes()
+    yield made
+    made.close()
+
+
+def start(relay: Relay) -> tuple[threading.Thread, list[int]]:
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(relay.run()), daemon=True)
+    thread.start()
+    return thread, codes
+
+
+# -- the unguarded bridge: Relay + PassThrough + RemoteServer ---------------------------------
+
+
+def test_unguarded_lines_go_up_answers_come_down_and_eof_closes_with_exit_0(pipes: Pipes) -> None:
+    warnings: list[str] = []
+    server = remote.RemoteServer(
+        target(), warn=warnings.append, transport="sse", allow_http=True, factory=FakeUpstream
+    )
+    relay = Relay(
+        server, PassThrough(), warn=warnings.append, stdin=pipes.stdin_r, stdout=pipes.stdout_w
+    )
+    thread, codes = start(relay)
+    pipes.write({"jsonrpc": "2.0", "id": "a", "method": "initialize", "params": {}})
+    assert pipes.read()["result"]["serverInfo"]["name"] == "fake-remote"
+    (upstream,) = FakeUpstream.made
+    assert upstream.started and upstream.transport == "sse" and upstream.allow_http
+    assert upstream.headers == {"Authorization": f"Bearer {SECRET}"}  # resolved values go up
+    # many requests at once: answers come from many threads, each line whole on stdout
+    for n in range(40):
+        pipes.write({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                     "params": {"name": "echo", "arguments": {"text": "x" * 5000 + str(n)}}})  # fmt: skip
+    answers = {pipes.read()["id"]: None for _ in range(40)}
+    assert set(answers) == set(range(40))
+    assert [m["id"] for m in upstream.sent[1:]] == list(range(40))  # passed on as sent, in order
+    assert not upstream.closed.is_set()
+    pipes.eof()
+    thread.join(5)
+    assert not thread.is_alive(), "stdin EOF did not end the bridge"
+    assert codes == [0]
+    assert upstream.closed.is_set()
+    assert warnings == []
+
+
+def test_a_terminating_signal_closes_the_remote_side_and_exits_128_plus_n(pipes: Pipes) -> None:
+    server = remote.RemoteServer(target(), warn=lambda t: None, factory=FakeUpstream)
+    relay = Relay(server, PassThrough(), stdin=pipes.stdin_r, stdout=pipes.stdout_w)
+    thread, codes = start(relay)
+    pipes.write({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert pipes.read()["id"] == 1
+    relay.forward(signal.SIGUSR1)  # not an ending signal: nothing happens
+    time.sleep(0.1)
+    assert thread.is_alive()
+    relay.forward(signal.SIGTERM)
+    thread.join(5)
+    assert codes == [128 + signal.SIGTERM]
+    assert FakeUpstream.made[0].closed.is_set()
+
+
+def test_a_close_that_hangs_is_cut_short_after_a_signal(pipes: Pipes) -> None:
+    server = remote.RemoteServer(target(), warn=lambda t: None, factory=FakeUpstream)
+    relay = Relay(server, PassThrough(), stdin=pipes.stdin_r, stdout=pipes.stdout_w)
+    thread, codes = start(relay)
+    pipes.write({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    pipes.read()
+    FakeUpstream.made[0].close_seconds = 30  # a server that never lets go
+    started = time.monotonic()
+    relay.forward(signal.SIGHUP)
+    thread.join(10)
+    assert not thread.is_alive()
+    assert time.monotonic() - started < relay_module.TERM_GRACE + remote.CLOSE_GRACE + 1
+    assert codes == [128 + signal.SIGHUP]
+
+
+def test_a_send_that_raises_costs_the_message_not_the_reader_and_says_no_value(
+    pipes: Pipes,
+) -> None:
+    warnings: list[str] = []
+    server = remote.RemoteServer(target(), warn=warnings.append, factory=FakeUpstream)
+    relay = Relay(server, PassThrough(), stdin=pipes.stdin_r, stdout=pipes.stdout_w)
+    thread, codes = start(relay)
+    pipes.write({"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    pipes.read()
+    upstream = FakeUpstream.made[0]
+    upstream.fail_send = True
+    pipes.write({"jsonrpc": "2.0", "id": 2, "method": "ping"})
+    deadline = time.monotonic() + 5
+    while not warnings and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert warnings == ["a message could not be sent to the remote server: ConnectionError"]
+    upstream.fail_send = False
+    pipes.write({"jsonrpc": "2.0", "id": 3, "method": "ping"})
+    assert pipes.read()["id"] == 3  # the reader went on
+    pipes.eof()
+    thread.join(5)
+    assert codes == [0]
+
+
+def test_passthrough_forwards_bytes_untouched_and_answers_an_overlong_line() -> None:
+    checks = PassThrough()
+    line = b'{"id":1,  "method":"x"}\n'
+    assert checks.from_client(line) == (line, None)
+    assert checks.from_client(b"  \n") == (None, None)
+    assert checks.from_server(line) is line
+    answer = json.loads(checks.too_long_from_client(b'{"jsonrpc":"2.0","id":77,"params":"', 10))
+    assert answer["id"] == 77 and answer["error"]["code"] == -32700
+    assert checks.abandon("gone") == b""
+
+
+# -- guarded: the same Session a local server gets -------------------------------------------
+
+
+def test_guard_over_a_remote_server_denies_records_and_masks(pipes: Pipes) -> None:
+    settings = ServerGuard("remote")
+    settings.policies.append(Policy((), ("delete_*",), "config.toml [servers.remote]"))
+    records: list[dict[str, object]] = []
+    durable: list[dict[str, object]] = []
+    session = Session(
+        settings, client="test", record=records.append, warn=lambda t: None,
+        durable=lambda r: durable.append(r),  # type: ignore[func-returns-value]
+    )  # fmt: skip
+    masker = Masker()
+    masker.add("secret/hdr", SECRET)
+    server = remote.RemoteServer(target(), warn=lambda t: None, factory=FakeUpstream)
+    relay = Relay(server, session, stdin=pipes.stdin_r, stdout=pipes.stdout_w, masker=masker)
+    thread, codes = start(relay)
+    pipes.write({"jsonrpc": "2.0", "id": "i", "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})  # fmt: skip
+    assert pipes.read()["id"] == "i"
+    pipes.write({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    listed = pipes.read()
+    assert [t["name"] for t in listed["result"]["tools"]] == ["echo", "show_header"]
+    pipes.write({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                 "params": {"name": "delete_thing", "arguments": {}}})  # fmt: skip
+    denied = pipes.read()
+    assert denied["id"] == 3 and denied["result"]["isError"] is True
+    assert "deny 'delete_*'" in denied["result"]["content"][0]["text"]
+    pipes.write({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                 "params": {"name": "show_header", "arguments": {}}})  # fmt: skip
+    shown = pipes.read()
+    assert shown["id"] == 4
+    text = shown["result"]["content"][0]["text"]
+    assert SECRET not in text and "[redacted mcpcred:secret/hdr]" in text, text
+    upstream = FakeUpstream.made[0]
+    called = [m["params"]["name"] for m in upstream.sent if m.get("method") == "tools/call"]
+    assert called == ["show_header"]  # the denied call never went up
+    assert all(isinstance(m.get("id", 0), int) for m in upstream.sent)  # guard-issued ids
+    pipes.eof()
+    thread.join(5)
+    assert codes == [0]
+    outcomes = [(r.get("tool"), r.get("outcome")) for r in records if r.get("event") == "call"]
+    assert ("delete_thing", "denied") in outcomes and ("show_header", "ok") in outcomes, records
+    # written before they went up (the denied call never did)
+    assert [(r.get("method"), r.get("tool")) for r in durable] == [
+        ("initialize", None),
+        ("tools/call", "show_header"),
+    ], durable
+
+
+def test_requests_pending_at_the_end_are_answered(pipes: Pipes) -> None:
+    session = Session(ServerGuard("remote"), client="t", record=lambda r: None, warn=lambda t: None)
+
+    class Silent(FakeUpstream):
+        def _answer(self, message: dict[str, Any]) -> None:
+            return None  # never answers
+
+    server = remote.RemoteServer(target(), warn=lambda t: None, factory=Silent)
+    relay = Relay(server, session, stdin=pipes.stdin_r, stdout=pipes.stdout_w)
+    thread, codes = start(relay)
+    pipes.write({"jsonrpc": "2.0", "id": "w", "method": "tools/call", "params": {"name": "echo"}})
+    time.sleep(0.1)
+    relay.forward(signal.SIGTERM)
+    answer = pipes.read()
+    assert answer["id"] == "w" and "closed the connection" in answer["error"]["message"]
+    thread.join(5)
+    assert codes == [143]
+
+
+# -- URL checks and what is shown ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "resolved", "shown"),
+    [
+        ("https://api.example.com/mcp?key={{mcpcred:secret/k}}", "https://api.example.com/mcp?key=SECRETKEY",
+         "https://api.example.com/mcp"),
+        ("https://user:{{mcpcred:secret/pw}}@h.example:8443/a/b#frag", "https://user:v@h.example:8443/a/b#frag",
+         "https://h.example:8443/a/b"),
+        ("https://h.example/mcp/{{mcpcred:secret/k}}/sse", "https://h.example/mcp/SECRETKEY/sse",
+         "https://h.example/mcp/{{mcpcred:secret/k}}/sse"),
+        ("mcpcred:secret/whole-url", "https://u:p@h.example/mcp/SECRETKEY?x=1",
+         "https://h.example (from mcpcred:secret/whole-url)"),
+        ("http://[::1]:8080/mcp", "http://[::1]:8080/mcp", "http://[::1]:8080/mcp"),
+    ],
+)  # fmt: skip
+def test_the_url_is_shown_as_origin_and_path_without_secrets(
+    template: str, resolved: str, shown: str
+) -> None:
+    values = {"k": "SECRETKEY", "pw": "v", "whole-url": resolved}
+    assert remote.shown_url(template, resolved, lambda _kind, name: values[name]) == shown
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_http", "message"),
+    [
+        ("http://example.com/mcp", False, "refusing plain http:// to example.com"),
+        ("ftp://example.com/mcp", False, "is not an http:// or https:// URL"),
+        ("https:///mcp", False, "is not an http:// or https:// URL"),
+        ("https://example.com/m cp", False, "holds a space or a control character"),
+        ("https://example.com:99999/mcp", False, "is not a valid URL"),
+    ],
+)
+def test_bad_urls_are_refused(url: str, allow_http: bool, message: str) -> None:
+    with pytest.raises(ShimError, match=message) as caught:
+        remote.check_url(url, "SHOWN", allow_http=allow_http)
+    assert url not in caught.value.message or "SHOWN" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_http"),
+    [
+        ("http://127.0.0.1:8000/mcp", False),
+        ("http://127.9.9.9/mcp", False),
+        ("http://localhost/mcp", False),
+        ("http://[::1]/mcp", False),
+        ("http://example.com/mcp", True),
+        ("https://example.com/mcp", False),
+    ],
+)
+def test_loopback_http_https_and_allowed_http_pass(url: str, allow_http: bool) -> None:
+    remote.check_url(url, "x", allow_http=allow_http)
+
+
+def test_a_server_without_references_never_opens_the_keychain() -> None:
+    # no D-Bus here at all (the autouse fixture cleared it): opening the keychain would fail
+    options = parse(["--server", "pub", "--url", "http://127.0.0.1:1/mcp", "--header", "X-A: b"])
+    found, key = remote.target(options, {"PATH": os.environ.get("PATH", "")})
+    assert key is None
+    assert found.url == "http://127.0.0.1:1/mcp" and found.headers == {"X-A": "b"}
+    assert found.shown == "http://127.0.0.1:1/mcp"
+
+
+def test_plain_warn_replaces_resolved_values(capsys: pytest.CaptureFixture[str]) -> None:
+    values = {"secret/k": SECRET}
+    warn = remote.plain_warn("server 'x'", values)
+    warn(f"upstream said {SECRET}!")
+    values["oauth/gh"] = "tok-renewed-123"
+    warn("and then tok-renewed-123")
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "mcpcred shim: server 'x': upstream said [redacted mcpcred:secret/k]!",
+        "mcpcred shim: server 'x': and then [redacted mcpcred:oauth/gh]",
+    ]
+
+
+def test_reauth_is_none_without_an_oauth_header() -> None:
+    options = parse(["--url", "https://h.example/mcp", "--header", "X-Api-Key: mcpcred:secret/k"])
+    made = remote.Target("u", {}, remote.templates(options), "s", Resolved())
+    assert remote.reauth_for(options, {}, made) is None
+    with_oauth = remote.Target(
+        "u", {}, [("Authorization", "Bearer {{mcpcred:oauth/lin}}")], "s", Resolved()
+    )
+    with_oauth.found.tokens["lin"] = "old"
+    assert with_oauth.oauth_in_headers() == ["lin"]
+    assert remote.reauth_for(options, {}, with_oauth) is not None
