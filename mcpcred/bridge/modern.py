@@ -1,0 +1,332 @@
+"""Stateless MCP 2026-07-28: no handshake, no session; the bridge translates for older clients.
+
+Like mcp-remote 0.15.1's ``--protocol auto``: when the remote speaks 2026-07-28,
+the bridge answers the local client's ``initialize`` itself (from the
+``server/discover`` result) and ``notifications/initialized`` locally, and stamps
+every request with the ``_meta`` the modern wire wants
+(``io.modelcontextprotocol/protocolVersion``, ``clientCapabilities``,
+``clientInfo``) and its headers (``MCP-Protocol-Version``, ``Mcp-Method``,
+``Mcp-Name``). A client that already speaks 2026-07-28 (its requests carry the
+``_meta``) is forwarded as it is, headers added.
+
+Translations for handshake-era clients:
+
+* ``InputRequiredResult`` (multi-round-trip requests): each embedded input
+  request (elicitation, sampling, roots) goes to the client as an ordinary
+  server->client request; its answers are sent back in ``inputResponses`` (with
+  the echoed ``requestState``) on a retry of the original request;
+* cancellation is closing the response stream: a client
+  ``notifications/cancelled`` aborts that request's connection;
+* ``ping`` and ``logging/setLevel`` (removed in 2026-07-28) are answered here.
+
+Not translated (yet): ``subscriptions/listen`` (list-changed notifications),
+``Mcp-Param-*`` headers for tools whose schema asks for them, and the
+``-32020 HeaderMismatch`` re-list-and-retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from mcpcred.bridge.channel import Channel
+from mcpcred.bridge.messages import Failure, Incoming, Outbox, id_key
+from mcpcred.bridge.streams import JSON_HEADERS, error_text, messages
+
+Job = Callable[[], None]
+MODERN = "2026-07-28"
+HANDSHAKE_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")
+META_VERSION = "io.modelcontextprotocol/protocolVersion"
+META_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities"
+META_CLIENT_INFO = "io.modelcontextprotocol/clientInfo"
+META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
+MODERN_ERRORS = frozenset({-32020, -32021, -32022})
+NAMED = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
+MAX_ROUNDS = 8
+BRIDGE_INFO = {"name": "mcpcred-bridge", "version": "1"}
+
+
+def header_value(value: str) -> str:
+    """A header-safe form of ``value`` (2026-07-28's ``=?base64?...?=`` for anything unsafe)."""
+    unsafe = (
+        not value.isascii()
+        or value != value.strip()
+        or any(not c.isprintable() for c in value)
+        or (value.startswith("=?") and value.endswith("?="))
+    )
+    if not unsafe:
+        return value
+    return "=?base64?" + base64.b64encode(value.encode()).decode("ascii") + "?="
+
+
+def modern_headers(method: str, params: dict[str, Any], version: str = MODERN) -> dict[str, str]:
+    headers = {**JSON_HEADERS, "MCP-Protocol-Version": version, "Mcp-Method": method}
+    name_field = NAMED.get(method)
+    if name_field and isinstance(params.get(name_field), str):
+        headers["Mcp-Name"] = header_value(params[name_field])
+    return headers
+
+
+def probe(channel: Channel) -> dict[str, Any] | None:
+    """``server/discover``: the result when the server speaks 2026-07-28, else None.
+
+    A 400 carrying a modern error (-32020/-32021/-32022) is a modern server that
+    wants something else; unless it offers 2026-07-28 we cannot speak it, so it
+    counts as "not modern" (the SDK client's rule). 401/403 never get here: the
+    channel turns them into re-authentication or a ``Failure``.
+    """
+    params = {"_meta": {META_VERSION: MODERN, META_CAPABILITIES: {}, META_CLIENT_INFO: BRIDGE_INFO}}
+    body = {
+        "jsonrpc": "2.0",
+        "id": "mcpcred-discover",
+        "method": "server/discover",
+        "params": params,
+    }
+    resp = channel.request(
+        "POST", body=json.dumps(body).encode(), headers=modern_headers("server/discover", params)
+    )
+    with contextlib.closing(resp):
+        if not resp.is_success or resp.status_code == 202:
+            return None
+        try:
+            for incoming in messages(resp):
+                if incoming.kind != "response":
+                    continue
+                result = incoming.message.get("result") if incoming.message else None
+                versions = result.get("supportedVersions") if isinstance(result, dict) else None
+                if isinstance(versions, list) and MODERN in versions:
+                    return result
+                return None
+        except httpx.HTTPError:
+            return None
+    return None
+
+
+class Modern:
+    """A 2026-07-28 server behind a bridge that may face a handshake-era client."""
+
+    def __init__(
+        self, channel: Channel, out: Outbox, warn: Callable[[str], None], discover: dict[str, Any]
+    ) -> None:
+        self.channel = channel
+        self.out = out
+        self.warn = warn
+        self.discover = discover
+        self.client_capabilities: dict[str, Any] = {}
+        self.client_info: dict[str, Any] = dict(BRIDGE_INFO)
+        self._lock = threading.Lock()
+        self._inflight: dict[str, httpx.Response] = {}
+        self._cancelled: set[str] = set()
+        self._running: set[str] = set()
+        self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        self._input_ids = itertools.count(1)
+
+    def initialize_result(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The handshake answer, built from ``server/discover`` (what the server would say)."""
+        asked = params.get("protocolVersion")
+        version = asked if asked in HANDSHAKE_VERSIONS else HANDSHAKE_VERSIONS[0]
+        raw_meta = self.discover.get("_meta")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+        info = (
+            meta.get(META_SERVER_INFO)
+            or self.discover.get("serverInfo")
+            or {"name": "remote", "version": ""}
+        )
+        result: dict[str, Any] = {
+            "protocolVersion": version,
+            "capabilities": self.discover.get("capabilities") or {},
+            "serverInfo": info,
+        }
+        if isinstance(self.discover.get("instructions"), str):
+            result["instructions"] = self.discover["instructions"]
+        return result
+
+    def dispatch(self, msg: dict[str, Any], raw: bytes) -> Job | None:
+        method = msg.get("method")
+        has_id = "id" in msg
+        raw_params = msg.get("params")
+        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
+        if method is None:
+            if has_id:  # the client's answer to an input request we forwarded
+                self._answered(msg)
+            return None
+        if not has_id:
+            if method == "notifications/cancelled":
+                self._cancel(params.get("requestId"))
+            return None  # no client->server notifications on the 2026-07-28 wire
+        request_id = msg["id"]
+        if method == "initialize":
+            caps = params.get("capabilities")
+            info = params.get("clientInfo")
+            self.client_capabilities = caps if isinstance(caps, dict) else {}
+            if isinstance(info, dict):
+                self.client_info = info
+            self.out.result(request_id, self.initialize_result(params))
+            return None
+        if method in ("ping", "logging/setLevel"):
+            self.out.result(request_id, {})
+            return None
+        if method in ("resources/subscribe", "resources/unsubscribe"):
+            self.out.error(
+                request_id, f"{method} is not available from this server (MCP {MODERN})", -32601
+            )
+            return None
+        return lambda: self._call(msg, params)
+
+    # -- requests ----------------------------------------------------------------------
+
+    def _call(self, msg: dict[str, Any], params: dict[str, Any]) -> None:
+        method = str(msg["method"])
+        key = id_key(msg["id"])
+        params = dict(params)
+        meta = dict(params.get("_meta") or {})
+        meta.setdefault(META_VERSION, MODERN)
+        meta.setdefault(META_CAPABILITIES, self.client_capabilities)
+        meta.setdefault(META_CLIENT_INFO, self.client_info)
+        params["_meta"] = meta
+        with self._lock:
+            self._running.add(key)
+        try:
+            for _ in range(MAX_ROUNDS):
+                body = json.dumps({**msg, "params": params}).encode()
+                resp = self.channel.request(
+                    "POST",
+                    body=body,
+                    headers=modern_headers(method, params, str(meta[META_VERSION])),
+                )
+                with self._lock:
+                    self._inflight[key] = resp
+                    cancelled = key in self._cancelled
+                if cancelled:
+                    self.channel.abort(resp)
+                    return
+                with contextlib.closing(resp):
+                    answer = self._read(resp, msg["id"])
+                if answer is None:
+                    if key in self._cancelled:
+                        return  # closing the stream was the cancellation; no answer expected
+                    raise self.channel.fail("the server closed the connection before answering")
+                more = self._input_required(answer)
+                if more is None:
+                    self.out.raw(answer.data)
+                    return
+                params = {**params, **self._gather(more)}
+            raise self.channel.fail(f"the server asked for input more than {MAX_ROUNDS} times")
+        finally:
+            with self._lock:
+                self._inflight.pop(key, None)
+                self._cancelled.discard(key)
+                self._running.discard(key)
+
+    def _read(self, resp: httpx.Response, request_id: object) -> Incoming | None:
+        if not resp.is_success or resp.status_code == 202:
+            code, message, data = error_text(resp)
+            if code is None or message is None:
+                raise self.channel.fail(f"the server answered HTTP {resp.status_code}")
+            error: dict[str, Any] = {"code": code, "message": self.channel.scrub(message)}
+            if code in MODERN_ERRORS and data is not None:
+                error["data"] = data
+            self.out.message({"jsonrpc": "2.0", "id": request_id, "error": error})
+            return Incoming(b"{}")  # answered (with the server's error)
+        try:
+            for incoming in messages(resp):
+                if incoming.kind == "response":
+                    return incoming
+                self.out.raw(incoming.data)  # progress and other notifications
+        except httpx.ReadTimeout:
+            raise self.channel.fail(
+                f"the server sent nothing for {self.channel.read_timeout:g} s;"
+                " the request was given up"
+            ) from None
+        except httpx.HTTPError:
+            return None
+        return None
+
+    def _input_required(self, answer: Incoming) -> dict[str, Any] | None:
+        """The ``InputRequiredResult`` in ``answer``, if that is what it is."""
+        if answer.message is None:
+            return None
+        result = answer.message.get("result")
+        if isinstance(result, dict) and result.get("resultType") == "input_required":
+            return result
+        return None
+
+    def _gather(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Ask the client each embedded input request; the params to retry with."""
+        raw_requests = result.get("inputRequests")
+        requests: dict[str, Any] = raw_requests if isinstance(raw_requests, dict) else {}
+        pending: list[tuple[str, str, threading.Event, list[dict[str, Any]]]] = []
+        for name, request in requests.items():
+            if not isinstance(request, dict) or not isinstance(request.get("method"), str):
+                raise self.channel.fail(
+                    "the server asked for input in a form the bridge cannot read"
+                )
+            local_id = f"mcpcred-input-{next(self._input_ids)}"
+            done = threading.Event()
+            box: list[dict[str, Any]] = []
+            with self._lock:
+                self._waiting[id_key(local_id)] = (done, box)
+            pending.append((name, local_id, done, box))
+            message = {"jsonrpc": "2.0", "id": local_id, "method": request["method"]}
+            if isinstance(request.get("params"), dict):
+                message["params"] = request["params"]
+            self.out.message(message)
+        responses: dict[str, Any] = {}
+        try:
+            for name, _local_id, done, box in pending:
+                if not done.wait(self.channel.read_timeout) or not box:
+                    raise self.channel.fail(
+                        "the client did not answer the server's request for input"
+                    )
+                answer = box[0]
+                if "result" not in answer:
+                    raise self.channel.fail("the client refused the server's request for input")
+                responses[name] = answer["result"]
+        finally:
+            with self._lock:
+                for _name, local_id, _done, _box in pending:
+                    self._waiting.pop(id_key(local_id), None)
+        retry: dict[str, Any] = {"inputResponses": responses}
+        if isinstance(result.get("requestState"), str):
+            retry["requestState"] = result["requestState"]
+        return retry
+
+    def _answered(self, msg: dict[str, Any]) -> None:
+        with self._lock:
+            waiter = self._waiting.get(id_key(msg.get("id")))
+        if waiter is not None:
+            waiter[1].append(msg)
+            waiter[0].set()
+
+    def _cancel(self, request_id: object) -> None:
+        """Cancellation on the 2026-07-28 wire: close that request's response stream."""
+        if request_id is None:
+            return
+        key = id_key(request_id)
+        with self._lock:
+            if key not in self._running:
+                return
+            self._cancelled.add(key)
+            resp = self._inflight.get(key)
+        if resp is not None:
+            self.channel.abort(resp)
+
+    def close(self) -> None:
+        """Nothing to DELETE (no session); abort what is still in flight."""
+        with self._lock:
+            inflight = list(self._inflight.values())
+            waiting = list(self._waiting.values())
+        for resp in inflight:
+            self.channel.abort(resp)
+        for done, _box in waiting:
+            done.set()
+
+
+__all__ = ["MODERN", "Failure", "Modern", "probe"]
