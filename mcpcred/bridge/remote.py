@@ -302,12 +302,30 @@ def reauth_for(
     return Reauth(options, environ, target, renewed=renewed)
 
 
-def _upstream(*args: object, **kwargs: object) -> UpstreamLike:
+def _upstream(
+    url: str,
+    headers: Mapping[str, str],
+    deliver: Deliver,
+    *,
+    warn: Callable[[str], None],
+    reauth: Callable[[], Mapping[str, str]] | None,
+    transport: str,
+    allow_http: bool,
+    connect_timeout: float,
+) -> UpstreamLike:
     """The real HTTP side, imported only when a remote server starts."""
-    from mcpcred.bridge.upstream import Upstream  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    from mcpcred.bridge.upstream import Upstream
 
-    upstream: UpstreamLike = Upstream(*args, **kwargs)
-    return upstream
+    return Upstream(
+        url,
+        headers,
+        deliver,
+        warn=warn,
+        reauth=reauth,
+        transport=transport,
+        allow_http=allow_http,
+        connect_timeout=connect_timeout,
+    )
 
 
 class RemoteServer:
