@@ -392,12 +392,19 @@ class RemoteServer:
             deliver(line)
 
     def send(self, data: bytes) -> None:
-        """Hand one client message to ``Upstream`` (it returns at once: requests run on threads)."""
+        """Hand one client message to ``Upstream`` (it returns at once: requests run on threads).
+
+        A JSON-RPC batch (a 2025-03-26 client may send one; the guard forwards
+        what it checked as one line) goes up as its messages one by one:
+        ``Upstream`` takes one object per call, and each answer comes back on
+        its own with its id, which is all a JSON-RPC client matches on.
+        """
         upstream = self.upstream
         if upstream is None or self.ended.is_set():
             return
         try:
-            upstream.send(data)
+            for message in _messages(data):
+                upstream.send(message)
         except Exception as exc:  # the client's reader must go on; no content in the notice
             from mcpcred.errors import describe
 
@@ -473,6 +480,23 @@ class RemoteServer:
     def gone(self, code: int) -> str:
         """Why requests still pending at the end get no answer from the server."""
         return "closed the connection before the remote server answered"
+
+
+def _messages(data: bytes) -> list[bytes]:
+    """The messages of one line: itself, or each member of a non-empty batch."""
+    if data.lstrip()[:1] != b"[":
+        return [data]
+    import json
+
+    from mcpcred.guard import wire
+
+    try:
+        batch = json.loads(data)
+        if isinstance(batch, list) and batch:
+            return [wire.canonical(item) for item in batch]
+    except (ValueError, RecursionError, wire.Unreadable):
+        pass
+    return [data]  # not a batch that can be split: Upstream answers it with an error
 
 
 def plain_warn(label: str, values: Mapping[str, str]) -> Callable[[str], None]:

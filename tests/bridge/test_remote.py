@@ -427,3 +427,25 @@ def test_reauth_is_none_without_an_oauth_header() -> None:
     with_oauth.found.tokens["lin"] = "old"
     assert with_oauth.oauth_in_headers() == ["lin"]
     assert remote.reauth_for(options, {}, with_oauth) is not None
+
+
+def test_a_batch_goes_up_as_its_messages_and_each_answer_comes_back(pipes: Pipes) -> None:
+    server = remote.RemoteServer(target(), warn=lambda t: None, factory=FakeUpstream)
+    relay = Relay(server, PassThrough(), stdin=pipes.stdin_r, stdout=pipes.stdout_w)
+    thread, codes = start(relay)
+    batch = [
+        {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        {"jsonrpc": "2.0", "method": "notifications/x"},
+        {"jsonrpc": "2.0", "id": "two", "method": "tools/list"},
+    ]
+    os.write(pipes.stdin_w, json.dumps(batch).encode() + b"\n")
+    assert {pipes.read()["id"], pipes.read()["id"]} == {1, "two"}
+    assert FakeUpstream.made[0].sent == batch
+    pipes.eof()
+    thread.join(5)
+    assert codes == [0]
+
+
+@pytest.mark.parametrize("line", [b"[]\n", b"[1,\n", b'{"jsonrpc":"2.0","id":1}\n'])
+def test_what_is_not_a_batch_goes_up_unchanged(line: bytes) -> None:
+    assert remote._messages(line) == [line]

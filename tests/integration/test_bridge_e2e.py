@@ -18,6 +18,7 @@ import asyncio
 import http.server
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -206,6 +207,8 @@ def raw_bridge(env: Env) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
 
     yield start
     for proc in started:
+        if proc.stdout is not None:
+            _BUFFERS.pop(proc.stdout.fileno(), None)
         if proc.poll() is None:
             proc.kill()
         proc.wait(10)
@@ -214,11 +217,33 @@ def raw_bridge(env: Env) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
                 stream.close()
 
 
+_BUFFERS: dict[int, bytes] = {}
+
+
+def read_message(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> dict[str, Any]:
+    """The bridge's next line on stdout, parsed; fails (never hangs) after ``timeout``."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    buffer = _BUFFERS.get(fd, b"")
+    deadline = time.monotonic() + timeout
+    while b"\n" not in buffer:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no message from the bridge within {timeout} s"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 1 << 20)
+            assert chunk, "the bridge closed stdout"
+            buffer += chunk
+    line, _BUFFERS[fd] = buffer.split(b"\n", 1)
+    message: dict[str, Any] = json.loads(line)
+    return message
+
+
 def _initialized(proc: subprocess.Popen[bytes]) -> dict[str, Any]:
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(json.dumps(INITIALIZE).encode() + b"\n")
     proc.stdin.flush()
-    answer: dict[str, Any] = json.loads(proc.stdout.readline())
+    answer = read_message(proc)
     proc.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
     proc.stdin.flush()
     return answer
@@ -442,3 +467,37 @@ def test_a_401_the_login_cannot_fix_says_run_mcpcred_login(
     assert "run: mcpcred login remote" in text, text
     assert "revoked-token" not in text
     assert len(endpoint.forms) == 1  # one refresh for the burst, not one per retry
+
+
+def test_guarded_batch_and_a_large_answer_over_a_remote_server(
+    env: Env, raw_bridge: Callable[[str], subprocess.Popen[bytes]]
+) -> None:
+    """A batch is checked as a whole (the denied member is answered by the guard) and the
+    rest goes up one message at a time; a 5 MB answer comes back whole."""
+    real_keychain.store(env.entry_env, "mcpcred", "remote-key", SECRET)
+    env.config.write_text('[servers.remote]\ndeny = ["slow"]\n', encoding="utf-8")
+    with remote_servers.serve("bearer", secret=SECRET) as srv:
+        proc = raw_bridge(srv.bare_url)
+        assert _initialized(proc)["id"] == 1
+        assert proc.stdin is not None and proc.stdout is not None
+
+        def tool(request_id: object, name: str, **arguments: Any) -> dict[str, Any]:
+            return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
+                    "params": {"name": name, "arguments": arguments}}  # fmt: skip
+
+        batch = [tool("e", "echo", text="in a batch"), tool("s", "slow", seconds=0)]
+        proc.stdin.write(json.dumps(batch).encode() + b"\n")
+        proc.stdin.write(json.dumps(tool(9, "big", size=5_000_000)).encode() + b"\n")
+        proc.stdin.flush()
+        answers = {}
+        while len(answers) < 3:
+            message = read_message(proc)
+            answers[message["id"]] = message
+        assert answers["e"]["result"]["content"][0]["text"] == "echo: in a batch"
+        assert answers["s"]["result"]["isError"] and "deny 'slow'" in json.dumps(answers["s"])
+        big = answers[9]["result"]["content"][0]["text"]
+        assert len(big) == 5_000_000 and big.startswith("0123456789abcdef")
+        proc.stdin.close()
+        assert proc.wait(15) == 0
+    calls = [(r.get("tool"), r.get("outcome")) for r in env.records() if r.get("event") == "call"]
+    assert sorted(calls, key=str) == [("big", "ok"), ("echo", "ok"), ("slow", "denied")], calls
