@@ -226,7 +226,7 @@ class Reauth:
     """``reauth`` for ``Upstream``: the header values with a token the server has not refused.
 
     ``Upstream`` calls it once per burst of 401 answers. Each login in the
-    headers is refreshed through ``oauth.mint`` with the refused token named,
+    headers is renewed through ``oauth.mint`` (``Minter.renew``) with the refused token named,
     under the login's lock: if another process has stored a different token
     meanwhile, that one is used without a second refresh. ``renewed`` hears of
     every new token (the guard masks it and records the refresh).
@@ -253,7 +253,10 @@ class Reauth:
         from mcpcred.oauth.records import login_command
         from mcpcred.shim.resolve import Keychain
 
+        refused = dict(self.tokens)  # what the server saw when it said 401
         with self.lock:
+            if self.tokens != refused:  # another thread renewed while this one waited
+                return self.headers()
             keychain = Keychain(self.options, self.environ)
             try:
                 minter = keychain.minter()
@@ -261,7 +264,7 @@ class Reauth:
                     provider, account = references.split_login(name)
                     before = minter.refreshed
                     try:
-                        token = minter.refresh(provider, account, rejected=self.tokens[name])
+                        token = minter.renew(provider, account, self.tokens[name])
                     except McpcredError as exc:
                         from mcpcred.errors import describe
 

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 import pytest
 
 from mcpcred.bridge import remote
-from mcpcred.errors import ShimError
+from mcpcred.errors import LoginRequired, ShimError
 from mcpcred.guard import relay as relay_module
 from mcpcred.guard.mask import Masker
 from mcpcred.guard.relay import PassThrough, Relay
@@ -449,3 +449,68 @@ def test_a_batch_goes_up_as_its_messages_and_each_answer_comes_back(pipes: Pipes
 @pytest.mark.parametrize("line", [b"[]\n", b"[1,\n", b'{"jsonrpc":"2.0","id":1}\n'])
 def test_what_is_not_a_batch_goes_up_unchanged(line: bytes) -> None:
     assert remote._messages(line) == [line]
+
+
+# -- Reauth with the real keychain: the login's single flight -----------------------------------
+
+
+def _stored_login(keychain: dict[str, str], cached: str) -> None:
+    from tests.support import keychain as real_keychain
+
+    now = time.time()
+    access = {"v": 1, "access_token": cached, "expires_at": now + 3600,
+              "refresh_at": now + 3000, "obtained_at": now, "scopes": None}  # fmt: skip
+    # nothing listens on port 9: a refresh attempt fails at once, and says so
+    record = {"v": 1, "provider": "lin", "account": "default", "client_id": "c",
+              "token_endpoint": "http://127.0.0.1:9/token", "refresh_token": "rt", "scopes": []}  # fmt: skip
+    real_keychain.store(keychain, "mcpcred", "oauth:lin/default:access", json.dumps(access))
+    real_keychain.store(keychain, "mcpcred", "oauth:lin/default", json.dumps(record))
+
+
+def _reauth(keychain: dict[str, str], handed_out: str) -> remote.Reauth:
+    options = parse(["--server", "lin", "--url", "https://h.example/mcp",
+                     "--header", "Authorization: Bearer {{mcpcred:oauth/lin}}",
+                     "--header", "X-Other: plain"])  # fmt: skip
+    found = Resolved()
+    found.tokens["lin"] = handed_out
+    made = remote.Target("https://h.example/mcp", {}, remote.templates(options), "s", found)
+    renewal = remote.reauth_for(options, dict(os.environ), made)
+    assert renewal is not None
+    return renewal
+
+
+def test_reauth_takes_a_token_another_process_stored_without_refreshing(
+    keychain: dict[str, str],
+) -> None:
+    _stored_login(keychain, "tok-another-process-got-0123")
+    renewal = _reauth(keychain, "tok-the-server-refused-0123")
+    assert renewal() == {"Authorization": "Bearer tok-another-process-got-0123", "X-Other": "plain"}
+
+
+def test_reauth_of_the_refused_token_refreshes_and_says_what_to_run(
+    keychain: dict[str, str],
+) -> None:
+    _stored_login(keychain, "tok-the-server-refused-0123")
+    renewal = _reauth(keychain, "tok-the-server-refused-0123")
+    with pytest.raises(LoginRequired) as caught:
+        renewal()  # the cached token looks fresh, but it is the refused one: refresh (port 9)
+    message = caught.value.message
+    assert message.endswith("run: mcpcred login lin"), message
+    assert "cannot reach 127.0.0.1:9" in message
+    assert "tok-the-server-refused" not in message
+
+
+def test_concurrent_reauth_calls_renew_once(keychain: dict[str, str]) -> None:
+    _stored_login(keychain, "tok-another-process-got-0123")
+    renewal = _reauth(keychain, "tok-the-server-refused-0123")
+    renewed: list[str] = []
+    renewal.renewed = lambda name, token, refreshed: renewed.append(token)
+    results: list[Mapping[str, str]] = []
+    threads = [threading.Thread(target=lambda: results.append(renewal())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(results) == 4
+    assert {r["Authorization"] for r in results} == {"Bearer tok-another-process-got-0123"}
+    assert renewed == ["tok-another-process-got-0123"]  # one keychain round, not four
