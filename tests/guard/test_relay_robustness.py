@@ -34,6 +34,7 @@ import pytest
 
 from tests.support import scripted_server
 from tests.support.pins import make_unreadable
+from tests.support.procs import kill_if_running
 from tests.support.scripted_server import big_response, big_text, encode, text
 
 SERVER = Path(scripted_server.__file__).resolve()
@@ -205,16 +206,15 @@ class Guarded:
             lines.append(line)
 
     def cleanup(self) -> None:
-        pids = [self.pid]
-        with contextlib.suppress(ValueError, AssertionError, OSError):
-            if self.pid_file.exists():
-                pids.append(int(self.pid_file.read_text()))
-            if self.grandchild_file.exists():
-                pids.append(int(self.grandchild_file.read_text()))
-        for pid in pids:
-            if alive(pid):
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
+        if alive(self.pid):  # our own child, not yet reaped: its pid cannot be another's
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+        # Pids from files may have been reused by now (the keychain daemon, even): only
+        # while they still run what this test started.
+        for pid_file, program in ((self.pid_file, SERVER.name), (self.grandchild_file, "sleep")):
+            with contextlib.suppress(ValueError, OSError):
+                if pid_file.exists():
+                    kill_if_running(int(pid_file.read_text()), program)
         with contextlib.suppress(OSError, subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
         for pipe in (self.stdin, self.stdout):

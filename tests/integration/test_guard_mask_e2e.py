@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import random
-import signal
 import sys
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ from tests.integration.test_guard_e2e import (  # noqa: F401 (guarded is a fixtu
     shim_params,
 )
 from tests.support import mcp_parts, tokengen
+from tests.support.procs import kill_if_running
 from tests.support.scripted_server import LineClient, encode, spawn
 
 pytestmark = pytest.mark.slow
@@ -283,7 +283,7 @@ def test_masked_stderr_is_flushed_when_the_server_crashes_and_never_holds_up_the
             shim.process.wait(5)
         if grandchild.exists():
             with contextlib.suppress(OSError, ValueError):
-                os.kill(int(grandchild.read_text()), signal.SIGKILL)
+                kill_if_running(int(grandchild.read_text()), "sleep")
         for pipe in (shim.process.stdin, shim.process.stdout):
             if pipe is not None:
                 pipe.close()
