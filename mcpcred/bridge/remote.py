@@ -487,7 +487,10 @@ class RemoteServer:
 
 def _messages(data: bytes) -> list[bytes]:
     """The messages of one line: itself, or each member of a non-empty batch."""
-    if data.lstrip()[:1] != b"[":
+    start = 0
+    while start < len(data) and data[start] in b" \t\r\n":  # no copy of a large line
+        start += 1
+    if data[start : start + 1] != b"[":
         return [data]
     import json
 

@@ -663,7 +663,7 @@ class PassThrough:
 
     def from_client(self, line: bytes) -> tuple[bytes | None, bytes | None]:
         """Forward everything but blank lines."""
-        return (line if line.strip() else None), None
+        return (None if line.isspace() or not line else line), None
 
     def from_server(self, line: bytes | bytearray) -> bytes | bytearray | None:
         """Deliver everything (the server side hands over whole messages)."""

@@ -514,3 +514,13 @@ def test_concurrent_reauth_calls_renew_once(keychain: dict[str, str]) -> None:
     assert len(results) == 4
     assert {r["Authorization"] for r in results} == {"Bearer tok-another-process-got-0123"}
     assert renewed == ["tok-another-process-got-0123"]  # one keychain round, not four
+
+
+def test_a_batch_after_leading_whitespace_is_still_split() -> None:
+    line = (
+        b' \t[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"ping"}]\n'
+    )
+    assert remote._messages(line) == [
+        b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n',
+        b'{"jsonrpc":"2.0","id":2,"method":"ping"}\n',
+    ]

@@ -103,8 +103,11 @@ def run_session(
     server: StdioServerParameters,
     script: Callable[[ClientSession], Awaitable[T]],
     stderr: Path,
+    **callbacks: Any,
 ) -> tuple[T, str]:
-    """The SDK's stdio client: start the shim, initialize, run ``script``, close, wait."""
+    """The SDK's stdio client: start the shim, initialize, run ``script``, close, wait.
+
+    ``callbacks`` go to ``ClientSession`` (``elicitation_callback``...)."""
     from mcp import ClientSession
     from mcp.client.stdio import stdio_client
 
@@ -112,7 +115,7 @@ def run_session(
         with stderr.open("w", encoding="utf-8") as errlog:
             async with (
                 stdio_client(server, errlog=errlog) as (read, write),
-                ClientSession(read, write) as session,
+                ClientSession(read, write, **callbacks) as session,
             ):
                 await session.initialize()
                 return await script(session)
@@ -501,3 +504,50 @@ def test_guarded_batch_and_a_large_answer_over_a_remote_server(
         assert proc.wait(15) == 0
     calls = [(r.get("tool"), r.get("outcome")) for r in env.records() if r.get("event") == "call"]
     assert sorted(calls, key=str) == [("big", "ok"), ("echo", "ok"), ("slow", "denied")], calls
+
+
+@pytest.mark.parametrize("guarded", [False, True], ids=["unguarded", "guarded"])
+def test_a_server_request_reaches_the_client_and_its_answer_the_server(
+    env: Env, raw_bridge: Callable[[str], subprocess.Popen[bytes]], guarded: bool
+) -> None:
+    """``ask`` elicits from the client mid-call: a server->client request over HTTP (the
+    handshake era's back-channel), answered through stdio and sent back up; with the guard,
+    through its id mapping and checks.
+
+    The server is legacy-only: against a dual-era server the bridge speaks 2026-07-28,
+    where a forwarded request has no back-channel for server->client requests (the SDK
+    server answers the call with "no back-channel"; translating that era's
+    InputRequiredResult is not done yet)."""
+    real_keychain.store(env.entry_env, "mcpcred", "remote-key", SECRET)
+    if guarded:
+        env.config.write_text("[servers.remote]\n", encoding="utf-8")
+    with remote_servers.serve("legacy", auth="bearer", secret=SECRET) as srv:
+        proc = raw_bridge(srv.bare_url)
+        init = dict(INITIALIZE)
+        init["params"] = {**INITIALIZE["params"], "capabilities": {"elicitation": {}}}
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps(init).encode() + b"\n")
+        proc.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+        proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": "q", "method": "tools/call", "params":
+                                     {"name": "ask", "arguments": {"question": "the answer?"}}}
+                                    ).encode() + b"\n")  # fmt: skip
+        proc.stdin.flush()
+        assert read_message(proc)["id"] == 1
+        request = read_message(proc)
+        while "method" not in request or request["method"].startswith("notifications/"):
+            request = read_message(proc)
+        assert request["method"] == "elicitation/create", request
+        assert request["params"]["message"] == "the answer?"
+        answer = {"jsonrpc": "2.0", "id": request["id"],
+                  "result": {"action": "accept", "content": {"answer": "42"}}}  # fmt: skip
+        proc.stdin.write(json.dumps(answer).encode() + b"\n")
+        proc.stdin.flush()
+        result = read_message(proc)
+        while result.get("id") != "q":
+            result = read_message(proc)
+        assert result["result"]["content"][0]["text"] == "answered: 42", result
+        proc.stdin.close()
+        assert proc.wait(15) == 0
+    if guarded:
+        asks = [r for r in env.records() if r.get("event") == "call" and r.get("tool") == "ask"]
+        assert [r["outcome"] for r in asks] == ["ok"], asks
