@@ -268,6 +268,26 @@ def test_stdin_eof_ends_the_bridge_with_exit_0_and_ends_the_session(
         assert SECRET not in proc.stderr.read().decode()
 
 
+def test_stdin_eof_with_a_long_call_in_flight_ends_within_a_bound(
+    env: Env, raw_bridge: Callable[[str], subprocess.Popen[bytes]]
+) -> None:
+    """A client that leaves while a 30 s tool call runs does not keep the bridge for 30 s."""
+    real_keychain.store(env.entry_env, "mcpcred", "remote-key", SECRET)
+    with remote_servers.serve("bearer", secret=SECRET) as srv:
+        proc = raw_bridge(srv.bare_url)
+        _initialized(proc)
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                                     "params": {"name": "slow", "arguments": {"seconds": 30}}}
+                                    ).encode() + b"\n")  # fmt: skip
+        proc.stdin.flush()
+        time.sleep(0.3)
+        started = time.monotonic()
+        proc.stdin.close()
+        assert proc.wait(20) == 0
+        assert time.monotonic() - started < 10
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_a_signal_ends_the_bridge_promptly(
     env: Env, raw_bridge: Callable[[str], subprocess.Popen[bytes]], signum: int
