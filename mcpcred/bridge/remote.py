@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 # the session's DELETE) after a signal, before the shim exits anyway: clients send SIGKILL
 # about 2 s after SIGTERM.
 CLOSE_GRACE = 1.5
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
 
 
 class Target:
@@ -183,43 +182,17 @@ def shown_url(template: str, resolved: str, lookup: Callable[[str, str], str]) -
 
 
 def check_url(url: str, shown: str, *, allow_http: bool) -> None:
-    """Refuse what is not an HTTP(S) URL, and plain HTTP to another machine unless allowed.
+    """Refuse a resolved URL before anything goes on the network.
 
-    A bearer token or API key sent over plain HTTP can be read by anyone on the
-    path; to this machine (loopback) there is no path.
+    The scheme and plain-HTTP rules are ``Upstream``'s own (``upstream.check_url``:
+    one place decides what the bridge may connect to); this adds what only
+    resolving can bring in: a stored value with a space or a line break.
     """
-    from urllib.parse import urlsplit
+    from mcpcred.bridge.upstream import check_url as allowed
 
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
         raise ShimError(f"the URL {shown} holds a space or a control character")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port
-    except ValueError:
-        raise ShimError(f"the URL {shown} is not a valid URL") from None
-    if parts.scheme not in ("http", "https") or not host:
-        raise ShimError(
-            f"the URL {shown} is not an http:// or https:// URL",
-            hint="--url takes the remote MCP server's endpoint, e.g. https://example.com/mcp",
-        )
-    if parts.scheme == "http" and not allow_http and not loopback(host):
-        raise ShimError(
-            f"refusing plain http:// to {host}: credentials would cross the network unencrypted",
-            hint="use https://, or add --allow-http to the entry if you accept that",
-        )
-
-
-def loopback(host: str) -> bool:
-    """True for this machine's own addresses (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    allowed(url, allow_http)
 
 
 class Reauth:

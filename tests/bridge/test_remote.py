@@ -368,16 +368,19 @@ def test_the_url_is_shown_as_origin_and_path_without_secrets(
     ("url", "allow_http", "message"),
     [
         ("http://example.com/mcp", False, "refusing plain http:// to example.com"),
-        ("ftp://example.com/mcp", False, "is not an http:// or https:// URL"),
-        ("https:///mcp", False, "is not an http:// or https:// URL"),
+        ("ftp://example.com/mcp", False, "must start with https://"),
+        ("https:///mcp", False, "must start with https://"),
         ("https://example.com/m cp", False, "holds a space or a control character"),
+        ("https://example.com/mcp\r\nX: y", False, "holds a space or a control character"),
         ("https://example.com:99999/mcp", False, "is not a valid URL"),
     ],
 )
-def test_bad_urls_are_refused(url: str, allow_http: bool, message: str) -> None:
+def test_bad_urls_are_refused_without_quoting_them(
+    url: str, allow_http: bool, message: str
+) -> None:
     with pytest.raises(ShimError, match=message) as caught:
-        remote.check_url(url, "SHOWN", allow_http=allow_http)
-    assert url not in caught.value.message or "SHOWN" in caught.value.message
+        remote.check_url(url, "https://SHOWN/mcp", allow_http=allow_http)
+    assert "m cp" not in caught.value.message and "99999" not in caught.value.message
 
 
 @pytest.mark.parametrize(
