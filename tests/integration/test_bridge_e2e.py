@@ -314,7 +314,10 @@ def test_a_signal_ends_the_bridge_promptly(
 # -- guard mode over a remote server ------------------------------------------------------------
 
 
-def test_guard_over_a_remote_server_denies_logs_and_verifies(env: Env, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["query", "sse"])
+def test_guard_over_a_remote_server_denies_logs_and_verifies(
+    env: Env, tmp_path: Path, mode: str
+) -> None:
     real_keychain.store(env.entry_env, "mcpcred", "remote-key", SECRET)
     env.config.write_text('[servers.remote]\ndeny = ["big", "slow"]\n', encoding="utf-8")
 
@@ -326,8 +329,15 @@ def test_guard_over_a_remote_server_denies_logs_and_verifies(env: Env, tmp_path:
         echoed = await call(session, "echo", text="guarded")
         return sorted(t.name for t in listed.tools), denied, echoed
 
-    with remote_servers.serve("query", secret=SECRET) as srv:
-        args = shim_args(f"{srv.bare_url}?key={{{{mcpcred:secret/remote-key}}}}")
+    if mode == "query":  # the secret in the URL's query: never in a record
+        serving = remote_servers.serve("query", secret=SECRET)
+    else:  # legacy HTTP+SSE, a bearer header
+        serving = remote_servers.serve("sse", auth="bearer", secret=SECRET)
+    with serving as srv:
+        if mode == "query":
+            args = shim_args(f"{srv.bare_url}?key={{{{mcpcred:secret/remote-key}}}}")
+        else:
+            args = shim_args(srv.bare_url, "Authorization: Bearer {{mcpcred:secret/remote-key}}")
         (names, denied, echoed), stderr = run_session(params(env, args), script, tmp_path / "e")
     assert "big" not in names and "slow" not in names and "echo" in names, names
     assert denied[0] and "deny 'big'" in denied[1] and str(env.config) in denied[1], denied
