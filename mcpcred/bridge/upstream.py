@@ -125,7 +125,8 @@ class Upstream:
     def era(self) -> str | None:
         """The era found (``modern``, ``streamable``, ``sse``); None before the first message."""
         names = {"Modern": "modern", "Streamable": "streamable", "LegacySse": "sse"}
-        return names.get(type(self._era).__name__) if self._era is not None else None
+        era = self._era if self._era is not None else getattr(self._detector, "candidate", None)
+        return names.get(type(era).__name__) if era is not None else None
 
     def start(self) -> None:
         """Build the HTTP channel and the dispatcher; the era is found on the first message."""

@@ -53,7 +53,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 SECRET_ENV = "MCPCRED_TEST_REMOTE_SECRET"
@@ -321,7 +321,7 @@ def _event_store() -> Any:
 def _run(config: dict[str, Any]) -> None:
     import anyio
     import uvicorn
-    from mcp.server.mcpserver import Context, MCPServer
+    from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
     from pydantic import BaseModel
 
     counts: dict[str, int] = {}
@@ -370,13 +370,14 @@ def _run(config: dict[str, Any]) -> None:
     class Answer(BaseModel):
         answer: str
 
+    def ask_user(question: str) -> Elicit[Answer]:
+        return Elicit(question, Answer)
+
     @mcp.tool()
-    async def ask(question: str, ctx: Context) -> str:
-        """Ask the client (elicitation, a server->client request) and report its answer."""
-        result = await ctx.elicit(question, Answer)
-        if result.action == "accept" and result.data is not None:
-            return f"answered: {result.data.answer}"
-        return f"elicitation {result.action}"
+    async def ask(question: str, answer: Annotated[Answer, Resolve(ask_user)]) -> str:
+        """Ask the client (an elicitation: a server->client request up to 2025-11-25, an
+        InputRequiredResult the client answers on a retry in 2026-07-28) and report its answer."""
+        return f"answered: {answer.answer}"
 
     @mcp.tool()
     def requests_seen() -> str:
