@@ -424,14 +424,17 @@ class Channel:
     # -- streams and shutdown ----------------------------------------------------------
 
     def abort(self, resp: httpx.Response) -> None:
-        """Wake whoever reads ``resp`` (shut its socket down), then close it."""
+        """Wake whoever reads ``resp``: shut its socket down (the reader closes it).
+
+        Never ``close`` it from here: that frees the descriptor while the reader
+        may be about to poll it, and the next connection can get the same number,
+        leaving the reader blocked on someone else's socket.
+        """
         stream = resp.extensions.get("network_stream")
         sock = stream.get_extra_info("socket") if stream is not None else None
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(Exception):
-            resp.close()
 
     def abort_thread(self, ident: int) -> bool:
         """Shut down the connection thread ``ident`` last sent a request on (before any answer)."""
@@ -453,6 +456,7 @@ class Channel:
         return self._closing.is_set()
 
     def close(self) -> None:
+        """Release the connections; call after ``stop`` and after the readers have finished."""
         self.stop()
         with contextlib.suppress(Exception):
             self._client.close()

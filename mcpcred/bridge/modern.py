@@ -210,7 +210,7 @@ class Modern:
                     self._inflight[key] = resp
                     cancelled = key in self._cancelled
                 if cancelled:
-                    self.channel.abort(resp)
+                    resp.close()  # closing the stream is the cancellation
                     return
                 with contextlib.closing(resp):
                     answer = self._read(resp, msg["id"])

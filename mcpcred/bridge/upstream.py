@@ -172,10 +172,12 @@ class Upstream:
             except Exception as exc:  # a failing DELETE must not hang or crash shutdown
                 self._warn(f"mcpcred: closing the remote session failed ({type(exc).__name__})")
         if self._channel is not None:
-            self._channel.close()  # aborts every response still open: readers wake up
+            self._channel.stop()  # shuts every open response down: readers wake and close them
         for thread in [*self._snapshot_workers(), self._dispatcher]:
             if thread is not None:
                 thread.join(timeout=1.0)
+        if self._channel is not None:
+            self._channel.close()
 
     # -- internals ---------------------------------------------------------------------
 

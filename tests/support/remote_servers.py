@@ -30,7 +30,8 @@ can cut its own stream and have the client resume with ``Last-Event-ID``).
 Tools: ``echo(text)``, ``big(size)`` (a text of ``size`` bytes), ``slow(seconds)``,
 ``auth_seen()`` (``"valid"``/``"invalid"``/``"absent"``: whether the credential
 that reached the tool was the right one -- never the value), ``admin_op()``,
-``drop_stream(text)`` (closes its own SSE stream, then answers), ``ask(question)``
+``chatty(count, size)`` (``count`` log notifications of ``size`` bytes before
+the answer), ``drop_stream(text)`` (closes its own SSE stream, then answers), ``ask(question)``
 (an elicitation: a server->client request the bridge must forward), and
 ``requests_seen()`` (how many HTTP requests the gate counted, by method).
 
@@ -333,10 +334,17 @@ def _run(config: dict[str, Any]) -> None:
         """Echo the text back."""
         return f"echo: {text}"
 
-    @mcp.tool()
+    @mcp.tool(structured_output=False)  # else the text is sent twice (content + structuredContent)
     def big(size: int) -> str:
         """A text of exactly ``size`` bytes."""
         return ("0123456789abcdef" * (size // 16 + 1))[:size]
+
+    @mcp.tool()
+    async def chatty(count: int, size: int, ctx: Context) -> str:
+        """Send ``count`` log notifications of ``size`` bytes on this request's stream, then answer."""
+        for i in range(count):
+            await ctx.info(f"{i:08d}" + "n" * max(0, size - 8))
+        return f"sent {count}"
 
     @mcp.tool()
     async def slow(seconds: float) -> str:
