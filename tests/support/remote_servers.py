@@ -23,7 +23,7 @@ Options: ``auth`` (``None``, ``"bearer"`` = ``Authorization: Bearer S``,
 handed to the child in its environment, never in argv), ``admin_secret`` (a
 bearer token that also carries the ``mcp:admin`` scope; ``admin_op`` answers
 every other one ``403 insufficient_scope``), ``json_response`` and ``stateless``
-(the SDK's switches), ``resumable`` (an in-memory event store with
+(the SDK's switches), ``tls`` (``(cert, key)`` from ``make_cert``: HTTPS), ``resumable`` (an in-memory event store with
 ``retry_interval`` ms, so SSE streams carry event ids and ``drop_stream``
 can cut its own stream and have the client resume with ``Last-Event-ID``).
 
@@ -67,6 +67,46 @@ SHORTHANDS = {
 }
 
 
+def make_cert(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (its own CA): ``(cert.pem, key.pem)``."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mcpcred test CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
 def free_port() -> int:
     """A loopback port that was free a moment ago (the child binds it with SO_REUSEADDR)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -95,7 +135,8 @@ class Server:
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.config.get("tls") else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
@@ -168,6 +209,7 @@ def serve(
     stateless: bool = False,
     resumable: bool = False,
     retry_interval: int = 100,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[Server]:
     """Run a real SDK server in ``mode`` (see the module doc) until the block ends."""
     if mode in SHORTHANDS:
@@ -185,6 +227,7 @@ def serve(
         "stateless": stateless,
         "resumable": resumable,
         "retry_interval": retry_interval,
+        "tls": [str(tls[0]), str(tls[1])] if tls else None,
     }
     env = {
         k: v for k, v in os.environ.items() if not k.endswith("_PROXY") and not k.endswith("_proxy")
@@ -247,6 +290,10 @@ class Gate:
             return await self.app(scope, receive, send)
         method = scope["method"]
         self.counts[method] = self.counts.get(method, 0) + 1
+        if scope["path"] == "/old":  # a moved endpoint: a same-origin redirect to /mcp
+            query = scope.get("query_string", b"")
+            location = b"/mcp" + (b"?" + query if query else b"")
+            return await _reply(send, 307, [(b"location", location)])
         if not self.credential_ok(scope):
             challenge = b'Bearer realm="test", error="invalid_token"'
             return await _reply(send, 401, [(b"www-authenticate", challenge)])
@@ -401,8 +448,14 @@ def _run(config: dict[str, Any]) -> None:
             event_store=_event_store() if config["resumable"] else None,
             retry_interval=config["retry_interval"] if config["resumable"] else None,
         )
+    tls = config.get("tls") or [None, None]
     uvicorn.run(
-        Gate(app, config, counts), host="127.0.0.1", port=config["port"], log_level="warning"
+        Gate(app, config, counts),
+        host="127.0.0.1",
+        port=config["port"],
+        log_level="warning",
+        ssl_certfile=tls[0],
+        ssl_keyfile=tls[1],
     )
 
 
