@@ -24,6 +24,7 @@ does not), which is what makes ``close()`` and cancellation bounded.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import ssl
@@ -109,6 +110,110 @@ def _auth_param(challenge: str, name: str) -> str | None:
     return value or None
 
 
+class _Streams:
+    """Which network stream each thread last wrote a request on.
+
+    Cancelling a 2026-07-28 request means closing its connection, and an SDK
+    server may hold the response headers back for seconds: until they arrive
+    there is no response object to abort. Every stream the pool opens is wrapped
+    so that writing a request records ``thread -> stream``; a cancellation can
+    then shut the right socket down while the request is still waiting.
+    """
+
+    def __init__(self) -> None:
+        self.by_thread: dict[int, Any] = {}
+        self.lock = threading.Lock()
+
+    def wrap_pools(self, client: httpx.Client) -> None:
+        """Wrap the network backend of every connection pool of ``client`` (best effort)."""
+        transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+        for transport in transports:
+            pool = getattr(transport, "_pool", None)
+            inner = getattr(pool, "_network_backend", None)
+            if pool is not None and inner is not None:
+                pool._network_backend = _Backend(inner, self)
+
+    def shut(self, ident: int) -> bool:
+        with self.lock:
+            stream = self.by_thread.get(ident)
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            return True
+        return False
+
+    def forget(self, ident: int) -> None:
+        with self.lock:
+            self.by_thread.pop(ident, None)
+
+
+@functools.cache
+def _tracking_classes() -> tuple[type, type]:
+    import httpcore
+
+    class Stream(httpcore.NetworkStream):
+        def __init__(self, inner: httpcore.NetworkStream, streams: _Streams) -> None:
+            self._inner = inner
+            self._streams = streams
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self._inner.read(max_bytes, timeout)
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            with self._streams.lock:
+                self._streams.by_thread[threading.get_ident()] = self._inner
+            self._inner.write(buffer, timeout)
+
+        def close(self) -> None:
+            self._inner.close()
+
+        def start_tls(
+            self,
+            ssl_context: ssl.SSLContext,
+            server_hostname: str | None = None,
+            timeout: float | None = None,
+        ) -> httpcore.NetworkStream:
+            return Stream(
+                self._inner.start_tls(ssl_context, server_hostname, timeout), self._streams
+            )
+
+        def get_extra_info(self, info: str) -> Any:
+            return self._inner.get_extra_info(info)
+
+    class Backend(httpcore.NetworkBackend):
+        def __init__(self, inner: httpcore.NetworkBackend, streams: _Streams) -> None:
+            self._inner = inner
+            self._streams = streams
+
+        def connect_tcp(
+            self,
+            host: str,
+            port: int,
+            timeout: float | None = None,
+            local_address: str | None = None,
+            socket_options: Any = None,
+        ) -> httpcore.NetworkStream:
+            stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            return Stream(stream, self._streams)
+
+        def connect_unix_socket(
+            self, path: str, timeout: float | None = None, socket_options: Any = None
+        ) -> httpcore.NetworkStream:
+            return Stream(
+                self._inner.connect_unix_socket(path, timeout, socket_options), self._streams
+            )
+
+        def sleep(self, seconds: float) -> None:
+            self._inner.sleep(seconds)
+
+    return Stream, Backend
+
+
+def _Backend(inner: Any, streams: _Streams) -> Any:
+    return _tracking_classes()[1](inner, streams)
+
+
 class Channel:
     """Credential-carrying HTTP to one MCP server (thread-safe; one httpx.Client)."""
 
@@ -146,6 +251,8 @@ class Channel:
             verify=_verify(),
             headers={"User-Agent": USER_AGENT},
         )
+        self._streams = _Streams()
+        self._streams.wrap_pools(self._client)
 
     # -- sending -----------------------------------------------------------------------
 
@@ -317,14 +424,24 @@ class Channel:
     # -- streams and shutdown ----------------------------------------------------------
 
     def abort(self, resp: httpx.Response) -> None:
-        """Wake whoever reads ``resp`` (shut its socket down), then close it."""
+        """Wake whoever reads ``resp``: shut its socket down (the reader closes it).
+
+        Never ``close`` it from here: that frees the descriptor while the reader
+        may be about to poll it, and the next connection can get the same number,
+        leaving the reader blocked on someone else's socket.
+        """
         stream = resp.extensions.get("network_stream")
         sock = stream.get_extra_info("socket") if stream is not None else None
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(Exception):
-            resp.close()
+
+    def abort_thread(self, ident: int) -> bool:
+        """Shut down the connection thread ``ident`` last sent a request on (before any answer)."""
+        return self._streams.shut(ident)
+
+    def forget_thread(self, ident: int) -> None:
+        self._streams.forget(ident)
 
     def stop(self) -> None:
         """No new requests; every open response aborted (readers wake up at once)."""
@@ -339,6 +456,7 @@ class Channel:
         return self._closing.is_set()
 
     def close(self) -> None:
+        """Release the connections; call after ``stop`` and after the readers have finished."""
         self.stop()
         with contextlib.suppress(Exception):
             self._client.close()

@@ -56,6 +56,7 @@ class Detector:
         self.warn = warn
         self.transport = transport
         self._not_modern = transport == "sse"
+        self.candidate: Era | None = None  # the era being tried (its handshake answer may be out)
 
     def establish(self, msg: dict[str, Any]) -> tuple[Era | None, bool]:
         """``(era, consumed)``: the era (None when still unknown) and whether ``msg`` was handled.
@@ -75,6 +76,7 @@ class Detector:
             return None, True
         if self.transport != "sse":
             era = Streamable(self.channel, self.out, self.warn)
+            self.candidate = era
             is_init = method == "initialize" and "id" in msg
             try:
                 era.open(msg if is_init else PROBE_INITIALIZE, swallow=not is_init)

@@ -124,7 +124,7 @@ class Modern:
         self._lock = threading.Lock()
         self._inflight: dict[str, httpx.Response] = {}
         self._cancelled: set[str] = set()
-        self._running: set[str] = set()
+        self._running: dict[str, int] = {}  # request key -> the worker thread sending it
         self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
         self._input_ids = itertools.count(1)
 
@@ -192,20 +192,25 @@ class Modern:
         meta.setdefault(META_CLIENT_INFO, self.client_info)
         params["_meta"] = meta
         with self._lock:
-            self._running.add(key)
+            self._running[key] = threading.get_ident()
         try:
             for _ in range(MAX_ROUNDS):
                 body = json.dumps({**msg, "params": params}).encode()
-                resp = self.channel.request(
-                    "POST",
-                    body=body,
-                    headers=modern_headers(method, params, str(meta[META_VERSION])),
-                )
+                try:
+                    resp = self.channel.request(
+                        "POST",
+                        body=body,
+                        headers=modern_headers(method, params, str(meta[META_VERSION])),
+                    )
+                except Failure:
+                    if key in self._cancelled:
+                        return  # we cut the connection: that was the cancellation
+                    raise
                 with self._lock:
                     self._inflight[key] = resp
                     cancelled = key in self._cancelled
                 if cancelled:
-                    self.channel.abort(resp)
+                    resp.close()  # closing the stream is the cancellation
                     return
                 with contextlib.closing(resp):
                     answer = self._read(resp, msg["id"])
@@ -223,7 +228,8 @@ class Modern:
             with self._lock:
                 self._inflight.pop(key, None)
                 self._cancelled.discard(key)
-                self._running.discard(key)
+                self._running.pop(key, None)
+            self.channel.forget_thread(threading.get_ident())
 
     def _read(self, resp: httpx.Response, request_id: object) -> Incoming | None:
         if not resp.is_success or resp.status_code == 202:
@@ -311,12 +317,15 @@ class Modern:
             return
         key = id_key(request_id)
         with self._lock:
-            if key not in self._running:
+            thread = self._running.get(key)
+            if thread is None:
                 return
             self._cancelled.add(key)
             resp = self._inflight.get(key)
         if resp is not None:
             self.channel.abort(resp)
+        else:  # still waiting for the answer's headers: cut the connection it was sent on
+            self.channel.abort_thread(thread)
 
     def close(self) -> None:
         """Nothing to DELETE (no session); abort what is still in flight."""

@@ -287,7 +287,7 @@ class Streamable:
                 self._get_resp = resp
                 stale = self._stopping.is_set() or gen != self._get_gen
             if stale:  # closed or replaced while this GET was connecting
-                self.channel.abort(resp)
+                resp.close()
                 return
             try:
                 if resp.status_code != 200 or not is_sse(resp):

@@ -125,7 +125,8 @@ class Upstream:
     def era(self) -> str | None:
         """The era found (``modern``, ``streamable``, ``sse``); None before the first message."""
         names = {"Modern": "modern", "Streamable": "streamable", "LegacySse": "sse"}
-        return names.get(type(self._era).__name__) if self._era is not None else None
+        era = self._era if self._era is not None else getattr(self._detector, "candidate", None)
+        return names.get(type(era).__name__) if era is not None else None
 
     def start(self) -> None:
         """Build the HTTP channel and the dispatcher; the era is found on the first message."""
@@ -171,10 +172,12 @@ class Upstream:
             except Exception as exc:  # a failing DELETE must not hang or crash shutdown
                 self._warn(f"mcpcred: closing the remote session failed ({type(exc).__name__})")
         if self._channel is not None:
-            self._channel.close()  # aborts every response still open: readers wake up
+            self._channel.stop()  # shuts every open response down: readers wake and close them
         for thread in [*self._snapshot_workers(), self._dispatcher]:
             if thread is not None:
                 thread.join(timeout=1.0)
+        if self._channel is not None:
+            self._channel.close()
 
     # -- internals ---------------------------------------------------------------------
 

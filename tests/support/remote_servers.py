@@ -23,14 +23,15 @@ Options: ``auth`` (``None``, ``"bearer"`` = ``Authorization: Bearer S``,
 handed to the child in its environment, never in argv), ``admin_secret`` (a
 bearer token that also carries the ``mcp:admin`` scope; ``admin_op`` answers
 every other one ``403 insufficient_scope``), ``json_response`` and ``stateless``
-(the SDK's switches), ``resumable`` (an in-memory event store with
+(the SDK's switches), ``tls`` (``(cert, key)`` from ``make_cert``: HTTPS), ``resumable`` (an in-memory event store with
 ``retry_interval`` ms, so SSE streams carry event ids and ``drop_stream``
 can cut its own stream and have the client resume with ``Last-Event-ID``).
 
 Tools: ``echo(text)``, ``big(size)`` (a text of ``size`` bytes), ``slow(seconds)``,
 ``auth_seen()`` (``"valid"``/``"invalid"``/``"absent"``: whether the credential
 that reached the tool was the right one -- never the value), ``admin_op()``,
-``drop_stream(text)`` (closes its own SSE stream, then answers), ``ask(question)``
+``chatty(count, size)`` (``count`` log notifications of ``size`` bytes before
+the answer), ``drop_stream(text)`` (closes its own SSE stream, then answers), ``ask(question)``
 (an elicitation: a server->client request the bridge must forward), and
 ``requests_seen()`` (how many HTTP requests the gate counted, by method).
 
@@ -53,7 +54,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 SECRET_ENV = "MCPCRED_TEST_REMOTE_SECRET"
@@ -64,6 +65,46 @@ SHORTHANDS = {
     "apikey": ("http", "apikey"),
     "query": ("http", "query"),
 }
+
+
+def make_cert(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (its own CA): ``(cert.pem, key.pem)``."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mcpcred test CA")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
 
 
 def free_port() -> int:
@@ -94,7 +135,8 @@ class Server:
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.config.get("tls") else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
@@ -167,6 +209,7 @@ def serve(
     stateless: bool = False,
     resumable: bool = False,
     retry_interval: int = 100,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[Server]:
     """Run a real SDK server in ``mode`` (see the module doc) until the block ends."""
     if mode in SHORTHANDS:
@@ -184,6 +227,7 @@ def serve(
         "stateless": stateless,
         "resumable": resumable,
         "retry_interval": retry_interval,
+        "tls": [str(tls[0]), str(tls[1])] if tls else None,
     }
     env = {
         k: v for k, v in os.environ.items() if not k.endswith("_PROXY") and not k.endswith("_proxy")
@@ -246,6 +290,10 @@ class Gate:
             return await self.app(scope, receive, send)
         method = scope["method"]
         self.counts[method] = self.counts.get(method, 0) + 1
+        if scope["path"] == "/old":  # a moved endpoint: a same-origin redirect to /mcp
+            query = scope.get("query_string", b"")
+            location = b"/mcp" + (b"?" + query if query else b"")
+            return await _reply(send, 307, [(b"location", location)])
         if not self.credential_ok(scope):
             challenge = b'Bearer realm="test", error="invalid_token"'
             return await _reply(send, 401, [(b"www-authenticate", challenge)])
@@ -321,7 +369,7 @@ def _event_store() -> Any:
 def _run(config: dict[str, Any]) -> None:
     import anyio
     import uvicorn
-    from mcp.server.mcpserver import Context, MCPServer
+    from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
     from pydantic import BaseModel
 
     counts: dict[str, int] = {}
@@ -333,10 +381,17 @@ def _run(config: dict[str, Any]) -> None:
         """Echo the text back."""
         return f"echo: {text}"
 
-    @mcp.tool()
+    @mcp.tool(structured_output=False)  # else the text is sent twice (content + structuredContent)
     def big(size: int) -> str:
         """A text of exactly ``size`` bytes."""
         return ("0123456789abcdef" * (size // 16 + 1))[:size]
+
+    @mcp.tool()
+    async def chatty(count: int, size: int, ctx: Context) -> str:
+        """Send ``count`` log notifications of ``size`` bytes on this request's stream, then answer."""
+        for i in range(count):
+            await ctx.info(f"{i:08d}" + "n" * max(0, size - 8))
+        return f"sent {count}"
 
     @mcp.tool()
     async def slow(seconds: float) -> str:
@@ -370,13 +425,14 @@ def _run(config: dict[str, Any]) -> None:
     class Answer(BaseModel):
         answer: str
 
+    def ask_user(question: str) -> Elicit[Answer]:
+        return Elicit(question, Answer)
+
     @mcp.tool()
-    async def ask(question: str, ctx: Context) -> str:
-        """Ask the client (elicitation, a server->client request) and report its answer."""
-        result = await ctx.elicit(question, Answer)
-        if result.action == "accept" and result.data is not None:
-            return f"answered: {result.data.answer}"
-        return f"elicitation {result.action}"
+    async def ask(question: str, answer: Annotated[Answer, Resolve(ask_user)]) -> str:
+        """Ask the client (an elicitation: a server->client request up to 2025-11-25, an
+        InputRequiredResult the client answers on a retry in 2026-07-28) and report its answer."""
+        return f"answered: {answer.answer}"
 
     @mcp.tool()
     def requests_seen() -> str:
@@ -392,8 +448,14 @@ def _run(config: dict[str, Any]) -> None:
             event_store=_event_store() if config["resumable"] else None,
             retry_interval=config["retry_interval"] if config["resumable"] else None,
         )
+    tls = config.get("tls") or [None, None]
     uvicorn.run(
-        Gate(app, config, counts), host="127.0.0.1", port=config["port"], log_level="warning"
+        Gate(app, config, counts),
+        host="127.0.0.1",
+        port=config["port"],
+        log_level="warning",
+        ssl_certfile=tls[0],
+        ssl_keyfile=tls[1],
     )
 
 
