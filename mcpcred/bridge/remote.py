@@ -53,6 +53,9 @@ if TYPE_CHECKING:
         def close(self) -> None: ...
 
 
+# A 401 this soon after a renewal is not an expired token: renewing again would rotate the
+# refresh token once per request the client sends (a storm the provider may punish).
+RENEW_QUIET = 30.0
 # How long the end of a session waits for the remote side to close (in-flight requests,
 # the session's DELETE) after a signal, before the shim exits anyway: clients send SIGKILL
 # about 2 s after SIGTERM.
@@ -202,7 +205,9 @@ class Reauth:
     headers is renewed through ``oauth.mint`` (``Minter.renew``) with the refused token named,
     under the login's lock: if another process has stored a different token
     meanwhile, that one is used without a second refresh. ``renewed`` hears of
-    every new token (the guard masks it and records the refresh).
+    every new token (the guard masks it and records the refresh). A 401 for a
+    token renewed less than ``RENEW_QUIET`` seconds ago is not renewed again:
+    the server refuses the login itself, and only a new login can help.
     """
 
     def __init__(
@@ -220,9 +225,12 @@ class Reauth:
         self.logins = target.oauth_in_headers()
         self.tokens = {name: target.found.tokens[name] for name in self.logins}
         self.lock = threading.Lock()
+        self.renewed_at: float | None = None  # time.monotonic() of the last renewal
 
     def __call__(self) -> Mapping[str, str]:
         """Fresh header values; ``LoginRequired`` (saying what to run) if there are none."""
+        import time
+
         from mcpcred.oauth.records import login_command
         from mcpcred.shim.resolve import Keychain
 
@@ -230,6 +238,18 @@ class Reauth:
         with self.lock:
             if self.tokens != refused:  # another thread renewed while this one waited
                 return self.headers()
+            if self.renewed_at is not None and time.monotonic() - self.renewed_at < RENEW_QUIET:
+                # The token it refuses was renewed moments ago: another renewal would only
+                # rotate the refresh token again, once for every request the client sends.
+                names = ", ".join(self.logins)
+                command = " / ".join(
+                    login_command(*references.split_login(name)) for name in self.logins
+                )
+                raise LoginRequired(
+                    f"the server refused the {names} access token right after it was renewed "
+                    f"(wrong scopes or audience, or the login lost access); run: {command}",
+                    hint=f"run: {command}",
+                )
             keychain = Keychain(self.options, self.environ)
             try:
                 minter = keychain.minter()
@@ -248,6 +268,7 @@ class Reauth:
                             hint=f"run: {command}",
                         ) from None
                     self.tokens[name] = token.token
+                    self.renewed_at = time.monotonic()
                     if self.renewed is not None:
                         self.renewed(name, token.token, minter.refreshed > before)
             finally:

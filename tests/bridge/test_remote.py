@@ -527,3 +527,20 @@ def test_a_batch_after_leading_whitespace_is_still_split() -> None:
         b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n',
         b'{"jsonrpc":"2.0","id":2,"method":"ping"}\n',
     ]
+
+
+def test_a_401_right_after_a_renewal_does_not_renew_again(keychain: dict[str, str]) -> None:
+    """A server that refuses every token (wrong audience) must not cost a refresh per request."""
+    _stored_login(keychain, "tok-another-process-got-0123")
+    renewal = _reauth(keychain, "tok-the-server-refused-0123")
+    renewal()  # renewed to the token another process stored
+    from tests.support import keychain as real_keychain
+
+    real_keychain.store(keychain, "mcpcred", "oauth:lin/default:access", "not read again")
+    started = time.monotonic()
+    with pytest.raises(LoginRequired) as caught:
+        renewal()
+    assert time.monotonic() - started < 0.5  # no keychain round trip, no refresh
+    assert "right after it was renewed" in caught.value.message
+    assert caught.value.message.endswith("run: mcpcred login lin")
+    assert "tok-" not in caught.value.message
