@@ -348,7 +348,7 @@ class RemoteServer:
         transport: str = "auto",
         allow_http: bool = False,
         connect_timeout: float = 10.0,
-        factory: Factory = _upstream,
+        factory: Factory | None = None,
     ) -> None:
         self.target = target
         self.warn = warn
@@ -356,7 +356,7 @@ class RemoteServer:
         self.transport = transport
         self.allow_http = allow_http
         self.connect_timeout = connect_timeout
-        self.factory = factory
+        self.factory = factory or _upstream  # tests hand in a fake with the same shape
         self.upstream: UpstreamLike | None = None
         self.deliver: Deliver | None = None
         self.delivering = threading.Lock()

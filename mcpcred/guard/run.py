@@ -20,6 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from mcpcred.bridge.remote import Factory
     from mcpcred.bridge.remote import Target as RemoteTarget
     from mcpcred.guard.auditlog import AuditLog
     from mcpcred.guard.relay import ServerSide
@@ -264,8 +265,17 @@ def reason(exc: BaseException) -> str:
     return describe(exc)
 
 
-def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str]) -> int:
-    """Guard one server for the life of the client's connection; its exit code."""
+def run(
+    options: ShimOptions,
+    settings: ServerGuard,
+    environ: Mapping[str, str],
+    *,
+    upstream: Factory | None = None,
+) -> int:
+    """Guard one server for the life of the client's connection; its exit code.
+
+    ``upstream``: what makes a remote server's HTTP side (default: ``Upstream``).
+    """
     sys.setswitchinterval(SWITCH_INTERVAL)
     from mcpcred import references
     from mcpcred.guard import auditlog
@@ -377,6 +387,7 @@ def run(options: ShimOptions, settings: ServerGuard, environ: Mapping[str, str])
             reauth=bridge.reauth_for(options, environ, remote, renewed),
             transport=options.transport,
             allow_http=options.allow_http,
+            factory=upstream,
         )
     relay = Relay(server, session, flush=recorder.flush, warn=warn, masker=shown)
     # A remote server needs no restart: a 401 renews its token in place (``Reauth``).

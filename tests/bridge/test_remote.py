@@ -16,8 +16,8 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -30,84 +30,9 @@ from mcpcred.guard.session import Session
 from mcpcred.guard.settings import Policy, ServerGuard
 from mcpcred.shim.options import parse
 from mcpcred.shim.resolve import Resolved
+from tests.support.fake_upstream import FakeUpstream
 
 SECRET = "hdr-s3cret-0123456789abcdef"
-
-
-class FakeUpstream:
-    """A remote MCP server behind the contract's ``Upstream`` API, answering from threads."""
-
-    made: ClassVar[list[FakeUpstream]] = []
-
-    def __init__(
-        self,
-        url: str,
-        headers: Mapping[str, str],
-        deliver: Callable[[bytes], None],
-        *,
-        warn: Callable[[str], None],
-        reauth: Callable[[], Mapping[str, str]] | None = None,
-        transport: str = "auto",
-        allow_http: bool = False,
-        connect_timeout: float = 10.0,
-    ) -> None:
-        self.url = url
-        self.headers = dict(headers)
-        self.deliver = deliver
-        self.warn = warn
-        self.reauth = reauth
-        self.transport = transport
-        self.allow_http = allow_http
-        self.sent: list[dict[str, Any]] = []
-        self.started = False
-        self.closed = threading.Event()
-        self.close_seconds = 0.0
-        self.fail_send = False
-        FakeUpstream.made.append(self)
-
-    def start(self) -> None:
-        self.started = True
-
-    def send(self, line: bytes) -> None:
-        if self.fail_send:
-            raise ConnectionError(f"cannot send to {self.url} with {self.headers}")
-        message = json.loads(line)
-        self.sent.append(message)
-        if "method" in message and "id" in message:
-            threading.Thread(target=self._answer, args=(message,), daemon=True).start()
-
-    def _answer(self, message: dict[str, Any]) -> None:
-        method, params = message["method"], message.get("params") or {}
-        result: dict[str, Any]
-        if method == "initialize":
-            result = {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {"tools": {}},
-                "serverInfo": {"name": "fake-remote", "version": "1"},
-            }
-        elif method == "tools/list":
-            result = {
-                "tools": [
-                    {"name": n, "inputSchema": {"type": "object"}}
-                    for n in ("echo", "delete_thing", "show_header")
-                ]
-            }
-        elif method == "tools/call" and params.get("name") == "show_header":
-            text = self.headers.get("Authorization", "")  # a server that echoes its credential
-            result = {"content": [{"type": "text", "text": text}]}
-        elif method == "tools/call":
-            text = f"echo: {params.get('arguments', {}).get('text')}"
-            result = {"content": [{"type": "text", "text": text}]}
-        else:
-            result = {}
-        time.sleep(0.01)
-        self.deliver(
-            json.dumps({"jsonrpc": "2.0", "id": message["id"], "result": result}).encode() + b"\n"
-        )
-
-    def close(self) -> None:
-        time.sleep(self.close_seconds)
-        self.closed.set()
 
 
 class Pipes:
