@@ -1,7 +1,8 @@
 """A fake ``mcpcred.bridge.upstream.Upstream`` with the contract's shape, for bridge tests.
 
 It answers from worker threads, as the real one does: ``initialize``, ``tools/list``
-(``echo``, ``delete_thing``, ``show_header``), ``tools/call`` (``show_header`` echoes
+(``echo``, ``delete_thing``, ``show_header``; ``echo``'s description from
+``$MCPCRED_TEST_ECHO_DESCRIPTION``), ``tools/call`` (``show_header`` echoes
 the ``Authorization`` header it was given, the way a careless server might show its
 credential; with ``{"renew": true}`` it first calls ``reauth``, as a 401 would).
 Unit tests hand the class to ``RemoteServer(factory=...)``; ``guard_remote_main``
@@ -11,10 +12,14 @@ runs the guard over it in a real shim process.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
+
+# The echo tool's description, so that a test can change a tool between two sessions.
+DESCRIPTIONS = {"echo": os.environ.get("MCPCRED_TEST_ECHO_DESCRIPTION", "Echo the text back.")}
 
 
 class FakeUpstream:
@@ -71,7 +76,11 @@ class FakeUpstream:
         elif method == "tools/list":
             result = {
                 "tools": [
-                    {"name": n, "inputSchema": {"type": "object"}}
+                    {
+                        "name": n,
+                        "description": DESCRIPTIONS.get(n, n),
+                        "inputSchema": {"type": "object"},
+                    }
                     for n in ("echo", "delete_thing", "show_header")
                 ]
             }
@@ -97,8 +106,6 @@ class FakeUpstream:
 
 def guard_remote_main(argv: list[str]) -> int:
     """``mcpcred shim ARGV`` in guard mode, with this fake as the remote server's HTTP side."""
-    import os
-
     from mcpcred.errors import McpcredError
     from mcpcred.guard.run import run
     from mcpcred.guard.settings import load
