@@ -142,7 +142,13 @@ async def tools_and_calls(session: ClientSession) -> tuple[list[str], tuple[bool
 
 @pytest.mark.parametrize(
     ("mode", "reference_in"),
-    [("bearer", "header"), ("apikey", "header"), ("query", "url"), ("sse", "header")],
+    [
+        ("bearer", "header"),
+        ("apikey", "header"),
+        ("query", "url"),
+        ("query", "whole-url"),
+        ("sse", "header"),
+    ],
 )
 def test_sdk_client_calls_tools_through_the_bridge(
     env: Env, tmp_path: Path, mode: str, reference_in: str
@@ -155,6 +161,9 @@ def test_sdk_client_calls_tools_through_the_bridge(
             args = shim_args(srv.bare_url, "X-Api-Key: mcpcred:secret/remote-key")
         elif reference_in == "url":
             args = shim_args(f"{srv.bare_url}?key={ref}")
+        elif reference_in == "whole-url":  # the whole URL, key and all, is the secret
+            real_keychain.store(env.entry_env, "mcpcred", "remote-url", srv.url)
+            args = shim_args("mcpcred:secret/remote-url")
         else:
             args = shim_args(srv.bare_url, f"Authorization: Bearer {ref}")
         assert SECRET not in " ".join(args)  # the entry holds references only
@@ -165,7 +174,7 @@ def test_sdk_client_calls_tools_through_the_bridge(
     assert echoed == (False, "echo: through the bridge"), echoed
     # the secret from the keychain reached the server (in the query, the gate checked it:
     # without it nothing would have answered; auth_seen looks at headers only)
-    assert seen == ("absent" if reference_in == "url" else "valid")
+    assert seen == ("valid" if reference_in == "header" else "absent")
     assert SECRET not in stderr, stderr
 
 
