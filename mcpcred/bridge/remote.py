@@ -147,8 +147,19 @@ def target(
                 "resolved",
                 hint="check the stored value with `mcpcred secret` (it must be a single line)",
             )
+        if not _header_text(resolved):  # an HTTP library would refuse it, quoting it maybe
+            raise ShimError(
+                f"the value of --header {name!r} holds a control or non-ASCII character once "
+                "its references are resolved",
+                hint="check the stored value with `mcpcred secret`",
+            )
         headers[name] = resolved
     return Target(url, headers, pairs, shown, found), secret
+
+
+def _header_text(value: str) -> bool:
+    """Printable ASCII, spaces and tabs only: what every HTTP stack sends unchanged."""
+    return all(c == "\t" or " " <= c <= "~" for c in value)
 
 
 def shown_url(template: str, resolved: str, lookup: Callable[[str, str], str]) -> str:

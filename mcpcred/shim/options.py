@@ -170,8 +170,12 @@ def _remote(options: ShimOptions) -> ShimOptions:
         raise ShimError(
             f"--transport must be one of {', '.join(TRANSPORTS)}, not {options.transport[:20]!r}"
         )
+    seen: set[str] = set()
     for header in options.headers:
-        header_pairs(header)
+        name = header_pairs(header)[0].lower()
+        if name in seen:  # which one would a server read? Neither is a good answer
+            raise ShimError(f"--header {name!r} is given more than once")
+        seen.add(name)
     return options
 
 

@@ -435,8 +435,10 @@ def test_concurrent_reauth_calls_renew_once(keychain: dict[str, str]) -> None:
     renewal.renewed = lambda name, token, refreshed: renewed.append(token)
     results: list[Mapping[str, str]] = []
     threads = [threading.Thread(target=lambda: results.append(renewal())) for _ in range(4)]
-    for thread in threads:
-        thread.start()
+    with renewal.lock:  # all four saw the refused token (a burst) before the first renews
+        for thread in threads:
+            thread.start()
+        time.sleep(0.2)
     for thread in threads:
         thread.join(30)
     assert len(results) == 4

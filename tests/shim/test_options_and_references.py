@@ -172,6 +172,7 @@ def test_a_bridge_entry_parses_url_headers_transport_and_allow_http() -> None:
         (["--allow-http", "--", "true"], "need --url"),
         (["--transport", "http", "--", "true"], "need --url"),
         (["--url"], "needs a value"),
+        (["--url", "https://x/mcp", "--header", "A: 1", "--header", "a: 2"], "more than once"),
     ],
 )
 def test_bad_bridge_entries_are_one_line_errors(args: list[str], message: str) -> None:

@@ -99,3 +99,15 @@ def test_usage_mentions_the_bridge() -> None:
     )
     assert result.returncode == 0
     assert "--url URL" in result.stdout and "--allow-http" in result.stdout
+
+
+def test_a_header_secret_with_a_control_character_is_refused_without_its_value(
+    keychain: dict[str, str],
+) -> None:
+    real_keychain.store(keychain, "mcpcred", "odd", VALUE + "\x01")
+    result = _bridge(
+        "--url", "https://mcp.example.invalid/mcp", "--header", "X-Api-Key: mcpcred:secret/odd",
+        env=dict(os.environ),
+    )  # fmt: skip
+    _one_error_line(result, 6, "--header 'X-Api-Key' holds a control or non-ASCII character")
+    assert VALUE not in result.stderr + result.stdout
