@@ -415,9 +415,11 @@ class Channel:
         secrets += [v for _, v in parse_qsl(parts.query) if len(v) >= 4]
         secrets += [v for v in (parts.username, parts.password) if v and len(v) >= 4]
         for value in secrets:
-            for piece in {value, *value.split()}:
-                if len(piece) >= 4:
-                    text = text.replace(piece, "[redacted]")
+            # the whole value, and its long words ("Bearer <token>" -> the token)
+            for piece in sorted(
+                {value, *(w for w in value.split() if len(w) >= 8)}, key=len, reverse=True
+            ):
+                text = text.replace(piece, "[redacted]")
         text = "".join(c if c.isprintable() else " " for c in text)
         return text[:limit]
 

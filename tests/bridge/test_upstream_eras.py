@@ -194,3 +194,19 @@ def test_a_long_call_does_not_block_the_next_message(bridge: Any) -> None:
         assert peer.text_of(peer.call("echo", text="fast")) == "echo: fast"
         assert time.monotonic() - started < 2.5
         assert peer.text_of(peer.wait(slow)) == "slept 3.0"
+
+
+def test_modern_tool_arguments_are_mirrored_as_mcp_param_headers(bridge: Any) -> None:
+    """The server refuses a tools/call whose Mcp-Param-Region does not match (-32020)."""
+    with serve("bearer") as server:
+        peer: Peer = bridge(server.url, server.headers())
+        peer.handshake()
+        # not listed yet: the first call meets HeaderMismatch, the bridge re-lists and retries
+        assert (
+            peer.text_of(peer.call("regional", region="eu-west"))
+            == "region eu-west, header eu-west"
+        )
+        peer.rpc("tools/list")
+        # a value that is not plain ASCII (and ends in a space) goes base64-wrapped
+        text = peer.text_of(peer.call("regional", region="Zürich "))
+        assert text == "region Zürich , header =?base64?WsO8cmljaCA=?="

@@ -370,7 +370,7 @@ def _run(config: dict[str, Any]) -> None:
     import anyio
     import uvicorn
     from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
-    from pydantic import BaseModel
+    from pydantic import BaseModel, Field
 
     counts: dict[str, int] = {}
     secret = os.environ[SECRET_ENV]
@@ -433,6 +433,14 @@ def _run(config: dict[str, Any]) -> None:
         """Ask the client (an elicitation: a server->client request up to 2025-11-25, an
         InputRequiredResult the client answers on a retry in 2026-07-28) and report its answer."""
         return f"answered: {answer.answer}"
+
+    @mcp.tool()
+    def regional(
+        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], ctx: Context
+    ) -> str:
+        """A tool whose ``region`` must be mirrored as ``Mcp-Param-Region`` (2026-07-28)."""
+        headers = {k.lower(): v for k, v in (ctx.headers or {}).items()}
+        return f"region {region}, header {headers.get('mcp-param-region', 'absent')}"
 
     @mcp.tool()
     def requests_seen() -> str:
