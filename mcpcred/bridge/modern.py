@@ -23,8 +23,10 @@ Translations for handshake-era clients:
   an invalid annotation is dropped from the list (the spec's MUST), and a
   ``-32020 HeaderMismatch`` answer makes the bridge re-list and retry once.
 
-Not translated (yet): ``subscriptions/listen``, so list-changed notifications
-of a 2026-07-28-only server do not reach the client.
+* list-changed notifications come over a long-lived ``subscriptions/listen``
+  POST, opened after the client's ``notifications/initialized`` for what the
+  server's capabilities offer; ``resources/subscribe``/``unsubscribe`` re-open it
+  with the new set of resource URIs. It is reconnected when it drops.
 """
 
 from __future__ import annotations
@@ -183,6 +185,11 @@ class Modern:
         self._input_ids = itertools.count(1)
         self._param_headers: dict[str, dict[tuple[str, ...], str]] = {}
         self._list_ids = itertools.count(1)
+        self._resources: set[str] = set()
+        self._listen_gen = 0
+        self._listen_resp: httpx.Response | None = None
+        self._listen_thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def initialize_result(self, params: dict[str, Any]) -> dict[str, Any]:
         """The handshake answer, built from ``server/discover`` (what the server would say)."""
@@ -216,6 +223,8 @@ class Modern:
         if not has_id:
             if method == "notifications/cancelled":
                 self._cancel(params.get("requestId"))
+            elif method == "notifications/initialized":
+                self._listen()
             return None  # no client->server notifications on the 2026-07-28 wire
         request_id = msg["id"]
         if method == "initialize":
@@ -230,9 +239,17 @@ class Modern:
             self.out.result(request_id, {})
             return None
         if method in ("resources/subscribe", "resources/unsubscribe"):
-            self.out.error(
-                request_id, f"{method} is not available from this server (MCP {MODERN})", -32601
-            )
+            uri = params.get("uri")
+            if not isinstance(uri, str):
+                self.out.error(request_id, f"{method} needs a uri", -32602)
+                return None
+            with self._lock:
+                if method == "resources/subscribe":
+                    self._resources.add(uri)
+                else:
+                    self._resources.discard(uri)
+            self._listen()  # re-open the subscription with the new set of URIs
+            self.out.result(request_id, {})
             return None
         return lambda: self._call(msg, params)
 
@@ -469,8 +486,105 @@ class Modern:
         else:  # still waiting for the answer's headers: cut the connection it was sent on
             self.channel.abort_thread(thread)
 
+    # -- subscriptions/listen ------------------------------------------------------------
+
+    def _filter(self) -> dict[str, Any]:
+        """What to listen for: the list changes the server offers, the subscribed resources."""
+        raw_caps = self.discover.get("capabilities")
+        caps: dict[str, Any] = raw_caps if isinstance(raw_caps, dict) else {}
+        wanted: dict[str, Any] = {}
+        for kind in ("tools", "prompts", "resources"):
+            cap = caps.get(kind)
+            if isinstance(cap, dict) and cap.get("listChanged"):
+                wanted[f"{kind}ListChanged"] = True
+        with self._lock:
+            if self._resources:
+                wanted["resourceSubscriptions"] = sorted(self._resources)
+        return wanted
+
+    def _listen(self) -> None:
+        """(Re)open the ``subscriptions/listen`` stream for what the client may want."""
+        wanted = self._filter()
+        self._stop_listening()
+        with self._lock:
+            gen = self._listen_gen
+        if not wanted or self._stopping.is_set():
+            return
+        thread = threading.Thread(
+            target=self._listen_loop, args=(gen, wanted), name="mcpcred-bridge-listen", daemon=True
+        )
+        self._listen_thread = thread
+        thread.start()
+
+    def _stop_listening(self) -> None:
+        """Cut the current listen stream, also while its headers are still awaited."""
+        with self._lock:
+            self._listen_gen += 1
+            old = self._listen_resp
+            self._listen_resp = None
+            thread = self._listen_thread
+        if old is not None:
+            self.channel.abort(old)
+        elif thread is not None and thread.ident is not None and thread.is_alive():
+            self.channel.abort_thread(thread.ident)
+
+    def _listen_loop(self, gen: int, wanted: dict[str, Any]) -> None:
+        failures = 0
+        while not self._stopping.is_set() and gen == self._listen_gen:
+            params: dict[str, Any] = {
+                "notifications": wanted,
+                "_meta": {
+                    META_VERSION: MODERN,
+                    META_CAPABILITIES: self.client_capabilities,
+                    META_CLIENT_INFO: self.client_info,
+                },
+            }
+            body = {
+                "jsonrpc": "2.0",
+                "id": f"mcpcred-listen-{gen}",
+                "method": "subscriptions/listen",
+                "params": params,
+            }
+            try:
+                resp = self.channel.request(
+                    "POST",
+                    body=json.dumps(body).encode(),
+                    headers=modern_headers("subscriptions/listen", params),
+                )
+            except Failure as exc:
+                failures += 1
+                if failures >= 3 or self.channel.closing:
+                    if not self.channel.closing:
+                        self.warn(
+                            f"mcpcred: stopped listening for server notifications: {exc.message}"
+                        )
+                    return
+                if self._stopping.wait(1.0):
+                    return
+                continue
+            with self._lock:
+                self._listen_resp = resp
+                stale = self._stopping.is_set() or gen != self._listen_gen
+            self.channel.forget_thread(threading.get_ident())
+            try:
+                if stale or not resp.is_success or resp.status_code == 202:
+                    return  # replaced, closed, or not offered (the server answered an error)
+                failures = 0
+                for incoming in messages(resp):
+                    modern_only = b"notifications/subscriptions/" in incoming.data[:300]
+                    if incoming.kind == "notification" and not modern_only:
+                        self.out.raw(incoming.data)
+            except httpx.HTTPError:
+                pass  # dropped or idle too long: open it again
+            finally:
+                resp.close()
+            if self._stopping.wait(1.0):
+                return
+
     def close(self) -> None:
         """Nothing to DELETE (no session); abort what is still in flight."""
+        self._stopping.set()
+        self._stop_listening()
         with self._lock:
             inflight = list(self._inflight.values())
             waiting = list(self._waiting.values())
@@ -478,6 +592,8 @@ class Modern:
             self.channel.abort(resp)
         for done, _box in waiting:
             done.set()
+        if self._listen_thread is not None:
+            self._listen_thread.join(timeout=2.0)
 
 
 __all__ = ["MODERN", "Failure", "Modern", "probe"]

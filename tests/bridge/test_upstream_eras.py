@@ -210,3 +210,25 @@ def test_modern_tool_arguments_are_mirrored_as_mcp_param_headers(bridge: Any) ->
         # a value that is not plain ASCII (and ends in a space) goes base64-wrapped
         text = peer.text_of(peer.call("regional", region="Zürich "))
         assert text == "region Zürich , header =?base64?WsO8cmljaCA=?="
+
+
+def test_modern_list_changes_reach_the_client_through_subscriptions_listen(bridge: Any) -> None:
+    with serve("bearer") as server:
+        peer: Peer = bridge(server.url, server.headers())
+        peer.handshake()  # notifications/initialized opens subscriptions/listen
+        assert peer.rpc("resources/subscribe", {"uri": "file:///x"})["result"] == {}  # re-opens it
+        deadline = time.monotonic() + 10
+        changed: list[dict[str, Any]] = []
+        while not changed and time.monotonic() < deadline:
+            assert peer.text_of(peer.call("touch_tools")) == "touched"
+            time.sleep(0.3)
+            changed = [
+                m for m in peer.seen if m.get("method") == "notifications/tools/list_changed"
+            ]
+        assert changed
+        # the modern-only acknowledgement is not passed on to a handshake-era client
+        assert not [
+            m
+            for m in peer.seen
+            if str(m.get("method", "")).startswith("notifications/subscriptions/")
+        ]

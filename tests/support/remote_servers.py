@@ -443,6 +443,12 @@ def _run(config: dict[str, Any]) -> None:
         return f"region {region}, header {headers.get('mcp-param-region', 'absent')}"
 
     @mcp.tool()
+    async def touch_tools(ctx: Context) -> str:
+        """Tell listening clients that the tool list changed."""
+        await ctx.notify_tools_changed()
+        return "touched"
+
+    @mcp.tool()
     def requests_seen() -> str:
         """HTTP requests counted by the gate, by method, as JSON."""
         return json.dumps(counts, sort_keys=True)
@@ -464,6 +470,7 @@ def _run(config: dict[str, Any]) -> None:
         log_level="warning",
         ssl_certfile=tls[0],
         ssl_keyfile=tls[1],
+        timeout_graceful_shutdown=1,  # open streams (GET, subscriptions/listen) must not hold stop()
     )
 
 
