@@ -268,6 +268,7 @@ class Channel:
         headers: Mapping[str, str] | None = None,
         read_timeout: float | None = _NOT_SET,
         retry: bool = True,
+        reauth: bool = True,
     ) -> httpx.Response:
         """Send one request and return the open response (the caller closes it).
 
@@ -318,6 +319,8 @@ class Channel:
                 continue
             if status == 401:
                 resp.close()
+                if not reauth:
+                    raise self.fail("the server refused the credentials (HTTP 401)")
                 if reauthed:
                     raise self.fail(
                         "the server refused the credentials again after re-authenticating"
