@@ -268,6 +268,7 @@ class Channel:
         headers: Mapping[str, str] | None = None,
         read_timeout: float | None = _NOT_SET,
         retry: bool = True,
+        reauth: bool = True,
     ) -> httpx.Response:
         """Send one request and return the open response (the caller closes it).
 
@@ -318,6 +319,8 @@ class Channel:
                 continue
             if status == 401:
                 resp.close()
+                if not reauth:
+                    raise self.fail("the server refused the credentials (HTTP 401)")
                 if reauthed:
                     raise self.fail(
                         "the server refused the credentials again after re-authenticating"
@@ -415,9 +418,11 @@ class Channel:
         secrets += [v for _, v in parse_qsl(parts.query) if len(v) >= 4]
         secrets += [v for v in (parts.username, parts.password) if v and len(v) >= 4]
         for value in secrets:
-            for piece in {value, *value.split()}:
-                if len(piece) >= 4:
-                    text = text.replace(piece, "[redacted]")
+            # the whole value, and its long words ("Bearer <token>" -> the token)
+            for piece in sorted(
+                {value, *(w for w in value.split() if len(w) >= 8)}, key=len, reverse=True
+            ):
+                text = text.replace(piece, "[redacted]")
         text = "".join(c if c.isprintable() else " " for c in text)
         return text[:limit]
 

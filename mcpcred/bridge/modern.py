@@ -17,11 +17,16 @@ Translations for handshake-era clients:
   the echoed ``requestState``) on a retry of the original request;
 * cancellation is closing the response stream: a client
   ``notifications/cancelled`` aborts that request's connection;
-* ``ping`` and ``logging/setLevel`` (removed in 2026-07-28) are answered here.
+* ``ping`` and ``logging/setLevel`` (removed in 2026-07-28) are answered here;
+* ``tools/list`` answers are read for ``x-mcp-header`` annotations: a
+  ``tools/call`` mirrors those arguments as ``Mcp-Param-*`` headers, a tool with
+  an invalid annotation is dropped from the list (the spec's MUST), and a
+  ``-32020 HeaderMismatch`` answer makes the bridge re-list and retry once.
 
-Not translated (yet): ``subscriptions/listen`` (list-changed notifications),
-``Mcp-Param-*`` headers for tools whose schema asks for them, and the
-``-32020 HeaderMismatch`` re-list-and-retry.
+* list-changed notifications come over a long-lived ``subscriptions/listen``
+  POST, opened after the client's ``notifications/initialized`` for what the
+  server's capabilities offer; ``resources/subscribe``/``unsubscribe`` re-open it
+  with the new set of resource URIs. It is reconnected when it drops.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import base64
 import contextlib
 import itertools
 import json
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -64,6 +70,56 @@ def header_value(value: str) -> str:
     if not unsafe:
         return value
     return "=?base64?" + base64.b64encode(value.encode()).decode("ascii") + "?="
+
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+HEADER_TYPES = ("string", "integer", "boolean")
+
+
+def param_headers(schema: object) -> dict[tuple[str, ...], str] | None:
+    """The ``x-mcp-header`` annotations of a tool's input schema: ``{property path: token}``.
+
+    Only properties reached through plain ``properties`` chains count. None when an
+    annotation is invalid (not a token, not on a string/integer/boolean, or a
+    duplicate): 2026-07-28 clients MUST drop such a tool from ``tools/list``.
+    """
+    found: dict[tuple[str, ...], str] = {}
+    seen: set[str] = set()
+
+    def walk(node: object, path: tuple[str, ...]) -> bool:
+        if not isinstance(node, dict):
+            return True
+        props = node.get("properties")
+        if not isinstance(props, dict):
+            return True
+        for name, prop in props.items():
+            if not isinstance(prop, dict):
+                continue
+            if "x-mcp-header" in prop:
+                token = prop["x-mcp-header"]
+                if (
+                    not isinstance(token, str)
+                    or not _TOKEN.fullmatch(token)
+                    or prop.get("type") not in HEADER_TYPES
+                    or token.lower() in seen
+                ):
+                    return False
+                seen.add(token.lower())
+                found[(*path, str(name))] = token
+            if not walk(prop, (*path, str(name))):
+                return False
+        return True
+
+    return found if walk(schema, ()) else None
+
+
+def render_param(value: object) -> str | None:
+    """An argument as its ``Mcp-Param-*`` header value (None: no header)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return header_value(str(value))
+    return None
 
 
 def modern_headers(method: str, params: dict[str, Any], version: str = MODERN) -> dict[str, str]:
@@ -127,6 +183,13 @@ class Modern:
         self._running: dict[str, int] = {}  # request key -> the worker thread sending it
         self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
         self._input_ids = itertools.count(1)
+        self._param_headers: dict[str, dict[tuple[str, ...], str]] = {}
+        self._list_ids = itertools.count(1)
+        self._resources: set[str] = set()
+        self._listen_gen = 0
+        self._listen_resp: httpx.Response | None = None
+        self._listen_thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     def initialize_result(self, params: dict[str, Any]) -> dict[str, Any]:
         """The handshake answer, built from ``server/discover`` (what the server would say)."""
@@ -160,6 +223,8 @@ class Modern:
         if not has_id:
             if method == "notifications/cancelled":
                 self._cancel(params.get("requestId"))
+            elif method == "notifications/initialized":
+                self._listen()
             return None  # no client->server notifications on the 2026-07-28 wire
         request_id = msg["id"]
         if method == "initialize":
@@ -174,9 +239,17 @@ class Modern:
             self.out.result(request_id, {})
             return None
         if method in ("resources/subscribe", "resources/unsubscribe"):
-            self.out.error(
-                request_id, f"{method} is not available from this server (MCP {MODERN})", -32601
-            )
+            uri = params.get("uri")
+            if not isinstance(uri, str):
+                self.out.error(request_id, f"{method} needs a uri", -32602)
+                return None
+            with self._lock:
+                if method == "resources/subscribe":
+                    self._resources.add(uri)
+                else:
+                    self._resources.discard(uri)
+            self._listen()  # re-open the subscription with the new set of URIs
+            self.out.result(request_id, {})
             return None
         return lambda: self._call(msg, params)
 
@@ -193,15 +266,15 @@ class Modern:
         params["_meta"] = meta
         with self._lock:
             self._running[key] = threading.get_ident()
+        relisted = False
         try:
             for _ in range(MAX_ROUNDS):
                 body = json.dumps({**msg, "params": params}).encode()
+                headers = modern_headers(method, params, str(meta[META_VERSION]))
+                if method == "tools/call":
+                    headers.update(self._tool_headers(params))
                 try:
-                    resp = self.channel.request(
-                        "POST",
-                        body=body,
-                        headers=modern_headers(method, params, str(meta[META_VERSION])),
-                    )
+                    resp = self.channel.request("POST", body=body, headers=headers)
                 except Failure:
                     if key in self._cancelled:
                         return  # we cut the connection: that was the cancellation
@@ -213,6 +286,10 @@ class Modern:
                     resp.close()  # closing the stream is the cancellation
                     return
                 with contextlib.closing(resp):
+                    if method == "tools/call" and not relisted and self._header_mismatch(resp):
+                        relisted = True  # the tool's header annotations changed: re-list, retry
+                        self._relist()
+                        continue
                     answer = self._read(resp, msg["id"])
                 if answer is None:
                     if key in self._cancelled:
@@ -220,6 +297,8 @@ class Modern:
                     raise self.channel.fail("the server closed the connection before answering")
                 more = self._input_required(answer)
                 if more is None:
+                    if method == "tools/list":
+                        answer = self._learn_tools(answer)
                     self.out.raw(answer.data)
                     return
                 params = {**params, **self._gather(more)}
@@ -230,6 +309,86 @@ class Modern:
                 self._cancelled.discard(key)
                 self._running.pop(key, None)
             self.channel.forget_thread(threading.get_ident())
+
+    # -- Mcp-Param-* headers -------------------------------------------------------------
+
+    def _tool_headers(self, params: dict[str, Any]) -> dict[str, str]:
+        name = params.get("name")
+        arguments = params.get("arguments")
+        with self._lock:
+            annotated = self._param_headers.get(name) if isinstance(name, str) else None
+        if not annotated or not isinstance(arguments, dict):
+            return {}
+        headers: dict[str, str] = {}
+        for path, token in annotated.items():
+            node: object = arguments
+            for key in path:
+                node = node.get(key) if isinstance(node, dict) else None
+            rendered = render_param(node) if node is not None else None
+            if rendered is not None:
+                headers[f"Mcp-Param-{token}"] = rendered
+        return headers
+
+    def _learn_tools(self, answer: Incoming) -> Incoming:
+        """Record each tool's header annotations; drop tools whose annotations are invalid."""
+        result = answer.message.get("result") if answer.message else None
+        tools = result.get("tools") if isinstance(result, dict) else None
+        if not isinstance(result, dict) or not isinstance(tools, list):
+            return answer
+        kept = []
+        for tool in tools:
+            name = tool.get("name") if isinstance(tool, dict) else None
+            annotated = param_headers(tool.get("inputSchema")) if isinstance(tool, dict) else {}
+            if annotated is None:
+                self.warn(
+                    f"mcpcred: dropped tool {str(name)[:80]!r}: invalid x-mcp-header annotation"
+                )
+                continue
+            if isinstance(name, str):
+                with self._lock:
+                    self._param_headers[name] = annotated
+            kept.append(tool)
+        if len(kept) == len(tools) or answer.message is None:
+            return answer
+        message = {**answer.message, "result": {**result, "tools": kept}}
+        return Incoming(json.dumps(message, separators=(",", ":")).encode())
+
+    def _header_mismatch(self, resp: httpx.Response) -> bool:
+        """Whether ``resp`` is a ``-32020 HeaderMismatch`` (it is then consumed)."""
+        if resp.status_code != 400:
+            return False
+        code, _, _ = error_text(resp)
+        return code == -32020
+
+    def _relist(self) -> None:
+        """Page through ``tools/list`` to refresh the header annotations (answers not delivered)."""
+        cursor: object = None
+        for _ in range(50):
+            params: dict[str, Any] = {
+                "_meta": {
+                    META_VERSION: MODERN,
+                    META_CAPABILITIES: self.client_capabilities,
+                    META_CLIENT_INFO: self.client_info,
+                }
+            }
+            if cursor is not None:
+                params["cursor"] = cursor
+            request_id = f"mcpcred-list-{next(self._list_ids)}"
+            body = {"jsonrpc": "2.0", "id": request_id, "method": "tools/list", "params": params}
+            resp = self.channel.request(
+                "POST", body=json.dumps(body).encode(), headers=modern_headers("tools/list", params)
+            )
+            with contextlib.closing(resp):
+                if not resp.is_success:
+                    return
+                page = next((m for m in messages(resp) if m.kind == "response"), None)
+            if page is None:
+                return
+            self._learn_tools(page)
+            result = page.message.get("result") if page.message else None
+            cursor = result.get("nextCursor") if isinstance(result, dict) else None
+            if not cursor:
+                return
 
     def _read(self, resp: httpx.Response, request_id: object) -> Incoming | None:
         if not resp.is_success or resp.status_code == 202:
@@ -327,8 +486,105 @@ class Modern:
         else:  # still waiting for the answer's headers: cut the connection it was sent on
             self.channel.abort_thread(thread)
 
+    # -- subscriptions/listen ------------------------------------------------------------
+
+    def _filter(self) -> dict[str, Any]:
+        """What to listen for: the list changes the server offers, the subscribed resources."""
+        raw_caps = self.discover.get("capabilities")
+        caps: dict[str, Any] = raw_caps if isinstance(raw_caps, dict) else {}
+        wanted: dict[str, Any] = {}
+        for kind in ("tools", "prompts", "resources"):
+            cap = caps.get(kind)
+            if isinstance(cap, dict) and cap.get("listChanged"):
+                wanted[f"{kind}ListChanged"] = True
+        with self._lock:
+            if self._resources:
+                wanted["resourceSubscriptions"] = sorted(self._resources)
+        return wanted
+
+    def _listen(self) -> None:
+        """(Re)open the ``subscriptions/listen`` stream for what the client may want."""
+        wanted = self._filter()
+        self._stop_listening()
+        with self._lock:
+            gen = self._listen_gen
+        if not wanted or self._stopping.is_set():
+            return
+        thread = threading.Thread(
+            target=self._listen_loop, args=(gen, wanted), name="mcpcred-bridge-listen", daemon=True
+        )
+        self._listen_thread = thread
+        thread.start()
+
+    def _stop_listening(self) -> None:
+        """Cut the current listen stream, also while its headers are still awaited."""
+        with self._lock:
+            self._listen_gen += 1
+            old = self._listen_resp
+            self._listen_resp = None
+            thread = self._listen_thread
+        if old is not None:
+            self.channel.abort(old)
+        elif thread is not None and thread.ident is not None and thread.is_alive():
+            self.channel.abort_thread(thread.ident)
+
+    def _listen_loop(self, gen: int, wanted: dict[str, Any]) -> None:
+        failures = 0
+        while not self._stopping.is_set() and gen == self._listen_gen:
+            params: dict[str, Any] = {
+                "notifications": wanted,
+                "_meta": {
+                    META_VERSION: MODERN,
+                    META_CAPABILITIES: self.client_capabilities,
+                    META_CLIENT_INFO: self.client_info,
+                },
+            }
+            body = {
+                "jsonrpc": "2.0",
+                "id": f"mcpcred-listen-{gen}",
+                "method": "subscriptions/listen",
+                "params": params,
+            }
+            try:
+                resp = self.channel.request(
+                    "POST",
+                    body=json.dumps(body).encode(),
+                    headers=modern_headers("subscriptions/listen", params),
+                )
+            except Failure as exc:
+                failures += 1
+                if failures >= 3 or self.channel.closing:
+                    if not self.channel.closing:
+                        self.warn(
+                            f"mcpcred: stopped listening for server notifications: {exc.message}"
+                        )
+                    return
+                if self._stopping.wait(1.0):
+                    return
+                continue
+            with self._lock:
+                self._listen_resp = resp
+                stale = self._stopping.is_set() or gen != self._listen_gen
+            self.channel.forget_thread(threading.get_ident())
+            try:
+                if stale or not resp.is_success or resp.status_code == 202:
+                    return  # replaced, closed, or not offered (the server answered an error)
+                failures = 0
+                for incoming in messages(resp):
+                    modern_only = b"notifications/subscriptions/" in incoming.data[:300]
+                    if incoming.kind == "notification" and not modern_only:
+                        self.out.raw(incoming.data)
+            except httpx.HTTPError:
+                pass  # dropped or idle too long: open it again
+            finally:
+                resp.close()
+            if self._stopping.wait(1.0):
+                return
+
     def close(self) -> None:
         """Nothing to DELETE (no session); abort what is still in flight."""
+        self._stopping.set()
+        self._stop_listening()
         with self._lock:
             inflight = list(self._inflight.values())
             waiting = list(self._waiting.values())
@@ -336,6 +592,8 @@ class Modern:
             self.channel.abort(resp)
         for done, _box in waiting:
             done.set()
+        if self._listen_thread is not None:
+            self._listen_thread.join(timeout=2.0)
 
 
 __all__ = ["MODERN", "Failure", "Modern", "probe"]

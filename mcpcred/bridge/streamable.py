@@ -319,8 +319,8 @@ class Streamable:
             self.channel.abort(resp)
         if session:
             with contextlib.suppress(Failure):
-                self.channel.request(
-                    "DELETE", headers=headers, read_timeout=2.0, retry=False
+                self.channel.request(  # no re-authentication just to say goodbye
+                    "DELETE", headers=headers, read_timeout=2.0, retry=False, reauth=False
                 ).close()
         if self._get_thread is not None:
             self._get_thread.join(timeout=2.0)

@@ -194,3 +194,41 @@ def test_a_long_call_does_not_block_the_next_message(bridge: Any) -> None:
         assert peer.text_of(peer.call("echo", text="fast")) == "echo: fast"
         assert time.monotonic() - started < 2.5
         assert peer.text_of(peer.wait(slow)) == "slept 3.0"
+
+
+def test_modern_tool_arguments_are_mirrored_as_mcp_param_headers(bridge: Any) -> None:
+    """The server refuses a tools/call whose Mcp-Param-Region does not match (-32020)."""
+    with serve("bearer") as server:
+        peer: Peer = bridge(server.url, server.headers())
+        peer.handshake()
+        # not listed yet: the first call meets HeaderMismatch, the bridge re-lists and retries
+        assert (
+            peer.text_of(peer.call("regional", region="eu-west"))
+            == "region eu-west, header eu-west"
+        )
+        peer.rpc("tools/list")
+        # a value that is not plain ASCII (and ends in a space) goes base64-wrapped
+        text = peer.text_of(peer.call("regional", region="Zürich "))
+        assert text == "region Zürich , header =?base64?WsO8cmljaCA=?="
+
+
+def test_modern_list_changes_reach_the_client_through_subscriptions_listen(bridge: Any) -> None:
+    with serve("bearer") as server:
+        peer: Peer = bridge(server.url, server.headers())
+        peer.handshake()  # notifications/initialized opens subscriptions/listen
+        assert peer.rpc("resources/subscribe", {"uri": "file:///x"})["result"] == {}  # re-opens it
+        deadline = time.monotonic() + 10
+        changed: list[dict[str, Any]] = []
+        while not changed and time.monotonic() < deadline:
+            assert peer.text_of(peer.call("touch_tools")) == "touched"
+            time.sleep(0.3)
+            changed = [
+                m for m in peer.seen if m.get("method") == "notifications/tools/list_changed"
+            ]
+        assert changed
+        # the modern-only acknowledgement is not passed on to a handshake-era client
+        assert not [
+            m
+            for m in peer.seen
+            if str(m.get("method", "")).startswith("notifications/subscriptions/")
+        ]

@@ -374,3 +374,68 @@ def test_importing_upstream_does_not_import_httpx() -> None:
         timeout=30,
     )
     assert run.stdout.strip() == "False", run.stderr
+
+
+@contextlib.contextmanager
+def sse_server(endpoint: str) -> Iterator[str]:
+    """A legacy HTTP+SSE server whose endpoint event names ``endpoint``."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.end_headers()
+            self.wfile.write(f"event: endpoint\ndata: {endpoint}\n\n".encode())
+            self.wfile.flush()
+            time.sleep(2)
+
+        def do_POST(self) -> None:
+            self.send_response(405)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/sse"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_an_sse_endpoint_on_another_origin_is_refused(bridge: Any) -> None:
+    with sse_server("http://evil.example/messages?session_id=1") as url:
+        peer: Peer = bridge(url, {"Authorization": f"Bearer {SECRET}"})
+        message = peer.rpc("initialize", INIT_PARAMS)["error"]["message"]
+        assert "another origin" in message
+        assert_no_secret(peer)
+
+
+def test_unreadable_client_lines_get_a_parse_error_and_the_bridge_goes_on(bridge: Any) -> None:
+    with serve("bearer") as server:
+        peer: Peer = bridge(server.url, server.headers())
+        assert peer.up is not None
+        peer.up.send(b"this is not json\n")
+        peer.up.send(b"[1, 2]\n")
+        peer.handshake()
+        errors = [m for m in peer.seen if m.get("id") is None and "error" in m]
+        assert len(errors) == 2 and all(e["error"]["code"] == -32700 for e in errors)
+        assert peer.text_of(peer.call("echo", text="still here")) == "echo: still here"
+
+
+def test_403_does_not_trigger_reauth(bridge: Any) -> None:
+    with serve("bearer") as server:
+        calls: list[int] = []
+
+        def reauth() -> dict[str, str]:
+            calls.append(1)
+            return server.headers()
+
+        peer: Peer = bridge(server.url, server.headers(), reauth=reauth)
+        peer.handshake()
+        assert "insufficient_scope" in peer.call("admin_op")["error"]["message"]
+        assert calls == []

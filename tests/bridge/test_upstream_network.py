@@ -73,22 +73,24 @@ def forward_proxy() -> Iterator[tuple[str, list[str]]]:
                 if k.lower() not in ("proxy-connection", "connection")
             }
             conn = http.client.HTTPConnection(target.hostname or "", target.port or 80, timeout=30)
-            conn.request(
-                self.command,
-                target.path + (f"?{target.query}" if target.query else ""),
-                body,
-                headers,
-            )
-            resp = conn.getresponse()
-            data = resp.read()
-            self.send_response(resp.status)
-            for key, value in resp.getheaders():
-                if key.lower() not in ("transfer-encoding", "content-length", "connection"):
-                    self.send_header(key, value)
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            conn.close()
+            try:
+                path = target.path + (f"?{target.query}" if target.query else "")
+                conn.request(self.command, path, body, headers)
+                resp = conn.getresponse()
+                self.send_response(resp.status)
+                for key, value in resp.getheaders():
+                    if key.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(key, value)
+                self.send_header("transfer-encoding", "chunked")  # relayed as it arrives (SSE)
+                self.end_headers()
+                while chunk := resp.read1(65536):
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            except OSError:
+                self.close_connection = True
+            finally:
+                conn.close()
 
         do_GET = do_POST = do_DELETE = relay
 

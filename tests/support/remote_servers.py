@@ -370,7 +370,7 @@ def _run(config: dict[str, Any]) -> None:
     import anyio
     import uvicorn
     from mcp.server.mcpserver import Context, Elicit, MCPServer, Resolve
-    from pydantic import BaseModel
+    from pydantic import BaseModel, Field
 
     counts: dict[str, int] = {}
     secret = os.environ[SECRET_ENV]
@@ -435,6 +435,20 @@ def _run(config: dict[str, Any]) -> None:
         return f"answered: {answer.answer}"
 
     @mcp.tool()
+    def regional(
+        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})], ctx: Context
+    ) -> str:
+        """A tool whose ``region`` must be mirrored as ``Mcp-Param-Region`` (2026-07-28)."""
+        headers = {k.lower(): v for k, v in (ctx.headers or {}).items()}
+        return f"region {region}, header {headers.get('mcp-param-region', 'absent')}"
+
+    @mcp.tool()
+    async def touch_tools(ctx: Context) -> str:
+        """Tell listening clients that the tool list changed."""
+        await ctx.notify_tools_changed()
+        return "touched"
+
+    @mcp.tool()
     def requests_seen() -> str:
         """HTTP requests counted by the gate, by method, as JSON."""
         return json.dumps(counts, sort_keys=True)
@@ -456,6 +470,7 @@ def _run(config: dict[str, Any]) -> None:
         log_level="warning",
         ssl_certfile=tls[0],
         ssl_keyfile=tls[1],
+        timeout_graceful_shutdown=1,  # open streams (GET, subscriptions/listen) must not hold stop()
     )
 
 
