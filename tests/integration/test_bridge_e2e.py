@@ -545,22 +545,22 @@ def test_guarded_batch_and_a_large_answer_over_a_remote_server(
     assert sorted(calls, key=str) == [("big", "ok"), ("echo", "ok"), ("slow", "denied")], calls
 
 
+@pytest.mark.parametrize("era", ["legacy", "http"])
 @pytest.mark.parametrize("guarded", [False, True], ids=["unguarded", "guarded"])
 def test_a_server_request_reaches_the_client_and_its_answer_the_server(
-    env: Env, raw_bridge: Callable[[str], subprocess.Popen[bytes]], guarded: bool
+    env: Env, raw_bridge: Callable[[str], subprocess.Popen[bytes]], guarded: bool, era: str
 ) -> None:
     """``ask`` elicits from the client mid-call: a server->client request over HTTP (the
     handshake era's back-channel), answered through stdio and sent back up; with the guard,
     through its id mapping and checks.
 
-    The server is legacy-only: against a dual-era server the bridge speaks 2026-07-28,
-    where a forwarded request has no back-channel for server->client requests (the SDK
-    server answers the call with "no back-channel"; translating that era's
-    InputRequiredResult is not done yet)."""
+    ``legacy``: a handshake-only server, the request comes on the POST's SSE stream;
+    ``http``: a dual-era server, spoken to in 2026-07-28, where the bridge turns the
+    server's InputRequiredResult into the request the stdio client expects."""
     real_keychain.store(env.entry_env, "mcpcred", "remote-key", SECRET)
     if guarded:
         env.config.write_text("[servers.remote]\n", encoding="utf-8")
-    with remote_servers.serve("legacy", auth="bearer", secret=SECRET) as srv:
+    with remote_servers.serve(era, auth="bearer", secret=SECRET) as srv:
         proc = raw_bridge(srv.bare_url)
         init = dict(INITIALIZE)
         init["params"] = {**INITIALIZE["params"], "capabilities": {"elicitation": {}}}
