@@ -17,8 +17,8 @@ The steps, in the order of the MCP authorization spec (2026-07-28):
    Client ID Metadata Document URL (``--client-metadata-url``, when the server
    supports it), or RFC 7591 dynamic registration (``application_type: native``).
    Client ids are bound to their issuer and kept in the keychain keyed by it;
-6. the authorization code flow with PKCE S256 and ``resource`` (RFC 8707, the
-   server's canonical URL) on the authorization and token requests, through the
+6. the authorization code flow with PKCE S256 and ``resource`` (RFC 8707: the
+   metadata's ``resource``, which is the server's canonical URL or a parent of it) on the authorization and token requests, through the
    existing loopback listener, which checks ``state`` and then ``iss`` (RFC 9207);
 7. the login record, with everything a refresh needs (token endpoint, client id,
    ``resource``, issuer), so that ``mcpcred:oauth/NAME`` resolves at spawn through
@@ -307,6 +307,9 @@ def discover(url: str, http: httpx.Client) -> Discovered:
             "(a token for it must not be obtained through this server)",
             error="resource_mismatch",
         )
+    # The metadata's own resource (the server URL or a parent of it) is what the server
+    # expects as the tokens' audience; the SDKs send it too (RFC 9728 §3.3, RFC 8707).
+    resource = stated
     servers = prm.get("authorization_servers")
     if not isinstance(servers, list) or not servers or not isinstance(servers[0], str):
         raise OAuthError(

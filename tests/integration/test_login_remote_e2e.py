@@ -70,9 +70,12 @@ def login(
     return run("login", url, "--name", NAME, *args, env=env, stdin=stdin)
 
 
-def no_token_leaks(result: subprocess.CompletedProcess[str], keychain: dict[str, str]) -> None:
-    record = stored(keychain, RECORD) or {}
-    access = stored(keychain, ACCESS) or {}
+def no_token_leaks(
+    result: subprocess.CompletedProcess[str], keychain: dict[str, str], name: str = NAME
+) -> None:
+    """No token of login ``name`` in the command's output, nor in any file under HOME."""
+    record = stored(keychain, f"oauth:{name}/default") or {}
+    access = stored(keychain, f"oauth:{name}/default:access") or {}
     for value in (record.get("refresh_token"), access.get("access_token")):
         if value:
             assert str(value) not in result.stdout + result.stderr
@@ -211,6 +214,11 @@ def test_step_up_reauthorizes_with_the_union_of_scopes(
     token = str((stored(keychain, ACCESS) or {})["access_token"])
     assert call_tool(rs.url, token, "admin_op") == "admin ok"
     assert call_tool(rs.url, token, "echo", {"text": "x"}) == "echo: x"
+    no_token_leaks(result, keychain)
+    # logout revokes at the authorization server and deletes the login
+    out = run("logout", NAME)
+    assert out.returncode == 0 and "revoked" in out.stderr, out.stderr
+    assert stored(keychain, RECORD) is None and oidc_server.stats()["revocation"] == 1
 
 
 def test_expired_token_is_refreshed_with_resource_and_twenty_shims_refresh_once(
@@ -236,6 +244,7 @@ def test_expired_token_is_refreshed_with_resource_and_twenty_shims_refresh_once(
     tokens = {out.strip() for _c, out, _e in results}
     assert len(tokens) == 1
     (token,) = tokens
+    assert not [err for _c, _o, err in results if token in err]  # only the server's env has it
     stats = server.stats()
     assert stats["refresh_token"] == 1 and stats["refresh_error"] == 0, stats
     assert stats["refresh_with_resource"] == 1, stats  # RFC 8707 on the refresh too
@@ -293,6 +302,7 @@ def test_import_mcp_remote_files(
     assert (
         "not-the-real-one" not in result.stderr and str(access["access_token"]) not in result.stderr
     )
+    no_token_leaks(result, keychain, "imported")
     imported = stored(keychain, "oauth:imported/default")
     assert imported is not None and imported["registration"] == "mcp-remote"
     assert imported["resource"] == rs.url and imported["refresh_token"] == "not-the-real-one"
@@ -304,3 +314,23 @@ def test_import_mcp_remote_files(
     )  # fmt: skip
     assert shim.returncode == 0, shim.stderr
     assert call_tool(rs.url, shim.stdout.strip(), "echo", {"text": "m"}) == "echo: m"
+
+
+def test_login_by_the_name_of_a_remote_server_in_a_client_config(
+    keychain: dict[str, str], oidc_server: OidcServer, start_rs: object, home: Path
+) -> None:
+    rs = start_rs(oidc_server.issuer)  # type: ignore[operator]
+    config = {"mcpServers": {"acme": {"command": "npx", "args": ["-y", "mcp-remote", rs.url]}}}
+    (home / ".claude.json").write_text(json.dumps(config))
+    result = run("login", "acme")
+    assert result.returncode == 0, result.stderr
+    record = stored(keychain, "oauth:acme/default")
+    assert record is not None and record["server_url"] == rs.url
+    assert "{{mcpcred:oauth/acme}}" in result.stderr  # how to use it
+    # the name of that login now leads back to the server (its record keeps the URL)
+    (home / ".claude.json").unlink()
+    assert run("login", "acme").returncode == 0
+    # a name taken by another server's login is refused, not overwritten
+    other = start_rs(oidc_server.issuer)  # type: ignore[operator]
+    taken = run("login", other.url, "--name", "acme")
+    assert taken.returncode == 2 and "is taken" in taken.stderr

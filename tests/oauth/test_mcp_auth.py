@@ -373,3 +373,11 @@ def test_a_burst_of_renews_for_one_refused_token_makes_one_refresh(tmp_path: Pat
     record = LoginRecord.loads(vault.items["oauth:acme/default"])
     assert record is not None and record.refresh_token == "rt-1"
     assert isinstance(AccessToken.loads(vault.items["oauth:acme/default:access"]), AccessToken)
+
+
+def test_a_parent_resource_in_the_metadata_is_the_one_sent() -> None:
+    parent = "https://mcp.example.com"
+    http, _ = server(
+        routes(**{f"GET {PRM}": (200, {"resource": parent, "authorization_servers": [ISSUER]}, {})})
+    )
+    assert mcp.discover(MCP_URL, http).resource == parent
