@@ -23,7 +23,12 @@ import pytest
 
 from tests.integration.test_login_e2e import MCPCRED, _env, stored
 from tests.support import keychain as real_keychain
-from tests.support.oauth_resource_server import ResourceServer, call_tool, status_of_call
+from tests.support.oauth_resource_server import (
+    ClientMetadataHost,
+    ResourceServer,
+    call_tool,
+    status_of_call,
+)
 from tests.support.oauth_server import OidcServer, StartOidcServer
 
 pytestmark = pytest.mark.slow
@@ -334,3 +339,24 @@ def test_login_by_the_name_of_a_remote_server_in_a_client_config(
     other = start_rs(oidc_server.issuer)  # type: ignore[operator]
     taken = run("login", other.url, "--name", "acme")
     assert taken.returncode == 2 and "is taken" in taken.stderr
+
+
+def test_client_id_metadata_document_when_the_server_supports_it(
+    keychain: dict[str, str], start_oidc_server: StartOidcServer, start_rs: object, tmp_path: Path
+) -> None:
+    document = ClientMetadataHost(tmp_path)
+    try:
+        server = start_oidc_server(CIMD="1", NODE_EXTRA_CA_CERTS=str(document.cert))
+        assert server.metadata().get("client_id_metadata_document_supported") is True
+        rs = start_rs(server.issuer)  # type: ignore[operator]
+        result = login(rs.url, "--client-metadata-url", document.client_id)
+        assert result.returncode == 0, result.stderr + server.stderr()[-2000:]
+        record = stored(keychain, RECORD)
+        assert record is not None and record["client_id"] == document.client_id
+        assert record["registration"] == "metadata-document"
+        assert server.stats()["registration"] == 0  # no dynamic registration
+        assert document.fetched >= 1  # the server read the document
+        token = str((stored(keychain, ACCESS) or {})["access_token"])
+        assert call_tool(rs.url, token, "echo", {"text": "c"}) == "echo: c"
+    finally:
+        document.stop()

@@ -19,6 +19,8 @@
 //                      metadata (an AS that does not advertise PKCE: a client MUST refuse it)
 //                      WRONG_ISS=1 rewrites `iss` in every authorization response (a mix-up)
 //                      DCR_STATUS=N answers every registration with HTTP N (GitHub: 422)
+//                      CIMD=1 accepts Client ID Metadata Documents (an https client_id URL); with
+//                      NODE_EXTRA_CA_CERTS naming the test certificate that serves them
 //
 // Test glue besides oidc-provider (see the bottom half):
 //   GET  /test/stats  -> request counters (JSON object of integers)
@@ -41,6 +43,7 @@ const SLOW_TOKEN_MS = Number(process.env.SLOW_TOKEN_MS || 0);
 const NO_PKCE_METADATA = process.env.NO_PKCE_METADATA === '1';
 const WRONG_ISS = process.env.WRONG_ISS === '1';
 const DCR_STATUS = Number(process.env.DCR_STATUS || 0);
+const CIMD = process.env.CIMD === '1';
 
 // Bind first so the issuer URL contains the real (possibly random) port.
 const server = http.createServer();
@@ -81,7 +84,11 @@ const configuration = {
   // The MCP resource servers' scopes are listed too: a DCR request carries `scope`, and
   // oidc-provider refuses scopes it does not know (invalid_client_metadata).
   scopes: ['openid', 'offline_access', 'profile', 'email', 'mcp:tools', 'mcp:read', 'mcp:admin'],
+  // CIMD only: oidc-provider's own fetch refuses loopback addresses (its SSRF guard), and the
+  // documents of these tests live on loopback.
+  ...(CIMD ? { fetch: (url, options) => { delete options.dispatcher; return fetch(url, options); } } : {}),
   features: {
+    clientIdMetadataDocument: { enabled: CIMD, ack: 'draft-02' }, // experimental in 9.x
     devInteractions: { enabled: true }, // built-in (dev-only) login + consent HTML pages; any login/password accepted
     deviceFlow: { enabled: true }, // RFC 8628
     registration: { enabled: true }, // RFC 7591 open dynamic client registration at /reg

@@ -276,3 +276,90 @@ def main(argv: list[str]) -> int:  # pragma: no cover - subprocess
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main(sys.argv[1:]))
+
+
+class ClientMetadataHost:
+    """A Client ID Metadata Document served over HTTPS on loopback, for CIMD logins.
+
+    A self-signed certificate for 127.0.0.1 is made in ``folder``; the authorization server
+    must trust it (``NODE_EXTRA_CA_CERTS=host.cert``). ``client_id`` is the document's URL,
+    which is also its ``client_id`` field, as CIMD requires. ``fetched`` counts requests.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        import datetime
+        import http.server
+        import ipaddress
+        import ssl
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+        self.cert = folder / "cimd-cert.pem"
+        key_file = folder / "cimd-key.pem"
+        self.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        self.fetched = 0
+        host = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                host.fetched += 1
+                body = json.dumps(host.document).encode()
+                self.send_response(200 if self.path == "/client.json" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, key_file)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.client_id = f"https://127.0.0.1:{self._server.server_address[1]}/client.json"
+        self.document: dict[str, Any] = {
+            "client_id": self.client_id,
+            "client_name": "mcpcred (CIMD test)",
+            "redirect_uris": ["http://127.0.0.1/callback"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "application_type": "native",
+        }
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving (idempotent)."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
