@@ -18,8 +18,8 @@ The steps, in the order of the MCP authorization spec (2026-07-28):
    supports it), or RFC 7591 dynamic registration (``application_type: native``).
    Client ids are bound to their issuer and kept in the keychain keyed by it;
 6. the authorization code flow with PKCE S256 and ``resource`` (RFC 8707: the
-   metadata's ``resource``, which is the server's canonical URL or a parent of it) on the authorization and token requests, through the
-   existing loopback listener, which checks ``state`` and then ``iss`` (RFC 9207);
+   metadata's ``resource``, which is the server's canonical URL or a parent of it)
+   on the authorization and token requests, through the existing loopback listener, which checks ``state`` and then ``iss`` (RFC 9207);
 7. the login record, with everything a refresh needs (token endpoint, client id,
    ``resource``, issuer), so that ``mcpcred:oauth/NAME`` resolves at spawn through
    ``mint`` without discovery, and every refresh sends ``resource``.
@@ -389,14 +389,16 @@ def client_for(
     http: httpx.Client,
     vault: Vault,
 ) -> ClientInfo:
-    """The client id to use, in the spec's order: pre-registered, CIMD, DCR."""
+    """The client id to use, in the spec's order: pre-registered, CIMD, DCR.
+
+    What the user passes now comes first (``--client-id``, then ``--client-metadata-url``
+    where the server supports it), then the client kept for this issuer by an earlier
+    login (so a step-up keeps its client, and an app's secret is asked for once), then a
+    new dynamic registration.
+    """
     issuer = found.issuer
     if request.client_id:
         return ClientInfo(issuer, request.client_id, request.client_secret, PRE_REGISTERED)
-    name = client_item(issuer)
-    stored = ClientInfo.loads(vault.read([name]).get(name), issuer)
-    if stored is not None:
-        return stored
     if request.client_metadata_url:
         url = check_endpoint(request.client_metadata_url, "client metadata document URL")
         if not url.startswith("https://") or urlsplit(url).path in ("", "/"):
@@ -405,6 +407,10 @@ def client_for(
             )
         if found.metadata.get("client_id_metadata_document_supported") is True:
             return ClientInfo(issuer, url, None, METADATA_DOCUMENT)
+    name = client_item(issuer)
+    stored = ClientInfo.loads(vault.read([name]).get(name), issuer)
+    if stored is not None:
+        return stored
     endpoint = _endpoint(found.metadata, "registration_endpoint", issuer)
     if endpoint is None:
         raise OAuthError(

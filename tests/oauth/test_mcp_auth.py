@@ -381,3 +381,14 @@ def test_a_parent_resource_in_the_metadata_is_the_one_sent() -> None:
         routes(**{f"GET {PRM}": (200, {"resource": parent, "authorization_servers": [ISSUER]}, {})})
     )
     assert mcp.discover(MCP_URL, http).resource == parent
+
+
+def test_a_metadata_document_asked_for_now_beats_a_kept_dynamic_client() -> None:
+    vault = MemoryVault()
+    vault.write(mcp.client_item(ISSUER), mcp.ClientInfo(ISSUER, "kept", None, mcp.DYNAMIC).dumps())
+    http, _ = server({})
+    url = "https://mcpcred.example.com/client.json"
+    found = discovered(client_id_metadata_document_supported=True)
+    assert mcp.client_for(request(client_metadata_url=url), found, http, vault).client_id == url
+    with pytest.raises(UsageError, match="https URL with a path"):
+        mcp.client_for(request(client_metadata_url="https://x.example.com/"), found, http, vault)
