@@ -19,7 +19,8 @@ The steps, in the order of the MCP authorization spec (2026-07-28):
    Client ids are bound to their issuer and kept in the keychain keyed by it;
 6. the authorization code flow with PKCE S256 and ``resource`` (RFC 8707: the
    metadata's ``resource``, which is the server's canonical URL or a parent of it)
-   on the authorization and token requests, through the existing loopback listener, which checks ``state`` and then ``iss`` (RFC 9207);
+   on the authorization and token requests, through the existing loopback listener,
+   which checks ``state`` and then ``iss`` (RFC 9207);
 7. the login record, with everything a refresh needs (token endpoint, client id,
    ``resource``, issuer), so that ``mcpcred:oauth/NAME`` resolves at spawn through
    ``mint`` without discovery, and every refresh sends ``resource``.
