@@ -413,7 +413,14 @@ def _import_mcp_remote(
             imported += 1
             stderr(f"imported {server_url} as login {login_name!r} (verified in the keychain)")
             files = [p for p in (item.tokens_file, item.client_file) if p is not None]
-            if delete:
+            if not delete and sys.stdin.isatty():
+                answer = input(
+                    f"  delete mcp-remote's plaintext files for it ({len(files)})? [y/N] "
+                )
+                delete_now = answer.strip().lower() in ("y", "yes")
+            else:
+                delete_now = delete
+            if delete_now:
                 for path in files:
                     path.unlink(missing_ok=True)
                 stderr(f"  deleted mcp-remote's plaintext files for it ({len(files)})")

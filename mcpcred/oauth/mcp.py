@@ -355,9 +355,10 @@ def check_pkce(metadata: Mapping[str, Any], issuer: str, assume: bool) -> None:
     raise OAuthError(
         f"the authorization server {issuer} {said} (code_challenge_methods_supported): "
         "refused, as MCP authorization requires",
-        hint=None
+        hint="use a personal access token instead (`mcpcred secret set NAME`, then a header)"
         if isinstance(methods, list)
-        else "if you know it supports PKCE S256 (Entra ID, Cognito), pass --assume-pkce",
+        else "if you know it supports PKCE S256 (Entra ID, Cognito), pass --assume-pkce; "
+        "else use a personal access token (`mcpcred secret set NAME`, then a header)",
         error="pkce_not_supported",
     )
 
@@ -454,6 +455,8 @@ def register(endpoint: str, issuer: str, name: str, http: httpx.Client) -> Clien
             error="registration_refused",
         )
     client_id, secret = data.get("client_id"), data.get("client_secret")
+    if data.get("token_endpoint_auth_method", "none") == "none":
+        secret = None  # some servers issue one anyway; a public client must not send it
     if not isinstance(client_id, str) or not client_id:
         raise OAuthError(
             f"{issuer}'s registration answer has no client_id", error="invalid_response"

@@ -392,3 +392,28 @@ def test_a_metadata_document_asked_for_now_beats_a_kept_dynamic_client() -> None
     assert mcp.client_for(request(client_metadata_url=url), found, http, vault).client_id == url
     with pytest.raises(UsageError, match="https URL with a path"):
         mcp.client_for(request(client_metadata_url="https://x.example.com/"), found, http, vault)
+
+
+@pytest.mark.parametrize(
+    ("method", "kept"), [(None, None), ("none", None), ("client_secret_post", "s")]
+)
+def test_a_registered_secret_is_kept_only_for_a_confidential_client(
+    method: str | None, kept: str | None
+) -> None:
+    answer: dict[str, Any] = {"client_id": "minted", "client_secret": "s"}
+    if method is not None:
+        answer["token_endpoint_auth_method"] = method
+    http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(201, json=answer)))
+    assert mcp.register(ISSUER + "/register", ISSUER, "demo", http).client_secret == kept
+
+
+def test_a_refused_registration_names_the_status_and_both_ways_out() -> None:
+    http = httpx.Client(
+        transport=httpx.MockTransport(lambda r: httpx.Response(422, json={"message": "no"}))
+    )
+    with pytest.raises(OAuthError) as caught:
+        mcp.register(ISSUER + "/register", ISSUER, "gh", http)
+    assert "HTTP 422" in caught.value.message and "\n" not in caught.value.message
+    assert "--client-id" in (caught.value.hint or "") and "mcpcred:secret/gh-token" in (
+        caught.value.hint or ""
+    )
