@@ -360,3 +360,32 @@ def test_client_id_metadata_document_when_the_server_supports_it(
         assert call_tool(rs.url, token, "echo", {"text": "c"}) == "echo: c"
     finally:
         document.stop()
+
+
+def test_a_bridge_forced_refresh_after_a_401_happens_once_and_sends_resource(
+    keychain: dict[str, str], oidc_server: OidcServer, start_rs: object, tmp_path: Path
+) -> None:
+    """``Minter.renew``, as the bridge calls it on a mid-session 401, with the real parts."""
+    from mcpcred.keychain.store import SecretStore
+    from mcpcred.keychain.vault import StoreVault
+    from mcpcred.oauth.http import HttpxTransport
+    from mcpcred.oauth.mint import Minter
+
+    rs = start_rs(oidc_server.issuer)  # type: ignore[operator]
+    assert login(rs.url).returncode == 0
+    old = str((stored(keychain, ACCESS) or {})["access_token"])  # fresh for another minute
+    oidc_server.reset()
+    transport = HttpxTransport(httpx.Client(trust_env=False))
+    try:
+        minter = Minter(
+            StoreVault(SecretStore()), transport=lambda: transport, lock_dir=lambda: tmp_path
+        )
+        new = minter.renew(NAME, "default", old).token
+        assert new != old
+        assert call_tool(rs.url, new, "echo", {"text": "r"}) == "echo: r"
+        # a second bridge that held the same refused token gets the new one, no refresh
+        assert minter.renew(NAME, "default", old).token == new
+    finally:
+        transport.close()
+    stats = oidc_server.stats()
+    assert stats["refresh_token"] == 1 and stats["refresh_with_resource"] == 1, stats
