@@ -20,7 +20,7 @@ import pytest
 from mcpcred.errors import LoginRequired, OAuthError, UsageError
 from mcpcred.oauth import challenge, mcp
 from mcpcred.oauth.records import AccessToken, LoginRecord
-from tests.oauth.conftest import MemoryVault, form_of
+from tests.oauth.conftest import MemoryVault, form_of, mock_transport
 from tests.oauth.test_mint import (
     Clock,
     ThreadSafeVault,
@@ -417,3 +417,44 @@ def test_a_refused_registration_names_the_status_and_both_ways_out() -> None:
     assert "--client-id" in (caught.value.hint or "") and "mcpcred:secret/gh-token" in (
         caught.value.hint or ""
     )
+
+
+# -- the callback: state, then iss, then error -------------------------------------------
+
+
+def _provider(**fields: Any) -> Any:
+    from mcpcred.oauth.providers import Provider
+
+    return Provider(
+        name="demo", title="demo", issuer=ISSUER, token_endpoint=ISSUER + "/token",
+        authorization_endpoint=ISSUER + "/authorize", client_id="cid", **fields,
+    )  # fmt: skip
+
+
+def _finish(params: dict[str, str], **fields: Any) -> Any:
+    from mcpcred.oauth import loopback
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("the code must not be exchanged")
+
+    transport = mock_transport(refuse)
+    return loopback._finish(
+        _provider(**fields), transport, params, "st", "verifier", "http://127.0.0.1:1/callback", {}
+    )
+
+
+def test_a_missing_iss_is_refused_when_the_server_promised_one() -> None:
+    with pytest.raises(OAuthError, match="RFC 9207"):
+        _finish({"state": "st", "code": "c"}, iss_required=True)
+
+
+def test_a_wrong_iss_hides_the_other_servers_error_text() -> None:
+    params = {
+        "state": "st",
+        "iss": "https://evil.example",
+        "error": "x",
+        "error_description": "click here",
+    }
+    with pytest.raises(OAuthError) as caught:
+        _finish(params)
+    assert "RFC 9207" in caught.value.message and "click here" not in caught.value.message
