@@ -21,7 +21,7 @@ import typer
 from mcpcred import references
 from mcpcred.cli.app import app
 from mcpcred.cli.report import stderr
-from mcpcred.errors import OAuthError, UsageError
+from mcpcred.errors import OAuthError, SecretStoreError, UsageError
 
 if TYPE_CHECKING:
     from mcpcred.keychain.index import SecretIndex
@@ -199,6 +199,14 @@ def login(
         )
     remote = _remote_target(provider, account, name)
     if remote is not None:
+        wrong = [
+            f for f, v in (("--flow", flow), ("--issuer", issuer), ("--resource", resource)) if v
+        ]
+        if wrong:
+            raise UsageError(
+                f"{', '.join(wrong)}: for providers; a server's login discovers its own",
+                hint="drop the option (see docs/remote.md)",
+            )
         server_url, login_name = remote
         return _login_remote(
             server_url,
@@ -211,6 +219,22 @@ def login(
             browser=not no_browser,
             timeout=timeout,
             skew=config.refresh_skew,
+        )
+    wrong = [
+        f
+        for f, v in (
+            ("--name", name),
+            ("--client-metadata-url", client_metadata_url),
+            ("--assume-pkce", assume_pkce),
+            ("--url", url),
+            ("--delete-plaintext", delete_plaintext),
+        )
+        if v
+    ]
+    if wrong:
+        raise UsageError(
+            f"{', '.join(wrong)}: only for a remote MCP server's login (mcpcred login URL)",
+            hint="for a provider, use --account to name the login",
         )
     profile = settings.provider(
         provider, config, issuer=issuer, client_id=client_id, scopes=scopes, resource=resource
@@ -267,11 +291,14 @@ def _remote_target(provider: str, account: str, name: str | None) -> tuple[str, 
         return provider, name or mcp.default_name(provider)
     if not references.valid_name(provider) or "/" in provider:
         return None
-    record = mcp.existing_record(_vault(), provider)
+    if provider in providers.BUILTIN or provider in providers.ALIASES:
+        return None  # never a server login's name (mcp.check_name refuses those)
+    try:
+        record = mcp.existing_record(_vault(), provider)
+    except SecretStoreError:
+        record = None  # the provider path reports the keychain when it gets there
     if record is not None and record.server_url:
         return record.server_url, provider
-    if provider in providers.BUILTIN or provider in providers.ALIASES:
-        return None
     for server, server_url in config_server_urls():
         if server == provider:
             return server_url, name or provider

@@ -45,7 +45,7 @@ from urllib.parse import urlsplit, urlunsplit
 from mcpcred import references
 from mcpcred.errors import OAuthError, UsageError
 from mcpcred.oauth import challenge as challenges
-from mcpcred.oauth import loopback, records, tokens
+from mcpcred.oauth import loopback, providers, records, tokens
 from mcpcred.oauth.providers import PKCE, Provider
 from mcpcred.oauth.records import AccessToken, LoginRecord
 from mcpcred.oauth.urls import check_endpoint
@@ -111,7 +111,9 @@ def default_name(url: str) -> str:
         return f"local-{port}" if port else "local"
     meaningful = [p for p in labels[:-1] if p not in generic] or labels[:1]
     name = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in meaningful[-1])
-    name = name.strip("-_")[:60] or "server"
+    name = name.strip("-_")[:56] or "server"
+    if name in providers.BUILTIN or name in providers.ALIASES:
+        name += "-mcp"  # `github` is the provider login; the server's is `github-mcp`
     return name if references.valid_name(name) else "server"
 
 
@@ -495,6 +497,11 @@ def check_name(vault: Vault, name: str, resource: str) -> LoginRecord | None:
     if not references.valid_name(name) or "/" in name:
         raise UsageError(
             f"invalid login name {name!r}", hint="use a-z, 0-9, '.', '_', '-', e.g. linear"
+        )
+    if name in providers.BUILTIN or name in providers.ALIASES:
+        raise UsageError(
+            f"{name!r} names a built-in provider; a server's login needs another name",
+            hint=f"pass --name, e.g. --name {name}-mcp",
         )
     previous = existing_record(vault, name)
     if previous is not None and previous.resource != resource:

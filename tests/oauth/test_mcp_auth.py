@@ -458,3 +458,9 @@ def test_a_wrong_iss_hides_the_other_servers_error_text() -> None:
     with pytest.raises(OAuthError) as caught:
         _finish(params)
     assert "RFC 9207" in caught.value.message and "click here" not in caught.value.message
+
+
+def test_a_server_login_never_takes_a_built_in_providers_name() -> None:
+    assert mcp.default_name("https://mcp.github.com/mcp") == "github-mcp"
+    with pytest.raises(UsageError, match="built-in provider"):
+        mcp.check_name(MemoryVault(), "github", MCP_URL)
