@@ -98,9 +98,11 @@ def test_dcr_login_then_the_reference_resolves_to_a_token_the_server_accepts(
     assert result.returncode == 0, result.stderr
     url = opened.read_text().strip()
     assert url.startswith(oidc_server.issuer + "/auth?")
-    for part in ("code_challenge_method=S256", "resource=" + httpx.QueryParams({"r": rs.url})["r"]):
-        assert part.split("=")[0] in url
-    assert "resource=http%3A%2F%2F127.0.0.1%3A" in url and "scope=mcp%3Atools" in url
+    params = httpx.URL(url).params
+    assert params["code_challenge_method"] == "S256" and params["code_challenge"]
+    assert params["resource"] == rs.url  # RFC 8707: the server's canonical URL
+    assert params["scope"].split() == ["mcp:tools", "offline_access"]  # challenge + refresh
+    assert params["state"] and params["redirect_uri"].startswith("http://127.0.0.1:")
     stats = oidc_server.stats()
     assert stats["registration"] == 1 and stats["authorization_code"] == 1
     record = stored(keychain, RECORD)
