@@ -600,9 +600,18 @@ def login_remote(
 
 
 def store(vault: Vault, record: LoginRecord, access: AccessToken) -> None:
-    """Write the login: the record (refresh token) first, then the access token."""
-    vault.write(records.record_name(record.provider, record.account), record.dumps())
-    vault.write(records.access_name(record.provider, record.account), access.dumps())
+    """Write the login: the record (refresh token) first, then the access token.
+
+    Under the login's refresh lock (``mint`` takes the same one), so a server start that
+    is refreshing the earlier grant right now cannot write its result over this login.
+    """
+    from mcpcred.oauth.lock import held, lock_path
+    from mcpcred.paths import runtime_path
+
+    path = lock_path(runtime_path(), record.provider, record.account)
+    with held(path, timeout=30.0, what=record.label()):
+        vault.write(records.record_name(record.provider, record.account), record.dumps())
+        vault.write(records.access_name(record.provider, record.account), access.dumps())
 
 
 # -- mcp-remote's plaintext token files --------------------------------------------------
