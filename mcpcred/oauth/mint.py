@@ -71,8 +71,26 @@ class Minter:
         found = records.fresh_token(cached, self.clock())
         return found if found is not None else self.refresh(provider, account).token
 
-    def refresh(self, provider: str, account: str, *, force: bool = False) -> AccessToken:
-        """Refresh under the lock, unless another process just did (or ``force``)."""
+    def renew(self, provider: str, account: str, rejected: str) -> AccessToken:
+        """A new access token to replace ``rejected``, which the server just refused (401).
+
+        For a bridge that got a 401 mid-session: the server's word beats the cached
+        expiry (the token may have been revoked, or the clocks disagree), so the refresh
+        happens even if the cache calls the token fresh, but only once across every
+        process holding the same token: under the lock, a cached token that differs
+        from ``rejected`` is one another process already got, and is returned as is.
+        ``LoginRequired`` (naming ``mcpcred login ...``) when the login cannot be
+        refreshed.
+        """
+        return self.refresh(provider, account, force=True, rejected=rejected)
+
+    def refresh(
+        self, provider: str, account: str, *, force: bool = False, rejected: str | None = None
+    ) -> AccessToken:
+        """Refresh under the lock, unless another process just did (or ``force``).
+
+        With ``rejected``, ``force`` applies only while the cache still holds that token.
+        """
         label = provider if account == "default" else f"{provider}/{account}"
         access = records.access_name(provider, account)
         name = records.record_name(provider, account)
@@ -81,8 +99,13 @@ class Minter:
             values = self.vault.read([access, name])
             cached = AccessToken.loads(values.get(access))
             now = self.clock()
-            if not force and cached is not None and cached.fresh(now):
+            if rejected is not None and cached is not None and cached.token != rejected:
+                if cached.valid(now):
+                    return cached  # another process replaced the rejected token already
+            elif not force and cached is not None and cached.fresh(now):
                 return cached
+            if cached is not None and cached.token == rejected:
+                cached = None  # the server refused it: never a fallback
             record = LoginRecord.loads(values.get(name))
             if record is None:
                 if cached is not None and cached.valid(now):
