@@ -53,8 +53,11 @@ _mcpcred() {
                 --issuer) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --resource) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --timeout) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --name) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --client-metadata-url) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --url) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--flow --scope --account --no-browser --client-id --client-secret-stdin --issuer --resource --timeout --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--flow --scope --account --no-browser --client-id --client-secret-stdin --issuer --resource --timeout --name --client-metadata-url --assume-pkce --import-mcp-remote --url --delete-plaintext --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
         logout)
             case "$prev" in
                 --account) COMPREPLY=($(compgen -f -- "$cur")); return ;;

@@ -21,7 +21,7 @@ import typer
 from mcpcred import references
 from mcpcred.cli.app import app
 from mcpcred.cli.report import stderr
-from mcpcred.errors import UsageError
+from mcpcred.errors import OAuthError, SecretStoreError, UsageError
 
 if TYPE_CHECKING:
     from mcpcred.keychain.index import SecretIndex
@@ -110,9 +110,10 @@ def _index() -> SecretIndex:
 
 @app.command("login")
 def login(
-    provider: str = typer.Argument(
-        ...,
-        help="github, gitlab, google, entra, atlassian, or a provider from the config file.",
+    provider: str | None = typer.Argument(
+        None,
+        help="A remote MCP server's URL (https://...), the name of an earlier login to one, "
+        "or github, gitlab, google, entra, atlassian, or a provider from the config file.",
         show_default=False,
     ),
     flow: str | None = typer.Option(
@@ -133,7 +134,7 @@ def login(
     client_secret_stdin: bool = typer.Option(
         False,
         "--client-secret-stdin",
-        help="Read the client secret from stdin (for providers "
+        help="Read the client secret from stdin, or a prompt on a terminal (for providers "
         "that require one; it is kept in the keychain with the login).",
     ),
     issuer: str | None = typer.Option(
@@ -148,6 +149,35 @@ def login(
         callback=_timeout,
         help="Seconds to wait for the browser.",
     ),
+    name: str | None = typer.Option(
+        None, "--name", help="Login name for a server URL (default: from its host name)."
+    ),
+    client_metadata_url: str | None = typer.Option(
+        None,
+        "--client-metadata-url",
+        help="Server URL login: your HTTPS Client ID Metadata Document, used as the client id "
+        "where the authorization server supports it.",
+    ),
+    assume_pkce: bool = typer.Option(
+        False,
+        "--assume-pkce",
+        help="Server URL login: accept an authorization server that does not advertise PKCE "
+        "(Entra ID, Cognito); S256 is sent anyway.",
+    ),
+    import_mcp_remote: bool = typer.Option(
+        False,
+        "--import-mcp-remote",
+        help="Import mcp-remote's plaintext token files (~/.mcp-auth) into the keychain.",
+    ),
+    url: list[str] | None = typer.Option(
+        None, "--url", help="With --import-mcp-remote: a server URL the files may belong to."
+    ),
+    delete_plaintext: bool = typer.Option(
+        False,
+        "--delete-plaintext",
+        help="With --import-mcp-remote: delete mcp-remote's files once the keychain copy "
+        "is verified.",
+    ),
 ) -> int:
     """Log in with OAuth; servers then get fresh access tokens at spawn time."""
     from mcpcred.oauth import login as flows
@@ -159,14 +189,56 @@ def login(
     _account(account)
     scopes = [part for item in scope or [] for part in item.split()]
     config = settings.load(config_file())
+    secret = _client_secret() if client_secret_stdin else None
+    if import_mcp_remote:
+        return _import_mcp_remote(provider, url or [], name, delete_plaintext, config.refresh_skew)
+    if provider is None:
+        raise UsageError(
+            "login needs a server URL, a login name or a provider",
+            hint="e.g. mcpcred login https://mcp.example.com/mcp",
+        )
+    remote = _remote_target(provider, account, name)
+    if remote is not None:
+        wrong = [
+            f for f, v in (("--flow", flow), ("--issuer", issuer), ("--resource", resource)) if v
+        ]
+        if wrong:
+            raise UsageError(
+                f"{', '.join(wrong)}: for providers; a server's login discovers its own",
+                hint="drop the option (see docs/remote.md)",
+            )
+        server_url, login_name = remote
+        return _login_remote(
+            server_url,
+            login_name,
+            scopes=scopes,
+            client_id=client_id,
+            client_secret=secret,
+            client_metadata_url=client_metadata_url,
+            assume_pkce=assume_pkce,
+            browser=not no_browser,
+            timeout=timeout,
+            skew=config.refresh_skew,
+        )
+    wrong = [
+        f
+        for f, v in (
+            ("--name", name),
+            ("--client-metadata-url", client_metadata_url),
+            ("--assume-pkce", assume_pkce),
+            ("--url", url),
+            ("--delete-plaintext", delete_plaintext),
+        )
+        if v
+    ]
+    if wrong:
+        raise UsageError(
+            f"{', '.join(wrong)}: only for a remote MCP server's login (mcpcred login URL)",
+            hint="for a provider, use --account to name the login",
+        )
     profile = settings.provider(
         provider, config, issuer=issuer, client_id=client_id, scopes=scopes, resource=resource
     )
-    secret = None
-    if client_secret_stdin:
-        secret = sys.stdin.readline().strip()
-        if not secret:
-            raise UsageError("--client-secret-stdin: stdin was empty")
     request = flows.LoginRequest(
         provider=profile,
         account=account,
@@ -188,6 +260,204 @@ def login(
     who = f" as {record.user}" if record.user else ""
     stderr(f"logged in to {profile.title}{who} (stored in {vault.store.backend_name})")
     _suggest(profile, record)
+    return 0
+
+
+def _client_secret() -> str:
+    """The client secret: a prompt on a terminal, else one line of stdin (never argv)."""
+    if sys.stdin.isatty():
+        import getpass
+
+        value = getpass.getpass("client secret (not shown): ").strip()
+    else:
+        value = sys.stdin.readline().strip()
+    if not value:
+        raise UsageError("--client-secret-stdin: no secret was given")
+    return value
+
+
+def _remote_target(provider: str, account: str, name: str | None) -> tuple[str, str] | None:
+    """``(server URL, login name)`` when ``login``'s argument means a remote MCP server.
+
+    A URL does; so does the name of an earlier ``mcpcred login URL`` (its record keeps the
+    URL), and the name of a remote server in a client's config when no provider is
+    called so.
+    """
+    from mcpcred.oauth import mcp, providers
+
+    if mcp.is_url(provider):
+        if account != "default":
+            raise UsageError("--account is for providers; name a server login with --name")
+        return provider, name or mcp.default_name(provider)
+    if not references.valid_name(provider) or "/" in provider:
+        return None
+    if provider in providers.BUILTIN or provider in providers.ALIASES:
+        return None  # never a server login's name (mcp.check_name refuses those)
+    try:
+        record = mcp.existing_record(_vault(), provider)
+    except SecretStoreError:
+        record = None  # the provider path reports the keychain when it gets there
+    if record is not None and record.server_url:
+        return record.server_url, provider
+    for server, server_url in config_server_urls():
+        if server == provider:
+            return server_url, name or provider
+    return None
+
+
+def config_server_urls() -> list[tuple[str, str]]:
+    """``(server name, URL)`` of every remote server in the clients' configs: remote
+    entries, and stdio entries that run a bridge with a URL argument (mcp-remote)."""
+    from mcpcred.audit.scan import parse, read_text
+    from mcpcred.clients import ADAPTERS
+    from mcpcred.discovery import expand
+    from mcpcred.host import Host
+    from mcpcred.oauth import mcp
+
+    host = Host.current()
+    found: list[tuple[str, str]] = []
+    try:
+        from pathlib import PurePath
+
+        for adapter in ADAPTERS:
+            if adapter.id == "generic":
+                continue
+            locations = adapter.user_locations(host) + adapter.project_locations(PurePath(host.cwd))
+            for location in locations:
+                for concrete in expand(location):
+                    try:
+                        document = parse(concrete.path, read_text(concrete.path))
+                    except Exception:  # noqa: S112 (an unreadable file is skipped)
+                        continue
+                    for entry in adapter.servers(document, concrete):
+                        value = entry.url.to_python() if entry.url is not None else None
+                        texts = [value] if isinstance(value, str) else entry.arg_texts()
+                        for text in texts:
+                            if mcp.is_url(text) and "mcpcred:" not in text:
+                                found.append((entry.name, text))
+                                break
+    except Exception:
+        return found
+    return found
+
+
+def _login_remote(
+    server_url: str,
+    login_name: str,
+    *,
+    scopes: list[str],
+    client_id: str | None,
+    client_secret: str | None,
+    client_metadata_url: str | None,
+    assume_pkce: bool,
+    browser: bool,
+    timeout: float,
+    skew: int,
+) -> int:
+    import httpx
+
+    from mcpcred.oauth import mcp
+    from mcpcred.oauth.browser import open_url
+    from mcpcred.oauth.http import USER_AGENT
+
+    if client_secret and not client_id:
+        raise UsageError("--client-secret-stdin needs --client-id")
+    request = mcp.RemoteLoginRequest(
+        url=server_url,
+        name=login_name,
+        scopes=tuple(scopes),
+        client_id=client_id,
+        client_secret=client_secret,
+        client_metadata_url=client_metadata_url,
+        assume_pkce=assume_pkce,
+        browser=browser,
+        timeout=timeout,
+        skew=skew,
+    )
+    vault = _vault()
+    with httpx.Client(timeout=15.0, headers={"User-Agent": USER_AGENT}) as http:
+        record = mcp.login_remote(
+            request, http=http, vault=vault, ui=_ConsoleUI(), open_url=open_url
+        )
+    _index().touch(references.login_name(record.provider, record.account))
+    how = {mcp.DYNAMIC: "registered dynamically", mcp.METADATA_DOCUMENT: "client metadata document"}
+    note = how.get(record.registration or "", "pre-registered client")
+    stderr(
+        f"logged in to {server_url} as login {login_name!r} "
+        f"(scopes: {' '.join(record.scopes) or 'none'}; {note}; "
+        f"stored in {vault.store.backend_name})"
+    )
+    ref = references.embedded(login_name, references.OAUTH)
+    stderr(f'use it: the header "Authorization: Bearer {ref}" on that server\'s entry')
+    return 0
+
+
+def _import_mcp_remote(
+    target: str | None, urls: list[str], name: str | None, delete: bool, skew: int
+) -> int:
+    """``login --import-mcp-remote``: mcp-remote's plaintext tokens into the keychain."""
+    import os
+    from pathlib import Path
+
+    import httpx
+
+    from mcpcred.oauth import mcp
+    from mcpcred.oauth.http import USER_AGENT
+
+    candidates = [*urls, *([target] if target and mcp.is_url(target) else [])]
+    candidates += [u for _server, u in config_server_urls()]
+    by_hash = {mcp.server_hash(u): u for u in candidates}
+    named = {u: s for s, u in config_server_urls()}
+    folders = mcp.mcp_remote_dirs(os.environ, Path.home())
+    found = mcp.read_mcp_remote(folders)
+    if not found:
+        raise UsageError("no mcp-remote token files found (~/.mcp-auth, or $MCP_REMOTE_CONFIG_DIR)")
+    vault = _vault()
+    imported = failed = 0
+    with httpx.Client(timeout=15.0, headers={"User-Agent": USER_AGENT}) as http:
+        for item in found:
+            server_url = by_hash.get(item.hash)
+            if server_url is None:
+                stderr(
+                    f"skipped {item.tokens_file.name}: its server is unknown "
+                    "(mcp-remote names files by a hash of the URL); pass --url URL"
+                )
+                failed += 1
+                continue
+            login_name = name if name and len(found) == 1 else None
+            login_name = login_name or named.get(server_url) or mcp.default_name(server_url)
+            if not references.valid_name(login_name):
+                login_name = mcp.default_name(server_url)
+            try:
+                record = mcp.import_one(
+                    item, server_url, login_name, http=http, vault=vault, skew=skew
+                )
+            except (UsageError, OAuthError) as exc:
+                stderr(f"not imported: {server_url}: {exc.message}")
+                failed += 1
+                continue
+            _index().touch(references.login_name(record.provider, record.account))
+            imported += 1
+            stderr(f"imported {server_url} as login {login_name!r} (verified in the keychain)")
+            files = [p for p in (item.tokens_file, item.client_file) if p is not None]
+            if not delete and sys.stdin.isatty():
+                answer = input(
+                    f"  delete mcp-remote's plaintext files for it ({len(files)})? [y/N] "
+                )
+                delete_now = answer.strip().lower() in ("y", "yes")
+            else:
+                delete_now = delete
+            if delete_now:
+                for path in files:
+                    path.unlink(missing_ok=True)
+                stderr(f"  deleted mcp-remote's plaintext files for it ({len(files)})")
+            else:
+                stderr(
+                    f"  mcp-remote's plaintext files are still there ({item.tokens_file.parent}); "
+                    "rerun with --delete-plaintext to delete them"
+                )
+    if failed and not imported:
+        return 7
     return 0
 
 

@@ -8,7 +8,7 @@ callback: the first request to ``/callback``. Anything else gets a 404 and
 is ignored; after the callback the socket is closed. A wrong ``state``
 ends the login (it is how a forged redirect shows); so does an ``iss``
 that differs from the issuer (RFC 9207 mix-up protection), when both are
-known.
+known, and a missing ``iss`` when the server's metadata promises one.
 
 The browser's request for the callback is answered last: ``state``, ``error``
 and ``iss`` are checked and the code is exchanged while the browser waits, and
@@ -188,7 +188,7 @@ def _finish(
     redirect_uri: str,
     extra: dict[str, str],
 ) -> TokenResponse:
-    """Check the callback (``state`` first, then ``error`` and ``iss``), exchange its code."""
+    """Check the callback (``state`` first, then ``iss``, then ``error``), exchange its code."""
     if provider.token_endpoint is None or provider.client_id is None:  # checked by authorize
         raise OAuthError(f"{provider.name} has no token endpoint")
     if params.get("state") != state:
@@ -197,19 +197,27 @@ def _finish(
             hint="run the login again, and finish it in the browser tab it opens",
             error="state_mismatch",
         )
-    if "error" in params:
-        error = tokens.one_line(params["error"], 60)
-        description = tokens.one_line(params.get("error_description"))
-        detail = f" ({description})" if description else ""
-        raised = LoginDenied if error == "access_denied" else OAuthError
-        raise raised(f"{provider.name} refused the login: {error}{detail}", error=error)
+    # `iss` before `error`: an answer from the wrong server (a mix-up) is not shown at all,
+    # not even its error_description (RFC 9207 §2.4).
     issuer = params.get("iss")
+    if issuer is None and provider.iss_required:
+        raise OAuthError(
+            f"the login callback carried no issuer (iss), though {provider.issuer} says it "
+            "always sends one: refused (RFC 9207 mix-up protection)",
+            error="issuer_mismatch",
+        )
     if issuer is not None and provider.issuer is not None and issuer != provider.issuer:
         raise OAuthError(
             f"the login callback came from issuer {tokens.one_line(issuer, 80)!r}, "
             f"not {provider.issuer!r}: refused (RFC 9207 mix-up protection)",
             error="issuer_mismatch",
         )
+    if "error" in params:
+        error = tokens.one_line(params["error"], 60)
+        description = tokens.one_line(params.get("error_description"))
+        detail = f" ({description})" if description else ""
+        raised = LoginDenied if error == "access_denied" else OAuthError
+        raise raised(f"{provider.name} refused the login: {error}{detail}", error=error)
     code = params.get("code")
     if not code:
         raise OAuthError("the login callback carried no code", error="invalid_response")

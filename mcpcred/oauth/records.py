@@ -156,6 +156,8 @@ class LoginRecord:
         "flow",
         "created_at",
         "refreshed_at",
+        "server_url",
+        "registration",
     )
     __slots__ = _FIELDS
 
@@ -177,6 +179,11 @@ class LoginRecord:
     flow: str
     created_at: float
     refreshed_at: float | None
+    # A login to a remote MCP server (``mcpcred login URL``): the server's URL (``resource``
+    # is its canonical form, sent on every token request) and how the client id was
+    # obtained ("pre-registered", "metadata-document", "dynamic", "mcp-remote").
+    server_url: str | None
+    registration: str | None
 
     def __init__(self, **fields: object) -> None:
         defaults: dict[str, object] = {
@@ -194,6 +201,8 @@ class LoginRecord:
             "flow": "device",
             "created_at": 0.0,
             "refreshed_at": None,
+            "server_url": None,
+            "registration": None,
         }
         unknown = set(fields) - set(self._FIELDS)
         if unknown:

@@ -42,6 +42,8 @@ ZERO_STATS = {
     "refresh_error": 0,
     "revocation": 0,
     "device_authorization": 0,
+    "refresh_with_resource": 0,
+    "registration": 0,
 }
 
 

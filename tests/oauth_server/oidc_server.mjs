@@ -14,6 +14,13 @@
 //                      ROTATE=0 disables refresh-token rotation (default: rotate, public client)
 //                      SLOW_TOKEN_MS=N holds every /token response back N ms after the request
 //                      was handled (tokens already rotated), to widen race windows
+// MCP authorization knobs (remote MCP servers' logins):
+//                      NO_PKCE_METADATA=1 drops code_challenge_methods_supported from the
+//                      metadata (an AS that does not advertise PKCE: a client MUST refuse it)
+//                      WRONG_ISS=1 rewrites `iss` in every authorization response (a mix-up)
+//                      DCR_STATUS=N answers every registration with HTTP N (GitHub: 422)
+//                      CIMD=1 accepts Client ID Metadata Documents (an https client_id URL); with
+//                      NODE_EXTRA_CA_CERTS naming the test certificate that serves them
 //
 // Test glue besides oidc-provider (see the bottom half):
 //   GET  /test/stats  -> request counters (JSON object of integers)
@@ -33,6 +40,10 @@ const REFRESH_TTL = Number(process.env.REFRESH_TTL || 86400);
 const DEVICE_TTL = Number(process.env.DEVICE_TTL || 600);
 const ROTATE = process.env.ROTATE !== '0';
 const SLOW_TOKEN_MS = Number(process.env.SLOW_TOKEN_MS || 0);
+const NO_PKCE_METADATA = process.env.NO_PKCE_METADATA === '1';
+const WRONG_ISS = process.env.WRONG_ISS === '1';
+const DCR_STATUS = Number(process.env.DCR_STATUS || 0);
+const CIMD = process.env.CIMD === '1';
 
 // Bind first so the issuer URL contains the real (possibly random) port.
 const server = http.createServer();
@@ -60,9 +71,24 @@ const configuration = {
     grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:device_code'],
     response_types: ['code'],
     redirect_uris: ['http://127.0.0.1/callback', 'http://localhost/callback'],
+  }, {
+    // A pre-registered confidential client (an "OAuth app" with a secret, like GitHub's).
+    client_id: 'mcpcred-confidential',
+    client_secret: 'test-client-secret',
+    application_type: 'native',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: ['http://127.0.0.1/callback'],
   }],
-  scopes: ['openid', 'offline_access', 'profile', 'email'],
+  // The MCP resource servers' scopes are listed too: a DCR request carries `scope`, and
+  // oidc-provider refuses scopes it does not know (invalid_client_metadata).
+  scopes: ['openid', 'offline_access', 'profile', 'email', 'mcp:tools', 'mcp:read', 'mcp:admin'],
+  // CIMD only: oidc-provider's own fetch refuses loopback addresses (its SSRF guard), and the
+  // documents of these tests live on loopback.
+  ...(CIMD ? { fetch: (url, options) => { delete options.dispatcher; return fetch(url, options); } } : {}),
   features: {
+    clientIdMetadataDocument: { enabled: CIMD, ack: 'draft-02' }, // experimental in 9.x
     devInteractions: { enabled: true }, // built-in (dev-only) login + consent HTML pages; any login/password accepted
     deviceFlow: { enabled: true }, // RFC 8628
     registration: { enabled: true }, // RFC 7591 open dynamic client registration at /reg
@@ -78,7 +104,7 @@ const configuration = {
       getResourceServerInfo: async (ctx, resourceIndicator) => {
         if (!isLoopbackUrl(resourceIndicator)) throw new errors.InvalidTarget();
         return {
-          scope: 'mcp:tools mcp:read',
+          scope: 'mcp:tools mcp:read mcp:admin',
           audience: resourceIndicator,
           accessTokenTTL: ACCESS_TTL,
           accessTokenFormat: 'jwt', // RFC 9068 JWT access token, aud = resource
@@ -130,6 +156,8 @@ const zeroStats = () => ({
   refresh_error: 0,
   revocation: 0,
   device_authorization: 0,
+  refresh_with_resource: 0,
+  registration: 0,
 });
 let stats = zeroStats();
 const count = (key) => { stats[key] = (stats[key] || 0) + 1; };
@@ -164,8 +192,32 @@ provider.use(async (ctx, next) => {
     count('token');
     count(typeof grantType === 'string' ? grantType : '(no grant_type)');
     if (grantType === 'refresh_token') count(ctx.status === 200 ? 'refresh_ok' : 'refresh_error');
+    if (grantType === 'refresh_token' && ctx.oidc?.body?.resource) count('refresh_with_resource');
   }
   if (SLOW_TOKEN_MS > 0) await sleep(SLOW_TOKEN_MS);
+});
+
+// MCP authorization glue: misbehaviours a client must catch, switched on by env (see the top).
+const REGISTRATION_PATH = provider.pathFor('registration');
+provider.use(async (ctx, next) => {
+  if (ctx.method === 'POST' && ctx.path === REGISTRATION_PATH) {
+    count('registration');
+    if (DCR_STATUS) {
+      ctx.status = DCR_STATUS;
+      ctx.body = { message: 'Dynamic client registration is not supported' };
+      return;
+    }
+  }
+  await next();
+  if (NO_PKCE_METADATA && ctx.path.startsWith('/.well-known/') && ctx.body && typeof ctx.body === 'object') {
+    delete ctx.body.code_challenge_methods_supported;
+  }
+  const location = ctx.response.get('location');
+  if (WRONG_ISS && location && location.includes('code=') && location.includes('iss=')) {
+    const url = new URL(location);
+    url.searchParams.set('iss', 'http://127.0.0.1:9');
+    ctx.redirect(url.href);
+  }
 });
 
 // A tiny protected resource at /mcp plus its RFC 9728 metadata, so a client can do:

@@ -11,12 +11,19 @@ Env overrides (all strings, all optional): ``ACCESS_TTL`` (60), ``REFRESH_TTL`` 
 ``DEVICE_TTL`` (600), ``ROTATE="0"`` (no refresh-token rotation), ``SLOW_TOKEN_MS`` (hold
 every token response back that long after the server handled the request, so a rotated
 refresh token is already dead while its client still waits: widens race windows), ``PORT``
-(default: random).
+(default: random). For MCP authorization: ``NO_PKCE_METADATA="1"`` (metadata without
+``code_challenge_methods_supported``), ``WRONG_ISS="1"`` (every authorization response names
+another issuer), ``DCR_STATUS="422"`` (registration refused, like GitHub's), ``CIMD="1"``
+(Client ID Metadata Documents; with ``NODE_EXTRA_CA_CERTS`` for the loopback HTTPS host).
+Besides ``mcpcred-test`` (public) the server knows ``mcpcred-confidential`` (secret
+``test-client-secret``, ``client_secret_post``).
 
 ``stats()`` returns the server's request counters: ``token`` (every POST to the token
 endpoint), one key per ``grant_type`` sent (``authorization_code``, ``refresh_token``,
 ``urn:ietf:params:oauth:grant-type:device_code``, ...), ``refresh_ok`` / ``refresh_error``
-(refresh requests answered 200 / otherwise), ``revocation`` and ``device_authorization``.
+(refresh requests answered 200 / otherwise), ``refresh_with_resource`` (refresh requests
+that carried an RFC 8707 ``resource``), ``registration`` (RFC 7591 requests), ``revocation``
+and ``device_authorization``.
 
 ``./scripts/test`` installs the npm package into ``tests/oauth_server/node_modules``; when
 ``node`` or the package is missing this raises instead of skipping: CI always has them.
