@@ -391,6 +391,8 @@ def run(
         )
     relay = Relay(server, session, flush=recorder.flush, warn=warn, masker=shown)
     # A remote server needs no restart: a 401 renews its token in place (``Reauth``).
+    if settings.restart_on_expiry and remote is not None:
+        warn("restart_on_expiry does not apply to a remote server: a 401 renews its token")
     if settings.restart_on_expiry and found.deadline is not None and remote is None:
 
         def renew() -> tuple[ServerSide, float | None]:

@@ -39,7 +39,9 @@ def test_injected_and_renewed_values_are_masked_and_the_url_recorded_without_que
     real_keychain.store(keychain, "mcpcred", "oauth:lin/default", json.dumps(record))
     real_keychain.store(keychain, "mcpcred", "qk", KEY)
     config = tmp_path / "config.toml"
-    config.write_text('[servers.lin]\ndeny = ["delete_*"]\n', encoding="utf-8")
+    config.write_text(
+        '[servers.lin]\ndeny = ["delete_*"]\nrestart_on_expiry = true\n', encoding="utf-8"
+    )
     data = tmp_path / "data"
     runtime = tmp_path / "run"
     runtime.mkdir(mode=0o700)
@@ -89,6 +91,12 @@ def test_injected_and_renewed_values_are_masked_and_the_url_recorded_without_que
     if proc.stderr:
         proc.stderr.close()
     assert code == 0, stderr
+    notices = {line.split(": ", 2)[2] for line in stderr.splitlines()}
+    assert notices == {
+        "restart_on_expiry does not apply to a remote server: a 401 renews its token",
+        "the server sent the value of oauth/lin; the guard passed on "
+        "[redacted mcpcred:oauth/lin] instead",
+    }, stderr
     assert json.dumps(before).count("[redacted mcpcred:oauth/lin]") == 1, before
     assert json.dumps(after).count("[redacted mcpcred:oauth/lin]") == 1, after
     assert "deny 'delete_*'" in json.dumps(denied)
