@@ -62,6 +62,11 @@ def verify(text: str, document_format: str, path: str, changes: list[Change]) ->
             raise EditError(f"the rewritten {path} does not hold the planned value at {where}")
 
 
+def resolve(root: Node, pointer: Pointer) -> Node | None:
+    """The node at ``pointer`` under ``root``, if there is one."""
+    return _resolve(root, pointer)
+
+
 def _resolve(root: Node, pointer: Pointer) -> Node | None:
     node: Node | None = root
     for segment in pointer:
@@ -121,6 +126,9 @@ class _JsonEditor:
 
     def _set(self, change: Change) -> None:
         node = self._node(change.pointer)
+        if change.text is not None and _reads_as(change.text, change.value):
+            self.splices.append((node.start, node.end, change.text))
+            return
         indent = self._line_indent(node.start)
         item_indent = None
         if isinstance(node, ArrayNode | ObjectNode) and self._multiline(node):
@@ -205,7 +213,55 @@ class _JsonEditor:
         return json.dumps(value, ensure_ascii=False)
 
 
+def _reads_as(text: str, value: object) -> bool:
+    """Whether a JSON text (one value, as the file held it) parses to ``value``."""
+    from mcpcred.parsing.jsonc import parse_jsonc
+
+    if not text.lstrip().startswith("{"):
+        return False
+    try:
+        return parse_jsonc(text, "").root.to_python() == value
+    except McpcredError:
+        return False
+
+
 # -- TOML ---------------------------------------------------------------------------
+def _inline(value: Any) -> Any:
+    """Nested objects as inline tables: a table set inside a ``[section]`` must not grow
+    sections of its own (unwrap puts the section's exact text back over it)."""
+    import tomlkit
+
+    if isinstance(value, dict):
+        table = tomlkit.inline_table()
+        for name, item in value.items():
+            table[name] = _inline(item)
+        return table
+    if isinstance(value, list):
+        return [_inline(item) for item in value]
+    return value
+
+
+def _toml_texts(out: str, changes: list[Change]) -> str:
+    """Each whole-entry ``text`` put back in place of tomlkit's rendering, when the file
+    still reads the same with it (the data check makes any layout surprise harmless)."""
+    from mcpcred.parsing.toml import parse_toml
+
+    for change in changes:
+        if change.op != "set" or change.text is None:
+            continue
+        try:
+            document = parse_toml(out, "")
+            node = _resolve(document.root, change.pointer)
+            if node is None:
+                continue
+            candidate = out[: node.start] + change.text + out[node.end :]
+            if parse_toml(candidate, "").root.to_python() == document.root.to_python():
+                out = candidate
+        except McpcredError:
+            continue
+    return out
+
+
 def _apply_toml(text: str, changes: list[Change]) -> str:
     import tomlkit
     from tomlkit.items import Array, Table
@@ -235,7 +291,7 @@ def _apply_toml(text: str, changes: list[Change]) -> str:
                 for name in list(existing.keys()):
                     del existing[name]
                 for name, item in value.items():
-                    existing[name] = item
+                    existing[name] = _inline(item)
                 continue
             table = tomlkit.inline_table()
             table.update(value)
@@ -244,4 +300,4 @@ def _apply_toml(text: str, changes: list[Change]) -> str:
     out = tomlkit.dumps(doc)
     if crlf:
         out = re.sub(r"(?<!\r)\n", "\r\n", out)
-    return out
+    return _toml_texts(out, changes)

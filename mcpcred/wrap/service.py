@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -257,9 +258,52 @@ def plan_wrap(
         edit.verify(scrubbed, document.format, document.source.path or "", scrub)
         return scrubbed
 
-    return _plan_files(
-        adapter, host, config, servers, lambda entry, _path: planner.plan(entry), backup_text
-    )
+    def plan_entry(entry: ServerEntry, _path: str) -> ServerPlan:
+        plan = planner.plan(entry)
+        if plan.record.get("original") == {}:
+            plan.record["original"] = original_entry(entry, plan.scrub)
+        return plan
+
+    return _plan_files(adapter, host, config, servers, plan_entry, backup_text)
+
+
+def original_entry(entry: ServerEntry, scrub: list[Change]) -> dict[str, object]:
+    """The entry as the file holds it, secrets replaced by references: what unwrap writes back.
+
+    Only the secret strings change (each literal re-written as a JSON string, which TOML
+    basic strings read the same), so the text keeps the entry's comments and layout. The
+    text is kept only if the file reads as planned with it; the value always.
+    """
+    document = entry.document
+    text = document.source.text
+    splices = []
+    for change in scrub:
+        node = edit.resolve(document.root, change.pointer)
+        if change.op != "set" or not isinstance(node, ScalarNode):
+            continue
+        splices.append((node.start, node.end, json.dumps(change.value, ensure_ascii=False)))
+    for start, end, literal in sorted(splices, reverse=True):
+        text = text[:start] + literal + text[end:]
+    value: object = None
+    kept: str | None = None
+    try:
+        fresh = parse(document.source.path or "", text)
+        node = edit.resolve(fresh.root, entry.pointer)
+        planned = all(
+            edit.resolve(fresh.root, c.pointer) is not None
+            and edit.resolve(fresh.root, c.pointer).to_python() == c.value  # type: ignore[union-attr]
+            for c in scrub
+            if c.op == "set"
+        )
+        if node is not None and planned:
+            value, kept = node.to_python(), text[node.start : node.end]
+    except McpcredError:
+        pass
+    if value is None:  # pragma: no cover - a literal the parser reads differently
+        scrubbed = parse(document.source.path or "", edit.apply(document, scrub))
+        node = edit.resolve(scrubbed.root, entry.pointer)
+        value = node.to_python() if node is not None else entry.node.to_python()
+    return {"value": value, "text": kept}
 
 
 def _plan_files(
@@ -545,7 +589,27 @@ def _unwrap_entry(
     adapter = BY_ID.get(entry.client)
     helper_key = (adapter.header_helper if adapter else None) or ""
     helper = entry.node.get(helper_key) if helper_key else None
-    if entry.transport == "stdio" and is_wrapped(entry):
+    original = record.get("original")
+    helped = record.get("headers_helper") and isinstance(helper, ScalarNode)
+    if isinstance(original, dict) and "value" in original and (is_wrapped(entry) or helped):
+        text = original.get("text")
+        plan.changes.append(
+            Change(
+                "set",
+                entry.pointer,
+                original["value"],
+                text=text if isinstance(text, str) else None,
+            )
+        )
+    elif entry.transport == "stdio" and is_wrapped(entry) and "--url" in entry.arg_texts():
+        plan.status = "unwrappable"
+        plan.notes.append(
+            "it runs the mcpcred bridge, and mcpcred has no record of the entry it replaced "
+            "(added with `mcpcred wrap claude-desktop --remote`, or the record is gone); "
+            "edit it by hand, or remove it"
+        )
+        return plan
+    elif entry.transport == "stdio" and is_wrapped(entry):
         _restore_command(entry, record, plan, pointers)
     elif record.get("headers_helper") and isinstance(helper, ScalarNode):
         _restore_headers(entry, helper_key, str(helper.value), record, plan, pointers)
@@ -761,18 +825,39 @@ def _restore_values(
         change = Change("set", pointer, restored)
         plan.changes.append(change)
     for change in plan.changes:
-        if change.op in ("set", "add") and isinstance(change.value, list):
-            change.value = [
-                references.substitute(v, value_of) if isinstance(v, str) else v
-                for v in change.value
-            ]
-        elif change.op in ("set", "add") and isinstance(change.value, dict):
-            change.value = {
-                k: references.substitute(v, value_of) if isinstance(v, str) else v
-                for k, v in change.value.items()
-            }
-        elif change.op in ("set", "add") and isinstance(change.value, str):
-            change.value = references.substitute(change.value, value_of)
+        if change.op in ("set", "add"):
+            change.value = _substituted(change.value, value_of)
+        if change.text is not None:
+            change.text = _substituted_text(change.text, value_of)
+
+
+def _substituted(value: object, lookup: Callable[[str, str], str]) -> object:
+    """``value`` with every reference in its strings, at any depth, replaced by ``lookup``."""
+    if isinstance(value, str):
+        return references.substitute(value, lookup)
+    if isinstance(value, list):
+        return [_substituted(v, lookup) for v in value]
+    if isinstance(value, dict):
+        return {k: _substituted(v, lookup) for k, v in value.items()}
+    return value
+
+
+_WHOLE_IN_TEXT = re.compile(
+    r"(?<=[\"'])mcpcred:(?P<kind>[a-z]+)/(?P<name>" + references.NAME_PATTERN
+    + r"(?:/" + references.NAME_PATTERN + r")?)(?=[\"'])"
+)  # fmt: skip
+
+
+def _substituted_text(text: str, lookup: Callable[[str, str], str]) -> str:
+    """A config text with the references inside its string literals replaced by values,
+    escaped as JSON (which TOML basic strings read the same); a value that does not read
+    back right makes the edit fall back to rendering the value (see ``edit``)."""
+
+    def escaped(kind: str, name: str) -> str:
+        return json.dumps(lookup(kind, name), ensure_ascii=False)[1:-1]
+
+    text = references.substitute("x" + text, escaped)[1:] if "{{mcpcred:" in text else text
+    return _WHOLE_IN_TEXT.sub(lambda m: escaped(m["kind"], m["name"]), text)
 
 
 # -- helpers -----------------------------------------------------------------------------
