@@ -241,6 +241,33 @@ def _inline(value: Any) -> Any:
     return value
 
 
+def _toml_put(holder: Any, key: str | int, value: Any, existing: Any) -> None:
+    """Set ``holder[key]`` in the layout the file already uses there.
+
+    A ``[section]`` stays a section (its members are set one by one, recursively,
+    so a ``[a.headers]`` sub-section survives too); a multi-line array stays
+    multi-line; new objects are inline tables.
+    """
+    import tomlkit
+    from tomlkit.items import Array, Table
+
+    if isinstance(value, list):
+        array = tomlkit.array()
+        array.extend(_inline(value))
+        if isinstance(existing, Array) and "\n" in existing.as_string():
+            array.multiline(True)
+        holder[key] = array
+        return
+    if isinstance(value, dict) and isinstance(existing, Table) and not existing.is_super_table():
+        for name in list(existing.keys()):
+            if name not in value:
+                del existing[name]
+        for name, item in value.items():
+            _toml_put(existing, name, item, existing.get(name))  # a Table: never an index
+        return
+    holder[key] = _inline(value)
+
+
 def _toml_texts(out: str, changes: list[Change]) -> str:
     """Each whole-entry ``text`` put back in place of tomlkit's rendering, when the file
     still reads the same with it (the data check makes any layout surprise harmless)."""
@@ -264,7 +291,6 @@ def _toml_texts(out: str, changes: list[Change]) -> str:
 
 def _apply_toml(text: str, changes: list[Change]) -> str:
     import tomlkit
-    from tomlkit.items import Array, Table
 
     crlf = "\r\n" in text
     doc: Any = tomlkit.parse(text)
@@ -276,27 +302,13 @@ def _apply_toml(text: str, changes: list[Change]) -> str:
         if change.op == "remove":
             del holder[key]
             continue
-        value: Any = change.value
-        if isinstance(value, list):
-            array = tomlkit.array()
-            array.extend(value)
-            existing = holder.get(key) if change.op == "set" else None
-            if isinstance(existing, Array) and "\n" in existing.as_string():
-                array.multiline(True)
-            value = array
-        elif isinstance(value, dict):
-            existing = holder.get(key) if change.op == "set" else None
-            if isinstance(existing, Table) and not existing.is_super_table():
-                # a [section] stays one (unwrap puts headers back where they were)
-                for name in list(existing.keys()):
-                    del existing[name]
-                for name, item in value.items():
-                    existing[name] = _inline(item)
-                continue
-            table = tomlkit.inline_table()
-            table.update(value)
-            value = table
-        holder[key] = value
+        existing = None
+        if change.op == "set":
+            try:
+                existing = holder[key]
+            except (KeyError, IndexError, TypeError):
+                existing = None
+        _toml_put(holder, key, change.value, existing)
     out = tomlkit.dumps(doc)
     if crlf:
         out = re.sub(r"(?<!\r)\n", "\r\n", out)

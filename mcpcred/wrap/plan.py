@@ -384,16 +384,17 @@ class Planner:
                     f"it also uses {', '.join(blockers)}, which {adapter.display_name} "
                     "resolves itself and a bridge entry cannot carry"
                 )
-        if reason is None:
+        weak = all(hit.kind == WEAK_DEFAULT_KIND for _, hit in hits)
+        if reason is None and not weak:
             return self._bridge(entry, hits, pointers, plan, header_ids)
-        if all(hit.kind == WEAK_DEFAULT_KIND for _, hit in hits):
+        if weak:
             # A demo password (admin:admin@localhost) is not a leak: audit-config does
             # not count the server as unwrapped, so wrap does not ask to rotate it.
             plan.status = "weak"
             plan.notes.append(
-                "its only credential is a well-known default password, in a place this "
-                "client gives mcpcred no way to fill in; left as it is (set a strong one "
-                "if others can reach the service)"
+                "its only credential is a well-known default password in its URL or "
+                "settings; left as it is, a remote entry (set a strong one if others can "
+                "reach the service, then run wrap again to move it)"
             )
             return plan
         plan.status = "unwrappable"
