@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from mcpcred.audit import tokens
+from mcpcred.audit import tokenfiles, tokens
 from mcpcred.audit.secrets import (
     Detector,
     Hit,
@@ -243,7 +243,14 @@ _HYGIENE = [
 WEAK_DEFAULT = "secret/weak-default-credential"
 """Graded apart from leaked secrets: it neither marks a server as unwrapped nor fails high."""
 
-RULES: dict[str, Rule] = {**_secret_rules(), **{r.id: r for r in _HYGIENE}}
+_TOKEN_FILES = Rule(
+    tokenfiles.RULE, tokenfiles.TITLE, Severity.HIGH, tokenfiles.DESCRIPTION, tokenfiles.FIX
+)
+RULES: dict[str, Rule] = {
+    **_secret_rules(),
+    _TOKEN_FILES.id: _TOKEN_FILES,
+    **{r.id: r for r in _HYGIENE},
+}
 
 # --- argument parsing helpers -------------------------------------------------
 _FLAG_VALUE = re.compile(r"^(--?[A-Za-z][\w.-]*)=(.*)$", re.DOTALL)

@@ -37,6 +37,8 @@ TESTED_HERE = {
     "secret/authorization-header",
     # tests/audit/test_weak_defaults.py
     "secret/weak-default-credential",
+    # tests/audit/test_token_files.py
+    "secret/mcp-remote-token-file",
 }
 
 
