@@ -108,7 +108,21 @@ def guard(
     if not off:
         from mcpcred.cli.wrap_cmd import wrap
 
-        wrap(client, config=config, server=[server], dry_run=False, yes=yes, bind=[])
+        wrap(
+            client,
+            config=config,
+            server=[server],
+            dry_run=False,
+            yes=yes,
+            bind=[],
+            remote=None,
+            name=None,
+            header=[],
+            header_from_stdin=None,
+            oauth=False,
+            transport="auto",
+            allow_http=False,
+        )
     updated = edited()
     from mcpcred.fsutil import atomic_write
     from mcpcred.paths import private_dir

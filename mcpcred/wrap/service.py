@@ -546,6 +546,144 @@ def _after_writes(exc: McpcredError | OSError, plan: FilePlan, outcome: Outcome)
     )
 
 
+# -- adding a remote server as a bridge entry (Claude Desktop) ------------------------------
+_SCHEMES = ("Bearer ", "Basic ", "Token ", "token ", "bearer ")
+
+
+def plan_add_remote(
+    adapter: ClientAdapter,
+    host: Host,
+    *,
+    config: str | None,
+    name: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    secret_header: tuple[str, str] | None,
+    oauth: bool,
+    transport: str,
+    allow_http: bool,
+    settings: ShimSettings,
+    namer: SecretNamer,
+) -> list[FilePlan]:
+    """Plan a new bridge entry for a remote server (``wrap claude-desktop --remote``).
+
+    Claude Desktop reads no remote entries from its file; a stdio entry running
+    the bridge is how it reaches one. The URL and plain headers come from the
+    command line, so they must not hold a credential (they would be in the shell's
+    history); a secret header value comes from stdin or a prompt (``secret_header``)
+    and goes to the keychain; ``oauth`` uses the login of the same name.
+    """
+    from mcpcred.wrap import bridge
+
+    if adapter.id != "claude-desktop":
+        raise UsageError(
+            "--remote adds servers to Claude Desktop only",
+            hint=f"{adapter.display_name} has remote entries of its own: add the server "
+            f"there, then run `mcpcred wrap {adapter.id}` to move its credentials",
+        )
+    if not references.valid_name(name):
+        raise UsageError(
+            f"--name {name!r}: use lower-case letters, digits, '.', '_' and '-' (1-64)",
+            hint="it names the entry, and the login a bridge with --oauth uses",
+        )
+    if transport not in bridge.TRANSPORTS:
+        raise UsageError(f"--transport {transport!r}: choose auto, http or sse")
+    if not re.match(r"^https?://[^/?#\s]+", url, re.IGNORECASE):
+        raise UsageError("--remote needs an http:// or https:// URL")
+    if bridge.needs_allow_http(url) and not allow_http:
+        raise UsageError(
+            "the URL is plain http:// to another host: the credential would travel unencrypted",
+            hint="use https://, or pass --allow-http if you accept that",
+        )
+    auditor = Auditor(host)
+    if auditor.detector.scan(url, None, "url"):
+        raise UsageError(
+            "the URL holds a credential, and a command line ends up in shell history and "
+            "process lists; rotate it",
+            hint='put the server in the file as {"url": ...} by hand and run `mcpcred wrap '
+            "claude-desktop`, which moves the URL's credential to the keychain",
+        )
+    for header, value in headers:
+        if auditor.detector.scan(value, header, "header"):
+            raise UsageError(
+                f"--header {header}: its value looks like a credential, and a command line "
+                "ends up in shell history and process lists; rotate it",
+                hint=f"pass it on stdin instead: --header-from-stdin {header}",
+            )
+    plan = ServerPlan(name, "wrap")
+    all_headers = list(headers)
+    if secret_header is not None:
+        header, value = secret_header
+        scheme = next((p for p in _SCHEMES if value.startswith(p) and len(value) > len(p)), "")
+        secret = value[len(scheme) :]
+        hits = auditor.detector.scan(secret, header, "header")
+        kind = hits[0].kind if len(hits) == 1 and hits[0].secret == secret else "generic-secret"
+        stored = namer(secret, kind, name, header)
+        plan.moves.append(Move(stored, secret, name, f"header {header}", kind))
+        reference = references.embedded(stored) if scheme else references.whole(stored)
+        all_headers.append((header, scheme + reference))
+    if oauth:
+        if any(h.lower() == "authorization" for h, _ in all_headers):
+            raise UsageError("--oauth sets the Authorization header: do not pass one too")
+        all_headers.append(("Authorization", "Bearer " + references.embedded(name, "oauth")))
+        plan.notes.append(
+            f"signs in with OAuth through mcpcred's login '{name}': run "
+            f"`mcpcred login {shlex.quote(url)} --name {name}` before restarting Claude Desktop"
+        )
+    prefix = settings.args(name, adapter.id)[:-1]
+    entry = {
+        "command": settings.executable,
+        "args": bridge.argv(prefix, url, all_headers, transport, allow_http=allow_http),
+    }
+    candidates = locations(adapter, host, config)
+    if not candidates:
+        raise UsageError(
+            f"no config file of {adapter.display_name} was found",
+            hint="start Claude Desktop once (Settings > Developer > Edit Config creates it), "
+            "or name one with --config FILE",
+        )
+    location = candidates[0]
+    snapshot = files.read(location.path)
+    document = snapshot.document
+    servers = document.root.get("mcpServers")
+    if isinstance(servers, ObjectNode):
+        if name in servers:
+            raise UsageError(
+                f"{adapter.display_name} already has a server named {name!r}",
+                hint="choose another --name, or run `mcpcred wrap claude-desktop` to move the "
+                "credentials of the one that is there",
+            )
+        change = Change("add", ("mcpServers", name), entry)
+    elif servers is None:
+        change = Change("add", ("mcpServers",), {name: entry})
+    else:
+        raise ConfigError(f"{location.path}: mcpServers is not an object; not rewritten")
+    plan.changes.append(change)
+    plan.notes.insert(0, f"a local (stdio) entry running the mcpcred bridge to {_origin_of(url)}")
+    new_text = edit.apply(document, [change])
+    edit.verify(new_text, document.format, location.path, [change])
+    files.check_writable(snapshot)
+    shown = display_path(location.path, host)
+    original = document.source.text
+    return [
+        FilePlan(
+            location,
+            shown,
+            snapshot,
+            [plan],
+            new_text,
+            without_secrets(original, location, adapter, auditor),
+            secrets_in(document, location, adapter, auditor),
+        )
+    ]
+
+
+def _origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}"
+
+
 # -- unwrap ------------------------------------------------------------------------------
 def plan_unwrap(
     adapter: ClientAdapter,
@@ -602,7 +740,7 @@ def _unwrap_entry(
             )
         )
     elif entry.transport == "stdio" and is_wrapped(entry) and "--url" in entry.arg_texts():
-        plan.status = "unwrappable"
+        plan.status = "kept"
         plan.notes.append(
             "it runs the mcpcred bridge, and mcpcred has no record of the entry it replaced "
             "(added with `mcpcred wrap claude-desktop --remote`, or the record is gone); "
