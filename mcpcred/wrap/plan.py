@@ -376,7 +376,17 @@ class Planner:
         if adapter is None or not adapter.bridge:
             reason = "mcpcred does not know how this client starts a local (stdio) server"
         elif not in_reach:
-            reason = "a credential outside its URL and headers (e.g. an OAuth client secret)"
+            outside = dict.fromkeys(
+                str(item.pointer[len(entry.pointer)])
+                for item, _ in hits
+                if len(item.pointer) > len(entry.pointer)
+                and id(item.node) not in header_ids
+                and id(item.node) != url_id
+            )
+            reason = (
+                f"a credential in {', '.join(repr(k) for k in outside) or 'its settings'}, "
+                f"which is neither its URL nor the headers {adapter.display_name} sends"
+            )
         else:
             blockers = [k for k in adapter.bridge_blockers if k in entry.node]
             if blockers:
