@@ -56,6 +56,26 @@ def argv(
     return out
 
 
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def problem(url: str, headers: list[tuple[str, str]]) -> str | None:
+    """Why ``url`` and ``headers`` cannot be given to the bridge, if they cannot.
+
+    The shim reads ``--header "Name: value"`` by the first colon, and sends what it
+    reads: a name that is not an HTTP token, or a line break in a value, would
+    become another header than the one the entry had.
+    """
+    if not re.match(r"^https?://", url, re.IGNORECASE):
+        return "its URL is not http:// or https://, which is all the bridge speaks"
+    for name, value in headers:
+        if not _TOKEN.match(name):
+            return f"its header name {name!r} is not one HTTP allows"
+        if "\r" in value or "\n" in value or "\0" in value:
+            return f"its header {name} holds a line break"
+    return None
+
+
 def needs_allow_http(url: str) -> bool:
     """Whether the shim would refuse ``url`` without ``--allow-http`` (plain http, not loopback)."""
     match = re.match(r"^http://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)", url, re.IGNORECASE)

@@ -491,6 +491,9 @@ class Planner:
     ) -> ServerPlan:
         """Replace the whole entry by the client's stdio shape running ``shim --url``."""
         adapter = BY_ID[entry.client]
+        refused = bridge.problem(url, headers)
+        if refused is not None:
+            return self._cannot(plan, refused)
         plain = bridge.needs_allow_http(url)
         prefix = self.shim.args(entry.name, entry.client)[:-1]
         args = bridge.argv(prefix, url, headers, transport, allow_http=allow_http or plain)

@@ -171,3 +171,22 @@ def test_login_names_follow_the_reference_pattern() -> None:
 )
 def test_allow_http_is_needed_off_loopback_only(url: str, needs: bool) -> None:
     assert bridge.needs_allow_http(url) is needs
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "reason"),
+    [
+        ("unix:///run/mcp.sock", {"Authorization": "Bearer {t}"}, "not http:// or https://"),
+        ("https://x.example/mcp", {"X:Y": "Bearer {t}"}, "is not one HTTP allows"),
+        ("https://x.example/mcp", {"A": "Bearer {t}", "B": "v\r\nInjected: 1"}, "line break"),
+    ],
+)
+def test_what_the_bridge_could_not_send_as_is_stays_in_the_file(
+    tmp_path: Path, url: str, headers: dict[str, str], reason: str
+) -> None:
+    token = tokengen.generate("github-pat", random.Random(5))
+    filled = {k: v.replace("{t}", token) for k, v in headers.items()}
+    plan = _plan(tmp_path, "cursor", {"x": {"url": url, "headers": filled}})
+    (server,) = plan.servers
+    assert server.status == "unwrappable" and not plan.changed and not server.moves
+    assert reason in server.notes[0]
