@@ -86,9 +86,18 @@ def needs_allow_http(url: str) -> bool:
 
 
 def login_name(server: str) -> str:
-    """A valid login name (``references.NAME_PATTERN``) made from a server's entry name."""
+    """The login a bridge entry for ``server`` signs in with (``mcpcred login URL --name``).
+
+    The server's entry name, made valid (``references.NAME_PATTERN``); a built-in
+    provider's name (``github``) gets ``-mcp``, as ``mcpcred login`` requires: the plain
+    name is the provider's own login, another grant for another audience.
+    """
+    from mcpcred.oauth import providers
+
     text = re.sub(r"[^a-z0-9._-]+", "-", server.lower())
-    text = re.sub(r"-{2,}", "-", text).strip("-._")[:64].strip("-._")
+    text = re.sub(r"-{2,}", "-", text).strip("-._")[:60].strip("-._")
+    if text in providers.BUILTIN or text in providers.ALIASES:
+        text += "-mcp"
     return text if references.valid_name(text) else "remote"
 
 

@@ -625,10 +625,11 @@ def plan_add_remote(
     if oauth:
         if any(h.lower() == "authorization" for h, _ in all_headers):
             raise UsageError("--oauth sets the Authorization header: do not pass one too")
-        all_headers.append(("Authorization", "Bearer " + references.embedded(name, "oauth")))
+        login = bridge.login_name(name)
+        all_headers.append(("Authorization", "Bearer " + references.embedded(login, "oauth")))
         plan.notes.append(
-            f"signs in with OAuth through mcpcred's login '{name}': run "
-            f"`mcpcred login {shlex.quote(url)} --name {name}` before restarting Claude Desktop"
+            f"signs in with OAuth through mcpcred's login '{login}': run "
+            f"`mcpcred login {shlex.quote(url)} --name {login}` before restarting Claude Desktop"
         )
     prefix = settings.args(name, adapter.id)[:-1]
     entry = {

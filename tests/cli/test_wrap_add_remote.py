@@ -127,3 +127,17 @@ def test_oauth_uses_the_login_of_the_same_name(keychain: dict[str, str], config:
     args = json.loads(config.read_text())["mcpServers"]["linear"]["args"]
     assert args[args.index("--header") + 1] == "Authorization: Bearer {{mcpcred:oauth/linear}}"
     assert args[args.index("--transport") + 1] == "http"
+
+
+def test_oauth_for_a_provider_name_uses_the_server_login_name(
+    keychain: dict[str, str], config: Path
+) -> None:
+    """`github` is the GitHub provider's own login; a server's login is `github-mcp`."""
+    url = "https://api.example.com/mcp/"
+    done = mcpcred(
+        "wrap", "claude-desktop", "--remote", url, "--name", "github", "--oauth", "--yes"
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"mcpcred login {url} --name github-mcp" in done.stderr
+    args = json.loads(config.read_text())["mcpServers"]["github"]["args"]
+    assert "Authorization: Bearer {{mcpcred:oauth/github-mcp}}" in args

@@ -155,7 +155,10 @@ def test_login_names_follow_the_reference_pattern() -> None:
     assert bridge.login_name("My Notion!") == "my-notion"
     assert bridge.login_name("linear.app") == "linear.app"
     assert bridge.login_name("***") == "remote"
-    assert len(bridge.login_name("a" * 200)) == 64
+    assert len(bridge.login_name("a" * 200)) == 60
+    # a built-in provider's name is its own login; a server's login gets -mcp (mcpcred login)
+    assert bridge.login_name("GitHub") == "github-mcp"
+    assert bridge.login_name("jira") == "jira-mcp"
 
 
 @pytest.mark.parametrize(
