@@ -5,7 +5,8 @@ requires a credential; the client's config holds it in plain text; ``mcpcred wra
 moves it into the real keychain and writes the client's bridge entry. The test then
 starts exactly that entry's command and args (as the client would), speaks MCP over
 its stdio, and calls the server's ``auth_seen`` tool: the credential the server got
-must be the right one, though it is no longer anywhere in the file.
+must be the right one (for a key in the URL, the server's gate answers nothing
+without it), though it is no longer anywhere in the file.
 
 Needs the bridge (``mcpcred.bridge``) and the remote test servers, which come from
 the bridge and transport branches; until those are merged the module is skipped.
@@ -117,7 +118,10 @@ def test_the_wrapped_entry_reaches_the_server_with_the_keychain_credential(
         assert secret not in text
         entry = json.loads(_strip_jsonc(text))[key]["remote"]
         assert entry["command"] == str(MCPCRED) and "--url" in entry["args"]
-        assert _call([entry["command"], *entry["args"]], "auth_seen") == "valid"
+        # with the key in the query, the server's gate checked it (nothing answers without
+        # it) and auth_seen, which looks at headers, says "absent"
+        expected = "absent" if auth == "query" else "valid"
+        assert _call([entry["command"], *entry["args"]], "auth_seen") == expected
 
 
 def test_a_codex_bridge_entry_reaches_the_server(
@@ -135,4 +139,4 @@ def test_a_codex_bridge_entry_reaches_the_server(
         assert done.returncode == 0, done.stderr
         assert secret not in path.read_text()
         entry = tomllib.loads(path.read_text())["mcp_servers"]["remote"]
-        assert _call([entry["command"], *entry["args"]], "auth_seen") == "valid"
+        assert _call([entry["command"], *entry["args"]], "auth_seen") == "absent"  # gate: ok
