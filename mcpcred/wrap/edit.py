@@ -62,6 +62,17 @@ def verify(text: str, document_format: str, path: str, changes: list[Change]) ->
             raise EditError(f"the rewritten {path} does not hold the planned value at {where}")
 
 
+def extent(node: Node) -> tuple[int, int]:
+    """Where a value's text starts and ends, everything under it included.
+
+    Beyond ``node.end`` only in TOML, where a table's ``[a.b]`` sub-sections follow
+    its own section (usually right after it; a check on the data catches the rest).
+    """
+    from mcpcred.parsing.nodes import pointer_index
+
+    return node.start, max(n.end for _, n in pointer_index(node).values())
+
+
 def resolve(root: Node, pointer: Pointer) -> Node | None:
     """The node at ``pointer`` under ``root``, if there is one."""
     return _resolve(root, pointer)
@@ -281,7 +292,8 @@ def _toml_texts(out: str, changes: list[Change]) -> str:
             node = _resolve(document.root, change.pointer)
             if node is None:
                 continue
-            candidate = out[: node.start] + change.text + out[node.end :]
+            start, end = extent(node)
+            candidate = out[:start] + change.text + out[end:]
             if parse_toml(candidate, "").root.to_python() == document.root.to_python():
                 out = candidate
         except McpcredError:

@@ -296,7 +296,8 @@ def original_entry(entry: ServerEntry, scrub: list[Change]) -> dict[str, object]
             if c.op == "set"
         )
         if node is not None and planned:
-            value, kept = node.to_python(), text[node.start : node.end]
+            start, end = edit.extent(node)
+            value, kept = node.to_python(), text[start:end]
     except McpcredError:
         pass
     if value is None:  # pragma: no cover - a literal the parser reads differently

@@ -169,8 +169,10 @@ model = "gpt-5-codex"
 
 [mcp_servers.exa]
 url = "https://mcp.exa.example.com/mcp?exaApiKey={{QKEY}}"   # the key is in the URL
-http_headers = { "X-Team" = "core" }
 tool_timeout_sec = 60
+
+[mcp_servers.exa.http_headers]   # a section of its own: unwrap puts it back as one
+X-Team = "core"
 
 [mcp_servers.linear]
 url = "https://mcp.linear.example.com/mcp"
