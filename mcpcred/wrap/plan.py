@@ -603,8 +603,8 @@ class Planner:
             used.update(bridge.variables(raw))
             headers.append((name, value))
         url = replaced.get(id(url_node), str(texts[parsed.url]))
-        credential = bool(hits) or any(n.lower() == "authorization" for n, _ in headers)
-        if not credential:
+        # no header and no key in the URL: mcp-remote signed in with OAuth itself
+        if not headers and not references.find(url):
             login = bridge.login_name(entry.name)
             headers.append(("Authorization", "Bearer " + references.embedded(login, "oauth")))
             plan.notes.append(

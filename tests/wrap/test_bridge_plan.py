@@ -193,3 +193,18 @@ def test_what_the_bridge_could_not_send_as_is_stays_in_the_file(
     (server,) = plan.servers
     assert server.status == "unwrappable" and not plan.changed and not server.moves
     assert reason in server.notes[0]
+
+
+def test_only_an_mcp_remote_entry_without_headers_signs_in_with_oauth(tmp_path: Path) -> None:
+    token = tokengen.generate("github-pat", random.Random(6))
+    servers = {
+        "oauth": {"command": "npx", "args": ["mcp-remote", "https://a.example/mcp"],
+                  "env": {"UNUSED_TOKEN": token}},
+        "keyed": {"command": "npx", "args": ["mcp-remote", "https://b.example/mcp",
+                                             "--header", "X-Team: core"]},
+    }  # fmt: skip
+    plan = _plan(tmp_path, "claude-desktop", servers)
+    oauth, keyed = _entry(plan, "oauth")["args"], _entry(plan, "keyed")["args"]
+    assert "Authorization: Bearer {{mcpcred:oauth/oauth}}" in oauth
+    assert [a for a in keyed if a.startswith("Authorization")] == []
+    assert token not in plan.new_text
