@@ -354,6 +354,14 @@ def test_remote_credentials_move_to_the_keychain_and_come_back_byte_for_byte(
             assert at[0]["fix"].endswith(f"mcpcred wrap {case.client} --server {server}"), at[0]
         assert value not in audit.stdout
 
+    # the dry run's diff shows the new entries without a value of any secret
+    dry = mcpcred("wrap", case.client, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "--url" in dry.stdout or "Helper" in dry.stdout or "helper" in dry.stdout
+    for marker, value in planted.items():
+        assert value not in dry.stdout + dry.stderr, marker
+    assert path.read_bytes() == original
+
     done = mcpcred("wrap", case.client, "--yes")
     assert done.returncode == 0, done.stderr
     text = path.read_text(encoding="utf-8")
