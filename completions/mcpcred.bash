@@ -94,7 +94,7 @@ _mcpcred() {
                 --header-from-stdin) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --transport) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--config --server -s --dry-run -n --yes -y --bind --remote --name --header -H --header-from-stdin --oauth --transport --allow-http --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--config --server -s --dry-run -n --yes -y --bind --remote --name --header -H --header-from-stdin --oauth --transport --allow-http --bridge --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     esac
 }
 complete -o default -F _mcpcred mcpcred

@@ -93,5 +93,6 @@ complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -l header-from-stdin -
 complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -l oauth -d 'With --remote: sign in with `mcpcred login URL --name NAME`.'
 complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -l transport -r -d 'With --remote: auto, http (Streamable HTTP) or sse.'
 complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -l allow-http -d 'With --remote: allow plain http:// to another host.'
+complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -l bridge -d 'Run every chosen remote server through the mcpcred bridge, even without a credential in the file or where a header helper would do (guard mode needs it).'
 complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -l help -s h -d 'Show help and exit.'
 complete -c mcpcred -n '__fish_seen_subcommand_from wrap' -F

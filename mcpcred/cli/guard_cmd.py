@@ -122,6 +122,7 @@ def guard(
             oauth=False,
             transport="auto",
             allow_http=False,
+            bridge=True,  # a remote server is guarded only through the bridge
         )
     updated = edited()
     from mcpcred.fsutil import atomic_write

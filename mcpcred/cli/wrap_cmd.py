@@ -322,6 +322,12 @@ def wrap(
     allow_http: bool = typer.Option(
         False, "--allow-http", help="With --remote: allow plain http:// to another host."
     ),
+    bridge: bool = typer.Option(
+        False,
+        "--bridge",
+        help="Run every chosen remote server through the mcpcred bridge, even without a "
+        "credential in the file or where a header helper would do (guard mode needs it).",
+    ),
 ) -> int:
     """Move a client's secrets into the OS keychain and start its servers through the shim."""
     from mcpcred.host import Host
@@ -333,8 +339,8 @@ def wrap(
     if not add_remote and (name or header or header_from_stdin or oauth or allow_http):
         raise UsageError("--name, --header, --header-from-stdin, --oauth and --allow-http "
                          "go with --remote URL")  # fmt: skip
-    if add_remote and (server or bind):
-        raise UsageError("--remote adds one server: --server and --bind do not apply")
+    if add_remote and (server or bind or bridge):
+        raise UsageError("--remote adds one server: --server, --bind and --bridge do not apply")
     if add_remote and not name:
         raise UsageError("--remote needs --name NAME", hint="e.g. --name linear")
     binds = _binds(bind)
@@ -382,6 +388,7 @@ def wrap(
             settings=settings,
             namer=namer,
             binds=binds,
+            bridge_remote=bridge,
         )
     if binds and store is not None:
         _check_logins(binds, store)

@@ -146,11 +146,16 @@ class Planner:
         shim: ShimSettings,
         namer: Namer,
         binds: dict[str, str] | None = None,
+        *,
+        bridge_remote: bool = False,
     ) -> None:
         self.auditor = auditor
         self.shim = shim
         self.namer = namer
         self.binds = dict(binds or {})
+        # every remote entry through the bridge (guard mode relays only what runs the shim),
+        # even without a credential in the file or where a header helper would do
+        self.bridge_remote = bridge_remote
 
     def plan(self, entry: ServerEntry) -> ServerPlan:
         """The plan for one entry (already wrapped entries get status ``wrapped``)."""
@@ -362,7 +367,7 @@ class Planner:
         pointers: dict[int, Pointer],
     ) -> ServerPlan:
         plan = ServerPlan(entry.name, "remote")
-        if not hits:
+        if not hits and not self.bridge_remote:
             return plan
         header_ids = {id(value): key.name for key, value in entry.headers}
         url_id = id(entry.url) if entry.url is not None else None
@@ -370,7 +375,7 @@ class Planner:
         in_reach = all(id(item.node) in header_ids or id(item.node) == url_id for item, _ in hits)
         adapter = BY_ID.get(entry.client)
         helper_key = (adapter.header_helper if adapter else None) or ""
-        if helper_key and in_headers and helper_key not in entry.node:
+        if helper_key and in_headers and helper_key not in entry.node and not self.bridge_remote:
             return self._helper(entry, hits, pointers, plan, helper_key, header_ids)
         reason = None
         if adapter is None or not adapter.bridge:
@@ -394,9 +399,12 @@ class Planner:
                     f"it also uses {', '.join(blockers)}, which {adapter.display_name} "
                     "resolves itself and a bridge entry cannot carry"
                 )
-        weak = all(hit.kind == WEAK_DEFAULT_KIND for _, hit in hits)
-        if reason is None and not weak:
+        weak = bool(hits) and all(hit.kind == WEAK_DEFAULT_KIND for _, hit in hits)
+        if reason is None and (self.bridge_remote or not weak):
             return self._bridge(entry, hits, pointers, plan, header_ids)
+        if not hits:
+            plan.notes.append(f"not bridged: {reason}")
+            return plan
         if weak:
             # A demo password (admin:admin@localhost) is not a leak: audit-config does
             # not count the server as unwrapped, so wrap does not ask to rotate it.

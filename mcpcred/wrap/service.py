@@ -247,9 +247,10 @@ def plan_wrap(
     settings: ShimSettings,
     namer: SecretNamer,
     binds: dict[str, str] | None = None,
+    bridge_remote: bool = False,
 ) -> list[FilePlan]:
     """Plan the whole run; raises before anything is changed if a file cannot be used."""
-    planner = Planner(Auditor(host), settings, namer, binds)
+    planner = Planner(Auditor(host), settings, namer, binds, bridge_remote=bridge_remote)
 
     def backup_text(document: Document, server_plans: list[ServerPlan]) -> str:
         # the file with its secrets replaced by references, and nothing else changed
