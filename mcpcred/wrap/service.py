@@ -733,6 +733,14 @@ def _unwrap_entry(
     original = record.get("original")
     helped = record.get("headers_helper") and isinstance(helper, ScalarNode)
     if isinstance(original, dict) and "value" in original and (is_wrapped(entry) or helped):
+        moved = _url_moved(entry, original["value"], adapter)
+        if moved:
+            plan.status = "kept"
+            plan.notes.append(
+                f"its URL was changed since wrap ({moved}); unwrap would write back the entry "
+                "as it was before wrap and undo that: edit it by hand"
+            )
+            return plan
         text = original.get("text")
         plan.changes.append(
             Change(
@@ -770,6 +778,24 @@ def _unwrap_entry(
     if not plan.changes:
         plan.status = "not-wrapped"
     return plan
+
+
+def _url_moved(entry: ServerEntry, before: object, adapter: ClientAdapter | None) -> str:
+    """How a bridge entry's ``--url`` differs from the URL its recorded entry had ("" if not).
+
+    The record gives back the entry as it was before wrap: an edit made to the bridge
+    entry since (the server moved) would silently go. Both hold the same references,
+    so any difference is an edit. Origins only: a URL may hold a reference's text.
+    """
+    args = entry.arg_texts()
+    if "--url" not in args or not isinstance(before, dict) or adapter is None:
+        return ""
+    now = args[args.index("--url") + 1] if args.index("--url") + 1 < len(args) else ""
+    was = next((before[k] for k in adapter.url_keys if isinstance(before.get(k), str)), None)
+    if was is None or was == now:
+        return ""
+    old, new = _origin_of(str(was)), _origin_of(now)
+    return f"{old} -> {new}" if old != new else f"another path or query at {new}"
 
 
 def _references_after(

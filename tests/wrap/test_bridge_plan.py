@@ -208,3 +208,30 @@ def test_only_an_mcp_remote_entry_without_headers_signs_in_with_oauth(tmp_path: 
     assert "Authorization: Bearer {{mcpcred:oauth/oauth}}" in oauth
     assert [a for a in keyed if a.startswith("Authorization")] == []
     assert token not in plan.new_text
+
+
+def test_unwrap_keeps_a_bridge_entry_whose_url_was_edited_since_wrap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record holds the entry before wrap: writing it back would undo the user's edit."""
+    monkeypatch.setenv("MCPCRED_DATA_DIR", str(tmp_path / "data"))
+    token = tokengen.generate("github-pat", random.Random(9))
+    path = tmp_path / "config.json"
+    remote = {"url": "https://old.example/mcp", "headers": {"Authorization": f"Bearer {token}"}}
+    path.write_text(json.dumps({"mcpServers": {"x": remote}}, indent=2))
+    store, index = SecretStore(MemoryKeyring()), SecretIndex(tmp_path / "i.json")
+    plans = service.plan_wrap(
+        BY_ID["cursor"], Host.current(), config=str(path), servers=[],
+        settings=ShimSettings(SHIM + "/mcpcred", None, None, linux=True),
+        namer=service.SecretNamer(store, index),
+    )  # fmt: skip
+    service.execute_wrap(plans, store, index)
+    edited = path.read_text().replace("https://old.example/mcp", "https://new.example/mcp")
+    path.write_text(edited)
+    (plan,) = service.plan_unwrap(
+        BY_ID["cursor"], Host.current(), config=str(path), servers=[], restore_secrets=True,
+        store=store,
+    )  # fmt: skip
+    (server,) = plan.servers
+    assert server.status == "kept" and not plan.changed
+    assert "https://old.example -> https://new.example" in server.notes[0]
