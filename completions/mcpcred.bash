@@ -91,8 +91,13 @@ _mcpcred() {
                 --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --server|-s) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --bind) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --remote) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --name) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --header|-H) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --header-from-stdin) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --transport) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--config --server -s --dry-run -n --yes -y --bind --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--config --server -s --dry-run -n --yes -y --bind --remote --name --header -H --header-from-stdin --oauth --transport --allow-http --bridge --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
     esac
 }
 complete -o default -F _mcpcred mcpcred

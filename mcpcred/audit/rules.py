@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from mcpcred.audit import tokens
+from mcpcred.audit import tokenfiles, tokens
 from mcpcred.audit.secrets import (
     Detector,
     Hit,
@@ -243,7 +243,14 @@ _HYGIENE = [
 WEAK_DEFAULT = "secret/weak-default-credential"
 """Graded apart from leaked secrets: it neither marks a server as unwrapped nor fails high."""
 
-RULES: dict[str, Rule] = {**_secret_rules(), **{r.id: r for r in _HYGIENE}}
+_TOKEN_FILES = Rule(
+    tokenfiles.RULE, tokenfiles.TITLE, Severity.HIGH, tokenfiles.DESCRIPTION, tokenfiles.FIX
+)
+RULES: dict[str, Rule] = {
+    **_secret_rules(),
+    _TOKEN_FILES.id: _TOKEN_FILES,
+    **{r.id: r for r in _HYGIENE},
+}
 
 # --- argument parsing helpers -------------------------------------------------
 _FLAG_VALUE = re.compile(r"^(--?[A-Za-z][\w.-]*)=(.*)$", re.DOTALL)
@@ -399,12 +406,13 @@ class Auditor:
     # -- secrets ---------------------------------------------------------------
     def entry_findings(self, entry: ServerEntry, display_path: str) -> list[Finding]:
         """Every finding for one server entry (secrets first, then hygiene)."""
+        hits = list(self.secret_hits(entry))
+        roles = frozenset(item.role for item, _ in hits)
         findings = [
-            self._secret_finding(entry, item, hit, display_path)
-            for item, hit in self.secret_hits(entry)
+            self._secret_finding(entry, item, hit, display_path, roles) for item, hit in hits
         ]
         leaked = any(f.rule != WEAK_DEFAULT for f in findings)
-        findings.extend(self._hygiene(entry, display_path, has_secrets=leaked))
+        findings.extend(self._hygiene(entry, display_path, has_secrets=leaked, roles=roles))
         findings.extend(self._tools(entry, display_path))
         return findings
 
@@ -609,7 +617,12 @@ class Auditor:
             yield SecretValue(node, text, 0, flag_name, "positional", pointer)
 
     def _secret_finding(
-        self, entry: ServerEntry, item: SecretValue, hit: Hit, display_path: str
+        self,
+        entry: ServerEntry,
+        item: SecretValue,
+        hit: Hit,
+        display_path: str,
+        roles: frozenset[str] | None = None,
     ) -> Finding:
         rule = RULES.get(f"secret/{hit.kind}") or RULES["secret/generic-secret"]
         offset = _source_offset(entry.document.source, item.node, item.offset + hit.start)
@@ -620,7 +633,7 @@ class Auditor:
             offset,
             f"{hit.title}: {hit.context} of server '{entry.name}'",
             severity=hit.severity,
-            fix=_weak_fix_for(entry) if rule.id == WEAK_DEFAULT else _fix_for(entry),
+            fix=_weak_fix_for(entry, roles) if rule.id == WEAK_DEFAULT else _fix_for(entry, roles),
             evidence=redact(hit.secret),
             pointer=item.pointer,
             secret_digest=hashlib.sha256(hit.secret.encode("utf-8", "surrogatepass")).digest(),
@@ -628,7 +641,12 @@ class Auditor:
 
     # -- hygiene ---------------------------------------------------------------
     def _hygiene(
-        self, entry: ServerEntry, display_path: str, *, has_secrets: bool
+        self,
+        entry: ServerEntry,
+        display_path: str,
+        *,
+        has_secrets: bool,
+        roles: frozenset[str] | None = None,
     ) -> Iterator[Finding]:
         source = entry.document.source
         name_key = entry.pointer
@@ -652,7 +670,7 @@ class Auditor:
                 offset,
                 message,
                 severity=severity or rule.severity,
-                fix=_fix_for(entry) if rule_id == "hygiene/unwrapped-server" else rule.fix,
+                fix=_fix_for(entry, roles) if rule_id == "hygiene/unwrapped-server" else rule.fix,
                 evidence=evidence,
                 pointer=pointer,
             )
@@ -856,15 +874,34 @@ def entry_finding(
     )
 
 
-def _fix_for(entry: ServerEntry) -> str:
-    """What to do about a credential in this entry: ``mcpcred wrap`` where it can help.
+def _remote_wrappable(entry: ServerEntry, roles: frozenset[str] | None) -> bool:
+    """Whether ``wrap`` moves this remote entry's credentials (``wrap.plan._remote``).
 
-    Stdio servers of known clients (and Claude Code's remote ones, through its
-    ``headersHelper``) can be wrapped; otherwise the advice is the client's own
-    reference syntax where it has one.
+    ``roles`` are where its credentials sit (``header``, ``url``, ...), if known:
+    headers alone go to a header helper where the client has one; headers and the
+    URL go to the bridge, unless the entry also uses something of the client's own
+    (an env-var header, its OAuth) that a bridge entry cannot carry.
     """
     adapter = BY_ID.get(entry.client)
-    wrappable = entry.transport == "stdio" or bool(adapter and adapter.header_helper)
+    if adapter is None or entry.client == "generic":
+        return False
+    helper = adapter.header_helper
+    if helper and helper not in entry.node and roles is not None and roles <= {"header"}:
+        return True
+    if not adapter.bridge or (roles is not None and not roles <= {"header", "url"}):
+        return False
+    return not any(key in entry.node for key in adapter.bridge_blockers)
+
+
+def _fix_for(entry: ServerEntry, roles: frozenset[str] | None = None) -> str:
+    """What to do about a credential in this entry: ``mcpcred wrap`` where it can help.
+
+    Stdio servers of known clients, and remote ones whose credentials sit in the
+    URL or headers (a header helper or the bridge takes them), can be wrapped;
+    otherwise the advice is the client's own reference syntax where it has one.
+    """
+    adapter = BY_ID.get(entry.client)
+    wrappable = entry.transport == "stdio" or _remote_wrappable(entry, roles)
     if adapter is not None and entry.client != "generic" and wrappable:
         return (
             "Rotate it, then move it into the OS keychain: "
@@ -880,12 +917,13 @@ def _fix_for(entry: ServerEntry) -> str:
     )
 
 
-def _weak_fix_for(entry: ServerEntry) -> str:
+def _weak_fix_for(entry: ServerEntry, roles: frozenset[str] | None = None) -> str:
     """A weak default needs a strong password where others reach the service; the file
     should hold none either way, and where ``mcpcred wrap`` can move it, that is the way
     (it moves weak defaults like any credential; it never refuses or asks twice)."""
-    fix = _fix_for(entry)
-    if not fix.startswith("Rotate it, then "):
+    fix = _fix_for(entry, roles)
+    if entry.transport == "remote" or not fix.startswith("Rotate it, then "):
+        # wrap leaves a remote entry whose only credential is a default as it is
         return _WEAK_FIX
     return (
         "If the service is reachable by anyone else, set a strong random password; either way, "

@@ -16,6 +16,7 @@ import stat
 from dataclasses import dataclass, field, replace
 
 from mcpcred import discovery
+from mcpcred.audit import tokenfiles
 from mcpcred.audit.baseline import Baseline
 from mcpcred.audit.rules import RULES, WEAK_DEFAULT, Auditor
 from mcpcred.clients import BY_ID
@@ -165,6 +166,13 @@ def scan(
         if scanned is not None:
             files.append(scanned)
         findings.extend(found)
+    if not paths:  # the machine: other tools' token files too
+        for token_file in tokenfiles.token_files(host):
+            shown_path = display_path(token_file, host)
+            found = tokenfiles.findings_for(token_file, shown_path)
+            if found:
+                files.append(ScannedFile(token_file, shown_path, "mcp-remote", "user"))
+                findings.extend(found)
     findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
     kept: list[Finding] = []
     relatives: dict[str, str | None] = {}

@@ -108,7 +108,22 @@ def guard(
     if not off:
         from mcpcred.cli.wrap_cmd import wrap
 
-        wrap(client, config=config, server=[server], dry_run=False, yes=yes, bind=[])
+        wrap(
+            client,
+            config=config,
+            server=[server],
+            dry_run=False,
+            yes=yes,
+            bind=[],
+            remote=None,
+            name=None,
+            header=[],
+            header_from_stdin=None,
+            oauth=False,
+            transport="auto",
+            allow_http=False,
+            bridge=True,  # a remote server is guarded only through the bridge
+        )
     updated = edited()
     from mcpcred.fsutil import atomic_write
     from mcpcred.paths import private_dir

@@ -240,6 +240,45 @@ def _check_logins(binds: dict[str, str], store: SecretStore) -> None:
                 )
 
 
+def _plain_headers(values: list[str]) -> list[tuple[str, str]]:
+    """``Name: value`` -> (Name, value); a usage error names the bad one (never its value)."""
+    import re
+
+    out: list[tuple[str, str]] = []
+    for index, value in enumerate(values, 1):
+        header, colon, text = value.partition(":")
+        if not colon or not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header.strip()):
+            raise UsageError(f"--header number {index}: expected 'Name: value'")
+        out.append((header.strip(), text.strip()))
+    return out
+
+
+def _stdin_header(header: str | None) -> tuple[str, str] | None:
+    """The secret header's value, read from a prompt on a terminal, else one line of stdin.
+
+    Never from argv: a command line is kept in shell history and shown in process lists.
+    """
+    import getpass
+    import re
+
+    if header is None:
+        return None
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", header):
+        raise UsageError(f"--header-from-stdin {header!r}: not a header name")
+    if sys.stdin.isatty():
+        value = getpass.getpass(f"Value of header {header} (not shown): ")
+    else:
+        value = sys.stdin.read(64 * 1024 + 1)
+        if len(value) > 64 * 1024:
+            raise UsageError("the header value on stdin is longer than 64 KiB")
+        value = value.removesuffix("\n").removesuffix("\r")
+    if not value.strip():
+        raise UsageError(f"no value for header {header} on stdin")
+    if "\n" in value or "\r" in value:
+        raise UsageError(f"the value for header {header} must be one line")
+    return header, value.strip()
+
+
 @app.command("wrap")
 def wrap(
     client: str = typer.Argument(
@@ -255,6 +294,40 @@ def wrap(
         help="Set an env variable to a login or secret: VAR=oauth:github, VAR=oauth:github/work, "
         "VAR=secret:NAME (repeatable; needs --server).",
     ),
+    remote: str | None = typer.Option(
+        None,
+        "--remote",
+        help="Add this remote server (URL) to Claude Desktop as an entry running the mcpcred "
+        "bridge (needs --name).",
+    ),
+    name: str | None = typer.Option(None, "--name", help="With --remote: the server's name."),
+    header: list[str] = typer.Option(
+        [],
+        "--header",
+        "-H",
+        help="With --remote: a header without a credential, 'Name: value' (repeatable).",
+    ),
+    header_from_stdin: str | None = typer.Option(
+        None,
+        "--header-from-stdin",
+        help="With --remote: the header NAME whose value (a credential) is read from stdin, "
+        "or prompted for on a terminal; it goes to the keychain.",
+    ),
+    oauth: bool = typer.Option(
+        False, "--oauth", help="With --remote: sign in with `mcpcred login URL --name NAME`."
+    ),
+    transport: str = typer.Option(
+        "auto", "--transport", help="With --remote: auto, http (Streamable HTTP) or sse."
+    ),
+    allow_http: bool = typer.Option(
+        False, "--allow-http", help="With --remote: allow plain http:// to another host."
+    ),
+    bridge: bool = typer.Option(
+        False,
+        "--bridge",
+        help="Run every chosen remote server through the mcpcred bridge, even without a "
+        "credential in the file or where a header helper would do (guard mode needs it).",
+    ),
 ) -> int:
     """Move a client's secrets into the OS keychain and start its servers through the shim."""
     from mcpcred.host import Host
@@ -262,6 +335,14 @@ def wrap(
     from mcpcred.keychain.store import SecretStore
     from mcpcred.wrap import service
 
+    add_remote = remote is not None
+    if not add_remote and (name or header or header_from_stdin or oauth or allow_http):
+        raise UsageError("--name, --header, --header-from-stdin, --oauth and --allow-http "
+                         "go with --remote URL")  # fmt: skip
+    if add_remote and (server or bind or bridge):
+        raise UsageError("--remote adds one server: --server, --bind and --bridge do not apply")
+    if add_remote and not name:
+        raise UsageError("--remote needs --name NAME", hint="e.g. --name linear")
     binds = _binds(bind)
     if binds and not server:
         raise UsageError(
@@ -283,9 +364,32 @@ def wrap(
     index = SecretIndex()
     namer = service.SecretNamer(store, index)
     settings = service.shim_settings(host, backend)
-    plans = service.plan_wrap(
-        adapter, host, config=config, servers=server, settings=settings, namer=namer, binds=binds
-    )
+    if add_remote:
+        plans = service.plan_add_remote(
+            adapter,
+            host,
+            config=config,
+            name=name or "",
+            url=remote or "",
+            headers=_plain_headers(header),
+            secret_header=_stdin_header(header_from_stdin),
+            oauth=oauth,
+            transport=transport,
+            allow_http=allow_http,
+            settings=settings,
+            namer=namer,
+        )
+    else:
+        plans = service.plan_wrap(
+            adapter,
+            host,
+            config=config,
+            servers=server,
+            settings=settings,
+            namer=namer,
+            binds=binds,
+            bridge_remote=bridge,
+        )
     if binds and store is not None:
         _check_logins(binds, store)
     if not plans:
@@ -314,7 +418,9 @@ def wrap(
         sys.stderr.write(f"reused secret '{name}' (already in the keychain)\n")
     for plan, backup in zip(outcome.written, outcome.backups, strict=True):
         sys.stderr.write(f"wrote {plan.display} (backup without secrets: {backup})\n")
-    if outcome.written:
+    if outcome.written and add_remote:
+        sys.stderr.write(f"restart {adapter.display_name} to connect to {name}\n")
+    elif outcome.written:
         sys.stderr.write(
             f"restart {adapter.display_name} to start its servers through mcpcred; "
             "rotate any credential that was in the file (it may be in old backups and history)\n"

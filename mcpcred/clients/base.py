@@ -56,10 +56,30 @@ class ClientAdapter:
     rewrites_own_file: bool = False
     # Key of a remote server's "command that prints headers" hook, if the client has one.
     header_helper: str | None = None
+    # A remote entry turned into a stdio entry running the bridge (``mcpcred shim --url``):
+    # whether the client can run one at all, the ``type`` a stdio entry carries (None: no
+    # ``type`` key), and the keys that only mean something to a remote entry (dropped).
+    bridge: bool = True
+    stdio_type: str | None = None
+    remote_only_keys: tuple[str, ...] = ("type", "url", "headers")
+    # Keys the bridge cannot carry over (they name the client's own environment, helper
+    # command or sign-in): an entry holding one is left for the user to decide.
+    bridge_blockers: tuple[str, ...] = ()
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         """User- and system-scope files this client reads on ``host``, most specific first."""
         raise NotImplementedError
+
+    def remote_transport(self, node: ObjectNode) -> str:
+        """The transport a remote entry asks for: ``http``, ``sse`` or ``auto`` (the client
+        decides), passed to the bridge as ``--transport`` so it speaks what the client did."""
+        kind = node.get("type")
+        value = kind.value if isinstance(kind, ScalarNode) else None
+        if value == "sse":
+            return "sse"
+        if value in ("http", "streamable-http", "streamableHttp"):
+            return "http"
+        return "auto"
 
     def project_locations(self, root: PurePath) -> list[ConfigLocation]:
         """Project-scope files under ``root`` (they may not exist)."""

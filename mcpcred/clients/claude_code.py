@@ -29,6 +29,9 @@ class ClaudeCode(ClientAdapter):
     reference_hint = "${VAR} (Claude Code expands it from its environment)"
     rewrites_own_file = True
     header_helper = "headersHelper"
+    stdio_type = "stdio"
+    # its own OAuth settings and a helper command of the user's own stay with the client
+    bridge_blockers = ("headersHelper", "oauth")
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         config_dir = host.var("CLAUDE_CONFIG_DIR")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from mcpcred.clients.base import ClientAdapter, ProjectFile
 from mcpcred.host import Host
 from mcpcred.models import ConfigLocation
+from mcpcred.parsing.nodes import ObjectNode
 
 FILE = "config.toml"
 
@@ -27,6 +28,16 @@ class Codex(ClientAdapter):
     reference_hint = "env_vars, bearer_token_env_var or env_http_headers"
     rewrites_own_file = True
     header_helper = "http_headers_helper"
+    remote_only_keys = ("url", "http_headers")
+    # values Codex takes from its own environment or sign-in, which a bridge cannot reach
+    bridge_blockers = (
+        "bearer_token_env_var", "env_http_headers", "http_headers_helper", "oauth", "auth",
+        "oauth_resource", "scopes",
+    )  # fmt: skip
+
+    def remote_transport(self, node: ObjectNode) -> str:
+        """Codex speaks Streamable HTTP only."""
+        return "http"
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         codex_home = host.var("CODEX_HOME")

@@ -18,6 +18,7 @@ class Cursor(ClientAdapter):
     project_files = (ProjectFile((".cursor", "mcp.json"), "json"),)
     expands = "${env:NAME}, ${userHome}, ${workspaceFolder} in command, args, env, url, headers"
     reference_hint = "${env:VAR}"
+    bridge_blockers = ("auth",)  # a static OAuth client Cursor signs in with itself
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         path = host.user_profile() / ".cursor" / "mcp.json"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from mcpcred.clients.base import ClientAdapter, ProjectFile
 from mcpcred.host import Host
 from mcpcred.models import ConfigLocation
+from mcpcred.parsing.nodes import ObjectNode
 
 
 class Gemini(ClientAdapter):
@@ -22,6 +23,14 @@ class Gemini(ClientAdapter):
     project_files = (ProjectFile((".gemini", "settings.json"), "jsonc"),)
     expands = "$VAR, ${VAR}, ${VAR:-default} (and %VAR% on Windows)"
     reference_hint = "$VAR or ${VAR}"
+    remote_only_keys = ("httpUrl", "url", "type", "headers")
+    bridge_blockers = ("oauth", "authProviderType", "targetAudience", "targetServiceAccount")
+
+    def remote_transport(self, node: ObjectNode) -> str:
+        """``httpUrl`` is Streamable HTTP; ``url`` is SSE unless ``type`` says ``http``."""
+        if "httpUrl" in node:
+            return "http"
+        return "http" if super().remote_transport(node) == "http" else "sse"
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         root = host.var("GEMINI_CLI_HOME")

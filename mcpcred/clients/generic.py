@@ -18,6 +18,7 @@ class Generic(ClientAdapter):
     containers = (("mcpServers",), ("servers",))
     url_keys = ("url", "serverUrl", "httpUrl")
     file_names = ("cline_mcp_settings.json", "mcp_settings.json", "mcp.json")
+    bridge = False  # no known client: no known stdio shape to write
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         return []

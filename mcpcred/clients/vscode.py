@@ -13,6 +13,7 @@ from __future__ import annotations
 from mcpcred.clients.base import ClientAdapter, ProjectFile
 from mcpcred.host import Host
 from mcpcred.models import ConfigLocation
+from mcpcred.parsing.nodes import ObjectNode
 
 _SETTINGS = (("mcp", "servers"),)
 _PRODUCTS = ("Code", "Code - Insiders")
@@ -33,6 +34,12 @@ class VSCode(ClientAdapter):
     )
     expands = "${input:id}, ${env:VAR}, ${userHome}, ${workspaceFolder}"
     reference_hint = "an input (${input:id} with password: true) or ${env:VAR}"
+    stdio_type = "stdio"
+
+    def remote_transport(self, node: ObjectNode) -> str:
+        """``"sse"`` is SSE; ``"http"`` means Streamable HTTP with a fallback to SSE, which
+        is what the bridge's ``auto`` does, so it is not pinned to ``http``."""
+        return "sse" if super().remote_transport(node) == "sse" else "auto"
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         if host.os == "macos":

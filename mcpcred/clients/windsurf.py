@@ -21,6 +21,7 @@ class Windsurf(ClientAdapter):
     file_names = (FILE,)
     expands = "${env:VAR} in command, args, env, serverUrl, url, headers"
     reference_hint = "${env:VAR}"
+    remote_only_keys = ("type", "serverUrl", "url", "headers")
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         base = host.user_profile() / ".codeium"

@@ -22,6 +22,8 @@ class Zed(ClientAdapter):
     project_files = (ProjectFile((".zed", "settings.json"), "jsonc"),)
     expands = "nothing"
     rewrites_own_file = True
+    remote_only_keys = ("url", "headers")
+    bridge_blockers = ("oauth",)  # Zed's own sign-in (its client secret is in the keychain)
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         if host.os == "windows":

@@ -62,6 +62,22 @@ def verify(text: str, document_format: str, path: str, changes: list[Change]) ->
             raise EditError(f"the rewritten {path} does not hold the planned value at {where}")
 
 
+def extent(node: Node) -> tuple[int, int]:
+    """Where a value's text starts and ends, everything under it included.
+
+    Beyond ``node.end`` only in TOML, where a table's ``[a.b]`` sub-sections follow
+    its own section (usually right after it; a check on the data catches the rest).
+    """
+    from mcpcred.parsing.nodes import pointer_index
+
+    return node.start, max(n.end for _, n in pointer_index(node).values())
+
+
+def resolve(root: Node, pointer: Pointer) -> Node | None:
+    """The node at ``pointer`` under ``root``, if there is one."""
+    return _resolve(root, pointer)
+
+
 def _resolve(root: Node, pointer: Pointer) -> Node | None:
     node: Node | None = root
     for segment in pointer:
@@ -121,6 +137,9 @@ class _JsonEditor:
 
     def _set(self, change: Change) -> None:
         node = self._node(change.pointer)
+        if change.text is not None and _reads_as(change.text, change.value):
+            self.splices.append((node.start, node.end, change.text))
+            return
         indent = self._line_indent(node.start)
         item_indent = None
         if isinstance(node, ArrayNode | ObjectNode) and self._multiline(node):
@@ -205,10 +224,85 @@ class _JsonEditor:
         return json.dumps(value, ensure_ascii=False)
 
 
+def _reads_as(text: str, value: object) -> bool:
+    """Whether a JSON text (one value, as the file held it) parses to ``value``."""
+    from mcpcred.parsing.jsonc import parse_jsonc
+
+    if not text.lstrip().startswith("{"):
+        return False
+    try:
+        return parse_jsonc(text, "").root.to_python() == value
+    except McpcredError:
+        return False
+
+
 # -- TOML ---------------------------------------------------------------------------
-def _apply_toml(text: str, changes: list[Change]) -> str:
+def _inline(value: Any) -> Any:
+    """Nested objects as inline tables: a table set inside a ``[section]`` must not grow
+    sections of its own (unwrap puts the section's exact text back over it)."""
+    import tomlkit
+
+    if isinstance(value, dict):
+        table = tomlkit.inline_table()
+        for name, item in value.items():
+            table[name] = _inline(item)
+        return table
+    if isinstance(value, list):
+        return [_inline(item) for item in value]
+    return value
+
+
+def _toml_put(holder: Any, key: str | int, value: Any, existing: Any) -> None:
+    """Set ``holder[key]`` in the layout the file already uses there.
+
+    A ``[section]`` stays a section (its members are set one by one, recursively,
+    so a ``[a.headers]`` sub-section survives too); a multi-line array stays
+    multi-line; new objects are inline tables.
+    """
     import tomlkit
     from tomlkit.items import Array, Table
+
+    if isinstance(value, list):
+        array = tomlkit.array()
+        array.extend(_inline(value))
+        if isinstance(existing, Array) and "\n" in existing.as_string():
+            array.multiline(True)
+        holder[key] = array
+        return
+    if isinstance(value, dict) and isinstance(existing, Table) and not existing.is_super_table():
+        for name in list(existing.keys()):
+            if name not in value:
+                del existing[name]
+        for name, item in value.items():
+            _toml_put(existing, name, item, existing.get(name))  # a Table: never an index
+        return
+    holder[key] = _inline(value)
+
+
+def _toml_texts(out: str, changes: list[Change]) -> str:
+    """Each whole-entry ``text`` put back in place of tomlkit's rendering, when the file
+    still reads the same with it (the data check makes any layout surprise harmless)."""
+    from mcpcred.parsing.toml import parse_toml
+
+    for change in changes:
+        if change.op != "set" or change.text is None:
+            continue
+        try:
+            document = parse_toml(out, "")
+            node = _resolve(document.root, change.pointer)
+            if node is None:
+                continue
+            start, end = extent(node)
+            candidate = out[:start] + change.text + out[end:]
+            if parse_toml(candidate, "").root.to_python() == document.root.to_python():
+                out = candidate
+        except McpcredError:
+            continue
+    return out
+
+
+def _apply_toml(text: str, changes: list[Change]) -> str:
+    import tomlkit
 
     crlf = "\r\n" in text
     doc: Any = tomlkit.parse(text)
@@ -220,28 +314,14 @@ def _apply_toml(text: str, changes: list[Change]) -> str:
         if change.op == "remove":
             del holder[key]
             continue
-        value: Any = change.value
-        if isinstance(value, list):
-            array = tomlkit.array()
-            array.extend(value)
-            existing = holder.get(key) if change.op == "set" else None
-            if isinstance(existing, Array) and "\n" in existing.as_string():
-                array.multiline(True)
-            value = array
-        elif isinstance(value, dict):
-            existing = holder.get(key) if change.op == "set" else None
-            if isinstance(existing, Table) and not existing.is_super_table():
-                # a [section] stays one (unwrap puts headers back where they were)
-                for name in list(existing.keys()):
-                    del existing[name]
-                for name, item in value.items():
-                    existing[name] = item
-                continue
-            table = tomlkit.inline_table()
-            table.update(value)
-            value = table
-        holder[key] = value
+        existing = None
+        if change.op == "set":
+            try:
+                existing = holder[key]
+            except (KeyError, IndexError, TypeError):
+                existing = None
+        _toml_put(holder, key, change.value, existing)
     out = tomlkit.dumps(doc)
     if crlf:
         out = re.sub(r"(?<!\r)\n", "\r\n", out)
-    return out
+    return _toml_texts(out, changes)

@@ -18,10 +18,16 @@ For a stdio server:
 - Codex additionally lets the shim see the session bus (``env_vars``) and gets
   a start-up timeout long enough for a keychain unlock.
 
-Remote servers have no command to wrap: a credential in their headers goes to
-the client's header-helper hook where the client has one (Claude Code
+Remote servers have no command to wrap. A credential in their headers only goes
+to the client's header-helper hook where the client has one (Claude Code
 ``headersHelper``, Codex ``http_headers_helper``), which runs ``mcpcred
-headers``; anything else is reported as not wrappable yet.
+headers``: the entry stays remote. Everywhere else (a credential in the URL, or
+a client without such a hook) the entry becomes a stdio entry in the client's
+own shape that runs the bridge, ``mcpcred shim --url URL --header "N: v"``, with
+references in place of the secrets (``mcpcred.wrap.bridge``); the entry as it
+was, secrets replaced by references, goes into the record so that unwrap can
+write it back exactly. Claude Desktop entries that run ``mcp-remote`` become
+bridge entries the same way.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from mcpcred.clients import BY_ID
 from mcpcred.clients.base import SHIM_SUBCOMMAND, is_wrapped
 from mcpcred.models import Pointer, ServerEntry
 from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, ScalarNode, pointer_index
+from mcpcred.wrap import bridge
 
 _CONTAINER_TOOLS = frozenset({"docker", "podman", "nerdctl"})
 _DOCKER_ENV = re.compile(r"^(--env=)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
@@ -67,6 +74,9 @@ class Change:
     op: str  # "set" | "add" | "remove"
     pointer: Pointer
     value: object = None
+    # For "set": the exact text to write when it reads back as ``value`` (unwrap gives a
+    # whole entry back as it was written, comments and layout included).
+    text: str | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -136,11 +146,16 @@ class Planner:
         shim: ShimSettings,
         namer: Namer,
         binds: dict[str, str] | None = None,
+        *,
+        bridge_remote: bool = False,
     ) -> None:
         self.auditor = auditor
         self.shim = shim
         self.namer = namer
         self.binds = dict(binds or {})
+        # every remote entry through the bridge (guard mode relays only what runs the shim),
+        # even without a credential in the file or where a header helper would do
+        self.bridge_remote = bridge_remote
 
     def plan(self, entry: ServerEntry) -> ServerPlan:
         """The plan for one entry (already wrapped entries get status ``wrapped``)."""
@@ -163,6 +178,10 @@ class Planner:
             plan = self._rewrapped(entry, hits, pointers)
             self._bind(entry, plan, pointers, kinds)
             return plan
+        if entry.client == "claude-desktop" and not self.binds:
+            converted = self._mcp_remote(entry, hits, pointers)
+            if converted is not None:
+                return converted
         if not isinstance(entry.command, ScalarNode) or not isinstance(entry.command.value, str):
             plan = ServerPlan(entry.name, "unwrappable")
             plan.notes.append("its command is not a string")
@@ -348,30 +367,71 @@ class Planner:
         pointers: dict[int, Pointer],
     ) -> ServerPlan:
         plan = ServerPlan(entry.name, "remote")
-        if not hits:
+        if not hits and not self.bridge_remote:
             return plan
         header_ids = {id(value): key.name for key, value in entry.headers}
+        url_id = id(entry.url) if entry.url is not None else None
         in_headers = all(id(item.node) in header_ids for item, _ in hits)
+        in_reach = all(id(item.node) in header_ids or id(item.node) == url_id for item, _ in hits)
         adapter = BY_ID.get(entry.client)
         helper_key = (adapter.header_helper if adapter else None) or ""
-        if not helper_key or not in_headers or helper_key in entry.node:
-            if all(hit.kind == WEAK_DEFAULT_KIND for _, hit in hits):
-                # A demo password (admin:admin@localhost) is not a leak: audit-config does
-                # not count the server as unwrapped, so wrap does not ask to rotate it.
-                plan.status = "weak"
-                plan.notes.append(
-                    "its only credential is a well-known default password, in a place this "
-                    "client gives mcpcred no way to fill in; left as it is (set a strong one "
-                    "if others can reach the service)"
+        if helper_key and in_headers and helper_key not in entry.node and not self.bridge_remote:
+            return self._helper(entry, hits, pointers, plan, helper_key, header_ids)
+        reason = None
+        if adapter is None or not adapter.bridge:
+            reason = "mcpcred does not know how this client starts a local (stdio) server"
+        elif not in_reach:
+            outside = dict.fromkeys(
+                str(item.pointer[len(entry.pointer)])
+                for item, _ in hits
+                if len(item.pointer) > len(entry.pointer)
+                and id(item.node) not in header_ids
+                and id(item.node) != url_id
+            )
+            reason = (
+                f"a credential in {', '.join(repr(k) for k in outside) or 'its settings'}, "
+                f"which is neither its URL nor the headers {adapter.display_name} sends"
+            )
+        else:
+            blockers = [k for k in adapter.bridge_blockers if k in entry.node]
+            if blockers:
+                reason = (
+                    f"it also uses {', '.join(blockers)}, which {adapter.display_name} "
+                    "resolves itself and a bridge entry cannot carry"
                 )
-                return plan
-            plan.status = "unwrappable"
-            where = "headers" if in_headers else "URL or settings"
+        weak = bool(hits) and all(hit.kind == WEAK_DEFAULT_KIND for _, hit in hits)
+        if reason is None and (self.bridge_remote or not weak):
+            return self._bridge(entry, hits, pointers, plan, header_ids)
+        if not hits:
+            plan.notes.append(f"not bridged: {reason}")
+            return plan
+        if weak:
+            # A demo password (admin:admin@localhost) is not a leak: audit-config does
+            # not count the server as unwrapped, so wrap does not ask to rotate it.
+            plan.status = "weak"
             plan.notes.append(
-                f"a credential in its {where} cannot be taken from mcpcred by this client yet; "
-                "rotate it and use the server's own sign-in (OAuth) if it offers one"
+                "its only credential is a well-known default password in its URL or "
+                "settings; left as it is, a remote entry (set a strong one if others can "
+                "reach the service, then run wrap again to move it)"
             )
             return plan
+        plan.status = "unwrappable"
+        plan.notes.append(
+            f"its credential stays in the file: {reason}; rotate it and use the "
+            "server's own sign-in (OAuth) if it offers one"
+        )
+        return plan
+
+    def _helper(
+        self,
+        entry: ServerEntry,
+        hits: list[tuple[SecretValue, Hit]],
+        pointers: dict[int, Pointer],
+        plan: ServerPlan,
+        helper_key: str,
+        header_ids: dict[int, str],
+    ) -> ServerPlan:
+        """Header secrets to the client's own helper hook: the entry stays remote."""
         plan.status = "wrap"
         helper_headers: list[str] = []
         for node, found in _by_node(hits):
@@ -388,7 +448,191 @@ class Planner:
         plan.changes.append(Change("add", (*entry.pointer, helper_key), helper))
         plan.record["headers_helper"] = True
         plan.record["header_order"] = [key.name for key, _ in entry.headers]
+        plan.record["original"] = {}  # the entry as it was: service fills it in (plan_wrap)
+        plan.notes.append(
+            f"stays a remote entry: {BY_ID[entry.client].display_name} asks "
+            f"`mcpcred headers` ({helper_key}) for the header when it connects"
+        )
         return plan
+
+    def _bridge(
+        self,
+        entry: ServerEntry,
+        hits: list[tuple[SecretValue, Hit]],
+        pointers: dict[int, Pointer],
+        plan: ServerPlan,
+        header_ids: dict[int, str],
+    ) -> ServerPlan:
+        """A remote entry becomes a stdio entry that runs the bridge (keychain at spawn)."""
+        adapter = BY_ID[entry.client]
+        replaced: dict[int, str] = {}
+        for node, found in _by_node(hits):
+            where = f"header {header_ids[id(node)]}" if id(node) in header_ids else "URL"
+            names = [self._name(entry, item, hit, plan, where) for item, hit in found]
+            replaced[id(node)] = _replace(str(node.value), found, names)
+            plan.scrub.append(Change("set", pointers[id(node)], replaced[id(node)]))
+        url_node = entry.url
+        if not isinstance(url_node, ScalarNode) or not isinstance(url_node.value, str):
+            return self._cannot(plan, "its URL is not a string")
+        headers: list[tuple[str, str]] = []
+        for key, value in entry.headers:
+            if not isinstance(value, ScalarNode) or not isinstance(value.value, str):
+                return self._cannot(plan, f"its header {key.name} is not a string")
+            headers.append((key.name, replaced.get(id(value), value.value)))
+        url = replaced.get(id(url_node), url_node.value)
+        return self._write_bridge(
+            entry, plan, url, headers, adapter.remote_transport(entry.node),
+            drop=set(adapter.remote_only_keys), allow_http=False,
+        )  # fmt: skip
+
+    def _write_bridge(
+        self,
+        entry: ServerEntry,
+        plan: ServerPlan,
+        url: str,
+        headers: list[tuple[str, str]],
+        transport: str,
+        *,
+        drop: set[str],
+        allow_http: bool,
+        env: dict[str, object] | None = None,
+    ) -> ServerPlan:
+        """Replace the whole entry by the client's stdio shape running ``shim --url``."""
+        adapter = BY_ID[entry.client]
+        refused = bridge.problem(url, headers)
+        if refused is not None:
+            return self._cannot(plan, refused)
+        plain = bridge.needs_allow_http(url)
+        prefix = self.shim.args(entry.name, entry.client)[:-1]
+        args = bridge.argv(prefix, url, headers, transport, allow_http=allow_http or plain)
+        new: dict[str, object] = {}
+        if adapter.stdio_type:
+            new["type"] = adapter.stdio_type
+        new["command"] = self.shim.executable
+        new["args"] = args
+        for key, value in entry.node.members:
+            if key.name in drop or key.name in ("type", "command", "args") or key.name in new:
+                continue
+            new[key.name] = env if key.name == "env" and env is not None else value.to_python()
+        if env is not None and "env" in new and not env:
+            del new["env"]  # every variable it held went into the bridge's headers
+        if entry.client == "codex" and self.shim.linux:
+            present = new.get("env_vars")
+            names = list(present) if isinstance(present, list) else []
+            new["env_vars"] = [*names, *(n for n in CODEX_ENV_VARS if n not in names)]
+            if "startup_timeout_ms" not in new:
+                current = new.get("startup_timeout_sec")
+                if not isinstance(current, int | float) or current < CODEX_MIN_STARTUP_SEC:
+                    new["startup_timeout_sec"] = CODEX_MIN_STARTUP_SEC
+        plan.status = "wrap"
+        plan.changes.append(Change("set", entry.pointer, new))
+        plan.record["original"] = {}  # the entry as it was: service fills it in (plan_wrap)
+        plan.notes.append(
+            f"becomes a local (stdio) entry running the mcpcred bridge to {_origin(url)}; "
+            f"{adapter.display_name} starts it like any local server"
+        )
+        if plain:
+            plan.notes.append(
+                "it is reached over plain http:// (--allow-http keeps it working); its "
+                "credential travels unencrypted: use https:// if the server offers it"
+            )
+        return plan
+
+    @staticmethod
+    def _cannot(plan: ServerPlan, reason: str) -> ServerPlan:
+        plan.status = "unwrappable"
+        plan.changes = []
+        plan.scrub = []
+        plan.moves = []
+        plan.notes.append(f"its credential stays in the file: {reason}")
+        return plan
+
+    # -- mcp-remote (Claude Desktop) ----------------------------------------------------
+    def _mcp_remote(
+        self,
+        entry: ServerEntry,
+        hits: list[tuple[SecretValue, Hit]],
+        pointers: dict[int, Pointer],
+    ) -> ServerPlan | None:
+        """An entry running ``mcp-remote URL`` becomes a bridge entry; None if it is not one.
+
+        Header values (``--header "Authorization:${AUTH}"`` with ``AUTH`` in ``env``, or a
+        literal value) get references for their secrets; without any credential the
+        server signs in with OAuth, which the bridge gets from ``mcpcred login``.
+        """
+        command = entry.command_text()
+        if command is None:
+            return None
+        texts = [a.value if isinstance(a, ScalarNode) and isinstance(a.value, str) else None
+                 for a in entry.args]  # fmt: skip
+        parsed = bridge.parse_mcp_remote(command, texts)
+        if parsed is None:
+            return None
+        if isinstance(parsed, str):
+            plan = self._stdio(entry, hits, pointers, {})
+            plan.notes.append(f"runs mcp-remote, wrapped as a command: {parsed}")
+            return plan
+        env_nodes = {key.name: node for key, node in entry.env}
+        arg_ids = {id(a): i for i, a in enumerate(entry.args)}
+        url_node = entry.args[parsed.url]
+        header_args = {index for index, _, _ in parsed.headers}
+        allowed = {id(url_node), *(id(entry.args[i]) for i in header_args)}
+        allowed |= {id(n) for n in env_nodes.values()}
+        if any(id(item.node) not in allowed for item, _ in hits):
+            plan = self._stdio(entry, hits, pointers, {})
+            plan.notes.append(
+                "runs mcp-remote, wrapped as a command: a credential sits outside its URL, "
+                "headers and env"
+            )
+            return plan
+        plan = ServerPlan(entry.name, "wrap")
+        replaced: dict[int, str] = {}
+        for node, found in _by_node(hits):
+            where = _where(node, found[0][0], arg_ids)
+            names = [self._name(entry, item, hit, plan, where) for item, hit in found]
+            replaced[id(node)] = _replace(str(node.value), found, names)
+            plan.scrub.append(Change("set", pointers[id(node)], replaced[id(node)]))
+        env: dict[str, str] = {}
+        for name, env_node in env_nodes.items():
+            if isinstance(env_node, ScalarNode) and isinstance(env_node.value, str):
+                env[name] = replaced.get(id(env_node), env_node.value)
+        headers: list[tuple[str, str]] = []
+        used: set[str] = set()
+        for index, name, _value in parsed.headers:
+            raw = replaced.get(id(entry.args[index]), str(texts[index]))
+            value = bridge.expand(raw.partition(":")[2].strip(), env)
+            if value is None:
+                fallback = self._stdio(entry, hits, pointers, {})
+                fallback.notes.append(
+                    f"runs mcp-remote, wrapped as a command: its header {name} takes a "
+                    "variable from the client's environment, which the bridge does not read"
+                )
+                return fallback
+            used.update(bridge.variables(raw))
+            headers.append((name, value))
+        url = replaced.get(id(url_node), str(texts[parsed.url]))
+        # no header and no key in the URL: mcp-remote signed in with OAuth itself
+        if not headers and not references.find(url):
+            login = bridge.login_name(entry.name)
+            headers.append(("Authorization", "Bearer " + references.embedded(login, "oauth")))
+            plan.notes.append(
+                f"mcp-remote signed in with OAuth; the bridge uses mcpcred's login '{login}': "
+                f"run `mcpcred login {shlex.quote(url)} --name {login}` before restarting "
+                "Claude Desktop (`mcpcred login --import-mcp-remote` takes over mcp-remote's "
+                "saved tokens instead)"
+            )
+        remaining: dict[str, object] | None = None
+        if isinstance(entry.node.get("env"), ObjectNode):
+            # variables the headers used went into them; mcp-remote's others stay
+            remaining = {
+                k: env[k] if k in env else held.to_python()
+                for k, held in env_nodes.items()
+                if k not in used
+            }
+        return self._write_bridge(
+            entry, plan, url, headers, parsed.transport, drop=set(), allow_http=parsed.allow_http,
+            env=remaining,
+        )  # fmt: skip
 
     # -- naming ----------------------------------------------------------------------
     def _name(
@@ -499,6 +743,13 @@ def _args_node(entry: ServerEntry) -> ArrayNode | None:
             if isinstance(args, ArrayNode):
                 return args
     return None
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: what a message may show of it (no path, no query)."""
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}{sep}{host}" if sep else "the server"
 
 
 def _command_line(argv: list[str]) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -246,9 +247,10 @@ def plan_wrap(
     settings: ShimSettings,
     namer: SecretNamer,
     binds: dict[str, str] | None = None,
+    bridge_remote: bool = False,
 ) -> list[FilePlan]:
     """Plan the whole run; raises before anything is changed if a file cannot be used."""
-    planner = Planner(Auditor(host), settings, namer, binds)
+    planner = Planner(Auditor(host), settings, namer, binds, bridge_remote=bridge_remote)
 
     def backup_text(document: Document, server_plans: list[ServerPlan]) -> str:
         # the file with its secrets replaced by references, and nothing else changed
@@ -257,9 +259,53 @@ def plan_wrap(
         edit.verify(scrubbed, document.format, document.source.path or "", scrub)
         return scrubbed
 
-    return _plan_files(
-        adapter, host, config, servers, lambda entry, _path: planner.plan(entry), backup_text
-    )
+    def plan_entry(entry: ServerEntry, _path: str) -> ServerPlan:
+        plan = planner.plan(entry)
+        if plan.record.get("original") == {}:
+            plan.record["original"] = original_entry(entry, plan.scrub)
+        return plan
+
+    return _plan_files(adapter, host, config, servers, plan_entry, backup_text)
+
+
+def original_entry(entry: ServerEntry, scrub: list[Change]) -> dict[str, object]:
+    """The entry as the file holds it, secrets replaced by references: what unwrap writes back.
+
+    Only the secret strings change (each literal re-written as a JSON string, which TOML
+    basic strings read the same), so the text keeps the entry's comments and layout. The
+    text is kept only if the file reads as planned with it; the value always.
+    """
+    document = entry.document
+    text = document.source.text
+    splices = []
+    for change in scrub:
+        node = edit.resolve(document.root, change.pointer)
+        if change.op != "set" or not isinstance(node, ScalarNode):
+            continue
+        splices.append((node.start, node.end, json.dumps(change.value, ensure_ascii=False)))
+    for start, end, literal in sorted(splices, reverse=True):
+        text = text[:start] + literal + text[end:]
+    value: object = None
+    kept: str | None = None
+    try:
+        fresh = parse(document.source.path or "", text)
+        node = edit.resolve(fresh.root, entry.pointer)
+        planned = all(
+            edit.resolve(fresh.root, c.pointer) is not None
+            and edit.resolve(fresh.root, c.pointer).to_python() == c.value  # type: ignore[union-attr]
+            for c in scrub
+            if c.op == "set"
+        )
+        if node is not None and planned:
+            start, end = edit.extent(node)
+            value, kept = node.to_python(), text[start:end]
+    except McpcredError:
+        pass
+    if value is None:  # pragma: no cover - a literal the parser reads differently
+        scrubbed = parse(document.source.path or "", edit.apply(document, scrub))
+        node = edit.resolve(scrubbed.root, entry.pointer)
+        value = node.to_python() if node is not None else entry.node.to_python()
+    return {"value": value, "text": kept}
 
 
 def _plan_files(
@@ -502,6 +548,145 @@ def _after_writes(exc: McpcredError | OSError, plan: FilePlan, outcome: Outcome)
     )
 
 
+# -- adding a remote server as a bridge entry (Claude Desktop) ------------------------------
+_SCHEMES = ("Bearer ", "Basic ", "Token ", "token ", "bearer ")
+
+
+def plan_add_remote(
+    adapter: ClientAdapter,
+    host: Host,
+    *,
+    config: str | None,
+    name: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    secret_header: tuple[str, str] | None,
+    oauth: bool,
+    transport: str,
+    allow_http: bool,
+    settings: ShimSettings,
+    namer: SecretNamer,
+) -> list[FilePlan]:
+    """Plan a new bridge entry for a remote server (``wrap claude-desktop --remote``).
+
+    Claude Desktop reads no remote entries from its file; a stdio entry running
+    the bridge is how it reaches one. The URL and plain headers come from the
+    command line, so they must not hold a credential (they would be in the shell's
+    history); a secret header value comes from stdin or a prompt (``secret_header``)
+    and goes to the keychain; ``oauth`` uses the login of the same name.
+    """
+    from mcpcred.wrap import bridge
+
+    if adapter.id != "claude-desktop":
+        raise UsageError(
+            "--remote adds servers to Claude Desktop only",
+            hint=f"{adapter.display_name} has remote entries of its own: add the server "
+            f"there, then run `mcpcred wrap {adapter.id}` to move its credentials",
+        )
+    if not references.valid_name(name):
+        raise UsageError(
+            f"--name {name!r}: use lower-case letters, digits, '.', '_' and '-' (1-64)",
+            hint="it names the entry, and the login a bridge with --oauth uses",
+        )
+    if transport not in bridge.TRANSPORTS:
+        raise UsageError(f"--transport {transport!r}: choose auto, http or sse")
+    if not re.match(r"^https?://[^/?#\s]+", url, re.IGNORECASE):
+        raise UsageError("--remote needs an http:// or https:// URL")
+    if bridge.needs_allow_http(url) and not allow_http:
+        raise UsageError(
+            "the URL is plain http:// to another host: the credential would travel unencrypted",
+            hint="use https://, or pass --allow-http if you accept that",
+        )
+    auditor = Auditor(host)
+    if auditor.detector.scan(url, None, "url"):
+        raise UsageError(
+            "the URL holds a credential, and a command line ends up in shell history and "
+            "process lists; rotate it",
+            hint='put the server in the file as {"url": ...} by hand and run `mcpcred wrap '
+            "claude-desktop`, which moves the URL's credential to the keychain",
+        )
+    for header, value in headers:
+        if auditor.detector.scan(value, header, "header"):
+            raise UsageError(
+                f"--header {header}: its value looks like a credential, and a command line "
+                "ends up in shell history and process lists; rotate it",
+                hint=f"pass it on stdin instead: --header-from-stdin {header}",
+            )
+    plan = ServerPlan(name, "wrap")
+    all_headers = list(headers)
+    if secret_header is not None:
+        header, value = secret_header
+        scheme = next((p for p in _SCHEMES if value.startswith(p) and len(value) > len(p)), "")
+        secret = value[len(scheme) :]
+        hits = auditor.detector.scan(secret, header, "header")
+        kind = hits[0].kind if len(hits) == 1 and hits[0].secret == secret else "generic-secret"
+        stored = namer(secret, kind, name, header)
+        plan.moves.append(Move(stored, secret, name, f"header {header}", kind))
+        reference = references.embedded(stored) if scheme else references.whole(stored)
+        all_headers.append((header, scheme + reference))
+    if oauth:
+        if any(h.lower() == "authorization" for h, _ in all_headers):
+            raise UsageError("--oauth sets the Authorization header: do not pass one too")
+        login = bridge.login_name(name)
+        all_headers.append(("Authorization", "Bearer " + references.embedded(login, "oauth")))
+        plan.notes.append(
+            f"signs in with OAuth through mcpcred's login '{login}': run "
+            f"`mcpcred login {shlex.quote(url)} --name {login}` before restarting Claude Desktop"
+        )
+    prefix = settings.args(name, adapter.id)[:-1]
+    entry = {
+        "command": settings.executable,
+        "args": bridge.argv(prefix, url, all_headers, transport, allow_http=allow_http),
+    }
+    candidates = locations(adapter, host, config)
+    if not candidates:
+        raise UsageError(
+            f"no config file of {adapter.display_name} was found",
+            hint="start Claude Desktop once (Settings > Developer > Edit Config creates it), "
+            "or name one with --config FILE",
+        )
+    location = candidates[0]
+    snapshot = files.read(location.path)
+    document = snapshot.document
+    servers = document.root.get("mcpServers")
+    if isinstance(servers, ObjectNode):
+        if name in servers:
+            raise UsageError(
+                f"{adapter.display_name} already has a server named {name!r}",
+                hint="choose another --name, or run `mcpcred wrap claude-desktop` to move the "
+                "credentials of the one that is there",
+            )
+        change = Change("add", ("mcpServers", name), entry)
+    elif servers is None:
+        change = Change("add", ("mcpServers",), {name: entry})
+    else:
+        raise ConfigError(f"{location.path}: mcpServers is not an object; not rewritten")
+    plan.changes.append(change)
+    plan.notes.insert(0, f"a local (stdio) entry running the mcpcred bridge to {_origin_of(url)}")
+    new_text = edit.apply(document, [change])
+    edit.verify(new_text, document.format, location.path, [change])
+    files.check_writable(snapshot)
+    shown = display_path(location.path, host)
+    original = document.source.text
+    return [
+        FilePlan(
+            location,
+            shown,
+            snapshot,
+            [plan],
+            new_text,
+            without_secrets(original, location, adapter, auditor),
+            secrets_in(document, location, adapter, auditor),
+        )
+    ]
+
+
+def _origin_of(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0].rsplit("@", 1)[-1]
+    return f"{scheme}://{host}"
+
+
 # -- unwrap ------------------------------------------------------------------------------
 def plan_unwrap(
     adapter: ClientAdapter,
@@ -545,7 +730,35 @@ def _unwrap_entry(
     adapter = BY_ID.get(entry.client)
     helper_key = (adapter.header_helper if adapter else None) or ""
     helper = entry.node.get(helper_key) if helper_key else None
-    if entry.transport == "stdio" and is_wrapped(entry):
+    original = record.get("original")
+    helped = record.get("headers_helper") and isinstance(helper, ScalarNode)
+    if isinstance(original, dict) and "value" in original and (is_wrapped(entry) or helped):
+        moved = _url_moved(entry, original["value"], adapter)
+        if moved:
+            plan.status = "kept"
+            plan.notes.append(
+                f"its URL was changed since wrap ({moved}); unwrap would write back the entry "
+                "as it was before wrap and undo that: edit it by hand"
+            )
+            return plan
+        text = original.get("text")
+        plan.changes.append(
+            Change(
+                "set",
+                entry.pointer,
+                original["value"],
+                text=text if isinstance(text, str) else None,
+            )
+        )
+    elif entry.transport == "stdio" and is_wrapped(entry) and "--url" in entry.arg_texts():
+        plan.status = "kept"
+        plan.notes.append(
+            "it runs the mcpcred bridge, and mcpcred has no record of the entry it replaced "
+            "(added with `mcpcred wrap claude-desktop --remote`, or the record is gone); "
+            "edit it by hand, or remove it"
+        )
+        return plan
+    elif entry.transport == "stdio" and is_wrapped(entry):
         _restore_command(entry, record, plan, pointers)
     elif record.get("headers_helper") and isinstance(helper, ScalarNode):
         _restore_headers(entry, helper_key, str(helper.value), record, plan, pointers)
@@ -565,6 +778,24 @@ def _unwrap_entry(
     if not plan.changes:
         plan.status = "not-wrapped"
     return plan
+
+
+def _url_moved(entry: ServerEntry, before: object, adapter: ClientAdapter | None) -> str:
+    """How a bridge entry's ``--url`` differs from the URL its recorded entry had ("" if not).
+
+    The record gives back the entry as it was before wrap: an edit made to the bridge
+    entry since (the server moved) would silently go. Both hold the same references,
+    so any difference is an edit. Origins only: a URL may hold a reference's text.
+    """
+    args = entry.arg_texts()
+    if "--url" not in args or not isinstance(before, dict) or adapter is None:
+        return ""
+    now = args[args.index("--url") + 1] if args.index("--url") + 1 < len(args) else ""
+    was = next((before[k] for k in adapter.url_keys if isinstance(before.get(k), str)), None)
+    if was is None or was == now:
+        return ""
+    old, new = _origin_of(str(was)), _origin_of(now)
+    return f"{old} -> {new}" if old != new else f"another path or query at {new}"
 
 
 def _references_after(
@@ -761,18 +992,39 @@ def _restore_values(
         change = Change("set", pointer, restored)
         plan.changes.append(change)
     for change in plan.changes:
-        if change.op in ("set", "add") and isinstance(change.value, list):
-            change.value = [
-                references.substitute(v, value_of) if isinstance(v, str) else v
-                for v in change.value
-            ]
-        elif change.op in ("set", "add") and isinstance(change.value, dict):
-            change.value = {
-                k: references.substitute(v, value_of) if isinstance(v, str) else v
-                for k, v in change.value.items()
-            }
-        elif change.op in ("set", "add") and isinstance(change.value, str):
-            change.value = references.substitute(change.value, value_of)
+        if change.op in ("set", "add"):
+            change.value = _substituted(change.value, value_of)
+        if change.text is not None:
+            change.text = _substituted_text(change.text, value_of)
+
+
+def _substituted(value: object, lookup: Callable[[str, str], str]) -> object:
+    """``value`` with every reference in its strings, at any depth, replaced by ``lookup``."""
+    if isinstance(value, str):
+        return references.substitute(value, lookup)
+    if isinstance(value, list):
+        return [_substituted(v, lookup) for v in value]
+    if isinstance(value, dict):
+        return {k: _substituted(v, lookup) for k, v in value.items()}
+    return value
+
+
+_WHOLE_IN_TEXT = re.compile(
+    r"(?<=[\"'])mcpcred:(?P<kind>[a-z]+)/(?P<name>" + references.NAME_PATTERN
+    + r"(?:/" + references.NAME_PATTERN + r")?)(?=[\"'])"
+)  # fmt: skip
+
+
+def _substituted_text(text: str, lookup: Callable[[str, str], str]) -> str:
+    """A config text with the references inside its string literals replaced by values,
+    escaped as JSON (which TOML basic strings read the same); a value that does not read
+    back right makes the edit fall back to rendering the value (see ``edit``)."""
+
+    def escaped(kind: str, name: str) -> str:
+        return json.dumps(lookup(kind, name), ensure_ascii=False)[1:-1]
+
+    text = references.substitute("x" + text, escaped)[1:] if "{{mcpcred:" in text else text
+    return _WHOLE_IN_TEXT.sub(lambda m: escaped(m["kind"], m["name"]), text)
 
 
 # -- helpers -----------------------------------------------------------------------------

@@ -37,6 +37,8 @@ TESTED_HERE = {
     "secret/authorization-header",
     # tests/audit/test_weak_defaults.py
     "secret/weak-default-credential",
+    # tests/audit/test_token_files.py
+    "secret/mcp-remote-token-file",
 }
 
 
@@ -317,7 +319,9 @@ def test_utf16_file_with_bom_is_read(project: Path) -> None:
     assert "secret/generic-secret" in {f.rule for f in _scan(project)}
 
 
-def test_fix_hint_names_wrap_for_stdio_and_the_client_syntax_for_remote(project: Path) -> None:
+def test_fix_hint_names_wrap_for_stdio_and_remote_and_the_client_syntax_when_wrap_cannot(
+    project: Path,
+) -> None:
     (project / ".cursor").mkdir()
     (project / ".cursor" / "mcp.json").write_text(
         json.dumps(
@@ -328,6 +332,12 @@ def test_fix_hint_names_wrap_for_stdio_and_the_client_syntax_for_remote(project:
                         "url": "https://x.example/mcp",
                         "headers": {"Authorization": f"Bearer {SECRET}"},
                     },
+                    # Cursor signs in with its own static OAuth client: a bridge cannot
+                    "signed": {
+                        "url": "https://y.example/mcp",
+                        "headers": {"Authorization": f"Bearer {SECRET}"},
+                        "auth": {"CLIENT_ID": "abc"},
+                    },
                 }
             }
         )
@@ -337,4 +347,8 @@ def test_fix_hint_names_wrap_for_stdio_and_the_client_syntax_for_remote(project:
         fixes["my docs"]
         == "Rotate it, then move it into the OS keychain: mcpcred wrap cursor --server 'my docs'"
     )
-    assert fixes["remote"] is not None and "${env:" in fixes["remote"]
+    # the bridge takes a remote entry's header (wrap.plan._remote)
+    assert fixes["remote"] == (
+        "Rotate it, then move it into the OS keychain: mcpcred wrap cursor --server remote"
+    )
+    assert fixes["signed"] is not None and "${env:" in fixes["signed"]

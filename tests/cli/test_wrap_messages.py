@@ -28,7 +28,8 @@ def test_nothing_to_change_says_what_was_left_and_why(
     keychain: dict[str, str], config: Path
 ) -> None:
     token = tokengen.generate("openai-api-key", random.Random(2))
-    remote = {"type": "sse", "url": f"https://mcp.example.com/sse?key={token}"}
+    # an OAuth client secret: neither a header nor the URL, so no bridge can take it
+    remote = {"type": "sse", "url": "https://mcp.example.com/sse", "oauth": {"clientSecret": token}}
     config.write_text(json.dumps({"mcpServers": {"search": remote}}))
     result = run("wrap", "claude-desktop", "--yes")
     assert result.code == 0, result.stderr
@@ -67,7 +68,7 @@ def test_status_flags_references_a_server_gets_as_text(
 
 def test_a_run_that_writes_names_what_it_left(keychain: dict[str, str], config: Path) -> None:
     token = tokengen.generate("openai-api-key", random.Random(6))
-    remote = {"type": "sse", "url": f"https://mcp.example.com/sse?key={token}"}
+    remote = {"type": "sse", "url": "https://mcp.example.com/sse", "oauth": {"clientSecret": token}}
     servers = {"search": remote, "memory": {"command": "npx"}}
     config.write_text(json.dumps({"mcpServers": servers}))
     result = run("wrap", "claude-desktop", "--yes")

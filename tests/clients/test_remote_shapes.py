@@ -1,0 +1,64 @@
+"""Each client's remote entry shapes: read as remote, with their URL, headers and transport.
+
+``wrap`` turns them into bridge entries with ``--transport`` taken from what the
+entry says (``ClientAdapter.remote_transport``); a wrong reading here would send
+the bridge the wrong way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcpcred.clients import BY_ID
+from mcpcred.models import ConfigLocation
+from mcpcred.parsing.jsonc import parse_jsonc
+from mcpcred.parsing.toml import parse_toml
+
+CASES = [
+    ("cursor", '{"mcpServers": {"s": {"url": "https://a/mcp", "headers": {"A": "b"}}}}', "auto"),
+    ("cursor", '{"mcpServers": {"s": {"type": "sse", "url": "https://a/sse"}}}', "sse"),
+    ("cursor", '{"mcpServers": {"s": {"type": "streamable-http", "url": "https://a"}}}', "http"),
+    ("vscode", '{"servers": {"s": {"type": "http", "url": "https://a", "headers": {}}}}', "auto"),
+    ("vscode", '{"servers": {"s": {"type": "sse", "url": "https://a"}}}', "sse"),
+    (
+        "windsurf",
+        '{"mcpServers": {"s": {"serverUrl": "https://a", "headers": {"A": "b"}}}}',
+        "auto",
+    ),
+    (
+        "gemini-cli",
+        '{"mcpServers": {"s": {"httpUrl": "https://a", "headers": {"A": "b"}}}}',
+        "http",
+    ),
+    ("gemini-cli", '{"mcpServers": {"s": {"url": "https://a/sse"}}}', "sse"),
+    ("gemini-cli", '{"mcpServers": {"s": {"url": "https://a", "type": "http"}}}', "http"),
+    ("zed", '{"context_servers": {"s": {"url": "https://a", "headers": {"A": "b"}}}}', "auto"),
+    ("claude-code", '{"mcpServers": {"s": {"type": "http", "url": "https://a"}}}', "http"),
+    ("claude-code", '{"mcpServers": {"s": {"type": "sse", "url": "https://a"}}}', "sse"),
+    ("claude-desktop", '{"mcpServers": {"s": {"url": "https://a"}}}', "auto"),
+    ("codex", '[mcp_servers.s]\nurl = "https://a"\nhttp_headers = { A = "b" }\n', "http"),
+]
+
+
+@pytest.mark.parametrize(("client", "text", "transport"), CASES)
+def test_remote_shapes_are_read_with_their_transport(
+    client: str, text: str, transport: str, tmp_path: Path
+) -> None:
+    adapter = BY_ID[client]
+    fmt = "toml" if client == "codex" else "jsonc"
+    path = str(tmp_path / ("config.toml" if fmt == "toml" else "config.json"))
+    document = parse_toml(text, path) if fmt == "toml" else parse_jsonc(text, path)
+    (entry,) = adapter.servers(document, ConfigLocation(client, path, "user", fmt))
+    assert entry.transport == "remote"
+    assert entry.url is not None and entry.url.to_python().startswith("https://a")
+    assert adapter.remote_transport(entry.node) == transport
+    assert adapter.bridge
+    # a bridge entry drops what only a remote entry means, and keeps no url key
+    assert set(adapter.url_keys) <= set(adapter.remote_only_keys)
+    assert set(adapter.header_keys) <= set(adapter.remote_only_keys)
+
+
+def test_the_generic_adapter_writes_no_bridge() -> None:
+    assert not BY_ID["generic"].bridge

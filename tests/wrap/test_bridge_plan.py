@@ -1,0 +1,237 @@
+"""Planning bridge entries: mcp-remote command lines, edge cases, what is left and why."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mcpcred.clients import BY_ID
+from mcpcred.host import Host
+from mcpcred.keychain.index import SecretIndex
+from mcpcred.keychain.store import SecretStore
+from mcpcred.wrap import bridge, service
+from mcpcred.wrap.plan import ShimSettings
+from tests.support import tokengen
+from tests.support.memkeyring import MemoryKeyring
+
+SHIM = "/opt/mcpcred"
+
+
+def _plan(tmp_path: Path, client: str, servers: dict[str, Any]) -> service.FilePlan:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"mcpServers": servers}, indent=2))
+    store = SecretStore(MemoryKeyring())
+    (plan,) = service.plan_wrap(
+        BY_ID[client],
+        Host.current(),
+        config=str(path),
+        servers=[],
+        settings=ShimSettings(SHIM, None, None, linux=True),
+        namer=service.SecretNamer(store, SecretIndex(tmp_path / "i.json")),
+    )
+    return plan
+
+
+def _entry(plan: service.FilePlan, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(plan.new_text)["mcpServers"][name]
+    return result
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "url_index"),
+    [
+        ("npx", ["-y", "mcp-remote", "https://a.example/mcp"], 2),
+        ("npx", ["mcp-remote@0.1.29", "https://a.example/mcp", "9876"], 1),
+        ("cmd", ["/c", "npx", "-y", "mcp-remote", "https://a.example/mcp"], 4),
+        ("/usr/local/bin/mcp-remote", ["https://a.example/mcp", "--debug"], 0),
+        ("bunx.cmd", ["mcp-remote", "https://a.example/mcp", "--host", "127.0.0.1"], 1),
+    ],
+)
+def test_mcp_remote_command_lines_are_read(command: str, args: list[str], url_index: int) -> None:
+    parsed = bridge.parse_mcp_remote(command, list(args))
+    assert isinstance(parsed, bridge.McpRemote)
+    assert parsed.url == url_index
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "reason"),
+    [
+        ("npx", ["mcp-remote", "https://a/mcp", "--static-oauth-client-info", "{}"], "option"),
+        ("npx", ["mcp-remote", "https://a/mcp", "--transport", "websocket"], "--transport"),
+        ("npx", ["mcp-remote", "--header", "A: b", "https://a/mcp"], "URL does not come"),
+        ("npx", ["mcp-remote", "ftp://a"], "not an http(s) URL"),
+        ("npx", ["mcp-remote", "https://a/mcp", "--header", "nocolon"], "'Name: value'"),
+        ("npx", ["mcp-remote", "https://a/mcp", None], "not a string"),
+        ("npx", ["mcp-remote"], "no URL"),
+    ],
+)
+def test_mcp_remote_options_the_bridge_lacks_are_named(
+    command: str, args: list[str | None], reason: str
+) -> None:
+    parsed = bridge.parse_mcp_remote(command, args)
+    assert isinstance(parsed, str) and reason in parsed
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [("npx", ["-y", "@modelcontextprotocol/server-github"]), ("node", ["mcp-remote.js"])],
+)
+def test_other_commands_are_not_mcp_remote(command: str, args: list[str | None]) -> None:
+    assert bridge.parse_mcp_remote(command, args) is None
+
+
+def test_a_whole_reference_inside_a_longer_header_becomes_embedded(tmp_path: Path) -> None:
+    token = tokengen.generate("github-pat", random.Random(1))
+    servers = {
+        "gh": {
+            "command": "npx",
+            "args": ["mcp-remote", "https://api.example.com/mcp", "--header",
+                     "Authorization: Bearer ${GH}"],
+            "env": {"GH": token, "NODE_OPTIONS": "--max-old-space-size=512"},
+        }
+    }  # fmt: skip
+    plan = _plan(tmp_path, "claude-desktop", servers)
+    entry = _entry(plan, "gh")
+    assert token not in plan.new_text
+    args = entry["args"]
+    assert args[args.index("--header") + 1] == "Authorization: Bearer {{mcpcred:secret/github-pat}}"
+    assert entry["env"] == {"NODE_OPTIONS": "--max-old-space-size=512"}  # unused stays
+
+
+def test_mcp_remote_that_cannot_be_bridged_is_wrapped_as_a_command(tmp_path: Path) -> None:
+    token = tokengen.generate("github-pat", random.Random(2))
+    servers = {
+        "gh": {
+            "command": "npx",
+            "args": ["mcp-remote", "https://api.example.com/mcp", "--header",
+                     "Authorization:${FROM_SHELL}", "--resource", "https://x"],
+            "env": {"OTHER": token},
+        },
+        "var": {
+            "command": "npx",
+            "args": ["mcp-remote", "https://api.example.com/mcp", "--header",
+                     "Authorization:${FROM_SHELL}"],
+            "env": {"OTHER": token},
+        },
+    }  # fmt: skip
+    plan = _plan(tmp_path, "claude-desktop", servers)
+    notes = {s.name: " ".join(s.notes) for s in plan.servers}
+    assert "--resource has no equivalent in the bridge" in notes["gh"]
+    assert "takes a variable from the client's environment" in notes["var"]
+    for name in ("gh", "var"):
+        entry = _entry(plan, name)
+        assert entry["args"][entry["args"].index("--") + 1] == "npx"  # the command, wrapped
+        assert entry["env"]["OTHER"] == "mcpcred:secret/github-pat"
+    assert token not in plan.new_text
+
+
+def test_plain_http_to_another_host_keeps_working_and_says_so(tmp_path: Path) -> None:
+    key = tokengen.random_string(random.Random(3), "abcdefghijklmnopqrstuvwxyz0123456789", 32)
+    servers = {
+        "lan": {"url": f"http://mcp.internal.example:8080/mcp?api_key={key}"},
+        "local": {"url": f"http://127.0.0.1:8080/mcp?api_key={key}"},
+    }
+    plan = _plan(tmp_path, "cursor", servers)
+    lan, local = _entry(plan, "lan")["args"], _entry(plan, "local")["args"]
+    assert lan[-1] == "--allow-http" and "--allow-http" not in local
+    notes = {s.name: " ".join(s.notes) for s in plan.servers}
+    assert "travels unencrypted" in notes["lan"] and "unencrypted" not in notes["local"]
+
+
+def test_a_header_that_is_not_a_string_leaves_the_entry_whole(tmp_path: Path) -> None:
+    token = tokengen.generate("github-pat", random.Random(4))
+    servers = {"x": {"url": "https://x.example/mcp", "headers": {"A": f"Bearer {token}", "N": 3}}}
+    plan = _plan(tmp_path, "windsurf", servers)
+    (server,) = plan.servers
+    assert server.status == "unwrappable" and not server.moves and not plan.changed
+    assert "header N is not a string" in server.notes[0]
+
+
+def test_login_names_follow_the_reference_pattern() -> None:
+    assert bridge.login_name("My Notion!") == "my-notion"
+    assert bridge.login_name("linear.app") == "linear.app"
+    assert bridge.login_name("***") == "remote"
+    assert len(bridge.login_name("a" * 200)) == 60
+    # a built-in provider's name is its own login; a server's login gets -mcp (mcpcred login)
+    assert bridge.login_name("GitHub") == "github-mcp"
+    assert bridge.login_name("jira") == "jira-mcp"
+
+
+@pytest.mark.parametrize(
+    ("url", "needs"),
+    [
+        ("http://localhost:3000/mcp", False),
+        ("http://127.0.0.5/mcp", False),
+        ("http://[::1]:8/mcp", False),
+        ("http://user:pw@example.com/mcp", True),
+        ("https://example.com/mcp", False),
+        ("HTTP://Example.com", True),
+    ],
+)
+def test_allow_http_is_needed_off_loopback_only(url: str, needs: bool) -> None:
+    assert bridge.needs_allow_http(url) is needs
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "reason"),
+    [
+        ("unix:///run/mcp.sock", {"Authorization": "Bearer {t}"}, "not http:// or https://"),
+        ("https://x.example/mcp", {"X:Y": "Bearer {t}"}, "is not one HTTP allows"),
+        ("https://x.example/mcp", {"A": "Bearer {t}", "B": "v\r\nInjected: 1"}, "line break"),
+    ],
+)
+def test_what_the_bridge_could_not_send_as_is_stays_in_the_file(
+    tmp_path: Path, url: str, headers: dict[str, str], reason: str
+) -> None:
+    token = tokengen.generate("github-pat", random.Random(5))
+    filled = {k: v.replace("{t}", token) for k, v in headers.items()}
+    plan = _plan(tmp_path, "cursor", {"x": {"url": url, "headers": filled}})
+    (server,) = plan.servers
+    assert server.status == "unwrappable" and not plan.changed and not server.moves
+    assert reason in server.notes[0]
+
+
+def test_only_an_mcp_remote_entry_without_headers_signs_in_with_oauth(tmp_path: Path) -> None:
+    token = tokengen.generate("github-pat", random.Random(6))
+    servers = {
+        "oauth": {"command": "npx", "args": ["mcp-remote", "https://a.example/mcp"],
+                  "env": {"UNUSED_TOKEN": token}},
+        "keyed": {"command": "npx", "args": ["mcp-remote", "https://b.example/mcp",
+                                             "--header", "X-Team: core"]},
+    }  # fmt: skip
+    plan = _plan(tmp_path, "claude-desktop", servers)
+    oauth, keyed = _entry(plan, "oauth")["args"], _entry(plan, "keyed")["args"]
+    assert "Authorization: Bearer {{mcpcred:oauth/oauth}}" in oauth
+    assert [a for a in keyed if a.startswith("Authorization")] == []
+    assert token not in plan.new_text
+
+
+def test_unwrap_keeps_a_bridge_entry_whose_url_was_edited_since_wrap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record holds the entry before wrap: writing it back would undo the user's edit."""
+    monkeypatch.setenv("MCPCRED_DATA_DIR", str(tmp_path / "data"))
+    token = tokengen.generate("github-pat", random.Random(9))
+    path = tmp_path / "config.json"
+    remote = {"url": "https://old.example/mcp", "headers": {"Authorization": f"Bearer {token}"}}
+    path.write_text(json.dumps({"mcpServers": {"x": remote}}, indent=2))
+    store, index = SecretStore(MemoryKeyring()), SecretIndex(tmp_path / "i.json")
+    plans = service.plan_wrap(
+        BY_ID["cursor"], Host.current(), config=str(path), servers=[],
+        settings=ShimSettings(SHIM + "/mcpcred", None, None, linux=True),
+        namer=service.SecretNamer(store, index),
+    )  # fmt: skip
+    service.execute_wrap(plans, store, index)
+    edited = path.read_text().replace("https://old.example/mcp", "https://new.example/mcp")
+    path.write_text(edited)
+    (plan,) = service.plan_unwrap(
+        BY_ID["cursor"], Host.current(), config=str(path), servers=[], restore_secrets=True,
+        store=store,
+    )  # fmt: skip
+    (server,) = plan.servers
+    assert server.status == "kept" and not plan.changed
+    assert "https://old.example -> https://new.example" in server.notes[0]
