@@ -110,6 +110,8 @@ class LegacySse:
                 if event != "message" or not data.strip():
                     continue
                 incoming = Incoming(data.encode())
+                if incoming.kind == "other":
+                    continue  # not a JSON-RPC object: never handed to the client
                 if incoming.kind == "response":
                     key = id_key(incoming.id)
                     with self._lock:

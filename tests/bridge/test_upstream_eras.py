@@ -232,3 +232,12 @@ def test_modern_list_changes_reach_the_client_through_subscriptions_listen(bridg
             for m in peer.seen
             if str(m.get("method", "")).startswith("notifications/subscriptions/")
         ]
+
+
+def test_a_second_client_initialize_ends_the_first_session(bridge: Any) -> None:
+    with serve("legacy", auth="bearer") as server:
+        peer: Peer = bridge(server.url, server.headers())
+        peer.handshake()
+        peer.handshake()
+        counts = json.loads(peer.text_of(peer.call("requests_seen")))
+        assert counts.get("DELETE") == 1
