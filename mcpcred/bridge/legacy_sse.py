@@ -5,6 +5,9 @@ against the SSE URL; another origin is refused, as the SDK does, since the
 credentials would follow). Each client message is POSTed there (202); answers
 and server-initiated messages arrive as ``message`` events on the GET stream.
 
+Query parameters of the SSE URL that the endpoint lacks (a ``?key=`` credential)
+are added to it, so servers that check the key on every request accept the POSTs.
+
 The session lives as long as the GET. When it drops, requests still waiting
 for an answer get an error (their answers went with the stream; resending a
 tool call could run it twice), a new GET makes a new session, and the cached
@@ -87,6 +90,13 @@ class LegacySse:
             raise self.channel.fail(
                 "the SSE endpoint is on another origin; refused (credentials would follow)"
             )
+        # A key in the SSE URL's query (``/sse?key=...``) must reach the POSTs too, or
+        # servers that check it on every request refuse them; same origin only (above).
+        missing = httpx.QueryParams(
+            [(k, v) for k, v in base.params.multi_items() if k not in target.params]
+        )
+        if missing:
+            target = target.copy_merge_params(missing)
         with self._lock:
             self._gen += 1
             gen = self._gen

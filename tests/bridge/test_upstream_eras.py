@@ -241,3 +241,11 @@ def test_a_second_client_initialize_ends_the_first_session(bridge: Any) -> None:
         peer.handshake()
         counts = json.loads(peer.text_of(peer.call("requests_seen")))
         assert counts.get("DELETE") == 1
+
+
+def test_http_sse_with_the_key_in_the_query_carries_it_to_the_posts(bridge: Any) -> None:
+    with serve("sse", auth="query") as server:
+        peer: Peer = bridge(server.url, {})
+        peer.handshake()
+        assert peer.up is not None and peer.up.era == "sse"
+        assert peer.text_of(peer.call("echo", text="keyed")) == "echo: keyed"
