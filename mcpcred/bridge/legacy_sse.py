@@ -34,6 +34,7 @@ from mcpcred.bridge.streams import Cursor, is_sse, sse_messages
 Job = Callable[[], None]
 SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 POST_HEADERS = {"Content-Type": "application/json"}
+ENDPOINT_WAIT = 15.0
 
 
 class LegacySse:
@@ -69,6 +70,11 @@ class LegacySse:
             )
         stream = self._events(resp)
         endpoint = None
+        # the endpoint event comes first; a stream that stays silent instead is not MCP
+        # (the stream's own read timeout is long, for the quiet hours of a session)
+        timer = threading.Timer(ENDPOINT_WAIT, self.channel.abort, args=(resp,))
+        timer.daemon = True
+        timer.start()
         try:
             for event, data in stream:
                 if event == "endpoint":
@@ -76,6 +82,8 @@ class LegacySse:
                     break
         except httpx.HTTPError:
             endpoint = None
+        finally:
+            timer.cancel()
         if not endpoint:
             resp.close()
             raise self.channel.fail("the SSE stream did not name an endpoint to POST to")
