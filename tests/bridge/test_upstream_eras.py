@@ -249,3 +249,12 @@ def test_http_sse_with_the_key_in_the_query_carries_it_to_the_posts(bridge: Any)
         peer.handshake()
         assert peer.up is not None and peer.up.era == "sse"
         assert peer.text_of(peer.call("echo", text="keyed")) == "echo: keyed"
+
+
+def test_http_sse_call_right_after_a_server_restart_succeeds(bridge: Any) -> None:
+    """Whichever comes first, the GET's drop or the POST's 404, the bridge reconnects and the call runs."""
+    with serve("sse", auth="bearer") as server:
+        peer: Peer = bridge(server.url, server.headers())
+        peer.handshake()
+        server.restart()
+        assert peer.text_of(peer.call("echo", text="at once")) == "echo: at once"
