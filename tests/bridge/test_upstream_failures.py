@@ -454,3 +454,28 @@ def test_an_sse_stream_that_never_names_an_endpoint_is_given_up(
         message = peer.rpc("initialize", INIT_PARAMS, timeout=10)["error"]["message"]
         assert "did not name an endpoint" in message
         assert time.monotonic() - started < 3
+
+
+def test_a_failing_reauth_is_called_once_for_a_burst_and_every_request_gets_its_message(
+    bridge: Any,
+) -> None:
+    with serve("bearer") as server:
+        calls: list[int] = []
+
+        def reauth() -> dict[str, str]:
+            calls.append(1)
+            time.sleep(0.5)  # the other requests hit their 401 meanwhile
+            raise LoginRequired("the login 'demo' was revoked: run `mcpcred login demo`")
+
+        peer: Peer = bridge(server.url, server.headers(), reauth=reauth)
+        peer.handshake()
+        assert peer.up is not None and peer.up._channel is not None
+        peer.up._channel._headers["Authorization"] = "Bearer revoked-token-123456"
+        ids = [
+            peer.request("tools/call", {"name": "echo", "arguments": {"text": "x"}})
+            for _ in range(5)
+        ]
+        messages = {peer.wait(i)["error"]["message"] for i in ids}
+        assert messages == {"the login 'demo' was revoked: run `mcpcred login demo`"}
+        assert len(calls) == 1
+        assert_no_secret(peer, "revoked-token-123456")
