@@ -121,7 +121,8 @@ class _Streams:
     """
 
     def __init__(self) -> None:
-        self.by_thread: dict[int, Any] = {}
+        # weak: a closed connection's stream must not be kept alive by this record
+        self.by_thread: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
         self.lock = threading.Lock()
 
     def wrap_pools(self, client: httpx.Client) -> None:
@@ -161,7 +162,7 @@ def _tracking_classes() -> tuple[type, type]:
             return self._inner.read(max_bytes, timeout)
 
         def write(self, buffer: bytes, timeout: float | None = None) -> None:
-            with self._streams.lock:
+            with self._streams.lock, contextlib.suppress(TypeError):  # (not weak-referenceable)
                 self._streams.by_thread[threading.get_ident()] = self._inner
             self._inner.write(buffer, timeout)
 
