@@ -369,6 +369,25 @@ def _event_store() -> Any:
     return MemoryEventStore()
 
 
+def _exit_with_parent() -> None:
+    """End this server when the test process that started it is gone (killed, not torn down).
+
+    The server runs in its own session (so ``stop()`` can signal its group), which
+    also means nobody kills it if pytest itself is killed: it would hold its port
+    and run on forever.
+    """
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _run(config: dict[str, Any]) -> None:
     import anyio
     import uvicorn
@@ -478,4 +497,5 @@ def _run(config: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
+    _exit_with_parent()
     _run(json.loads(sys.argv[1]))
