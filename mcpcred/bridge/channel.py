@@ -121,7 +121,8 @@ class _Streams:
     """
 
     def __init__(self) -> None:
-        self.by_thread: dict[int, Any] = {}
+        # weak: a closed connection's stream must not be kept alive by this record
+        self.by_thread: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
         self.lock = threading.Lock()
 
     def wrap_pools(self, client: httpx.Client) -> None:
@@ -161,7 +162,7 @@ def _tracking_classes() -> tuple[type, type]:
             return self._inner.read(max_bytes, timeout)
 
         def write(self, buffer: bytes, timeout: float | None = None) -> None:
-            with self._streams.lock:
+            with self._streams.lock, contextlib.suppress(TypeError):  # (not weak-referenceable)
                 self._streams.by_thread[threading.get_ident()] = self._inner
             self._inner.write(buffer, timeout)
 
@@ -236,7 +237,8 @@ class Channel:
         self._reauth_fn = reauth
         self._retries = retries
         self._backoff = backoff
-        self._auth_lock = threading.Lock()
+        self._auth_lock = threading.Lock()  # the headers and epoch (held briefly)
+        self._reauth_lock = threading.Lock()  # one re-authentication at a time
         self._epoch = 0
         self._auth_error: str | None = None
         self._closing = threading.Event()
@@ -362,28 +364,38 @@ class Channel:
         return not self._closing.wait(delay)
 
     def _reauthenticate(self, epoch: int) -> None:
-        """Single-flight re-authentication for a request sent under ``epoch``."""
-        with self._auth_lock:
-            if self._epoch != epoch:
-                # someone re-authenticated after this request was sent: reuse the outcome
-                if self._auth_error is not None:
-                    raise self.fail(self._auth_error)
-                return
+        """Single-flight re-authentication for a request sent under ``epoch``.
+
+        The epoch moves on only when a re-authentication *finishes*: every request
+        sent before that (the burst) reuses its outcome, success or failure, while
+        one sent afterwards that still gets 401 starts a new one (the user may have
+        logged in again meanwhile). Sending never waits for a refresh in progress.
+        """
+        with self._reauth_lock:
+            with self._auth_lock:
+                if self._epoch != epoch:
+                    if self._auth_error is not None:
+                        raise Failure(self._auth_error)  # the same text the first one got
+                    return  # fresh headers are in place: retry with them
             if self._reauth_fn is None:
                 raise self.fail("the server refused the credentials (HTTP 401)")
-            self._epoch += 1
+            error: str | None = None
+            fresh: Mapping[str, str] = {}
             try:
                 fresh = self._reauth_fn()
             except McpcredError as exc:
-                self._auth_error = exc.message
-                raise Failure(exc.message) from None
+                error = exc.message
             except Exception as exc:
-                self._auth_error = f"re-authentication failed ({type(exc).__name__})"
-                raise self.fail(self._auth_error) from None
-            self._auth_error = None
-            lowered = {k.lower() for k in fresh}
-            self._headers = {k: v for k, v in self._headers.items() if k.lower() not in lowered}
-            self._headers.update(fresh)
+                error = self.fail(f"re-authentication failed ({type(exc).__name__})").message
+            with self._auth_lock:
+                self._epoch += 1
+                self._auth_error = error
+                if error is None:
+                    lowered = {k.lower() for k in fresh}
+                    kept = {k: v for k, v in self._headers.items() if k.lower() not in lowered}
+                    self._headers = {**kept, **fresh}
+            if error is not None:
+                raise Failure(error)
 
     def describe(self, exc: BaseException) -> str:
         """A value-free sentence for an httpx failure (httpx's text can quote the URL)."""

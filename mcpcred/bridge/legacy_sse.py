@@ -5,6 +5,9 @@ against the SSE URL; another origin is refused, as the SDK does, since the
 credentials would follow). Each client message is POSTed there (202); answers
 and server-initiated messages arrive as ``message`` events on the GET stream.
 
+Query parameters of the SSE URL that the endpoint lacks (a ``?key=`` credential)
+are added to it, so servers that check the key on every request accept the POSTs.
+
 The session lives as long as the GET. When it drops, requests still waiting
 for an answer get an error (their answers went with the stream; resending a
 tool call could run it twice), a new GET makes a new session, and the cached
@@ -31,6 +34,7 @@ from mcpcred.bridge.streams import Cursor, is_sse, sse_messages
 Job = Callable[[], None]
 SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 POST_HEADERS = {"Content-Type": "application/json"}
+ENDPOINT_WAIT = 15.0
 
 
 class LegacySse:
@@ -66,6 +70,11 @@ class LegacySse:
             )
         stream = self._events(resp)
         endpoint = None
+        # the endpoint event comes first; a stream that stays silent instead is not MCP
+        # (the stream's own read timeout is long, for the quiet hours of a session)
+        timer = threading.Timer(ENDPOINT_WAIT, self.channel.abort, args=(resp,))
+        timer.daemon = True
+        timer.start()
         try:
             for event, data in stream:
                 if event == "endpoint":
@@ -73,6 +82,8 @@ class LegacySse:
                     break
         except httpx.HTTPError:
             endpoint = None
+        finally:
+            timer.cancel()
         if not endpoint:
             resp.close()
             raise self.channel.fail("the SSE stream did not name an endpoint to POST to")
@@ -87,6 +98,13 @@ class LegacySse:
             raise self.channel.fail(
                 "the SSE endpoint is on another origin; refused (credentials would follow)"
             )
+        # A key in the SSE URL's query (``/sse?key=...``) must reach the POSTs too, or
+        # servers that check it on every request refuse them; same origin only (above).
+        missing = httpx.QueryParams(
+            [(k, v) for k, v in base.params.multi_items() if k not in target.params]
+        )
+        if missing:
+            target = target.copy_merge_params(missing)
         with self._lock:
             self._gen += 1
             gen = self._gen
@@ -110,6 +128,8 @@ class LegacySse:
                 if event != "message" or not data.strip():
                     continue
                 incoming = Incoming(data.encode())
+                if incoming.kind == "other":
+                    continue  # not a JSON-RPC object: never handed to the client
                 if incoming.kind == "response":
                     key = id_key(incoming.id)
                     with self._lock:

@@ -56,6 +56,7 @@ META_SERVER_INFO = "io.modelcontextprotocol/serverInfo"
 MODERN_ERRORS = frozenset({-32020, -32021, -32022})
 NAMED = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 MAX_ROUNDS = 8
+PROBE_READ_TIMEOUT = 60.0
 BRIDGE_INFO = {"name": "mcpcred-bridge", "version": "1"}
 
 
@@ -146,7 +147,10 @@ def probe(channel: Channel) -> dict[str, Any] | None:
         "params": params,
     }
     resp = channel.request(
-        "POST", body=json.dumps(body).encode(), headers=modern_headers("server/discover", params)
+        "POST",
+        body=json.dumps(body).encode(),
+        headers=modern_headers("server/discover", params),
+        read_timeout=min(channel.read_timeout, PROBE_READ_TIMEOUT),  # a probe answers at once
     )
     with contextlib.closing(resp):
         if not resp.is_success or resp.status_code == 202:

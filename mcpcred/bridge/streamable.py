@@ -85,6 +85,16 @@ class Streamable:
         """
         if not swallow:
             self._init = init
+            if self.session_id:  # the client starts over: end the session we had
+                with contextlib.suppress(Failure):
+                    self.channel.request(
+                        "DELETE",
+                        headers=self.headers(),
+                        read_timeout=2.0,
+                        retry=False,
+                        reauth=False,
+                    ).close()
+                self.session_id = None
         resp = self.channel.request("POST", body=json.dumps(init).encode(), headers=JSON_HEADERS)
         with contextlib.closing(resp):
             if not resp.is_success or resp.status_code == 202:

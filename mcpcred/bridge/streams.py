@@ -43,7 +43,9 @@ def sse_messages(resp: httpx.Response, cursor: Cursor) -> Iterator[Incoming]:
             cursor.retry_ms = event.retry
         if event.event not in ("message", "") or not event.data.strip():
             continue  # a priming event (id, empty data) or an event type MCP does not use
-        yield Incoming(event.data.encode())
+        incoming = Incoming(event.data.encode())
+        if incoming.kind != "other":  # not a JSON-RPC object: never handed to the client
+            yield incoming
 
 
 def messages(resp: httpx.Response, cursor: Cursor | None = None) -> Iterator[Incoming]:
@@ -60,9 +62,13 @@ def messages(resp: httpx.Response, cursor: Cursor | None = None) -> Iterator[Inc
             import json
 
             for item in batch:
-                yield Incoming(json.dumps(item, separators=(",", ":")).encode())
+                incoming = Incoming(json.dumps(item, separators=(",", ":")).encode())
+                if incoming.kind != "other":
+                    yield incoming
             return
-    yield Incoming(data)
+    incoming = Incoming(data)
+    if incoming.kind != "other":
+        yield incoming
 
 
 def error_text(resp: httpx.Response) -> tuple[int | None, str | None, object]:

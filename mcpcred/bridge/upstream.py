@@ -257,5 +257,7 @@ class Upstream:
             self._warn(f"mcpcred: internal bridge error ({type(exc).__name__})")
             out.error(request_id, f"internal bridge error ({type(exc).__name__})")
         finally:
+            if self._channel is not None:
+                self._channel.forget_thread(threading.get_ident())
             with self._workers_lock:
                 self._workers.discard(threading.current_thread())

@@ -93,3 +93,19 @@ def test_server_text_is_scrubbed_of_every_credential_value() -> None:
         )
     finally:
         channel.close()
+
+
+def test_server_lines_that_are_not_json_rpc_objects_are_never_delivered() -> None:
+    import httpx
+
+    from mcpcred.bridge.streams import messages
+
+    body = b'data: not json\n\ndata: [1,2\n\ndata: {"jsonrpc":"2.0","method":"notifications/x"}\n\n'
+    resp = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+    assert [m.kind for m in messages(resp)] == ["notification"]
+    resp = httpx.Response(
+        200,
+        headers={"content-type": "application/json"},
+        content=b'[1, {"jsonrpc":"2.0","id":1,"result":{}}]',
+    )
+    assert [m.kind for m in messages(resp)] == ["response"]

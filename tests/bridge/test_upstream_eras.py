@@ -232,3 +232,29 @@ def test_modern_list_changes_reach_the_client_through_subscriptions_listen(bridg
             for m in peer.seen
             if str(m.get("method", "")).startswith("notifications/subscriptions/")
         ]
+
+
+def test_a_second_client_initialize_ends_the_first_session(bridge: Any) -> None:
+    with serve("legacy", auth="bearer") as server:
+        peer: Peer = bridge(server.url, server.headers())
+        peer.handshake()
+        peer.handshake()
+        counts = json.loads(peer.text_of(peer.call("requests_seen")))
+        assert counts.get("DELETE") == 1
+
+
+def test_http_sse_with_the_key_in_the_query_carries_it_to_the_posts(bridge: Any) -> None:
+    with serve("sse", auth="query") as server:
+        peer: Peer = bridge(server.url, {})
+        peer.handshake()
+        assert peer.up is not None and peer.up.era == "sse"
+        assert peer.text_of(peer.call("echo", text="keyed")) == "echo: keyed"
+
+
+def test_http_sse_call_right_after_a_server_restart_succeeds(bridge: Any) -> None:
+    """Whichever comes first, the GET's drop or the POST's 404, the bridge reconnects and the call runs."""
+    with serve("sse", auth="bearer") as server:
+        peer: Peer = bridge(server.url, server.headers())
+        peer.handshake()
+        server.restart()
+        assert peer.text_of(peer.call("echo", text="at once")) == "echo: at once"

@@ -388,7 +388,8 @@ def sse_server(endpoint: str) -> Iterator[str]:
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
             self.end_headers()
-            self.wfile.write(f"event: endpoint\ndata: {endpoint}\n\n".encode())
+            if endpoint:  # else: a stream that stays silent
+                self.wfile.write(f"event: endpoint\ndata: {endpoint}\n\n".encode())
             self.wfile.flush()
             time.sleep(2)
 
@@ -439,3 +440,42 @@ def test_403_does_not_trigger_reauth(bridge: Any) -> None:
         peer.handshake()
         assert "insufficient_scope" in peer.call("admin_op")["error"]["message"]
         assert calls == []
+
+
+def test_an_sse_stream_that_never_names_an_endpoint_is_given_up(
+    bridge: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcpcred.bridge import legacy_sse
+
+    monkeypatch.setattr(legacy_sse, "ENDPOINT_WAIT", 0.5)
+    with sse_server("") as url:
+        peer: Peer = bridge(url, {}, transport="sse")
+        started = time.monotonic()
+        message = peer.rpc("initialize", INIT_PARAMS, timeout=10)["error"]["message"]
+        assert "did not name an endpoint" in message
+        assert time.monotonic() - started < 3
+
+
+def test_a_failing_reauth_is_called_once_for_a_burst_and_every_request_gets_its_message(
+    bridge: Any,
+) -> None:
+    with serve("bearer") as server:
+        calls: list[int] = []
+
+        def reauth() -> dict[str, str]:
+            calls.append(1)
+            time.sleep(0.5)  # the other requests hit their 401 meanwhile
+            raise LoginRequired("the login 'demo' was revoked: run `mcpcred login demo`")
+
+        peer: Peer = bridge(server.url, server.headers(), reauth=reauth)
+        peer.handshake()
+        assert peer.up is not None and peer.up._channel is not None
+        peer.up._channel._headers["Authorization"] = "Bearer revoked-token-123456"
+        ids = [
+            peer.request("tools/call", {"name": "echo", "arguments": {"text": "x"}})
+            for _ in range(5)
+        ]
+        messages = {peer.wait(i)["error"]["message"] for i in ids}
+        assert messages == {"the login 'demo' was revoked: run `mcpcred login demo`"}
+        assert len(calls) == 1
+        assert_no_secret(peer, "revoked-token-123456")

@@ -23,17 +23,20 @@ Options: ``auth`` (``None``, ``"bearer"`` = ``Authorization: Bearer S``,
 handed to the child in its environment, never in argv), ``admin_secret`` (a
 bearer token that also carries the ``mcp:admin`` scope; ``admin_op`` answers
 every other one ``403 insufficient_scope``), ``json_response`` and ``stateless``
-(the SDK's switches), ``tls`` (``(cert, key)`` from ``make_cert``: HTTPS), ``resumable`` (an in-memory event store with
-``retry_interval`` ms, so SSE streams carry event ids and ``drop_stream``
-can cut its own stream and have the client resume with ``Last-Event-ID``).
+(the SDK's switches), ``tls`` (``(cert, key)`` from ``make_cert``: HTTPS),
+``resumable`` (an in-memory event store with ``retry_interval`` ms, so SSE
+streams carry event ids and ``drop_stream`` can cut its own stream and have the
+client resume with ``Last-Event-ID``). ``/old`` redirects (307) to ``/mcp``.
 
 Tools: ``echo(text)``, ``big(size)`` (a text of ``size`` bytes), ``slow(seconds)``,
 ``auth_seen()`` (``"valid"``/``"invalid"``/``"absent"``: whether the credential
 that reached the tool was the right one -- never the value), ``admin_op()``,
 ``chatty(count, size)`` (``count`` log notifications of ``size`` bytes before
-the answer), ``drop_stream(text)`` (closes its own SSE stream, then answers), ``ask(question)``
-(an elicitation: a server->client request the bridge must forward), and
-``requests_seen()`` (how many HTTP requests the gate counted, by method).
+the answer), ``drop_stream(text)`` (closes its own SSE stream, then answers),
+``ask(question)`` (an elicitation: a server->client request up to 2025-11-25, an
+``InputRequiredResult`` in 2026-07-28), ``regional(region)`` (its argument must
+come as ``Mcp-Param-Region``), ``touch_tools()`` (a tools list_changed
+notification) and ``requests_seen()`` (HTTP requests the gate counted, by method).
 
 Readiness is a poll of the port; ``stop()`` terminates and reaps the child (kill
 after a bounded wait); the context manager always stops it.
@@ -366,6 +369,25 @@ def _event_store() -> Any:
     return MemoryEventStore()
 
 
+def _exit_with_parent() -> None:
+    """End this server when the test process that started it is gone (killed, not torn down).
+
+    The server runs in its own session (so ``stop()`` can signal its group), which
+    also means nobody kills it if pytest itself is killed: it would hold its port
+    and run on forever.
+    """
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _run(config: dict[str, Any]) -> None:
     import anyio
     import uvicorn
@@ -475,4 +497,5 @@ def _run(config: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
+    _exit_with_parent()
     _run(json.loads(sys.argv[1]))
