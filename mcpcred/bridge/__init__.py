@@ -17,3 +17,10 @@ header values hold references, resolved from the keychain at start.
 Everything here may import httpx, so only the remote path of the shim loads
 this package: the exec fast path for local servers stays as it is.
 """
+
+import sys
+
+# httpx's package imports its own command-line client whenever click and rich are installed
+# (typer brings both): about 40 ms of a bridge's start, for a client the bridge never runs. An
+# empty entry for that module makes httpx take its "CLI not installed" fallback instead.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
