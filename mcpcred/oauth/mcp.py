@@ -153,18 +153,22 @@ class ClientInfo:
     client_id: str
     client_secret: str | None
     registration: str
+    # The loopback port registered alongside the portless redirect URI (dynamic registration
+    # only; 0: none). RFC 8252 §7.3 says a server must accept any port on a loopback
+    # redirect, but some match registered URIs exactly: the login listens there when it can.
+    redirect_port: int = 0
 
     def dumps(self) -> str:
-        return json.dumps(
-            {
-                "v": 1,
-                "issuer": self.issuer,
-                "client_id": self.client_id,
-                "client_secret": self.client_secret,
-                "registration": self.registration,
-            },
-            separators=(",", ":"),
-        )
+        data: dict[str, object] = {
+            "v": 1,
+            "issuer": self.issuer,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "registration": self.registration,
+        }
+        if self.redirect_port:
+            data["redirect_port"] = self.redirect_port
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def loads(cls, text: str | None, issuer: str) -> ClientInfo | None:
@@ -177,11 +181,13 @@ class ClientInfo:
         client_id, secret = data.get("client_id"), data.get("client_secret")
         if not isinstance(client_id, str) or not client_id:
             return None
+        port = data.get("redirect_port")
         return cls(
             issuer,
             client_id,
             secret if isinstance(secret, str) and secret else None,
             str(data.get("registration") or PRE_REGISTERED),
+            port if type(port) is int and 0 < port < 65536 else 0,
         )
 
 
@@ -429,9 +435,10 @@ def register(endpoint: str, issuer: str, name: str, http: httpx.Client) -> Clien
     """RFC 7591 dynamic registration as a native public client."""
     import httpx
 
+    port = _free_port()
     body = {
         "client_name": CLIENT_NAME,
-        "redirect_uris": [REGISTERED_REDIRECT],
+        "redirect_uris": [REGISTERED_REDIRECT, _redirect(port)],
         "grant_types": ["authorization_code", "refresh_token"],
         "response_types": ["code"],
         "token_endpoint_auth_method": "none",
@@ -464,8 +471,24 @@ def register(endpoint: str, issuer: str, name: str, http: httpx.Client) -> Clien
             f"{issuer}'s registration answer has no client_id", error="invalid_response"
         )
     return ClientInfo(
-        issuer, client_id, secret if isinstance(secret, str) and secret else None, DYNAMIC
+        issuer, client_id, secret if isinstance(secret, str) and secret else None, DYNAMIC, port
     )
+
+
+def _redirect(port: int) -> str:
+    return f"http://127.0.0.1:{port}{loopback.CALLBACK_PATH}"
+
+
+def _free_port(port: int = 0) -> int:
+    """``port`` if nothing listens there now (0: any free port); 0 if it is taken."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+        return int(probe.getsockname()[1])
 
 
 # -- the login ---------------------------------------------------------------------------
@@ -553,6 +576,8 @@ def login_remote(
         client_id=client.client_id,
         resource=found.resource,
         auth_params=params,
+        # The port registered with this client, while it is free; else any port (RFC 8252).
+        redirect_port=_free_port(client.redirect_port) if client.redirect_port else 0,
         iss_required=meta.get("authorization_response_iss_parameter_supported") is True,
     )
     extra = {"resource": found.resource}

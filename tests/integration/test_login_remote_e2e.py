@@ -114,6 +114,10 @@ def test_dcr_login_then_the_reference_resolves_to_a_token_the_server_accepts(
     assert record["refresh_token"]
     client = real_keychain.lookup(keychain, "mcpcred", f"oauth-client:{oidc_server.issuer}")
     assert client is not None and json.loads(client)["client_id"] == record["client_id"]
+    # The exact port registered with the client is the one the login listened on (servers
+    # that match redirect URIs exactly, against RFC 8252, accept it too).
+    port = json.loads(client)["redirect_port"]
+    assert params["redirect_uri"] == f"http://127.0.0.1:{port}/callback"
     no_token_leaks(result, keychain)
     # The reference resolves, through the shim, to a token the real SDK server accepts.
     shim = subprocess.run(

@@ -275,7 +275,24 @@ def test_dynamic_registration_is_native_and_public() -> None:
     assert (info.client_id, info.registration) == ("minted", "dynamic")
     assert sent[0]["application_type"] == "native"
     assert sent[0]["token_endpoint_auth_method"] == "none"
-    assert sent[0]["redirect_uris"] == ["http://127.0.0.1/callback"]
+    # Any port (RFC 8252), and one exact port for servers that match registered URIs exactly.
+    port = info.redirect_port
+    assert 0 < port < 65536
+    assert sent[0]["redirect_uris"] == [
+        "http://127.0.0.1/callback",
+        f"http://127.0.0.1:{port}/callback",
+    ]
+    kept = mcp.ClientInfo.loads(info.dumps(), info.issuer)
+    assert kept is not None and kept.redirect_port == port  # the next login listens there
+
+
+def test_a_kept_client_without_a_port_and_a_bad_port_read_as_none() -> None:
+    plain = mcp.ClientInfo(ISSUER, "id", None, "pre-registered")
+    assert '"redirect_port"' not in plain.dumps()
+    for bad in ("80", 0, -1, 70000, True):
+        text = json.dumps({"issuer": ISSUER, "client_id": "id", "redirect_port": bad})
+        info = mcp.ClientInfo.loads(text, ISSUER)
+        assert info is not None and info.redirect_port == 0
 
 
 def test_no_registration_endpoint_says_to_use_a_client_id_or_a_token() -> None:
