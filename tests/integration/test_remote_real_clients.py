@@ -12,6 +12,10 @@
    for all of them, with ``resource``, and the grant survives it. Then the grant is
    revoked at the authorization server while a bridge runs: its next call gets a
    JSON-RPC error that names ``mcpcred login NAME``, and it still ends on EOF.
+
+Found with Codex 0.169.0: it runs ``http_headers_helper`` with its cleared environment
+(hence the ``--dbus-address`` wrap writes into the command), merges its output with the
+entry's ``http_headers``, and, when the helper fails, keeps only its exit status.
 """
 
 from __future__ import annotations
@@ -151,6 +155,21 @@ def test_codex_calls_tools_on_its_wrapped_remote_entries(
         assert text_of["keyed", "echo"] == "echo: via keyed"
         for secret in (bearer, key):
             assert secret not in codex.stderr
+
+        # Both secrets gone from the keychain: the bridge answers Codex's initialize with the
+        # fix; Codex keeps only the exit status of a failing http_headers_helper (it drops
+        # the helper's stderr), so there the status is all the user gets.
+        for name in (header_ref, url_ref):
+            mcpcred("secret", "rm", name, "--yes")
+        with mcp_parts.CodexAppServer(codex_home, timeout=90) as codex:
+            status = {item["name"]: item for item in codex.server_status()["data"]}
+        assert f"mcpcred secret set {url_ref}" in str(status["keyed"].get("toolsError")), status
+        failed = str(status["headered"].get("toolsError"))
+        assert "headers helper exited with status exit status: 5" in failed, failed  # keychain
+        for value in (bearer, key):
+            assert value not in json.dumps(status) and value not in codex.stderr
+        for name, value in ((header_ref, bearer), (url_ref, key)):
+            real_keychain.store(keychain, "mcpcred", name, value)
 
         mcpcred("unwrap", "codex", "--restore-secrets", "--yes")
         assert config.read_bytes() == original
