@@ -389,7 +389,8 @@ def test_twenty_bridges_share_one_refresh_and_a_revoked_grant_says_login(
         assert server.stats()["refresh_error"] == 1  # it tried once; the grant was gone
         # still a working stdio server: the next request gets its own answer
         again = bridge.echo(4, "again")
-        assert "error" in again and f"mcpcred login {NAME}" in again["error"]["message"], again
+        assert "error" in again and again["error"]["message"] == message, again
+        assert server.stats()["refresh_error"] == 1  # not asked again with the dead token
         assert bridge.end() == 0, bridge.read_stderr()
         pid = bridge.proc.pid
         assert mcp_parts._session_members(pid) == [], "something of the bridge's session is left"
