@@ -11,7 +11,8 @@
    real SDK resource server and oidc-provider with rotating refresh tokens: one refresh
    for all of them, with ``resource``, and the grant survives it. Then the grant is
    revoked at the authorization server while a bridge runs: its next call gets a
-   JSON-RPC error that names ``mcpcred login NAME``, and it still ends on EOF.
+   JSON-RPC error that names ``mcpcred login NAME``; after that login the same bridge
+   works again, and it ends on EOF.
 
 Found with Codex 0.169.0: it runs ``http_headers_helper`` with its cleared environment
 (hence the ``--dbus-address`` wrap writes into the command), merges its output with the
@@ -391,6 +392,14 @@ def test_twenty_bridges_share_one_refresh_and_a_revoked_grant_says_login(
         again = bridge.echo(4, "again")
         assert "error" in again and again["error"]["message"] == message, again
         assert server.stats()["refresh_error"] == 1  # not asked again with the dead token
+        # the user does what it says; the running bridge takes the new login, no restart
+        again_login = subprocess.run(
+            [str(MCPCRED), "login", NAME], env=env, capture_output=True, text=True,
+            timeout=60, stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+        assert again_login.returncode == 0, again_login.stderr
+        assert text_of(bridge.echo(5, "logged in")) == "echo: logged in"
+        assert server.stats()["refresh_error"] == 1
         assert bridge.end() == 0, bridge.read_stderr()
         pid = bridge.proc.pid
         assert mcp_parts._session_members(pid) == [], "something of the bridge's session is left"
