@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from mcpcred.shim.options import ShimOptions
-    from mcpcred.shim.resolve import Resolved
+    from mcpcred.shim.resolve import Keychain, Resolved
 
     Deliver = Callable[[bytes], None]
     Factory = Callable[..., "UpstreamLike"]
@@ -218,7 +218,9 @@ class Reauth:
     meanwhile, that one is used without a second refresh. ``renewed`` hears of
     every new token (the guard masks it and records the refresh). A 401 for a
     token renewed less than ``RENEW_QUIET`` seconds ago is not renewed again:
-    the server refuses the login itself, and only a new login can help.
+    the server refuses the login itself, and only a new login can help. Nor is
+    a login the provider refused for good (``LoginRequired``: revoked, expired),
+    until the keychain caches another token for it (the user logged in again).
     """
 
     def __init__(
@@ -237,6 +239,10 @@ class Reauth:
         self.tokens = {name: target.found.tokens[name] for name in self.logins}
         self.lock = threading.Lock()
         self.renewed_at: float | None = None  # time.monotonic() of the last renewal
+        # login -> (its token then, the message): a login the provider refused for good
+        # (revoked, expired). Until the keychain holds another token for it (a new login),
+        # asking again could only fail the same way, once per request the client sends.
+        self.refused: dict[str, tuple[str, str]] = {}
 
     def __call__(self) -> Mapping[str, str]:
         """Fresh header values; ``LoginRequired`` (saying what to run) if there are none."""
@@ -266,18 +272,23 @@ class Reauth:
                 minter = keychain.minter()
                 for name in self.logins:
                     provider, account = references.split_login(name)
+                    command = login_command(provider, account)
+                    gone = self.refused.get(name)
+                    if gone is not None and self._unchanged(keychain, provider, account, gone[0]):
+                        raise LoginRequired(gone[1], hint=f"run: {command}")
                     before = minter.refreshed
                     try:
                         token = minter.renew(provider, account, self.tokens[name])
                     except McpcredError as exc:
                         from mcpcred.errors import describe
 
-                        command = login_command(provider, account)
-                        raise LoginRequired(
+                        message = (
                             f"the server refused the {name} login's access token (HTTP 401) and "
-                            f"it could not be renewed ({describe(exc)}); run: {command}",
-                            hint=f"run: {command}",
-                        ) from None
+                            f"it could not be renewed ({describe(exc)}); run: {command}"
+                        )
+                        if isinstance(exc, LoginRequired):  # not a passing failure
+                            self.refused[name] = (self.tokens[name], message)
+                        raise LoginRequired(message, hint=f"run: {command}") from None
                     self.tokens[name] = token.token
                     self.renewed_at = time.monotonic()
                     if self.renewed is not None:
@@ -285,6 +296,15 @@ class Reauth:
             finally:
                 keychain.close()
             return self.headers()
+
+    @staticmethod
+    def _unchanged(keychain: Keychain, provider: str, account: str, token: str) -> bool:
+        """Whether the keychain still caches ``token`` for the login (nobody logged in since)."""
+        from mcpcred.oauth.records import AccessToken, access_name
+
+        name = access_name(provider, account)
+        cached = AccessToken.loads(keychain.read([], optional=[name]).get(name))
+        return cached is not None and cached.token == token
 
     def headers(self) -> dict[str, str]:
         """The header values with the current tokens."""

@@ -382,7 +382,9 @@ def test_what_is_not_a_batch_goes_up_unchanged(line: bytes) -> None:
 # -- Reauth with the real keychain: the login's single flight -----------------------------------
 
 
-def _stored_login(keychain: dict[str, str], cached: str) -> None:
+def _stored_login(
+    keychain: dict[str, str], cached: str, endpoint: str = "http://127.0.0.1:9/token"
+) -> None:
     from tests.support import keychain as real_keychain
 
     now = time.time()
@@ -390,7 +392,7 @@ def _stored_login(keychain: dict[str, str], cached: str) -> None:
               "refresh_at": now + 3000, "obtained_at": now, "scopes": None}  # fmt: skip
     # nothing listens on port 9: a refresh attempt fails at once, and says so
     record = {"v": 1, "provider": "lin", "account": "default", "client_id": "c",
-              "token_endpoint": "http://127.0.0.1:9/token", "refresh_token": "rt", "scopes": []}  # fmt: skip
+              "token_endpoint": endpoint, "refresh_token": "rt", "scopes": []}  # fmt: skip
     real_keychain.store(keychain, "mcpcred", "oauth:lin/default:access", json.dumps(access))
     real_keychain.store(keychain, "mcpcred", "oauth:lin/default", json.dumps(record))
 
@@ -471,3 +473,71 @@ def test_a_401_right_after_a_renewal_does_not_renew_again(keychain: dict[str, st
     assert "right after it was renewed" in caught.value.message
     assert caught.value.message.endswith("run: mcpcred login lin")
     assert "tok-" not in caught.value.message
+
+
+@contextlib.contextmanager
+def _dead_grant_endpoint() -> Iterator[tuple[str, list[str]]]:
+    """A loopback token endpoint that answers every refresh ``invalid_grant``; its hits."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            hits.append(self.path)
+            body = json.dumps({"error": "invalid_grant", "error_description": "revoked"}).encode()
+            self.send_response(400)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/token", hits
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_login_the_provider_refused_is_not_asked_again_until_a_new_login(
+    keychain: dict[str, str],
+) -> None:
+    """A revoked grant: one refresh attempt, then the same answer without one, per request."""
+    from tests.support import keychain as real_keychain
+
+    with _dead_grant_endpoint() as (endpoint, hits):
+        _stored_login(keychain, "tok-the-server-refused-0123", endpoint)
+        renewal = _reauth(keychain, "tok-the-server-refused-0123")
+        with pytest.raises(LoginRequired) as first:
+            renewal()
+        assert hits == ["/token"]
+        assert "invalid_grant" in first.value.message
+        assert first.value.message.endswith("run: mcpcred login lin")
+        with pytest.raises(LoginRequired) as second:
+            renewal()  # the next request's 401
+        assert hits == ["/token"], "asked the provider again with the refresh token it refused"
+        assert second.value.message == first.value.message
+        # the user runs `mcpcred login lin`: the bridge takes the new token, no refresh
+        _stored_login(keychain, "tok-after-a-new-login-0123", endpoint)
+        assert renewal()["Authorization"] == "Bearer tok-after-a-new-login-0123"
+        assert hits == ["/token"]
+        real_keychain.clear(keychain)
+
+
+def test_a_passing_failure_is_tried_again_on_the_next_401(keychain: dict[str, str]) -> None:
+    """Unreachable is not revoked: the next request's 401 asks the provider again."""
+    _stored_login(keychain, "tok-the-server-refused-0123")  # port 9: nothing listens
+    renewal = _reauth(keychain, "tok-the-server-refused-0123")
+    for _ in range(2):
+        with pytest.raises(LoginRequired) as caught:
+            renewal()
+        assert "cannot reach 127.0.0.1:9" in caught.value.message
+    assert renewal.refused == {}

@@ -30,7 +30,8 @@ client resume with ``Last-Event-ID``). ``/old`` redirects (307) to ``/mcp``.
 
 Tools: ``echo(text)``, ``big(size)`` (a text of ``size`` bytes), ``slow(seconds)``,
 ``auth_seen()`` (``"valid"``/``"invalid"``/``"absent"``: whether the credential
-that reached the tool was the right one -- never the value), ``admin_op()``,
+header that reached the tool was the right one -- never the value), ``key_seen()``
+(the same for the ``?key=`` in the URL), ``admin_op()``,
 ``chatty(count, size)`` (``count`` log notifications of ``size`` bytes before
 the answer), ``drop_stream(text)`` (closes its own SSE stream, then answers),
 ``ask(question)`` (an elicitation: a server->client request up to 2025-11-25, an
@@ -430,6 +431,15 @@ def _run(config: dict[str, Any]) -> None:
             return "absent"
         want = f"Bearer {secret}" if got.startswith("Bearer ") else secret
         return "valid" if hmac.compare_digest(got, want) else "invalid"
+
+    @mcp.tool()
+    def key_seen(ctx: Context) -> str:
+        """``auth_seen`` for the key in the URL (``?key=``): ``"valid"``/``"invalid"``/``"absent"``."""
+        params = getattr(ctx.request_context.request, "query_params", None) or {}
+        got = params.get("key")
+        if got is None:
+            return "absent"
+        return "valid" if hmac.compare_digest(got.encode(), secret.encode()) else "invalid"
 
     @mcp.tool()
     def admin_op() -> str:
