@@ -261,6 +261,12 @@ class Channel:
     def fail(self, what: str) -> Failure:
         return Failure(f"{what} ({self.where})")
 
+    def silent(self) -> Failure:
+        """The failure of a request whose answer stopped coming for the read timeout."""
+        return self.fail(
+            f"the server sent nothing for {self.read_timeout:g} s; the request was given up"
+        )
+
     def request(
         self,
         method: str,

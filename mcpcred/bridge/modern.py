@@ -410,10 +410,7 @@ class Modern:
                     return incoming
                 self.out.raw(incoming.data)  # progress and other notifications
         except httpx.ReadTimeout:
-            raise self.channel.fail(
-                f"the server sent nothing for {self.channel.read_timeout:g} s;"
-                " the request was given up"
-            ) from None
+            raise self.channel.silent() from None
         except httpx.HTTPError:
             return None
         return None

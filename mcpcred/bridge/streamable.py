@@ -228,10 +228,7 @@ class Streamable:
                         return incoming
                     self.out.raw(incoming.data)  # notifications and server->client requests
             except httpx.ReadTimeout:
-                raise self.channel.fail(
-                    f"the server sent nothing for {self.channel.read_timeout:g} s;"
-                    " the request was given up"
-                ) from None
+                raise self.channel.silent() from None
             except httpx.HTTPError:
                 pass  # the stream broke: resume below if we can
             finally:
