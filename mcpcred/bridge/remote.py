@@ -230,8 +230,12 @@ class Reauth:
         target: Target,
         *,
         renewed: Callable[[str, str, bool], None] | None = None,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         self.options = options
+        # A refused login is also said once on stderr: GUI clients often show only the
+        # server's log, not the JSON-RPC error the request got.
+        self.warn = warn
         self.environ = environ
         self.target = target
         self.renewed = renewed  # (login name, new token, refreshed by this process)
@@ -288,6 +292,8 @@ class Reauth:
                         )
                         if isinstance(exc, LoginRequired):  # not a passing failure
                             self.refused[name] = (self.tokens[name], message)
+                            if self.warn is not None:
+                                self.warn(message)
                         raise LoginRequired(message, hint=f"run: {command}") from None
                     self.tokens[name] = token.token
                     self.renewed_at = time.monotonic()
@@ -323,11 +329,12 @@ def reauth_for(
     environ: Mapping[str, str],
     target: Target,
     renewed: Callable[[str, str, bool], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> Reauth | None:
     """A ``Reauth`` when the headers carry an OAuth login; None when a 401 cannot be helped."""
     if not target.oauth_in_headers():
         return None
-    return Reauth(options, environ, target, renewed=renewed)
+    return Reauth(options, environ, target, renewed=renewed, warn=warn)
 
 
 def _upstream(
@@ -576,7 +583,7 @@ def run(options: ShimOptions, environ: Mapping[str, str], *, factory: Factory = 
     server = RemoteServer(
         remote,
         warn=warn,
-        reauth=reauth_for(options, environ, remote, renewed),
+        reauth=reauth_for(options, environ, remote, renewed, warn),
         transport=options.transport,
         allow_http=options.allow_http,
         factory=factory,

@@ -384,7 +384,7 @@ def run(
         server = bridge.RemoteServer(
             remote,
             warn=warn,
-            reauth=bridge.reauth_for(options, environ, remote, renewed),
+            reauth=bridge.reauth_for(options, environ, remote, renewed, warn),
             transport=options.transport,
             allow_http=options.allow_http,
             factory=upstream,

@@ -407,5 +407,7 @@ def test_twenty_bridges_share_one_refresh_and_a_revoked_grant_says_login(
         final = stored(keychain, RECORD) or {}
         for value in (str(record["refresh_token"]), str(final.get("refresh_token"))):
             assert value not in bridge.stderr and value not in message
+        # said once on stderr too (GUI clients show the server's log, not the error answer)
+        assert bridge.stderr.count(f"run: mcpcred login {NAME}") == 1, bridge.stderr
     finally:
         rs.stop()
