@@ -888,9 +888,17 @@ def _remote_wrappable(entry: ServerEntry, roles: frozenset[str] | None) -> bool:
     helper = adapter.header_helper
     if helper and helper not in entry.node and roles is not None and roles <= {"header"}:
         return True
-    if not adapter.bridge or (roles is not None and not roles <= {"header", "url"}):
+    from mcpcred.wrap.plan import OAuthApp, oauth_app  # plan imports this module
+
+    app = oauth_app(entry, adapter)
+    if isinstance(app, str):
         return False
-    return not any(key in entry.node for key in adapter.bridge_blockers)
+    # an OAuth app's client secret (a "field") moves too: mcpcred login takes the app over
+    reach = {"header", "url", "field"} if app is not None else {"header", "url"}
+    if not adapter.bridge or (roles is not None and not roles <= reach):
+        return False
+    block = app.block if isinstance(app, OAuthApp) else None
+    return not any(key in entry.node and key != block for key in adapter.bridge_blockers)
 
 
 def _fix_for(entry: ServerEntry, roles: frozenset[str] | None = None) -> str:

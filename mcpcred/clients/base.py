@@ -65,6 +65,12 @@ class ClientAdapter:
     # Keys the bridge cannot carry over (they name the client's own environment, helper
     # command or sign-in): an entry holding one is left for the user to decide.
     bridge_blockers: tuple[str, ...] = ()
+    # A pre-registered OAuth app the client signs in with itself, when its secret sits in
+    # the entry: (block key, client id key, client secret key). ``wrap`` moves the secret to
+    # the keychain and hands the app to ``mcpcred login`` (a pending client for the URL).
+    oauth_client: tuple[str, str, str] | None = None
+    # Other keys such a block may hold that the bridge can do without (``enabled``).
+    oauth_client_extra: tuple[str, ...] = ()
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         """User- and system-scope files this client reads on ``host``, most specific first."""

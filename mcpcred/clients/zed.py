@@ -24,6 +24,7 @@ class Zed(ClientAdapter):
     rewrites_own_file = True
     remote_only_keys = ("url", "headers")
     bridge_blockers = ("oauth",)  # Zed's own sign-in (its client secret is in the keychain)
+    oauth_client = ("oauth", "client_id", "client_secret")
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         if host.os == "windows":

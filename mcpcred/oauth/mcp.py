@@ -60,6 +60,9 @@ PRM_WELL_KNOWN = "/.well-known/oauth-protected-resource"
 OAUTH_WELL_KNOWN = "/.well-known/oauth-authorization-server"
 OIDC_WELL_KNOWN = "/.well-known/openid-configuration"
 CLIENT_PREFIX = "oauth-client:"  # keychain: a client id (and secret) per issuer
+# keychain: an OAuth app ``wrap`` found in a client's entry for a server, by canonical URL
+# (``{"client_id", "client_secret_ref"}``: the secret itself is an ordinary secret)
+PENDING_PREFIX = "oauth-client-for:"
 PROTOCOL_VERSION = "2025-11-25"
 CLIENT_NAME = "mcpcred"
 # RFC 8252 §7.3: a native client's loopback redirect matches on any port.
@@ -194,6 +197,52 @@ class ClientInfo:
 def client_item(issuer: str) -> str:
     """Keychain name of the client id kept for ``issuer``."""
     return CLIENT_PREFIX + issuer
+
+
+def pending_item(url: str) -> str:
+    """Keychain name of the OAuth app ``wrap`` left for the server at ``url``."""
+    return PENDING_PREFIX + canonical(url)
+
+
+def pending_value(client_id: str, secret_name: str) -> str:
+    """What ``wrap`` stores under ``pending_item``: the app's id and its secret's name."""
+    return json.dumps(
+        {"v": 1, "client_id": client_id, "client_secret_ref": secret_name}, separators=(",", ":")
+    )
+
+
+def pending_client(vault: Vault, urls: Sequence[str], issuer: str) -> ClientInfo | None:
+    """The OAuth app a client's entry for one of ``urls`` signed in with, moved there by
+    ``wrap`` (its secret read from the keychain); None when there is none.
+
+    The app was registered by the user for this server (GitHub's remote server has no
+    dynamic registration), so it comes before anything mcpcred would register itself.
+    """
+    names = [pending_item(u) for u in dict.fromkeys(urls)]
+    found = vault.read(names)
+    text = next((found[n] for n in names if n in found), None)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    client_id = data.get("client_id") if isinstance(data, dict) else None
+    ref = data.get("client_secret_ref") if isinstance(data, dict) else None
+    if not isinstance(client_id, str) or not client_id:
+        return None
+    secret = None
+    if isinstance(ref, str) and ref:
+        secret = vault.read([ref]).get(ref)
+        if secret is None:
+            raise OAuthError(
+                f"the OAuth app wrap kept for this server names the secret '{ref}', which "
+                "is not in the keychain",
+                hint=f"store it again with `mcpcred secret set {ref}`, or pass --client-id "
+                "(and --client-secret-stdin)",
+                error="no_client_secret",
+            )
+    return ClientInfo(issuer, client_id, secret, PRE_REGISTERED)
 
 
 # -- discovery ---------------------------------------------------------------------------
@@ -402,7 +451,8 @@ def client_for(
     """The client id to use, in the spec's order: pre-registered, CIMD, DCR.
 
     What the user passes now comes first (``--client-id``, then ``--client-metadata-url``
-    where the server supports it), then the client kept for this issuer by an earlier
+    where the server supports it), then the OAuth app ``wrap`` found in a client's entry
+    for this server (``pending_client``), then the client kept for this issuer by an earlier
     login (so a step-up keeps its client, and an app's secret is asked for once), then a
     new dynamic registration.
     """
@@ -417,6 +467,9 @@ def client_for(
             )
         if found.metadata.get("client_id_metadata_document_supported") is True:
             return ClientInfo(issuer, url, None, METADATA_DOCUMENT)
+    pending = pending_client(vault, [request.url, found.server_url], issuer)
+    if pending is not None:
+        return pending
     name = client_item(issuer)
     stored = ClientInfo.loads(vault.read([name]).get(name), issuer)
     if stored is not None:

@@ -367,18 +367,41 @@ class Planner:
         pointers: dict[int, Pointer],
     ) -> ServerPlan:
         plan = ServerPlan(entry.name, "remote")
-        if not hits and not self.bridge_remote:
+        adapter = BY_ID.get(entry.client)
+        app = oauth_app(entry, adapter)
+        if isinstance(app, OAuthApp):
+            # its secret moves whatever the detector made of it: a client secret by name
+            kind = next((h.kind for i, h in hits if i.node is app.secret), "generic-secret")
+            hits = [(item, hit) for item, hit in hits if item.node is not app.secret]
+            if kind in _GENERIC_KINDS:
+                kind = "generic-secret"
+            where = f"{app.block} {app.secret_key}"
+            name = self.namer(str(app.secret.value), kind, entry.name, app.secret_key)
+            plan.moves.append(Move(name, str(app.secret.value), entry.name, where, kind))
+            plan.scrub.append(Change("set", pointers[id(app.secret)], references.whole(name)))
+            app.secret_name = name
+        elif not hits and not self.bridge_remote:
             return plan
         header_ids = {id(value): key.name for key, value in entry.headers}
         url_id = id(entry.url) if entry.url is not None else None
         in_headers = all(id(item.node) in header_ids for item, _ in hits)
         in_reach = all(id(item.node) in header_ids or id(item.node) == url_id for item, _ in hits)
-        adapter = BY_ID.get(entry.client)
         helper_key = (adapter.header_helper if adapter else None) or ""
-        if helper_key and in_headers and helper_key not in entry.node and not self.bridge_remote:
+        if isinstance(app, str):
+            reason: str | None = app
+        elif (
+            helper_key
+            and in_headers
+            and helper_key not in entry.node
+            and not self.bridge_remote
+            and app is None
+        ):
             return self._helper(entry, hits, pointers, plan, helper_key, header_ids)
-        reason = None
-        if adapter is None or not adapter.bridge:
+        else:
+            reason = None
+        if reason is not None:
+            pass  # the entry's OAuth app is one the bridge cannot stand in for
+        elif adapter is None or not adapter.bridge:
             reason = "mcpcred does not know how this client starts a local (stdio) server"
         elif not in_reach:
             outside = dict.fromkeys(
@@ -393,13 +416,21 @@ class Planner:
                 f"which is neither its URL nor the headers {adapter.display_name} sends"
             )
         else:
-            blockers = [k for k in adapter.bridge_blockers if k in entry.node]
+            blockers = [
+                k
+                for k in adapter.bridge_blockers
+                if k in entry.node and not (isinstance(app, OAuthApp) and k == app.block)
+            ]
             if blockers:
                 reason = (
                     f"it also uses {', '.join(blockers)}, which {adapter.display_name} "
                     "resolves itself and a bridge entry cannot carry"
                 )
         weak = bool(hits) and all(hit.kind == WEAK_DEFAULT_KIND for _, hit in hits)
+        if isinstance(app, OAuthApp):
+            if reason is not None:
+                return self._cannot(plan, reason)
+            return self._bridge(entry, hits, pointers, plan, header_ids, app)
         if reason is None and (self.bridge_remote or not weak):
             return self._bridge(entry, hits, pointers, plan, header_ids)
         if not hits:
@@ -462,8 +493,14 @@ class Planner:
         pointers: dict[int, Pointer],
         plan: ServerPlan,
         header_ids: dict[int, str],
+        app: OAuthApp | None = None,
     ) -> ServerPlan:
-        """A remote entry becomes a stdio entry that runs the bridge (keychain at spawn)."""
+        """A remote entry becomes a stdio entry that runs the bridge (keychain at spawn).
+
+        An entry that signs in with a pre-registered OAuth app (``app``: its secret is
+        already planned to move) sends mcpcred's login for that server instead, and the
+        record names the app so that wrap can leave it for ``mcpcred login`` to use.
+        """
         adapter = BY_ID[entry.client]
         replaced: dict[int, str] = {}
         for node, found in _by_node(hits):
@@ -480,9 +517,34 @@ class Planner:
                 return self._cannot(plan, f"its header {key.name} is not a string")
             headers.append((key.name, replaced.get(id(value), value.value)))
         url = replaced.get(id(url_node), url_node.value)
+        drop = set(adapter.remote_only_keys)
+        if app is not None:
+            if any(name.lower() == "authorization" for name, _ in headers):
+                return self._cannot(
+                    plan, f"it sends an Authorization header and also signs in with '{app.block}'"
+                )
+            if references.find(url):
+                return self._cannot(
+                    plan, f"its URL holds a credential and it also signs in with '{app.block}'"
+                )
+            login = bridge.login_name(entry.name)
+            headers.append(("Authorization", "Bearer " + references.embedded(login, "oauth")))
+            drop.add(app.block)
+            plan.record["oauth_client"] = {
+                "url": url,
+                "client_id": app.client_id,
+                "secret": app.secret_name,
+                "login": login,
+            }
+            plan.notes.append(
+                f"{adapter.display_name} signed in with the OAuth app in '{app.block}'; its "
+                f"client secret is in the keychain and mcpcred's login '{login}' uses that app: "
+                f"run `mcpcred login {shlex.quote(url)} --name {login}` before restarting "
+                f"{adapter.display_name}"
+            )
         return self._write_bridge(
             entry, plan, url, headers, adapter.remote_transport(entry.node),
-            drop=set(adapter.remote_only_keys), allow_http=False,
+            drop=drop, allow_http=False,
         )  # fmt: skip
 
     def _write_bridge(
@@ -641,6 +703,42 @@ class Planner:
         name = self.namer(hit.secret, hit.kind, entry.name, item.name)
         plan.moves.append(Move(name, hit.secret, entry.name, where, hit.kind))
         return name
+
+
+@dataclass(slots=True)
+class OAuthApp:
+    """A pre-registered OAuth app in a remote entry (Zed's ``oauth``, Cursor's ``auth``)."""
+
+    block: str  # the entry's key holding it
+    client_id: str
+    secret_key: str
+    secret: ScalarNode = field(repr=False)
+    secret_name: str = ""  # the keychain name its secret moves to
+
+
+def oauth_app(entry: ServerEntry, adapter: object) -> OAuthApp | str | None:
+    """The entry's OAuth app with a client secret in the file; a reason if the bridge cannot
+    stand in for it; None when the entry has none (or no secret: nothing to move)."""
+    shape = getattr(adapter, "oauth_client", None)
+    if shape is None:
+        return None
+    block_key, id_key, secret_key = shape
+    block = entry.node.get(block_key)
+    if not isinstance(block, ObjectNode):
+        return None
+    secret = block.get(secret_key)
+    if not isinstance(secret, ScalarNode) or not isinstance(secret.value, str) or not secret.value:
+        return None
+    if references.find(secret.value):
+        return None  # already a reference: nothing left to move
+    client_id = block.get(id_key)
+    if not isinstance(client_id, ScalarNode) or not isinstance(client_id.value, str):
+        return f"its '{block_key}' has a client secret but no client id"
+    allowed = {id_key, secret_key, *getattr(adapter, "oauth_client_extra", ())}
+    other = [key.name for key, _ in block.members if key.name not in allowed]
+    if other:
+        return f"its '{block_key}' also sets {', '.join(other)}, which mcpcred login does not take"
+    return OAuthApp(block_key, client_id.value, secret_key, secret)
 
 
 _PAIR_STOP = frozenset(" \t\r\n,;=\"'")

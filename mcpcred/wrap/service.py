@@ -502,8 +502,29 @@ def execute_wrap(plans: list[FilePlan], store: SecretStore, index: SecretIndex) 
             raise SecretStoreError(f"secret '{name}' did not read back from the keychain")
         index.touch(name)
         outcome.stored.append(name)
+    _store_oauth_apps(plans, store)
     _write_files(plans, outcome, _save_records)
     return outcome
+
+
+def _store_oauth_apps(plans: list[FilePlan], store: SecretStore) -> None:
+    """Leave each OAuth app a bridged entry signed in with for ``mcpcred login URL``.
+
+    Its secret went to the keychain as an ordinary secret (a move); the app itself is
+    kept by the server's canonical URL, so a login to that server uses it without
+    ``--client-id``. Written before the file, like the secrets: a failure leaves the
+    file as it was.
+    """
+    from mcpcred.oauth import mcp
+
+    for plan in plans:
+        for server in plan.servers:
+            app = server.record.get("oauth_client")
+            if not isinstance(app, dict) or not plan.changed:
+                continue
+            url, client_id, secret = app.get("url"), app.get("client_id"), app.get("secret")
+            if isinstance(url, str) and isinstance(client_id, str) and isinstance(secret, str):
+                store.set(mcp.pending_item(url), mcp.pending_value(client_id, secret))
 
 
 def _write_files(

@@ -155,10 +155,15 @@ CASES = [
       "headers": { "Authorization": "Bearer {{LINEAR}}" },
       "enabled": true,
     },
+    // Zed's own sign-in with a pre-registered OAuth app (GitHub's server has no DCR)
+    "github": {
+      "url": "https://api.githubcopilot.example.com/mcp/",
+      "oauth": { "client_id": "Iv23liExampleApp", "client_secret": "{{APIKEY}}" },
+    },
   },
 }
 """,
-        {"remote": "bridge"},
+        {"remote": "bridge", "github": "bridge"},
         container=("context_servers",),
     ),
     Case(
@@ -413,6 +418,25 @@ def test_remote_credentials_move_to_the_keychain_and_come_back_byte_for_byte(
         assert linear["url"] == "https://mcp.linear.example.com/mcp"
         (header,) = linear["headers"]
         assert re.fullmatch(r"Authorization: Bearer \{\{mcpcred:secret/[a-z0-9.-]+\}\}", header)
+
+    # Zed's OAuth app: its secret is an ordinary secret now, the app is left for
+    # `mcpcred login URL` (by the server's canonical URL), and the bridge sends that login
+    if case.client == "zed":
+        github = bridge_args(servers["github"], "github", "zed")
+        assert github["headers"] == ["Authorization: Bearer {{mcpcred:oauth/github-mcp}}"]
+        assert github["url"] == "https://api.githubcopilot.example.com/mcp/"
+        assert (
+            "mcpcred login https://api.githubcopilot.example.com/mcp/ --name github-mcp"
+            in done.stderr
+        )
+        pending = real_keychain.lookup(
+            keychain, "mcpcred", "oauth-client-for:https://api.githubcopilot.example.com/mcp/"
+        )
+        assert pending is not None
+        app = json.loads(pending)
+        assert app["client_id"] == "Iv23liExampleApp"
+        secret = real_keychain.lookup(keychain, "mcpcred", app["client_secret_ref"])
+        assert secret == planted["APIKEY"]
 
     # a second wrap changes nothing, and says why per server (never a false "already wrapped")
     again = mcpcred("wrap", case.client, "--yes")
