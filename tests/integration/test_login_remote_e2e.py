@@ -23,6 +23,7 @@ import pytest
 
 from tests.integration.test_login_e2e import MCPCRED, _env, stored
 from tests.support import keychain as real_keychain
+from tests.support.mcp_parts import read_entry, sdk_call_tool
 from tests.support.oauth_resource_server import (
     ClientMetadataHost,
     ResourceServer,
@@ -395,3 +396,59 @@ def test_a_bridge_forced_refresh_after_a_401_happens_once_and_sends_resource(
         transport.close()
     stats = oidc_server.stats()
     assert stats["refresh_token"] == 1 and stats["refresh_with_resource"] == 1, stats
+
+
+def test_a_zed_oauth_app_moved_by_wrap_is_the_client_login_uses(
+    keychain: dict[str, str], oidc_server: OidcServer, start_rs: object, home: Path
+) -> None:
+    """Zed's ``oauth`` block with a pre-registered app (GitHub's case: no registration):
+    wrap moves its secret and leaves the app for ``login URL``, which needs no --client-id."""
+    rs = start_rs(oidc_server.issuer)  # type: ignore[operator]
+    settings = home / ".config" / "zed" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(
+        "// Zed\n{\n"
+        '  "context_servers": {\n'
+        f'    "github": {{ "url": "{rs.url}", "enabled": true,\n'
+        '      "oauth": { "client_id": "mcpcred-confidential", '
+        '"client_secret": "test-client-secret" } },\n'
+        "  },\n}\n"
+    )
+    settings.chmod(0o600)
+    original = settings.read_bytes()
+    wrapped = run("wrap", "zed", "--yes")
+    assert wrapped.returncode == 0, wrapped.stderr
+    assert f"mcpcred login {rs.url} --name github-mcp" in wrapped.stderr
+    # the secret is nowhere under HOME any more (the file, its backups, mcpcred's records)
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert "test-client-secret" not in path.read_text(errors="replace"), path
+    assert "test-client-secret" not in wrapped.stdout + wrapped.stderr
+    entry = read_entry(settings, "github", config_key="context_servers")
+    assert "oauth" not in entry and "url" not in entry
+    assert "Authorization: Bearer {{mcpcred:oauth/github-mcp}}" in entry["args"]
+
+    before = oidc_server.stats()["registration"]
+    result = run("login", rs.url, "--name", "github-mcp")
+    assert result.returncode == 0, result.stderr
+    assert oidc_server.stats()["registration"] == before  # the app, not a registration
+    assert "test-client-secret" not in result.stdout + result.stderr
+    record = stored(keychain, "oauth:github-mcp/default")
+    assert record is not None and record["client_id"] == "mcpcred-confidential"
+    assert record["registration"] == "pre-registered"
+    assert record["client_secret"] == "test-client-secret"
+    client = real_keychain.lookup(keychain, "mcpcred", f"oauth-client:{oidc_server.issuer}")
+    assert client is not None and json.loads(client)["client_id"] == "mcpcred-confidential"
+    no_token_leaks(result, keychain, "github-mcp")
+
+    # the bridge entry, started as Zed starts it (the MCP SDK's stdio client), resolves its
+    # reference to a token the real server accepts
+    called = sdk_call_tool(
+        settings, "github", "echo", {"text": "hi"}, config_key="context_servers", env=_env()
+    )
+    assert called.ok, (called.error, called.stderr[-2000:])
+    assert called.text == ["echo: hi"]
+
+    restored = run("unwrap", "zed", "--restore-secrets", "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert settings.read_bytes() == original
