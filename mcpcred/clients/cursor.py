@@ -19,6 +19,7 @@ class Cursor(ClientAdapter):
     expands = "${env:NAME}, ${userHome}, ${workspaceFolder} in command, args, env, url, headers"
     reference_hint = "${env:VAR}"
     bridge_blockers = ("auth",)  # a static OAuth client Cursor signs in with itself
+    oauth_client = ("auth", "CLIENT_ID", "CLIENT_SECRET")
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         path = host.user_profile() / ".cursor" / "mcp.json"

@@ -25,6 +25,8 @@ class Gemini(ClientAdapter):
     reference_hint = "$VAR or ${VAR}"
     remote_only_keys = ("httpUrl", "url", "type", "headers")
     bridge_blockers = ("oauth", "authProviderType", "targetAudience", "targetServiceAccount")
+    oauth_client = ("oauth", "clientId", "clientSecret")
+    oauth_client_extra = ("enabled",)
 
     def remote_transport(self, node: ObjectNode) -> str:
         """``httpUrl`` is Streamable HTTP; ``url`` is SSE unless ``type`` says ``http``."""

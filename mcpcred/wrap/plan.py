@@ -731,6 +731,10 @@ def oauth_app(entry: ServerEntry, adapter: object) -> OAuthApp | str | None:
         return None
     if references.find(secret.value):
         return None  # already a reference: nothing left to move
+    if "$" in secret.value and getattr(adapter, "expands", "") not in ("", "nothing"):
+        return (
+            f"its '{block_key}' takes its client secret from a variable, which mcpcred cannot read"
+        )
     client_id = block.get(id_key)
     if not isinstance(client_id, ScalarNode) or not isinstance(client_id.value, str):
         return f"its '{block_key}' has a client secret but no client id"

@@ -235,3 +235,119 @@ def test_unwrap_keeps_a_bridge_entry_whose_url_was_edited_since_wrap(
     (server,) = plan.servers
     assert server.status == "kept" and not plan.changed
     assert "https://old.example -> https://new.example" in server.notes[0]
+
+
+# -- a pre-registered OAuth app in the entry (the client's own sign-in) -------------------
+
+APP_SHAPES = [
+    # client, container, the entry with SECRET where the client secret goes, the block key
+    ("zed", "context_servers",
+     {"url": "https://api.example.com/mcp/", "enabled": True,
+      "oauth": {"client_id": "Iv23app", "client_secret": "SECRET"}}, "oauth"),
+    ("cursor", "mcpServers",
+     {"url": "https://api.example.com/mcp/",
+      "auth": {"CLIENT_ID": "Iv23app", "CLIENT_SECRET": "SECRET"}}, "auth"),
+    ("gemini-cli", "mcpServers",
+     {"httpUrl": "https://api.example.com/mcp/",
+      "oauth": {"enabled": True, "clientId": "Iv23app", "clientSecret": "SECRET"}}, "oauth"),
+]  # fmt: skip
+
+
+def _app_plan(
+    tmp_path: Path, client: str, key: str, entry: dict[str, Any], secret: str
+) -> tuple[service.FilePlan, dict[str, Any] | None]:
+    text = json.dumps({key: {"gh": entry}}, indent=2).replace('"SECRET"', json.dumps(secret))
+    path = tmp_path / "config.json"
+    path.write_text(text)
+    store = SecretStore(MemoryKeyring())
+    (plan,) = service.plan_wrap(
+        BY_ID[client],
+        Host.current(),
+        config=str(path),
+        servers=[],
+        settings=ShimSettings(SHIM, None, None, linux=True),
+        namer=service.SecretNamer(store, SecretIndex(tmp_path / "i.json")),
+    )
+    servers = json.loads(plan.new_text)[key]
+    return plan, servers.get("gh")
+
+
+def _secret(seed: int) -> str:
+    return tokengen.random_string(random.Random(seed), "abcdefghijklmnopqrstuvwxyz0123456789", 40)
+
+
+@pytest.mark.parametrize(("client", "key", "entry", "block"), APP_SHAPES, ids=lambda v: str(v))
+def test_an_oauth_app_secret_moves_and_the_app_is_left_for_login(
+    tmp_path: Path, client: str, key: str, entry: dict[str, Any], block: str
+) -> None:
+    secret = _secret(7)
+    plan, new = _app_plan(tmp_path, client, key, entry, secret)
+    (server,) = plan.servers
+    assert server.status == "wrap", server.notes
+    (move,) = server.moves
+    assert move.value == secret and move.where.startswith(block)
+    assert secret not in plan.new_text and secret not in plan.backup_text
+    assert new is not None and block not in new and new["command"] == SHIM
+    args = new["args"]
+    assert args[args.index("--url") + 1] == "https://api.example.com/mcp/"
+    assert "Authorization: Bearer {{mcpcred:oauth/gh}}" in args
+    assert server.record["oauth_client"] == {
+        "url": "https://api.example.com/mcp/",
+        "client_id": "Iv23app",
+        "secret": move.name,
+        "login": "gh",
+    }
+    # what unwrap writes back: the block, its secret a reference to the moved value
+    original = server.record["original"]
+    assert isinstance(original, dict) and isinstance(original["value"], dict)
+    assert original["value"][block] == {
+        k: f"mcpcred:secret/{move.name}" if v == "SECRET" else v for k, v in entry[block].items()
+    }
+    assert any("mcpcred login https://api.example.com/mcp/ --name gh" in n for n in server.notes)
+
+
+@pytest.mark.parametrize(
+    ("client", "key", "entry", "reason"),
+    [
+        ("cursor", "mcpServers",
+         {"url": "https://a.example/mcp",
+          "auth": {"CLIENT_ID": "app", "CLIENT_SECRET": "SECRET", "scopes": ["repo"]}},
+         "also sets scopes"),
+        ("gemini-cli", "mcpServers",
+         {"httpUrl": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET", "tokenUrl": "https://t/"}},
+         "also sets tokenUrl"),
+        ("zed", "context_servers",
+         {"url": "https://a.example/mcp", "oauth": {"client_secret": "SECRET"}},
+         "no client id"),
+        ("zed", "context_servers",
+         {"url": "https://a.example/mcp", "headers": {"Authorization": "Bearer x"},
+          "oauth": {"client_id": "app", "client_secret": "SECRET"}},
+         "sends an Authorization header"),
+        ("gemini-cli", "mcpServers",
+         {"httpUrl": "https://a.example/mcp", "authProviderType": "google_credentials",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET"}},
+         "authProviderType"),
+    ],
+)  # fmt: skip
+def test_an_oauth_app_the_bridge_cannot_stand_in_for_stays_and_says_why(
+    tmp_path: Path, client: str, key: str, entry: dict[str, Any], reason: str
+) -> None:
+    secret = _secret(8)
+    plan, new = _app_plan(tmp_path, client, key, entry, secret)
+    (server,) = plan.servers
+    assert server.status == "unwrappable"
+    assert not server.moves and "oauth_client" not in server.record
+    assert any(reason in n for n in server.notes), server.notes
+    assert new is not None and json.dumps(new).count(secret) == 1  # left as it was
+
+
+def test_a_client_secret_from_a_variable_is_not_moved(tmp_path: Path) -> None:
+    entry = {
+        "url": "https://a.example/mcp",
+        "auth": {"CLIENT_ID": "app", "CLIENT_SECRET": "SECRET"},
+    }
+    plan, new = _app_plan(tmp_path, "cursor", "mcpServers", entry, "${env:GH_SECRET}")
+    (server,) = plan.servers
+    assert not server.moves and server.status in ("remote", "unwrappable")
+    assert new is not None and new["auth"]["CLIENT_SECRET"] == "${env:GH_SECRET}"
