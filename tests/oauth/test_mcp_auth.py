@@ -305,6 +305,47 @@ def test_no_registration_endpoint_says_to_use_a_client_id_or_a_token() -> None:
     assert "mcpcred secret set demo-token" in (caught.value.hint or "")
 
 
+def test_an_app_wrap_left_for_the_server_comes_before_the_kept_client_and_registration() -> None:
+    vault = MemoryVault()
+    vault.write(mcp.client_item(ISSUER), mcp.ClientInfo(ISSUER, "kept", None, mcp.DYNAMIC).dumps())
+    vault.write("zed-app-secret", "s3cr3t-value")
+    # kept by the canonical URL: the login's URL may be spelled differently
+    loud = MCP_URL.replace("https://", "HTTPS://", 1)
+    vault.write(mcp.pending_item(loud), mcp.pending_value("Iv23app", "zed-app-secret"))
+    http, seen = server({})
+    info = mcp.client_for(request(), discovered(), http, vault)
+    assert (info.client_id, info.client_secret, info.registration, info.issuer) == (
+        "Iv23app",
+        "s3cr3t-value",
+        "pre-registered",
+        ISSUER,
+    )
+    assert seen == []  # no registration call
+    # what the user passes still wins
+    given = mcp.client_for(request(client_id="cid"), discovered(), http, vault)
+    assert given.client_id == "cid"
+
+
+def test_an_app_whose_secret_left_the_keychain_says_so_without_guessing() -> None:
+    vault = MemoryVault()
+    vault.write(mcp.pending_item(MCP_URL), mcp.pending_value("Iv23app", "gone-secret"))
+    http, seen = server({})
+    with pytest.raises(OAuthError) as caught:
+        mcp.client_for(request(), discovered(), http, vault)
+    assert "gone-secret" in str(caught.value)
+    assert "mcpcred secret set gone-secret" in (caught.value.hint or "")
+    assert seen == []  # no registration behind the user's back
+
+
+@pytest.mark.parametrize("text", ["", "not json", "[]", '{"client_id": ""}', '{"v": 1}'])
+def test_a_torn_pending_app_is_ignored(text: str) -> None:
+    vault = MemoryVault()
+    vault.write(mcp.pending_item(MCP_URL), text)
+    vault.write(mcp.client_item(ISSUER), mcp.ClientInfo(ISSUER, "kept", None, mcp.DYNAMIC).dumps())
+    http, _ = server({})
+    assert mcp.client_for(request(), discovered(), http, vault).client_id == "kept"
+
+
 # -- scopes ------------------------------------------------------------------------------
 
 
