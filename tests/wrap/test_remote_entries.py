@@ -82,11 +82,13 @@ CASES = [
       "type": "sse",
       "url": "https://mcp.example.com/sse?api_key={{QKEY}}"
     },
-    "docs": { "url": "https://docs.example.com/mcp", "headers": { "Authorization": "Bearer ${env:DOCS_TOKEN}" } }
+    "docs": { "url": "https://docs.example.com/mcp", "headers": { "Authorization": "Bearer ${env:DOCS_TOKEN}" } },
+    "gh": { "url": "https://gh.example.com/mcp/", "auth": { "CLIENT_ID": "Iv23cursor", "CLIENT_SECRET": "{{PATHKEY}}" } },
+    "scoped": { "url": "https://s.example.com/mcp", "auth": { "CLIENT_ID": "app", "CLIENT_SECRET": "{{PASSWORD}}", "scopes": ["repo"] } }
   }
 }
 """,
-        {"linear": "bridge", "exa": "bridge", "docs": "remote"},
+        {"linear": "bridge", "exa": "bridge", "docs": "remote", "gh": "bridge", "scoped": "left"},
         transport={"exa": "sse"},
     ),
     Case(
@@ -136,12 +138,13 @@ CASES = [
     "events": {
       "url": "https://events.example.com/sse",
       "headers": { "X-API-Key": "{{APIKEY}}" }
-    }
+    },
+    "gh": { "httpUrl": "https://gh.example.com/mcp/", "oauth": { "enabled": true, "clientId": "Iv23gemini", "clientSecret": "{{PATHKEY}}" } }
   }
 }
 """,
-        {"hf": "bridge", "events": "bridge"},
-        transport={"hf": "http", "events": "sse"},
+        {"hf": "bridge", "events": "bridge", "gh": "bridge"},
+        transport={"hf": "http", "events": "sse", "gh": "http"},
     ),
     Case(
         "zed",
@@ -419,24 +422,26 @@ def test_remote_credentials_move_to_the_keychain_and_come_back_byte_for_byte(
         (header,) = linear["headers"]
         assert re.fullmatch(r"Authorization: Bearer \{\{mcpcred:secret/[a-z0-9.-]+\}\}", header)
 
-    # Zed's OAuth app: its secret is an ordinary secret now, the app is left for
+    # An OAuth app in the entry: its secret is an ordinary secret now, the app is left for
     # `mcpcred login URL` (by the server's canonical URL), and the bridge sends that login
-    if case.client == "zed":
-        github = bridge_args(servers["github"], "github", "zed")
-        assert github["headers"] == ["Authorization: Bearer {{mcpcred:oauth/github-mcp}}"]
-        assert github["url"] == "https://api.githubcopilot.example.com/mcp/"
-        assert (
-            "mcpcred login https://api.githubcopilot.example.com/mcp/ --name github-mcp"
-            in done.stderr
-        )
-        pending = real_keychain.lookup(
-            keychain, "mcpcred", "oauth-client-for:https://api.githubcopilot.example.com/mcp/"
-        )
+    apps = {
+        "zed": ("github", "github-mcp", "https://api.githubcopilot.example.com/mcp/",
+                "Iv23liExampleApp", "APIKEY"),
+        "cursor": ("gh", "gh", "https://gh.example.com/mcp/", "Iv23cursor", "PATHKEY"),
+        "gemini-cli": ("gh", "gh", "https://gh.example.com/mcp/", "Iv23gemini", "PATHKEY"),
+    }  # fmt: skip
+    if case.client in apps:
+        server, login, url, client_id, marker = apps[case.client]
+        bridged = bridge_args(servers[server], server, case.client)
+        assert bridged["headers"] == [f"Authorization: Bearer {{{{mcpcred:oauth/{login}}}}}"]
+        assert bridged["url"] == url
+        assert f"mcpcred login {url} --name {login}" in done.stderr
+        pending = real_keychain.lookup(keychain, "mcpcred", f"oauth-client-for:{url}")
         assert pending is not None
         app = json.loads(pending)
-        assert app["client_id"] == "Iv23liExampleApp"
+        assert app["client_id"] == client_id
         secret = real_keychain.lookup(keychain, "mcpcred", app["client_secret_ref"])
-        assert secret == planted["APIKEY"]
+        assert secret == planted[marker]
 
     # a second wrap changes nothing, and says why per server (never a false "already wrapped")
     again = mcpcred("wrap", case.client, "--yes")
