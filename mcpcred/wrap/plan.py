@@ -27,7 +27,11 @@ own shape that runs the bridge, ``mcpcred shim --url URL --header "N: v"``, with
 references in place of the secrets (``mcpcred.wrap.bridge``); the entry as it
 was, secrets replaced by references, goes into the record so that unwrap can
 write it back exactly. Claude Desktop entries that run ``mcp-remote`` become
-bridge entries the same way.
+bridge entries the same way. An entry that signs in with a pre-registered OAuth
+app whose client secret is in the file (Zed ``oauth``, Cursor ``auth``, Gemini
+CLI ``oauth``; GitHub's server has no dynamic registration) becomes a bridge
+entry sending mcpcred's login for the server: the secret moves like any other,
+and the record names the app, which wrap leaves for ``mcpcred login URL``.
 """
 
 from __future__ import annotations
@@ -387,23 +391,18 @@ class Planner:
         in_headers = all(id(item.node) in header_ids for item, _ in hits)
         in_reach = all(id(item.node) in header_ids or id(item.node) == url_id for item, _ in hits)
         helper_key = (adapter.header_helper if adapter else None) or ""
-        if isinstance(app, str):
-            reason: str | None = app
-        elif (
-            helper_key
+        if (
+            app is None
+            and helper_key
             and in_headers
             and helper_key not in entry.node
             and not self.bridge_remote
-            and app is None
         ):
             return self._helper(entry, hits, pointers, plan, helper_key, header_ids)
-        else:
-            reason = None
-        if reason is not None:
-            pass  # the entry's OAuth app is one the bridge cannot stand in for
-        elif adapter is None or not adapter.bridge:
+        reason = app if isinstance(app, str) else None
+        if reason is None and (adapter is None or not adapter.bridge):
             reason = "mcpcred does not know how this client starts a local (stdio) server"
-        elif not in_reach:
+        elif reason is None and adapter is not None and not in_reach:
             outside = dict.fromkeys(
                 str(item.pointer[len(entry.pointer)])
                 for item, _ in hits
@@ -415,12 +414,10 @@ class Planner:
                 f"a credential in {', '.join(repr(k) for k in outside) or 'its settings'}, "
                 f"which is neither its URL nor the headers {adapter.display_name} sends"
             )
-        else:
-            blockers = [
-                k
-                for k in adapter.bridge_blockers
-                if k in entry.node and not (isinstance(app, OAuthApp) and k == app.block)
-            ]
+        elif reason is None and adapter is not None:
+            # the block of an OAuth app mcpcred login takes over is no longer in the way
+            taken = app.block if isinstance(app, OAuthApp) else None
+            blockers = [k for k in adapter.bridge_blockers if k in entry.node and k != taken]
             if blockers:
                 reason = (
                     f"it also uses {', '.join(blockers)}, which {adapter.display_name} "
