@@ -416,6 +416,12 @@ def test_a_zed_oauth_app_moved_by_wrap_is_the_client_login_uses(
     )
     settings.chmod(0o600)
     original = settings.read_bytes()
+    pending = f"oauth-client-for:{rs.url}"
+    dry = run("wrap", "zed", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "test-client-secret" not in dry.stdout + dry.stderr
+    assert settings.read_bytes() == original
+    assert real_keychain.lookup(keychain, "mcpcred", pending) is None  # a dry run stores nothing
     wrapped = run("wrap", "zed", "--yes")
     assert wrapped.returncode == 0, wrapped.stderr
     assert f"mcpcred login {rs.url} --name github-mcp" in wrapped.stderr
@@ -427,6 +433,8 @@ def test_a_zed_oauth_app_moved_by_wrap_is_the_client_login_uses(
     entry = read_entry(settings, "github", config_key="context_servers")
     assert "oauth" not in entry and "url" not in entry
     assert "Authorization: Bearer {{mcpcred:oauth/github-mcp}}" in entry["args"]
+    app = real_keychain.lookup(keychain, "mcpcred", pending)
+    assert app is not None and json.loads(app)["client_id"] == "mcpcred-confidential"
 
     before = oidc_server.stats()["registration"]
     result = run("login", rs.url, "--name", "github-mcp")
