@@ -15,7 +15,9 @@ shown in CI output.
     │   ├── SecretCorrupt            stored parts missing or not matching (a torn write)
     │   ├── KeychainLocked           the keychain is locked and mcpcred may not prompt
     │   ├── KeychainUnavailable      no usable keychain (no D-Bus, no daemon, insecure backend)
-    │   └── KeychainTimeout          the keychain did not answer in time
+    │   ├── KeychainTimeout          the keychain did not answer in time
+    │   ├── AgentUnsafe              the key agent's socket or folder is not private to the user
+    │   └── AgentUnavailable         the key agent cannot be started or does not answer
     ├── ShimError                 6  the shim cannot start the server (bad options, no program)
     └── OAuthError                7  a login cannot give a token (network, provider, protocol)
         ├── LoginRequired            no login, or the provider refused it (log in again)
@@ -153,3 +155,15 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return type(exc).__name__
+
+
+class AgentUnsafe(SecretStoreError):
+    """The key agent's socket or its folder is not private to this user, so it is never used.
+
+    A socket owned by someone else, or one in a folder others can enter, could be
+    an impostor collecting the keys offered to it; refusing is the only safe answer.
+    """
+
+
+class AgentUnavailable(SecretStoreError):
+    """The key agent could not be started, or started but does not answer."""

@@ -51,6 +51,7 @@ def main(
 
 
 from mcpcred.cli import (  # noqa: E402  (commands register on `app`)
+    agent_cmd,
     audit_cmd,
     clients_cmd,
     guard_cmd,
@@ -63,6 +64,7 @@ from mcpcred.cli import (  # noqa: E402  (commands register on `app`)
 )
 
 __all__ = [
+    "agent_cmd",
     "app",
     "audit_cmd",
     "clients_cmd",
