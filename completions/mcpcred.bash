@@ -5,7 +5,11 @@ _mcpcred() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     case "$cmd" in
-        "") COMPREPLY=($(compgen -W "audit-config clients completion guard log login logout pins secret status token unwrap wrap --version --debug --help -h" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "agent audit-config clients completion guard log login logout pins secret status token unwrap wrap --version --debug --help -h" -- "$cur")) ;;
+        agent)
+            case "$prev" in
+            esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--help -h" -- "$cur")); else COMPREPLY=(); fi ;;
         audit-config)
             case "$prev" in
                 --format|-f) COMPREPLY=($(compgen -W "text json sarif" -- "$cur")); return ;;

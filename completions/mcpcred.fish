@@ -3,6 +3,8 @@ complete -c mcpcred -f
 complete -c mcpcred -n '__fish_use_subcommand' -l version -d 'Print the version and exit.'
 complete -c mcpcred -n '__fish_use_subcommand' -l debug -d 'Show tracebacks for unexpected errors (never includes locals).'
 complete -c mcpcred -n '__fish_use_subcommand' -l help -s h -d 'Show help and exit.'
+complete -c mcpcred -n '__fish_use_subcommand' -a agent -d 'The background process that holds the file stores key for this login session.'
+complete -c mcpcred -n '__fish_seen_subcommand_from agent' -l help -s h -d 'Show help and exit.'
 complete -c mcpcred -n '__fish_use_subcommand' -a audit-config -d 'Find plaintext secrets and risky settings in MCP client configs.'
 complete -c mcpcred -n '__fish_seen_subcommand_from audit-config' -l format -s f -x -a 'text json sarif' -d 'Report format.'
 complete -c mcpcred -n '__fish_seen_subcommand_from audit-config' -l output -s o -r -F -d 'Write the report to FILE (mode 0600) instead of stdout.'

@@ -51,6 +51,15 @@ def idle_seconds(text: str | None) -> int | None:
     return seconds
 
 
+def _checked_folder() -> None:
+    """A folder others can enter is an error for every command, not "no agent"."""
+    from mcpcred.keychain import agent
+
+    folder = agent.agent_dir(os.environ)
+    if os.path.isdir(folder):
+        agent.check_folder(folder)
+
+
 def _describe(seconds: int) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
@@ -83,6 +92,7 @@ def agent_stop() -> int:
     """Wipe the keys the agent holds and end it."""
     from mcpcred.keychain import agent
 
+    _checked_folder()
     pid = agent.stop(os.environ)
     sys.stderr.write("no agent running\n" if pid is None else f"agent stopped (pid {pid})\n")
     return 0
@@ -95,6 +105,7 @@ def agent_status(
     """Whether the agent runs, how many keys it holds, and whether the kernel keyring works."""
     from mcpcred.keychain import agent, kernel
 
+    _checked_folder()
     running = agent.status(os.environ)
     keyring = kernel.available()
     if as_json:

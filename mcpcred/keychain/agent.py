@@ -415,6 +415,9 @@ def ensure_running(
     running = status(environ)
     if running is not None:
         return running
+    folder = agent_dir(environ)
+    if os.path.isdir(folder):  # say what is wrong here, not through the new agent's exit
+        check_folder(folder)
     import subprocess
 
     argv = [sys.executable, "-m", "mcpcred", "agent", "serve", "--detach"]
