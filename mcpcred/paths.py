@@ -14,7 +14,6 @@ import os
 # ``pathlib`` costs the shim ~3 ms; only ``runtime_path`` (the shim's) avoids it.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from pathlib import Path
 
 DATA_DIR_VAR = "MCPCRED_DATA_DIR"
@@ -73,38 +72,19 @@ def runtime_path() -> str:
     OS drops them when their holder dies, so a leftover file blocks nobody.
     ``MCPCRED_RUNTIME_DIR`` moves it.
     """
-    return _private(runtime_location(os.environ))
-
-
-def runtime_location(environ: Mapping[str, str]) -> str:
-    """Where ``runtime_path`` is for ``environ``, creating nothing there.
-
-    For callers that only look (the key agent's client, on every server
-    start): a folder that does not exist means there is nothing in it. Only
-    the data-folder fallback costs more than a few dict look-ups.
-    """
-    override = environ.get(RUNTIME_DIR_VAR)
+    override = os.environ.get(RUNTIME_DIR_VAR)
     if override:
-        return override
-    xdg = environ.get("XDG_RUNTIME_DIR")
+        return _private(override)
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isabs(xdg) and _own_private_dir(xdg):
-        return os.path.join(xdg, "mcpcred")
-    data = environ.get(DATA_DIR_VAR)
-    if data:
-        return os.path.join(data, "run")
-    return str(data_dir() / "run")
+        return _private(os.path.join(xdg, "mcpcred"))
+    return str(private_dir(data_dir() / "run"))
 
 
 def _private(path: str) -> str:
-    """``private_dir`` without pathlib, for the shim: missing parents are made 0700 too."""
+    """``private_dir`` without pathlib, for the shim."""
     if not os.path.isdir(path):
-        parent = os.path.dirname(path)
-        if parent and parent != path:
-            _private(parent)
-        try:
-            os.mkdir(path, 0o700)
-        except FileExistsError:
-            return path  # made meanwhile by a concurrent caller
+        os.makedirs(path, mode=0o700, exist_ok=True)
     return path
 
 

@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 
+RUNTIME_DIR_VAR = "MCPCRED_RUNTIME_DIR"  # the same variable as mcpcred.paths
 SOCKET_NAME = "agent.sock"
 LOCK_NAME = "agent.lock"
 DEFAULT_IDLE_TIMEOUT = 4 * 60 * 60
@@ -112,10 +113,31 @@ def _checked(key_id: str) -> bytes:
 
 
 def agent_dir(environ: Mapping[str, str]) -> str:
-    """The folder of the agent's socket for ``environ`` (not created)."""
-    from mcpcred.paths import runtime_location
+    """The folder of the agent's socket for ``environ`` (not created).
 
-    return runtime_location(environ)
+    ``$MCPCRED_RUNTIME_DIR``; else ``$XDG_RUNTIME_DIR/mcpcred`` when that folder
+    is the user's own and private (the same two rules as
+    ``mcpcred.paths.runtime_path``); else ``mcpcred-agent-UID`` in ``$TMPDIR``
+    or ``/tmp``, the way tmux and ssh-agent do it. Not the data folder that
+    ``runtime_path`` falls back to: finding it needs ``platformdirs``, ~30 ms
+    the shim would pay on every server start in a container. A folder someone
+    else made there first is refused (``check_folder``), never used.
+    """
+    override = environ.get(RUNTIME_DIR_VAR)
+    if override:
+        return override
+    xdg = environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isabs(xdg):
+        try:
+            info = os.stat(xdg)
+        except OSError:
+            pass
+        else:
+            if info.st_uid == _uid() and not info.st_mode & 0o077:
+                return os.path.join(xdg, "mcpcred")
+    temp = environ.get("TMPDIR")
+    base = temp if temp and os.path.isabs(temp) else "/tmp"  # noqa: S108 (checked, see above)
+    return os.path.join(base, f"mcpcred-agent-{_uid()}")
 
 
 def socket_path(environ: Mapping[str, str]) -> str:
@@ -535,6 +557,17 @@ class _Key:
         self.page.close()
 
 
+def _make_private(path: str) -> None:
+    """Create ``path`` and any missing parent with mode 0700; an existing one is checked later."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent and parent != path:
+        _make_private(parent)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o700)
+
+
 def _now() -> float:
     """Seconds on a clock that keeps counting while the machine sleeps, where there is one."""
     import time
@@ -578,8 +611,6 @@ class AgentServer:
         import fcntl
         import socket
 
-        from mcpcred.paths import _private
-
         if not hasattr(socket, "AF_UNIX"):
             raise AgentUnavailable("the key agent needs Unix sockets, which this OS lacks")
         limit = 104 if sys.platform == "darwin" or "bsd" in sys.platform else 108
@@ -588,7 +619,7 @@ class AgentServer:
                 f"the agent's socket path is too long for this OS: {self.path}",
                 hint="set MCPCRED_RUNTIME_DIR to a shorter private folder",
             )
-        _private(self.folder)
+        _make_private(self.folder)
         check_folder(self.folder)
         lock_path = os.path.join(self.folder, LOCK_NAME)
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)

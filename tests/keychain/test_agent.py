@@ -417,20 +417,35 @@ def test_a_runtime_folder_from_xdg_is_used_and_made_private(
             end_agent(environ)
 
 
-def test_without_any_runtime_folder_the_data_folder_is_used(tmp_path: Path) -> None:
-    data = Path("/tmp") / f"mcd-{os.getpid()}"
-    environ = {"MCPCRED_DATA_DIR": str(data)}
-    try:
-        assert agent.socket_path(environ) == str(data / "run" / agent.SOCKET_NAME)
-        agent.offer_key(KEY_ID, KEY, environ)
-        assert stat.S_IMODE(data.stat().st_mode) == 0o700
-        assert stat.S_IMODE((data / "run").stat().st_mode) == 0o700
-        assert agent.fetch_key(KEY_ID, environ) == KEY
-    finally:
-        end_agent(environ)
-        import shutil
+def test_without_a_runtime_folder_a_private_folder_in_tmp_is_used() -> None:
+    with runtime_folder() as temp:
+        # an XDG_RUNTIME_DIR others can enter is not used (as mcpcred.paths does)
+        environ = {"TMPDIR": str(temp), "XDG_RUNTIME_DIR": "/tmp"}
+        folder = temp / f"mcpcred-agent-{os.getuid()}"
+        assert agent.socket_path(environ) == str(folder / agent.SOCKET_NAME)
+        try:
+            agent.offer_key(KEY_ID, KEY, environ)
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+            assert agent.fetch_key(KEY_ID, environ) == KEY
+        finally:
+            end_agent(environ)
+    assert agent.agent_dir({}) == f"/tmp/mcpcred-agent-{os.getuid()}"
+    assert agent.agent_dir({"TMPDIR": "relative"}) == f"/tmp/mcpcred-agent-{os.getuid()}"
 
-        shutil.rmtree(data, ignore_errors=True)
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to make a folder of another user")
+def test_a_folder_another_user_made_in_tmp_first_is_refused() -> None:
+    with runtime_folder() as temp:
+        os.chmod(temp, 0o1777)  # noqa: S103 (a shared /tmp, on purpose)
+        folder = temp / f"mcpcred-agent-{os.getuid()}"
+        folder.mkdir(mode=0o700)
+        os.chown(folder, 65534, 65534)
+        environ = {"TMPDIR": str(temp)}
+        with pytest.raises(AgentUnsafe, match="belongs to another user") as caught:
+            agent.offer_key(KEY_ID, KEY, environ)
+        assert caught.value.hint == "set MCPCRED_RUNTIME_DIR to a folder of your own with mode 700"
+        assert agent.fetch_key(KEY_ID, environ) is None  # nothing there: no agent
+        assert list(folder.iterdir()) == []
 
 
 def test_a_socket_path_too_long_for_the_os_is_a_clear_error(tmp_path: Path) -> None:
