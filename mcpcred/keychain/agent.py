@@ -28,7 +28,8 @@ was killed) and the next agent replaces it.
 
 When it ends: after ``DEFAULT_IDLE_TIMEOUT`` (4 hours) without a key being
 asked for or given (``--idle-timeout``), on ``mcpcred agent stop``, on
-SIGTERM/SIGINT/SIGHUP, and at logout with the runtime folder. Suspend time
+SIGTERM/SIGINT/SIGHUP, and within a minute of its socket being removed (at
+logout, with the runtime folder): nobody could reach its keys any more. Suspend time
 counts as idle time on Linux (``CLOCK_BOOTTIME``), so a laptop closed
 overnight does not wake up unlocked. Four hours covers a working session's
 server restarts without keeping a forgotten unlock overnight.
@@ -603,6 +604,9 @@ class AgentServer:
         self._listener: socket.socket | None = None
         self._inode: tuple[int, int] | None = None
         self._wake: tuple[int, int] | None = None
+        # how often, at least, the loop wakes to check the clock and that the socket is still
+        # there: an agent nobody can reach any more (its folder removed at logout) ends
+        self.watch_interval = 60.0
 
     # setting up
 
@@ -686,7 +690,10 @@ class AgentServer:
                 if remaining <= 0:
                     why = "idle"
                     break
-                for key, _events in selector.select(timeout=min(remaining, 60.0)):
+                if not self._still_reachable():
+                    why = "gone"
+                    break
+                for key, _events in selector.select(timeout=min(remaining, self.watch_interval)):
                     if key.data == "wake":
                         with contextlib.suppress(OSError):
                             os.read(self._wake[0], 64)
@@ -697,6 +704,14 @@ class AgentServer:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         return why
+
+    def _still_reachable(self) -> bool:
+        """Whether our socket is still where clients look (logout empties the runtime folder)."""
+        try:
+            info = os.lstat(self.path)
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) == self._inode
 
     def _accept(self) -> None:
         import threading
@@ -856,5 +871,6 @@ def serve(
         why = server.run()
     finally:
         server.close()
-    say("idle: exiting" if why == "idle" else "stopped: exiting")
+    said = {"idle": "idle", "gone": "socket removed"}.get(why, "stopped")
+    say(f"{said}: exiting")
     return 0

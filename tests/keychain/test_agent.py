@@ -303,6 +303,31 @@ def test_the_agent_exits_when_idle_and_removes_its_socket(
     assert lines[-1] == "mcpcred agent: idle: exiting"
 
 
+def test_an_agent_whose_socket_was_removed_ends() -> None:
+    """Logout empties XDG_RUNTIME_DIR: an agent nobody can reach must not keep its keys."""
+    with runtime_folder() as folder:
+        server = agent.AgentServer(str(folder), 60)
+        assert server.prepare()
+        server.watch_interval = 0.1
+        ended: list[str] = []
+        thread = threading.Thread(target=lambda: ended.append(server.run()), daemon=True)
+        thread.start()
+        try:
+            environ = {"MCPCRED_RUNTIME_DIR": str(folder)}
+            agent.offer_key(KEY_ID, KEY, environ)
+            held = server._keys[KEY_ID]
+            with held.view() as view:
+                assert bytes(view) == KEY
+            (folder / agent.SOCKET_NAME).unlink()
+            thread.join(5)
+            assert ended == ["gone"]
+        finally:
+            server.stop()
+            thread.join(5)
+            server.close()
+        assert held.page.closed and server._keys == {}  # wiped and unmapped by close
+
+
 def test_sigterm_wipes_and_removes_the_socket(env: dict[str, str], tmp_path: Path) -> None:
     process = foreground(env, tmp_path / "agent.log")
     agent.offer_key(KEY_ID, KEY, env)
