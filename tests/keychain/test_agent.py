@@ -494,3 +494,72 @@ def test_the_agent_process_is_not_dumpable(env: dict[str, str]) -> None:
     if os.getuid() != 0:
         assert Path(f"/proc/{running.pid}/mem").stat().st_uid == 0
     assert command_line(running.pid) is not None
+
+
+# What asking costs the shim in imports: run in a fresh interpreter, with and without an agent.
+IMPORTS = """
+import os, sys
+import mcpcred.errors
+before = set(sys.modules)
+from mcpcred.keychain import agent
+agent.fetch_key("0f1e2d3c", os.environ)
+print(" ".join(sorted(set(sys.modules) - before)))
+"""
+HEAVY = {
+    "socket", "subprocess", "platformdirs", "pathlib", "typer", "keyring", "ctypes",
+    "threading", "selectors", "mmap", "dataclasses", "json", "re", "tempfile",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("running", [False, True])
+def test_the_client_imports_nothing_heavy(env: dict[str, str], running: bool) -> None:
+    if running:
+        agent.offer_key("0f1e2d3c", KEY, env)
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORTS], capture_output=True, text=True, timeout=60, check=True
+    )
+    added = set(done.stdout.split())
+    assert "mcpcred.keychain.agent" in added
+    assert not added & HEAVY, sorted(added & HEAVY)
+    ours = {m for m in added if m.startswith("mcpcred.")}
+    assert ours == {"mcpcred.keychain", "mcpcred.keychain.agent"}
+    if running:
+        assert "_socket" in added
+
+
+def test_racing_puts_gets_and_forgets_never_yield_a_torn_or_wiped_key(env: dict[str, str]) -> None:
+    agent.ensure_running(env)
+    keys = [bytes([n]) * 32 for n in range(1, 5)]
+    seen: list[bytes | None] = []
+    failures: list[BaseException] = []
+    stop_at = time.monotonic() + 1.5
+
+    def writer(key: bytes) -> None:
+        try:
+            while time.monotonic() < stop_at:
+                agent.offer_key(KEY_ID, key, env)
+        except BaseException as exc:  # collected: an exception in a thread is no failure
+            failures.append(exc)
+
+    def reader() -> None:
+        while time.monotonic() < stop_at:
+            seen.append(agent.fetch_key(KEY_ID, env))
+
+    def locker() -> None:
+        while time.monotonic() < stop_at:
+            agent.forget(env)
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in keys]
+    threads += [threading.Thread(target=reader) for _ in range(4)]
+    threads.append(threading.Thread(target=locker))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert failures == []
+    assert len(seen) > 50
+    assert set(seen) <= {None, *keys}  # whole keys only: never zeros, never half of one
+    assert {k for k in seen if k is not None}  # and the readers did get keys
+    running = agent.status(env)
+    assert running is not None and running.keys <= 1
