@@ -18,11 +18,10 @@ uid. Where the OS offers neither, the agent refuses every peer: it cannot
 tell who asks. The client makes the same checks the other way round, so it
 never hands a key to, or takes one from, a socket someone else made.
 
-Where: ``agent.sock`` (and ``agent.lock``, held for the agent's life) in the
-runtime folder of ``mcpcred.paths.runtime_location``: ``$MCPCRED_RUNTIME_DIR``,
-else ``$XDG_RUNTIME_DIR/mcpcred`` (a per-login tmpfs emptied at logout), else,
-where there is no ``XDG_RUNTIME_DIR`` (macOS, most containers), the ``run``
-folder inside mcpcred's data folder, which is private too. The lock makes
+Where: ``agent.sock`` (and ``agent.lock``, held for the agent's life) in
+``$MCPCRED_RUNTIME_DIR``, else ``$XDG_RUNTIME_DIR/mcpcred`` (a per-login tmpfs
+emptied at logout), else, where there is no ``XDG_RUNTIME_DIR`` (macOS, most
+containers), ``$TMPDIR/mcpcred-agent-UID`` (see ``agent_dir``). The lock makes
 "is an agent alive" exact: a socket whose lock is free is stale (its agent
 was killed) and the next agent replaces it.
 
@@ -93,8 +92,7 @@ _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 # starting command had in its environment (MCPCRED_PASSPHRASE, tokens) must not.
 AGENT_ENV = (
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SYSTEMROOT",
-    "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "MCPCRED_RUNTIME_DIR", "MCPCRED_DATA_DIR",
-    "PYTHONPATH", "PYTHONHOME",
+    "XDG_RUNTIME_DIR", "MCPCRED_RUNTIME_DIR", "PYTHONPATH", "PYTHONHOME",
 )  # fmt: skip
 
 
@@ -126,7 +124,7 @@ def agent_dir(environ: Mapping[str, str]) -> str:
     """
     override = environ.get(RUNTIME_DIR_VAR)
     if override:
-        return override
+        return os.path.abspath(override)  # the agent runs in "/": the same folder for both
     xdg = environ.get("XDG_RUNTIME_DIR")
     if xdg and os.path.isabs(xdg):
         try:
@@ -422,7 +420,10 @@ def offer_key(key_id: str, key: bytes, environ: Mapping[str, str]) -> None:
 
 def agent_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment an agent starts with: where it lives, nothing secret."""
-    return {name: environ[name] for name in AGENT_ENV if name in environ}
+    chosen = {name: environ[name] for name in AGENT_ENV if name in environ}
+    if RUNTIME_DIR_VAR in chosen:
+        chosen[RUNTIME_DIR_VAR] = agent_dir(environ)
+    return chosen
 
 
 def ensure_running(

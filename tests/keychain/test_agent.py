@@ -563,3 +563,14 @@ def test_racing_puts_gets_and_forgets_never_yield_a_torn_or_wiped_key(env: dict[
     assert {k for k in seen if k is not None}  # and the readers did get keys
     running = agent.status(env)
     assert running is not None and running.keys <= 1
+
+
+def test_a_relative_runtime_folder_means_the_same_folder_to_the_agent(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = Path(env["MCPCRED_RUNTIME_DIR"])
+    monkeypatch.chdir(folder.parent)
+    relative = {"MCPCRED_RUNTIME_DIR": folder.name}
+    agent.offer_key(KEY_ID, KEY, relative)  # the agent runs in "/", not here
+    assert (folder / agent.SOCKET_NAME).is_socket()
+    assert agent.fetch_key(KEY_ID, env) == KEY
