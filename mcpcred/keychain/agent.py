@@ -257,13 +257,21 @@ def _read_frame(sock: _socket.socket, limit: int) -> bytearray:
     return body
 
 
+def _no_sigpipe() -> int:
+    """``MSG_NOSIGNAL`` where there is one: a peer gone mid-send is an error, never a signal."""
+    import _socket
+
+    return getattr(_socket, "MSG_NOSIGNAL", 0)
+
+
 def _send_header(sock: _socket.socket, header: bytes) -> None:
-    sock.sendall(len(header).to_bytes(4, "big") + header)
+    sock.sendall(len(header).to_bytes(4, "big") + header, _no_sigpipe())
 
 
 def _send_key(sock: _socket.socket, key: bytes | bytearray | memoryview) -> None:
-    sock.sendall(len(key).to_bytes(4, "big"))  # the key goes on its own: no joined copy
-    sock.sendall(key)
+    flags = _no_sigpipe()
+    sock.sendall(len(key).to_bytes(4, "big"), flags)  # the key goes on its own: no joined copy
+    sock.sendall(key, flags)
 
 
 # --- client -------------------------------------------------------------------------------

@@ -574,3 +574,17 @@ def test_a_relative_runtime_folder_means_the_same_folder_to_the_agent(
     agent.offer_key(KEY_ID, KEY, relative)  # the agent runs in "/", not here
     assert (folder / agent.SOCKET_NAME).is_socket()
     assert agent.fetch_key(KEY_ID, env) == KEY
+
+
+def test_a_frozen_agent_costs_a_client_no_more_than_its_timeout(env: dict[str, str]) -> None:
+    agent.offer_key(KEY_ID, KEY, env)
+    running = agent.status(env)
+    assert running is not None
+    os.kill(running.pid, signal.SIGSTOP)
+    try:
+        started = time.perf_counter()
+        assert agent.fetch_key(KEY_ID, env, timeout=0.3) is None
+        assert time.perf_counter() - started < 1.5
+    finally:
+        os.kill(running.pid, signal.SIGCONT)
+    assert agent.fetch_key(KEY_ID, env) == KEY
