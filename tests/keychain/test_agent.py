@@ -589,3 +589,52 @@ def test_a_frozen_agent_costs_a_client_no_more_than_its_timeout(env: dict[str, s
     finally:
         os.kill(running.pid, signal.SIGCONT)
     assert agent.fetch_key(KEY_ID, env) == KEY
+
+
+class FakeCredSocket:
+    """A socket whose peer-credential answer is given: for the systems CI does not run."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.asked: list[tuple[int, int, int]] = []
+
+    def getsockopt(self, level: int, option: int, size: int) -> bytes:
+        self.asked.append((level, option, size))
+        return self.answer
+
+
+@pytest.mark.parametrize("platform", ["darwin", "freebsd14"])
+def test_local_peercred_is_read_on_macos_and_the_bsds(
+    monkeypatch: pytest.MonkeyPatch, platform: str
+) -> None:
+    import _socket
+
+    monkeypatch.delattr(_socket, "SO_PEERCRED", raising=False)
+    monkeypatch.setattr(sys, "platform", platform)
+    xucred = (0).to_bytes(4, sys.byteorder) + (501).to_bytes(4, sys.byteorder) + bytes(68)
+    fake = FakeCredSocket(xucred)
+    assert agent.peer_uid(fake) == 501  # type: ignore[arg-type]
+    assert fake.asked == [(0, 1, 128)]  # SOL_LOCAL, LOCAL_PEERCRED
+    other_version = (1).to_bytes(4, sys.byteorder) + (501).to_bytes(4, sys.byteorder)
+    assert agent.peer_uid(FakeCredSocket(other_version)) is None  # type: ignore[arg-type]
+    assert agent.peer_uid(FakeCredSocket(b"\x00")) is None  # type: ignore[arg-type]
+
+
+def test_an_os_without_peer_credentials_gets_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    import _socket
+
+    monkeypatch.delattr(_socket, "SO_PEERCRED", raising=False)
+    monkeypatch.setattr(sys, "platform", "sunos5")
+    fake = FakeCredSocket(b"\x00" * 12)
+    assert agent.peer_uid(fake) is None  # type: ignore[arg-type]
+    assert fake.asked == []
+
+
+def test_the_oldest_key_goes_when_the_agent_is_full(env: dict[str, str]) -> None:
+    for n in range(agent.MAX_KEYS + 1):
+        agent.offer_key(f"key-{n}", bytes([n % 256]) * 32, env)
+    running = agent.status(env)
+    assert running is not None and running.keys == agent.MAX_KEYS
+    assert agent.fetch_key("key-0", env) is None
+    assert agent.fetch_key("key-1", env) == b"\x01" * 32
+    assert agent.fetch_key(f"key-{agent.MAX_KEYS}", env) == bytes([agent.MAX_KEYS]) * 32
