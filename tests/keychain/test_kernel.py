@@ -214,3 +214,48 @@ def test_every_architecture_name_maps_to_its_calls(monkeypatch: pytest.MonkeyPat
         fake = os.uname_result(("Linux", "host", "6.1", "#1", machine))
         monkeypatch.setattr(os, "uname", lambda fake=fake: fake)
         assert kernel._syscall_numbers() == expected, machine
+
+
+# A container runtime's seccomp profile, for real: this process forbids itself add_key and
+# keyctl (EPERM, as Docker's default profile does) and then uses the keyring as the shim would.
+SECCOMP = """
+import ctypes, sys
+from mcpcred.keychain import kernel
+add_key, keyctl = kernel._syscall_numbers()
+EPERM, ALLOW, ERRNO = 1, 0x7FFF0000, 0x00050000
+LOAD_NR, JEQ, RET = 0x20, 0x15, 0x06
+class Filter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                ("k", ctypes.c_uint)]
+class Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+rules = (Filter * 5)(
+    Filter(LOAD_NR, 0, 0, 0),
+    Filter(JEQ, 2, 0, add_key),
+    Filter(JEQ, 1, 0, keyctl),
+    Filter(RET, 0, 0, ALLOW),
+    Filter(RET, 0, 0, ERRNO | EPERM),
+)
+program = Program(5, rules)
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.prctl(38, 1, 0, 0, 0) == 0                      # PR_SET_NO_NEW_PRIVS
+assert libc.prctl(22, 2, ctypes.byref(program), 0, 0) == 0  # PR_SET_SECCOMP, FILTER
+print(kernel.available(), kernel.store_key(sys.argv[1], b"k" * 32, 60),
+      kernel.fetch_key(sys.argv[1]), kernel.forget(sys.argv[1]))
+"""
+
+
+@usable
+@pytest.mark.skipif(
+    kernel._syscall_numbers() is None, reason="no system call numbers for this architecture"
+)
+def test_a_seccomp_profile_that_forbids_keyctl_is_no_error(key_id: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SECCOMP, key_id],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "False False None None", "")
+    assert proc_keys_line(key_id) is None  # nothing got through
