@@ -731,8 +731,10 @@ class AgentServer:
             conn, _ = self._listener.accept()
         except OSError:
             return
-        if not self._slots.acquire(blocking=False):
-            conn.close()  # too many at once: the client sees a closed connection, i.e. no key
+        # a burst beyond the limit waits for a slot (the loop has nothing else to do meanwhile);
+        # only when none frees up in IO_TIMEOUT does a client see a closed connection (no key)
+        if not self._slots.acquire(timeout=IO_TIMEOUT):
+            conn.close()
             return
         threading.Thread(target=self._serve_one, args=(conn,), daemon=True).start()
 

@@ -638,3 +638,21 @@ def test_the_oldest_key_goes_when_the_agent_is_full(env: dict[str, str]) -> None
     assert agent.fetch_key("key-0", env) is None
     assert agent.fetch_key("key-1", env) == b"\x01" * 32
     assert agent.fetch_key(f"key-{agent.MAX_KEYS}", env) == bytes([agent.MAX_KEYS]) * 32
+
+
+def test_a_client_beyond_the_connection_limit_waits_instead_of_failing(
+    env: dict[str, str],
+) -> None:
+    agent.offer_key(KEY_ID, KEY, env)
+    path = str(Path(env["MCPCRED_RUNTIME_DIR"]) / agent.SOCKET_NAME)
+    silent = [socket.socket(socket.AF_UNIX) for _ in range(agent.MAX_CONNECTIONS)]
+    try:
+        for conn in silent:  # every slot taken by a client that says nothing
+            conn.connect(path)
+        time.sleep(0.3)
+        started = time.monotonic()
+        assert agent.fetch_key(KEY_ID, env, timeout=5.0) == KEY
+        assert time.monotonic() - started > 1.0  # it waited for a slot, then was served
+    finally:
+        for conn in silent:
+            conn.close()
