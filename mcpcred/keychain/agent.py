@@ -39,9 +39,9 @@ length and that many bytes. A request is an ASCII header frame
 ``STOP``); the reply is a header frame (``OK ...``, ``KEY`` followed by a key
 frame, ``NONE``, ``ERR reason``). Headers are at most ``MAX_HEADER`` bytes,
 keys at most ``MAX_KEY``, an agent holds at most ``MAX_KEYS`` (the oldest
-goes first) and serves at most ``MAX_CONNECTIONS`` at once, each with
-``IO_TIMEOUT`` to finish. Nothing about a key is ever logged, only that a
-request was served or refused.
+goes first) and serves at most ``MAX_CONNECTIONS`` at once (more wait for a
+slot), each read or write with ``IO_TIMEOUT`` to complete. Nothing about a
+key is ever logged, only that a request was served or refused.
 
 Memory: each key lives in its own anonymous page (``mmap``), excluded from
 core dumps (``MADV_DONTDUMP``) and locked against swapping (``mlock``, where
