@@ -28,9 +28,9 @@ was killed) and the next agent replaces it.
 When it ends: after ``DEFAULT_IDLE_TIMEOUT`` (4 hours) without a key being
 asked for or given (``--idle-timeout``), on ``mcpcred agent stop``, on
 SIGTERM/SIGINT/SIGHUP, and within a minute of its socket being removed (at
-logout, with the runtime folder): nobody could reach its keys any more. Suspend time
-counts as idle time on Linux (``CLOCK_BOOTTIME``), so a laptop closed
-overnight does not wake up unlocked. Four hours covers a working session's
+logout, with the runtime folder): nobody could reach its keys any more.
+Suspend time counts as idle time on Linux (``CLOCK_BOOTTIME``), so a laptop
+closed overnight does not wake up unlocked. Four hours covers a working session's
 server restarts without keeping a forgotten unlock overnight.
 
 Protocol (one request per connection): frames are a 4-byte big-endian
@@ -53,7 +53,7 @@ socket buffers and by the clients (``fetch_key`` returns ``bytes``, which
 Python cannot wipe) are outside its reach; the client wipes its own receive
 buffer.
 
-The client half (everything above ``AgentServer``) is imported by the shim on
+The client half (everything above the ``--- server ---`` line) is imported by the shim on
 every server start: it is stdlib only, creates nothing, and talks through
 ``_socket`` directly (``socket`` costs ~3 ms to import for its enum wrappers).
 With no socket file it costs one ``lstat``.
@@ -527,7 +527,11 @@ class _Key:
         import mmap
 
         self.size = size
-        self.page: mmap.mmap = mmap.mmap(-1, max(size, 1))
+        private = getattr(mmap, "MAP_PRIVATE", None)  # not shared with any child (Windows: none)
+        if private is None:
+            self.page: mmap.mmap = mmap.mmap(-1, max(size, 1))
+        else:
+            self.page = mmap.mmap(-1, max(size, 1), flags=private)
         self._address: int | None = None
         dontdump = getattr(mmap, "MADV_DONTDUMP", None)
         if dontdump is not None:

@@ -656,3 +656,22 @@ def test_a_client_beyond_the_connection_limit_waits_instead_of_failing(
     finally:
         for conn in silent:
             conn.close()
+
+
+def test_a_key_page_is_locked_in_ram_and_left_out_of_core_dumps(env: dict[str, str]) -> None:
+    import resource
+
+    agent.offer_key(KEY_ID, KEY, env)
+    running = agent.status(env)
+    assert running is not None
+    smaps = Path(f"/proc/{running.pid}/smaps").read_text()
+    flags = [line.split()[1:] for line in smaps.splitlines() if line.startswith("VmFlags:")]
+    # our key pages: writable, private (not "sh"), never dumped ("dd"); [vvar] is read-only
+    keys = [f for f in flags if "dd" in f and "wr" in f]
+    assert keys and all("sh" not in f for f in keys)
+    soft, _ = resource.getrlimit(resource.RLIMIT_MEMLOCK)
+    if soft == resource.RLIM_INFINITY or soft >= 4096:
+        assert all("lo" in f for f in keys)
+        status = Path(f"/proc/{running.pid}/status").read_text()
+        locked = next(line for line in status.splitlines() if line.startswith("VmLck:"))
+        assert int(locked.split()[1]) > 0
