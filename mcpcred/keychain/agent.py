@@ -21,7 +21,8 @@ never hands a key to, or takes one from, a socket someone else made.
 Where: ``agent.sock`` (and ``agent.lock``, held for the agent's life) in
 ``$MCPCRED_RUNTIME_DIR``, else ``$XDG_RUNTIME_DIR/mcpcred`` (a per-login tmpfs
 emptied at logout), else, where there is no ``XDG_RUNTIME_DIR`` (macOS, most
-containers), ``$TMPDIR/mcpcred-agent-UID`` (see ``agent_dir``). The lock makes
+containers), ``/run/user/UID/mcpcred`` or ``/tmp/mcpcred-agent-UID`` (see
+``agent_dirs``, which also says why a shim looks in more than one). The lock makes
 "is an agent alive" exact: a socket whose lock is free is stale (its agent
 was killed) and the next agent replaces it.
 
@@ -76,6 +77,8 @@ if TYPE_CHECKING:
 
 
 RUNTIME_DIR_VAR = "MCPCRED_RUNTIME_DIR"  # the same variable as mcpcred.paths
+RUN_USER = "/run/user"  # systemd-logind's per-user runtime folders (as keychain.bus)
+TMP_BASE = "/tmp"  # noqa: S108 (a per-uid folder in it, checked like any other)
 SOCKET_NAME = "agent.sock"
 LOCK_NAME = "agent.lock"
 DEFAULT_IDLE_TIMEOUT = 4 * 60 * 60
@@ -91,7 +94,7 @@ _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 # Only these reach the agent's process: it lives for hours, and whatever else the
 # starting command had in its environment (MCPCRED_PASSPHRASE, tokens) must not.
 AGENT_ENV = (
-    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SYSTEMROOT",
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "SYSTEMROOT",
     "XDG_RUNTIME_DIR", "MCPCRED_RUNTIME_DIR", "PYTHONPATH", "PYTHONHOME",
 )  # fmt: skip
 
@@ -111,32 +114,46 @@ def _checked(key_id: str) -> bytes:
     return key_id.encode("ascii")
 
 
-def agent_dir(environ: Mapping[str, str]) -> str:
-    """The folder of the agent's socket for ``environ`` (not created).
+def _own_private(folder: str) -> bool:
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return False
+    return info.st_uid == _uid() and not info.st_mode & 0o077
 
-    ``$MCPCRED_RUNTIME_DIR``; else ``$XDG_RUNTIME_DIR/mcpcred`` when that folder
-    is the user's own and private (the same two rules as
-    ``mcpcred.paths.runtime_path``); else ``mcpcred-agent-UID`` in ``$TMPDIR``
-    or ``/tmp``, the way tmux and ssh-agent do it. Not the data folder that
-    ``runtime_path`` falls back to: finding it needs ``platformdirs``, ~30 ms
-    the shim would pay on every server start in a container. A folder someone
-    else made there first is refused (``check_folder``), never used.
+
+def agent_dirs(environ: Mapping[str, str]) -> list[str]:
+    """Where an agent's socket may be for ``environ``, the one an agent would use first.
+
+    ``$MCPCRED_RUNTIME_DIR`` alone if set (an explicit choice is not second-guessed).
+    Otherwise ``$XDG_RUNTIME_DIR/mcpcred`` when that folder is the user's own and
+    private (as ``mcpcred.paths.runtime_path`` decides); then
+    ``/run/user/UID/mcpcred``, systemd-logind's runtime folder, because MCP clients
+    start servers with a scrubbed environment (HOME, PATH, USER, SHELL, TERM,
+    LOGNAME) and a shim must still find the agent that ``store unlock`` started
+    from a terminal that had ``XDG_RUNTIME_DIR``; last ``/tmp/mcpcred-agent-UID``
+    (as tmux and ssh-agent do) where there is no runtime folder at all (macOS,
+    containers). Not ``$TMPDIR``: a scrubbed shim would not see it either. Not
+    the data folder ``runtime_path`` falls back to: finding it needs
+    ``platformdirs``, ~30 ms on every server start.
     """
     override = environ.get(RUNTIME_DIR_VAR)
     if override:
-        return os.path.abspath(override)  # the agent runs in "/": the same folder for both
+        return [os.path.abspath(override)]  # the agent runs in "/": the same folder for both
+    found = []
     xdg = environ.get("XDG_RUNTIME_DIR")
-    if xdg and os.path.isabs(xdg):
-        try:
-            info = os.stat(xdg)
-        except OSError:
-            pass
-        else:
-            if info.st_uid == _uid() and not info.st_mode & 0o077:
-                return os.path.join(xdg, "mcpcred")
-    temp = environ.get("TMPDIR")
-    base = temp if temp and os.path.isabs(temp) else "/tmp"  # noqa: S108 (checked, see above)
-    return os.path.join(base, f"mcpcred-agent-{_uid()}")
+    if xdg and os.path.isabs(xdg) and _own_private(xdg):
+        found.append(os.path.join(xdg, "mcpcred"))
+    run_user = os.path.join(RUN_USER, str(_uid()))
+    if _own_private(run_user):
+        found.append(os.path.join(run_user, "mcpcred"))
+    found.append(os.path.join(TMP_BASE, f"mcpcred-agent-{_uid()}"))
+    return list(dict.fromkeys(found))
+
+
+def agent_dir(environ: Mapping[str, str]) -> str:
+    """The folder where an agent started with ``environ`` listens (not created)."""
+    return agent_dirs(environ)[0]
 
 
 def socket_path(environ: Mapping[str, str]) -> str:
@@ -292,11 +309,33 @@ class AgentStatus:
         self.socket = socket
 
 
-def _connect(environ: Mapping[str, str], timeout: float) -> _socket.socket | None:
-    """A connection to the user's own agent, None if there is none; AgentUnsafe if hostile."""
+def _connect(environ: Mapping[str, str], timeout: float) -> tuple[_socket.socket, str] | None:
+    """A connection to the user's own agent and its socket's path; None if there is none.
+
+    The folders of ``agent_dirs`` are tried in order. The first is where an
+    agent for this environment would be, and anything unsafe there is an
+    error; the others are only looked at, and skipped if someone else could
+    control them (a squatter in /tmp must not stop every shim).
+    """
     import _socket
 
-    folder = agent_dir(environ)
+    if not hasattr(_socket, "AF_UNIX"):
+        return None
+    for index, folder in enumerate(agent_dirs(environ)):
+        try:
+            sock = _connect_in(folder, timeout)
+        except AgentUnsafe:
+            if index == 0:
+                raise
+            continue
+        if sock is not None:
+            return sock, os.path.join(folder, SOCKET_NAME)
+    return None
+
+
+def _connect_in(folder: str, timeout: float) -> _socket.socket | None:
+    import _socket
+
     path = os.path.join(folder, SOCKET_NAME)
     try:
         info = os.lstat(path)
@@ -308,8 +347,6 @@ def _connect(environ: Mapping[str, str], timeout: float) -> _socket.socket | Non
             hint="set MCPCRED_RUNTIME_DIR to a folder of your own with mode 700",
         ) from None
     except OSError:
-        return None
-    if not hasattr(_socket, "AF_UNIX"):
         return None
     check_folder(folder)
     check_socket(path, info)
@@ -337,9 +374,10 @@ def fetch_key(key_id: str, environ: Mapping[str, str], timeout: float = 1.0) -> 
     control, never for an agent that is missing, stale, slow or broken.
     """
     request = b"GET " + _checked(key_id)
-    sock = _connect(environ, timeout)
-    if sock is None:
+    connected = _connect(environ, timeout)
+    if connected is None:
         return None
+    sock = connected[0]
     try:
         _send_header(sock, request)
         if bytes(_read_frame(sock, MAX_HEADER)) != b"KEY":
@@ -355,14 +393,17 @@ def fetch_key(key_id: str, environ: Mapping[str, str], timeout: float = 1.0) -> 
         sock.close()
 
 
-def _ask(environ: Mapping[str, str], request: bytes, timeout: float = IO_TIMEOUT) -> bytes | None:
-    """One header-only request; the reply header, or None when no agent answers."""
-    sock = _connect(environ, timeout)
-    if sock is None:
+def _ask(
+    environ: Mapping[str, str], request: bytes, timeout: float = IO_TIMEOUT
+) -> tuple[bytes, str] | None:
+    """One header-only request; the reply header and the socket's path, or None."""
+    connected = _connect(environ, timeout)
+    if connected is None:
         return None
+    sock, path = connected
     try:
         _send_header(sock, request)
-        return bytes(_read_frame(sock, MAX_HEADER))
+        return bytes(_read_frame(sock, MAX_HEADER)), path
     except (OSError, _Broken):
         return None
     finally:
@@ -370,10 +411,11 @@ def _ask(environ: Mapping[str, str], request: bytes, timeout: float = IO_TIMEOUT
 
 
 def status(environ: Mapping[str, str], timeout: float = IO_TIMEOUT) -> AgentStatus | None:
-    """The running agent's pid, key count and idle timeout; None if none answers."""
-    reply = _ask(environ, b"PING", timeout)
-    if reply is None or not reply.startswith(b"OK " + PROTOCOL.encode()):
+    """The running agent's pid, key count, idle timeout and socket; None if none answers."""
+    answered = _ask(environ, b"PING", timeout)
+    if answered is None or not answered[0].startswith(b"OK " + PROTOCOL.encode()):
         return None
+    reply, path = answered
     fields = dict(
         part.split("=", 1) for part in reply.decode("ascii", "replace").split()[2:] if "=" in part
     )
@@ -382,7 +424,7 @@ def status(environ: Mapping[str, str], timeout: float = IO_TIMEOUT) -> AgentStat
             pid=int(fields["pid"]),
             keys=int(fields["keys"]),
             idle_timeout=int(fields["idle-timeout"]),
-            socket=socket_path(environ),
+            socket=path,
         )
     except (KeyError, ValueError):
         return None
@@ -408,9 +450,10 @@ def offer_key(key_id: str, key: bytes, environ: Mapping[str, str]) -> None:
     if not 0 < len(key) <= MAX_KEY:
         raise ValueError(f"a key is 1 to {MAX_KEY} bytes")
     ensure_running(environ)
-    sock = _connect(environ, IO_TIMEOUT)
-    if sock is None:
+    connected = _connect(environ, IO_TIMEOUT)
+    if connected is None:
         raise AgentUnavailable("the key agent stopped answering", hint="mcpcred agent start")
+    sock = connected[0]
     try:
         _send_header(sock, request)
         _send_key(sock, key)

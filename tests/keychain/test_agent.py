@@ -443,35 +443,114 @@ def test_a_runtime_folder_from_xdg_is_used_and_made_private(
             end_agent(environ)
 
 
-def test_without_a_runtime_folder_a_private_folder_in_tmp_is_used() -> None:
-    with runtime_folder() as temp:
-        # an XDG_RUNTIME_DIR others can enter is not used (as mcpcred.paths does)
-        environ = {"TMPDIR": str(temp), "XDG_RUNTIME_DIR": "/tmp"}
-        folder = temp / f"mcpcred-agent-{os.getuid()}"
-        assert agent.socket_path(environ) == str(folder / agent.SOCKET_NAME)
-        try:
-            agent.offer_key(KEY_ID, KEY, environ)
-            assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-            assert agent.fetch_key(KEY_ID, environ) == KEY
-        finally:
-            end_agent(environ)
-    assert agent.agent_dir({}) == f"/tmp/mcpcred-agent-{os.getuid()}"
-    assert agent.agent_dir({"TMPDIR": "relative"}) == f"/tmp/mcpcred-agent-{os.getuid()}"
-
-
-@pytest.mark.skipif(os.getuid() != 0, reason="needs root to make a folder of another user")
-def test_a_folder_another_user_made_in_tmp_first_is_refused() -> None:
-    with runtime_folder() as temp:
+@pytest.fixture
+def places(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Path]]:
+    """Stand-ins for /run/user and /tmp (a private /run/user/UID; a shared, sticky /tmp)."""
+    with runtime_folder() as base:
+        run_user, temp = base / "run-user", base / "tmp"
+        (run_user / str(os.getuid())).mkdir(parents=True, mode=0o700)
+        temp.mkdir()
         os.chmod(temp, 0o1777)  # noqa: S103 (a shared /tmp, on purpose)
-        folder = temp / f"mcpcred-agent-{os.getuid()}"
-        folder.mkdir(mode=0o700)
-        os.chown(folder, 65534, 65534)
-        environ = {"TMPDIR": str(temp)}
-        with pytest.raises(AgentUnsafe, match="belongs to another user") as caught:
-            agent.offer_key(KEY_ID, KEY, environ)
-        assert caught.value.hint == "set MCPCRED_RUNTIME_DIR to a folder of your own with mode 700"
-        assert agent.fetch_key(KEY_ID, environ) is None  # nothing there: no agent
-        assert list(folder.iterdir()) == []
+        monkeypatch.setattr(agent, "RUN_USER", str(run_user))
+        monkeypatch.setattr(agent, "TMP_BASE", str(temp))
+        yield run_user / str(os.getuid()), temp
+
+
+def in_process_agent(folder: Path) -> tuple[agent.AgentServer, threading.Thread]:
+    """An agent in a thread of this process, so it sees this test's RUN_USER and TMP_BASE."""
+    server = agent.AgentServer(str(folder), 60)
+    assert server.prepare()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def end_in_process(server: agent.AgentServer, thread: threading.Thread) -> None:
+    server.stop()
+    thread.join(10)
+    server.close()
+
+
+def test_where_an_agent_listens_and_where_a_client_looks(places: tuple[Path, Path]) -> None:
+    run_user, temp = places
+    uid = os.getuid()
+    with runtime_folder() as xdg:
+        assert agent.agent_dirs({"XDG_RUNTIME_DIR": str(xdg)}) == [
+            str(xdg / "mcpcred"),
+            str(run_user / "mcpcred"),
+            str(temp / f"mcpcred-agent-{uid}"),
+        ]
+        # an explicit folder is the only one
+        assert agent.agent_dirs({"MCPCRED_RUNTIME_DIR": str(xdg), "XDG_RUNTIME_DIR": "/x"}) == [
+            str(xdg)
+        ]
+    # a scrubbed environment (what MCP clients give servers) still finds /run/user/UID
+    assert agent.agent_dirs({"HOME": "/h"}) == [
+        str(run_user / "mcpcred"),
+        str(temp / f"mcpcred-agent-{uid}"),
+    ]
+    # an XDG_RUNTIME_DIR others can enter, a relative one, or no /run/user/UID: not used
+    os.chmod(run_user, 0o755)  # noqa: S103 (on purpose)
+    assert agent.agent_dirs({"XDG_RUNTIME_DIR": str(temp)}) == [str(temp / f"mcpcred-agent-{uid}")]
+    assert agent.agent_dirs({"XDG_RUNTIME_DIR": "run"}) == [str(temp / f"mcpcred-agent-{uid}")]
+
+
+def test_a_shim_with_a_scrubbed_environment_finds_the_terminals_agent(
+    places: tuple[Path, Path],
+) -> None:
+    run_user, _ = places
+    terminal = {"XDG_RUNTIME_DIR": str(run_user), "HOME": "/h", "TERM": "xterm"}
+    folder = Path(agent.agent_dir(terminal))
+    agent._make_private(str(folder))
+    server, thread = in_process_agent(folder)
+    try:
+        agent.offer_key(KEY_ID, KEY, terminal)
+        shim = {"HOME": "/h", "PATH": "/usr/bin", "USER": "u", "SHELL": "/bin/sh", "TERM": "x"}
+        assert agent.fetch_key(KEY_ID, shim) == KEY
+        running = agent.status(shim)
+        assert running is not None and running.socket == str(folder / agent.SOCKET_NAME)
+    finally:
+        end_in_process(server, thread)
+
+
+def test_the_last_resort_is_a_private_folder_in_tmp(places: tuple[Path, Path]) -> None:
+    run_user, temp = places
+    os.rmdir(run_user)  # a container: no /run/user/UID
+    environ = {"HOME": "/h"}
+    folder = temp / f"mcpcred-agent-{os.getuid()}"
+    assert agent.agent_dir(environ) == str(folder)
+    server = agent.AgentServer(agent.agent_dir(environ), 60)
+    assert server.prepare()  # made private by the agent
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        agent.offer_key(KEY_ID, KEY, environ)
+        assert agent.fetch_key(KEY_ID, environ) == KEY
+    finally:
+        end_in_process(server, thread)
+
+
+def test_a_squatter_in_tmp_is_an_error_only_where_the_agent_would_be(
+    places: tuple[Path, Path],
+) -> None:
+    run_user, temp = places
+    squatted = temp / f"mcpcred-agent-{os.getuid()}"
+    squatted.mkdir(mode=0o700)
+    os.chmod(squatted, 0o777)  # noqa: S103 (someone else's doing, on purpose)
+    impostor = socket.socket(socket.AF_UNIX)
+    impostor.bind(str(squatted / agent.SOCKET_NAME))
+    impostor.listen(1)
+    with impostor:
+        # a desktop: the agent's place is /run/user/UID; /tmp is only looked at, then skipped
+        assert agent.fetch_key(KEY_ID, {"HOME": "/h"}) is None
+        # a container: /tmp is the agent's place, so the squatter is reported, not used
+        os.rmdir(run_user)
+        with pytest.raises(AgentUnsafe, match="open to other users"):
+            agent.fetch_key(KEY_ID, {"HOME": "/h"})
+        impostor.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            impostor.accept()  # nobody ever connected to it
 
 
 def test_a_socket_path_too_long_for_the_os_is_a_clear_error(tmp_path: Path) -> None:
