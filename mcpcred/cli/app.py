@@ -59,6 +59,7 @@ from mcpcred.cli import (  # noqa: E402  (commands register on `app`)
     pins_cmd,
     secret_cmd,
     status_cmd,
+    store_cmd,
     wrap_cmd,
 )
 
@@ -73,6 +74,7 @@ __all__ = [
     "run",
     "secret_cmd",
     "status_cmd",
+    "store_cmd",
     "wrap_cmd",
 ]
 
