@@ -239,6 +239,24 @@ def store_migrate(
     path = default_path(os.environ)
     keychain = SecretStore(_os_keychain())
     _ = keychain.backend  # refuse an unusable or plaintext keychain before anything moves
+    moved = migrate(to, keychain, path)
+    where = keychain.backend_name if to == "keychain" else f"the file store {path}"
+    gone = f"; removed {path}" if to == "keychain" else ""
+    sys.stderr.write(f"moved {moved} item(s) to {where}{gone}\n")
+    return 0
+
+
+def migrate(to: str, keychain: SecretStore, path: str) -> int:
+    """Move every mcpcred item between ``keychain`` and the store file at ``path``.
+
+    Each item is copied and read back from the target before anything is removed
+    from the source; the switch of the store in use is one atomic step (the store
+    file removed, or renamed into place), so an interrupted migrate loses nothing
+    and hides nothing: running it again finishes it.
+    """
+    from mcpcred.errors import SecretNotFound
+    from mcpcred.keychain.store import SecretStore
+
     if to == "keychain":
         source = _file_store(path)
         if source.load() is None:
@@ -248,8 +266,7 @@ def store_migrate(
         for suffix in ("", ".lock"):  # the switch back to the keychain: one unlink
             if os.path.exists(path + suffix):
                 os.unlink(path + suffix)
-        sys.stderr.write(f"moved {moved} item(s) to {keychain.backend_name}; removed {path}\n")
-        return 0
+        return moved
     names = _keychain_names(keychain.backend)
     target_path = path
     if not os.path.exists(path):
@@ -263,15 +280,14 @@ def store_migrate(
     moved = _copy(names, keychain, SecretStore(_file_keyring(target)))
     if target_path != path:
         os.replace(target_path, path)
-    from mcpcred.errors import SecretNotFound
-
+        if os.path.exists(target_path + ".lock"):
+            os.unlink(target_path + ".lock")
     for name in names:
         try:
             keychain.delete(name)
         except SecretNotFound:
             continue
-    sys.stderr.write(f"moved {moved} item(s) to the file store {path}\n")
-    return 0
+    return moved
 
 
 def _copy(names: list[str], source: SecretStore, target: SecretStore) -> int:

@@ -38,6 +38,7 @@ import sys
 from mcpcred.errors import (
     FileStoreLocked,
     KeychainTimeout,
+    SecretCorrupt,
     SecretNotFound,
     SecretStoreError,
     StoreFileCorrupt,
@@ -454,7 +455,34 @@ class FileStore:
         if not present or doc is None:
             return {}
         key = self.key(doc)
-        return {n: unseal(key, SERVICE, n, table[n], self.path) for n in present}
+        values: dict[str, str] = {}
+        for name in present:
+            value = self._whole(key, table, name)
+            if value is not None:
+                values[name] = value
+            elif name in names:
+                raise SecretCorrupt(
+                    f"secret '{name}' is incomplete in the store file {self.path} "
+                    "(its parts do not match)",
+                    hint=f"store it again: mcpcred secret set {name}",
+                )
+        return values
+
+    def _whole(self, key: bytes, table: dict[str, str], name: str) -> str | None:
+        """A value with its parts joined (``chunks``: the CLI writes long values in parts)."""
+        from mcpcred.keychain import chunks
+
+        stored = unseal(key, SERVICE, name, table[name], self.path)
+        count = chunks.parts_needed(stored)
+        if not count:
+            return stored
+        parts: list[str] = []
+        for index in range(1, count + 1):
+            part = chunks.part_name(name, index)
+            if part not in table:
+                return None
+            parts.append(unseal(key, SERVICE, part, table[part], self.path))
+        return chunks.join(stored, parts)
 
     def get(self, service: str, name: str) -> str | None:
         """One value, or None."""
@@ -476,6 +504,19 @@ class FileStore:
 
         def change(doc: Document, key: bytes) -> bool:
             doc.items.setdefault(service, {})[name] = seal(key, service, name, value)
+            return True
+
+        self._update(change, create=True)
+
+    def put(self, name: str, value: str) -> None:
+        """Store a whole value under an mcpcred name, dropping parts of an earlier long one
+        (what the shim writes: refreshed tokens, the guard's key)."""
+
+        def change(doc: Document, key: bytes) -> bool:
+            table = doc.items.setdefault(SERVICE, {})
+            for stale in [n for n in table if n.startswith(name + "#")]:
+                del table[stale]
+            table[name] = seal(key, SERVICE, name, value)
             return True
 
         self._update(change, create=True)

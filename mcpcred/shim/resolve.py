@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from mcpcred import references
 from mcpcred.errors import KeychainUnavailable, ShimError
-from mcpcred.keychain import DEFAULT_BACKENDS, SECRET_SERVICE
+from mcpcred.keychain import DEFAULT_BACKENDS, FILE_STORE, SECRET_SERVICE
 from mcpcred.keychain.bus import session_bus_address
 from mcpcred.shim.options import ShimOptions
 
@@ -22,6 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from mcpcred.keychain.filestore import FileStore
     from mcpcred.keychain.store import SecretStore
     from mcpcred.keychain.vault import Vault
     from mcpcred.oauth.mint import Minter
@@ -213,8 +214,16 @@ class Keychain:
         self.timeout = options.timeout_seconds
         self.address: str | None = None
         self._ss: object = None
+        self.file: FileStore | None = None
         self.direct = sys.platform.startswith("linux") and self.backend in (None, SECRET_SERVICE)
-        if self.direct:
+        if self.backend == FILE_STORE:
+            # The encrypted file store: read the file, decrypt only the wanted names; the
+            # key comes from the agent, the kernel keyring or MCPCRED_PASSPHRASE(_FILE).
+            # No keyring import, no subprocess, no D-Bus.
+            from mcpcred.keychain.filestore import FileStore, default_path
+
+            self.file = FileStore(default_path(environ), environ, lock_timeout=self.timeout)
+        elif self.direct:
             self.address = session_bus_address(environ, options.dbus_address)
             if self.address is None:
                 raise KeychainUnavailable(
@@ -230,6 +239,8 @@ class Keychain:
 
     def read(self, names: list[str], optional: Sequence[str] = ()) -> dict[str, str]:
         """Values of ``names`` (all required) and of those ``optional`` names that exist."""
+        if self.file is not None:
+            return self.file.read(names, optional)
         if self.address is not None:
             return self._session().read(names, optional=optional)  # type: ignore[attr-defined,no-any-return]
         from mcpcred.keychain.vault import StoreVault
@@ -250,6 +261,10 @@ class Keychain:
 
     def vault(self) -> Vault:
         """This keychain as the read/write port logins (and the guard's key) use."""
+        if self.file is not None:
+            from mcpcred.keychain.vault import FileStoreVault
+
+            return FileStoreVault(self.file)
         if self.address is not None:
             from mcpcred.keychain.vault import SecretServiceVault
 
