@@ -1,0 +1,216 @@
+"""The encrypted file store end to end: the real CLI, the real shim, a real server process.
+
+Covers the machines with no keychain (a container-like run: no D-Bus, an empty
+``XDG_RUNTIME_DIR``, ``MCPCRED_PASSPHRASE`` set), the opt-in on a machine that has
+one (``store init --file``), migration both ways with the real gnome-keyring, and
+the failures a user meets (wrong passphrase, cut file, newer format) as one line
+and exit code 5, with the passphrase and values nowhere in argv, output or files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mcpcred.keychain import FILE_STORE
+from tests.support import keychain as real_keychain
+
+MCPCRED = str(Path(sys.executable).parent / "mcpcred")
+REPORT = "import json, os, sys; print(json.dumps({'argv': sys.argv[1:], 'env': dict(os.environ)}))"
+TOKEN = "ghp_Zq8rT2vLx9Wq8rT2vLx9KpZq8rT2vLx9Wq8r"
+PASSPHRASE = "tr0ub4dor & three"
+NAME = "echo-github-personal-access-token"
+
+
+def _headless(home: Path, **extra: str) -> dict[str, str]:
+    """A container's environment: no session bus, an empty runtime dir, no keychain."""
+    env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    env.update({"HOME": str(home), "XDG_RUNTIME_DIR": ""})
+    env.update(extra)
+    return env
+
+
+def _cli(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MCPCRED, *args],
+        env=env,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _config(home: Path) -> Path:
+    path = home / ".config" / "Claude" / "claude_desktop_config.json"
+    path.parent.mkdir(parents=True)
+    server = {"command": sys.executable, "args": ["-c", REPORT]}
+    server["env"] = {"GITHUB_PERSONAL_ACCESS_TOKEN": TOKEN}  # type: ignore[assignment]
+    path.write_text(json.dumps({"mcpServers": {"echo": server}}, indent=2) + "\n")
+    return path
+
+
+def _start(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Start the server as Claude Desktop would: the config's command, args and env."""
+    entry = json.loads(config.read_text())["mcpServers"]["echo"]
+    return subprocess.run(
+        [entry["command"], *entry["args"]],
+        env={**env, **entry.get("env", {})},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _store_file(home: Path) -> Path:
+    return home / ".local" / "share" / "mcpcred" / "store.enc"
+
+
+def test_container_wrap_and_shim_work_end_to_end_with_a_passphrase_variable(home: Path) -> None:
+    config = _config(home)
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    wrapped = _cli("wrap", "claude-desktop", "--yes", env=env)
+    assert wrapped.returncode == 0, wrapped.stderr
+    entry = json.loads(config.read_text())["mcpServers"]["echo"]
+    assert entry["args"][entry["args"].index("--backend") + 1] == FILE_STORE
+    assert TOKEN not in config.read_text()
+    store = _store_file(home)
+    assert store.stat().st_mode & 0o777 == 0o600
+    assert TOKEN.encode() not in store.read_bytes()
+    assert PASSPHRASE.encode() not in store.read_bytes()
+
+    started = _start(config, env)
+    assert started.returncode == 0, started.stderr
+    seen = json.loads(started.stdout)
+    assert seen["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == TOKEN
+    assert "MCPCRED_PASSPHRASE" not in seen["env"]  # the server never gets the passphrase
+    assert PASSPHRASE not in " ".join(seen["argv"])
+
+    status = _cli("status", "--json", env=env)
+    assert status.returncode == 0, status.stderr
+    document = json.loads(status.stdout)
+    assert document["store"]["store"] == "file"
+    (server,) = document["servers"]
+    assert server["credentials"][0]["state"] == "ok"
+
+    # The same start without the passphrase fails fast with one line naming the fixes.
+    locked = _start(config, _headless(home))
+    assert locked.returncode != 0
+    assert "is locked" in locked.stderr and "MCPCRED_PASSPHRASE" in locked.stderr
+    assert TOKEN not in locked.stdout + locked.stderr
+
+
+def test_the_shim_reads_the_file_store_without_keyring_or_subprocesses(home: Path) -> None:
+    from mcpcred.keychain.filestore import SERVICE, FileStore
+
+    FileStore(str(_store_file(home)), {"MCPCRED_PASSPHRASE": PASSPHRASE}).set(SERVICE, "a", "1")
+    probe = (
+        "import json, subprocess, sys\n"
+        "from mcpcred.shim.options import parse\n"
+        "from mcpcred.shim.resolve import resolve\n"
+        "import os\n"
+        f"options = parse(['--backend', {FILE_STORE!r}, '--', 'x'])\n"
+        "found = resolve([('secret', 'a')], options, os.environ)\n"
+        "print(json.dumps({'value': found.values['a'], 'modules': sorted(sys.modules)}))\n"
+    )
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["value"] == "1"
+    banned = ("keyring", "secretstorage", "jeepney", "typer", "rich", "httpx", "platformdirs")
+    assert not [m for m in result["modules"] if m.split(".")[0] in banned]
+
+
+def test_store_init_unlock_status_and_the_failures_through_the_cli(home: Path) -> None:
+    secret_file = home / "passphrase"
+    secret_file.write_text(PASSPHRASE + "\n")
+    secret_file.chmod(0o600)
+    env = _headless(home, MCPCRED_PASSPHRASE_FILE=str(secret_file))
+    none = _cli("store", "status", env=_headless(home))
+    assert "store: none" in none.stdout and "mcpcred store init --file" in none.stdout
+
+    created = _cli("store", "init", "--file", env=env)
+    assert created.returncode == 0, created.stderr
+    again = _cli("store", "init", "--file", env=env)
+    assert again.returncode == 5 and "already exists" in again.stderr
+    stored = _cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN + "\n")
+    assert stored.returncode == 0, stored.stderr
+    status = _cli("store", "status", env=_headless(home))  # status needs no passphrase
+    assert status.returncode == 0, status.stderr
+    assert "encrypted file store" in status.stdout and "secrets: 1" in status.stdout
+    assert "the store file" in status.stdout and "exists" in status.stdout
+
+    wrong = _cli("secret", "rm", "api", env=_headless(home, MCPCRED_PASSPHRASE="not it"))
+    assert wrong.returncode == 5
+    assert wrong.stderr.startswith("error: the passphrase from MCPCRED_PASSPHRASE does not open")
+    assert "not it" not in wrong.stderr
+    locked = _cli("store", "unlock", env=_headless(home))  # no terminal, no variable
+    assert locked.returncode == 2 and "no terminal" in locked.stderr
+
+    store = _store_file(home)
+    good = store.read_bytes()
+    store.write_bytes(good[: len(good) // 2])
+    cut = _cli("secret", "set", "other", "--from-stdin", env=env, stdin="v")
+    assert cut.returncode == 5 and "cut short" in cut.stderr
+    assert len(store.read_bytes()) == len(good) // 2  # nothing overwritten
+    store.write_bytes(good.replace(b"mcpcred-store 1 ", b"mcpcred-store 9 ", 1))
+    newer = _cli("secret", "rm", "api", env=env)
+    assert newer.returncode == 5 and "format version 9" in newer.stderr
+    for result in (wrong, cut, newer):
+        assert TOKEN not in result.stdout + result.stderr
+        assert PASSPHRASE not in result.stdout + result.stderr
+
+
+def test_migrate_to_the_keychain_and_back_verifies_and_moves_everything(
+    keychain: dict[str, str], home: Path
+) -> None:
+    env = {**os.environ, "MCPCRED_PASSPHRASE": PASSPHRASE}
+    long = "L" * 2600  # stored in parts
+    assert _cli("store", "init", "--file", env=env).returncode == 0
+    for name, value in (("short", TOKEN), ("long", long)):
+        done = _cli("secret", "set", name, "--from-stdin", env=env, stdin=value)
+        assert done.returncode == 0, done.stderr
+        assert "FileKeyring" in done.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "short") is None
+
+    back = _cli("store", "migrate", "--to", "keychain", env=env)
+    assert back.returncode == 0, back.stderr
+    assert not _store_file(home).exists()
+    assert real_keychain.lookup(keychain, "mcpcred", "short") == TOKEN
+    shown = _cli("store", "status", "--json", env=env)
+    assert json.loads(shown.stdout)["store"] == "keychain"
+
+    there = _cli("store", "migrate", "--to", "file", env=env)
+    assert there.returncode == 0, there.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "short") is None
+    assert real_keychain.lookup(keychain, "mcpcred", "long") is None
+    assert TOKEN.encode() not in _store_file(home).read_bytes()
+    assert not [p for p in _store_file(home).parent.iterdir() if p.name.endswith((".new", ".tmp"))]
+    from mcpcred.keychain.filestore import FileStore
+
+    values = FileStore(str(_store_file(home)), env).read(["short", "long"])
+    assert values == {"short": TOKEN, "long": long}
+
+
+@pytest.mark.parametrize("target", ["keychain", "file"])
+def test_migrate_without_a_keychain_refuses_before_moving_anything(home: Path, target: str) -> None:
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("secret", "set", "api", "--from-stdin", env=env, stdin="v").returncode == 0
+    before = _store_file(home).read_bytes()
+    refused = _cli("store", "migrate", "--to", target, env=env)
+    assert refused.returncode == 5, refused.stderr
+    assert _store_file(home).read_bytes() == before
