@@ -214,3 +214,79 @@ def test_migrate_without_a_keychain_refuses_before_moving_anything(home: Path, t
     refused = _cli("store", "migrate", "--to", target, env=env)
     assert refused.returncode == 5, refused.stderr
     assert _store_file(home).read_bytes() == before
+
+
+def _converse(
+    args: list[str], replies: list[tuple[str, str]], env: dict[str, str]
+) -> tuple[int, str]:
+    """Run mcpcred on a real terminal (a pty), answering each prompt when it appears."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes mcpcred
+        os.execve(sys.executable, [sys.executable, "-m", "mcpcred", *args], env)  # noqa: S606
+    output = b""
+
+    def read_some() -> bool:
+        ready, _, _ = select.select([fd], [], [], 30)
+        if not ready:
+            return False
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            return False
+        nonlocal output
+        output += data
+        return bool(data)
+
+    for prompt, reply in replies:
+        while prompt.encode() not in output:
+            if not read_some():
+                break
+        os.write(fd, reply.encode() + b"\n")
+        output = output.replace(prompt.encode(), b"<asked>", 1)
+    while read_some():
+        pass
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_prompts_at_a_terminal_init_twice_then_one_prompt_per_command(home: Path) -> None:
+    env = _headless(home)
+    code, out = _converse(
+        ["store", "init", "--file"],
+        [("new passphrase for", PASSPHRASE), ("the same passphrase again", PASSPHRASE + "x")],
+        env,
+    )
+    assert code == 2 and "the two passphrases differ" in out
+    assert not _store_file(home).exists()
+    code, out = _converse(
+        ["store", "init", "--file"],
+        [("new passphrase for", PASSPHRASE), ("the same passphrase again", PASSPHRASE)],
+        env,
+    )
+    assert code == 0, out
+    assert out.count("<asked>") == 2 and PASSPHRASE not in out  # never echoed
+
+    code, out = _converse(
+        ["secret", "set", "api"],
+        [("value for api", TOKEN), ("passphrase for the mcpcred store", PASSPHRASE)],
+        env,
+    )
+    assert code == 0, out
+    assert "passphrase for the mcpcred store" not in out  # asked once for get, set and more
+    assert TOKEN not in out and PASSPHRASE not in out
+    from mcpcred.keychain.filestore import FileStore
+
+    assert FileStore(str(_store_file(home)), {"MCPCRED_PASSPHRASE": PASSPHRASE}).read(["api"]) == {
+        "api": TOKEN
+    }
+
+    code, out = _converse(
+        ["secret", "set", "other"],
+        [("value for other", "v"), ("passphrase for the mcpcred store", "wrong one")],
+        env,
+    )
+    assert code == 5 and "the passphrase from the passphrase typed does not open" in out
