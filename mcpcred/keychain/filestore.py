@@ -468,6 +468,12 @@ class FileStore:
         Only the wanted items are decrypted; the key is derived only if one is there.
         """
         doc = self.load()
+        if doc is None and names:
+            raise SecretNotFound(
+                names[0],
+                hint=f"there is no store file at {self.path}; `mcpcred store status` shows "
+                "the store in use (MCPCRED_STORE_FILE must reach the client too)",
+            )
         table = doc.items.get(SERVICE, {}) if doc is not None else {}
         for name in names:
             if name not in table:

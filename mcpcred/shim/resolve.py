@@ -214,17 +214,22 @@ class Keychain:
         self.timeout = options.timeout_seconds
         self.address: str | None = None
         self._ss: object = None
-        self.file: FileStore | None = None
+        recorded_file = self.backend == FILE_STORE
+        self.file: FileStore | None = self._file_store(environ)
         self.direct = sys.platform.startswith("linux") and self.backend in (None, SECRET_SERVICE)
-        if self.backend == FILE_STORE:
-            # The encrypted file store: read the file, decrypt only the wanted names; the
-            # key comes from the agent, the kernel keyring or MCPCRED_PASSPHRASE(_FILE).
-            # No keyring import, no subprocess, no D-Bus.
-            from mcpcred.keychain.filestore import FileStore, default_path
-
-            self.file = FileStore(default_path(environ), environ, lock_timeout=self.timeout)
+        if self.file is not None:
+            self.direct = False
         elif self.direct:
             self.address = session_bus_address(environ, options.dbus_address)
+            if self.address is None and recorded_file:
+                from mcpcred.keychain.filestore import default_path
+
+                raise KeychainUnavailable(
+                    f"there is no store file at {default_path(environ)}, and no keychain "
+                    "to fall back to (no D-Bus session bus)",
+                    hint="if the store lives elsewhere, set MCPCRED_STORE_FILE for the client "
+                    "too; `mcpcred store status` shows where",
+                )
             if self.address is None:
                 raise KeychainUnavailable(
                     "cannot reach the Secret Service: no D-Bus session bus "
@@ -236,6 +241,31 @@ class Keychain:
             # wrap records a backend only when it is not the platform's default: pin that
             # default here too, so keyring's ~100 ms discovery never runs on a server start.
             self.backend = DEFAULT_BACKENDS.get(_OS.get(sys.platform, "linux"))
+
+    def _file_store(self, environ: Mapping[str, str]) -> FileStore | None:
+        """The encrypted file store, when it is the store in use; the CLI's rules, seen from
+        the shim (``mcpcred.keychain.selection``): a backend named in the environment wins;
+        otherwise an existing store file means the file store, whatever wrap recorded for
+        the platform's keychain, so ``store migrate`` does not need every client rewrapped.
+        A recorded file store whose file is gone (migrated back) means the keychain.
+
+        Reading it needs no keyring, no subprocess and no D-Bus: the file is read, only
+        the wanted names are decrypted, and the key comes from the agent, the kernel
+        keyring or MCPCRED_PASSPHRASE(_FILE) (``keysource``).
+        """
+        if self.backend not in (None, FILE_STORE):
+            return None
+        import os
+
+        from mcpcred.keychain.filestore import FileStore, default_path
+
+        path = default_path(environ)
+        named = environ.get(BACKEND_VAR) == FILE_STORE
+        if named or os.path.exists(path):
+            self.backend = FILE_STORE
+            return FileStore(path, environ, lock_timeout=self.timeout)
+        self.backend = None  # recorded, but moved back to the keychain: the platform's default
+        return None
 
     def read(self, names: list[str], optional: Sequence[str] = ()) -> dict[str, str]:
         """Values of ``names`` (all required) and of those ``optional`` names that exist."""

@@ -290,3 +290,49 @@ def test_prompts_at_a_terminal_init_twice_then_one_prompt_per_command(home: Path
         env,
     )
     assert code == 5 and "the passphrase from the passphrase typed does not open" in out
+
+
+def test_wrapped_servers_follow_the_store_through_migrations_without_a_rewrap(
+    keychain: dict[str, str], home: Path
+) -> None:
+    """wrap on the keychain records no backend; wrap on the file store records it. Either
+    way the shim finds the secret after `store migrate` moved it, in both directions."""
+    env = {**os.environ, "MCPCRED_PASSPHRASE": PASSPHRASE}
+    config = _config(home)
+    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    assert "--backend" not in json.loads(config.read_text())["mcpServers"]["echo"]["args"]
+    assert _cli("store", "migrate", "--to", "file", env=env).returncode == 0
+    assert real_keychain.lookup(keychain, "mcpcred", NAME) is None
+    started = _start(config, env)
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == TOKEN
+
+    second = home / ".cursor" / "mcp.json"  # wrapped while the file store is in use
+    second.parent.mkdir()
+    entry = {"command": sys.executable, "args": ["-c", REPORT], "env": {"OTHER_TOKEN": TOKEN}}
+    second.write_text(json.dumps({"mcpServers": {"echo": entry}}))
+    assert _cli("wrap", "cursor", "--yes", env=env).returncode == 0
+    recorded = json.loads(second.read_text())["mcpServers"]["echo"]
+    assert FILE_STORE in recorded["args"]
+
+    assert _cli("store", "migrate", "--to", "keychain", env=env).returncode == 0
+    assert not _store_file(home).exists()
+    for path, var in ((config, "GITHUB_PERSONAL_ACCESS_TOKEN"), (second, "OTHER_TOKEN")):
+        started = _start(path, dict(os.environ))  # no passphrase needed any more
+        assert started.returncode == 0, started.stderr
+        assert json.loads(started.stdout)["env"][var] == TOKEN
+
+
+def test_a_recorded_file_store_whose_file_is_missing_says_so_without_a_keychain(
+    home: Path,
+) -> None:
+    config = _config(home)
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    _store_file(home).rename(home / "elsewhere.enc")
+    failed = _start(config, env)
+    assert failed.returncode != 0
+    assert "there is no store file at" in failed.stderr
+    assert "MCPCRED_STORE_FILE" in failed.stderr
+    moved = _start(config, {**env, "MCPCRED_STORE_FILE": str(home / "elsewhere.enc")})
+    assert moved.returncode == 0, moved.stderr
