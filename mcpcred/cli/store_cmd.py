@@ -88,10 +88,11 @@ def store_init(
     store = _file_store(path)
     doc = store.create(_new_passphrase(path))
     sys.stderr.write(
-        f"created the file store {path} ({doc.kdf['name']}, AES-256-GCM); mcpcred uses it "
-        "from now on\n"
-        "next: `mcpcred store unlock` once per session (or MCPCRED_PASSPHRASE in CI); "
-        "`mcpcred store migrate --to file` moves keychain secrets into it\n"
+        f"created the file store {path} ({doc.kdf['name']}, AES-256-GCM); mcpcred and "
+        "wrapped servers use it from now on\n"
+        "if secrets are in the OS keychain already, move them now: "
+        "mcpcred store migrate --to file\n"
+        "then: `mcpcred store unlock` once per session (or MCPCRED_PASSPHRASE in CI)\n"
     )
     return 0
 
