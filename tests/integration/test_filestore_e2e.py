@@ -77,6 +77,13 @@ def _store_file(home: Path) -> Path:
     return home / ".local" / "share" / "mcpcred" / "store.enc"
 
 
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` with its size and modification time."""
+    return {
+        str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()
+    }
+
+
 def test_container_wrap_and_shim_work_end_to_end_with_a_passphrase_variable(home: Path) -> None:
     config = _config(home)
     env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
@@ -90,8 +97,10 @@ def test_container_wrap_and_shim_work_end_to_end_with_a_passphrase_variable(home
     assert TOKEN.encode() not in store.read_bytes()
     assert PASSPHRASE.encode() not in store.read_bytes()
 
+    before = _snapshot(home)
     started = _start(config, env)
     assert started.returncode == 0, started.stderr
+    assert _snapshot(home) == before  # a server start writes nothing (a read-only home is fine)
     seen = json.loads(started.stdout)
     assert seen["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == TOKEN
     assert "MCPCRED_PASSPHRASE" not in seen["env"]  # the server never gets the passphrase
@@ -336,3 +345,33 @@ def test_a_recorded_file_store_whose_file_is_missing_says_so_without_a_keychain(
     assert "MCPCRED_STORE_FILE" in failed.stderr
     moved = _start(config, {**env, "MCPCRED_STORE_FILE": str(home / "elsewhere.enc")})
     assert moved.returncode == 0, moved.stderr
+
+
+def test_concurrent_server_starts_while_the_cli_writes_all_get_their_value(home: Path) -> None:
+    """Readers never see a half-written file: the store is replaced atomically."""
+    config = _config(home)
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    entry = json.loads(config.read_text())["mcpServers"]["echo"]
+    starts = [
+        subprocess.Popen(
+            [entry["command"], *entry["args"]],
+            env={**env, **entry["env"]},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    for index in range(6):
+        wrote = _cli("secret", "set", f"churn-{index}", "--from-stdin", env=env, stdin="v" * 900)
+        assert wrote.returncode == 0, wrote.stderr
+    for process in starts:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert json.loads(out)["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == TOKEN
+    from mcpcred.keychain.filestore import FileStore
+
+    names = FileStore(str(_store_file(home)), {}).names()
+    assert names == sorted([NAME, *(f"churn-{i}" for i in range(6))])
