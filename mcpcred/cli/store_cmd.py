@@ -189,7 +189,7 @@ def store_unlock(
                 "no terminal to ask for the passphrase",
                 hint=f"set {keysource.PASSPHRASE_VAR} or {keysource.PASSPHRASE_FILE_VAR}",
             )
-        given = "the passphrase typed", keysource.prompt(f"passphrase for {store.path}: ")
+        given = "the prompt", keysource.prompt(f"passphrase for {store.path}: ")
     key = filestore.derive(doc.kdf, given[1])
     if not filestore.opens(doc, key):
         from mcpcred.errors import WrongPassphrase

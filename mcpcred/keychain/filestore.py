@@ -439,7 +439,7 @@ class FileStore:
         given = keysource.passphrase(self.environ)
         if given is None and self.ask is not None:
             given = (
-                "the passphrase typed",
+                "the prompt",
                 self.ask(f"passphrase for the mcpcred store {self.path}: "),
             )
         if given is None:

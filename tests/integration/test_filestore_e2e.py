@@ -298,7 +298,7 @@ def test_prompts_at_a_terminal_init_twice_then_one_prompt_per_command(home: Path
         [("value for other", "v"), ("passphrase for the mcpcred store", "wrong one")],
         env,
     )
-    assert code == 5 and "the passphrase from the passphrase typed does not open" in out
+    assert code == 5 and "the passphrase from the prompt does not open" in out
 
 
 def test_wrapped_servers_follow_the_store_through_migrations_without_a_rewrap(
