@@ -204,7 +204,7 @@ def _document(body: bytes, path: str) -> Document:
 
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a hostile, deeply nested body
         raise bad("its body is not JSON") from None
     if not isinstance(data, dict):
         raise bad("its body is not an object")

@@ -259,3 +259,23 @@ def test_the_shims_vault_reads_writes_and_deletes(filled: str) -> None:
     assert vault.delete("oauth:x") is True
     assert vault.delete("oauth:x") is False
     assert FileStore(filled, PASS).names() == ["api", "other"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"kdf": 1}',
+        b"\xff\xfe",
+        b'{"check":"","items":{},"kdf":{}}',
+    ],
+)
+def test_a_hostile_body_with_a_matching_digest_is_corrupt_not_a_crash(
+    body: bytes, path: str
+) -> None:
+    import hashlib
+
+    body += b"\n"
+    data = f"mcpcred-store 1 {len(body)} {hashlib.sha256(body).hexdigest()}\n".encode() + body
+    with pytest.raises(StoreFileCorrupt):
+        parse(data, path)
