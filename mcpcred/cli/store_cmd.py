@@ -295,12 +295,21 @@ def _copy(names: list[str], source: SecretStore, target: SecretStore) -> int:
     """Copy each item and read it back from the target; any difference stops before deleting."""
     from mcpcred.errors import SecretCorrupt, SecretNotFound
 
-    moved = 0
+    values: dict[str, str] = {}
     for name in names:
         try:
-            value = source.get(name)
+            values[name] = source.get(name)
         except SecretNotFound:
             continue
+    clashes = [n for n, v in values.items() if target.exists(n) and target.get(n) != v]
+    if clashes:  # never overwrite a different value the target holds
+        listed = ", ".join(f"'{n}'" for n in clashes[:5])
+        raise SecretStoreError(
+            f"both stores hold {listed} with different values; nothing was moved",
+            hint="remove the copy you do not want from one store, then migrate again",
+        )
+    moved = 0
+    for name, value in values.items():
         target.set(name, value)
         if target.get(name) != value:
             raise SecretCorrupt(

@@ -108,3 +108,28 @@ def test_any_sequence_of_set_rm_migrate_keeps_every_other_secret(
                 assert not store.exists(known)
         if os.path.exists(path):  # the other store holds nothing left over
             assert not keychain.backend.items  # type: ignore[attr-defined]
+
+
+def test_migrate_never_overwrites_a_different_value_in_the_target(
+    home: Path, cheap_kdf: None
+) -> None:
+    from mcpcred.errors import SecretStoreError
+    from mcpcred.keychain.filekeyring import FileKeyring
+
+    path = default_path(os.environ)
+    keychain = SecretStore(ListableKeyring())
+    keychain.set("api", "from the keychain")
+    keychain.set("same", "equal")
+    file_store = SecretStore(FileKeyring())
+    file_store.set("api", "from the file")
+    file_store.set("same", "equal")
+    before = Path(path).read_bytes()
+    for target in ("file", "keychain"):
+        with pytest.raises(SecretStoreError, match="both stores hold 'api' with different"):
+            store_cmd.migrate(target, keychain, path)
+        assert Path(path).read_bytes() == before
+        assert keychain.get("api") == "from the keychain"
+    keychain.delete("api")
+    assert store_cmd.migrate("file", keychain, path) == 1  # equal values are no clash
+    assert SecretStore(FileKeyring()).get("api") == "from the file"
+    assert not keychain.backend.items  # type: ignore[attr-defined]
