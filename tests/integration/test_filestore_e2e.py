@@ -375,3 +375,28 @@ def test_concurrent_server_starts_while_the_cli_writes_all_get_their_value(home:
 
     names = FileStore(str(_store_file(home)), {}).names()
     assert names == sorted([NAME, *(f"churn-{i}" for i in range(6))])
+
+
+def test_the_guard_key_is_created_once_in_the_file_store_by_concurrent_shims(home: Path) -> None:
+    """``Keychain.ensure`` (the audit log's key on a guarded start) through the file store."""
+    probe = (
+        "import os, secrets\n"
+        "from mcpcred.shim.options import parse\n"
+        "from mcpcred.shim.resolve import Keychain\n"
+        f"chain = Keychain(parse(['--backend', {FILE_STORE!r}, '--', 'x']), os.environ)\n"
+        "print(chain.ensure('audit:key', lambda: secrets.token_hex(16)))\n"
+    )
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    from mcpcred.keychain.filestore import SERVICE, FileStore
+
+    FileStore(str(_store_file(home)), env).set(SERVICE, "other", "kept")
+    runs = [
+        subprocess.Popen([sys.executable, "-c", probe], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    keys = {process.communicate(timeout=60)[0].strip() for process in runs}
+    assert all(process.returncode == 0 for process in runs)
+    assert len(keys) == 1 and len(next(iter(keys))) == 32
+    store = FileStore(str(_store_file(home)), env)
+    assert store.names() == ["audit:key", "other"]
+    assert store.read(["audit:key", "other"]) == {"audit:key": next(iter(keys)), "other": "kept"}
