@@ -234,17 +234,19 @@ def test_default_path_agrees_with_the_data_folder(home: Path) -> None:
 
 
 def test_kdf_cost_is_within_the_budget() -> None:
+    """About 0.1 s on a quiet 2-core machine (the issue's budget: 150 ms). CPU time is what
+    is asserted: wall time on a shared runner measures the other jobs too."""
     import time
 
     kdf = filestore.new_kdf()
-    times = []
-    for _ in range(3):  # the best of three: other jobs on a shared runner add noise
-        start = time.perf_counter()
+    walls, cpus = [], []
+    for _ in range(3):
+        wall, cpu = time.perf_counter(), time.process_time()
         filestore.derive(kdf, "passphrase")
-        times.append(time.perf_counter() - start)
-    took = min(times)
-    print(f"\nKDF {kdf['name']}: {took * 1000:.0f} ms")  # the number the issue asks to see
-    assert took < 0.4  # 150 ms target on a quiet machine; headroom for a loaded CI runner
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    print(f"\nKDF {kdf['name']}: {min(walls) * 1000:.0f} ms wall, {min(cpus) * 1000:.0f} ms CPU")
+    assert min(cpus) < 0.4  # all lanes' threads together; ~120 ms here
 
 
 def test_the_shims_vault_reads_writes_and_deletes(filled: str) -> None:
