@@ -1,4 +1,4 @@
-"""``mcpcred store init --file | status | unlock | lock | migrate``: where secrets are kept.
+"""``mcpcred store init --file | status | unlock | lock | passphrase | migrate``.
 
 The OS keychain needs no set-up; the encrypted file store (for SSH sessions,
 containers, CI) does, once per machine: ``store init --file``. Its passphrase
@@ -205,6 +205,39 @@ def store_unlock(
             hint=f"set {keysource.PASSPHRASE_VAR} or {keysource.PASSPHRASE_FILE_VAR} instead",
         )
     sys.stderr.write(f"unlocked {store.path}: the key is held by {' and '.join(took)}\n")
+    return 0
+
+
+@store_app.command("passphrase")
+def store_passphrase() -> int:
+    """Change the file store's passphrase (asks the current one, then the new one twice)."""
+    from mcpcred.keychain import keysource
+
+    if not keysource.can_prompt():
+        raise UsageError(
+            "no terminal to ask for the new passphrase",
+            hint="run it in a terminal; in CI, create a new store instead",
+        )
+    store = _file_store()
+    doc = store.load()
+    if doc is None:
+        raise SecretStoreError(
+            f"there is no store file at {store.path}",
+            hint="create it with `mcpcred store init --file`",
+        )
+    store.key(doc)  # the current passphrase first: a typo must not cost the new one
+    first = keysource.prompt(f"new passphrase for {store.path} (not shown): ")
+    if not first:
+        raise UsageError("the passphrase is empty; nothing was changed")
+    if keysource.prompt("the same passphrase again: ") != first:
+        raise UsageError("the two passphrases differ; nothing was changed")
+    old_id = doc.key_id()
+    store.rekey(first)
+    keysource.forget(old_id, os.environ)
+    sys.stderr.write(
+        f"changed the passphrase of {store.path}; run `mcpcred store unlock` again, and "
+        "update MCPCRED_PASSPHRASE wherever it is set\n"
+    )
     return 0
 
 

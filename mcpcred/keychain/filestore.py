@@ -576,6 +576,30 @@ class FileStore:
             self._write(doc)
             return doc
 
+    def rekey(self, passphrase: str) -> Document:
+        """Re-encrypt every item under a new passphrase (new salt, so a new key id: keys the
+        agent or the kernel keyring hold for the old one are never used again)."""
+        with self._locked():
+            doc = self.load()
+            if doc is None:
+                raise SecretStoreError(
+                    f"there is no store file at {self.path}",
+                    hint="create it with `mcpcred store init --file`",
+                )
+            old = self.key(doc)
+            plain = {
+                service: {n: unseal(old, service, n, sealed, self.path) for n, sealed in t.items()}
+                for service, t in doc.items.items()
+            }
+            fresh = self._new(passphrase, "the new passphrase")
+            key = self._keys[fresh.key_id()]
+            fresh.items = {
+                service: {n: seal(key, service, n, v) for n, v in table.items()}
+                for service, table in plain.items()
+            }
+            self._write(fresh)
+            return fresh
+
     def _new(self, passphrase: str, where: str) -> Document:
         kdf = new_kdf()
         key = derive(kdf, passphrase)

@@ -400,3 +400,27 @@ def test_the_guard_key_is_created_once_in_the_file_store_by_concurrent_shims(hom
     store = FileStore(str(_store_file(home)), env)
     assert store.names() == ["audit:key", "other"]
     assert store.read(["audit:key", "other"]) == {"audit:key": next(iter(keys)), "other": "kept"}
+
+
+def test_changing_the_passphrase_at_a_terminal(home: Path) -> None:
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN).returncode == 0
+    code, out = _converse(
+        ["store", "passphrase"],
+        [
+            ("passphrase for the mcpcred store", PASSPHRASE),
+            ("new passphrase for", "second passphrase"),
+            ("the same passphrase again", "second passphrase"),
+        ],
+        _headless(home),
+    )
+    assert code == 0, out
+    assert "changed the passphrase" in out and "second passphrase" not in out
+    old = _cli("secret", "rm", "api", env=env)
+    assert old.returncode == 5 and "does not open" in old.stderr
+    from mcpcred.keychain.filestore import FileStore
+
+    new = {"MCPCRED_PASSPHRASE": "second passphrase"}
+    assert FileStore(str(_store_file(home)), new).read(["api"]) == {"api": TOKEN}
+    piped = _cli("store", "passphrase", env=env)
+    assert piped.returncode == 2 and "no terminal" in piped.stderr

@@ -281,3 +281,15 @@ def test_a_hostile_body_with_a_matching_digest_is_corrupt_not_a_crash(
     data = f"mcpcred-store 1 {len(body)} {hashlib.sha256(body).hexdigest()}\n".encode() + body
     with pytest.raises(StoreFileCorrupt):
         parse(data, path)
+
+
+def test_rekey_keeps_every_item_and_retires_the_old_passphrase(filled: str) -> None:
+    old_id = parse(Path(filled).read_bytes(), filled).key_id()
+    FileStore(filled, PASS).rekey("a brand new passphrase")
+    doc = parse(Path(filled).read_bytes(), filled)
+    assert doc.key_id() != old_id
+    with pytest.raises(WrongPassphrase):
+        FileStore(filled, PASS).read(["api"])
+    new = {"MCPCRED_PASSPHRASE": "a brand new passphrase"}
+    assert FileStore(filled, new).read(["api", "other"]) == {"api": VALUE, "other": "second value"}
+    assert b"a brand new passphrase" not in Path(filled).read_bytes()
