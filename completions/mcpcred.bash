@@ -5,7 +5,7 @@ _mcpcred() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     case "$cmd" in
-        "") COMPREPLY=($(compgen -W "agent audit-config clients completion guard log login logout pins secret status token unwrap wrap --version --debug --help -h" -- "$cur")) ;;
+        "") COMPREPLY=($(compgen -W "agent audit-config clients completion guard log login logout pins secret status store token unwrap wrap --version --debug --help -h" -- "$cur")) ;;
         agent)
             case "$prev" in
             esac
@@ -79,6 +79,10 @@ _mcpcred() {
             case "$prev" in
             esac
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json --help -h" -- "$cur")); else COMPREPLY=(); fi ;;
+        store)
+            case "$prev" in
+            esac
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--help -h" -- "$cur")); else COMPREPLY=(); fi ;;
         token)
             case "$prev" in
                 --account) COMPREPLY=($(compgen -f -- "$cur")); return ;;

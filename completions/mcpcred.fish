@@ -75,6 +75,8 @@ complete -c mcpcred -n '__fish_seen_subcommand_from secret' -l help -s h -d 'Sho
 complete -c mcpcred -n '__fish_use_subcommand' -a status -d 'Show every server: wrapped or not, its credentials and whether each resolves.'
 complete -c mcpcred -n '__fish_seen_subcommand_from status' -l json -d 'Machine-readable output.'
 complete -c mcpcred -n '__fish_seen_subcommand_from status' -l help -s h -d 'Show help and exit.'
+complete -c mcpcred -n '__fish_use_subcommand' -a store -d 'Choose and manage where secrets are kept (OS keychain or encrypted file).'
+complete -c mcpcred -n '__fish_seen_subcommand_from store' -l help -s h -d 'Show help and exit.'
 complete -c mcpcred -n '__fish_use_subcommand' -a token -d 'Print a fresh access token (to a terminal only, unless --force).'
 complete -c mcpcred -n '__fish_seen_subcommand_from token' -l account -r -d 'Which login of that provider.'
 complete -c mcpcred -n '__fish_seen_subcommand_from token' -l force -d 'Print even when stdout is not a terminal (pipes, files, agents).'

@@ -10,12 +10,17 @@ shown in CI output.
     ├── UsageError                2  bad options or arguments
     ├── ConfigError               3  a config file is missing, unreadable or malformed
     │   └── ParseError               a config file is not valid JSON/JSONC/TOML
-    ├── SecretStoreError          5  the OS keychain cannot give or keep a secret
+    ├── SecretStoreError          5  the keychain (or the file store) cannot give or keep a secret
     │   ├── SecretNotFound           no such secret (``mcpcred secret set NAME`` fixes it)
     │   ├── SecretCorrupt            stored parts missing or not matching (a torn write)
+    │   │   └── StoreFileCorrupt     the store file is damaged, or is not a store file
+    │   │       └── StoreFileTruncated  the store file ends early (a cut copy, a full disk)
     │   ├── KeychainLocked           the keychain is locked and mcpcred may not prompt
+    │   │   ├── FileStoreLocked      the file store's key: no agent, no MCPCRED_PASSPHRASE(_FILE)
+    │   │   └── WrongPassphrase      the passphrase does not open the file store
     │   ├── KeychainUnavailable      no usable keychain (no D-Bus, no daemon, insecure backend)
     │   ├── KeychainTimeout          the keychain did not answer in time
+    │   ├── StoreFileTooNew          the store file was written by a newer mcpcred
     │   ├── AgentUnsafe              the key agent's socket or folder is not private to the user
     │   └── AgentUnavailable         the key agent cannot be started or does not answer
     ├── ShimError                 6  the shim cannot start the server (bad options, no program)
@@ -155,6 +160,30 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return type(exc).__name__
+
+
+# -- the encrypted file store (``mcpcred.keychain.filestore``) ------------------------------
+
+
+class FileStoreLocked(KeychainLocked):
+    """The file store needs its key and nothing can give it (no agent, no passphrase source)."""
+
+
+class WrongPassphrase(KeychainLocked):
+    """The passphrase given does not open the file store; told apart from a damaged file
+    by the store's key check, so a typo never reads as corruption (or the reverse)."""
+
+
+class StoreFileCorrupt(SecretCorrupt):
+    """The store file is damaged or is not an mcpcred store file; nothing was changed."""
+
+
+class StoreFileTruncated(StoreFileCorrupt):
+    """The store file is shorter than its header says: a cut copy or a full disk."""
+
+
+class StoreFileTooNew(SecretStoreError):
+    """The store file has a format version this mcpcred does not know (written by a newer one)."""
 
 
 class AgentUnsafe(SecretStoreError):

@@ -60,6 +60,7 @@ from mcpcred.cli import (  # noqa: E402  (commands register on `app`)
     pins_cmd,
     secret_cmd,
     status_cmd,
+    store_cmd,
     wrap_cmd,
 )
 
@@ -75,6 +76,7 @@ __all__ = [
     "run",
     "secret_cmd",
     "status_cmd",
+    "store_cmd",
     "wrap_cmd",
 ]
 

@@ -38,6 +38,7 @@ def status(
         store = candidate
     except SecretStoreError as exc:
         backend = f"unavailable: {exc.message}"
+    in_use = _store_in_use()
     uses, errors = servers(Host.current())
     uses = [u for u in uses if u.transport != HIDDEN]  # a hidden block starts no server
     cache: dict[tuple[str, str], str] = {}
@@ -124,6 +125,7 @@ def status(
     if as_json:
         document = {
             "keychain": backend,
+            "store": in_use,
             "logins": logins,
             "servers": rows,
             "errors": [{"client": e.client, "path": e.path, "error": e.message} for e in errors],
@@ -135,6 +137,7 @@ def status(
 
     console = Console(highlight=False, markup=False)
     console.print(f"keychain: {backend}")
+    console.print(f"store: {in_use['store']} ({in_use['reason']})")
     if not rows:
         console.print("no MCP servers found (see `mcpcred clients --all` for where mcpcred looks)")
     table = Table(box=None, pad_edge=False, show_edge=False)
@@ -201,3 +204,18 @@ def _duration(seconds: int) -> str:
     if seconds < 172800:
         return f"{seconds // 3600} h"
     return f"{seconds // 86400} days"
+
+
+def _store_in_use() -> dict[str, str | None]:
+    """Which store answers (OS keychain or file store) and why; see ``keychain.selection``."""
+    import os
+
+    from mcpcred.keychain.selection import explain
+
+    try:
+        choice = explain(os.environ)
+    except Exception as exc:  # keyring's discovery failing is itself the answer
+        from mcpcred.errors import describe
+
+        return {"store": "none", "reason": describe(exc), "path": None}
+    return {"store": choice.kind, "reason": choice.reason, "path": choice.path}

@@ -14,3 +14,7 @@ DEFAULT_BACKENDS = {
     "macos": "keyring.backends.macOS.Keyring",
     "windows": "keyring.backends.Windows.WinVaultKeyring",
 }
+
+# The encrypted file store (``filestore``) as a keyring backend: what wrap records and
+# what ``PYTHON_KEYRING_BACKEND`` may name. The shim reads the file directly for it.
+FILE_STORE = "mcpcred.keychain.filekeyring.FileKeyring"

@@ -253,10 +253,15 @@ _UNLOADABLE = (ImportError, AttributeError, ValueError, TypeError, RuntimeError)
 
 
 def _resolve() -> KeyringBackend:
+    """keyring's backend, or the file store where the user opted in (see ``selection``)."""
     import keyring
 
+    from mcpcred.keychain import selection
+
+    if selection.opted_in(os.environ) is not None:
+        return selection.file_keyring()
     try:
-        return keyring.get_keyring()
+        backend = keyring.get_keyring()
     except _UNLOADABLE as exc:
         # keyring imports the class PYTHON_KEYRING_BACKEND (or its config file) names and
         # lets the import error through: that is the user's setting, not a bug in mcpcred.
@@ -264,6 +269,9 @@ def _resolve() -> KeyringBackend:
         if not chosen and not _keyring_config().is_file():
             raise
         raise unloadable_backend(chosen, BACKEND_VAR, exc) from None
+    if selection.fallback(backend, os.environ) is not None:
+        return selection.file_keyring()
+    return backend
 
 
 def load_backend(name: str, source: str) -> KeyringBackend:

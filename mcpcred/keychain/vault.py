@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Protocol
 
+    from mcpcred.keychain.filestore import FileStore
     from mcpcred.keychain.store import SecretStore
 
     class Vault(Protocol):
@@ -98,3 +99,21 @@ class SecretServiceVault:
         if self._session is not None:
             self._session.close()  # type: ignore[attr-defined]
             self._session = None
+
+
+class FileStoreVault:
+    """The shim's adapter for the encrypted file store (no keyring; see ``filestore``)."""
+
+    def __init__(self, store: FileStore) -> None:
+        self.store = store
+
+    def read(self, names: Sequence[str]) -> dict[str, str]:
+        return self.store.read([], optional=list(names))
+
+    def write(self, name: str, value: str) -> None:
+        self.store.put(name, value)
+
+    def delete(self, name: str) -> bool:
+        from mcpcred.keychain.filestore import SERVICE
+
+        return self.store.delete(SERVICE, name)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from mcpcred import references
 from mcpcred.errors import KeychainUnavailable, ShimError
-from mcpcred.keychain import DEFAULT_BACKENDS, SECRET_SERVICE
+from mcpcred.keychain import DEFAULT_BACKENDS, FILE_STORE, SECRET_SERVICE
 from mcpcred.keychain.bus import session_bus_address
 from mcpcred.shim.options import ShimOptions
 
@@ -22,6 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from mcpcred.keychain.filestore import FileStore
     from mcpcred.keychain.store import SecretStore
     from mcpcred.keychain.vault import Vault
     from mcpcred.oauth.mint import Minter
@@ -213,9 +214,22 @@ class Keychain:
         self.timeout = options.timeout_seconds
         self.address: str | None = None
         self._ss: object = None
+        recorded_file = self.backend == FILE_STORE
+        self.file: FileStore | None = self._file_store(environ)
         self.direct = sys.platform.startswith("linux") and self.backend in (None, SECRET_SERVICE)
-        if self.direct:
+        if self.file is not None:
+            self.direct = False
+        elif self.direct:
             self.address = session_bus_address(environ, options.dbus_address)
+            if self.address is None and recorded_file:
+                from mcpcred.keychain.filestore import default_path
+
+                raise KeychainUnavailable(
+                    f"there is no store file at {default_path(environ)}, and no keychain "
+                    "to fall back to (no D-Bus session bus)",
+                    hint="if the store lives elsewhere, set MCPCRED_STORE_FILE for the client "
+                    "too; `mcpcred store status` shows where",
+                )
             if self.address is None:
                 raise KeychainUnavailable(
                     "cannot reach the Secret Service: no D-Bus session bus "
@@ -228,8 +242,35 @@ class Keychain:
             # default here too, so keyring's ~100 ms discovery never runs on a server start.
             self.backend = DEFAULT_BACKENDS.get(_OS.get(sys.platform, "linux"))
 
+    def _file_store(self, environ: Mapping[str, str]) -> FileStore | None:
+        """The encrypted file store, when it is the store in use; the CLI's rules, seen from
+        the shim (``mcpcred.keychain.selection``): a backend named in the environment wins;
+        otherwise an existing store file means the file store, whatever wrap recorded for
+        the platform's keychain, so ``store migrate`` does not need every client rewrapped.
+        A recorded file store whose file is gone (migrated back) means the keychain.
+
+        Reading it needs no keyring, no subprocess and no D-Bus: the file is read, only
+        the wanted names are decrypted, and the key comes from the agent, the kernel
+        keyring or MCPCRED_PASSPHRASE(_FILE) (``keysource``).
+        """
+        if self.backend not in (None, FILE_STORE):
+            return None
+        import os
+
+        from mcpcred.keychain.filestore import FileStore, default_path
+
+        path = default_path(environ)
+        named = environ.get(BACKEND_VAR) == FILE_STORE
+        if named or os.path.exists(path):
+            self.backend = FILE_STORE
+            return FileStore(path, environ, lock_timeout=self.timeout)
+        self.backend = None  # recorded, but moved back to the keychain: the platform's default
+        return None
+
     def read(self, names: list[str], optional: Sequence[str] = ()) -> dict[str, str]:
         """Values of ``names`` (all required) and of those ``optional`` names that exist."""
+        if self.file is not None:
+            return self.file.read(names, optional)
         if self.address is not None:
             return self._session().read(names, optional=optional)  # type: ignore[attr-defined,no-any-return]
         from mcpcred.keychain.vault import StoreVault
@@ -250,6 +291,10 @@ class Keychain:
 
     def vault(self) -> Vault:
         """This keychain as the read/write port logins (and the guard's key) use."""
+        if self.file is not None:
+            from mcpcred.keychain.vault import FileStoreVault
+
+            return FileStoreVault(self.file)
         if self.address is not None:
             from mcpcred.keychain.vault import SecretServiceVault
 

@@ -1,0 +1,670 @@
+"""The encrypted file store: secrets in one passphrase-protected file, for machines with
+no OS keychain (SSH sessions, dev containers, CI, WSL without a Secret Service).
+
+It is never chosen silently: the user opts in (``mcpcred store init --file``, or
+``MCPCRED_PASSPHRASE``/``MCPCRED_PASSPHRASE_FILE`` where no keychain answers).
+
+The file (``store.enc`` in the data folder, or ``$MCPCRED_STORE_FILE``)::
+
+    mcpcred-store 1 <body length> <SHA-256 of the body, hex>\\n
+    {"check": ..., "kdf": {...}, "items": {"mcpcred": {"NAME": ...}}}\\n
+
+- the header carries the format version (a newer one is refused before anything
+  else is read) and the body's length and digest, so that a cut file reads as
+  *truncated* and a damaged one as *corrupt*, never as a wrong passphrase;
+- ``kdf``: Argon2id (where the installed ``cryptography`` has it) or scrypt, with
+  its parameters and a random 16-byte salt, so a later mcpcred can raise the cost
+  without breaking older files; the derived 32-byte key never touches the disk;
+- ``check``: an AES-256-GCM tag over nothing, with a fixed associated data: it tells a
+  wrong passphrase from a damaged file, and lets a cached key (agent, kernel keyring)
+  be verified before use;
+- each item is ``nonce || AES-256-GCM(value)`` with the service and the secret's name
+  as associated data, so a value moved to another name fails to open. Names are
+  visible (as in ``secrets.json``), values never are.
+
+Every write happens under a lock file next to the store, re-reads the file under
+that lock (so concurrent writers never drop each other's secrets), and replaces it
+atomically (temp file in the same folder, fsync, rename, 0600). A file that cannot
+be read, or opened with the key, is never overwritten.
+
+Imports: stdlib and ``cryptography`` only, and those lazily: the shim reads this.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from mcpcred.errors import (
+    FileStoreLocked,
+    KeychainTimeout,
+    SecretCorrupt,
+    SecretNotFound,
+    SecretStoreError,
+    StoreFileCorrupt,
+    StoreFileTooNew,
+    StoreFileTruncated,
+    WrongPassphrase,
+)
+from mcpcred.keychain import keysource
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from mcpcred.oauth.lock import held
+
+MAGIC = "mcpcred-store"
+VERSION = 1
+FILE_NAME = "store.enc"
+STORE_FILE_VAR = "MCPCRED_STORE_FILE"
+SERVICE = "mcpcred"
+KEY_LENGTH = 32
+NONCE_LENGTH = 12
+SALT_LENGTH = 16
+LOCK_TIMEOUT = 20.0
+
+# About 0.1 s on a 2-core CI runner (measured: Argon2id 64 MiB x 2 passes x 4 lanes
+# 83-104 ms; scrypt N=2^15 87 ms). Stronger than OWASP's minimums for both.
+ARGON2ID = {"name": "argon2id", "iterations": 2, "lanes": 4, "memory_cost": 65536}
+SCRYPT = {"name": "scrypt", "n": 2**15, "r": 8, "p": 1}
+# Bounds a file's parameters must respect: a hostile or damaged file must not make
+# every server start allocate gigabytes or spin for minutes.
+_LIMITS = {
+    "iterations": (1, 64),
+    "lanes": (1, 64),
+    "memory_cost": (8, 4 * 1024 * 1024),
+    "n": (2, 2**22),
+    "r": (1, 64),
+    "p": (1, 16),
+}
+
+_CHECK_AAD = b"mcpcred-store/1 key check"
+_ITEM_AAD = b"mcpcred-store/1 item\x00"
+_KEY_ID = b"mcpcred-store key id\x00"
+_BACKUP_HINT = "restore it from a backup (mcpcred never overwrites a store file it cannot read)"
+
+
+def default_path(environ: Mapping[str, str]) -> str:
+    """Where the store file lives: ``$MCPCRED_STORE_FILE``, else ``store.enc`` in the data folder.
+
+    Computed without platformdirs or pathlib (the shim calls this on every start),
+    following the same rules as ``mcpcred.paths.data_dir``.
+    """
+    explicit = environ.get(STORE_FILE_VAR)
+    if explicit:
+        return explicit
+    data = environ.get("MCPCRED_DATA_DIR")
+    if data:
+        return os.path.join(data, FILE_NAME)
+    return os.path.join(_platform_data_dir(environ), FILE_NAME)
+
+
+def _platform_data_dir(environ: Mapping[str, str]) -> str:
+    home = environ.get("HOME") or os.path.expanduser("~")
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Application Support", "mcpcred")
+    if sys.platform == "win32":  # pragma: no cover - not runnable here
+        local = environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
+        return os.path.join(local, "mcpcred")
+    xdg = environ.get("XDG_DATA_HOME", "").strip()
+    return os.path.join(xdg or os.path.join(home, ".local", "share"), "mcpcred")
+
+
+# -- the format ---------------------------------------------------------------------------
+
+
+class Document:
+    """A parsed store file: KDF parameters, the key check, and sealed items by service."""
+
+    __slots__ = ("check", "items", "kdf")
+
+    def __init__(self, kdf: dict[str, object], check: str, items: dict[str, dict[str, str]]):
+        self.kdf = kdf
+        self.check = check
+        self.items = items
+
+    def key_id(self) -> str:
+        """The non-secret name of this file's key: changes with the salt (a new passphrase)."""
+        import hashlib
+        import json
+
+        canon = json.dumps(self.kdf, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(_KEY_ID + canon).hexdigest()[:32]
+
+    def encode(self) -> bytes:
+        """The file's bytes: header line, then the body."""
+        import hashlib
+        import json
+
+        body = (
+            json.dumps(
+                {"check": self.check, "items": self.items, "kdf": self.kdf},
+                sort_keys=True,
+                separators=(",", ":"),
+            ).encode("ascii")
+            + b"\n"
+        )
+        digest = hashlib.sha256(body).hexdigest()
+        return f"{MAGIC} {VERSION} {len(body)} {digest}\n".encode("ascii") + body
+
+
+def parse(data: bytes, path: str) -> Document:
+    """A store file's bytes as a ``Document``; one distinct error per way it can be wrong."""
+    prefix = MAGIC.encode() + b" "
+    if not data or (len(data) < len(prefix) and prefix.startswith(data)):
+        raise StoreFileTruncated(f"the store file {path} is empty or cut short", hint=_BACKUP_HINT)
+    if not data.startswith(prefix):
+        raise StoreFileCorrupt(
+            f"{path} is not an mcpcred store file (or its first line is damaged)",
+            hint=_BACKUP_HINT,
+        )
+    end = data.find(b"\n", 0, 256)
+    head = data[: end if end >= 0 else 256].decode("ascii", "replace").split(" ")
+    version = head[1] if len(head) > 1 else ""
+    if version.isdigit() and len(version) < 6 and int(version) > VERSION:
+        raise StoreFileTooNew(
+            f"the store file {path} has format version {int(version)}; this mcpcred reads "
+            f"version {VERSION} only",
+            hint="upgrade mcpcred on this machine (the file was not changed)",
+        )
+    if end < 0:
+        if len(data) < 256:
+            raise StoreFileTruncated(f"the store file {path} is cut short", hint=_BACKUP_HINT)
+        raise StoreFileCorrupt(f"the store file {path} has a damaged header", hint=_BACKUP_HINT)
+    if len(head) != 4 or version != str(VERSION) or not head[2].isdigit() or len(head[3]) != 64:
+        raise StoreFileCorrupt(f"the store file {path} has a damaged header", hint=_BACKUP_HINT)
+    body = data[end + 1 :]
+    length = int(head[2])
+    if len(body) < length:
+        raise StoreFileTruncated(
+            f"the store file {path} is cut short ({len(body)} of {length} bytes)",
+            hint=_BACKUP_HINT,
+        )
+    if len(body) > length:
+        raise StoreFileCorrupt(
+            f"the store file {path} has extra bytes after its end", hint=_BACKUP_HINT
+        )
+    import hashlib
+
+    if hashlib.sha256(body).hexdigest() != head[3].lower():
+        raise StoreFileCorrupt(
+            f"the store file {path} is damaged (its digest does not match)", hint=_BACKUP_HINT
+        )
+    return _document(body, path)
+
+
+def _document(body: bytes, path: str) -> Document:
+    import json
+
+    def bad(what: str) -> StoreFileCorrupt:
+        return StoreFileCorrupt(f"the store file {path} is damaged ({what})", hint=_BACKUP_HINT)
+
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: a hostile, deeply nested body
+        raise bad("its body is not JSON") from None
+    if not isinstance(data, dict):
+        raise bad("its body is not an object")
+    kdf, check, items = data.get("kdf"), data.get("check"), data.get("items")
+    if not isinstance(kdf, dict) or not isinstance(check, str) or not isinstance(items, dict):
+        raise bad("a field is missing")
+    name = kdf.get("name")
+    wanted = {"argon2id": ARGON2ID, "scrypt": SCRYPT}.get(name) if isinstance(name, str) else None
+    if wanted is None:
+        raise bad("unknown key derivation")
+    for field in wanted:
+        if field == "name":
+            continue
+        value = kdf.get(field)
+        low, high = _LIMITS[field]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise bad(f"key derivation parameter {field} out of range")
+    salt = kdf.get("salt")
+    if not isinstance(salt, str) or not 16 <= len(_unb64(salt, bad)) <= 64:
+        raise bad("bad salt")
+    if kdf.get("length") != KEY_LENGTH or set(kdf) != {*wanted, "salt", "length"}:
+        raise bad("unexpected key derivation fields")
+    if len(_unb64(check, bad)) != NONCE_LENGTH + 16:
+        raise bad("bad key check")
+    for service, names in items.items():
+        if not isinstance(names, dict):
+            raise bad("bad item table")
+        for item, sealed in names.items():
+            if not isinstance(sealed, str) or len(_unb64(sealed, bad)) < NONCE_LENGTH + 16:
+                raise bad(f"item {service}/{item} is malformed")
+    return Document(kdf, check, items)
+
+
+def _unb64(text: str, bad: Callable[[str], StoreFileCorrupt]) -> bytes:
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise bad("bad base64") from None
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")
+
+
+# -- the crypto (all of it from ``cryptography``) -------------------------------------------
+
+
+def new_kdf() -> dict[str, object]:
+    """Fresh KDF parameters with a random salt: Argon2id if available, else scrypt."""
+    try:
+        from cryptography.hazmat.primitives.kdf.argon2 import Argon2id  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the installed cryptography
+        chosen: dict[str, object] = dict(SCRYPT)
+    else:
+        chosen = dict(ARGON2ID)
+    chosen["salt"] = _b64(os.urandom(SALT_LENGTH))
+    chosen["length"] = KEY_LENGTH
+    return chosen
+
+
+def derive(kdf: Mapping[str, object], passphrase: str) -> bytes:
+    """The 32-byte key for ``passphrase`` under a file's KDF parameters (~0.1 s)."""
+    import base64
+    import unicodedata
+
+    secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    salt = base64.b64decode(str(kdf["salt"]))
+
+    def num(field: str) -> int:
+        value = kdf[field]
+        assert isinstance(value, int)  # noqa: S101 (checked by parse)
+        return value
+
+    if kdf["name"] == "argon2id":
+        try:
+            from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+        except ImportError:  # pragma: no cover - depends on the installed cryptography
+            raise SecretStoreError(
+                "the store file uses Argon2id, which the installed cryptography lacks",
+                hint="upgrade the cryptography package (44 or later) in mcpcred's environment",
+            ) from None
+        return Argon2id(
+            salt=salt,
+            length=KEY_LENGTH,
+            iterations=num("iterations"),
+            lanes=num("lanes"),
+            memory_cost=num("memory_cost"),
+        ).derive(secret)
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+    return Scrypt(salt=salt, length=KEY_LENGTH, n=num("n"), r=num("r"), p=num("p")).derive(secret)
+
+
+def _aead(key: bytes) -> AESGCM:
+    """``cryptography``'s AES-256-GCM for ``key``.
+
+    The public module (``primitives.ciphers.aead``) costs the shim ~19 ms of imports
+    (``typing``, ``cryptography.utils``) on every server start; the class it re-exports
+    lives in the Rust binding, which loads in ~5 ms. Same class (a test checks that
+    they are one object); the public import remains the fallback should a release
+    move it.
+    """
+    try:
+        from cryptography.hazmat.bindings._rust import openssl
+
+        fast: type[AESGCM] = openssl.aead.AESGCM
+    except (ImportError, AttributeError):  # pragma: no cover - depends on the release
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM(key)
+    return fast(key)
+
+
+def _invalid_tag(exc: Exception) -> bool:
+    """Whether ``exc`` is cryptography's ``InvalidTag`` (imported only on a failure)."""
+    from cryptography.exceptions import InvalidTag
+
+    return isinstance(exc, InvalidTag)
+
+
+def make_check(key: bytes) -> str:
+    """The key check for ``key``: a GCM tag over nothing under a fixed associated data."""
+    nonce = os.urandom(NONCE_LENGTH)
+    return _b64(nonce + _aead(key).encrypt(nonce, b"", _CHECK_AAD))
+
+
+def opens(doc: Document, key: bytes) -> bool:
+    """Whether ``key`` is this file's key (its check verifies)."""
+    import base64
+
+    if len(key) != KEY_LENGTH:
+        return False
+    sealed = base64.b64decode(doc.check)
+    try:
+        _aead(key).decrypt(sealed[:NONCE_LENGTH], sealed[NONCE_LENGTH:], _CHECK_AAD)
+    except Exception as exc:
+        if _invalid_tag(exc):
+            return False
+        raise
+    return True
+
+
+def _aad(service: str, name: str) -> bytes:
+    return _ITEM_AAD + service.encode("utf-8") + b"\x00" + name.encode("utf-8")
+
+
+def seal(key: bytes, service: str, name: str, value: str) -> str:
+    """``value`` encrypted for ``service``/``name`` (a fresh random nonce every time)."""
+    nonce = os.urandom(NONCE_LENGTH)
+    data = value.encode("utf-8")
+    return _b64(nonce + _aead(key).encrypt(nonce, data, _aad(service, name)))
+
+
+def unseal(key: bytes, service: str, name: str, sealed: str, path: str) -> str:
+    """The value of one item; a tag that fails with a verified key means a damaged item."""
+    import base64
+
+    raw = base64.b64decode(sealed)
+    try:
+        data: bytes = _aead(key).decrypt(
+            raw[:NONCE_LENGTH], raw[NONCE_LENGTH:], _aad(service, name)
+        )
+        return data.decode("utf-8")
+    except Exception as exc:
+        if not isinstance(exc, UnicodeDecodeError) and not _invalid_tag(exc):
+            raise
+        raise StoreFileCorrupt(
+            f"secret '{name}' in the store file {path} is damaged (it does not decrypt)",
+            hint=f"store it again: mcpcred secret set {name}",
+        ) from None
+
+
+# -- the store ------------------------------------------------------------------------------
+
+
+class FileStore:
+    """Read and write one store file; the key comes from ``keysource`` (or ``ask``).
+
+    ``ask``, given by the CLI when a person is at a terminal, prompts for the
+    passphrase when no agent, kernel keyring or variable has it; the shim never
+    passes one. A derived key is kept for the life of this object only.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        environ: Mapping[str, str],
+        *,
+        ask: Callable[[str], str] | None = None,
+        lock_timeout: float = LOCK_TIMEOUT,
+    ) -> None:
+        self.path = path
+        self.environ = environ
+        self.ask = ask
+        self.lock_timeout = lock_timeout
+        self.key_source: str | None = None  # where the key came from, once known
+        self._keys: dict[str, bytes] = {}
+
+    # -- reading ---------------------------------------------------------------------------
+    def exists(self) -> bool:
+        """Whether the store file exists."""
+        return os.path.exists(self.path)
+
+    def load(self) -> Document | None:
+        """The parsed file, or None when there is none."""
+        try:
+            with open(self.path, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise SecretStoreError(
+                f"cannot read the store file {self.path}: {exc.strerror or type(exc).__name__}",
+                hint="check the file's owner and permissions",
+            ) from None
+        return parse(data, self.path)
+
+    def key(self, doc: Document) -> bytes:
+        """This file's key from the first source that has it, verified by the key check."""
+        kid = doc.key_id()
+        known = self._keys.get(kid)
+        if known is not None:
+            return known
+        cached = keysource.cached_key(kid, self.environ)
+        if cached is not None and opens(doc, cached[1]):
+            return self._keep(kid, cached[1], cached[0])
+        given = keysource.passphrase(self.environ)
+        if given is None and self.ask is not None:
+            given = (
+                "the prompt",
+                self.ask(f"passphrase for the mcpcred store {self.path}: "),
+            )
+        if given is None:
+            raise FileStoreLocked(
+                f"the file store {self.path} is locked: no agent or kernel keyring holds its "
+                f"key and {keysource.PASSPHRASE_VAR} is not set",
+                hint=keysource.unset_hint(),
+            )
+        where, passphrase = given
+        key = derive(doc.kdf, passphrase)
+        if not opens(doc, key):
+            raise WrongPassphrase(
+                f"the passphrase from {where} does not open the file store {self.path}",
+                hint="check the passphrase (the file itself is intact: only the key check failed)",
+            )
+        return self._keep(kid, key, where)
+
+    def _keep(self, kid: str, key: bytes, where: str) -> bytes:
+        self._keys[kid] = key
+        self.key_source = where
+        return key
+
+    def read(self, names: Sequence[str], optional: Sequence[str] = ()) -> dict[str, str]:
+        """Values of ``names`` (each required) and of those ``optional`` names present.
+
+        Only the wanted items are decrypted; the key is derived only if one is there.
+        """
+        doc = self.load()
+        if doc is None and names:
+            raise SecretNotFound(
+                names[0],
+                hint=f"there is no store file at {self.path}; `mcpcred store status` shows "
+                "the store in use (MCPCRED_STORE_FILE must reach the client too)",
+            )
+        table = doc.items.get(SERVICE, {}) if doc is not None else {}
+        for name in names:
+            if name not in table:
+                raise SecretNotFound(name)
+        present = [n for n in dict.fromkeys([*names, *optional]) if n in table]
+        if not present or doc is None:
+            return {}
+        key = self.key(doc)
+        values: dict[str, str] = {}
+        for name in present:
+            value = self._whole(key, table, name)
+            if value is not None:
+                values[name] = value
+            elif name in names:
+                raise SecretCorrupt(
+                    f"secret '{name}' is incomplete in the store file {self.path} "
+                    "(its parts do not match)",
+                    hint=f"store it again: mcpcred secret set {name}",
+                )
+        return values
+
+    def _whole(self, key: bytes, table: dict[str, str], name: str) -> str | None:
+        """A value with its parts joined (``chunks``: the CLI writes long values in parts)."""
+        from mcpcred.keychain import chunks
+
+        stored = unseal(key, SERVICE, name, table[name], self.path)
+        count = chunks.parts_needed(stored)
+        if not count:
+            return stored
+        parts: list[str] = []
+        for index in range(1, count + 1):
+            part = chunks.part_name(name, index)
+            if part not in table:
+                return None
+            parts.append(unseal(key, SERVICE, part, table[part], self.path))
+        return chunks.join(stored, parts)
+
+    def get(self, service: str, name: str) -> str | None:
+        """One value, or None."""
+        doc = self.load()
+        sealed = doc.items.get(service, {}).get(name) if doc is not None else None
+        if sealed is None or doc is None:
+            return None
+        return unseal(self.key(doc), service, name, sealed, self.path)
+
+    def names(self, service: str = SERVICE) -> list[str]:
+        """Every item name under ``service`` (names are not secret; no key needed)."""
+        doc = self.load()
+        return sorted(doc.items.get(service, {})) if doc is not None else []
+
+    # -- writing ---------------------------------------------------------------------------
+    def set(self, service: str, name: str, value: str) -> None:
+        """Store ``value``, replacing an earlier one (creating the file from a passphrase
+        variable if there is none yet)."""
+
+        def change(doc: Document, key: bytes) -> bool:
+            doc.items.setdefault(service, {})[name] = seal(key, service, name, value)
+            return True
+
+        self._update(change, create=True)
+
+    def put(self, name: str, value: str) -> None:
+        """Store a whole value under an mcpcred name, dropping parts of an earlier long one
+        (what the shim writes: refreshed tokens, the guard's key)."""
+
+        def change(doc: Document, key: bytes) -> bool:
+            table = doc.items.setdefault(SERVICE, {})
+            for stale in [n for n in table if n.startswith(name + "#")]:
+                del table[stale]
+            table[name] = seal(key, SERVICE, name, value)
+            return True
+
+        self._update(change, create=True)
+
+    def delete(self, service: str, name: str) -> bool:
+        """Remove one item; False when it was not there."""
+        found: list[bool] = []
+
+        def change(doc: Document, key: bytes) -> bool:
+            table = doc.items.get(service, {})
+            found.append(table.pop(name, None) is not None)
+            if not table:
+                doc.items.pop(service, None)
+            return found[0]
+
+        if not self.exists():
+            return False
+        self._update(change, create=False)
+        return bool(found and found[0])
+
+    def create(self, passphrase: str) -> Document:
+        """A new, empty store file for ``passphrase``; refuses to replace an existing one."""
+        with self._locked():
+            if self.exists():
+                raise SecretStoreError(
+                    f"a store file already exists at {self.path}; nothing was changed",
+                    hint="use it (mcpcred store unlock), or move it away first",
+                )
+            doc = self._new(passphrase, "the passphrase given")
+            self._write(doc)
+            return doc
+
+    def rekey(self, passphrase: str) -> Document:
+        """Re-encrypt every item under a new passphrase (new salt, so a new key id: keys the
+        agent or the kernel keyring hold for the old one are never used again)."""
+        with self._locked():
+            doc = self.load()
+            if doc is None:
+                raise SecretStoreError(
+                    f"there is no store file at {self.path}",
+                    hint="create it with `mcpcred store init --file`",
+                )
+            old = self.key(doc)
+            plain = {
+                service: {n: unseal(old, service, n, sealed, self.path) for n, sealed in t.items()}
+                for service, t in doc.items.items()
+            }
+            fresh = self._new(passphrase, "the new passphrase")
+            key = self._keys[fresh.key_id()]
+            fresh.items = {
+                service: {n: seal(key, service, n, v) for n, v in table.items()}
+                for service, table in plain.items()
+            }
+            self._write(fresh)
+            return fresh
+
+    def _new(self, passphrase: str, where: str) -> Document:
+        kdf = new_kdf()
+        key = derive(kdf, passphrase)
+        doc = Document(kdf, make_check(key), {})
+        self._keep(doc.key_id(), key, where)
+        return doc
+
+    def _update(self, change: Callable[[Document, bytes], bool], *, create: bool) -> None:
+        """Re-read under the lock, change, write atomically; nothing is written on failure."""
+        with self._locked():
+            doc = self.load()
+            if doc is None:
+                if not create:
+                    return
+                given = keysource.passphrase(self.environ)
+                if given is None:
+                    raise FileStoreLocked(
+                        f"there is no store file at {self.path} yet",
+                        hint="create it with `mcpcred store init --file` (or set "
+                        f"{keysource.PASSPHRASE_VAR} to create it on first use)",
+                    )
+                doc = self._new(given[1], given[0])
+            key = self.key(doc)
+            if change(doc, key):
+                self._write(doc)
+
+    def _locked(self) -> held:
+        from mcpcred.oauth.lock import held
+
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        path = self.path
+
+        def stuck(what: str) -> Exception:
+            return KeychainTimeout(
+                f"another mcpcred process has held the file store {path} for over "
+                f"{self.lock_timeout:g} s",
+                hint="is another mcpcred command waiting for a passphrase? finish it, then retry",
+            )
+
+        return held(path + ".lock", timeout=self.lock_timeout, what=path, error=stuck)
+
+    def _write(self, doc: Document) -> None:
+        """Replace the file: temp file in the same folder, fsync, rename (0600), fsync folder."""
+        import tempfile
+
+        data = doc.encode()
+        folder = os.path.dirname(os.path.abspath(self.path))
+        fd, temp = tempfile.mkstemp(prefix=".mcpcred-store-", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(handle.fileno(), 0o600)
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            if os.path.exists(temp):
+                os.unlink(temp)
+            raise
+        if os.name == "posix":
+            dir_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)

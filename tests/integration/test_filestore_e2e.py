@@ -1,0 +1,426 @@
+"""The encrypted file store end to end: the real CLI, the real shim, a real server process.
+
+Covers the machines with no keychain (a container-like run: no D-Bus, an empty
+``XDG_RUNTIME_DIR``, ``MCPCRED_PASSPHRASE`` set), the opt-in on a machine that has
+one (``store init --file``), migration both ways with the real gnome-keyring, and
+the failures a user meets (wrong passphrase, cut file, newer format) as one line
+and exit code 5, with the passphrase and values nowhere in argv, output or files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mcpcred.keychain import FILE_STORE
+from tests.support import keychain as real_keychain
+
+MCPCRED = str(Path(sys.executable).parent / "mcpcred")
+REPORT = "import json, os, sys; print(json.dumps({'argv': sys.argv[1:], 'env': dict(os.environ)}))"
+TOKEN = "ghp_Zq8rT2vLx9Wq8rT2vLx9KpZq8rT2vLx9Wq8r"
+PASSPHRASE = "tr0ub4dor & three"
+NAME = "echo-github-personal-access-token"
+
+
+def _headless(home: Path, **extra: str) -> dict[str, str]:
+    """A container's environment: no session bus, an empty runtime dir, no keychain."""
+    env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    env.update({"HOME": str(home), "XDG_RUNTIME_DIR": ""})
+    env.update(extra)
+    return env
+
+
+def _cli(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MCPCRED, *args],
+        env=env,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _config(home: Path) -> Path:
+    path = home / ".config" / "Claude" / "claude_desktop_config.json"
+    path.parent.mkdir(parents=True)
+    server = {"command": sys.executable, "args": ["-c", REPORT]}
+    server["env"] = {"GITHUB_PERSONAL_ACCESS_TOKEN": TOKEN}  # type: ignore[assignment]
+    path.write_text(json.dumps({"mcpServers": {"echo": server}}, indent=2) + "\n")
+    return path
+
+
+def _start(config: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Start the server as Claude Desktop would: the config's command, args and env."""
+    entry = json.loads(config.read_text())["mcpServers"]["echo"]
+    return subprocess.run(
+        [entry["command"], *entry["args"]],
+        env={**env, **entry.get("env", {})},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _store_file(home: Path) -> Path:
+    return home / ".local" / "share" / "mcpcred" / "store.enc"
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` with its size and modification time."""
+    return {
+        str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()
+    }
+
+
+def test_container_wrap_and_shim_work_end_to_end_with_a_passphrase_variable(home: Path) -> None:
+    config = _config(home)
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    wrapped = _cli("wrap", "claude-desktop", "--yes", env=env)
+    assert wrapped.returncode == 0, wrapped.stderr
+    entry = json.loads(config.read_text())["mcpServers"]["echo"]
+    assert entry["args"][entry["args"].index("--backend") + 1] == FILE_STORE
+    assert TOKEN not in config.read_text()
+    store = _store_file(home)
+    assert store.stat().st_mode & 0o777 == 0o600
+    assert TOKEN.encode() not in store.read_bytes()
+    assert PASSPHRASE.encode() not in store.read_bytes()
+
+    before = _snapshot(home)
+    started = _start(config, env)
+    assert started.returncode == 0, started.stderr
+    assert _snapshot(home) == before  # a server start writes nothing (a read-only home is fine)
+    seen = json.loads(started.stdout)
+    assert seen["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == TOKEN
+    assert "MCPCRED_PASSPHRASE" not in seen["env"]  # the server never gets the passphrase
+    assert PASSPHRASE not in " ".join(seen["argv"])
+
+    status = _cli("status", "--json", env=env)
+    assert status.returncode == 0, status.stderr
+    document = json.loads(status.stdout)
+    assert document["store"]["store"] == "file"
+    (server,) = document["servers"]
+    assert server["credentials"][0]["state"] == "ok"
+
+    # The same start without the passphrase fails fast with one line naming the fixes.
+    locked = _start(config, _headless(home))
+    assert locked.returncode != 0
+    assert "is locked" in locked.stderr and "MCPCRED_PASSPHRASE" in locked.stderr
+    assert TOKEN not in locked.stdout + locked.stderr
+
+
+def test_the_shim_reads_the_file_store_without_keyring_or_subprocesses(home: Path) -> None:
+    from mcpcred.keychain.filestore import SERVICE, FileStore
+
+    FileStore(str(_store_file(home)), {"MCPCRED_PASSPHRASE": PASSPHRASE}).set(SERVICE, "a", "1")
+    probe = (
+        "import json, subprocess, sys\n"
+        "from mcpcred.shim.options import parse\n"
+        "from mcpcred.shim.resolve import resolve\n"
+        "import os\n"
+        f"options = parse(['--backend', {FILE_STORE!r}, '--', 'x'])\n"
+        "found = resolve([('secret', 'a')], options, os.environ)\n"
+        "print(json.dumps({'value': found.values['a'], 'modules': sorted(sys.modules)}))\n"
+    )
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["value"] == "1"
+    banned = ("keyring", "secretstorage", "jeepney", "typer", "rich", "httpx", "platformdirs")
+    assert not [m for m in result["modules"] if m.split(".")[0] in banned]
+
+
+def test_store_init_unlock_status_and_the_failures_through_the_cli(home: Path) -> None:
+    secret_file = home / "passphrase"
+    secret_file.write_text(PASSPHRASE + "\n")
+    secret_file.chmod(0o600)
+    env = _headless(home, MCPCRED_PASSPHRASE_FILE=str(secret_file))
+    none = _cli("store", "status", env=_headless(home))
+    assert "store: none" in none.stdout and "mcpcred store init --file" in none.stdout
+
+    created = _cli("store", "init", "--file", env=env)
+    assert created.returncode == 0, created.stderr
+    again = _cli("store", "init", "--file", env=env)
+    assert again.returncode == 5 and "already exists" in again.stderr
+    stored = _cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN + "\n")
+    assert stored.returncode == 0, stored.stderr
+    status = _cli("store", "status", env=_headless(home))  # status needs no passphrase
+    assert status.returncode == 0, status.stderr
+    assert "encrypted file store" in status.stdout and "secrets: 1" in status.stdout
+    assert "the store file" in status.stdout and "exists" in status.stdout
+
+    wrong = _cli("secret", "rm", "api", env=_headless(home, MCPCRED_PASSPHRASE="not it"))
+    assert wrong.returncode == 5
+    assert wrong.stderr.startswith("error: the passphrase from MCPCRED_PASSPHRASE does not open")
+    assert "not it" not in wrong.stderr
+    locked = _cli("store", "unlock", env=_headless(home))  # no terminal, no variable
+    assert locked.returncode == 2 and "no terminal" in locked.stderr
+
+    store = _store_file(home)
+    good = store.read_bytes()
+    store.write_bytes(good[: len(good) // 2])
+    cut = _cli("secret", "set", "other", "--from-stdin", env=env, stdin="v")
+    assert cut.returncode == 5 and "cut short" in cut.stderr
+    assert len(store.read_bytes()) == len(good) // 2  # nothing overwritten
+    store.write_bytes(good.replace(b"mcpcred-store 1 ", b"mcpcred-store 9 ", 1))
+    newer = _cli("secret", "rm", "api", env=env)
+    assert newer.returncode == 5 and "format version 9" in newer.stderr
+    for result in (wrong, cut, newer):
+        assert TOKEN not in result.stdout + result.stderr
+        assert PASSPHRASE not in result.stdout + result.stderr
+
+
+def test_migrate_to_the_keychain_and_back_verifies_and_moves_everything(
+    keychain: dict[str, str], home: Path
+) -> None:
+    env = {**os.environ, "MCPCRED_PASSPHRASE": PASSPHRASE}
+    long = "L" * 2600  # stored in parts
+    assert _cli("store", "init", "--file", env=env).returncode == 0
+    for name, value in (("short", TOKEN), ("long", long)):
+        done = _cli("secret", "set", name, "--from-stdin", env=env, stdin=value)
+        assert done.returncode == 0, done.stderr
+        assert "FileKeyring" in done.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "short") is None
+
+    back = _cli("store", "migrate", "--to", "keychain", env=env)
+    assert back.returncode == 0, back.stderr
+    assert not _store_file(home).exists()
+    assert real_keychain.lookup(keychain, "mcpcred", "short") == TOKEN
+    shown = _cli("store", "status", "--json", env=env)
+    assert json.loads(shown.stdout)["store"] == "keychain"
+
+    there = _cli("store", "migrate", "--to", "file", env=env)
+    assert there.returncode == 0, there.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "short") is None
+    assert real_keychain.lookup(keychain, "mcpcred", "long") is None
+    assert TOKEN.encode() not in _store_file(home).read_bytes()
+    assert not [p for p in _store_file(home).parent.iterdir() if p.name.endswith((".new", ".tmp"))]
+    from mcpcred.keychain.filestore import FileStore
+
+    values = FileStore(str(_store_file(home)), env).read(["short", "long"])
+    assert values == {"short": TOKEN, "long": long}
+
+
+@pytest.mark.parametrize("target", ["keychain", "file"])
+def test_migrate_without_a_keychain_refuses_before_moving_anything(home: Path, target: str) -> None:
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("secret", "set", "api", "--from-stdin", env=env, stdin="v").returncode == 0
+    before = _store_file(home).read_bytes()
+    refused = _cli("store", "migrate", "--to", target, env=env)
+    assert refused.returncode == 5, refused.stderr
+    assert _store_file(home).read_bytes() == before
+
+
+def _converse(
+    args: list[str], replies: list[tuple[str, str]], env: dict[str, str]
+) -> tuple[int, str]:
+    """Run mcpcred on a real terminal (a pty), answering each prompt when it appears."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes mcpcred
+        os.execve(sys.executable, [sys.executable, "-m", "mcpcred", *args], env)  # noqa: S606
+    output = b""
+
+    def read_some() -> bool:
+        ready, _, _ = select.select([fd], [], [], 30)
+        if not ready:
+            return False
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            return False
+        nonlocal output
+        output += data
+        return bool(data)
+
+    for prompt, reply in replies:
+        while prompt.encode() not in output:
+            if not read_some():
+                break
+        os.write(fd, reply.encode() + b"\n")
+        output = output.replace(prompt.encode(), b"<asked>", 1)
+    while read_some():
+        pass
+    os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_prompts_at_a_terminal_init_twice_then_one_prompt_per_command(home: Path) -> None:
+    env = _headless(home)
+    code, out = _converse(
+        ["store", "init", "--file"],
+        [("new passphrase for", PASSPHRASE), ("the same passphrase again", PASSPHRASE + "x")],
+        env,
+    )
+    assert code == 2 and "the two passphrases differ" in out
+    assert not _store_file(home).exists()
+    code, out = _converse(
+        ["store", "init", "--file"],
+        [("new passphrase for", PASSPHRASE), ("the same passphrase again", PASSPHRASE)],
+        env,
+    )
+    assert code == 0, out
+    assert out.count("<asked>") == 2 and PASSPHRASE not in out  # never echoed
+
+    code, out = _converse(
+        ["secret", "set", "api"],
+        [("value for api", TOKEN), ("passphrase for the mcpcred store", PASSPHRASE)],
+        env,
+    )
+    assert code == 0, out
+    assert "passphrase for the mcpcred store" not in out  # asked once for get, set and more
+    assert TOKEN not in out and PASSPHRASE not in out
+    from mcpcred.keychain.filestore import FileStore
+
+    assert FileStore(str(_store_file(home)), {"MCPCRED_PASSPHRASE": PASSPHRASE}).read(["api"]) == {
+        "api": TOKEN
+    }
+
+    code, out = _converse(
+        ["secret", "set", "other"],
+        [("value for other", "v"), ("passphrase for the mcpcred store", "wrong one")],
+        env,
+    )
+    assert code == 5 and "the passphrase from the prompt does not open" in out
+
+
+def test_wrapped_servers_follow_the_store_through_migrations_without_a_rewrap(
+    keychain: dict[str, str], home: Path
+) -> None:
+    """wrap on the keychain records no backend; wrap on the file store records it. Either
+    way the shim finds the secret after `store migrate` moved it, in both directions."""
+    env = {**os.environ, "MCPCRED_PASSPHRASE": PASSPHRASE}
+    config = _config(home)
+    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    assert "--backend" not in json.loads(config.read_text())["mcpServers"]["echo"]["args"]
+    assert _cli("store", "migrate", "--to", "file", env=env).returncode == 0
+    assert real_keychain.lookup(keychain, "mcpcred", NAME) is None
+    started = _start(config, env)
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == TOKEN
+
+    second = home / ".cursor" / "mcp.json"  # wrapped while the file store is in use
+    second.parent.mkdir()
+    entry = {"command": sys.executable, "args": ["-c", REPORT], "env": {"OTHER_TOKEN": TOKEN}}
+    second.write_text(json.dumps({"mcpServers": {"echo": entry}}))
+    assert _cli("wrap", "cursor", "--yes", env=env).returncode == 0
+    recorded = json.loads(second.read_text())["mcpServers"]["echo"]
+    assert FILE_STORE in recorded["args"]
+
+    assert _cli("store", "migrate", "--to", "keychain", env=env).returncode == 0
+    assert not _store_file(home).exists()
+    for path, var in ((config, "GITHUB_PERSONAL_ACCESS_TOKEN"), (second, "OTHER_TOKEN")):
+        started = _start(path, dict(os.environ))  # no passphrase needed any more
+        assert started.returncode == 0, started.stderr
+        assert json.loads(started.stdout)["env"][var] == TOKEN
+
+
+def test_a_recorded_file_store_whose_file_is_missing_says_so_without_a_keychain(
+    home: Path,
+) -> None:
+    config = _config(home)
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    _store_file(home).rename(home / "elsewhere.enc")
+    failed = _start(config, env)
+    assert failed.returncode != 0
+    assert "there is no store file at" in failed.stderr
+    assert "MCPCRED_STORE_FILE" in failed.stderr
+    moved = _start(config, {**env, "MCPCRED_STORE_FILE": str(home / "elsewhere.enc")})
+    assert moved.returncode == 0, moved.stderr
+
+
+def test_concurrent_server_starts_while_the_cli_writes_all_get_their_value(home: Path) -> None:
+    """Readers never see a half-written file: the store is replaced atomically."""
+    config = _config(home)
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    entry = json.loads(config.read_text())["mcpServers"]["echo"]
+    starts = [
+        subprocess.Popen(
+            [entry["command"], *entry["args"]],
+            env={**env, **entry["env"]},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    for index in range(6):
+        wrote = _cli("secret", "set", f"churn-{index}", "--from-stdin", env=env, stdin="v" * 900)
+        assert wrote.returncode == 0, wrote.stderr
+    for process in starts:
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert json.loads(out)["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"] == TOKEN
+    from mcpcred.keychain.filestore import FileStore
+
+    names = FileStore(str(_store_file(home)), {}).names()
+    assert names == sorted([NAME, *(f"churn-{i}" for i in range(6))])
+
+
+def test_the_guard_key_is_created_once_in_the_file_store_by_concurrent_shims(home: Path) -> None:
+    """``Keychain.ensure`` (the audit log's key on a guarded start) through the file store."""
+    probe = (
+        "import os, secrets\n"
+        "from mcpcred.shim.options import parse\n"
+        "from mcpcred.shim.resolve import Keychain\n"
+        f"chain = Keychain(parse(['--backend', {FILE_STORE!r}, '--', 'x']), os.environ)\n"
+        "print(chain.ensure('audit:key', lambda: secrets.token_hex(16)))\n"
+    )
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    from mcpcred.keychain.filestore import SERVICE, FileStore
+
+    FileStore(str(_store_file(home)), env).set(SERVICE, "other", "kept")
+    runs = [
+        subprocess.Popen([sys.executable, "-c", probe], env=env, stdout=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    keys = {process.communicate(timeout=60)[0].strip() for process in runs}
+    assert all(process.returncode == 0 for process in runs)
+    assert len(keys) == 1 and len(next(iter(keys))) == 32
+    store = FileStore(str(_store_file(home)), env)
+    assert store.names() == ["audit:key", "other"]
+    assert store.read(["audit:key", "other"]) == {"audit:key": next(iter(keys)), "other": "kept"}
+
+
+def test_changing_the_passphrase_at_a_terminal(home: Path) -> None:
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN).returncode == 0
+    code, out = _converse(
+        ["store", "passphrase"],
+        [
+            ("passphrase for the mcpcred store", PASSPHRASE),
+            ("new passphrase for", "second passphrase"),
+            ("the same passphrase again", "second passphrase"),
+        ],
+        _headless(home),
+    )
+    assert code == 0, out
+    assert "changed the passphrase" in out and "second passphrase" not in out
+    old = _cli("secret", "rm", "api", env=env)
+    assert old.returncode == 5 and "does not open" in old.stderr
+    from mcpcred.keychain.filestore import FileStore
+
+    new = {"MCPCRED_PASSPHRASE": "second passphrase"}
+    assert FileStore(str(_store_file(home)), new).read(["api"]) == {"api": TOKEN}
+    piped = _cli("store", "passphrase", env=env)
+    assert piped.returncode == 2 and "no terminal" in piped.stderr

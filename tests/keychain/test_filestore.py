@@ -1,0 +1,295 @@
+"""The encrypted file store on real files: format errors, passphrases, atomicity, concurrency.
+
+Every test writes a real store file in the test's temporary HOME; nothing is faked
+but the passphrase source (the variables a CI job would set).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from mcpcred.errors import (
+    FileStoreLocked,
+    SecretCorrupt,
+    SecretNotFound,
+    StoreFileCorrupt,
+    StoreFileTooNew,
+    StoreFileTruncated,
+    WrongPassphrase,
+)
+from mcpcred.keychain import filestore
+from mcpcred.keychain.filestore import SERVICE, FileStore, default_path, parse
+
+PASS = {"MCPCRED_PASSPHRASE": "correct horse battery"}
+VALUE = "sk-live-4f9Qz7Lr2Xw8Vb3Nc6Md1Ka5"
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> str:
+    return str(tmp_path / "data" / "store.enc")
+
+
+@pytest.fixture
+def filled(path: str) -> str:
+    store = FileStore(path, PASS)
+    store.set(SERVICE, "api", VALUE)
+    store.set(SERVICE, "other", "second value")
+    return path
+
+
+def test_round_trip_0600_no_plaintext_and_no_temp_file(filled: str) -> None:
+    assert FileStore(filled, PASS).read(["api"], optional=["other", "absent"]) == {
+        "api": VALUE,
+        "other": "second value",
+    }
+    assert os.stat(filled).st_mode & 0o777 == 0o600
+    raw = Path(filled).read_bytes()
+    assert VALUE.encode() not in raw
+    assert PASS["MCPCRED_PASSPHRASE"].encode() not in raw
+    assert sorted(os.listdir(os.path.dirname(filled))) == ["store.enc", "store.enc.lock"]
+    header = raw.split(b"\n", 1)[0].split(b" ")
+    assert header[:2] == [b"mcpcred-store", b"1"]
+    body = json.loads(raw.split(b"\n", 1)[1])
+    assert body["kdf"]["name"] == "argon2id" and len(body["kdf"]["salt"]) >= 24
+
+
+def test_a_required_name_that_is_missing_is_not_found_without_deriving(filled: str) -> None:
+    store = FileStore(filled, {})  # no key source at all: only names are looked at
+    with pytest.raises(SecretNotFound):
+        store.read(["absent"])
+    assert store.read([], optional=["absent"]) == {}
+
+
+def test_wrong_passphrase_is_its_own_error_and_nothing_is_overwritten(filled: str) -> None:
+    before = Path(filled).read_bytes()
+    wrong = FileStore(filled, {"MCPCRED_PASSPHRASE": "correct horse battery!"})
+    with pytest.raises(WrongPassphrase) as caught:
+        wrong.read(["api"])
+    assert "MCPCRED_PASSPHRASE" in caught.value.message
+    assert "correct horse" not in caught.value.message + str(caught.value.hint)
+    with pytest.raises(WrongPassphrase):
+        wrong.set(SERVICE, "new", "x")
+    with pytest.raises(WrongPassphrase):
+        wrong.delete(SERVICE, "api")
+    assert Path(filled).read_bytes() == before
+
+
+def test_no_key_source_names_the_ways_to_give_one(filled: str) -> None:
+    with pytest.raises(FileStoreLocked) as caught:
+        FileStore(filled, {}).read(["api"])
+    assert "mcpcred store unlock" in str(caught.value.hint)
+    assert "MCPCRED_PASSPHRASE_FILE" in str(caught.value.hint)
+
+
+def test_passphrase_file_with_a_trailing_newline(filled: str, tmp_path: Path) -> None:
+    secret = tmp_path / "pass"
+    secret.write_text(PASS["MCPCRED_PASSPHRASE"] + "\n")
+    env = {"MCPCRED_PASSPHRASE_FILE": str(secret)}
+    assert FileStore(filled, env).read(["api"]) == {"api": VALUE}
+    with pytest.raises(FileStoreLocked, match="cannot read MCPCRED_PASSPHRASE_FILE"):
+        FileStore(filled, {"MCPCRED_PASSPHRASE_FILE": str(tmp_path / "nope")}).read(["api"])
+
+
+def test_every_cut_of_the_file_reads_as_truncated(filled: str) -> None:
+    raw = Path(filled).read_bytes()
+    for cut in [0, 1, 5, 14, 20, len(raw) // 2, len(raw) - 1]:
+        with pytest.raises(StoreFileTruncated):
+            parse(raw[:cut], filled)
+
+
+def test_truncated_file_on_disk_is_reported_and_left_alone(filled: str) -> None:
+    raw = Path(filled).read_bytes()
+    Path(filled).write_bytes(raw[: len(raw) - 40])
+    cut = Path(filled).read_bytes()
+    store = FileStore(filled, PASS)
+    with pytest.raises(StoreFileTruncated, match="cut short"):
+        store.read(["api"])
+    with pytest.raises(StoreFileTruncated):
+        store.set(SERVICE, "new", "x")
+    assert Path(filled).read_bytes() == cut
+
+
+def test_damage_is_corrupt_not_a_wrong_passphrase(filled: str) -> None:
+    raw = bytearray(Path(filled).read_bytes())
+    raw[-20] ^= 0x01
+    with pytest.raises(StoreFileCorrupt, match="digest"):
+        parse(bytes(raw), filled)
+    with pytest.raises(StoreFileCorrupt, match="not an mcpcred store file"):
+        parse(b'{"some": "json"}\n', filled)
+    with pytest.raises(StoreFileCorrupt, match="extra bytes"):
+        parse(Path(filled).read_bytes() + b"x", filled)
+
+
+def test_a_value_moved_to_another_name_does_not_open(filled: str) -> None:
+    """The name is associated data: swapping sealed items is detected, per item."""
+    doc = parse(Path(filled).read_bytes(), filled)
+    table = doc.items[SERVICE]
+    table["api"], table["other"] = table["other"], table["api"]
+    Path(filled).write_bytes(doc.encode())
+    with pytest.raises(StoreFileCorrupt, match="secret 'api'"):
+        FileStore(filled, PASS).read(["api"])
+    assert not isinstance(StoreFileCorrupt("x"), WrongPassphrase)
+    assert issubclass(StoreFileCorrupt, SecretCorrupt)
+
+
+def test_a_newer_format_is_refused_before_anything_else(filled: str) -> None:
+    raw = Path(filled).read_bytes()
+    newer = raw.replace(b"mcpcred-store 1 ", b"mcpcred-store 2 ", 1)
+    Path(filled).write_bytes(newer)
+    with pytest.raises(StoreFileTooNew, match="format version 2"):
+        FileStore(filled, PASS).read(["api"])
+    with pytest.raises(StoreFileTooNew):
+        FileStore(filled, PASS).set(SERVICE, "x", "y")
+    assert Path(filled).read_bytes() == newer
+    with pytest.raises(StoreFileTooNew):  # even with a header layout this version cannot read
+        parse(b"mcpcred-store 7 something else entirely\n{}", filled)
+
+
+def test_hostile_kdf_parameters_are_refused(filled: str) -> None:
+    doc = parse(Path(filled).read_bytes(), filled)
+    doc.kdf["memory_cost"] = 2**40
+    with pytest.raises(StoreFileCorrupt, match="memory_cost out of range"):
+        parse(doc.encode(), filled)
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temp_file(
+    filled: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = Path(filled).read_bytes()
+
+    def broken(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OSError, match="No space"):
+        FileStore(filled, PASS).set(SERVICE, "api", "new value")
+    monkeypatch.undo()
+    assert Path(filled).read_bytes() == before
+    assert not [n for n in os.listdir(os.path.dirname(filled)) if n.endswith(".tmp")]
+
+
+def test_long_values_written_in_parts_by_the_cli_are_joined_for_the_shim(path: str) -> None:
+    from mcpcred.keychain.filekeyring import FileKeyring
+    from mcpcred.keychain.store import SecretStore
+
+    os.environ["MCPCRED_STORE_FILE"] = path
+    os.environ["MCPCRED_PASSPHRASE"] = PASS["MCPCRED_PASSPHRASE"]
+    try:
+        long = "".join(random.Random(3).choice("abcdef0123") for _ in range(3500))
+        SecretStore(FileKeyring()).set("pem", long)
+        assert "pem#4" in FileStore(path, PASS).names()
+        assert FileStore(path, PASS).read(["pem"]) == {"pem": long}
+        FileStore(path, PASS).put("pem", "short now")  # the shim's write drops the parts
+        assert FileStore(path, PASS).names() == ["pem"]
+        assert SecretStore(FileKeyring()).get("pem") == "short now"
+    finally:
+        del os.environ["MCPCRED_STORE_FILE"], os.environ["MCPCRED_PASSPHRASE"]
+
+
+def _writer(path: str, worker: int) -> None:
+    store = FileStore(path, PASS)
+    for index in range(4):
+        store.set(SERVICE, f"w{worker}-{index}", f"value {worker} {index}")
+
+
+def test_concurrent_writers_in_several_processes_lose_nothing(path: str) -> None:
+    FileStore(path, PASS).set(SERVICE, "first", "1")
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_writer, args=(path, n)) for n in range(4)]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join(60)
+        assert process.exitcode == 0
+    names = FileStore(path, PASS).names()
+    assert names == sorted(["first", *(f"w{w}-{i}" for w in range(4) for i in range(4))])
+    assert FileStore(path, PASS).read(["w3-3"]) == {"w3-3": "value 3 3"}
+
+
+def test_keyring_never_picks_the_file_store_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    import keyring.backend
+    import keyring.core
+
+    from mcpcred.keychain import FILE_STORE
+    from mcpcred.keychain.filekeyring import FileKeyring
+    from mcpcred.keychain.store import backend_id
+
+    assert FileKeyring not in keyring.backend.KeyringBackend._classes
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    assert backend_id(keyring.core._detect_backend()) != FILE_STORE
+    assert backend_id(keyring.core.load_keyring(FILE_STORE)) == FILE_STORE  # by name: yes
+
+
+def test_default_path_agrees_with_the_data_folder(home: Path) -> None:
+    from mcpcred.paths import data_dir
+
+    assert default_path(os.environ) == str(data_dir() / "store.enc")
+    assert default_path({**os.environ, "MCPCRED_STORE_FILE": "/x/y"}) == "/x/y"
+
+
+def test_kdf_cost_is_within_the_budget() -> None:
+    """About 0.1 s on a quiet 2-core machine (the issue's budget: 150 ms). CPU time is what
+    is asserted: wall time on a shared runner measures the other jobs too."""
+    import time
+
+    kdf = filestore.new_kdf()
+    walls, cpus = [], []
+    for _ in range(3):
+        wall, cpu = time.perf_counter(), time.process_time()
+        filestore.derive(kdf, "passphrase")
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    print(f"\nKDF {kdf['name']}: {min(walls) * 1000:.0f} ms wall, {min(cpus) * 1000:.0f} ms CPU")
+    assert min(cpus) < 0.4  # all lanes' threads together; ~120 ms here
+
+
+def test_the_shims_vault_reads_writes_and_deletes(filled: str) -> None:
+    """Refreshed tokens and the guard's key go through this port in the shim."""
+    from mcpcred.keychain.vault import FileStoreVault
+
+    vault = FileStoreVault(FileStore(filled, PASS))
+    assert vault.read(["api", "absent"]) == {"api": VALUE}
+    vault.write("oauth:x", "token-1")
+    vault.write("oauth:x", "token-2")
+    assert FileStore(filled, PASS).read(["oauth:x"]) == {"oauth:x": "token-2"}
+    assert vault.delete("oauth:x") is True
+    assert vault.delete("oauth:x") is False
+    assert FileStore(filled, PASS).names() == ["api", "other"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"kdf": 1}',
+        b"\xff\xfe",
+        b'{"check":"","items":{},"kdf":{}}',
+    ],
+)
+def test_a_hostile_body_with_a_matching_digest_is_corrupt_not_a_crash(
+    body: bytes, path: str
+) -> None:
+    import hashlib
+
+    body += b"\n"
+    data = f"mcpcred-store 1 {len(body)} {hashlib.sha256(body).hexdigest()}\n".encode() + body
+    with pytest.raises(StoreFileCorrupt):
+        parse(data, path)
+
+
+def test_rekey_keeps_every_item_and_retires_the_old_passphrase(filled: str) -> None:
+    old_id = parse(Path(filled).read_bytes(), filled).key_id()
+    FileStore(filled, PASS).rekey("a brand new passphrase")
+    doc = parse(Path(filled).read_bytes(), filled)
+    assert doc.key_id() != old_id
+    with pytest.raises(WrongPassphrase):
+        FileStore(filled, PASS).read(["api"])
+    new = {"MCPCRED_PASSPHRASE": "a brand new passphrase"}
+    assert FileStore(filled, new).read(["api", "other"]) == {"api": VALUE, "other": "second value"}
+    assert b"a brand new passphrase" not in Path(filled).read_bytes()
