@@ -14,3 +14,17 @@ DEFAULT_BACKENDS = {
     "macos": "keyring.backends.macOS.Keyring",
     "windows": "keyring.backends.Windows.WinVaultKeyring",
 }
+
+# keyring's ChainerBackend is what keyring's priority discovery returns when more than one
+# backend is installed (``keyrings.alt`` beside the OS keychain is common). It is not a
+# store: it asks its children, in priority order, and loading it runs keyring's whole
+# discovery (every backend module, ``ctypes.util.find_library`` spawning ``ldconfig`` and
+# ``gcc``; a D-Bus connection per child call). wrap records the concrete child instead, and
+# the shim reads an old entry that recorded the chainer as if nothing had been recorded.
+CHAINER = "keyring.backends.chainer.ChainerBackend"
+_CHAINER_MODULE = "keyring.backends.chainer."
+
+
+def chooses_by_priority(backend: str | None) -> bool:
+    """Whether a backend id names keyring's priority chooser rather than one concrete store."""
+    return backend is not None and backend.startswith(_CHAINER_MODULE)

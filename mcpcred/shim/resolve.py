@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from mcpcred import references
 from mcpcred.errors import KeychainUnavailable, ShimError
-from mcpcred.keychain import DEFAULT_BACKENDS, SECRET_SERVICE
+from mcpcred.keychain import CHAINER, DEFAULT_BACKENDS, SECRET_SERVICE, chooses_by_priority
 from mcpcred.keychain.bus import session_bus_address
 from mcpcred.shim.options import ShimOptions
 
@@ -209,7 +209,13 @@ class Keychain:
     def __init__(self, options: ShimOptions, environ: Mapping[str, str]) -> None:
         self.options = options
         self.environ = environ
-        self.backend = environ.get(BACKEND_VAR) or options.backend
+        backend = environ.get(BACKEND_VAR) or options.backend
+        # keyring's chainer (recorded by wraps before 0.x, or named in the variable) is no
+        # store: it serves from the platform's keychain, so go there directly, and only
+        # go through keyring if that keychain is not on this bus (KWallet without the
+        # Secret Service API, say), as the chainer would have.
+        self.chained = chooses_by_priority(backend)
+        self.backend = None if self.chained else backend
         self.timeout = options.timeout_seconds
         self.address: str | None = None
         self._ss: object = None
@@ -231,13 +237,35 @@ class Keychain:
     def read(self, names: list[str], optional: Sequence[str] = ()) -> dict[str, str]:
         """Values of ``names`` (all required) and of those ``optional`` names that exist."""
         if self.address is not None:
-            return self._session().read(names, optional=optional)  # type: ignore[attr-defined,no-any-return]
+            try:
+                return self._session().read(names, optional=optional)  # type: ignore[attr-defined,no-any-return]
+            except KeychainUnavailable as exc:
+                if not self.chained:
+                    raise
+                return self._through_chainer(exc, names, optional)
         from mcpcred.keychain.vault import StoreVault
 
         store = self._store()
         values = {name: store.get(name) for name in names}
         values.update(StoreVault(store).read(optional))
         return values
+
+    def _through_chainer(
+        self, direct: KeychainUnavailable, names: list[str], optional: Sequence[str]
+    ) -> dict[str, str]:
+        """An old chainer entry whose Secret Service is not on the bus: keyring's way.
+
+        The slow path (keyring's discovery) only when the fast one cannot serve; if
+        keyring finds no usable store either, the Secret Service's error (with its
+        hint) is the one that says what to fix.
+        """
+        self.close()
+        self.address = None
+        self.backend = CHAINER
+        try:
+            return self.read(names, optional)
+        except KeychainUnavailable:
+            raise direct from None
 
     def minter(self) -> Minter:
         """What turns logins into access tokens, writing back to this keychain."""
