@@ -333,11 +333,9 @@ def _translate(exc: BaseException, what: str) -> BaseException:
     kind = type(exc).__name__
     module = type(exc).__module__
     if kind in ("KeyringLocked", "LockedException"):
-        return KeychainLocked(
-            f"the keychain is locked (trying to {what})",
-            hint="unlock your login keychain (log in to the desktop, or use Seahorse/Keychain "
-            "Access), then try again",
-        )
+        from mcpcred.keychain import hints
+
+        return KeychainLocked(f"the keychain is locked (trying to {what})", hint=hints.locked())
     if kind in ("NoKeyringError", "InitError", "SecretServiceNotAvailableException") or (
         kind == "RuntimeError" and "SecretService" in str(exc)
     ):
@@ -357,9 +355,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _unavailable_hint() -> str:
-    if sys.platform == "darwin" or sys.platform == "win32":
-        return "check that the OS keychain is reachable from this session"
-    return (
-        "start a Secret Service (gnome-keyring or KeePassXC) in your desktop session; "
-        "DBUS_SESSION_BUS_ADDRESS must be set"
-    )
+    """Start gnome-keyring, use the file store, set the passphrase: whichever fits here."""
+    from mcpcred.keychain import hints
+
+    return hints.unavailable()

@@ -223,11 +223,12 @@ class Keychain:
         if self.direct:
             self.address = session_bus_address(environ, options.dbus_address)
             if self.address is None:
+                from mcpcred.keychain import hints  # the failure path may import more
+
                 raise KeychainUnavailable(
                     "cannot reach the Secret Service: no D-Bus session bus "
                     "(DBUS_SESSION_BUS_ADDRESS is unset and no bus socket was found)",
-                    hint="run `mcpcred wrap` again from your desktop session, "
-                    "so it records the bus",
+                    hint=hints.no_store(environ, shim=True),
                 )
         elif self.backend is None:
             # wrap records a backend only when it is not the platform's default: pin that
