@@ -210,26 +210,31 @@ class Keychain:
         self.options = options
         self.environ = environ
         backend = environ.get(BACKEND_VAR) or options.backend
-        # keyring's chainer (recorded by wraps before 0.x, or named in the variable) is no
-        # store: it serves from the platform's keychain, so go there directly, and only
-        # go through keyring if that keychain is not on this bus (KWallet without the
-        # Secret Service API, say), as the chainer would have.
+        # keyring's chainer (recorded by older wraps, or named in the variable) is no store:
+        # on Linux it serves from the Secret Service, so go there directly; only if that
+        # cannot be reached (no bus, or KWallet without the Secret Service API) go through
+        # keyring, as the chainer would have, and report the direct path's error if
+        # keyring finds no usable store either.
         self.chained = chooses_by_priority(backend)
         self.backend = None if self.chained else backend
         self.timeout = options.timeout_seconds
         self.address: str | None = None
         self._ss: object = None
+        self._direct_error: KeychainUnavailable | None = None
         self.direct = sys.platform.startswith("linux") and self.backend in (None, SECRET_SERVICE)
         if self.direct:
             self.address = session_bus_address(environ, options.dbus_address)
             if self.address is None:
                 from mcpcred.keychain import hints  # the failure path may import more
 
-                raise KeychainUnavailable(
+                error = KeychainUnavailable(
                     "cannot reach the Secret Service: no D-Bus session bus "
                     "(DBUS_SESSION_BUS_ADDRESS is unset and no bus socket was found)",
                     hint=hints.no_store(environ, shim=True),
                 )
+                if not self.chained:
+                    raise error
+                self._through_chainer(error)
         elif self.backend is None:
             # wrap records a backend only when it is not the platform's default: pin that
             # default here too, so keyring's ~100 ms discovery never runs on a server start.
@@ -243,30 +248,31 @@ class Keychain:
             except KeychainUnavailable as exc:
                 if not self.chained:
                     raise
-                return self._through_chainer(exc, names, optional)
+                self._through_chainer(exc)
         from mcpcred.keychain.vault import StoreVault
 
-        store = self._store()
-        values = {name: store.get(name) for name in names}
-        values.update(StoreVault(store).read(optional))
+        try:
+            store = self._store()
+            values = {name: store.get(name) for name in names}
+            values.update(StoreVault(store).read(optional))
+        except KeychainUnavailable:
+            if self._direct_error is not None:
+                raise self._direct_error from None
+            raise
         return values
 
-    def _through_chainer(
-        self, direct: KeychainUnavailable, names: list[str], optional: Sequence[str]
-    ) -> dict[str, str]:
-        """An old chainer entry whose Secret Service is not on the bus: keyring's way.
+    def _through_chainer(self, direct: KeychainUnavailable) -> None:
+        """Give up the direct path of a chainer entry: keyring's way from now on.
 
         The slow path (keyring's discovery) only when the fast one cannot serve; if
-        keyring finds no usable store either, the Secret Service's error (with its
-        hint) is the one that says what to fix.
+        keyring finds no usable store either, ``direct`` (with its hint) is the error
+        that says what to fix.
         """
         self.close()
         self.address = None
+        self.direct = False
         self.backend = CHAINER
-        try:
-            return self.read(names, optional)
-        except KeychainUnavailable:
-            raise direct from None
+        self._direct_error = direct
 
     def minter(self) -> Minter:
         """What turns logins into access tokens, writing back to this keychain."""

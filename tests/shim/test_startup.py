@@ -11,6 +11,7 @@ the shim process that records every connection, subprocess and exec.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -186,3 +187,92 @@ def test_an_old_chainer_entry_takes_the_direct_path_with_five_secrets(
     assert seen.execs == [repr(sys.executable)]
     assert not {m for m in seen.modules if m.split(".")[0] in ("keyring", "keyrings")}
     assert "jeepney" in seen.modules  # it did read the Secret Service itself
+
+
+# -- an old chainer entry where the Secret Service is not what served ---------------------
+
+_WALLET = '''"""A keyring backend that is not the Secret Service (like KWallet): values in a JSON file."""
+import contextlib
+import json
+import os
+
+from keyring.backend import KeyringBackend
+
+
+class Wallet(KeyringBackend):
+    priority = 4.9
+
+    def _load(self):
+        try:
+            with open(os.environ["FAKE_WALLET"]) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {}
+
+    def get_password(self, service, username):
+        return self._load().get(service + "/" + username)
+
+    def set_password(self, service, username, password):
+        items = self._load()
+        items[service + "/" + username] = password
+        with open(os.environ["FAKE_WALLET"], "w") as f:
+            json.dump(items, f)
+
+    def delete_password(self, service, username):
+        raise NotImplementedError
+'''
+
+
+def _wallet_package(folder: Path) -> Path:
+    """A package registering ``fakewallet.Wallet`` through keyring's entry point group."""
+    (folder / "fakewallet").mkdir(parents=True)
+    (folder / "fakewallet" / "__init__.py").write_text(_WALLET)
+    info = folder / "fakewallet-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fakewallet\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[keyring.backends]\nfakewallet = fakewallet\n")
+    return folder
+
+
+def test_an_old_chainer_entry_still_works_where_another_backend_served(
+    keyrings_alt: Path, tmp_path: Path
+) -> None:
+    """A bus without the Secret Service, a KWallet-like backend: the chainer's way, as before."""
+    wallet = _wallet_package(tmp_path / "wallet")
+    with real_keychain.bare_session_bus() as (bus_env, _):
+        env = _env(bus_env, wallet, keyrings_alt, FAKE_WALLET=str(tmp_path / "wallet.json"))
+        assert _keyring_picks(env) == CHAINER
+        stored = subprocess.run(
+            [MCPCRED, "secret", "set", "w", "--from-stdin"], env=env, input="wallet-value",
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert stored.returncode == 0, stored.stderr
+        assert "in fakewallet.Wallet" in stored.stderr  # the concrete backend, not the chainer
+        result = subprocess.run(
+            [MCPCRED, "shim", "--backend", CHAINER, "--", sys.executable, "-c", REPORT],
+            env={**env, "T": "mcpcred:secret/w"}, capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
+        assert _server_env(result)["T"] == "wallet-value"
+
+
+@pytest.mark.parametrize("bus", ["none", "bare"])
+def test_an_old_chainer_entry_with_no_keychain_reports_the_direct_error(
+    keyrings_alt: Path, tmp_path: Path, bus: str
+) -> None:
+    """Only keyrings.alt behind the chainer: the error says what to fix, not 'plain text'."""
+    with contextlib.ExitStack() as stack:
+        bus_env: dict[str, str] = {}
+        if bus == "bare":
+            bus_env, _ = stack.enter_context(real_keychain.bare_session_bus())
+        env = {k: v for k, v in _env(bus_env, keyrings_alt).items() if k != "XDG_RUNTIME_DIR"}
+        if bus == "none":
+            env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        result = subprocess.run(
+            [MCPCRED, "shim", "--backend", CHAINER, "--", "true"], env={**env, "T": "mcpcred:secret/x"},
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+    assert result.returncode == 5
+    expected = "no D-Bus session bus" if bus == "none" else "no Secret Service on the session bus"
+    assert expected in result.stderr, result.stderr
+    assert "plain text" not in result.stderr
