@@ -80,6 +80,11 @@ def _user_runtime_dir(exists: Callable[[str], bool]) -> bool:
     return getuid is not None and exists(f"/run/user/{getuid()}")
 
 
+_FILE_STORE = (
+    f"use the encrypted file store: `{INIT_FILE_STORE}` (or set {PASSPHRASE} or {PASSPHRASE_FILE})"
+)
+
+
 def _ci() -> str:
     return (
         f"in CI there is no keychain: set {PASSPHRASE} (or {PASSPHRASE_FILE}) from the CI's "
@@ -88,42 +93,34 @@ def _ci() -> str:
 
 
 def no_store(env: Mapping[str, str] | None = None, *, shim: bool = False) -> str:
-    """No keychain can be reached at all (no session bus, or keyring found no backend)."""
+    """No keychain can be reached at all (no session bus, or keyring found no backend).
+
+    Every variant names the file store's three ways in (``store init --file``, the
+    passphrase variables) but CI's, where nobody can type a passphrase.
+    """
     where = place(env)
-    if sys.platform == "darwin" or sys.platform == "win32":
-        if where == CI:
-            return _ci()
-        return (
-            "check that the OS keychain is reachable from this session, or use the encrypted "
-            f"file store: `{INIT_FILE_STORE}` (in CI: {PASSPHRASE})"
-        )
     if where == CI:
         return _ci()
+    if sys.platform == "darwin" or sys.platform == "win32":
+        return f"check that the OS keychain is reachable from this session, or {_FILE_STORE}"
     if where == CONTAINER:
-        return (
-            f"a container (or WSL) has no keychain: use the encrypted file store, "
-            f"`{INIT_FILE_STORE}`, or set {PASSPHRASE} (or {PASSPHRASE_FILE})"
-        )
+        return f"a container (or WSL) has no keychain: {_FILE_STORE}"
     if where == NO_SESSION:
         return (
             "this shell has no login session (XDG_RUNTIME_DIR is unset, as after su or sudo, "
-            f"or in cron): log in with ssh, or use the encrypted file store: `{INIT_FILE_STORE}`"
+            f"or in cron): log in with ssh, or {_FILE_STORE}"
         )
     if where == SSH:
-        return (
-            f"over SSH there is no desktop keychain: use the encrypted file store, "
-            f"`{INIT_FILE_STORE}` (in CI set {PASSPHRASE})"
-        )
+        return f"over SSH there is no desktop keychain: {_FILE_STORE}"
     if shim and where == CONSOLE:
         # The client scrubbed the environment: a bus started by dbus-launch has no
         # well-known path, and only wrap, run from the session, can record it.
         return (
             "run `mcpcred wrap` again from your desktop session so it records the bus, "
-            f"or use the encrypted file store: `{INIT_FILE_STORE}`"
+            f"or {_FILE_STORE}"
         )
     return (
-        f"start a session bus and gnome-keyring: `{START_BUS}; {START_KEYRING}`, "
-        f"or use the encrypted file store: `{INIT_FILE_STORE}`"
+        f"start a session bus and gnome-keyring: `{START_BUS}; {START_KEYRING}`, or {_FILE_STORE}"
     )
 
 
@@ -131,10 +128,8 @@ def no_secret_service(env: Mapping[str, str] | None = None) -> str:
     """A session bus is there, but nothing on it serves ``org.freedesktop.secrets``."""
     if place(env) == CI:
         return _ci()
-    return (
-        f"start gnome-keyring's Secret Service: `{START_KEYRING}` (or enable KeePassXC's), "
-        f"or use the encrypted file store: `{INIT_FILE_STORE}`"
-    )
+    service = f"start gnome-keyring's Secret Service: `{START_KEYRING}` (or KeePassXC's)"
+    return f"{service}, or {_FILE_STORE}"
 
 
 def locked(env: Mapping[str, str] | None = None, *, shim: bool = False) -> str:

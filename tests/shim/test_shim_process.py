@@ -252,6 +252,7 @@ def test_five_secrets_take_one_connection_no_subprocess_and_stdlib_only(
     site = {"__main__", "sitecustomize", "_distutils_hack"}
     third_party = {m for m in third_party - site if not m.startswith("__editable__")}
     assert third_party == {"mcpcred", "jeepney"}, third_party
+    assert "mcpcred.keychain.hints" not in seen.modules  # only a failure needs it
 
 
 def test_a_local_server_loads_nothing_of_the_bridge(keychain: dict[str, str]) -> None:
