@@ -375,7 +375,8 @@ def _file_store(
         raise NotAvailable(f"wrap does not record the file store here (it records {recorded})")
     if not agent:
         return Prepared(env, recorded)
-    _cli(env, "store", "unlock")  # hands the derived key to the agent
+    _cli(env, "store", "unlock")  # hands the derived key to the agent (and the kernel keyring)
+    stack.callback(_cli_quietly, dict(env), "agent", "stop")  # runs after the lock (LIFO)
     stack.callback(_cli_quietly, dict(env), "store", "lock")
     without = {k: v for k, v in env.items() if k != "MCPCRED_PASSPHRASE"}
     return Prepared(without, recorded)
