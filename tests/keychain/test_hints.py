@@ -265,3 +265,21 @@ def test_a_locked_collection_then_the_hinted_unlock_command_opens_it() -> None:
         assert result.returncode == 0, result.stderr
     if new is not None and new != old:
         real_keychain._stop_keyring_daemon(new)
+
+
+@pytest.mark.parametrize("where", ["ci", "container", "no-session", "ssh", "desktop", "console"])
+def test_every_hint_is_one_short_line_of_known_commands(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """The hint is the error's second line (or the shim's '(hint: ...)'): one line, and
+    every command in it is one this module defines (no stray quoting, nothing made up)."""
+    monkeypatch.setattr(hints, "place", lambda e=None: where)
+    known = {hints.INIT_FILE_STORE, hints.START_KEYRING, hints.UNLOCK,
+             f"{hints.START_BUS}; {hints.START_KEYRING}", "mcpcred wrap"}  # fmt: skip
+    texts = [
+        hints.no_store({}), hints.no_store({}, shim=True), hints.no_secret_service({}),
+        hints.locked({}), hints.locked({}, shim=True),
+    ]  # fmt: skip
+    for text in texts:
+        assert "\n" not in text and len(text) < 260, text
+        assert set(re.findall(r"`([^`]*)`", text)) <= known, text
