@@ -100,6 +100,20 @@ def test_a_chainer_of_plain_text_backends_only_is_still_refused() -> None:
         store.get("x")
 
 
+def test_an_opted_in_plain_text_chainer_records_its_child_and_the_opt_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only plain-text children and MCPCRED_ALLOW_INSECURE_KEYRING=1: the child, said aloud."""
+    monkeypatch.setattr("mcpcred.keychain.store._warned", False)
+    plaintext = _backend("keyrings.alt.file", "PlaintextKeyring")
+    store = SecretStore(_chainer(plaintext), env={"MCPCRED_ALLOW_INSECURE_KEYRING": "1"})
+    assert store.backend_name == "keyrings.alt.file.PlaintextKeyring"
+    host = Host("linux", {"MCPCRED_ALLOW_INSECURE_KEYRING": "1"}, "/home/a", "/home/a")
+    args = shim_settings(host, store.backend_name).args("gh", "cursor")
+    assert args[args.index("--backend") + 1] == "keyrings.alt.file.PlaintextKeyring"
+    assert "--allow-insecure-keyring" in args
+
+
 # -- the real thing: keyrings.alt installed, gnome-keyring, the probe -----------------------
 
 
