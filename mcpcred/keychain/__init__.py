@@ -18,3 +18,18 @@ DEFAULT_BACKENDS = {
 # The encrypted file store (``filestore``) as a keyring backend: what wrap records and
 # what ``PYTHON_KEYRING_BACKEND`` may name. The shim reads the file directly for it.
 FILE_STORE = "mcpcred.keychain.filekeyring.FileKeyring"
+
+
+# keyring's ChainerBackend is what keyring's priority discovery returns when more than one
+# backend is installed (``keyrings.alt`` beside the OS keychain is common). It is not a
+# store: it asks its children, in priority order, and loading it runs keyring's whole
+# discovery (every backend module, ``ctypes.util.find_library`` spawning ``ldconfig`` and
+# ``gcc``; a D-Bus connection per child call). wrap records the concrete child instead, and
+# the shim reads an old entry that recorded the chainer as if nothing had been recorded.
+CHAINER = "keyring.backends.chainer.ChainerBackend"
+_CHAINER_MODULE = "keyring.backends.chainer."
+
+
+def chooses_by_priority(backend: str | None) -> bool:
+    """Whether a backend id names keyring's priority chooser rather than one concrete store."""
+    return backend is not None and backend.startswith(_CHAINER_MODULE)

@@ -33,7 +33,6 @@ Imports: stdlib and ``cryptography`` only, and those lazily: the shim reads this
 from __future__ import annotations
 
 import os
-import sys
 
 from mcpcred.errors import (
     FileStoreLocked,
@@ -47,6 +46,9 @@ from mcpcred.errors import (
     WrongPassphrase,
 )
 from mcpcred.keychain import keysource
+from mcpcred.keychain.storefile import FILE_NAME as FILE_NAME  # re-exported
+from mcpcred.keychain.storefile import STORE_FILE_VAR as STORE_FILE_VAR
+from mcpcred.keychain.storefile import default_path as default_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -58,8 +60,6 @@ if TYPE_CHECKING:
 
 MAGIC = "mcpcred-store"
 VERSION = 1
-FILE_NAME = "store.enc"
-STORE_FILE_VAR = "MCPCRED_STORE_FILE"
 SERVICE = "mcpcred"
 KEY_LENGTH = 32
 NONCE_LENGTH = 12
@@ -85,32 +85,6 @@ _CHECK_AAD = b"mcpcred-store/1 key check"
 _ITEM_AAD = b"mcpcred-store/1 item\x00"
 _KEY_ID = b"mcpcred-store key id\x00"
 _BACKUP_HINT = "restore it from a backup (mcpcred never overwrites a store file it cannot read)"
-
-
-def default_path(environ: Mapping[str, str]) -> str:
-    """Where the store file lives: ``$MCPCRED_STORE_FILE``, else ``store.enc`` in the data folder.
-
-    Computed without platformdirs or pathlib (the shim calls this on every start),
-    following the same rules as ``mcpcred.paths.data_dir``.
-    """
-    explicit = environ.get(STORE_FILE_VAR)
-    if explicit:
-        return explicit
-    data = environ.get("MCPCRED_DATA_DIR")
-    if data:
-        return os.path.join(data, FILE_NAME)
-    return os.path.join(_platform_data_dir(environ), FILE_NAME)
-
-
-def _platform_data_dir(environ: Mapping[str, str]) -> str:
-    home = environ.get("HOME") or os.path.expanduser("~")
-    if sys.platform == "darwin":
-        return os.path.join(home, "Library", "Application Support", "mcpcred")
-    if sys.platform == "win32":  # pragma: no cover - not runnable here
-        local = environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
-        return os.path.join(local, "mcpcred")
-    xdg = environ.get("XDG_DATA_HOME", "").strip()
-    return os.path.join(xdg or os.path.join(home, ".local", "share"), "mcpcred")
 
 
 # -- the format ---------------------------------------------------------------------------

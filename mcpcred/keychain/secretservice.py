@@ -76,11 +76,28 @@ _TIMEOUT_ERRORS = (
     "org.freedesktop.DBus.Error.TimedOut",
 )
 _LOCKED_ERRORS = ("org.freedesktop.Secret.Error.IsLocked",)
+_CONNECT = "connect to the session bus"
 
-_UNAVAILABLE_HINT = (
-    "start a Secret Service (gnome-keyring or KeePassXC) in your desktop session, "
-    "or run `mcpcred wrap` again from it so the shim knows the session bus"
-)
+
+def _no_bus_hint() -> str:
+    """The hint for "no session bus to talk to", for this machine (imported on failure only)."""
+    from mcpcred.keychain import hints
+
+    return hints.no_store(shim=True)
+
+
+def _no_service_hint() -> str:
+    """The hint for "a bus, but no Secret Service serving on it"."""
+    from mcpcred.keychain import hints
+
+    return hints.no_secret_service()
+
+
+def _locked_hint() -> str:
+    """The hint for a locked collection: the desktop's prompt, or the unlock command."""
+    from mcpcred.keychain import hints
+
+    return hints.locked(shim=True)
 
 
 def read_secrets(
@@ -138,7 +155,7 @@ class Session:
         if not address:
             raise KeychainUnavailable(
                 "cannot reach the Secret Service: no D-Bus session bus address",
-                hint=_UNAVAILABLE_HINT,
+                hint=_no_bus_hint(),
             )
         self.service = service
         self.client = _Client(address, timeout)
@@ -275,9 +292,7 @@ def _locate(
         elif locked:
             raise KeychainLocked(
                 f"the keychain is locked: secret '{name}' is in a locked collection",
-                hint="unlock the login keyring (log in to the desktop, open Seahorse, or run "
-                f"`secret-tool lookup service {service} username {name}` in a terminal); "
-                "the shim never prompts",
+                hint=_locked_hint(),
             )
         elif whole:
             raise SecretNotFound(name)
@@ -300,14 +315,14 @@ class _Client:
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self._alias: str | None = None
-        with self._errors("connect to the session bus"):
+        with self._errors(_CONNECT):
             jeepney = _jeepney()
             try:
                 path = jeepney.bus.get_bus(address)
             except (ValueError, RuntimeError, StopIteration):
                 raise KeychainUnavailable(
                     f"cannot reach the Secret Service: unusable D-Bus address {address!r}",
-                    hint=_UNAVAILABLE_HINT,
+                    hint=_no_bus_hint(),
                 ) from None
             sock: socket.socket = jeepney.io.blocking.prep_socket(path, timeout=self.remaining())
             try:
@@ -414,8 +429,7 @@ class _Client:
         if str(prompt) != "/":
             raise KeychainLocked(
                 f"the keychain is locked: storing '{username.partition('#')[0]}' needs a prompt",
-                hint="unlock the login keyring (log in to the desktop or use Seahorse); "
-                "the shim never prompts",
+                hint=_locked_hint(),
             )
 
     def delete_items(self, attributes: dict[str, str]) -> None:
@@ -443,7 +457,7 @@ class _Client:
                 # Found unlocked a moment ago; the daemon skips items that are locked now.
                 raise KeychainLocked(
                     f"the keychain is locked: secret '{name}' became unreadable while reading it",
-                    hint="unlock the login keyring and start the server again",
+                    hint=_locked_hint(),
                 )
             try:
                 out[username] = bytes(secret[2]).decode("utf-8")
@@ -479,16 +493,18 @@ class _Client:
         except error_reply as exc:
             raise _from_dbus(exc, doing) from None
         except (OSError, EOFError) as exc:
+            # No socket (or a dead one) when connecting: no bus; later: the daemon went away.
+            connecting = doing == _CONNECT
             raise KeychainUnavailable(
                 f"cannot reach the Secret Service ({doing}): "
                 f"{type(exc).__name__}: {_one_line(exc)}",
-                hint=_UNAVAILABLE_HINT,
+                hint=_no_bus_hint() if connecting else _no_service_hint(),
             ) from None
         except Exception as exc:
             # jeepney's AuthenticationError, a malformed reply: never a value in them.
             raise KeychainUnavailable(
                 f"cannot talk to the Secret Service ({doing}): {type(exc).__name__}",
-                hint=_UNAVAILABLE_HINT,
+                hint=_no_bus_hint(),
             ) from None
 
 
@@ -506,12 +522,12 @@ def _from_dbus(exc: Any, doing: str) -> SecretStoreError:
         return KeychainUnavailable(
             f"no Secret Service on the session bus ({BUS_NAME} is not running "
             f"and could not be started): {detail}",
-            hint=_UNAVAILABLE_HINT,
+            hint=_no_service_hint(),
         )
     if name.startswith(_REFUSED_ERRORS):
         return KeychainUnavailable(
             f"the Secret Service cannot serve this request ({doing}): {detail}",
-            hint=_UNAVAILABLE_HINT,
+            hint=_no_service_hint(),
         )
     if name.startswith(_TIMEOUT_ERRORS):
         return KeychainTimeout(
@@ -521,8 +537,7 @@ def _from_dbus(exc: Any, doing: str) -> SecretStoreError:
     if name.startswith(_LOCKED_ERRORS):
         return KeychainLocked(
             f"the keychain is locked ({doing})",
-            hint="unlock the login keyring (log in to the desktop or use Seahorse); "
-            "the shim never prompts",
+            hint=_locked_hint(),
         )
     return SecretStoreError(f"the Secret Service failed ({doing}): {detail}")
 

@@ -39,7 +39,7 @@ from mcpcred.errors import (
     SecretStoreError,
     UsageError,
 )
-from mcpcred.keychain import chunks
+from mcpcred.keychain import chooses_by_priority, chunks
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -61,10 +61,28 @@ def backend_id(backend: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def concrete(backend: KeyringBackend) -> KeyringBackend:
+    """The backend that actually keeps the secrets, never keyring's chainer.
+
+    keyring returns its ``ChainerBackend`` when several backends are installed (the OS
+    keychain and ``keyrings.alt``, say). The chainer writes to its first child and reads
+    from every child in turn, a plain-text file included; and naming it to the shim would
+    send every server start through keyring's ~200 ms discovery. So mcpcred uses, and
+    ``wrap`` records, the first child that is not insecure (the OS keychain, or the file
+    store), in the chainer's own priority order; with only insecure children, the first
+    of them, which ``SecretStore`` then refuses unless the user opted in.
+    """
+    if not chooses_by_priority(backend_id(backend)):
+        return backend
+    children: list[KeyringBackend] = list(getattr(backend, "backends", []))
+    secure = [child for child in children if not insecure(child)]
+    return (secure or children or [backend])[0]
+
+
 def insecure(backend: object) -> bool:
     """Whether a backend keeps secrets readable by anyone who can read a file (or drops them)."""
     name = backend_id(backend)
-    if name.startswith("keyring.backends.chainer"):
+    if chooses_by_priority(name):
         children = list(getattr(backend, "backends", []))
         return not children or all(insecure(child) for child in children)
     return insecure_name(name)
@@ -95,6 +113,7 @@ class SecretStore:
         """The keyring backend, resolved and vetted on first use."""
         if self._backend is None:
             self._backend = self._call(_resolve, "find the keychain")
+        self._backend = concrete(self._backend)
         self._vet(self._backend)
         return self._backend
 
@@ -284,7 +303,7 @@ def load_backend(name: str, source: str) -> KeyringBackend:
     import keyring.core
 
     try:
-        return keyring.core.load_keyring(name)
+        return concrete(keyring.core.load_keyring(name))
     except _UNLOADABLE as exc:
         raise unloadable_backend(name, source, exc) from None
 
@@ -322,11 +341,9 @@ def _translate(exc: BaseException, what: str) -> BaseException:
     kind = type(exc).__name__
     module = type(exc).__module__
     if kind in ("KeyringLocked", "LockedException"):
-        return KeychainLocked(
-            f"the keychain is locked (trying to {what})",
-            hint="unlock your login keychain (log in to the desktop, or use Seahorse/Keychain "
-            "Access), then try again",
-        )
+        from mcpcred.keychain import hints
+
+        return KeychainLocked(f"the keychain is locked (trying to {what})", hint=hints.locked())
     if kind in ("NoKeyringError", "InitError", "SecretServiceNotAvailableException") or (
         kind == "RuntimeError" and "SecretService" in str(exc)
     ):
@@ -346,9 +363,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _unavailable_hint() -> str:
-    if sys.platform == "darwin" or sys.platform == "win32":
-        return "check that the OS keychain is reachable from this session"
-    return (
-        "start a Secret Service (gnome-keyring or KeePassXC) in your desktop session; "
-        "DBUS_SESSION_BUS_ADDRESS must be set"
-    )
+    """Start gnome-keyring, use the file store, set the passphrase: whichever fits here."""
+    from mcpcred.keychain import hints
+
+    return hints.unavailable()

@@ -14,7 +14,13 @@ from collections.abc import Mapping
 
 from mcpcred import references
 from mcpcred.errors import KeychainUnavailable, ShimError
-from mcpcred.keychain import DEFAULT_BACKENDS, FILE_STORE, SECRET_SERVICE
+from mcpcred.keychain import (
+    CHAINER,
+    DEFAULT_BACKENDS,
+    FILE_STORE,
+    SECRET_SERVICE,
+    chooses_by_priority,
+)
 from mcpcred.keychain.bus import session_bus_address
 from mcpcred.shim.options import ShimOptions
 
@@ -210,10 +216,18 @@ class Keychain:
     def __init__(self, options: ShimOptions, environ: Mapping[str, str]) -> None:
         self.options = options
         self.environ = environ
-        self.backend = environ.get(BACKEND_VAR) or options.backend
+        backend = environ.get(BACKEND_VAR) or options.backend
+        # keyring's chainer (recorded by older wraps, or named in the variable) is no store:
+        # on Linux it serves from the Secret Service, so go there directly; only if that
+        # cannot be reached (no bus, or KWallet without the Secret Service API) go through
+        # keyring, as the chainer would have, and report the direct path's error if
+        # keyring finds no usable store either.
+        self.chained = chooses_by_priority(backend)
+        self.backend = None if self.chained else backend
         self.timeout = options.timeout_seconds
         self.address: str | None = None
         self._ss: object = None
+        self._direct_error: KeychainUnavailable | None = None
         recorded_file = self.backend == FILE_STORE
         self.file: FileStore | None = self._file_store(environ)
         self.direct = sys.platform.startswith("linux") and self.backend in (None, SECRET_SERVICE)
@@ -222,7 +236,7 @@ class Keychain:
         elif self.direct:
             self.address = session_bus_address(environ, options.dbus_address)
             if self.address is None and recorded_file:
-                from mcpcred.keychain.filestore import default_path
+                from mcpcred.keychain.storefile import default_path
 
                 raise KeychainUnavailable(
                     f"there is no store file at {default_path(environ)}, and no keychain "
@@ -231,12 +245,16 @@ class Keychain:
                     "too; `mcpcred store status` shows where",
                 )
             if self.address is None:
-                raise KeychainUnavailable(
+                from mcpcred.keychain import hints  # the failure path may import more
+
+                error = KeychainUnavailable(
                     "cannot reach the Secret Service: no D-Bus session bus "
                     "(DBUS_SESSION_BUS_ADDRESS is unset and no bus socket was found)",
-                    hint="run `mcpcred wrap` again from your desktop session, "
-                    "so it records the bus",
+                    hint=hints.no_store(environ, shim=True),
                 )
+                if not self.chained:
+                    raise error
+                self._through_chainer(error)
         elif self.backend is None:
             # wrap records a backend only when it is not the platform's default: pin that
             # default here too, so keyring's ~100 ms discovery never runs on a server start.
@@ -257,11 +275,13 @@ class Keychain:
             return None
         import os
 
-        from mcpcred.keychain.filestore import FileStore, default_path
+        from mcpcred.keychain.storefile import default_path
 
         path = default_path(environ)
         named = environ.get(BACKEND_VAR) == FILE_STORE
         if named or os.path.exists(path):
+            from mcpcred.keychain.filestore import FileStore
+
             self.backend = FILE_STORE
             return FileStore(path, environ, lock_timeout=self.timeout)
         self.backend = None  # recorded, but moved back to the keychain: the platform's default
@@ -272,13 +292,36 @@ class Keychain:
         if self.file is not None:
             return self.file.read(names, optional)
         if self.address is not None:
-            return self._session().read(names, optional=optional)  # type: ignore[attr-defined,no-any-return]
+            try:
+                return self._session().read(names, optional=optional)  # type: ignore[attr-defined,no-any-return]
+            except KeychainUnavailable as exc:
+                if not self.chained:
+                    raise
+                self._through_chainer(exc)
         from mcpcred.keychain.vault import StoreVault
 
-        store = self._store()
-        values = {name: store.get(name) for name in names}
-        values.update(StoreVault(store).read(optional))
+        try:
+            store = self._store()
+            values = {name: store.get(name) for name in names}
+            values.update(StoreVault(store).read(optional))
+        except KeychainUnavailable:
+            if self._direct_error is not None:
+                raise self._direct_error from None
+            raise
         return values
+
+    def _through_chainer(self, direct: KeychainUnavailable) -> None:
+        """Give up the direct path of a chainer entry: keyring's way from now on.
+
+        The slow path (keyring's discovery) only when the fast one cannot serve; if
+        keyring finds no usable store either, ``direct`` (with its hint) is the error
+        that says what to fix.
+        """
+        self.close()
+        self.address = None
+        self.direct = False
+        self.backend = CHAINER
+        self._direct_error = direct
 
     def minter(self) -> Minter:
         """What turns logins into access tokens, writing back to this keychain."""

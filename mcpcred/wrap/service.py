@@ -41,7 +41,7 @@ from mcpcred.errors import (
 )
 from mcpcred.fsutil import atomic_write
 from mcpcred.host import Host
-from mcpcred.keychain import DEFAULT_BACKENDS
+from mcpcred.keychain import DEFAULT_BACKENDS, chooses_by_priority
 from mcpcred.keychain.index import SecretIndex
 from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore, check_value, insecure_name
 from mcpcred.models import ConfigLocation, Pointer, ServerEntry
@@ -150,6 +150,10 @@ def locations(adapter: ClientAdapter, host: Host, config: str | None) -> list[Co
 def shim_settings(host: Host, backend: str | None) -> ShimSettings:
     """How wrapped entries start the shim on this machine."""
     linux = host.os == "linux"
+    if chooses_by_priority(backend):
+        # Never the chainer (SecretStore resolves it to its child already): recording it
+        # would send every server start through keyring's discovery.
+        backend = None
     recorded = backend if backend and backend != DEFAULT_BACKENDS.get(host.os) else None
     address = host.var("DBUS_SESSION_BUS_ADDRESS") if linux else None
     if address:

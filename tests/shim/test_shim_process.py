@@ -223,6 +223,38 @@ def test_the_shim_loads_nothing_heavy(keychain: dict[str, str]) -> None:
     assert not loaded & set(FORBIDDEN), loaded & set(FORBIDDEN)
 
 
+def test_five_secrets_take_one_connection_no_subprocess_and_stdlib_only(
+    keychain: dict[str, str], tmp_path: Path
+) -> None:
+    """The shim's import graph and cost do not grow with the number of secrets (issue 14)."""
+    from tests.support.startup import LOG_VAR, probed, write_probe
+
+    for index in range(5):
+        real_keychain.store(keychain, "mcpcred", f"s{index}", f"v{index}")
+    log = tmp_path / "probe.log"
+    env = {
+        **os.environ,
+        **{f"T{i}": f"mcpcred:secret/s{i}" for i in range(5)},
+        "PYTHONPATH": str(write_probe(tmp_path / "probe")),
+        LOG_VAR: str(log),
+    }
+    result = _shim(env=env)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(result.stdout)["env"][f"T{i}"] for i in range(5)] == [
+        f"v{i}" for i in range(5)
+    ]
+    seen = probed(log)
+    assert seen.spawns == []
+    assert seen.connects == [repr(keychain["XDG_RUNTIME_DIR"] + "/bus")]
+    third_party = {m.split(".")[0] for m in seen.modules} - set(sys.stdlib_module_names)
+    # Besides mcpcred and jeepney only what ``site`` loads in any interpreter: the probe,
+    # setuptools' .pth hook, an editable install's finder.
+    site = {"__main__", "sitecustomize", "_distutils_hack"}
+    third_party = {m for m in third_party - site if not m.startswith("__editable__")}
+    assert third_party == {"mcpcred", "jeepney"}, third_party
+    assert "mcpcred.keychain.hints" not in seen.modules  # only a failure needs it
+
+
 def test_a_local_server_loads_nothing_of_the_bridge(keychain: dict[str, str]) -> None:
     """The remote bridge (httpx, URL parsing, the relay) costs local servers nothing."""
     real_keychain.store(keychain, "mcpcred", "tok", "v")

@@ -281,3 +281,97 @@ def store(env: Mapping[str, str], service: str, username: str, value: str) -> No
     )
     if result.returncode != 0:
         raise RuntimeError(f"secret-tool store failed: {result.stderr.strip()}")
+
+
+# A session bus with no service files: nothing can be D-Bus-activated on it, so it stays
+# without a Secret Service (the system's gnome-keyring service file would start one).
+_BARE_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={socket}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+@contextlib.contextmanager
+def bare_session_bus() -> Iterator[tuple[dict[str, str], dict[str, str]]]:
+    """A private session bus without a Secret Service: (client env, a daemon's env).
+
+    The daemon's env also holds the XDG folders a gnome-keyring started on this bus
+    would keep its files in (a test that starts one, as a hint tells users to, passes
+    it). Whatever owns ``org.freedesktop.secrets`` at the end is stopped too.
+    """
+    require_tools()
+    tmp = Path(tempfile.mkdtemp(prefix="gb", dir="/tmp"))
+    dirs = {name: tmp / name for name in ("data", "cache", "run", "config", "home")}
+    for path in dirs.values():
+        path.mkdir(mode=0o700)
+    socket = dirs["run"] / "bus"
+    config = tmp / "bus.conf"
+    config.write_text(_BARE_CONFIG.format(socket=socket))
+    bus = subprocess.Popen(
+        ["dbus-daemon", f"--config-file={config}", "--nofork", "--nopidfile",
+         "--print-address=1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    daemon_env: dict[str, str] = {}
+    try:
+        assert bus.stdout is not None
+        address = bus.stdout.readline().strip()
+        if not address:
+            raise RuntimeError("dbus-daemon (bare session bus) exited without an address")
+        client_env = {"DBUS_SESSION_BUS_ADDRESS": address, "XDG_RUNTIME_DIR": str(dirs["run"])}
+        daemon_env = {
+            **os.environ,
+            **client_env,
+            "HOME": str(dirs["home"]),
+            "XDG_DATA_HOME": str(dirs["data"]),
+            "XDG_CACHE_HOME": str(dirs["cache"]),
+            "XDG_CONFIG_HOME": str(dirs["config"]),
+        }
+        yield client_env, daemon_env
+    finally:
+        owner = owner_pid(daemon_env) if daemon_env else None
+        bus.terminate()
+        try:
+            bus.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            bus.kill()
+            bus.wait(timeout=10)
+        if bus.stdout is not None:
+            bus.stdout.close()
+        if owner is not None:
+            _stop_keyring_daemon(owner)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def owner_pid(env: Mapping[str, str]) -> int | None:
+    """The pid owning ``org.freedesktop.secrets`` on the bus of ``env``, if any."""
+    words = _bus_call({**os.environ, **env}, "GetConnectionUnixProcessID").split()
+    if len(words) >= 2 and words[-2] == "uint32" and words[-1].isdigit():
+        return int(words[-1])
+    return None
+
+
+def daemon_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment the keyring serving ``env``'s bus runs in (its user's shell's)."""
+    return dict(_SERVED[env["DBUS_SESSION_BUS_ADDRESS"]][0])
+
+
+def lock_login(env: Mapping[str, str]) -> None:
+    """Lock the ``login`` collection through the daemon's own Secret Service ``Lock``."""
+    result = subprocess.run(
+        ["dbus-send", "--session", "--print-reply", f"--dest={BUS_NAME}",
+         "/org/freedesktop/secrets", "org.freedesktop.Secret.Service.Lock",
+         "array:objpath:/org/freedesktop/secrets/collection/login"],
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=10, check=False,
+    )  # fmt: skip
+    if result.returncode != 0 or "collection/login" not in result.stdout:
+        raise RuntimeError(f"could not lock the login collection: {result.stderr.strip()}")
