@@ -71,6 +71,10 @@ class ClientAdapter:
     oauth_client: tuple[str, str, str] | None = None
     # Other keys such a block may hold that the bridge can do without (``enabled``).
     oauth_client_extra: tuple[str, ...] = ()
+    # The block's key for the scopes the client asks for instead of the server's own, and
+    # their form ("list" of strings, or one space-separated "string"): ``mcpcred login``
+    # asks for the same.
+    oauth_client_scopes: tuple[str, str] | None = None
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         """User- and system-scope files this client reads on ``host``, most specific first."""

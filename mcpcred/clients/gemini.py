@@ -26,7 +26,9 @@ class Gemini(ClientAdapter):
     remote_only_keys = ("httpUrl", "url", "type", "headers")
     bridge_blockers = ("oauth", "authProviderType", "targetAudience", "targetServiceAccount")
     oauth_client = ("oauth", "clientId", "clientSecret")
-    oauth_client_extra = ("enabled",)
+    # registrationUrl only serves a client without a clientId: with one it is never used
+    oauth_client_extra = ("enabled", "registrationUrl")
+    oauth_client_scopes = ("scopes", "list")  # asked for instead of the discovered scopes
 
     def remote_transport(self, node: ObjectNode) -> str:
         """``httpUrl`` is Streamable HTTP; ``url`` is SSE unless ``type`` says ``http``."""

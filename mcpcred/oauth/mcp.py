@@ -160,6 +160,10 @@ class ClientInfo:
     # only; 0: none). RFC 8252 §7.3 says a server must accept any port on a loopback
     # redirect, but some match registered URIs exactly: the login listens there when it can.
     redirect_port: int = 0
+    # The scopes the app's client asked for instead of the server's (an app ``wrap`` found in
+    # a client's entry: Cursor's ``auth.scopes``, Gemini CLI's ``oauth.scopes``). Not kept
+    # with the issuer's client: they belong to that entry, and stay with its pending app.
+    scopes: tuple[str, ...] = ()
 
     def dumps(self) -> str:
         data: dict[str, object] = {
@@ -204,11 +208,13 @@ def pending_item(url: str) -> str:
     return PENDING_PREFIX + canonical(url)
 
 
-def pending_value(client_id: str, secret_name: str) -> str:
-    """What ``wrap`` stores under ``pending_item``: the app's id and its secret's name."""
-    return json.dumps(
-        {"v": 1, "client_id": client_id, "client_secret_ref": secret_name}, separators=(",", ":")
-    )
+def pending_value(client_id: str, secret_name: str, scopes: Sequence[str] = ()) -> str:
+    """What ``wrap`` stores under ``pending_item``: the app's id, its secret's name, and the
+    scopes the client's entry asked for instead of the server's (none: the server's)."""
+    data: dict[str, object] = {"v": 1, "client_id": client_id, "client_secret_ref": secret_name}
+    if scopes:
+        data["scopes"] = list(scopes)
+    return json.dumps(data, separators=(",", ":"))
 
 
 def pending_client(vault: Vault, urls: Sequence[str], issuer: str) -> ClientInfo | None:
@@ -242,7 +248,9 @@ def pending_client(vault: Vault, urls: Sequence[str], issuer: str) -> ClientInfo
                 "(and --client-secret-stdin)",
                 error="no_client_secret",
             )
-    return ClientInfo(issuer, client_id, secret, PRE_REGISTERED)
+    listed = data.get("scopes") if isinstance(data, dict) else None
+    scopes = [s for s in listed if isinstance(s, str) and s] if isinstance(listed, list) else []
+    return ClientInfo(issuer, client_id, secret, PRE_REGISTERED, scopes=tuple(scopes))
 
 
 # -- discovery ---------------------------------------------------------------------------
@@ -548,11 +556,21 @@ def _free_port(port: int = 0) -> int:
 
 
 def requested_scopes(
-    found: Discovered, previous: Sequence[str], extra: Sequence[str]
+    found: Discovered,
+    previous: Sequence[str],
+    extra: Sequence[str],
+    configured: Sequence[str] = (),
 ) -> tuple[str, ...]:
-    """The challenge's scopes (else the metadata's), the earlier login's, ``--scope``'s."""
+    """The challenge's scopes (else the metadata's), the earlier login's, ``--scope``'s.
+
+    ``configured``: the scopes a client's entry set for its OAuth app. They take the place
+    of the challenge's and the metadata's, as in that client (Cursor and Gemini CLI ask for
+    them instead of the discovered ones), so the login asks for what the user chose.
+    """
     base: Sequence[str] = found.challenge.scopes if found.challenge is not None else ()
-    if not base:
+    if configured:
+        base = configured
+    elif not base:
         listed = found.resource_metadata.get("scopes_supported")
         base = [s for s in listed if isinstance(s, str)] if isinstance(listed, list) else []
     wanted = list(dict.fromkeys([*previous, *base, *extra]))
@@ -612,7 +630,7 @@ def login_remote(
     client = client_for(request, found, http, vault)
     same_issuer = previous is not None and previous.issuer == issuer
     scopes = requested_scopes(
-        found, previous.scopes if same_issuer and previous else [], request.scopes
+        found, previous.scopes if same_issuer and previous else [], request.scopes, client.scopes
     )
     params: tuple[tuple[str, str], ...] = ()
     if "offline_access" in scopes:

@@ -527,15 +527,20 @@ class Planner:
             login = bridge.login_name(entry.name)
             headers.append(("Authorization", "Bearer " + references.embedded(login, "oauth")))
             drop.add(app.block)
-            plan.record["oauth_client"] = {
+            kept: dict[str, object] = {
                 "url": url,
                 "client_id": app.client_id,
                 "secret": app.secret_name,
                 "login": login,
             }
+            if app.scopes:  # asked for instead of the server's, as the client did
+                kept["scopes"] = list(app.scopes)
+            plan.record["oauth_client"] = kept
             plan.notes.append(
                 f"{adapter.display_name} signed in with the OAuth app in '{app.block}'; its "
-                f"client secret is in the keychain and mcpcred's login '{login}' uses that app: "
+                f"client secret is in the keychain and mcpcred's login '{login}' uses that app"
+                + (f" with the scopes it set ({' '.join(app.scopes)})" if app.scopes else "")
+                + ": "
                 f"run `mcpcred login {shlex.quote(url)} --name {login}` before restarting "
                 f"{adapter.display_name}"
             )
@@ -711,6 +716,28 @@ class OAuthApp:
     secret_key: str
     secret: ScalarNode = field(repr=False)
     secret_name: str = ""  # the keychain name its secret moves to
+    # the scopes the client asked for instead of the server's (``mcpcred login`` does too)
+    scopes: tuple[str, ...] = ()
+
+
+# Settings of an app block that ``mcpcred login`` cannot honour as the client did, and why:
+# an entry holding one keeps its app (and its secret) with this reason.
+_APP_KEYS_NOT_TAKEN = {
+    "authorizationUrl": "fixed endpoints that skip discovery, where mcpcred login finds them "
+    "by the server's metadata and checks them (issuer, PKCE S256)",
+    "tokenUrl": "fixed endpoints that skip discovery, where mcpcred login finds them by the "
+    "server's metadata and checks them (issuer, PKCE S256)",
+    "authServerMetadataUrl": "a metadata URL that overrides discovery, where mcpcred login "
+    "follows the server's own metadata",
+    "redirectUri": "a redirect URI the app is registered with, where mcpcred login is "
+    "redirected to http://127.0.0.1:PORT/callback",
+    "callbackPort": "a callback port the app is registered with (http://localhost:PORT), where "
+    "mcpcred login is redirected to http://127.0.0.1:PORT/callback",
+    "audiences": "an 'audience' parameter, which mcpcred login does not send (it sends the "
+    "server's URL as RFC 8707 'resource')",
+    "tokenParamName": "the token in a URL parameter, where the bridge sends it in the "
+    "Authorization header",
+}
 
 
 def oauth_app(entry: ServerEntry, adapter: object) -> OAuthApp | str | None:
@@ -735,11 +762,52 @@ def oauth_app(entry: ServerEntry, adapter: object) -> OAuthApp | str | None:
     client_id = block.get(id_key)
     if not isinstance(client_id, ScalarNode) or not isinstance(client_id.value, str):
         return f"its '{block_key}' has a client secret but no client id"
+    scopes_key, form = getattr(adapter, "oauth_client_scopes", None) or ("", "")
     allowed = {id_key, secret_key, *getattr(adapter, "oauth_client_extra", ())}
+    if scopes_key:
+        allowed.add(scopes_key)
     other = [key.name for key, _ in block.members if key.name not in allowed]
     if other:
-        return f"its '{block_key}' also sets {', '.join(other)}, which mcpcred login does not take"
-    return OAuthApp(block_key, client_id.value, secret_key, secret)
+        why = dict.fromkeys(_APP_KEYS_NOT_TAKEN[k] for k in other if k in _APP_KEYS_NOT_TAKEN)
+        return (
+            f"its '{block_key}' also sets {', '.join(other)}, which mcpcred login does not take"
+            + (f" ({'; '.join(why)})" if why else "")
+        )
+    scopes: tuple[str, ...] = ()
+    node = block.get(scopes_key) if scopes_key else None
+    if node is not None:
+        found = _scopes(node, form)
+        if found is None:
+            return (
+                f"its '{block_key}' sets {scopes_key} that are not scope names "
+                "(strings without spaces)"
+            )
+        scopes = found
+    return OAuthApp(block_key, client_id.value, secret_key, secret, scopes=scopes)
+
+
+def _scopes(node: Node, form: str) -> tuple[str, ...] | None:
+    """Scope names from a list of strings or one space-separated string (``form``: "list" or
+    "string", as the client reads them); None if it is not that.
+
+    A scope is an RFC 6749 ``scope-token``: printable ASCII without space, ``"`` or ``\\``.
+    """
+    if form == "string" and isinstance(node, ScalarNode) and isinstance(node.value, str):
+        items: list[object] = list(node.value.split(" "))
+        items = [i for i in items if i != ""]
+    elif form == "list" and isinstance(node, ArrayNode):
+        items = [i.value if isinstance(i, ScalarNode) else None for i in node.items]
+    else:
+        return None
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item or not _SCOPE_TOKEN.fullmatch(item):
+            return None
+        out.append(item)
+    return tuple(dict.fromkeys(out))
+
+
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 
 _PAIR_STOP = frozenset(" \t\r\n,;=\"'")

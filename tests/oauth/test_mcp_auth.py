@@ -359,6 +359,40 @@ def test_scopes_are_the_union_of_earlier_challenged_and_asked() -> None:
     assert mcp.requested_scopes(without, [], []) == ("x",)  # the metadata's, without a challenge
 
 
+def test_an_apps_own_scopes_take_the_place_of_the_discovered_ones() -> None:
+    """Cursor and Gemini CLI ask for an app block's scopes instead of the server's; so does
+    the login that uses the app (an earlier grant and ``--scope`` still add theirs)."""
+    found = mcp.Discovered(
+        MCP_URL, MCP_URL, challenge.Challenge(scopes=("b",)), {"scopes_supported": ["x"]}, ISSUER,
+        {**META, "scopes_supported": ["a", "b", "repo", "offline_access"]},
+    )  # fmt: skip
+    # offline_access, which the server offers, still comes last: a refresh token is what
+    # lets a server start without a browser
+    assert mcp.requested_scopes(found, [], [], ["repo", "read:org"]) == (
+        "repo", "read:org", "offline_access",
+    )  # fmt: skip
+    assert mcp.requested_scopes(found, ["a"], ["c"], ["repo"]) == (
+        "a", "repo", "c", "offline_access",
+    )  # fmt: skip
+    plain = mcp.Discovered(MCP_URL, MCP_URL, challenge.Challenge(scopes=("b",)), {}, ISSUER, META)
+    assert mcp.requested_scopes(plain, [], [], ["repo"]) == ("repo",)
+
+
+def test_the_scopes_kept_with_an_app_reach_the_client_but_not_the_issuers_record() -> None:
+    vault = MemoryVault()
+    vault.write("app-secret", "s3cr3t-value")
+    value = mcp.pending_value("Iv23app", "app-secret", ["repo", "read:org"])
+    vault.write(mcp.pending_item(MCP_URL), value)
+    http, _ = server({})
+    info = mcp.client_for(request(), discovered(), http, vault)
+    assert info.scopes == ("repo", "read:org")
+    assert "repo" not in info.dumps()  # they belong to the entry's app, not to the issuer
+    assert "scopes" not in mcp.pending_value("Iv23app", "app-secret")  # none: the server's
+    # a torn list keeps the strings only
+    vault.write(mcp.pending_item(MCP_URL), value.replace('"read:org"', "7"))
+    assert mcp.client_for(request(), discovered(), http, vault).scopes == ("repo",)
+
+
 # -- mcp-remote --------------------------------------------------------------------------
 
 

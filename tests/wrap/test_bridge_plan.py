@@ -250,6 +250,10 @@ APP_SHAPES = [
     ("gemini-cli", "mcpServers",
      {"httpUrl": "https://api.example.com/mcp/",
       "oauth": {"enabled": True, "clientId": "Iv23app", "clientSecret": "SECRET"}}, "oauth"),
+    # Claude Code's documented block has no secret; one a user put there moves all the same
+    ("claude-code", "mcpServers",
+     {"type": "http", "url": "https://api.example.com/mcp/",
+      "oauth": {"clientId": "Iv23app", "clientSecret": "SECRET"}}, "oauth"),
 ]  # fmt: skip
 
 
@@ -311,12 +315,42 @@ def test_an_oauth_app_secret_moves_and_the_app_is_left_for_login(
     [
         ("cursor", "mcpServers",
          {"url": "https://a.example/mcp",
-          "auth": {"CLIENT_ID": "app", "CLIENT_SECRET": "SECRET", "scopes": ["repo"]}},
-         "also sets scopes"),
+          "auth": {"CLIENT_ID": "app", "CLIENT_SECRET": "SECRET", "scopes": ["repo", 3]}},
+         "sets scopes that are not scope names"),
+        ("cursor", "mcpServers",
+         {"url": "https://a.example/mcp",
+          "auth": {"CLIENT_ID": "app", "CLIENT_SECRET": "SECRET", "scopes": "repo"}},
+         "sets scopes that are not scope names"),
         ("gemini-cli", "mcpServers",
          {"httpUrl": "https://a.example/mcp",
           "oauth": {"clientId": "app", "clientSecret": "SECRET", "tokenUrl": "https://t/"}},
-         "also sets tokenUrl"),
+         "also sets tokenUrl, which mcpcred login does not take (fixed endpoints"),
+        ("gemini-cli", "mcpServers",
+         {"httpUrl": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET", "scopes": ["a b"]}},
+         "not scope names"),
+        ("gemini-cli", "mcpServers",
+         {"httpUrl": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET", "audiences": ["api://x"]}},
+         "an 'audience' parameter"),
+        ("gemini-cli", "mcpServers",
+         {"httpUrl": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET",
+                    "redirectUri": "http://localhost:7777/oauth/callback"}},
+         "also sets redirectUri"),
+        ("gemini-cli", "mcpServers",
+         {"url": "https://a.example/sse",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET", "tokenParamName": "t"}},
+         "Authorization header"),
+        ("claude-code", "mcpServers",
+         {"type": "http", "url": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET", "callbackPort": 8080}},
+         "a callback port the app is registered with"),
+        ("claude-code", "mcpServers",
+         {"type": "http", "url": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET",
+                    "authServerMetadataUrl": "https://auth.example/.well-known/x"}},
+         "overrides discovery"),
         ("zed", "context_servers",
          {"url": "https://a.example/mcp", "oauth": {"client_secret": "SECRET"}},
          "no client id"),
@@ -351,3 +385,54 @@ def test_a_client_secret_from_a_variable_is_not_moved(tmp_path: Path) -> None:
     (server,) = plan.servers
     assert not server.moves and server.status in ("remote", "unwrappable")
     assert new is not None and new["auth"]["CLIENT_SECRET"] == "${env:GH_SECRET}"
+
+
+@pytest.mark.parametrize(
+    ("client", "entry", "block"),
+    [
+        ("cursor",
+         {"url": "https://api.example.com/mcp/",
+          "auth": {"CLIENT_ID": "Iv23app", "CLIENT_SECRET": "SECRET",
+                   "scopes": ["repo", "read:org", "repo"]}}, "auth"),
+        ("gemini-cli",
+         {"httpUrl": "https://api.example.com/mcp/",
+          "oauth": {"enabled": True, "clientId": "Iv23app", "clientSecret": "SECRET",
+                    "scopes": ["repo", "read:org"],
+                    "registrationUrl": "https://a.example/reg"}}, "oauth"),
+        ("claude-code",
+         {"type": "http", "url": "https://api.example.com/mcp/",
+          "oauth": {"clientId": "Iv23app", "clientSecret": "SECRET",
+                    "scopes": "repo  read:org"}}, "oauth"),
+    ],
+)  # fmt: skip
+def test_an_oauth_apps_scopes_go_with_it_to_login(
+    tmp_path: Path, client: str, entry: dict[str, Any], block: str
+) -> None:
+    """Cursor and Gemini CLI ask for the scopes the block sets instead of the server's, and
+    so will ``mcpcred login``: they are kept with the app (a list, or Claude Code's string)."""
+    secret = _secret(9)
+    plan, new = _app_plan(tmp_path, client, "mcpServers", entry, secret)
+    (server,) = plan.servers
+    assert server.status == "wrap", server.notes
+    assert secret not in plan.new_text
+    assert new is not None and block not in new
+    app = server.record["oauth_client"]
+    assert isinstance(app, dict) and app["scopes"] == ["repo", "read:org"]
+    assert any("with the scopes it set (repo read:org)" in n for n in server.notes)
+    original = server.record["original"]
+    assert isinstance(original, dict) and isinstance(original["value"], dict)
+    assert original["value"][block]["scopes"] == entry[block]["scopes"]  # unwrap gives it back
+
+
+def test_claude_codes_own_oauth_block_has_nothing_to_move(tmp_path: Path) -> None:
+    """Claude Code's documented ``oauth`` ({clientId, callbackPort, scopes}) holds no secret:
+    the entry stays as it is, remote, and Claude Code signs in itself."""
+    entry = {
+        "type": "http",
+        "url": "https://api.example.com/mcp/",
+        "oauth": {"clientId": "Iv23app", "callbackPort": 8080, "scopes": "repo"},
+    }
+    plan, new = _app_plan(tmp_path, "claude-code", "mcpServers", entry, "unused")
+    (server,) = plan.servers
+    assert server.status == "remote" and not server.moves and not plan.changed
+    assert new == entry
