@@ -480,7 +480,12 @@ def unwrap(
         question="Rewrite {count} file(s)?",
     ):
         return 0
-    outcome = service.execute_unwrap(plans)
+    outcome = service.execute_unwrap(plans, store)
     for plan, backup in zip(outcome.written, outcome.backups, strict=True):
         sys.stderr.write(f"wrote {plan.display} (backup: {backup})\n")
+    for url in outcome.forgotten_apps:
+        sys.stderr.write(
+            f"removed the OAuth app kept for mcpcred login to {url}: the entry signs in "
+            "with it itself again\n"
+        )
     return 0

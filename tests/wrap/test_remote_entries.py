@@ -84,11 +84,19 @@ CASES = [
     },
     "docs": { "url": "https://docs.example.com/mcp", "headers": { "Authorization": "Bearer ${env:DOCS_TOKEN}" } },
     "gh": { "url": "https://gh.example.com/mcp/", "auth": { "CLIENT_ID": "Iv23cursor", "CLIENT_SECRET": "{{PATHKEY}}" } },
-    "scoped": { "url": "https://s.example.com/mcp", "auth": { "CLIENT_ID": "app", "CLIENT_SECRET": "{{PASSWORD}}", "scopes": ["repo"] } }
+    "scoped": { "url": "https://s.example.com/mcp", "auth": { "CLIENT_ID": "app", "CLIENT_SECRET": "{{PASSWORD}}", "scopes": ["repo", "read:org"] } },
+    "tuned": { "url": "https://t.example.com/mcp", "auth": { "CLIENT_ID": "app", "CLIENT_SECRET": "{{QKEY}}", "prompt": "none" } }
   }
 }
 """,
-        {"linear": "bridge", "exa": "bridge", "docs": "remote", "gh": "bridge", "scoped": "left"},
+        {
+            "linear": "bridge",
+            "exa": "bridge",
+            "docs": "remote",
+            "gh": "bridge",
+            "scoped": "bridge",
+            "tuned": "left",
+        },
         transport={"exa": "sse"},
     ),
     Case(
@@ -209,13 +217,15 @@ env_http_headers = { "X-Org" = "ORG_ID" }
       "url": "https://mcp.linear.example.com/mcp",
       "headers": { "Authorization": "Bearer {{LINEAR}}" }
     },
-    "events": { "type": "sse", "url": "https://events.example.com/sse?key={{QKEY}}", "headers": { "X-Team": "core" } }
+    "events": { "type": "sse", "url": "https://events.example.com/sse?key={{QKEY}}", "headers": { "X-Team": "core" } },
+    "slack": { "type": "http", "url": "https://mcp.slack.example.com/mcp", "oauth": { "clientId": "1601.app", "callbackPort": 3118 } },
+    "gh": { "type": "http", "url": "https://gh.example.com/mcp/", "oauth": { "clientId": "Iv23claude", "clientSecret": "{{PATHKEY}}", "scopes": "repo" } }
   },
   "tipsHistory": {}
 }
 """,
-        {"linear": "helper", "events": "bridge"},
-        transport={"events": "sse"},
+        {"linear": "helper", "events": "bridge", "slack": "remote", "gh": "bridge"},
+        transport={"events": "sse", "gh": "http"},
     ),
     Case(
         "claude-desktop",
@@ -429,7 +439,10 @@ def test_remote_credentials_move_to_the_keychain_and_come_back_byte_for_byte(
                 "Iv23liExampleApp", "APIKEY"),
         "cursor": ("gh", "gh", "https://gh.example.com/mcp/", "Iv23cursor", "PATHKEY"),
         "gemini-cli": ("gh", "gh", "https://gh.example.com/mcp/", "Iv23gemini", "PATHKEY"),
+        "claude-code": ("gh", "gh", "https://gh.example.com/mcp/", "Iv23claude", "PATHKEY"),
     }  # fmt: skip
+    scoped = {"cursor": ["repo", "read:org"], "claude-code": ["repo"]}
+    pendings: list[str] = []
     if case.client in apps:
         server, login, url, client_id, marker = apps[case.client]
         bridged = bridge_args(servers[server], server, case.client)
@@ -442,6 +455,17 @@ def test_remote_credentials_move_to_the_keychain_and_come_back_byte_for_byte(
         assert app["client_id"] == client_id
         secret = real_keychain.lookup(keychain, "mcpcred", app["client_secret_ref"])
         assert secret == planted[marker]
+        pendings.append(f"oauth-client-for:{url}")
+        assert app.get("scopes") == (
+            scoped["claude-code"] if case.client == "claude-code" else None
+        )
+    if case.client == "cursor":  # the scopes the entry asked for go with its app to the login
+        pending = real_keychain.lookup(
+            keychain, "mcpcred", "oauth-client-for:https://s.example.com/mcp"
+        )
+        assert pending is not None and json.loads(pending)["scopes"] == scoped["cursor"]
+        assert "with the scopes it set (repo read:org)" in done.stderr
+        pendings.append("oauth-client-for:https://s.example.com/mcp")
 
     # a second wrap changes nothing, and says why per server (never a false "already wrapped")
     again = mcpcred("wrap", case.client, "--yes")
@@ -461,11 +485,20 @@ def test_remote_credentials_move_to_the_keychain_and_come_back_byte_for_byte(
         if verdict in ("bridge", "helper") and refs(json.dumps(servers[server])):
             assert f"{server}: STAYS WRAPPED" in kept.stderr, kept.stderr
 
+    for name in pendings:  # kept: the entries still sign in through mcpcred's login
+        assert real_keychain.lookup(keychain, "mcpcred", name) is not None, name
+
     restored = mcpcred("unwrap", case.client, "--restore-secrets", "--yes")
     assert restored.returncode == 0, restored.stderr
     assert path.read_bytes() == original
     for value in planted.values():
         assert value not in restored.stderr
+    # the entries sign in with their apps themselves again: the apps kept for login go
+    for name in pendings:
+        assert real_keychain.lookup(keychain, "mcpcred", name) is None, name
+        assert f"removed the OAuth app kept for mcpcred login to {name.split(':', 1)[1]}" in (
+            restored.stderr
+        )
 
 
 def test_a_server_bridged_twice_reuses_its_secret_and_unwrap_forgets_nothing(
