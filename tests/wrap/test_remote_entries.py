@@ -520,3 +520,39 @@ def test_a_server_bridged_twice_reuses_its_secret_and_unwrap_forgets_nothing(
     assert mcpcred("unwrap", "vscode", "--restore-secrets", "--yes").returncode == 0
     assert path.read_bytes() == original
     assert planted
+
+
+def test_an_oauth_app_another_client_still_signs_in_with_stays_until_its_unwrap(
+    keychain: dict[str, str], home: Path, data: Path
+) -> None:
+    """Cursor and Zed both bridged to one server with its app: unwrapping one client keeps
+    the app kept for login (the other entry still needs it); unwrapping the other drops it."""
+    url = "https://gh.example.com/mcp/"
+    secret = _tokens(random.Random(5))["PATHKEY"]
+    cursor = home / ".cursor" / "mcp.json"
+    cursor.parent.mkdir(parents=True)
+    app = {"url": url, "auth": {"CLIENT_ID": "Iv23app", "CLIENT_SECRET": secret}}
+    cursor.write_text(json.dumps({"mcpServers": {"gh": app}}, indent=2) + "\n")
+    zed = home / ".config" / "zed" / "settings.json"
+    zed.parent.mkdir(parents=True)
+    app = {"url": url, "oauth": {"client_id": "Iv23app", "client_secret": secret}}
+    zed.write_text("// Zed\n" + json.dumps({"context_servers": {"gh": app}}, indent=2) + "\n")
+    originals = {path: path.read_bytes() for path in (cursor, zed)}
+    pending = f"oauth-client-for:{url}"
+    for client in ("cursor", "zed"):
+        done = mcpcred("wrap", client, "--yes")
+        assert done.returncode == 0, done.stderr
+    assert secret not in cursor.read_text() + zed.read_text()
+    assert real_keychain.lookup(keychain, "mcpcred", pending) is not None
+
+    first = mcpcred("unwrap", "cursor", "--restore-secrets", "--yes")
+    assert first.returncode == 0, first.stderr
+    assert cursor.read_bytes() == originals[cursor]
+    assert real_keychain.lookup(keychain, "mcpcred", pending) is not None  # Zed's entry needs it
+    assert "removed the OAuth app" not in first.stderr
+
+    second = mcpcred("unwrap", "zed", "--restore-secrets", "--yes")
+    assert second.returncode == 0, second.stderr
+    assert zed.read_bytes() == originals[zed]
+    assert real_keychain.lookup(keychain, "mcpcred", pending) is None
+    assert f"removed the OAuth app kept for mcpcred login to {url}" in second.stderr
