@@ -75,6 +75,9 @@ class ClientAdapter:
     # their form ("list" of strings, or one space-separated "string"): ``mcpcred login``
     # asks for the same.
     oauth_client_scopes: tuple[str, str] | None = None
+    # audit-config's fix for such a block wrap must leave (its settings need the client's own
+    # sign-in), where the client has a better place for the secret than a variable.
+    oauth_client_fix: str | None = None
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         """User- and system-scope files this client reads on ``host``, most specific first."""
