@@ -462,13 +462,23 @@ class Planner:
         """Header secrets to the client's own helper hook: the entry stays remote."""
         plan.status = "wrap"
         helper_headers: list[str] = []
+        removed: dict[Pointer, list[Change]] = {}  # by the headers object they leave
         for node, found in _by_node(hits):
             header = header_ids[id(node)]
             names = [self._name(entry, item, hit, plan, f"header {header}") for item, hit in found]
             new_value = _replace(str(node.value), found, names)
             plan.scrub.append(Change("set", pointers[id(node)], new_value))
-            plan.changes.append(Change("remove", (*pointers[id(node)][:-1], header)))
+            holder = pointers[id(node)][:-1]
+            removed.setdefault(holder, []).append(Change("remove", (*holder, header)))
             helper_headers += ["--header", f"{header}: {new_value}"]
+        for holder, changes in removed.items():
+            # every header moved: the object goes too, not left as an empty `http_headers = {}`
+            # (unwrap writes the whole entry back as it was, so nothing is lost)
+            container = _node_at(entry.node, holder[len(entry.pointer) :])
+            if isinstance(container, ObjectNode) and len(container.members) == len(changes):
+                plan.changes.append(Change("remove", holder))
+            else:
+                plan.changes.extend(changes)
         helper = _command_line(
             [self.shim.executable, "headers", *self.shim.args(entry.name, entry.client)[1:-1],
              *helper_headers]
@@ -890,6 +900,18 @@ def _where(node: Node, item: SecretValue, arg_ids: dict[int, int]) -> str:
     if item.role == "header":
         return f"header {item.name}"
     return item.role if item.name is None else f"{item.role} {item.name}"
+
+
+def _node_at(node: Node, path: Pointer) -> Node | None:
+    """The node at ``path`` below ``node`` (object keys only), or None."""
+    for key in path:
+        if not isinstance(node, ObjectNode) or not isinstance(key, str):
+            return None
+        found = node.get(key)
+        if found is None:
+            return None
+        node = found
+    return node
 
 
 def _is_container(entry: ServerEntry) -> bool:

@@ -198,11 +198,17 @@ http_headers = { "Authorization" = "Bearer {{LINEAR}}" }
 url = "https://api.example.com/mcp/"
 bearer_token_env_var = "GH_TOKEN"
 
+[mcp_servers.hf]
+url = "https://hf.example.com/mcp"
+
+[mcp_servers.hf.http_headers]   # its only header moves: the section goes, unwrap brings it back
+Authorization = "Bearer {{HF}}"
+
 [mcp_servers.mixed]
 url = "https://mixed.example.com/mcp?token={{APIKEY}}"
 env_http_headers = { "X-Org" = "ORG_ID" }
 """,
-        {"exa": "bridge", "linear": "helper", "gh": "remote", "mixed": "left"},
+        {"exa": "bridge", "linear": "helper", "gh": "remote", "hf": "helper", "mixed": "left"},
         container=("mcp_servers",),
         transport={"exa": "http"},
     ),
@@ -412,6 +418,8 @@ def test_remote_credentials_move_to_the_keychain_and_come_back_byte_for_byte(
             helper = "headersHelper" if case.client == "claude-code" else "http_headers_helper"
             assert entry[helper].startswith(f"{MCPCRED} headers --server {server} "), entry
             assert "url" in entry
+            # its headers all moved: no empty `http_headers = {}` / `"headers": {}` is left
+            assert entry.get("headers", entry.get("http_headers")) != {}, entry
         elif verdict == "left":
             assert f"{server}: NOT WRAPPED" in done.stderr, done.stderr
             assert "left in the file" in done.stderr
