@@ -39,6 +39,7 @@ class ClaudeCode(ClientAdapter):
     # the same way (the bridge signs in with mcpcred's login, which uses the app).
     oauth_client = ("oauth", "clientId", "clientSecret")
     oauth_client_scopes = ("scopes", "string")
+    oauth_client_redirect = ("callbackPort", "port")  # http://localhost:PORT/callback
     oauth_client_fix = (
         "Rotate it, then remove clientSecret from the file: Claude Code keeps an OAuth app's "
         "secret in its own credential store (claude mcp add --client-id ID --client-secret)"

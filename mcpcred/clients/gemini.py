@@ -29,6 +29,9 @@ class Gemini(ClientAdapter):
     # registrationUrl only serves a client without a clientId: with one it is never used
     oauth_client_extra = ("enabled", "registrationUrl")
     oauth_client_scopes = ("scopes", "list")  # asked for instead of the discovered scopes
+    # Gemini CLI listens on a fixed port: an app made for it is registered with this redirect
+    oauth_client_redirect = ("redirectUri", "uri")
+    oauth_client_default_redirect = "http://localhost:7777/oauth/callback"
 
     def remote_transport(self, node: ObjectNode) -> str:
         """``httpUrl`` is Streamable HTTP; ``url`` is SSE unless ``type`` says ``http``."""

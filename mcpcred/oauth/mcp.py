@@ -164,6 +164,10 @@ class ClientInfo:
     # a client's entry: Cursor's ``auth.scopes``, Gemini CLI's ``oauth.scopes``). Not kept
     # with the issuer's client: they belong to that entry, and stay with its pending app.
     scopes: tuple[str, ...] = ()
+    # The loopback redirect a pre-registered app is registered with for the client it came
+    # from (Gemini CLI's http://localhost:7777/oauth/callback, Claude Code's callbackPort):
+    # the login is redirected exactly there. Kept with the issuer's client: it is the app's.
+    redirect_uri: str | None = None
 
     def dumps(self) -> str:
         data: dict[str, object] = {
@@ -175,6 +179,8 @@ class ClientInfo:
         }
         if self.redirect_port:
             data["redirect_port"] = self.redirect_port
+        if self.redirect_uri:
+            data["redirect_uri"] = self.redirect_uri
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -195,6 +201,7 @@ class ClientInfo:
             secret if isinstance(secret, str) and secret else None,
             str(data.get("registration") or PRE_REGISTERED),
             port if type(port) is int and 0 < port < 65536 else 0,
+            redirect_uri=_fixed(data.get("redirect_uri")),
         )
 
 
@@ -208,12 +215,20 @@ def pending_item(url: str) -> str:
     return PENDING_PREFIX + canonical(url)
 
 
-def pending_value(client_id: str, secret_name: str, scopes: Sequence[str] = ()) -> str:
-    """What ``wrap`` stores under ``pending_item``: the app's id, its secret's name, and the
-    scopes the client's entry asked for instead of the server's (none: the server's)."""
+def pending_value(
+    client_id: str,
+    secret_name: str,
+    scopes: Sequence[str] = (),
+    redirect_uri: str | None = None,
+) -> str:
+    """What ``wrap`` stores under ``pending_item``: the app's id, its secret's name, the
+    scopes the client's entry asked for instead of the server's (none: the server's), and
+    the loopback redirect the app is registered with for that client (none: any port)."""
     data: dict[str, object] = {"v": 1, "client_id": client_id, "client_secret_ref": secret_name}
     if scopes:
         data["scopes"] = list(scopes)
+    if redirect_uri:
+        data["redirect_uri"] = redirect_uri
     return json.dumps(data, separators=(",", ":"))
 
 
@@ -250,7 +265,18 @@ def pending_client(vault: Vault, urls: Sequence[str], issuer: str) -> ClientInfo
             )
     listed = data.get("scopes") if isinstance(data, dict) else None
     scopes = [s for s in listed if isinstance(s, str) and s] if isinstance(listed, list) else []
-    return ClientInfo(issuer, client_id, secret, PRE_REGISTERED, scopes=tuple(scopes))
+    redirect = data.get("redirect_uri") if isinstance(data, dict) else None
+    return ClientInfo(
+        issuer, client_id, secret, PRE_REGISTERED, scopes=tuple(scopes),
+        redirect_uri=_fixed(redirect),
+    )  # fmt: skip
+
+
+def _fixed(redirect: object) -> str | None:
+    """A stored redirect URI the loopback listener can receive; None for anything else."""
+    if isinstance(redirect, str) and loopback.fixed_redirect(redirect) is not None:
+        return redirect
+    return None
 
 
 # -- discovery ---------------------------------------------------------------------------
@@ -649,6 +675,7 @@ def login_remote(
         auth_params=params,
         # The port registered with this client, while it is free; else any port (RFC 8252).
         redirect_port=_free_port(client.redirect_port) if client.redirect_port else 0,
+        redirect_uri=client.redirect_uri,
         iss_required=meta.get("authorization_response_iss_parameter_supported") is True,
     )
     extra = {"resource": found.resource}

@@ -545,6 +545,8 @@ class Planner:
             }
             if app.scopes:  # asked for instead of the server's, as the client did
                 kept["scopes"] = list(app.scopes)
+            if app.redirect_uri:  # where the app is registered to send the browser back
+                kept["redirect_uri"] = app.redirect_uri
             plan.record["oauth_client"] = kept
             plan.notes.append(
                 f"{adapter.display_name} signed in with the OAuth app in '{app.block}'; its "
@@ -728,6 +730,8 @@ class OAuthApp:
     secret_name: str = ""  # the keychain name its secret moves to
     # the scopes the client asked for instead of the server's (``mcpcred login`` does too)
     scopes: tuple[str, ...] = ()
+    # the loopback redirect the app is registered with, for the client (None: any port)
+    redirect_uri: str | None = None
 
 
 # Settings of an app block that ``mcpcred login`` cannot honour as the client did, and why:
@@ -739,10 +743,6 @@ _APP_KEYS_NOT_TAKEN = {
     "server's metadata and checks them (issuer, PKCE S256)",
     "authServerMetadataUrl": "a metadata URL that overrides discovery, where mcpcred login "
     "follows the server's own metadata",
-    "redirectUri": "a redirect URI the app is registered with, where mcpcred login is "
-    "redirected to http://127.0.0.1:PORT/callback",
-    "callbackPort": "a callback port the app is registered with (http://localhost:PORT), where "
-    "mcpcred login is redirected to http://127.0.0.1:PORT/callback",
     "audiences": "an 'audience' parameter, which mcpcred login does not send (it sends the "
     "server's URL as RFC 8707 'resource')",
     "tokenParamName": "the token in a URL parameter, where the bridge sends it in the "
@@ -773,9 +773,9 @@ def oauth_app(entry: ServerEntry, adapter: object) -> OAuthApp | str | None:
     if not isinstance(client_id, ScalarNode) or not isinstance(client_id.value, str):
         return f"its '{block_key}' has a client secret but no client id"
     scopes_key, form = getattr(adapter, "oauth_client_scopes", None) or ("", "")
+    redirect_key, redirect_form = getattr(adapter, "oauth_client_redirect", None) or ("", "")
     allowed = {id_key, secret_key, *getattr(adapter, "oauth_client_extra", ())}
-    if scopes_key:
-        allowed.add(scopes_key)
+    allowed |= {k for k in (scopes_key, redirect_key) if k}
     other = [key.name for key, _ in block.members if key.name not in allowed]
     if other:
         why = dict.fromkeys(_APP_KEYS_NOT_TAKEN[k] for k in other if k in _APP_KEYS_NOT_TAKEN)
@@ -793,7 +793,33 @@ def oauth_app(entry: ServerEntry, adapter: object) -> OAuthApp | str | None:
                 "(strings without spaces)"
             )
         scopes = found
-    return OAuthApp(block_key, client_id.value, secret_key, secret, scopes=scopes)
+    redirect: str | None = getattr(adapter, "oauth_client_default_redirect", None)
+    node = block.get(redirect_key) if redirect_key else None
+    if node is not None:
+        redirect = _redirect(node, redirect_form)
+        if redirect is None:
+            return (
+                f"its '{block_key}' sets {redirect_key} to a redirect mcpcred login cannot "
+                "receive (it listens on loopback: an http://localhost, 127.0.0.1 or [::1] URL "
+                "with a port)"
+            )
+    return OAuthApp(
+        block_key, client_id.value, secret_key, secret, scopes=scopes, redirect_uri=redirect
+    )
+
+
+def _redirect(node: Node, form: str) -> str | None:
+    """The loopback redirect URI a block's ``redirectUri`` (``form`` "uri") or
+    ``callbackPort`` ("port": Claude Code's ``http://localhost:PORT/callback``) names; None
+    when ``mcpcred login`` could not be redirected there."""
+    from mcpcred.oauth.loopback import fixed_redirect  # only for an entry with an app
+
+    value = node.value if isinstance(node, ScalarNode) else None
+    if form == "port" and type(value) is int and 0 < value < 65536:
+        value = f"http://localhost:{value}/callback"
+    if not isinstance(value, str) or fixed_redirect(value) is None:
+        return None
+    return value
 
 
 def _scopes(node: Node, form: str) -> tuple[str, ...] | None:

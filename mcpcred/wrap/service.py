@@ -527,8 +527,12 @@ def _store_oauth_apps(plans: list[FilePlan], store: SecretStore) -> None:
             url, client_id, secret = app.get("url"), app.get("client_id"), app.get("secret")
             scopes = app.get("scopes")
             wanted = [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else []
+            redirect = app.get("redirect_uri")
             if isinstance(url, str) and isinstance(client_id, str) and isinstance(secret, str):
-                store.set(mcp.pending_item(url), mcp.pending_value(client_id, secret, wanted))
+                value = mcp.pending_value(
+                    client_id, secret, wanted, redirect if isinstance(redirect, str) else None
+                )
+                store.set(mcp.pending_item(url), value)
 
 
 def _write_files(

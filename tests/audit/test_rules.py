@@ -359,14 +359,16 @@ def test_claude_code_oauth_blocks_nothing_to_move_one_to_wrap_one_to_give_to_cla
 ) -> None:
     """Claude Code's documented ``oauth`` holds no secret (nothing reported); a
     ``clientSecret`` put there is wrap's to move, unless the block has a setting only Claude
-    Code's own sign-in honours: then the fix is Claude Code's own store for the secret."""
+    Code's own sign-in honours (``authServerMetadataUrl``): then the fix is Claude Code's
+    own store for the secret."""
     servers = {
         "plain": {"type": "http", "url": "https://a.example/mcp",
                   "oauth": {"clientId": "1601.app", "callbackPort": 3118, "scopes": "read"}},
         "moved": {"type": "http", "url": "https://b.example/mcp",
                   "oauth": {"clientId": "Iv23app", "clientSecret": SECRET}},
         "ported": {"type": "http", "url": "https://c.example/mcp",
-                   "oauth": {"clientId": "Iv23app", "clientSecret": SECRET, "callbackPort": 8080}},
+                   "oauth": {"clientId": "Iv23app", "clientSecret": SECRET,
+                             "authServerMetadataUrl": "https://auth.example/.well-known/x"}},
     }  # fmt: skip
     (project / ".mcp.json").write_text(json.dumps({"mcpServers": servers}, indent=2))
     found = _scan(project)

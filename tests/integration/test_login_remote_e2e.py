@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -531,3 +532,52 @@ def test_a_cursor_oauth_app_with_scopes_through_wrap_login_the_bridge_and_unwrap
     assert config.read_bytes() == original
     assert real_keychain.lookup(keychain, "mcpcred", pending) is None
     assert stored(keychain, "oauth:github-mcp/default") is not None  # the login stays
+
+
+def test_a_gemini_oauth_app_is_logged_in_with_the_redirect_it_is_registered_with(
+    keychain: dict[str, str], oidc_server: OidcServer, start_rs: object, home: Path
+) -> None:
+    """An app made for Gemini CLI is registered with Gemini's redirect (here ``redirectUri``
+    ``http://localhost:PORT/oauth/callback``) and with nothing else: the login must be
+    redirected exactly there, or the authorization server refuses it."""
+    from tests.support.remote_servers import free_port
+
+    rs = start_rs(oidc_server.issuer)  # type: ignore[operator]
+    redirect = f"http://localhost:{free_port()}/oauth/callback"
+    settings = home / ".gemini" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(
+        "{\n  // Gemini CLI\n"
+        '  "mcpServers": {\n'
+        f'    "app": {{ "httpUrl": "{rs.url}", "timeout": 30000,\n'
+        '      "oauth": { "enabled": true, "clientId": "gemini-app", '
+        f'"clientSecret": "gemini-app-secret", "redirectUri": "{redirect}" }} }}\n'
+        "  }\n}\n"
+    )
+    settings.chmod(0o600)
+    original = settings.read_bytes()
+    wrapped = run("wrap", "gemini-cli", "--yes")
+    assert wrapped.returncode == 0, wrapped.stderr
+    assert "gemini-app-secret" not in settings.read_text()
+    app = json.loads(
+        real_keychain.lookup(keychain, "mcpcred", f"oauth-client-for:{rs.url}") or "{}"
+    )
+    assert app["client_id"] == "gemini-app" and app["redirect_uri"] == redirect
+
+    log = home / "browser.log"
+    assert f"mcpcred login {rs.url} --name app" in wrapped.stderr
+    result = run("login", rs.url, "--name", "app", env=_env(FAKEBROWSER_LOG=str(log)))
+    assert result.returncode == 0, result.stderr
+    (opened,) = log.read_text().splitlines()
+    assert parse_qs(urlsplit(opened).query)["redirect_uri"] == [redirect]
+    record = stored(keychain, "oauth:app/default")
+    assert record is not None and record["client_id"] == "gemini-app"
+    assert "gemini-app-secret" not in result.stdout + result.stderr
+
+    called = sdk_call_tool(settings, "app", "echo", {"text": "hi"}, env=_env())
+    assert called.ok, (called.error, called.stderr[-2000:])
+    assert called.text == ["echo: hi"]
+
+    restored = run("unwrap", "gemini-cli", "--restore-secrets", "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert settings.read_bytes() == original

@@ -556,3 +556,48 @@ def test_a_server_login_never_takes_a_built_in_providers_name() -> None:
     assert mcp.default_name("https://mcp.github.com/mcp") == "github-mcp"
     with pytest.raises(UsageError, match="built-in provider"):
         mcp.check_name(MemoryVault(), "github", MCP_URL)
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("http://localhost:7777/oauth/callback", ("127.0.0.1", 7777, "/oauth/callback")),
+        ("http://127.0.0.1:8123/cb", ("127.0.0.1", 8123, "/cb")),
+        ("http://[::1]:9000/callback", ("::1", 9000, "/callback")),
+        ("http://LOCALHOST:7777/callback", ("127.0.0.1", 7777, "/callback")),
+        ("http://localhost/oauth/callback", None),  # port 80: not a loopback listener's
+        ("https://localhost:7777/callback", None),
+        ("http://example.com:7777/callback", None),
+        ("http://0.0.0.0:7777/callback", None),
+        ("http://localhost:7777/callback?x=1", None),
+        ("http://localhost:7777/callback#f", None),
+        ("http://u@localhost:7777/callback", None),
+        ("http://localhost:0/callback", None),
+        ("http://localhost:99999/callback", None),
+        ("cursor://anysphere.cursor-mcp/oauth/callback", None),
+        ("http://localhost:7777", None),
+    ],
+)
+def test_a_fixed_redirect_is_only_one_the_loopback_listener_can_receive(
+    uri: str, expected: tuple[str, int, str] | None
+) -> None:
+    from mcpcred.oauth.loopback import fixed_redirect
+
+    assert fixed_redirect(uri) == expected
+
+
+def test_the_redirect_an_app_is_registered_with_is_kept_with_it_and_its_issuer() -> None:
+    vault = MemoryVault()
+    vault.write("app-secret", "s3cr3t-value")
+    redirect = "http://localhost:7777/oauth/callback"
+    vault.write(mcp.pending_item(MCP_URL), mcp.pending_value("Iv23app", "app-secret", (), redirect))
+    http, _ = server({})
+    info = mcp.client_for(request(), discovered(), http, vault)
+    assert info.redirect_uri == redirect
+    # kept with the issuer's client after the login: a later login uses the same redirect
+    again = mcp.ClientInfo.loads(info.dumps(), ISSUER)
+    assert again is not None and again.redirect_uri == redirect
+    # one the listener could not receive is dropped, not sent
+    torn = json.dumps({"issuer": ISSUER, "client_id": "id", "redirect_uri": "https://x/cb"})
+    loaded = mcp.ClientInfo.loads(torn, ISSUER)
+    assert loaded is not None and loaded.redirect_uri is None

@@ -295,11 +295,17 @@ def test_an_oauth_app_secret_moves_and_the_app_is_left_for_login(
     args = new["args"]
     assert args[args.index("--url") + 1] == "https://api.example.com/mcp/"
     assert "Authorization: Bearer {{mcpcred:oauth/gh}}" in args
+    # Gemini CLI is redirected to its fixed http://localhost:7777/oauth/callback, which an
+    # app made for it is registered with: so will the login be
+    redirect = (
+        {"redirect_uri": "http://localhost:7777/oauth/callback"} if client == "gemini-cli" else {}
+    )
     assert server.record["oauth_client"] == {
         "url": "https://api.example.com/mcp/",
         "client_id": "Iv23app",
         "secret": move.name,
         "login": "gh",
+        **redirect,
     }
     # what unwrap writes back: the block, its secret a reference to the moved value
     original = server.record["original"]
@@ -336,16 +342,21 @@ def test_an_oauth_app_secret_moves_and_the_app_is_left_for_login(
         ("gemini-cli", "mcpServers",
          {"httpUrl": "https://a.example/mcp",
           "oauth": {"clientId": "app", "clientSecret": "SECRET",
-                    "redirectUri": "http://localhost:7777/oauth/callback"}},
-         "also sets redirectUri"),
+                    "redirectUri": "https://app.example/oauth/callback"}},
+         "sets redirectUri to a redirect mcpcred login cannot receive"),
+        ("gemini-cli", "mcpServers",
+         {"httpUrl": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET",
+                    "redirectUri": "http://localhost/oauth/callback"}},  # port 80: no
+         "sets redirectUri to a redirect"),
         ("gemini-cli", "mcpServers",
          {"url": "https://a.example/sse",
           "oauth": {"clientId": "app", "clientSecret": "SECRET", "tokenParamName": "t"}},
          "Authorization header"),
         ("claude-code", "mcpServers",
          {"type": "http", "url": "https://a.example/mcp",
-          "oauth": {"clientId": "app", "clientSecret": "SECRET", "callbackPort": 8080}},
-         "a callback port the app is registered with"),
+          "oauth": {"clientId": "app", "clientSecret": "SECRET", "callbackPort": "8080"}},
+         "sets callbackPort to a redirect mcpcred login cannot receive"),
         ("claude-code", "mcpServers",
          {"type": "http", "url": "https://a.example/mcp",
           "oauth": {"clientId": "app", "clientSecret": "SECRET",
@@ -436,3 +447,34 @@ def test_claude_codes_own_oauth_block_has_nothing_to_move(tmp_path: Path) -> Non
     (server,) = plan.servers
     assert server.status == "remote" and not server.moves and not plan.changed
     assert new == entry
+
+
+@pytest.mark.parametrize(
+    ("client", "entry", "redirect"),
+    [
+        ("gemini-cli",
+         {"httpUrl": "https://api.example.com/mcp/",
+          "oauth": {"clientId": "Iv23app", "clientSecret": "SECRET",
+                    "redirectUri": "http://127.0.0.1:8123/cb/gemini"}},
+         "http://127.0.0.1:8123/cb/gemini"),
+        ("claude-code",
+         {"type": "http", "url": "https://api.example.com/mcp/",
+          "oauth": {"clientId": "Iv23app", "clientSecret": "SECRET", "callbackPort": 3118}},
+         "http://localhost:3118/callback"),
+        # no callbackPort: Claude Code listens on any port, and so may the login
+        ("claude-code",
+         {"type": "http", "url": "https://api.example.com/mcp/",
+          "oauth": {"clientId": "Iv23app", "clientSecret": "SECRET"}}, None),
+    ],
+)  # fmt: skip
+def test_the_redirect_an_app_is_registered_with_goes_with_it_to_login(
+    tmp_path: Path, client: str, entry: dict[str, Any], redirect: str | None
+) -> None:
+    secret = _secret(10)
+    plan, new = _app_plan(tmp_path, client, "mcpServers", entry, secret)
+    (server,) = plan.servers
+    assert server.status == "wrap", server.notes
+    app = server.record["oauth_client"]
+    assert isinstance(app, dict) and app.get("redirect_uri") == redirect
+    assert secret not in plan.new_text
+    assert new is not None and "oauth" not in new  # the block (and its redirect) went
