@@ -488,4 +488,9 @@ def unwrap(
             f"removed the OAuth app kept for mcpcred login to {url}: the entry signs in "
             "with it itself again\n"
         )
+    for url, why in outcome.kept_apps:
+        sys.stderr.write(
+            f"warning: could not remove the OAuth app kept for mcpcred login to {url} ({why}); "
+            "a later `mcpcred login` to that server would still use it\n"
+        )
     return 0

@@ -84,7 +84,12 @@ class Listener:
     """A one-shot HTTP listener on 127.0.0.1 (or ::1) for the redirect."""
 
     def __init__(
-        self, port: int = 0, path: str = CALLBACK_PATH, address: str = "127.0.0.1"
+        self,
+        port: int = 0,
+        path: str = CALLBACK_PATH,
+        address: str = "127.0.0.1",
+        *,
+        fixed: bool = False,  # the port and path are an OAuth app's registered redirect
     ) -> None:
         self.path = path
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
@@ -100,7 +105,11 @@ class Listener:
             self.sock.close()
             raise OAuthError(
                 f"cannot listen on {address}:{port} for the login callback: {exc.strerror}",
-                hint="another program uses that port; close it or change redirect-port",
+                hint="another program uses that port, which the OAuth app's redirect names; "
+                "close it (the client the app was made for listens there while it signs in) "
+                "and log in again"
+                if fixed
+                else "another program uses that port; close it or change redirect-port",
             ) from None
         self.sock.listen(4)
         self.port: int = self.sock.getsockname()[1]
@@ -172,7 +181,10 @@ def authorize(
     fixed = fixed_redirect(provider.redirect_uri) if provider.redirect_uri else None
     if provider.redirect_uri and fixed is None:
         raise OAuthError(f"{provider.name}: a redirect URI mcpcred cannot listen on")
-    listener = Listener(fixed[1], fixed[2], fixed[0]) if fixed else Listener(provider.redirect_port)
+    if fixed:
+        listener = Listener(fixed[1], fixed[2], fixed[0], fixed=True)
+    else:
+        listener = Listener(provider.redirect_port)
     # the app's own redirect, exactly as it is registered; else the listener's
     redirect = provider.redirect_uri if fixed and provider.redirect_uri else listener.redirect_uri
     try:

@@ -111,6 +111,8 @@ class Outcome:
     stored: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     forgotten_apps: list[str] = field(default_factory=list)  # server URLs (unwrap)
+    # OAuth apps unwrap could not delete: (server URL, why); the files are written all the same
+    kept_apps: list[tuple[str, str]] = field(default_factory=list)
 
 
 # -- finding the files -----------------------------------------------------------------
@@ -748,11 +750,13 @@ def execute_unwrap(plans: list[FilePlan], store: SecretStore | None = None) -> O
     """
     outcome = Outcome()
     _write_files(plans, outcome, _forget_records)
-    outcome.forgotten_apps = _forget_oauth_apps(outcome.written, store)
+    outcome.forgotten_apps, outcome.kept_apps = _forget_oauth_apps(outcome.written, store)
     return outcome
 
 
-def _forget_oauth_apps(written: list[FilePlan], store: SecretStore | None) -> list[str]:
+def _forget_oauth_apps(
+    written: list[FilePlan], store: SecretStore | None
+) -> tuple[list[str], list[tuple[str, str]]]:
     """Delete the OAuth app kept for a server (``oauth-client-for:URL``) once no wrapped
     entry signs in with it any more.
 
@@ -773,21 +777,30 @@ def _forget_oauth_apps(written: list[FilePlan], store: SecretStore | None) -> li
             if server.changes and isinstance(url, str):
                 dropped[mcp.pending_item(url)] = url
     if not dropped:
-        return []
-    kept: object = _load_records()
-    for servers in kept.values() if isinstance(kept, dict) else ():
+        return [], []
+    records: object = _load_records()
+    for servers in records.values() if isinstance(records, dict) else ():
         for record in servers.values() if isinstance(servers, dict) else ():
             app = record.get("oauth_client") if isinstance(record, dict) else None
             url = app.get("url") if isinstance(app, dict) else None
             if isinstance(url, str):
                 dropped.pop(mcp.pending_item(url), None)  # still used by another entry
     if not dropped:
-        return []
-    store = store if store is not None else SecretStore()
-    for name in dropped:
-        with contextlib.suppress(SecretNotFound):
-            store.delete(name)
-    return list(dropped.values())
+        return [], []
+    # The files are written by now: a keychain that cannot delete is said, not raised
+    # (the run must not read as failed), and the stale app is only ever a client id.
+    forgotten: list[str] = []
+    kept: list[tuple[str, str]] = []
+    for name, url in dropped.items():
+        try:
+            store = store if store is not None else SecretStore()
+            with contextlib.suppress(SecretNotFound):
+                store.delete(name)
+        except McpcredError as exc:
+            kept.append((url, exc.message))
+        else:
+            forgotten.append(url)
+    return forgotten, kept
 
 
 def _unwrap_entry(

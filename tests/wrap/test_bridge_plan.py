@@ -478,3 +478,39 @@ def test_the_redirect_an_app_is_registered_with_goes_with_it_to_login(
     assert isinstance(app, dict) and app.get("redirect_uri") == redirect
     assert secret not in plan.new_text
     assert new is not None and "oauth" not in new  # the block (and its redirect) went
+
+
+def test_unwrap_that_cannot_delete_a_kept_app_says_so_and_does_not_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files are written before the app kept for login is deleted: a keychain that
+    refuses then is a warning with the server's URL, not a failed run (and no secret)."""
+    from types import SimpleNamespace
+
+    from mcpcred.errors import SecretStoreError
+    from mcpcred.wrap.plan import Change, ServerPlan
+
+    monkeypatch.setenv("MCPCRED_DATA_DIR", str(tmp_path / "data"))
+
+    class Refusing:
+        def __init__(self) -> None:
+            self.deleted: list[str] = []
+
+        def delete(self, name: str) -> None:
+            self.deleted.append(name)
+            if "locked" in name:
+                raise SecretStoreError("the keychain is locked")
+
+    server = ServerPlan("gh", "unwrap", changes=[Change("set", ("x",), {})])
+    server.record["oauth_client"] = {"url": "https://locked.example/mcp"}
+    other = ServerPlan("ok", "unwrap", changes=[Change("set", ("y",), {})])
+    other.record["oauth_client"] = {"url": "https://ok.example/mcp"}
+    written = [SimpleNamespace(servers=[server, other])]
+    store = Refusing()
+    forgotten, kept = service._forget_oauth_apps(written, store)  # type: ignore[arg-type]
+    assert forgotten == ["https://ok.example/mcp"]
+    assert kept == [("https://locked.example/mcp", "the keychain is locked")]
+    assert store.deleted == [
+        "oauth-client-for:https://locked.example/mcp",
+        "oauth-client-for:https://ok.example/mcp",
+    ]
