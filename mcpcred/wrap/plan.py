@@ -31,7 +31,10 @@ bridge entries the same way. An entry that signs in with a pre-registered OAuth
 app whose client secret is in the file (Zed ``oauth``, Cursor ``auth``, Gemini
 CLI ``oauth``; GitHub's server has no dynamic registration) becomes a bridge
 entry sending mcpcred's login for the server: the secret moves like any other,
-and the record names the app, which wrap leaves for ``mcpcred login URL``.
+and the record names the app, which wrap leaves for ``mcpcred login URL``, with
+what that login must do as the client did (the block's scopes, the redirect the
+app is registered with). A block with a setting the login cannot honour stays,
+with the reason (``_APP_KEYS_NOT_TAKEN``).
 """
 
 from __future__ import annotations
