@@ -514,3 +514,32 @@ def test_unwrap_that_cannot_delete_a_kept_app_says_so_and_does_not_fail(
         "oauth-client-for:https://locked.example/mcp",
         "oauth-client-for:https://ok.example/mcp",
     ]
+
+
+def test_a_codex_headers_section_that_all_moved_goes_without_a_blank_line_left(
+    tmp_path: Path,
+) -> None:
+    """The header goes to ``http_headers_helper``; its ``[…http_headers]`` section goes too,
+    and at the end of the file it leaves no blank last line behind (unwrap writes the entry
+    back as it was: a stray line break would make the file one byte off)."""
+    secret = _secret(11)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "# codex\n[mcp_servers.linear]\n"
+        'url = "https://mcp.example.com/mcp"\n\n'
+        "[mcp_servers.linear.http_headers]\n"
+        f'Authorization = "Bearer {secret}"\n'
+    )
+    store = SecretStore(MemoryKeyring())
+    (plan,) = service.plan_wrap(
+        BY_ID["codex"],
+        Host.current(),
+        config=str(path),
+        servers=[],
+        settings=ShimSettings(SHIM, None, None, linux=True),
+        namer=service.SecretNamer(store, SecretIndex(tmp_path / "i.json")),
+    )
+    assert secret not in plan.new_text and "http_headers]" not in plan.new_text
+    assert "http_headers =" not in plan.new_text  # no empty inline table either
+    assert plan.new_text.endswith('"\n') and not plan.new_text.endswith("\n\n")
+    assert "http_headers_helper = " in plan.new_text
