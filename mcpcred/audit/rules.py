@@ -915,6 +915,12 @@ def _fix_for(entry: ServerEntry, roles: frozenset[str] | None = None) -> str:
             "Rotate it, then move it into the OS keychain: "
             f"mcpcred wrap {entry.client} --server {shlex.quote(entry.name)}"
         )
+    own = adapter.oauth_client_fix if adapter is not None else None
+    if own and entry.transport == "remote" and roles is not None and "field" in roles:
+        from mcpcred.wrap.plan import oauth_app  # plan imports this module
+
+        if isinstance(oauth_app(entry, adapter), str):  # an app wrap leaves, with the reason
+            return own
     hint = adapter.reference_hint if adapter is not None else None
     if hint:
         return f"Rotate it, then reference it instead of inlining it: {hint}"

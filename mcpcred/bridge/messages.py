@@ -16,6 +16,15 @@ from collections.abc import Callable
 from typing import Any
 
 PARSE_LIMIT = 1 << 20
+# The JSON-RPC error code of a request the bridge could not get answered: the server is
+# unreachable, refused the login, or the connection was lost. JSON-RPC 2.0 reserves
+# -32000..-32099 for implementation-defined server errors, and -32000 is what the shim
+# answers when it cannot start a local server (``shim/fail.py``) and what guard mode
+# answers for a request it does not pass on: a client sees one code for "mcpcred could not
+# reach the server", local or remote. -32603 (Internal error) is kept for a bug in the
+# bridge itself.
+SERVER_ERROR = -32000
+INTERNAL_ERROR = -32603
 _HEAD = 2048
 _METHOD_IN_HEAD = re.compile(rb'"method"\s*:')
 _ID_IN_HEAD = re.compile(rb'"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)')
@@ -99,7 +108,7 @@ class Outbox:
     def result(self, request_id: object, result: dict[str, Any]) -> None:
         self.message({"jsonrpc": "2.0", "id": request_id, "result": result})
 
-    def error(self, request_id: object, message: str, code: int = -32603) -> None:
+    def error(self, request_id: object, message: str, code: int = SERVER_ERROR) -> None:
         self.message(
             {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
         )

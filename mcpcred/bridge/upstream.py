@@ -192,7 +192,7 @@ class Upstream:
             self._warn(f"mcpcred: could not hand a message to the client ({type(exc).__name__})")
 
     def _dispatch_loop(self) -> None:
-        from mcpcred.bridge.messages import Failure, loads
+        from mcpcred.bridge.messages import INTERNAL_ERROR, Failure, loads
 
         out, detector = self._out, self._detector
         if out is None or detector is None:
@@ -228,7 +228,9 @@ class Upstream:
             except Exception as exc:  # a bug must not take the bridge down, nor print values
                 self._warn(f"mcpcred: internal bridge error ({type(exc).__name__})")
                 if is_request:
-                    out.error(request_id, f"internal bridge error ({type(exc).__name__})")
+                    out.error(
+                        request_id, f"internal bridge error ({type(exc).__name__})", INTERNAL_ERROR
+                    )
                 continue
             if job is not None:
                 self._spawn(job, request_id)
@@ -242,7 +244,7 @@ class Upstream:
         thread.start()
 
     def _run(self, job: Callable[[], None], request_id: Any) -> None:
-        from mcpcred.bridge.messages import Failure
+        from mcpcred.bridge.messages import INTERNAL_ERROR, Failure
 
         out = self._out
         if out is None:
@@ -255,7 +257,7 @@ class Upstream:
             out.error(request_id, exc.message)
         except Exception as exc:
             self._warn(f"mcpcred: internal bridge error ({type(exc).__name__})")
-            out.error(request_id, f"internal bridge error ({type(exc).__name__})")
+            out.error(request_id, f"internal bridge error ({type(exc).__name__})", INTERNAL_ERROR)
         finally:
             if self._channel is not None:
                 self._channel.forget_thread(threading.get_ident())

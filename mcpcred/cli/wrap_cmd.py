@@ -480,7 +480,17 @@ def unwrap(
         question="Rewrite {count} file(s)?",
     ):
         return 0
-    outcome = service.execute_unwrap(plans)
+    outcome = service.execute_unwrap(plans, store)
     for plan, backup in zip(outcome.written, outcome.backups, strict=True):
         sys.stderr.write(f"wrote {plan.display} (backup: {backup})\n")
+    for url in outcome.forgotten_apps:
+        sys.stderr.write(
+            f"removed the OAuth app kept for mcpcred login to {url}: the entry signs in "
+            "with it itself again\n"
+        )
+    for url, why in outcome.kept_apps:
+        sys.stderr.write(
+            f"warning: could not remove the OAuth app kept for mcpcred login to {url} ({why}); "
+            "a later `mcpcred login` to that server would still use it\n"
+        )
     return 0

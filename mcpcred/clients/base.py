@@ -71,6 +71,19 @@ class ClientAdapter:
     oauth_client: tuple[str, str, str] | None = None
     # Other keys such a block may hold that the bridge can do without (``enabled``).
     oauth_client_extra: tuple[str, ...] = ()
+    # The block's key for the scopes the client asks for instead of the server's own, and
+    # their form ("list" of strings, or one space-separated "string"): ``mcpcred login``
+    # asks for the same.
+    oauth_client_scopes: tuple[str, str] | None = None
+    # audit-config's fix for such a block wrap must leave (its settings need the client's own
+    # sign-in), where the client has a better place for the secret than a variable.
+    oauth_client_fix: str | None = None
+    # Where the client has the browser sent back after sign-in, which the app is registered
+    # with: (the block's key, and "uri" for a whole redirect URI or "port" for the port of
+    # http://localhost:PORT/callback), and the redirect the client uses without that key
+    # (None: one on any port). ``mcpcred login`` is then redirected to the same place.
+    oauth_client_redirect: tuple[str, str] | None = None
+    oauth_client_default_redirect: str | None = None
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         """User- and system-scope files this client reads on ``host``, most specific first."""

@@ -32,6 +32,18 @@ class ClaudeCode(ClientAdapter):
     stdio_type = "stdio"
     # its own OAuth settings and a helper command of the user's own stay with the client
     bridge_blockers = ("headersHelper", "oauth")
+    # Its documented ``oauth`` block ({clientId, callbackPort, scopes, authServerMetadataUrl})
+    # holds no secret: Claude Code keeps one given to `claude mcp add --client-secret` in its
+    # own credential store, so such a block has nothing to move. A ``clientSecret`` a user
+    # put there anyway is a secret in the file like Cursor's or Gemini CLI's, and is moved
+    # the same way (the bridge signs in with mcpcred's login, which uses the app).
+    oauth_client = ("oauth", "clientId", "clientSecret")
+    oauth_client_scopes = ("scopes", "string")
+    oauth_client_redirect = ("callbackPort", "port")  # http://localhost:PORT/callback
+    oauth_client_fix = (
+        "Rotate it, then remove clientSecret from the file: Claude Code keeps an OAuth app's "
+        "secret in its own credential store (claude mcp add --client-id ID --client-secret)"
+    )
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         config_dir = host.var("CLAUDE_CONFIG_DIR")

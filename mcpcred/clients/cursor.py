@@ -20,6 +20,7 @@ class Cursor(ClientAdapter):
     reference_hint = "${env:VAR}"
     bridge_blockers = ("auth",)  # a static OAuth client Cursor signs in with itself
     oauth_client = ("auth", "CLIENT_ID", "CLIENT_SECRET")
+    oauth_client_scopes = ("scopes", "list")  # asked for instead of the server's scopes_supported
 
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         path = host.user_profile() / ".cursor" / "mcp.json"

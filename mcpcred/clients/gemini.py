@@ -26,7 +26,12 @@ class Gemini(ClientAdapter):
     remote_only_keys = ("httpUrl", "url", "type", "headers")
     bridge_blockers = ("oauth", "authProviderType", "targetAudience", "targetServiceAccount")
     oauth_client = ("oauth", "clientId", "clientSecret")
-    oauth_client_extra = ("enabled",)
+    # registrationUrl only serves a client without a clientId: with one it is never used
+    oauth_client_extra = ("enabled", "registrationUrl")
+    oauth_client_scopes = ("scopes", "list")  # asked for instead of the discovered scopes
+    # Gemini CLI listens on a fixed port: an app made for it is registered with this redirect
+    oauth_client_redirect = ("redirectUri", "uri")
+    oauth_client_default_redirect = "http://localhost:7777/oauth/callback"
 
     def remote_transport(self, node: ObjectNode) -> str:
         """``httpUrl`` is Streamable HTTP; ``url`` is SSE unless ``type`` says ``http``."""

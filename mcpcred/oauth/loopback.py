@@ -58,23 +58,58 @@ class Callback:
                 _respond(conn, status, title, text)
 
 
-class Listener:
-    """A one-shot HTTP listener on 127.0.0.1 for the redirect."""
+def fixed_redirect(uri: str) -> tuple[str, int, str] | None:
+    """(bind address, port, path) of a fixed redirect URI the listener can receive.
 
-    def __init__(self, port: int = 0) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    Only ``http://`` to ``localhost``, ``127.0.0.1`` or ``[::1]`` with an explicit port, a
+    path, and no query, fragment or userinfo: what a client's OAuth app may be registered
+    with (Gemini CLI's ``http://localhost:7777/oauth/callback``). ``localhost`` is served
+    on 127.0.0.1 (RFC 8252 §8.3: never a wildcard address). None for anything else.
+    """
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "http" or port is None or port == 0 or "@" in parts.netloc:
+        return None
+    if parts.query or parts.fragment or "#" in uri or not parts.path.startswith("/"):
+        return None
+    address = {"localhost": "127.0.0.1", "127.0.0.1": "127.0.0.1", "::1": "::1"}.get(host)
+    return (address, port, parts.path) if address else None
+
+
+class Listener:
+    """A one-shot HTTP listener on 127.0.0.1 (or ::1) for the redirect."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        path: str = CALLBACK_PATH,
+        address: str = "127.0.0.1",
+        *,
+        fixed: bool = False,  # the port and path are an OAuth app's registered redirect
+    ) -> None:
+        self.path = path
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         if port and os.name != "nt":
             # A fixed port (Atlassian) must be free again right after the last login,
             # whose closed callback connection sits in TIME_WAIT. (On Windows this
             # option would let another program take the port; there it is not needed.)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            self.sock.bind(("127.0.0.1", port))
+            self.sock.bind((address, port))
         except OSError as exc:
             self.sock.close()
             raise OAuthError(
-                f"cannot listen on 127.0.0.1:{port} for the login callback: {exc.strerror}",
-                hint="another program uses that port; close it or change redirect-port",
+                f"cannot listen on {address}:{port} for the login callback: {exc.strerror}",
+                hint="another program uses that port, which the OAuth app's redirect names; "
+                "close it (the client the app was made for listens there while it signs in) "
+                "and log in again"
+                if fixed
+                else "another program uses that port; close it or change redirect-port",
             ) from None
         self.sock.listen(4)
         self.port: int = self.sock.getsockname()[1]
@@ -105,7 +140,7 @@ class Listener:
                     # short: a browser's speculative preconnect sends nothing at all
                     conn.settimeout(min(2.0, max(left, 0.1)))
                     target = _request_target(conn)
-                    if target is None or urlsplit(target).path != CALLBACK_PATH:
+                    if target is None or urlsplit(target).path != self.path:
                         _respond(conn, 404, "Not found", "This is mcpcred's login listener.")
                         conn.close()
                         continue
@@ -143,13 +178,21 @@ def authorize(
     check_endpoint(provider.authorization_endpoint, f"{provider.name} authorization endpoint")
     verifier = generate_token(64)
     state = generate_token(32)
-    listener = Listener(provider.redirect_port)
+    fixed = fixed_redirect(provider.redirect_uri) if provider.redirect_uri else None
+    if provider.redirect_uri and fixed is None:
+        raise OAuthError(f"{provider.name}: a redirect URI mcpcred cannot listen on")
+    if fixed:
+        listener = Listener(fixed[1], fixed[2], fixed[0], fixed=True)
+    else:
+        listener = Listener(provider.redirect_port)
+    # the app's own redirect, exactly as it is registered; else the listener's
+    redirect = provider.redirect_uri if fixed and provider.redirect_uri else listener.redirect_uri
     try:
         url = prepare_grant_uri(
             provider.authorization_endpoint,
             provider.client_id,
             "code",
-            redirect_uri=listener.redirect_uri,
+            redirect_uri=redirect,
             scope=" ".join(provider.scopes) or None,
             state=state,
             code_challenge=create_s256_code_challenge(verifier),
@@ -162,9 +205,7 @@ def authorize(
     finally:
         listener.close()
     try:
-        response = _finish(
-            provider, transport, callback.params, state, verifier, listener.redirect_uri, extra
-        )
+        response = _finish(provider, transport, callback.params, state, verifier, redirect, extra)
     except BaseException:
         callback.answer(
             400,

@@ -160,6 +160,14 @@ class ClientInfo:
     # only; 0: none). RFC 8252 §7.3 says a server must accept any port on a loopback
     # redirect, but some match registered URIs exactly: the login listens there when it can.
     redirect_port: int = 0
+    # The scopes the app's client asked for instead of the server's (an app ``wrap`` found in
+    # a client's entry: Cursor's ``auth.scopes``, Gemini CLI's ``oauth.scopes``). Not kept
+    # with the issuer's client: they belong to that entry, and stay with its pending app.
+    scopes: tuple[str, ...] = ()
+    # The loopback redirect a pre-registered app is registered with for the client it came
+    # from (Gemini CLI's http://localhost:7777/oauth/callback, Claude Code's callbackPort):
+    # the login is redirected exactly there. Kept with the issuer's client: it is the app's.
+    redirect_uri: str | None = None
 
     def dumps(self) -> str:
         data: dict[str, object] = {
@@ -171,6 +179,8 @@ class ClientInfo:
         }
         if self.redirect_port:
             data["redirect_port"] = self.redirect_port
+        if self.redirect_uri:
+            data["redirect_uri"] = self.redirect_uri
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -191,6 +201,7 @@ class ClientInfo:
             secret if isinstance(secret, str) and secret else None,
             str(data.get("registration") or PRE_REGISTERED),
             port if type(port) is int and 0 < port < 65536 else 0,
+            redirect_uri=_fixed(data.get("redirect_uri")),
         )
 
 
@@ -204,11 +215,21 @@ def pending_item(url: str) -> str:
     return PENDING_PREFIX + canonical(url)
 
 
-def pending_value(client_id: str, secret_name: str) -> str:
-    """What ``wrap`` stores under ``pending_item``: the app's id and its secret's name."""
-    return json.dumps(
-        {"v": 1, "client_id": client_id, "client_secret_ref": secret_name}, separators=(",", ":")
-    )
+def pending_value(
+    client_id: str,
+    secret_name: str,
+    scopes: Sequence[str] = (),
+    redirect_uri: str | None = None,
+) -> str:
+    """What ``wrap`` stores under ``pending_item``: the app's id, its secret's name, the
+    scopes the client's entry asked for instead of the server's (none: the server's), and
+    the loopback redirect the app is registered with for that client (none: any port)."""
+    data: dict[str, object] = {"v": 1, "client_id": client_id, "client_secret_ref": secret_name}
+    if scopes:
+        data["scopes"] = list(scopes)
+    if redirect_uri:
+        data["redirect_uri"] = redirect_uri
+    return json.dumps(data, separators=(",", ":"))
 
 
 def pending_client(vault: Vault, urls: Sequence[str], issuer: str) -> ClientInfo | None:
@@ -242,7 +263,20 @@ def pending_client(vault: Vault, urls: Sequence[str], issuer: str) -> ClientInfo
                 "(and --client-secret-stdin)",
                 error="no_client_secret",
             )
-    return ClientInfo(issuer, client_id, secret, PRE_REGISTERED)
+    listed = data.get("scopes") if isinstance(data, dict) else None
+    scopes = [s for s in listed if isinstance(s, str) and s] if isinstance(listed, list) else []
+    redirect = data.get("redirect_uri") if isinstance(data, dict) else None
+    return ClientInfo(
+        issuer, client_id, secret, PRE_REGISTERED, scopes=tuple(scopes),
+        redirect_uri=_fixed(redirect),
+    )  # fmt: skip
+
+
+def _fixed(redirect: object) -> str | None:
+    """A stored redirect URI the loopback listener can receive; None for anything else."""
+    if isinstance(redirect, str) and loopback.fixed_redirect(redirect) is not None:
+        return redirect
+    return None
 
 
 # -- discovery ---------------------------------------------------------------------------
@@ -548,11 +582,21 @@ def _free_port(port: int = 0) -> int:
 
 
 def requested_scopes(
-    found: Discovered, previous: Sequence[str], extra: Sequence[str]
+    found: Discovered,
+    previous: Sequence[str],
+    extra: Sequence[str],
+    configured: Sequence[str] = (),
 ) -> tuple[str, ...]:
-    """The challenge's scopes (else the metadata's), the earlier login's, ``--scope``'s."""
+    """The challenge's scopes (else the metadata's), the earlier login's, ``--scope``'s.
+
+    ``configured``: the scopes a client's entry set for its OAuth app. They take the place
+    of the challenge's and the metadata's, as in that client (Cursor and Gemini CLI ask for
+    them instead of the discovered ones), so the login asks for what the user chose.
+    """
     base: Sequence[str] = found.challenge.scopes if found.challenge is not None else ()
-    if not base:
+    if configured:
+        base = configured
+    elif not base:
         listed = found.resource_metadata.get("scopes_supported")
         base = [s for s in listed if isinstance(s, str)] if isinstance(listed, list) else []
     wanted = list(dict.fromkeys([*previous, *base, *extra]))
@@ -612,7 +656,7 @@ def login_remote(
     client = client_for(request, found, http, vault)
     same_issuer = previous is not None and previous.issuer == issuer
     scopes = requested_scopes(
-        found, previous.scopes if same_issuer and previous else [], request.scopes
+        found, previous.scopes if same_issuer and previous else [], request.scopes, client.scopes
     )
     params: tuple[tuple[str, str], ...] = ()
     if "offline_access" in scopes:
@@ -631,6 +675,7 @@ def login_remote(
         auth_params=params,
         # The port registered with this client, while it is free; else any port (RFC 8252).
         redirect_port=_free_port(client.redirect_port) if client.redirect_port else 0,
+        redirect_uri=client.redirect_uri,
         iss_required=meta.get("authorization_response_iss_parameter_supported") is True,
     )
     extra = {"resource": found.resource}

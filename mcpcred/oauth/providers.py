@@ -53,6 +53,9 @@ class Provider:
     client_id: str | None = None
     resource: str | None = None  # RFC 8707 resource indicator
     redirect_port: int = 0  # 0: an ephemeral port (RFC 8252 loopback)
+    # A fixed loopback redirect URI the client is registered with (a pre-registered app made
+    # for another MCP client): sent exactly as written, listened on at its port and path.
+    redirect_uri: str | None = None
     # The metadata says authorization_response_iss_parameter_supported: a callback
     # without `iss` is then refused too (RFC 9207 §2.4), not only one with a wrong `iss`.
     iss_required: bool = False

@@ -324,4 +324,20 @@ def _apply_toml(text: str, changes: list[Change]) -> str:
     out = tomlkit.dumps(doc)
     if crlf:
         out = re.sub(r"(?<!\r)\n", "\r\n", out)
+    if any(change.op == "remove" for change in changes):
+        out = _same_ending(text, out)
     return _toml_texts(out, changes)
+
+
+def _same_ending(before: str, after: str) -> str:
+    """``after`` ending in no more line breaks than ``before`` did.
+
+    tomlkit keeps the blank line in front of a removed ``[a.b]`` section with the table
+    before it: removed at the end of the file, it is left as a blank last line, which
+    unwrap (writing the entry's own text back) would keep, one byte off the original.
+    """
+    kept = len(before) - len(before.rstrip("\r\n"))
+    body = after.rstrip("\r\n")
+    if len(after) - len(body) > kept:
+        return body + before[len(before) - kept :]
+    return after

@@ -31,7 +31,10 @@ bridge entries the same way. An entry that signs in with a pre-registered OAuth
 app whose client secret is in the file (Zed ``oauth``, Cursor ``auth``, Gemini
 CLI ``oauth``; GitHub's server has no dynamic registration) becomes a bridge
 entry sending mcpcred's login for the server: the secret moves like any other,
-and the record names the app, which wrap leaves for ``mcpcred login URL``.
+and the record names the app, which wrap leaves for ``mcpcred login URL``, with
+what that login must do as the client did (the block's scopes, the redirect the
+app is registered with). A block with a setting the login cannot honour stays,
+with the reason (``_APP_KEYS_NOT_TAKEN``).
 """
 
 from __future__ import annotations
@@ -462,13 +465,23 @@ class Planner:
         """Header secrets to the client's own helper hook: the entry stays remote."""
         plan.status = "wrap"
         helper_headers: list[str] = []
+        removed: dict[Pointer, list[Change]] = {}  # by the headers object they leave
         for node, found in _by_node(hits):
             header = header_ids[id(node)]
             names = [self._name(entry, item, hit, plan, f"header {header}") for item, hit in found]
             new_value = _replace(str(node.value), found, names)
             plan.scrub.append(Change("set", pointers[id(node)], new_value))
-            plan.changes.append(Change("remove", (*pointers[id(node)][:-1], header)))
+            holder = pointers[id(node)][:-1]
+            removed.setdefault(holder, []).append(Change("remove", (*holder, header)))
             helper_headers += ["--header", f"{header}: {new_value}"]
+        for holder, changes in removed.items():
+            # every header moved: the object goes too, not left as an empty `http_headers = {}`
+            # (unwrap writes the whole entry back as it was, so nothing is lost)
+            container = _node_at(entry.node, holder[len(entry.pointer) :])
+            if isinstance(container, ObjectNode) and len(container.members) == len(changes):
+                plan.changes.append(Change("remove", holder))
+            else:
+                plan.changes.extend(changes)
         helper = _command_line(
             [self.shim.executable, "headers", *self.shim.args(entry.name, entry.client)[1:-1],
              *helper_headers]
@@ -527,15 +540,22 @@ class Planner:
             login = bridge.login_name(entry.name)
             headers.append(("Authorization", "Bearer " + references.embedded(login, "oauth")))
             drop.add(app.block)
-            plan.record["oauth_client"] = {
+            kept: dict[str, object] = {
                 "url": url,
                 "client_id": app.client_id,
                 "secret": app.secret_name,
                 "login": login,
             }
+            if app.scopes:  # asked for instead of the server's, as the client did
+                kept["scopes"] = list(app.scopes)
+            if app.redirect_uri:  # where the app is registered to send the browser back
+                kept["redirect_uri"] = app.redirect_uri
+            plan.record["oauth_client"] = kept
             plan.notes.append(
                 f"{adapter.display_name} signed in with the OAuth app in '{app.block}'; its "
-                f"client secret is in the keychain and mcpcred's login '{login}' uses that app: "
+                f"client secret is in the keychain and mcpcred's login '{login}' uses that app"
+                + (f" with the scopes it set ({' '.join(app.scopes)})" if app.scopes else "")
+                + ": "
                 f"run `mcpcred login {shlex.quote(url)} --name {login}` before restarting "
                 f"{adapter.display_name}"
             )
@@ -711,6 +731,26 @@ class OAuthApp:
     secret_key: str
     secret: ScalarNode = field(repr=False)
     secret_name: str = ""  # the keychain name its secret moves to
+    # the scopes the client asked for instead of the server's (``mcpcred login`` does too)
+    scopes: tuple[str, ...] = ()
+    # the loopback redirect the app is registered with, for the client (None: any port)
+    redirect_uri: str | None = None
+
+
+# Settings of an app block that ``mcpcred login`` cannot honour as the client did, and why:
+# an entry holding one keeps its app (and its secret) with this reason.
+_APP_KEYS_NOT_TAKEN = {
+    "authorizationUrl": "fixed endpoints that skip discovery, where mcpcred login finds them "
+    "by the server's metadata and checks them (issuer, PKCE S256)",
+    "tokenUrl": "fixed endpoints that skip discovery, where mcpcred login finds them by the "
+    "server's metadata and checks them (issuer, PKCE S256)",
+    "authServerMetadataUrl": "a metadata URL that overrides discovery, where mcpcred login "
+    "follows the server's own metadata",
+    "audiences": "an 'audience' parameter, which mcpcred login does not send (it sends the "
+    "server's URL as RFC 8707 'resource')",
+    "tokenParamName": "the token in a URL parameter, where the bridge sends it in the "
+    "Authorization header",
+}
 
 
 def oauth_app(entry: ServerEntry, adapter: object) -> OAuthApp | str | None:
@@ -735,11 +775,78 @@ def oauth_app(entry: ServerEntry, adapter: object) -> OAuthApp | str | None:
     client_id = block.get(id_key)
     if not isinstance(client_id, ScalarNode) or not isinstance(client_id.value, str):
         return f"its '{block_key}' has a client secret but no client id"
+    scopes_key, form = getattr(adapter, "oauth_client_scopes", None) or ("", "")
+    redirect_key, redirect_form = getattr(adapter, "oauth_client_redirect", None) or ("", "")
     allowed = {id_key, secret_key, *getattr(adapter, "oauth_client_extra", ())}
+    allowed |= {k for k in (scopes_key, redirect_key) if k}
     other = [key.name for key, _ in block.members if key.name not in allowed]
     if other:
-        return f"its '{block_key}' also sets {', '.join(other)}, which mcpcred login does not take"
-    return OAuthApp(block_key, client_id.value, secret_key, secret)
+        why = dict.fromkeys(_APP_KEYS_NOT_TAKEN[k] for k in other if k in _APP_KEYS_NOT_TAKEN)
+        return (
+            f"its '{block_key}' also sets {', '.join(other)}, which mcpcred login does not take"
+            + (f" ({'; '.join(why)})" if why else "")
+        )
+    scopes: tuple[str, ...] = ()
+    node = block.get(scopes_key) if scopes_key else None
+    if node is not None:
+        found = _scopes(node, form)
+        if found is None:
+            return (
+                f"its '{block_key}' sets {scopes_key} that are not scope names "
+                "(strings without spaces)"
+            )
+        scopes = found
+    redirect: str | None = getattr(adapter, "oauth_client_default_redirect", None)
+    node = block.get(redirect_key) if redirect_key else None
+    if node is not None:
+        redirect = _redirect(node, redirect_form)
+        if redirect is None:
+            return (
+                f"its '{block_key}' sets {redirect_key} to a redirect mcpcred login cannot "
+                "receive (it listens on loopback: an http://localhost, 127.0.0.1 or [::1] URL "
+                "with a port)"
+            )
+    return OAuthApp(
+        block_key, client_id.value, secret_key, secret, scopes=scopes, redirect_uri=redirect
+    )
+
+
+def _redirect(node: Node, form: str) -> str | None:
+    """The loopback redirect URI a block's ``redirectUri`` (``form`` "uri") or
+    ``callbackPort`` ("port": Claude Code's ``http://localhost:PORT/callback``) names; None
+    when ``mcpcred login`` could not be redirected there."""
+    from mcpcred.oauth.loopback import fixed_redirect  # only for an entry with an app
+
+    value = node.value if isinstance(node, ScalarNode) else None
+    if form == "port" and type(value) is int and 0 < value < 65536:
+        value = f"http://localhost:{value}/callback"
+    if not isinstance(value, str) or fixed_redirect(value) is None:
+        return None
+    return value
+
+
+def _scopes(node: Node, form: str) -> tuple[str, ...] | None:
+    """Scope names from a list of strings or one space-separated string (``form``: "list" or
+    "string", as the client reads them); None if it is not that.
+
+    A scope is an RFC 6749 ``scope-token``: printable ASCII without space, ``"`` or ``\\``.
+    """
+    if form == "string" and isinstance(node, ScalarNode) and isinstance(node.value, str):
+        items: list[object] = list(node.value.split(" "))
+        items = [i for i in items if i != ""]
+    elif form == "list" and isinstance(node, ArrayNode):
+        items = [i.value if isinstance(i, ScalarNode) else None for i in node.items]
+    else:
+        return None
+    out: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item or not _SCOPE_TOKEN.fullmatch(item):
+            return None
+        out.append(item)
+    return tuple(dict.fromkeys(out))
+
+
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 
 _PAIR_STOP = frozenset(" \t\r\n,;=\"'")
@@ -822,6 +929,18 @@ def _where(node: Node, item: SecretValue, arg_ids: dict[int, int]) -> str:
     if item.role == "header":
         return f"header {item.name}"
     return item.role if item.name is None else f"{item.role} {item.name}"
+
+
+def _node_at(node: Node, path: Pointer) -> Node | None:
+    """The node at ``path`` below ``node`` (object keys only), or None."""
+    for key in path:
+        if not isinstance(node, ObjectNode) or not isinstance(key, str):
+            return None
+        found = node.get(key)
+        if found is None:
+            return None
+        node = found
+    return node
 
 
 def _is_container(entry: ServerEntry) -> bool:

@@ -15,6 +15,7 @@ second run picks up (same values are reused, not duplicated).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -109,6 +110,9 @@ class Outcome:
     backups: list[Path] = field(default_factory=list)
     stored: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
+    forgotten_apps: list[str] = field(default_factory=list)  # server URLs (unwrap)
+    # OAuth apps unwrap could not delete: (server URL, why); the files are written all the same
+    kept_apps: list[tuple[str, str]] = field(default_factory=list)
 
 
 # -- finding the files -----------------------------------------------------------------
@@ -527,8 +531,14 @@ def _store_oauth_apps(plans: list[FilePlan], store: SecretStore) -> None:
             if not isinstance(app, dict) or not plan.changed:
                 continue
             url, client_id, secret = app.get("url"), app.get("client_id"), app.get("secret")
+            scopes = app.get("scopes")
+            wanted = [s for s in scopes if isinstance(s, str)] if isinstance(scopes, list) else []
+            redirect = app.get("redirect_uri")
             if isinstance(url, str) and isinstance(client_id, str) and isinstance(secret, str):
-                store.set(mcp.pending_item(url), mcp.pending_value(client_id, secret))
+                value = mcp.pending_value(
+                    client_id, secret, wanted, redirect if isinstance(redirect, str) else None
+                )
+                store.set(mcp.pending_item(url), value)
 
 
 def _write_files(
@@ -736,11 +746,65 @@ def plan_unwrap(
     )
 
 
-def execute_unwrap(plans: list[FilePlan]) -> Outcome:
-    """Back up and write each changed file."""
+def execute_unwrap(plans: list[FilePlan], store: SecretStore | None = None) -> Outcome:
+    """Back up and write each changed file; then forget the OAuth apps no entry needs.
+
+    ``store`` (the platform's keychain when None) is only opened when an unwrapped entry
+    had left an OAuth app for ``mcpcred login``.
+    """
     outcome = Outcome()
     _write_files(plans, outcome, _forget_records)
+    outcome.forgotten_apps, outcome.kept_apps = _forget_oauth_apps(outcome.written, store)
     return outcome
+
+
+def _forget_oauth_apps(
+    written: list[FilePlan], store: SecretStore | None
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Delete the OAuth app kept for a server (``oauth-client-for:URL``) once no wrapped
+    entry signs in with it any more.
+
+    An entry unwrapped back to its own app block (``--restore-secrets``) signs in with
+    it itself again, so the app kept for ``mcpcred login`` is pointless, and a stale one
+    would be taken by a later login to that server before anything else. An entry of
+    another client or file still bridged to the same server keeps it. The app's secret is
+    an ordinary secret and stays (``mcpcred secret rm`` removes it); so does a login made
+    with the app, which holds its own copy of the client.
+    """
+    from mcpcred.oauth import mcp
+
+    dropped: dict[str, str] = {}
+    for plan in written:
+        for server in plan.servers:
+            app = server.record.get("oauth_client")
+            url = app.get("url") if isinstance(app, dict) else None
+            if server.changes and isinstance(url, str):
+                dropped[mcp.pending_item(url)] = url
+    if not dropped:
+        return [], []
+    records: object = _load_records()
+    for servers in records.values() if isinstance(records, dict) else ():
+        for record in servers.values() if isinstance(servers, dict) else ():
+            app = record.get("oauth_client") if isinstance(record, dict) else None
+            url = app.get("url") if isinstance(app, dict) else None
+            if isinstance(url, str):
+                dropped.pop(mcp.pending_item(url), None)  # still used by another entry
+    if not dropped:
+        return [], []
+    # The files are written by now: a keychain that cannot delete is said, not raised
+    # (the run must not read as failed), and the stale app is only ever a client id.
+    forgotten: list[str] = []
+    kept: list[tuple[str, str]] = []
+    for name, url in dropped.items():
+        try:
+            store = store if store is not None else SecretStore()
+            with contextlib.suppress(SecretNotFound):
+                store.delete(name)
+        except McpcredError as exc:
+            kept.append((url, exc.message))
+        else:
+            forgotten.append(url)
+    return forgotten, kept
 
 
 def _unwrap_entry(
@@ -787,6 +851,9 @@ def _unwrap_entry(
         _restore_command(entry, record, plan, pointers)
     elif record.get("headers_helper") and isinstance(helper, ScalarNode):
         _restore_headers(entry, helper_key, str(helper.value), record, plan, pointers)
+    app = record.get("oauth_client")
+    if isinstance(app, dict):  # unwrap forgets the app kept for login if it restores the entry
+        plan.record["oauth_client"] = app
     if restore_secrets and store is not None:
         _restore_values(entry, plan, index, store)
     elif plan.changes:

@@ -352,3 +352,30 @@ def test_fix_hint_names_wrap_for_stdio_and_remote_and_the_client_syntax_when_wra
         "Rotate it, then move it into the OS keychain: mcpcred wrap cursor --server remote"
     )
     assert fixes["signed"] is not None and "${env:" in fixes["signed"]
+
+
+def test_claude_code_oauth_blocks_nothing_to_move_one_to_wrap_one_to_give_to_claude(
+    project: Path,
+) -> None:
+    """Claude Code's documented ``oauth`` holds no secret (nothing reported); a
+    ``clientSecret`` put there is wrap's to move, unless the block has a setting only Claude
+    Code's own sign-in honours (``authServerMetadataUrl``): then the fix is Claude Code's
+    own store for the secret."""
+    servers = {
+        "plain": {"type": "http", "url": "https://a.example/mcp",
+                  "oauth": {"clientId": "1601.app", "callbackPort": 3118, "scopes": "read"}},
+        "moved": {"type": "http", "url": "https://b.example/mcp",
+                  "oauth": {"clientId": "Iv23app", "clientSecret": SECRET}},
+        "ported": {"type": "http", "url": "https://c.example/mcp",
+                   "oauth": {"clientId": "Iv23app", "clientSecret": SECRET,
+                             "authServerMetadataUrl": "https://auth.example/.well-known/x"}},
+    }  # fmt: skip
+    (project / ".mcp.json").write_text(json.dumps({"mcpServers": servers}, indent=2))
+    found = _scan(project)
+    fixes = {f.server: f.fix for f in found if f.rule.startswith("secret/")}
+    assert "plain" not in {f.server for f in found}
+    assert fixes["moved"] == (
+        "Rotate it, then move it into the OS keychain: mcpcred wrap claude-code --server moved"
+    )
+    assert fixes["ported"] is not None and "remove clientSecret from the file" in fixes["ported"]
+    assert "--client-secret" in fixes["ported"] and SECRET not in fixes["ported"]

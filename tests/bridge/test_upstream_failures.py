@@ -136,6 +136,9 @@ def test_reauth_failure_is_a_clear_error_to_that_request(bridge: Any) -> None:
         assert (
             answer["error"]["message"] == "the login 'demo' has expired: run `mcpcred login demo`"
         )
+        # one documented code for "mcpcred could not reach the server", as the shim and the
+        # guard answer (JSON-RPC's implementation-defined server error), not -32603
+        assert answer["error"]["code"] == -32000
         assert_no_secret(peer, "expired-token-xyz")
 
 
@@ -146,6 +149,7 @@ def test_401_without_reauth_names_the_server_not_the_secret(bridge: Any) -> None
         answer = peer.rpc("initialize", INIT_PARAMS)
         message = answer["error"]["message"]
         assert "HTTP 401" in message and f"127.0.0.1:{server.port}/mcp" in message
+        assert answer["error"]["code"] == -32000
         assert_no_secret(peer, "wrong-key-0123456789abc")
 
 
@@ -171,6 +175,7 @@ def test_5xx_storm_is_retried_a_bounded_number_of_times_then_an_error(bridge: An
         started = time.monotonic()
         answer = peer.rpc("initialize", INIT_PARAMS, timeout=15)
         assert "HTTP 503 3 times" in answer["error"]["message"]
+        assert answer["error"]["code"] == -32000
         assert state.count == 3  # one try + two retries, then the request is answered
         assert time.monotonic() - started < 5
         # the next request tries again (the era is still unknown), still bounded
@@ -185,6 +190,7 @@ def test_connection_refused_is_retried_then_an_error(bridge: Any) -> None:
     peer: Peer = bridge(url, {}, retries=1, backoff=0.01)
     answer = peer.rpc("initialize", INIT_PARAMS, timeout=15)
     assert "could not connect" in answer["error"]["message"]
+    assert answer["error"]["code"] == -32000
 
 
 def test_a_server_that_never_answers_times_out(bridge: Any) -> None:
@@ -193,6 +199,7 @@ def test_a_server_that_never_answers_times_out(bridge: Any) -> None:
         started = time.monotonic()
         answer = peer.rpc("initialize", INIT_PARAMS, timeout=15)
         assert "sent nothing for 1 s" in answer["error"]["message"]
+        assert answer["error"]["code"] == -32000
         assert time.monotonic() - started < 6
 
 
@@ -479,3 +486,21 @@ def test_a_failing_reauth_is_called_once_for_a_burst_and_every_request_gets_its_
         assert messages == {"the login 'demo' was revoked: run `mcpcred login demo`"}
         assert len(calls) == 1
         assert_no_secret(peer, "revoked-token-123456")
+
+
+def test_a_bug_in_the_bridge_is_an_internal_error_without_details(
+    bridge: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-32603 is kept for the bridge's own bugs (a failure to reach the server is -32000);
+    the exception's text, which could hold anything, reaches neither the client nor stderr."""
+    from mcpcred.bridge.detect import Detector
+
+    def broken(self: object, msg: object) -> object:
+        raise RuntimeError(f"boom {SECRET}")
+
+    monkeypatch.setattr(Detector, "establish", broken)
+    with raw_server("503") as (url, _):
+        peer: Peer = bridge(url, {"X-Api-Key": SECRET})
+        answer = peer.rpc("initialize", INIT_PARAMS, timeout=15)
+    assert answer["error"] == {"code": -32603, "message": "internal bridge error (RuntimeError)"}
+    assert_no_secret(peer)

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -458,5 +459,125 @@ def test_a_zed_oauth_app_moved_by_wrap_is_the_client_login_uses(
     assert called.text == ["echo: hi"]
 
     restored = run("unwrap", "zed", "--restore-secrets", "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert settings.read_bytes() == original
+
+
+def test_a_cursor_oauth_app_with_scopes_through_wrap_login_the_bridge_and_unwrap(
+    keychain: dict[str, str], oidc_server: OidcServer, start_rs: object, home: Path
+) -> None:
+    """Cursor's ``auth`` block with a pre-registered app and its own ``scopes`` (Cursor asks
+    for them instead of the server's): wrap moves the secret and keeps the app with its
+    scopes; ``login URL`` uses the app and asks for exactly those (the server's challenge
+    names only ``mcp:tools``); the bridge reaches the server with a token carrying them;
+    unwrap gives the file back byte for byte and drops the app kept for login."""
+    import jwt
+
+    rs = start_rs(oidc_server.issuer)  # type: ignore[operator]
+    config = home / ".cursor" / "mcp.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        "{\n"
+        '  "mcpServers": {\n'
+        f'    "github": {{ "url": "{rs.url}",\n'
+        '      "auth": { "CLIENT_ID": "mcpcred-confidential", '
+        '"CLIENT_SECRET": "test-client-secret", "scopes": ["mcp:tools", "mcp:admin"] } }\n'
+        "  }\n}\n"
+    )
+    config.chmod(0o600)
+    original = config.read_bytes()
+    pending = f"oauth-client-for:{rs.url}"
+
+    wrapped = run("wrap", "cursor", "--yes")
+    assert wrapped.returncode == 0, wrapped.stderr
+    assert "with the scopes it set (mcp:tools mcp:admin)" in wrapped.stderr
+    assert f"mcpcred login {rs.url} --name github-mcp" in wrapped.stderr
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert "test-client-secret" not in path.read_text(errors="replace"), path
+    entry = read_entry(config, "github")
+    assert set(entry) == {"command", "args"}, entry  # Cursor's stdio shape, no auth block
+    assert "Authorization: Bearer {{mcpcred:oauth/github-mcp}}" in entry["args"]
+    app = json.loads(real_keychain.lookup(keychain, "mcpcred", pending) or "{}")
+    assert app["client_id"] == "mcpcred-confidential"
+    assert app["scopes"] == ["mcp:tools", "mcp:admin"]
+
+    before = oidc_server.stats()
+    result = run("login", rs.url, "--name", "github-mcp")
+    assert result.returncode == 0, result.stderr
+    after = oidc_server.stats()
+    assert after["registration"] == before["registration"]  # the app, not a registration
+    assert after["authorization_code"] == before["authorization_code"] + 1  # no step-up
+    record = stored(keychain, "oauth:github-mcp/default")
+    assert record is not None and record["client_id"] == "mcpcred-confidential"
+    assert {"mcp:tools", "mcp:admin"} <= set(record["scopes"])
+    access = stored(keychain, "oauth:github-mcp/default:access") or {}
+    claims = jwt.decode(str(access["access_token"]), options={"verify_signature": False})
+    assert {"mcp:tools", "mcp:admin"} <= set(str(claims["scope"]).split())
+    assert claims["aud"] == rs.url and claims["client_id"] == "mcpcred-confidential"
+    no_token_leaks(result, keychain, "github-mcp")
+
+    # the bridge entry, started as Cursor starts it: admin_op needs mcp:admin (else a 403
+    # insufficient_scope), which only the block's own scopes asked for
+    for tool, arguments, text in (
+        ("echo", {"text": "hi"}, "echo: hi"),
+        ("admin_op", {}, "admin ok"),
+    ):
+        called = sdk_call_tool(config, "github", tool, arguments, env=_env())
+        assert called.ok, (tool, called.error, called.stderr[-2000:])
+        assert called.text == [text]
+
+    restored = run("unwrap", "cursor", "--restore-secrets", "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert config.read_bytes() == original
+    assert real_keychain.lookup(keychain, "mcpcred", pending) is None
+    assert stored(keychain, "oauth:github-mcp/default") is not None  # the login stays
+
+
+def test_a_gemini_oauth_app_is_logged_in_with_the_redirect_it_is_registered_with(
+    keychain: dict[str, str], oidc_server: OidcServer, start_rs: object, home: Path
+) -> None:
+    """An app made for Gemini CLI is registered with Gemini's redirect (here ``redirectUri``
+    ``http://localhost:PORT/oauth/callback``) and with nothing else: the login must be
+    redirected exactly there, or the authorization server refuses it."""
+    from tests.support.remote_servers import free_port
+
+    rs = start_rs(oidc_server.issuer)  # type: ignore[operator]
+    redirect = f"http://localhost:{free_port()}/oauth/callback"
+    settings = home / ".gemini" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    settings.write_text(
+        "{\n  // Gemini CLI\n"
+        '  "mcpServers": {\n'
+        f'    "app": {{ "httpUrl": "{rs.url}", "timeout": 30000,\n'
+        '      "oauth": { "enabled": true, "clientId": "gemini-app", '
+        f'"clientSecret": "gemini-app-secret", "redirectUri": "{redirect}" }} }}\n'
+        "  }\n}\n"
+    )
+    settings.chmod(0o600)
+    original = settings.read_bytes()
+    wrapped = run("wrap", "gemini-cli", "--yes")
+    assert wrapped.returncode == 0, wrapped.stderr
+    assert "gemini-app-secret" not in settings.read_text()
+    app = json.loads(
+        real_keychain.lookup(keychain, "mcpcred", f"oauth-client-for:{rs.url}") or "{}"
+    )
+    assert app["client_id"] == "gemini-app" and app["redirect_uri"] == redirect
+
+    log = home / "browser.log"
+    assert f"mcpcred login {rs.url} --name app" in wrapped.stderr
+    result = run("login", rs.url, "--name", "app", env=_env(FAKEBROWSER_LOG=str(log)))
+    assert result.returncode == 0, result.stderr
+    (opened,) = log.read_text().splitlines()
+    assert parse_qs(urlsplit(opened).query)["redirect_uri"] == [redirect]
+    record = stored(keychain, "oauth:app/default")
+    assert record is not None and record["client_id"] == "gemini-app"
+    assert "gemini-app-secret" not in result.stdout + result.stderr
+
+    called = sdk_call_tool(settings, "app", "echo", {"text": "hi"}, env=_env())
+    assert called.ok, (called.error, called.stderr[-2000:])
+    assert called.text == ["echo: hi"]
+
+    restored = run("unwrap", "gemini-cli", "--restore-secrets", "--yes")
     assert restored.returncode == 0, restored.stderr
     assert settings.read_bytes() == original

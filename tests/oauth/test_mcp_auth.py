@@ -359,6 +359,40 @@ def test_scopes_are_the_union_of_earlier_challenged_and_asked() -> None:
     assert mcp.requested_scopes(without, [], []) == ("x",)  # the metadata's, without a challenge
 
 
+def test_an_apps_own_scopes_take_the_place_of_the_discovered_ones() -> None:
+    """Cursor and Gemini CLI ask for an app block's scopes instead of the server's; so does
+    the login that uses the app (an earlier grant and ``--scope`` still add theirs)."""
+    found = mcp.Discovered(
+        MCP_URL, MCP_URL, challenge.Challenge(scopes=("b",)), {"scopes_supported": ["x"]}, ISSUER,
+        {**META, "scopes_supported": ["a", "b", "repo", "offline_access"]},
+    )  # fmt: skip
+    # offline_access, which the server offers, still comes last: a refresh token is what
+    # lets a server start without a browser
+    assert mcp.requested_scopes(found, [], [], ["repo", "read:org"]) == (
+        "repo", "read:org", "offline_access",
+    )  # fmt: skip
+    assert mcp.requested_scopes(found, ["a"], ["c"], ["repo"]) == (
+        "a", "repo", "c", "offline_access",
+    )  # fmt: skip
+    plain = mcp.Discovered(MCP_URL, MCP_URL, challenge.Challenge(scopes=("b",)), {}, ISSUER, META)
+    assert mcp.requested_scopes(plain, [], [], ["repo"]) == ("repo",)
+
+
+def test_the_scopes_kept_with_an_app_reach_the_client_but_not_the_issuers_record() -> None:
+    vault = MemoryVault()
+    vault.write("app-secret", "s3cr3t-value")
+    value = mcp.pending_value("Iv23app", "app-secret", ["repo", "read:org"])
+    vault.write(mcp.pending_item(MCP_URL), value)
+    http, _ = server({})
+    info = mcp.client_for(request(), discovered(), http, vault)
+    assert info.scopes == ("repo", "read:org")
+    assert "repo" not in info.dumps()  # they belong to the entry's app, not to the issuer
+    assert "scopes" not in mcp.pending_value("Iv23app", "app-secret")  # none: the server's
+    # a torn list keeps the strings only
+    vault.write(mcp.pending_item(MCP_URL), value.replace('"read:org"', "7"))
+    assert mcp.client_for(request(), discovered(), http, vault).scopes == ("repo",)
+
+
 # -- mcp-remote --------------------------------------------------------------------------
 
 
@@ -522,3 +556,48 @@ def test_a_server_login_never_takes_a_built_in_providers_name() -> None:
     assert mcp.default_name("https://mcp.github.com/mcp") == "github-mcp"
     with pytest.raises(UsageError, match="built-in provider"):
         mcp.check_name(MemoryVault(), "github", MCP_URL)
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("http://localhost:7777/oauth/callback", ("127.0.0.1", 7777, "/oauth/callback")),
+        ("http://127.0.0.1:8123/cb", ("127.0.0.1", 8123, "/cb")),
+        ("http://[::1]:9000/callback", ("::1", 9000, "/callback")),
+        ("http://LOCALHOST:7777/callback", ("127.0.0.1", 7777, "/callback")),
+        ("http://localhost/oauth/callback", None),  # port 80: not a loopback listener's
+        ("https://localhost:7777/callback", None),
+        ("http://example.com:7777/callback", None),
+        ("http://0.0.0.0:7777/callback", None),
+        ("http://localhost:7777/callback?x=1", None),
+        ("http://localhost:7777/callback#f", None),
+        ("http://u@localhost:7777/callback", None),
+        ("http://localhost:0/callback", None),
+        ("http://localhost:99999/callback", None),
+        ("cursor://anysphere.cursor-mcp/oauth/callback", None),
+        ("http://localhost:7777", None),
+    ],
+)
+def test_a_fixed_redirect_is_only_one_the_loopback_listener_can_receive(
+    uri: str, expected: tuple[str, int, str] | None
+) -> None:
+    from mcpcred.oauth.loopback import fixed_redirect
+
+    assert fixed_redirect(uri) == expected
+
+
+def test_the_redirect_an_app_is_registered_with_is_kept_with_it_and_its_issuer() -> None:
+    vault = MemoryVault()
+    vault.write("app-secret", "s3cr3t-value")
+    redirect = "http://localhost:7777/oauth/callback"
+    vault.write(mcp.pending_item(MCP_URL), mcp.pending_value("Iv23app", "app-secret", (), redirect))
+    http, _ = server({})
+    info = mcp.client_for(request(), discovered(), http, vault)
+    assert info.redirect_uri == redirect
+    # kept with the issuer's client after the login: a later login uses the same redirect
+    again = mcp.ClientInfo.loads(info.dumps(), ISSUER)
+    assert again is not None and again.redirect_uri == redirect
+    # one the listener could not receive is dropped, not sent
+    torn = json.dumps({"issuer": ISSUER, "client_id": "id", "redirect_uri": "https://x/cb"})
+    loaded = mcp.ClientInfo.loads(torn, ISSUER)
+    assert loaded is not None and loaded.redirect_uri is None

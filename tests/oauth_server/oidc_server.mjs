@@ -80,6 +80,16 @@ const configuration = {
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     redirect_uris: ['http://127.0.0.1/callback'],
+  }, {
+    // An OAuth app made for Gemini CLI: registered with its redirect only (localhost, path
+    // /oauth/callback; any port, as for every native client here), not with mcpcred's.
+    client_id: 'gemini-app',
+    client_secret: 'gemini-app-secret',
+    application_type: 'native',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: ['http://localhost/oauth/callback'],
   }],
   // The MCP resource servers' scopes are listed too: a DCR request carries `scope`, and
   // oidc-provider refuses scopes it does not know (invalid_client_metadata).

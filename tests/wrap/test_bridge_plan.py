@@ -250,6 +250,10 @@ APP_SHAPES = [
     ("gemini-cli", "mcpServers",
      {"httpUrl": "https://api.example.com/mcp/",
       "oauth": {"enabled": True, "clientId": "Iv23app", "clientSecret": "SECRET"}}, "oauth"),
+    # Claude Code's documented block has no secret; one a user put there moves all the same
+    ("claude-code", "mcpServers",
+     {"type": "http", "url": "https://api.example.com/mcp/",
+      "oauth": {"clientId": "Iv23app", "clientSecret": "SECRET"}}, "oauth"),
 ]  # fmt: skip
 
 
@@ -291,11 +295,17 @@ def test_an_oauth_app_secret_moves_and_the_app_is_left_for_login(
     args = new["args"]
     assert args[args.index("--url") + 1] == "https://api.example.com/mcp/"
     assert "Authorization: Bearer {{mcpcred:oauth/gh}}" in args
+    # Gemini CLI is redirected to its fixed http://localhost:7777/oauth/callback, which an
+    # app made for it is registered with: so will the login be
+    redirect = (
+        {"redirect_uri": "http://localhost:7777/oauth/callback"} if client == "gemini-cli" else {}
+    )
     assert server.record["oauth_client"] == {
         "url": "https://api.example.com/mcp/",
         "client_id": "Iv23app",
         "secret": move.name,
         "login": "gh",
+        **redirect,
     }
     # what unwrap writes back: the block, its secret a reference to the moved value
     original = server.record["original"]
@@ -311,12 +321,47 @@ def test_an_oauth_app_secret_moves_and_the_app_is_left_for_login(
     [
         ("cursor", "mcpServers",
          {"url": "https://a.example/mcp",
-          "auth": {"CLIENT_ID": "app", "CLIENT_SECRET": "SECRET", "scopes": ["repo"]}},
-         "also sets scopes"),
+          "auth": {"CLIENT_ID": "app", "CLIENT_SECRET": "SECRET", "scopes": ["repo", 3]}},
+         "sets scopes that are not scope names"),
+        ("cursor", "mcpServers",
+         {"url": "https://a.example/mcp",
+          "auth": {"CLIENT_ID": "app", "CLIENT_SECRET": "SECRET", "scopes": "repo"}},
+         "sets scopes that are not scope names"),
         ("gemini-cli", "mcpServers",
          {"httpUrl": "https://a.example/mcp",
           "oauth": {"clientId": "app", "clientSecret": "SECRET", "tokenUrl": "https://t/"}},
-         "also sets tokenUrl"),
+         "also sets tokenUrl, which mcpcred login does not take (fixed endpoints"),
+        ("gemini-cli", "mcpServers",
+         {"httpUrl": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET", "scopes": ["a b"]}},
+         "not scope names"),
+        ("gemini-cli", "mcpServers",
+         {"httpUrl": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET", "audiences": ["api://x"]}},
+         "an 'audience' parameter"),
+        ("gemini-cli", "mcpServers",
+         {"httpUrl": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET",
+                    "redirectUri": "https://app.example/oauth/callback"}},
+         "sets redirectUri to a redirect mcpcred login cannot receive"),
+        ("gemini-cli", "mcpServers",
+         {"httpUrl": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET",
+                    "redirectUri": "http://localhost/oauth/callback"}},  # port 80: no
+         "sets redirectUri to a redirect"),
+        ("gemini-cli", "mcpServers",
+         {"url": "https://a.example/sse",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET", "tokenParamName": "t"}},
+         "Authorization header"),
+        ("claude-code", "mcpServers",
+         {"type": "http", "url": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET", "callbackPort": "8080"}},
+         "sets callbackPort to a redirect mcpcred login cannot receive"),
+        ("claude-code", "mcpServers",
+         {"type": "http", "url": "https://a.example/mcp",
+          "oauth": {"clientId": "app", "clientSecret": "SECRET",
+                    "authServerMetadataUrl": "https://auth.example/.well-known/x"}},
+         "overrides discovery"),
         ("zed", "context_servers",
          {"url": "https://a.example/mcp", "oauth": {"client_secret": "SECRET"}},
          "no client id"),
@@ -351,3 +396,150 @@ def test_a_client_secret_from_a_variable_is_not_moved(tmp_path: Path) -> None:
     (server,) = plan.servers
     assert not server.moves and server.status in ("remote", "unwrappable")
     assert new is not None and new["auth"]["CLIENT_SECRET"] == "${env:GH_SECRET}"
+
+
+@pytest.mark.parametrize(
+    ("client", "entry", "block"),
+    [
+        ("cursor",
+         {"url": "https://api.example.com/mcp/",
+          "auth": {"CLIENT_ID": "Iv23app", "CLIENT_SECRET": "SECRET",
+                   "scopes": ["repo", "read:org", "repo"]}}, "auth"),
+        ("gemini-cli",
+         {"httpUrl": "https://api.example.com/mcp/",
+          "oauth": {"enabled": True, "clientId": "Iv23app", "clientSecret": "SECRET",
+                    "scopes": ["repo", "read:org"],
+                    "registrationUrl": "https://a.example/reg"}}, "oauth"),
+        ("claude-code",
+         {"type": "http", "url": "https://api.example.com/mcp/",
+          "oauth": {"clientId": "Iv23app", "clientSecret": "SECRET",
+                    "scopes": "repo  read:org"}}, "oauth"),
+    ],
+)  # fmt: skip
+def test_an_oauth_apps_scopes_go_with_it_to_login(
+    tmp_path: Path, client: str, entry: dict[str, Any], block: str
+) -> None:
+    """Cursor and Gemini CLI ask for the scopes the block sets instead of the server's, and
+    so will ``mcpcred login``: they are kept with the app (a list, or Claude Code's string)."""
+    secret = _secret(9)
+    plan, new = _app_plan(tmp_path, client, "mcpServers", entry, secret)
+    (server,) = plan.servers
+    assert server.status == "wrap", server.notes
+    assert secret not in plan.new_text
+    assert new is not None and block not in new
+    app = server.record["oauth_client"]
+    assert isinstance(app, dict) and app["scopes"] == ["repo", "read:org"]
+    assert any("with the scopes it set (repo read:org)" in n for n in server.notes)
+    original = server.record["original"]
+    assert isinstance(original, dict) and isinstance(original["value"], dict)
+    assert original["value"][block]["scopes"] == entry[block]["scopes"]  # unwrap gives it back
+
+
+def test_claude_codes_own_oauth_block_has_nothing_to_move(tmp_path: Path) -> None:
+    """Claude Code's documented ``oauth`` ({clientId, callbackPort, scopes}) holds no secret:
+    the entry stays as it is, remote, and Claude Code signs in itself."""
+    entry = {
+        "type": "http",
+        "url": "https://api.example.com/mcp/",
+        "oauth": {"clientId": "Iv23app", "callbackPort": 8080, "scopes": "repo"},
+    }
+    plan, new = _app_plan(tmp_path, "claude-code", "mcpServers", entry, "unused")
+    (server,) = plan.servers
+    assert server.status == "remote" and not server.moves and not plan.changed
+    assert new == entry
+
+
+@pytest.mark.parametrize(
+    ("client", "entry", "redirect"),
+    [
+        ("gemini-cli",
+         {"httpUrl": "https://api.example.com/mcp/",
+          "oauth": {"clientId": "Iv23app", "clientSecret": "SECRET",
+                    "redirectUri": "http://127.0.0.1:8123/cb/gemini"}},
+         "http://127.0.0.1:8123/cb/gemini"),
+        ("claude-code",
+         {"type": "http", "url": "https://api.example.com/mcp/",
+          "oauth": {"clientId": "Iv23app", "clientSecret": "SECRET", "callbackPort": 3118}},
+         "http://localhost:3118/callback"),
+        # no callbackPort: Claude Code listens on any port, and so may the login
+        ("claude-code",
+         {"type": "http", "url": "https://api.example.com/mcp/",
+          "oauth": {"clientId": "Iv23app", "clientSecret": "SECRET"}}, None),
+    ],
+)  # fmt: skip
+def test_the_redirect_an_app_is_registered_with_goes_with_it_to_login(
+    tmp_path: Path, client: str, entry: dict[str, Any], redirect: str | None
+) -> None:
+    secret = _secret(10)
+    plan, new = _app_plan(tmp_path, client, "mcpServers", entry, secret)
+    (server,) = plan.servers
+    assert server.status == "wrap", server.notes
+    app = server.record["oauth_client"]
+    assert isinstance(app, dict) and app.get("redirect_uri") == redirect
+    assert secret not in plan.new_text
+    assert new is not None and "oauth" not in new  # the block (and its redirect) went
+
+
+def test_unwrap_that_cannot_delete_a_kept_app_says_so_and_does_not_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files are written before the app kept for login is deleted: a keychain that
+    refuses then is a warning with the server's URL, not a failed run (and no secret)."""
+    from types import SimpleNamespace
+
+    from mcpcred.errors import SecretStoreError
+    from mcpcred.wrap.plan import Change, ServerPlan
+
+    monkeypatch.setenv("MCPCRED_DATA_DIR", str(tmp_path / "data"))
+
+    class Refusing:
+        def __init__(self) -> None:
+            self.deleted: list[str] = []
+
+        def delete(self, name: str) -> None:
+            self.deleted.append(name)
+            if "locked" in name:
+                raise SecretStoreError("the keychain is locked")
+
+    server = ServerPlan("gh", "unwrap", changes=[Change("set", ("x",), {})])
+    server.record["oauth_client"] = {"url": "https://locked.example/mcp"}
+    other = ServerPlan("ok", "unwrap", changes=[Change("set", ("y",), {})])
+    other.record["oauth_client"] = {"url": "https://ok.example/mcp"}
+    written = [SimpleNamespace(servers=[server, other])]
+    store = Refusing()
+    forgotten, kept = service._forget_oauth_apps(written, store)  # type: ignore[arg-type]
+    assert forgotten == ["https://ok.example/mcp"]
+    assert kept == [("https://locked.example/mcp", "the keychain is locked")]
+    assert store.deleted == [
+        "oauth-client-for:https://locked.example/mcp",
+        "oauth-client-for:https://ok.example/mcp",
+    ]
+
+
+def test_a_codex_headers_section_that_all_moved_goes_without_a_blank_line_left(
+    tmp_path: Path,
+) -> None:
+    """The header goes to ``http_headers_helper``; its ``[…http_headers]`` section goes too,
+    and at the end of the file it leaves no blank last line behind (unwrap writes the entry
+    back as it was: a stray line break would make the file one byte off)."""
+    secret = _secret(11)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "# codex\n[mcp_servers.linear]\n"
+        'url = "https://mcp.example.com/mcp"\n\n'
+        "[mcp_servers.linear.http_headers]\n"
+        f'Authorization = "Bearer {secret}"\n'
+    )
+    store = SecretStore(MemoryKeyring())
+    (plan,) = service.plan_wrap(
+        BY_ID["codex"],
+        Host.current(),
+        config=str(path),
+        servers=[],
+        settings=ShimSettings(SHIM, None, None, linux=True),
+        namer=service.SecretNamer(store, SecretIndex(tmp_path / "i.json")),
+    )
+    assert secret not in plan.new_text and "http_headers]" not in plan.new_text
+    assert "http_headers =" not in plan.new_text  # no empty inline table either
+    assert plan.new_text.endswith('"\n') and not plan.new_text.endswith("\n\n")
+    assert "http_headers_helper = " in plan.new_text

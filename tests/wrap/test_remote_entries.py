@@ -84,11 +84,19 @@ CASES = [
     },
     "docs": { "url": "https://docs.example.com/mcp", "headers": { "Authorization": "Bearer ${env:DOCS_TOKEN}" } },
     "gh": { "url": "https://gh.example.com/mcp/", "auth": { "CLIENT_ID": "Iv23cursor", "CLIENT_SECRET": "{{PATHKEY}}" } },
-    "scoped": { "url": "https://s.example.com/mcp", "auth": { "CLIENT_ID": "app", "CLIENT_SECRET": "{{PASSWORD}}", "scopes": ["repo"] } }
+    "scoped": { "url": "https://s.example.com/mcp", "auth": { "CLIENT_ID": "app", "CLIENT_SECRET": "{{PASSWORD}}", "scopes": ["repo", "read:org"] } },
+    "tuned": { "url": "https://t.example.com/mcp", "auth": { "CLIENT_ID": "app", "CLIENT_SECRET": "{{QKEY}}", "prompt": "none" } }
   }
 }
 """,
-        {"linear": "bridge", "exa": "bridge", "docs": "remote", "gh": "bridge", "scoped": "left"},
+        {
+            "linear": "bridge",
+            "exa": "bridge",
+            "docs": "remote",
+            "gh": "bridge",
+            "scoped": "bridge",
+            "tuned": "left",
+        },
         transport={"exa": "sse"},
     ),
     Case(
@@ -190,11 +198,17 @@ http_headers = { "Authorization" = "Bearer {{LINEAR}}" }
 url = "https://api.example.com/mcp/"
 bearer_token_env_var = "GH_TOKEN"
 
+[mcp_servers.hf]
+url = "https://hf.example.com/mcp"
+
+[mcp_servers.hf.http_headers]   # its only header moves: the section goes, unwrap brings it back
+Authorization = "Bearer {{HF}}"
+
 [mcp_servers.mixed]
 url = "https://mixed.example.com/mcp?token={{APIKEY}}"
 env_http_headers = { "X-Org" = "ORG_ID" }
 """,
-        {"exa": "bridge", "linear": "helper", "gh": "remote", "mixed": "left"},
+        {"exa": "bridge", "linear": "helper", "gh": "remote", "hf": "helper", "mixed": "left"},
         container=("mcp_servers",),
         transport={"exa": "http"},
     ),
@@ -209,13 +223,15 @@ env_http_headers = { "X-Org" = "ORG_ID" }
       "url": "https://mcp.linear.example.com/mcp",
       "headers": { "Authorization": "Bearer {{LINEAR}}" }
     },
-    "events": { "type": "sse", "url": "https://events.example.com/sse?key={{QKEY}}", "headers": { "X-Team": "core" } }
+    "events": { "type": "sse", "url": "https://events.example.com/sse?key={{QKEY}}", "headers": { "X-Team": "core" } },
+    "slack": { "type": "http", "url": "https://mcp.slack.example.com/mcp", "oauth": { "clientId": "1601.app", "callbackPort": 3118 } },
+    "gh": { "type": "http", "url": "https://gh.example.com/mcp/", "oauth": { "clientId": "Iv23claude", "clientSecret": "{{PATHKEY}}", "scopes": "repo" } }
   },
   "tipsHistory": {}
 }
 """,
-        {"linear": "helper", "events": "bridge"},
-        transport={"events": "sse"},
+        {"linear": "helper", "events": "bridge", "slack": "remote", "gh": "bridge"},
+        transport={"events": "sse", "gh": "http"},
     ),
     Case(
         "claude-desktop",
@@ -402,6 +418,8 @@ def test_remote_credentials_move_to_the_keychain_and_come_back_byte_for_byte(
             helper = "headersHelper" if case.client == "claude-code" else "http_headers_helper"
             assert entry[helper].startswith(f"{MCPCRED} headers --server {server} "), entry
             assert "url" in entry
+            # its headers all moved: no empty `http_headers = {}` / `"headers": {}` is left
+            assert entry.get("headers", entry.get("http_headers")) != {}, entry
         elif verdict == "left":
             assert f"{server}: NOT WRAPPED" in done.stderr, done.stderr
             assert "left in the file" in done.stderr
@@ -429,7 +447,10 @@ def test_remote_credentials_move_to_the_keychain_and_come_back_byte_for_byte(
                 "Iv23liExampleApp", "APIKEY"),
         "cursor": ("gh", "gh", "https://gh.example.com/mcp/", "Iv23cursor", "PATHKEY"),
         "gemini-cli": ("gh", "gh", "https://gh.example.com/mcp/", "Iv23gemini", "PATHKEY"),
+        "claude-code": ("gh", "gh", "https://gh.example.com/mcp/", "Iv23claude", "PATHKEY"),
     }  # fmt: skip
+    scoped = {"cursor": ["repo", "read:org"], "claude-code": ["repo"]}
+    pendings: list[str] = []
     if case.client in apps:
         server, login, url, client_id, marker = apps[case.client]
         bridged = bridge_args(servers[server], server, case.client)
@@ -442,6 +463,17 @@ def test_remote_credentials_move_to_the_keychain_and_come_back_byte_for_byte(
         assert app["client_id"] == client_id
         secret = real_keychain.lookup(keychain, "mcpcred", app["client_secret_ref"])
         assert secret == planted[marker]
+        pendings.append(f"oauth-client-for:{url}")
+        assert app.get("scopes") == (
+            scoped["claude-code"] if case.client == "claude-code" else None
+        )
+    if case.client == "cursor":  # the scopes the entry asked for go with its app to the login
+        pending = real_keychain.lookup(
+            keychain, "mcpcred", "oauth-client-for:https://s.example.com/mcp"
+        )
+        assert pending is not None and json.loads(pending)["scopes"] == scoped["cursor"]
+        assert "with the scopes it set (repo read:org)" in done.stderr
+        pendings.append("oauth-client-for:https://s.example.com/mcp")
 
     # a second wrap changes nothing, and says why per server (never a false "already wrapped")
     again = mcpcred("wrap", case.client, "--yes")
@@ -461,11 +493,20 @@ def test_remote_credentials_move_to_the_keychain_and_come_back_byte_for_byte(
         if verdict in ("bridge", "helper") and refs(json.dumps(servers[server])):
             assert f"{server}: STAYS WRAPPED" in kept.stderr, kept.stderr
 
+    for name in pendings:  # kept: the entries still sign in through mcpcred's login
+        assert real_keychain.lookup(keychain, "mcpcred", name) is not None, name
+
     restored = mcpcred("unwrap", case.client, "--restore-secrets", "--yes")
     assert restored.returncode == 0, restored.stderr
     assert path.read_bytes() == original
     for value in planted.values():
         assert value not in restored.stderr
+    # the entries sign in with their apps themselves again: the apps kept for login go
+    for name in pendings:
+        assert real_keychain.lookup(keychain, "mcpcred", name) is None, name
+        assert f"removed the OAuth app kept for mcpcred login to {name.split(':', 1)[1]}" in (
+            restored.stderr
+        )
 
 
 def test_a_server_bridged_twice_reuses_its_secret_and_unwrap_forgets_nothing(
@@ -487,3 +528,39 @@ def test_a_server_bridged_twice_reuses_its_secret_and_unwrap_forgets_nothing(
     assert mcpcred("unwrap", "vscode", "--restore-secrets", "--yes").returncode == 0
     assert path.read_bytes() == original
     assert planted
+
+
+def test_an_oauth_app_another_client_still_signs_in_with_stays_until_its_unwrap(
+    keychain: dict[str, str], home: Path, data: Path
+) -> None:
+    """Cursor and Zed both bridged to one server with its app: unwrapping one client keeps
+    the app kept for login (the other entry still needs it); unwrapping the other drops it."""
+    url = "https://gh.example.com/mcp/"
+    secret = _tokens(random.Random(5))["PATHKEY"]
+    cursor = home / ".cursor" / "mcp.json"
+    cursor.parent.mkdir(parents=True)
+    app = {"url": url, "auth": {"CLIENT_ID": "Iv23app", "CLIENT_SECRET": secret}}
+    cursor.write_text(json.dumps({"mcpServers": {"gh": app}}, indent=2) + "\n")
+    zed = home / ".config" / "zed" / "settings.json"
+    zed.parent.mkdir(parents=True)
+    app = {"url": url, "oauth": {"client_id": "Iv23app", "client_secret": secret}}
+    zed.write_text("// Zed\n" + json.dumps({"context_servers": {"gh": app}}, indent=2) + "\n")
+    originals = {path: path.read_bytes() for path in (cursor, zed)}
+    pending = f"oauth-client-for:{url}"
+    for client in ("cursor", "zed"):
+        done = mcpcred("wrap", client, "--yes")
+        assert done.returncode == 0, done.stderr
+    assert secret not in cursor.read_text() + zed.read_text()
+    assert real_keychain.lookup(keychain, "mcpcred", pending) is not None
+
+    first = mcpcred("unwrap", "cursor", "--restore-secrets", "--yes")
+    assert first.returncode == 0, first.stderr
+    assert cursor.read_bytes() == originals[cursor]
+    assert real_keychain.lookup(keychain, "mcpcred", pending) is not None  # Zed's entry needs it
+    assert "removed the OAuth app" not in first.stderr
+
+    second = mcpcred("unwrap", "zed", "--restore-secrets", "--yes")
+    assert second.returncode == 0, second.stderr
+    assert zed.read_bytes() == originals[zed]
+    assert real_keychain.lookup(keychain, "mcpcred", pending) is None
+    assert f"removed the OAuth app kept for mcpcred login to {url}" in second.stderr
