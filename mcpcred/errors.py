@@ -15,7 +15,11 @@ shown in CI output.
     │   ├── SecretCorrupt            stored parts missing or not matching (a torn write)
     │   ├── KeychainLocked           the keychain is locked and mcpcred may not prompt
     │   ├── KeychainUnavailable      no usable keychain (no D-Bus, no daemon, insecure backend)
-    │   └── KeychainTimeout          the keychain did not answer in time
+    │   ├── KeychainTimeout          the keychain did not answer in time
+    │   └── ExternalSecretError      a password manager or cmd: reference gave no value
+    │       ├── ExternalLocked           locked / signed out (op, bw, pass+gpg, Vault 403)
+    │       ├── ExternalNotFound         no such entry or field
+    │       └── ExternalUnavailable      the tool is missing, not set up or timed out
     ├── ShimError                 6  the shim cannot start the server (bad options, no program)
     └── OAuthError                7  a login cannot give a token (network, provider, protocol)
         ├── LoginRequired            no login, or the provider refused it (log in again)
@@ -153,3 +157,32 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return type(exc).__name__
+
+
+class ExternalSecretError(SecretStoreError):
+    """A password manager (``pass``, 1Password, Bitwarden, Vault) or a ``cmd:`` reference
+    could not give its value; exit code 5 like the keychain, since it plays the same part.
+
+    ``state`` is what ``mcpcred status --check`` shows for the reference.
+    """
+
+    state = "error"
+
+
+class ExternalLocked(ExternalSecretError):
+    """The manager is locked or signed out (``op`` signed out, ``bw`` locked, ``pass``
+    without a gpg agent that has the passphrase, Vault answering 403 or sealed)."""
+
+    state = "locked"
+
+
+class ExternalNotFound(ExternalSecretError):
+    """The manager answered, but has no such entry or field."""
+
+    state = "missing"
+
+
+class ExternalUnavailable(ExternalSecretError):
+    """The manager's tool is not installed, not set up, or did not answer in time."""
+
+    state = "unavailable"
