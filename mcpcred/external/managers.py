@@ -10,6 +10,7 @@ tests/external record them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 
 from mcpcred.errors import (
@@ -57,13 +58,15 @@ def read_pass(locator: str, environ: Mapping[str, str], timeout: float) -> str:
         first = result.stdout.split(b"\n", 1)[0]
         return text(first, what)
     err = lowered(result)
+    store = _store_dir(environ)
+    if "password store is empty" in err or not os.path.isdir(store):
+        raise ExternalUnavailable(
+            f"{what}: there is no password store at {store} (the server's env may need "
+            "PASSWORD_STORE_DIR)",
+            hint="GUI clients do not see your shell's variables: set them in the server's env",
+        )
     if "is not in the password store" in err:
         raise ExternalNotFound(f"{what} is not in the password store", hint="list it with: pass ls")
-    if "password store is empty" in err or "pass init" in err:
-        raise ExternalUnavailable(
-            f"{what}: the password store is not set up (no store, or PASSWORD_STORE_DIR "
-            "is not in the server's env)"
-        )
     if any(sign in err for sign in _GPG_LOCKED):
         raise ExternalLocked(
             f"{what}: gpg could not decrypt it: the key needs its passphrase and no "
@@ -72,6 +75,13 @@ def read_pass(locator: str, environ: Mapping[str, str], timeout: float) -> str:
             "passphrase), or use a graphical pinentry, then restart the server",
         )
     raise _failure(what, result)
+
+
+def _store_dir(environ: Mapping[str, str]) -> str:
+    """Where ``pass`` looks: ``PASSWORD_STORE_DIR``, else ``~/.password-store``."""
+    return environ.get("PASSWORD_STORE_DIR") or os.path.join(
+        environ.get("HOME", "~"), ".password-store"
+    )
 
 
 def read_op(locator: str, environ: Mapping[str, str], timeout: float) -> str:

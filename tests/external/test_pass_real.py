@@ -154,3 +154,27 @@ def test_status_check_says_missing_and_locked(
     )
     checked = run("status", "--check", "--json", env=env)
     assert json.loads(checked.stdout)["servers"][0]["credentials"][0]["state"] == "locked"
+
+
+def test_five_pass_references_resolve_together(unlocked_pass: PassStore) -> None:
+    """Fetched at once (one gpg per reference, one agent): every value reaches its variable."""
+    env = _no_keychain(unlocked_pass.environ())
+    for index in range(5):
+        unlocked_pass.insert(f"many/k{index}", f"value-{index}\n")
+        env[f"K{index}"] = f"mcpcred:pass/many/k{index}"
+    result = _shim(env)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)["env"]
+    assert [seen[f"K{index}"] for index in range(5)] == [f"value-{index}" for index in range(5)]
+
+
+def test_a_store_that_is_not_set_up_says_so(unlocked_pass: PassStore, tmp_path: Path) -> None:
+    """The client did not pass PASSWORD_STORE_DIR: pass looks in ~/.password-store, empty."""
+    env = _no_keychain(unlocked_pass.environ())
+    env.pop("PASSWORD_STORE_DIR")
+    env["HOME"] = str(tmp_path)
+    env["TOKEN"] = "mcpcred:pass/Email/github.com"
+    result = _shim(env, sys.executable, "-c", "print('STARTED')")
+    assert result.returncode == 5
+    assert f"there is no password store at {tmp_path}/.password-store" in result.stderr
+    assert "STARTED" not in result.stdout
