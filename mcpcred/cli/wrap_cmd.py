@@ -437,6 +437,12 @@ def wrap(
         )
     if binds and store is not None:
         _check_logins(binds, store)
+    if any(ref.split("/", 1)[0][len(references.PREFIX) :] in references.EXTERNAL
+           for ref in binds.values()):  # fmt: skip
+        sys.stderr.write(
+            "note: password managers are asked at every server start, never copied; "
+            "try the references now with: mcpcred status --check\n"
+        )
     if not plans:
         raise UsageError(
             f"no config file of {adapter.display_name} was found",

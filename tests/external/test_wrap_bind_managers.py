@@ -40,6 +40,7 @@ def test_every_kind_writes_its_reference_without_a_keychain(home: Path) -> None:
     args = [a for var, (target, _) in binds.items() for a in ("--bind", f"{var}={target}")]
     result = run("wrap", "claude-desktop", "-s", "s", *args, "-y", env=_no_keychain())
     assert result.code == 0, result.stderr
+    assert "try the references now with: mcpcred status --check" in result.stderr
     entry = json.loads(config.read_text())["mcpServers"]["s"]
     assert entry["env"] == {var: ref for var, (_, ref) in binds.items()}
     assert entry["args"][-3:] == ["--", "npx", "x"]  # started through the shim
