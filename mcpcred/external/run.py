@@ -57,17 +57,63 @@ def run(argv: list[str], environ: Mapping[str, str], timeout: float, what: str) 
         ) from None
     except OSError as exc:
         raise ExternalUnavailable(f"{what}: cannot run {argv[0]!r}: {exc.strerror}") from None
+    out = _Reader(child.stdout)
+    err = _Reader(child.stderr)
     try:
-        out, err = child.communicate(timeout=timeout)
+        code = child.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill(child)
         raise ExternalUnavailable(
             f"{what}: {argv[0]!r} did not answer within {timeout:g} s",
             hint="it may be waiting for an unlock prompt; unlock it, or raise the shim's --timeout",
         ) from None
-    if len(out) > MAX_OUTPUT:
+    # The command has exited; what it wrote is in the pipes. A daemon it left behind may
+    # hold them open (an agent it started), so wait for the end of the output briefly only.
+    out.join(GRACE)
+    err.join(GRACE)
+    if out.overflow:
         raise ExternalUnavailable(f"{what}: {argv[0]!r} printed more than 1 MiB")
-    return Result(child.returncode, out, err.decode("utf-8", "replace"))
+    return Result(code, out.data(), err.data().decode("utf-8", "replace"))
+
+
+GRACE = 1.0  # seconds to wait for the pipes once the command has exited
+
+
+class _Reader:
+    """Drains one pipe in a thread (bounded), so a full pipe never blocks the command."""
+
+    def __init__(self, stream: object) -> None:
+        import threading
+
+        self.stream = stream
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.overflow = False
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        import contextlib
+        import os
+
+        fd = self.stream.fileno()  # type: ignore[attr-defined]
+        try:
+            while chunk := os.read(fd, 65536):
+                if self.size + len(chunk) > MAX_OUTPUT:
+                    self.overflow = True
+                    continue  # keep draining, keep nothing more
+                self.chunks.append(chunk)
+                self.size += len(chunk)
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            self.stream.close()  # type: ignore[attr-defined]
+
+    def join(self, timeout: float) -> None:
+        self.thread.join(timeout)
+
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
 
 
 def _kill(child: object) -> None:
@@ -83,8 +129,8 @@ def _kill(child: object) -> None:
             os.killpg(child.pid, signal.SIGKILL)
         else:  # pragma: no cover - Windows
             child.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired, OSError, ValueError):
-        child.communicate(timeout=1)  # a daemon it started may keep the pipes: do not wait
+    with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+        child.wait(timeout=1)  # reaped; the pipes' readers end with the session
 
 
 def one_line(stderr: str, stdout: bytes) -> str:

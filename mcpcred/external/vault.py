@@ -143,6 +143,7 @@ class _Api:
             with opener.open(request, timeout=self.timeout) as response:
                 body = response.read(1 << 20)
         except urllib.error.HTTPError as exc:
+            exc.close()  # the response it holds: its socket
             raise self._status(exc.code, path) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)

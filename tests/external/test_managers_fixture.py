@@ -215,3 +215,57 @@ def test_the_shim_starts_the_server_with_op_and_bw_values(tools: Path) -> None:
 def _split(answer: tuple[str, int]) -> tuple[str, str, int]:
     """(stdout, stderr, code) of a recorded failure: nothing on stdout."""
     return "", answer[0], answer[1]
+
+
+def test_a_timeout_kills_what_the_command_started(tools: Path) -> None:
+    """The command's own children (its session) die with it: nothing is left running."""
+    pid_file = tools / "grandchild.pid"
+    script = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n"
+    )
+    start = time.monotonic()
+    with pytest.raises(ExternalUnavailable, match="did not answer within 1 s"):
+        external.fetch("cmd", json.dumps([sys.executable, "-c", script]), _env(tools), 1)
+    assert time.monotonic() - start < 5
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _running(pid):
+        time.sleep(0.05)
+    assert not _running(pid)
+
+
+def test_a_daemon_holding_the_pipes_does_not_hold_the_value(tools: Path) -> None:
+    """A tool that prints the value, leaves a background process with its stdout open and
+    exits: the value is taken once the tool has exited, not when the daemon ends."""
+    script = (
+        "import subprocess, sys\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(20)'])\n"
+        "print('daemon-value')\n"
+    )
+    start = time.monotonic()
+    value = external.fetch("cmd", json.dumps([sys.executable, "-c", script]), _env(tools), 10)
+    assert value == "daemon-value"
+    assert time.monotonic() - start < 5
+
+
+def test_stderr_controls_are_escaped_and_long_lines_cut(tools: Path) -> None:
+    script = (
+        "import sys; sys.stderr.write('\\x1b[31mred\\x1b[0m ' + 'word ' * 80 + '\\n'); sys.exit(1)"
+    )
+    with pytest.raises(ExternalSecretError) as caught:
+        external.fetch("cmd", json.dumps([sys.executable, "-c", script]), _env(tools), 5)
+    message = caught.value.message
+    assert "\x1b" not in message and "\\x1b[31mred" in message
+    assert message.endswith("...") and len(message) < 300
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a killed process waits for its reaper as a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
