@@ -10,8 +10,10 @@ request's path and headers, so the tests see exactly what mcpcred sends.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -61,10 +63,8 @@ class Vault:
         self.redirect_to: str | None = None
 
 
-@pytest.fixture
-def vault() -> Iterator[tuple[Vault, str]]:
-    state = Vault()
-
+@contextmanager
+def _serve(state: Vault, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.requests.append((self.path, dict(self.headers.items())))
@@ -85,14 +85,27 @@ def vault() -> Iterator[tuple[Vault, str]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    scheme = "http"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def vault() -> Iterator[tuple[Vault, str]]:
+    state = Vault()
+    with _serve(state) as address:
+        yield state, address
 
 
 def _env(address: str, **extra: str) -> dict[str, str]:
@@ -157,3 +170,19 @@ def test_an_unreachable_vault_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ExternalSecretError, match="cannot reach") as caught:
         external.fetch("vault", "secret/app#k", _env(f"http://127.0.0.1:{port}"), 5)
     assert TOKEN not in caught.value.message
+
+
+def test_vault_cacert_is_the_ca_trusted(tmp_path: Path) -> None:
+    """A Vault with its own CA (a self-signed certificate for 127.0.0.1): trusted through
+    VAULT_CACERT, refused without it, and then the token is never sent."""
+    from tests.support.remote_servers import make_cert
+
+    cert, key = make_cert(tmp_path)
+    state = Vault()
+    with _serve(state, (cert, key)) as address:
+        env = _env(address, VAULT_CACERT=str(cert))
+        assert external.fetch("vault", "secret/app#api_key", env, 5) == "v2-value"
+        seen = len(state.requests)
+        with pytest.raises(ExternalSecretError, match="cannot reach"):
+            external.fetch("vault", "secret/app#api_key", _env(address), 5)
+        assert len(state.requests) == seen
