@@ -44,7 +44,7 @@ _REFERENCE = re.compile(
     r"|\{\{[^}]*\}\}"  # {{ template }}, {{mcpcred:secret/x}}
     r"|\{(?:env|file):[^{}\s]+\}"  # {env:VAR} {file:path} (opencode)
     r"|\bop://\S+"  # 1Password secret reference
-    r"|\bmcpcred:\S+"  # mcpcred's own reference
+    r"|\bmcpcred:[a-z]+/\S+"  # mcpcred's own reference (mcpcred:KIND/...)
     r"|\b(?:keychain|keyring|vault|env|secret|oauth)://\S+"
 )
 # Prefixed forms other tools and brokers resolve (``keyring:mcpcred/exa/EXA_API_KEY``,

@@ -83,3 +83,10 @@ def test_a_real_token_behind_a_reference_prefix_is_still_a_token(prefix: str) ->
 def test_a_random_string_behind_a_prefix_is_not_a_reference(value: str) -> None:
     assert not is_reference(value)
     assert detector.scan(value, "API_KEY", "env"), value
+
+
+def test_mcpcred_without_a_kind_is_not_a_reference() -> None:
+    """``mcpcred:`` followed by a generated string names nothing: it is checked as a literal."""
+    value = "mcpcred:Kq9vZ2xP9mN4rT7wYb3LpQ8s"
+    assert not is_reference(value)
+    assert detector.scan(value, "API_KEY", "env")
