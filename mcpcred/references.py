@@ -48,13 +48,29 @@ _EMBEDDED = re.compile(rf"\{{\{{mcpcred:(?P<kind>[a-z]+)/(?P<name>{_REF_NAME})\}
 _MENTION = re.compile(rf"mcpcred:(?P<kind>[a-z]+)/(?P<name>{_REF_NAME})")
 _ANY = re.compile(r"mcpcred:[a-z]+/\S*")
 _EXT_KIND = r"(?:pass|op|bw|vault|cmd)"
+_EXT_MARKS = tuple(f"mcpcred:{kind}/" for kind in sorted(EXTERNAL))
 # a locator: printable, no line breaks; embedded ones cannot hold braces
-_EXT_WHOLE = re.compile(rf"^mcpcred:(?P<kind>{_EXT_KIND})/(?P<name>[^\x00-\x1f\x7f]+)$")
+_EXT_WHOLE = rf"^mcpcred:(?P<kind>{_EXT_KIND})/(?P<name>[^\x00-\x1f\x7f]+)$"
 _EXT_EMBEDDED = rf"\{{\{{mcpcred:(?P<xkind>{_EXT_KIND})/(?P<xname>[^{{}}\x00-\x1f\x7f]+)\}}\}}"
-# one pass over embedded references of both families: a value substituted for one is never
-# scanned again (a secret whose text looks like a reference stays text)
-_ANY_EMBEDDED = re.compile(rf"{_EXT_EMBEDDED}|{_EMBEDDED.pattern}")
+# Compiled on first use (``_ext``): a server start with keychain references only never pays
+# for them. The embedded one covers both families in one pass, so a value substituted for
+# one reference is never scanned again (a secret whose text looks like a reference stays text).
+_COMPILED: dict[str, re.Pattern[str]] = {}
 _BW_FIELDS = frozenset({"password", "username", "totp", "notes", "uri"})
+
+
+def _ext(which: str) -> re.Pattern[str]:
+    """``whole`` or ``embedded``: the password-manager patterns, compiled once."""
+    pattern = _COMPILED.get(which)
+    if pattern is None:
+        source = _EXT_WHOLE if which == "whole" else rf"{_EXT_EMBEDDED}|{_EMBEDDED.pattern}"
+        pattern = _COMPILED[which] = re.compile(source)
+    return pattern
+
+
+def _embedded_in(value: str) -> re.Pattern[str]:
+    """The embedded-reference pattern ``value`` needs (the plain one unless it names a manager)."""
+    return _ext("embedded") if any(m in value for m in _EXT_MARKS) else _EMBEDDED
 
 
 def valid_name(name: str) -> bool:
@@ -93,7 +109,7 @@ def find(value: str) -> list[tuple[str, str]]:
     if whole_match is not None:
         out.append(whole_match)
     else:
-        out.extend(_pair(m) for m in _ANY_EMBEDDED.finditer(value))
+        out.extend(_pair(m) for m in _embedded_in(value).finditer(value))
     return list(dict.fromkeys(out))
 
 
@@ -104,7 +120,7 @@ def find_all(text: str) -> list[tuple[str, str]]:
     only as a whole value or braced (its locator has no end marker otherwise).
     """
     found = [] if _whole(text) is None else [_whole(text)]
-    found.extend(_pair(m) for m in _ANY_EMBEDDED.finditer(text) if m["xkind"])
+    found.extend(_pair(m) for m in _embedded_in(text).finditer(text) if m.groupdict().get("xkind"))
     found.extend(
         (m["kind"], m["name"]) for m in _MENTION.finditer(text) if m["kind"] not in EXTERNAL
     )
@@ -123,28 +139,29 @@ def substitute(value: str, lookup: Callable[[str, str], str]) -> str:
         return lookup(*whole_match)
     if "{{mcpcred:" not in value:
         return value
-    return _ANY_EMBEDDED.sub(lambda m: lookup(*_pair(m)), value)
+    return _embedded_in(value).sub(lambda m: lookup(*_pair(m)), value)
 
 
 def malformed(value: str) -> str | None:
     """The first ``mcpcred:`` mention that is not a valid reference, if any."""
-    ext = _EXT_WHOLE.match(value)
+    ext = _ext("whole").match(value) if value.startswith(_EXT_MARKS) else None
     if ext:
         return None if locator_problem(ext["kind"], ext["name"]) is None else value
     match = _WHOLE.match(value)
     if match:
         return None if _fits(match["kind"], match["name"]) else match.group(0)
-    for embedded_match in _ANY_EMBEDDED.finditer(value):
+    embedded_pattern = _embedded_in(value)
+    for embedded_match in embedded_pattern.finditer(value):
         if not _fits(*_pair(embedded_match)):
             return embedded_match.group(0)
-    stripped = _ANY_EMBEDDED.sub("", value)
+    stripped = embedded_pattern.sub("", value)
     bad = _ANY.search(stripped)
     return bad.group(0) if bad else None
 
 
 def _whole(value: str) -> tuple[str, str] | None:
     """(kind, name) when the whole value is one reference (a password manager's first)."""
-    ext = _EXT_WHOLE.match(value)
+    ext = _ext("whole").match(value) if value.startswith(_EXT_MARKS) else None
     if ext:
         return ext["kind"], ext["name"]
     match = _WHOLE.match(value)
@@ -152,7 +169,7 @@ def _whole(value: str) -> tuple[str, str] | None:
 
 
 def _pair(match: re.Match[str]) -> tuple[str, str]:
-    if match["xkind"]:
+    if match.groupdict().get("xkind"):
         return match["xkind"], match["xname"]
     return match["kind"], match["name"]
 

@@ -136,3 +136,19 @@ def test_a_keychain_only_start_imports_nothing_of_the_password_managers() -> Non
 
 
 _BASELINE = {"json"}  # the probe itself prints with json
+
+
+def test_keychain_references_compile_no_password_manager_pattern() -> None:
+    """Every shim start parses references; the managers' patterns cost only where used."""
+    probe = (
+        "from mcpcred import references as r\n"
+        "for v in ['mcpcred:secret/a', 'x {{mcpcred:secret/b}} y', '{{mcpcred:oauth/gh/w}}']:\n"
+        "    r.find(v); r.malformed(v); r.substitute(v, lambda k, n: 'v'); r.find_all(v)\n"
+        "assert r._COMPILED == {}, r._COMPILED\n"
+        "r.find('mcpcred:pass/x')\n"
+        "assert 'whole' in r._COMPILED\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr
