@@ -78,7 +78,7 @@ _mcpcred() {
         status)
             case "$prev" in
             esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json --help -h" -- "$cur")); else COMPREPLY=(); fi ;;
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--json --check --help -h" -- "$cur")); else COMPREPLY=(); fi ;;
         store)
             case "$prev" in
             esac

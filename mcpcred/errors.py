@@ -22,7 +22,11 @@ shown in CI output.
     │   ├── KeychainTimeout          the keychain did not answer in time
     │   ├── StoreFileTooNew          the store file was written by a newer mcpcred
     │   ├── AgentUnsafe              the key agent's socket or folder is not private to the user
-    │   └── AgentUnavailable         the key agent cannot be started or does not answer
+    │   ├── AgentUnavailable         the key agent cannot be started or does not answer
+    │   └── ExternalSecretError      a password manager or cmd: reference gave no value
+    │       ├── ExternalLocked           locked / signed out (op, bw, pass+gpg, Vault 403)
+    │       ├── ExternalNotFound         no such entry or field
+    │       └── ExternalUnavailable      the tool is missing, not set up or timed out
     ├── ShimError                 6  the shim cannot start the server (bad options, no program)
     └── OAuthError                7  a login cannot give a token (network, provider, protocol)
         ├── LoginRequired            no login, or the provider refused it (log in again)
@@ -196,3 +200,32 @@ class AgentUnsafe(SecretStoreError):
 
 class AgentUnavailable(SecretStoreError):
     """The key agent could not be started, or started but does not answer."""
+
+
+class ExternalSecretError(SecretStoreError):
+    """A password manager (``pass``, 1Password, Bitwarden, Vault) or a ``cmd:`` reference
+    could not give its value; exit code 5 like the keychain, since it plays the same part.
+
+    ``state`` is what ``mcpcred status --check`` shows for the reference.
+    """
+
+    state = "error"
+
+
+class ExternalLocked(ExternalSecretError):
+    """The manager is locked or signed out (``op`` signed out, ``bw`` locked, ``pass``
+    without a gpg agent that has the passphrase, Vault answering 403 or sealed)."""
+
+    state = "locked"
+
+
+class ExternalNotFound(ExternalSecretError):
+    """The manager answered, but has no such entry or field."""
+
+    state = "missing"
+
+
+class ExternalUnavailable(ExternalSecretError):
+    """The manager's tool is not installed, not set up, or did not answer in time."""
+
+    state = "unavailable"

@@ -9,7 +9,17 @@ Windsurf and VS Code, which would replace an unknown name with nothing.
 
 ``mcpcred:oauth/github`` stands for a fresh access token of the login made
 with ``mcpcred login github``; ``mcpcred:oauth/github/work`` for the login of
-account ``work``. Only oauth names have the second part. Stdlib only.
+account ``work``. Only oauth names have the second part.
+
+References to password managers (see docs/stores.md, "Password managers")
+name where a value lives, never the value: ``mcpcred:pass/PATH``,
+``mcpcred:op/VAULT/ITEM/FIELD``, ``mcpcred:bw/ITEM/FIELD``,
+``mcpcred:vault/PATH#FIELD`` and ``mcpcred:cmd/["PROGRAM", "ARG", ...]``. The
+shim asks the manager at every start (``mcpcred.external``). Their locators
+are free text (1Password names have spaces, ``pass`` paths capitals), so they
+have patterns of their own; but each starts ``mcpcred:KIND/`` like the others,
+so an older shim that does not know a kind refuses it ("cannot resolve" or
+"malformed") instead of handing the text to the server. Stdlib only.
 """
 
 from __future__ import annotations
@@ -20,7 +30,13 @@ from collections.abc import Callable
 PREFIX = "mcpcred:"
 SECRET = "secret"  # noqa: S105 (a reference kind)
 OAUTH = "oauth"
-KINDS = frozenset({SECRET, OAUTH})
+KINDS = frozenset({SECRET, OAUTH})  # mcpcred's own store
+PASS = "pass"  # noqa: S105 (a reference kind)
+OP = "op"
+BW = "bw"
+VAULT = "vault"
+CMD = "cmd"
+EXTERNAL = frozenset({PASS, OP, BW, VAULT, CMD})  # resolved through another tool
 DEFAULT_ACCOUNT = "default"
 
 NAME_PATTERN = r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?"
@@ -31,6 +47,30 @@ _WHOLE = re.compile(rf"^mcpcred:(?P<kind>[a-z]+)/(?P<name>{_REF_NAME})$")
 _EMBEDDED = re.compile(rf"\{{\{{mcpcred:(?P<kind>[a-z]+)/(?P<name>{_REF_NAME})\}}\}}")
 _MENTION = re.compile(rf"mcpcred:(?P<kind>[a-z]+)/(?P<name>{_REF_NAME})")
 _ANY = re.compile(r"mcpcred:[a-z]+/\S*")
+_EXT_KIND = r"(?:pass|op|bw|vault|cmd)"
+_EXT_MARKS = tuple(f"mcpcred:{kind}/" for kind in sorted(EXTERNAL))
+# a locator: printable, no line breaks; embedded ones cannot hold braces
+_EXT_WHOLE = rf"^mcpcred:(?P<kind>{_EXT_KIND})/(?P<name>[^\x00-\x1f\x7f]+)$"
+_EXT_EMBEDDED = rf"\{{\{{mcpcred:(?P<xkind>{_EXT_KIND})/(?P<xname>[^{{}}\x00-\x1f\x7f]+)\}}\}}"
+# Compiled on first use (``_ext``): a server start with keychain references only never pays
+# for them. The embedded one covers both families in one pass, so a value substituted for
+# one reference is never scanned again (a secret whose text looks like a reference stays text).
+_COMPILED: dict[str, re.Pattern[str]] = {}
+_BW_FIELDS = frozenset({"password", "username", "totp", "notes", "uri"})
+
+
+def _ext(which: str) -> re.Pattern[str]:
+    """``whole`` or ``embedded``: the password-manager patterns, compiled once."""
+    pattern = _COMPILED.get(which)
+    if pattern is None:
+        source = _EXT_WHOLE if which == "whole" else rf"{_EXT_EMBEDDED}|{_EMBEDDED.pattern}"
+        pattern = _COMPILED[which] = re.compile(source)
+    return pattern
+
+
+def _embedded_in(value: str) -> re.Pattern[str]:
+    """The embedded-reference pattern ``value`` needs (the plain one unless it names a manager)."""
+    return _ext("embedded") if any(m in value for m in _EXT_MARKS) else _EMBEDDED
 
 
 def valid_name(name: str) -> bool:
@@ -60,19 +100,31 @@ def embedded(name: str, kind: str = SECRET) -> str:
 
 
 def find(value: str) -> list[tuple[str, str]]:
-    """Every (kind, name) referenced in a value, in order, without duplicates."""
+    """Every (kind, name) referenced in a value, in order, without duplicates.
+
+    For a password-manager reference the name is its locator (``Email/github.com``).
+    """
     out: list[tuple[str, str]] = []
-    match = _WHOLE.match(value)
-    if match:
-        out.append((match["kind"], match["name"]))
+    whole_match = _whole(value)
+    if whole_match is not None:
+        out.append(whole_match)
     else:
-        out.extend((m["kind"], m["name"]) for m in _EMBEDDED.finditer(value))
+        out.extend(_pair(m) for m in _embedded_in(value).finditer(value))
     return list(dict.fromkeys(out))
 
 
 def find_all(text: str) -> list[tuple[str, str]]:
-    """Every (kind, name) mentioned anywhere in a text (a whole file, say)."""
-    return list(dict.fromkeys((m["kind"], m["name"]) for m in _MENTION.finditer(text)))
+    """Every (kind, name) mentioned anywhere in a text (a whole file, say).
+
+    mcpcred's own references are found anywhere; a password-manager reference
+    only as a whole value or braced (its locator has no end marker otherwise).
+    """
+    found = [] if _whole(text) is None else [_whole(text)]
+    found.extend(_pair(m) for m in _embedded_in(text).finditer(text) if m.groupdict().get("xkind"))
+    found.extend(
+        (m["kind"], m["name"]) for m in _MENTION.finditer(text) if m["kind"] not in EXTERNAL
+    )
+    return list(dict.fromkeys(ref for ref in found if ref is not None))
 
 
 def looks_like_reference(value: str) -> bool:
@@ -82,27 +134,100 @@ def looks_like_reference(value: str) -> bool:
 
 def substitute(value: str, lookup: Callable[[str, str], str]) -> str:
     """Replace every reference in ``value`` by ``lookup(kind, name)``."""
-    match = _WHOLE.match(value)
-    if match:
-        return lookup(match["kind"], match["name"])
+    whole_match = _whole(value)
+    if whole_match is not None:
+        return lookup(*whole_match)
     if "{{mcpcred:" not in value:
         return value
-    return _EMBEDDED.sub(lambda m: lookup(m["kind"], m["name"]), value)
+    return _embedded_in(value).sub(lambda m: lookup(*_pair(m)), value)
 
 
 def malformed(value: str) -> str | None:
     """The first ``mcpcred:`` mention that is not a valid reference, if any."""
+    ext = _ext("whole").match(value) if value.startswith(_EXT_MARKS) else None
+    if ext:
+        return None if locator_problem(ext["kind"], ext["name"]) is None else value
     match = _WHOLE.match(value)
     if match:
-        return None if _fits(match) else match.group(0)
-    for embedded_match in _EMBEDDED.finditer(value):
-        if not _fits(embedded_match):
+        return None if _fits(match["kind"], match["name"]) else match.group(0)
+    embedded_pattern = _embedded_in(value)
+    for embedded_match in embedded_pattern.finditer(value):
+        if not _fits(*_pair(embedded_match)):
             return embedded_match.group(0)
-    stripped = _EMBEDDED.sub("", value)
+    stripped = embedded_pattern.sub("", value)
     bad = _ANY.search(stripped)
     return bad.group(0) if bad else None
 
 
-def _fits(match: re.Match[str]) -> bool:
-    """Only oauth names may have an account part."""
-    return match["kind"] == OAUTH or "/" not in match["name"]
+def _whole(value: str) -> tuple[str, str] | None:
+    """(kind, name) when the whole value is one reference (a password manager's first)."""
+    ext = _ext("whole").match(value) if value.startswith(_EXT_MARKS) else None
+    if ext:
+        return ext["kind"], ext["name"]
+    match = _WHOLE.match(value)
+    return (match["kind"], match["name"]) if match else None
+
+
+def _pair(match: re.Match[str]) -> tuple[str, str]:
+    if match.groupdict().get("xkind"):
+        return match["xkind"], match["xname"]
+    return match["kind"], match["name"]
+
+
+def _fits(kind: str, name: str) -> bool:
+    """Only oauth names may have an account part; locators must parse."""
+    if kind in EXTERNAL:
+        return locator_problem(kind, name) is None
+    return kind == OAUTH or "/" not in name
+
+
+def locator_problem(kind: str, locator: str) -> str | None:
+    """Why ``locator`` is not a usable locator of ``kind`` (None when it is).
+
+    Checked when ``wrap --bind`` writes a reference and again by the shim: a
+    locator never starts with ``-`` (it becomes an argument of the manager's
+    CLI), never has ``..`` path parts, and has no surrounding blanks.
+    """
+    if not locator or locator != locator.strip():
+        return "it is empty or has blanks around it"
+    if any(ord(c) < 32 or ord(c) == 127 for c in locator):
+        return "it holds a control character"
+    if kind == CMD:
+        return _argv_problem(locator)
+    if locator.startswith(("-", "/")):
+        return "it starts with '-' or '/'"
+    path = {OP: locator.split("?", 1)[0], VAULT: locator.split("#", 1)[0]}.get(kind, locator)
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return "it has an empty, '.' or '..' path part"
+    if kind == OP:
+        parts = path.split("/")
+        if not 3 <= len(parts) <= 4:
+            return "1Password references are op://VAULT/ITEM/[SECTION/]FIELD"
+    elif kind == BW:
+        item, slash, field = locator.rpartition("/")
+        if not slash or not item or not field:
+            return "Bitwarden references are bw:ITEM/FIELD"
+    elif kind == VAULT:
+        path, hash_, field = locator.partition("#")
+        if not hash_ or not field or "/" not in path or "?" in path:
+            return "Vault references are vault:MOUNT/PATH#FIELD"
+    return None
+
+
+def _argv_problem(locator: str) -> str | None:
+    import json
+
+    try:
+        argv = json.loads(locator)
+    except ValueError:
+        return 'cmd: takes a JSON array of strings, e.g. cmd:["secret-tool", "lookup", "k", "v"]'
+    if not (isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv) and argv[0]):
+        return 'cmd: takes a JSON array of strings, e.g. cmd:["secret-tool", "lookup", "k", "v"]'
+    if any("\x00" in a for a in argv):
+        return "cmd: an argument holds a NUL character"
+    return None
+
+
+def bw_builtin(field: str) -> bool:
+    """Whether ``bw get FIELD ITEM`` reads the field directly (else: a custom field)."""
+    return field in _BW_FIELDS

@@ -7,8 +7,12 @@ same 40 characters are a secret under ``GITHUB_TOKEN`` and a commit hash under
 
 1. stripped of references the client or a secret manager resolves later
    (``${env:X}``, ``${input:x}``, ``${X}``, ``$X``, ``%X%``, ``op://``,
-   ``mcpcred:``, ``${{ secrets.X }}``): those are how secrets should be written;
-2. searched for known token formats (``tokens``), checksum-validated;
+   ``mcpcred:``, ``${{ secrets.X }}``, and as a whole value the prefixes other
+   tools and brokers write: ``keyring:SERVICE/USER``, ``vault:PATH#FIELD``,
+   ``env:VAR``, ``pass:``, ``sops:``, ``infisical:``, ``doppler:``...): those are
+   how secrets should be written;
+2. searched for known token formats (``tokens``), checksum-validated, in the
+   whole value: a prefix never launders a token (``env:ghp_...`` is a token);
 3. taken apart when it is a URL (password in userinfo, secret-named query
    parameters, a random-looking path segment) or JSON inside a string;
 4. judged by shape when its name says it holds a credential: placeholders,
@@ -40,9 +44,18 @@ _REFERENCE = re.compile(
     r"|\{\{[^}]*\}\}"  # {{ template }}, {{mcpcred:secret/x}}
     r"|\{(?:env|file):[^{}\s]+\}"  # {env:VAR} {file:path} (opencode)
     r"|\bop://\S+"  # 1Password secret reference
-    r"|\bmcpcred:\S+"  # mcpcred's own reference
+    r"|\bmcpcred:[a-z]+/\S+"  # mcpcred's own reference (mcpcred:KIND/...)
     r"|\b(?:keychain|keyring|vault|env|secret|oauth)://\S+"
 )
+# Prefixed forms other tools and brokers resolve (``keyring:mcpcred/exa/EXA_API_KEY``,
+# ``vault:secret/app#key``): references only as a whole value, and only when what follows
+# the prefix reads as a locator (names, not a generated string: see ``_locator``).
+_PREFIXED = re.compile(
+    r"(?P<prefix>keyring|keychain|vault|bao|openbao|sops|infisical|doppler|env|pass|gopass|bw|"
+    r"bws|lpass):(?P<locator>[^\s/][^\s]*)"
+)
+_OP_WHOLE = re.compile(r"op://[^/\s][^/]*/[^/]+/[^/].*")  # 1Password names may have spaces
+_LOCATOR_PART = re.compile(r"[/#.:@]+")
 # Bare forms: ``$VAR`` and ``%VAR%`` are references only when they are the whole
 # value. ``Kq$vZ2$xP9`` is a password with dollar signs, not two variables.
 _BARE_REFERENCE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%")
@@ -192,7 +205,38 @@ def is_reference(value: str) -> bool:
         return False
     if _BARE_REFERENCE.fullmatch(text):
         return _reads_as_variable(text.strip("$%"))
+    prefixed = _PREFIXED.fullmatch(text)
+    if prefixed is not None:
+        return _locator(prefixed["prefix"], prefixed["locator"])
+    if _OP_WHOLE.fullmatch(text):
+        return _locator("op", text[len("op://") :])
+    if text.startswith("mcpcred:") and _own_reference(text):
+        return True
     return not _REFERENCE.sub("", text).strip()
+
+
+def _locator(prefix: str, locator: str) -> bool:
+    """Whether ``locator`` names where a secret is, rather than being one.
+
+    ``env:`` takes a variable's name; the others a path of names. A part that
+    is a generated string (``scrambled``) makes the whole a literal: a prefix
+    must not hide a password (``vault:Kq9vZ2xP9mN4rT7wYb3L``).
+    """
+    if prefix == "env":
+        return _is_identifier(locator) and _reads_as_variable(locator)
+    parts = [p for p in _LOCATOR_PART.split(locator) if p]
+    return bool(parts) and not any(scrambled(p) for p in parts)
+
+
+def _is_identifier(text: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text))
+
+
+def _own_reference(text: str) -> bool:
+    """A whole mcpcred reference, the password-manager kinds (free-text locators) included."""
+    from mcpcred import references
+
+    return bool(references.find(text)) and references.malformed(text) is None
 
 
 def _reads_as_variable(name: str) -> bool:
@@ -363,13 +407,9 @@ class Detector:
         """
         return self._scan(value, name, role, 0)
 
-    def _scan(self, value: str, name: str | None, role: str, depth: int) -> list[Hit]:
-        if len(value) < 3 or is_reference(value):
-            return []
-        masked = mask_references(value)
-        if not masked.strip():
-            return []
-        hits = [
+    def _tokens(self, value: str, name: str | None, role: str) -> list[Hit]:
+        """Known token formats anywhere in ``value`` (references included)."""
+        return [
             Hit(
                 m.format.kind,
                 m.format.title,
@@ -379,8 +419,17 @@ class Detector:
                 value[m.start : m.end],
                 _describe(name, role),
             )
-            for m in tokens.find_tokens(masked)
+            for m in tokens.find_tokens(value)
         ]
+
+    def _scan(self, value: str, name: str | None, role: str, depth: int) -> list[Hit]:
+        if len(value) < 3:
+            return []
+        if is_reference(value) or not mask_references(value).strip():
+            # a reference names a secret, but a known token written into one is still a token
+            return self._tokens(value, name, role)
+        masked = mask_references(value)
+        hits = self._tokens(value, name, role)
         stripped = masked.strip()
         if depth == 0 and stripped[:1] in "{[" and stripped[-1:] in "}]":
             hits.extend(self._embedded_json(value, hits))

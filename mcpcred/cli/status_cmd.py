@@ -2,6 +2,10 @@
 
 Resolving means "the keychain has it": the value is read to check, never shown.
 The keychain backend in use is printed first, since every answer depends on it.
+References to password managers (``mcpcred:pass/...``, ``op``, ``bw``, ``vault``,
+``cmd``) are asked only with ``--check``: asking may run a program or pop up an
+unlock prompt, which a plain ``status`` must not do. ``--check`` also reads each
+keychain secret (not just its presence), so a locked keychain shows as ``locked``.
 """
 
 from __future__ import annotations
@@ -16,12 +20,19 @@ from mcpcred.cli.app import app
 from mcpcred.errors import SecretStoreError
 from mcpcred.terminal import printable
 
+CHECK_TIMEOUT = 10.0  # seconds per password-manager reference, as the shim's default
 LITERAL = "literal"  # the server is not wrapped: it gets the reference's text, not the value
 
 
 @app.command("status")
 def status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Resolve every reference now, password managers included (values are never "
+        "shown): ok, missing, locked, unavailable.",
+    ),
 ) -> int:
     """Show every server: wrapped or not, its credentials and whether each resolves."""
     from mcpcred import references
@@ -46,7 +57,9 @@ def status(
     def state(kind: str, name: str) -> str:
         key = (kind, name)
         if key not in cache:
-            if kind not in references.KINDS:
+            if kind in references.EXTERNAL:
+                cache[key] = _external_state(kind, name) if check else "not checked"
+            elif kind not in references.KINDS:
                 cache[key] = "unsupported"
             elif store is None:
                 cache[key] = "unknown"
@@ -55,6 +68,9 @@ def status(
                 if kind == references.OAUTH:
                     item = records.record_name(*references.split_login(name))
                 try:
+                    if check and kind == references.SECRET:
+                        cache[key] = _secret_state(store, item)
+                        return cache[key]
                     found = store.exists(item)
                     cache[key] = (
                         "ok"
@@ -165,6 +181,32 @@ def status(
     for error in errors:
         sys.stderr.write(f"warning: {printable(error.path)}: {printable(error.message)}\n")
     return 0
+
+
+def _external_state(kind: str, locator: str) -> str:
+    """What the password manager says about one reference, never its value."""
+    import os
+
+    from mcpcred.external import check
+
+    return check(kind, locator, os.environ, timeout=CHECK_TIMEOUT)
+
+
+def _secret_state(store: object, name: str) -> str:
+    """``ok``, ``missing``, ``locked`` or ``error: ...`` for one keychain secret (read, dropped)."""
+    from mcpcred.errors import KeychainLocked, SecretNotFound
+    from mcpcred.keychain.store import SecretStore
+
+    assert isinstance(store, SecretStore)  # noqa: S101
+    try:
+        store.get(name)
+    except SecretNotFound:
+        return "missing"
+    except KeychainLocked:
+        return "locked"
+    except SecretStoreError as exc:
+        return f"error: {exc.message}"
+    return "ok"
 
 
 def _logins_table(logins: list[dict[str, object]]) -> object:

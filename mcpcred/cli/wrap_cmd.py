@@ -193,31 +193,67 @@ def _nothing(plans: list[FilePlan], client: str) -> str:
     return f"nothing to change ({'; '.join(parts)})"
 
 
+_BIND_HELP = (
+    "expected VAR=oauth:PROVIDER[/ACCOUNT], VAR=secret:NAME, VAR=pass:PATH, "
+    "VAR=op://VAULT/ITEM/FIELD, VAR=bw:ITEM/FIELD, VAR=vault:PATH#FIELD or "
+    'VAR=cmd:["PROGRAM","ARG",...]'
+)
+
+
 def _binds(values: list[str]) -> dict[str, str]:
-    """``VAR=oauth:github`` -> {VAR: "mcpcred:oauth/github"}; usage errors for the rest."""
+    """``VAR=oauth:github`` -> {VAR: "mcpcred:oauth/github"}; usage errors for the rest.
+
+    A password manager's locator (``pass:Email/github.com``, ``op://...``)
+    becomes ``mcpcred:pass/Email/github.com``, ``mcpcred:op/...``: the client's
+    config then says where the value lives, and the shim asks at every start.
+    """
     import re
 
     out: dict[str, str] = {}
     for value in values:
         variable, equals, target = value.partition("=")
-        kind, colon, name = target.partition(":")
-        good_name = bool(name) and all(references.valid_name(p) for p in name.split("/"))
-        if (
-            not equals
-            or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable)
-            or not colon
-            or kind not in (references.OAUTH, references.SECRET)
-            or not good_name
-            or name.count("/") > (1 if kind == references.OAUTH else 0)
-        ):
+        if not equals or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable):
             raise UsageError(
-                f"--bind {value!r}: expected VAR=oauth:PROVIDER[/ACCOUNT] or VAR=secret:NAME",
+                f"--bind {value[:60]!r}: {_BIND_HELP}",
                 hint="e.g. --bind GITHUB_PERSONAL_ACCESS_TOKEN=oauth:github",
             )
         if variable in out:
             raise UsageError(f"--bind names {variable} twice")
-        out[variable] = references.whole(name, kind)
+        out[variable] = _bind_target(variable, target)
     return out
+
+
+def _bind_target(variable: str, target: str) -> str:
+    """The reference ``--bind VAR=TARGET`` writes; a usage error names what is wrong."""
+    if target.startswith("op://"):
+        kind, name = references.OP, target[len("op://") :]
+    else:
+        kind, colon, name = target.partition(":")
+        if not colon:
+            kind = ""
+    if kind in references.EXTERNAL:
+        problem = references.locator_problem(kind, name)
+        if problem is not None:
+            raise UsageError(f"--bind {variable}: the {kind} reference cannot be used: {problem}")
+        return references.whole(name, kind)
+    good_name = bool(name) and all(references.valid_name(p) for p in name.split("/"))
+    if (
+        kind not in (references.OAUTH, references.SECRET)
+        or not good_name
+        or name.count("/") > (1 if kind == references.OAUTH else 0)
+    ):
+        raise UsageError(
+            f"--bind {variable}={target[:40]!r}: {_BIND_HELP}",
+            hint="e.g. --bind GITHUB_PERSONAL_ACCESS_TOKEN=oauth:github",
+        )
+    return references.whole(name, kind)
+
+
+def _external_only(binds: dict[str, str]) -> bool:
+    """Whether every ``--bind`` names a password manager (wrap may then need no keychain)."""
+    return bool(binds) and all(
+        kind in references.EXTERNAL for ref in binds.values() for kind, _ in references.find(ref)
+    )
 
 
 def _check_logins(binds: dict[str, str], store: SecretStore) -> None:
@@ -233,6 +269,8 @@ def _check_logins(binds: dict[str, str], store: SecretStore) -> None:
                         f"note: not logged in to {name} yet; servers will fail to start "
                         f"until you run: {records.login_command(provider, account)}\n"
                     )
+            elif kind in references.EXTERNAL:
+                continue  # asked at every start; `mcpcred status --check` tries it now
             elif not store.exists(name):
                 sys.stderr.write(
                     f"note: secret '{name}' is not in the keychain yet; store it with: "
@@ -292,7 +330,9 @@ def wrap(
         [],
         "--bind",
         help="Set an env variable to a login or secret: VAR=oauth:github, VAR=oauth:github/work, "
-        "VAR=secret:NAME (repeatable; needs --server).",
+        "VAR=secret:NAME, or a password manager: VAR=pass:PATH, VAR=op://VAULT/ITEM/FIELD, "
+        'VAR=bw:ITEM/FIELD, VAR=vault:PATH#FIELD, VAR=cmd:["PROGRAM","ARG"] '
+        "(repeatable; needs --server).",
     ),
     remote: str | None = typer.Option(
         None,
@@ -353,14 +393,19 @@ def wrap(
     adapter = service.adapter_for(client)
     store: SecretStore | None = None
     backend: str | None = None
+    no_store: SecretStoreError | None = None
     try:
         candidate = SecretStore()
         backend = candidate.backend_name
         store = candidate
     except SecretStoreError as exc:
-        if not dry_run:
+        # binding only password-manager references needs no keychain (a server, a
+        # container): planning goes on, and the error stands if a value must move
+        if not dry_run and not _external_only(binds):
             raise
-        sys.stderr.write(f"note: keychain: {exc.message} (dry run continues)\n")
+        if dry_run:
+            sys.stderr.write(f"note: keychain: {exc.message} (dry run continues)\n")
+        no_store = exc
     index = SecretIndex()
     namer = service.SecretNamer(store, index)
     settings = service.shim_settings(host, backend)
@@ -392,12 +437,20 @@ def wrap(
         )
     if binds and store is not None:
         _check_logins(binds, store)
+    if any(ref.split("/", 1)[0][len(references.PREFIX) :] in references.EXTERNAL
+           for ref in binds.values()):  # fmt: skip
+        sys.stderr.write(
+            "note: password managers are asked at every server start, never copied; "
+            "try the references now with: mcpcred status --check\n"
+        )
     if not plans:
         raise UsageError(
             f"no config file of {adapter.display_name} was found",
             hint="name one with --config FILE; `mcpcred clients --all` shows where mcpcred looks",
         )
     secrets = [m.value for p in plans for m in p.moves]
+    if no_store is not None and not dry_run and (secrets or _has_oauth_app(plans)):
+        raise no_store
     if not _review(
         plans,
         secrets,
@@ -409,8 +462,6 @@ def wrap(
         question="Write {count} file(s) and store the secrets in the keychain?",
     ):
         return 0
-    if store is None:  # pragma: no cover - a real run raised above
-        return 1
     outcome = service.execute_wrap(plans, store, index)
     for name in outcome.stored:
         sys.stderr.write(f"stored secret '{name}' in {backend}\n")
@@ -432,6 +483,11 @@ def wrap(
             f"left in the file: the credentials of {', '.join(left)} (see the notes above)\n"
         )
     return 0
+
+
+def _has_oauth_app(plans: list[FilePlan]) -> bool:
+    """Whether a plan keeps an OAuth app (which goes to the keychain)."""
+    return any("oauth_client" in s.record for p in plans for s in p.servers)
 
 
 @app.command("unwrap")

@@ -90,7 +90,8 @@ USAGE = """usage: mcpcred shim [--server NAME] [--client ID] [--backend KEYRING_
                     [--header 'Name: value']... [--transport auto|http|sse] [--allow-http]
 
 Resolve mcpcred:secret/NAME and mcpcred:oauth/NAME references in the environment
-and arguments from the OS keychain, then become COMMAND. With --url, resolve them
+and arguments from the OS keychain (and mcpcred:pass/..., op/, bw/, vault/, cmd/
+from those password managers: docs/stores.md), then become COMMAND. With --url, resolve them
 in the URL and the header values instead and bridge stdio to that remote MCP
 server (--allow-http permits plain http:// to a host other than this machine).
 `mcpcred wrap` writes these entries; see docs/wrap.md and docs/remote.md.

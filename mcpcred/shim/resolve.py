@@ -5,6 +5,11 @@ a server is never started half-configured: either every reference resolves,
 or the shim fails with the first one that does not. The same round trip
 reads the cached access token of every login referenced
 (``mcpcred:oauth/...``); only a stale one costs more (``oauth.mint``).
+
+References to password managers (``mcpcred:pass/...``, ``op``, ``bw``,
+``vault``, ``cmd``) are fetched first, all at once, by ``mcpcred.external``,
+imported only when a server has one; a server with only such references
+never touches the keychain (the point on a machine that has none).
 """
 
 from __future__ import annotations
@@ -58,11 +63,12 @@ def wanted(
         if bad is not None:
             raise ShimError(
                 f"malformed mcpcred reference in {where}: {bad[:32]!r}",
-                hint="references look like mcpcred:secret/NAME (names: a-z, 0-9, '.', '_', '-')",
+                hint="references look like mcpcred:secret/NAME (names: a-z, 0-9, '.', '_', '-'), "
+                "or name a password manager: see docs/stores.md",
             )
         found.extend(references.find(value))
     for kind, name in found:
-        if kind not in references.KINDS:
+        if kind not in references.KINDS and kind not in references.EXTERNAL:
             raise ShimError(
                 f"{label} uses {references.whole(name, kind)}, which this version of "
                 "mcpcred cannot resolve",
@@ -116,12 +122,14 @@ def fetch(
     Shared by a guarded local server (references in env and args) and a
     guarded remote one (references in the URL and headers).
     """
+    outside = _external(refs, options, environ)
     keychain = Keychain(options, environ)
     try:
         found = _resolve(keychain, refs, extras=[key[0]])
         secret = found.extras.get(key[0]) or keychain.ensure(*key)
     finally:
         keychain.close()
+    found.external = outside
     return found, secret
 
 
@@ -136,17 +144,36 @@ def resolve(
     refs: list[tuple[str, str]], options: ShimOptions, environ: Mapping[str, str]
 ) -> Resolved:
     """Every reference in ``refs``, fetched in one keychain round trip."""
-    keychain = Keychain(options, environ)
-    try:
-        return _resolve(keychain, refs)
-    finally:
-        keychain.close()
+    outside = _external(refs, options, environ)
+    if any(kind in references.KINDS for kind, _ in refs):
+        keychain = Keychain(options, environ)
+        try:
+            found = _resolve(keychain, refs)
+        finally:
+            keychain.close()
+    else:  # only password managers: no keychain needed (nor, perhaps, present)
+        found = Resolved()
+        found.refs = list(refs)
+    found.external = outside
+    return found
+
+
+def _external(
+    refs: list[tuple[str, str]], options: ShimOptions, environ: Mapping[str, str]
+) -> dict[tuple[str, str], str]:
+    """The values of the password-manager references in ``refs``, all fetched up front."""
+    outside = [(kind, name) for kind, name in refs if kind in references.EXTERNAL]
+    if not outside:
+        return {}
+    from mcpcred.external import fetch_all
+
+    return fetch_all(outside, environ, options.timeout_seconds)
 
 
 class Resolved:
     """What one keychain round trip found: values, tokens and what they imply."""
 
-    __slots__ = ("deadline", "extras", "refreshed", "refs", "tokens", "values")
+    __slots__ = ("deadline", "external", "extras", "refreshed", "refs", "tokens", "values")
 
     def __init__(self) -> None:
         self.refs: list[tuple[str, str]] = []  # (kind, name) of every reference resolved
@@ -155,10 +182,15 @@ class Resolved:
         self.extras: dict[str, str] = {}  # optional items asked for besides the references
         self.refreshed: list[str] = []  # logins this start refreshed
         self.deadline: float | None = None  # when the first token handed out is due
+        self.external: dict[tuple[str, str], str] = {}  # password managers, by (kind, locator)
 
     def lookup(self, kind: str, name: str) -> str:
         """The value a reference stands for."""
-        return self.tokens[name] if kind == references.OAUTH else self.values[name]
+        if kind == references.OAUTH:
+            return self.tokens[name]
+        if kind == references.SECRET:
+            return self.values[name]
+        return self.external[kind, name]
 
 
 def _resolve(

@@ -488,8 +488,12 @@ def _credentials(
     return list(grouped.values())
 
 
-def execute_wrap(plans: list[FilePlan], store: SecretStore, index: SecretIndex) -> Outcome:
-    """Store the secrets, then back up and write each changed file."""
+def execute_wrap(plans: list[FilePlan], store: SecretStore | None, index: SecretIndex) -> Outcome:
+    """Store the secrets, then back up and write each changed file.
+
+    ``store`` is None only where there is no keychain and nothing needs one
+    (``--bind`` to password managers alone): a value to move is then refused.
+    """
     outcome = Outcome()
     values: dict[str, str] = {}
     for plan in plans:
@@ -497,6 +501,11 @@ def execute_wrap(plans: list[FilePlan], store: SecretStore, index: SecretIndex) 
             values.setdefault(move.name, move.value)
     for name, value in values.items():
         check_value(name, value)  # all refused before any is stored
+    if store is None:
+        if values or any("oauth_client" in s.record for p in plans for s in p.servers):
+            raise SecretStoreError("no keychain to store the secrets in")
+        _write_files(plans, outcome, _save_records)
+        return outcome
     for name, value in values.items():
         try:
             current: str | None = store.get(name)

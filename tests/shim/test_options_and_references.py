@@ -91,7 +91,7 @@ def test_malformed_references_stop_the_server() -> None:
 
 def test_unknown_reference_kinds_stop_the_server() -> None:
     with pytest.raises(ShimError, match="cannot resolve"):
-        wanted([], {"TOKEN": "mcpcred:vault/github"})
+        wanted([], {"TOKEN": "mcpcred:keepass/github"})
 
 
 def test_oauth_references_name_a_provider_and_an_optional_account() -> None:
