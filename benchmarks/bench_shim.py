@@ -116,6 +116,8 @@ SCRUBBED = (
     "MCPCRED_PASSPHRASE_FILE",
     "XDG_DATA_HOME",
     "XDG_CONFIG_HOME",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPYCACHEPREFIX",
 )
 
 # Targets from issue 14.
@@ -451,6 +453,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", "--strict", action="store_true", help="exit 1 when a target fails"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another mcpcred console script (an older install) to time in the same rounds",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -464,6 +471,11 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
     report.announce("mcpcred shim benchmark", f", {args.runs} runs each, interleaved")
     base = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     base = {k: v for k, v in base.items() if not k.startswith(("GNOME_KEYRING_", "MCPCRED_"))}
+    # Up-to-date bytecode, as an installed mcpcred has it, without writing into the source
+    # tree: with PYTHONDONTWRITEBYTECODE inherited, or .pyc files older than their (just
+    # edited) sources, every start would compile those modules again (5-8 ms each for the
+    # bigger ones). The warm-up rounds fill this folder.
+    base["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
     values = {var: "ghp_" + secrets.token_urlsafe(27)[:36] for var in VARS}  # fake, 40 chars
     by_name = {name: values[var] for name, var in zip(NAMES, VARS, strict=True)}
     if not args.no_keyrings_alt:
@@ -525,6 +537,17 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
                     scenarios.append(
                         Scenario(f"{store.key}{count}", label, argv, refs(ready.env, count))
                     )
+        if args.baseline is not None:  # the same starts through an older install
+            scenarios += [
+                Scenario(
+                    "base-" + s.key,
+                    "baseline: " + s.label,
+                    [str(args.baseline), *s.argv[1:]],
+                    s.env,
+                )
+                for s in scenarios
+                if s.key in ("noref", "ss5", "agent5")
+            ]
         old_argv = shim_argv(server, old)
         scenarios.append(
             Scenario("old5", "old chainer entry, 5 secrets", old_argv, refs(ss.env, 5))

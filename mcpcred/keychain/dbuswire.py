@@ -23,8 +23,8 @@ an exception's text.
 
 from __future__ import annotations
 
+import _socket  # not ``socket``: its enums, selectors and wrappers cost ~3 ms to import
 import os
-import socket
 import struct
 import time
 
@@ -447,7 +447,7 @@ class Connection:
     def __init__(self, address: str, deadline: float) -> None:
         self.deadline = deadline
         target = socket_address(address)  # ValueError: the caller's "unusable address"
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)  # not inheritable
         self._buffer = bytearray()
         self._serial = 0
         self._pending: set[int] = set()
