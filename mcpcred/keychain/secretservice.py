@@ -167,20 +167,17 @@ class Session:
             )
         self.service = service
         self.client = _Client(address, timeout)
-        self._path: str | None = None
         self._collection: str | None = None
 
     def _session(self) -> str:
-        if self._path is None:
-            # "plain" (no transport encryption) is acceptable here: the session bus
-            # is a local Unix socket that only this user may connect to (dbus-daemon
-            # checks the peer's uid), and anyone able to watch its traffic (this
-            # user, with dbus-monitor, or root) can just as well ask the daemon for
-            # the secret directly, so Diffie-Hellman would protect against nobody.
-            # It would cost an import of ``cryptography`` and a key exchange, which
-            # is most of the ~20 ms ``secretstorage`` spends per item.
-            self._path = self.client.open_session()
-        return self._path
+        # "plain" (no transport encryption) is acceptable here: the session bus
+        # is a local Unix socket that only this user may connect to (dbus-daemon
+        # checks the peer's uid), and anyone able to watch its traffic (this
+        # user, with dbus-monitor, or root) can just as well ask the daemon for
+        # the secret directly, so Diffie-Hellman would protect against nobody.
+        # It would cost an import of ``cryptography`` and a key exchange, which
+        # is most of the ~20 ms ``secretstorage`` spends per item.
+        return self.client.session()
 
     def read(self, names: Sequence[str], *, optional: Sequence[str] = ()) -> dict[str, str]:
         """Values of ``names`` (all required) and of the ``optional`` ones that exist."""
@@ -188,7 +185,8 @@ class Session:
         if not wanted:
             return {}
         extra = frozenset(optional) - set(names)
-        return _read(self.client, self._session(), wanted, self.service, extra)
+        self.client.start_session()  # in flight with the searches: one round trip for both
+        return _read(self.client, wanted, self.service, extra)
 
     def write(self, values: dict[str, str]) -> None:
         """Store ``values`` in order, the way ``keyring`` does, chunked like ``SecretStore.set``.
@@ -206,7 +204,7 @@ class Session:
         collection = self._collection
         service = self.service
         for name, value in values.items():
-            old = _read(self.client, session, [name], service, frozenset([name]), parts=False)
+            old = _read(self.client, [name], service, frozenset([name]), parts=False)
             old_count = chunks.parts_needed(old.get(name, ""))
             head, parts = chunks.split(value)
             for index, part in enumerate(parts, start=1):
@@ -222,15 +220,13 @@ class Session:
     def close(self) -> None:
         """End the session and the connection."""
         try:
-            if self._path is not None:
-                self.client.close_session(self._path)
+            self.client.close_session()
         finally:
             self.client.close()
 
 
 def _read(
     client: _Client,
-    session: str,
     names: list[str],
     service: str,
     optional: frozenset[str] = frozenset(),
@@ -238,7 +234,7 @@ def _read(
     parts: bool = True,
 ) -> dict[str, str]:
     chosen = _locate(client, service, names, optional=optional)
-    values = client.get_secrets(chosen, session)
+    values = client.get_secrets(chosen)
     if not parts:
         return values
     headers: dict[str, int] = {}
@@ -264,7 +260,7 @@ def _read(
     ]
     optional_parts = frozenset(p for p in part_names if p.partition("#")[0] in optional)
     part_items = _locate(client, service, part_names, whole=False, optional=optional_parts)
-    found = client.get_secrets(part_items, session)
+    found = client.get_secrets(part_items)
     for name, count in headers.items():
         names_of_parts = [chunks.part_name(name, i) for i in range(1, count + 1)]
         joined = None
@@ -324,6 +320,8 @@ class _Client:
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self._alias: str | None = None
+        self._session_serial: int | None = None
+        self._session_path: str | None = None
         with self._errors(_CONNECT):
             try:
                 self.conn = dbuswire.Connection(address, self.deadline)
@@ -345,21 +343,36 @@ class _Client:
             serial = self.conn.send(path, iface, method, BUS_NAME, signature, body)
             return self.conn.reply(serial, _RETURNS[method])
 
-    def open_session(self) -> str:
-        _output, session = self.call(
-            SERVICE_PATH, SERVICE_IFACE, "OpenSession", "sv", "plain", ("s", "")
-        )
-        return str(session)
+    def start_session(self) -> None:
+        """Send ``OpenSession`` (algorithm "plain") without waiting; ``session`` awaits it."""
+        if self._session_serial is None and self._session_path is None:
+            self._session_serial = self.conn.send(
+                SERVICE_PATH, SERVICE_IFACE, "OpenSession", BUS_NAME, "sv", ("plain", ("s", ""))
+            )
 
-    def close_session(self, session: str) -> None:
+    def session(self) -> str:
+        """The open session's path (opened here if ``start_session`` was not called)."""
+        if self._session_path is None:
+            self.start_session()
+            assert self._session_serial is not None  # noqa: S101 (start_session sets it)
+            with self._errors("OpenSession"):
+                _output, path = self.conn.reply(self._session_serial, _RETURNS["OpenSession"])
+            self._session_serial = None
+            self._session_path = str(path)
+        return self._session_path
+
+    def close_session(self) -> None:
         """Ask the daemon to drop the session, without waiting for its answer.
 
         The daemon also drops it when the connection closes; sending ``Close``
         costs nothing and does not depend on that, and not waiting means a
         failure path never spends more of the deadline here.
         """
-        try:  # noqa: SIM105 (not contextlib.suppress: importing it costs the shim ~0.5 ms)
-            self.conn.send(session, SESSION_IFACE, "Close", BUS_NAME, expect_reply=False)
+        if self._session_path is None:
+            return
+        try:  # not contextlib.suppress: importing it costs the shim ~0.5 ms
+            self.conn.send(self._session_path, SESSION_IFACE, "Close", BUS_NAME, expect_reply=False)
+            self.conn.flush()
         except (OSError, ValueError):
             pass
 
@@ -378,6 +391,9 @@ class _Client:
                 self.conn.send(SERVICE_PATH, SERVICE_IFACE, "SearchItems", BUS_NAME, "a{ss}", (q,))
                 for q in queries
             ]
+        if self._session_serial is not None:
+            self.session()  # sent first, so its failure is the one to report
+        with self._errors("SearchItems"):
             out = []
             for serial in serials:
                 unlocked, locked = self.conn.reply(serial, _RETURNS["SearchItems"])
@@ -447,12 +463,12 @@ class _Client:
         for path in unlocked:
             self.call(path, ITEM_IFACE, "Delete", "")
 
-    def get_secrets(self, items: dict[str, str], session: str) -> dict[str, str]:
+    def get_secrets(self, items: dict[str, str]) -> dict[str, str]:
         """The UTF-8 values of ``items`` (user name -> item path), in one call."""
         if not items:
             return {}
         paths = list(dict.fromkeys(items.values()))
-        reply = self.call(SERVICE_PATH, SERVICE_IFACE, "GetSecrets", "aoo", paths, session)
+        reply = self.call(SERVICE_PATH, SERVICE_IFACE, "GetSecrets", "aoo", paths, self.session())
         with self._errors("GetSecrets"):
             return self._decode(items, reply)
 
