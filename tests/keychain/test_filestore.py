@@ -293,3 +293,30 @@ def test_rekey_keeps_every_item_and_retires_the_old_passphrase(filled: str) -> N
     new = {"MCPCRED_PASSPHRASE": "a brand new passphrase"}
     assert FileStore(filled, new).read(["api", "other"]) == {"api": VALUE, "other": "second value"}
     assert b"a brand new passphrase" not in Path(filled).read_bytes()
+
+
+def test_the_shims_read_imports_no_hashlib_base64_or_importlib(filled: str, tmp_path: Path) -> None:
+    """Each of them cost the shim 0.5-2.5 ms per server start (issue 14, §3)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from mcpcred.keychain.filestore import FileStore\n"
+        f"env = {{**{PASS!r}, 'MCPCRED_RUNTIME_DIR': {str(tmp_path)!r}}}\n"
+        f"assert FileStore({filled!r}, env).read(['api'], ()) == {{'api': {VALUE!r}}}\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert not loaded & {"hashlib", "_hashlib", "base64", "importlib"}, loaded
+
+
+def test_the_digest_without_hashlib_is_sha256() -> None:
+    import hashlib
+
+    for data in (b"", b"abc", os.urandom(5000)):
+        assert filestore._sha256_hex(data) == hashlib.sha256(data).hexdigest()
