@@ -102,10 +102,7 @@ class Document:
 
     def key_id(self) -> str:
         """The non-secret name of this file's key: changes with the salt (a new passphrase)."""
-        import json
-
-        canon = json.dumps(self.kdf, sort_keys=True, separators=(",", ":")).encode()
-        return _sha256_hex(_KEY_ID + canon)[:32]
+        return _sha256_hex(_KEY_ID + _canonical(self.kdf))[:32]
 
     def encode(self) -> bytes:
         """The file's bytes: header line, then the body."""
@@ -185,14 +182,87 @@ def _sha256_hex(data: bytes) -> str:
     return digest
 
 
-def _document(body: bytes, path: str) -> Document:
+def _canonical(kdf: dict[str, object]) -> bytes:
+    """``json.dumps(kdf, sort_keys=True, separators=(",", ":"))``, without importing json.
+
+    The shim computes the key id on every start from the file store, and ``json``
+    costs ~1-2 ms to import (it compiles six regular expressions). A parsed file's
+    parameters are only known ASCII keys, ints and base64 or known-name strings
+    (``_document`` checks them), which JSON writes verbatim in quotes; anything
+    else (a document built in code) goes through ``json`` as before.
+    """
+    parts = []
+    for name in sorted(kdf):
+        value = kdf[name]
+        if not _b64ish(name):
+            break
+        if isinstance(value, int) and not isinstance(value, bool):
+            parts.append(f'"{name}":{value}')
+        elif isinstance(value, str) and _b64ish(value):
+            parts.append(f'"{name}":"{value}"')
+        else:
+            break
+    else:
+        return ("{" + ",".join(parts) + "}").encode("ascii")
     import json
 
+    return json.dumps(kdf, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _b64ish(value: str) -> bool:
+    """Only characters JSON writes as they are: letters, digits, ``+/=-_``."""
+    return value.isascii() and all(c.isalnum() or c in "+/=-_" for c in value)
+
+
+def _loads(body: bytes) -> object:
+    """``json.loads(body)`` for a UTF-8 body, through CPython's C scanner directly.
+
+    Importing ``json`` costs the shim ~1-2 ms on every start from the file store
+    (its decoder and encoder modules compile six regular expressions); the C
+    scanner they wrap is in ``_json``. Same grammar, same limits (a hostile,
+    deeply nested body still raises RecursionError), except that NaN and
+    Infinity are refused and the body must be UTF-8 (the store writes ASCII).
+    Errors are ``ValueError``s, as with ``json``.
+    """
+    try:
+        from _json import make_scanner
+    except ImportError:  # pragma: no cover - a Python without the C accelerator
+        import json
+
+        return json.loads(body)
+    text = body.decode("utf-8")
+    start = len(text) - len(text.lstrip(" \t\n\r"))
+    try:
+        value, end = make_scanner(_ScanContext)(text, start)  # type: ignore[arg-type]
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    if text[end:].strip(" \t\n\r"):
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not allowed")
+
+
+class _ScanContext:
+    """The settings ``_json.make_scanner`` reads (those of ``json.loads``' defaults)."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = staticmethod(_no_constant)
+    memo: dict[str, str] = {}  # noqa: RUF012 (read by the C scanner, never written here)
+
+
+def _document(body: bytes, path: str) -> Document:
     def bad(what: str) -> StoreFileCorrupt:
         return StoreFileCorrupt(f"the store file {path} is damaged ({what})", hint=_BACKUP_HINT)
 
     try:
-        data = json.loads(body)
+        data = _loads(body)
     except (ValueError, RecursionError):  # RecursionError: a hostile, deeply nested body
         raise bad("its body is not JSON") from None
     if not isinstance(data, dict):
