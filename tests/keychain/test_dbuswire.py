@@ -371,3 +371,61 @@ def test_addresses_match_jeepney(address: str, target: str) -> None:
 def test_unusable_addresses_are_value_errors(address: str) -> None:
     with pytest.raises(ValueError):
         dbuswire.socket_address(address)
+
+
+def test_big_endian_messages_from_jeepney_read_the_same() -> None:
+    """A peer on a big-endian machine (or one that chooses 'B') is understood."""
+    from jeepney.low_level import (  # type: ignore[import-untyped]
+        Endianness,
+        Header,
+        HeaderFields,
+        Message,
+        MessageType,
+    )
+
+    for signature, values in SAMPLES:
+        fields = {HeaderFields.reply_serial: 3, HeaderFields.signature: signature}
+        header = Header(Endianness.big, MessageType.method_return, 0, 1, 0, 7, fields)
+        data = Message(header, values).serialise(serial=7)
+        assert data[:1] == b"B"
+        assert dbuswire.message_length(data[:16]) == len(data)
+        assert dbuswire.parse_message(data).body == values
+
+
+def test_a_reply_to_a_serial_never_sent_is_skipped() -> None:
+    def script(peer: Peer) -> None:
+        peer.hello()
+        session = peer.call()
+        peer.conn.sendall(reply(session.serial + 1000, "vo", (("s", ""), "/forged")))
+        peer.conn.sendall(reply(session.serial, "vo", (("s", ""), "/real")))
+        search = peer.call()
+        peer.conn.sendall(reply(search.serial, "aoao", ([], [])))
+
+    with fake_bus(script) as address, pytest.raises(Exception) as caught:
+        read_secrets(["x"], address=address, timeout=2)
+    assert type(caught.value).__name__ == "SecretNotFound"  # got past the forged reply
+
+
+@pytest.mark.parametrize("announced", [dbuswire.MAX_MESSAGE, 0x7FFFFFFF, 0xFFFFFFFF])
+def test_huge_array_lengths_inside_a_message_are_refused(announced: int) -> None:
+    data = bytearray(build(dbuswire.METHOD_RETURN, 3, [(5, ("u", 1))], "ao", (["/a"],)))
+    (body_length,) = struct.unpack("<I", data[4:8])
+    body_at = len(data) - body_length  # the array's u32 length comes first
+    data[body_at : body_at + 4] = struct.pack("<I", announced)
+    with pytest.raises(dbuswire.WireError):
+        dbuswire.parse_message(bytes(data))
+
+
+def test_a_missing_item_in_get_secrets_is_locked_not_a_crash() -> None:
+    def script(peer: Peer) -> None:
+        peer.hello()
+        session = peer.call()
+        peer.conn.sendall(reply(session.serial, "vo", (("s", ""), "/s")))
+        search = peer.call()
+        peer.conn.sendall(reply(search.serial, "aoao", (["/item/1"], [])))
+        get = peer.call()
+        peer.conn.sendall(reply(get.serial, "a{o(oayays)}", ({},)))
+
+    with fake_bus(script) as address, pytest.raises(Exception) as caught:
+        read_secrets(["x"], address=address, timeout=2)
+    assert type(caught.value).__name__ == "KeychainLocked"
