@@ -40,12 +40,16 @@ In one run, this script:
 5. runs the Secret Service shim once more under ``python -X importtime`` (best of 5)
    and lists the heaviest imports, failing if a module that does not belong on the
    shim path (typer, rich, httpx, authlib, keyring, pydantic, click, secretstorage,
-   cryptography) is imported;
+   cryptography, jeepney) is imported;
 6. prints PASS/FAIL against the targets: at most 25 ms of added median start-up with
    five secrets (shim median minus direct median, same run) for the Secret Service
    and the agent; the key derivation with ``MCPCRED_PASSPHRASE`` (its 5-secret
    median minus the agent's) at most 150 ms. The exit code is 0 unless ``--check``
    is given and a target fails.
+
+``--baseline PATH`` adds the no-reference, Secret Service and agent starts through
+another install's console script (an older mcpcred) to the same rounds, so a change is
+measured against its predecessor under the same load.
 
 Memory is not measured: the shim execs the server, so the process that exits
 is the server, and its peak RSS says nothing about the shim.
@@ -103,6 +107,7 @@ HEAVY_MODULES = (
     "click",
     "secretstorage",
     "cryptography",
+    "jeepney",
 )
 # Inherited variables that would point the shim at another keychain or change how it runs.
 SCRUBBED = (
@@ -116,6 +121,8 @@ SCRUBBED = (
     "MCPCRED_PASSPHRASE_FILE",
     "XDG_DATA_HOME",
     "XDG_CONFIG_HOME",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPYCACHEPREFIX",
 )
 
 # Targets from issue 14.
@@ -451,6 +458,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", "--strict", action="store_true", help="exit 1 when a target fails"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another mcpcred console script (an older install) to time in the same rounds",
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -464,6 +476,11 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
     report.announce("mcpcred shim benchmark", f", {args.runs} runs each, interleaved")
     base = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     base = {k: v for k, v in base.items() if not k.startswith(("GNOME_KEYRING_", "MCPCRED_"))}
+    # Up-to-date bytecode, as an installed mcpcred has it, without writing into the source
+    # tree: with PYTHONDONTWRITEBYTECODE inherited, or .pyc files older than their (just
+    # edited) sources, every start would compile those modules again (5-8 ms each for the
+    # bigger ones). The warm-up rounds fill this folder.
+    base["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
     values = {var: "ghp_" + secrets.token_urlsafe(27)[:36] for var in VARS}  # fake, 40 chars
     by_name = {name: values[var] for name, var in zip(NAMES, VARS, strict=True)}
     if not args.no_keyrings_alt:
@@ -525,6 +542,17 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
                     scenarios.append(
                         Scenario(f"{store.key}{count}", label, argv, refs(ready.env, count))
                     )
+        if args.baseline is not None:  # the same starts through an older install
+            scenarios += [
+                Scenario(
+                    "base-" + s.key,
+                    "baseline: " + s.label,
+                    [str(args.baseline), *s.argv[1:]],
+                    s.env,
+                )
+                for s in scenarios
+                if s.key in ("noref", "ss5", "agent5")
+            ]
         old_argv = shim_argv(server, old)
         scenarios.append(
             Scenario("old5", "old chainer entry, 5 secrets", old_argv, refs(ss.env, 5))
@@ -547,7 +575,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
     shim_code_ms = noref.median_ms - direct.median_ms - floor.median_ms
     print(
         f"  where it goes: a second interpreter (python -c pass) {floor.median_ms:.1f} ms, "
-        f"the shim's imports, code and exec {shim_code_ms:.1f}, Secret Service (jeepney + "
+        f"the shim's imports, code and exec {shim_code_ms:.1f}, Secret Service (its client + "
         f"D-Bus) {keychain_ms:.1f}, four more secrets {five.median_ms - one.median_ms:.1f}"
     )
     kdf_ms: float | None = None
@@ -561,6 +589,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
 
     print("== imports of the shim process (Secret Service, 1 secret, -X importtime, best of 5) ==")
     mcpcred_ms = sum(m[2] for m in imports.modules if m[0].split(".")[0] == "mcpcred")
+    # jeepney: what the shim used before its own D-Bus client (a --baseline may still)
     jeepney_ms = sum(m[2] for m in imports.modules if m[0].split(".")[0] == "jeepney")
     print(
         f"{len(imports.modules)} modules, {imports.total_ms:.1f} ms in all "
@@ -624,7 +653,7 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
         f"{old5.median_ms - direct.median_ms:.1f} ms. Without a reference the shim adds "
         f"{noref.median_ms - direct.median_ms:.1f} ms: {floor.median_ms:.1f} ms for a second "
         f"Python interpreter to start at all, {shim_code_ms:.1f} ms for the shim's imports, "
-        f"argument and env handling and the exec; the keychain round trip (jeepney import, "
+        f"argument and env handling and the exec; the keychain round trip (D-Bus client import, "
         f"D-Bus connection, session, search, GetSecrets) costs {keychain_ms:.1f} ms more. "
         f"The shim imports {len(imports.modules)} modules in {imports.total_ms:.1f} ms and "
         + (

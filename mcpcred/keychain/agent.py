@@ -62,7 +62,6 @@ With no socket file it costs one ``lstat``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -567,6 +566,7 @@ class _Key:
     """One key in its own page: not in core dumps, locked in RAM if allowed, wiped on drop."""
 
     def __init__(self, size: int) -> None:
+        import contextlib  # server only: the client half stays light
         import mmap
 
         self.size = size
@@ -616,6 +616,8 @@ class _Key:
 
 def _make_private(path: str) -> None:
     """Create ``path`` and any missing parent with mode 0700; an existing one is checked later."""
+    import contextlib  # server only: the client half stays light
+
     if os.path.isdir(path):
         return
     parent = os.path.dirname(path)
@@ -719,6 +721,8 @@ class AgentServer:
 
     def stop(self) -> None:
         """End ``run`` soon (from a handler thread or a signal handler)."""
+        import contextlib  # server only: the client half stays light
+
         self._stopping.set()
         if self._wake is not None:
             with contextlib.suppress(OSError):
@@ -726,6 +730,7 @@ class AgentServer:
 
     def run(self) -> str:
         """Serve until idle, stopped or signalled; why it ended."""
+        import contextlib  # server only: the client half stays light
         import selectors
         import signal
         import threading

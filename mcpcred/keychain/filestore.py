@@ -102,15 +102,10 @@ class Document:
 
     def key_id(self) -> str:
         """The non-secret name of this file's key: changes with the salt (a new passphrase)."""
-        import hashlib
-        import json
-
-        canon = json.dumps(self.kdf, sort_keys=True, separators=(",", ":")).encode()
-        return hashlib.sha256(_KEY_ID + canon).hexdigest()[:32]
+        return _sha256_hex(_KEY_ID + _canonical(self.kdf))[:32]
 
     def encode(self) -> bytes:
         """The file's bytes: header line, then the body."""
-        import hashlib
         import json
 
         body = (
@@ -121,7 +116,7 @@ class Document:
             ).encode("ascii")
             + b"\n"
         )
-        digest = hashlib.sha256(body).hexdigest()
+        digest = _sha256_hex(body)
         return f"{MAGIC} {VERSION} {len(body)} {digest}\n".encode("ascii") + body
 
 
@@ -161,23 +156,113 @@ def parse(data: bytes, path: str) -> Document:
         raise StoreFileCorrupt(
             f"the store file {path} has extra bytes after its end", hint=_BACKUP_HINT
         )
-    import hashlib
-
-    if hashlib.sha256(body).hexdigest() != head[3].lower():
+    if _sha256_hex(body) != head[3].lower():
         raise StoreFileCorrupt(
             f"the store file {path} is damaged (its digest does not match)", hint=_BACKUP_HINT
         )
     return _document(body, path)
 
 
-def _document(body: bytes, path: str) -> Document:
+def _sha256_hex(data: bytes) -> str:
+    """SHA-256 of ``data`` in hex, without importing ``hashlib`` if this Python allows.
+
+    ``hashlib`` loads OpenSSL's libcrypto through ``_hashlib`` (~2.5 ms of every
+    shim start on the file store's path, next to the OpenSSL cryptography already
+    brings); CPython's own SHA-256 module gives the same digest for a file this small
+    at no import cost. ``hashlib`` remains the fallback (a build without the module).
+    """
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]  # 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError:  # pragma: no cover - depends on the build
+            from hashlib import sha256
+    digest: str = sha256(data).hexdigest()
+    return digest
+
+
+def _canonical(kdf: dict[str, object]) -> bytes:
+    """``json.dumps(kdf, sort_keys=True, separators=(",", ":"))``, without importing json.
+
+    The shim computes the key id on every start from the file store, and ``json``
+    costs ~1-2 ms to import (it compiles six regular expressions). A parsed file's
+    parameters are only known ASCII keys, ints and base64 or known-name strings
+    (``_document`` checks them), which JSON writes verbatim in quotes; anything
+    else (a document built in code) goes through ``json`` as before.
+    """
+    parts = []
+    for name in sorted(kdf):
+        value = kdf[name]
+        if not _b64ish(name):
+            break
+        if isinstance(value, int) and not isinstance(value, bool):
+            parts.append(f'"{name}":{value}')
+        elif isinstance(value, str) and _b64ish(value):
+            parts.append(f'"{name}":"{value}"')
+        else:
+            break
+    else:
+        return ("{" + ",".join(parts) + "}").encode("ascii")
     import json
 
+    return json.dumps(kdf, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _b64ish(value: str) -> bool:
+    """Only characters JSON writes as they are: letters, digits, ``+/=-_``."""
+    return value.isascii() and all(c.isalnum() or c in "+/=-_" for c in value)
+
+
+def _loads(body: bytes) -> object:
+    """``json.loads(body)`` for a UTF-8 body, through CPython's C scanner directly.
+
+    Importing ``json`` costs the shim ~1-2 ms on every start from the file store
+    (its decoder and encoder modules compile six regular expressions); the C
+    scanner they wrap is in ``_json``. Same grammar, same limits (a hostile,
+    deeply nested body still raises RecursionError), except that NaN and
+    Infinity are refused and the body must be UTF-8 (the store writes ASCII).
+    Errors are ``ValueError``s, as with ``json``.
+    """
+    try:
+        from _json import make_scanner
+    except ImportError:  # pragma: no cover - a Python without the C accelerator
+        import json
+
+        return json.loads(body)
+    text = body.decode("utf-8")
+    start = len(text) - len(text.lstrip(" \t\n\r"))
+    try:
+        value, end = make_scanner(_ScanContext)(text, start)  # type: ignore[arg-type]
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    if text[end:].strip(" \t\n\r"):
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not allowed")
+
+
+class _ScanContext:
+    """The settings ``_json.make_scanner`` reads (those of ``json.loads``' defaults)."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = staticmethod(_no_constant)
+    memo: dict[str, str] = {}  # noqa: RUF012 (read by the C scanner, never written here)
+
+
+def _document(body: bytes, path: str) -> Document:
     def bad(what: str) -> StoreFileCorrupt:
         return StoreFileCorrupt(f"the store file {path} is damaged ({what})", hint=_BACKUP_HINT)
 
     try:
-        data = json.loads(body)
+        data = _loads(body)
     except (ValueError, RecursionError):  # RecursionError: a hostile, deeply nested body
         raise bad("its body is not JSON") from None
     if not isinstance(data, dict):
@@ -213,19 +298,18 @@ def _document(body: bytes, path: str) -> Document:
 
 
 def _unb64(text: str, bad: Callable[[str], StoreFileCorrupt]) -> bytes:
-    import base64
     import binascii
 
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
     except (binascii.Error, UnicodeEncodeError):
         raise bad("bad base64") from None
 
 
 def _b64(data: bytes) -> str:
-    import base64
+    import binascii  # what base64 calls, without importing base64 (and struct) on every start
 
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 # -- the crypto (all of it from ``cryptography``) -------------------------------------------
@@ -246,11 +330,11 @@ def new_kdf() -> dict[str, object]:
 
 def derive(kdf: Mapping[str, object], passphrase: str) -> bytes:
     """The 32-byte key for ``passphrase`` under a file's KDF parameters (~0.1 s)."""
-    import base64
+    import binascii
     import unicodedata
 
     secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
-    salt = base64.b64decode(str(kdf["salt"]))
+    salt = binascii.a2b_base64(str(kdf["salt"]))
 
     def num(field: str) -> int:
         value = kdf[field]
@@ -312,11 +396,11 @@ def make_check(key: bytes) -> str:
 
 def opens(doc: Document, key: bytes) -> bool:
     """Whether ``key`` is this file's key (its check verifies)."""
-    import base64
+    import binascii
 
     if len(key) != KEY_LENGTH:
         return False
-    sealed = base64.b64decode(doc.check)
+    sealed = binascii.a2b_base64(doc.check)
     try:
         _aead(key).decrypt(sealed[:NONCE_LENGTH], sealed[NONCE_LENGTH:], _CHECK_AAD)
     except Exception as exc:
@@ -339,9 +423,9 @@ def seal(key: bytes, service: str, name: str, value: str) -> str:
 
 def unseal(key: bytes, service: str, name: str, sealed: str, path: str) -> str:
     """The value of one item; a tag that fails with a verified key means a damaged item."""
-    import base64
+    import binascii
 
-    raw = base64.b64decode(sealed)
+    raw = binascii.a2b_base64(sealed)
     try:
         data: bytes = _aead(key).decrypt(
             raw[:NONCE_LENGTH], raw[NONCE_LENGTH:], _aad(service, name)

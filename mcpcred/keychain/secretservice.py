@@ -3,15 +3,16 @@
 The shim runs on every MCP server start and may add about 50 ms. Going through
 ``keyring`` costs 80-120 ms to import plus ~100 ms of backend discovery, and
 ``secretstorage`` opens a new connection and a Diffie-Hellman session per item
-(~20 ms each). This module speaks the D-Bus protocol to the Secret Service
-directly with ``jeepney`` (pure Python, already installed with ``keyring`` on
-Linux): one connection, one session, one ``SearchItems`` per name and a single
-``GetSecrets`` for all of them. It reads exactly what ``keyring`` writes (the
-``service`` and ``username`` attributes) and the ``chunks`` layout on top.
+(~20 ms each), and even ``jeepney`` costs ~13 ms to import. This module speaks
+the D-Bus protocol to the Secret Service through ``dbuswire`` (standard library
+only): one connection, one session, one ``SearchItems`` per name (all sent
+before the first reply is read) and a single ``GetSecrets`` for all of them.
+It reads exactly what ``keyring`` writes (the ``service`` and ``username``
+attributes) and the ``chunks`` layout on top.
 
-Only the standard library is imported at module level; ``jeepney`` is imported
-on first use. ``keyring``, ``secretstorage`` and ``cryptography`` are never
-imported here: each one alone would blow the budget.
+Only the standard library is imported. ``keyring``, ``secretstorage``,
+``jeepney`` and ``cryptography`` are never imported here: each one alone would
+blow the budget.
 
 Every outcome other than success is a typed ``SecretStoreError`` with a
 one-line message that names secrets but never carries a value, because the
@@ -21,8 +22,6 @@ shim prints it to the MCP client's log.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
 
 from mcpcred.errors import (
     KeychainLocked,
@@ -32,12 +31,12 @@ from mcpcred.errors import (
     SecretNotFound,
     SecretStoreError,
 )
-from mcpcred.keychain import chunks
+from mcpcred.keychain import chunks, dbuswire
 
 # ``typing`` costs ~3 ms at import; type checkers treat this constant like typing's.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import socket
+    from collections.abc import Sequence
     from typing import Any
 
 BUS_NAME = "org.freedesktop.secrets"
@@ -76,6 +75,15 @@ _TIMEOUT_ERRORS = (
     "org.freedesktop.DBus.Error.TimedOut",
 )
 _LOCKED_ERRORS = ("org.freedesktop.Secret.Error.IsLocked",)
+# The reply signature of each method called (the Secret Service API); anything else is refused.
+_RETURNS = {
+    "OpenSession": "vo",
+    "SearchItems": "aoao",
+    "ReadAlias": "o",
+    "GetSecrets": "a{o(oayays)}",
+    "CreateItem": "oo",
+    "Delete": "o",
+}
 _CONNECT = "connect to the session bus"
 
 
@@ -159,20 +167,17 @@ class Session:
             )
         self.service = service
         self.client = _Client(address, timeout)
-        self._path: str | None = None
         self._collection: str | None = None
 
     def _session(self) -> str:
-        if self._path is None:
-            # "plain" (no transport encryption) is acceptable here: the session bus
-            # is a local Unix socket that only this user may connect to (dbus-daemon
-            # checks the peer's uid), and anyone able to watch its traffic (this
-            # user, with dbus-monitor, or root) can just as well ask the daemon for
-            # the secret directly, so Diffie-Hellman would protect against nobody.
-            # It would cost an import of ``cryptography`` and a key exchange, which
-            # is most of the ~20 ms ``secretstorage`` spends per item.
-            self._path = self.client.open_session()
-        return self._path
+        # "plain" (no transport encryption) is acceptable here: the session bus
+        # is a local Unix socket that only this user may connect to (dbus-daemon
+        # checks the peer's uid), and anyone able to watch its traffic (this
+        # user, with dbus-monitor, or root) can just as well ask the daemon for
+        # the secret directly, so Diffie-Hellman would protect against nobody.
+        # It would cost an import of ``cryptography`` and a key exchange, which
+        # is most of the ~20 ms ``secretstorage`` spends per item.
+        return self.client.session()
 
     def read(self, names: Sequence[str], *, optional: Sequence[str] = ()) -> dict[str, str]:
         """Values of ``names`` (all required) and of the ``optional`` ones that exist."""
@@ -180,7 +185,8 @@ class Session:
         if not wanted:
             return {}
         extra = frozenset(optional) - set(names)
-        return _read(self.client, self._session(), wanted, self.service, extra)
+        self.client.start_session()  # in flight with the searches: one round trip for both
+        return _read(self.client, wanted, self.service, extra)
 
     def write(self, values: dict[str, str]) -> None:
         """Store ``values`` in order, the way ``keyring`` does, chunked like ``SecretStore.set``.
@@ -198,7 +204,7 @@ class Session:
         collection = self._collection
         service = self.service
         for name, value in values.items():
-            old = _read(self.client, session, [name], service, frozenset([name]), parts=False)
+            old = _read(self.client, [name], service, frozenset([name]), parts=False)
             old_count = chunks.parts_needed(old.get(name, ""))
             head, parts = chunks.split(value)
             for index, part in enumerate(parts, start=1):
@@ -214,15 +220,13 @@ class Session:
     def close(self) -> None:
         """End the session and the connection."""
         try:
-            if self._path is not None:
-                self.client.close_session(self._path)
+            self.client.close_session()
         finally:
             self.client.close()
 
 
 def _read(
     client: _Client,
-    session: str,
     names: list[str],
     service: str,
     optional: frozenset[str] = frozenset(),
@@ -230,7 +234,7 @@ def _read(
     parts: bool = True,
 ) -> dict[str, str]:
     chosen = _locate(client, service, names, optional=optional)
-    values = client.get_secrets(chosen, session)
+    values = client.get_secrets(chosen)
     if not parts:
         return values
     headers: dict[str, int] = {}
@@ -256,7 +260,7 @@ def _read(
     ]
     optional_parts = frozenset(p for p in part_names if p.partition("#")[0] in optional)
     part_items = _locate(client, service, part_names, whole=False, optional=optional_parts)
-    found = client.get_secrets(part_items, session)
+    found = client.get_secrets(part_items)
     for name, count in headers.items():
         names_of_parts = [chunks.part_name(name, i) for i in range(1, count + 1)]
         joined = None
@@ -280,7 +284,8 @@ def _locate(
     optional: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """The item path of each user name; raises for the first one that cannot be read."""
-    found = {u: client.search({"service": service, "username": u}) for u in usernames}
+    answers = client.search_many([{"service": service, "username": u} for u in usernames])
+    found = dict(zip(usernames, answers, strict=True))
     chosen: dict[str, str] = {}
     for username in usernames:
         unlocked, locked = found[username]
@@ -315,65 +320,85 @@ class _Client:
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
         self._alias: str | None = None
+        self._session_serial: int | None = None
+        self._session_path: str | None = None
         with self._errors(_CONNECT):
-            jeepney = _jeepney()
             try:
-                path = jeepney.bus.get_bus(address)
-            except (ValueError, RuntimeError, StopIteration):
+                self.conn = dbuswire.Connection(address, self.deadline)
+            except ValueError:
                 raise KeychainUnavailable(
                     f"cannot reach the Secret Service: unusable D-Bus address {address!r}",
                     hint=_no_bus_hint(),
                 ) from None
-            sock: socket.socket = jeepney.io.blocking.prep_socket(path, timeout=self.remaining())
-            try:
-                self.conn = _connection_class()(sock, self)
-            except BaseException:
-                sock.close()
-                raise
-
-    def remaining(self) -> float:
-        """Seconds left before the deadline; raises when none are."""
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError
-        return left
 
     def call(
         self, path: str, iface: str, method: str, signature: str, *body: Any
     ) -> tuple[Any, ...]:
-        """One method call on the Secret Service, its reply body, errors mapped."""
-        jeepney = _jeepney()
+        """One method call on the Secret Service, its reply body, errors mapped.
+
+        A reply of another signature than the method's (``_RETURNS``) is refused
+        by the wire, so callers unpack the body safely.
+        """
         with self._errors(method):
-            target = jeepney.DBusAddress(path, bus_name=BUS_NAME, interface=iface)
-            message = jeepney.new_method_call(target, method, signature, body)
-            return tuple(jeepney.wrappers.unwrap_msg(self.conn.send_and_get_reply(message)))
+            serial = self.conn.send(path, iface, method, BUS_NAME, signature, body)
+            return self.conn.reply(serial, _RETURNS[method])
 
-    def open_session(self) -> str:
-        _output, session = self.call(
-            SERVICE_PATH, SERVICE_IFACE, "OpenSession", "sv", "plain", ("s", "")
-        )
-        return str(session)
+    def start_session(self) -> None:
+        """Send ``OpenSession`` (algorithm "plain") without waiting; ``session`` awaits it."""
+        if self._session_serial is None and self._session_path is None:
+            self._session_serial = self.conn.send(
+                SERVICE_PATH, SERVICE_IFACE, "OpenSession", BUS_NAME, "sv", ("plain", ("s", ""))
+            )
 
-    def close_session(self, session: str) -> None:
+    def session(self) -> str:
+        """The open session's path (opened here if ``start_session`` was not called)."""
+        if self._session_path is None:
+            self.start_session()
+            assert self._session_serial is not None  # noqa: S101 (start_session sets it)
+            with self._errors("OpenSession"):
+                _output, path = self.conn.reply(self._session_serial, _RETURNS["OpenSession"])
+            self._session_serial = None
+            self._session_path = str(path)
+        return self._session_path
+
+    def close_session(self) -> None:
         """Ask the daemon to drop the session, without waiting for its answer.
 
         The daemon also drops it when the connection closes; sending ``Close``
         costs nothing and does not depend on that, and not waiting means a
         failure path never spends more of the deadline here.
         """
-        jeepney = _jeepney()
-        target = jeepney.DBusAddress(session, bus_name=BUS_NAME, interface=SESSION_IFACE)
-        message = jeepney.new_method_call(target, "Close")
-        message.header.flags |= jeepney.MessageFlag.no_reply_expected
-        with suppress(OSError):
-            self.conn.send(message)
+        if self._session_path is None:
+            return
+        try:  # not contextlib.suppress: importing it costs the shim ~0.5 ms
+            self.conn.send(self._session_path, SESSION_IFACE, "Close", BUS_NAME, expect_reply=False)
+            self.conn.flush()
+        except (OSError, ValueError):
+            pass
 
     def search(self, attributes: dict[str, str]) -> tuple[list[str], list[str]]:
         """(unlocked item paths, locked item paths) matching ``attributes``."""
-        reply = self.call(SERVICE_PATH, SERVICE_IFACE, "SearchItems", "a{ss}", attributes)
-        with self._errors("SearchItems"):  # a reply of the wrong shape is a broken service
-            unlocked, locked = reply
-            return [str(p) for p in unlocked], [str(p) for p in locked]
+        return self.search_many([attributes])[0]
+
+    def search_many(self, queries: list[dict[str, str]]) -> list[tuple[list[str], list[str]]]:
+        """``search`` for each of ``queries``, all sent before the first reply is awaited.
+
+        One round trip to the daemon instead of one per name; the replies are
+        taken in order, so the first failing query is the one reported.
+        """
+        with self._errors("SearchItems"):
+            serials = [
+                self.conn.send(SERVICE_PATH, SERVICE_IFACE, "SearchItems", BUS_NAME, "a{ss}", (q,))
+                for q in queries
+            ]
+        if self._session_serial is not None:
+            self.session()  # sent first, so its failure is the one to report
+        with self._errors("SearchItems"):
+            out = []
+            for serial in serials:
+                unlocked, locked = self.conn.reply(serial, _RETURNS["SearchItems"])
+                out.append((unlocked, locked))
+            return out
 
     def prefer(self, paths: list[str]) -> str:
         """Of several matching items, the one in the default collection, else the first.
@@ -438,17 +463,17 @@ class _Client:
         for path in unlocked:
             self.call(path, ITEM_IFACE, "Delete", "")
 
-    def get_secrets(self, items: dict[str, str], session: str) -> dict[str, str]:
+    def get_secrets(self, items: dict[str, str]) -> dict[str, str]:
         """The UTF-8 values of ``items`` (user name -> item path), in one call."""
         if not items:
             return {}
         paths = list(dict.fromkeys(items.values()))
-        reply = self.call(SERVICE_PATH, SERVICE_IFACE, "GetSecrets", "aoo", paths, session)
+        reply = self.call(SERVICE_PATH, SERVICE_IFACE, "GetSecrets", "aoo", paths, self.session())
         with self._errors("GetSecrets"):
             return self._decode(items, reply)
 
     def _decode(self, items: dict[str, str], reply: tuple[Any, ...]) -> dict[str, str]:
-        (secrets,) = reply
+        (secrets,) = reply  # of signature a{o(oayays)}: checked by the wire
         out: dict[str, str] = {}
         for username, path in items.items():
             name = username.partition("#")[0]
@@ -460,52 +485,66 @@ class _Client:
                     hint=_locked_hint(),
                 )
             try:
-                out[username] = bytes(secret[2]).decode("utf-8")
+                out[username] = secret[2].decode("utf-8")
             except UnicodeDecodeError:
                 # ``from None``: the decode error holds the raw value.
                 raise _corrupt(name, "its value is not UTF-8 text") from None
         return out
 
     def close(self) -> None:
-        with suppress(OSError):
+        try:  # noqa: SIM105 (not contextlib.suppress: importing it costs the shim ~0.5 ms)
             self.conn.close()
+        except OSError:
+            pass
 
-    @contextmanager
-    def _errors(self, doing: str) -> Iterator[None]:
-        """Turn jeepney's and the socket's exceptions into mcpcred's typed errors."""
-        try:
-            error_reply = _jeepney().wrappers.DBusErrorResponse
-        except ImportError:
-            raise KeychainUnavailable(
-                "cannot read the Secret Service: the jeepney package is not installed",
-                hint="install keyring (which brings jeepney on Linux) into mcpcred's environment",
-            ) from None
-        try:
-            yield
-        except SecretStoreError:
-            raise
-        except TimeoutError:
-            raise KeychainTimeout(
+    def _errors(self, doing: str) -> _Errors:
+        """``with``: the wire's and the socket's exceptions as mcpcred's typed errors."""
+        return _Errors(self.timeout, doing)
+
+
+class _Errors:
+    """Maps exceptions raised inside ``with`` to typed errors with one-line messages.
+
+    A class rather than ``contextlib.contextmanager``: importing contextlib costs
+    the shim about 0.5 ms on every server start.
+    """
+
+    __slots__ = ("doing", "timeout")
+
+    def __init__(self, timeout: float, doing: str) -> None:
+        self.timeout = timeout
+        self.doing = doing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, trace: object) -> None:
+        if isinstance(exc, Exception) and not isinstance(exc, SecretStoreError):
+            raise self._mapped(exc) from None
+
+    def _mapped(self, exc: Exception) -> SecretStoreError:
+        doing = self.doing
+        if isinstance(exc, TimeoutError):
+            return KeychainTimeout(
                 f"the Secret Service did not answer within {self.timeout:g} s ({doing})",
                 hint="is the keychain daemon hung or waiting for a prompt? "
                 "try `secret-tool search --all service mcpcred` in a terminal",
-            ) from None
-        except error_reply as exc:
-            raise _from_dbus(exc, doing) from None
-        except (OSError, EOFError) as exc:
+            )
+        if isinstance(exc, dbuswire.DBusError):
+            return _from_dbus(exc, doing)
+        if isinstance(exc, (OSError, EOFError)):
             # No socket (or a dead one) when connecting: no bus; later: the daemon went away.
             connecting = doing == _CONNECT
-            raise KeychainUnavailable(
+            return KeychainUnavailable(
                 f"cannot reach the Secret Service ({doing}): "
                 f"{type(exc).__name__}: {_one_line(exc)}",
                 hint=_no_bus_hint() if connecting else _no_service_hint(),
-            ) from None
-        except Exception as exc:
-            # jeepney's AuthenticationError, a malformed reply: never a value in them.
-            raise KeychainUnavailable(
-                f"cannot talk to the Secret Service ({doing}): {type(exc).__name__}",
-                hint=_no_bus_hint(),
-            ) from None
+            )
+        # A protocol violation or a malformed reply: never a value in them.
+        return KeychainUnavailable(
+            f"cannot talk to the Secret Service ({doing}): {type(exc).__name__}",
+            hint=_no_bus_hint(),
+        )
 
 
 def _from_dbus(exc: Any, doing: str) -> SecretStoreError:
@@ -545,46 +584,3 @@ def _from_dbus(exc: Any, doing: str) -> SecretStoreError:
 def _one_line(value: object) -> str:
     text = " ".join(str(value).split())
     return text[:200]
-
-
-def _connection_class() -> Any:
-    """A jeepney connection whose every reply wait ends at the caller's deadline.
-
-    ``DBusConnection`` sends ``Hello`` from its constructor with no time limit,
-    and ``Proxy`` calls wait forever by default; routing every wait through
-    ``send_and_get_reply`` here makes the one deadline hold for all of them.
-    Built on first use so that importing this module does not import jeepney.
-    """
-    global _CONNECTION
-    if _CONNECTION is None:
-
-        class _DeadlineConnection(_jeepney().io.blocking.DBusConnection):  # type: ignore[misc]
-            def __init__(self, sock: socket.socket, client: _Client) -> None:
-                self._client = client
-                super().__init__(sock)
-
-            def send_and_get_reply(self, message: Any, *, timeout: float | None = None) -> Any:
-                left = self._client.remaining()
-                return super().send_and_get_reply(
-                    message, timeout=left if timeout is None else min(timeout, left)
-                )
-
-        _CONNECTION = _DeadlineConnection
-    return _CONNECTION
-
-
-_CONNECTION: Any = None
-
-
-def _jeepney() -> Any:
-    """The ``jeepney`` package with the submodules used here, imported on first call.
-
-    The one import site, so that the missing type information of jeepney
-    (it ships no ``py.typed``) is acknowledged in one place.
-    """
-    import jeepney  # type: ignore[import-untyped]
-    import jeepney.bus  # type: ignore[import-untyped]
-    import jeepney.io.blocking  # type: ignore[import-untyped]
-    import jeepney.wrappers  # type: ignore[import-untyped]
-
-    return jeepney

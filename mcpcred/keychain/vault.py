@@ -2,7 +2,7 @@
 
 Logins keep JSON records in the same keychain service as secrets. Two
 adapters serve the same port: ``StoreVault`` over ``SecretStore`` (keyring,
-every OS; the CLI) and ``SecretServiceVault`` (Linux, jeepney, no keyring
+every OS; the CLI) and ``SecretServiceVault`` (Linux, our own D-Bus client, no keyring
 import; the shim). Missing names are simply absent from ``read``'s answer:
 for logins, absence is an ordinary state (not logged in, nothing cached).
 """
@@ -63,7 +63,7 @@ class StoreVault:
 
 
 class SecretServiceVault:
-    """The shim's adapter on Linux: the Secret Service over one jeepney connection.
+    """The shim's adapter on Linux: the Secret Service over one D-Bus connection (``dbuswire``).
 
     A refresh reads two items and writes two; opening a D-Bus connection and
     a session costs about 3 ms each time, so the connection is opened on first

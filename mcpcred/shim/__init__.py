@@ -2,7 +2,9 @@
 
 MCP clients start every server through the shim (``wrap`` rewrote the entry to
 ``<mcpcred> shim [options] -- <command> <args...>``), so it sits on every
-server start: it imports only the standard library and, on Linux, ``jeepney``.
+server start: it imports only the standard library (it speaks D-Bus to the Secret Service
+itself, ``mcpcred.keychain.dbuswire``), plus ``cryptography``'s AEAD and KDF
+when the encrypted file store is in use.
 
 - ``options``: the shim's settings, read from its arguments only, because
   clients such as Codex and the MCP SDKs strip the environment;

@@ -754,3 +754,12 @@ def test_a_key_page_is_locked_in_ram_and_left_out_of_core_dumps(env: dict[str, s
         status = Path(f"/proc/{running.pid}/status").read_text()
         locked = next(line for line in status.splitlines() if line.startswith("VmLck:"))
         assert int(locked.split()[1]) > 0
+
+
+def test_the_client_half_imports_no_contextlib() -> None:
+    """The shim imports the client on every start from the file store; contextlib is ~0.5 ms."""
+    import subprocess
+    import sys
+
+    code = "import sys, mcpcred.keychain.agent\nassert 'contextlib' not in sys.modules\n"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

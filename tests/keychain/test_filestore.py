@@ -293,3 +293,74 @@ def test_rekey_keeps_every_item_and_retires_the_old_passphrase(filled: str) -> N
     new = {"MCPCRED_PASSPHRASE": "a brand new passphrase"}
     assert FileStore(filled, new).read(["api", "other"]) == {"api": VALUE, "other": "second value"}
     assert b"a brand new passphrase" not in Path(filled).read_bytes()
+
+
+def test_the_shims_read_imports_no_hashlib_base64_importlib_or_json(
+    filled: str, tmp_path: Path
+) -> None:
+    """Each of them cost the shim 0.5-2.5 ms per server start (issue 14, §3)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from mcpcred.keychain.filestore import FileStore\n"
+        f"env = {{**{PASS!r}, 'MCPCRED_RUNTIME_DIR': {str(tmp_path)!r}}}\n"
+        f"assert FileStore({filled!r}, env).read(['api'], ()) == {{'api': {VALUE!r}}}\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert not loaded & {"hashlib", "_hashlib", "base64", "importlib", "json"}, loaded
+
+
+def test_the_digest_without_hashlib_is_sha256() -> None:
+    import hashlib
+
+    for data in (b"", b"abc", os.urandom(5000)):
+        assert filestore._sha256_hex(data) == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a":1}\n',
+        b' [1, 2.5, {"x": "\\u00e9"}, null, true, false] ',
+        b'{"a":{"b":[]}}',
+        b'{"a":1}x',
+        b"",
+        b"   ",
+        b'{"a":',
+        b'{"a":1,}',
+        b"[" * 100_000,
+        '{"\u00e9":1}'.encode(),
+        b"\xff",
+    ],
+)
+def test_the_store_parser_agrees_with_json(body: bytes) -> None:
+    """``_loads`` (the C scanner, without importing json) accepts and refuses what json does."""
+    try:
+        expected: object = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        expected = type(exc)
+    try:
+        got: object = filestore._loads(body)
+    except (ValueError, RecursionError) as exc:
+        got = type(exc)
+    if isinstance(expected, type):
+        assert isinstance(got, type) and issubclass(got, (ValueError, RecursionError))
+    else:
+        assert got == expected
+
+
+def test_the_key_id_is_the_one_json_would_give(filled: str) -> None:
+    import hashlib
+
+    doc = FileStore(filled, PASS).load()
+    assert doc is not None
+    canon = json.dumps(doc.kdf, sort_keys=True, separators=(",", ":")).encode()
+    assert doc.key_id() == hashlib.sha256(filestore._KEY_ID + canon).hexdigest()[:32]
+    assert filestore._canonical({'odd"key': 1}) == b'{"odd\\"key":1}'

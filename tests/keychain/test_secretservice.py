@@ -403,6 +403,39 @@ def test_a_secret_service_that_fails_to_activate_is_unavailable() -> None:
             assert "Spawn" in caught.value.message
 
 
+# -- writing (the shim stores refreshed tokens and the guard's key this way) ------------
+
+
+def test_written_values_read_back_through_keyring_and_parts_are_pruned(address: str) -> None:
+    """``write_secrets`` over the shim's own D-Bus client stores what keyring reads back.
+
+    A long value goes in parts (header last); a shorter value written over it
+    deletes the parts it no longer needs, so no stale part is left behind.
+    """
+    from keyring.backends.SecretService import Keyring
+
+    from mcpcred.keychain.secretservice import write_secrets
+
+    long_value = "L" * (chunks.CHUNK_CHARS * 3 + 7)
+    write_secrets({"short": "s-\u00e9-1", "long": long_value}, address=address)
+    assert read_secrets(["short", "long"], address=address) == {
+        "short": "s-\u00e9-1",
+        "long": long_value,
+    }
+    assert Keyring().get_password(SERVICE, "short") == "s-\u00e9-1"
+    parts = chunks.parts_needed(Keyring().get_password(SERVICE, "long") or "")
+    assert parts >= 3
+
+    write_secrets({"long": "now short"}, address=address)
+    assert read_secrets(["long"], address=address) == {"long": "now short"}
+    leftovers = [
+        chunks.part_name("long", i)
+        for i in range(1, parts + 1)
+        if Keyring().get_password(SERVICE, chunks.part_name("long", i)) is not None
+    ]
+    assert leftovers == []
+
+
 # -- the shim's budget ---------------------------------------------------------------
 
 
@@ -423,7 +456,7 @@ def test_reading_never_imports_keyring_or_crypto(address: str) -> None:
         "from mcpcred.keychain.secretservice import read_secrets\n"
         f"assert read_secrets(['light'], address={address!r}) == {{'light': 'v'}}\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
-        "('keyring', 'secretstorage', 'cryptography')]\n"
+        "('keyring', 'secretstorage', 'cryptography', 'jeepney')]\n"
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

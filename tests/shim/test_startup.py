@@ -200,7 +200,8 @@ def test_an_old_chainer_entry_takes_the_direct_path_with_five_secrets(
     assert len(seen.connects) == 1, seen.connects
     assert seen.execs == [repr(sys.executable)]
     assert not {m for m in seen.modules if m.split(".")[0] in ("keyring", "keyrings")}
-    assert "jeepney" in seen.modules  # it did read the Secret Service itself
+    assert "mcpcred.keychain.dbuswire" in seen.modules  # it read the Secret Service itself
+    assert not {m for m in seen.modules if m.split(".")[0] == "jeepney"}
 
 
 # -- an old chainer entry where the Secret Service is not what served ---------------------
