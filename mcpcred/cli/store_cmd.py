@@ -356,9 +356,7 @@ def _copy(names: list[str], source: SecretStore, target: SecretStore) -> int:
 def _file_keyring(store: FileStore) -> KeyringBackend:
     from mcpcred.keychain.filekeyring import FileKeyring
 
-    backend = FileKeyring()
-    backend.store = store
-    return backend
+    return FileKeyring(store)
 
 
 def _os_keychain() -> KeyringBackend:

@@ -143,10 +143,25 @@ class SecretStore:
                 f"warning: using insecure keychain backend {name} ({ALLOW_INSECURE}=1)\n"
             )
 
+    def _unlocked(self) -> KeyringBackend:
+        """The backend, after letting it ask a person for what it needs (a passphrase).
+
+        Called in the caller's thread, outside the time limit of ``_call``: a person
+        typing slowly is not a wedged keychain, and a prompt interrupted with Ctrl-C
+        must restore the terminal, which a worker thread killed at exit cannot do.
+        Only mcpcred's own backends define ``mcpcred_unlock`` (keyring's Secret Service
+        backend has an unrelated ``unlock(item)``); every OS keychain is untouched.
+        """
+        backend = self.backend
+        unlock_first = getattr(backend, "mcpcred_unlock", None)
+        if callable(unlock_first):
+            unlock_first()
+        return backend
+
     # -- operations --------------------------------------------------------------
     def get(self, name: str) -> str:
         """The value of secret ``name``; ``SecretNotFound`` when there is none."""
-        backend = self.backend
+        backend = self._unlocked()
         stored = self._call(lambda: backend.get_password(SERVICE, name), f"read '{name}'")
         if stored is None:
             raise SecretNotFound(name)
@@ -175,13 +190,13 @@ class SecretStore:
 
     def exists(self, name: str) -> bool:
         """Whether a secret of that name is stored (without reading the parts)."""
-        backend = self.backend
+        backend = self._unlocked()
         return self._call(lambda: backend.get_password(SERVICE, name), "look up") is not None
 
     def set(self, name: str, value: str) -> None:
         """Store ``value`` under ``name``, replacing any earlier value and its parts."""
         check_value(name, value)
-        backend = self.backend
+        backend = self._unlocked()
         old_parts = self._stored_parts(name)
         head, parts = chunks.split(value)
         # Parts first, header last: a reader never sees a header without its parts.
@@ -195,7 +210,7 @@ class SecretStore:
 
     def delete(self, name: str) -> None:
         """Remove secret ``name`` and its parts; ``SecretNotFound`` when there is none."""
-        backend = self.backend
+        backend = self._unlocked()
         count = self._stored_parts(name, missing_ok=False)
         from keyring.errors import PasswordDeleteError
 

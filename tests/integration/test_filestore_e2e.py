@@ -226,15 +226,23 @@ def test_migrate_without_a_keychain_refuses_before_moving_anything(home: Path, t
 
 
 def _converse(
-    args: list[str], replies: list[tuple[str, str]], env: dict[str, str]
+    args: list[str],
+    replies: list[tuple[str, str]],
+    env: dict[str, str],
+    *,
+    pause: float = 0.0,
+    program: list[str] | None = None,
 ) -> tuple[int, str]:
-    """Run mcpcred on a real terminal (a pty), answering each prompt when it appears."""
+    """Run mcpcred on a real terminal (a pty), answering each prompt when it appears
+    (``pause`` seconds after it appears: a person typing slowly)."""
     import pty
     import select
+    import time
 
+    argv = program or [sys.executable, "-m", "mcpcred", *args]
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child becomes mcpcred
-        os.execve(sys.executable, [sys.executable, "-m", "mcpcred", *args], env)  # noqa: S606
+        os.execve(argv[0], argv, env)  # noqa: S606
     output = b""
 
     def read_some() -> bool:
@@ -253,6 +261,7 @@ def _converse(
         while prompt.encode() not in output:
             if not read_some():
                 break
+        time.sleep(pause)
         os.write(fd, reply.encode() + b"\n")
         output = output.replace(prompt.encode(), b"<asked>", 1)
     while read_some():
@@ -299,6 +308,67 @@ def test_prompts_at_a_terminal_init_twice_then_one_prompt_per_command(home: Path
         env,
     )
     assert code == 5 and "the passphrase from the prompt does not open" in out
+
+
+SLOW_TYPIST = """
+import sys
+from mcpcred.errors import McpcredError
+from mcpcred.keychain.filekeyring import FileKeyring
+from mcpcred.keychain.store import SecretStore
+
+store = SecretStore(FileKeyring(), timeout=float(sys.argv[1]))
+try:
+    print("read", store.get("api") == sys.argv[2])
+    store.set("second", "v")
+    print("wrote")
+except McpcredError as exc:
+    print("error:", exc.message)
+    raise SystemExit(5)
+"""
+
+
+def test_a_slow_typist_at_the_passphrase_prompt_never_meets_the_keychain_time_limit(
+    home: Path,
+) -> None:
+    """The prompt runs in the caller's thread before the timed keyring call: answering
+    after 3 s against a 1 s limit works (the CLI's limit is 20 s, the same code path)."""
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN).returncode == 0
+    program = [sys.executable, "-c", SLOW_TYPIST, "1.0", TOKEN]
+    code, out = _converse(
+        [],
+        [("passphrase for the mcpcred store", PASSPHRASE)],
+        _headless(home),
+        pause=3.0,
+        program=program,
+    )
+    assert code == 0, out
+    assert "read True" in out and "wrote" in out and "did not answer within" not in out
+    assert out.count("<asked>") == 1  # one prompt for the read and the write
+    assert TOKEN not in out and PASSPHRASE not in out
+    from mcpcred.keychain.filestore import FileStore
+
+    stored = FileStore(str(_store_file(home)), {"MCPCRED_PASSPHRASE": PASSPHRASE})
+    assert stored.read(["second"]) == {"second": "v"}
+
+
+def test_the_store_never_prompts_inside_the_timed_call(home: Path) -> None:
+    """Even a FileKeyring used without ``mcpcred_unlock`` (a caller that skips SecretStore) fails
+    with "locked" inside the timed call instead of prompting there."""
+    from mcpcred.errors import FileStoreLocked
+    from mcpcred.keychain.filekeyring import FileKeyring
+    from mcpcred.keychain.filestore import SERVICE, FileStore
+
+    path = str(_store_file(home))
+    FileStore(path, {"MCPCRED_PASSPHRASE": PASSPHRASE}).set(SERVICE, "api", "v")
+    asked: list[str] = []
+    backend = FileKeyring(FileStore(path, {}, ask=lambda text: asked.append(text) or PASSPHRASE))
+    with pytest.raises(FileStoreLocked):
+        backend.get_password(SERVICE, "api")
+    assert asked == []
+    backend.mcpcred_unlock()
+    assert len(asked) == 1
+    assert backend.get_password(SERVICE, "api") == "v"
 
 
 def test_wrapped_servers_follow_the_store_through_migrations_without_a_rewrap(
