@@ -14,7 +14,8 @@ shown in CI output.
     │   ├── SecretNotFound           no such secret (``mcpcred secret set NAME`` fixes it)
     │   ├── SecretCorrupt            stored parts missing or not matching (a torn write)
     │   │   └── StoreFileCorrupt     the store file is damaged, or is not a store file
-    │   │       └── StoreFileTruncated  the store file ends early (a cut copy, a full disk)
+    │   │       ├── StoreFileTruncated  the store file ends early (a cut copy, a full disk)
+    │   │       └── StoreFileTampered   its MAC fails: items removed, added or swapped
     │   ├── KeychainLocked           the keychain is locked and mcpcred may not prompt
     │   │   ├── FileStoreLocked      the file store's key: no agent, no MCPCRED_PASSPHRASE(_FILE)
     │   │   └── WrongPassphrase      the passphrase does not open the file store
@@ -196,3 +197,9 @@ class AgentUnsafe(SecretStoreError):
 
 class AgentUnavailable(SecretStoreError):
     """The key agent could not be started, or started but does not answer."""
+
+
+class StoreFileTampered(StoreFileCorrupt):
+    """The store file's MAC does not verify under its key: items were removed, added or
+    swapped by someone who could write the file but has no key (an older whole copy put
+    back is not detected; see docs/stores.md)."""

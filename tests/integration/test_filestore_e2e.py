@@ -176,7 +176,7 @@ def test_store_init_unlock_status_and_the_failures_through_the_cli(home: Path) -
     cut = _cli("secret", "set", "other", "--from-stdin", env=env, stdin="v")
     assert cut.returncode == 5 and "cut short" in cut.stderr
     assert len(store.read_bytes()) == len(good) // 2  # nothing overwritten
-    store.write_bytes(good.replace(b"mcpcred-store 1 ", b"mcpcred-store 9 ", 1))
+    store.write_bytes(good.replace(b"mcpcred-store 2 ", b"mcpcred-store 9 ", 1))
     newer = _cli("secret", "rm", "api", env=env)
     assert newer.returncode == 5 and "format version 9" in newer.stderr
     for result in (wrong, cut, newer):
@@ -494,3 +494,28 @@ def test_changing_the_passphrase_at_a_terminal(home: Path) -> None:
     assert FileStore(str(_store_file(home)), new).read(["api"]) == {"api": TOKEN}
     piped = _cli("store", "passphrase", env=env)
     assert piped.returncode == 2 and "no terminal" in piped.stderr
+
+
+def test_an_item_deleted_without_the_key_stops_the_cli_and_the_shim_with_one_line(
+    home: Path,
+) -> None:
+    from mcpcred.keychain.filestore import SERVICE, parse
+
+    config = _config(home)
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    assert _cli("secret", "set", "other", "--from-stdin", env=env, stdin="v").returncode == 0
+    path = _store_file(home)
+    doc = parse(path.read_bytes(), str(path))
+    del doc.items[SERVICE]["other"]  # someone who can write the file, without the key
+    path.write_bytes(doc.encode())
+    tampered = path.read_bytes()
+    for result in (
+        _start(config, env),
+        _cli("secret", "set", "third", "--from-stdin", env=env, stdin="v"),
+    ):
+        assert result.returncode == 5, result.stderr
+        lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+        assert len(lines) == 1 and "its MAC does not match" in lines[0], result.stderr
+        assert TOKEN not in result.stdout + result.stderr
+    assert path.read_bytes() == tampered

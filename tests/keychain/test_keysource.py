@@ -158,7 +158,9 @@ def test_store_unlock_and_lock_hand_the_key_over_and_take_it_back(
     assert run(["store", "unlock", "--hours", "1"]) == 0
     path = filestore.default_path(os.environ)
     key_id, key = _key(path)
-    assert agent.keys == {key_id: key} and kernel.keys == {key_id: key}
+    held = filestore.material(key)  # the key and its MAC subkey: the shim needs no HKDF
+    assert held[:32] == key and len(held) == 64
+    assert agent.keys == {key_id: held} and kernel.keys == {key_id: held}
     assert "held by the mcpcred agent and the kernel keyring" in capsys.readouterr().err
     monkeypatch.delenv("MCPCRED_PASSPHRASE")
     assert FileStore(path, {}).read([], optional=[]) == {}
