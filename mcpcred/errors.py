@@ -96,14 +96,19 @@ class SecretStoreError(McpcredError):
 
 
 class SecretNotFound(SecretStoreError):
-    """No secret of that name is in the keychain."""
+    """No secret of that name is in the store in use.
 
-    def __init__(self, name: str, *, hint: str | None = None) -> None:
+    ``store`` names that store as a user knows it ("the keychain", "the file store
+    (PATH)"): a user of the file store told "not in the keychain" looks in the wrong place.
+    """
+
+    def __init__(self, name: str, *, hint: str | None = None, store: str = "the keychain") -> None:
         super().__init__(
-            f"secret '{name}' is not in the keychain",
+            f"secret '{name}' is not in {store}",
             hint=hint or f"store it with: mcpcred secret set {name}",
         )
         self.name = name
+        self.store = store
 
 
 class SecretCorrupt(SecretStoreError):

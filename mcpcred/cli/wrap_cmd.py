@@ -235,7 +235,7 @@ def _check_logins(binds: dict[str, str], store: SecretStore) -> None:
                     )
             elif not store.exists(name):
                 sys.stderr.write(
-                    f"note: secret '{name}' is not in the keychain yet; store it with: "
+                    f"note: secret '{name}' is not in {store.where} yet; store it with: "
                     f"mcpcred secret set {name}\n"
                 )
 
@@ -406,16 +406,20 @@ def wrap(
         yes=yes,
         client_name=adapter.display_name,
         dry="dry run: nothing was stored or written",
-        question="Write {count} file(s) and store the secrets in the keychain?",
+        question="Write {count} file(s) and store the secrets in "
+        + (store.where if store is not None else "the keychain")
+        .replace("{", "{{")
+        .replace("}", "}}")
+        + "?",
     ):
         return 0
     if store is None:  # pragma: no cover - a real run raised above
         return 1
     outcome = service.execute_wrap(plans, store, index)
     for name in outcome.stored:
-        sys.stderr.write(f"stored secret '{name}' in {backend}\n")
+        sys.stderr.write(f"stored secret '{name}' in {store.where} ({backend})\n")
     for name in outcome.reused:
-        sys.stderr.write(f"reused secret '{name}' (already in the keychain)\n")
+        sys.stderr.write(f"reused secret '{name}' (already in {store.where})\n")
     for plan, backup in zip(outcome.written, outcome.backups, strict=True):
         sys.stderr.write(f"wrote {plan.display} (backup without secrets: {backup})\n")
     if outcome.written and add_remote:

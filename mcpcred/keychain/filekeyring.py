@@ -44,6 +44,11 @@ class FileKeyring(KeyringBackend):
         store.ask = None  # timed calls fail with "locked" rather than prompt (see the class)
         self.store = store
 
+    @property
+    def mcpcred_where(self) -> str:
+        """How ``SecretStore``'s messages name this store: "the file store (PATH)"."""
+        return self.store.where
+
     def mcpcred_unlock(self) -> None:
         """Learn the file's key now, prompting if that is the only source (no time limit).
 

@@ -465,6 +465,11 @@ class FileStore:
         self.key_source: str | None = None  # where the key came from, once known
         self._keys: dict[str, tuple[bytes, bytes]] = {}  # key id -> (key, MAC subkey)
 
+    @property
+    def where(self) -> str:
+        """This store as messages name it (never "the keychain": the user must look here)."""
+        return f"the file store ({self.path})"
+
     # -- reading ---------------------------------------------------------------------------
     def exists(self) -> bool:
         """Whether the store file exists."""
@@ -586,6 +591,7 @@ class FileStore:
         if doc is None and names:
             raise SecretNotFound(
                 names[0],
+                store=self.where,
                 hint=f"there is no store file at {self.path}; `mcpcred store status` shows "
                 "the store in use (MCPCRED_STORE_FILE must reach the client too)",
             )
@@ -594,7 +600,7 @@ class FileStore:
             if name not in table:
                 if doc is not None:
                     self._verify_if_possible(doc)
-                raise SecretNotFound(name)
+                raise SecretNotFound(name, store=self.where)
         present = [n for n in dict.fromkeys([*names, *optional]) if n in table]
         if not present or doc is None:
             return {}

@@ -519,3 +519,27 @@ def test_an_item_deleted_without_the_key_stops_the_cli_and_the_shim_with_one_lin
         assert len(lines) == 1 and "its MAC does not match" in lines[0], result.stderr
         assert TOKEN not in result.stdout + result.stderr
     assert path.read_bytes() == tampered
+
+
+def test_errors_name_the_file_store_and_its_path_never_the_keychain(home: Path) -> None:
+    """A user of the file store told "not in the keychain" would look in the wrong place."""
+    config = _config(home)
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    where = f"the file store ({_store_file(home)})"
+    missing = _cli("secret", "rm", "absent", "--yes", env=env)
+    assert missing.returncode == 5
+    assert f"secret 'absent' is not in {where}" in missing.stderr
+    assert "keychain" not in missing.stderr
+    wrapped = home / ".cursor" / "mcp.json"
+    wrapped.parent.mkdir()
+    entry = {"command": sys.executable, "args": ["-c", REPORT], "env": {"OTHER_TOKEN": TOKEN}}
+    wrapped.write_text(json.dumps({"mcpServers": {"echo": entry}}))
+    again = _cli("wrap", "cursor", "--yes", env=env)
+    assert again.returncode == 0, again.stderr
+    assert f"(already in {where})" in again.stderr
+    _cli("secret", "rm", NAME, "--yes", env=env)
+    started = _start(config, env)  # the shim, reading the file directly
+    assert started.returncode == 5
+    assert f"secret '{NAME}' is not in {where}" in started.stderr
+    assert "not in the keychain" not in started.stderr
