@@ -536,7 +536,8 @@ class FileStore:
         if given is None:
             raise FileStoreLocked(
                 f"the file store {self.path} is locked: no agent or kernel keyring holds its "
-                f"key and {keysource.PASSPHRASE_VAR} is not set",
+                f"key (`mcpcred store unlock`), and neither {keysource.PASSPHRASE_VAR} nor "
+                f"{keysource.PASSPHRASE_FILE_VAR} is set",
                 hint=keysource.unset_hint(),
             )
         where, passphrase = given
