@@ -65,7 +65,8 @@ from mcpcred.keychain.storefile import default_path as default_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from contextlib import AbstractContextManager
 
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -694,7 +695,7 @@ class FileStore:
 
     def create(self, passphrase: str) -> Document:
         """A new, empty store file for ``passphrase``; refuses to replace an existing one."""
-        with self._locked():
+        with self._writing():
             if self.exists():
                 raise SecretStoreError(
                     f"a store file already exists at {self.path}; nothing was changed",
@@ -707,7 +708,7 @@ class FileStore:
     def rekey(self, passphrase: str) -> Document:
         """Re-encrypt every item under a new passphrase (new salt, so a new key id: keys the
         agent or the kernel keyring hold for the old one are never used again)."""
-        with self._locked():
+        with self._writing():
             doc = self.load()
             if doc is None:
                 raise SecretStoreError(
@@ -756,7 +757,7 @@ class FileStore:
 
     def _update(self, change: Callable[[Document, bytes], bool], *, create: bool) -> None:
         """Re-read under the lock, change, write atomically; nothing is written on failure."""
-        with self._locked():
+        with self._writing():
             doc = self.load()
             if doc is None:
                 if not create:
@@ -774,6 +775,26 @@ class FileStore:
             self._upgrade(doc, key)
             if change(doc, key) or doc.version != version:
                 self._write(doc)
+
+    def _writing(self) -> AbstractContextManager[None]:
+        """The lock, for a write; an OS error on the way (a read-only data folder, a full
+        disk) is one line naming the store file, not an unexpected error."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def guarded() -> Iterator[None]:
+            try:
+                with self._locked():
+                    yield
+            except OSError as exc:
+                raise SecretStoreError(
+                    f"cannot write the file store {self.path}: "
+                    f"{exc.strerror or type(exc).__name__}",
+                    hint="the store file's folder must be writable (in a container, put the "
+                    "data folder on a volume), or set MCPCRED_STORE_FILE to a writable place",
+                ) from None
+
+        return guarded()
 
     def _locked(self) -> held:
         from mcpcred.oauth.lock import held

@@ -19,6 +19,7 @@ from mcpcred.errors import (
     FileStoreLocked,
     SecretCorrupt,
     SecretNotFound,
+    SecretStoreError,
     StoreFileCorrupt,
     StoreFileTampered,
     StoreFileTooNew,
@@ -175,7 +176,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(SecretStoreError, match=r"cannot write the file store .*: No space left"):
         FileStore(filled, PASS).set(SERVICE, "api", "new value")
     monkeypatch.undo()
     assert Path(filled).read_bytes() == before
