@@ -65,7 +65,7 @@ def _show_diff(plans: list[FilePlan], secrets: list[str]) -> None:
             console.print(Text(printable(line), style=style), soft_wrap=True)
 
 
-def _summary(plans: list[FilePlan]) -> None:
+def _summary(plans: list[FilePlan], target: str = "keychain") -> None:
     from mcpcred.clients import BY_ID
 
     out = sys.stderr
@@ -104,7 +104,7 @@ def _summary(plans: list[FilePlan]) -> None:
                 f"  {printable(server.name)}: {_STATUS_TEXT.get(server.status, server.status)}\n"
             )
             for move in server.moves:
-                out.write(f"    {printable(move.where)} -> keychain as '{move.name}'\n")
+                out.write(f"    {printable(move.where)} -> {target} as '{move.name}'\n")
             for note in server.notes:
                 out.write(f"    note: {printable(note)}\n")
     out.flush()
@@ -146,9 +146,12 @@ def _review(
     client_name: str,
     dry: str,
     question: str,
+    target: str = "keychain",
 ) -> bool:
-    """Show the plan (and the redacted diff) and ask; True when the run should write."""
-    _summary(plans)
+    """Show the plan (and the redacted diff) and ask; True when the run should write.
+
+    ``target`` names the store the secrets go to ("keychain", "file store")."""
+    _summary(plans, target)
     changed = [p for p in plans if p.changed]
     if not changed:
         sys.stderr.write(_nothing(plans, client_name) + "\n")
@@ -411,6 +414,7 @@ def wrap(
         .replace("{", "{{")
         .replace("}", "}}")
         + "?",
+        target="file store" if store is not None and store.where != "the keychain" else "keychain",
     ):
         return 0
     if store is None:  # pragma: no cover - a real run raised above

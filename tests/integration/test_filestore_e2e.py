@@ -538,6 +538,9 @@ def test_errors_name_the_file_store_and_its_path_never_the_keychain(home: Path) 
     again = _cli("wrap", "cursor", "--yes", env=env)
     assert again.returncode == 0, again.stderr
     assert f"(already in {where})" in again.stderr
+    assert f"env OTHER_TOKEN -> file store as '{NAME}'" in again.stderr
+    stored = _cli("secret", "set", "fresh", "--from-stdin", env=env, stdin="v")
+    assert f"stored secret 'fresh' in {where} ({FILE_STORE})" in stored.stderr
     _cli("secret", "rm", NAME, "--yes", env=env)
     started = _start(config, env)  # the shim, reading the file directly
     assert started.returncode == 5
