@@ -546,3 +546,41 @@ def test_errors_name_the_file_store_and_its_path_never_the_keychain(home: Path) 
     assert started.returncode == 5
     assert f"secret '{NAME}' is not in {where}" in started.stderr
     assert "not in the keychain" not in started.stderr
+
+
+def test_ctrl_c_at_the_passphrase_prompt_leaves_the_terminal_echoing(home: Path) -> None:
+    """The prompt runs in the main thread: Ctrl-C ends mcpcred (exit 130) and getpass
+    restores echo. (From a worker thread, exit would kill it with echo still off.)"""
+    import pty
+    import select
+
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN).returncode == 0
+    script = f'trap : INT; {MCPCRED} secret show api --reveal; echo "exit=$?"; stty -a'
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes the shell
+        os.execve("/bin/sh", ["/bin/sh", "-c", script], _headless(home))  # noqa: S606
+    output = b""
+    interrupted = False
+    while True:
+        ready, _, _ = select.select([fd], [], [], 30)
+        if not ready:
+            break
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        output += data
+        if not interrupted and b"passphrase for the mcpcred store" in output:
+            os.write(fd, b"\x03")  # Ctrl-C, as typed
+            interrupted = True
+    os.close(fd)
+    os.waitpid(pid, 0)
+    text = output.decode(errors="replace")
+    assert interrupted, text
+    assert "exit=130" in text, text
+    settings = text[text.index("exit=130") :].split()
+    assert "echo" in settings and "-echo" not in settings, text
+    assert TOKEN not in text

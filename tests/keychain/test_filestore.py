@@ -449,3 +449,28 @@ def test_a_relabelled_file_is_tampering_for_a_cached_key_too(
     _rewrite(filled, downgrade)
     with pytest.raises(StoreFileTampered, match="relabelled"):
         FileStore(filled, {}).read(["api"])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda body: body.pop("mac"),  # version 2 without its MAC
+        lambda body: body.update(mac="Z" * 64),  # not hex
+        lambda body: body.update(mac=body["mac"][:-2]),  # short
+        lambda body: body.update(mac=1),  # not a string
+        lambda body: body.update(extra="field"),  # a field this version does not know
+    ],
+)
+def test_a_bad_mac_field_is_corrupt_before_any_key_is_asked(
+    filled: str, change: Callable[[dict[str, object]], object]
+) -> None:
+    import hashlib
+
+    raw = Path(filled).read_bytes()
+    body = json.loads(raw.split(b"\n", 1)[1])
+    change(body)
+    text = json.dumps(body).encode() + b"\n"
+    data = f"mcpcred-store 2 {len(text)} {hashlib.sha256(text).hexdigest()}\n".encode() + text
+    with pytest.raises(StoreFileCorrupt) as caught:
+        parse(data, filled)
+    assert not isinstance(caught.value, StoreFileTampered)  # damage, found without a key
