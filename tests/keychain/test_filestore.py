@@ -474,3 +474,12 @@ def test_a_bad_mac_field_is_corrupt_before_any_key_is_asked(
     with pytest.raises(StoreFileCorrupt) as caught:
         parse(data, filled)
     assert not isinstance(caught.value, StoreFileTampered)  # damage, found without a key
+
+
+def test_a_version_1_file_can_change_its_passphrase_into_version_2(path: str) -> None:
+    _version_1(path, {"api": VALUE})
+    FileStore(path, PASS).rekey("a brand new passphrase")
+    doc = parse(Path(path).read_bytes(), path)
+    assert doc.version == 2
+    new = {"MCPCRED_PASSPHRASE": "a brand new passphrase"}
+    assert FileStore(path, new).read(["api"]) == {"api": VALUE}
