@@ -14,7 +14,8 @@ shown in CI output.
     │   ├── SecretNotFound           no such secret (``mcpcred secret set NAME`` fixes it)
     │   ├── SecretCorrupt            stored parts missing or not matching (a torn write)
     │   │   └── StoreFileCorrupt     the store file is damaged, or is not a store file
-    │   │       └── StoreFileTruncated  the store file ends early (a cut copy, a full disk)
+    │   │       ├── StoreFileTruncated  the store file ends early (a cut copy, a full disk)
+    │   │       └── StoreFileTampered   its MAC fails: items removed, added or swapped
     │   ├── KeychainLocked           the keychain is locked and mcpcred may not prompt
     │   │   ├── FileStoreLocked      the file store's key: no agent, no MCPCRED_PASSPHRASE(_FILE)
     │   │   └── WrongPassphrase      the passphrase does not open the file store
@@ -99,14 +100,19 @@ class SecretStoreError(McpcredError):
 
 
 class SecretNotFound(SecretStoreError):
-    """No secret of that name is in the keychain."""
+    """No secret of that name is in the store in use.
 
-    def __init__(self, name: str, *, hint: str | None = None) -> None:
+    ``store`` names that store as a user knows it ("the keychain", "the file store
+    (PATH)"): a user of the file store told "not in the keychain" looks in the wrong place.
+    """
+
+    def __init__(self, name: str, *, hint: str | None = None, store: str = "the keychain") -> None:
         super().__init__(
-            f"secret '{name}' is not in the keychain",
+            f"secret '{name}' is not in {store}",
             hint=hint or f"store it with: mcpcred secret set {name}",
         )
         self.name = name
+        self.store = store
 
 
 class SecretCorrupt(SecretStoreError):
@@ -229,3 +235,9 @@ class ExternalUnavailable(ExternalSecretError):
     """The manager's tool is not installed, not set up, or did not answer in time."""
 
     state = "unavailable"
+
+
+class StoreFileTampered(StoreFileCorrupt):
+    """The store file's MAC does not verify under its key: items were removed, added or
+    swapped by someone who could write the file but has no key (an older whole copy put
+    back is not detected; see docs/stores.md)."""

@@ -366,11 +366,12 @@ def _key() -> bytes:
     from mcpcred.guard import auditlog
     from mcpcred.keychain.store import SecretStore
 
+    store = SecretStore()
     try:
-        text = SecretStore().get(auditlog.KEY_NAME)
+        text = store.get(auditlog.KEY_NAME)
     except SecretNotFound:
         raise SecretStoreError(
-            f"the audit log's key ({auditlog.KEY_NAME}) is not in the keychain, "
+            f"the audit log's key ({auditlog.KEY_NAME}) is not in {store.where}, "
             "so the log cannot be verified",
             hint="guard mode stores the key when it first writes the log; if the key was "
             "deleted, the records written with it can no longer be checked",

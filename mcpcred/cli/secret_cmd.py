@@ -69,7 +69,7 @@ def secret_set(
     store.set(name, value)
     SecretIndex().touch(name)
     verb = "updated" if existed else "stored"
-    sys.stderr.write(f"{verb} secret '{name}' in {store.backend_name}\n")
+    sys.stderr.write(f"{verb} secret '{name}' in {store.where} ({store.backend_name})\n")
     return 0
 
 

@@ -132,7 +132,7 @@ def store_status(
 
 def _file_info(path: str) -> dict[str, object]:
     from mcpcred.keychain import keysource
-    from mcpcred.keychain.filestore import VERSION, FileStore
+    from mcpcred.keychain.filestore import FileStore
 
     info: dict[str, object] = {"path": path}
     store = FileStore(path, os.environ)
@@ -146,7 +146,12 @@ def _file_info(path: str) -> dict[str, object]:
         return info
     heads = [n for n in store.names() if not _is_part(n)]
     info.update(
-        {"format": VERSION, "kdf": doc.kdf["name"], "secrets": len(heads), "key_id": doc.key_id()}
+        {
+            "format": doc.version,
+            "kdf": doc.kdf["name"],
+            "secrets": len(heads),
+            "key_id": doc.key_id(),
+        }
     )
     try:
         cached = keysource.cached_key(doc.key_id(), os.environ)
@@ -198,7 +203,8 @@ def store_unlock(
             f"the passphrase from {given[0]} does not open the file store {store.path}",
             hint="check the passphrase (the file itself is intact: only the key check failed)",
         )
-    took = keysource.offer(doc.key_id(), key, os.environ, int(hours * 3600))
+    store.remember(doc, key, given[0])  # checks the MAC: no key for a tampered-with file
+    took = keysource.offer(doc.key_id(), filestore.material(key), os.environ, int(hours * 3600))
     if not took:
         raise SecretStoreError(
             "no agent or kernel keyring can hold the key on this machine",
@@ -356,9 +362,7 @@ def _copy(names: list[str], source: SecretStore, target: SecretStore) -> int:
 def _file_keyring(store: FileStore) -> KeyringBackend:
     from mcpcred.keychain.filekeyring import FileKeyring
 
-    backend = FileKeyring()
-    backend.store = store
-    return backend
+    return FileKeyring(store)
 
 
 def _os_keychain() -> KeyringBackend:

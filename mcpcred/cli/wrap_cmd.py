@@ -65,7 +65,7 @@ def _show_diff(plans: list[FilePlan], secrets: list[str]) -> None:
             console.print(Text(printable(line), style=style), soft_wrap=True)
 
 
-def _summary(plans: list[FilePlan]) -> None:
+def _summary(plans: list[FilePlan], target: str = "keychain") -> None:
     from mcpcred.clients import BY_ID
 
     out = sys.stderr
@@ -104,7 +104,7 @@ def _summary(plans: list[FilePlan]) -> None:
                 f"  {printable(server.name)}: {_STATUS_TEXT.get(server.status, server.status)}\n"
             )
             for move in server.moves:
-                out.write(f"    {printable(move.where)} -> keychain as '{move.name}'\n")
+                out.write(f"    {printable(move.where)} -> {target} as '{move.name}'\n")
             for note in server.notes:
                 out.write(f"    note: {printable(note)}\n")
     out.flush()
@@ -146,9 +146,12 @@ def _review(
     client_name: str,
     dry: str,
     question: str,
+    target: str = "keychain",
 ) -> bool:
-    """Show the plan (and the redacted diff) and ask; True when the run should write."""
-    _summary(plans)
+    """Show the plan (and the redacted diff) and ask; True when the run should write.
+
+    ``target`` names the store the secrets go to ("keychain", "file store")."""
+    _summary(plans, target)
     changed = [p for p in plans if p.changed]
     if not changed:
         sys.stderr.write(_nothing(plans, client_name) + "\n")
@@ -273,7 +276,7 @@ def _check_logins(binds: dict[str, str], store: SecretStore) -> None:
                 continue  # asked at every start; `mcpcred status --check` tries it now
             elif not store.exists(name):
                 sys.stderr.write(
-                    f"note: secret '{name}' is not in the keychain yet; store it with: "
+                    f"note: secret '{name}' is not in {store.where} yet; store it with: "
                     f"mcpcred secret set {name}\n"
                 )
 
@@ -459,14 +462,20 @@ def wrap(
         yes=yes,
         client_name=adapter.display_name,
         dry="dry run: nothing was stored or written",
-        question="Write {count} file(s) and store the secrets in the keychain?",
+        question="Write {count} file(s) and store the secrets in "
+        + (store.where if store is not None else "the keychain")
+        .replace("{", "{{")
+        .replace("}", "}}")
+        + "?",
+        target="file store" if store is not None and store.where != "the keychain" else "keychain",
     ):
         return 0
     outcome = service.execute_wrap(plans, store, index)
+    where = store.where if store is not None else "the keychain"  # None: nothing to store
     for name in outcome.stored:
-        sys.stderr.write(f"stored secret '{name}' in {backend}\n")
+        sys.stderr.write(f"stored secret '{name}' in {where} ({backend})\n")
     for name in outcome.reused:
-        sys.stderr.write(f"reused secret '{name}' (already in the keychain)\n")
+        sys.stderr.write(f"reused secret '{name}' (already in {where})\n")
     for plan, backup in zip(outcome.written, outcome.backups, strict=True):
         sys.stderr.write(f"wrote {plan.display} (backup without secrets: {backup})\n")
     if outcome.written and add_remote:

@@ -6,8 +6,8 @@ It is never chosen silently: the user opts in (``mcpcred store init --file``, or
 
 The file (``store.enc`` in the data folder, or ``$MCPCRED_STORE_FILE``)::
 
-    mcpcred-store 1 <body length> <SHA-256 of the body, hex>\\n
-    {"check": ..., "kdf": {...}, "items": {"mcpcred": {"NAME": ...}}}\\n
+    mcpcred-store 2 <body length> <SHA-256 of the body, hex>\\n
+    {"check": ..., "items": {"mcpcred": {"NAME": ...}}, "kdf": {...}, "mac": ...}\\n
 
 - the header carries the format version (a newer one is refused before anything
   else is read) and the body's length and digest, so that a cut file reads as
@@ -20,7 +20,19 @@ The file (``store.enc`` in the data folder, or ``$MCPCRED_STORE_FILE``)::
   be verified before use;
 - each item is ``nonce || AES-256-GCM(value)`` with the service and the secret's name
   as associated data, so a value moved to another name fails to open. Names are
-  visible (as in ``secrets.json``), values never are.
+  visible (as in ``secrets.json``), values never are;
+- ``mac`` (version 2): HMAC-SHA256 over the whole body but itself (key check, KDF
+  parameters, every item and the version), under a subkey of the file's key (HKDF,
+  from ``cryptography``). The header's digest tells damage from a wrong passphrase
+  without a key; the MAC tells *tampering*: someone who can write the file but has
+  no key cannot delete, add, reorder or swap in items (an old item's sealed value
+  included) without it showing. Putting back an older whole copy stays possible:
+  nothing in one file can know about later ones.
+
+Version 1 files (no MAC, older associated data) are still read, and rewritten as
+version 2 by the next write, which re-seals every item; a version 2 file cannot be
+passed off as version 1, because the key check and the items of version 2 use
+associated data that version 1 does not open.
 
 Every write happens under a lock file next to the store, re-reads the file under
 that lock (so concurrent writers never drop each other's secrets), and replaces it
@@ -41,6 +53,7 @@ from mcpcred.errors import (
     SecretNotFound,
     SecretStoreError,
     StoreFileCorrupt,
+    StoreFileTampered,
     StoreFileTooNew,
     StoreFileTruncated,
     WrongPassphrase,
@@ -52,14 +65,16 @@ from mcpcred.keychain.storefile import default_path as default_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from contextlib import AbstractContextManager
 
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from mcpcred.oauth.lock import held
 
 MAGIC = "mcpcred-store"
-VERSION = 1
+VERSION = 2  # the version written; VERSIONS are read
+VERSIONS = (1, 2)
 SERVICE = "mcpcred"
 KEY_LENGTH = 32
 NONCE_LENGTH = 12
@@ -81,8 +96,12 @@ _LIMITS = {
     "p": (1, 16),
 }
 
-_CHECK_AAD = b"mcpcred-store/1 key check"
-_ITEM_AAD = b"mcpcred-store/1 item\x00"
+# Associated data per version: a version 2 key check or item never opens as version 1,
+# so stripping the MAC and relabelling the file as version 1 does not get past it.
+_CHECK_AAD = {1: b"mcpcred-store/1 key check", 2: b"mcpcred-store/2 key check"}
+_ITEM_AAD = {1: b"mcpcred-store/1 item\x00", 2: b"mcpcred-store/2 item\x00"}
+_MAC_INFO = b"mcpcred-store/2 table mac"  # HKDF info: the MAC's subkey
+_MAC_PREFIX = b"mcpcred-store/2 mac\x00"
 _KEY_ID = b"mcpcred-store key id\x00"
 _BACKUP_HINT = "restore it from a backup (mcpcred never overwrites a store file it cannot read)"
 
@@ -91,33 +110,54 @@ _BACKUP_HINT = "restore it from a backup (mcpcred never overwrites a store file 
 
 
 class Document:
-    """A parsed store file: KDF parameters, the key check, and sealed items by service."""
+    """A parsed store file: KDF parameters, the key check, sealed items by service, and (in
+    version 2) the MAC over all of it."""
 
-    __slots__ = ("check", "items", "kdf")
+    __slots__ = ("check", "items", "kdf", "mac", "version")
 
-    def __init__(self, kdf: dict[str, object], check: str, items: dict[str, dict[str, str]]):
+    def __init__(
+        self,
+        kdf: dict[str, object],
+        check: str,
+        items: dict[str, dict[str, str]],
+        *,
+        version: int = VERSION,
+        mac: str | None = None,
+    ):
         self.kdf = kdf
         self.check = check
         self.items = items
+        self.version = version
+        self.mac = mac
+
+    def signed(self) -> bytes:
+        """What the MAC covers: every field but the MAC, canonical, with the version."""
+        import json
+
+        fields = {
+            "check": self.check,
+            "items": self.items,
+            "kdf": self.kdf,
+            "version": self.version,
+        }
+        return _MAC_PREFIX + json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
     def key_id(self) -> str:
         """The non-secret name of this file's key: changes with the salt (a new passphrase)."""
         return _sha256_hex(_KEY_ID + _canonical(self.kdf))[:32]
 
-    def encode(self) -> bytes:
-        """The file's bytes: header line, then the body."""
+    def encode(self, mac_key: bytes | None = None) -> bytes:
+        """The file's bytes: header line, then the body (signed first, given ``mac_key``)."""
         import json
 
-        body = (
-            json.dumps(
-                {"check": self.check, "items": self.items, "kdf": self.kdf},
-                sort_keys=True,
-                separators=(",", ":"),
-            ).encode("ascii")
-            + b"\n"
-        )
+        if mac_key is not None:
+            self.mac = table_mac(mac_key, self)
+        fields: dict[str, object] = {"check": self.check, "items": self.items, "kdf": self.kdf}
+        if self.version >= 2:
+            fields["mac"] = self.mac or ""
+        body = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
         digest = _sha256_hex(body)
-        return f"{MAGIC} {VERSION} {len(body)} {digest}\n".encode("ascii") + body
+        return f"{MAGIC} {self.version} {len(body)} {digest}\n".encode("ascii") + body
 
 
 def parse(data: bytes, path: str) -> Document:
@@ -136,14 +176,15 @@ def parse(data: bytes, path: str) -> Document:
     if version.isdigit() and len(version) < 6 and int(version) > VERSION:
         raise StoreFileTooNew(
             f"the store file {path} has format version {int(version)}; this mcpcred reads "
-            f"version {VERSION} only",
+            f"versions up to {VERSION} only",
             hint="upgrade mcpcred on this machine (the file was not changed)",
         )
     if end < 0:
         if len(data) < 256:
             raise StoreFileTruncated(f"the store file {path} is cut short", hint=_BACKUP_HINT)
         raise StoreFileCorrupt(f"the store file {path} has a damaged header", hint=_BACKUP_HINT)
-    if len(head) != 4 or version != str(VERSION) or not head[2].isdigit() or len(head[3]) != 64:
+    known = [str(v) for v in VERSIONS]
+    if len(head) != 4 or version not in known or not head[2].isdigit() or len(head[3]) != 64:
         raise StoreFileCorrupt(f"the store file {path} has a damaged header", hint=_BACKUP_HINT)
     body = data[end + 1 :]
     length = int(head[2])
@@ -160,7 +201,7 @@ def parse(data: bytes, path: str) -> Document:
         raise StoreFileCorrupt(
             f"the store file {path} is damaged (its digest does not match)", hint=_BACKUP_HINT
         )
-    return _document(body, path)
+    return _document(body, path, int(version))
 
 
 def _sha256_hex(data: bytes) -> str:
@@ -257,7 +298,7 @@ class _ScanContext:
     memo: dict[str, str] = {}  # noqa: RUF012 (read by the C scanner, never written here)
 
 
-def _document(body: bytes, path: str) -> Document:
+def _document(body: bytes, path: str, version: int) -> Document:
     def bad(what: str) -> StoreFileCorrupt:
         return StoreFileCorrupt(f"the store file {path} is damaged ({what})", hint=_BACKUP_HINT)
 
@@ -270,6 +311,14 @@ def _document(body: bytes, path: str) -> Document:
     kdf, check, items = data.get("kdf"), data.get("check"), data.get("items")
     if not isinstance(kdf, dict) or not isinstance(check, str) or not isinstance(items, dict):
         raise bad("a field is missing")
+    mac = data.get("mac")
+    expected = {"check", "items", "kdf"} | ({"mac"} if version >= 2 else set())
+    if set(data) != expected:
+        raise bad("unexpected or missing fields")
+    if version >= 2 and not (
+        isinstance(mac, str) and len(mac) == 64 and all(c in "0123456789abcdef" for c in mac)
+    ):
+        raise bad("bad MAC field")
     name = kdf.get("name")
     wanted = {"argon2id": ARGON2ID, "scrypt": SCRYPT}.get(name) if isinstance(name, str) else None
     if wanted is None:
@@ -294,7 +343,7 @@ def _document(body: bytes, path: str) -> Document:
         for item, sealed in names.items():
             if not isinstance(sealed, str) or len(_unb64(sealed, bad)) < NONCE_LENGTH + 16:
                 raise bad(f"item {service}/{item} is malformed")
-    return Document(kdf, check, items)
+    return Document(kdf, check, items, version=version, mac=mac if version >= 2 else None)
 
 
 def _unb64(text: str, bad: Callable[[str], StoreFileCorrupt]) -> bytes:
@@ -388,10 +437,43 @@ def _invalid_tag(exc: Exception) -> bool:
     return isinstance(exc, InvalidTag)
 
 
-def make_check(key: bytes) -> str:
+def make_check(key: bytes, version: int = VERSION) -> str:
     """The key check for ``key``: a GCM tag over nothing under a fixed associated data."""
     nonce = os.urandom(NONCE_LENGTH)
-    return _b64(nonce + _aead(key).encrypt(nonce, b"", _CHECK_AAD))
+    return _b64(nonce + _aead(key).encrypt(nonce, b"", _CHECK_AAD[version]))
+
+
+def mac_key(key: bytes) -> bytes:
+    """The MAC's subkey of a file's key: HKDF-SHA256 from ``cryptography``.
+
+    Imported here only: ``cryptography``'s hash classes cost a fresh process ~14 ms
+    of imports (``typing``), so the subkey travels with the key through the agent and
+    the kernel keyring (``material``) and a shim with an unlocked store never pays it.
+    """
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_LENGTH, salt=None, info=_MAC_INFO).derive(key)
+
+
+def material(key: bytes) -> bytes:
+    """What the agent and the kernel keyring hold for a file: the key, then its MAC subkey."""
+    return key + mac_key(key)
+
+
+def table_mac(subkey: bytes, doc: Document) -> str:
+    """HMAC-SHA256 of everything in ``doc`` but its MAC (stdlib ``hmac``: a standard
+    construction, not a primitive of mcpcred's own; ``cryptography``'s costs the shim
+    the imports ``mac_key`` describes)."""
+    import hashlib
+    import hmac
+
+    return hmac.new(subkey, doc.signed(), hashlib.sha256).hexdigest()
+
+
+def _relabelled(doc: Document, version: int) -> Document:
+    """``doc`` read as another version (to tell a downgraded file from a wrong passphrase)."""
+    return Document(doc.kdf, doc.check, doc.items, version=version, mac=doc.mac)
 
 
 def opens(doc: Document, key: bytes) -> bool:
@@ -402,7 +484,7 @@ def opens(doc: Document, key: bytes) -> bool:
         return False
     sealed = binascii.a2b_base64(doc.check)
     try:
-        _aead(key).decrypt(sealed[:NONCE_LENGTH], sealed[NONCE_LENGTH:], _CHECK_AAD)
+        _aead(key).decrypt(sealed[:NONCE_LENGTH], sealed[NONCE_LENGTH:], _CHECK_AAD[doc.version])
     except Exception as exc:
         if _invalid_tag(exc):
             return False
@@ -410,25 +492,27 @@ def opens(doc: Document, key: bytes) -> bool:
     return True
 
 
-def _aad(service: str, name: str) -> bytes:
-    return _ITEM_AAD + service.encode("utf-8") + b"\x00" + name.encode("utf-8")
+def _aad(service: str, name: str, version: int) -> bytes:
+    return _ITEM_AAD[version] + service.encode("utf-8") + b"\x00" + name.encode("utf-8")
 
 
-def seal(key: bytes, service: str, name: str, value: str) -> str:
+def seal(key: bytes, service: str, name: str, value: str, version: int = VERSION) -> str:
     """``value`` encrypted for ``service``/``name`` (a fresh random nonce every time)."""
     nonce = os.urandom(NONCE_LENGTH)
     data = value.encode("utf-8")
-    return _b64(nonce + _aead(key).encrypt(nonce, data, _aad(service, name)))
+    return _b64(nonce + _aead(key).encrypt(nonce, data, _aad(service, name, version)))
 
 
-def unseal(key: bytes, service: str, name: str, sealed: str, path: str) -> str:
+def unseal(
+    key: bytes, service: str, name: str, sealed: str, path: str, version: int = VERSION
+) -> str:
     """The value of one item; a tag that fails with a verified key means a damaged item."""
     import binascii
 
     raw = binascii.a2b_base64(sealed)
     try:
         data: bytes = _aead(key).decrypt(
-            raw[:NONCE_LENGTH], raw[NONCE_LENGTH:], _aad(service, name)
+            raw[:NONCE_LENGTH], raw[NONCE_LENGTH:], _aad(service, name, version)
         )
         return data.decode("utf-8")
     except Exception as exc:
@@ -464,7 +548,12 @@ class FileStore:
         self.ask = ask
         self.lock_timeout = lock_timeout
         self.key_source: str | None = None  # where the key came from, once known
-        self._keys: dict[str, bytes] = {}
+        self._keys: dict[str, tuple[bytes, bytes]] = {}  # key id -> (key, MAC subkey)
+
+    @property
+    def where(self) -> str:
+        """This store as messages name it (never "the keychain": the user must look here)."""
+        return f"the file store ({self.path})"
 
     # -- reading ---------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -486,14 +575,43 @@ class FileStore:
         return parse(data, self.path)
 
     def key(self, doc: Document) -> bytes:
-        """This file's key from the first source that has it, verified by the key check."""
+        """This file's key from the first source that has it, verified by the key check,
+        after checking ``doc``'s MAC with it (``StoreFileTampered`` when that fails)."""
         kid = doc.key_id()
         known = self._keys.get(kid)
-        if known is not None:
-            return known
+        if known is None:
+            known = self._find(doc, kid)
+        if not self._intact(doc, known[1]):
+            fresh = mac_key(known[0])  # a cache holding a wrong subkey is not the file's fault
+            if fresh == known[1] or not self._intact(doc, fresh):
+                raise StoreFileTampered(
+                    f"the store file {self.path} was changed by something without its key "
+                    "(items removed, added or swapped): its MAC does not match",
+                    hint="restore it from a backup you trust; nothing was changed",
+                )
+            known = self._keys[kid] = (known[0], fresh)
+        return known[0]
+
+    @staticmethod
+    def _intact(doc: Document, subkey: bytes) -> bool:
+        """Whether ``doc``'s MAC verifies under ``subkey`` (version 1 files have none)."""
+        import hmac
+
+        if doc.version < 2:
+            return True
+        return hmac.compare_digest(table_mac(subkey, doc), doc.mac or "")
+
+    def _find(self, doc: Document, kid: str) -> tuple[bytes, bytes]:
+        """The key and its MAC subkey from the agent, the kernel keyring, a variable or the
+        prompt; the key is verified by the key check before anything uses it."""
         cached = keysource.cached_key(kid, self.environ)
-        if cached is not None and opens(doc, cached[1]):
-            return self._keep(kid, cached[1], cached[0])
+        if cached is not None:
+            where, held = cached
+            key, subkey = held[:KEY_LENGTH], held[KEY_LENGTH:]
+            if len(held) in (KEY_LENGTH, 2 * KEY_LENGTH) and opens(doc, key):
+                # A bare key: offered by an mcpcred from before the MAC (version 2).
+                return self._keep(kid, key, subkey or mac_key(key), where)
+            self._refuse_relabelled(doc, key)
         given = keysource.passphrase(self.environ)
         if given is None and self.ask is not None:
             given = (
@@ -503,22 +621,52 @@ class FileStore:
         if given is None:
             raise FileStoreLocked(
                 f"the file store {self.path} is locked: no agent or kernel keyring holds its "
-                f"key and {keysource.PASSPHRASE_VAR} is not set",
+                f"key (`mcpcred store unlock`), and neither {keysource.PASSPHRASE_VAR} nor "
+                f"{keysource.PASSPHRASE_FILE_VAR} is set",
                 hint=keysource.unset_hint(),
             )
         where, passphrase = given
         key = derive(doc.kdf, passphrase)
         if not opens(doc, key):
+            self._refuse_relabelled(doc, key)
             raise WrongPassphrase(
                 f"the passphrase from {where} does not open the file store {self.path}",
                 hint="check the passphrase (the file itself is intact: only the key check failed)",
             )
-        return self._keep(kid, key, where)
+        return self._keep(kid, key, mac_key(key), where)
 
-    def _keep(self, kid: str, key: bytes, where: str) -> bytes:
-        self._keys[kid] = key
+    def _refuse_relabelled(self, doc: Document, key: bytes) -> None:
+        """A key that opens an older-version file only as the current version: a current
+        file relabelled to get rid of its MAC. Said as such, not as a wrong passphrase."""
+        if doc.version < VERSION and opens(_relabelled(doc, VERSION), key[:KEY_LENGTH]):
+            raise StoreFileTampered(
+                f"the store file {self.path} is a version {VERSION} file relabelled as "
+                f"version {doc.version} (its MAC stripped): it was changed without its key",
+                hint="restore it from a backup you trust; nothing was changed",
+            )
+
+    def _keep(self, kid: str, key: bytes, subkey: bytes, where: str) -> tuple[bytes, bytes]:
+        self._keys[kid] = (key, subkey)
         self.key_source = where
-        return key
+        return key, subkey
+
+    def remember(self, doc: Document, key: bytes, where: str) -> None:
+        """Use ``key`` (derived by the caller, checked with ``opens``) for ``doc``, after
+        checking the file's MAC with it."""
+        self._keep(doc.key_id(), key, mac_key(key), where)
+        self.key(doc)
+
+    def _verify_if_possible(self, doc: Document) -> None:
+        """Check the MAC before saying a name is absent, when a key is at hand without a
+        prompt: a deleted item must read as tampering, not as "not found". Without a
+        key source the absence cannot be verified, and "not found" stands."""
+        ask, self.ask = self.ask, None
+        try:
+            self.key(doc)
+        except FileStoreLocked:
+            pass
+        finally:
+            self.ask = ask
 
     def read(self, names: Sequence[str], optional: Sequence[str] = ()) -> dict[str, str]:
         """Values of ``names`` (each required) and of those ``optional`` names present.
@@ -529,20 +677,23 @@ class FileStore:
         if doc is None and names:
             raise SecretNotFound(
                 names[0],
+                store=self.where,
                 hint=f"there is no store file at {self.path}; `mcpcred store status` shows "
                 "the store in use (MCPCRED_STORE_FILE must reach the client too)",
             )
         table = doc.items.get(SERVICE, {}) if doc is not None else {}
         for name in names:
             if name not in table:
-                raise SecretNotFound(name)
+                if doc is not None:
+                    self._verify_if_possible(doc)
+                raise SecretNotFound(name, store=self.where)
         present = [n for n in dict.fromkeys([*names, *optional]) if n in table]
         if not present or doc is None:
             return {}
         key = self.key(doc)
         values: dict[str, str] = {}
         for name in present:
-            value = self._whole(key, table, name)
+            value = self._whole(key, table, name, doc.version)
             if value is not None:
                 values[name] = value
             elif name in names:
@@ -553,11 +704,11 @@ class FileStore:
                 )
         return values
 
-    def _whole(self, key: bytes, table: dict[str, str], name: str) -> str | None:
+    def _whole(self, key: bytes, table: dict[str, str], name: str, version: int) -> str | None:
         """A value with its parts joined (``chunks``: the CLI writes long values in parts)."""
         from mcpcred.keychain import chunks
 
-        stored = unseal(key, SERVICE, name, table[name], self.path)
+        stored = unseal(key, SERVICE, name, table[name], self.path, version)
         count = chunks.parts_needed(stored)
         if not count:
             return stored
@@ -566,19 +717,23 @@ class FileStore:
             part = chunks.part_name(name, index)
             if part not in table:
                 return None
-            parts.append(unseal(key, SERVICE, part, table[part], self.path))
+            parts.append(unseal(key, SERVICE, part, table[part], self.path, version))
         return chunks.join(stored, parts)
 
     def get(self, service: str, name: str) -> str | None:
         """One value, or None."""
         doc = self.load()
-        sealed = doc.items.get(service, {}).get(name) if doc is not None else None
-        if sealed is None or doc is None:
+        if doc is None:
             return None
-        return unseal(self.key(doc), service, name, sealed, self.path)
+        sealed = doc.items.get(service, {}).get(name)
+        if sealed is None:
+            self._verify_if_possible(doc)
+            return None
+        return unseal(self.key(doc), service, name, sealed, self.path, doc.version)
 
     def names(self, service: str = SERVICE) -> list[str]:
-        """Every item name under ``service`` (names are not secret; no key needed)."""
+        """Every item name under ``service`` (names are not secret; no key needed, so the
+        list is not verified by the MAC: reading a value is)."""
         doc = self.load()
         return sorted(doc.items.get(service, {})) if doc is not None else []
 
@@ -624,7 +779,7 @@ class FileStore:
 
     def create(self, passphrase: str) -> Document:
         """A new, empty store file for ``passphrase``; refuses to replace an existing one."""
-        with self._locked():
+        with self._writing():
             if self.exists():
                 raise SecretStoreError(
                     f"a store file already exists at {self.path}; nothing was changed",
@@ -637,7 +792,7 @@ class FileStore:
     def rekey(self, passphrase: str) -> Document:
         """Re-encrypt every item under a new passphrase (new salt, so a new key id: keys the
         agent or the kernel keyring hold for the old one are never used again)."""
-        with self._locked():
+        with self._writing():
             doc = self.load()
             if doc is None:
                 raise SecretStoreError(
@@ -646,11 +801,14 @@ class FileStore:
                 )
             old = self.key(doc)
             plain = {
-                service: {n: unseal(old, service, n, sealed, self.path) for n, sealed in t.items()}
+                service: {
+                    n: unseal(old, service, n, sealed, self.path, doc.version)
+                    for n, sealed in t.items()
+                }
                 for service, t in doc.items.items()
             }
             fresh = self._new(passphrase, "the new passphrase")
-            key = self._keys[fresh.key_id()]
+            key = self._keys[fresh.key_id()][0]
             fresh.items = {
                 service: {n: seal(key, service, n, v) for n, v in table.items()}
                 for service, table in plain.items()
@@ -662,12 +820,28 @@ class FileStore:
         kdf = new_kdf()
         key = derive(kdf, passphrase)
         doc = Document(kdf, make_check(key), {})
-        self._keep(doc.key_id(), key, where)
+        subkey = self._keep(doc.key_id(), key, mac_key(key), where)[1]
+        doc.mac = table_mac(subkey, doc)  # signed from the start, like every later write
         return doc
+
+    def _upgrade(self, doc: Document, key: bytes) -> None:
+        """A version 1 document as version 2, in place: every item re-sealed under version
+        2's associated data, a new key check; the write then adds the MAC. Same key."""
+        if doc.version >= VERSION:
+            return
+        doc.items = {
+            service: {
+                n: seal(key, service, n, unseal(key, service, n, sealed, self.path, doc.version))
+                for n, sealed in table.items()
+            }
+            for service, table in doc.items.items()
+        }
+        doc.check = make_check(key, VERSION)
+        doc.version = VERSION
 
     def _update(self, change: Callable[[Document, bytes], bool], *, create: bool) -> None:
         """Re-read under the lock, change, write atomically; nothing is written on failure."""
-        with self._locked():
+        with self._writing():
             doc = self.load()
             if doc is None:
                 if not create:
@@ -681,8 +855,30 @@ class FileStore:
                     )
                 doc = self._new(given[1], given[0])
             key = self.key(doc)
-            if change(doc, key):
+            version = doc.version
+            self._upgrade(doc, key)
+            if change(doc, key) or doc.version != version:
                 self._write(doc)
+
+    def _writing(self) -> AbstractContextManager[None]:
+        """The lock, for a write; an OS error on the way (a read-only data folder, a full
+        disk) is one line naming the store file, not an unexpected error."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def guarded() -> Iterator[None]:
+            try:
+                with self._locked():
+                    yield
+            except OSError as exc:
+                raise SecretStoreError(
+                    f"cannot write the file store {self.path}: "
+                    f"{exc.strerror or type(exc).__name__}",
+                    hint="the store file's folder must be writable (in a container, put the "
+                    "data folder on a volume), or set MCPCRED_STORE_FILE to a writable place",
+                ) from None
+
+        return guarded()
 
     def _locked(self) -> held:
         from mcpcred.oauth.lock import held
@@ -705,7 +901,7 @@ class FileStore:
         """Replace the file: temp file in the same folder, fsync, rename (0600), fsync folder."""
         import tempfile
 
-        data = doc.encode()
+        data = doc.encode(self._keys[doc.key_id()][1])
         folder = os.path.dirname(os.path.abspath(self.path))
         fd, temp = tempfile.mkstemp(prefix=".mcpcred-store-", suffix=".tmp", dir=folder)
         try:

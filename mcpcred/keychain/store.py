@@ -143,13 +143,35 @@ class SecretStore:
                 f"warning: using insecure keychain backend {name} ({ALLOW_INSECURE}=1)\n"
             )
 
+    @property
+    def where(self) -> str:
+        """The store in use as messages name it: "the keychain", or "the file store (PATH)"
+        (a backend says so with ``mcpcred_where``), so an error sends the user to the
+        right place."""
+        return str(getattr(self._backend, "mcpcred_where", None) or "the keychain")
+
+    def _unlocked(self) -> KeyringBackend:
+        """The backend, after letting it ask a person for what it needs (a passphrase).
+
+        Called in the caller's thread, outside the time limit of ``_call``: a person
+        typing slowly is not a wedged keychain, and a prompt interrupted with Ctrl-C
+        must restore the terminal, which a worker thread killed at exit cannot do.
+        Only mcpcred's own backends define ``mcpcred_unlock`` (keyring's Secret Service
+        backend has an unrelated ``unlock(item)``); every OS keychain is untouched.
+        """
+        backend = self.backend
+        unlock_first = getattr(backend, "mcpcred_unlock", None)
+        if callable(unlock_first):
+            unlock_first()
+        return backend
+
     # -- operations --------------------------------------------------------------
     def get(self, name: str) -> str:
         """The value of secret ``name``; ``SecretNotFound`` when there is none."""
-        backend = self.backend
+        backend = self._unlocked()
         stored = self._call(lambda: backend.get_password(SERVICE, name), f"read '{name}'")
         if stored is None:
-            raise SecretNotFound(name)
+            raise SecretNotFound(name, store=self.where)
         count = chunks.parts_needed(stored)
         if not count:
             return stored
@@ -161,27 +183,27 @@ class SecretStore:
             )
             if part is None:
                 raise SecretCorrupt(
-                    f"secret '{name}' is incomplete in the keychain (part {index} is missing)",
+                    f"secret '{name}' is incomplete in {self.where} (part {index} is missing)",
                     hint=f"store it again: mcpcred secret set {name}",
                 )
             parts.append(part)
         value = chunks.join(stored, parts)
         if value is None:
             raise SecretCorrupt(
-                f"secret '{name}' is inconsistent in the keychain (its parts do not match)",
+                f"secret '{name}' is inconsistent in {self.where} (its parts do not match)",
                 hint=f"store it again: mcpcred secret set {name}",
             )
         return value
 
     def exists(self, name: str) -> bool:
         """Whether a secret of that name is stored (without reading the parts)."""
-        backend = self.backend
+        backend = self._unlocked()
         return self._call(lambda: backend.get_password(SERVICE, name), "look up") is not None
 
     def set(self, name: str, value: str) -> None:
         """Store ``value`` under ``name``, replacing any earlier value and its parts."""
         check_value(name, value)
-        backend = self.backend
+        backend = self._unlocked()
         old_parts = self._stored_parts(name)
         head, parts = chunks.split(value)
         # Parts first, header last: a reader never sees a header without its parts.
@@ -195,7 +217,7 @@ class SecretStore:
 
     def delete(self, name: str) -> None:
         """Remove secret ``name`` and its parts; ``SecretNotFound`` when there is none."""
-        backend = self.backend
+        backend = self._unlocked()
         count = self._stored_parts(name, missing_ok=False)
         from keyring.errors import PasswordDeleteError
 
@@ -203,7 +225,7 @@ class SecretStore:
             try:
                 backend.delete_password(SERVICE, name)
             except PasswordDeleteError:
-                raise SecretNotFound(name) from None
+                raise SecretNotFound(name, store=self.where) from None
 
         self._call(remove, f"delete '{name}'")
         for index in range(1, count + 1):
@@ -215,7 +237,7 @@ class SecretStore:
         if stored is None:
             if missing_ok:
                 return 0
-            raise SecretNotFound(name)
+            raise SecretNotFound(name, store=self.where)
         return chunks.parts_needed(stored)
 
     def _delete_quietly(self, username: str) -> None:
@@ -245,11 +267,13 @@ class SecretStore:
         worker.join(self.timeout)
         if worker.is_alive():
             raise KeychainTimeout(
-                f"the keychain did not answer within {self.timeout:g} s (trying to {what})",
-                hint="is the keychain waiting for an unlock prompt? unlock it and try again",
+                f"{self.where} did not answer within {self.timeout:g} s (trying to {what})",
+                hint="is the keychain waiting for an unlock prompt? unlock it and try again"
+                if self.where == "the keychain"
+                else "is another mcpcred command holding the store file? let it finish, then retry",
             )
         if failure:
-            raise _translate(failure[0], what) from None
+            raise _translate(failure[0], what, self.where) from None
         return outcome[0]
 
 
@@ -334,7 +358,7 @@ def unloadable_backend(name: str | None, source: str, exc: BaseException) -> Key
     )
 
 
-def _translate(exc: BaseException, what: str) -> BaseException:
+def _translate(exc: BaseException, what: str, where: str = "the keychain") -> BaseException:
     """Map keyring's (and its backends') exceptions to mcpcred's; values never appear in them."""
     if isinstance(exc, SecretStoreError):
         return exc
@@ -352,7 +376,7 @@ def _translate(exc: BaseException, what: str) -> BaseException:
             hint=_unavailable_hint(),
         )
     if module.startswith(("keyring", "secretstorage", "jeepney")) or isinstance(exc, OSError):
-        return SecretStoreError(f"the keychain failed (trying to {what}): {kind}")
+        return SecretStoreError(f"{where} failed (trying to {what}): {kind}")
     return exc
 
 

@@ -516,7 +516,7 @@ def execute_wrap(plans: list[FilePlan], store: SecretStore | None, index: Secret
             continue
         store.set(name, value)
         if store.get(name) != value:
-            raise SecretStoreError(f"secret '{name}' did not read back from the keychain")
+            raise SecretStoreError(f"secret '{name}' did not read back from {store.where}")
         index.touch(name)
         outcome.stored.append(name)
     _store_oauth_apps(plans, store)

@@ -176,7 +176,7 @@ def test_store_init_unlock_status_and_the_failures_through_the_cli(home: Path) -
     cut = _cli("secret", "set", "other", "--from-stdin", env=env, stdin="v")
     assert cut.returncode == 5 and "cut short" in cut.stderr
     assert len(store.read_bytes()) == len(good) // 2  # nothing overwritten
-    store.write_bytes(good.replace(b"mcpcred-store 1 ", b"mcpcred-store 9 ", 1))
+    store.write_bytes(good.replace(b"mcpcred-store 2 ", b"mcpcred-store 9 ", 1))
     newer = _cli("secret", "rm", "api", env=env)
     assert newer.returncode == 5 and "format version 9" in newer.stderr
     for result in (wrong, cut, newer):
@@ -226,15 +226,23 @@ def test_migrate_without_a_keychain_refuses_before_moving_anything(home: Path, t
 
 
 def _converse(
-    args: list[str], replies: list[tuple[str, str]], env: dict[str, str]
+    args: list[str],
+    replies: list[tuple[str, str]],
+    env: dict[str, str],
+    *,
+    pause: float = 0.0,
+    program: list[str] | None = None,
 ) -> tuple[int, str]:
-    """Run mcpcred on a real terminal (a pty), answering each prompt when it appears."""
+    """Run mcpcred on a real terminal (a pty), answering each prompt when it appears
+    (``pause`` seconds after it appears: a person typing slowly)."""
     import pty
     import select
+    import time
 
+    argv = program or [sys.executable, "-m", "mcpcred", *args]
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child becomes mcpcred
-        os.execve(sys.executable, [sys.executable, "-m", "mcpcred", *args], env)  # noqa: S606
+        os.execve(argv[0], argv, env)  # noqa: S606
     output = b""
 
     def read_some() -> bool:
@@ -253,6 +261,7 @@ def _converse(
         while prompt.encode() not in output:
             if not read_some():
                 break
+        time.sleep(pause)
         os.write(fd, reply.encode() + b"\n")
         output = output.replace(prompt.encode(), b"<asked>", 1)
     while read_some():
@@ -299,6 +308,67 @@ def test_prompts_at_a_terminal_init_twice_then_one_prompt_per_command(home: Path
         env,
     )
     assert code == 5 and "the passphrase from the prompt does not open" in out
+
+
+SLOW_TYPIST = """
+import sys
+from mcpcred.errors import McpcredError
+from mcpcred.keychain.filekeyring import FileKeyring
+from mcpcred.keychain.store import SecretStore
+
+store = SecretStore(FileKeyring(), timeout=float(sys.argv[1]))
+try:
+    print("read", store.get("api") == sys.argv[2])
+    store.set("second", "v")
+    print("wrote")
+except McpcredError as exc:
+    print("error:", exc.message)
+    raise SystemExit(5)
+"""
+
+
+def test_a_slow_typist_at_the_passphrase_prompt_never_meets_the_keychain_time_limit(
+    home: Path,
+) -> None:
+    """The prompt runs in the caller's thread before the timed keyring call: answering
+    after 3 s against a 1 s limit works (the CLI's limit is 20 s, the same code path)."""
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN).returncode == 0
+    program = [sys.executable, "-c", SLOW_TYPIST, "1.0", TOKEN]
+    code, out = _converse(
+        [],
+        [("passphrase for the mcpcred store", PASSPHRASE)],
+        _headless(home),
+        pause=3.0,
+        program=program,
+    )
+    assert code == 0, out
+    assert "read True" in out and "wrote" in out and "did not answer within" not in out
+    assert out.count("<asked>") == 1  # one prompt for the read and the write
+    assert TOKEN not in out and PASSPHRASE not in out
+    from mcpcred.keychain.filestore import FileStore
+
+    stored = FileStore(str(_store_file(home)), {"MCPCRED_PASSPHRASE": PASSPHRASE})
+    assert stored.read(["second"]) == {"second": "v"}
+
+
+def test_the_store_never_prompts_inside_the_timed_call(home: Path) -> None:
+    """Even a FileKeyring used without ``mcpcred_unlock`` (a caller that skips SecretStore) fails
+    with "locked" inside the timed call instead of prompting there."""
+    from mcpcred.errors import FileStoreLocked
+    from mcpcred.keychain.filekeyring import FileKeyring
+    from mcpcred.keychain.filestore import SERVICE, FileStore
+
+    path = str(_store_file(home))
+    FileStore(path, {"MCPCRED_PASSPHRASE": PASSPHRASE}).set(SERVICE, "api", "v")
+    asked: list[str] = []
+    backend = FileKeyring(FileStore(path, {}, ask=lambda text: asked.append(text) or PASSPHRASE))
+    with pytest.raises(FileStoreLocked):
+        backend.get_password(SERVICE, "api")
+    assert asked == []
+    backend.mcpcred_unlock()
+    assert len(asked) == 1
+    assert backend.get_password(SERVICE, "api") == "v"
 
 
 def test_wrapped_servers_follow_the_store_through_migrations_without_a_rewrap(
@@ -424,3 +494,93 @@ def test_changing_the_passphrase_at_a_terminal(home: Path) -> None:
     assert FileStore(str(_store_file(home)), new).read(["api"]) == {"api": TOKEN}
     piped = _cli("store", "passphrase", env=env)
     assert piped.returncode == 2 and "no terminal" in piped.stderr
+
+
+def test_an_item_deleted_without_the_key_stops_the_cli_and_the_shim_with_one_line(
+    home: Path,
+) -> None:
+    from mcpcred.keychain.filestore import SERVICE, parse
+
+    config = _config(home)
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    assert _cli("secret", "set", "other", "--from-stdin", env=env, stdin="v").returncode == 0
+    path = _store_file(home)
+    doc = parse(path.read_bytes(), str(path))
+    del doc.items[SERVICE]["other"]  # someone who can write the file, without the key
+    path.write_bytes(doc.encode())
+    tampered = path.read_bytes()
+    for result in (
+        _start(config, env),
+        _cli("secret", "set", "third", "--from-stdin", env=env, stdin="v"),
+    ):
+        assert result.returncode == 5, result.stderr
+        lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
+        assert len(lines) == 1 and "its MAC does not match" in lines[0], result.stderr
+        assert TOKEN not in result.stdout + result.stderr
+    assert path.read_bytes() == tampered
+
+
+def test_errors_name_the_file_store_and_its_path_never_the_keychain(home: Path) -> None:
+    """A user of the file store told "not in the keychain" would look in the wrong place."""
+    config = _config(home)
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    where = f"the file store ({_store_file(home)})"
+    missing = _cli("secret", "rm", "absent", "--yes", env=env)
+    assert missing.returncode == 5
+    assert f"secret 'absent' is not in {where}" in missing.stderr
+    assert "keychain" not in missing.stderr
+    wrapped = home / ".cursor" / "mcp.json"
+    wrapped.parent.mkdir()
+    entry = {"command": sys.executable, "args": ["-c", REPORT], "env": {"OTHER_TOKEN": TOKEN}}
+    wrapped.write_text(json.dumps({"mcpServers": {"echo": entry}}))
+    again = _cli("wrap", "cursor", "--yes", env=env)
+    assert again.returncode == 0, again.stderr
+    assert f"(already in {where})" in again.stderr
+    assert f"env OTHER_TOKEN -> file store as '{NAME}'" in again.stderr
+    stored = _cli("secret", "set", "fresh", "--from-stdin", env=env, stdin="v")
+    assert f"stored secret 'fresh' in {where} ({FILE_STORE})" in stored.stderr
+    _cli("secret", "rm", NAME, "--yes", env=env)
+    started = _start(config, env)  # the shim, reading the file directly
+    assert started.returncode == 5
+    assert f"secret '{NAME}' is not in {where}" in started.stderr
+    assert "not in the keychain" not in started.stderr
+
+
+def test_ctrl_c_at_the_passphrase_prompt_leaves_the_terminal_echoing(home: Path) -> None:
+    """The prompt runs in the main thread: Ctrl-C ends mcpcred (exit 130) and getpass
+    restores echo. (From a worker thread, exit would kill it with echo still off.)"""
+    import pty
+    import select
+
+    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert _cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN).returncode == 0
+    script = f'trap : INT; {MCPCRED} secret show api --reveal; echo "exit=$?"; stty -a'
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes the shell
+        os.execve("/bin/sh", ["/bin/sh", "-c", script], _headless(home))  # noqa: S606
+    output = b""
+    interrupted = False
+    while True:
+        ready, _, _ = select.select([fd], [], [], 30)
+        if not ready:
+            break
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        output += data
+        if not interrupted and b"passphrase for the mcpcred store" in output:
+            os.write(fd, b"\x03")  # Ctrl-C, as typed
+            interrupted = True
+    os.close(fd)
+    os.waitpid(pid, 0)
+    text = output.decode(errors="replace")
+    assert interrupted, text
+    assert "exit=130" in text, text
+    settings = text[text.index("exit=130") :].split()
+    assert "echo" in settings and "-echo" not in settings, text
+    assert TOKEN not in text

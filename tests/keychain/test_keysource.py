@@ -158,7 +158,9 @@ def test_store_unlock_and_lock_hand_the_key_over_and_take_it_back(
     assert run(["store", "unlock", "--hours", "1"]) == 0
     path = filestore.default_path(os.environ)
     key_id, key = _key(path)
-    assert agent.keys == {key_id: key} and kernel.keys == {key_id: key}
+    held = filestore.material(key)  # the key and its MAC subkey: the shim needs no HKDF
+    assert held[:32] == key and len(held) == 64
+    assert agent.keys == {key_id: held} and kernel.keys == {key_id: held}
     assert "held by the mcpcred agent and the kernel keyring" in capsys.readouterr().err
     monkeypatch.delenv("MCPCRED_PASSPHRASE")
     assert FileStore(path, {}).read([], optional=[]) == {}
@@ -187,3 +189,23 @@ def test_the_fast_aead_import_is_cryptographys_public_class() -> None:
 
     assert openssl.aead.AESGCM is AESGCM
     assert type(filestore._aead(b"k" * 32)) is AESGCM
+
+
+def test_store_unlock_gives_no_key_for_a_file_changed_without_it(
+    parts: tuple[Holder, Holder],
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    agent, kernel = parts
+    monkeypatch.setenv("MCPCRED_PASSPHRASE", PASS)
+    assert run(["store", "init", "--file"]) == 0
+    path = filestore.default_path(os.environ)
+    filestore.FileStore(path, os.environ).set("mcpcred", "a", "1")
+    doc = filestore.parse(Path(path).read_bytes(), path)
+    doc.items["mcpcred"].clear()  # every item removed, the old MAC kept
+    Path(path).write_bytes(doc.encode())
+    capsys.readouterr()
+    assert run(["store", "unlock"]) == 5
+    assert "its MAC does not match" in capsys.readouterr().err
+    assert agent.keys == {} and kernel.keys == {}

@@ -262,7 +262,7 @@ def test_an_old_chainer_entry_still_works_where_another_backend_served(
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert stored.returncode == 0, stored.stderr
-        assert "in fakewallet.Wallet" in stored.stderr  # the concrete backend, not the chainer
+        assert "in the keychain (fakewallet.Wallet)" in stored.stderr  # concrete, not the chainer
         result = subprocess.run(
             [MCPCRED, "shim", "--backend", CHAINER, "--", sys.executable, "-c", REPORT],
             env={**env, "T": "mcpcred:secret/w"}, capture_output=True, text=True, timeout=60,
