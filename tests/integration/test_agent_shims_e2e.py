@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 
 from mcpcred.keychain import FILE_STORE, agent, filestore, kernel
-from tests.integration.test_filestore_e2e import REPORT, _converse, _headless
 from tests.support.agent import end_agent, runtime_folder
+from tests.support.headless import REPORT, converse, headless, run_cli
 
-MCPCRED = str(Path(sys.executable).parent / "mcpcred")
 PASSPHRASE = "a long passphrase for twenty shims"
 NEW_PASSPHRASE = "a second, longer passphrase"
 VALUE = "sk-agent-4f9Qz7Lr2Xw8Vb3Nc6Md1Ka5Tt0"
@@ -34,26 +33,11 @@ SHIMS = 20
 def env(home: Path) -> Iterator[dict[str, str]]:
     """A headless machine with a runtime folder of its own; its agent ends with the test."""
     with runtime_folder() as folder:
-        environ = _headless(home, MCPCRED_RUNTIME_DIR=str(folder))
+        environ = headless(home, MCPCRED_RUNTIME_DIR=str(folder))
         try:
             yield environ
         finally:
             end_agent(environ)
-
-
-def _cli(
-    *args: str, env: dict[str, str], stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [MCPCRED, *args],
-        env=env,
-        input=stdin,
-        stdin=None if stdin is not None else subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def _wrapped_entry(home: Path, env: dict[str, str]) -> dict[str, object]:
@@ -62,7 +46,7 @@ def _wrapped_entry(home: Path, env: dict[str, str]) -> dict[str, object]:
     config.parent.mkdir(parents=True)
     server = {"command": sys.executable, "args": ["-c", REPORT]}
     config.write_text(json.dumps({"mcpServers": {"echo": server}}))
-    bound = _cli(
+    bound = run_cli(
         "wrap", "claude-desktop", "--server", "echo", "--bind", "API_TOKEN=secret:api",
         "--yes", env=env,
     )  # fmt: skip
@@ -118,11 +102,11 @@ def test_twenty_concurrent_shims_get_the_value_from_one_agent_without_a_passphra
     home: Path, env: dict[str, str]
 ) -> None:
     setup = {**env, "MCPCRED_PASSPHRASE": PASSPHRASE}
-    assert _cli("store", "init", "--file", env=setup).returncode == 0
-    stored = _cli("secret", "set", "api", "--from-stdin", env=setup, stdin=VALUE)
+    assert run_cli("store", "init", "--file", env=setup).returncode == 0
+    stored = run_cli("secret", "set", "api", "--from-stdin", env=setup, stdin=VALUE)
     assert stored.returncode == 0, stored.stderr
     entry = _wrapped_entry(home, setup)
-    unlocked = _cli("store", "unlock", env=setup)
+    unlocked = run_cli("store", "unlock", env=setup)
     assert unlocked.returncode == 0, unlocked.stderr
     assert "mcpcred agent" in unlocked.stderr
     kernel.forget(_key_id(home))  # only the agent holds the key now: it must be what answers
@@ -171,10 +155,10 @@ def test_a_changed_passphrase_or_a_lock_gives_shims_one_clear_line_never_a_value
     home: Path, env: dict[str, str], tmp_path: Path
 ) -> None:
     setup = {**env, "MCPCRED_PASSPHRASE": PASSPHRASE}
-    assert _cli("store", "init", "--file", env=setup).returncode == 0
-    assert _cli("secret", "set", "api", "--from-stdin", env=setup, stdin=VALUE).returncode == 0
+    assert run_cli("store", "init", "--file", env=setup).returncode == 0
+    assert run_cli("secret", "set", "api", "--from-stdin", env=setup, stdin=VALUE).returncode == 0
     entry = _wrapped_entry(home, setup)
-    assert _cli("store", "unlock", env=setup).returncode == 0
+    assert run_cli("store", "unlock", env=setup).returncode == 0
     old_id = _key_id(home)
     kernel.forget(old_id)  # this test's session shares the kernel keyring; another would not
     old_held = agent.fetch_key(old_id, env)
@@ -183,9 +167,9 @@ def test_a_changed_passphrase_or_a_lock_gives_shims_one_clear_line_never_a_value
     # The passphrase changes from another session (another agent there): ours keeps the
     # old key, which no longer names this file.
     with runtime_folder() as elsewhere:
-        other = _headless(home, MCPCRED_RUNTIME_DIR=str(elsewhere))
+        other = headless(home, MCPCRED_RUNTIME_DIR=str(elsewhere))
         try:
-            code, out = _converse(
+            code, out = converse(
                 ["store", "passphrase"],
                 [
                     ("passphrase for the mcpcred store", PASSPHRASE),
@@ -209,11 +193,11 @@ def test_a_changed_passphrase_or_a_lock_gives_shims_one_clear_line_never_a_value
         (line,) = [ln for ln in err.splitlines() if "error" in ln]
         assert "is locked" in line and "mcpcred store unlock" in line, err
 
-    relocked = _cli("store", "unlock", env={**env, "MCPCRED_PASSPHRASE": NEW_PASSPHRASE})
+    relocked = run_cli("store", "unlock", env={**env, "MCPCRED_PASSPHRASE": NEW_PASSPHRASE})
     assert relocked.returncode == 0, relocked.stderr
     assert all(code == 0 and VALUE in out for code, out, _ in _start_all(entry, dict(env)))
 
-    assert _cli("store", "lock", env=env).returncode == 0
+    assert run_cli("store", "lock", env=env).returncode == 0
     started = time.monotonic()
     results = _start_all(entry, dict(env))
     assert time.monotonic() - started < 30  # fast: no waiting, no key derivation

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from mcpcred.keychain import FILE_STORE
-from tests.integration.test_filestore_e2e import REPORT
+from tests.support.headless import REPORT
 
 MCPCRED = str(Path(sys.executable).parent / "mcpcred")
 PASSPHRASE = "container passphrase, from a secret file in real life"

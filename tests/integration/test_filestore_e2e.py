@@ -19,35 +19,12 @@ import pytest
 
 from mcpcred.keychain import FILE_STORE
 from tests.support import keychain as real_keychain
+from tests.support.headless import REPORT, converse, headless, run_cli
 
 MCPCRED = str(Path(sys.executable).parent / "mcpcred")
-REPORT = "import json, os, sys; print(json.dumps({'argv': sys.argv[1:], 'env': dict(os.environ)}))"
 TOKEN = "ghp_Zq8rT2vLx9Wq8rT2vLx9KpZq8rT2vLx9Wq8r"
 PASSPHRASE = "tr0ub4dor & three"
 NAME = "echo-github-personal-access-token"
-
-
-def _headless(home: Path, **extra: str) -> dict[str, str]:
-    """A container's environment: no session bus, an empty runtime dir, no keychain."""
-    env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
-    env.update({"HOME": str(home), "XDG_RUNTIME_DIR": ""})
-    env.update(extra)
-    return env
-
-
-def _cli(
-    *args: str, env: dict[str, str], stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [MCPCRED, *args],
-        env=env,
-        input=stdin,
-        stdin=None if stdin is not None else subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def _config(home: Path) -> Path:
@@ -86,8 +63,8 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
 
 def test_container_wrap_and_shim_work_end_to_end_with_a_passphrase_variable(home: Path) -> None:
     config = _config(home)
-    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
-    wrapped = _cli("wrap", "claude-desktop", "--yes", env=env)
+    env = headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    wrapped = run_cli("wrap", "claude-desktop", "--yes", env=env)
     assert wrapped.returncode == 0, wrapped.stderr
     entry = json.loads(config.read_text())["mcpServers"]["echo"]
     assert entry["args"][entry["args"].index("--backend") + 1] == FILE_STORE
@@ -106,7 +83,7 @@ def test_container_wrap_and_shim_work_end_to_end_with_a_passphrase_variable(home
     assert "MCPCRED_PASSPHRASE" not in seen["env"]  # the server never gets the passphrase
     assert PASSPHRASE not in " ".join(seen["argv"])
 
-    status = _cli("status", "--json", env=env)
+    status = run_cli("status", "--json", env=env)
     assert status.returncode == 0, status.stderr
     document = json.loads(status.stdout)
     assert document["store"]["store"] == "file"
@@ -114,7 +91,7 @@ def test_container_wrap_and_shim_work_end_to_end_with_a_passphrase_variable(home
     assert server["credentials"][0]["state"] == "ok"
 
     # The same start without the passphrase fails fast with one line naming the fixes.
-    locked = _start(config, _headless(home))
+    locked = _start(config, headless(home))
     assert locked.returncode != 0
     assert "is locked" in locked.stderr and "MCPCRED_PASSPHRASE" in locked.stderr
     assert TOKEN not in locked.stdout + locked.stderr
@@ -133,7 +110,7 @@ def test_the_shim_reads_the_file_store_without_keyring_or_subprocesses(home: Pat
         "found = resolve([('secret', 'a')], options, os.environ)\n"
         "print(json.dumps({'value': found.values['a'], 'modules': sorted(sys.modules)}))\n"
     )
-    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    env = headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
     done = subprocess.run(
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
     )
@@ -148,36 +125,36 @@ def test_store_init_unlock_status_and_the_failures_through_the_cli(home: Path) -
     secret_file = home / "passphrase"
     secret_file.write_text(PASSPHRASE + "\n")
     secret_file.chmod(0o600)
-    env = _headless(home, MCPCRED_PASSPHRASE_FILE=str(secret_file))
-    none = _cli("store", "status", env=_headless(home))
+    env = headless(home, MCPCRED_PASSPHRASE_FILE=str(secret_file))
+    none = run_cli("store", "status", env=headless(home))
     assert "store: none" in none.stdout and "mcpcred store init --file" in none.stdout
 
-    created = _cli("store", "init", "--file", env=env)
+    created = run_cli("store", "init", "--file", env=env)
     assert created.returncode == 0, created.stderr
-    again = _cli("store", "init", "--file", env=env)
+    again = run_cli("store", "init", "--file", env=env)
     assert again.returncode == 5 and "already exists" in again.stderr
-    stored = _cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN + "\n")
+    stored = run_cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN + "\n")
     assert stored.returncode == 0, stored.stderr
-    status = _cli("store", "status", env=_headless(home))  # status needs no passphrase
+    status = run_cli("store", "status", env=headless(home))  # status needs no passphrase
     assert status.returncode == 0, status.stderr
     assert "encrypted file store" in status.stdout and "secrets: 1" in status.stdout
     assert "the store file" in status.stdout and "exists" in status.stdout
 
-    wrong = _cli("secret", "rm", "api", env=_headless(home, MCPCRED_PASSPHRASE="not it"))
+    wrong = run_cli("secret", "rm", "api", env=headless(home, MCPCRED_PASSPHRASE="not it"))
     assert wrong.returncode == 5
     assert wrong.stderr.startswith("error: the passphrase from MCPCRED_PASSPHRASE does not open")
     assert "not it" not in wrong.stderr
-    locked = _cli("store", "unlock", env=_headless(home))  # no terminal, no variable
+    locked = run_cli("store", "unlock", env=headless(home))  # no terminal, no variable
     assert locked.returncode == 2 and "no terminal" in locked.stderr
 
     store = _store_file(home)
     good = store.read_bytes()
     store.write_bytes(good[: len(good) // 2])
-    cut = _cli("secret", "set", "other", "--from-stdin", env=env, stdin="v")
+    cut = run_cli("secret", "set", "other", "--from-stdin", env=env, stdin="v")
     assert cut.returncode == 5 and "cut short" in cut.stderr
     assert len(store.read_bytes()) == len(good) // 2  # nothing overwritten
     store.write_bytes(good.replace(b"mcpcred-store 2 ", b"mcpcred-store 9 ", 1))
-    newer = _cli("secret", "rm", "api", env=env)
+    newer = run_cli("secret", "rm", "api", env=env)
     assert newer.returncode == 5 and "format version 9" in newer.stderr
     for result in (wrong, cut, newer):
         assert TOKEN not in result.stdout + result.stderr
@@ -189,21 +166,21 @@ def test_migrate_to_the_keychain_and_back_verifies_and_moves_everything(
 ) -> None:
     env = {**os.environ, "MCPCRED_PASSPHRASE": PASSPHRASE}
     long = "L" * 2600  # stored in parts
-    assert _cli("store", "init", "--file", env=env).returncode == 0
+    assert run_cli("store", "init", "--file", env=env).returncode == 0
     for name, value in (("short", TOKEN), ("long", long)):
-        done = _cli("secret", "set", name, "--from-stdin", env=env, stdin=value)
+        done = run_cli("secret", "set", name, "--from-stdin", env=env, stdin=value)
         assert done.returncode == 0, done.stderr
         assert "FileKeyring" in done.stderr
     assert real_keychain.lookup(keychain, "mcpcred", "short") is None
 
-    back = _cli("store", "migrate", "--to", "keychain", env=env)
+    back = run_cli("store", "migrate", "--to", "keychain", env=env)
     assert back.returncode == 0, back.stderr
     assert not _store_file(home).exists()
     assert real_keychain.lookup(keychain, "mcpcred", "short") == TOKEN
-    shown = _cli("store", "status", "--json", env=env)
+    shown = run_cli("store", "status", "--json", env=env)
     assert json.loads(shown.stdout)["store"] == "keychain"
 
-    there = _cli("store", "migrate", "--to", "file", env=env)
+    there = run_cli("store", "migrate", "--to", "file", env=env)
     assert there.returncode == 0, there.stderr
     assert real_keychain.lookup(keychain, "mcpcred", "short") is None
     assert real_keychain.lookup(keychain, "mcpcred", "long") is None
@@ -217,70 +194,24 @@ def test_migrate_to_the_keychain_and_back_verifies_and_moves_everything(
 
 @pytest.mark.parametrize("target", ["keychain", "file"])
 def test_migrate_without_a_keychain_refuses_before_moving_anything(home: Path, target: str) -> None:
-    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
-    assert _cli("secret", "set", "api", "--from-stdin", env=env, stdin="v").returncode == 0
+    env = headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert run_cli("secret", "set", "api", "--from-stdin", env=env, stdin="v").returncode == 0
     before = _store_file(home).read_bytes()
-    refused = _cli("store", "migrate", "--to", target, env=env)
+    refused = run_cli("store", "migrate", "--to", target, env=env)
     assert refused.returncode == 5, refused.stderr
     assert _store_file(home).read_bytes() == before
 
 
-def _converse(
-    args: list[str],
-    replies: list[tuple[str, str]],
-    env: dict[str, str],
-    *,
-    pause: float = 0.0,
-    program: list[str] | None = None,
-) -> tuple[int, str]:
-    """Run mcpcred on a real terminal (a pty), answering each prompt when it appears
-    (``pause`` seconds after it appears: a person typing slowly)."""
-    import pty
-    import select
-    import time
-
-    argv = program or [sys.executable, "-m", "mcpcred", *args]
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child becomes mcpcred
-        os.execve(argv[0], argv, env)  # noqa: S606
-    output = b""
-
-    def read_some() -> bool:
-        ready, _, _ = select.select([fd], [], [], 30)
-        if not ready:
-            return False
-        try:
-            data = os.read(fd, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            return False
-        nonlocal output
-        output += data
-        return bool(data)
-
-    for prompt, reply in replies:
-        while prompt.encode() not in output:
-            if not read_some():
-                break
-        time.sleep(pause)
-        os.write(fd, reply.encode() + b"\n")
-        output = output.replace(prompt.encode(), b"<asked>", 1)
-    while read_some():
-        pass
-    os.close(fd)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
-
-
 def test_prompts_at_a_terminal_init_twice_then_one_prompt_per_command(home: Path) -> None:
-    env = _headless(home)
-    code, out = _converse(
+    env = headless(home)
+    code, out = converse(
         ["store", "init", "--file"],
         [("new passphrase for", PASSPHRASE), ("the same passphrase again", PASSPHRASE + "x")],
         env,
     )
     assert code == 2 and "the two passphrases differ" in out
     assert not _store_file(home).exists()
-    code, out = _converse(
+    code, out = converse(
         ["store", "init", "--file"],
         [("new passphrase for", PASSPHRASE), ("the same passphrase again", PASSPHRASE)],
         env,
@@ -288,7 +219,7 @@ def test_prompts_at_a_terminal_init_twice_then_one_prompt_per_command(home: Path
     assert code == 0, out
     assert out.count("<asked>") == 2 and PASSPHRASE not in out  # never echoed
 
-    code, out = _converse(
+    code, out = converse(
         ["secret", "set", "api"],
         [("value for api", TOKEN), ("passphrase for the mcpcred store", PASSPHRASE)],
         env,
@@ -302,7 +233,7 @@ def test_prompts_at_a_terminal_init_twice_then_one_prompt_per_command(home: Path
         "api": TOKEN
     }
 
-    code, out = _converse(
+    code, out = converse(
         ["secret", "set", "other"],
         [("value for other", "v"), ("passphrase for the mcpcred store", "wrong one")],
         env,
@@ -332,13 +263,13 @@ def test_a_slow_typist_at_the_passphrase_prompt_never_meets_the_keychain_time_li
 ) -> None:
     """The prompt runs in the caller's thread before the timed keyring call: answering
     after 3 s against a 1 s limit works (the CLI's limit is 20 s, the same code path)."""
-    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
-    assert _cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN).returncode == 0
+    env = headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert run_cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN).returncode == 0
     program = [sys.executable, "-c", SLOW_TYPIST, "1.0", TOKEN]
-    code, out = _converse(
+    code, out = converse(
         [],
         [("passphrase for the mcpcred store", PASSPHRASE)],
-        _headless(home),
+        headless(home),
         pause=3.0,
         program=program,
     )
@@ -378,9 +309,9 @@ def test_wrapped_servers_follow_the_store_through_migrations_without_a_rewrap(
     way the shim finds the secret after `store migrate` moved it, in both directions."""
     env = {**os.environ, "MCPCRED_PASSPHRASE": PASSPHRASE}
     config = _config(home)
-    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    assert run_cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
     assert "--backend" not in json.loads(config.read_text())["mcpServers"]["echo"]["args"]
-    assert _cli("store", "migrate", "--to", "file", env=env).returncode == 0
+    assert run_cli("store", "migrate", "--to", "file", env=env).returncode == 0
     assert real_keychain.lookup(keychain, "mcpcred", NAME) is None
     started = _start(config, env)
     assert started.returncode == 0, started.stderr
@@ -390,11 +321,11 @@ def test_wrapped_servers_follow_the_store_through_migrations_without_a_rewrap(
     second.parent.mkdir()
     entry = {"command": sys.executable, "args": ["-c", REPORT], "env": {"OTHER_TOKEN": TOKEN}}
     second.write_text(json.dumps({"mcpServers": {"echo": entry}}))
-    assert _cli("wrap", "cursor", "--yes", env=env).returncode == 0
+    assert run_cli("wrap", "cursor", "--yes", env=env).returncode == 0
     recorded = json.loads(second.read_text())["mcpServers"]["echo"]
     assert FILE_STORE in recorded["args"]
 
-    assert _cli("store", "migrate", "--to", "keychain", env=env).returncode == 0
+    assert run_cli("store", "migrate", "--to", "keychain", env=env).returncode == 0
     assert not _store_file(home).exists()
     for path, var in ((config, "GITHUB_PERSONAL_ACCESS_TOKEN"), (second, "OTHER_TOKEN")):
         started = _start(path, dict(os.environ))  # no passphrase needed any more
@@ -406,8 +337,8 @@ def test_a_recorded_file_store_whose_file_is_missing_says_so_without_a_keychain(
     home: Path,
 ) -> None:
     config = _config(home)
-    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
-    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    env = headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert run_cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
     _store_file(home).rename(home / "elsewhere.enc")
     failed = _start(config, env)
     assert failed.returncode != 0
@@ -420,8 +351,8 @@ def test_a_recorded_file_store_whose_file_is_missing_says_so_without_a_keychain(
 def test_concurrent_server_starts_while_the_cli_writes_all_get_their_value(home: Path) -> None:
     """Readers never see a half-written file: the store is replaced atomically."""
     config = _config(home)
-    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
-    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    env = headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert run_cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
     entry = json.loads(config.read_text())["mcpServers"]["echo"]
     starts = [
         subprocess.Popen(
@@ -435,7 +366,7 @@ def test_concurrent_server_starts_while_the_cli_writes_all_get_their_value(home:
         for _ in range(8)
     ]
     for index in range(6):
-        wrote = _cli("secret", "set", f"churn-{index}", "--from-stdin", env=env, stdin="v" * 900)
+        wrote = run_cli("secret", "set", f"churn-{index}", "--from-stdin", env=env, stdin="v" * 900)
         assert wrote.returncode == 0, wrote.stderr
     for process in starts:
         out, err = process.communicate(timeout=60)
@@ -456,7 +387,7 @@ def test_the_guard_key_is_created_once_in_the_file_store_by_concurrent_shims(hom
         f"chain = Keychain(parse(['--backend', {FILE_STORE!r}, '--', 'x']), os.environ)\n"
         "print(chain.ensure('audit:key', lambda: secrets.token_hex(16)))\n"
     )
-    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    env = headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
     from mcpcred.keychain.filestore import SERVICE, FileStore
 
     FileStore(str(_store_file(home)), env).set(SERVICE, "other", "kept")
@@ -473,26 +404,26 @@ def test_the_guard_key_is_created_once_in_the_file_store_by_concurrent_shims(hom
 
 
 def test_changing_the_passphrase_at_a_terminal(home: Path) -> None:
-    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
-    assert _cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN).returncode == 0
-    code, out = _converse(
+    env = headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert run_cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN).returncode == 0
+    code, out = converse(
         ["store", "passphrase"],
         [
             ("passphrase for the mcpcred store", PASSPHRASE),
             ("new passphrase for", "second passphrase"),
             ("the same passphrase again", "second passphrase"),
         ],
-        _headless(home),
+        headless(home),
     )
     assert code == 0, out
     assert "changed the passphrase" in out and "second passphrase" not in out
-    old = _cli("secret", "rm", "api", env=env)
+    old = run_cli("secret", "rm", "api", env=env)
     assert old.returncode == 5 and "does not open" in old.stderr
     from mcpcred.keychain.filestore import FileStore
 
     new = {"MCPCRED_PASSPHRASE": "second passphrase"}
     assert FileStore(str(_store_file(home)), new).read(["api"]) == {"api": TOKEN}
-    piped = _cli("store", "passphrase", env=env)
+    piped = run_cli("store", "passphrase", env=env)
     assert piped.returncode == 2 and "no terminal" in piped.stderr
 
 
@@ -502,9 +433,9 @@ def test_an_item_deleted_without_the_key_stops_the_cli_and_the_shim_with_one_lin
     from mcpcred.keychain.filestore import SERVICE, parse
 
     config = _config(home)
-    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
-    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
-    assert _cli("secret", "set", "other", "--from-stdin", env=env, stdin="v").returncode == 0
+    env = headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert run_cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    assert run_cli("secret", "set", "other", "--from-stdin", env=env, stdin="v").returncode == 0
     path = _store_file(home)
     doc = parse(path.read_bytes(), str(path))
     del doc.items[SERVICE]["other"]  # someone who can write the file, without the key
@@ -512,7 +443,7 @@ def test_an_item_deleted_without_the_key_stops_the_cli_and_the_shim_with_one_lin
     tampered = path.read_bytes()
     for result in (
         _start(config, env),
-        _cli("secret", "set", "third", "--from-stdin", env=env, stdin="v"),
+        run_cli("secret", "set", "third", "--from-stdin", env=env, stdin="v"),
     ):
         assert result.returncode == 5, result.stderr
         lines = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
@@ -524,10 +455,10 @@ def test_an_item_deleted_without_the_key_stops_the_cli_and_the_shim_with_one_lin
 def test_errors_name_the_file_store_and_its_path_never_the_keychain(home: Path) -> None:
     """A user of the file store told "not in the keychain" would look in the wrong place."""
     config = _config(home)
-    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
-    assert _cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
+    env = headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert run_cli("wrap", "claude-desktop", "--yes", env=env).returncode == 0
     where = f"the file store ({_store_file(home)})"
-    missing = _cli("secret", "rm", "absent", "--yes", env=env)
+    missing = run_cli("secret", "rm", "absent", "--yes", env=env)
     assert missing.returncode == 5
     assert f"secret 'absent' is not in {where}" in missing.stderr
     assert "keychain" not in missing.stderr
@@ -535,13 +466,13 @@ def test_errors_name_the_file_store_and_its_path_never_the_keychain(home: Path) 
     wrapped.parent.mkdir()
     entry = {"command": sys.executable, "args": ["-c", REPORT], "env": {"OTHER_TOKEN": TOKEN}}
     wrapped.write_text(json.dumps({"mcpServers": {"echo": entry}}))
-    again = _cli("wrap", "cursor", "--yes", env=env)
+    again = run_cli("wrap", "cursor", "--yes", env=env)
     assert again.returncode == 0, again.stderr
     assert f"(already in {where})" in again.stderr
     assert f"env OTHER_TOKEN -> file store as '{NAME}'" in again.stderr
-    stored = _cli("secret", "set", "fresh", "--from-stdin", env=env, stdin="v")
+    stored = run_cli("secret", "set", "fresh", "--from-stdin", env=env, stdin="v")
     assert f"stored secret 'fresh' in {where} ({FILE_STORE})" in stored.stderr
-    _cli("secret", "rm", NAME, "--yes", env=env)
+    run_cli("secret", "rm", NAME, "--yes", env=env)
     started = _start(config, env)  # the shim, reading the file directly
     assert started.returncode == 5
     assert f"secret '{NAME}' is not in {where}" in started.stderr
@@ -554,12 +485,12 @@ def test_ctrl_c_at_the_passphrase_prompt_leaves_the_terminal_echoing(home: Path)
     import pty
     import select
 
-    env = _headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
-    assert _cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN).returncode == 0
+    env = headless(home, MCPCRED_PASSPHRASE=PASSPHRASE)
+    assert run_cli("secret", "set", "api", "--from-stdin", env=env, stdin=TOKEN).returncode == 0
     script = f'trap : INT; {MCPCRED} secret show api --reveal; echo "exit=$?"; stty -a'
     pid, fd = pty.fork()
     if pid == 0:  # pragma: no cover - the child becomes the shell
-        os.execve("/bin/sh", ["/bin/sh", "-c", script], _headless(home))  # noqa: S606
+        os.execve("/bin/sh", ["/bin/sh", "-c", script], headless(home))  # noqa: S606
     output = b""
     interrupted = False
     while True:
