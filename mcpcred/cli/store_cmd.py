@@ -23,7 +23,7 @@ from mcpcred.errors import SecretStoreError, UsageError
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-    from mcpcred.keychain.filestore import FileStore
+    from mcpcred.keychain.filestore import Document, FileStore
     from mcpcred.keychain.store import SecretStore
 
 store_app = typer.Typer(
@@ -45,6 +45,17 @@ def _file_store(path: str | None = None) -> FileStore:
 
     ask = keysource.prompt if keysource.can_prompt() else None
     return FileStore(path or default_path(os.environ), os.environ, ask=ask)
+
+
+def _existing(store: FileStore) -> Document:
+    """The store's parsed file; a one-line error when there is none yet."""
+    doc = store.load()
+    if doc is None:
+        raise SecretStoreError(
+            f"there is no store file at {store.path}",
+            hint="create it with `mcpcred store init --file`",
+        )
+    return doc
 
 
 def _new_passphrase(path: str) -> str:
@@ -181,12 +192,7 @@ def store_unlock(
     from mcpcred.keychain import filestore, keysource
 
     store = _file_store()
-    doc = store.load()
-    if doc is None:
-        raise SecretStoreError(
-            f"there is no store file at {store.path}",
-            hint="create it with `mcpcred store init --file`",
-        )
+    doc = _existing(store)
     given = keysource.passphrase(os.environ)
     if given is None:
         if not keysource.can_prompt():
@@ -225,12 +231,7 @@ def store_passphrase() -> int:
             hint="run it in a terminal; in CI, create a new store instead",
         )
     store = _file_store()
-    doc = store.load()
-    if doc is None:
-        raise SecretStoreError(
-            f"there is no store file at {store.path}",
-            hint="create it with `mcpcred store init --file`",
-        )
+    doc = _existing(store)
     store.key(doc)  # the current passphrase first: a typo must not cost the new one
     first = keysource.prompt(f"new passphrase for {store.path} (not shown): ")
     if not first:
