@@ -433,7 +433,16 @@ class _Client:
     def create_item(
         self, collection: str, session: str, service: str, username: str, value: str
     ) -> None:
-        """Store one item, replacing the one with the same attributes; never prompts."""
+        """Store one item, the only one for (service, username) in ``collection``; never prompts.
+
+        ``CreateItem`` with replace only replaces an item with exactly these
+        attributes. An item for the same name stored another way (``secret-tool``
+        has no ``application`` attribute) would stay beside it, and a reader, which
+        searches by service and username, could go on finding the old value: a
+        rotated refresh token read back stale fails the next refresh. So other
+        unlocked items for the name in the same collection are deleted after the
+        new one is in place (never before: a concurrent reader always finds one).
+        """
         properties = {
             "org.freedesktop.Secret.Item.Label": ("s", f"Password for '{username}' on '{service}'"),
             "org.freedesktop.Secret.Item.Attributes": (
@@ -442,7 +451,7 @@ class _Client:
             ),
         }
         secret = (session, b"", value.encode("utf-8"), "text/plain; charset=utf8")
-        _item, prompt = self.call(
+        item, prompt = self.call(
             collection,
             COLLECTION_IFACE,
             "CreateItem",
@@ -456,6 +465,11 @@ class _Client:
                 f"the keychain is locked: storing '{username.partition('#')[0]}' needs a prompt",
                 hint=_locked_hint(),
             )
+        prefix = collection.rstrip("/") + "/"
+        unlocked, _locked = self.search({"service": service, "username": username})
+        for path in unlocked:
+            if path != str(item) and path.startswith(prefix):
+                self.call(path, ITEM_IFACE, "Delete", "")
 
     def delete_items(self, attributes: dict[str, str]) -> None:
         """Delete every unlocked item matching ``attributes`` (leftover parts)."""

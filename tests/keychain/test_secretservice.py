@@ -436,6 +436,32 @@ def test_written_values_read_back_through_keyring_and_parts_are_pruned(address: 
     assert leftovers == []
 
 
+def test_a_written_value_replaces_one_another_tool_stored_for_the_name(address: str) -> None:
+    """A refreshed token written over a ``secret-tool`` item is the one read back, always.
+
+    ``secret-tool`` stores without keyring's ``application`` attribute, so
+    ``CreateItem``'s replace left that item beside the new one and a reader got
+    either (the stale refresh token half the time). Only one item is left.
+    """
+    from mcpcred.keychain.secretservice import write_secrets
+
+    env = {"DBUS_SESSION_BUS_ADDRESS": address}
+    real_keychain.store(env, SERVICE, "rotated", "old-token")
+    write_secrets({"rotated": "new-token"}, address=address)
+    found = subprocess.run(
+        ["secret-tool", "search", "--all", "service", SERVICE, "username", "rotated"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert found.stdout.count("secret = ") == 1, found.stdout
+    assert "old-token" not in found.stdout
+    assert read_secrets(["rotated"], address=address) == {"rotated": "new-token"}
+    assert real_keychain.lookup(env, SERVICE, "rotated") == "new-token"
+
+
 # -- the shim's budget ---------------------------------------------------------------
 
 
