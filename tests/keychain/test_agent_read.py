@@ -239,3 +239,36 @@ def test_no_value_reaches_the_agents_log(env: dict[str, str], tmp_path: Path) ->
     said = log.read_text("utf-8")
     assert "served a read of 2 name(s)" in said and "answered a read with ERR missing" in said
     assert VALUE not in said and UNICODE not in said
+
+
+def _shim_process(env: dict[str, str], *names: str) -> subprocess.CompletedProcess[str]:
+    """The real console script, as a client starts it, for a server that needs ``names``."""
+    refs = {f"T{i}": f"mcpcred:secret/{name}" for i, name in enumerate(names)}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "mcpcred"), "shim", "--backend", FILE_STORE, "--",
+         sys.executable, "-c", "pass"],
+        env={"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], **env, **refs},
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_a_shim_process_meets_a_tampered_file_or_a_missing_name_with_one_line(
+    env: dict[str, str],
+) -> None:
+    _unlock(env)
+    assert _shim_process(env, "api", "unicode").returncode == 0
+    missing = _shim_process(env, "api", "nope")
+    assert missing.returncode == 5
+    (line,) = [ln for ln in missing.stderr.splitlines() if ln.startswith("error:")]
+    assert "secret 'nope' is not in the file store" in line, missing.stderr
+    path = env["MCPCRED_STORE_FILE"]
+    doc = parse(Path(path).read_bytes(), path)
+    doc.items[SERVICE]["api"] = doc.items[SERVICE]["unicode"]  # a sealed value moved: no key
+    Path(path).write_bytes(doc.encode())
+    tampered = _shim_process(env, "api")
+    assert tampered.returncode == 5
+    (line,) = [ln for ln in tampered.stderr.splitlines() if ln.startswith("error:")]
+    assert "was changed by something without its key" in line, tampered.stderr
+    for result in (missing, tampered):
+        assert VALUE not in result.stdout + result.stderr
+        assert UNICODE not in result.stdout + result.stderr
