@@ -25,8 +25,10 @@ The shim runs this on every server start, and most values there are either no
 reference at all or one whole ``mcpcred:secret/NAME``: those are told with plain
 string checks (``_plain``). The regular expressions, for everything else, are
 compiled on first use (``_pattern``): a start that needs none neither compiles
-them (~0.8 ms) nor, under a launcher that does not import it already, imports
-``re`` (~3-4 ms with ``enum``).
+them nor, under a launcher that does not import it already (pip's console script
+does), imports ``re`` with ``enum``, ``functools`` and ``collections``. Measured
+as CPU time of a whole shim start: ~0.3 ms less with pip's launcher, ~0.6 ms
+less with one that does not import ``re``.
 """
 
 from __future__ import annotations
