@@ -272,3 +272,71 @@ def test_a_shim_process_meets_a_tampered_file_or_a_missing_name_with_one_line(
     for result in (missing, tampered):
         assert VALUE not in result.stdout + result.stderr
         assert UNICODE not in result.stdout + result.stderr
+
+
+# --- read_held: the file store's side of READ, on documents built here ----------------------
+
+
+def test_read_held_opens_version_1_files_and_bare_keys_but_not_relabelled_ones() -> None:
+    kdf = filestore.new_kdf()
+    key = filestore.derive(kdf, PASS["MCPCRED_PASSPHRASE"])
+    old = filestore.Document(kdf, filestore.make_check(key, 1), {}, version=1)
+    old.items[SERVICE] = {"api": filestore.seal(key, SERVICE, "api", VALUE, 1)}
+    old = parse(old.encode(), "v1")
+    assert filestore.read_held(old, filestore.material(key), ["api"]) == {"api": VALUE}
+    current = filestore.Document(kdf, filestore.make_check(key), {})
+    current.items[SERVICE] = {"api": filestore.seal(key, SERVICE, "api", VALUE)}
+    signed = parse(current.encode(filestore.mac_key(key)), "v2")
+    assert filestore.read_held(signed, key, ["api"]) == {"api": VALUE}  # a bare key (pre-MAC)
+    assert filestore.read_held(signed, bytearray(filestore.material(key)), ["api"]) == {
+        "api": VALUE
+    }
+    relabelled = parse(
+        filestore.Document(kdf, current.check, current.items, version=1).encode(), ""
+    )
+    assert filestore.read_held(relabelled, filestore.material(key), ["api"]) is None
+    assert filestore.read_held(signed, bytes(31), ["api"]) is None  # not a key's length
+    assert filestore.read_held(signed, bytes(64), ["api"]) is None  # another key
+
+
+class LyingAgent(agent.AgentServer):
+    """An agent (of the user's own uid) that answers READ with a broken reply."""
+
+    reply = b""
+
+    def _read(self, conn: agent._socket.socket) -> None:  # type: ignore[name-defined]
+        agent._read_frame(conn, agent.MAX_STORE)
+        agent._read_frame(conn, agent.MAX_NAMES)
+        conn.sendall(LyingAgent.reply)
+
+
+def _frames(*parts: bytes) -> bytes:
+    return b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        _frames(b"VALUES", b"01", b"x"),  # a required name said absent
+        _frames(b"VALUES", b"1", b"x"),  # a presence frame of the wrong length
+        _frames(b"VALUES", b"1x", b"x"),  # not 0/1
+        _frames(b"VALUES", b"11", b"\xff\xfe", b"y"),  # a value that is not UTF-8
+        _frames(b"VALUES", b"11", b"x"),  # cut short
+        _frames(b"VALUES", b"11") + (agent.MAX_STORE + 1).to_bytes(4, "big"),  # too large
+        _frames(b"KEY", bytes(64)),  # an answer to another request
+        b"",  # nothing at all
+    ],
+)
+def test_a_broken_answer_is_never_taken_for_values(env: dict[str, str], reply: bytes) -> None:
+    LyingAgent.reply = reply
+    server = LyingAgent(env["MCPCRED_RUNTIME_DIR"], 60)
+    assert server.prepare()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        data = Path(env["MCPCRED_STORE_FILE"]).read_bytes()
+        assert agent.read_store(data, ["api", "unicode"], [], env) is None
+    finally:
+        server.stop()
+        thread.join(10)
+        server.close()
