@@ -305,13 +305,16 @@ class AgentStatus:
     A plain class: ``dataclasses`` would cost the shim an import for nothing.
     """
 
-    __slots__ = ("idle_timeout", "keys", "pid", "socket")
+    __slots__ = ("idle_timeout", "keys", "pid", "reads", "socket")
 
-    def __init__(self, pid: int, keys: int, idle_timeout: int, socket: str) -> None:
+    def __init__(
+        self, pid: int, keys: int, idle_timeout: int, socket: str, reads: bool = False
+    ) -> None:
         self.pid = pid
         self.keys = keys
         self.idle_timeout = idle_timeout
         self.socket = socket
+        self.reads = reads  # serves READ (an agent from an older mcpcred does not say so)
 
 
 def _connect(environ: Mapping[str, str], timeout: float) -> tuple[_socket.socket, str] | None:
@@ -496,6 +499,7 @@ def status(environ: Mapping[str, str], timeout: float = IO_TIMEOUT) -> AgentStat
             keys=int(fields["keys"]),
             idle_timeout=int(fields["idle-timeout"]),
             socket=path,
+            reads=fields.get("reads") == "1",
         )
     except (KeyError, ValueError):
         return None
@@ -728,6 +732,10 @@ class AgentServer:
     key and removes the socket (only if it is still this agent's).
     """
 
+    # what PING adds to say which requests beyond the first protocol this agent serves
+    # (``mcpcred agent status`` tells an agent from an older mcpcred by its absence)
+    FEATURES = " reads=1"
+
     def __init__(
         self, folder: str, idle_timeout: float, log: Callable[[str], None] | None = None
     ) -> None:
@@ -903,7 +911,7 @@ class AgentServer:
             _send_header(
                 conn,
                 f"OK {PROTOCOL} pid={os.getpid()} keys={count} "
-                f"idle-timeout={int(self.idle_timeout)}".encode(),
+                f"idle-timeout={int(self.idle_timeout)}{self.FEATURES}".encode(),
             )
         elif verb == b"GET" and valid_key_id(key_id):
             self._last_active = _now()

@@ -10,6 +10,7 @@ agent answers imports none of ``cryptography``, ``hmac``, ``hashlib`` or ``json`
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from mcpcred.keychain.filestore import SERVICE, FileStore, parse
 from mcpcred.shim.options import parse as parse_options
 from mcpcred.shim.resolve import Keychain
 from tests.support.agent import end_agent, foreground, runtime_folder
+from tests.support.cli import run as run_cli
 
 PASS = {"MCPCRED_PASSPHRASE": "correct horse battery"}
 VALUE = "sk-live-4f9Qz7Lr2Xw8Vb3Nc6Md1Ka5"
@@ -154,6 +156,7 @@ def test_hostile_reads_are_dropped_and_the_agent_keeps_serving(env: dict[str, st
 class OldAgent(agent.AgentServer):
     """An agent from before ``READ``: it answers it as any unknown request, unread."""
 
+    FEATURES = ""
     reads = 0
 
     def _read(self, conn: agent._socket.socket) -> None:  # type: ignore[name-defined]
@@ -175,6 +178,16 @@ def test_an_agent_from_before_read_still_serves_the_shim_through_get(
         # no passphrase anywhere: the values can only come from the agent's key (GET)
         assert _keychain(env).read(["api", "unicode"]) == {"api": VALUE, "unicode": UNICODE}
         assert OldAgent.reads == before + 1
+        running = agent.status(env)
+        assert running is not None and not running.reads
+        said = run_cli("agent", "status", env=env)
+        assert said.code == 0
+        assert "started by an older mcpcred" in said.stdout, said.stdout
+        assert "`mcpcred agent stop`, then `mcpcred store unlock`" in said.stdout
+        assert (
+            json.loads(run_cli("agent", "status", "--json", env=env).stdout)["serves_reads"]
+            is False
+        )
     finally:
         server.stop()
         thread.join(10)
