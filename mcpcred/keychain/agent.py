@@ -56,7 +56,9 @@ no core file, no ``ptrace`` or ``/proc/PID/mem`` by other processes of the
 user) and sets its core size limit to 0. Copies made by the kernel's
 socket buffers and by the clients (``fetch_key`` returns ``bytes``, which
 Python cannot wipe) are outside its reach; the client wipes its own receive
-buffer.
+buffer. To serve a ``READ`` the key is copied into a bytearray that is wiped
+once the items are open; the values decrypted for it are ``str`` objects,
+dropped at once but, like the shim's, not wipeable.
 
 The client half (everything above the ``--- server ---`` line) is imported by the shim on
 every server start: it is stdlib only, creates nothing, and talks through
