@@ -117,7 +117,7 @@ def test_every_subcommand_at_every_level_is_offered() -> None:
             check([*path, name], subs)  # type: ignore[arg-type]
 
     tree = _click_tree()
-    assert {"log", "pins", "secret", "store", "agent"} <= set(tree)
+    assert {"log", "pins", "secret", "store", "agent", "doctor"} <= set(tree)
     check([], tree)
 
 
@@ -178,6 +178,7 @@ def test_bash_offers_client_ids_and_provider_names() -> None:
     clients = bash_complete("mcpcred wrap ")
     assert {"claude-desktop", "claude-code", "cursor", "vscode", "codex"} <= set(clients)
     assert bash_complete("mcpcred unwrap claude-d") == ["claude-desktop"]
+    assert bash_complete("mcpcred doctor cu") == ["cursor"]
     assert bash_complete("mcpcred pins list --client ze") == ["zed"]
     assert bash_complete("mcpcred login git") == ["github", "gitlab"]
     assert "entra" in bash_complete("mcpcred login ")

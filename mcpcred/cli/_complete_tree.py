@@ -52,6 +52,15 @@ TREE = C(
             (A('choice', False, (('install', 'write the script where the shell finds it'), ('bash', ''), ('zsh', ''), ('fish', ''), ('powershell', ''))), A('choice', False, (('bash', ''), ('zsh', ''), ('fish', ''), ('powershell', ''))), ),
         ),
         C(
+            'doctor',
+            'Check config, wrapping, store, credentials and logins for a client; print the fixes.',
+            (
+                O(('--json',), 'Machine-readable output.'),
+                O(('--help', '-h'), 'Show help and exit.'),
+            ),
+            (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'))), ),
+        ),
+        C(
             'guard',
             'Relay a server through mcpcred: audit log, tool policy, pinned tool definitions.',
             (

@@ -1,0 +1,151 @@
+"""``mcpcred doctor`` on real files in a temp HOME and the real keychain.
+
+Each test builds one situation a user meets (all well, a secret left in a file, a
+credential gone from the keychain, a file that does not parse, Codex without the
+settings the shim needs) and checks the line doctor prints for it, its fix and the
+exit code: 0 only when every check passes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from tests.support import tokengen
+from tests.support.cli import Result, run
+
+OK, BAD = "✓", "✗"
+
+
+@pytest.fixture
+def token() -> str:
+    return tokengen.generate("github-pat", random.Random(7))
+
+
+@pytest.fixture
+def desktop(home: Path, token: str) -> Path:
+    path = home / ".config" / "Claude" / "claude_desktop_config.json"
+    path.parent.mkdir(parents=True)
+    server = {"command": "npx", "args": ["server-github"], "env": {"GITHUB_TOKEN": token}}
+    path.write_text(json.dumps({"mcpServers": {"github": server, "plain": {"command": "x"}}}))
+    return path
+
+
+def _doctor(*args: str) -> Result:
+    return run("doctor", *args, env={"PYTHONIOENCODING": "utf-8"})
+
+
+def _lines(result: Result, mark: str) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.startswith(mark)]
+
+
+def test_a_healthy_wrapped_client_passes_every_check(
+    keychain: dict[str, str], desktop: Path, token: str
+) -> None:
+    wrapped = run("wrap", "claude-desktop", "--yes")
+    assert wrapped.code == 0, wrapped.stderr
+    result = _doctor("claude-desktop")
+    assert result.code == 0, result.stdout + result.stderr
+    assert _lines(result, BAD) == []
+    assert f"{OK} claude-desktop/github: starts through mcpcred" in result.stdout
+    assert f"{OK} claude-desktop/github: mcpcred:secret/github-pat: ok" in result.stdout
+    assert f"{OK} claude-desktop/plain: starts through mcpcred" in result.stdout
+    assert (
+        f"{OK} claude-desktop: ~/.config/Claude/claude_desktop_config.json parses (2 server(s))"
+        in result.stdout
+    )
+    store = [line for line in result.stdout.splitlines() if " store: " in line]
+    assert store and store[0].startswith(OK) and "keychain" in store[0]
+    assert token not in result.stdout + result.stderr
+    assert result.stderr.startswith("all ") and "checks passed" in result.stderr
+
+
+def test_a_secret_still_in_the_file_fails_with_the_wrap_command(
+    keychain: dict[str, str], desktop: Path, token: str
+) -> None:
+    result = _doctor()
+    assert result.code == 1
+    assert _lines(result, BAD) == [
+        f"{BAD} claude-desktop/github: 1 credential(s) in plain text in "
+        "~/.config/Claude/claude_desktop_config.json "
+        "(fix: mcpcred wrap claude-desktop --server github)"
+    ]
+    assert token not in result.stdout + result.stderr
+
+
+def test_a_missing_credential_fails_with_how_to_store_it(
+    keychain: dict[str, str], desktop: Path
+) -> None:
+    assert run("wrap", "claude-desktop", "--yes").code == 0
+    assert run("secret", "rm", "github-pat", "--yes").code == 0
+    result = _doctor("claude-desktop", "--json")
+    assert result.code == 1
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    failed = [c for c in document["checks"] if not c["ok"]]
+    assert failed == [
+        {
+            "client": "claude-desktop",
+            "check": "credential",
+            "ok": False,
+            "detail": "mcpcred:secret/github-pat: missing",
+            "fix": "`mcpcred secret set github-pat`",
+            "server": "github",
+        }
+    ]
+
+
+def test_an_unparseable_config_fails_and_says_where(home: Path, keychain: dict[str, str]) -> None:
+    path = home / ".claude.json"
+    path.write_text('{"mcpServers": {"a": {"command": "x",}}')
+    result = _doctor("claude-code")
+    assert result.code == 1
+    bad = _lines(result, BAD)
+    assert len(bad) == 1
+    assert bad[0].startswith(f"{BAD} claude-code: ~/.claude.json does not parse: line 1")
+
+
+def test_a_client_without_config_and_no_client_at_all(keychain: dict[str, str]) -> None:
+    named = _doctor("cursor")
+    assert named.code == 1
+    assert f"{BAD} cursor: no config file found" in named.stdout
+    anything = _doctor()
+    assert anything.code == 1
+    assert "mcpcred clients --all" in anything.stdout
+
+
+def test_codex_without_env_vars_or_timeout_is_told_what_to_add(
+    home: Path, keychain: dict[str, str]
+) -> None:
+    config = home / ".codex" / "config.toml"
+    config.parent.mkdir()
+    config.write_text(
+        '[mcp_servers.docs]\ncommand = "/usr/local/bin/mcpcred"\nargs = ["shim", "--", "docs-mcp"]\n'
+    )
+    result = _doctor("codex")
+    assert result.code == 1
+    bad = _lines(result, BAD)
+    assert any("env_vars does not pass DBUS_SESSION_BUS_ADDRESS" in line for line in bad), bad
+    assert any("startup_timeout_sec = 30 in [mcp_servers.docs]" in line for line in bad), bad
+    config.write_text(
+        config.read_text()
+        + 'env_vars = ["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"]\nstartup_timeout_sec = 60\n'
+    )
+    fixed = _doctor("codex")
+    assert fixed.code == 0, fixed.stdout
+    assert f"{OK} codex/docs: env_vars and start-up timeout fit the shim" in fixed.stdout
+
+
+def test_unknown_client_is_a_usage_error() -> None:
+    result = _doctor("nope")
+    assert result.code == 2
+    assert result.stderr.startswith("error: unknown client 'nope'")
+
+
+def test_without_utf8_the_marks_are_words(keychain: dict[str, str], desktop: Path) -> None:
+    result = run("doctor", env={"PYTHONIOENCODING": "ascii"})
+    assert result.stdout.splitlines()[0].startswith("ok ")
+    assert any(line.startswith("FAIL ") for line in result.stdout.splitlines())
