@@ -154,7 +154,7 @@ TREE = C(
         ),
         C(
             'unwrap',
-            "Start a client's servers directly again (references stay unless --restore-secrets).",
+            'Undo wrap; a server that needs a keychain secret stays wrapped unless --restore-secrets.',
             (
                 O(('--config',), 'Only this config file.', 'files'),
                 O(('--server', '-s'), 'Only this server (repeatable).', 'servers'),
