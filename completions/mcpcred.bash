@@ -15,6 +15,9 @@ _mcpcred() {
         fi
     done
     cur=${words[${#words[@]}-1]}
+    # mcpcred matches names, not shell syntax: drop an opening quote and backslash escapes
+    word=${cur#[\'\"]}
+    words[${#words[@]}-1]=${word//\\/}
     mapfile -t lines < <(command mcpcred __complete "${words[@]}" 2>/dev/null)
     directive=${lines[0]}
     case $directive in
@@ -30,7 +33,10 @@ _mcpcred() {
     [[ $cur == *[=:]* ]] && strip=${cur%"${cur##*[=:]}"}
     for line in "${lines[@]:1}"; do
         line=${line%%$'\t'*}
-        COMPREPLY+=("${line#"$strip"}")
+        line=${line#"$strip"}
+        # a name with a blank or a quote goes onto the line escaped, as one word
+        [[ $line == *[[:space:]\'\"\\\$\`\(\)\&\;\|\<\>]* && $cur != [\'\"]* ]] && printf -v line '%q' "$line"
+        COMPREPLY+=("$line")
     done
     return 0
 }

@@ -4,7 +4,13 @@
 function __mcpcred_complete
     set -l words (commandline -opc)
     set -e words[1]
-    set -l current (commandline -ct)
+    # the token as typed ("my\ s", "'my s"): mcpcred matches the name it stands for
+    set -l token (commandline -ct)
+    set -l current ''
+    if test -n "$token"  # (string reads stdin when given no argument)
+        set current (string unescape -- $token 2>/dev/null)
+        or set current (string trim -l -c '\'"' -- $token)
+    end
     set -l out (command mcpcred __complete $words "$current" 2>/dev/null)
     or return
     switch "$out[1]"

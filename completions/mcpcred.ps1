@@ -20,6 +20,8 @@ Register-ArgumentCompleter -Native -CommandName mcpcred -ScriptBlock {
     foreach ($line in $lines | Select-Object -Skip 1) {
         $parts = $line -split "`t", 2
         $tip = if ($parts.Count -gt 1 -and $parts[1]) { $parts[1] } else { $parts[0] }
-        [System.Management.Automation.CompletionResult]::new($parts[0], $parts[0], 'ParameterValue', $tip)
+        $text = $parts[0]
+        if ($text -match '[\s''"`$;,(){}@#|&<>]') { $text = "'" + $text.Replace("'", "''") + "'" }
+        [System.Management.Automation.CompletionResult]::new($text, $parts[0], 'ParameterValue', $tip)
     }
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -34,8 +35,32 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _split(line: str) -> list[str]:
-    """Words as readline splits them: at blanks, and '=' and ':' as words of their own."""
-    return [w for w in re.split(r"\s+|([=:])", line) if w]
+    """Words as readline splits them (raw, quotes and backslashes kept): at unquoted blanks,
+    and an unquoted '=' or ':' as a word of its own."""
+    words: list[str] = []
+    word = ""
+    quote = ""
+    chars = iter(line)
+    for char in chars:
+        if quote:
+            word += char
+            quote = "" if char == quote else quote
+        elif char == "\\":
+            word += char + next(chars, "")
+        elif char in "'\"":
+            word += char
+            quote = char
+        elif char.isspace() or char in "=:":
+            if word:
+                words.append(word)
+            word = ""
+            if char in "=:":
+                words.append(char)
+        else:
+            word += char
+    if word:
+        words.append(word)
+    return words
 
 
 def bash_complete(line: str, cwd: Path | None = None) -> list[str]:
@@ -46,7 +71,7 @@ def bash_complete(line: str, cwd: Path | None = None) -> list[str]:
     literal = " ".join("'" + w.replace("'", "'\\''") + "'" for w in words)
     program = (
         f"source '{SCRIPT / 'mcpcred.bash'}'; COMP_WORDS=({literal}); "
-        f"COMP_CWORD={len(words) - 1}; COMP_LINE='{line}'; COMP_POINT={len(line)}; "
+        f"COMP_CWORD={len(words) - 1}; COMP_LINE={shlex.quote(line)}; COMP_POINT={len(line)}; "
         '_mcpcred mcpcred "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; '
         "printf '%s\\n' \"${COMPREPLY[@]}\""
     )
@@ -194,6 +219,28 @@ def test_bash_offers_server_names_from_the_users_configs() -> None:
     assert bash_complete("mcpcred pins diff --client claude-code ") == ["sentry"]
 
 
+def test_names_with_blanks_and_quotes_go_on_the_line_as_one_word(home: Path) -> None:
+    _write(
+        home / ".config" / "Claude" / "claude_desktop_config.json",
+        {"mcpServers": {"my server": {"command": "x"}, "it's": {"command": "y"}}},
+    )
+    line = "mcpcred wrap claude-desktop --server "
+    assert sorted(bash_complete(line)) == ["it\\'s", "my\\ server"]
+    assert bash_complete(line + "my\\ s") == ["my\\ server"]
+    assert bash_complete(line + '"my') == ["my server"]  # inside quotes: as it is
+    if shutil.which("fish"):
+        program = f"source '{SCRIPT / 'mcpcred.fish'}'; complete -C '{line}my\\ '"
+        out = subprocess.run(
+            ["fish", "--no-config", "-c", program],
+            capture_output=True,
+            text=True,
+            env=_env(),
+            check=True,
+            timeout=60,
+        )
+        assert out.stdout.split("\t")[0] == "my server"
+
+
 def test_bash_completes_file_paths_for_path_options(project: Path) -> None:
     (project / "mcp.json").write_text("{}")
     (project / "mcp-dir").mkdir()
@@ -317,6 +364,65 @@ def test_fish_offers_the_same_candidates() -> None:
         timeout=60,
     ).stdout
     assert "status\tShow every server" in described
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x07\x08\r]")
+
+
+def zsh_screen(line: str, expect: str, cwd: Path) -> str:
+    """What an interactive zsh (on a pty, compinit, our script) shows after ``line`` + TAB.
+
+    Reads until ``expect`` appears (or 20 s pass), so a passing run is quick; returns the
+    output with terminal escapes removed.
+    """
+    import pty
+    import select
+    import time
+
+    env = _env(TERM="xterm", COLUMNS="200", LINES="50")
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child becomes zsh
+        os.chdir(cwd)
+        os.execve(shutil.which("zsh") or "zsh", ["zsh", "-f", "-i"], env)  # noqa: S606
+    output = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal output
+        deadline = time.monotonic() + 20
+        while marker not in output and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    output += os.read(fd, 65536)
+                except OSError:
+                    return
+
+    try:
+        setup = f"PS1='%% '; autoload -Uz compinit; compinit -u -D; source '{SCRIPT / '_mcpcred'}'"
+        os.write(fd, f"{setup}; print RE''ADY\n".encode())
+        read_until(b"READY\r\n")
+        output = b""
+        os.write(fd, line.encode() + b"\t")
+        read_until(expect.encode())
+        return ANSI.sub("", output.decode(errors="replace"))
+    finally:
+        os.write(fd, b"\x03exit\n")
+        os.close(fd)
+        os.waitpid(pid, 0)
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+@pytest.mark.usefixtures("configs")
+def test_zsh_offers_the_same_candidates(project: Path) -> None:
+    listed = zsh_screen("mcpcred pins ", "forget", project)
+    for name in ("accept", "diff", "forget", "list"):
+        assert f"\n{name}" in listed, listed
+    assert "-- Show pending tool changes" in listed  # descriptions shown
+    assert "mcpcred secret show" in zsh_screen("mcpcred secret sh", "show", project)
+    servers = zsh_screen("mcpcred wrap claude-desktop --server ", "linear", project)
+    assert "github" in servers and "linear" in servers and "sentry" not in servers
+    (project / "mcp.json").write_text("{}")
+    assert "--config mcp.json" in zsh_screen("mcpcred wrap cursor --config mc", "json", project)
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")

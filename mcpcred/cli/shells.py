@@ -44,6 +44,9 @@ _mcpcred() {
         fi
     done
     cur=${words[${#words[@]}-1]}
+    # mcpcred matches names, not shell syntax: drop an opening quote and backslash escapes
+    word=${cur#[\'\"]}
+    words[${#words[@]}-1]=${word//\\/}
     mapfile -t lines < <(command mcpcred __complete "${words[@]}" 2>/dev/null)
     directive=${lines[0]}
     case $directive in
@@ -59,7 +62,10 @@ _mcpcred() {
     [[ $cur == *[=:]* ]] && strip=${cur%"${cur##*[=:]}"}
     for line in "${lines[@]:1}"; do
         line=${line%%$'\t'*}
-        COMPREPLY+=("${line#"$strip"}")
+        line=${line#"$strip"}
+        # a name with a blank or a quote goes onto the line escaped, as one word
+        [[ $line == *[[:space:]\'\"\\\$\`\(\)\&\;\|\<\>]* && $cur != [\'\"]* ]] && printf -v line '%q' "$line"
+        COMPREPLY+=("$line")
     done
     return 0
 }
@@ -101,7 +107,13 @@ FISH = r"""# __HEADER__
 function __mcpcred_complete
     set -l words (commandline -opc)
     set -e words[1]
-    set -l current (commandline -ct)
+    # the token as typed ("my\ s", "'my s"): mcpcred matches the name it stands for
+    set -l token (commandline -ct)
+    set -l current ''
+    if test -n "$token"  # (string reads stdin when given no argument)
+        set current (string unescape -- $token 2>/dev/null)
+        or set current (string trim -l -c '\'"' -- $token)
+    end
     set -l out (command mcpcred __complete $words "$current" 2>/dev/null)
     or return
     switch "$out[1]"
@@ -139,7 +151,9 @@ Register-ArgumentCompleter -Native -CommandName mcpcred -ScriptBlock {
     foreach ($line in $lines | Select-Object -Skip 1) {
         $parts = $line -split "`t", 2
         $tip = if ($parts.Count -gt 1 -and $parts[1]) { $parts[1] } else { $parts[0] }
-        [System.Management.Automation.CompletionResult]::new($parts[0], $parts[0], 'ParameterValue', $tip)
+        $text = $parts[0]
+        if ($text -match '[\s''"`$;,(){}@#|&<>]') { $text = "'" + $text.Replace("'", "''") + "'" }
+        [System.Management.Automation.CompletionResult]::new($text, $parts[0], 'ParameterValue', $tip)
     }
 }
 """
