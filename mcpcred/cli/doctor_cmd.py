@@ -307,17 +307,17 @@ def _login_checks(names: set[str]) -> list[Check]:
         left = row["access_expires_in"]
         fresh = row["access_cached"] and (left is None or (isinstance(left, int) and left > 0))
         if row["refresh_token"]:
-            out.append(Check(STORE, "login", True, f"oauth:{name}: refreshable"))
+            out.append(Check(f"oauth:{name}", "login", True, "refreshable"))
         elif fresh:
             when = "does not expire" if left is None else f"expires in {left} s, no refresh token"
-            out.append(Check(STORE, "login", True, f"oauth:{name}: access token {when}"))
+            out.append(Check(f"oauth:{name}", "login", True, f"access token {when}"))
         else:
             out.append(
                 Check(
-                    STORE,
+                    f"oauth:{name}",
                     "login",
                     False,
-                    f"oauth:{name}: access token expired and no refresh token",
+                    "access token expired and no refresh token",
                     again,
                 )
             )

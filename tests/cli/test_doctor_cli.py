@@ -149,3 +149,65 @@ def test_without_utf8_the_marks_are_words(keychain: dict[str, str], desktop: Pat
     result = run("doctor", env={"PYTHONIOENCODING": "ascii"})
     assert result.stdout.splitlines()[0].startswith("ok ")
     assert any(line.startswith("FAIL ") for line in result.stdout.splitlines())
+
+
+def _store_login(refresh_token: str | None) -> None:
+    """A github login as ``mcpcred login`` stores it, with an access token that expired."""
+    import time
+
+    from mcpcred.cli.login_cmd import LOGIN_INDEX
+    from mcpcred.keychain.index import SecretIndex
+    from mcpcred.keychain.store import SecretStore
+    from mcpcred.keychain.vault import StoreVault
+    from mcpcred.oauth import records
+    from mcpcred.paths import data_dir
+
+    now = time.time()
+    record = records.LoginRecord(
+        provider="github",
+        account="default",
+        client_id="Iv23liExample",
+        token_endpoint="https://github.com/login/oauth/access_token",
+        refresh_token=refresh_token,
+        created_at=now - 7200,
+    )
+    access = records.AccessToken(
+        "gho_expired", expires_at=now - 60, refresh_at=now - 120, obtained_at=now - 3600
+    )
+    vault = StoreVault(SecretStore())
+    vault.write(records.record_name("github", "default"), record.dumps())
+    vault.write(records.access_name("github", "default"), access.dumps())
+    SecretIndex(data_dir() / LOGIN_INDEX).touch("github")
+
+
+def test_an_expired_login_without_refresh_token_fails_with_the_login_command(
+    keychain: dict[str, str], home: Path
+) -> None:
+    path = home / ".claude.json"
+    entry = {
+        "command": "/opt/mcpcred/bin/mcpcred",
+        "args": ["shim", "--", "github-mcp"],
+        "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "mcpcred:oauth/github"},
+    }
+    path.write_text(json.dumps({"mcpServers": {"github": entry}}))
+    missing = _doctor("claude-code")
+    assert missing.code == 1
+    assert (
+        f"{BAD} claude-code/github: mcpcred:oauth/github: not logged in "
+        "(fix: `mcpcred login github`)" in missing.stdout
+    )
+
+    _store_login(refresh_token=None)
+    expired = _doctor("claude-code")
+    assert expired.code == 1
+    assert f"{OK} claude-code/github: mcpcred:oauth/github: ok" in expired.stdout
+    assert _lines(expired, BAD) == [
+        f"{BAD} oauth:github: access token expired and no refresh token "
+        "(fix: `mcpcred login github`)"
+    ]
+
+    _store_login(refresh_token="ghr_refresh")
+    fine = _doctor("claude-code")
+    assert fine.code == 0, fine.stdout
+    assert f"{OK} oauth:github: refreshable" in fine.stdout
+    assert "ghr_refresh" not in fine.stdout + fine.stderr
