@@ -451,6 +451,34 @@ def test_current_word_passed_apart_is_the_one_completed(capsys: pytest.CaptureFi
 # ---- printing and installing ------------------------------------------------------------
 
 
+def test_a_tab_loads_only_what_its_candidates_need() -> None:
+    """Every TAB starts Python: subcommands and options come from the generated tree alone,
+    server names add the client adapters and parsers, never the audit or a framework."""
+    program = (
+        "import sys; from mcpcred._entry import main; main(sys.argv[1:]); "
+        "sys.stderr.write(' '.join(sorted(sys.modules)))"
+    )
+
+    def loaded(*words: str) -> set[str]:
+        out = subprocess.run(
+            [sys.executable, "-c", program, "__complete", *words],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+        return set(out.stderr.split())
+
+    heavy = {"typer", "click", "rich", "keyring", "httpx", "authlib", "tomlkit", "json"}
+    static = loaded("pins", "")
+    assert not heavy & static, heavy & static
+    assert not {m for m in static if m.startswith(("mcpcred.clients", "mcpcred.audit"))}
+    servers = loaded("wrap", "claude-desktop", "--server", "")
+    assert "mcpcred.clients" in servers
+    assert not (heavy - {"json"}) & servers
+    assert not {m for m in servers if m.startswith("mcpcred.audit")}, "the audit is not needed"
+
+
 def test_printing_a_script_needs_no_cli_framework() -> None:
     program = (
         "import sys; from mcpcred._entry import main; main(['completion', 'bash']); "

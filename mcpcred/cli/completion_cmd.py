@@ -27,10 +27,9 @@ def completion(
 
     Examples:
 
-      mcpcred completion install            # for the shell in $SHELL; safe to re-run
-
-      eval "$(mcpcred completion bash)"     # in ~/.bashrc, instead of installing
-
+    \b
+      mcpcred completion install          # for the shell in $SHELL; safe to re-run
+      eval "$(mcpcred completion bash)"   # in ~/.bashrc, instead of installing
       mcpcred completion fish > ~/.config/fish/completions/mcpcred.fish
     """
     from mcpcred.cli import shells

@@ -64,8 +64,8 @@ def doctor(
 
     Examples:
 
+    \b
       mcpcred doctor claude-desktop
-
       mcpcred doctor --json | jq '.checks[] | select(.ok | not)'
     """
     from mcpcred.clients import ADAPTERS

@@ -166,7 +166,7 @@ def script(shell: str) -> str:
     return _SCRIPTS[shell].replace("__HEADER__", _HEADER.format(shell=shell))
 
 
-def detect(environ: dict[str, str] | os._Environ[str]) -> str:
+def detect(environ: dict[str, str] | os._Environ[str], *, installing: bool = False) -> str:
     """The user's shell from ``$SHELL`` (PowerShell where it sets ``PSModulePath`` only)."""
     name = os.path.basename(environ.get("SHELL", ""))
     if name in ("pwsh", "powershell"):
@@ -177,7 +177,8 @@ def detect(environ: dict[str, str] | os._Environ[str]) -> str:
         return "powershell"
     raise UsageError(
         f"cannot tell which shell to complete from $SHELL ({name or 'unset'})",
-        hint="name it: mcpcred completion install bash|zsh|fish|powershell",
+        hint=f"name it: mcpcred completion {'install ' if installing else ''}"
+        "bash|zsh|fish|powershell",
     )
 
 
@@ -283,7 +284,7 @@ def main(args: list[str]) -> int:
                 f"unknown shell {rest[0]!r}; choose bash, zsh, fish or powershell",
                 hint="see `mcpcred completion --help`",
             )
-        shell = rest[0] if rest else detect(os.environ)
+        shell = rest[0] if rest else detect(os.environ, installing=installing)
         if installing:
             for line in install(shell, os.environ):
                 sys.stderr.write(line + "\n")
