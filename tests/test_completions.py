@@ -545,6 +545,20 @@ def test_install_appends_to_an_existing_rc_and_keeps_it(home: Path) -> None:
     assert real.read_text().startswith("alias ll='ls -l'\n" + shells.MARKER + "\n")
 
 
+def test_install_where_it_cannot_write_is_one_line_and_exit_3(home: Path) -> None:
+    (home / ".bashrc").mkdir()  # an rc "file" that is a folder
+    out = _install(home, "bash")
+    assert out.returncode == 3, out.stderr
+    lines = out.stderr.splitlines()
+    assert lines[0].startswith("error: cannot install bash completion: ")
+    assert ".bashrc" in lines[0]
+    assert (
+        lines[1]
+        == 'hint: or add `eval "$(mcpcred completion bash)"` to your shell\'s rc file yourself'
+    )
+    assert "Traceback" not in out.stderr
+
+
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
 def test_install_fish_is_autoloaded(home: Path) -> None:
     done = _install(home, SHELL="/usr/bin/fish")

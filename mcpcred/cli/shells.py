@@ -224,7 +224,26 @@ def _source_line(shell: str, path: str) -> str:
 
 
 def install(shell: str, environ: dict[str, str] | os._Environ[str]) -> list[str]:
-    """Install ``shell``'s script for this user; returns one line per thing done (or not)."""
+    """Install ``shell``'s script for this user; returns one line per thing done (or not).
+
+    A file that cannot be read or written (a read-only home, an rc file that is a
+    folder) is a ``ConfigError`` naming it (exit 3), never a crash.
+    """
+    from mcpcred.errors import ConfigError
+
+    try:
+        return _install(shell, environ)
+    except OSError as exc:
+        where = exc.filename or "a file"
+        raise ConfigError(
+            f"cannot install {shell} completion: {where}: {exc.strerror or exc}",
+            hint=f'or add `eval "$(mcpcred completion {shell})"` to your shell\'s rc file yourself'
+            if shell != "powershell"
+            else "or add `mcpcred completion powershell | Out-String | Invoke-Expression` to $PROFILE",
+        ) from None
+
+
+def _install(shell: str, environ: dict[str, str] | os._Environ[str]) -> list[str]:
     from mcpcred.fsutil import atomic_write
 
     path, rc = targets(shell, environ)
@@ -246,8 +265,6 @@ def install(shell: str, environ: dict[str, str] | os._Environ[str]) -> list[str]
                 rc_text = handle.read()
         except FileNotFoundError:
             rc_text = ""
-        except OSError as exc:
-            raise UsageError(f"cannot read {rc}: {exc.strerror}") from None
         if MARKER in rc_text:
             done.append(f"unchanged: {rc} already sources it")
         else:
@@ -268,28 +285,36 @@ def install(shell: str, environ: dict[str, str] | os._Environ[str]) -> list[str]
 
 def main(args: list[str]) -> int:
     """``mcpcred completion [SHELL]`` / ``mcpcred completion install [SHELL]``."""
+    try:
+        return _main(args)
+    except UsageError as exc:  # the one error printing a script can meet; installing goes
+        sys.stderr.write(f"error: {exc.message}\n")  # through report.guarded for the rest
+        if exc.hint:
+            sys.stderr.write(f"hint: {exc.hint}\n")
+        return exc.exit_code
+
+
+def _main(args: list[str]) -> int:
+    rest = list(args)
+    installing = bool(rest) and rest[0] == "install"
+    if installing:
+        rest = rest[1:]
+    if len(rest) > 1:
+        raise UsageError(f"unexpected argument {rest[1]!r}", hint="see `mcpcred completion --help`")
+    if rest and rest[0] not in SHELLS:
+        raise UsageError(
+            f"unknown shell {rest[0]!r}; choose bash, zsh, fish or powershell",
+            hint="see `mcpcred completion --help`",
+        )
+    shell = rest[0] if rest else detect(os.environ, installing=installing)
+    if not installing:
+        sys.stdout.write(script(shell))
+        return 0
     from mcpcred.cli.report import guarded
 
     def body() -> int:
-        rest = list(args)
-        installing = bool(rest) and rest[0] == "install"
-        if installing:
-            rest = rest[1:]
-        if len(rest) > 1:
-            raise UsageError(
-                f"unexpected argument {rest[1]!r}", hint="see `mcpcred completion --help`"
-            )
-        if rest and rest[0] not in SHELLS:
-            raise UsageError(
-                f"unknown shell {rest[0]!r}; choose bash, zsh, fish or powershell",
-                hint="see `mcpcred completion --help`",
-            )
-        shell = rest[0] if rest else detect(os.environ, installing=installing)
-        if installing:
-            for line in install(shell, os.environ):
-                sys.stderr.write(line + "\n")
-        else:
-            sys.stdout.write(script(shell))
+        for line in install(shell, os.environ):
+            sys.stderr.write(line + "\n")
         return 0
 
     return guarded(body, debug=False)
