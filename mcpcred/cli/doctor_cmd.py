@@ -276,6 +276,8 @@ def _credential_fix(kind: str, name: str, state: str) -> str:
     from mcpcred import references
     from mcpcred.oauth import records
 
+    if state == "unknown":
+        return "make the store answer first: see the store line"
     if kind == references.OAUTH:
         return f"`{records.login_command(*references.split_login(name))}`"
     if state == "locked":

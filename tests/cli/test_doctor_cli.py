@@ -211,3 +211,34 @@ def test_an_expired_login_without_refresh_token_fails_with_the_login_command(
     assert fine.code == 0, fine.stdout
     assert f"{OK} oauth:github: refreshable" in fine.stdout
     assert "ghr_refresh" not in fine.stdout + fine.stderr
+
+
+def test_no_store_fails_the_store_check_and_says_so_for_each_credential(
+    home: Path, tmp_path: Path
+) -> None:
+    """No keychain answers (no bus), no store file, no passphrase: a new user on a server."""
+    path = home / ".config" / "Claude" / "claude_desktop_config.json"
+    path.parent.mkdir(parents=True)
+    entry = {
+        "command": "/x/mcpcred",
+        "args": ["shim", "--", "npx"],
+        "env": {"T": "mcpcred:secret/gh-pat"},
+    }
+    path.write_text(json.dumps({"mcpServers": {"gh": entry}}))
+    result = run(
+        "doctor",
+        env={
+            "PYTHONIOENCODING": "utf-8",
+            "DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus",
+            "MCPCRED_DATA_DIR": str(tmp_path / "data"),
+        },
+    )
+    assert result.code == 1
+    bad = _lines(result, BAD)
+    assert bad[0].startswith(f"{BAD} store: no store: no usable OS keychain")
+    assert "mcpcred store init --file" in bad[0]
+    assert bad[1] == (
+        f"{BAD} claude-desktop/gh: mcpcred:secret/gh-pat: unknown "
+        "(fix: make the store answer first: see the store line)"
+    )
+    assert "Traceback" not in result.stderr
