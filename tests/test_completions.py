@@ -241,6 +241,47 @@ def test_names_with_blanks_and_quotes_go_on_the_line_as_one_word(home: Path) -> 
         assert out.stdout.split("\t")[0] == "my server"
 
 
+def test_hostile_names_from_a_repository_config_cannot_run_or_draw(project: Path) -> None:
+    """A cloned repository's .mcp.json names servers: a TAB must neither run nor print them."""
+    _write(
+        project / ".mcp.json",
+        {
+            "mcpServers": {
+                "$(touch pwned)": {"command": "x"},
+                "`touch pwned2`": {"command": "x"},
+                "clear\x1b[2J": {"command": "x"},
+                "two\nlines": {"command": "x"},
+            }
+        },
+    )
+    offered = bash_complete("mcpcred wrap claude-code --server ", cwd=project)
+    assert sorted(offered) == ["\\$\\(touch\\ pwned\\)", "\\`touch\\ pwned2\\`"]
+    assert not (project / "pwned").exists() and not (project / "pwned2").exists()
+
+
+def test_bash_function_works_under_nounset_and_without_mcpcred_on_path() -> None:
+    script = SCRIPT / "mcpcred.bash"
+    program = (
+        f"set -u; source '{script}'; COMP_WORDS=(mcpcred pins ''); COMP_CWORD=2; "
+        "COMP_LINE='mcpcred pins '; COMP_POINT=13; _mcpcred; printf '%s\\n' \"${COMPREPLY[@]}\""
+    )
+    with_path = subprocess.run(
+        ["bash", "--norc", "-c", program], capture_output=True, text=True, env=_env(), timeout=60
+    )
+    assert with_path.returncode == 0, with_path.stderr
+    assert with_path.stdout.split() == ["list", "diff", "accept", "forget"]
+    without = subprocess.run(
+        ["bash", "--norc", "-c", program],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": os.environ["HOME"]},
+        timeout=60,
+    )
+    assert without.returncode == 0, without.stderr
+    assert without.stdout.strip() == ""
+    assert without.stderr == ""
+
+
 def test_bash_completes_file_paths_for_path_options(project: Path) -> None:
     (project / "mcp.json").write_text("{}")
     (project / "mcp-dir").mkdir()

@@ -48,7 +48,7 @@ _mcpcred() {
     word=${cur#[\'\"]}
     words[${#words[@]}-1]=${word//\\/}
     mapfile -t lines < <(command mcpcred __complete "${words[@]}" 2>/dev/null)
-    directive=${lines[0]}
+    directive=${lines[0]-}
     case $directive in
         files | dirs)
             local flag=-f
