@@ -141,11 +141,9 @@ Register-ArgumentCompleter -Native -CommandName mcpcred -ScriptBlock {
     $lines = @(& mcpcred __complete "--current=$wordToComplete" @words 2>$null)
     if ($lines.Count -eq 0) { return }
     if ($lines[0] -eq 'files' -or $lines[0] -eq 'dirs') {
-        Get-ChildItem -Path "$wordToComplete*" -ErrorAction SilentlyContinue |
-            Where-Object { $lines[0] -eq 'files' -or $_.PSIsContainer } |
-            ForEach-Object {
-                [System.Management.Automation.CompletionResult]::new($_.Name, $_.Name, 'ProviderItem', $_.Name)
-            }
+        # PowerShell's own file-name completion: paths as typed, quoted where needed
+        [System.Management.Automation.CompletionCompleters]::CompleteFilename($wordToComplete) |
+            Where-Object { $lines[0] -eq 'files' -or $_.ResultType -eq 'ProviderContainer' }
         return
     }
     foreach ($line in $lines | Select-Object -Skip 1) {
