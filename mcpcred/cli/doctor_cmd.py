@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from mcpcred.host import Host
     from mcpcred.inventory import ClientStatus
     from mcpcred.keychain.store import SecretStore
+    from mcpcred.parsing.nodes import ObjectNode
     from mcpcred.usage import ServerUse
 
 STORE = "store"  # the ``client`` of checks that are about no one client
@@ -135,7 +136,7 @@ def run_checks(host: Host, client: str | None) -> list[Check]:
     uses = [u for u in uses if u.client in wanted and u.transport != HIDDEN]
     for status in clients:
         checks.extend(_config_checks(status, host))
-        checks.extend(_wrap_checks(status.id, [u for u in uses if u.client == status.id]))
+        checks.extend(_wrap_checks(host, status.id, [u for u in uses if u.client == status.id]))
     store, store_check = _store_check()
     checks.append(store_check)
     checks.extend(_credential_checks(store, uses))
@@ -183,9 +184,14 @@ def _config_checks(status: ClientStatus, host: Host) -> list[Check]:
     return out
 
 
-def _wrap_checks(client: str, uses: list[ServerUse]) -> list[Check]:
+def _wrap_checks(host: Host, client: str, uses: list[ServerUse]) -> list[Check]:
     out = []
     for use in uses:
+        if use.wrapped and use.transport == "stdio":
+            missing = _missing_command(host, use)
+            if missing is not None:
+                out.append(Check(client, "wrapped", False, *missing, server=use.server))
+                continue
         wrap = f"mcpcred wrap {client} --server {shlex.quote(use.server)}"
         if use.plaintext:
             detail = f"{use.plaintext} credential(s) in plain text in {use.path}"
@@ -354,20 +360,56 @@ def _environment_checks(host: Host, uses: list[ServerUse], store_check: Check) -
 _MINIMAL_ENV = {"codex": "Codex", "claude-desktop": "Claude Desktop"}
 
 
-def _codex_checks(host: Host, use: ServerUse) -> list[Check]:
-    """Codex clears the environment: the shim needs ``env_vars`` and time for an unlock."""
+def _entry(host: Host, use: ServerUse) -> ObjectNode | None:
+    """The server's entry as written (the parse check reports a file that cannot be read)."""
     from mcpcred.audit.scan import parse, read_text
     from mcpcred.errors import McpcredError
     from mcpcred.parsing.nodes import ObjectNode
     from mcpcred.wrap.edit import resolve
-    from mcpcred.wrap.plan import CODEX_ENV_VARS, CODEX_MIN_STARTUP_SEC
 
     path = _real_path(host, use.path)
     try:
         node = resolve(parse(path, read_text(path)).root, use.pointer)
-    except (McpcredError, OSError):  # the parse check reports an unreadable file
-        return []
-    if not isinstance(node, ObjectNode):
+    except (McpcredError, OSError):
+        return None
+    return node if isinstance(node, ObjectNode) else None
+
+
+def _missing_command(host: Host, use: ServerUse) -> tuple[str, str] | None:
+    """(detail, fix) when the mcpcred a wrapped entry starts is gone (moved, reinstalled).
+
+    Wrapping writes mcpcred's absolute path, and a wrapped entry keeps it when wrap runs
+    again, so after ``pip uninstall``, a new venv or ``pipx install`` in its place every
+    wrapped server of the client fails to start, far from the cause.
+    """
+    import shutil
+
+    node = _entry(host, use)
+    command = node.get("command") if node is not None else None
+    value = command.to_python() if command is not None else None
+    if not isinstance(value, str):
+        return None  # another shape (Zed's nested command): nothing to check here
+    found = value if os.path.isabs(value) else shutil.which(value)
+    if found and os.path.isfile(found) and os.access(found, os.X_OK):
+        return None
+    try:
+        from mcpcred.wrap.service import executable
+
+        here = executable()
+    except UsageError:
+        here = "the mcpcred you run now"
+    return (
+        f"starts {value}, which is not an executable here: the client cannot start it",
+        f'set "command" to {here} in {use.path}',
+    )
+
+
+def _codex_checks(host: Host, use: ServerUse) -> list[Check]:
+    """Codex clears the environment: the shim needs ``env_vars`` and time for an unlock."""
+    from mcpcred.wrap.plan import CODEX_ENV_VARS, CODEX_MIN_STARTUP_SEC
+
+    node = _entry(host, use)
+    if node is None:
         return []
     get = node.get
     out = []

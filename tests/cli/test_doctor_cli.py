@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tests.support import tokengen
 from tests.support.cli import Result, run
 
 OK, BAD = "✓", "✗"
+MCPCRED = Path(sys.executable).parent / "mcpcred"
 
 
 @pytest.fixture
@@ -123,7 +125,7 @@ def test_codex_without_env_vars_or_timeout_is_told_what_to_add(
     config = home / ".codex" / "config.toml"
     config.parent.mkdir()
     config.write_text(
-        '[mcp_servers.docs]\ncommand = "/usr/local/bin/mcpcred"\nargs = ["shim", "--", "docs-mcp"]\n'
+        f'[mcp_servers.docs]\ncommand = "{MCPCRED}"\nargs = ["shim", "--", "docs-mcp"]\n'
     )
     result = _doctor("codex")
     assert result.code == 1
@@ -185,7 +187,7 @@ def test_an_expired_login_without_refresh_token_fails_with_the_login_command(
 ) -> None:
     path = home / ".claude.json"
     entry = {
-        "command": "/opt/mcpcred/bin/mcpcred",
+        "command": str(MCPCRED),
         "args": ["shim", "--", "github-mcp"],
         "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "mcpcred:oauth/github"},
     }
@@ -220,7 +222,7 @@ def test_no_store_fails_the_store_check_and_says_so_for_each_credential(
     path = home / ".config" / "Claude" / "claude_desktop_config.json"
     path.parent.mkdir(parents=True)
     entry = {
-        "command": "/x/mcpcred",
+        "command": str(MCPCRED),
         "args": ["shim", "--", "npx"],
         "env": {"T": "mcpcred:secret/gh-pat"},
     }
@@ -242,3 +244,18 @@ def test_no_store_fails_the_store_check_and_says_so_for_each_credential(
         "(fix: make the store answer first: see the store line)"
     )
     assert "Traceback" not in result.stderr
+
+
+def test_a_wrapped_entry_whose_mcpcred_is_gone_fails_with_the_path_to_write(
+    keychain: dict[str, str], home: Path
+) -> None:
+    """mcpcred reinstalled elsewhere (pip to pipx): the entry still names the old path."""
+    path = home / ".claude.json"
+    entry = {"command": "/opt/old-venv/bin/mcpcred", "args": ["shim", "--", "docs-mcp"]}
+    path.write_text(json.dumps({"mcpServers": {"docs": entry}}))
+    result = _doctor("claude-code")
+    assert result.code == 1
+    assert _lines(result, BAD) == [
+        f"{BAD} claude-code/docs: starts /opt/old-venv/bin/mcpcred, which is not an executable "
+        f'here: the client cannot start it (fix: set "command" to {MCPCRED} in ~/.claude.json)'
+    ]
