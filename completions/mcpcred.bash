@@ -25,6 +25,7 @@ _mcpcred() {
             local flag=-f
             [[ $directive == dirs ]] && flag=-d
             compopt -o filenames 2>/dev/null
+            [[ $cur == -*=* ]] && cur=${cur#*=}  # --config=PATH: bash completes after the =
             mapfile -t COMPREPLY < <(compgen "$flag" -- "$cur")
             return 0 ;;
     esac

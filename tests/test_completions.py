@@ -291,6 +291,7 @@ def test_bash_completes_file_paths_for_path_options(project: Path) -> None:
         "mcp.json",
     ]
     assert bash_complete("mcpcred audit-config mcp.", cwd=project) == ["mcp.json"]
+    assert bash_complete("mcpcred wrap cursor --config=mcp.", cwd=project) == ["mcp.json"]
 
 
 def test_bash_offers_secret_names_from_the_store_index(keychain: dict[str, str]) -> None:
@@ -464,6 +465,7 @@ def test_zsh_offers_the_same_candidates(project: Path) -> None:
     assert "github" in servers and "linear" in servers and "sentry" not in servers
     (project / "mcp.json").write_text("{}")
     assert "--config mcp.json" in zsh_screen("mcpcred wrap cursor --config mc", "json", project)
+    assert "--config=mcp.json" in zsh_screen("mcpcred wrap cursor --config=mcp.", "json", project)
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")

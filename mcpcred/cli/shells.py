@@ -54,6 +54,7 @@ _mcpcred() {
             local flag=-f
             [[ $directive == dirs ]] && flag=-d
             compopt -o filenames 2>/dev/null
+            [[ $cur == -*=* ]] && cur=${cur#*=}  # --config=PATH: bash completes after the =
             mapfile -t COMPREPLY < <(compgen "$flag" -- "$cur")
             return 0 ;;
     esac
@@ -81,6 +82,7 @@ _mcpcred() {
     local -a lines described
     out=$(command mcpcred __complete "${(@)words[2,CURRENT]}" 2>/dev/null) || return 1
     lines=("${(@f)out}")
+    [[ $lines[1] == (files|dirs) && $PREFIX == -*=* ]] && compset -P '*='  # --config=PATH
     case $lines[1] in
         files) _files; return ;;
         dirs) _files -/; return ;;
