@@ -18,7 +18,8 @@ _mcpcred() {
     # mcpcred matches names, not shell syntax: drop an opening quote and backslash escapes
     word=${cur#[\'\"]}
     words[${#words[@]}-1]=${word//\\/}
-    mapfile -t lines < <(command mcpcred __complete "${words[@]}" 2>/dev/null)
+    # (while read, not mapfile: macOS still ships bash 3.2)
+    while IFS= read -r line; do lines+=("$line"); done < <(command mcpcred __complete "${words[@]}" 2>/dev/null)
     directive=${lines[0]-}
     case $directive in
         files | dirs)
@@ -26,7 +27,7 @@ _mcpcred() {
             [[ $directive == dirs ]] && flag=-d
             compopt -o filenames 2>/dev/null
             [[ $cur == -*=* ]] && cur=${cur#*=}  # --config=PATH: bash completes after the =
-            mapfile -t COMPREPLY < <(compgen "$flag" -- "$cur")
+            while IFS= read -r line; do COMPREPLY+=("$line"); done < <(compgen "$flag" -- "$cur")
             return 0 ;;
     esac
     # bash replaces only the part after the last = or :, so offer that part
