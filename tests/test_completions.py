@@ -417,15 +417,26 @@ def zsh_screen(line: str, expect: str, cwd: Path) -> str:
     Reads until ``expect`` appears (or 20 s pass), so a passing run is quick; returns the
     output with terminal escapes removed.
     """
+    setup = f"PS1='%% '; autoload -Uz compinit; compinit -u -D; source '{SCRIPT / '_mcpcred'}'"
+    return _screen(["zsh", "-f", "-i"], setup, line + "\t", expect, cwd)
+
+
+def bash_screen(keys: str, expect: str, cwd: Path) -> str:
+    """What an interactive bash (readline on a pty, our script) shows after typing ``keys``."""
+    setup = f"PS1='$ '; bind 'set show-all-if-ambiguous on'; source '{SCRIPT / 'mcpcred.bash'}'"
+    return _screen(["bash", "--norc", "--noprofile", "-i"], setup, keys, expect, cwd)
+
+
+def _screen(argv: list[str], setup: str, keys: str, expect: str, cwd: Path) -> str:
     import pty
     import select
     import time
 
     env = _env(TERM="xterm", COLUMNS="200", LINES="50")
     pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child becomes zsh
+    if pid == 0:  # pragma: no cover - the child becomes the shell
         os.chdir(cwd)
-        os.execve(shutil.which("zsh") or "zsh", ["zsh", "-f", "-i"], env)  # noqa: S606
+        os.execve(shutil.which(argv[0]) or argv[0], argv, env)  # noqa: S606
     output = b""
 
     def read_until(marker: bytes) -> None:
@@ -440,11 +451,10 @@ def zsh_screen(line: str, expect: str, cwd: Path) -> str:
                     return
 
     try:
-        setup = f"PS1='%% '; autoload -Uz compinit; compinit -u -D; source '{SCRIPT / '_mcpcred'}'"
-        os.write(fd, f"{setup}; print RE''ADY\n".encode())
+        os.write(fd, f"{setup}; echo RE''ADY\n".encode())
         read_until(b"READY\r\n")
         output = b""
-        os.write(fd, line.encode() + b"\t")
+        os.write(fd, keys.encode())
         read_until(expect.encode())
         return ANSI.sub("", output.decode(errors="replace"))
     finally:
@@ -466,6 +476,20 @@ def test_zsh_offers_the_same_candidates(project: Path) -> None:
     (project / "mcp.json").write_text("{}")
     assert "--config mcp.json" in zsh_screen("mcpcred wrap cursor --config mc", "json", project)
     assert "--config=mcp.json" in zsh_screen("mcpcred wrap cursor --config=mcp.", "json", project)
+
+
+def test_bash_on_a_real_terminal(home: Path, project: Path) -> None:
+    """Through readline itself: its word splitting at '=', its quoting, its listing."""
+    _write(
+        home / ".config" / "Claude" / "claude_desktop_config.json",
+        {"mcpServers": {"my server": {"command": "x"}, "plain": {"command": "y"}}},
+    )
+    assert "mcpcred secret show " in bash_screen("mcpcred secret sh\t", "show ", project)
+    assert "--format=sarif " in bash_screen("mcpcred audit-config --format=s\t", "sarif ", project)
+    listed = bash_screen("mcpcred pins \t", "forget", project)
+    assert all(name in listed for name in ("accept", "diff", "forget", "list")), listed
+    line = bash_screen("mcpcred wrap claude-desktop --server my\t", "my\\ server", project)
+    assert "--server my\\ server" in line, line
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
