@@ -341,7 +341,13 @@ def _environment_checks(host: Host, uses: list[ServerUse], store_check: Check) -
             continue
         if use.client == "codex":
             out.extend(_codex_checks(host, use))
-        if file_store and use.client in _MINIMAL_ENV and os.environ.get("MCPCRED_PASSPHRASE"):
+        if (
+            file_store
+            and use.client in _MINIMAL_ENV
+            and os.environ.get("MCPCRED_PASSPHRASE")
+            and not _agent_holds_a_key()
+            and not _entry_names_passphrase(host, use)
+        ):
             out.append(
                 Check(
                     use.client,
@@ -354,6 +360,31 @@ def _environment_checks(host: Host, uses: list[ServerUse], store_check: Check) -
                 )
             )
     return out
+
+
+def _agent_holds_a_key() -> bool:
+    """The key agent runs and holds a key: the shim gets the file store's key from it."""
+    from mcpcred.errors import McpcredError
+    from mcpcred.keychain import agent
+
+    try:
+        running = agent.status(os.environ)
+    except (McpcredError, OSError):
+        return False
+    return running is not None and running.keys > 0
+
+
+def _entry_names_passphrase(host: Host, use: ServerUse) -> bool:
+    """The entry passes the passphrase (or its file) itself, so the client's scrubbing is moot."""
+    from mcpcred.parsing.nodes import ObjectNode
+
+    node = _entry(host, use)
+    env = node.get("env") if node is not None else None
+    if not isinstance(env, ObjectNode):
+        return False
+    return any(
+        env.get(name) is not None for name in ("MCPCRED_PASSPHRASE", "MCPCRED_PASSPHRASE_FILE")
+    )
 
 
 # Clients that start servers with a short allow-list of variables, not the user's shell's.

@@ -259,3 +259,47 @@ def test_a_wrapped_entry_whose_mcpcred_is_gone_fails_with_the_path_to_write(
         f"{BAD} claude-code/docs: starts /opt/old-venv/bin/mcpcred, which is not an executable "
         f'here: the client cannot start it (fix: set "command" to {MCPCRED} in ~/.claude.json)'
     ]
+
+
+def test_a_passphrase_only_in_the_shell_does_not_reach_claude_desktop(
+    home: Path, tmp_path: Path
+) -> None:
+    """File store unlocked by MCPCRED_PASSPHRASE in the shell, no agent: Claude Desktop
+    starts servers without that shell's environment, so the shim would find the store
+    locked. Passing the passphrase file in the entry's env settles it."""
+    from tests.support.headless import headless, run_cli
+
+    env = headless(
+        home,
+        MCPCRED_PASSPHRASE="correct horse battery staple",
+        MCPCRED_DATA_DIR=str(tmp_path / "data"),
+        MCPCRED_RUNTIME_DIR=str(tmp_path / "run"),
+        PYTHONIOENCODING="utf-8",
+    )
+    assert run_cli("store", "init", "--file", env=env).returncode == 0
+    assert run_cli("secret", "set", "api-key", "--from-stdin", env=env, stdin="v\n").returncode == 0
+    path = home / ".config" / "Claude" / "claude_desktop_config.json"
+    path.parent.mkdir(parents=True)
+    entry = {
+        "command": str(MCPCRED),
+        "args": ["shim", "--", "x"],
+        "env": {"K": "mcpcred:secret/api-key"},
+    }
+    path.write_text(json.dumps({"mcpServers": {"api": entry}}))
+
+    result = run_cli("doctor", "claude-desktop", env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    bad = [line for line in result.stdout.splitlines() if line.startswith(BAD)]
+    assert len(bad) == 1 and bad[0].startswith(
+        f"{BAD} claude-desktop/api: Claude Desktop starts servers without your shell's environment"
+    ), result.stdout
+    assert "mcpcred agent start" in bad[0]
+    assert f"{OK} claude-desktop/api: mcpcred:secret/api-key: ok" in result.stdout
+
+    secret_file = tmp_path / "passphrase"
+    secret_file.write_text("correct horse battery staple\n")
+    secret_file.chmod(0o600)
+    entry["env"]["MCPCRED_PASSPHRASE_FILE"] = str(secret_file)
+    path.write_text(json.dumps({"mcpServers": {"api": entry}}))
+    settled = run_cli("doctor", "claude-desktop", env=env)
+    assert settled.returncode == 0, settled.stdout
