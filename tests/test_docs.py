@@ -76,7 +76,7 @@ def test_readme_names_every_apt_package_the_test_command_installs() -> None:
 
 
 def test_ci_docs_install_from_the_repository_and_pin_a_real_revision() -> None:
-    """mcpcred is not on PyPI and has no release tags: the recipes must not pretend otherwise."""
+    """mcpcred is not published as a package and has no release tags: the recipes must not pretend otherwise."""
     import subprocess
 
     text = (ROOT / "docs" / "ci.md").read_text()
