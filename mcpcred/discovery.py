@@ -44,12 +44,17 @@ CANDIDATE_NAMES = frozenset(
     {
         ".mcp.json", "mcp.json", "claude_desktop_config.json", "mcp_config.json", ".claude.json",
         "managed-mcp.json", "cline_mcp_settings.json", "mcp_settings.json", "config.toml",
-        "settings.json", "devcontainer.json",
+        "settings.json", "devcontainer.json", "opencode.json", "opencode.jsonc", "crush.json",
+        ".crush.json", "mcp-config.json",
     }
 )  # fmt: skip
 SHAPE_CHECK = {
     "config.toml": ("mcp_servers",),
-    "settings.json": ('"mcpServers"', '"context_servers"', '"mcp"'),
+    "settings.json": ('"mcpServers"', '"context_servers"', '"mcp"', '"amp.mcpServers"'),
+    "opencode.json": ('"mcp"',),
+    "opencode.jsonc": ('"mcp"',),
+    "crush.json": ('"mcp"',),
+    ".crush.json": ('"mcp"',),
     "devcontainer.json": ('"mcp"',),
     "mcp.json": ('"mcpServers"', '"servers"'),
 }
@@ -286,6 +291,26 @@ def _by_name(
         return "claude-code"
     if name == "mcp_config.json":
         return "windsurf"
+    if name in {"opencode.json", "opencode.jsonc"}:
+        return "opencode"
+    if name in {"crush.json", ".crush.json"}:
+        return "crush"
+    if name == "mcp-config.json" or (parent == ".github" and name == "mcp.json"):
+        return "copilot-cli"
+    if name == "cline_mcp_settings.json":
+        return "cline"
+    if name == "mcp_settings.json" or (parent == ".roo" and name == "mcp.json"):
+        return "roo-code"
+    if ".kiro" in parents[1:3]:
+        return "kiro"
+    if "amazonq" in parents[:3] or ".amazonq" in parents[:3]:
+        return "amazon-q"
+    if parent in {".lmstudio", "lm-studio"} and name == "mcp.json":
+        return "lm-studio"
+    if parents[:2] == ("mcp", ".junie"):
+        return "jetbrains"
+    if parent == ".amp" or "amp.mcpServers" in keys:
+        return "amp"
     if name.endswith(".toml"):
         return "codex"
     if parent == ".cursor" and name == "mcp.json":

@@ -39,6 +39,29 @@ CASES = [
     ("claude-code", '{"mcpServers": {"s": {"type": "sse", "url": "https://a"}}}', "sse"),
     ("claude-desktop", '{"mcpServers": {"s": {"url": "https://a"}}}', "auto"),
     ("codex", '[mcp_servers.s]\nurl = "https://a"\nhttp_headers = { A = "b" }\n', "http"),
+    ("opencode", '{"mcp": {"s": {"type": "remote", "url": "https://a", "headers": {}}}}', "auto"),
+    (
+        "opencode",
+        '{"mcp": {"servers": {"s": {"type": "remote", "url": "https://a", "oauth": false}}}}',
+        "auto",
+    ),
+    ("copilot-cli", '{"mcpServers": {"s": {"type": "http", "url": "https://a"}}}', "http"),
+    ("copilot-cli", '{"mcpServers": {"s": {"type": "sse", "url": "https://a"}}}', "sse"),
+    (
+        "cline",
+        '{"mcpServers": {"s": {"transport": {"type": "streamableHttp", "url": "https://a"}}}}',
+        "http",
+    ),
+    ("cline", '{"mcpServers": {"s": {"url": "https://a", "headers": {"A": "b"}}}}', "sse"),
+    ("cline", '{"mcpServers": {"s": {"url": "https://a", "transportType": "http"}}}', "http"),
+    ("kiro", '{"mcpServers": {"s": {"url": "https://a", "headers": {"A": "b"}}}}', "auto"),
+    ("amp", '{"amp.mcpServers": {"s": {"url": "https://a", "headers": {"A": "b"}}}}', "auto"),
+    ("crush", '{"mcp": {"s": {"type": "http", "url": "https://a", "headers": {}}}}', "http"),
+    ("crush", '{"mcp": {"s": {"type": "sse", "url": "https://a"}}}', "sse"),
+    ("roo-code", '{"mcpServers": {"s": {"type": "streamable-http", "url": "https://a"}}}', "http"),
+    ("amazon-q", '{"mcpServers": {"s": {"type": "http", "url": "https://a"}}}', "http"),
+    ("lm-studio", '{"mcpServers": {"s": {"url": "https://a", "headers": {"A": "b"}}}}', "auto"),
+    ("jetbrains", '{"mcpServers": {"s": {"url": "https://a"}}}', "auto"),
 ]
 
 
@@ -58,6 +81,22 @@ def test_remote_shapes_are_read_with_their_transport(
     # a bridge entry drops what only a remote entry means, and keeps no url key
     assert set(adapter.url_keys) <= set(adapter.remote_only_keys)
     assert set(adapter.header_keys) <= set(adapter.remote_only_keys)
+
+
+def test_a_local_opencode_entry_holds_only_keys_opencode_allows(tmp_path: Path) -> None:
+    """opencode's schema forbids unknown keys: a bridge entry keeps none of the remote ones."""
+    adapter = BY_ID["opencode"]
+    assert {"type", "url", "headers", "oauth"} <= set(adapter.remote_only_keys)
+    text = '{"mcp": {"s": {"type": "remote", "url": "https://a", "oauth": false}}}'
+    (entry,) = adapter.servers(
+        parse_jsonc(text, "o.json"), ConfigLocation("opencode", "o.json", "user", "jsonc")
+    )
+    assert adapter.blockers(entry.node) == []  # "oauth": false is no sign-in of its own
+    text = '{"mcp": {"s": {"type": "remote", "url": "https://a", "oauth": {"clientId": "x"}}}}'
+    (entry,) = adapter.servers(
+        parse_jsonc(text, "o.json"), ConfigLocation("opencode", "o.json", "user", "jsonc")
+    )
+    assert adapter.blockers(entry.node) == ["oauth"]
 
 
 def test_the_generic_adapter_writes_no_bridge() -> None:
