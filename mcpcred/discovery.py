@@ -45,7 +45,7 @@ CANDIDATE_NAMES = frozenset(
         ".mcp.json", "mcp.json", "claude_desktop_config.json", "mcp_config.json", ".claude.json",
         "managed-mcp.json", "cline_mcp_settings.json", "mcp_settings.json", "config.toml",
         "settings.json", "devcontainer.json", "opencode.json", "opencode.jsonc", "crush.json",
-        ".crush.json", "mcp-config.json",
+        ".crush.json", "mcp-config.json", "config.yaml",
     }
 )  # fmt: skip
 SHAPE_CHECK = {
@@ -55,6 +55,8 @@ SHAPE_CHECK = {
     "opencode.jsonc": ('"mcp"',),
     "crush.json": ('"mcp"',),
     ".crush.json": ('"mcp"',),
+    # Goose's and Continue's: a name many other tools use too
+    "config.yaml": ("extensions", "mcpServers"),
     "devcontainer.json": ('"mcp"',),
     "mcp.json": ('"mcpServers"', '"servers"'),
 }
@@ -182,11 +184,20 @@ def walk(root: str, skipped: list[Skipped] | None = None) -> Iterator[str]:
                         subdirs.append(entry.path)
                 elif entry.is_symlink() and entry.is_dir():
                     note(Skipped(entry.path, "symbolic link to a folder; not followed"))
-                elif source_name(name) in CANDIDATE_NAMES and entry.is_file():
+                elif (
+                    source_name(name) in CANDIDATE_NAMES or _continue_block(entry.path)
+                ) and entry.is_file():
                     yield entry.path
             except OSError:
                 continue
         stack.extend((d, depth + 1) for d in reversed(subdirs))
+
+
+def _continue_block(path: str) -> bool:
+    """A Continue workspace block: ``.continue/mcpServers/*.yaml`` (or ``.yml``, ``.json``)."""
+    return _parent_names(path)[:2] == ("mcpServers", ".continue") and path.endswith(
+        (".yaml", ".yml", ".json")
+    )
 
 
 def worth_reading(path: str, head: str) -> bool:
@@ -258,6 +269,8 @@ def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidat
     fmt = (
         "toml"
         if name.endswith(".toml")
+        else "yaml"
+        if name.endswith((".yaml", ".yml"))
         else (
             "json" if client in {"claude-desktop", "cursor", "windsurf", "claude-code"} else "jsonc"
         )
@@ -313,6 +326,10 @@ def _by_name(
         return "amp"
     if name.endswith(".toml"):
         return "codex"
+    if ".continue" in parents[:2]:
+        return "continue"
+    if name.endswith((".yaml", ".yml")):  # the two YAML clients
+        return "goose" if parent == "goose" or "extensions" in keys else "continue"
     if parent == ".cursor" and name == "mcp.json":
         return "cursor"
     if parent == ".vscode" or name == "devcontainer.json":

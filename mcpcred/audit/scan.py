@@ -91,9 +91,14 @@ def read_text(path: str) -> str:
 
 
 def parse(path: str, text: str) -> Document:
-    """Parse by extension: TOML for ``.toml``, JSON/JSONC for everything else."""
+    """Parse by extension: TOML for ``.toml``, YAML for ``.yaml``/``.yml``, JSON/JSONC for
+    everything else."""
     if path.endswith(".toml"):
         return parse_toml(text, path)
+    if path.endswith((".yaml", ".yml")):
+        from mcpcred.parsing.yaml import parse_yaml  # ruamel.yaml only for a YAML file
+
+        return parse_yaml(text, path)
     return parse_jsonc(text, path)
 
 

@@ -12,11 +12,13 @@ from mcpcred.clients.claude_code import ClaudeCode
 from mcpcred.clients.claude_desktop import ClaudeDesktop
 from mcpcred.clients.cline import Cline
 from mcpcred.clients.codex import Codex
+from mcpcred.clients.continue_dev import Continue
 from mcpcred.clients.copilot_cli import CopilotCli
 from mcpcred.clients.crush import Crush
 from mcpcred.clients.cursor import Cursor
 from mcpcred.clients.gemini import Gemini
 from mcpcred.clients.generic import Generic
+from mcpcred.clients.goose import Goose
 from mcpcred.clients.jetbrains import JetBrains
 from mcpcred.clients.kiro import Kiro
 from mcpcred.clients.lm_studio import LMStudio
@@ -45,6 +47,8 @@ ADAPTERS: tuple[ClientAdapter, ...] = (
     AmazonQ(),
     LMStudio(),
     JetBrains(),
+    Goose(),
+    Continue(),
 )
 GENERIC = Generic()
 BY_ID: dict[str, ClientAdapter] = {a.id: a for a in (*ADAPTERS, GENERIC)}

@@ -608,7 +608,7 @@ class Planner:
         if adapter.argv_command:  # one argv array (opencode)
             new[adapter.command_key] = [self.shim.executable, *args]
         else:
-            new["command"] = self.shim.executable
+            new[adapter.command_key] = self.shim.executable  # Goose calls it ``cmd``
             new["args"] = args
         for key, value in entry.node.members:
             if key.name in drop or key.name in ("type", "command", "args") or key.name in new:

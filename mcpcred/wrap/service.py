@@ -131,7 +131,13 @@ def locations(adapter: ClientAdapter, host: Host, config: str | None) -> list[Co
         path = os.path.abspath(config)
         if not os.path.isfile(path) and not os.path.islink(path):
             raise UsageError(f"no such file: {config}")
-        fmt = "toml" if path.endswith(".toml") else "jsonc"
+        fmt = (
+            "toml"
+            if path.endswith(".toml")
+            else "yaml"
+            if path.endswith((".yaml", ".yml"))
+            else "jsonc"
+        )
         known = [
             loc
             for loc in adapter.user_locations(host) + adapter.project_locations(PurePath(host.cwd))
@@ -290,7 +296,12 @@ def original_entry(entry: ServerEntry, scrub: list[Change]) -> dict[str, object]
         node = edit.resolve(document.root, change.pointer)
         if change.op != "set" or not isinstance(node, ScalarNode):
             continue
-        splices.append((node.start, node.end, json.dumps(change.value, ensure_ascii=False)))
+        literal = json.dumps(change.value, ensure_ascii=False)
+        if document.format == "yaml":  # written as wrap writes it: plain stays plain
+            from mcpcred.wrap.yaml_edit import YamlEditor
+
+            literal = YamlEditor(document).scalar(node, change.value, change.pointer)
+        splices.append((node.start, node.end, literal))
     for start, end, literal in sorted(splices, reverse=True):
         text = text[:start] + literal + text[end:]
     value: object = None

@@ -65,6 +65,12 @@ def _write(path: Path, document: object) -> Path:
         ("repo/.roo/mcp.json", CONFIG, "roo-code"),
         ("repo/.junie/mcp/mcp.json", CONFIG, "jetbrains"),
         ("repo/.github/mcp.json", CONFIG, "copilot-cli"),
+        ("dotfiles/.config/goose/config.yaml", {"extensions": CONFIG["mcpServers"]}, "goose"),
+        (
+            "repo/.continue/mcpServers/team.yaml",
+            {"mcpServers": [{"name": "svc", **CONFIG["mcpServers"]["svc"]}]},
+            "continue",
+        ),
         ("dotfiles/home/.copilot/mcp-config/.mcp.json", CONFIG, "claude-code"),
         # chezmoi source names: dot_X is .X, private_ and friends are attributes
         ("chezmoi/private_dot_cursor/mcp.json", CONFIG, "cursor"),

@@ -393,6 +393,18 @@ EXPECTED: dict[str, dict[str, list[tuple[str, str]]]] = {
             ("C:\\Users\\ann\\.junie\\mcp\\mcp.json", "user"),
         ],
     },
+    "goose": {
+        "linux": [("/home/ann/.config/goose/config.yaml", "user")],
+        "macos": [("/Users/ann/.config/goose/config.yaml", "user")],
+        "windows": [
+            ("C:\\Users\\ann\\AppData\\Roaming\\Block\\goose\\config\\config.yaml", "user")
+        ],
+    },
+    "continue": {
+        "linux": [("/home/ann/.continue/config.yaml", "user")],
+        "macos": [("/Users/ann/.continue/config.yaml", "user")],
+        "windows": [("C:\\Users\\ann\\.continue\\config.yaml", "user")],
+    },
 }
 HOSTS = {"linux": LINUX, "macos": MACOS, "windows": WINDOWS}
 
@@ -458,6 +470,9 @@ def _with(host: Host, **env: str) -> Host:
         ("amp", _with(LINUX, XDG_CONFIG_HOME="/x/cfg"), "/x/cfg/amp/settings.json"),
         ("crush", _with(LINUX, CRUSH_GLOBAL_CONFIG="/x/crush"), "/x/crush/crush.json"),
         ("crush", _with(LINUX, XDG_CONFIG_HOME="/x/cfg"), "/x/cfg/crush/crush.json"),
+        ("goose", _with(LINUX, XDG_CONFIG_HOME="/x/cfg"), "/x/cfg/goose/config.yaml"),
+        ("goose", _with(LINUX, GOOSE_PATH_ROOT="/x/g"), "/x/g/config/config.yaml"),
+        ("continue", _with(LINUX, CONTINUE_GLOBAL_DIR="/x/c"), "/x/c/config.yaml"),
         ("kiro", _with(WINDOWS, USERPROFILE="D:\\prof"), "D:\\prof\\.kiro\\settings\\mcp.json"),
     ],
 )
@@ -513,6 +528,12 @@ def test_project_locations() -> None:
         "amazon-q": ["/work/proj/.amazonq/mcp.json"],
         "lm-studio": [],
         "jetbrains": ["/work/proj/.junie/mcp/mcp.json"],
+        "goose": [],
+        # workspace blocks: read by Continue's IDE extensions (not by the `cn` CLI)
+        "continue": [
+            "/work/proj/.continue/mcpServers/*.yaml",
+            "/work/proj/.continue/mcpServers/*.json",
+        ],
     }
 
 

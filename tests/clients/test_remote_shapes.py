@@ -15,6 +15,7 @@ from mcpcred.clients import BY_ID
 from mcpcred.models import ConfigLocation
 from mcpcred.parsing.jsonc import parse_jsonc
 from mcpcred.parsing.toml import parse_toml
+from mcpcred.parsing.yaml import parse_yaml
 
 CASES = [
     ("cursor", '{"mcpServers": {"s": {"url": "https://a/mcp", "headers": {"A": "b"}}}}', "auto"),
@@ -62,6 +63,15 @@ CASES = [
     ("amazon-q", '{"mcpServers": {"s": {"type": "http", "url": "https://a"}}}', "http"),
     ("lm-studio", '{"mcpServers": {"s": {"url": "https://a", "headers": {"A": "b"}}}}', "auto"),
     ("jetbrains", '{"mcpServers": {"s": {"url": "https://a"}}}', "auto"),
+    ("goose", "extensions:\n  s:\n    type: streamable_http\n    uri: https://a\n", "http"),
+    ("goose", "extensions:\n  s: {type: sse, uri: https://a/sse, headers: {A: b}}\n", "sse"),
+    (
+        "continue",
+        "mcpServers:\n  - name: s\n    type: streamable-http\n    url: https://a\n"
+        "    requestOptions:\n      headers: {A: b}\n",
+        "http",
+    ),
+    ("continue", "mcpServers:\n  - {name: s, type: sse, url: https://a}\n", "sse"),
 ]
 
 
@@ -70,9 +80,12 @@ def test_remote_shapes_are_read_with_their_transport(
     client: str, text: str, transport: str, tmp_path: Path
 ) -> None:
     adapter = BY_ID[client]
-    fmt = "toml" if client == "codex" else "jsonc"
-    path = str(tmp_path / ("config.toml" if fmt == "toml" else "config.json"))
-    document = parse_toml(text, path) if fmt == "toml" else parse_jsonc(text, path)
+    fmt = {"codex": "toml", "goose": "yaml", "continue": "yaml"}.get(client, "jsonc")
+    path = str(tmp_path / {"toml": "config.toml", "yaml": "config.yaml"}.get(fmt, "config.json"))
+    if fmt == "yaml":
+        document = parse_yaml(text, path)
+    else:
+        document = parse_toml(text, path) if fmt == "toml" else parse_jsonc(text, path)
     (entry,) = adapter.servers(document, ConfigLocation(client, path, "user", fmt))
     assert entry.transport == "remote"
     assert entry.url is not None and entry.url.to_python().startswith("https://a")

@@ -261,3 +261,46 @@ def test_each_new_client_file_is_attributed_and_read(
     assert {e.client for e in entries} == {client}
     assert {e.name: e.transport for e in entries} == shape
     assert entries[0].location.scope == ("project" if where == "project" else "user")
+
+
+def test_goose_reads_its_extensions_and_skips_nothing(home: Path) -> None:
+    entries = _servers("goose/config.yaml", home / ".config" / "goose" / "config.yaml")
+    assert {e.client for e in entries} == {"goose"}
+    assert entries[0].location.scope == "user"
+    assert _shape(entries) == {
+        "developer": ("stdio", None),  # builtin: runs inside Goose, no command
+        "github": ("stdio", "npx"),
+        "slack": ("stdio", "npx"),
+        "notes": ("stdio", "uvx"),
+        "tracker": ("remote", None),
+    }
+    named = _by_name(entries)
+    assert [k.name for k, _ in named["github"].env] == ["GITHUB_PERSONAL_ACCESS_TOKEN"]
+    assert named["tracker"].url is not None
+    assert named["tracker"].url.to_python() == "https://mcp.example.com/mcp"
+
+
+def test_continue_reads_a_list_of_servers_by_name(project: Path) -> None:
+    path = project / ".continue" / "mcpServers" / "team.yaml"
+    entries = _servers("continue/config.yaml", path)
+    assert {e.client for e in entries} == {"continue"}
+    assert _shape(entries) == {
+        "notion": ("stdio", "npx"),
+        "gitlab": ("stdio", "npx"),
+        "notes": ("stdio", "uvx"),
+        "tracker": ("remote", None),
+    }
+    named = _by_name(entries)
+    assert named["gitlab"].pointer == ("mcpServers", 1)
+    # headers sit under requestOptions in Continue's YAML
+    assert [k.name for k, _ in named["tracker"].headers] == ["X-Api-Key"]
+
+
+def test_a_claude_style_json_block_in_continues_folder_is_continues(project: Path) -> None:
+    path = project / ".continue" / "mcpServers" / "mcp.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"mcpServers": {"a": {"command": "x", "env": {"T": "y"}}}}')
+    document = parse(str(path), read_text(str(path)))
+    candidate = infer(str(path), Host.current())
+    assert candidate.adapter.id == "continue"
+    assert [e.name for e in candidate.adapter.servers(document, candidate.location)] == ["a"]

@@ -83,6 +83,8 @@ CASES = [
     ("amazon-q", "amazon-q/mcp.json"),
     ("lm-studio", "lm-studio/mcp.json"),
     ("jetbrains", "jetbrains/mcp.json"),
+    ("goose", "goose/config.yaml"),
+    ("continue", "continue/config.yaml"),
 ]
 # TOML forbids a BOM, so Codex has no BOM variant.
 MATRIX = [
