@@ -1,13 +1,15 @@
-"""opencode and Amp, run for real, start a wrapped server that gets its token from the keychain.
+"""opencode, Amp and Continue's ``cn``, run for real, start a wrapped server with its keychain token.
 
-Both run headless here (the reference's probes): ``opencode mcp list`` and
+All three run headless here (the reference's probes): ``opencode mcp list`` and
 ``amp mcp doctor`` (any ``AMP_API_KEY``, offline) start every configured stdio
-server and report it connected. The server here is the MCP Python SDK's, which
+server and report it connected; ``cn -p`` starts them for a prompt, answered by
+a fake OpenAI-compatible model on loopback that records the tools it was
+offered (Continue's config is YAML: this is the real check of that adapter). The server here is the MCP Python SDK's, which
 writes the token it received to a file when it starts: after ``mcpcred wrap``
 the file holds no token, the client still connects, and the token the server
 got is the one now in the real keychain (gnome-keyring). ``unwrap
 --restore-secrets`` gives the file back byte for byte. ``scripts/test`` installs
-both clients from npm and sets ``MCPCRED_REAL_CLIENTS``.
+the clients from npm and sets ``MCPCRED_REAL_CLIENTS``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pytest
 from tests.support import keychain as real_keychain
 from tests.support import tokengen
 from tests.support.cli import run
+from tests.support.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.slow
 
@@ -174,6 +177,52 @@ def test_amp_starts_the_wrapped_server_with_the_token_from_the_keychain(
     assert seen.read_text(encoding="utf-8") == token
 
     undone = run("unwrap", "amp", "--restore-secrets", "--yes")
+    assert undone.code == 0, undone.stderr
+    assert config.read_bytes() == original
+
+
+def test_continue_cn_starts_the_wrapped_server_from_its_yaml_config(
+    keychain: dict[str, str], home: Path, project: Path, data: Path, server: tuple[list[str], Path]
+) -> None:
+    argv, seen = server
+    token = tokengen.generate("notion-token", random.Random("continue"))
+    config = home / ".continue" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    with FakeOpenAI() as model:
+        config.write_text(
+            "name: probe\n"
+            "version: 0.0.1\n"
+            "schema: v1\n"
+            "models:\n"
+            "  - name: fake\n"
+            "    provider: openai\n"
+            "    model: fake-model\n"
+            f"    apiBase: {model.base_url}\n"
+            "    apiKey: not-a-key\n"
+            "# MCP servers, used in agent mode\n"
+            "mcpServers:\n"
+            "  - name: tiny\n"
+            f"    command: {argv[0]}\n"
+            f"    args: [{argv[1]}, {argv[2]}]\n"
+            "    env:\n"
+            f"      NOTES_TOKEN: {token}  # pasted\n",
+            encoding="utf-8",
+        )
+        original = config.read_bytes()
+
+        wrapped = run("wrap", "continue", "--yes")
+        assert wrapped.code == 0, wrapped.stderr
+        text = config.read_text(encoding="utf-8")
+        assert token not in text and token not in wrapped.stdout + wrapped.stderr
+        assert "# MCP servers, used in agent mode\n" in text and "  # pasted\n" in text
+        assert f"    apiBase: {model.base_url}\n" in text  # the rest of the file as it was
+
+        out = _client([_bin("cn"), "-p", "say hi"], home, project, {})
+        assert "hi" in out
+        assert "echo" in model.tools  # cn started the server and offered its tool
+        assert seen.read_text(encoding="utf-8") == token
+
+    undone = run("unwrap", "continue", "--restore-secrets", "--yes")
     assert undone.code == 0, undone.stderr
     assert config.read_bytes() == original
 
