@@ -1,10 +1,11 @@
-"""opencode, Amp and Continue's ``cn``, run for real, start a wrapped server with its keychain token.
+"""opencode, Amp, Continue's ``cn`` and Copilot CLI, run for real, start a wrapped server.
 
-All three run headless here (the reference's probes): ``opencode mcp list`` and
+All four run headless here (the reference's probes): ``opencode mcp list`` and
 ``amp mcp doctor`` (any ``AMP_API_KEY``, offline) start every configured stdio
-server and report it connected; ``cn -p`` starts them for a prompt, answered by
-a fake OpenAI-compatible model on loopback that records the tools it was
-offered (Continue's config is YAML: this is the real check of that adapter). The server here is the MCP Python SDK's, which
+server and report it connected; ``cn -p`` and ``copilot -p`` (offline, its
+documented bring-your-own-model mode) start them for a prompt, answered by a
+fake OpenAI-compatible model on loopback that records the tools it was offered
+(Continue's config is YAML: this is the real check of that adapter). The server here is the MCP Python SDK's, which
 writes the token it received to a file when it starts: after ``mcpcred wrap``
 the file holds no token, the client still connects, and the token the server
 got is the one now in the real keychain (gnome-keyring). ``unwrap
@@ -223,6 +224,54 @@ def test_continue_cn_starts_the_wrapped_server_from_its_yaml_config(
         assert seen.read_text(encoding="utf-8") == token
 
     undone = run("unwrap", "continue", "--restore-secrets", "--yes")
+    assert undone.code == 0, undone.stderr
+    assert config.read_bytes() == original
+
+
+def test_copilot_cli_starts_the_wrapped_server_with_the_token_from_the_keychain(
+    keychain: dict[str, str],
+    home: Path,
+    project: Path,
+    data: Path,
+    server: tuple[list[str], Path],
+    tmp_path: Path,
+) -> None:
+    argv, seen = server
+    token = tokengen.generate("openai-api-key", random.Random("copilot"))
+    config = home / ".copilot" / "mcp-config.json"
+    config.parent.mkdir(parents=True)
+    entry = {
+        "type": "local",
+        "command": argv[0],
+        "args": argv[1:],
+        "env": {"NOTES_TOKEN": token},
+        "tools": ["*"],
+    }
+    config.write_text(json.dumps({"mcpServers": {"tiny": entry}}, indent=2) + "\n")
+    original = config.read_bytes()
+
+    wrapped = run("wrap", "copilot-cli", "--yes")
+    assert wrapped.code == 0, wrapped.stderr
+    text = config.read_text(encoding="utf-8")
+    assert token not in text and token not in wrapped.stdout + wrapped.stderr
+    assert json.loads(text)["mcpServers"]["tiny"]["tools"] == ["*"]
+
+    with FakeOpenAI() as model:
+        offline = {
+            "COPILOT_OFFLINE": "true",
+            "COPILOT_PROVIDER_BASE_URL": model.base_url,
+            "COPILOT_MODEL": "fake-model",
+            # Copilot unpacks its runtime (~235 MB) into the cache on the first run
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        }
+        out = _client(
+            [_bin("copilot"), "-p", "say hi", "--allow-all-tools"], home, project, offline
+        )
+        assert "hi" in out
+        assert "tiny-echo" in model.tools  # Copilot started the server and offered its tool
+    assert seen.read_text(encoding="utf-8") == token
+
+    undone = run("unwrap", "copilot-cli", "--restore-secrets", "--yes")
     assert undone.code == 0, undone.stderr
     assert config.read_bytes() == original
 
