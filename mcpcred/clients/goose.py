@@ -7,8 +7,8 @@ reference (Part 1 §11) agrees.
 
 - ``extensions.<name>`` = ``{enabled, type: stdio, name, cmd, args, envs,
   env_keys, timeout, description}``; remote ``type: streamable_http`` (or the
-  legacy ``sse``) with ``uri`` and ``headers``; ``builtin`` extensions run
-  inside Goose and have no command.
+  legacy ``sse``) with ``uri`` and ``headers``; ``builtin``, ``platform`` and
+  ``frontend`` extensions run inside Goose, have no command and are no servers here.
 - ``envs`` holds literal values (where plaintext tokens sit); ``env_keys`` only
   names secrets Goose keeps in the OS keyring itself. Nothing is expanded.
 - The config folder follows XDG on Linux and macOS (``$XDG_CONFIG_HOME/goose``)
@@ -22,8 +22,11 @@ from __future__ import annotations
 
 from mcpcred.clients.base import ClientAdapter
 from mcpcred.host import Host
-from mcpcred.models import ConfigLocation
-from mcpcred.parsing.nodes import ObjectNode, ScalarNode
+from mcpcred.models import ConfigLocation, ServerEntry
+from mcpcred.parsing.nodes import Document, ObjectNode, ScalarNode
+
+# Extensions that run inside Goose itself: no process, no URL, nothing to wrap or audit as a server
+_IN_PROCESS = frozenset({"builtin", "platform", "frontend"})
 
 
 class Goose(ClientAdapter):
@@ -40,6 +43,16 @@ class Goose(ClientAdapter):
     rewrites_own_file = True
     stdio_type = "stdio"
     remote_only_keys = ("type", "uri", "headers")
+
+    def servers(self, document: Document, location: ConfigLocation) -> list[ServerEntry]:
+        """Every extension but those Goose runs in its own process (``builtin``...)."""
+        return [
+            entry
+            for entry in super().servers(document, location)
+            if not (
+                isinstance(kind := entry.node.get("type"), ScalarNode) and kind.value in _IN_PROCESS
+            )
+        ]
 
     def remote_transport(self, node: ObjectNode) -> str:
         kind = node.get("type")

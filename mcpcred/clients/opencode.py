@@ -97,6 +97,8 @@ class OpenCode(ClientAdapter):
                     continue
                 if pointer == ("mcp",) and key.name == _V2 and not _is_server(value):
                     continue
+                if not any(k in value for k in ("type", "command", "url")):
+                    continue  # {"enabled": false}: turns off a server defined elsewhere
                 entries.append(self.entry(document, location, key, value, (*pointer, key.name)))
         return entries
 

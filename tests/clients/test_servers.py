@@ -135,7 +135,8 @@ def _by_name(entries: list[ServerEntry]) -> dict[str, ServerEntry]:
     return {e.name: e for e in entries}
 
 
-def test_opencode_reads_argv_arrays_v1_and_v2_and_overrides(project: Path) -> None:
+def test_opencode_reads_argv_arrays_v1_and_v2_not_overrides(project: Path) -> None:
+    """``"jira": {"enabled": false}`` turns off a server defined elsewhere: no server here."""
     entries = _servers("opencode/opencode.jsonc", project / "opencode.jsonc")
     assert {e.client for e in entries} == {"opencode"}
     assert _shape(entries) == {
@@ -144,7 +145,6 @@ def test_opencode_reads_argv_arrays_v1_and_v2_and_overrides(project: Path) -> No
         "notes": ("stdio", "uvx"),
         "tracker": ("remote", None),
         "docs": ("remote", None),
-        "jira": ("stdio", None),  # {"enabled": false} overrides a server defined elsewhere
         "sentry": ("stdio", "npx"),  # V2: mcp.servers.<name>
     }
     named = _by_name(entries)
@@ -263,12 +263,11 @@ def test_each_new_client_file_is_attributed_and_read(
     assert entries[0].location.scope == ("project" if where == "project" else "user")
 
 
-def test_goose_reads_its_extensions_and_skips_nothing(home: Path) -> None:
+def test_goose_reads_its_extensions_but_not_the_ones_it_runs_itself(home: Path) -> None:
     entries = _servers("goose/config.yaml", home / ".config" / "goose" / "config.yaml")
     assert {e.client for e in entries} == {"goose"}
     assert entries[0].location.scope == "user"
     assert _shape(entries) == {
-        "developer": ("stdio", None),  # builtin: runs inside Goose, no command
         "github": ("stdio", "npx"),
         "slack": ("stdio", "npx"),
         "notes": ("stdio", "uvx"),
