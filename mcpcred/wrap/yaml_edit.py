@@ -7,7 +7,8 @@ through a dumper re-flows what it does not understand, and unwrap must give the
 file back exactly). New values are written in YAML's flow style (``[a, b]``,
 ``{k: v}``) on the line of their key, which every YAML loader reads; strings are
 plain where that reads back as the same string, else double-quoted JSON
-literals (valid YAML). A scalar keeps the quoting its old value had.
+literals (valid YAML). A scalar keeps the quoting its old value had, and a
+block mapping replaced whole (a bridge entry) stays a block mapping.
 
 ``edit.verify`` parses the result again and checks every change; a surprise is a
 refused edit, never a damaged file.
@@ -140,6 +141,13 @@ class YamlEditor:
         if isinstance(node, ArrayNode) and isinstance(value, list):
             styles = self._item_styles(node)
             return "[" + ", ".join(self._item(v, styles) for v in value) + "]"
+        if isinstance(node, ObjectNode) and isinstance(value, dict) and value and text[:1] != "{":
+            # a block mapping stays one (a whole entry: the bridge's), a member a line
+            column = self.document.source.position(node.start)[1] - 1
+            lead = self.newline + " " * column
+            return lead.join(
+                f"{render_scalar(str(k), flow=False)}: {render_flow(v)}" for k, v in value.items()
+            )
         return render_flow(value)
 
     @staticmethod

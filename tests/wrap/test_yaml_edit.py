@@ -62,11 +62,11 @@ def test_add_then_remove_leaves_the_file_as_it_was() -> None:
     assert _apply(flow, [Change("remove", ("extensions", "other", "envs"))]) == TEXT
 
 
-def test_a_whole_entry_becomes_a_flow_mapping_and_its_text_comes_back() -> None:
+def test_a_whole_entry_stays_a_block_mapping_and_its_text_comes_back() -> None:
     entry = parse_yaml(TEXT).root.get("extensions").get("gh")  # type: ignore[union-attr]
     original = TEXT[entry.start : entry.end]  # type: ignore[union-attr]
     bridged = _apply(TEXT, [Change("set", ("extensions", "gh"), {"type": "stdio", "cmd": "m"})])
-    assert "  gh:  # the GitHub one\n    {type: stdio, cmd: m}\n  other:" in bridged
+    assert "  gh:  # the GitHub one\n    type: stdio\n    cmd: m\n  other:" in bridged
     value = parse_yaml(TEXT).root.to_python()["extensions"]["gh"]  # type: ignore[index]
     back = _apply(bridged, [Change("set", ("extensions", "gh"), value, text=original)])
     assert back == TEXT
