@@ -254,6 +254,8 @@ def scan_file(
     if document.duplicates:
         found.extend(_hidden_findings(document, candidate, servers, auditor, shown))
     has_secrets = any(f.rule.startswith("secret/") and f.rule != WEAK_DEFAULT for f in found)
+    if servers:
+        found.extend(auditor.strict_json_findings(document, candidate.adapter, scope, shown))
     found.extend(auditor.file_findings(path, shown, scope, has_secrets, _posix_mode(path)))
     return ScannedFile(path, shown, candidate.adapter.id, scope, len(servers)), found
 

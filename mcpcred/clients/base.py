@@ -57,6 +57,9 @@ class ClientAdapter:
     reference_hint: str | None = None
     # Whether the client may rewrite this file itself (wrap warns about it).
     rewrites_own_file: bool = False
+    # Scopes whose files the client parses as strict JSON: a comment or a trailing comma
+    # there makes it skip the servers silently (audit-config says so).
+    strict_json_scopes: frozenset[str] = frozenset()
     # What wrap tells about a changed project (workspace) entry, e.g. the client asks
     # to approve it again (Amp).
     project_note: str | None = None

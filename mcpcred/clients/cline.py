@@ -50,6 +50,7 @@ class Cline(ClientAdapter):
     id = "cline"
     display_name = "Cline"
     file_names = (FILE,)
+    strict_json_scopes = frozenset({"user", "project", "system"})
     expands = "nothing"
     rewrites_own_file = True
     stdio_type = "stdio"

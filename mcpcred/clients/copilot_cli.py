@@ -36,6 +36,7 @@ class CopilotCli(ClientAdapter):
         ProjectFile((".github", "mcp.json"), "json"),
     )
     file_names = (FILE,)
+    strict_json_scopes = frozenset({"project"})
     expands = "$VAR, ${VAR}, ${VAR:-default} in env, args, headers"
     reference_hint = "${VAR} (Copilot CLI expands it from its environment)"
     stdio_type = "stdio"

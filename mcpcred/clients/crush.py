@@ -36,6 +36,7 @@ class Crush(ClientAdapter):
     containers = (("mcp",),)
     project_files = (ProjectFile((".crush.json",), "json"), ProjectFile((FILE,), "json"))
     file_names = (FILE, ".crush.json")
+    strict_json_scopes = frozenset({"user", "project", "system"})
     expands = "$VAR, ${VAR}, ${VAR:-d}, $(command) in command, args, env, url, headers"
     reference_hint = "$VAR or $(command) (Crush runs the value through its shell)"
     stdio_type = "stdio"
