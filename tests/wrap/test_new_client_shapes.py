@@ -216,3 +216,33 @@ def test_amp_says_a_wrapped_workspace_entry_needs_approval_again(
     [server] = [s for p in plans for s in p.servers]
     assert server.status == "wrap"
     assert "run `amp mcp approve gh`" in " ".join(server.notes)
+
+
+def test_opencode_oauth_app_with_a_literal_secret_becomes_mcpcreds_login(
+    tmp_path: Path, data: Path
+) -> None:
+    secret = "Zq8vN3xK7mP2wR9tY5uB1cD4eF6gH0jL"
+    path = tmp_path / "opencode.json"
+    app = {"clientId": "app", "clientSecret": secret, "scope": "read write",
+           "redirectUri": "http://127.0.0.1:19876/cb"}  # fmt: skip
+    remote = {"type": "remote", "url": "https://mcp.example.com/mcp", "oauth": app}
+    path.write_text(json.dumps({"mcp": {"r": remote}}, indent=2))
+    original = path.read_bytes()
+    store, index = SecretStore(MemoryKeyring()), SecretIndex(tmp_path / "index.json")
+
+    outcome = _wrap("opencode", path, store, index)
+
+    entry = parse_jsonc(path.read_text()).root.to_python()["mcp"]["r"]  # type: ignore[index]
+    assert secret not in path.read_text()
+    assert set(entry) == {"type", "command"}  # a local entry: no oauth, url or headers left
+    assert entry["type"] == "local"
+    assert entry["command"][-2:] == ["--header", "Authorization: Bearer {{mcpcred:oauth/r}}"]
+    [plan] = [s for p in outcome.written for s in p.servers]
+    kept = plan.record["oauth_client"]
+    assert isinstance(kept, dict)
+    assert kept["scopes"] == ["read", "write"]  # opencode's space-separated 'scope'
+    assert kept["redirect_uri"] == "http://127.0.0.1:19876/cb"
+    assert store.get(str(kept["secret"])) == secret
+
+    _unwrap("opencode", path, store)
+    assert path.read_bytes() == original
