@@ -82,20 +82,28 @@ def machine_candidates(host: Host) -> list[Candidate]:
 
 
 def expand(location: ConfigLocation) -> Iterator[ConfigLocation]:
-    """Existing files for a location whose path may hold one ``*`` segment."""
+    """Existing files for a location whose path may hold one ``*``: a whole segment
+    (``profiles/*/mcp.json``) or part of one (``agents/*.json``)."""
     path = location.path
     if "*" not in path:
         if os.path.isfile(path):
             yield location
         return
     head, _, tail = path.partition("*")
-    parent = head.rstrip("/\\")
+    cut = max(head.rfind("/"), head.rfind("\\"))
+    if cut < 0:
+        return
+    parent, separator, prefix = head[:cut], head[cut], head[cut + 1 :]
+    after = re.search(r"[/\\]", tail)
+    suffix, rest = (tail[: after.start()], tail[after.start() :]) if after else (tail, "")
     try:
         names = sorted(os.listdir(parent))
     except OSError:
         return
     for name in names:
-        concrete = parent + head[len(parent) :] + name + tail
+        if not fnmatch.fnmatchcase(name, prefix + "*" + suffix):
+            continue
+        concrete = parent + separator + name + rest
         if os.path.isfile(concrete):
             yield ConfigLocation(location.client, concrete, location.scope, location.format)
 
