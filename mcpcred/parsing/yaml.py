@@ -49,7 +49,7 @@ def parse_yaml(text: str, path: str | None = None) -> Document:
     if root is None:  # empty, or only comments
         start = 1 if text.startswith("\ufeff") else 0
         return Document(ObjectNode(start, start), source, "yaml")
-    builder = _Builder(path)
+    builder = _Builder(path, text)
     node = builder.build(root, 0)
     if not isinstance(node, ObjectNode):
         line, column = source.position(node.start)
@@ -90,8 +90,9 @@ def _too_deep(text: str) -> int | None:
 
 
 class _Builder:
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, text: str) -> None:
         self.path = path
+        self._text = text
         self.duplicates = False
         self._values: Any = None
 
@@ -132,6 +133,9 @@ class _Builder:
         kind = {bool: "bool", int: "number", float: "number", type(None): "null"}.get(
             type(value), "string"
         )
+        if node.style in ("|", ">"):
+            # a block scalar's mark takes the line break after it: the value ends before it
+            end = start + len(self._text[start:end].rstrip())
         return ScalarNode(start, end, value, kind)
 
     def _scalar(self, node: Any) -> object:

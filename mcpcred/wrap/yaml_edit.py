@@ -108,7 +108,14 @@ class YamlEditor:
                 rendered = self._render(node, change.value, change.pointer)
                 self.splices.append((node.start, node.end, rendered))
         out = self.text
-        for start, end, replacement in sorted(self.splices, reverse=True):
+        splices = sorted(set(self.splices), reverse=True)  # an anchor's value: once
+        for (_, end, _), (next_start, _, _) in zip(splices[1:], splices, strict=False):
+            if end > next_start:  # two edits of one text (an anchor used twice, differently)
+                raise EditError(
+                    "two changes meet in the same YAML text (a value shared through an "
+                    "anchor?); not rewritten"
+                )
+        for start, end, replacement in splices:
             out = out[:start] + replacement + out[end:]
         for change in changes:
             if change.op == "set" and change.text is not None:

@@ -246,3 +246,34 @@ def test_opencode_oauth_app_with_a_literal_secret_becomes_mcpcreds_login(
 
     _unwrap("opencode", path, store)
     assert path.read_bytes() == original
+
+
+def test_goose_block_scalars_and_anchors(tmp_path: Path, data: Path, token: str) -> None:
+    """A token in a ``|`` block scalar, and one behind an anchor two servers share."""
+    slack = tokengen.generate("slack-bot-token", random.Random(4))
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "common: &c\n"
+        f"  T: {slack}\n"
+        "extensions:\n"
+        "  a:\n    type: stdio\n    cmd: npx\n    envs: *c\n"
+        "  b:\n    type: stdio\n    cmd: uvx\n    envs: *c\n"
+        "  c:\n    type: stdio\n    cmd: node\n    envs:\n      G: |\n"
+        f"        {token}\n"
+        "      H: plain\n"
+    )
+    store, index = SecretStore(MemoryKeyring()), SecretIndex(tmp_path / "index.json")
+    _wrap("goose", path, store, index)
+    text = path.read_text()
+    assert token not in text and slack not in text
+    data_now = parse_yaml(text).root.to_python()
+    # the anchor's value changed once, and both servers still share it
+    assert "common: &c\n  T: mcpcred:secret/slack-bot-token\n" in text
+    assert data_now["extensions"]["a"]["envs"] == {"T": "mcpcred:secret/slack-bot-token"}  # type: ignore[index]
+    # the block scalar kept its line break, inside the reference's string
+    assert data_now["extensions"]["c"]["envs"]["G"] == "{{mcpcred:secret/github-pat}}\n"  # type: ignore[index]
+    assert "\n      H: plain\n" in text
+    _unwrap("goose", path, store)
+    restored = parse_yaml(path.read_text()).root.to_python()
+    assert restored["extensions"]["c"]["envs"]["G"] == token + "\n"  # type: ignore[index]
+    assert restored["common"] == {"T": slack}
