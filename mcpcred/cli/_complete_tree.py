@@ -58,7 +58,7 @@ TREE = C(
                 O(('--json',), 'Machine-readable output.'),
                 O(('--help', '-h'), 'Show help and exit.'),
             ),
-            (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'))), ),
+            (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))), ),
         ),
         C(
             'guard',
@@ -77,7 +77,7 @@ TREE = C(
                 O(('--yes', '-y'), 'Do not ask before wrapping.'),
                 O(('--help', '-h'), 'Show help and exit.'),
             ),
-            (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'))), ),
+            (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))), ),
         ),
         C(
             'login',
@@ -150,7 +150,7 @@ TREE = C(
                 O(('--bridge',), 'Run every chosen remote server through the mcpcred bridge, even without a credential in the file or where a header helper would do (guard mode needs it).'),
                 O(('--help', '-h'), 'Show help and exit.'),
             ),
-            (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'))), ),
+            (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))), ),
         ),
         C(
             'unwrap',
@@ -163,7 +163,7 @@ TREE = C(
                 O(('--yes', '-y'), 'Do not ask before writing.'),
                 O(('--help', '-h'), 'Show help and exit.'),
             ),
-            (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'))), ),
+            (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))), ),
         ),
         C(
             'agent',
@@ -252,7 +252,7 @@ TREE = C(
                     'Servers and clients with pinned tools: how many, since when, pending changes, findings.',
                     (
                         O(('--json',), 'Machine-readable output.'),
-                        O(('--client',), "Only this client's pins: a key from `pins list`, or the client name before its dot.", 'clients', (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'))),
+                        O(('--client',), "Only this client's pins: a key from `pins list`, or the client name before its dot.", 'clients', (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))),
                         O(('--help', '-h'), 'Show help and exit.'),
                     ),
                     (),
@@ -262,7 +262,7 @@ TREE = C(
                     'Show pending tool changes: what was pinned, what the server offers now.',
                     (
                         O(('--json',), 'Machine-readable output.'),
-                        O(('--client',), "Only this client's pins: a key from `pins list`, or the client name before its dot.", 'clients', (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'))),
+                        O(('--client',), "Only this client's pins: a key from `pins list`, or the client name before its dot.", 'clients', (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))),
                         O(('--exit-code',), 'Exit with 1 when changes are pending (like git diff).'),
                         O(('--help', '-h'), 'Show help and exit.'),
                     ),
@@ -274,7 +274,7 @@ TREE = C(
                     (
                         O(('--tool',), "Accept only this tool's change (repeatable).", ''),
                         O(('--all-servers',), 'Accept every pending change of every server.'),
-                        O(('--client',), "Only this client's pins: a key from `pins list`, or the client name before its dot.", 'clients', (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'))),
+                        O(('--client',), "Only this client's pins: a key from `pins list`, or the client name before its dot.", 'clients', (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))),
                         O(('--help', '-h'), 'Show help and exit.'),
                     ),
                     (A('servers', False), ),
@@ -283,7 +283,7 @@ TREE = C(
                     'forget',
                     "Delete a server's pins (or one client's); its tools are pinned again at its next start.",
                     (
-                        O(('--client',), "Only this client's pins: a key from `pins list`, or the client name before its dot.", 'clients', (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'))),
+                        O(('--client',), "Only this client's pins: a key from `pins list`, or the client name before its dot.", 'clients', (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))),
                         O(('--help', '-h'), 'Show help and exit.'),
                     ),
                     (A('servers', False), ),
