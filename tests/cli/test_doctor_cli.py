@@ -176,7 +176,11 @@ def _store_login(refresh_token: str | None) -> None:
     access = records.AccessToken(
         "gho_expired", expires_at=now - 60, refresh_at=now - 120, obtained_at=now - 3600
     )
-    vault = StoreVault(SecretStore())
+    from keyring.backends.SecretService import Keyring
+
+    # The backend named, not keyring's choice: keyring caches its choice per process, and
+    # an earlier test in this process may have left another one (a file store) chosen.
+    vault = StoreVault(SecretStore(Keyring()))
     vault.write(records.record_name("github", "default"), record.dumps())
     vault.write(records.access_name("github", "default"), access.dumps())
     SecretIndex(data_dir() / LOGIN_INDEX).touch("github")
