@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import typer
 
-from mcpcred.cli.app import app
+from mcpcred.cli.app import app, load_all
 
 SHELLS = ("bash", "zsh", "fish")
 _FILE_VALUED = {"--output", "--baseline", "--write-baseline", "--config"}
@@ -36,6 +36,7 @@ class _Command:
 
 
 def _model() -> tuple[tuple[_Option, ...], tuple[_Command, ...]]:
+    load_all()  # the lazy command tree, all of it
     group = typer.main.get_command(app)
     global_options = tuple(_options(group.params))
     commands = []
