@@ -308,11 +308,11 @@ def _remote_target(provider: str, account: str, name: str | None) -> tuple[str, 
 def config_server_urls() -> list[tuple[str, str]]:
     """``(server name, URL)`` of every remote server in the clients' configs: remote
     entries, and stdio entries that run a bridge with a URL argument (mcp-remote)."""
-    from mcpcred.audit.scan import parse, read_text
     from mcpcred.clients import ADAPTERS
     from mcpcred.discovery import expand
     from mcpcred.host import Host
     from mcpcred.oauth import mcp
+    from mcpcred.parsing.files import parse, read_text
 
     host = Host.current()
     found: list[tuple[str, str]] = []
