@@ -25,7 +25,7 @@ from mcpcred.errors import OAuthError, SecretStoreError, UsageError
 
 if TYPE_CHECKING:
     from mcpcred.keychain.index import SecretIndex
-    from mcpcred.keychain.vault import StoreVault
+    from mcpcred.keychain.vault import StoreVault, Vault
     from mcpcred.oauth.device import DeviceCode
     from mcpcred.oauth.providers import Provider
     from mcpcred.oauth.records import LoginRecord
@@ -559,12 +559,13 @@ def token(
     return 0
 
 
-def login_rows() -> list[dict[str, object]]:
-    """What ``status`` shows per login; never a token."""
+def login_rows(vault: Vault | None = None) -> list[dict[str, object]]:
+    """What ``status`` shows per login; never a token. ``vault``: the store to read, when
+    the caller has it open already (default: ``SecretStore``'s)."""
     from mcpcred.oauth import records
 
     index = _index()
-    vault = _vault()
+    vault = vault or _vault()
     now = time.time()
     rows: list[dict[str, object]] = []
     for name in sorted(index.entries()):
