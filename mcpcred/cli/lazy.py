@@ -63,6 +63,23 @@ class LazyGroup(TyperGroup):
                 self.commands[cmd_name] = found
         return found
 
+    def resolve_command(
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
+        """typer's, with "Did you mean ...?" chosen from every command, not the imported ones."""
+        from difflib import get_close_matches
+
+        from typer._click.exceptions import UsageError
+
+        try:
+            return self._click_resolve_command(ctx, args)
+        except UsageError as exc:
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            if self.suggest_commands and matches and "Did you mean" not in exc.message:
+                suggestions = ", ".join(f"{m!r}" for m in matches)
+                exc.message = f"{exc.message.rstrip('.')}. Did you mean {suggestions}?"
+            raise
+
     def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
         """The command list of ``--help``, from the table for commands not imported yet."""
         from typer._click.utils import make_default_short_help

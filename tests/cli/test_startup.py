@@ -186,9 +186,16 @@ def test_a_command_imports_its_own_module_only(args: list[str], module: str) -> 
 
 
 def test_unknown_command_still_suggests_and_fails_as_usage() -> None:
-    found = _after(["stauts"])
-    assert found["rc"] == 2
-    assert _command_modules(found["modules"]) == set()
+    result = _python(
+        "import sys\nfrom mcpcred._entry import main\nrc = main(['stauts'])\n"
+        "print(rc, sorted(m for m in sys.modules if m.endswith('_cmd')))"
+    )
+    assert result.stdout.split() == ["2", "[]"]
+    assert (
+        result.stderr.splitlines()[0] == "error: No such command 'stauts'. Did you mean 'status'?"
+    )
+    nothing_close = _python("from mcpcred._entry import main\nmain(['zzzzzz'])")
+    assert nothing_close.stderr.splitlines()[0] == "error: No such command 'zzzzzz'."
 
 
 def test_clients_runs_without_pydantic_or_keyring(home: Path, project: Path) -> None:
