@@ -141,3 +141,56 @@ def test_status_and_dry_run_start_no_process_and_load_no_keyring(
     assert dry["rc"] == 0
     assert spawns == []
     assert "keyring" not in {m.split(".")[0] for m in dry["modules"]}  # type: ignore[union-attr]
+
+
+def test_a_bus_without_the_secret_service_falls_back_to_keyring(home: Path, project: Path) -> None:
+    """OpenSession fails: open_direct steps aside and status says what keyring says."""
+    from tests.support import keychain as real_keychain
+
+    with real_keychain.bare_session_bus() as (bus_env, _daemon_env):
+        env = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
+        env.update(bus_env)
+        assert open_direct(env) is None
+        result = subprocess.run(
+            [sys.executable, "-m", "mcpcred", "status", "--json"],
+            env=env, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        document = json.loads(result.stdout)
+        assert document["keychain"].startswith("unavailable: ")
+        assert document["store"]["store"] == "none"
+
+
+def test_a_locked_keychain_is_seen_without_a_prompt(home: Path, project: Path) -> None:
+    """A locked item exists (a search), reading it is KeychainLocked; status never prompts."""
+    from mcpcred.errors import KeychainLocked
+    from tests.support import keychain as real_keychain
+
+    with real_keychain.real_secret_service("locked-pass") as keychain_env:
+        real_keychain.store(keychain_env, "mcpcred", "x", "value")
+        real_keychain.lock_login(keychain_env)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHON_KEYRING_BACKEND"}
+        env.update(keychain_env)
+        direct = open_direct(env)
+        assert direct is not None
+        try:
+            assert direct.exists("x") and not direct.exists("y")
+            with pytest.raises(KeychainLocked):
+                direct.get("x")
+        finally:
+            direct.close()
+        (home / ".cursor").mkdir()
+        (home / ".cursor" / "mcp.json").write_text(
+            json.dumps({"mcpServers": {"s": {"command": "/usr/bin/mcpcred", "args": [
+                "shim", "--server", "s", "--", "node"], "env": {"T": "mcpcred:secret/x"}}}})
+        )  # fmt: skip
+        states = {}
+        for check in ([], ["--check"]):
+            result = subprocess.run(
+                [sys.executable, "-m", "mcpcred", "status", "--json", *check],
+                env=env, capture_output=True, text=True, timeout=60, check=False,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            document = json.loads(result.stdout)
+            (row,) = document["servers"]
+            states[bool(check)] = row["credentials"][0]["state"]
+        assert states == {False: "ok", True: "locked"}
