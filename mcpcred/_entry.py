@@ -3,7 +3,9 @@
 Commands on hot paths (the spawn-time shim on every MCP server start;
 ``audit-config`` in CI and pre-commit hooks) must not pay for typer, pydantic and rich on
 every run, so they are recognised here from ``argv`` and served by stdlib-only
-front ends. Everything else, ``--help`` included, goes to the typer app.
+front ends. ``--version`` is answered here. Everything else, ``--help`` included, goes to
+the typer app, which imports only the module of the command it runs
+(``mcpcred.cli.lazy``).
 """
 
 from __future__ import annotations
@@ -30,10 +32,16 @@ def main(argv: list[str] | None = None) -> int:
         from mcpcred.cli.shells import main as completion  # also runs at every shell start
 
         return completion(args[1:])
-    from mcpcred.cli import fast
+    if args and set(args) <= {"--version", "--debug"} and "--version" in args:
+        from mcpcred import __version__
 
-    if fast.handles(args):
-        return fast.main(args)
+        sys.stdout.write(f"mcpcred {__version__}\n")
+        return 0
+    if args and args[0] == "audit-config":
+        from mcpcred.cli import fast
+
+        if fast.handles(args):
+            return fast.main(args)
     from mcpcred.cli.app import run
 
     return run(args)

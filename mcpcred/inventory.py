@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from mcpcred.audit.scan import parse, read_text
 from mcpcred.clients import ADAPTERS, ClientAdapter, is_wrapped
 from mcpcred.discovery import expand
 from mcpcred.errors import ParseError
 from mcpcred.host import Host
 from mcpcred.models import ConfigLocation
+from mcpcred.parsing.files import parse, read_text
 
 
 @dataclass(slots=True)

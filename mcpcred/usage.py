@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from mcpcred import references
-from mcpcred.audit.scan import display_path, parse, read_text
 from mcpcred.clients import ADAPTERS, is_wrapped
 from mcpcred.discovery import expand
 from mcpcred.errors import ConfigError
 from mcpcred.host import Host
+from mcpcred.parsing.files import display_path, parse, read_text
 from mcpcred.parsing.nodes import Document, ScalarNode, pointer_index, shadowed_members
 
 # The transport of a pseudo-entry for a hidden block that is no server's (a repeated

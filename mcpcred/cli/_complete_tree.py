@@ -44,23 +44,6 @@ TREE = C(
             (),
         ),
         C(
-            'completion',
-            'Print or install shell completion (subcommands, options, clients, servers, secrets).',
-            (
-                O(('--help', '-h'), 'Show help and exit.'),
-            ),
-            (A('choice', False, (('install', 'write the script where the shell finds it'), ('bash', ''), ('zsh', ''), ('fish', ''), ('powershell', ''))), A('choice', False, (('bash', ''), ('zsh', ''), ('fish', ''), ('powershell', ''))), ),
-        ),
-        C(
-            'doctor',
-            'Check config, wrapping, store, credentials and logins for a client; print the fixes.',
-            (
-                O(('--json',), 'Machine-readable output.'),
-                O(('--help', '-h'), 'Show help and exit.'),
-            ),
-            (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))), ),
-        ),
-        C(
             'guard',
             'Relay a server through mcpcred: audit log, tool policy, pinned tool definitions.',
             (
@@ -164,6 +147,23 @@ TREE = C(
                 O(('--help', '-h'), 'Show help and exit.'),
             ),
             (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))), ),
+        ),
+        C(
+            'doctor',
+            'Check config, wrapping, store, credentials and logins for a client; print the fixes.',
+            (
+                O(('--json',), 'Machine-readable output.'),
+                O(('--help', '-h'), 'Show help and exit.'),
+            ),
+            (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))), ),
+        ),
+        C(
+            'completion',
+            'Print or install shell completion (subcommands, options, clients, servers, secrets).',
+            (
+                O(('--help', '-h'), 'Show help and exit.'),
+            ),
+            (A('choice', False, (('install', 'write the script where the shell finds it'), ('bash', ''), ('zsh', ''), ('fish', ''), ('powershell', ''))), A('choice', False, (('bash', ''), ('zsh', ''), ('fish', ''), ('powershell', ''))), ),
         ),
         C(
             'agent',

@@ -3,6 +3,11 @@
 Commands parse options, call one service function and render its result.
 Errors go through ``report.guarded``; typer's locals-in-tracebacks is off
 because locals can hold tokens.
+
+The commands live in the ``*_cmd`` modules, which register on ``app`` when imported.
+``COMMANDS`` says which module holds which command, so that a run imports only the
+module of the command it runs (``mcpcred.cli.lazy``): adding a command is one line
+there (a test fails until the line matches the command's docstring).
 """
 
 from __future__ import annotations
@@ -17,10 +22,38 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_errors  # type: ignore[no-redef,import-not-found,unused-ignore]
 
 from mcpcred import __version__
+from mcpcred.cli.lazy import Entry, LazyGroup
 from mcpcred.cli.report import debug_enabled, guarded, stderr
 from mcpcred.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
+# Every top-level command, in `mcpcred --help` order: name -> (module under mcpcred.cli,
+# the first sentence of its docstring). One line per command, nothing else to change.
+COMMANDS: dict[str, Entry] = {
+    "audit-config": Entry("audit_cmd", "Find plaintext secrets and risky settings in MCP client configs."),
+    "clients": Entry("clients_cmd", "List supported clients: found or not, config paths, servers, how many are wrapped."),
+    "guard": Entry("guard_cmd", "Relay a server through mcpcred: audit log, tool policy, pinned tool definitions."),
+    "login": Entry("login_cmd", "Log in with OAuth; servers then get fresh access tokens at spawn time."),
+    "logout": Entry("login_cmd", "Revoke the login at the provider (where it offers revocation) and delete it."),
+    "token": Entry("login_cmd", "Print a fresh access token (to a terminal only, unless --force)."),
+    "status": Entry("status_cmd", "Show every server: wrapped or not, its credentials and whether each resolves."),
+    "wrap": Entry("wrap_cmd", "Move a client's secrets into the OS keychain and start its servers through the shim."),
+    "unwrap": Entry("wrap_cmd", "Start a client's servers directly again (references stay unless --restore-secrets)."),
+    "doctor": Entry("doctor_cmd", "Check config, wrapping, store, credentials and logins for a client; print the fixes."),
+    "completion": Entry("completion_cmd", "Print or install shell completion (subcommands, options, clients, servers, secrets)."),
+    "agent": Entry("agent_cmd", "The background process that holds the file store's key for this login session."),
+    "log": Entry("log_cmd", "Show the audit log of guarded servers; `mcpcred log verify` checks it."),
+    "pins": Entry("pins_cmd", "Review the tool definitions guard mode pinned, and accept changes to them."),
+    "secret": Entry("secret_cmd", "Manage the secrets mcpcred keeps in the OS keychain (values never in argv)."),
+    "store": Entry("store_cmd", "Choose and manage where secrets are kept (OS keychain or encrypted file)."),
+}  # fmt: skip
+
+
+class _Group(LazyGroup):
+    table = COMMANDS
+
+
 app = typer.Typer(
+    cls=_Group,
     name="mcpcred",
     help="Keep MCP server credentials out of client config files.",
     no_args_is_help=True,
@@ -50,39 +83,19 @@ def main(
     """Keep MCP server credentials out of client config files."""
 
 
-from mcpcred.cli import (  # noqa: E402  (commands register on `app`)
-    agent_cmd,
-    audit_cmd,
-    clients_cmd,
-    completion_cmd,
-    doctor_cmd,
-    guard_cmd,
-    log_cmd,
-    login_cmd,
-    pins_cmd,
-    secret_cmd,
-    status_cmd,
-    store_cmd,
-    wrap_cmd,
-)
+_Group.typer_app = app
 
-__all__ = [
-    "agent_cmd",
-    "app",
-    "audit_cmd",
-    "clients_cmd",
-    "completion_cmd",
-    "doctor_cmd",
-    "guard_cmd",
-    "log_cmd",
-    "login_cmd",
-    "pins_cmd",
-    "run",
-    "secret_cmd",
-    "status_cmd",
-    "store_cmd",
-    "wrap_cmd",
-]
+
+def load_all() -> None:
+    """Import every command module, so that ``app`` has every command registered.
+
+    For what needs the whole tree at once (the completion scripts, tests); a run of one
+    command imports only its own module.
+    """
+    import importlib
+
+    for module in dict.fromkeys(entry.module for entry in COMMANDS.values()):
+        importlib.import_module(f"mcpcred.cli.{module}")
 
 
 def run(argv: list[str] | None = None) -> int:

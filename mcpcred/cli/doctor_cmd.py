@@ -145,7 +145,7 @@ def run_checks(host: Host, client: str | None) -> list[Check]:
 
 
 def _config_checks(status: ClientStatus, host: Host) -> list[Check]:
-    from mcpcred.audit.scan import display_path
+    from mcpcred.parsing.files import display_path
 
     existing = [f for f in status.files if f.exists]
     if not existing:
@@ -393,8 +393,8 @@ _MINIMAL_ENV = {"codex": "Codex", "claude-desktop": "Claude Desktop"}
 
 def _entry(host: Host, use: ServerUse) -> ObjectNode | None:
     """The server's entry as written (the parse check reports a file that cannot be read)."""
-    from mcpcred.audit.scan import parse, read_text
     from mcpcred.errors import McpcredError
+    from mcpcred.parsing.files import parse, read_text
     from mcpcred.parsing.nodes import ObjectNode
     from mcpcred.wrap.edit import resolve
 

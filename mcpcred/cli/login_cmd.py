@@ -25,7 +25,7 @@ from mcpcred.errors import OAuthError, SecretStoreError, UsageError
 
 if TYPE_CHECKING:
     from mcpcred.keychain.index import SecretIndex
-    from mcpcred.keychain.vault import StoreVault
+    from mcpcred.keychain.vault import StoreVault, Vault
     from mcpcred.oauth.device import DeviceCode
     from mcpcred.oauth.providers import Provider
     from mcpcred.oauth.records import LoginRecord
@@ -308,11 +308,11 @@ def _remote_target(provider: str, account: str, name: str | None) -> tuple[str, 
 def config_server_urls() -> list[tuple[str, str]]:
     """``(server name, URL)`` of every remote server in the clients' configs: remote
     entries, and stdio entries that run a bridge with a URL argument (mcp-remote)."""
-    from mcpcred.audit.scan import parse, read_text
     from mcpcred.clients import ADAPTERS
     from mcpcred.discovery import expand
     from mcpcred.host import Host
     from mcpcred.oauth import mcp
+    from mcpcred.parsing.files import parse, read_text
 
     host = Host.current()
     found: list[tuple[str, str]] = []
@@ -559,12 +559,13 @@ def token(
     return 0
 
 
-def login_rows() -> list[dict[str, object]]:
-    """What ``status`` shows per login; never a token."""
+def login_rows(vault: Vault | None = None) -> list[dict[str, object]]:
+    """What ``status`` shows per login; never a token. ``vault``: the store to read, when
+    the caller has it open already (default: ``SecretStore``'s)."""
     from mcpcred.oauth import records
 
     index = _index()
-    vault = _vault()
+    vault = vault or _vault()
     now = time.time()
     rows: list[dict[str, object]] = []
     for name in sorted(index.entries()):

@@ -11,6 +11,7 @@ keychain secret (not just its presence), so a locked keychain shows as ``locked`
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from mcpcred.errors import SecretStoreError
 from mcpcred.terminal import printable
 
 if TYPE_CHECKING:
+    from mcpcred.keychain.selection import Choice
     from mcpcred.keychain.store import SecretStore
 
 CHECK_TIMEOUT = 10.0  # seconds per password-manager reference, as the shim's default
@@ -42,17 +44,19 @@ def status(
     from mcpcred import references
     from mcpcred.cli.login_cmd import login_rows
     from mcpcred.host import Host
+    from mcpcred.keychain.direct import open_direct
     from mcpcred.keychain.store import SecretStore
     from mcpcred.usage import HIDDEN, servers
 
     store: SecretStore | None = None
+    direct = open_direct(os.environ)  # the shim's way to the Secret Service: no discovery
     try:
-        candidate = SecretStore()
+        candidate = direct if direct is not None else SecretStore()
         backend = candidate.backend_name
         store = candidate
     except SecretStoreError as exc:
         backend = f"unavailable: {exc.message}"
-    in_use = _store_in_use()
+    in_use = _store_in_use(direct.choice if direct is not None else None)
     uses, errors = servers(Host.current())
     uses = [u for u in uses if u.transport != HIDDEN]  # a hidden block starts no server
     cache: dict[tuple[str, str], str] = {}
@@ -117,7 +121,7 @@ def status(
     logins: list[dict[str, object]] = []
     if store is not None:
         try:
-            logins = login_rows()
+            logins = login_rows(direct.vault() if direct is not None else None)
         except SecretStoreError as exc:
             sys.stderr.write(f"warning: cannot read logins: {exc.message}\n")
     if as_json:
@@ -258,14 +262,14 @@ def _duration(seconds: int) -> str:
     return f"{seconds // 86400} days"
 
 
-def _store_in_use() -> dict[str, str | None]:
-    """Which store answers (OS keychain or file store) and why; see ``keychain.selection``."""
-    import os
+def _store_in_use(known: Choice | None = None) -> dict[str, str | None]:
+    """Which store answers (OS keychain or file store) and why; see ``keychain.selection``.
 
+    ``known``: the answer already found without keyring (``keychain.direct``)."""
     from mcpcred.keychain.selection import explain
 
     try:
-        choice = explain(os.environ)
+        choice = known or explain(os.environ)
     except Exception as exc:  # keyring's discovery failing is itself the answer
         from mcpcred.errors import describe
 

@@ -259,6 +259,16 @@ def _external_only(binds: dict[str, str]) -> bool:
     )
 
 
+def _direct() -> SecretStore | None:
+    """The Secret Service read directly, when it is for sure the store in use (``None``:
+    only keyring's discovery can tell; see ``keychain.direct``)."""
+    import os
+
+    from mcpcred.keychain.direct import open_direct
+
+    return open_direct(os.environ)
+
+
 def _check_logins(binds: dict[str, str], store: SecretStore) -> None:
     """Warn about a bound login or secret that does not exist yet (it may come later)."""
     from mcpcred.oauth import records
@@ -398,7 +408,8 @@ def wrap(
     backend: str | None = None
     no_store: SecretStoreError | None = None
     try:
-        candidate = SecretStore()
+        # a dry run only reads: the Secret Service the shim's way, without keyring's discovery
+        candidate = (_direct() if dry_run else None) or SecretStore()
         backend = candidate.backend_name
         store = candidate
     except SecretStoreError as exc:

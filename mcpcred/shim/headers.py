@@ -18,9 +18,26 @@ from mcpcred.errors import McpcredError, ShimError
 from mcpcred.shim.options import parse
 from mcpcred.shim.resolve import resolver, wanted
 
+USAGE = """usage: mcpcred headers [--server NAME] [--client ID] [--backend KEYRING_CLASS]
+                       [--dbus-address ADDRESS] [--timeout SECONDS] [--allow-insecure-keyring]
+                       --header 'Name: value' [--header 'Name: value']...
+
+Print a remote MCP server's HTTP headers as one JSON object, with the mcpcred:secret/NAME
+and mcpcred:oauth/NAME references in their values resolved from the keychain (and
+mcpcred:pass/..., op/, bw/, vault/, cmd/ from those password managers: docs/stores.md).
+Clients that ask a command for headers (Claude Code's headersHelper, Codex's
+http_headers_helper) run it when they connect; `mcpcred wrap` writes these entries.
+See docs/remote.md.
+
+Example: mcpcred headers --server github --header 'Authorization: Bearer mcpcred:oauth/github'
+"""
+
 
 def main(args: list[str]) -> int:
     """Print the headers as a JSON object; on failure one line on stderr, exit non-zero."""
+    if args[:1] in (["-h"], ["--help"]):
+        sys.stdout.write(USAGE)
+        return 0
     try:
         options = parse(args, headers=True)
         pairs: list[tuple[str, str]] = []

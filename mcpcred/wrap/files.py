@@ -25,9 +25,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mcpcred.audit.scan import MAX_FILE_BYTES, parse
 from mcpcred.errors import ConfigError, ParseError
 from mcpcred.fsutil import atomic_write
+from mcpcred.parsing.files import MAX_FILE_BYTES, parse
 from mcpcred.parsing.nodes import Document
 from mcpcred.paths import private_dir
 

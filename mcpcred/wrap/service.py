@@ -29,7 +29,7 @@ from pathlib import Path, PurePath
 
 from mcpcred import references
 from mcpcred.audit.rules import Auditor
-from mcpcred.audit.scan import display_path, other_blocks, parse
+from mcpcred.audit.scan import other_blocks
 from mcpcred.clients import BY_ID, ClientAdapter
 from mcpcred.clients.base import WILDCARD, is_wrapped
 from mcpcred.discovery import Candidate, expand
@@ -46,6 +46,7 @@ from mcpcred.keychain import DEFAULT_BACKENDS, chooses_by_priority
 from mcpcred.keychain.index import SecretIndex
 from mcpcred.keychain.store import ALLOW_INSECURE, SecretStore, check_value, insecure_name
 from mcpcred.models import ConfigLocation, Pointer, ServerEntry
+from mcpcred.parsing.files import display_path, parse
 from mcpcred.parsing.nodes import (
     ArrayNode,
     Document,

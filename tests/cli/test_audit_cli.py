@@ -309,8 +309,9 @@ def test_fast_path_and_typer_accept_the_same_options() -> None:
     import typer.main
 
     from mcpcred.cli import fast
-    from mcpcred.cli.app import app
+    from mcpcred.cli.app import app, load_all
 
+    load_all()
     command = typer.main.get_command(app).commands["audit-config"]  # type: ignore[attr-defined]
     typer_options = {opt for p in command.params for opt in p.opts if opt.startswith("-")}
     fast_options = {opt for action in fast.audit_parser()._actions for opt in action.option_strings}

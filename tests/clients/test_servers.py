@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from mcpcred.audit.scan import parse, read_text
 from mcpcred.clients import BY_ID, is_wrapped
 from mcpcred.discovery import infer
 from mcpcred.host import Host
 from mcpcred.models import ServerEntry
+from mcpcred.parsing.files import parse, read_text
 from tests.support import fixtures
 
 

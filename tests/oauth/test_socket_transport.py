@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcpcred.errors import OAuthError
 from mcpcred.oauth.http import SocketTransport, UrllibTransport, for_shim
@@ -148,3 +150,85 @@ def test_a_configured_proxy_selects_urllib() -> None:
     assert isinstance(for_shim({}), SocketTransport)
     assert isinstance(for_shim({"HTTPS_PROXY": "http://proxy:3128"}), UrllibTransport)
     assert isinstance(for_shim({"all_proxy": "socks5://p"}), UrllibTransport)
+
+
+# -- the stdlib-only URL and form helpers: byte for byte what urllib.parse gives ----------
+
+URLS = [
+    "https://github.com/login/oauth/access_token",
+    "https://GitHub.COM:443/login/oauth/access_token?x=1",
+    "http://127.0.0.1:8080/token",
+    "http://localhost/",
+    "http://localhost",
+    "http://localhost?only=query",
+    "https://user:pw@auth.example.com:8443/oauth2/v2.0/token?a=b&c=d#frag",
+    "http://[::1]:9000/token",
+    "http://[::1]/token?",
+    "https://[2001:db8::1]/t#",
+    "https://login.microsoftonline.com/tenant-id/oauth2/v2.0/token",
+    "https://example.com/a%20b/c?q=%2F",
+    "HTTPS://Example.com:0/x",
+]
+
+
+@pytest.mark.parametrize("url", URLS)
+def test_split_url_is_urlsplit(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from mcpcred.oauth.http import split_url
+
+    parts = urlsplit(url)
+    query = f"?{parts.query}" if parts.query else ""
+    expected = (
+        parts.scheme,
+        parts.netloc,
+        parts.hostname or "",
+        parts.port,
+        (parts.path or "/") + query,
+    )
+    assert split_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["http://h:99999/x", "http://h:8a/x", "http://[::1]:-1/x"])
+def test_split_url_refuses_a_bad_port_like_urlsplit(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from mcpcred.oauth.http import split_url
+
+    with pytest.raises(ValueError):
+        _ = urlsplit(url).port
+    with pytest.raises(ValueError):
+        split_url(url)
+
+
+@given(st.dictionaries(st.text(max_size=20), st.text(max_size=60), max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_form_encode_is_urlencode(form: dict[str, str]) -> None:
+    from urllib.parse import urlencode
+
+    from mcpcred.oauth.http import form_encode
+
+    assert form_encode(form) == urlencode(form).encode("ascii")
+
+
+def test_a_refresh_post_does_not_import_urllib_parse() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import socket, sys, threading\n"
+        "listener = socket.socket(); listener.bind(('127.0.0.1', 0)); listener.listen(1)\n"
+        "def serve():\n"
+        "    conn, _ = listener.accept()\n"
+        "    data = b''\n"
+        "    while not data.endswith(b'a=b+c'):\n"
+        "        data += conn.recv(4096)\n"
+        "    conn.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\n{}'); conn.close()\n"
+        "threading.Thread(target=serve, daemon=True).start()\n"
+        "from mcpcred.oauth.http import SocketTransport\n"
+        "url = 'http://127.0.0.1:%d/token' % listener.getsockname()[1]\n"
+        "reply = SocketTransport(timeout=10).post_form(url, {'a': 'b c'}, {})\n"
+        "print(reply.status, reply.body.decode(), *(m in sys.modules for m in ('urllib.parse', 'ipaddress', 'encodings.idna')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["200", "{}", "False", "False", "False"]
