@@ -97,6 +97,10 @@ class Recorder:
         If the writer falls behind, the relay writes itself: a client that
         floods calls slows down a little instead of the queue growing.
         """
+        try:
+            self.log.settle()  # the head a request's record left for after its forwarding
+        except Exception as exc:  # the next append writes it; the relay must go on
+            self._failed(exc)
         if len(self.queue) > MAX_QUEUED:
             self._write()
         elif self.queue:
@@ -114,13 +118,18 @@ class Recorder:
         # Only this record: what is queued is the writer's (a call's outcome, written a few
         # ms later in its batch); taking it here would double the work on the relay's thread.
         try:
-            self.log.append_many([self._prepared(record)])
+            # Its head update waits for ``flush``, which the relay calls once the request
+            # is on its way: the record alone is what must be in the file before.
+            self.log.append_many([self._prepared(record)], stored=False, defer_head=True)
         except Exception as exc:
-            self.failures += 1
-            if self.failures == 1:
-                self.warn(f"cannot write the audit log: {reason(exc)}")
+            self._failed(exc)
             return reason(exc)
         return None
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if self.failures == 1:
+            self.warn(f"cannot write the audit log: {reason(exc)}")
 
     def close(self) -> None:
         """Write everything still queued, then stop the writer."""
@@ -156,9 +165,7 @@ class Recorder:
             try:
                 self.log.append_many(batch)
             except Exception as exc:  # the relay must go on
-                self.failures += 1
-                if self.failures == 1:
-                    self.warn(f"cannot write the audit log: {reason(exc)}")
+                self._failed(exc)
 
     def _prepared(self, record: dict[str, object]) -> dict[str, object]:
         record = {**self.base, **record}

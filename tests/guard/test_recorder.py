@@ -53,3 +53,27 @@ def test_a_log_that_cannot_be_written_warns_once(tmp_path: Path) -> None:
     recorder.close()
     assert len(warnings) == 1 and "cannot write the audit log" in warnings[0]
     assert recorder.failures >= 2
+
+
+def test_a_request_record_is_in_the_file_at_once_and_its_head_follows_at_flush(
+    tmp_path: Path,
+) -> None:
+    """write_now: the record before it returns (the request is forwarded after it); the
+    head file names it once the relay flushes, after forwarding."""
+    warnings: list[str] = []
+    recorder = Recorder(AuditLog(str(tmp_path), KEY), {"server": "gh"}, warnings.append)
+    assert recorder.write_now({"event": "session"}) is None
+    recorder.flush()
+    assert recorder.write_now({"event": "request", "tool": "t", "request_id": 7}) is None
+    lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [line["event"] for line in lines] == ["session", "request"]
+    head = json.loads((tmp_path / "audit.head").read_text())
+    assert head["seq"] == 1  # one record past the head: what verify accepts after a kill
+    assert verify(str(tmp_path), KEY).ok
+    recorder.flush()
+    head = json.loads((tmp_path / "audit.head").read_text())
+    assert head["seq"] == 2 and head["mac"] == lines[-1]["mac"]
+    recorder.close()
+    result = verify(str(tmp_path), KEY)
+    assert result.ok and not result.notes
+    assert warnings == []
