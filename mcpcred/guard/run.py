@@ -119,8 +119,12 @@ class Recorder:
         # ms later in its batch); taking it here would double the work on the relay's thread.
         try:
             # Its head update waits for ``flush``, which the relay calls once the request
-            # is on its way: the record alone is what must be in the file before.
-            self.log.append_many([self._prepared(record)], stored=False, defer_head=True)
+            # is on its way: the record alone is what must be in the file before. Plain:
+            # the session builds it from what wire.parse read and from its own strings and
+            # numbers, and masking and redaction only rebuild it with string keys.
+            self.log.append_many(
+                [self._prepared(record)], stored=False, defer_head=True, plain=True
+            )
         except Exception as exc:
             self._failed(exc)
             return reason(exc)

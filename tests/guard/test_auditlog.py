@@ -519,6 +519,15 @@ SEALED_RECORDS: list[dict[str, object]] = [
 ]
 
 
+def _is_json(value: object) -> bool:
+    """Whether ``value`` is JSON as json.loads returns it (what ``plain`` promises)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_json(item) for item in value)
+    return value is None or isinstance(value, (str, int, float))
+
+
 @pytest.mark.parametrize("record", SEALED_RECORDS)
 @pytest.mark.parametrize("prev", ["", "ab" * 32, 'odd "prev" \u00e9'])
 def test_records_serialised_before_the_lock_are_sealed_as_the_general_path_does(
@@ -538,6 +547,23 @@ def test_records_serialised_before_the_lock_are_sealed_as_the_general_path_does(
     assert auditlog._authentic(KEY, stored)
     # As the log seals it: under its precomputed key, without building the stored record.
     assert entry.seal(auditlog.Keyed(KEY), 42, stamp, prev, keep=False) == (line, {}, mac)
+    # A request's record, promised plain (JSON as json.loads returns it): signed as it
+    # is, with the same line and MAC as read back from its JSON.
+    if _is_json(record):
+        plain = auditlog._Entry.of(record, plain=True)
+        assert plain is not None
+        assert plain.seal(auditlog.Keyed(KEY), 42, stamp, prev, keep=False) == (line, {}, mac)
+
+
+def test_a_record_promised_plain_that_is_not_is_still_sealed_right(folder: Path) -> None:
+    """What a caller could get wrong at the top: a key that is not a string, an object."""
+    log = AuditLog(str(folder), KEY)
+    log.append_many([{"event": "x", 7: "seven"}], plain=True)  # type: ignore[dict-item]
+    log.append_many([{"event": "x", "object": _Odd()}], plain=True)
+    log.close()
+    lines = [json.loads(line) for line in _lines(folder)]
+    assert lines[0]["7"] == "seven" and lines[1]["object"] == "odd object"
+    assert verify(str(folder), KEY).ok
 
 
 @pytest.mark.parametrize("size", [16, 32, 63, 64, 65, 200])
