@@ -192,11 +192,11 @@ class AuditLog:
         ``defer_head``: for a request's record, which must be in the file before
         the request is forwarded, but whose head update need not hold the
         request up: when the head file names the record before this one, it is
-        left for ``settle`` (called once the request is on its way) or the next
-        append. The log is then one record past the head, which is what a kill
-        between a record and its head update has always left, and what
-        ``verify`` accepts (with a note); a second record is never written
-        before the head has caught up.
+        left for the next append (the recorder's batch, a few milliseconds
+        later, or the next request's record) or ``settle``. The log is then one
+        record past the head, which is what a kill between a record and its
+        head update has always left, and what ``verify`` accepts (with a
+        note); a second record is never written before the head has caught up.
 
         ``plain``: the caller promises the records are JSON as ``json.loads``
         returns it (string keys at every level; strings, numbers, booleans,
@@ -344,6 +344,11 @@ class AuditLog:
             self._put_head(seq, prev)
             self._head_due = None
         return stored_all
+
+    @property
+    def head_due(self) -> bool:
+        """Whether an append left the head file one record behind (``defer_head``)."""
+        return self._head_due is not None
 
     def settle(self) -> None:
         """Write the head file an append left for later (``defer_head``), if it still is due.
