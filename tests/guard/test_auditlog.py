@@ -669,3 +669,47 @@ def test_a_head_removed_between_appends_is_written_again(folder: Path) -> None:
     assert (folder / auditlog.LOCK).exists()
     log.close()
     assert verify(str(folder), KEY).ok
+
+
+def test_two_writers_deferring_heads_never_leave_the_log_two_past_its_head(folder: Path) -> None:
+    """Two shims on one log, each deferring its requests' heads and settling at random:
+    after every step the chain verifies and the log is at most one record past the head."""
+    import random
+
+    chooser = random.Random(12)
+    writers = [AuditLog(str(folder), KEY), AuditLog(str(folder), KEY)]
+    for step in range(200):
+        log = chooser.choice(writers)
+        action = chooser.random()
+        if action < 0.6:
+            log.append_many([{"event": "request", "n": step}], stored=False, defer_head=True)
+        elif action < 0.8:
+            log.append({"event": "call", "n": step})
+        else:
+            log.settle()
+        seqs = [json.loads(line)["seq"] for line in _lines(folder)]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert seqs[-1] - _head_seq(folder) in (0, 1), step
+        result = verify(str(folder), KEY)
+        assert result.ok, [str(problem) for problem in result.problems]
+    for log in writers:
+        log.close()
+    result = verify(str(folder), KEY)
+    assert result.ok and not result.notes
+
+
+def test_a_lock_file_renamed_over_is_opened_again(folder: Path) -> None:
+    """fstat of the kept lock file sees it has no name left once another file took it:
+    the writer then locks the file at the path, which another holder can block."""
+    log = AuditLog(str(folder), KEY, lock_timeout=0.2)
+    log.append({"event": "session"})
+    replacement = folder / "lock.new"
+    replacement.write_text("")
+    os.replace(replacement, folder / auditlog.LOCK)
+    # It waits for the lock at the path (held here), not the old file's.
+    with held(str(folder / auditlog.LOCK), timeout=1.0, what="audit log"), pytest.raises(ShimError):
+        log.append({"event": "call"})
+    log.append({"event": "call"})
+    log.close()
+    result = verify(str(folder), KEY)
+    assert result.ok and result.records == 2
