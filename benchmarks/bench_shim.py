@@ -97,6 +97,9 @@ VARS = ("TOKEN", "TOKEN_2", "TOKEN_3", "TOKEN_4", "TOKEN_5")
 NAMES = ("bench-1", "bench-2", "bench-3", "bench-4", "bench-5")
 CHAINER = "keyring.backends.chainer.ChainerBackend"
 FILE_STORE = "mcpcred.keychain.filekeyring.FileKeyring"
+# With the agent unlocked, the agent opens the store for the shim (its READ request): a
+# start from the file store needs no AES-GCM, HMAC, SHA-256 or JSON of its own.
+AGENT_PATH_FORBIDDEN = ("hmac", "hashlib", "_hashlib", "json", "_json")
 HEAVY_MODULES = (
     "typer",
     "rich",
@@ -560,6 +563,11 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
         scenarios.append(Scenario("pass", "python -c pass (floor)", [PYTHON, "-c", "pass"], plain))
         interleaved(scenarios, args.runs, args.warmup)
         imports = shim_imports(refs(ss.env, 1), ss.recorded)
+        agent_imports = (
+            shim_imports(refs(prepared["agent"].env, 1), prepared["agent"].recorded)
+            if "agent" in prepared
+            else None
+        )
 
     by_key = {s.key: s for s in scenarios}
     print("== start-up, spawn to exit ==")
@@ -607,6 +615,15 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
     heaviest = sorted(imports.modules, key=lambda m: -m[2])[: args.top]
     print("  heaviest by own time: " + ", ".join(f"{m[0]} {m[2]:.1f}" for m in heaviest))
     print(f"  {'/'.join(HEAVY_MODULES)}: {', '.join(imports.heavy) or 'none imported'}")
+    agent_heavy: list[str] = []
+    if agent_imports is not None:
+        names = {m[0].split(".")[0] for m in agent_imports.modules}
+        agent_heavy = sorted(names & {*HEAVY_MODULES, *AGENT_PATH_FORBIDDEN})
+        print(
+            f"  file store + agent, 1 secret: {len(agent_imports.modules)} modules in "
+            f"{agent_imports.total_ms:.1f} ms; {'/'.join(AGENT_PATH_FORBIDDEN)}: "
+            f"{', '.join(sorted(names & set(AGENT_PATH_FORBIDDEN))) or 'none imported'}"
+        )
     print()
 
     results: list[tuple[str, bool, str]] = []
@@ -638,6 +655,15 @@ def _run(args: argparse.Namespace, tmp: Path) -> int:
             ", ".join(imports.heavy) or "none imported",
         )
     )
+    if agent_imports is not None:
+        results.append(
+            (
+                "file store + agent: shim imports none of those, nor "
+                + ", ".join(AGENT_PATH_FORBIDDEN),
+                not agent_heavy,
+                ", ".join(agent_heavy) or "none imported",
+            )
+        )
     failed = report.print_targets(results)
     print()
 

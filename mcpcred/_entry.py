@@ -22,6 +22,14 @@ def main(argv: list[str] | None = None) -> int:
         from mcpcred.shim.headers import main as headers
 
         return headers(args[1:])
+    if args and args[0] == "__complete":  # every TAB: the completion engine, no framework
+        from mcpcred.cli.complete import main as complete
+
+        return complete(args[1:])
+    if args and args[0] == "completion" and not {"-h", "--help"} & set(args):
+        from mcpcred.cli.shells import main as completion  # also runs at every shell start
+
+        return completion(args[1:])
     from mcpcred.cli import fast
 
     if fast.handles(args):

@@ -44,12 +44,19 @@ CANDIDATE_NAMES = frozenset(
     {
         ".mcp.json", "mcp.json", "claude_desktop_config.json", "mcp_config.json", ".claude.json",
         "managed-mcp.json", "cline_mcp_settings.json", "mcp_settings.json", "config.toml",
-        "settings.json", "devcontainer.json",
+        "settings.json", "devcontainer.json", "opencode.json", "opencode.jsonc", "crush.json",
+        ".crush.json", "mcp-config.json", "config.yaml",
     }
 )  # fmt: skip
 SHAPE_CHECK = {
     "config.toml": ("mcp_servers",),
-    "settings.json": ('"mcpServers"', '"context_servers"', '"mcp"'),
+    "settings.json": ('"mcpServers"', '"context_servers"', '"mcp"', '"amp.mcpServers"'),
+    "opencode.json": ('"mcp"',),
+    "opencode.jsonc": ('"mcp"',),
+    "crush.json": ('"mcp"',),
+    ".crush.json": ('"mcp"',),
+    # Goose's and Continue's: a name many other tools use too
+    "config.yaml": ("extensions", "mcpServers"),
     "devcontainer.json": ('"mcp"',),
     "mcp.json": ('"mcpServers"', '"servers"'),
 }
@@ -75,20 +82,28 @@ def machine_candidates(host: Host) -> list[Candidate]:
 
 
 def expand(location: ConfigLocation) -> Iterator[ConfigLocation]:
-    """Existing files for a location whose path may hold one ``*`` segment."""
+    """Existing files for a location whose path may hold one ``*``: a whole segment
+    (``profiles/*/mcp.json``) or part of one (``agents/*.json``)."""
     path = location.path
     if "*" not in path:
         if os.path.isfile(path):
             yield location
         return
     head, _, tail = path.partition("*")
-    parent = head.rstrip("/\\")
+    cut = max(head.rfind("/"), head.rfind("\\"))
+    if cut < 0:
+        return
+    parent, separator, prefix = head[:cut], head[cut], head[cut + 1 :]
+    after = re.search(r"[/\\]", tail)
+    suffix, rest = (tail[: after.start()], tail[after.start() :]) if after else (tail, "")
     try:
         names = sorted(os.listdir(parent))
     except OSError:
         return
     for name in names:
-        concrete = parent + head[len(parent) :] + name + tail
+        if not fnmatch.fnmatchcase(name, prefix + "*" + suffix):
+            continue
+        concrete = parent + separator + name + rest
         if os.path.isfile(concrete):
             yield ConfigLocation(location.client, concrete, location.scope, location.format)
 
@@ -177,11 +192,20 @@ def walk(root: str, skipped: list[Skipped] | None = None) -> Iterator[str]:
                         subdirs.append(entry.path)
                 elif entry.is_symlink() and entry.is_dir():
                     note(Skipped(entry.path, "symbolic link to a folder; not followed"))
-                elif source_name(name) in CANDIDATE_NAMES and entry.is_file():
+                elif (
+                    source_name(name) in CANDIDATE_NAMES or _continue_block(entry.path)
+                ) and entry.is_file():
                     yield entry.path
             except OSError:
                 continue
         stack.extend((d, depth + 1) for d in reversed(subdirs))
+
+
+def _continue_block(path: str) -> bool:
+    """A Continue workspace block: ``.continue/mcpServers/*.yaml`` (or ``.yml``, ``.json``)."""
+    return _parent_names(path)[:2] == ("mcpServers", ".continue") and path.endswith(
+        (".yaml", ".yml", ".json")
+    )
 
 
 def worth_reading(path: str, head: str) -> bool:
@@ -253,6 +277,8 @@ def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidat
     fmt = (
         "toml"
         if name.endswith(".toml")
+        else "yaml"
+        if name.endswith((".yaml", ".yml"))
         else (
             "json" if client in {"claude-desktop", "cursor", "windsurf", "claude-code"} else "jsonc"
         )
@@ -286,8 +312,32 @@ def _by_name(
         return "claude-code"
     if name == "mcp_config.json":
         return "windsurf"
+    if name in {"opencode.json", "opencode.jsonc"}:
+        return "opencode"
+    if name in {"crush.json", ".crush.json"}:
+        return "crush"
+    if name == "mcp-config.json" or (parent == ".github" and name == "mcp.json"):
+        return "copilot-cli"
+    if name == "cline_mcp_settings.json":
+        return "cline"
+    if name == "mcp_settings.json" or (parent == ".roo" and name == "mcp.json"):
+        return "roo-code"
+    if ".kiro" in parents[1:3]:
+        return "kiro"
+    if "amazonq" in parents[:3] or ".amazonq" in parents[:3]:
+        return "amazon-q"
+    if parent in {".lmstudio", "lm-studio"} and name == "mcp.json":
+        return "lm-studio"
+    if parents[:2] == ("mcp", ".junie"):
+        return "jetbrains"
+    if parent == ".amp" or "amp.mcpServers" in keys:
+        return "amp"
     if name.endswith(".toml"):
         return "codex"
+    if ".continue" in parents[:2]:
+        return "continue"
+    if name.endswith((".yaml", ".yml")):  # the two YAML clients
+        return "goose" if parent == "goose" or "extensions" in keys else "continue"
     if parent == ".cursor" and name == "mcp.json":
         return "cursor"
     if parent == ".vscode" or name == "devcontainer.json":

@@ -38,3 +38,5 @@ def test_bench_shim_runs_quickly_end_to_end() -> None:
         assert label in out, out[-3000:]
     for store in ("file store + agent", "file store + MCPCRED_PASSPHRASE"):
         assert f"{store}, 5 secrets" in out or f"{store}: not available" in out, out[-3000:]
+    if "file store + agent, 5 secrets" in out:  # the agent opens the store: no crypto in the shim
+        assert "PASS  file store + agent: shim imports none of those" in out, out[-3000:]

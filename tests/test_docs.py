@@ -41,8 +41,10 @@ def test_readme_exit_codes_match_the_code() -> None:
 def test_readme_starts_with_the_install_and_test_commands() -> None:
     text = (ROOT / "README.md").read_text()
     block = text.split("```", 2)[1]
-    assert "pip install . && mcpcred wrap claude-desktop" in block
-    assert "./scripts/test" in block
+    first, second = [line for line in block.splitlines() if line and not line.startswith("sh")][:2]
+    # plain `pip install .` fails on a system Python (PEP 668); pipx gives mcpcred its own venv
+    assert first.startswith("pipx install . && mcpcred wrap claude-desktop")
+    assert second.startswith("./scripts/test")
     ci = (ROOT / ".ci" / "run").read_text()
     assert "./scripts/test" in ci
 
@@ -60,3 +62,48 @@ def test_pre_commit_hook_matches_every_known_config_name() -> None:
     assert not files.search("pyproject.toml")
     assert not files.search("package.json")
     assert "entry: mcpcred audit-config" in manifest
+
+
+def test_readme_names_every_apt_package_the_test_command_installs() -> None:
+    script = (ROOT / "scripts" / "test").read_text()
+    found = re.search(r"apt-get install -y -q --no-install-recommends ([^)]*)\)", script)
+    assert found is not None
+    packages = found.group(1).split()
+    assert {"gnome-keyring", "fish", "zsh"} <= set(packages)
+    readme = (ROOT / "README.md").read_text()
+    for package in packages:
+        assert package in readme, package
+
+
+def test_ci_docs_install_from_the_repository_and_pin_a_real_revision() -> None:
+    """mcpcred is not published as a package and has no release tags: the recipes must not pretend otherwise."""
+    import subprocess
+
+    text = (ROOT / "docs" / "ci.md").read_text()
+    assert "pip install mcpcred" not in text
+    assert "git+https://github.com/mcpcred/mcpcred@" in text
+    revs = re.findall(r"^\s*rev: (\S+)", text, re.MULTILINE)
+    assert revs
+    tags = subprocess.run(
+        ["git", "tag", "--list"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.split()
+    for rev in revs:
+        assert re.fullmatch(r"[0-9a-f]{40}", rev) or rev in tags, rev
+
+
+def test_architecture_lists_where_rich_is_imported() -> None:
+    """The doc names the modules that import rich; a module added or dropped must show there."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    importers = sorted(
+        path.relative_to(ROOT / "mcpcred").as_posix()
+        for path in (ROOT / "mcpcred").rglob("*.py")
+        if re.search(r"^\s*(from|import) rich\b", path.read_text(), re.MULTILINE)
+    )
+    assert importers, "no module imports rich: drop it from the dependencies and this doc"
+    section = text.split("rich is", 1)[1].split("Ruff's", 1)[0]
+    for module in importers:
+        if module.startswith("cli/") and module.endswith("_cmd.py"):
+            command = module.removeprefix("cli/").removesuffix("_cmd.py")
+            assert f"`{command}" in section, module
+        else:
+            assert module in section, module

@@ -48,6 +48,8 @@ from mcpcred.parsing.nodes import (
 
 if TYPE_CHECKING:
     from mcpcred.audit.pinned import PinnedTools
+    from mcpcred.clients.base import ClientAdapter
+    from mcpcred.parsing.nodes import Document
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,16 @@ _HYGIENE = [
         "A remote MCP server reached over http:// on a non-loopback host: tokens and tool "
         "traffic travel unencrypted.",
         "Use https://, or a loopback address for local servers.",
+    ),
+    Rule(
+        "hygiene/not-strict-json",
+        "Client reads this file as strict JSON",
+        Severity.MEDIUM,
+        "The file has comments or trailing commas, and its client parses it as strict JSON: "
+        "Cline loads no server from it, Crush rejects it, Copilot CLI skips a workspace file, "
+        "all without a message. People who find their servers gone tend to paste the "
+        "credentials somewhere else.",
+        "Remove the comments and trailing commas (mcpcred reads the file either way).",
     ),
     Rule(
         "hygiene/file-permissions",
@@ -802,6 +814,28 @@ class Auditor:
                         )
 
     # -- files -----------------------------------------------------------------
+    def strict_json_findings(
+        self, document: Document, adapter: ClientAdapter, scope: str, display_path: str
+    ) -> list[Finding]:
+        """A JSONC-only feature in a file its client reads as strict JSON."""
+        if document.format != "jsonc" or scope not in adapter.strict_json_scopes:
+            return []
+        rule = RULES["hygiene/not-strict-json"]
+        return [
+            Finding(
+                rule=rule.id,
+                severity=rule.severity,
+                path=display_path,
+                line=1,
+                column=1,
+                message=(
+                    f"{adapter.display_name} reads this file as strict JSON; its comments or "
+                    "trailing commas make it skip the servers without a message"
+                ),
+                fix=rule.fix,
+            )
+        ]
+
     def file_findings(
         self, path: str, display_path: str, scope: str, has_secrets: bool, mode: int | None
     ) -> list[Finding]:

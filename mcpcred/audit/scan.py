@@ -91,9 +91,14 @@ def read_text(path: str) -> str:
 
 
 def parse(path: str, text: str) -> Document:
-    """Parse by extension: TOML for ``.toml``, JSON/JSONC for everything else."""
+    """Parse by extension: TOML for ``.toml``, YAML for ``.yaml``/``.yml``, JSON/JSONC for
+    everything else."""
     if path.endswith(".toml"):
         return parse_toml(text, path)
+    if path.endswith((".yaml", ".yml")):
+        from mcpcred.parsing.yaml import parse_yaml  # ruamel.yaml only for a YAML file
+
+        return parse_yaml(text, path)
     return parse_jsonc(text, path)
 
 
@@ -249,6 +254,8 @@ def scan_file(
     if document.duplicates:
         found.extend(_hidden_findings(document, candidate, servers, auditor, shown))
     has_secrets = any(f.rule.startswith("secret/") and f.rule != WEAK_DEFAULT for f in found)
+    if servers:
+        found.extend(auditor.strict_json_findings(document, candidate.adapter, scope, shown))
     found.extend(auditor.file_findings(path, shown, scope, has_secrets, _posix_mode(path)))
     return ScannedFile(path, shown, candidate.adapter.id, scope, len(servers)), found
 

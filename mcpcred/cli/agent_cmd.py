@@ -115,7 +115,12 @@ def agent_status(
             "kernel_keyring": keyring,
         }
         if running is not None:
-            row.update(pid=running.pid, keys=running.keys, idle_timeout=running.idle_timeout)
+            row.update(
+                pid=running.pid,
+                keys=running.keys,
+                idle_timeout=running.idle_timeout,
+                serves_reads=running.reads,
+            )
         sys.stdout.write(json.dumps(row, indent=2) + "\n")
         return 0
     if running is None:
@@ -125,6 +130,11 @@ def agent_status(
             f"agent: running, pid {running.pid}, {running.keys} key(s), "
             f"idle timeout {_describe(running.idle_timeout)}, socket {running.socket}\n"
         )
+        if not running.reads:  # shims still work with it, the slower way (they open the store)
+            sys.stdout.write(
+                "agent: started by an older mcpcred, it does not open the store for server "
+                "starts (they are slower); `mcpcred agent stop`, then `mcpcred store unlock`\n"
+            )
     sys.stdout.write("kernel keyring: " + ("available\n" if keyring else "not available here\n"))
     return 0
 

@@ -54,6 +54,8 @@ from mcpcred.cli import (  # noqa: E402  (commands register on `app`)
     agent_cmd,
     audit_cmd,
     clients_cmd,
+    completion_cmd,
+    doctor_cmd,
     guard_cmd,
     log_cmd,
     login_cmd,
@@ -69,6 +71,8 @@ __all__ = [
     "app",
     "audit_cmd",
     "clients_cmd",
+    "completion_cmd",
+    "doctor_cmd",
     "guard_cmd",
     "log_cmd",
     "login_cmd",
@@ -108,17 +112,3 @@ def run(argv: list[str] | None = None) -> int:
         return result if isinstance(result, int) else 0
 
     return guarded(body, debug=debug_enabled(args))
-
-
-@app.command("completion")
-def completion(
-    shell: str = typer.Argument(..., help="bash, zsh or fish.", show_default=False),
-) -> int:
-    """Print a shell completion script (see completions/ in the repository)."""
-    from mcpcred.cli import completions
-    from mcpcred.errors import UsageError
-
-    if shell not in completions.SHELLS:
-        raise UsageError(f"unknown shell {shell!r}; choose bash, zsh or fish")
-    sys.stdout.write(completions.script(shell))
-    return 0

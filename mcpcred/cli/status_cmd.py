@@ -13,12 +13,16 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
 from mcpcred.cli.app import app
 from mcpcred.errors import SecretStoreError
 from mcpcred.terminal import printable
+
+if TYPE_CHECKING:
+    from mcpcred.keychain.store import SecretStore
 
 CHECK_TIMEOUT = 10.0  # seconds per password-manager reference, as the shim's default
 LITERAL = "literal"  # the server is not wrapped: it gets the reference's text, not the value
@@ -39,7 +43,6 @@ def status(
     from mcpcred.cli.login_cmd import login_rows
     from mcpcred.host import Host
     from mcpcred.keychain.store import SecretStore
-    from mcpcred.oauth import records
     from mcpcred.usage import HIDDEN, servers
 
     store: SecretStore | None = None
@@ -57,28 +60,7 @@ def status(
     def state(kind: str, name: str) -> str:
         key = (kind, name)
         if key not in cache:
-            if kind in references.EXTERNAL:
-                cache[key] = _external_state(kind, name) if check else "not checked"
-            elif kind not in references.KINDS:
-                cache[key] = "unsupported"
-            elif store is None:
-                cache[key] = "unknown"
-            else:
-                item = name
-                if kind == references.OAUTH:
-                    item = records.record_name(*references.split_login(name))
-                try:
-                    if check and kind == references.SECRET:
-                        cache[key] = _secret_state(store, item)
-                        return cache[key]
-                    found = store.exists(item)
-                    cache[key] = (
-                        "ok"
-                        if found
-                        else ("not logged in" if kind == references.OAUTH else "missing")
-                    )
-                except SecretStoreError as exc:
-                    cache[key] = f"error: {exc.message}"
+            cache[key] = credential_state(store, kind, name, check=check)
         return cache[key]
 
     guard_problem: list[str] = []
@@ -181,6 +163,34 @@ def status(
     for error in errors:
         sys.stderr.write(f"warning: {printable(error.path)}: {printable(error.message)}\n")
     return 0
+
+
+def credential_state(store: SecretStore | None, kind: str, name: str, *, check: bool) -> str:
+    """Whether one reference resolves: ``ok``, ``missing``, ``not logged in``, ``locked``...
+
+    Never the value. Without ``check`` a keychain secret is only looked up (no read, so no
+    unlock prompt) and password managers are not asked; ``doctor`` and ``status --check``
+    read it. Shared by ``status`` and ``doctor``, so both say the same about a reference.
+    """
+    from mcpcred import references
+    from mcpcred.oauth import records
+
+    if kind in references.EXTERNAL:
+        return _external_state(kind, name) if check else "not checked"
+    if kind not in references.KINDS:
+        return "unsupported"
+    if store is None:
+        return "unknown"
+    item = name
+    if kind == references.OAUTH:
+        item = records.record_name(*references.split_login(name))
+    try:
+        if check and kind == references.SECRET:
+            return _secret_state(store, item)
+        found = store.exists(item)
+        return "ok" if found else ("not logged in" if kind == references.OAUTH else "missing")
+    except SecretStoreError as exc:
+        return f"error: {exc.message}"
 
 
 def _external_state(kind: str, locator: str) -> str:

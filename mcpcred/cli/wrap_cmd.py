@@ -512,7 +512,7 @@ def unwrap(
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the changes; write nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before writing."),
 ) -> int:
-    """Start a client's servers directly again (references stay unless --restore-secrets)."""
+    """Undo wrap; a server that needs a keychain secret stays wrapped unless --restore-secrets."""
     from mcpcred.host import Host
     from mcpcred.keychain.store import SecretStore
     from mcpcred.wrap import service

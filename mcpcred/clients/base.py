@@ -41,6 +41,9 @@ class ClientAdapter:
     containers: tuple[Pointer, ...] = (("mcpServers",),)
     command_key = "command"
     args_key = "args"
+    # The command key holds the whole argv (``["npx", "-y", "pkg"]``, opencode) instead of
+    # a command string with a separate ``args`` array: wrap rewrites that one array.
+    argv_command = False
     env_keys: tuple[str, ...] = ("env",)
     url_keys: tuple[str, ...] = ("url",)
     header_keys: tuple[str, ...] = ("headers",)
@@ -54,6 +57,12 @@ class ClientAdapter:
     reference_hint: str | None = None
     # Whether the client may rewrite this file itself (wrap warns about it).
     rewrites_own_file: bool = False
+    # Scopes whose files the client parses as strict JSON: a comment or a trailing comma
+    # there makes it skip the servers silently (audit-config says so).
+    strict_json_scopes: frozenset[str] = frozenset()
+    # What wrap tells about a changed project (workspace) entry, e.g. the client asks
+    # to approve it again (Amp).
+    project_note: str | None = None
     # Key of a remote server's "command that prints headers" hook, if the client has one.
     header_helper: str | None = None
     # A remote entry turned into a stdio entry running the bridge (``mcpcred shim --url``):
@@ -88,6 +97,20 @@ class ClientAdapter:
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         """User- and system-scope files this client reads on ``host``, most specific first."""
         raise NotImplementedError
+
+    @property
+    def env_key(self) -> str:
+        """The key of the object wrap adds variables to (``env``; opencode ``environment``)."""
+        return self.env_keys[0]
+
+    def stdio_holder(self, node: ObjectNode) -> ObjectNode:
+        """The object holding a stdio entry's command, args and env (Cline nests them in
+        ``transport``): where wrap writes the shim and adds variables."""
+        return node
+
+    def blockers(self, node: ObjectNode) -> list[str]:
+        """The ``bridge_blockers`` a remote entry sets (a client may ignore an off switch)."""
+        return [k for k in self.bridge_blockers if k in node]
 
     def remote_transport(self, node: ObjectNode) -> str:
         """The transport a remote entry asks for: ``http``, ``sse`` or ``auto`` (the client
@@ -140,6 +163,11 @@ class ClientAdapter:
         )
         command = node.get(self.command_key)
         args = node.get(self.args_key)
+        arg_nodes = list(args.items) if isinstance(args, ArrayNode) else []
+        if self.argv_command and isinstance(command, ArrayNode):
+            # one argv array: its first item is the command, the rest the args
+            arg_nodes = list(command.items[1:])
+            command = command.items[0] if command.items else None
         return ServerEntry(
             client=self.id,
             name=key.name,
@@ -149,7 +177,7 @@ class ClientAdapter:
             pointer=pointer,
             transport="remote" if remote and command is None else "stdio",
             command=command,
-            args=list(args.items) if isinstance(args, ArrayNode) else [],
+            args=arg_nodes,
             env=_members(node, self.env_keys),
             url=url,
             headers=_members(node, self.header_keys),

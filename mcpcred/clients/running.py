@@ -22,6 +22,15 @@ PROCESS_NAMES: dict[str, frozenset[str]] = {
     "zed": frozenset({"zed", "zed-editor", "zed.exe"}),
     "codex": frozenset({"codex", "codex.exe"}),
     "gemini-cli": frozenset({"gemini"}),
+    "opencode": frozenset({"opencode", "opencode.exe"}),
+    "copilot-cli": frozenset({"copilot", "copilot.exe"}),
+    # the CLI, and the editors the extension runs in
+    "cline": frozenset({"cline", "code", "code.exe", "cursor", "windsurf", "codium"}),
+    "roo-code": frozenset({"code", "code.exe", "cursor", "windsurf", "codium"}),
+    "kiro": frozenset({"kiro", "kiro.exe", "kiro-cli"}),
+    "amp": frozenset({"amp", "amp.exe"}),
+    "crush": frozenset({"crush", "crush.exe"}),
+    "lm-studio": frozenset({"lm studio", "lm-studio", "lm studio.exe"}),
 }
 
 

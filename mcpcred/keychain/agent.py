@@ -36,9 +36,13 @@ server restarts without keeping a forgotten unlock overnight.
 
 Protocol (one request per connection): frames are a 4-byte big-endian
 length and that many bytes. A request is an ASCII header frame
-(``PING``, ``GET ID``, ``PUT ID`` followed by a key frame, ``FORGET``,
-``STOP``); the reply is a header frame (``OK ...``, ``KEY`` followed by a key
-frame, ``NONE``, ``ERR reason``). Headers are at most ``MAX_HEADER`` bytes,
+(``PING``, ``GET ID``, ``PUT ID`` followed by a key frame, ``READ`` followed
+by a store file frame and a names frame, ``FORGET``, ``STOP``); the reply is a
+header frame (``OK ...``, ``KEY`` followed by a key frame, ``VALUES`` followed
+by a presence frame and one frame per value present, ``NONE``, ``ERR
+reason``). An agent from before ``READ`` answers it ``ERR unknown request``,
+and the shim then fetches the key with ``GET`` as it used to (``read_store``).
+Headers are at most ``MAX_HEADER`` bytes,
 keys at most ``MAX_KEY``, an agent holds at most ``MAX_KEYS`` (the oldest
 goes first) and serves at most ``MAX_CONNECTIONS`` at once (more wait for a
 slot), each read or write with ``IO_TIMEOUT`` to complete. Nothing about a
@@ -52,7 +56,9 @@ no core file, no ``ptrace`` or ``/proc/PID/mem`` by other processes of the
 user) and sets its core size limit to 0. Copies made by the kernel's
 socket buffers and by the clients (``fetch_key`` returns ``bytes``, which
 Python cannot wipe) are outside its reach; the client wipes its own receive
-buffer.
+buffer. To serve a ``READ`` the key is copied into a bytearray that is wiped
+once the items are open; the values decrypted for it are ``str`` objects,
+dropped at once but, like the shim's, not wipeable.
 
 The client half (everything above the ``--- server ---`` line) is imported by the shim on
 every server start: it is stdlib only, creates nothing, and talks through
@@ -72,7 +78,7 @@ if TYPE_CHECKING:
     import _socket
     import mmap
     import socket
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
 
 RUNTIME_DIR_VAR = "MCPCRED_RUNTIME_DIR"  # the same variable as mcpcred.paths
@@ -86,6 +92,8 @@ MAX_HEADER = 256
 MAX_KEY = 1024
 MAX_KEYS = 64
 MAX_CONNECTIONS = 32
+MAX_STORE = 4 * 1024 * 1024  # a store file sent with READ (and any one value answered)
+MAX_NAMES = 64 * 1024  # READ's list of names
 IO_TIMEOUT = 2.0
 PROTOCOL = "mcpcred-agent/1"
 KEY_ID_MAX = 128
@@ -299,13 +307,16 @@ class AgentStatus:
     A plain class: ``dataclasses`` would cost the shim an import for nothing.
     """
 
-    __slots__ = ("idle_timeout", "keys", "pid", "socket")
+    __slots__ = ("idle_timeout", "keys", "pid", "reads", "socket")
 
-    def __init__(self, pid: int, keys: int, idle_timeout: int, socket: str) -> None:
+    def __init__(
+        self, pid: int, keys: int, idle_timeout: int, socket: str, reads: bool = False
+    ) -> None:
         self.pid = pid
         self.keys = keys
         self.idle_timeout = idle_timeout
         self.socket = socket
+        self.reads = reads  # serves READ (an agent from an older mcpcred does not say so)
 
 
 def _connect(environ: Mapping[str, str], timeout: float) -> tuple[_socket.socket, str] | None:
@@ -392,6 +403,72 @@ def fetch_key(key_id: str, environ: Mapping[str, str], timeout: float = 1.0) -> 
         sock.close()
 
 
+def read_store(
+    data: bytes,
+    names: Sequence[str],
+    optional: Sequence[str],
+    environ: Mapping[str, str],
+    timeout: float = 1.0,
+) -> dict[str, str] | None:
+    """The values of ``names`` (each required) and of the ``optional`` names present, read
+    by the user's agent from ``data``, the store file's bytes; None when it cannot answer
+    with values.
+
+    Why the agent opens the file: the shim then needs no AES-GCM, HMAC, SHA-256 or
+    JSON (``cryptography`` alone costs a server start ~4 ms of imports); the agent
+    has them loaded and holds the key anyway. The shim sends the bytes it read, not
+    a path: the agent decrypts exactly what the shim would have (no second read that
+    a file swapped in between could change), never opens a file on a client's
+    behalf (a sandboxed process that reaches the socket but not the file cannot
+    make the agent read it for it), and need not see the same files as the shim
+    (containers, mount namespaces). ``READ`` gives a client less than ``GET``
+    (values of a file it already has, not the key), so it opens nothing new.
+
+    None means "read the store yourself": no agent, an agent from before ``READ``,
+    no key for this file, or anything wrong with the file or a name (the caller's
+    own read then says precisely what, with the same errors as always). Raises
+    ``AgentUnsafe`` only, like ``fetch_key``, for a socket someone else could control.
+    """
+    wanted = list(dict.fromkeys(names))
+    wanted += [name for name in dict.fromkeys(optional) if name not in wanted]
+    if not wanted or len(data) > MAX_STORE or any("\n" in name or not name for name in wanted):
+        return None
+    required = len(dict.fromkeys(names))  # the first ``required`` of ``wanted``
+    listing = b"\n".join(
+        (b"+" if index < required else b"?") + name.encode("utf-8")
+        for index, name in enumerate(wanted)
+    )
+    if len(listing) > MAX_NAMES:
+        return None
+    connected = _connect(environ, timeout)
+    if connected is None:
+        return None
+    sock = connected[0]
+    try:
+        sock.sendall(  # the file is sealed and the names are not secret: one write
+            b"".join(len(part).to_bytes(4, "big") + part for part in (b"READ", data, listing)),
+            _no_sigpipe(),
+        )
+        if bytes(_read_frame(sock, MAX_HEADER)) != b"VALUES":
+            return None
+        present = bytes(_read_frame(sock, len(wanted)))
+        if len(present) != len(wanted) or present.strip(b"01") or b"0" in present[:required]:
+            return None
+        values: dict[str, str] = {}
+        for name, here in zip(wanted, present, strict=True):
+            if here == ord("1"):
+                buffer = _read_frame(sock, MAX_STORE)
+                try:
+                    values[name] = buffer.decode("utf-8")
+                finally:
+                    _wipe(buffer)
+        return values
+    except (OSError, _Broken, UnicodeDecodeError):
+        return None
+    finally:
+        sock.close()
+
+
 def _ask(
     environ: Mapping[str, str], request: bytes, timeout: float = IO_TIMEOUT
 ) -> tuple[bytes, str] | None:
@@ -424,6 +501,7 @@ def status(environ: Mapping[str, str], timeout: float = IO_TIMEOUT) -> AgentStat
             keys=int(fields["keys"]),
             idle_timeout=int(fields["idle-timeout"]),
             socket=path,
+            reads=fields.get("reads") == "1",
         )
     except (KeyError, ValueError):
         return None
@@ -562,6 +640,19 @@ def harden() -> list[str]:
     return done
 
 
+def _warm() -> None:
+    """Load what ``READ`` needs while the agent starts (in the background), not during a
+    shim's first ``READ``: ``cryptography`` and the file store's modules cost a fresh
+    process tens of ms, which a server start must not wait for."""
+    try:
+        from mcpcred.keychain import filestore
+
+        filestore._aead(bytes(filestore.KEY_LENGTH))
+        filestore.table_mac(bytes(filestore.KEY_LENGTH), filestore.Document({}, "", {}))
+    except Exception:  # noqa: S110 (only a head start; READ imports it anyway)
+        pass
+
+
 class _Key:
     """One key in its own page: not in core dumps, locked in RAM if allowed, wiped on drop."""
 
@@ -642,6 +733,10 @@ class AgentServer:
     ``run`` serves until idle, stopped or signalled; ``close`` wipes every
     key and removes the socket (only if it is still this agent's).
     """
+
+    # what PING adds to say which requests beyond the first protocol this agent serves
+    # (``mcpcred agent status`` tells an agent from an older mcpcred by its absence)
+    FEATURES = " reads=1"
 
     def __init__(
         self, folder: str, idle_timeout: float, log: Callable[[str], None] | None = None
@@ -741,6 +836,9 @@ class AgentServer:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 previous[signum] = signal.signal(signum, lambda *_: self.stop())
+        # not a daemon: an exit (SIGTERM) in the middle of loading a C extension would not
+        # be clean; the interpreter waits for it instead (tens of ms, once)
+        threading.Thread(target=_warm, name="warm", daemon=False).start()
         selector = selectors.DefaultSelector()
         selector.register(self._listener, selectors.EVENT_READ, "accept")
         selector.register(self._wake[0], selectors.EVENT_READ, "wake")
@@ -815,7 +913,7 @@ class AgentServer:
             _send_header(
                 conn,
                 f"OK {PROTOCOL} pid={os.getpid()} keys={count} "
-                f"idle-timeout={int(self.idle_timeout)}".encode(),
+                f"idle-timeout={int(self.idle_timeout)}{self.FEATURES}".encode(),
             )
         elif verb == b"GET" and valid_key_id(key_id):
             self._last_active = _now()
@@ -831,6 +929,9 @@ class AgentServer:
             self._last_active = _now()
             self._take(conn, key_id)
             _send_header(conn, b"OK")
+        elif verb == b"READ" and not argument:
+            self._last_active = _now()
+            self._read(conn)
         elif verb == b"FORGET" and not argument:
             dropped = self.forget_all()
             _send_header(conn, f"OK {dropped}".encode())
@@ -864,6 +965,70 @@ class AgentServer:
             self._keys[key_id] = key
             count = len(self._keys)
         self.log(f"holding {count} key(s)")
+
+    def _read(self, conn: _socket.socket) -> None:
+        """Open the store file a shim sent with the key held for it; answer the values.
+
+        Any answer but values tells the shim to read the store itself (``read_store``),
+        which then reports exactly what is wrong; the ``ERR`` reasons are for tests and
+        the log, and never carry a value or anything from the file.
+        """
+        data = _read_frame(conn, MAX_STORE)
+        listing = bytes(_read_frame(conn, MAX_NAMES))
+        entries = listing.split(b"\n")
+        if not all(len(entry) > 1 and entry[:1] in (b"+", b"?") for entry in entries):
+            raise _Broken("bad names")
+        try:
+            wanted = [entry[1:].decode("utf-8") for entry in entries]
+        except UnicodeDecodeError:
+            raise _Broken("bad names") from None
+        names = [name for entry, name in zip(entries, wanted, strict=True) if entry[:1] == b"+"]
+        optional = [name for entry, name in zip(entries, wanted, strict=True) if entry[:1] == b"?"]
+        from mcpcred.errors import SecretNotFound, SecretStoreError, StoreFileTampered
+        from mcpcred.keychain import filestore  # server only: cryptography, json, hmac
+
+        try:
+            doc = filestore.parse(bytes(data), "sent by a shim")
+        except SecretStoreError:
+            _send_header(conn, b"ERR not a store file this agent can read")
+            return
+        held = self._copy(doc.key_id())
+        if held is None:
+            _send_header(conn, b"NONE")
+            return
+        values: dict[str, str] | None = None
+        try:
+            values = filestore.read_held(doc, held, names, optional)
+            reason = b"NONE"  # the key held under this id does not open the file
+        except StoreFileTampered:
+            reason = b"ERR tampered"
+        except SecretNotFound:
+            reason = b"ERR missing"
+        except SecretStoreError:
+            reason = b"ERR damaged"
+        except Exception as exc:  # a bug: the shim's own read will say more; say the type only
+            reason = f"ERR failed: {type(exc).__name__}".encode()
+        finally:
+            _wipe(held)
+        if values is None:
+            self.log(f"answered a read with {reason.decode()}")
+            _send_header(conn, reason)
+            return
+        _send_header(conn, b"VALUES")
+        _send_header(conn, bytes(ord("1") if name in values else ord("0") for name in wanted))
+        for name in wanted:
+            if name in values:
+                _send_key(conn, values.pop(name).encode("utf-8"))
+        self.log(f"served a read of {len(wanted)} name(s)")
+
+    def _copy(self, key_id: str) -> bytearray | None:
+        """A copy of the key held under ``key_id`` (the caller wipes it), or None."""
+        with self._guard:
+            key = self._keys.get(key_id)
+            if key is None:
+                return None
+            with key.view() as view:
+                return bytearray(view)
 
     def forget_all(self) -> int:
         """Wipe and drop every key; how many there were."""

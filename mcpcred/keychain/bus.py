@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # (collections.abc costs a server start ~1 ms: annotations only)
+    from collections.abc import Mapping
 
 ENV_VAR = "DBUS_SESSION_BUS_ADDRESS"
 RUN_USER = "/run/user"  # systemd-logind's per-user runtime directories

@@ -922,3 +922,58 @@ class FileStore:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
+
+
+# -- reading for the agent ------------------------------------------------------------------
+
+
+class _Held(FileStore):
+    """One store file's parsed bytes, read with the key the agent holds for it.
+
+    Never looks for a key anywhere else: the agent must not ask itself (``keysource``
+    would), and has no passphrase to try. Never writes.
+    """
+
+    def __init__(self, doc: Document, path: str) -> None:
+        super().__init__(path, {})
+        self._doc = doc
+
+    def load(self) -> Document:
+        """The document the shim sent, not a file of the agent's choosing."""
+        return self._doc
+
+    def _find(self, doc: Document, kid: str) -> tuple[bytes, bytes]:
+        raise FileStoreLocked(f"no key for the store file {self.path}")
+
+
+def read_held(
+    doc: Document,
+    material: bytes | bytearray,
+    names: Sequence[str],
+    optional: Sequence[str] = (),
+    path: str = "sent by the shim",
+) -> dict[str, str] | None:
+    """What the agent answers a shim's ``READ``: the values of ``names`` (each required)
+    and of the ``optional`` names present in ``doc``, opened with ``material`` (what the
+    agent holds for ``doc.key_id()``: the key, then its MAC subkey).
+
+    The same checks as ``FileStore.read`` with a key from the agent: the key check, the
+    whole-file MAC (``StoreFileTampered``), a required name missing (``SecretNotFound``,
+    after the MAC, so a deleted item reads as tampering), a damaged item or torn parts.
+    None when ``material`` does not open ``doc`` (a key for another passphrase, or a
+    file relabelled to an older version): the shim then reads the store itself and says
+    precisely what is wrong. ``material`` is copied into bytearrays that are wiped here.
+    """
+    if len(material) not in (KEY_LENGTH, 2 * KEY_LENGTH):
+        return None
+    key, subkey = bytearray(material[:KEY_LENGTH]), bytearray(material[KEY_LENGTH:])
+    try:
+        if not opens(doc, key):  # type: ignore[arg-type]  # any buffer does for the AEAD
+            return None
+        store = _Held(doc, path)
+        mac = subkey or mac_key(bytes(key))  # a bare key: offered by an mcpcred before the MAC
+        store._keep(doc.key_id(), key, mac, "the mcpcred agent")  # type: ignore[arg-type]
+        return store.read(names, optional)
+    finally:
+        key[:] = bytes(len(key))
+        subkey[:] = bytes(len(subkey))

@@ -53,6 +53,20 @@ class LoginRequest:
     skew: int = 300
 
 
+def client_id_hint(provider: Provider) -> str:
+    """Exactly how to get a client id for ``provider`` and where to put it."""
+    from mcpcred.paths import config_file
+
+    steps = provider.register_steps or (
+        f"register an OAuth client for mcpcred at {provider.register_url or 'the provider'} "
+        "(docs/login.md#providers)"
+    )
+    return (
+        f"{steps}; then run `mcpcred login {provider.name} --client-id ID`, or put "
+        f'client-id = "ID" under [providers.{provider.name}] in {config_file()}'
+    )
+
+
 def login(
     request: LoginRequest,
     *,
@@ -67,8 +81,7 @@ def login(
     if not provider.client_id:
         raise UsageError(
             f"{provider.title} needs a client id registered for mcpcred",
-            hint=f"register one ({provider.register_url or 'see docs/login.md'}), then pass "
-            f"--client-id, or set client-id under [providers.{provider.name}] in the config file",
+            hint=client_id_hint(provider),
         )
     flow = choose_flow(provider, request.flow)
     secret = request.client_secret

@@ -65,6 +65,8 @@ class Provider:
     # Documentation, and `login`'s suggestions of what to bind the token to.
     env_vars: tuple[str, ...] = ()
     register_url: str = ""
+    # How to get a client id, in one line: what ``login`` says when there is none.
+    register_steps: str = ""
     rotates: str = "varies"
     lifetime: str = "varies"
 
@@ -120,6 +122,11 @@ GITHUB = Provider(
     params=(("base", "https://github.com"),),
     env_vars=("GITHUB_PERSONAL_ACCESS_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"),
     register_url="https://github.com/settings/apps/new",
+    register_steps=(
+        "create a GitHub App at https://github.com/settings/apps/new (Settings > "
+        "Developer settings > GitHub Apps > New GitHub App) with \"Enable Device Flow\" "
+        "ticked, and copy its Client ID (docs/login.md#github)"
+    ),
     rotates="yes (GitHub App user tokens: single-use refresh tokens)",
     lifetime="8 h access, 6 months refresh (GitHub App with token expiration); "
     "OAuth App tokens do not expire and have no refresh token",
@@ -139,6 +146,11 @@ GITLAB = Provider(
     params=(("base", "https://gitlab.com"),),
     env_vars=("GITLAB_PERSONAL_ACCESS_TOKEN", "GITLAB_TOKEN"),
     register_url="https://gitlab.com/-/user_settings/applications",
+    register_steps=(
+        "add an application at https://gitlab.com/-/user_settings/applications (Edit "
+        'profile > Applications), "Confidential" unticked, scope api, and copy its '
+        "Application ID (docs/login.md#gitlab)"
+    ),
     rotates="yes (each refresh returns a new refresh token)",
     lifetime="2 h access",
 )
@@ -160,6 +172,11 @@ GOOGLE = Provider(
     quirks=Quirks(secret_for_code=True),
     env_vars=("GOOGLE_ACCESS_TOKEN", "GOOGLE_OAUTH_ACCESS_TOKEN"),
     register_url="https://console.cloud.google.com/apis/credentials",
+    register_steps=(
+        'create an OAuth client ID of type "Desktop app" at '
+        "https://console.cloud.google.com/apis/credentials and copy its Client ID; Google"
+        " also needs its secret: --client-secret-stdin (docs/login.md#google)"
+    ),
     rotates="no (the refresh token stays valid until revoked or unused for 6 months)",
     lifetime="1 h access",
 )
@@ -178,6 +195,11 @@ ENTRA = Provider(
     params=(("tenant", "common"),),
     env_vars=("AZURE_ACCESS_TOKEN", "MICROSOFT_ACCESS_TOKEN"),
     register_url="https://entra.microsoft.com/#view/Microsoft_AAD_RegisteredApps/ApplicationsListBlade",
+    register_steps=(
+        "register an app at https://entra.microsoft.com/ (App registrations > New "
+        'registration), set "Allow public client flows" to Yes, and copy its Application '
+        "(client) ID (docs/login.md#microsoft-entra-id)"
+    ),
     rotates="yes (each refresh returns a new refresh token)",
     lifetime="60-90 min access, 90 days refresh (sliding)",
 )
@@ -197,6 +219,12 @@ ATLASSIAN = Provider(
     quirks=Quirks(secret_for_code=True, resource_indicators=False),
     env_vars=("ATLASSIAN_OAUTH_ACCESS_TOKEN", "JIRA_PERSONAL_TOKEN", "CONFLUENCE_PERSONAL_TOKEN"),
     register_url="https://developer.atlassian.com/console/myapps/",
+    register_steps=(
+        "create an OAuth 2.0 integration at "
+        "https://developer.atlassian.com/console/myapps/ with callback "
+        "http://127.0.0.1:8765/callback, and copy its Client ID; Atlassian also needs its"
+        " secret: --client-secret-stdin (docs/login.md#atlassian-jira-confluence)"
+    ),
     rotates="yes (rotating refresh tokens, 90 days of inactivity)",
     lifetime="1 h access",
 )

@@ -168,7 +168,7 @@ class Document:
 
     root: ObjectNode
     source: Source
-    format: str  # "json" | "jsonc" | "toml"
+    format: str  # "json" | "jsonc" | "toml" | "yaml"
     # Whether some object repeats a key (``ObjectNode.shadowed``, ``shadowed_members``).
     duplicates: bool = False
 

@@ -15,7 +15,6 @@ never touches the keychain (the point on a machine that has none).
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 
 from mcpcred import references
 from mcpcred.errors import KeychainUnavailable, ShimError
@@ -30,8 +29,8 @@ from mcpcred.keychain.bus import session_bus_address
 from mcpcred.shim.options import ShimOptions
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+if TYPE_CHECKING:  # (collections.abc costs a server start ~1 ms: annotations only)
+    from collections.abc import Callable, Mapping, Sequence
 
     from mcpcred.keychain.filestore import FileStore
     from mcpcred.keychain.store import SecretStore
@@ -261,9 +260,10 @@ class Keychain:
         self._ss: object = None
         self._direct_error: KeychainUnavailable | None = None
         recorded_file = self.backend == FILE_STORE
-        self.file: FileStore | None = self._file_store(environ)
+        self.file_path: str | None = self._file_store(environ)
+        self._file: FileStore | None = None
         self.direct = sys.platform.startswith("linux") and self.backend in (None, SECRET_SERVICE)
-        if self.file is not None:
+        if self.file_path is not None:
             self.direct = False
         elif self.direct:
             self.address = session_bus_address(environ, options.dbus_address)
@@ -292,16 +292,17 @@ class Keychain:
             # default here too, so keyring's ~100 ms discovery never runs on a server start.
             self.backend = DEFAULT_BACKENDS.get(_OS.get(sys.platform, "linux"))
 
-    def _file_store(self, environ: Mapping[str, str]) -> FileStore | None:
-        """The encrypted file store, when it is the store in use; the CLI's rules, seen from
-        the shim (``mcpcred.keychain.selection``): a backend named in the environment wins;
-        otherwise an existing store file means the file store, whatever wrap recorded for
-        the platform's keychain, so ``store migrate`` does not need every client rewrapped.
-        A recorded file store whose file is gone (migrated back) means the keychain.
+    def _file_store(self, environ: Mapping[str, str]) -> str | None:
+        """The encrypted file store's path, when it is the store in use; the CLI's rules,
+        seen from the shim (``mcpcred.keychain.selection``): a backend named in the
+        environment wins; otherwise an existing store file means the file store, whatever
+        wrap recorded for the platform's keychain, so ``store migrate`` does not need every
+        client rewrapped. A recorded file store whose file is gone (migrated back) means
+        the keychain.
 
-        Reading it needs no keyring, no subprocess and no D-Bus: the file is read, only
-        the wanted names are decrypted, and the key comes from the agent, the kernel
-        keyring or MCPCRED_PASSPHRASE(_FILE) (``keysource``).
+        Reading it needs no keyring, no subprocess and no D-Bus: with an agent, the agent
+        opens the file's bytes (``read``); otherwise only the wanted names are decrypted
+        here, the key from the kernel keyring or MCPCRED_PASSPHRASE(_FILE) (``keysource``).
         """
         if self.backend not in (None, FILE_STORE):
             return None
@@ -312,17 +313,46 @@ class Keychain:
         path = default_path(environ)
         named = environ.get(BACKEND_VAR) == FILE_STORE
         if named or os.path.exists(path):
-            from mcpcred.keychain.filestore import FileStore
-
             self.backend = FILE_STORE
-            return FileStore(path, environ, lock_timeout=self.timeout)
+            return path
         self.backend = None  # recorded, but moved back to the keychain: the platform's default
         return None
 
+    @property
+    def file(self) -> FileStore | None:
+        """The file store itself (its format, KDF and AEAD), loaded only when the agent
+        cannot answer a read, or to write (a refreshed token, the guard's key)."""
+        if self._file is None and self.file_path is not None:
+            from mcpcred.keychain.filestore import FileStore
+
+            self._file = FileStore(self.file_path, self.environ, lock_timeout=self.timeout)
+        return self._file
+
+    def _from_agent(self, names: list[str], optional: Sequence[str]) -> dict[str, str] | None:
+        """The values, opened by the agent from the store file's bytes; None when it cannot
+        (no agent, an older one, no key, or anything wrong: ``read`` then opens the store
+        here, which says precisely what). This keeps ``cryptography``, ``hmac``,
+        ``hashlib`` and ``json`` off a server start with an unlocked store."""
+        from mcpcred.keychain import agent
+
+        assert self.file_path is not None  # noqa: S101 (only called for the file store)
+        try:
+            with open(self.file_path, "rb") as handle:
+                data = handle.read(agent.MAX_STORE + 1)
+        except OSError:
+            return None  # missing or unreadable: FileStore.read says which, with its hint
+        return agent.read_store(data, names, optional, self.environ)
+
     def read(self, names: list[str], optional: Sequence[str] = ()) -> dict[str, str]:
         """Values of ``names`` (all required) and of those ``optional`` names that exist."""
-        if self.file is not None:
-            return self.file.read(names, optional)
+        if self.file_path is not None:
+            if names or optional:
+                values = self._from_agent(names, optional)
+                if values is not None:
+                    return values
+            file = self.file
+            assert file is not None  # noqa: S101 (file_path is set)
+            return file.read(names, optional)
         if self.address is not None:
             try:
                 return self._session().read(names, optional=optional)  # type: ignore[attr-defined,no-any-return]
@@ -366,10 +396,11 @@ class Keychain:
 
     def vault(self) -> Vault:
         """This keychain as the read/write port logins (and the guard's key) use."""
-        if self.file is not None:
+        file = self.file
+        if file is not None:
             from mcpcred.keychain.vault import FileStoreVault
 
-            return FileStoreVault(self.file)
+            return FileStoreVault(file)
         if self.address is not None:
             from mcpcred.keychain.vault import SecretServiceVault
 

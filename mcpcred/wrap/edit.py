@@ -39,6 +39,10 @@ def apply(document: Document, changes: list[Change]) -> str:
         return document.source.text
     if document.format == "toml":
         return _apply_toml(document.source.text, changes)
+    if document.format == "yaml":
+        from mcpcred.wrap.yaml_edit import YamlEditor
+
+        return YamlEditor(document).apply(changes)
     return _JsonEditor(document).apply(changes)
 
 
@@ -48,7 +52,12 @@ def verify(text: str, document_format: str, path: str, changes: list[Change]) ->
     from mcpcred.parsing.toml import parse_toml
 
     try:
-        fresh = parse_toml(text, path) if document_format == "toml" else parse_jsonc(text, path)
+        if document_format == "yaml":
+            from mcpcred.parsing.yaml import parse_yaml
+
+            fresh = parse_yaml(text, path)
+        else:
+            fresh = parse_toml(text, path) if document_format == "toml" else parse_jsonc(text, path)
     except McpcredError as exc:
         raise EditError(f"the rewritten {path} would not parse: {exc.message}") from None
     for change in changes:

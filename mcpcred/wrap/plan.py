@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 
 from mcpcred import references
 from mcpcred.audit.rules import WEAK_DEFAULT, Auditor, SecretValue
-from mcpcred.audit.secrets import Hit
+from mcpcred.audit.secrets import Hit, is_reference
 from mcpcred.clients import BY_ID
 from mcpcred.clients.base import SHIM_SUBCOMMAND, is_wrapped
 from mcpcred.models import Pointer, ServerEntry
@@ -166,6 +166,14 @@ class Planner:
 
     def plan(self, entry: ServerEntry) -> ServerPlan:
         """The plan for one entry (already wrapped entries get status ``wrapped``)."""
+        plan = self._plan(entry)
+        adapter = BY_ID.get(entry.client)
+        note = adapter.project_note if adapter is not None else None
+        if note and plan.status == "wrap" and entry.location.scope == "project":
+            plan.notes.append(note.replace("NAME", shlex.quote(entry.name)))
+        return plan
+
+    def _plan(self, entry: ServerEntry) -> ServerPlan:
         index = pointer_index(entry.node, entry.pointer)
         pointers = {key: pointer for key, (pointer, _) in index.items()}
         hits = [(item, composite(item, hit)) for item, hit in self.auditor.secret_hits(entry)]
@@ -223,8 +231,10 @@ class Planner:
         plan = ServerPlan(entry.name, "wrap")
         arg_ids = {id(a): i for i, a in enumerate(entry.args)}
         args: list[object] = [a.to_python() for a in entry.args]
+        adapter = BY_ID[entry.client]
         env_names = {key.name for key, _ in entry.env}
-        env_holder = entry.node.get("env")
+        holder = adapter.stdio_holder(entry.node)
+        env_holder = holder.get(adapter.env_key)
         can_add_env = env_holder is None or isinstance(env_holder, ObjectNode)
         added_env: dict[str, str] = {}
         container = _is_container(entry)
@@ -264,16 +274,21 @@ class Planner:
                 env_pointer = pointers[id(env_holder)]
                 adds = [Change("add", (*env_pointer, k), v) for k, v in added_env.items()]
             else:
-                adds = [Change("add", (*entry.pointer, "env"), dict(added_env))]
+                adds = [Change("add", (*pointers[id(holder)], adapter.env_key), dict(added_env))]
             plan.scrub.extend(adds)
             plan.changes.extend(adds)
         command = str(entry.command.value)  # type: ignore[union-attr]
-        plan.changes.append(Change("set", pointers[id(entry.command)], self.shim.executable))
         new_args = [*self.shim.args(entry.name, entry.client), command, *args]
-        args_node = _args_node(entry)
-        if args_node is not None:
+        args_node = _args_node(entry, holder)
+        if adapter.argv_command:
+            # one argv array (opencode): the shim and its arguments replace it whole
+            argv_pointer = pointers[id(entry.command)][:-1]
+            plan.changes.append(Change("set", argv_pointer, [self.shim.executable, *new_args]))
+        elif args_node is not None:
+            plan.changes.append(Change("set", pointers[id(entry.command)], self.shim.executable))
             plan.changes.append(Change("set", pointers[id(args_node)], new_args))
         else:
+            plan.changes.append(Change("set", pointers[id(entry.command)], self.shim.executable))
             parent = pointers[id(entry.command)][:-1]
             plan.changes.append(Change("add", (*parent, "args"), new_args))
             plan.record["args_absent"] = True
@@ -298,7 +313,10 @@ class Planner:
         if not self.binds:
             return
         current = {key.name: node for key, node in entry.env}
-        env_holder = entry.node.get("env")
+        adapter = BY_ID[entry.client]
+        env_key = adapter.env_key
+        holder = adapter.stdio_holder(entry.node)
+        env_holder = holder.get(env_key)
         previous: dict[str, str | None] = {}
         new: dict[str, str] = {}
         for variable, reference in self.binds.items():
@@ -333,7 +351,7 @@ class Planner:
             plan.changes.extend(Change("add", (*env_pointer, k), v) for k, v in new.items())
         elif new:
             # no env yet: one object with the variables a docker split added, if any
-            env_pointer = (*entry.pointer, "env")
+            env_pointer = (*pointers[id(holder)], env_key)
             merged = {**(added_env or {}), **new}
             plan.changes = [c for c in plan.changes if c.pointer != env_pointer]
             plan.changes.append(Change("add", env_pointer, merged))
@@ -420,7 +438,7 @@ class Planner:
         elif reason is None and adapter is not None:
             # the block of an OAuth app mcpcred login takes over is no longer in the way
             taken = app.block if isinstance(app, OAuthApp) else None
-            blockers = [k for k in adapter.bridge_blockers if k in entry.node and k != taken]
+            blockers = [k for k in adapter.blockers(entry.node) if k != taken]
             if blockers:
                 reason = (
                     f"it also uses {', '.join(blockers)}, which {adapter.display_name} "
@@ -587,8 +605,11 @@ class Planner:
         new: dict[str, object] = {}
         if adapter.stdio_type:
             new["type"] = adapter.stdio_type
-        new["command"] = self.shim.executable
-        new["args"] = args
+        if adapter.argv_command:  # one argv array (opencode)
+            new[adapter.command_key] = [self.shim.executable, *args]
+        else:
+            new[adapter.command_key] = self.shim.executable  # Goose calls it ``cmd``
+            new["args"] = args
         for key, value in entry.node.members:
             if key.name in drop or key.name in ("type", "command", "args") or key.name in new:
                 continue
@@ -768,7 +789,9 @@ def oauth_app(entry: ServerEntry, adapter: object) -> OAuthApp | str | None:
         return None
     if references.find(secret.value):
         return None  # already a reference: nothing left to move
-    if "$" in secret.value and getattr(adapter, "expands", "") not in ("", "nothing"):
+    if getattr(adapter, "expands", "") not in ("", "nothing") and (
+        "$" in secret.value or is_reference(secret.value)
+    ):  # ``${VAR}``, opencode's ``{env:VAR}``: the client reads it, there is nothing to move
         return (
             f"its '{block_key}' takes its client secret from a variable, which mcpcred cannot read"
         )
@@ -953,9 +976,10 @@ def _basename(command: str) -> str:
     return name.removesuffix(".exe")
 
 
-def _args_node(entry: ServerEntry) -> ArrayNode | None:
-    """The array holding the args (top level, or nested in Zed's legacy command object)."""
-    for holder in (entry.node, entry.node.get("command")):
+def _args_node(entry: ServerEntry, stdio: ObjectNode) -> ArrayNode | None:
+    """The array holding the args (top level, in Cline's ``transport``, or nested in Zed's
+    legacy command object)."""
+    for holder in (stdio, entry.node.get("command")):
         if isinstance(holder, ObjectNode):
             args = holder.get("args")
             if isinstance(args, ArrayNode):

@@ -131,7 +131,13 @@ def locations(adapter: ClientAdapter, host: Host, config: str | None) -> list[Co
         path = os.path.abspath(config)
         if not os.path.isfile(path) and not os.path.islink(path):
             raise UsageError(f"no such file: {config}")
-        fmt = "toml" if path.endswith(".toml") else "jsonc"
+        fmt = (
+            "toml"
+            if path.endswith(".toml")
+            else "yaml"
+            if path.endswith((".yaml", ".yml"))
+            else "jsonc"
+        )
         known = [
             loc
             for loc in adapter.user_locations(host) + adapter.project_locations(PurePath(host.cwd))
@@ -290,7 +296,12 @@ def original_entry(entry: ServerEntry, scrub: list[Change]) -> dict[str, object]
         node = edit.resolve(document.root, change.pointer)
         if change.op != "set" or not isinstance(node, ScalarNode):
             continue
-        splices.append((node.start, node.end, json.dumps(change.value, ensure_ascii=False)))
+        literal = json.dumps(change.value, ensure_ascii=False)
+        if document.format == "yaml":  # written as wrap writes it: plain stays plain
+            from mcpcred.wrap.yaml_edit import YamlEditor
+
+            literal = YamlEditor(document).scalar(node, change.value, change.pointer)
+        splices.append((node.start, node.end, literal))
     for start, end, literal in sorted(splices, reverse=True):
         text = text[:start] + literal + text[end:]
     value: object = None
@@ -939,17 +950,22 @@ def _restore_command(
         return
     removed = _undo_binds(entry, record, plan, pointers)
     removed += _undo_docker_env(entry, record, original, plan, pointers)
-    env = entry.node.get("env")
+    env = _holder(entry).get(_env_key(entry))
     made_env = bool(removed and record.get("env_absent"))
     if made_env and isinstance(env, ObjectNode) and removed == len(env.members):
         # mcpcred made the env object: take it away whole
         plan.changes = [c for c in plan.changes if c.pointer[:-1] != pointers[id(env)]]
         plan.changes.append(Change("remove", pointers[id(env)]))
-    plan.changes.append(Change("set", pointers[id(entry.command)], original[0]))
+    adapter = BY_ID.get(entry.client)
+    if adapter is not None and adapter.argv_command:
+        # one argv array (opencode): it gets the original argv back whole
+        plan.changes.append(Change("set", pointers[id(entry.command)][:-1], original))
+    else:
+        plan.changes.append(Change("set", pointers[id(entry.command)], original[0]))
     args_holder = next(
         (
             h
-            for h in (entry.node, entry.node.get("command"))
+            for h in (_holder(entry), entry.node.get("command"))
             if isinstance(h, ObjectNode) and isinstance(h.get("args"), ArrayNode)
         ),
         None,
@@ -980,6 +996,18 @@ def _restore_command(
                 plan.changes.append(Change("set", pointers[id(timeout)], previous))
 
 
+def _env_key(entry: ServerEntry) -> str:
+    """The key of the entry's variables object wrap added to (``env``, opencode ``environment``)."""
+    adapter = BY_ID.get(entry.client)
+    return adapter.env_key if adapter is not None else "env"
+
+
+def _holder(entry: ServerEntry) -> ObjectNode:
+    """The object holding the entry's command, args and env (Cline: its ``transport``)."""
+    adapter = BY_ID.get(entry.client)
+    return adapter.stdio_holder(entry.node) if adapter is not None else entry.node
+
+
 def _undo_binds(
     entry: ServerEntry,
     record: dict[str, object],
@@ -988,7 +1016,7 @@ def _undo_binds(
 ) -> int:
     """Give ``--bind`` variables their earlier values back; returns how many were removed."""
     bound = record.get("bound")
-    env = entry.node.get("env")
+    env = _holder(entry).get(_env_key(entry))
     if not isinstance(bound, dict) or not isinstance(env, ObjectNode):
         return 0
     removed = 0
@@ -1013,7 +1041,7 @@ def _undo_docker_env(
 ) -> int:
     """Put ``-e NAME`` + ``env.NAME`` back together as ``-e NAME=value`` (in ``argv``)."""
     names = record.get("docker_env")
-    env = entry.node.get("env")
+    env = _holder(entry).get(_env_key(entry))
     if not isinstance(names, list) or not isinstance(env, ObjectNode):
         return 0
     moved = 0

@@ -85,6 +85,132 @@ CASES = [
         "project:.gemini/settings.json",
         {"secret/gitlab-pat": 1, "hygiene/unwrapped-server": 1, "hygiene/shell-wrapper": 1},
     ),
+    # the newer clients: each one's own reference syntax ({env:VAR}, ${VAR}, $(cmd),
+    # ${env:VAR}, ${{ secrets.X }}, env_keys) next to the credentials is never reported
+    (
+        "opencode/opencode.jsonc",
+        "project:opencode.jsonc",
+        {
+            "secret/github-pat": 1,
+            "secret/stripe-secret-key": 1,
+            "secret/authorization-header": 1,
+            "secret/sentry-user-token": 1,
+            "hygiene/unwrapped-server": 4,
+            "hygiene/unpinned-package": 1,
+        },
+    ),
+    (
+        "copilot-cli/mcp-config.json",
+        "project:.github/mcp.json",
+        {
+            "secret/github-pat": 1,
+            "secret/authorization-header": 1,
+            "hygiene/unwrapped-server": 2,
+            "hygiene/unpinned-package": 1,
+        },
+    ),
+    (
+        "cline/cline_mcp_settings.json",
+        "project:cline-data/cline_mcp_settings.json",
+        {
+            "secret/notion-token": 1,
+            "secret/slack-bot-token": 1,
+            "secret/authorization-header": 1,
+            "secret/figma-token": 1,
+            "hygiene/unwrapped-server": 4,
+        },
+    ),
+    (
+        "kiro/mcp.json",
+        "project:.kiro/settings/mcp.json",
+        {
+            "secret/gitlab-pat": 1,
+            "secret/authorization-header": 1,
+            "hygiene/unwrapped-server": 2,
+            "hygiene/unpinned-package": 1,
+        },
+    ),
+    (
+        "amp/settings.json",
+        "project:.amp/settings.json",
+        {
+            "secret/figma-token": 1,
+            "secret/authorization-header": 1,
+            "hygiene/unwrapped-server": 2,
+            "hygiene/unpinned-package": 1,
+        },
+    ),
+    (
+        "crush/crush.json",
+        "project:.crush.json",
+        {
+            "secret/openai-api-key": 1,
+            "secret/authorization-header": 1,
+            "hygiene/unwrapped-server": 2,
+            "hygiene/unpinned-package": 2,
+        },
+    ),
+    (
+        "roo-code/mcp_settings.json",
+        "project:.roo/mcp.json",
+        {
+            "secret/generic-secret": 1,
+            "secret/authorization-header": 1,
+            "hygiene/unwrapped-server": 2,
+            "hygiene/unpinned-package": 1,
+        },
+    ),
+    (
+        "amazon-q/mcp.json",
+        "project:.amazonq/mcp.json",
+        {
+            "secret/url-password": 1,
+            "secret/authorization-header": 1,
+            "hygiene/unwrapped-server": 2,
+            "hygiene/unpinned-package": 1,
+        },
+    ),
+    (
+        "lm-studio/mcp.json",
+        "project:.lmstudio/mcp.json",
+        {
+            "secret/url-query-secret": 1,
+            "secret/stripe-secret-key": 1,
+            "secret/authorization-header": 1,
+            "hygiene/unwrapped-server": 3,
+        },
+    ),
+    (
+        "jetbrains/mcp.json",
+        "project:.junie/mcp/mcp.json",
+        {
+            "secret/sentry-user-token": 1,
+            "hygiene/unwrapped-server": 1,
+            "hygiene/unpinned-package": 1,
+        },
+    ),
+    (
+        "goose/config.yaml",
+        "project:goose/config.yaml",
+        {
+            "secret/github-pat": 1,
+            "secret/slack-bot-token": 1,
+            "secret/authorization-header": 1,
+            "hygiene/unwrapped-server": 3,
+            "hygiene/unpinned-package": 1,
+        },
+    ),
+    (
+        "continue/config.yaml",
+        "project:.continue/mcpServers/team.yaml",
+        {
+            "secret/notion-token": 1,
+            "secret/gitlab-pat": 1,
+            "secret/figma-token": 1,
+            "hygiene/unwrapped-server": 3,
+            "hygiene/unpinned-package": 1,
+        },
+    ),
 ]
 
 
@@ -153,3 +279,8 @@ def test_directory_scan_finds_every_fixture_file(project: Path) -> None:
     assert clients[".gemini/settings.json"] == "gemini-cli"
     assert clients[".codex/config.toml"] == "codex"
     assert clients[".zed/settings.json"] == "zed"
+    assert clients["opencode.jsonc"] == "opencode"
+    assert clients[".crush.json"] == "crush"
+    assert clients["goose/config.yaml"] == "goose"
+    assert clients[".continue/mcpServers/team.yaml"] == "continue"
+    assert clients["cline-data/cline_mcp_settings.json"] == "cline"

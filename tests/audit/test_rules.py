@@ -24,6 +24,7 @@ TESTED_HERE = {
     "hygiene/shell-wrapper",
     "hygiene/broad-filesystem",
     "hygiene/duplicate-key",  # tests/audit/test_duplicate_keys.py
+    "hygiene/not-strict-json",  # tests/audit/test_strict_json.py
     "error/parse",
     # guard mode's pins: tests/audit/test_pinned_findings.py
     "tools/hidden-instructions",

@@ -43,9 +43,34 @@ def _write(path: Path, document: object) -> Path:
             "dotfiles/Library/Application Support/Code/User/globalStorage/"
             "saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
             CONFIG,
-            "generic",
+            "cline",
         ),
-        ("dotfiles/.aws/amazonq/mcp.json", CONFIG, "generic"),
+        ("dotfiles/.aws/amazonq/mcp.json", CONFIG, "amazon-q"),
+        (
+            "dotfiles/.config/opencode/opencode.json",
+            {
+                "mcp": {
+                    "svc": {
+                        "type": "local",
+                        "command": ["node"],
+                        "environment": CONFIG["mcpServers"]["svc"]["env"],
+                    }
+                }
+            },
+            "opencode",
+        ),
+        ("repo/.crush.json", {"mcp": {"svc": CONFIG["mcpServers"]["svc"]}}, "crush"),
+        ("dotfiles/.config/amp/settings.json", {"amp.mcpServers": CONFIG["mcpServers"]}, "amp"),
+        ("repo/.kiro/settings/mcp.json", CONFIG, "kiro"),
+        ("repo/.roo/mcp.json", CONFIG, "roo-code"),
+        ("repo/.junie/mcp/mcp.json", CONFIG, "jetbrains"),
+        ("repo/.github/mcp.json", CONFIG, "copilot-cli"),
+        ("dotfiles/.config/goose/config.yaml", {"extensions": CONFIG["mcpServers"]}, "goose"),
+        (
+            "repo/.continue/mcpServers/team.yaml",
+            {"mcpServers": [{"name": "svc", **CONFIG["mcpServers"]["svc"]}]},
+            "continue",
+        ),
         ("dotfiles/home/.copilot/mcp-config/.mcp.json", CONFIG, "claude-code"),
         # chezmoi source names: dot_X is .X, private_ and friends are attributes
         ("chezmoi/private_dot_cursor/mcp.json", CONFIG, "cursor"),

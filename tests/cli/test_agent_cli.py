@@ -58,7 +58,9 @@ def test_start_status_stop(env: dict[str, str]) -> None:
         "pid": running.pid,
         "keys": 1,
         "idle_timeout": 1800,
+        "serves_reads": True,
     }
+    assert len(status.stdout.splitlines()) == 2  # no word about an older agent
     assert isinstance(as_json["kernel_keyring"], bool)
     stopped = run("agent", "stop")
     assert (stopped.code, stopped.stderr) == (0, f"agent stopped (pid {running.pid})\n")

@@ -329,3 +329,25 @@ def test_audit_config_does_not_import_typer_or_rich_for_machine_formats(
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_ruamel_yaml_is_imported_only_when_a_yaml_file_is_read(findings_project: Path) -> None:
+    """Goose's and Continue's YAML need ruamel.yaml (~0.1 s to import): no other run pays."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from mcpcred._entry import main; "
+        "rc = main(['audit-config', '.', '-f', 'json', '-o', 'r.json']); "
+        "print('ruamel.yaml' in sys.modules)"
+    )
+    run = [sys.executable, "-c", code]
+    out = subprocess.run(run, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    goose = findings_project / "goose" / "config.yaml"
+    goose.parent.mkdir()
+    goose.write_text("extensions:\n  a: {type: stdio, cmd: x, envs: {T: y}}\n")
+    out = subprocess.run(run, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"
+    report = (findings_project / "r.json").read_text()
+    assert "goose/config.yaml" in report

@@ -92,7 +92,20 @@ def test_clients_lists_every_client_with_counts(home: Path, project: Path) -> No
         "zed",
         "codex",
         "gemini-cli",
+        "opencode",
+        "copilot-cli",
+        "cline",
+        "kiro",
+        "amp",
+        "crush",
+        "roo-code",
+        "amazon-q",
+        "lm-studio",
+        "jetbrains",
+        "goose",
+        "continue",
     }
+    assert len(clients) == 20
     assert clients["cursor"]["found"] is True
     assert clients["cursor"]["servers"] == {"stdio": 2, "remote": 1, "wrapped": 1}
     assert clients["claude-code"]["servers"]["stdio"] == 1
@@ -111,6 +124,26 @@ def test_clients_table_for_people(home: Path) -> None:
     assert "cursor" in result.stdout and "mcp.json" in result.stdout
     assert os.path.join(".config", "zed", "settings.json") not in result.stdout
     assert os.path.join(".config", "zed", "settings.json") in run("clients", "--all").stdout
+
+
+def test_clients_lists_the_newer_clients_found_or_not_with_their_paths(home: Path) -> None:
+    goose = home / ".config" / "goose" / "config.yaml"
+    goose.parent.mkdir(parents=True)
+    goose.write_text("extensions:\n  a: {type: stdio, cmd: node, args: [a.js]}\n")
+    opencode = home / ".config" / "opencode" / "opencode.json"
+    opencode.parent.mkdir(parents=True)
+    opencode.write_text('{"mcp": {"r": {"type": "remote", "url": "https://x.example.com"}}}')
+    clients = {c["id"]: c for c in json.loads(run("clients", "--json").stdout)}
+    assert clients["goose"]["found"] is True
+    assert clients["goose"]["servers"] == {"stdio": 1, "remote": 0, "wrapped": 0}
+    assert clients["opencode"]["servers"] == {"stdio": 0, "remote": 1, "wrapped": 0}
+    assert clients["amp"]["found"] is False
+    files = {f["path"]: f["scope"] for f in clients["amp"]["files"]}
+    assert files[str(home / ".config" / "amp" / "settings.json")] == "user"
+    assert files[str(Path.cwd() / ".amp" / "settings.json")] == "project"
+    table = run("clients", "--all").stdout
+    for path in (os.path.join(".kiro", "settings", "mcp.json"), "cline_mcp_settings.json"):
+        assert path in table
 
 
 def test_login_timeout_must_be_a_positive_number_of_seconds(home: Path) -> None:

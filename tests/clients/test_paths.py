@@ -132,6 +132,279 @@ EXPECTED: dict[str, dict[str, list[tuple[str, str]]]] = {
             ("C:\\ProgramData\\gemini-cli\\system-defaults.json", "system"),
         ],
     },
+    "opencode": {
+        "linux": [
+            ("/home/ann/.config/opencode/config.json", "user"),
+            ("/home/ann/.config/opencode/opencode.json", "user"),
+            ("/home/ann/.config/opencode/opencode.jsonc", "user"),
+            ("/home/ann/.opencode/opencode.json", "user"),
+            ("/home/ann/.opencode/opencode.jsonc", "user"),
+            ("/etc/opencode/opencode.json", "system"),
+            ("/etc/opencode/opencode.jsonc", "system"),
+        ],
+        "macos": [
+            ("/Users/ann/.config/opencode/config.json", "user"),
+            ("/Users/ann/.config/opencode/opencode.json", "user"),
+            ("/Users/ann/.config/opencode/opencode.jsonc", "user"),
+            ("/Users/ann/.opencode/opencode.json", "user"),
+            ("/Users/ann/.opencode/opencode.jsonc", "user"),
+            ("/Library/Application Support/opencode/opencode.json", "system"),
+            ("/Library/Application Support/opencode/opencode.jsonc", "system"),
+        ],
+        "windows": [
+            ("C:\\Users\\ann\\.config\\opencode\\config.json", "user"),
+            ("C:\\Users\\ann\\.config\\opencode\\opencode.json", "user"),
+            ("C:\\Users\\ann\\.config\\opencode\\opencode.jsonc", "user"),
+            ("C:\\Users\\ann\\.opencode\\opencode.json", "user"),
+            ("C:\\Users\\ann\\.opencode\\opencode.jsonc", "user"),
+            ("C:\\ProgramData\\opencode\\opencode.json", "system"),
+            ("C:\\ProgramData\\opencode\\opencode.jsonc", "system"),
+        ],
+    },
+    "copilot-cli": {
+        "linux": [
+            ("/home/ann/.copilot/mcp-config.json", "user"),
+        ],
+        "macos": [
+            ("/Users/ann/.copilot/mcp-config.json", "user"),
+        ],
+        "windows": [
+            ("C:\\Users\\ann\\.copilot\\mcp-config.json", "user"),
+        ],
+    },
+    "cline": {
+        "linux": [
+            ("/home/ann/.cline/data/settings/cline_mcp_settings.json", "user"),
+            (
+                "/home/ann/.config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+                "user",
+            ),
+            (
+                "/home/ann/.config/Code - Insiders/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+                "user",
+            ),
+            (
+                "/home/ann/.config/Cursor/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+                "user",
+            ),
+            (
+                "/home/ann/.config/Windsurf/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+                "user",
+            ),
+            (
+                "/home/ann/.config/VSCodium/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+                "user",
+            ),
+        ],
+        "macos": [
+            ("/Users/ann/.cline/data/settings/cline_mcp_settings.json", "user"),
+            (
+                "/Users/ann/Library/Application Support/Code/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+                "user",
+            ),
+            (
+                "/Users/ann/Library/Application Support/Code - Insiders/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+                "user",
+            ),
+            (
+                "/Users/ann/Library/Application Support/Cursor/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+                "user",
+            ),
+            (
+                "/Users/ann/Library/Application Support/Windsurf/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+                "user",
+            ),
+            (
+                "/Users/ann/Library/Application Support/VSCodium/User/globalStorage/saoudrizwan.claude-dev/settings/cline_mcp_settings.json",
+                "user",
+            ),
+        ],
+        "windows": [
+            ("C:\\Users\\ann\\.cline\\data\\settings\\cline_mcp_settings.json", "user"),
+            (
+                "C:\\Users\\ann\\AppData\\Roaming\\Code\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json",
+                "user",
+            ),
+            (
+                "C:\\Users\\ann\\AppData\\Roaming\\Code - Insiders\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json",
+                "user",
+            ),
+            (
+                "C:\\Users\\ann\\AppData\\Roaming\\Cursor\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json",
+                "user",
+            ),
+            (
+                "C:\\Users\\ann\\AppData\\Roaming\\Windsurf\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json",
+                "user",
+            ),
+            (
+                "C:\\Users\\ann\\AppData\\Roaming\\VSCodium\\User\\globalStorage\\saoudrizwan.claude-dev\\settings\\cline_mcp_settings.json",
+                "user",
+            ),
+        ],
+    },
+    "kiro": {
+        "linux": [
+            ("/home/ann/.kiro/settings/mcp.json", "user"),
+            ("/home/ann/.kiro/agents/*.json", "user"),
+        ],
+        "macos": [
+            ("/Users/ann/.kiro/settings/mcp.json", "user"),
+            ("/Users/ann/.kiro/agents/*.json", "user"),
+        ],
+        "windows": [
+            ("C:\\Users\\ann\\.kiro\\settings\\mcp.json", "user"),
+            ("C:\\Users\\ann\\.kiro\\agents\\*.json", "user"),
+        ],
+    },
+    "amp": {
+        "linux": [
+            ("/home/ann/.config/amp/settings.json", "user"),
+        ],
+        "macos": [
+            ("/Users/ann/.config/amp/settings.json", "user"),
+        ],
+        "windows": [
+            ("C:\\Users\\ann\\.config\\amp\\settings.json", "user"),
+        ],
+    },
+    "crush": {
+        "linux": [
+            ("/home/ann/.config/crush/crush.json", "user"),
+            ("/home/ann/.local/share/crush/crush.json", "user"),
+            ("/etc/crush/crush.json", "system"),
+        ],
+        "macos": [
+            ("/Users/ann/.config/crush/crush.json", "user"),
+            ("/Users/ann/.local/share/crush/crush.json", "user"),
+            ("/etc/crush/crush.json", "system"),
+        ],
+        "windows": [
+            ("C:\\Users\\ann\\.config\\crush\\crush.json", "user"),
+            ("C:\\Users\\ann\\AppData\\Local\\crush\\crush.json", "user"),
+        ],
+    },
+    "roo-code": {
+        "linux": [
+            (
+                "/home/ann/.config/Code/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+                "user",
+            ),
+            (
+                "/home/ann/.config/Code - Insiders/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+                "user",
+            ),
+            (
+                "/home/ann/.config/Cursor/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+                "user",
+            ),
+            (
+                "/home/ann/.config/Windsurf/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+                "user",
+            ),
+            (
+                "/home/ann/.config/VSCodium/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+                "user",
+            ),
+        ],
+        "macos": [
+            (
+                "/Users/ann/Library/Application Support/Code/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+                "user",
+            ),
+            (
+                "/Users/ann/Library/Application Support/Code - Insiders/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+                "user",
+            ),
+            (
+                "/Users/ann/Library/Application Support/Cursor/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+                "user",
+            ),
+            (
+                "/Users/ann/Library/Application Support/Windsurf/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+                "user",
+            ),
+            (
+                "/Users/ann/Library/Application Support/VSCodium/User/globalStorage/rooveterinaryinc.roo-cline/settings/mcp_settings.json",
+                "user",
+            ),
+        ],
+        "windows": [
+            (
+                "C:\\Users\\ann\\AppData\\Roaming\\Code\\User\\globalStorage\\rooveterinaryinc.roo-cline\\settings\\mcp_settings.json",
+                "user",
+            ),
+            (
+                "C:\\Users\\ann\\AppData\\Roaming\\Code - Insiders\\User\\globalStorage\\rooveterinaryinc.roo-cline\\settings\\mcp_settings.json",
+                "user",
+            ),
+            (
+                "C:\\Users\\ann\\AppData\\Roaming\\Cursor\\User\\globalStorage\\rooveterinaryinc.roo-cline\\settings\\mcp_settings.json",
+                "user",
+            ),
+            (
+                "C:\\Users\\ann\\AppData\\Roaming\\Windsurf\\User\\globalStorage\\rooveterinaryinc.roo-cline\\settings\\mcp_settings.json",
+                "user",
+            ),
+            (
+                "C:\\Users\\ann\\AppData\\Roaming\\VSCodium\\User\\globalStorage\\rooveterinaryinc.roo-cline\\settings\\mcp_settings.json",
+                "user",
+            ),
+        ],
+    },
+    "amazon-q": {
+        "linux": [
+            ("/home/ann/.aws/amazonq/cli-agents/*.json", "user"),
+            ("/home/ann/.aws/amazonq/agents/default.json", "user"),
+            ("/home/ann/.aws/amazonq/mcp.json", "user"),
+        ],
+        "macos": [
+            ("/Users/ann/.aws/amazonq/cli-agents/*.json", "user"),
+            ("/Users/ann/.aws/amazonq/agents/default.json", "user"),
+            ("/Users/ann/.aws/amazonq/mcp.json", "user"),
+        ],
+        "windows": [
+            ("C:\\Users\\ann\\.aws\\amazonq\\cli-agents\\*.json", "user"),
+            ("C:\\Users\\ann\\.aws\\amazonq\\agents\\default.json", "user"),
+            ("C:\\Users\\ann\\.aws\\amazonq\\mcp.json", "user"),
+        ],
+    },
+    "lm-studio": {
+        "linux": [
+            ("/home/ann/.lmstudio/mcp.json", "user"),
+            ("/home/ann/.cache/lm-studio/mcp.json", "user"),
+        ],
+        "macos": [
+            ("/Users/ann/.lmstudio/mcp.json", "user"),
+            ("/Users/ann/.cache/lm-studio/mcp.json", "user"),
+        ],
+        "windows": [
+            ("C:\\Users\\ann\\.lmstudio\\mcp.json", "user"),
+        ],
+    },
+    "jetbrains": {
+        "linux": [
+            ("/home/ann/.junie/mcp/mcp.json", "user"),
+        ],
+        "macos": [
+            ("/Users/ann/.junie/mcp/mcp.json", "user"),
+        ],
+        "windows": [
+            ("C:\\Users\\ann\\.junie\\mcp\\mcp.json", "user"),
+        ],
+    },
+    "goose": {
+        "linux": [("/home/ann/.config/goose/config.yaml", "user")],
+        "macos": [("/Users/ann/.config/goose/config.yaml", "user")],
+        "windows": [
+            ("C:\\Users\\ann\\AppData\\Roaming\\Block\\goose\\config\\config.yaml", "user")
+        ],
+    },
+    "continue": {
+        "linux": [("/home/ann/.continue/config.yaml", "user")],
+        "macos": [("/Users/ann/.continue/config.yaml", "user")],
+        "windows": [("C:\\Users\\ann\\.continue\\config.yaml", "user")],
+    },
 }
 HOSTS = {"linux": LINUX, "macos": MACOS, "windows": WINDOWS}
 
@@ -173,6 +446,34 @@ def _with(host: Host, **env: str) -> Host:
         ("codex", _with(WINDOWS, CODEX_HOME="D:\\codex"), "D:\\codex\\config.toml"),
         ("gemini-cli", _with(LINUX, GEMINI_CLI_HOME="/x/g"), "/x/g/.gemini/settings.json"),
         ("cursor", _with(WINDOWS, USERPROFILE="D:\\prof"), "D:\\prof\\.cursor\\mcp.json"),
+        ("opencode", _with(LINUX, XDG_CONFIG_HOME="/x/cfg"), "/x/cfg/opencode/config.json"),
+        ("opencode", _with(MACOS, XDG_CONFIG_HOME="/x/cfg"), "/x/cfg/opencode/config.json"),
+        ("copilot-cli", _with(LINUX, COPILOT_HOME="/x/cp"), "/x/cp/mcp-config.json"),
+        # the docs once said XDG_CONFIG_HOME moves it; the CLI does not (the client wins)
+        (
+            "copilot-cli",
+            _with(LINUX, XDG_CONFIG_HOME="/x/cfg"),
+            "/home/ann/.copilot/mcp-config.json",
+        ),
+        ("cline", _with(LINUX, CLINE_MCP_SETTINGS_PATH="/x/c.json"), "/x/c.json"),
+        (
+            "cline",
+            _with(LINUX, CLINE_DATA_DIR="/x/data"),
+            "/x/data/settings/cline_mcp_settings.json",
+        ),
+        (
+            "cline",
+            _with(LINUX, CLINE_DIR="/x/cl"),
+            "/x/cl/data/settings/cline_mcp_settings.json",
+        ),
+        ("amp", _with(LINUX, AMP_SETTINGS_FILE="/x/amp.json"), "/x/amp.json"),
+        ("amp", _with(LINUX, XDG_CONFIG_HOME="/x/cfg"), "/x/cfg/amp/settings.json"),
+        ("crush", _with(LINUX, CRUSH_GLOBAL_CONFIG="/x/crush"), "/x/crush/crush.json"),
+        ("crush", _with(LINUX, XDG_CONFIG_HOME="/x/cfg"), "/x/cfg/crush/crush.json"),
+        ("goose", _with(LINUX, XDG_CONFIG_HOME="/x/cfg"), "/x/cfg/goose/config.yaml"),
+        ("goose", _with(LINUX, GOOSE_PATH_ROOT="/x/g"), "/x/g/config/config.yaml"),
+        ("continue", _with(LINUX, CONTINUE_GLOBAL_DIR="/x/c"), "/x/c/config.yaml"),
+        ("kiro", _with(WINDOWS, USERPROFILE="D:\\prof"), "D:\\prof\\.kiro\\settings\\mcp.json"),
     ],
 )
 def test_environment_variables_move_the_user_file(client: str, host: Host, expected: str) -> None:
@@ -212,4 +513,36 @@ def test_project_locations() -> None:
         "zed": ["/work/proj/.zed/settings.json"],
         "codex": ["/work/proj/.codex/config.toml"],
         "gemini-cli": ["/work/proj/.gemini/settings.json"],
+        "opencode": [
+            "/work/proj/opencode.json",
+            "/work/proj/opencode.jsonc",
+            "/work/proj/.opencode/opencode.json",
+            "/work/proj/.opencode/opencode.jsonc",
+        ],
+        "copilot-cli": ["/work/proj/.mcp.json", "/work/proj/.github/mcp.json"],
+        "cline": [],  # no project scope (cline/cline #13596)
+        "kiro": ["/work/proj/.kiro/settings/mcp.json"],
+        "amp": ["/work/proj/.amp/settings.json"],
+        "crush": ["/work/proj/.crush.json", "/work/proj/crush.json"],
+        "roo-code": ["/work/proj/.roo/mcp.json"],
+        "amazon-q": ["/work/proj/.amazonq/mcp.json"],
+        "lm-studio": [],
+        "jetbrains": ["/work/proj/.junie/mcp/mcp.json"],
+        "goose": [],
+        # workspace blocks: read by Continue's IDE extensions (not by the `cn` CLI)
+        "continue": [
+            "/work/proj/.continue/mcpServers/*.yaml",
+            "/work/proj/.continue/mcpServers/*.json",
+        ],
     }
+
+
+def test_opencode_extra_files_and_crush_state_move_with_their_variables() -> None:
+    host = _with(LINUX, OPENCODE_CONFIG="/x/oc.json", OPENCODE_CONFIG_DIR="/x/ocd")
+    paths = [loc.path for loc in BY_ID["opencode"].user_locations(host)]
+    assert "/x/oc.json" in paths
+    assert {"/x/ocd/opencode.json", "/x/ocd/opencode.jsonc"} <= set(paths)
+    host = _with(LINUX, CRUSH_GLOBAL_DATA="/x/state", XDG_DATA_HOME="/x/share")
+    assert BY_ID["crush"].user_locations(host)[1].path == "/x/state/crush.json"
+    host = _with(LINUX, XDG_DATA_HOME="/x/share")
+    assert BY_ID["crush"].user_locations(host)[1].path == "/x/share/crush/crush.json"

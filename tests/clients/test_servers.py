@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mcpcred.audit.scan import parse, read_text
 from mcpcred.clients import BY_ID, is_wrapped
 from mcpcred.discovery import infer
@@ -127,3 +129,177 @@ def test_non_object_servers_are_skipped(project: Path) -> None:
     document = parse(str(path), read_text(str(path)))
     candidate = infer(str(path), Host.current())
     assert [e.name for e in candidate.adapter.servers(document, candidate.location)] == ["c"]
+
+
+def _by_name(entries: list[ServerEntry]) -> dict[str, ServerEntry]:
+    return {e.name: e for e in entries}
+
+
+def test_opencode_reads_argv_arrays_v1_and_v2_not_overrides(project: Path) -> None:
+    """``"jira": {"enabled": false}`` turns off a server defined elsewhere: no server here."""
+    entries = _servers("opencode/opencode.jsonc", project / "opencode.jsonc")
+    assert {e.client for e in entries} == {"opencode"}
+    assert _shape(entries) == {
+        "github": ("stdio", "npx"),
+        "stripe": ("stdio", "npx"),
+        "notes": ("stdio", "uvx"),
+        "tracker": ("remote", None),
+        "docs": ("remote", None),
+        "sentry": ("stdio", "npx"),  # V2: mcp.servers.<name>
+    }
+    named = _by_name(entries)
+    # the command array is the argv: the rest of it are the args
+    assert named["github"].arg_texts() == ["-y", "@modelcontextprotocol/server-github@2025.4.8"]
+    assert [k.name for k, _ in named["github"].env] == ["GITHUB_PERSONAL_ACCESS_TOKEN", "LOG"]
+    assert named["sentry"].pointer == ("mcp", "servers", "sentry")
+    assert named["tracker"].headers[0][0].name == "Authorization"
+
+
+def test_a_v1_opencode_server_called_servers_is_still_a_server(project: Path) -> None:
+    path = project / "opencode.json"
+    path.write_text('{"mcp": {"servers": {"type": "local", "command": ["x", "--y"]}}}')
+    document = parse(str(path), read_text(str(path)))
+    candidate = infer(str(path), Host.current())
+    [entry] = candidate.adapter.servers(document, candidate.location)
+    assert (entry.name, entry.command_text(), entry.arg_texts()) == ("servers", "x", ["--y"])
+
+
+def test_cline_reads_the_nested_transport_and_the_flat_form(home: Path) -> None:
+    path = home / ".cline" / "data" / "settings" / "cline_mcp_settings.json"
+    entries = _servers("cline/cline_mcp_settings.json", path)
+    assert {e.client for e in entries} == {"cline"}
+    assert entries[0].location.scope == "user"
+    assert _shape(entries) == {
+        "notion": ("stdio", "npx"),
+        "slack": ("stdio", "npx"),
+        "tracker": ("remote", None),
+        "legacy-sse": ("remote", None),
+    }
+    named = _by_name(entries)
+    assert [k.name for k, _ in named["notion"].env] == ["NOTION_TOKEN"]
+    assert named["notion"].arg_texts()[-1] == "@notionhq/notion-mcp-server@1.8.1"
+    assert [k.name for k, _ in named["tracker"].headers] == ["Authorization"]
+    adapter = BY_ID["cline"]
+    assert adapter.remote_transport(named["tracker"].node) == "http"
+    assert adapter.remote_transport(named["legacy-sse"].node) == "sse"  # no type: SSE
+
+
+def test_amp_reads_its_dotted_key(project: Path) -> None:
+    entries = _servers("amp/settings.json", project / ".amp" / "settings.json")
+    assert {e.client for e in entries} == {"amp"}
+    assert _shape(entries) == {
+        "figma": ("stdio", "npx"),
+        "notes": ("stdio", "uvx"),
+        "tracker": ("remote", None),
+    }
+
+
+@pytest.mark.parametrize(
+    ("relative", "destination", "client", "shape"),
+    [
+        (
+            "copilot-cli/mcp-config.json",
+            ".copilot/mcp-config.json",
+            "copilot-cli",
+            {"github": "stdio", "notes": "stdio", "tracker": "remote", "docs": "remote"},
+        ),
+        (
+            "copilot-cli/mcp-config.json",
+            "project:.github/mcp.json",
+            "copilot-cli",
+            {"github": "stdio", "notes": "stdio", "tracker": "remote", "docs": "remote"},
+        ),
+        (
+            "kiro/mcp.json",
+            "project:.kiro/settings/mcp.json",
+            "kiro",
+            {"gitlab": "stdio", "notes": "stdio", "tracker": "remote"},
+        ),
+        (
+            "crush/crush.json",
+            "project:.crush.json",
+            "crush",
+            {"openai-tools": "stdio", "notes": "stdio", "tracker": "remote", "github": "remote"},
+        ),
+        (
+            "roo-code/mcp_settings.json",
+            "project:.roo/mcp.json",
+            "roo-code",
+            {"brave": "stdio", "docs": "stdio", "tracker": "remote"},
+        ),
+        (
+            "amazon-q/mcp.json",
+            "project:.amazonq/mcp.json",
+            "amazon-q",
+            {"postgres": "stdio", "notes": "stdio", "tracker": "remote"},
+        ),
+        (
+            "lm-studio/mcp.json",
+            ".lmstudio/mcp.json",
+            "lm-studio",
+            {"exa": "remote", "stripe": "stdio", "hf": "remote"},
+        ),
+        (
+            "jetbrains/mcp.json",
+            "project:.junie/mcp/mcp.json",
+            "jetbrains",
+            {"sentry": "stdio", "local-files": "stdio"},
+        ),
+    ],
+)
+def test_each_new_client_file_is_attributed_and_read(
+    relative: str,
+    destination: str,
+    client: str,
+    shape: dict[str, str],
+    home: Path,
+    project: Path,
+) -> None:
+    where, _, rest = destination.rpartition(":")
+    path = (project if where == "project" else home) / rest
+    entries = _servers(relative, path)
+    assert {e.client for e in entries} == {client}
+    assert {e.name: e.transport for e in entries} == shape
+    assert entries[0].location.scope == ("project" if where == "project" else "user")
+
+
+def test_goose_reads_its_extensions_but_not_the_ones_it_runs_itself(home: Path) -> None:
+    entries = _servers("goose/config.yaml", home / ".config" / "goose" / "config.yaml")
+    assert {e.client for e in entries} == {"goose"}
+    assert entries[0].location.scope == "user"
+    assert _shape(entries) == {
+        "github": ("stdio", "npx"),
+        "slack": ("stdio", "npx"),
+        "notes": ("stdio", "uvx"),
+        "tracker": ("remote", None),
+    }
+    named = _by_name(entries)
+    assert [k.name for k, _ in named["github"].env] == ["GITHUB_PERSONAL_ACCESS_TOKEN"]
+    assert named["tracker"].url is not None
+    assert named["tracker"].url.to_python() == "https://mcp.example.com/mcp"
+
+
+def test_continue_reads_a_list_of_servers_by_name(project: Path) -> None:
+    path = project / ".continue" / "mcpServers" / "team.yaml"
+    entries = _servers("continue/config.yaml", path)
+    assert {e.client for e in entries} == {"continue"}
+    assert _shape(entries) == {
+        "notion": ("stdio", "npx"),
+        "gitlab": ("stdio", "npx"),
+        "notes": ("stdio", "uvx"),
+        "tracker": ("remote", None),
+    }
+    named = _by_name(entries)
+    assert named["gitlab"].pointer == ("mcpServers", 1)
+    # headers sit under requestOptions in Continue's YAML
+    assert [k.name for k, _ in named["tracker"].headers] == ["X-Api-Key"]
+
+
+def test_a_claude_style_json_block_in_continues_folder_is_continues(project: Path) -> None:
+    path = project / ".continue" / "mcpServers" / "mcp.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"mcpServers": {"a": {"command": "x", "env": {"T": "y"}}}}')
+    document = parse(str(path), read_text(str(path)))
+    candidate = infer(str(path), Host.current())
+    assert candidate.adapter.id == "continue"
+    assert [e.name for e in candidate.adapter.servers(document, candidate.location)] == ["a"]

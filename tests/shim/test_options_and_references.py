@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcpcred import references
 from mcpcred.errors import ShimError
@@ -192,3 +197,52 @@ def test_mcpcred_headers_refuses_bridge_options() -> None:
         parse(["--url", "https://x/mcp"], headers=True)
     with pytest.raises(ShimError, match="--allow-http"):
         parse(["--allow-http", "--header", "A: b"], headers=True)
+
+
+# The shim tells plain references apart without ``re`` (``references._plain``,
+# ``valid_name``); these must agree with the patterns they stand in for.
+_ALPHABET = "abcz09._-/:{}AZ \n\x00é"
+_PIECES = ["mcpcred:", "secret/", "oauth/", "pass/", "bw/", "{{", "}}", "a", "gh/work", "-x"]
+
+
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(_PIECES), st.text(alphabet=_ALPHABET, max_size=6)),
+        max_size=6,
+    ).map("".join)
+)
+@settings(max_examples=2000, deadline=None)
+def test_the_plain_checks_agree_with_the_patterns(value: str) -> None:
+    whole = re.match(rf"^mcpcred:(?P<kind>[a-z]+)/(?P<name>{references._REF_NAME})$", value)
+    plain = references._plain(value)
+    if plain is not None:  # never a match the pattern would not make
+        assert whole is not None and plain == (whole["kind"], whole["name"])
+    elif whole is not None:  # and only those left to the patterns that need them
+        assert value.endswith("\n") or value.startswith(references._EXT_MARKS)
+    assert references.valid_name(value) == bool(re.fullmatch(references.NAME_PATTERN, value))
+
+
+def test_a_start_with_plain_references_compiles_no_pattern() -> None:
+    code = (
+        "import sys\n"
+        "from mcpcred import references\n"
+        "from mcpcred.shim.resolve import wanted, _substituted\n"
+        "env = {'A': 'mcpcred:secret/gh-pat', 'B': 'plain', 'C': 'mcpcred:oauth/gh/work'}\n"
+        "refs = wanted(['srv', '--flag', 'x'], env)\n"
+        "values = {'gh-pat': 'v1', 'gh/work': 'v2'}\n"
+        "argv, out = _substituted(['srv', '--flag'], env, lambda kind, name: values[name])\n"
+        "assert refs == [('secret', 'gh-pat'), ('oauth', 'gh/work')], refs\n"
+        "assert out == {'A': 'v1', 'B': 'plain', 'C': 'v2'}, out\n"
+        "print(sorted(references._COMPILED), 're' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "False"]
+
+
+def test_a_name_with_a_trailing_newline_is_not_valid() -> None:
+    # ``re``'s ``$`` matches before a final newline: the pattern accepted "gh\n"
+    assert not references.valid_name("gh\n")
+    assert references.valid_name("gh")

@@ -73,6 +73,18 @@ CASES = [
     ("zed", "zed/settings.json"),
     ("codex", "codex/config.toml"),
     ("gemini-cli", "gemini-cli/settings.json"),
+    ("opencode", "opencode/opencode.jsonc"),
+    ("copilot-cli", "copilot-cli/mcp-config.json"),
+    ("cline", "cline/cline_mcp_settings.json"),
+    ("kiro", "kiro/mcp.json"),
+    ("amp", "amp/settings.json"),
+    ("crush", "crush/crush.json"),
+    ("roo-code", "roo-code/mcp_settings.json"),
+    ("amazon-q", "amazon-q/mcp.json"),
+    ("lm-studio", "lm-studio/mcp.json"),
+    ("jetbrains", "jetbrains/mcp.json"),
+    ("goose", "goose/config.yaml"),
+    ("continue", "continue/config.yaml"),
 ]
 # TOML forbids a BOM, so Codex has no BOM variant.
 MATRIX = [
