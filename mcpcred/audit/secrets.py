@@ -32,6 +32,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from mcpcred.audit import tokens
 from mcpcred.models import Severity
@@ -149,8 +150,14 @@ class Hit:
     context: str
 
 
+@lru_cache(maxsize=1024)
 def name_strength(name: str | None) -> int:
-    """0 when a name does not suggest a credential, else WEAK, STRONG or PASSWORD."""
+    """0 when a name does not suggest a credential, else WEAK, STRONG or PASSWORD.
+
+    Remembered per name (it depends on nothing else): guard mode redacts the
+    arguments of every request before forwarding it, and a session repeats
+    its argument names while their values change (benchmarks/bench_guard.py).
+    """
     if not name:
         return 0
     spaced = _CAMEL.sub("_", name.strip().lstrip("-"))
@@ -425,10 +432,10 @@ class Detector:
     def _scan(self, value: str, name: str | None, role: str, depth: int) -> list[Hit]:
         if len(value) < 3:
             return []
-        if is_reference(value) or not mask_references(value).strip():
+        masked = mask_references(value)
+        if is_reference(value) or not masked.strip():
             # a reference names a secret, but a known token written into one is still a token
             return self._tokens(value, name, role)
-        masked = mask_references(value)
         hits = self._tokens(value, name, role)
         stripped = masked.strip()
         if depth == 0 and stripped[:1] in "{[" and stripped[-1:] in "}]":

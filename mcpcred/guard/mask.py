@@ -389,10 +389,18 @@ class Masker:
         """An audit record with every value replaced in every field, cut strings included."""
         if not self._values:
             return dict(record)
-        return {
-            key: item if key in OWN_FIELDS else self.value(item, audit=True)
-            for key, item in record.items()
-        }
+        # A short string already masked once (a session repeats its server, session, method
+        # and tool names) is looked up here, not through ``value``: a request's record is
+        # masked on the relay's thread before the request may be forwarded.
+        audited = self._index.audited
+        masked: dict[str, object] = {}
+        for key, item in record.items():
+            if key in OWN_FIELDS:
+                masked[key] = item
+                continue
+            done = audited.get(item) if type(item) is str else None
+            masked[key] = done if done is not None else self.value(item, audit=True)
+        return masked
 
     def _walk(self, value: object, seen: dict[str, int] | None, *, audit: bool = False) -> object:
         if isinstance(value, str):
@@ -416,7 +424,8 @@ class Masker:
         the client is (a short value only when it is the whole number), in the
         audit log too, so that a request id is not cut up by a short value.
         """
-        text = json.dumps(value)
+        # ``str`` of a plain int is its JSON (a request id: on the request's path).
+        text = str(value) if type(value) is int else json.dumps(value)
         masked = self.text(text, seen)
         return value if masked == text else masked
 

@@ -95,11 +95,13 @@ class Recorder:
         """Let the writer take what is queued (it writes in the background).
 
         If the writer falls behind, the relay writes itself: a client that
-        floods calls slows down a little instead of the queue growing.
+        floods calls slows down a little instead of the queue growing. A head
+        file update that a request's record left (``write_now``) is the
+        writer's too: its next batch does it (or the next request's record).
         """
         if len(self.queue) > MAX_QUEUED:
             self._write()
-        elif self.queue:
+        elif self.queue or self.log.head_due:
             self.wake.set()
 
     def write_now(self, record: dict[str, object]) -> str | None:
@@ -114,13 +116,22 @@ class Recorder:
         # Only this record: what is queued is the writer's (a call's outcome, written a few
         # ms later in its batch); taking it here would double the work on the relay's thread.
         try:
-            self.log.append_many([self._prepared(record)])
+            # Its head update is left to the writer's next batch (or the next request's
+            # record): the record alone is what must be in the file before. Plain:
+            # the session builds it from what wire.parse read and from its own strings and
+            # numbers, and masking and redaction only rebuild it with string keys.
+            self.log.append_many(
+                [self._prepared(record)], stored=False, defer_head=True, plain=True
+            )
         except Exception as exc:
-            self.failures += 1
-            if self.failures == 1:
-                self.warn(f"cannot write the audit log: {reason(exc)}")
+            self._failed(exc)
             return reason(exc)
         return None
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        if self.failures == 1:
+            self.warn(f"cannot write the audit log: {reason(exc)}")
 
     def close(self) -> None:
         """Write everything still queued, then stop the writer."""
@@ -151,14 +162,16 @@ class Recorder:
             batch: list[dict[str, object]] = []
             while self.queue:
                 batch.append(self._prepared(self.queue.popleft()))
-            if not batch:
+            if not batch:  # only a request's head update may be left
+                try:
+                    self.log.settle()
+                except Exception as exc:  # the next append writes it
+                    self._failed(exc)
                 return
             try:
                 self.log.append_many(batch)
             except Exception as exc:  # the relay must go on
-                self.failures += 1
-                if self.failures == 1:
-                    self.warn(f"cannot write the audit log: {reason(exc)}")
+                self._failed(exc)
 
     def _prepared(self, record: dict[str, object]) -> dict[str, object]:
         record = {**self.base, **record}

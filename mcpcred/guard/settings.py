@@ -85,19 +85,36 @@ def folded(name: str) -> str:
     return unicodedata.normalize("NFKC", kept).casefold()
 
 
+JUDGED = 1024  # tool names a policy remembers its answer for
+
+
 class Policy:
     """One file's ``allow``/``deny`` globs for one server; deny wins, default allow."""
 
-    __slots__ = ("allow", "deny", "deny_folded", "source")
+    __slots__ = ("allow", "deny", "deny_folded", "judged", "source")
 
     def __init__(self, allow: tuple[str, ...], deny: tuple[str, ...], source: str) -> None:
         self.allow = allow  # empty: everything not denied
         self.deny = deny
         self.deny_folded = tuple(folded(pattern) for pattern in deny)
         self.source = source  # "<file> [servers.NAME]", named in refusals
+        # Tool names judged already, with the answer (the globs never change): every
+        # tools/call is judged before it may be forwarded, and a session calls the same
+        # few tools over and over. Bounded: tool names come from the client.
+        self.judged: dict[str, str | None] = {}
 
     def refusal(self, tool: str) -> str | None:
         """Why ``tool`` is refused, or None if this policy allows it."""
+        judged = self.judged
+        if tool in judged:
+            return judged[tool]
+        reason = self._judge(tool)
+        if len(judged) >= JUDGED:
+            judged.clear()
+        judged[tool] = reason
+        return reason
+
+    def _judge(self, tool: str) -> str | None:
         from fnmatch import fnmatchcase
 
         lenient = folded(tool) if self.deny else tool

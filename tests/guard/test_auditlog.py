@@ -519,6 +519,15 @@ SEALED_RECORDS: list[dict[str, object]] = [
 ]
 
 
+def _is_json(value: object) -> bool:
+    """Whether ``value`` is JSON as json.loads returns it (what ``plain`` promises)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_json(item) for item in value)
+    return value is None or isinstance(value, (str, int, float))
+
+
 @pytest.mark.parametrize("record", SEALED_RECORDS)
 @pytest.mark.parametrize("prev", ["", "ab" * 32, 'odd "prev" \u00e9'])
 def test_records_serialised_before_the_lock_are_sealed_as_the_general_path_does(
@@ -532,9 +541,40 @@ def test_records_serialised_before_the_lock_are_sealed_as_the_general_path_does(
         return
     assert entry is not None
     assert entry.seal(KEY, 42, stamp, prev) == expected
-    line, stored = expected
+    line, stored, mac = expected
     assert json.loads(line) == stored
+    assert stored["mac"] == mac
     assert auditlog._authentic(KEY, stored)
+    # As the log seals it: under its precomputed key, without building the stored record.
+    assert entry.seal(auditlog.Keyed(KEY), 42, stamp, prev, keep=False) == (line, {}, mac)
+    # A request's record, promised plain (JSON as json.loads returns it): signed as it
+    # is, with the same line and MAC as read back from its JSON.
+    if _is_json(record):
+        plain = auditlog._Entry.of(record, plain=True)
+        assert plain is not None
+        assert plain.seal(auditlog.Keyed(KEY), 42, stamp, prev, keep=False) == (line, {}, mac)
+
+
+def test_a_record_promised_plain_that_is_not_is_still_sealed_right(folder: Path) -> None:
+    """What a caller could get wrong at the top: a key that is not a string, an object."""
+    log = AuditLog(str(folder), KEY)
+    log.append_many([{"event": "x", 7: "seven"}], plain=True)  # type: ignore[dict-item]
+    log.append_many([{"event": "x", "object": _Odd()}], plain=True)
+    log.close()
+    lines = [json.loads(line) for line in _lines(folder)]
+    assert lines[0]["7"] == "seven" and lines[1]["object"] == "odd object"
+    assert verify(str(folder), KEY).ok
+
+
+@pytest.mark.parametrize("size", [16, 32, 63, 64, 65, 200])
+def test_the_precomputed_key_gives_the_hmac_of_the_standard_library(size: int) -> None:
+    import hashlib
+    import hmac
+
+    key = bytes(range(7, 7 + size))
+    keyed = auditlog.Keyed(key)
+    for data in (b"", b"head:1:ab", b"x" * 63, b"y" * 64, b"z" * 1000):
+        assert keyed.hexdigest(data) == hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 def test_a_log_of_every_kind_of_record_verifies(folder: Path) -> None:
@@ -546,3 +586,130 @@ def test_a_log_of_every_kind_of_record_verifies(folder: Path) -> None:
     result = verify(str(folder), KEY)
     assert result.problems == []
     assert result.records == 2 * len(SEALED_RECORDS)
+
+
+def _head_seq(folder: Path) -> int:
+    head = json.loads((folder / auditlog.HEAD).read_text())
+    return int(head["seq"])
+
+
+def test_a_deferred_head_leaves_one_record_past_it_until_settled(folder: Path) -> None:
+    """A request's record is in the file at once; its head update may follow it."""
+    log = AuditLog(str(folder), KEY)
+    log.append({"event": "session"})
+    log.append_many([{"event": "request", "tool": "t"}], stored=False, defer_head=True)
+    assert [json.loads(line)["event"] for line in _lines(folder)] == ["session", "request"]
+    assert _head_seq(folder) == 1
+    result = verify(str(folder), KEY)
+    assert result.ok and result.records == 2
+    assert any("interrupted write" in note for note in result.notes)
+    log.settle()
+    assert _head_seq(folder) == 2
+    result = verify(str(folder), KEY)
+    assert result.ok and not result.notes
+    log.close()
+
+
+def test_a_second_deferred_record_brings_the_head_up_to_date_first(folder: Path) -> None:
+    """Never two records past the head: a kill then would look like a log cut short."""
+    log = AuditLog(str(folder), KEY)
+    log.append({"event": "session"})
+    for expected_head in (1, 3, 3, 5):
+        log.append_many([{"event": "request"}], stored=False, defer_head=True)
+        assert _head_seq(folder) == expected_head
+        seqs = [json.loads(line)["seq"] for line in _lines(folder)]
+        assert seqs[-1] - _head_seq(folder) <= 1
+    # A batch of two is never deferred, and a normal append covers a due head.
+    log.append_many([{"event": "request"}, {"event": "request"}], defer_head=True)
+    assert _head_seq(folder) == 7
+    log.append_many([{"event": "request"}], defer_head=True)
+    log.append({"event": "call"})
+    assert _head_seq(folder) == 9
+    log.settle()  # nothing due any more
+    assert _head_seq(folder) == 9
+    log.close()
+    assert verify(str(folder), KEY).ok
+
+
+def test_settling_after_another_writer_appended_keeps_its_head(folder: Path) -> None:
+    """Another shim adopted the record past the head and wrote its own: not rolled back."""
+    ours = AuditLog(str(folder), KEY)
+    ours.append({"event": "session"})
+    ours.append_many([{"event": "request"}], stored=False, defer_head=True)
+    other = AuditLog(str(folder), KEY)
+    other.append({"event": "call", "server": "other"})
+    other.close()
+    assert _head_seq(folder) == 3
+    ours.settle()
+    assert _head_seq(folder) == 3
+    ours.append({"event": "call"})
+    ours.close()
+    assert _head_seq(folder) == 4
+    result = verify(str(folder), KEY)
+    assert result.ok and not result.notes
+
+
+def test_closing_the_log_writes_a_deferred_head(folder: Path) -> None:
+    log = AuditLog(str(folder), KEY)
+    log.append({"event": "session"})
+    log.append_many([{"event": "request"}], stored=False, defer_head=True)
+    log.close()
+    assert _head_seq(folder) == 2
+
+
+def test_a_head_removed_between_appends_is_written_again(folder: Path) -> None:
+    """The kept head file is checked by fstat (no link left), not by looking its path up."""
+    log = AuditLog(str(folder), KEY)
+    log.append({"event": "session"})
+    (folder / auditlog.HEAD).unlink()
+    log.append({"event": "call"})
+    assert _head_seq(folder) == 2
+    (folder / auditlog.LOCK).unlink()  # a lock file removed: opened again, not a lost lock
+    log.append({"event": "call"})
+    assert (folder / auditlog.LOCK).exists()
+    log.close()
+    assert verify(str(folder), KEY).ok
+
+
+def test_two_writers_deferring_heads_never_leave_the_log_two_past_its_head(folder: Path) -> None:
+    """Two shims on one log, each deferring its requests' heads and settling at random:
+    after every step the chain verifies and the log is at most one record past the head."""
+    import random
+
+    chooser = random.Random(12)
+    writers = [AuditLog(str(folder), KEY), AuditLog(str(folder), KEY)]
+    for step in range(200):
+        log = chooser.choice(writers)
+        action = chooser.random()
+        if action < 0.6:
+            log.append_many([{"event": "request", "n": step}], stored=False, defer_head=True)
+        elif action < 0.8:
+            log.append({"event": "call", "n": step})
+        else:
+            log.settle()
+        seqs = [json.loads(line)["seq"] for line in _lines(folder)]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert seqs[-1] - _head_seq(folder) in (0, 1), step
+        result = verify(str(folder), KEY)
+        assert result.ok, [str(problem) for problem in result.problems]
+    for log in writers:
+        log.close()
+    result = verify(str(folder), KEY)
+    assert result.ok and not result.notes
+
+
+def test_a_lock_file_renamed_over_is_opened_again(folder: Path) -> None:
+    """fstat of the kept lock file sees it has no name left once another file took it:
+    the writer then locks the file at the path, which another holder can block."""
+    log = AuditLog(str(folder), KEY, lock_timeout=0.2)
+    log.append({"event": "session"})
+    replacement = folder / "lock.new"
+    replacement.write_text("")
+    os.replace(replacement, folder / auditlog.LOCK)
+    # It waits for the lock at the path (held here), not the old file's.
+    with held(str(folder / auditlog.LOCK), timeout=1.0, what="audit log"), pytest.raises(ShimError):
+        log.append({"event": "call"})
+    log.append({"event": "call"})
+    log.close()
+    result = verify(str(folder), KEY)
+    assert result.ok and result.records == 2

@@ -210,3 +210,20 @@ def test_clients_scope_a_table_and_a_project_file_keeps_its_own_scope(
     (project / "mcpcred.toml").write_text('[servers.gh]\nclients = ["claude-code"]\n')
     guard = settings.load("gh", env_for(config), str(project), "claude-code")
     assert guard is not None and guard.refusal("x") is None  # only the project's table
+
+
+def test_a_policy_remembers_its_answers_within_a_bound() -> None:
+    """Answers are remembered per tool name (judged before every call is forwarded), the
+    same as judged afresh, and a client naming endless tools cannot grow the memory."""
+    from mcpcred.guard import settings as settings_module
+
+    policy = settings_module.Policy(("read_*",), ("read_secret*", "delete_*"), "config.toml")
+    names = ["read_file", "READ_SECRET", "read_secret_x", "delete_all", "write", "r\u200bead_x"]
+    first = [policy.refusal(name) for name in names]
+    assert first == [policy._judge(name) for name in names]
+    assert first[0] is None and all(reason is not None for reason in first[1:])
+    assert [policy.refusal(name) for name in names] == first  # remembered, unchanged
+    for index in range(settings_module.JUDGED * 3):
+        policy.refusal(f"tool_{index}")
+    assert len(policy.judged) <= settings_module.JUDGED
+    assert policy.refusal("delete_all") == first[3]
