@@ -8,7 +8,6 @@ many it holds.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -116,7 +115,9 @@ def agent_status(
         }
         if running is not None:
             row.update(pid=running.pid, keys=running.keys, idle_timeout=running.idle_timeout)
-        sys.stdout.write(json.dumps(row, indent=2) + "\n")
+        from mcpcred.terminal import write_json
+
+        write_json(row)
         return 0
     if running is None:
         sys.stdout.write(f"agent: not running (socket {agent.socket_path(os.environ)})\n")

@@ -23,7 +23,7 @@ import typer
 
 from mcpcred.cli.app import app
 from mcpcred.errors import EXIT_FINDINGS, SecretNotFound, SecretStoreError, UsageError
-from mcpcred.terminal import json_text, printable
+from mcpcred.terminal import json_text, printable, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -200,10 +200,13 @@ def _json_writer() -> Callable[[list[Record], bool], None]:
 
 def _table_writer(*, fixed: bool) -> Callable[[list[Record], bool], None]:
     """Rows as a rich table; ``fixed`` widths keep later batches (``--follow``) aligned."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False, markup=False)
+    from mcpcred.terminal import console as make_console
+    from mcpcred.terminal import emit, is_terminal
+
+    console = make_console()
+    fixed = fixed and is_terminal(console.file)  # piped: whole cells, never cut to fit
     widths = _fixed_widths(console.width)
 
     def write(records: list[Record], header: bool) -> None:
@@ -219,7 +222,7 @@ def _table_writer(*, fixed: bool) -> Callable[[list[Record], bool], None]:
                 table.add_column(name, overflow="fold")
         for record in records:
             table.add_row(*(printable(cell) for cell in _cells(record)))
-        console.print(table)
+        emit(console, table)
         console.file.flush()
 
     return write
@@ -302,7 +305,7 @@ def log_verify(
     if not auditlog.exists(folder) and (checkpoint is None or checkpoint.seq <= 0):
         if as_json:
             result = auditlog.Verification()
-            sys.stdout.write(json.dumps({**result.as_dict(), "folder": folder}, indent=2) + "\n")
+            write_json({**result.as_dict(), "folder": folder})
         sys.stderr.write("no audit log yet\n")
         return 0
     if not auditlog.exists(folder):  # the keychain says there was one: no key needed to say so
@@ -315,7 +318,7 @@ def log_verify(
                 "as they write): a rollback or a deleted start cannot be detected"
             )
     if as_json:
-        sys.stdout.write(json.dumps({**result.as_dict(), "folder": folder}, indent=2) + "\n")
+        write_json({**result.as_dict(), "folder": folder})
     else:
         for note in result.notes:
             sys.stderr.write(f"note: {note}\n")

@@ -53,12 +53,18 @@ def _timeout(value: float) -> float:
 
 
 class _ConsoleUI:
-    """The login's conversation with the user: rich on a terminal, plain lines always."""
+    """The login's conversation with the user: rich on a terminal, plain lines always.
+
+    The panel and the spinner go to stderr only when it is a terminal (``FORCE_COLOR``
+    colours them but does not make a pipe one): a script reading stderr gets the plain
+    ``URL ...`` and ``code ...`` lines and nothing redrawn.
+    """
 
     def __init__(self) -> None:
-        from rich.console import Console
+        from mcpcred.terminal import console, is_terminal
 
-        self.console = Console(stderr=True, highlight=False)
+        self.console = console(stderr=True)
+        self.shown = is_terminal(sys.stderr)
 
     def device_code(self, code: DeviceCode, opened: bool) -> None:
         from rich.panel import Panel
@@ -74,24 +80,25 @@ class _ConsoleUI:
         )
         if opened:
             body.append("\n(a browser window was opened for you)", style="dim")
-        if self.console.is_terminal:
+        if self.shown:
             self.console.print(Panel(body, title="mcpcred login", expand=False))
         stderr(f"URL {code.verification_uri_complete or where}")
         stderr(f"code {code.user_code}")
 
     def authorize_url(self, url: str, opened: bool) -> None:
-        if self.console.is_terminal:
+        if self.shown:
+            from rich.text import Text
+
             note = "a browser window was opened" if opened else "open this URL in a browser"
-            self.console.print(f"[bold]Log in[/bold] ({note}):")
+            self.console.print(Text.assemble(("Log in", "bold"), f" ({note}):"))
         stderr(f"URL {url}")
 
     @contextmanager
     def waiting(self, what: str) -> Iterator[object]:
-        if self.console.is_terminal:
-            with self.console.status(what) as status:
-                yield status
-        else:
-            yield None
+        from mcpcred.terminal import progress
+
+        with progress(what) as advance:
+            yield advance
 
 
 def _vault() -> StoreVault:

@@ -13,7 +13,6 @@ override or an escape sequence in a definition cannot rewrite what is shown.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 
@@ -21,6 +20,7 @@ import typer
 
 from mcpcred.cli.app import app
 from mcpcred.errors import EXIT_CONFIG, EXIT_FINDINGS, ConfigError, UsageError
+from mcpcred.terminal import write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def pins_list(
             }
         )
     if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        write_json({"pins": rows})
         return _report(errors)
     if not rows and not errors:
         sys.stderr.write(
@@ -218,7 +218,7 @@ def pins_diff(
                 }
             )
     if as_json:
-        sys.stdout.write(json.dumps(changes, indent=2) + "\n")
+        write_json({"changes": changes})
     elif not changes:
         if not errors:
             sys.stderr.write("no pending changes to pinned tools\n")

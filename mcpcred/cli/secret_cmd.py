@@ -9,7 +9,6 @@ agent or a log collector cannot pick one up by running a command.
 from __future__ import annotations
 
 import getpass
-import json
 import sys
 
 import typer
@@ -103,13 +102,16 @@ def secret_list(
             }
         )
     if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        from mcpcred.terminal import write_json
+
+        write_json({"secrets": rows})
         return 0
     if not rows:
         sys.stderr.write("no secrets yet: `mcpcred wrap CLIENT` or `mcpcred secret set NAME`\n")
         return 0
-    from rich.console import Console
     from rich.table import Table
+
+    from mcpcred.terminal import console, emit
 
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("name", "status", "changed", "used by"):
@@ -122,7 +124,7 @@ def secret_list(
             str(row["changed"] or "-"),
             printable(", ".join(f"{u['client']}/{u['server']}" for u in used)) or "-",
         )
-    Console(highlight=False, markup=False).print(table)
+    emit(console(), table)
     return 0
 
 

@@ -10,7 +10,6 @@ keyring, so later commands and server starts need no passphrase.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -125,7 +124,9 @@ def store_status(
         info.update(_file_info(choice.path))
     info["passphrase_variable"] = keysource.have_passphrase(os.environ)
     if as_json:
-        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        from mcpcred.terminal import write_json
+
+        write_json(info)
         return 0
     label = {"file": "encrypted file store", "keychain": "OS keychain", "none": "none"}
     lines = [f"store: {label[choice.kind]} ({choice.backend or 'no backend'})"]

@@ -37,9 +37,9 @@ _STATUS_TEXT = {
 
 
 def _console() -> Console:
-    from rich.console import Console
+    from mcpcred.terminal import console
 
-    return Console(highlight=False, markup=False)
+    return console()
 
 
 def _show_diff(plans: list[FilePlan], secrets: list[str]) -> None:
