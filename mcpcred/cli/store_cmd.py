@@ -36,6 +36,7 @@ store_app = typer.Typer(
 app.add_typer(store_app, name="store")
 
 DEFAULT_UNLOCK_SECONDS = 8 * 3600
+MAX_UNLOCK_HOURS = 7 * 24.0  # the agent's longest idle timeout too
 
 
 def _file_store(path: str | None = None) -> FileStore:
@@ -185,8 +186,9 @@ def store_unlock(
     hours: float = typer.Option(
         DEFAULT_UNLOCK_SECONDS / 3600,
         "--hours",
-        help="How long the kernel keyring keeps the key.",
+        help="How long the kernel keyring keeps the key (at most 168: a week).",
         min=0.01,
+        max=MAX_UNLOCK_HOURS,  # also refuses inf (an OverflowError once made seconds)
     ),
 ) -> int:
     """Type the passphrase once; the agent (and the kernel keyring) keep the key."""
