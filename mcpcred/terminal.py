@@ -230,3 +230,17 @@ def _shown(what: str, total: int | None) -> AbstractContextManager[Callable[[int
             yield advance
 
     return shown()
+
+
+SCAN_PROGRESS_FROM = 200  # files: below this a scan ends before a bar would be worth drawing
+
+
+def scan_progress(files: int) -> AbstractContextManager[Callable[[int], None]]:
+    """The hook ``audit-config`` calls while scanning ``files`` files: a bar on a terminal's
+    stderr for large scans, nothing otherwise (pre-commit's one file, CI, a pipe).
+
+    Yields ``advance(n)``, for the scan (or the streaming writer) to call per file done.
+    """
+    if files < SCAN_PROGRESS_FROM:
+        return _quiet()
+    return progress("scanning MCP configs", total=files)

@@ -114,7 +114,10 @@ def run(argv: list[str] | None = None) -> int:
 def completion(
     shell: str = typer.Argument(..., help="bash, zsh or fish.", show_default=False),
 ) -> int:
-    """Print a shell completion script (see completions/ in the repository)."""
+    """Print a shell completion script (see completions/ in the repository).
+
+    Example: mcpcred completion bash > ~/.mcpcred-completion.bash
+    """
     from mcpcred.cli import completions
     from mcpcred.errors import UsageError
 

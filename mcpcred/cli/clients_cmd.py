@@ -16,7 +16,10 @@ def clients(
         False, "--all", "-a", help="Also list the config paths that do not exist."
     ),
 ) -> int:
-    """List supported clients: found or not, config paths, servers, how many are wrapped."""
+    """List supported clients: found or not, config paths, servers, how many are wrapped.
+
+    Example: mcpcred clients --all --json
+    """
     statuses = inventory(Host.current())
     if as_json:
         from mcpcred.terminal import write_json

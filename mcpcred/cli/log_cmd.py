@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from mcpcred.guard.auditlog import Record
 
 log_app = typer.Typer(
-    help="Show the audit log of guarded servers; `mcpcred log verify` checks it.",
+    help="Show the audit log of guarded servers; `mcpcred log verify` checks it."
+    + "\n\nExample: mcpcred log --since 30m",
     invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -143,7 +144,10 @@ def log_show(
         False, "--follow", "-f", help="Keep printing new records (Ctrl-C stops)."
     ),
 ) -> int:
-    """Show the audit log of guarded servers (the last 50 records unless --limit)."""
+    """Show the audit log of guarded servers (the last 50 records unless --limit).
+
+    Example: mcpcred log --server github --since 2h --denied
+    """
     if ctx.invoked_subcommand is not None:
         return 0
     from mcpcred.guard import auditlog
@@ -293,7 +297,10 @@ def log_verify(
         "(when you removed or replaced the log yourself).",
     ),
 ) -> int:
-    """Check that no record was changed, removed, added or reordered (exit 1 if one was)."""
+    """Check that no record was changed, removed, added or reordered (exit 1 if one was).
+
+    Example: mcpcred log verify --json
+    """
     from mcpcred.guard import auditlog
 
     folder = auditlog.default_folder()

@@ -186,7 +186,10 @@ def login(
         "is verified.",
     ),
 ) -> int:
-    """Log in with OAuth; servers then get fresh access tokens at spawn time."""
+    """Log in with OAuth; servers then get fresh access tokens at spawn time.
+
+    Example: mcpcred login github --client-id Iv1.0123456789abcdef
+    """
     from mcpcred.oauth import login as flows
     from mcpcred.oauth import settings
     from mcpcred.oauth.browser import open_url
@@ -499,7 +502,10 @@ def logout(
     provider: str = typer.Argument(..., help="The provider logged in to.", show_default=False),
     account: str = typer.Option("default", "--account", help="Which login of that provider."),
 ) -> int:
-    """Revoke the login at the provider (where it offers revocation) and delete it."""
+    """Revoke the login at the provider (where it offers revocation) and delete it.
+
+    Example: mcpcred logout github --account work
+    """
     from mcpcred.oauth import login as flows
     from mcpcred.oauth import records
     from mcpcred.oauth.http import HttpxTransport
@@ -544,7 +550,10 @@ def token(
         False, "--force", help="Print even when stdout is not a terminal (pipes, files, agents)."
     ),
 ) -> int:
-    """Print a fresh access token (to a terminal only, unless --force)."""
+    """Print a fresh access token (to a terminal only, unless --force).
+
+    Example: mcpcred token github | head -c 8
+    """
     from mcpcred.oauth.http import HttpxTransport
     from mcpcred.oauth.mint import Minter
     from mcpcred.paths import runtime_dir

@@ -19,7 +19,8 @@ from mcpcred.errors import SecretNotFound, UsageError
 from mcpcred.terminal import printable
 
 secret_app = typer.Typer(
-    help="Manage the secrets mcpcred keeps in the OS keychain (values never in argv).",
+    help="Manage the secrets mcpcred keeps in the OS keychain (values never in argv)."
+    + "\n\nExample: mcpcred secret list",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -46,7 +47,10 @@ def secret_set(
         False, "--from-stdin", help="Read the value from stdin (one trailing newline is dropped)."
     ),
 ) -> int:
-    """Store a secret (asks for it without echo, or reads it from stdin)."""
+    """Store a secret (asks for it without echo, or reads it from stdin).
+
+    Example: printf %s "$TOKEN" | mcpcred secret set github-pat --from-stdin
+    """
     from mcpcred.keychain.index import SecretIndex
     from mcpcred.keychain.store import SecretStore
 
@@ -76,7 +80,10 @@ def secret_set(
 def secret_list(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> int:
-    """List secret names, where each is used and when it last changed (never values)."""
+    """List secret names, where each is used and when it last changed (never values).
+
+    Example: mcpcred secret list --json
+    """
     from mcpcred.host import Host
     from mcpcred.keychain.index import SecretIndex
     from mcpcred.keychain.store import SecretStore
@@ -133,7 +140,10 @@ def secret_rm(
     name: str = typer.Argument(..., help="Secret name.", show_default=False),
     yes: bool = typer.Option(False, "--yes", "-y", help="Remove even if a server still uses it."),
 ) -> int:
-    """Remove a secret from the keychain."""
+    """Remove a secret from the keychain.
+
+    Example: mcpcred secret rm github-pat
+    """
     from mcpcred.host import Host
     from mcpcred.keychain.index import SecretIndex
     from mcpcred.keychain.store import SecretStore
@@ -179,7 +189,10 @@ def secret_show(
     name: str = typer.Argument(..., help="Secret name.", show_default=False),
     reveal: bool = typer.Option(False, "--reveal", help="Really print the value."),
 ) -> int:
-    """Print a secret's value: only to a terminal, and only with --reveal."""
+    """Print a secret's value: only to a terminal, and only with --reveal.
+
+    Example: mcpcred secret show github-pat --reveal
+    """
     from mcpcred.keychain.store import SecretStore
 
     _checked(name)

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from mcpcred.keychain.store import SecretStore
 
 store_app = typer.Typer(
-    help="Choose and manage where secrets are kept (OS keychain or encrypted file).",
+    help="Choose and manage where secrets are kept (OS keychain or encrypted file)."
+    + "\n\nExample: mcpcred store status",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -82,7 +83,10 @@ def _new_passphrase(path: str) -> str:
 def store_init(
     file: bool = typer.Option(False, "--file", help="Create the encrypted file store."),
 ) -> int:
-    """Create the encrypted file store (asks a passphrase twice, or uses MCPCRED_PASSPHRASE)."""
+    """Create the encrypted file store (asks a passphrase twice, or uses MCPCRED_PASSPHRASE).
+
+    Example: mcpcred store init --file
+    """
     from mcpcred.keychain.filestore import default_path
 
     if not file:
@@ -112,7 +116,10 @@ def store_init(
 def store_status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> int:
-    """Show which store is in use and why (never a value, never the passphrase)."""
+    """Show which store is in use and why (never a value, never the passphrase).
+
+    Example: mcpcred store status --json
+    """
     from mcpcred.keychain import keysource, selection
 
     choice = selection.explain(os.environ)
@@ -191,7 +198,10 @@ def store_unlock(
         max=MAX_UNLOCK_HOURS,  # also refuses inf (an OverflowError once made seconds)
     ),
 ) -> int:
-    """Type the passphrase once; the agent (and the kernel keyring) keep the key."""
+    """Type the passphrase once; the agent (and the kernel keyring) keep the key.
+
+    Example: mcpcred store unlock --hours 12
+    """
     from mcpcred.keychain import filestore, keysource
 
     store = _file_store()
@@ -225,7 +235,10 @@ def store_unlock(
 
 @store_app.command("passphrase")
 def store_passphrase() -> int:
-    """Change the file store's passphrase (asks the current one, then the new one twice)."""
+    """Change the file store's passphrase (asks the current one, then the new one twice).
+
+    Example: mcpcred store passphrase
+    """
     from mcpcred.keychain import keysource
 
     if not keysource.can_prompt():
@@ -253,7 +266,10 @@ def store_passphrase() -> int:
 
 @store_app.command("lock")
 def store_lock() -> int:
-    """Make the agent and the kernel keyring forget the file store's key."""
+    """Make the agent and the kernel keyring forget the file store's key.
+
+    Example: mcpcred store lock
+    """
     from mcpcred.keychain import keysource
 
     store = _file_store()
@@ -274,7 +290,10 @@ def store_lock() -> int:
 def store_migrate(
     to: str = typer.Option(..., "--to", help="keychain or file.", show_default=False),
 ) -> int:
-    """Move every mcpcred item to the other store, verifying each copy before removing anything."""
+    """Move every mcpcred item to the other store, verifying each copy before removing anything.
+
+    Example: mcpcred store migrate --to file
+    """
     from mcpcred.keychain.filestore import default_path
     from mcpcred.keychain.store import SecretStore
 

@@ -372,7 +372,10 @@ def wrap(
         "credential in the file or where a header helper would do (guard mode needs it).",
     ),
 ) -> int:
-    """Move a client's secrets into the OS keychain and start its servers through the shim."""
+    """Move a client's secrets into the OS keychain and start its servers through the shim.
+
+    Example: mcpcred wrap claude-desktop --dry-run
+    """
     from mcpcred.host import Host
     from mcpcred.keychain.index import SecretIndex
     from mcpcred.keychain.store import SecretStore
@@ -470,7 +473,10 @@ def wrap(
         target="file store" if store is not None and store.where != "the keychain" else "keychain",
     ):
         return 0
-    outcome = service.execute_wrap(plans, store, index)
+    from mcpcred.terminal import progress
+
+    with progress(f"storing secrets and writing {len(plans)} file(s)"):
+        outcome = service.execute_wrap(plans, store, index)
     where = store.where if store is not None else "the keychain"  # None: nothing to store
     for name in outcome.stored:
         sys.stderr.write(f"stored secret '{name}' in {where} ({backend})\n")
@@ -512,7 +518,10 @@ def unwrap(
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the changes; write nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before writing."),
 ) -> int:
-    """Start a client's servers directly again (references stay unless --restore-secrets)."""
+    """Start a client's servers directly again (references stay unless --restore-secrets).
+
+    Example: mcpcred unwrap cursor --server github --dry-run
+    """
     from mcpcred.host import Host
     from mcpcred.keychain.store import SecretStore
     from mcpcred.wrap import service
@@ -545,7 +554,10 @@ def unwrap(
         question="Rewrite {count} file(s)?",
     ):
         return 0
-    outcome = service.execute_unwrap(plans, store)
+    from mcpcred.terminal import progress
+
+    with progress(f"rewriting {len(plans)} file(s)"):
+        outcome = service.execute_unwrap(plans, store)
     for plan, backup in zip(outcome.written, outcome.backups, strict=True):
         sys.stderr.write(f"wrote {plan.display} (backup: {backup})\n")
     for url in outcome.forgotten_apps:

@@ -18,9 +18,22 @@ from mcpcred.errors import McpcredError, ShimError
 from mcpcred.shim.options import parse
 from mcpcred.shim.resolve import resolver, wanted
 
+HEADERS_USAGE = """usage: mcpcred headers [--server NAME] [--client ID] [--timeout SECONDS]
+                       --header 'Name: value' [--header 'Name: value']...
+
+Print the headers as one JSON object, with mcpcred: references in their values
+resolved from the keychain (or a password manager), for a client's headers helper
+(Claude Code's headersHelper); `mcpcred wrap` writes that entry. See docs/remote.md.
+
+Example: mcpcred headers --server linear --header 'Authorization: Bearer mcpcred:secret/linear'
+"""
+
 
 def main(args: list[str]) -> int:
     """Print the headers as a JSON object; on failure one line on stderr, exit non-zero."""
+    if args[:1] in (["-h"], ["--help"]):
+        sys.stdout.write(HEADERS_USAGE)
+        return 0
     try:
         options = parse(args, headers=True)
         pairs: list[tuple[str, str]] = []
