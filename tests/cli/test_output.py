@@ -67,6 +67,22 @@ def test_a_status_row_is_one_line_when_piped(keychain: dict[str, str], home: Pat
     assert "output-canary-value" not in result.stdout + result.stderr
 
 
+def test_a_log_record_is_one_line_when_piped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcpcred.guard import auditlog
+
+    monkeypatch.setenv("MCPCRED_DATA_DIR", str(tmp_path / "data"))
+    log = auditlog.AuditLog(auditlog.default_folder(), bytes.fromhex("ab" * 32))
+    uri = "file:///" + LONG + "/notes.txt"
+    log.append({"event": "call", "server": "files-" + LONG[:40], "client": "claude-code",
+                "method": "resources/read", "uri": uri, "outcome": "ok"})  # fmt: skip
+    result = run("log")
+    assert result.code == 0, result.stderr
+    (row,) = [line for line in result.stdout.splitlines() if "claude-code" in line]
+    assert uri in row and "files-" + LONG[:40] in row
+
+
 def test_colour_follows_no_color_and_force_color(project: Path) -> None:
     folder = _long_project(project)
     forced = run("clients", cwd=folder, env={"FORCE_COLOR": "1"})
