@@ -5,7 +5,12 @@ processes mcpcred does not control. Printed raw, an escape sequence in one can
 retitle the window (``ESC ] 0 ; ... BEL``), clear the screen, hide the lines
 around it, or reorder what the user reads (bidi overrides). ``printable`` shows
 such characters as escapes (``\\x1b``, ``\\u202e``) instead, so the user sees
-that they are there. Standard library only: the shim and the guard use it.
+that they are there. Standard library only at import: the shim and the guard use it.
+
+It is also where every command's output is shaped (docs/cli.md): ``console`` (rich,
+imported only when called) never wraps piped output and follows ``NO_COLOR``,
+``FORCE_COLOR`` and ``TERM=dumb``; ``write_json`` is the one ``--json`` shape;
+``progress`` draws only on a terminal.
 """
 
 from __future__ import annotations
