@@ -33,8 +33,10 @@ shown in CI output.
         ├── LoginRequired            no login, or the provider refused it (log in again)
         └── LoginDenied              the user refused, or let the code expire, during ``login``
 
-Exit codes outside the tree: 0 ok; 1 ``audit-config`` found something at or
-above ``--fail-on``; 70 an unexpected exception (a bug); 130 interrupted.
+Exit codes outside the tree: 0 ok; 1 a check found something (``audit-config`` at or
+above ``--fail-on``, ``status`` a credential that does not resolve, ``log verify``,
+``pins diff --exit-code``); 70 an unexpected exception (a bug, never bad input);
+130 interrupted. The table users read is docs/cli.md.
 """
 
 from __future__ import annotations

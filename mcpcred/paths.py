@@ -37,9 +37,19 @@ def data_dir() -> Path:
 
 def private_dir(path: Path) -> Path:
     """``path`` as a folder only the user can enter (it and any parent it creates)."""
-    missing = [p for p in [path, *path.parents] if not p.exists()]
-    for folder in reversed(missing):
-        folder.mkdir(mode=0o700, exist_ok=True)
+    try:
+        missing = [p for p in [path, *path.parents] if not p.exists()]
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
+        if not path.is_dir():
+            raise NotADirectoryError(20, "a file is in the way, not a folder")
+    except OSError as exc:  # a file in the way, a name too long, a read-only disk: user input
+        from mcpcred.errors import ConfigError
+
+        raise ConfigError(
+            f"cannot create the folder {path}: {exc.strerror or type(exc).__name__}",
+            hint=f"check {DATA_DIR_VAR}, XDG_DATA_HOME, {RUNTIME_DIR_VAR} and HOME",
+        ) from None
     return path
 
 
@@ -84,7 +94,15 @@ def runtime_path() -> str:
 def _private(path: str) -> str:
     """``private_dir`` without pathlib, for the shim."""
     if not os.path.isdir(path):
-        os.makedirs(path, mode=0o700, exist_ok=True)
+        try:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+        except OSError as exc:
+            from mcpcred.errors import ConfigError
+
+            raise ConfigError(
+                f"cannot create the folder {path}: {exc.strerror or type(exc).__name__}",
+                hint=f"check {RUNTIME_DIR_VAR}, {DATA_DIR_VAR} and HOME",
+            ) from None
     return path
 
 

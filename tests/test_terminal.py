@@ -61,3 +61,47 @@ def test_json_text_means_the_same_json_and_hides_nothing(value: object, indent: 
     hidden = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
     assert not [c for c in set(shown) if c != "\n" and unicodedata.category(c) in hidden]
     assert "\x7f" not in shown
+
+
+# -- progress: drawn on a terminal's stderr, nothing anywhere else ----------------------------
+
+_PROGRESS = (
+    "import time; from mcpcred.terminal import progress, scan_progress\n"
+    "with progress('working on it') as advance:\n"
+    "    time.sleep(0.4); advance(1)\n"
+    "with scan_progress(500) as advance:\n"
+    "    time.sleep(0.4); advance(250)\n"
+    "print('finished')\n"
+)
+
+
+def test_progress_is_drawn_on_a_terminal_only() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.headless import converse
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    env["TERM"] = "xterm"
+    code, shown = converse([], [], env, program=[sys.executable, "-c", _PROGRESS])
+    assert code == 0, shown
+    assert "working on it" in shown and "scanning MCP configs" in shown
+    assert "250/500" in shown
+    piped = subprocess.run(
+        [sys.executable, "-c", _PROGRESS],
+        env={**env, "FORCE_COLOR": "1"},  # colour, but still not a terminal: nothing drawn
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert piped.stdout == "finished\n"
+    assert piped.stderr == ""
+
+
+def test_no_scan_progress_for_a_few_files() -> None:
+    from mcpcred import terminal
+
+    with terminal.scan_progress(3) as advance:
+        advance(3)  # the quiet hook takes calls and draws nothing, terminal or not

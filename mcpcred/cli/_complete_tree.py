@@ -366,7 +366,7 @@ TREE = C(
                     'unlock',
                     'Type the passphrase once; the agent (and the kernel keyring) keep the key.',
                     (
-                        O(('--hours',), 'How long the kernel keyring keeps the key.', ''),
+                        O(('--hours',), 'How long the kernel keyring keeps the key (at most 168: a week).', ''),
                         O(('--help', '-h'), 'Show help and exit.'),
                     ),
                     (),

@@ -8,7 +8,6 @@ many it holds.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -18,7 +17,8 @@ from mcpcred.cli.app import app
 from mcpcred.errors import UsageError
 
 agent_app = typer.Typer(
-    help="The background process that holds the file store's key for this login session.",
+    help="The background process that holds the file store's key for this login session."
+    + "\n\nExample: mcpcred agent status",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -71,7 +71,10 @@ def _describe(seconds: int) -> str:
 def agent_start(
     idle_timeout: str | None = typer.Option(None, "--idle-timeout", help=IDLE_HELP),
 ) -> int:
-    """Start the agent in the background (nothing happens if one runs already)."""
+    """Start the agent in the background (nothing happens if one runs already).
+
+    Example: mcpcred agent start --idle-timeout 4h
+    """
     from mcpcred.keychain import agent
 
     seconds = idle_seconds(idle_timeout)
@@ -89,7 +92,10 @@ def agent_start(
 
 @agent_app.command("stop")
 def agent_stop() -> int:
-    """Wipe the keys the agent holds and end it."""
+    """Wipe the keys the agent holds and end it.
+
+    Example: mcpcred agent stop
+    """
     from mcpcred.keychain import agent
 
     _checked_folder()
@@ -102,7 +108,10 @@ def agent_stop() -> int:
 def agent_status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> int:
-    """Whether the agent runs, how many keys it holds, and whether the kernel keyring works."""
+    """Whether the agent runs, how many keys it holds, and whether the kernel keyring works.
+
+    Example: mcpcred agent status --json
+    """
     from mcpcred.keychain import agent, kernel
 
     _checked_folder()
@@ -121,7 +130,9 @@ def agent_status(
                 idle_timeout=running.idle_timeout,
                 serves_reads=running.reads,
             )
-        sys.stdout.write(json.dumps(row, indent=2) + "\n")
+        from mcpcred.terminal import write_json
+
+        write_json(row)
         return 0
     if running is None:
         sys.stdout.write(f"agent: not running (socket {agent.socket_path(os.environ)})\n")
@@ -146,7 +157,10 @@ def agent_serve(
         False, "--detach", help="Fork into the background once listening (what start uses)."
     ),
 ) -> int:
-    """Run the agent in the foreground, logging to stderr (never a key), until idle or stopped."""
+    """Run the agent in the foreground, logging to stderr (never a key), until idle or stopped.
+
+    Example: mcpcred agent serve --idle-timeout 30m
+    """
     from mcpcred.keychain import agent
 
     seconds = idle_seconds(idle_timeout) or agent.DEFAULT_IDLE_TIMEOUT

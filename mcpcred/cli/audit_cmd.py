@@ -63,6 +63,8 @@ def audit_config(
     Nothing is executed and nothing leaves the machine. Exit codes: 0 nothing at or
     above --fail-on, 1 findings, 2 usage error or unparseable config, 3 bad
     mcpcred.toml or baseline.
+
+    Example: mcpcred audit-config . --format sarif -o report.sarif --fail-on high
     """
     return audit_run.run(
         audit_run.AuditOptions(

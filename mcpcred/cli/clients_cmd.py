@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import typer
 
 from mcpcred.cli.app import app
@@ -19,13 +16,22 @@ def clients(
         False, "--all", "-a", help="Also list the config paths that do not exist."
     ),
 ) -> int:
-    """List supported clients: found or not, config paths, servers, how many are wrapped."""
+    """List supported clients: found or not, config paths, servers, how many are wrapped.
+
+    Example: mcpcred clients --all --json
+    """
     statuses = inventory(Host.current())
     if as_json:
-        sys.stdout.write(json.dumps([_as_dict(s) for s in statuses], indent=2) + "\n")
+        from mcpcred.terminal import write_json
+
+        write_json({"clients": [_as_dict(s) for s in statuses]})
         return 0
-    from rich.console import Console
     from rich.table import Table
+
+    from mcpcred.terminal import cell, emit
+    from mcpcred.terminal import console as make_console
+
+    console = make_console()
 
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("client", "found", "stdio", "remote", "wrapped"):
@@ -47,10 +53,9 @@ def clients(
             str(status.total("stdio")),
             str(status.total("remote")),
             str(status.total("wrapped")),
-            "\n".join(lines) or "-",
+            cell(lines, console) or "-",
         )
-    console = Console(highlight=False, markup=False)
-    console.print(table)
+    emit(console, table)
     return 0
 
 

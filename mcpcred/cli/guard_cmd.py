@@ -68,7 +68,10 @@ def guard(
     config: str | None = typer.Option(None, "--config", help="Only this client config file."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before wrapping."),
 ) -> int:
-    """Relay a server through mcpcred: audit log, tool policy, pinned tool definitions."""
+    """Relay a server through mcpcred: audit log, tool policy, pinned tool definitions.
+
+    Example: mcpcred guard claude-code --server github --preset github-read-only
+    """
     from mcpcred.guard.settings import ON_CHANGE, ON_LOG_FAILURE, PRESETS
     from mcpcred.paths import config_file
 

@@ -23,7 +23,7 @@ import typer
 
 from mcpcred.cli.app import app
 from mcpcred.errors import EXIT_FINDINGS, SecretNotFound, SecretStoreError, UsageError
-from mcpcred.terminal import json_text, printable
+from mcpcred.terminal import json_text, printable, write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from mcpcred.guard.auditlog import Record
 
 log_app = typer.Typer(
-    help="Show the audit log of guarded servers; `mcpcred log verify` checks it.",
+    help="Show the audit log of guarded servers; `mcpcred log verify` checks it."
+    + "\n\nExample: mcpcred log --since 30m",
     invoke_without_command=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -143,7 +144,10 @@ def log_show(
         False, "--follow", "-f", help="Keep printing new records (Ctrl-C stops)."
     ),
 ) -> int:
-    """Show the audit log of guarded servers (the last 50 records unless --limit)."""
+    """Show the audit log of guarded servers (the last 50 records unless --limit).
+
+    Example: mcpcred log --server github --since 2h --denied
+    """
     if ctx.invoked_subcommand is not None:
         return 0
     from mcpcred.guard import auditlog
@@ -200,10 +204,13 @@ def _json_writer() -> Callable[[list[Record], bool], None]:
 
 def _table_writer(*, fixed: bool) -> Callable[[list[Record], bool], None]:
     """Rows as a rich table; ``fixed`` widths keep later batches (``--follow``) aligned."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False, markup=False)
+    from mcpcred.terminal import console as make_console
+    from mcpcred.terminal import emit, is_terminal
+
+    console = make_console()
+    fixed = fixed and is_terminal(console.file)  # piped: whole cells, never cut to fit
     widths = _fixed_widths(console.width)
 
     def write(records: list[Record], header: bool) -> None:
@@ -219,7 +226,7 @@ def _table_writer(*, fixed: bool) -> Callable[[list[Record], bool], None]:
                 table.add_column(name, overflow="fold")
         for record in records:
             table.add_row(*(printable(cell) for cell in _cells(record)))
-        console.print(table)
+        emit(console, table)
         console.file.flush()
 
     return write
@@ -290,7 +297,10 @@ def log_verify(
         "(when you removed or replaced the log yourself).",
     ),
 ) -> int:
-    """Check that no record was changed, removed, added or reordered (exit 1 if one was)."""
+    """Check that no record was changed, removed, added or reordered (exit 1 if one was).
+
+    Example: mcpcred log verify --json
+    """
     from mcpcred.guard import auditlog
 
     folder = auditlog.default_folder()
@@ -302,7 +312,7 @@ def log_verify(
     if not auditlog.exists(folder) and (checkpoint is None or checkpoint.seq <= 0):
         if as_json:
             result = auditlog.Verification()
-            sys.stdout.write(json.dumps({**result.as_dict(), "folder": folder}, indent=2) + "\n")
+            write_json({**result.as_dict(), "folder": folder})
         sys.stderr.write("no audit log yet\n")
         return 0
     if not auditlog.exists(folder):  # the keychain says there was one: no key needed to say so
@@ -315,7 +325,7 @@ def log_verify(
                 "as they write): a rollback or a deleted start cannot be detected"
             )
     if as_json:
-        sys.stdout.write(json.dumps({**result.as_dict(), "folder": folder}, indent=2) + "\n")
+        write_json({**result.as_dict(), "folder": folder})
     else:
         for note in result.notes:
             sys.stderr.write(f"note: {note}\n")

@@ -53,12 +53,18 @@ def _timeout(value: float) -> float:
 
 
 class _ConsoleUI:
-    """The login's conversation with the user: rich on a terminal, plain lines always."""
+    """The login's conversation with the user: rich on a terminal, plain lines always.
+
+    The panel and the spinner go to stderr only when it is a terminal (``FORCE_COLOR``
+    colours them but does not make a pipe one): a script reading stderr gets the plain
+    ``URL ...`` and ``code ...`` lines and nothing redrawn.
+    """
 
     def __init__(self) -> None:
-        from rich.console import Console
+        from mcpcred.terminal import console, is_terminal
 
-        self.console = Console(stderr=True, highlight=False)
+        self.console = console(stderr=True)
+        self.shown = is_terminal(sys.stderr)
 
     def device_code(self, code: DeviceCode, opened: bool) -> None:
         from rich.panel import Panel
@@ -74,24 +80,25 @@ class _ConsoleUI:
         )
         if opened:
             body.append("\n(a browser window was opened for you)", style="dim")
-        if self.console.is_terminal:
+        if self.shown:
             self.console.print(Panel(body, title="mcpcred login", expand=False))
         stderr(f"URL {code.verification_uri_complete or where}")
         stderr(f"code {code.user_code}")
 
     def authorize_url(self, url: str, opened: bool) -> None:
-        if self.console.is_terminal:
+        if self.shown:
+            from rich.text import Text
+
             note = "a browser window was opened" if opened else "open this URL in a browser"
-            self.console.print(f"[bold]Log in[/bold] ({note}):")
+            self.console.print(Text.assemble(("Log in", "bold"), f" ({note}):"))
         stderr(f"URL {url}")
 
     @contextmanager
     def waiting(self, what: str) -> Iterator[object]:
-        if self.console.is_terminal:
-            with self.console.status(what) as status:
-                yield status
-        else:
-            yield None
+        from mcpcred.terminal import progress
+
+        with progress(what) as advance:
+            yield advance
 
 
 def _vault() -> StoreVault:
@@ -179,7 +186,10 @@ def login(
         "is verified.",
     ),
 ) -> int:
-    """Log in with OAuth; servers then get fresh access tokens at spawn time."""
+    """Log in with OAuth; servers then get fresh access tokens at spawn time.
+
+    Example: mcpcred login github --client-id Iv1.0123456789abcdef
+    """
     from mcpcred.oauth import login as flows
     from mcpcred.oauth import settings
     from mcpcred.oauth.browser import open_url
@@ -492,7 +502,10 @@ def logout(
     provider: str = typer.Argument(..., help="The provider logged in to.", show_default=False),
     account: str = typer.Option("default", "--account", help="Which login of that provider."),
 ) -> int:
-    """Revoke the login at the provider (where it offers revocation) and delete it."""
+    """Revoke the login at the provider (where it offers revocation) and delete it.
+
+    Example: mcpcred logout github --account work
+    """
     from mcpcred.oauth import login as flows
     from mcpcred.oauth import records
     from mcpcred.oauth.http import HttpxTransport
@@ -537,7 +550,10 @@ def token(
         False, "--force", help="Print even when stdout is not a terminal (pipes, files, agents)."
     ),
 ) -> int:
-    """Print a fresh access token (to a terminal only, unless --force)."""
+    """Print a fresh access token (to a terminal only, unless --force).
+
+    Example: mcpcred token github | head -c 8
+    """
     from mcpcred.oauth.http import HttpxTransport
     from mcpcred.oauth.mint import Minter
     from mcpcred.paths import runtime_dir

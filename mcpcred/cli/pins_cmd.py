@@ -13,7 +13,6 @@ override or an escape sequence in a definition cannot rewrite what is shown.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 
@@ -21,13 +20,15 @@ import typer
 
 from mcpcred.cli.app import app
 from mcpcred.errors import EXIT_CONFIG, EXIT_FINDINGS, ConfigError, UsageError
+from mcpcred.terminal import write_json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from mcpcred.guard.pins import PinStore
 
 pins_app = typer.Typer(
-    help="Review the tool definitions guard mode pinned, and accept changes to them.",
+    help="Review the tool definitions guard mode pinned, and accept changes to them."
+    + "\n\nExample: mcpcred pins diff",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -124,7 +125,10 @@ def pins_list(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     client: str | None = typer.Option(None, "--client", help=CLIENT_HELP, show_default=False),
 ) -> int:
-    """Servers and clients with pinned tools: how many, since when, pending changes, findings."""
+    """Servers and clients with pinned tools: how many, since when, pending changes, findings.
+
+    Example: mcpcred pins list --json
+    """
     from mcpcred.guard.hidden import safe_text
 
     store = _store()
@@ -147,7 +151,7 @@ def pins_list(
             }
         )
     if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        write_json({"pins": rows})
         return _report(errors)
     if not rows and not errors:
         sys.stderr.write(
@@ -193,7 +197,10 @@ def pins_diff(
         False, "--exit-code", help="Exit with 1 when changes are pending (like git diff)."
     ),
 ) -> int:
-    """Show pending tool changes: what was pinned, what the server offers now."""
+    """Show pending tool changes: what was pinned, what the server offers now.
+
+    Example: mcpcred pins diff github --exit-code
+    """
     from mcpcred.guard.hidden import safe_text, scan_tool
     from mcpcred.guard.pins import diff_lines
 
@@ -218,7 +225,7 @@ def pins_diff(
                 }
             )
     if as_json:
-        sys.stdout.write(json.dumps(changes, indent=2) + "\n")
+        write_json({"changes": changes})
     elif not changes:
         if not errors:
             sys.stderr.write("no pending changes to pinned tools\n")
@@ -268,7 +275,10 @@ def pins_accept(
     ),
     client: str | None = typer.Option(None, "--client", help=CLIENT_HELP, show_default=False),
 ) -> int:
-    """Make pending tool changes the new pins (review them first with `pins diff`)."""
+    """Make pending tool changes the new pins (review them first with `pins diff`).
+
+    Example: mcpcred pins accept github --tool create_issue
+    """
     from mcpcred.guard.hidden import safe_text, scan_tool
 
     store = _store()
@@ -321,7 +331,10 @@ def pins_forget(
     server: str = typer.Argument(..., help="Server name.", show_default=False),
     client: str | None = typer.Option(None, "--client", help=CLIENT_HELP, show_default=False),
 ) -> int:
-    """Delete a server's pins (or one client's); its tools are pinned again at its next start."""
+    """Delete a server's pins (or one client's); its tools are pinned again at its next start.
+
+    Example: mcpcred pins forget github --client cursor
+    """
     from mcpcred.guard.hidden import safe_text
 
     store = _store()

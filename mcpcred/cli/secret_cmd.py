@@ -9,7 +9,6 @@ agent or a log collector cannot pick one up by running a command.
 from __future__ import annotations
 
 import getpass
-import json
 import sys
 
 import typer
@@ -20,7 +19,8 @@ from mcpcred.errors import SecretNotFound, UsageError
 from mcpcred.terminal import printable
 
 secret_app = typer.Typer(
-    help="Manage the secrets mcpcred keeps in the OS keychain (values never in argv).",
+    help="Manage the secrets mcpcred keeps in the OS keychain (values never in argv)."
+    + "\n\nExample: mcpcred secret list",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -47,7 +47,10 @@ def secret_set(
         False, "--from-stdin", help="Read the value from stdin (one trailing newline is dropped)."
     ),
 ) -> int:
-    """Store a secret (asks for it without echo, or reads it from stdin)."""
+    """Store a secret (asks for it without echo, or reads it from stdin).
+
+    Example: printf %s "$TOKEN" | mcpcred secret set github-pat --from-stdin
+    """
     from mcpcred.keychain.index import SecretIndex
     from mcpcred.keychain.store import SecretStore
 
@@ -77,7 +80,10 @@ def secret_set(
 def secret_list(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> int:
-    """List secret names, where each is used and when it last changed (never values)."""
+    """List secret names, where each is used and when it last changed (never values).
+
+    Example: mcpcred secret list --json
+    """
     from mcpcred.host import Host
     from mcpcred.keychain.index import SecretIndex
     from mcpcred.keychain.store import SecretStore
@@ -103,13 +109,16 @@ def secret_list(
             }
         )
     if as_json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        from mcpcred.terminal import write_json
+
+        write_json({"secrets": rows})
         return 0
     if not rows:
         sys.stderr.write("no secrets yet: `mcpcred wrap CLIENT` or `mcpcred secret set NAME`\n")
         return 0
-    from rich.console import Console
     from rich.table import Table
+
+    from mcpcred.terminal import console, emit
 
     table = Table(box=None, pad_edge=False, show_edge=False)
     for column in ("name", "status", "changed", "used by"):
@@ -122,7 +131,7 @@ def secret_list(
             str(row["changed"] or "-"),
             printable(", ".join(f"{u['client']}/{u['server']}" for u in used)) or "-",
         )
-    Console(highlight=False, markup=False).print(table)
+    emit(console(), table)
     return 0
 
 
@@ -131,7 +140,10 @@ def secret_rm(
     name: str = typer.Argument(..., help="Secret name.", show_default=False),
     yes: bool = typer.Option(False, "--yes", "-y", help="Remove even if a server still uses it."),
 ) -> int:
-    """Remove a secret from the keychain."""
+    """Remove a secret from the keychain.
+
+    Example: mcpcred secret rm github-pat
+    """
     from mcpcred.host import Host
     from mcpcred.keychain.index import SecretIndex
     from mcpcred.keychain.store import SecretStore
@@ -177,7 +189,10 @@ def secret_show(
     name: str = typer.Argument(..., help="Secret name.", show_default=False),
     reveal: bool = typer.Option(False, "--reveal", help="Really print the value."),
 ) -> int:
-    """Print a secret's value: only to a terminal, and only with --reveal."""
+    """Print a secret's value: only to a terminal, and only with --reveal.
+
+    Example: mcpcred secret show github-pat --reveal
+    """
     from mcpcred.keychain.store import SecretStore
 
     _checked(name)

@@ -10,7 +10,6 @@ keychain secret (not just its presence), so a locked keychain shows as ``locked`
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from mcpcred.cli.app import app
-from mcpcred.errors import SecretStoreError
+from mcpcred.errors import EXIT_FINDINGS, SecretStoreError
 from mcpcred.terminal import printable
 
 if TYPE_CHECKING:
@@ -40,7 +39,13 @@ def status(
         "shown): ok, missing, locked, unavailable.",
     ),
 ) -> int:
-    """Show every server: wrapped or not, its credentials and whether each resolves."""
+    """Show every server: wrapped or not, its credentials and whether each resolves.
+
+    Exits 1 when a credential of a server started through mcpcred does not resolve
+    (missing, not logged in, locked, keychain unavailable): the server would fail to start.
+
+    Example: mcpcred status --check --json
+    """
     from mcpcred import references
     from mcpcred.cli.login_cmd import login_rows
     from mcpcred.host import Host
@@ -124,20 +129,31 @@ def status(
             logins = login_rows(direct.vault() if direct is not None else None)
         except SecretStoreError as exc:
             sys.stderr.write(f"warning: cannot read logins: {exc.message}\n")
+    broken = unresolved(rows)
+    code = EXIT_FINDINGS if broken else 0
     if as_json:
-        document = {
-            "keychain": backend,
-            "store": in_use,
-            "logins": logins,
-            "servers": rows,
-            "errors": [{"client": e.client, "path": e.path, "error": e.message} for e in errors],
-        }
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
-        return 0
-    from rich.console import Console
+        from mcpcred.terminal import write_json
+
+        write_json(
+            {
+                "ok": not broken,
+                "keychain": backend,
+                "store": in_use,
+                "logins": logins,
+                "servers": rows,
+                "unresolved": broken,
+                "errors": [
+                    {"client": e.client, "path": e.path, "error": e.message} for e in errors
+                ],
+            }
+        )
+        return code
     from rich.table import Table
 
-    console = Console(highlight=False, markup=False)
+    from mcpcred.terminal import cell, emit
+    from mcpcred.terminal import console as make_console
+
+    console = make_console()
     console.print(f"keychain: {backend}")
     console.print(f"store: {in_use['store']} ({in_use['reason']})")
     if not rows:
@@ -156,17 +172,49 @@ def status(
             str(row["client"]),
             printable(str(row["server"])),
             wrapped,
-            "\n".join(printable(c) for c in creds) or "-",
+            cell([printable(c) for c in creds], console) or "-",
             printable(str(row["path"])),
         )
     if rows:
-        console.print(table)
+        emit(console, table)
     if logins:
         console.print("")
-        console.print(_logins_table(logins))
+        emit(console, _logins_table(logins))
     for error in errors:
         sys.stderr.write(f"warning: {printable(error.path)}: {printable(error.message)}\n")
-    return 0
+    if broken:
+        where = ", ".join(
+            f"{b['client']}/{b['server']} {b['reference']} ({b['state']})" for b in broken
+        )
+        sys.stderr.write(f"error: credentials that do not resolve: {printable(where)}\n")
+        sys.stderr.write(
+            "hint: `mcpcred secret set NAME` or `mcpcred login ...` as the state says; "
+            "the servers fail to start until then\n"
+        )
+    return code
+
+
+# States that mean the shim would not get a value: the server fails to start. "not checked"
+# (a password manager asked only with --check) and "literal" (a server not started through
+# mcpcred gets the reference's text; warned about above) are not among them.
+RESOLVES = frozenset({"ok", "not checked", LITERAL})
+
+
+def unresolved(rows: list[dict[str, object]]) -> list[dict[str, str]]:
+    """``(client, server, reference, state)`` of every credential of a server started
+    through mcpcred (wrapped, or a remote one through the bridge or the headers helper)
+    that does not resolve; empty when every one does. Decides ``status``'s exit code."""
+    return [
+        {
+            "client": str(row["client"]),
+            "server": str(row["server"]),
+            "reference": str(credential["reference"]),
+            "state": str(credential["state"]),
+        }
+        for row in rows
+        for credential in row["credentials"]  # type: ignore[attr-defined]
+        if credential["state"] not in RESOLVES
+    ]
 
 
 def credential_state(store: SecretStore | None, kind: str, name: str, *, check: bool) -> str:

@@ -10,7 +10,6 @@ keyring, so later commands and server starts need no passphrase.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -27,7 +26,8 @@ if TYPE_CHECKING:
     from mcpcred.keychain.store import SecretStore
 
 store_app = typer.Typer(
-    help="Choose and manage where secrets are kept (OS keychain or encrypted file).",
+    help="Choose and manage where secrets are kept (OS keychain or encrypted file)."
+    + "\n\nExample: mcpcred store status",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -37,6 +37,7 @@ store_app = typer.Typer(
 app.add_typer(store_app, name="store")
 
 DEFAULT_UNLOCK_SECONDS = 8 * 3600
+MAX_UNLOCK_HOURS = 7 * 24.0  # the agent's longest idle timeout too
 
 
 def _file_store(path: str | None = None) -> FileStore:
@@ -82,7 +83,10 @@ def _new_passphrase(path: str) -> str:
 def store_init(
     file: bool = typer.Option(False, "--file", help="Create the encrypted file store."),
 ) -> int:
-    """Create the encrypted file store (asks a passphrase twice, or uses MCPCRED_PASSPHRASE)."""
+    """Create the encrypted file store (asks a passphrase twice, or uses MCPCRED_PASSPHRASE).
+
+    Example: mcpcred store init --file
+    """
     from mcpcred.keychain.filestore import default_path
 
     if not file:
@@ -112,7 +116,10 @@ def store_init(
 def store_status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> int:
-    """Show which store is in use and why (never a value, never the passphrase)."""
+    """Show which store is in use and why (never a value, never the passphrase).
+
+    Example: mcpcred store status --json
+    """
     from mcpcred.keychain import keysource, selection
 
     choice = selection.explain(os.environ)
@@ -125,7 +132,9 @@ def store_status(
         info.update(_file_info(choice.path))
     info["passphrase_variable"] = keysource.have_passphrase(os.environ)
     if as_json:
-        sys.stdout.write(json.dumps(info, indent=2) + "\n")
+        from mcpcred.terminal import write_json
+
+        write_json(info)
         return 0
     label = {"file": "encrypted file store", "keychain": "OS keychain", "none": "none"}
     lines = [f"store: {label[choice.kind]} ({choice.backend or 'no backend'})"]
@@ -184,11 +193,15 @@ def store_unlock(
     hours: float = typer.Option(
         DEFAULT_UNLOCK_SECONDS / 3600,
         "--hours",
-        help="How long the kernel keyring keeps the key.",
+        help="How long the kernel keyring keeps the key (at most 168: a week).",
         min=0.01,
+        max=MAX_UNLOCK_HOURS,  # also refuses inf (an OverflowError once made seconds)
     ),
 ) -> int:
-    """Type the passphrase once; the agent (and the kernel keyring) keep the key."""
+    """Type the passphrase once; the agent (and the kernel keyring) keep the key.
+
+    Example: mcpcred store unlock --hours 12
+    """
     from mcpcred.keychain import filestore, keysource
 
     store = _file_store()
@@ -222,7 +235,10 @@ def store_unlock(
 
 @store_app.command("passphrase")
 def store_passphrase() -> int:
-    """Change the file store's passphrase (asks the current one, then the new one twice)."""
+    """Change the file store's passphrase (asks the current one, then the new one twice).
+
+    Example: mcpcred store passphrase
+    """
     from mcpcred.keychain import keysource
 
     if not keysource.can_prompt():
@@ -250,7 +266,10 @@ def store_passphrase() -> int:
 
 @store_app.command("lock")
 def store_lock() -> int:
-    """Make the agent and the kernel keyring forget the file store's key."""
+    """Make the agent and the kernel keyring forget the file store's key.
+
+    Example: mcpcred store lock
+    """
     from mcpcred.keychain import keysource
 
     store = _file_store()
@@ -271,7 +290,10 @@ def store_lock() -> int:
 def store_migrate(
     to: str = typer.Option(..., "--to", help="keychain or file.", show_default=False),
 ) -> int:
-    """Move every mcpcred item to the other store, verifying each copy before removing anything."""
+    """Move every mcpcred item to the other store, verifying each copy before removing anything.
+
+    Example: mcpcred store migrate --to file
+    """
     from mcpcred.keychain.filestore import default_path
     from mcpcred.keychain.store import SecretStore
 

@@ -37,9 +37,9 @@ _STATUS_TEXT = {
 
 
 def _console() -> Console:
-    from rich.console import Console
+    from mcpcred.terminal import console
 
-    return Console(highlight=False, markup=False)
+    return console()
 
 
 def _show_diff(plans: list[FilePlan], secrets: list[str]) -> None:
@@ -382,7 +382,10 @@ def wrap(
         "credential in the file or where a header helper would do (guard mode needs it).",
     ),
 ) -> int:
-    """Move a client's secrets into the OS keychain and start its servers through the shim."""
+    """Move a client's secrets into the OS keychain and start its servers through the shim.
+
+    Example: mcpcred wrap claude-desktop --dry-run
+    """
     from mcpcred.host import Host
     from mcpcred.keychain.index import SecretIndex
     from mcpcred.keychain.store import SecretStore
@@ -481,7 +484,10 @@ def wrap(
         target="file store" if store is not None and store.where != "the keychain" else "keychain",
     ):
         return 0
-    outcome = service.execute_wrap(plans, store, index)
+    from mcpcred.terminal import progress
+
+    with progress(f"storing secrets and writing {len(plans)} file(s)"):
+        outcome = service.execute_wrap(plans, store, index)
     where = store.where if store is not None else "the keychain"  # None: nothing to store
     for name in outcome.stored:
         sys.stderr.write(f"stored secret '{name}' in {where} ({backend})\n")
@@ -523,7 +529,10 @@ def unwrap(
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the changes; write nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before writing."),
 ) -> int:
-    """Undo wrap; a server that needs a keychain secret stays wrapped unless --restore-secrets."""
+    """Undo wrap; a server that needs a keychain secret stays wrapped unless --restore-secrets.
+
+    Example: mcpcred unwrap cursor --server github --dry-run
+    """
     from mcpcred.host import Host
     from mcpcred.keychain.store import SecretStore
     from mcpcred.wrap import service
@@ -556,7 +565,10 @@ def unwrap(
         question="Rewrite {count} file(s)?",
     ):
         return 0
-    outcome = service.execute_unwrap(plans, store)
+    from mcpcred.terminal import progress
+
+    with progress(f"rewriting {len(plans)} file(s)"):
+        outcome = service.execute_unwrap(plans, store)
     for plan, backup in zip(outcome.written, outcome.backups, strict=True):
         sys.stderr.write(f"wrote {plan.display} (backup: {backup})\n")
     for url in outcome.forgotten_apps:

@@ -40,7 +40,10 @@ def read_text(path: str) -> str:
     if len(data) > MAX_FILE_BYTES:
         raise ParseError("file is larger than 64 MiB; not scanned", path=path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:  # a BOM, then bytes that are not UTF-16 (a binary file)
+            raise ParseError("file starts like UTF-16 but is not", path=path) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -95,6 +95,8 @@ from those password managers: docs/stores.md), then become COMMAND. With --url, 
 in the URL and the header values instead and bridge stdio to that remote MCP
 server (--allow-http permits plain http:// to a host other than this machine).
 `mcpcred wrap` writes these entries; see docs/wrap.md and docs/remote.md.
+
+Example: mcpcred shim --server github -- npx -y @modelcontextprotocol/server-github
 """
 
 

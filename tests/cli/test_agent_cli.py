@@ -52,6 +52,7 @@ def test_start_status_stop(env: dict[str, str]) -> None:
     assert KEY.hex() not in status.stdout
     as_json = json.loads(run("agent", "status", "--json").stdout)
     assert as_json == {
+        "version": 1,
         "running": True,
         "socket": sock,
         "kernel_keyring": as_json["kernel_keyring"],

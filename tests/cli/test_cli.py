@@ -82,7 +82,7 @@ def test_clients_lists_every_client_with_counts(home: Path, project: Path) -> No
     (home / ".codex" / "config.toml").write_text("[mcp_servers.x\n")
     result = run("clients", "--json")
     assert result.code == 0
-    clients = {c["id"]: c for c in json.loads(result.stdout)}
+    clients = {c["id"]: c for c in json.loads(result.stdout)["clients"]}
     assert set(clients) == {
         "claude-desktop",
         "claude-code",

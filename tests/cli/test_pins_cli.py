@@ -27,12 +27,12 @@ def test_list_without_pins_says_so_and_creates_nothing(pin_data: Path) -> None:
     assert result.code == 0, result.stderr
     assert result.stdout == ""
     assert "no pinned tools yet" in result.stderr
-    assert json.loads(run("pins", "list", "--json").stdout) == []
+    assert json.loads(run("pins", "list", "--json").stdout)["pins"] == []
     assert not pin_data.exists()
 
 
 def test_list_shows_counts_pending_and_hidden_findings(drifted: PinStore) -> None:
-    rows = {r["server"]: r for r in json.loads(run("pins", "list", "--json").stdout)}
+    rows = {r["server"]: r for r in json.loads(run("pins", "list", "--json").stdout)["pins"]}
     assert rows["github"]["tools"] == 3
     assert rows["github"]["pending"] == {"added": 1, "changed": 1, "removed": 1}
     assert rows["github"]["flagged_tools"] == ["a"]
@@ -65,7 +65,7 @@ def test_diff_shows_each_pending_change_with_hidden_findings(drifted: PinStore) 
     assert f"accept with: mcpcred pins accept github --client {CLIENT}" in out
     assert run("pins", "diff", "github", "--exit-code").code == 1
     assert run("pins", "diff", "files", "--exit-code").code == 0
-    changes = json.loads(run("pins", "diff", "--json").stdout)
+    changes = json.loads(run("pins", "diff", "--json").stdout)["changes"]
     assert {(c["server"], c["tool"], c["change"]) for c in changes} == {
         ("github", "a", "changed"),
         ("github", "c", "removed"),
@@ -137,7 +137,7 @@ def test_accept_all_servers_and_argument_checks(drifted: PinStore) -> None:
     assert result.code == 0, result.stderr
     assert "nothing to accept for server 'files'" in result.stderr
     assert "accepted for server 'github'" in result.stderr
-    assert json.loads(run("pins", "diff", "--json").stdout) == []
+    assert json.loads(run("pins", "diff", "--json").stdout)["changes"] == []
 
 
 def test_forget_removes_the_pins(drifted: PinStore) -> None:
@@ -151,7 +151,7 @@ def test_corrupt_pin_file_is_reported_without_hiding_the_others(drifted: PinStor
     Path(drifted.path("files", CLIENT)).write_text('{"secret-looking": "ghp_x"')
     listing = run("pins", "list", "--json")
     assert listing.code == 3
-    assert [r["server"] for r in json.loads(listing.stdout)] == ["github"]
+    assert [r["server"] for r in json.loads(listing.stdout)["pins"]] == ["github"]
     assert f"error: pin file {drifted.path('files', CLIENT)} is not valid JSON" in listing.stderr
     assert "ghp_x" not in listing.stderr
     diff = run("pins", "diff", "files")
@@ -178,7 +178,7 @@ def two_clients(pin_store: PinStore) -> PinStore:
 
 
 def test_list_and_diff_show_each_client_and_filter_by_client(two_clients: PinStore) -> None:
-    rows = json.loads(run("pins", "list", "--json").stdout)
+    rows = json.loads(run("pins", "list", "--json").stdout)["pins"]
     assert [(r["server"], r["client"], r["tools"]) for r in rows] == [
         ("github", None, 1),
         *sorted([("github", CLIENT, 1), ("github", ROOTS, 2), ("github", CURSOR, 1)]),
@@ -186,9 +186,11 @@ def test_list_and_diff_show_each_client_and_filter_by_client(two_clients: PinSto
     roots = next(r for r in rows if r["client"] == ROOTS)
     assert roots["capabilities"] == ["roots"]
     assert "(any, from before per-client pins)" in run("pins", "list").stdout
-    only = json.loads(run("pins", "list", "--json", "--client", "claude-code").stdout)
+    only = json.loads(run("pins", "list", "--json", "--client", "claude-code").stdout)["pins"]
     assert sorted(r["client"] for r in only) == sorted([CLIENT, ROOTS])
-    changes = json.loads(run("pins", "diff", "github", "--json", "--client", CURSOR).stdout)
+    changes = json.loads(run("pins", "diff", "github", "--json", "--client", CURSOR).stdout)[
+        "changes"
+    ]
     assert [(c["client"], c["tool"], c["offered"]["description"]) for c in changes] == [
         (CURSOR, "a", "v3")
     ]
@@ -201,7 +203,7 @@ def test_accept_and_forget_one_client(two_clients: PinStore) -> None:
     accepted = run("pins", "accept", "github", "--client", "cursor")
     assert accepted.code == 0, accepted.stderr
     assert "accepted for server 'github': changed a" in accepted.stderr
-    left = json.loads(run("pins", "diff", "--json").stdout)
+    left = json.loads(run("pins", "diff", "--json").stdout)["changes"]
     assert [(c["client"], c["tool"]) for c in left] == [(CLIENT, "a")]
     forgot = run("pins", "forget", "github", "--client", ROOTS)
     assert forgot.code == 0, forgot.stderr

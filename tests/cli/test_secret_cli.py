@@ -83,7 +83,7 @@ def test_list_shows_names_usage_and_dates_never_values(
     )
     result = run("secret", "list", "--json")
     assert result.code == 0, result.stderr
-    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    rows = {row["name"]: row for row in json.loads(result.stdout)["secrets"]}
     assert rows["gitlab"]["stored"] is True
     assert rows["gitlab"]["changed"]
     assert rows["gitlab"]["used_by"][0]["client"] == "cursor"
@@ -217,7 +217,7 @@ def test_rm_counts_every_reference_as_in_use(keychain: dict[str, str], home: Pat
         assert refused.code == 2, (name, refused.stderr)
         assert where in refused.stderr.splitlines()[0]
         assert real_keychain.lookup(keychain, "mcpcred", name) == TOKEN
-    listed = json.loads(run("secret", "list", "--json").stdout)
+    listed = json.loads(run("secret", "list", "--json").stdout)["secrets"]
     used = {row["name"]: [u["server"] for u in row["used_by"]] for row in listed}
     assert used["helper"] == ["api"]
 
@@ -260,7 +260,7 @@ def test_rm_sees_references_behind_a_repeated_key(keychain: dict[str, str], home
         assert "(hidden) (behind" not in refused.stderr
         assert "file) (behind" not in refused.stderr
         assert real_keychain.lookup(keychain, "mcpcred", name) == TOKEN
-    listed = json.loads(run("secret", "list", "--json").stdout)
+    listed = json.loads(run("secret", "list", "--json").stdout)["secrets"]
     used = {row["name"]: [u["server"] for u in row["used_by"]] for row in listed}
     assert used["in-env"] == ["gh"]
     assert used["live"] == ["gh"]

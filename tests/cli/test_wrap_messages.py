@@ -111,10 +111,12 @@ def test_status_flags_a_reference_in_a_remote_url(keychain: dict[str, str], home
     }
     (home / ".claude.json").write_text(json.dumps({"mcpServers": {"api": remote}}))
     result = run("status", "--json")
-    assert result.code == 0, result.stderr
-    (server,) = json.loads(result.stdout)["servers"]
+    assert result.code == 1, result.stderr  # the helper's api-key is missing (docs/cli.md)
+    document = json.loads(result.stdout)
+    (server,) = document["servers"]
     states = {c["reference"]: c["state"] for c in server["credentials"]}
     assert states == {"mcpcred:secret/url-key": "literal", "mcpcred:secret/api-key": "missing"}
+    assert [u["reference"] for u in document["unresolved"]] == ["mcpcred:secret/api-key"]
     assert "only headers are resolved" in result.stderr
 
 

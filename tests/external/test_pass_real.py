@@ -145,9 +145,11 @@ def test_status_check_says_missing_and_locked(
     unchecked = run("status", "--json", env=env)
     states = [s["credentials"][0]["state"] for s in json.loads(unchecked.stdout)["servers"]]
     assert states == ["not checked", "not checked"]  # status alone asks no manager
+    assert unchecked.code == 0, unchecked.stderr  # not asked is not "does not resolve"
     checked = run("status", "--check", "--json", env=env)
     states = [s["credentials"][0]["state"] for s in json.loads(checked.stdout)["servers"]]
     assert states == ["missing", "unavailable"]  # op is not installed here
+    assert checked.code == 1, checked.stderr  # neither server could start (docs/cli.md)
     env.update(locked_pass.env)
     config.write_text(
         json.dumps({"mcpServers": {"a": {**servers["a"], "env": {"T": "mcpcred:pass/work/api"}}}})

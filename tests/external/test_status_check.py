@@ -29,7 +29,7 @@ def test_keychain_and_manager_references_get_their_states(
     entry = {"command": shim[0], "args": shim[1:], "env": env}
     config.write_text(json.dumps({"mcpServers": {"s": entry}}))
     result = run("status", "--check", "--json")
-    assert result.code == 0, result.stderr
+    assert result.code == 1, result.stderr  # "absent" and the failing program do not resolve
     states = {
         c["reference"]: c["state"] for c in json.loads(result.stdout)["servers"][0]["credentials"]
     }
@@ -42,6 +42,7 @@ def test_keychain_and_manager_references_get_their_states(
     assert states["mcpcred:cmd/" + bad_cmd].startswith("error: cmd ")
     assert "exited with status 4" in states["mcpcred:cmd/" + bad_cmd]
     text = run("status", "--check")
-    assert text.code == 0, text.stderr
+    assert text.code == 1, text.stderr
+    assert "claude-desktop/s mcpcred:secret/absent (missing)" in text.stderr
     for output in (result.stdout + result.stderr, text.stdout + text.stderr):
         assert "status-canary-value" not in output

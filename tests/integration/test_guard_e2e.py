@@ -380,7 +380,7 @@ def test_everything_keeps_pins_per_client_capabilities(guarded: Guarded, tmp_pat
 
     listed_roots, _ = run_session(params, roots_call, tmp_path / "err-roots", callbacks=rich)
     assert not listed_roots.is_error and "file:///srv/project" in listed_roots.text, listed_roots
-    rows = json.loads(cli_ok("pins", "list", "--json", "--client", "test").stdout)
+    rows = json.loads(cli_ok("pins", "list", "--json", "--client", "test").stdout)["pins"]
     assert len(rows) == 2 and all(r["pending"] == dict.fromkeys(("added", "changed", "removed"), 0)
                                   for r in rows), rows  # fmt: skip
     by_caps = {tuple(r["capabilities"]): r["tools"] for r in rows}

@@ -233,7 +233,7 @@ def test_clients_command_sees_what_the_real_clients_wrote(home: Path, project: P
     _client("codex", "mcp", "add", "c", "--", "node", "c.js", env=env)
     _client("gemini", "mcp", "add", "-s", "user", "d", "node", "d.js", env=env)
     result = run("clients", "--json", env=env)
-    clients = {c["id"]: c["servers"] for c in json.loads(result.stdout)}
+    clients = {c["id"]: c["servers"] for c in json.loads(result.stdout)["clients"]}
     assert clients["claude-code"] == {"stdio": 1, "remote": 1, "wrapped": 0}
     assert clients["codex"] == {"stdio": 1, "remote": 0, "wrapped": 0}
     assert clients["gemini-cli"] == {"stdio": 1, "remote": 0, "wrapped": 0}

@@ -303,7 +303,10 @@ def test_claude_desktop_wrap_moves_the_token_and_the_sdk_starts_the_server(
         no_trace(token, kept.read_text(errors="replace"))
     assert json.loads(backups[0].read_text())["mcpServers"]["everything"]["command"] == "node"
 
-    listed = {row["name"]: row for row in json.loads(wrapped_ok("secret", "list", "--json").stdout)}
+    listed = {
+        row["name"]: row
+        for row in json.loads(wrapped_ok("secret", "list", "--json").stdout)["secrets"]
+    }
     assert set(listed) == {name}
     assert listed[name]["stored"] is True
     assert {(u["client"], u["server"]) for u in listed[name]["used_by"]} == {
@@ -566,9 +569,20 @@ def test_a_missing_secret_fails_fast_with_the_fix_in_the_client(
     removed = wrapped_ok("secret", "rm", name, "--yes")
     assert f"removed secret '{name}'" in removed.stderr
     assert real_keychain.lookup(keychain, "mcpcred", name) is None
-    status = json.loads(wrapped_ok("status", "--json").stdout)
+    checked = mcpcred("status", "--json")
+    assert checked.returncode == 1, checked.stderr  # a wrapped server's secret is missing
+    status = json.loads(checked.stdout)
     assert status["servers"][0]["credentials"] == [
         {"reference": f"mcpcred:secret/{name}", "state": "missing"}
+    ]
+    assert status["ok"] is False
+    assert status["unresolved"] == [
+        {
+            "client": "claude-desktop",
+            "server": "everything",
+            "reference": f"mcpcred:secret/{name}",
+            "state": "missing",
+        }
     ]
     fix = f"mcpcred secret set {name}"
 
