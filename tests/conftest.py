@@ -41,6 +41,21 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(autouse=True)
+def fresh_keyring_choice() -> Iterator[None]:
+    """Forget keyring's backend choice after a test that left anything but the Secret Service.
+
+    keyring chooses once per process and keeps the choice; a test that ran under
+    ``PYTHON_KEYRING_BACKEND`` (the null or a memory backend) or a file store would
+    otherwise decide what ``SecretStore()`` means in every later test of the process.
+    """
+    yield
+    core = sys.modules.get("keyring.core")
+    chosen = getattr(core, "_keyring_backend", None)
+    if chosen is not None and type(chosen).__module__ != "keyring.backends.SecretService":
+        core._keyring_backend = None  # type: ignore[union-attr]
+
+
 @pytest.fixture
 def home(isolated_home: Path) -> Path:
     """The temporary HOME."""

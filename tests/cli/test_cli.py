@@ -133,7 +133,7 @@ def test_clients_lists_the_newer_clients_found_or_not_with_their_paths(home: Pat
     opencode = home / ".config" / "opencode" / "opencode.json"
     opencode.parent.mkdir(parents=True)
     opencode.write_text('{"mcp": {"r": {"type": "remote", "url": "https://x.example.com"}}}')
-    clients = {c["id"]: c for c in json.loads(run("clients", "--json").stdout)}
+    clients = {c["id"]: c for c in json.loads(run("clients", "--json").stdout)["clients"]}
     assert clients["goose"]["found"] is True
     assert clients["goose"]["servers"] == {"stdio": 1, "remote": 0, "wrapped": 0}
     assert clients["opencode"]["servers"] == {"stdio": 0, "remote": 1, "wrapped": 0}

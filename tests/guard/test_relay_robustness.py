@@ -254,6 +254,17 @@ def audit_lines(tmp_path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
+def events_once_written(tmp_path: Path, event: str, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The ``event`` records, waiting for the first: a running shim's batch writer appends
+    records a few milliseconds after the message that caused them (longer on a busy machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [r for r in audit_lines(tmp_path) if r.get("event") == event]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
 # --- the guard is on ------------------------------------------------------------------------
 
 
@@ -952,7 +963,7 @@ def test_a_change_on_a_later_page_stays_withheld(
     assert again["result"]["isError"] is True, again
     assert b'"id":30' not in second.received.read_bytes()
     assert b'"id":60' not in second.received.read_bytes()
-    (drift,) = [r for r in audit_lines(tmp_path) if r.get("event") == "pins"]
+    (drift,) = events_once_written(tmp_path, "pins")
     assert drift["changed"] == ["get_env"] and drift["removed"] == [], drift
 
 
