@@ -12,14 +12,14 @@ _mcpcred() {
             if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--help -h" -- "$cur")); else COMPREPLY=(); fi ;;
         audit-config)
             case "$prev" in
-                --format|-f) COMPREPLY=($(compgen -W "text json sarif" -- "$cur")); return ;;
+                --format|-f) COMPREPLY=($(compgen -W "text json jsonl sarif" -- "$cur")); return ;;
                 --output|-o) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --fail-on) COMPREPLY=($(compgen -W "low medium high" -- "$cur")); return ;;
                 --baseline) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --write-baseline) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--format -f --output -o --fail-on --baseline --write-baseline --ignore-parse-errors --config --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
+            if [[ "$cur" == -* ]]; then COMPREPLY=($(compgen -W "--format -f --output -o --fail-on --baseline --write-baseline --ignore-parse-errors --config --pretty --help -h" -- "$cur")); else COMPREPLY=($(compgen -f -- "$cur")); fi ;;
         clients)
             case "$prev" in
             esac

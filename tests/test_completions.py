@@ -32,7 +32,7 @@ def _bash_complete(*words: str) -> list[str]:
 def test_bash_completes_commands_options_and_values() -> None:
     assert _bash_complete("au") == ["audit-config"]
     assert _bash_complete("audit-config", "--fo") == ["--format"]
-    assert _bash_complete("audit-config", "--format", "") == ["text", "json", "sarif"]
+    assert _bash_complete("audit-config", "--format", "") == ["text", "json", "jsonl", "sarif"]
     assert _bash_complete("audit-config", "--fail-on", "m") == ["medium"]
     assert "--json" in _bash_complete("clients", "--")
 
