@@ -15,7 +15,7 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from mcpcred import discovery
 from mcpcred.audit import tokenfiles
@@ -80,7 +80,10 @@ def display_path(path: str, host: Host) -> str:
 def read_text(path: str) -> str:
     """A config file's text; UTF-8 (with or without BOM) or UTF-16 with BOM."""
     with open(path, "rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
+        # Not read(MAX + 1): that allocates (and maps) 64 MiB for every file read.
+        if os.fstat(handle.fileno()).st_size > MAX_FILE_BYTES:
+            raise ParseError("file is larger than 64 MiB; not scanned", path=path)
+        data = handle.read(MAX_FILE_BYTES + 1) if _growing(handle) else handle.read()
     if len(data) > MAX_FILE_BYTES:
         raise ParseError("file is larger than 64 MiB; not scanned", path=path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -90,6 +93,11 @@ def read_text(path: str) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ParseError("file is not UTF-8 text", path=path, line=line) from None
+
+
+def _growing(handle: BinaryIO) -> bool:
+    """Whether a file's size says nothing (a FIFO, /dev/stdin, a /proc file): read it bounded."""
+    return not stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
 
 
 def parse(path: str, text: str) -> Document:
