@@ -172,7 +172,7 @@ PARALLEL_THRESHOLD = 200
 # Files per task sent to a worker, and tasks in flight per worker: together they
 # bound how many scanned-but-not-yet-written files wait in the parent.
 BATCH_FILES = 32
-IN_FLIGHT_PER_WORKER = 4
+IN_FLIGHT_PER_WORKER = 8
 
 
 @dataclass(frozen=True, slots=True)
