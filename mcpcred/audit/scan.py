@@ -15,11 +15,10 @@ import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from mcpcred import discovery
 from mcpcred.audit import tokenfiles
-from mcpcred.audit.baseline import Baseline
 from mcpcred.audit.rules import RULES, WEAK_DEFAULT, Auditor
 from mcpcred.clients import BY_ID
 from mcpcred.clients.base import find_containers
@@ -29,8 +28,10 @@ from mcpcred.host import Host
 from mcpcred.models import Finding, Pointer, ServerEntry, Severity
 from mcpcred.parsing.jsonc import parse_jsonc
 from mcpcred.parsing.nodes import Document, KeyNode, ObjectNode, shadowed_members
-from mcpcred.parsing.toml import parse_toml
 from mcpcred.project_config import AuditSettings
+
+if TYPE_CHECKING:  # a baseline's module (hmac) is imported only when one is used
+    from mcpcred.audit.baseline import Baseline
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -121,6 +122,8 @@ def _growing(handle: BinaryIO) -> bool:
 def parse(path: str, text: str) -> Document:
     """Parse by extension: TOML for ``.toml``, JSON/JSONC for everything else."""
     if path.endswith(".toml"):
+        from mcpcred.parsing.toml import parse_toml  # datetime & co. only for TOML files
+
         return parse_toml(text, path)
     return parse_jsonc(text, path)
 

@@ -9,13 +9,14 @@ text format is asked for.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mcpcred import project_config
-from mcpcred.audit import baseline as baselines
 from mcpcred.audit import formats
 from mcpcred.audit.formats import FORMATS
 from mcpcred.audit.scan import Plan, ScanContext, plan, scan_iter
@@ -23,6 +24,9 @@ from mcpcred.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
 from mcpcred.fsutil import atomic_write, atomic_writer
 from mcpcred.host import Host
 from mcpcred.models import Finding, Severity
+
+if TYPE_CHECKING:  # imported when --baseline or --write-baseline is given
+    from mcpcred.audit.baseline import Baseline
 
 SEVERITIES = ("low", "medium", "high")
 
@@ -67,6 +71,10 @@ def _check_writable(option: str, path: str) -> None:
 def _write(path: str, text: str) -> None:
     """Write a baseline; a failure is one line (exit 2), not a traceback."""
     try:
+        if _special(path):  # never rename over a device node or a FIFO
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+            return
         atomic_write(path, text)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from None
@@ -83,11 +91,30 @@ def _destination(path: str | None) -> Iterator[Callable[[str], object]]:
         yield sys.stdout.write
         sys.stdout.flush()
         return
+    if _special(path):
+        # /dev/null, /dev/stdout, a FIFO: written in place. Renaming a temp file
+        # over it would replace the device node with a regular file (as root,
+        # /dev/null for the whole machine).
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                yield handle.write
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise UsageError(f"cannot write {path}: {reason}") from None
+        return
     try:
         with atomic_writer(path) as handle:
             yield handle.write
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from None
+
+
+def _special(path: str) -> bool:
+    """Whether ``path`` exists and is not a regular file (a device, a FIFO, a socket)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _threshold(options: AuditOptions, settings: project_config.AuditSettings) -> Severity:
@@ -101,7 +128,7 @@ def _write_baseline(
     planned: Plan,
     host: Host,
     settings: project_config.AuditSettings,
-    accepted: baselines.Baseline | None,
+    accepted: Baseline | None,
     ignore_errors: bool,
 ) -> int:
     """``--write-baseline``: every current finding (before suppression) into the file."""
@@ -112,6 +139,8 @@ def _write_baseline(
     for outcome in scan_iter(planned.jobs, context):
         parse_errors += outcome.parse_errors
         keep.extend(f for f in outcome.everything or () if f.rule != "error/parse")
+    from mcpcred.audit import baseline as baselines
+
     fresh = accepted or baselines.Baseline.new()
     _write(options.write_baseline, baselines.render(keep, fresh))
     sys.stderr.write(f"wrote {len(keep)} finding(s) to baseline {options.write_baseline}\n")
@@ -146,6 +175,8 @@ def run(options: AuditOptions, host: Host | None = None) -> int:
     if options.baseline is not None and not (
         options.write_baseline and not os.path.exists(options.baseline)
     ):
+        from mcpcred.audit import baseline as baselines
+
         accepted = baselines.load(options.baseline)
     planned = plan(options.paths, host)
     ignore_errors = options.ignore_parse_errors or settings.ignore_parse_errors

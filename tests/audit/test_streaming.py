@@ -246,3 +246,26 @@ def test_text_is_plain_and_whole_when_piped_coloured_only_when_asked(
     monkeypatch.setenv("NO_COLOR", "1")  # wins over FORCE_COLOR
     assert _run("text")[1] == plain
     assert token not in plain + coloured
+
+
+def test_output_to_a_fifo_is_written_in_place_not_replaced(project: Path) -> None:
+    """``--output /dev/null`` (or a FIFO) must not become a regular file by a rename."""
+    import os
+    import stat
+    import threading
+
+    _tree(project, 3)
+    fifo = project / "report.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    options = audit_run.AuditOptions(
+        paths=["."], format="jsonl", output=str(fifo), ignore_parse_errors=True
+    )
+    assert audit_run.run(options, Host.current()) == 1
+    reader.join(10)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    lines = received[0].decode().splitlines()
+    assert json.loads(lines[-1])["type"] == "summary"
+    assert not [p for p in os.listdir(project) if p.startswith(".mcpcred-")]  # no temp left
