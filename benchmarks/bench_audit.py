@@ -888,6 +888,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.before is not None and not (args.before / "mcpcred" / "__init__.py").is_file():
         print(f"--before: {args.before} has no mcpcred package")
         return 2
+    # Bytecode for both versions first: with PYTHONDONTWRITEBYTECODE=1 (or a
+    # read-only tree) every run would compile whatever changed, and time that.
+    for package in [REPO / "mcpcred"] + ([args.before / "mcpcred"] if args.before else []):
+        subprocess.run([PYTHON, "-m", "compileall", "-q", str(package)], check=False)
     if args.sizes:
         sizes = tuple(int(part) for part in args.sizes.split(","))
     else:
