@@ -612,12 +612,17 @@ def _scan_parallel(jobs: list[Job], context: ScanContext, workers: int) -> Itera
             pending.append(pool.submit(_scan_batch, batch))
             if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
                 break
-        while pending:
-            done = pending.popleft().result()
-            for batch in batches:
-                pending.append(pool.submit(_scan_batch, batch))
-                break
-            yield from done
+        try:
+            while pending:
+                done = pending.popleft().result()
+                for batch in batches:
+                    pending.append(pool.submit(_scan_batch, batch))
+                    break
+                yield from done
+        except BaseException:  # ^C, a failed write, the caller closing us: scan no further
+            for future in pending:
+                future.cancel()
+            raise
 
 
 def _absolute(shown: str, host: Host) -> str:

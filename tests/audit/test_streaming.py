@@ -269,3 +269,24 @@ def test_output_to_a_fifo_is_written_in_place_not_replaced(project: Path) -> Non
     lines = received[0].decode().splitlines()
     assert json.loads(lines[-1])["type"] == "summary"
     assert not [p for p in os.listdir(project) if p.startswith(".mcpcred-")]  # no temp left
+
+
+def test_a_failing_writer_stops_the_workers(project: Path, parallel: None) -> None:
+    """A write error (a full disk, a closed pipe) ends the scan: no hang, no workers left."""
+    import multiprocessing
+
+    _tree(project, 80)
+
+    class Full(io.StringIO):
+        def write(self, text: str) -> int:
+            if '"type":"finding"' in text:
+                raise OSError(28, "No space left on device")
+            return super().write(text)
+
+    saved, sys.stdout = sys.stdout, Full()
+    try:
+        with pytest.raises(OSError, match="No space"):
+            audit_run.run(audit_run.AuditOptions(paths=["."], format="jsonl"), Host.current())
+    finally:
+        sys.stdout = saved
+    assert multiprocessing.active_children() == []
