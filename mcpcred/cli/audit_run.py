@@ -9,18 +9,24 @@ text format is asked for.
 from __future__ import annotations
 
 import os
+import stat
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mcpcred import project_config
-from mcpcred.audit import baseline as baselines
+from mcpcred.audit import formats
 from mcpcred.audit.formats import FORMATS
-from mcpcred.audit.scan import AuditReport, scan
+from mcpcred.audit.scan import Plan, ScanContext, plan, scan_iter
 from mcpcred.errors import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, UsageError
-from mcpcred.fsutil import atomic_write
+from mcpcred.fsutil import atomic_write, atomic_writer
 from mcpcred.host import Host
-from mcpcred.models import Severity
-from mcpcred.terminal import json_text
+from mcpcred.models import Finding, Severity
+
+if TYPE_CHECKING:  # imported when --baseline or --write-baseline is given
+    from mcpcred.audit.baseline import Baseline
 
 SEVERITIES = ("low", "medium", "high")
 
@@ -37,29 +43,16 @@ class AuditOptions:
     write_baseline: str | None = None
     ignore_parse_errors: bool = False
     config: str | None = None
+    pretty: bool = False
 
 
 def _color(output: str | None) -> bool:
+    """ANSI colour for text: on a terminal only; ``NO_COLOR`` wins, ``FORCE_COLOR`` forces."""
     if output is not None or os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):
         return True
     return sys.stdout.isatty()
-
-
-def render(report: AuditReport, fmt: str, host: Host, *, color: bool) -> str:
-    """The report in one of ``FORMATS``."""
-    if fmt == "json":
-        from mcpcred.audit.formats import json as json_format
-
-        return json_format.render(report)
-    if fmt == "sarif":
-        from mcpcred.audit.formats import sarif
-
-        return sarif.render(report, host.cwd)
-    from mcpcred.audit.formats import text
-
-    return text.render(report, color=color)
 
 
 def _check_writable(option: str, path: str) -> None:
@@ -76,19 +69,93 @@ def _check_writable(option: str, path: str) -> None:
 
 
 def _write(path: str, text: str) -> None:
-    """Write a report or baseline; a failure is one line (exit 2), not a traceback."""
+    """Write a baseline; a failure is one line (exit 2), not a traceback."""
     try:
+        if _special(path):  # never rename over a device node or a FIFO
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                handle.write(text)
+            return
         atomic_write(path, text)
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise UsageError(f"cannot write {path}: {reason}") from None
+        raise UsageError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from None
+
+
+@contextmanager
+def _destination(path: str | None) -> Iterator[Callable[[str], object]]:
+    """Where the report streams: stdout, or a temp file renamed over ``path`` at the end.
+
+    The file is created 0600 in the target's folder, so a scan that fails half
+    way leaves the previous report (or none), never half of a new one.
+    """
+    if path is None:
+        yield sys.stdout.write
+        sys.stdout.flush()
+        return
+    if _special(path):
+        # /dev/null, /dev/stdout, a FIFO: written in place. Renaming a temp file
+        # over it would replace the device node with a regular file (as root,
+        # /dev/null for the whole machine).
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                yield handle.write
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise UsageError(f"cannot write {path}: {reason}") from None
+        return
+    try:
+        with atomic_writer(path) as handle:
+            yield handle.write
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from None
+
+
+def _special(path: str) -> bool:
+    """Whether ``path`` exists and is not a regular file (a device, a FIFO, a socket)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _threshold(options: AuditOptions, settings: project_config.AuditSettings) -> Severity:
+    if options.fail_on is not None:
+        return Severity.parse(options.fail_on)
+    return settings.fail_on or Severity.LOW
+
+
+def _write_baseline(
+    options: AuditOptions,
+    planned: Plan,
+    host: Host,
+    settings: project_config.AuditSettings,
+    accepted: Baseline | None,
+    ignore_errors: bool,
+) -> int:
+    """``--write-baseline``: every current finding (before suppression) into the file."""
+    assert options.write_baseline is not None  # noqa: S101 - checked by the caller
+    context = ScanContext(host, settings, None, keep_all=True, keep_findings=False)
+    keep: list[Finding] = []
+    parse_errors = 0
+    for outcome in scan_iter(planned.jobs, context):
+        parse_errors += outcome.parse_errors
+        keep.extend(f for f in outcome.everything or () if f.rule != "error/parse")
+    from mcpcred.audit import baseline as baselines
+
+    fresh = accepted or baselines.Baseline.new()
+    _write(options.write_baseline, baselines.render(keep, fresh))
+    sys.stderr.write(f"wrote {len(keep)} finding(s) to baseline {options.write_baseline}\n")
+    return EXIT_USAGE if parse_errors and not ignore_errors else EXIT_OK
 
 
 def run(options: AuditOptions, host: Host | None = None) -> int:
-    """Scan, render, write, and return the exit code (0, 1 or 2)."""
+    """Scan and stream the report; return the exit code (0, 1 or 2).
+
+    Files are written in plan order (sorted display paths) as soon as each one
+    and every one before it is scanned, whatever the number of workers.
+    """
     host = host or Host.current()
     if options.format not in FORMATS:
-        raise UsageError(f"unknown format {options.format!r}; choose text, json or sarif")
+        raise UsageError(f"unknown format {options.format!r}; choose {', '.join(FORMATS)}")
     if options.fail_on is not None and options.fail_on not in SEVERITIES:
         raise UsageError(f"unknown severity {options.fail_on!r}; choose low, medium or high")
     if options.config is not None and not os.path.isfile(options.config):
@@ -108,31 +175,35 @@ def run(options: AuditOptions, host: Host | None = None) -> int:
     if options.baseline is not None and not (
         options.write_baseline and not os.path.exists(options.baseline)
     ):
+        from mcpcred.audit import baseline as baselines
+
         accepted = baselines.load(options.baseline)
-    report = scan(options.paths, host, settings, None if options.write_baseline else accepted)
+    planned = plan(options.paths, host)
     ignore_errors = options.ignore_parse_errors or settings.ignore_parse_errors
-
     if options.write_baseline is not None:
-        keep = [f for f in report.all_findings if f.rule != "error/parse"]
-        fresh = accepted or baselines.Baseline.new()
-        _write(options.write_baseline, baselines.render(keep, fresh))
-        sys.stderr.write(f"wrote {len(keep)} finding(s) to baseline {options.write_baseline}\n")
-        return EXIT_USAGE if report.parse_errors and not ignore_errors else EXIT_OK
+        return _write_baseline(options, planned, host, settings, accepted, ignore_errors)
 
-    rendered = render(report, options.format, host, color=_color(options.output))
-    if options.format != "text":  # names from the scanned files, in JSON strings
-        rendered = json_text(rendered)
-    if options.output is not None:
-        _write(options.output, rendered)
-    else:
-        sys.stdout.write(rendered)
-        sys.stdout.flush()
+    renderer = formats.renderer(
+        options.format, host.cwd, color=_color(options.output), pretty=options.pretty
+    )
+    context = ScanContext(host, settings, accepted, renderer=renderer, keep_findings=False)
+    totals = formats.Totals(skipped=planned.skipped)
+    with _destination(options.output) as write:
+        write(renderer.head(planned.skipped))
+        first = True
+        for outcome in scan_iter(planned.jobs, context):
+            totals.add(outcome)
+            if outcome.scanned is not None:
+                renderer.seen(outcome.scanned)
+            if outcome.rendered:
+                if first:
+                    outcome.rendered = outcome.rendered.removeprefix(renderer.separator)
+                    first = False
+                write(outcome.rendered)
+        for piece in renderer.tail(totals):
+            write(piece)
 
-    if report.parse_errors and not ignore_errors:
+    if totals.parse_errors and not ignore_errors:
         return EXIT_USAGE
-    if options.fail_on is not None:
-        threshold = Severity.parse(options.fail_on)
-    else:
-        threshold = settings.fail_on or Severity.LOW
-    failing = [f for f in report.findings if f.rule != "error/parse" and f.severity >= threshold]
-    return EXIT_FINDINGS if failing else EXIT_OK
+    threshold = _threshold(options, settings)
+    return EXIT_FINDINGS if totals.worst is not None and totals.worst >= threshold else EXIT_OK

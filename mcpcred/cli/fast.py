@@ -39,6 +39,7 @@ def audit_parser() -> argparse.ArgumentParser:
     parser.add_argument("--write-baseline")
     parser.add_argument("--ignore-parse-errors", action="store_true")
     parser.add_argument("--config")
+    parser.add_argument("--pretty", action="store_true")
     parser.add_argument("--debug", action="store_true")
     return parser
 
@@ -65,6 +66,7 @@ def audit_config(args: list[str]) -> int:
         write_baseline=parsed.write_baseline,
         ignore_parse_errors=parsed.ignore_parse_errors,
         config=parsed.config,
+        pretty=parsed.pretty,
     )
     return guarded(lambda: audit_run.run(options), debug=debug_enabled(args))
 

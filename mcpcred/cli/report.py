@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Callable
 
 from mcpcred.errors import EXIT_INTERRUPTED, EXIT_SOFTWARE, McpcredError
@@ -37,7 +36,7 @@ def guarded(body: Callable[[], int], *, debug: bool) -> int:
         if exc.hint:
             stderr(f"hint: {printable(exc.hint)}")
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         return exc.exit_code
     except KeyboardInterrupt:
         stderr("error: interrupted")
@@ -48,7 +47,7 @@ def guarded(body: Callable[[], int], *, debug: bool) -> int:
     except Exception as exc:
         stderr(f"error: unexpected {type(exc).__name__} (a bug in mcpcred)")
         if debug:
-            traceback.print_exc()
+            _print_traceback()
         else:
             stderr("hint: re-run with --debug for a traceback and report it")
         return EXIT_SOFTWARE
@@ -61,3 +60,10 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback; ``traceback`` is imported only for it."""
+    import traceback
+
+    traceback.print_exc()

@@ -28,10 +28,12 @@ def default_path(environ: Mapping[str, str]) -> str:
     explicit = environ.get(STORE_FILE_VAR)
     if explicit:
         return explicit
-    data = environ.get("MCPCRED_DATA_DIR")
-    if data:
-        return os.path.join(data, FILE_NAME)
-    return os.path.join(_platform_data_dir(environ), FILE_NAME)
+    return os.path.join(data_folder(environ), FILE_NAME)
+
+
+def data_folder(environ: Mapping[str, str]) -> str:
+    """mcpcred's data folder (``$MCPCRED_DATA_DIR``, else the platform's), without imports."""
+    return environ.get("MCPCRED_DATA_DIR") or _platform_data_dir(environ)
 
 
 def _platform_data_dir(environ: Mapping[str, str]) -> str:

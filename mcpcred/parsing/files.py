@@ -10,7 +10,8 @@ for ``.toml`` files.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+import stat
+from typing import TYPE_CHECKING, BinaryIO
 
 from mcpcred.errors import ParseError
 
@@ -23,20 +24,41 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 
 def display_path(path: str, host: Host) -> str:
     """How a path is shown and fingerprinted: relative to cwd, else ``~/...``, else absolute."""
-    absolute = os.path.abspath(path)
-    cwd = os.path.abspath(host.cwd)
-    if absolute == cwd or absolute.startswith(cwd.rstrip(os.sep) + os.sep):
-        return os.path.relpath(absolute, cwd)
-    home = os.path.abspath(host.home)
-    if absolute.startswith(home.rstrip(os.sep) + os.sep):
-        return "~" + os.sep + os.path.relpath(absolute, home)
-    return absolute
+    return Shown(host)(path)
+
+
+class Shown:
+    """``display_path`` with the working and home folders resolved once, for a whole plan."""
+
+    def __init__(self, host: Host) -> None:
+        self.cwd = os.path.abspath(host.cwd)
+        self.cwd_prefix = self.cwd.rstrip(os.sep) + os.sep
+        self.home = os.path.abspath(host.home)
+        self.home_prefix = self.home.rstrip(os.sep) + os.sep
+        self.process_cwd = os.getcwd()  # what abspath() would ask for every path
+
+    def __call__(self, path: str) -> str:
+        if os.path.isabs(path):
+            absolute = os.path.normpath(path)
+        else:
+            absolute = os.path.normpath(os.path.join(self.process_cwd, path))
+        # Both sides are normalised absolute paths: a prefix is what relpath would strip.
+        if absolute == self.cwd:
+            return "."
+        if absolute.startswith(self.cwd_prefix):
+            return absolute[len(self.cwd_prefix) :]
+        if absolute.startswith(self.home_prefix):
+            return "~" + os.sep + absolute[len(self.home_prefix) :]
+        return absolute
 
 
 def read_text(path: str) -> str:
     """A config file's text; UTF-8 (with or without BOM) or UTF-16 with BOM."""
     with open(path, "rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
+        # Not read(MAX + 1): that allocates (and maps) 64 MiB for every file read.
+        if os.fstat(handle.fileno()).st_size > MAX_FILE_BYTES:
+            raise ParseError("file is larger than 64 MiB; not scanned", path=path)
+        data = handle.read(MAX_FILE_BYTES + 1) if _growing(handle) else handle.read()
     if len(data) > MAX_FILE_BYTES:
         raise ParseError("file is larger than 64 MiB; not scanned", path=path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -49,6 +71,11 @@ def read_text(path: str) -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ParseError("file is not UTF-8 text", path=path, line=line) from None
+
+
+def _growing(handle: BinaryIO) -> bool:
+    """Whether a file's size says nothing (a FIFO, /dev/stdin, a /proc file): read it bounded."""
+    return not stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
 
 
 def parse(path: str, text: str) -> Document:

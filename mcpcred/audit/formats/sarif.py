@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from mcpcred import __version__
-from mcpcred.audit.formats import location_fingerprint
+from mcpcred.audit.formats import Renderer, Totals, location_fingerprint, render_report
 from mcpcred.audit.rules import RULES
-from mcpcred.audit.scan import AuditReport
-from mcpcred.models import Severity
+from mcpcred.audit.scan import AuditReport, ScannedFile
+from mcpcred.discovery import Skipped
+from mcpcred.models import Finding, Severity
+from mcpcred.terminal import json_text
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/mcpcred/mcpcred"
@@ -55,10 +58,10 @@ def _artifact(path: str) -> dict[str, object]:
     return {"uri": path.replace(os.sep, "/"), "uriBaseId": "%SRCROOT%"}
 
 
-def _skipped_notifications(report: AuditReport) -> list[dict[str, object]]:
+def _skipped_notifications(skipped: list[Skipped]) -> list[dict[str, object]]:
     """One note per reason the directory walk skipped folders, locating each folder."""
     by_reason: dict[str, list[str]] = {}
-    for item in report.skipped:
+    for item in skipped:
         by_reason.setdefault(item.reason, []).append(item.path)
     return [
         {
@@ -73,37 +76,35 @@ def _skipped_notifications(report: AuditReport) -> list[dict[str, object]]:
     ]
 
 
-def render(report: AuditReport, cwd: str) -> str:
-    """The report as one SARIF 2.1.0 log with a single run."""
-    rule_ids = sorted(RULES)
-    index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
-    results = []
-    for finding in report.findings:
-        location = _artifact(finding.path)
-        result: dict[str, object] = {
-            "ruleId": finding.rule,
-            "ruleIndex": index[finding.rule],
-            "level": _LEVEL[finding.severity],
-            "message": {"text": finding.message + (f". Fix: {finding.fix}" if finding.fix else "")},
-            "locations": [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": location,
-                        "region": {"startLine": finding.line, "startColumn": finding.column},
-                    }
+def result_object(finding: Finding, index: dict[str, int]) -> dict[str, object]:
+    """One SARIF result: where the value is, what to do, and a fingerprint that survives edits."""
+    return {
+        "ruleId": finding.rule,
+        "ruleIndex": index[finding.rule],
+        "level": _LEVEL[finding.severity],
+        "message": {"text": finding.message + (f". Fix: {finding.fix}" if finding.fix else "")},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": _artifact(finding.path),
+                    "region": {"startLine": finding.line, "startColumn": finding.column},
                 }
-            ],
-            "partialFingerprints": {"mcpcredFindingHash/v1": location_fingerprint(finding)},
-            "properties": {
-                "severity": str(finding.severity),
-                "client": finding.client,
-                "server": finding.server,
-                "evidence": finding.evidence,
-                "security-severity": _SECURITY_SEVERITY[finding.severity],
-            },
-        }
-        results.append(result)
-    log = {
+            }
+        ],
+        "partialFingerprints": {"mcpcredFindingHash/v1": location_fingerprint(finding)},
+        "properties": {
+            "severity": str(finding.severity),
+            "client": finding.client,
+            "server": finding.server,
+            "evidence": finding.evidence,
+            "security-severity": _SECURITY_SEVERITY[finding.severity],
+        },
+    }
+
+
+def log_object(cwd: str, skipped: list[Skipped]) -> dict[str, object]:
+    """The SARIF log around the results (``results`` empty and last in the run)."""
+    return {
         "$schema": SCHEMA,
         "version": "2.1.0",
         "runs": [
@@ -114,7 +115,7 @@ def render(report: AuditReport, cwd: str) -> str:
                         "version": __version__,
                         "semanticVersion": __version__,
                         "informationUri": INFORMATION_URI,
-                        "rules": [_rule_entry(rule_id) for rule_id in rule_ids],
+                        "rules": [_rule_entry(rule_id) for rule_id in sorted(RULES)],
                     }
                 },
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(cwd).as_uri() + "/"}},
@@ -122,11 +123,74 @@ def render(report: AuditReport, cwd: str) -> str:
                 "invocations": [
                     {
                         "executionSuccessful": True,
-                        "toolExecutionNotifications": _skipped_notifications(report),
+                        "toolExecutionNotifications": _skipped_notifications(skipped),
                     }
                 ],
-                "results": results,
+                "results": [],
             }
         ],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+
+
+# Results sit at this depth under --pretty: log > runs > run > results > result.
+_RESULT_INDENT = " " * 8
+
+
+class SarifRenderer(Renderer):
+    """SARIF 2.1.0 written as a stream: the log up to ``"results": [``, the results as
+    files finish, then the closing brackets.
+
+    Compact by default (a CI artifact is read by programs, and indentation made
+    the file four times larger); ``pretty`` indents it for people.
+    """
+
+    separator = ","
+
+    def __init__(self, cwd: str, *, pretty: bool = False) -> None:
+        self.cwd = cwd
+        self.pretty = pretty
+        self._index = {rule_id: i for i, rule_id in enumerate(sorted(RULES))}
+
+    def _dumps(self, value: object) -> str:
+        if self.pretty:
+            return json.dumps(value, ensure_ascii=False, indent=2)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    def _split(self, skipped: list[Skipped]) -> tuple[str, str]:
+        text = self._dumps(log_object(self.cwd, skipped))
+        marker = '"results": []' if self.pretty else '"results":[]'
+        at = text.rindex(marker) + len(marker) - 1
+        return text[:at], text[at:]
+
+    def head(self, skipped: list[Skipped]) -> str:
+        """Everything before the first result."""
+        return json_text(self._split(skipped)[0])
+
+    def chunk(self, scanned: ScannedFile, findings: list[Finding]) -> str:
+        """The file's results, each preceded by the separator."""
+        if not findings:
+            return ""
+        if not self.pretty:
+            return json_text(
+                "".join("," + self._dumps(result_object(f, self._index)) for f in findings)
+            )
+        return json_text(
+            "".join(
+                ",\n"
+                + _RESULT_INDENT
+                + self._dumps(result_object(f, self._index)).replace("\n", "\n" + _RESULT_INDENT)
+                for f in findings
+            )
+        )
+
+    def tail(self, totals: Totals) -> Iterator[str]:
+        """The closing brackets (no notifications needed: they are in the head)."""
+        closing = self._split(totals.skipped)[1]
+        if self.pretty and totals.findings:
+            closing = "\n      " + closing
+        yield json_text(closing) + "\n"
+
+
+def render(report: AuditReport, cwd: str, *, pretty: bool = False) -> str:
+    """The report as one SARIF 2.1.0 log with a single run."""
+    return render_report(SarifRenderer(cwd, pretty=pretty), report)

@@ -3,92 +3,96 @@
 File names, server names and messages come from the scanned files, so they are
 printed through ``terminal.printable``: a config cannot drive the terminal.
 
-This is the only audit module that imports rich, and only when called, so the
-JSON and SARIF paths (CI) never pay for it.
+Lines are plain string writes, never broken at a width (a pipe, a log or
+``grep`` gets whole lines; a terminal wraps them itself), with ANSI colour only
+when the CLI says so (a terminal, ``NO_COLOR`` unset, or ``FORCE_COLOR``).
+Rendering each line through rich cost more than scanning the file it came from.
 """
 
 from __future__ import annotations
 
-import io
-from collections import Counter
-from itertools import groupby
+from collections.abc import Iterator
 
-from mcpcred.audit.scan import AuditReport
-from mcpcred.models import Severity
+from mcpcred.audit.formats import Renderer, Totals, render_report
+from mcpcred.audit.scan import AuditReport, ScannedFile
+from mcpcred.discovery import Skipped
+from mcpcred.models import Finding, Severity
 from mcpcred.terminal import printable
 
-_STYLE = {Severity.HIGH: "bold red", Severity.MEDIUM: "yellow", Severity.LOW: "cyan"}
+# SGR parameters: what rich's "bold red", "yellow", "cyan", "dim"... were.
+_SEVERITY = {Severity.HIGH: "1;31", Severity.MEDIUM: "33", Severity.LOW: "36"}
+_PATH, _DIM, _BOLD, _FIX = "1;4", "2", "1", "32"
 
 
-def render(report: AuditReport, *, color: bool, width: int = 100) -> str:
-    """Findings grouped by file, then a one-line summary."""
-    from rich.console import Console
-    from rich.text import Text
+class TextRenderer(Renderer):
+    """Findings grouped by file, then the skipped folders and a one-line summary."""
 
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        force_terminal=color,
-        no_color=not color,
-        width=width,
-        highlight=False,
-        soft_wrap=False,
-    )
-    clients = {f.display_path: f for f in report.files}
-    for path, group in groupby(report.findings, key=lambda f: f.path):
-        findings = list(group)
-        scanned = clients.get(path)
-        where = (
-            f" ({scanned.client}, {scanned.scope})"
-            if scanned and scanned.client != "unknown"
-            else ""
-        )
-        console.print(Text(printable(path), style="bold underline") + Text(where, style="dim"))
+    def __init__(self, *, color: bool) -> None:
+        self.color = color
+
+    def _paint(self, text: str, sgr: str) -> str:
+        return f"\x1b[{sgr}m{text}\x1b[0m" if self.color and text else text
+
+    def chunk(self, scanned: ScannedFile, findings: list[Finding]) -> str:
+        """The file's name and client, then four lines at most per finding."""
+        if not findings:
+            return ""
+        paint = self._paint
+        where = f" ({scanned.client}, {scanned.scope})" if scanned.client != "unknown" else ""
+        lines = [paint(printable(scanned.display_path), _PATH) + paint(where, _DIM)]
         for finding in findings:
-            line = Text("  ")
-            line.append(f"{str(finding.severity).upper():<6}", style=_STYLE[finding.severity])
-            line.append(f" {finding.line}:{finding.column}".ljust(9), style="dim")
-            line.append(f" {finding.rule}", style="bold")
-            if finding.server:
-                line.append(f"  [{printable(finding.server)}]", style="dim")
-            console.print(line)
-            console.print(Text("         ") + Text(printable(finding.message)))
+            position = f" {finding.line}:{finding.column}".ljust(9)
+            server = f"  [{printable(finding.server)}]" if finding.server else ""
+            lines.append(
+                "  "
+                + paint(f"{str(finding.severity).upper():<6}", _SEVERITY[finding.severity])
+                + paint(position, _DIM)
+                + paint(f" {finding.rule}", _BOLD)
+                + paint(server, _DIM)
+            )
+            lines.append("         " + printable(finding.message))
             if finding.evidence:
-                console.print(
-                    Text("         evidence: ", style="dim") + Text(printable(finding.evidence))
-                )
+                lines.append(paint("         evidence: ", _DIM) + printable(finding.evidence))
             if finding.fix:
-                console.print(Text("         fix: ", style="green") + Text(printable(finding.fix)))
-        console.print()
-    for skipped in skipped_lines(report):
-        console.print(Text(skipped, style="dim"))
-    console.print(_summary(report))
-    return buffer.getvalue()
+                lines.append(paint("         fix: ", _FIX) + printable(finding.fix))
+        lines.append("")
+        return "\n".join(lines) + "\n"
+
+    def tail(self, totals: Totals) -> Iterator[str]:
+        """Skipped folders (dim) and the summary line."""
+        for line in skipped_lines(totals.skipped):
+            yield self._paint(line, _DIM) + "\n"
+        yield summary(totals) + "\n"
 
 
-def skipped_lines(report: AuditReport, limit: int = 5) -> list[str]:
+def render(report: AuditReport, *, color: bool, width: int | None = None) -> str:
+    """The whole report as text (``width`` is accepted for old callers and ignored)."""
+    return render_report(TextRenderer(color=color), report)
+
+
+def skipped_lines(skipped: list[Skipped], limit: int = 5) -> list[str]:
     """One line per reason the walk skipped folders: the first few paths and a count."""
     by_reason: dict[str, list[str]] = {}
-    for item in report.skipped:
+    for item in skipped:
         by_reason.setdefault(item.reason, []).append(item.path)
     lines = []
     for reason, paths in by_reason.items():
-        shown = ", ".join(paths[:limit])
+        shown = ", ".join(printable(p) for p in paths[:limit])
         more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
         lines.append(f"Skipped ({reason}): {shown}{more}")
     return lines
 
 
-def _summary(report: AuditReport) -> str:
-    files = len(report.files)
-    servers = sum(f.servers for f in report.files)
+def summary(totals: Totals) -> str:
+    """``N findings (x high, y low) in F files, S servers``, or ``No findings in ...``."""
+    files, servers = totals.files, totals.servers
     scanned = (
         f"{files} file{'s' if files != 1 else ''}, {servers} server{'s' if servers != 1 else ''}"
     )
-    suppressed = f", {report.suppressed} suppressed" if report.suppressed else ""
-    if not report.findings:
+    suppressed = f", {totals.suppressed} suppressed" if totals.suppressed else ""
+    if not totals.findings:
         return f"No findings in {scanned}{suppressed}."
-    counts = Counter(f.severity for f in report.findings)
+    counts = totals.by_severity
     parts = ", ".join(f"{counts[s]} {s}" for s in reversed(Severity) if counts[s])
-    total = len(report.findings)
+    total = totals.findings
     return f"{total} finding{'s' if total != 1 else ''} ({parts}) in {scanned}{suppressed}."
