@@ -12,7 +12,7 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -147,6 +147,28 @@ def _write_baseline(
     return EXIT_USAGE if parse_errors and not ignore_errors else EXIT_OK
 
 
+def _ignore(_count: int) -> None:
+    """``advance`` when no bar is drawn."""
+
+
+def _progress(
+    options: AuditOptions, planned: Plan
+) -> AbstractContextManager[Callable[[int], None]]:
+    """A bar on the terminal's stderr for a large scan whose report goes elsewhere.
+
+    Only when the report is not drawn on the same terminal: there the findings stream in
+    as they are found (the progress a person needs), and a bar redrawn between them would
+    tear the lines. Nothing for a pipe, CI, or pre-commit's few files (``scan_progress``).
+    """
+    from mcpcred import terminal
+
+    if options.output is None and terminal.is_terminal(sys.stdout):
+        from contextlib import nullcontext
+
+        return nullcontext(_ignore)
+    return terminal.scan_progress(len(planned.jobs))
+
+
 def run(options: AuditOptions, host: Host | None = None) -> int:
     """Scan and stream the report; return the exit code (0, 1 or 2).
 
@@ -188,10 +210,11 @@ def run(options: AuditOptions, host: Host | None = None) -> int:
     )
     context = ScanContext(host, settings, accepted, renderer=renderer, keep_findings=False)
     totals = formats.Totals(skipped=planned.skipped)
-    with _destination(options.output) as write:
+    with _destination(options.output) as write, _progress(options, planned) as advance:
         write(renderer.head(planned.skipped))
         first = True
         for outcome in scan_iter(planned.jobs, context):
+            advance(1)
             totals.add(outcome)
             if outcome.scanned is not None:
                 renderer.seen(outcome.scanned)

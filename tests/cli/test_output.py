@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -290,3 +291,37 @@ def test_odd_arguments_never_exit_70(
                 if code not in (0, 1, 2, 3, 5, 6, 7):
                     seen.append((code, [*path, *argv], err.getvalue()[:200]))
     assert not seen, seen[:5]
+
+
+def _many_configs(folder: Path, count: int) -> None:
+    for index in range(count):
+        path = folder / f"team{index:04d}" / ".cursor" / "mcp.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"mcpServers": {"s": {"command": "node", "args": ["s.js"]}}}))
+
+
+def test_audit_config_shows_progress_on_a_terminal_when_the_report_goes_to_a_file(
+    project: Path,
+) -> None:
+    """A large scan writing SARIF to a file draws a bar on the terminal; piped, nothing."""
+    from mcpcred.terminal import SCAN_PROGRESS_FROM
+
+    _many_configs(project, SCAN_PROGRESS_FROM + 20)
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    env["TERM"] = "xterm"
+    report = project / "report.sarif"
+    args = ["audit-config", str(project), "--format", "sarif", "-o", str(report)]
+    code, shown = converse(args, [], env)
+    assert code == 0, shown
+    assert "scanning MCP configs" in shown
+    assert json.loads(report.read_text())["runs"][0]["tool"]["driver"]["name"] == "mcpcred"
+    piped = subprocess.run(
+        [sys.executable, "-m", "mcpcred", *args],
+        env={**env, "FORCE_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert "scanning" not in piped.stderr and "\x1b[" not in piped.stderr
