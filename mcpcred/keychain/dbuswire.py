@@ -577,6 +577,24 @@ class Connection:
         del self._buffer[:total]
         return parse_message(data)
 
+    def drain(self, wait: float = 0.5) -> None:
+        """Wait (at most ``wait`` seconds, and never past the deadline) for the replies to
+        every call still in flight, and drop them.
+
+        For a graceful exit: gnome-keyring (42 to 50 at least) aborts the whole daemon,
+        every application's keyring with it, when a client vanishes while one of its calls
+        is still being handled (``gkd_secret_service_get_pkcs11_session: assertion 'client'
+        failed``). A shim starts and exits with every MCP server; it must never leave a
+        call behind it. Errors here are the caller's close path: never raised.
+        """
+        self.deadline = min(self.deadline, time.monotonic() + wait)
+        try:
+            while self._pending:
+                self.reply(next(iter(self._pending)))
+        except Exception:  # noqa: S110 - closing anyway; the daemon's answer is moot
+            pass
+        self._replies.clear()
+
     def close(self) -> None:
         """Close the socket (the bus then drops everything this connection held)."""
         self.sock.close()

@@ -362,16 +362,16 @@ class _Client:
         return self._session_path
 
     def close_session(self) -> None:
-        """Ask the daemon to drop the session, without waiting for its answer.
+        """Close the session and wait for the daemon's answer (one round trip).
 
-        The daemon also drops it when the connection closes; sending ``Close``
-        costs nothing and does not depend on that, and not waiting means a
-        failure path never spends more of the deadline here.
+        Not fire-and-forget: a client that vanishes while the daemon still handles
+        one of its calls can crash gnome-keyring (see ``Connection.drain``), so
+        ``close`` waits for every answer before the socket goes.
         """
         if self._session_path is None:
             return
         try:  # not contextlib.suppress: importing it costs the shim ~0.5 ms
-            self.conn.send(self._session_path, SESSION_IFACE, "Close", BUS_NAME, expect_reply=False)
+            self.conn.send(self._session_path, SESSION_IFACE, "Close", BUS_NAME)
             self.conn.flush()
         except (OSError, ValueError):
             pass
@@ -506,6 +506,8 @@ class _Client:
         return out
 
     def close(self) -> None:
+        """Wait for every call still in flight, then disconnect (never mid-call)."""
+        self.conn.drain()
         try:  # noqa: SIM105 (not contextlib.suppress: importing it costs the shim ~0.5 ms)
             self.conn.close()
         except OSError:

@@ -462,6 +462,60 @@ def test_a_written_value_replaces_one_another_tool_stored_for_the_name(address: 
     assert real_keychain.lookup(env, SERVICE, "rotated") == "new-token"
 
 
+def _record_wire(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Log of the wire: ``call NAME`` (``call NAME noreply``), ``reply``, ``close pending=N``."""
+    from mcpcred.keychain import dbuswire
+
+    log: list[str] = []
+    send, reply, close = (
+        dbuswire.Connection.send,
+        dbuswire.Connection.reply,
+        dbuswire.Connection.close,
+    )
+
+    def sent(self: Any, *args: Any, expect_reply: bool = True, **kwargs: Any) -> int:
+        log.append(f"call {args[2]}" + ("" if expect_reply else " noreply"))
+        return send(self, *args, expect_reply=expect_reply, **kwargs)
+
+    def answered(self: Any, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        try:
+            return reply(self, *args, **kwargs)
+        finally:
+            log.append("reply")
+
+    def closed(self: Any) -> None:
+        log.append(f"close pending={len(self._pending)}")
+        close(self)
+
+    monkeypatch.setattr(dbuswire.Connection, "send", sent)
+    monkeypatch.setattr(dbuswire.Connection, "reply", answered)
+    monkeypatch.setattr(dbuswire.Connection, "close", closed)
+    return log
+
+
+def test_every_call_is_answered_before_the_connection_closes(
+    address: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No call left in flight when a shim disconnects, the session's ``Close`` included.
+
+    gnome-keyring aborts the whole daemon when a client vanishes while one of its calls
+    is being handled (seen here: ``trap int3 in libglib``, the next shim's OpenSession
+    then "NoReply"); the shim did that on every start, sending ``Close`` without
+    waiting. A failing read (a missing name) leaves nothing in flight either.
+    """
+    real_keychain.store({"DBUS_SESSION_BUS_ADDRESS": address}, SERVICE, "present", "v")
+    log = _record_wire(monkeypatch)
+    assert read_secrets(["present"], address=address) == {"present": "v"}
+    assert "call Close" in log and not any(e.endswith("noreply") for e in log), log
+    assert log[-1] == "close pending=0", log
+    assert log.index("call Close") < len(log) - 2 and log[-2] == "reply", log  # Close answered
+
+    log.clear()
+    with pytest.raises(SecretNotFound):
+        read_secrets(["present", "absent-1", "absent-2"], address=address)
+    assert log[-1] == "close pending=0", log
+
+
 # -- the shim's budget ---------------------------------------------------------------
 
 
