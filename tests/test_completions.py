@@ -186,9 +186,9 @@ def test_bash_offers_subcommands_at_every_level() -> None:
 
 def test_bash_offers_options_and_their_values() -> None:
     assert bash_complete("mcpcred audit-config --fo") == ["--format"]
-    assert bash_complete("mcpcred audit-config --format ") == ["text", "json", "sarif"]
+    assert bash_complete("mcpcred audit-config --format ") == ["text", "json", "jsonl", "sarif"]
     assert bash_complete("mcpcred audit-config --format=s") == ["sarif"]
-    assert bash_complete("mcpcred audit-config -f j") == ["json"]
+    assert bash_complete("mcpcred audit-config -f j") == ["json", "jsonl"]
     assert "--json" in bash_complete("mcpcred pins diff --")
     assert bash_complete("mcpcred store migrate --to ") == ["keychain", "file"]
     assert bash_complete("mcpcred guard cursor --on-change ") == ["warn", "block"]
@@ -391,7 +391,7 @@ def test_fish_offers_the_same_candidates() -> None:
     assert sorted(fish("mcpcred pins ")) == ["accept", "diff", "forget", "list"]
     assert fish("mcpcred secret r") == ["rm"]
     assert fish("mcpcred wrap claude-desktop --server ") == ["github", "linear"]
-    assert fish("mcpcred audit-config --format ") == ["json", "sarif", "text"]
+    assert fish("mcpcred audit-config --format ") == ["json", "jsonl", "sarif", "text"]
     described = subprocess.run(
         [
             "fish",
