@@ -195,11 +195,12 @@ def progress(what: str, total: int | None = None) -> AbstractContextManager[Call
     import sys
 
     if not is_terminal(sys.stderr) or _environ().get("TERM") == "dumb":
-        return _quiet()
+        return quiet()
     return _shown(what, total)
 
 
-def _quiet() -> AbstractContextManager[Callable[[int], None]]:
+def quiet() -> AbstractContextManager[Callable[[int], None]]:
+    """What ``progress`` gives where nothing is drawn: an ``advance`` that does nothing."""
     from contextlib import nullcontext
 
     def advance(count: int = 1) -> None:
@@ -247,5 +248,5 @@ def scan_progress(files: int) -> AbstractContextManager[Callable[[int], None]]:
     Yields ``advance(n)``, for the scan (or the streaming writer) to call per file done.
     """
     if files < SCAN_PROGRESS_FROM:
-        return _quiet()
+        return quiet()
     return progress("scanning MCP configs", total=files)

@@ -147,10 +147,6 @@ def _write_baseline(
     return EXIT_USAGE if parse_errors and not ignore_errors else EXIT_OK
 
 
-def _ignore(_count: int) -> None:
-    """``advance`` when no bar is drawn."""
-
-
 def _progress(
     options: AuditOptions, planned: Plan
 ) -> AbstractContextManager[Callable[[int], None]]:
@@ -163,9 +159,7 @@ def _progress(
     from mcpcred import terminal
 
     if options.output is None and terminal.is_terminal(sys.stdout):
-        from contextlib import nullcontext
-
-        return nullcontext(_ignore)
+        return terminal.quiet()
     return terminal.scan_progress(len(planned.jobs))
 
 
