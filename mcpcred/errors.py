@@ -29,9 +29,10 @@ shown in CI output.
     │       ├── ExternalNotFound         no such entry or field
     │       └── ExternalUnavailable      the tool is missing, not set up or timed out
     ├── ShimError                 6  the shim cannot start the server (bad options, no program)
-    └── OAuthError                7  a login cannot give a token (network, provider, protocol)
-        ├── LoginRequired            no login, or the provider refused it (log in again)
-        └── LoginDenied              the user refused, or let the code expire, during ``login``
+    ├── OAuthError                7  a login cannot give a token (network, provider, protocol)
+    │   ├── LoginRequired            no login, or the provider refused it (log in again)
+    │   └── LoginDenied              the user refused, or let the code expire, during ``login``
+    └── ExportError               8  audit records cannot be sent to a collector or syslog receiver
 
 Exit codes outside the tree: 0 ok; 1 a check found something (``audit-config`` at or
 above ``--fail-on``, ``status`` a credential that does not resolve, ``log verify``,
@@ -48,6 +49,7 @@ EXIT_CONFIG = 3
 EXIT_SECRET_STORE = 5
 EXIT_SHIM = 6
 EXIT_OAUTH = 7
+EXIT_EXPORT = 8
 EXIT_SOFTWARE = 70
 EXIT_INTERRUPTED = 130
 
@@ -243,3 +245,15 @@ class StoreFileTampered(StoreFileCorrupt):
     """The store file's MAC does not verify under its key: items were removed, added or
     swapped by someone who could write the file but has no key (an older whole copy put
     back is not detected; see docs/stores.md)."""
+
+
+class ExportError(McpcredError):
+    """Audit records could not be delivered to an OTLP collector or a syslog receiver.
+
+    Raised by an export sink's ``send`` (the receiver is down, refused the batch,
+    or the URL is unusable). The export worker keeps the records and tries again
+    later; ``mcpcred log export`` reports it. Messages name the receiver by
+    scheme, host and port only: never a header value or a URL's userinfo/query.
+    """
+
+    exit_code = EXIT_EXPORT
