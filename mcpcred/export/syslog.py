@@ -429,14 +429,15 @@ class SyslogSink:
                 return
 
     def _connect(self) -> socket.socket:
+        context = self._tls_context() if self.transport == "tls" else None
         try:
             sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
         except OSError as exc:
             raise self._error("cannot connect", exc) from None
-        if self.transport != "tls":
+        if context is None:
             return sock
         try:
-            return self._tls_context().wrap_socket(sock, server_hostname=self.host)
+            return context.wrap_socket(sock, server_hostname=self.host)
         except OSError as exc:  # ssl.SSLError is an OSError
             sock.close()
             raise self._error("TLS handshake failed", exc) from None
