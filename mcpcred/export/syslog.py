@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import json
 import re
 import select
@@ -94,7 +95,6 @@ _LAST = ("arguments", "v", "prev", "mac")
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)")
 _NOT_PRINTUSASCII = re.compile(r"[^\x21-\x7e]")
 _NOT_SD_NAME = re.compile(r'[^\x21-\x7e]|[= \]"]')
-_SD_ESCAPE = re.compile(r'(["\\\]])')
 _BOM = b"\xef\xbb\xbf"
 _SEPARATORS = (",", ":")
 
@@ -154,12 +154,19 @@ def param_value(value: object) -> str:
         text = value
     else:
         try:
-            text = json.dumps(value, ensure_ascii=False, separators=_SEPARATORS, default=str)
-        except ValueError:  # a circular structure: not from a log, but never crash a batch
-            text = str(value)
-    return _SD_ESCAPE.sub(r"\\\1", clean_text(text))
+            if type(value) is int:  # the usual number (seq, pid, request_id): JSON's text is str's
+                text = str(value)
+            else:
+                text = json.dumps(value, ensure_ascii=False, separators=_SEPARATORS, default=str)
+        except ValueError:  # circular, or an int too long to print: never from a log, never fatal
+            text = f"\u2026({type(value).__name__}, not representable)"
+    text = clean_text(text)
+    if '"' in text or "\\" in text or "]" in text:  # the usual value has none: skip the copies
+        text = text.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+    return text
 
 
+@functools.lru_cache(maxsize=1024)  # records repeat the same few field names
 def sd_name(key: str) -> str:
     """``key`` as an SD-NAME: printable ASCII without ``= ]"`` and space, 1..32 characters."""
     name = _NOT_SD_NAME.sub("_", key)[:32]

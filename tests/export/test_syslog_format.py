@@ -11,6 +11,7 @@ import json
 import re
 import socket
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -267,8 +268,8 @@ def test_colliding_names_stay_apart() -> None:
 
 
 def test_bad_time_and_missing_fields_are_nilvalues() -> None:
-    for time in ("2026-13-45T00:00:00Z", "yesterday", 17, None):
-        message = parse(format_message({"event": "call", "time": time}))
+    for stamp in ("2026-13-45T00:00:00Z", "yesterday", 17, None):
+        message = parse(format_message({"event": "call", "time": stamp}))
         assert message["timestamp"] == "-"
     message = parse(format_message({}))
     assert (message["procid"], message["msgid"], message["hostname"]) == ("-", "-", "-")
@@ -296,7 +297,8 @@ def test_tiny_limit_keeps_a_valid_message() -> None:
 
 hostile = st.text(
     st.characters(codec="utf-8")
-    | st.sampled_from(['"', "\\", "]", "[", "=", "\n", "\r", "\x00", "\u2028", "\u2029", "\ufeff"]),
+    | st.sampled_from(['"', "\\", "]", "[", "=", "\n", "\r", "\x00", "\u2028", "\u2029", "\ufeff"])
+    | st.sampled_from(["\ud800", "\udfff", "\U0001f600", "\u202e"]),
     max_size=40,
 )
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | hostile
@@ -465,3 +467,109 @@ def test_refused_connection_is_one_line() -> None:
     assert str(caught.value) == (
         f"syslog+tcp://127.0.0.1:{port}: cannot connect: connection refused"
     )
+
+
+def test_values_a_log_cannot_hold_do_not_break_a_batch() -> None:
+    """A circular list or a 5,000-digit int (Python refuses to print it) becomes a note."""
+    circular: list[object] = []
+    circular.append(circular)
+    params = parse(format_message({"event": "x", "a": circular, "b": 10**5000}))["sd"][SD_ID]
+    assert params["a"] == "\u2026(list, not representable)"
+    assert params["b"] == "\u2026(int, not representable)"
+
+
+def test_lone_surrogates_are_escaped() -> None:
+    """JSON lets a log hold "\\ud800"; UTF-8 cannot carry it, so it is shown escaped."""
+    data = format_message({"event": "x", "tool": "a\ud800b", "\udfff": "c", "n": {"k": "\udc00"}})
+    params = parse(data)["sd"][SD_ID]
+    assert params["tool"] == "a\\ud800b" and params["_"] == "c"
+    assert params["n"] == '{"k":"\\udc00"}'
+
+
+def test_a_receiver_that_stops_reading_times_out() -> None:
+    """Accepts, never reads: ``send`` gives up after its timeout (twice: one retry), no hang."""
+    server = _listener()
+    server.listen(1)
+    port = server.getsockname()[1]
+    sink = SyslogSink(f"syslog+tcp://127.0.0.1:{port}?max=1048576", timeout=0.5)
+    huge = [{"event": "call", "arguments": "x" * 1_000_000}] * 40  # far more than the buffers
+    started = time.monotonic()
+    try:
+        with pytest.raises(ExportError) as caught:
+            sink.send(huge)
+    finally:
+        sink.close()
+        server.close()
+    assert "timed out" in str(caught.value)
+    assert time.monotonic() - started < 10
+
+
+def test_a_tls_receiver_that_never_answers_the_handshake_times_out() -> None:
+    server = _listener()
+    port = server.getsockname()[1]
+    sink = SyslogSink(f"syslog+tls://127.0.0.1:{port}", timeout=0.5)
+    try:
+        with pytest.raises(ExportError) as caught:
+            sink.send([RECORD])
+    finally:
+        server.close()
+    assert str(caught.value) == f"syslog+tls://127.0.0.1:{port}: TLS handshake failed: timed out"
+
+
+def test_ipv6_loopback() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    server = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        server.bind(("::1", 0))
+    except OSError:
+        server.close()
+        pytest.skip("no IPv6 loopback")
+    server.settimeout(5)
+    port = server.getsockname()[1]
+    sink = SyslogSink(f"syslog+udp://[::1]:{port}", hostname="h")
+    sink.send([RECORD])
+    sink.close()
+    data, _ = server.recvfrom(65536)
+    server.close()
+    assert parse(data)["sd"][SD_ID]["tool"] == "search_code"
+    with pytest.raises(ExportError) as caught:
+        SyslogSink(f"syslog+udp://[::1]:{port}?framing=lf")
+    assert str(caught.value).startswith(f"syslog+udp://[::1]:{port}: ")
+
+
+def test_send_and_close_from_two_threads() -> None:
+    """The export worker may close while another thread sends: neither breaks the other."""
+    server = _listener()
+    port = server.getsockname()[1]
+    got = bytearray()
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            with connection:
+                while chunk := connection.recv(65536):
+                    got.extend(chunk)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    sink = SyslogSink(f"syslog+tcp://127.0.0.1:{port}", hostname="h")
+    senders = [
+        threading.Thread(target=lambda: [sink.send([RECORD] * 10) for _ in range(20)])
+        for _ in range(3)
+    ]
+    for sender in senders:
+        sender.start()
+    for _ in range(20):
+        sink.close()
+    for sender in senders:
+        sender.join(10)
+    sink.close()
+    deadline = time.monotonic() + 5
+    while got.count(b"<86>1 ") < 600 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    server.close()
+    assert got.count(b"<86>1 ") == 600  # every batch whole: no interleaved or lost frames
