@@ -32,6 +32,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,6 +229,7 @@ class Rsyslog:
             stderr=subprocess.STDOUT,
             cwd=self.folder,
             start_new_session=True,
+            preexec_fn=_die_with_parent(),
         )
         log.close()
         deadline = time.monotonic() + START_TIMEOUT
@@ -301,6 +303,28 @@ class Rsyslog:
         """Start again on the same ports (after ``stop``)."""
         self.stop()
         self._run()
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook: SIGTERM to rsyslogd when pytest dies, so none outlives a crashed run.
+
+    libc is loaded here, in the parent: the child between fork and exec may
+    only call what needs no lock (an import there could deadlock).
+    """
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def prepare() -> None:
+        prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # pytest died before prctl took effect
+            os._exit(1)
+
+    return prepare
 
 
 def session_of(message: dict[str, object]) -> object:
