@@ -29,8 +29,8 @@ characters are written as ``\\uXXXX``, in the SD values and in MSG. A message
 never holds a raw newline, so newline framing is as safe as octet counting.
 
 Framing on TCP and TLS is octet counting (RFC 6587 §3.4.1, the only framing
-RFC 5425 allows for TLS) unless ``framing="lf"`` or ``?framing=lf`` asks for a
-newline after each message, for receivers that only know that. UDP sends one
+RFC 5425 allows for TLS) unless ``framing="newline"`` (``[[log.export]]``'s
+word; ``"lf"`` and ``?framing=lf`` are the same) asks for a newline after each message, for receivers that only know that. UDP sends one
 message per datagram (RFC 5426). Messages are at most ``max_size`` bytes (UDP
 2048, TCP and TLS 8192: rsyslog's default ``maxMessageSize``; ``?max=BYTES``
 changes it): a longer one loses whole SD parameters from the end (the
@@ -342,9 +342,10 @@ class SyslogSink:
                 f"{self.where}: unknown URL parameter (known: facility, framing, max)"
             )
         framing = framing if framing is not None else query.get("framing", "octet-counting")
-        if framing not in ("octet-counting", "lf"):
-            raise ExportError(f"{self.where}: framing is octet-counting or lf")
-        if framing == "lf" and transport == "udp":
+        framing = "newline" if framing == "lf" else framing
+        if framing not in ("octet-counting", "newline"):
+            raise ExportError(f"{self.where}: framing is octet-counting or newline")
+        if framing == "newline" and transport == "udp":
             raise ExportError(f"{self.where}: UDP sends one message per datagram, without framing")
         self.framing = framing
         try:
@@ -407,7 +408,7 @@ class SyslogSink:
 
     # -- streams -------------------------------------------------------------------
     def _frame(self, messages: list[bytes]) -> bytes:
-        if self.framing == "lf":
+        if self.framing == "newline":
             return b"".join(message + b"\n" for message in messages)
         return b"".join(b"%d %s" % (len(message), message) for message in messages)
 

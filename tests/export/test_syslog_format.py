@@ -370,9 +370,11 @@ def test_clean_text_keeps_ordinary_text() -> None:
         ("syslog+tcp://h:1", {}, ("tcp", "h", 1, "octet-counting", 10, 8192)),
         ("syslog+tls://h", {}, ("tls", "h", 6514, "octet-counting", 10, 8192)),
         ("syslog+udp://h", {}, ("udp", "h", 514, "octet-counting", 10, 2048)),
-        ("syslog+tcp://[::1]:9?framing=lf&facility=local3", {}, ("tcp", "::1", 9, "lf", 19, 8192)),
+        ("syslog+tcp://[::1]:9?framing=lf&facility=local3", {}, ("tcp", "::1", 9, "newline", 19, 8192)),
         ("SYSLOG+TCP://h:1?facility=7&max=65536", {}, ("tcp", "h", 1, "octet-counting", 7, 65536)),
         ("syslog+tcp://h:1?framing=lf", {"framing": "octet-counting"}, ("tcp", "h", 1, "octet-counting", 10, 8192)),
+        ("syslog+tls://h:1", {"framing": "newline"}, ("tls", "h", 1, "newline", 10, 8192)),
+        ("syslog+tls://h:1", {"framing": "lf"}, ("tls", "h", 1, "newline", 10, 8192)),
         ("syslog+udp://h:1", {"facility": "user", "max_size": 9000}, ("udp", "h", 1, "octet-counting", 1, 9000)),
     ],
 )  # fmt: skip
@@ -419,9 +421,9 @@ def _listener(kind: int = socket.SOCK_STREAM) -> socket.socket:
     return sock
 
 
-@pytest.mark.parametrize("framing", ["octet-counting", "lf"])
+@pytest.mark.parametrize("framing", ["octet-counting", "newline"])
 def test_stream_framing(framing: str) -> None:
-    """Octet counting: ``LEN SP MSG``; lf: ``MSG LF``. Both read back to the same messages."""
+    """Octet counting: ``LEN SP MSG``; newline: ``MSG LF``. Both read back to the same messages."""
     server = _listener()
     received = bytearray()
 
@@ -442,7 +444,7 @@ def test_stream_framing(framing: str) -> None:
     server.close()
     data = bytes(received)
     messages = []
-    if framing == "lf":
+    if framing == "newline":
         assert data.endswith(b"\n")
         messages = data.split(b"\n")[:-1]
     else:
