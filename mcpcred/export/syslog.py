@@ -30,12 +30,15 @@ never holds a raw newline, so newline framing is as safe as octet counting.
 
 Framing on TCP and TLS is octet counting (RFC 6587 §3.4.1, the only framing
 RFC 5425 allows for TLS) unless ``framing="newline"`` (``[[log.export]]``'s
-word; ``"lf"`` and ``?framing=lf`` are the same) asks for a newline after each message, for receivers that only know that. UDP sends one
-message per datagram (RFC 5426). Messages are at most ``max_size`` bytes (UDP
-2048, TCP and TLS 8192: rsyslog's default ``maxMessageSize``; ``?max=BYTES``
-changes it): a longer one loses whole SD parameters from the end (the
-arguments and the chain fields go first) and says how many in
-``dropped="N"``, and never a cut parameter or a broken UTF-8 sequence.
+word; ``"lf"`` and ``?framing=lf`` are the same) asks for a newline after each
+message, for receivers that only know that. UDP sends one message per datagram
+(RFC 5426). Messages are at most ``max_size`` bytes (UDP 2048, TCP and TLS
+8192: rsyslog's default ``maxMessageSize``; ``?max=BYTES`` changes it): a
+longer one loses whole SD parameters from the end (the arguments and the chain
+fields go first) and says how many in ``dropped="N"``, and never a cut
+parameter or a broken UTF-8 sequence. The query parameters (``facility``,
+``framing``, ``max``) are for URLs built by hand; ``[[log.export]]`` passes
+the same options as keywords.
 
 Standard library only. TLS verifies the receiver's certificate and host name
 against the system's CAs, or ``ca_file`` for a private CA.
