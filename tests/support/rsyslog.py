@@ -261,30 +261,45 @@ class Rsyslog:
             return (self.folder / "rsyslogd.log").read_text(errors="replace")
         return ""
 
-    def messages(self, kind: str) -> list[dict[str, object]]:
-        """What rsyslog wrote for ``kind``; ``parsed`` is its structured data as a dict."""
-        out = []
+    def _lines(self, kind: str) -> list[str]:
         with contextlib.suppress(FileNotFoundError):
             # rsyslog may be writing the last line right now: only whole lines count.
-            for line in (self.folder / f"{kind}.jsonl").read_text().split("\n")[:-1]:
-                if not line.strip():
-                    continue
-                entry = json.loads(line)
-                parsed = entry.get("parsed")
-                entry["parsed"] = json.loads(parsed) if parsed else {}
-                out.append(entry)
+            return (self.folder / f"{kind}.jsonl").read_text().split("\n")[:-1]
+        return []
+
+    def messages(self, kind: str, containing: str | None = None) -> list[dict[str, object]]:
+        """What rsyslog wrote for ``kind`` (lines holding ``containing``, if given).
+
+        ``parsed`` is rsyslog's parse of the structured data, as a dict.
+        """
+        out = []
+        for line in self._lines(kind):
+            if not line.strip() or (containing is not None and containing not in line):
+                continue
+            entry = json.loads(line)
+            parsed = entry.get("parsed")
+            entry["parsed"] = json.loads(parsed) if parsed else {}
+            out.append(entry)
         return out
 
     def wait_for(
         self, kind: str, count: int, *, session: str | None = None, timeout: float = 10.0
     ) -> list[dict[str, object]]:
-        """At least ``count`` messages of ``kind`` (of ``session`` only, if given), or fail."""
+        """The messages of ``kind`` (of ``session`` only, if given) once there are ``count``.
+
+        After ``timeout`` it returns what there is, for the test to assert on. Lines
+        are only counted while waiting (parsing 10,000 of them per poll is slow).
+        """
         deadline = time.monotonic() + timeout
         while True:
-            found = [m for m in self.messages(kind) if session is None or session_of(m) == session]
-            if len(found) >= count or time.monotonic() > deadline:
-                return found
+            lines = self._lines(kind)
+            seen = len(lines) if session is None else sum(session in line for line in lines)
+            if seen >= count or time.monotonic() > deadline:
+                break
             time.sleep(0.02)
+        return [
+            m for m in self.messages(kind, session) if session is None or session_of(m) == session
+        ]
 
     def stop(self) -> None:
         """End rsyslogd (TERM, then KILL) and reap it."""
