@@ -473,7 +473,12 @@ class SyslogSink:
         if sock is None:
             return True
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
+            if hasattr(select, "poll"):  # select() fails on a descriptor above 1023
+                poller = select.poll()
+                poller.register(sock, select.POLLIN)
+                readable = bool(poller.poll(0))
+            else:  # Windows: no poll(), and no such limit on select()
+                readable = bool(select.select([sock], [], [], 0)[0])
         except (OSError, ValueError):
             return True
         if not readable:

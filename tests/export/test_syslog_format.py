@@ -8,6 +8,7 @@ to it, for any record, hostile text and any size limit included.
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import threading
@@ -575,3 +576,41 @@ def test_send_and_close_from_two_threads() -> None:
         time.sleep(0.02)
     server.close()
     assert got.count(b"<86>1 ") == 600  # every batch whole: no interleaved or lost frames
+
+
+def test_a_connection_on_a_high_descriptor_is_kept() -> None:
+    """A worker with many files open gets sockets above 1023, where select() cannot look."""
+    resource = pytest.importorskip("resource")
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip("cannot open 1100 files here")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    server = _listener()
+    port = server.getsockname()[1]
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=serve, daemon=True).start()
+    fillers = [os.open(os.devnull, os.O_RDONLY) for _ in range(1030)]
+    sink = SyslogSink(f"syslog+tcp://127.0.0.1:{port}", hostname="h")
+    try:
+        sink.send([RECORD])
+        assert sink._sock is not None and sink._sock.fileno() > 1023
+        sink.send([RECORD])
+        time.sleep(0.2)
+        assert len(accepted) == 1  # the second batch used the same connection
+    finally:
+        sink.close()
+        for fd in fillers:
+            os.close(fd)
+        server.close()
+        for connection in accepted:
+            connection.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
