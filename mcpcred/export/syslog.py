@@ -282,7 +282,7 @@ def format_message(
         size -= len(text) - len(short)
         text = short
     dropped = 0
-    while params and size + len(f' {DROPPED}="{dropped + 1}"') > max_size:
+    while params and size + (len(f' {DROPPED}="{dropped}"') if dropped else 0) > max_size:
         size -= len(params.pop())
         dropped += 1
     note = f' {DROPPED}="{dropped}"'.encode() if dropped else b""

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from mcpcred.errors import EXIT_EXPORT, ExportError
 from mcpcred.export.syslog import (
     SD_ID,
+    SHORT_SUMMARY,
     SyslogSink,
     clean_text,
     format_message,
@@ -614,3 +615,16 @@ def test_a_connection_on_a_high_descriptor_is_kept() -> None:
         for connection in accepted:
             connection.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_short_summary_alone_may_make_it_fit() -> None:
+    """No parameter is dropped when cutting MSG to its short form is enough (the edge)."""
+    record = {"event": "call", "server": "s", "tool": "t", "detail": "d" * 3000}
+    full = format_message(record, hostname="h")
+    params = parse(full)["sd"][SD_ID]
+    head = len(full) - len(parse(full)["msg"].encode())  # up to and with " " + BOM
+    limit = head + SHORT_SUMMARY
+    data = format_message(record, hostname="h", max_size=limit)
+    assert len(data) == limit and parse(data)["sd"][SD_ID] == params
+    data = format_message(record, hostname="h", max_size=limit - 1)
+    assert "detail" not in parse(data)["sd"][SD_ID]  # one byte less: the long param goes
