@@ -13,6 +13,7 @@ import re
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -628,3 +629,49 @@ def test_a_short_summary_alone_may_make_it_fit() -> None:
     assert len(data) == limit and parse(data)["sd"][SD_ID] == params
     data = format_message(record, hostname="h", max_size=limit - 1)
     assert "detail" not in parse(data)["sd"][SD_ID]  # one byte less: the long param goes
+
+
+def test_tls13_session_tickets_do_not_pass_for_a_closed_connection(tmp_path: Path) -> None:
+    """After a TLS 1.3 handshake the server sends session tickets: the socket turns
+    readable though the receiver never closed it. The sink must keep the connection."""
+    import ssl
+
+    from tests.support.rsyslog import make_ca
+
+    certs = make_ca(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.load_cert_chain(certs["cert"], certs["key"])
+    server = _listener()
+    port = server.getsockname()[1]
+    connections: list[socket.socket] = []
+    got = bytearray()
+
+    def serve() -> None:
+        while True:
+            try:
+                plain, _ = server.accept()
+            except OSError:
+                return
+            with context.wrap_socket(plain, server_side=True) as connection:
+                connections.append(connection)
+                while chunk := connection.recv(65536):
+                    got.extend(chunk)
+
+    threading.Thread(target=serve, daemon=True).start()
+    sink = SyslogSink(f"syslog+tls://127.0.0.1:{port}", ca_file=str(certs["ca"]), hostname="h")
+    try:
+        sink.send([RECORD])
+        assert sink._sock is not None
+        assert sink._sock.version() == "TLSv1.3"  # type: ignore[attr-defined]
+        first = sink._sock
+        time.sleep(0.2)  # the tickets have arrived
+        sink.send([RECORD])
+        assert sink._sock is first
+    finally:
+        sink.close()
+    deadline = time.monotonic() + 5
+    while got.count(b"<86>1 ") < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    server.close()
+    assert len(connections) == 1 and got.count(b"<86>1 ") == 2

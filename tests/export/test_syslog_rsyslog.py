@@ -361,3 +361,21 @@ def test_a_missing_ca_file_is_one_line(receiver: rs.Rsyslog, tmp_path: Path) -> 
     with pytest.raises(ExportError) as caught:
         sink.send(records("x", 1))
     assert "cannot read the CA file" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("kind", ["tcp", "tls"])
+def test_one_connection_for_many_batches(receiver: rs.Rsyslog, kind: str) -> None:
+    """A healthy connection is kept from batch to batch (rsyslog's GnuTLS speaks TLS 1.2
+    here; TLS 1.3's session tickets are tested against Python's TLS server)."""
+    session = uuid.uuid4().hex
+    sink = sink_for(receiver, kind)
+    try:
+        sink.send(records(session, 1))
+        first = sink._sock
+        time.sleep(0.2)  # the tickets have arrived by now
+        for n in range(5):
+            sink.send(records(session, 1))
+            assert sink._sock is first, f"reconnected before batch {n + 2}"
+    finally:
+        sink.close()
+    assert len(receiver.wait_for(kind, 6, session=session)) == 6
