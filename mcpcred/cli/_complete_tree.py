@@ -150,6 +150,18 @@ TREE = C(
             (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))), ),
         ),
         C(
+            'setup',
+            "Set up the credentials this repository's mcpcred.toml declares, wrap its configs, check.",
+            (
+                O(('--client', '-c'), "Wrap only this client's project config (repeatable; default: every client with a config in the repository).", 'clients', (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))),
+                O(('--yes', '-y'), 'Ask nothing: wrap without confirming; secrets only from stdin; fail at once on what needs a person.'),
+                O(('--json',), 'Machine-readable output.'),
+                O(('--timeout',), "Seconds to wait for a login's browser.", ''),
+                O(('--help', '-h'), 'Show help and exit.'),
+            ),
+            (),
+        ),
+        C(
             'doctor',
             'Check config, wrapping, store, credentials and logins for a client; print the fixes.',
             (

@@ -38,6 +38,7 @@ COMMANDS: dict[str, Entry] = {
     "status": Entry("status_cmd", "Show every server: wrapped or not, its credentials and whether each resolves."),
     "wrap": Entry("wrap_cmd", "Move a client's secrets into the OS keychain and start its servers through the shim."),
     "unwrap": Entry("wrap_cmd", "Undo wrap; a server that needs a keychain secret stays wrapped unless --restore-secrets."),
+    "setup": Entry("setup_cmd", "Set up the credentials this repository's mcpcred.toml declares, wrap its configs, check."),
     "doctor": Entry("doctor_cmd", "Check config, wrapping, store, credentials and logins for a client; print the fixes."),
     "completion": Entry("completion_cmd", "Print or install shell completion (subcommands, options, clients, servers, secrets)."),
     "agent": Entry("agent_cmd", "The background process that holds the file store's key for this login session."),

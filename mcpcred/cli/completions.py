@@ -103,6 +103,7 @@ def _values() -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
         "login:issuer": free,
         "login:resource": free,
         "login:timeout": free,
+        "setup:timeout": free,
         "login:client_metadata_url": free,
         "login:url": free,
         "logout:provider": (c.LOGINS, ()),

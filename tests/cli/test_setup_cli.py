@@ -1,0 +1,215 @@
+"""``mcpcred setup``: a new team member's first run in a repository, end to end.
+
+Real parts only: the CLI as a process, gnome-keyring on a private D-Bus (``keychain``),
+panva's oidc-provider on loopback with ``tests/support/browser_cli.py`` approving the
+device code in the "browser" ``webbrowser`` starts, a repository in a temp folder whose
+``.mcp.json`` holds references, and the wrapped server started exactly as the client
+would start it (the shim puts the values back).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import keychain as real_keychain
+from tests.support.oauth_server import OidcServer
+
+REPO = Path(__file__).resolve().parents[2]
+LINEAR = "lin_api_Zx9QwErTyUiOp0123456789abcdefGHIJ"
+SENTRY = "sntrys_eyJpYXQiOjE3MDAwMDAwMDB9_Qm9vVGVzdFNlY3JldA"
+
+SECRETS_TOML = """\
+[credentials.linear-key]
+kind = "secret"
+prompt = "Linear API key (Settings → API)"
+url = "https://linear.app/settings/api"
+
+[credentials.sentry]
+kind = "secret"
+"""
+
+OAUTH_TOML = """\
+[credentials.testidp]
+kind = "oauth"
+flow = "device"
+"""
+
+# prints what the server got, so the test sees the keychain's values arrive
+PRINT_ENV = "import os, json; print(json.dumps({k: os.environ.get(k) for k in ('LINEAR', 'SENTRY', 'TOKEN')}))"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY")
+    }
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+def _setup(
+    cwd: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mcpcred", "setup", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=env or _env(),
+        check=False,
+    )
+
+
+def _repo(root: Path, toml: str, env: dict[str, str]) -> Path:
+    (root / ".git").mkdir(exist_ok=True)
+    (root / "mcpcred.toml").write_text(toml, encoding="utf-8")
+    server = {"command": sys.executable, "args": ["-c", PRINT_ENV], "env": env}
+    (root / ".mcp.json").write_text(
+        json.dumps({"mcpServers": {"team": server}}, indent=2) + "\n", encoding="utf-8"
+    )
+    return root
+
+
+def _start_server(root: Path, env: dict[str, str]) -> dict[str, str | None]:
+    """Start the (wrapped) server as Claude Code would: the entry's command and args."""
+    entry = json.loads((root / ".mcp.json").read_text())["mcpServers"]["team"]
+    done = subprocess.run(
+        [entry["command"], *entry["args"]],
+        env={**env, **entry.get("env", {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def _files_hold(roots: list[Path], secret: str) -> list[Path]:
+    return [
+        path
+        for root in roots
+        for path in root.rglob("*")
+        if path.is_file() and secret in path.read_text(errors="replace")
+    ]
+
+
+def test_secrets_from_stdin_wrap_and_status(
+    keychain: dict[str, str], project: Path, home: Path
+) -> None:
+    _repo(
+        project,
+        SECRETS_TOML,
+        {"LINEAR": "mcpcred:secret/linear-key", "SENTRY": "mcpcred:secret/sentry"},
+    )
+    result = _setup(project, "--yes", stdin=f"{LINEAR}\n{SENTRY}\n")
+    assert result.returncode == 0, result.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "linear-key") == LINEAR
+    assert real_keychain.lookup(keychain, "mcpcred", "sentry") == SENTRY
+    assert "linear-key: stored in the keychain" in result.stderr
+    assert "wrote .mcp.json" in result.stderr
+    # the status table closes the run: the repository's server, wrapped, both resolving
+    assert "mcpcred:secret/linear-key (ok)" in result.stdout
+    assert "mcpcred:secret/sentry (ok)" in result.stdout
+    entry = json.loads((project / ".mcp.json").read_text())["mcpServers"]["team"]
+    assert "shim" in entry["args"] and entry["env"]["LINEAR"] == "mcpcred:secret/linear-key"
+    got = _start_server(project, _env())
+    assert got["LINEAR"] == LINEAR and got["SENTRY"] == SENTRY
+    for secret in (LINEAR, SENTRY):
+        assert secret not in result.stdout + result.stderr
+        assert not _files_hold([home, project], secret)
+
+
+def test_a_second_run_changes_nothing(keychain: dict[str, str], project: Path, home: Path) -> None:
+    _repo(
+        project,
+        SECRETS_TOML,
+        {"LINEAR": "mcpcred:secret/linear-key", "SENTRY": "mcpcred:secret/sentry"},
+    )
+    first = _setup(project, "--yes", stdin=f"{LINEAR}\n{SENTRY}\n")
+    assert first.returncode == 0, first.stderr
+    config = (project / ".mcp.json").read_bytes()
+    files = sorted(p for p in home.rglob("*") if p.is_file())
+    again = _setup(project, "--yes", stdin="something-else\n")  # must not be read
+    assert again.returncode == 0, again.stderr
+    assert "linear-key (mcpcred:secret/linear-key): already set up, skipped" in again.stderr
+    assert "sentry (mcpcred:secret/sentry): already set up, skipped" in again.stderr
+    assert "claude-code .mcp.json: already wrapped" in again.stderr
+    assert (project / ".mcp.json").read_bytes() == config
+    assert sorted(p for p in home.rglob("*") if p.is_file()) == files  # no new backup
+    assert real_keychain.lookup(keychain, "mcpcred", "linear-key") == LINEAR
+
+
+def test_without_a_person_it_fails_at_once_naming_what_is_missing(
+    keychain: dict[str, str], project: Path, tmp_path: Path
+) -> None:
+    _repo(project, SECRETS_TOML + OAUTH_TOML, {"LINEAR": "mcpcred:secret/linear-key"})
+    config = tmp_path / "config.toml"
+    config.write_text('[providers.testidp]\nissuer = "http://127.0.0.1:9/"\nclient-id = "x"\n')
+    started = time.monotonic()
+    result = _setup(project, stdin="", env=_env(MCPCRED_CONFIG=str(config)))  # no --yes, no tty
+    assert time.monotonic() - started < 30
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: not set up: linear-key (mcpcred secret set linear-key); sentry (mcpcred secret "
+        "set sentry); testidp (mcpcred login testidp); claude-code .mcp.json not wrapped "
+        "(mcpcred wrap claude-code --config .mcp.json)"
+    ]
+    assert "no browser to log in with" in result.stderr
+    assert "not wrapping without confirmation" in result.stderr
+    assert "shim" not in (project / ".mcp.json").read_text()  # nothing written unasked
+    assert real_keychain.lookup(keychain, "mcpcred", "linear-key") is None
+
+
+@pytest.mark.slow
+def test_oauth_login_and_secret_then_the_wrapped_server_gets_both(
+    keychain: dict[str, str], oidc_server: OidcServer, project: Path, home: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "[providers.testidp]\n"
+        f'issuer = "{oidc_server.issuer}"\n'
+        f'client-id = "{oidc_server.client_id}"\n'
+        f'resource = "{oidc_server.resource}"\n'
+    )
+    toml = SECRETS_TOML.split("\n\n")[0] + "\n\n" + OAUTH_TOML
+    _repo(project, toml, {"LINEAR": "mcpcred:secret/linear-key", "TOKEN": "mcpcred:oauth/testidp"})
+    env = _env(
+        MCPCRED_CONFIG=str(config), BROWSER=f"{sys.executable} -m tests.support.browser_cli %s"
+    )
+    result = _setup(project, "--yes", "--json", stdin=LINEAR + "\n", env=env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["ok"] is True
+    assert [(c["name"], c["action"], c["state"]) for c in document["credentials"]] == [
+        ("linear-key", "set", "ok"),
+        ("testidp", "set", "ok"),
+    ]
+    assert document["files"] == [
+        {"client": "claude-code", "path": ".mcp.json", "result": "wrapped"}
+    ]
+    assert document["status"]["unresolved"] == []
+    assert "testidp: logged in to" in result.stderr and "alice" in result.stderr
+    assert oidc_server.stats()["device_authorization"] == 1
+    record = json.loads(real_keychain.lookup(keychain, "mcpcred", "oauth:testidp/default") or "{}")
+    got = _start_server(project, env)
+    assert got["LINEAR"] == LINEAR
+    assert got["TOKEN"] and got["TOKEN"].count(".") == 2  # a JWT access token, minted at start
+    for secret in (LINEAR, str(record["refresh_token"]), str(got["TOKEN"])):
+        assert secret not in result.stdout + result.stderr
+        assert not _files_hold([home, project], secret)
+    again = _setup(project, "--yes", "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert [c["action"] for c in json.loads(again.stdout)["credentials"]] == ["skipped", "skipped"]
+    assert oidc_server.stats()["device_authorization"] == 1  # no second login
