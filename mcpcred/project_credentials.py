@@ -148,7 +148,7 @@ def _credential(path: str, name: str, table: object) -> Credential:
     where = f"{path}: [credentials.{_shown(name)}]"
     if not references.valid_name(name):
         raise ConfigError(
-            f"{path}: invalid credential name {_shown(name)!r}",
+            f"{path}: invalid credential name '{_shown(name)}'",
             hint="use 1-64 characters: a-z, 0-9, '.', '_', '-' (starting and ending with a "
             "letter or digit), e.g. linear-key",
         )
@@ -156,7 +156,7 @@ def _credential(path: str, name: str, table: object) -> Credential:
         raise ConfigError(f"{where} must be a table")
     kind = table.get("kind")
     if kind not in KINDS:
-        shown = "missing" if kind is None else repr(_shown(str(kind)))
+        shown = "missing" if kind is None else f"'{_shown(str(kind))}'"
         raise ConfigError(
             f'{where}: kind is {shown}; it must be "oauth" (a login) or "secret" '
             "(a value you paste, or a password manager's with store = ...)"
@@ -178,14 +178,14 @@ def _oauth(where: str, name: str, table: dict[str, Any]) -> Credential:
     provider = _text(table, "provider", where) or name
     if not references.valid_name(provider) or "." in provider:
         raise ConfigError(
-            f"{where}: invalid provider name {_shown(provider)!r}",
+            f"{where}: invalid provider name '{_shown(provider)}'",
             hint="a built-in provider (github, gitlab, google, entra, atlassian) or one "
             "described under [providers.NAME] in your own mcpcred config file",
         )
     provider = ALIASES.get(provider, provider)  # stored as `mcpcred login` stores it
     account = _text(table, "account", where) or references.DEFAULT_ACCOUNT
     if not references.valid_name(account):
-        raise ConfigError(f"{where}: invalid account name {_shown(account)!r}", hint="e.g. work")
+        raise ConfigError(f"{where}: invalid account name '{_shown(account)}'", hint="e.g. work")
     flow = _text(table, "flow", where)
     if flow is not None and flow not in FLOWS:
         raise ConfigError(f'{where}: flow must be "device" or "pkce"')

@@ -19,6 +19,7 @@ whether it is needed.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from typing import TYPE_CHECKING
 
@@ -83,7 +84,8 @@ def setup(
     from mcpcred.paths import project_file
     from mcpcred.wrap import service
 
-    found = project_file(os.getcwd())
+    start = os.getcwd()
+    found = project_file(start)
     if found is None:
         raise ConfigError(
             "no mcpcred.toml in this folder or above it (up to the repository root)",
@@ -123,8 +125,20 @@ def setup(
         )
     left = [f"{r['name']} ({r['fix']})" for r in missing]
     left += [
-        f"{f['client']} {f['path']} not wrapped (mcpcred wrap {f['client']} --config {f['path']})"
+        f"{f['client']} {f['path']} not wrapped (mcpcred wrap {f['client']} --config "
+        f"{shlex.quote(os.path.relpath(os.path.join(root, str(f['path'])), start))})"
         for f in unwrapped
+    ]
+    named = {str(r["reference"]) for r in missing}
+    users: dict[tuple[str, str], list[str]] = {}  # one .mcp.json may be two clients' file
+    for u in unresolved:
+        if u.get("reference") not in named:
+            users.setdefault((str(u["reference"]), str(u["state"])), []).append(
+                f"{u['client']}/{u['server']}"
+            )
+    left += [
+        f"{reference} ({state}; used by {', '.join(who)}; not declared in mcpcred.toml)"
+        for (reference, state), who in users.items()
     ]
     if left:
         stderr(f"error: not set up: {printable('; '.join(left))}")

@@ -14,11 +14,13 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import keychain as real_keychain
+from tests.support import passstore
 from tests.support.oauth_server import OidcServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,6 +45,15 @@ flow = "device"
 
 # prints what the server got, so the test sees the keychain's values arrive
 PRINT_ENV = "import os, json; print(json.dumps({k: os.environ.get(k) for k in ('LINEAR', 'SENTRY', 'TOKEN')}))"
+
+
+@pytest.fixture(scope="module")
+def pass_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[passstore.PassStore]:
+    """A real ``pass`` store whose gpg key has no passphrase (as once its agent is unlocked)."""
+    if not passstore.available():
+        pytest.fail("pass and gpg are needed: scripts/test installs them (apt: pass, gnupg)")
+    with passstore.pass_store(tmp_path_factory.mktemp("pass")) as store:
+        yield store
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -213,3 +224,105 @@ def test_oauth_login_and_secret_then_the_wrapped_server_gets_both(
     assert again.returncode == 0, again.stderr
     assert [c["action"] for c in json.loads(again.stdout)["credentials"]] == ["skipped", "skipped"]
     assert oidc_server.stats()["device_authorization"] == 1  # no second login
+
+
+def test_on_a_terminal_it_asks_without_echo_and_confirms_the_wrap(
+    keychain: dict[str, str], project: Path, home: Path
+) -> None:
+    from tests.support.headless import converse
+
+    _repo(
+        project,
+        SECRETS_TOML,
+        {"LINEAR": "mcpcred:secret/linear-key", "SENTRY": "mcpcred:secret/sentry"},
+    )
+    code, output = converse(
+        ["setup"],
+        [
+            ("linear-key (not shown; empty to skip): ", LINEAR),
+            ("sentry (not shown; empty to skip): ", ""),  # skipped: reported, not stored
+            ("Wrap 1 config file(s) of this repository?", "y"),
+        ],
+        _env(),
+    )
+    assert code == 1, output
+    assert LINEAR not in output  # typed, never echoed
+    assert "Linear API key (Settings → API)" in output
+    assert "get it at https://linear.app/settings/api" in output
+    assert "error: not set up: sentry (mcpcred secret set sentry)" in output
+    assert real_keychain.lookup(keychain, "mcpcred", "linear-key") == LINEAR
+    assert real_keychain.lookup(keychain, "mcpcred", "sentry") is None
+    assert "shim" in (project / ".mcp.json").read_text()
+    assert "mcpcred:secret/sentry (missing)" in output  # the status table says what is left
+
+
+def test_a_password_manager_credential_is_checked_never_copied(
+    keychain: dict[str, str], project: Path, pass_store: passstore.PassStore, home: Path
+) -> None:
+    toml = '[credentials.db]\nkind = "secret"\nstore = "pass:team/db"\n'
+    _repo(project, toml, {"LINEAR": "mcpcred:pass/team/db"})
+    env = _env(**pass_store.env)
+    missing = _setup(project, "--yes", env=env)
+    assert missing.returncode == 1, missing.stderr
+    assert (
+        "error: not set up: db (sign in to the password manager so that it answers "
+        "mcpcred:pass/team/db)" in missing.stderr
+    )
+    pass_store.insert("team/db", "db-password-0123456789\n")
+    done = _setup(project, "--yes", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "db (mcpcred:pass/team/db): already set up, skipped" in done.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "db") is None  # stays in pass
+    assert _start_server(project, env)["LINEAR"] == "db-password-0123456789"
+    assert "db-password-0123456789" not in done.stdout + done.stderr
+    assert not _files_hold([home, project], "db-password-0123456789")
+
+
+def test_a_reference_nobody_declared_is_named_too(keychain: dict[str, str], project: Path) -> None:
+    _repo(
+        project,
+        SECRETS_TOML,
+        {"LINEAR": "mcpcred:secret/linear-key", "SENTRY": "mcpcred:secret/other"},
+    )
+    result = _setup(project, "--yes", stdin=f"{LINEAR}\n{SENTRY}\n")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "error: not set up: mcpcred:secret/other (missing; used by claude-code/team, "
+        "copilot-cli/team; not declared in mcpcred.toml)"
+    )
+
+
+def test_from_a_subfolder_and_only_the_clients_asked_for(
+    keychain: dict[str, str], project: Path
+) -> None:
+    _repo(project, SECRETS_TOML, {"LINEAR": "mcpcred:secret/linear-key"})
+    cursor = project / ".cursor" / "mcp.json"
+    cursor.parent.mkdir()
+    cursor.write_text((project / ".mcp.json").read_text())
+    sub = project / "src" / "deep"
+    sub.mkdir(parents=True)
+    result = _setup(sub, "--yes", "--client", "cursor", "--json", stdin=f"{LINEAR}\n{SENTRY}\n")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["files"] == [
+        {"client": "cursor", "path": ".cursor/mcp.json", "result": "wrapped"}
+    ]
+    assert "shim" in cursor.read_text()
+    assert "shim" not in (project / ".mcp.json").read_text()
+
+
+def test_bad_input_is_one_line_and_its_exit_code(keychain: dict[str, str], project: Path) -> None:
+    (project / ".git").mkdir()
+    none = _setup(project)
+    assert none.returncode == 3
+    assert none.stderr.splitlines()[0] == (
+        "error: no mcpcred.toml in this folder or above it (up to the repository root)"
+    )
+    (project / "mcpcred.toml").write_text('[credentials.x]\nkind = "secret"\npromt = "typo"\n')
+    typo = _setup(project)
+    assert typo.returncode == 3
+    assert typo.stderr.splitlines()[0].endswith('unknown key(s) for kind = "secret": promt')
+    (project / "mcpcred.toml").write_text(SECRETS_TOML)
+    client = _setup(project, "--client", "nope", stdin=LINEAR + "\n")
+    assert client.returncode == 2
+    assert client.stderr.splitlines()[0] == "error: unknown client 'nope'"
+    assert real_keychain.lookup(keychain, "mcpcred", "linear-key") is None  # refused first
