@@ -193,3 +193,16 @@ def test_mistakes_are_one_line_naming_them(tmp_path: Path, text: str, expected: 
 def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load(str(tmp_path / "missing" / "mcpcred.toml"))
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/setup.md"])
+def test_the_documented_examples_parse(tmp_path: Path, doc: str) -> None:
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / doc).read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", text, re.DOTALL) if "[credentials." in b]
+    assert blocks
+    for block in blocks:
+        declared = _load(tmp_path, block)
+        assert declared.credentials
+        assert all(c.reference.startswith("mcpcred:") for c in declared.credentials)
