@@ -156,6 +156,13 @@ def test_no_credentials_section_is_empty(tmp_path: Path) -> None:
         # secret texts
         ('[credentials.x]\nkind = "secret"\nprompt = "a\\nb"\n', "prompt must be a non-empty line"),
         (f'[credentials.x]\nkind = "secret"\nprompt = "{"p" * 201}"\n', "at most 200"),
+        # a repository's text must not drive the terminal it is shown on
+        (
+            '[credentials.x]\nkind = "secret"\nprompt = "\\u001b]8;;http://evil\\u0007"\n',
+            "prompt must be",
+        ),
+        ('[credentials.x]\nkind = "secret"\nprompt = "key \\u202e"\n', "prompt must be"),
+        ('[credentials.x]\nkind = "secret"\nurl = "https://a\\u0008b"\n', "url must be"),
         ('[credentials.x]\nkind = "secret"\nurl = "javascript:alert(1)"\n', "url must start"),
         # stores
         (

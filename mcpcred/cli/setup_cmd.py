@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 MAX_VALUE = 64 * 1024  # characters of one secret read from stdin
 OK = "ok"
+ABSENT = frozenset({"missing", "not logged in"})  # states setup sets up (others it reports)
 
 
 def _timeout(value: float) -> float:
@@ -178,12 +179,17 @@ def _one(
     if before == OK:
         stderr(f"{label}: already set up, skipped")
         return {**row, "state": OK, "action": "skipped"}
+    if credential.external:
+        stderr(f"{label}: the password manager says: {printable(before)}")
+        if credential.url:
+            stderr(f"  see {printable(credential.url)}")
+        return {**row, "state": before, "action": "checked"}
+    if before not in ABSENT:
+        # there, but unreadable (a locked keychain, a store error): asking for the value
+        # again would overwrite one that may be right, or fail the same way
+        stderr(f"{label}: cannot be checked: {printable(before)}")
+        return {**row, "state": before, "action": "failed"}
     try:
-        if credential.external:
-            stderr(f"{label}: the password manager says: {printable(before)}")
-            if credential.url:
-                stderr(f"  see {printable(credential.url)}")
-            return {**row, "state": before, "action": "checked"}
         if credential.kind == project_credentials.OAUTH:
             action = _login(credential, interactive, timeout)
         else:
@@ -191,6 +197,8 @@ def _one(
             action = _secret(credential, store, interactive, reader)
     except McpcredError as exc:
         stderr(f"{label}: {printable(exc.message)}")
+        if exc.hint:
+            stderr(f"  hint: {printable(exc.hint)}")
         return {**row, "state": before, "action": "failed"}
     if action != "set":
         return {**row, "state": before, "action": action}

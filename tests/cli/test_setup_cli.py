@@ -326,3 +326,42 @@ def test_bad_input_is_one_line_and_its_exit_code(keychain: dict[str, str], proje
     assert client.returncode == 2
     assert client.stderr.splitlines()[0] == "error: unknown client 'nope'"
     assert real_keychain.lookup(keychain, "mcpcred", "linear-key") is None  # refused first
+
+
+def test_a_login_that_cannot_start_says_why_and_the_rest_goes_on(
+    keychain: dict[str, str], project: Path, tmp_path: Path
+) -> None:
+    toml = (
+        '[credentials.github]\nkind = "oauth"\n'  # built in, but nobody registered a client id
+        '[credentials.acme]\nkind = "oauth"\n'  # neither built in nor in the user's config
+        + SECRETS_TOML
+    )
+    _repo(project, toml, {"LINEAR": "mcpcred:secret/linear-key", "SENTRY": "mcpcred:secret/sentry"})
+    env = _env(BROWSER="true %s", MCPCRED_CONFIG=str(tmp_path / "none.toml"))
+    result = _setup(project, "--yes", stdin=f"{LINEAR}\n{SENTRY}\n", env=env)
+    assert result.returncode == 1, result.stderr
+    assert "github (mcpcred:oauth/github): GitHub needs a client id registered for mcpcred" in (
+        result.stderr
+    )
+    assert "  hint: create a GitHub App" in result.stderr
+    assert "acme (mcpcred:oauth/acme): unknown provider 'acme'" in result.stderr
+    assert "[providers.acme]" in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "error: not set up: github (mcpcred login github); acme (mcpcred login acme)"
+    )
+    assert real_keychain.lookup(keychain, "mcpcred", "linear-key") == LINEAR  # went on
+    assert "shim" in (project / ".mcp.json").read_text()
+
+
+def test_no_store_is_exit_5_before_anything_is_asked(project: Path, home: Path) -> None:
+    from tests.support.headless import headless
+
+    _repo(project, SECRETS_TOML, {"LINEAR": "mcpcred:secret/linear-key"})
+    before = (project / ".mcp.json").read_text()
+    env = headless(home, PYTHONPATH=str(REPO))
+    env.pop("MCPCRED_PASSPHRASE", None)
+    result = _setup(project, "--yes", stdin=LINEAR + "\n", env=env)
+    assert result.returncode == 5, result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1
+    assert LINEAR not in result.stdout + result.stderr
+    assert (project / ".mcp.json").read_text() == before
