@@ -5,7 +5,7 @@ A team commits its MCP client configs with references (``mcpcred:secret/linear-k
 (``[credentials.NAME]``, see ``mcpcred.project_credentials``). A new member runs
 ``mcpcred setup`` once: every credential that already resolves is skipped, a login
 runs ``mcpcred login``'s flow, a secret is asked for without echo (or read from
-stdin, one line per missing secret, for scripts), a password manager's reference is
+stdin as ``NAME=VALUE`` lines, for scripts), a password manager's reference is
 only checked (never copied). Then the repository's own client configs (``.mcp.json``,
 ``.vscode/mcp.json``, ``.cursor/mcp.json``, ...) are wrapped, and ``status`` ends it.
 
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from mcpcred import references
 from mcpcred.cli.app import app
 from mcpcred.cli.report import stderr
 from mcpcred.errors import EXIT_FINDINGS, ConfigError, McpcredError, UsageError
@@ -75,11 +76,11 @@ def setup(
     """Set up the credentials this repository's mcpcred.toml declares, wrap its configs, check.
 
     Skips what already resolves; runs each login, asks for each secret without echo (or
-    reads them from stdin, one line each, when it is not a terminal), checks password
+    reads NAME=VALUE lines from stdin when it is not a terminal), checks password
     managers; then wraps the repository's client configs and shows `status`. Exits 1 when
     something is left unresolved (named on stderr with the command that sets it).
 
-    Example: printf '%s\\n' "$LINEAR_KEY" | mcpcred setup --yes
+    Example: printf 'linear-key=%s\\n' "$LINEAR_KEY" | mcpcred setup --yes
     """
     from mcpcred import project_credentials
     from mcpcred.paths import project_file
@@ -100,7 +101,7 @@ def setup(
     store = _store()
     if not declared.credentials:
         stderr(f"{printable(found)} declares no credentials ([credentials.NAME])")
-    reader = _StdinLines()
+    reader = _StdinValues([c.name for c in declared.credentials if c.ref_kind == references.SECRET])
     report = [_one(c, store, interactive, reader, timeout) for c in declared.credentials]
     files = _wrap(root, wanted, store, interactive=interactive, yes=yes)
     status_doc, status_code = _status(root, as_json)
@@ -161,7 +162,7 @@ def _one(
     credential: Credential,
     store: SecretStore | None,
     interactive: bool,
-    reader: _StdinLines,
+    reader: _StdinValues,
     timeout: float,
 ) -> dict[str, object]:
     """Check one declared credential, set it up if it does not resolve; its report row."""
@@ -206,30 +207,50 @@ def _one(
     return {**row, "state": after, "action": "set"}
 
 
-class _StdinLines:
-    """Secrets for scripts: one line of stdin per missing secret, in mcpcred.toml's order.
+class _StdinValues:
+    """Secrets for scripts: ``NAME=VALUE`` lines on stdin, one per secret, in any order.
 
-    Read only when a secret is missing and stdin is not a terminal; end of input means
-    "not given" (the secret is reported missing), so a closed or empty stdin never blocks.
+    A line names its secret, so what a script pipes in lands in the right place whichever
+    secrets are already set (those lines are read and dropped: setup never overwrites).
+    stdin is read only when a secret is missing, and only until that secret's line or the
+    end of input, so a run with nothing missing never touches it and a closed or empty
+    stdin never blocks. A line that is not ``NAME=VALUE`` is refused without being shown.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, names: list[str]) -> None:
+        self.names = names  # the secrets mcpcred.toml declares to paste
+        self.values: dict[str, str] = {}
         self.ended = False
+        self.number = 0
 
-    def next(self) -> str:
-        if self.ended or sys.stdin is None:
-            return ""
-        line = sys.stdin.readline(MAX_VALUE + 1)
-        if not line:
-            self.ended = True
-            return ""
-        if len(line) > MAX_VALUE:
-            raise UsageError(f"a secret on stdin is longer than {MAX_VALUE // 1024} KiB")
-        return line.removesuffix("\n").removesuffix("\r")
+    def get(self, name: str) -> str:
+        while name not in self.values and not self.ended:
+            line = sys.stdin.readline(MAX_VALUE + 1) if sys.stdin is not None else ""
+            if not line:
+                self.ended = True
+                break
+            self.number += 1
+            if len(line) > MAX_VALUE:
+                raise UsageError(
+                    f"line {self.number} of stdin is longer than {MAX_VALUE // 1024} KiB"
+                )
+            line = line.removesuffix("\n").removesuffix("\r")
+            if not line.strip():
+                continue
+            key, equals, value = line.partition("=")
+            if not equals or key not in self.names:
+                # never shown: a raw value pasted without a name would be in the message
+                raise UsageError(
+                    f"line {self.number} of stdin is not NAME=VALUE with a NAME of "
+                    f"mcpcred.toml ({', '.join(self.names)})",
+                    hint=f"one line per secret: printf '{name}=%s\\n' \"$VALUE\" | mcpcred setup",
+                )
+            self.values.setdefault(key, value)
+        return self.values.get(name, "")
 
 
 def _secret(
-    credential: Credential, store: SecretStore, interactive: bool, reader: _StdinLines
+    credential: Credential, store: SecretStore, interactive: bool, reader: _StdinValues
 ) -> str:
     """Ask for (or read) one secret and store it; ``set`` or ``missing``."""
     from mcpcred.keychain.index import SecretIndex
@@ -244,7 +265,7 @@ def _secret(
             stderr(f"  get it at {printable(credential.url)}")
         value = getpass.getpass(f"{credential.name} (not shown; empty to skip): ")
     elif not sys.stdin.isatty():
-        value = reader.next()
+        value = reader.get(credential.name)
     else:  # --yes on a terminal: nobody is asked
         value = ""
     if not value.strip():

@@ -123,7 +123,7 @@ def test_secrets_from_stdin_wrap_and_status(
         SECRETS_TOML,
         {"LINEAR": "mcpcred:secret/linear-key", "SENTRY": "mcpcred:secret/sentry"},
     )
-    result = _setup(project, "--yes", stdin=f"{LINEAR}\n{SENTRY}\n")
+    result = _setup(project, "--yes", stdin=f"sentry={SENTRY}\n\nlinear-key={LINEAR}\n")
     assert result.returncode == 0, result.stderr
     assert real_keychain.lookup(keychain, "mcpcred", "linear-key") == LINEAR
     assert real_keychain.lookup(keychain, "mcpcred", "sentry") == SENTRY
@@ -147,11 +147,11 @@ def test_a_second_run_changes_nothing(keychain: dict[str, str], project: Path, h
         SECRETS_TOML,
         {"LINEAR": "mcpcred:secret/linear-key", "SENTRY": "mcpcred:secret/sentry"},
     )
-    first = _setup(project, "--yes", stdin=f"{LINEAR}\n{SENTRY}\n")
+    first = _setup(project, "--yes", stdin=f"linear-key={LINEAR}\nsentry={SENTRY}\n")
     assert first.returncode == 0, first.stderr
     config = (project / ".mcp.json").read_bytes()
     files = sorted(p for p in home.rglob("*") if p.is_file())
-    again = _setup(project, "--yes", stdin="something-else\n")  # must not be read
+    again = _setup(project, "--yes", stdin="linear-key=something-else\n")  # never overwrites
     assert again.returncode == 0, again.stderr
     assert "linear-key (mcpcred:secret/linear-key): already set up, skipped" in again.stderr
     assert "sentry (mcpcred:secret/sentry): already set up, skipped" in again.stderr
@@ -199,7 +199,7 @@ def test_oauth_login_and_secret_then_the_wrapped_server_gets_both(
     env = _env(
         MCPCRED_CONFIG=str(config), BROWSER=f"{sys.executable} -m tests.support.browser_cli %s"
     )
-    result = _setup(project, "--yes", "--json", stdin=LINEAR + "\n", env=env)
+    result = _setup(project, "--yes", "--json", stdin=f"linear-key={LINEAR}\n", env=env)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["ok"] is True
@@ -284,7 +284,7 @@ def test_a_reference_nobody_declared_is_named_too(keychain: dict[str, str], proj
         SECRETS_TOML,
         {"LINEAR": "mcpcred:secret/linear-key", "SENTRY": "mcpcred:secret/other"},
     )
-    result = _setup(project, "--yes", stdin=f"{LINEAR}\n{SENTRY}\n")
+    result = _setup(project, "--yes", stdin=f"linear-key={LINEAR}\nsentry={SENTRY}\n")
     assert result.returncode == 1, result.stderr
     assert result.stderr.splitlines()[-1] == (
         "error: not set up: mcpcred:secret/other (missing; used by claude-code/team, "
@@ -301,7 +301,14 @@ def test_from_a_subfolder_and_only_the_clients_asked_for(
     cursor.write_text((project / ".mcp.json").read_text())
     sub = project / "src" / "deep"
     sub.mkdir(parents=True)
-    result = _setup(sub, "--yes", "--client", "cursor", "--json", stdin=f"{LINEAR}\n{SENTRY}\n")
+    result = _setup(
+        sub,
+        "--yes",
+        "--client",
+        "cursor",
+        "--json",
+        stdin=f"linear-key={LINEAR}\nsentry={SENTRY}\n",
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["files"] == [
         {"client": "cursor", "path": ".cursor/mcp.json", "result": "wrapped"}
@@ -322,7 +329,7 @@ def test_bad_input_is_one_line_and_its_exit_code(keychain: dict[str, str], proje
     assert typo.returncode == 3
     assert typo.stderr.splitlines()[0].endswith('unknown key(s) for kind = "secret": promt')
     (project / "mcpcred.toml").write_text(SECRETS_TOML)
-    client = _setup(project, "--client", "nope", stdin=LINEAR + "\n")
+    client = _setup(project, "--client", "nope", stdin=f"linear-key={LINEAR}\n")
     assert client.returncode == 2
     assert client.stderr.splitlines()[0] == "error: unknown client 'nope'"
     assert real_keychain.lookup(keychain, "mcpcred", "linear-key") is None  # refused first
@@ -338,7 +345,7 @@ def test_a_login_that_cannot_start_says_why_and_the_rest_goes_on(
     )
     _repo(project, toml, {"LINEAR": "mcpcred:secret/linear-key", "SENTRY": "mcpcred:secret/sentry"})
     env = _env(BROWSER="true %s", MCPCRED_CONFIG=str(tmp_path / "none.toml"))
-    result = _setup(project, "--yes", stdin=f"{LINEAR}\n{SENTRY}\n", env=env)
+    result = _setup(project, "--yes", stdin=f"linear-key={LINEAR}\nsentry={SENTRY}\n", env=env)
     assert result.returncode == 1, result.stderr
     assert "github (mcpcred:oauth/github): GitHub needs a client id registered for mcpcred" in (
         result.stderr
@@ -360,8 +367,29 @@ def test_no_store_is_exit_5_before_anything_is_asked(project: Path, home: Path) 
     before = (project / ".mcp.json").read_text()
     env = headless(home, PYTHONPATH=str(REPO))
     env.pop("MCPCRED_PASSPHRASE", None)
-    result = _setup(project, "--yes", stdin=LINEAR + "\n", env=env)
+    result = _setup(project, "--yes", stdin=f"linear-key={LINEAR}\n", env=env)
     assert result.returncode == 5, result.stderr
     assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1
     assert LINEAR not in result.stdout + result.stderr
     assert (project / ".mcp.json").read_text() == before
+
+
+@pytest.mark.parametrize(
+    "stdin",
+    [
+        f"{LINEAR}\n",  # a raw value, as `secret set --from-stdin` takes it
+        f"{LINEAR[:8]}={LINEAR[8:]}\n",  # a raw value with '=' in it: no declared name
+        f"linear-key-typo={LINEAR}\n",
+    ],
+)
+def test_stdin_lines_must_name_a_declared_secret_and_are_never_shown(
+    keychain: dict[str, str], project: Path, stdin: str
+) -> None:
+    _repo(project, SECRETS_TOML, {"LINEAR": "mcpcred:secret/linear-key"})
+    result = _setup(project, "--yes", stdin=stdin)
+    assert result.returncode == 1, result.stderr
+    assert "line 1 of stdin is not NAME=VALUE with a NAME of mcpcred.toml (linear-key, sentry)" in (
+        result.stderr
+    )
+    assert LINEAR[:8] not in result.stdout + result.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "linear-key") is None
