@@ -13,8 +13,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -106,6 +108,31 @@ def _start_server(root: Path, env: dict[str, str]) -> dict[str, str | None]:
     return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
+@contextmanager
+def _argv_watch() -> Iterator[set[str]]:
+    """Every command line on the machine, sampled until the block ends (setup's children,
+    a keyring helper, anything a regression might start with a value in its argv)."""
+    seen: set[str] = set()
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    seen.add(cmdline.read_bytes().decode(errors="replace"))
+                except OSError:
+                    continue
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        sampler.join(5)
+
+
 def _files_hold(roots: list[Path], secret: str) -> list[Path]:
     return [
         path
@@ -123,7 +150,9 @@ def test_secrets_from_stdin_wrap_and_status(
         SECRETS_TOML,
         {"LINEAR": "mcpcred:secret/linear-key", "SENTRY": "mcpcred:secret/sentry"},
     )
-    result = _setup(project, "--yes", stdin=f"sentry={SENTRY}\n\nlinear-key={LINEAR}\n")
+    with _argv_watch() as seen:
+        result = _setup(project, "--yes", stdin=f"sentry={SENTRY}\n\nlinear-key={LINEAR}\n")
+    assert seen and not [argv for argv in seen if LINEAR in argv or SENTRY in argv]
     assert result.returncode == 0, result.stderr
     assert real_keychain.lookup(keychain, "mcpcred", "linear-key") == LINEAR
     assert real_keychain.lookup(keychain, "mcpcred", "sentry") == SENTRY
@@ -393,3 +422,20 @@ def test_stdin_lines_must_name_a_declared_secret_and_are_never_shown(
     )
     assert LINEAR[:8] not in result.stdout + result.stderr
     assert real_keychain.lookup(keychain, "mcpcred", "linear-key") is None
+
+
+def test_a_config_that_does_not_parse_is_left_alone_and_named(
+    keychain: dict[str, str], project: Path
+) -> None:
+    _repo(project, SECRETS_TOML, {"LINEAR": "mcpcred:secret/linear-key"})
+    broken = '{"mcpServers": {"team": {"command": "x",}'
+    (project / ".mcp.json").write_text(broken)
+    result = _setup(project, "--yes", stdin=f"linear-key={LINEAR}\nsentry={SENTRY}\n")
+    assert result.returncode == 1, result.stderr
+    assert (project / ".mcp.json").read_text() == broken
+    assert result.stderr.splitlines()[-1] == (
+        "error: not set up: claude-code .mcp.json not wrapped "
+        "(mcpcred wrap claude-code --config .mcp.json)"
+    )
+    assert "claude-code .mcp.json: " in result.stderr  # the parse error, before it
+    assert real_keychain.lookup(keychain, "mcpcred", "linear-key") == LINEAR
