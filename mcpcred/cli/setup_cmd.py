@@ -107,9 +107,10 @@ def setup(
     status_doc, status_code = _status(root, as_json)
     missing = [r for r in report if r["state"] != OK]
     unwrapped = [f for f in files if f["result"] == "not wrapped"]
+    listed = status_doc.get("unresolved")
     unresolved = [
         u
-        for u in status_doc.get("unresolved", [])  # type: ignore[attr-defined]
+        for u in (listed if isinstance(listed, list) else [])
         if isinstance(u, dict) and _in_project(u, status_doc)
     ]
     ok = not missing and not unwrapped and not unresolved

@@ -439,3 +439,25 @@ def test_a_config_that_does_not_parse_is_left_alone_and_named(
     )
     assert "claude-code .mcp.json: " in result.stderr  # the parse error, before it
     assert real_keychain.lookup(keychain, "mcpcred", "linear-key") == LINEAR
+
+
+def test_doctor_points_at_setup_for_what_the_repository_declares(
+    keychain: dict[str, str], project: Path
+) -> None:
+    _repo(
+        project,
+        SECRETS_TOML,
+        {"LINEAR": "mcpcred:secret/linear-key", "SENTRY": "mcpcred:secret/undeclared"},
+    )
+    assert _setup(project, "--yes", stdin=f"sentry={SENTRY}\n").returncode == 1
+    result = subprocess.run(
+        [sys.executable, "-m", "mcpcred", "doctor", "claude-code", "--json"],
+        capture_output=True, text=True, timeout=60, cwd=project, env=_env(), check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    fixes = {c["detail"]: c["fix"] for c in json.loads(result.stdout)["checks"] if not c["ok"]}
+    assert fixes["mcpcred:secret/linear-key: missing"] == (
+        "`mcpcred setup` (this repository's mcpcred.toml declares it), or "
+        "`mcpcred secret set linear-key`"
+    )
+    assert fixes["mcpcred:secret/undeclared: missing"] == "`mcpcred secret set undeclared`"
