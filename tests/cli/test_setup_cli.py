@@ -23,6 +23,7 @@ import pytest
 
 from tests.support import keychain as real_keychain
 from tests.support import passstore
+from tests.support.oauth_server import DEVICE_CODE_GRANT as DEVICE_GRANT
 from tests.support.oauth_server import OidcServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -212,18 +213,29 @@ def test_without_a_person_it_fails_at_once_naming_what_is_missing(
     assert real_keychain.lookup(keychain, "mcpcred", "linear-key") is None
 
 
-@pytest.mark.slow
-def test_oauth_login_and_secret_then_the_wrapped_server_gets_both(
-    keychain: dict[str, str], oidc_server: OidcServer, project: Path, home: Path, tmp_path: Path
-) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text(
+def _provider_config(path: Path, server: OidcServer) -> Path:
+    """The user's own config file describing the test server as provider ``testidp``."""
+    path.write_text(
         "[providers.testidp]\n"
-        f'issuer = "{oidc_server.issuer}"\n'
-        f'client-id = "{oidc_server.client_id}"\n'
-        f'resource = "{oidc_server.resource}"\n'
+        f'issuer = "{server.issuer}"\n'
+        f'client-id = "{server.client_id}"\n'
+        f'resource = "{server.resource}"\n'
     )
-    toml = SECRETS_TOML.split("\n\n")[0] + "\n\n" + OAUTH_TOML
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flow", ["device", "pkce"])
+def test_oauth_login_and_secret_then_the_wrapped_server_gets_both(
+    keychain: dict[str, str],
+    oidc_server: OidcServer,
+    project: Path,
+    home: Path,
+    tmp_path: Path,
+    flow: str,
+) -> None:
+    config = _provider_config(tmp_path / "config.toml", oidc_server)
+    toml = SECRETS_TOML.split("\n\n")[0] + "\n\n" + OAUTH_TOML.replace("device", flow)
     _repo(project, toml, {"LINEAR": "mcpcred:secret/linear-key", "TOKEN": "mcpcred:oauth/testidp"})
     env = _env(
         MCPCRED_CONFIG=str(config), BROWSER=f"{sys.executable} -m tests.support.browser_cli %s"
@@ -241,7 +253,8 @@ def test_oauth_login_and_secret_then_the_wrapped_server_gets_both(
     ]
     assert document["status"]["unresolved"] == []
     assert "testidp: logged in to" in result.stderr and "alice" in result.stderr
-    assert oidc_server.stats()["device_authorization"] == 1
+    grant = "authorization_code" if flow == "pkce" else DEVICE_GRANT
+    assert oidc_server.stats()[grant] >= 1
     record = json.loads(real_keychain.lookup(keychain, "mcpcred", "oauth:testidp/default") or "{}")
     got = _start_server(project, env)
     assert got["LINEAR"] == LINEAR
@@ -249,10 +262,11 @@ def test_oauth_login_and_secret_then_the_wrapped_server_gets_both(
     for secret in (LINEAR, str(record["refresh_token"]), str(got["TOKEN"])):
         assert secret not in result.stdout + result.stderr
         assert not _files_hold([home, project], secret)
+    stats = oidc_server.stats()
     again = _setup(project, "--yes", "--json", env=env)
     assert again.returncode == 0, again.stderr
     assert [c["action"] for c in json.loads(again.stdout)["credentials"]] == ["skipped", "skipped"]
-    assert oidc_server.stats()["device_authorization"] == 1  # no second login
+    assert oidc_server.stats()[grant] == stats[grant]  # no second login
 
 
 def test_on_a_terminal_it_asks_without_echo_and_confirms_the_wrap(
@@ -461,3 +475,23 @@ def test_doctor_points_at_setup_for_what_the_repository_declares(
         "`mcpcred secret set linear-key`"
     )
     assert fixes["mcpcred:secret/undeclared: missing"] == "`mcpcred secret set undeclared`"
+
+
+@pytest.mark.slow
+def test_a_denied_login_is_left_missing_and_the_rest_is_done(
+    keychain: dict[str, str], oidc_server: OidcServer, project: Path, tmp_path: Path
+) -> None:
+    config = _provider_config(tmp_path / "config.toml", oidc_server)
+    _repo(project, OAUTH_TOML + "\n" + SECRETS_TOML, {"TOKEN": "mcpcred:oauth/testidp"})
+    env = _env(
+        MCPCRED_CONFIG=str(config),
+        BROWSER=f"{sys.executable} -m tests.support.browser_cli %s",
+        FAKEBROWSER_DENY="1",
+    )
+    result = _setup(project, "--yes", stdin=f"linear-key={LINEAR}\nsentry={SENTRY}\n", env=env)
+    assert result.returncode == 1, result.stderr
+    assert "testidp (mcpcred:oauth/testidp): " in result.stderr and "denied" in result.stderr
+    assert result.stderr.splitlines()[-1] == "error: not set up: testidp (mcpcred login testidp)"
+    assert real_keychain.lookup(keychain, "mcpcred", "oauth:testidp/default") is None
+    assert real_keychain.lookup(keychain, "mcpcred", "sentry") == SENTRY
+    assert "mcpcred:oauth/testidp (not logged in)" in result.stdout
