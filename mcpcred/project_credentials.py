@@ -15,6 +15,10 @@ named the way the rest of mcpcred names credentials::
     client-id = "Iv23liExample"       # optional: the team's OAuth app (not a secret)
     flow = "device"                   # optional: device or pkce
 
+    [credentials.sentry]              # mcpcred:oauth/sentry
+    kind = "oauth"                    # a remote MCP server's own login (mcpcred login URL)
+    server = "https://mcp.sentry.dev/mcp"
+
     [credentials.linear-key]          # mcpcred:secret/linear-key
     kind = "secret"                   # a secret the user pastes (mcpcred secret set)
     prompt = "Linear API key (Settings → API)"
@@ -45,12 +49,13 @@ from typing import Any
 
 from mcpcred import references
 from mcpcred.errors import ConfigError
-from mcpcred.oauth.providers import ALIASES, FLOWS
+from mcpcred.oauth.providers import ALIASES, BUILTIN, FLOWS
 
 OAUTH = "oauth"
 SECRET = "secret"  # noqa: S105 (a credential kind)
 KINDS = (OAUTH, SECRET)
-_OAUTH_KEYS = frozenset({"kind", "provider", "account", "scopes", "client-id", "flow"})
+_OAUTH_KEYS = frozenset({"kind", "provider", "account", "scopes", "client-id", "flow", "server"})
+_PROVIDER_ONLY = ("provider", "account", "flow")  # a server's login discovers its own
 _SECRET_KEYS = frozenset({"kind", "prompt", "url", "store"})
 # Password managers a repository may name; cmd: would run a program the repository chose.
 STORE_KINDS = (references.PASS, references.OP, references.BW, references.VAULT)
@@ -77,6 +82,7 @@ class Credential:
     flow: str | None = None
     prompt: str | None = None
     url: str | None = None
+    server: str | None = None  # a remote MCP server's URL: `mcpcred login URL --name NAME`
 
     @property
     def reference(self) -> str:
@@ -90,6 +96,8 @@ class Credential:
 
     def fix(self) -> str:
         """The command that sets this credential up by hand (named in error lines)."""
+        if self.server is not None:
+            return f"mcpcred login {self.server} --name {self.name}"
         if self.kind == OAUTH:
             account = (
                 "" if self.account == references.DEFAULT_ACCOUNT else f" --account {self.account}"
@@ -175,6 +183,8 @@ def _credential(path: str, name: str, table: object) -> Credential:
 
 
 def _oauth(where: str, name: str, table: dict[str, Any]) -> Credential:
+    if "server" in table:
+        return _server_login(where, name, table)
     provider = _text(table, "provider", where) or name
     if not references.valid_name(provider) or "." in provider:
         raise ConfigError(
@@ -189,18 +199,8 @@ def _oauth(where: str, name: str, table: dict[str, Any]) -> Credential:
     flow = _text(table, "flow", where)
     if flow is not None and flow not in FLOWS:
         raise ConfigError(f'{where}: flow must be "device" or "pkce"')
-    scopes: tuple[str, ...] = ()
-    if "scopes" in table:
-        value = table["scopes"]
-        items = value.split() if isinstance(value, str) else value
-        if not isinstance(items, list) or not all(
-            isinstance(s, str) and s and s.isprintable() and " " not in s for s in items
-        ):
-            raise ConfigError(f"{where}: scopes must be a list of scope names")
-        scopes = tuple(items)
-    client_id = _text(table, "client-id", where)
-    if client_id is not None and (len(client_id) > MAX_TEXT or " " in client_id):
-        raise ConfigError(f"{where}: client-id must be one word of at most {MAX_TEXT} characters")
+    scopes = _scopes(where, table)
+    client_id = _client_id(where, table)
     return Credential(
         name=name,
         kind=OAUTH,
@@ -212,6 +212,59 @@ def _oauth(where: str, name: str, table: dict[str, Any]) -> Credential:
         client_id=client_id,
         flow=flow,
     )
+
+
+def _server_login(where: str, name: str, table: dict[str, Any]) -> Credential:
+    """A remote MCP server's own login (MCP authorization): ``mcpcred:oauth/NAME``."""
+    from mcpcred.errors import OAuthError
+    from mcpcred.oauth.urls import check_endpoint
+
+    given = [k for k in _PROVIDER_ONLY if k in table]
+    if given:
+        raise ConfigError(
+            f"{where}: {', '.join(given)}: for a provider's login; a server's login "
+            "(server = ...) discovers its own",
+            hint="keep server (and scopes, client-id), or drop server for a provider",
+        )
+    if name in BUILTIN or name in ALIASES:
+        raise ConfigError(
+            f"{where}: '{name}' names a built-in provider; a server's login needs another name",
+            hint=f"e.g. [credentials.{name}-mcp]",
+        )
+    server = _text(table, "server", where)
+    assert server is not None  # noqa: S101 (the caller saw the key)
+    try:
+        check_endpoint(server, "server")
+    except OAuthError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
+    return Credential(
+        name=name,
+        kind=OAUTH,
+        ref_kind=references.OAUTH,
+        ref_name=name,
+        scopes=_scopes(where, table),
+        client_id=_client_id(where, table),
+        server=server,
+    )
+
+
+def _scopes(where: str, table: dict[str, Any]) -> tuple[str, ...]:
+    if "scopes" not in table:
+        return ()
+    value = table["scopes"]
+    items = value.split() if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(
+        isinstance(s, str) and s and s.isprintable() and " " not in s for s in items
+    ):
+        raise ConfigError(f"{where}: scopes must be a list of scope names")
+    return tuple(items)
+
+
+def _client_id(where: str, table: dict[str, Any]) -> str | None:
+    client_id = _text(table, "client-id", where)
+    if client_id is not None and " " in client_id:
+        raise ConfigError(f"{where}: client-id must be one word of at most {MAX_TEXT} characters")
+    return client_id
 
 
 def _secret(where: str, name: str, table: dict[str, Any]) -> Credential:

@@ -91,6 +91,26 @@ scopes = ["openid", "offline_access"]
     assert ms.reference == "mcpcred:oauth/entra" and ms.scopes == ("openid", "offline_access")
 
 
+def test_a_remote_servers_own_login(tmp_path: Path) -> None:
+    (sentry,) = _load(
+        tmp_path,
+        """
+[credentials.sentry]
+kind = "oauth"
+server = "https://mcp.sentry.dev/mcp"
+scopes = ["org:read"]
+""",
+    ).credentials
+    assert sentry.reference == "mcpcred:oauth/sentry"
+    assert sentry.server == "https://mcp.sentry.dev/mcp" and sentry.scopes == ("org:read",)
+    assert sentry.provider is None
+    assert sentry.fix() == "mcpcred login https://mcp.sentry.dev/mcp --name sentry"
+    local = _load(
+        tmp_path, '[credentials.local]\nkind = "oauth"\nserver = "http://127.0.0.1:8080/mcp"\n'
+    )
+    assert local.credentials[0].server == "http://127.0.0.1:8080/mcp"
+
+
 def test_password_manager_stores(tmp_path: Path) -> None:
     declared = _load(
         tmp_path,
@@ -153,6 +173,23 @@ def test_no_credentials_section_is_empty(tmp_path: Path) -> None:
         ('[credentials.x]\nkind = "oauth"\nscopes = [1]\n', "scopes must be a list"),
         ('[credentials.x]\nkind = "oauth"\nscopes = ["a b"]\n', "scopes must be a list"),
         ('[credentials.x]\nkind = "oauth"\nclient-id = "a b"\n', "client-id must be one word"),
+        # a remote server's login
+        (
+            '[credentials.x]\nkind = "oauth"\nserver = "https://a.example/mcp"\nprovider = "github"\n',
+            "provider: for a provider's login",
+        ),
+        (
+            '[credentials.x]\nkind = "oauth"\nserver = "https://a.example/mcp"\naccount = "w"\nflow = "device"\n',
+            "account, flow: for a provider's login",
+        ),
+        (
+            '[credentials.github]\nkind = "oauth"\nserver = "https://a.example/mcp"\n',
+            "'github' names a built-in provider",
+        ),
+        ('[credentials.x]\nkind = "oauth"\nserver = "http://evil.example/mcp"\n', "server"),
+        ('[credentials.x]\nkind = "oauth"\nserver = "https://u:p@a.example/"\n', "user info"),
+        ('[credentials.x]\nkind = "oauth"\nserver = "file:///etc/passwd"\n', "server"),
+        ('[credentials.x]\nkind = "secret"\nserver = "https://a.example/mcp"\n', "unknown key"),
         # secret texts
         ('[credentials.x]\nkind = "secret"\nprompt = "a\\nb"\n', "prompt must be a non-empty line"),
         (f'[credentials.x]\nkind = "secret"\nprompt = "{"p" * 201}"\n', "at most 200"),

@@ -32,10 +32,14 @@ from mcpcred.errors import EXIT_FINDINGS, ConfigError, McpcredError, UsageError
 from mcpcred.terminal import printable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mcpcred.clients.base import ClientAdapter
     from mcpcred.host import Host
     from mcpcred.keychain.store import SecretStore
     from mcpcred.models import ConfigLocation
+    from mcpcred.oauth.records import LoginRecord
+    from mcpcred.oauth.settings import Settings
     from mcpcred.project_credentials import Credential
     from mcpcred.wrap.service import FilePlan
 
@@ -284,36 +288,26 @@ def _secret(
 def _login(credential: Credential, interactive: bool, timeout: float) -> str:
     """Run ``mcpcred login``'s flow for one declared login; ``set`` or ``missing``.
 
-    Without a person to ask (``--yes``, no terminal), the login runs only if a browser can
-    be opened for it: waiting for someone to type a device code nobody sees would hang.
+    A provider's login (``provider = ...``) or a remote MCP server's (``server = URL``,
+    MCP authorization with discovery). Without a person to ask (``--yes``, no terminal),
+    the login runs only if a browser can be opened for it: waiting for someone to type a
+    device code nobody sees would hang.
     """
     import webbrowser
 
     from mcpcred import references
-    from mcpcred.cli.login_cmd import _ConsoleUI, _index, _vault
+    from mcpcred.cli.login_cmd import _index, _vault
     from mcpcred.errors import LoginRequired
-    from mcpcred.oauth import login as flows
     from mcpcred.oauth import settings
     from mcpcred.oauth.browser import open_url
-    from mcpcred.oauth.http import HttpxTransport
     from mcpcred.paths import config_file
 
-    assert credential.provider is not None  # noqa: S101 (every oauth credential has one)
     if not interactive:
         try:
             webbrowser.get()
         except webbrowser.Error:
             stderr(f"{credential.name}: not logged in, and no browser to log in with")
             return "missing"
-    config = settings.load(config_file())
-    entry = config.providers.get(credential.provider, {})
-    profile = settings.provider(
-        credential.provider,
-        config,
-        # the user's own config file wins over the repository's client id
-        client_id=None if "client-id" in entry else credential.client_id,
-        scopes=list(credential.scopes),
-    )
 
     def opener(url: str) -> bool:
         opened = open_url(url)
@@ -324,6 +318,37 @@ def _login(credential: Credential, interactive: bool, timeout: float) -> str:
             )
         return opened
 
+    config = settings.load(config_file())
+    vault = _vault()
+    if credential.server is not None:
+        record = _login_server(credential, opener, timeout, config.refresh_skew)
+        where = credential.server
+    else:
+        record = _login_provider(credential, opener, timeout, config)
+        where = record.provider
+    _index().touch(references.login_name(record.provider, record.account))
+    who = f" as {printable(record.user)}" if record.user else ""
+    stderr(f"{credential.name}: logged in to {printable(where)}{who} ({vault.store.where})")
+    return "set"
+
+
+def _login_provider(
+    credential: Credential, opener: Callable[[str], bool], timeout: float, config: Settings
+) -> LoginRecord:
+    """``mcpcred login PROVIDER``'s flow; the user's own client id wins over the repository's."""
+    from mcpcred.cli.login_cmd import _ConsoleUI, _vault
+    from mcpcred.oauth import login as flows
+    from mcpcred.oauth import settings
+    from mcpcred.oauth.http import HttpxTransport
+
+    assert credential.provider is not None  # noqa: S101 (every provider login has one)
+    entry = config.providers.get(credential.provider, {})
+    profile = settings.provider(
+        credential.provider,
+        config,
+        client_id=None if "client-id" in entry else credential.client_id,
+        scopes=list(credential.scopes),
+    )
     stderr(f"{credential.name}: logging in to {profile.title}")
     request = flows.LoginRequest(
         provider=profile,
@@ -335,17 +360,39 @@ def _login(credential: Credential, interactive: bool, timeout: float) -> str:
         skew=config.refresh_skew,
     )
     transport = HttpxTransport()
-    vault = _vault()
     try:
-        record = flows.login(
-            request, transport=transport, vault=vault, ui=_ConsoleUI(), open_url=opener
+        return flows.login(
+            request, transport=transport, vault=_vault(), ui=_ConsoleUI(), open_url=opener
         )
     finally:
         transport.close()
-    _index().touch(references.login_name(record.provider, record.account))
-    who = f" as {printable(record.user)}" if record.user else ""
-    stderr(f"{credential.name}: logged in to {profile.title}{who}")
-    return "set"
+
+
+def _login_server(
+    credential: Credential, opener: Callable[[str], bool], timeout: float, skew: int
+) -> LoginRecord:
+    """``mcpcred login URL --name NAME``'s flow (MCP authorization) for a remote server."""
+    import httpx
+
+    from mcpcred.cli.login_cmd import _ConsoleUI, _vault
+    from mcpcred.oauth import mcp
+    from mcpcred.oauth.http import USER_AGENT
+
+    assert credential.server is not None  # noqa: S101 (the caller checked)
+    stderr(f"{credential.name}: logging in to {printable(credential.server)}")
+    request = mcp.RemoteLoginRequest(
+        url=credential.server,
+        name=credential.name,
+        scopes=credential.scopes,
+        client_id=credential.client_id,
+        browser=True,
+        timeout=timeout,
+        skew=skew,
+    )
+    with httpx.Client(timeout=15.0, headers={"User-Agent": USER_AGENT}) as http:
+        return mcp.login_remote(
+            request, http=http, vault=_vault(), ui=_ConsoleUI(), open_url=opener
+        )
 
 
 def _project_configs(root: str, wanted: list[str]) -> list[tuple[ClientAdapter, ConfigLocation]]:

@@ -495,3 +495,32 @@ def test_a_denied_login_is_left_missing_and_the_rest_is_done(
     assert real_keychain.lookup(keychain, "mcpcred", "oauth:testidp/default") is None
     assert real_keychain.lookup(keychain, "mcpcred", "sentry") == SENTRY
     assert "mcpcred:oauth/testidp (not logged in)" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_remote_servers_login_by_mcp_authorization(
+    keychain: dict[str, str], oidc_server: OidcServer, project: Path, home: Path
+) -> None:
+    from tests.support.oauth_resource_server import ResourceServer, status_of_call
+
+    resource = ResourceServer(oidc_server.issuer)
+    try:
+        toml = f'[credentials.demo]\nkind = "oauth"\nserver = "{resource.url}"\n'
+        _repo(project, toml, {"TOKEN": "mcpcred:oauth/demo"})
+        env = _env(BROWSER=f"{sys.executable} -m tests.support.browser_cli %s")
+        result = _setup(project, "--yes", env=env)
+        assert result.returncode == 0, result.stderr
+        assert f"demo: logged in to {resource.url}" in result.stderr
+        stats = oidc_server.stats()
+        assert stats["registration"] == 1 and stats["authorization_code"] == 1  # DCR + PKCE
+        token = _start_server(project, env)["TOKEN"]
+        assert status_of_call(resource.url, "not-a-token") == 401  # the check can fail
+        assert token and status_of_call(resource.url, token) not in (401, 403)  # it takes it
+        assert token not in result.stdout + result.stderr
+        assert not _files_hold([home, project], token)
+        again = _setup(project, "--yes", env=env)
+        assert again.returncode == 0, again.stderr
+        assert "demo (mcpcred:oauth/demo): already set up, skipped" in again.stderr
+        assert oidc_server.stats()["authorization_code"] == 1
+    finally:
+        resource.stop()
