@@ -194,6 +194,8 @@ def _one(
         # there, but unreadable (a locked keychain, a store error): asking for the value
         # again would overwrite one that may be right, or fail the same way
         stderr(f"{label}: cannot be checked: {printable(before)}")
+        if before == "locked":
+            row["fix"] = "unlock the keychain, or `mcpcred store unlock` for the file store"
         return {**row, "state": before, "action": "failed"}
     try:
         if credential.kind == project_credentials.OAUTH:

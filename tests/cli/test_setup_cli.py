@@ -524,3 +524,38 @@ def test_a_remote_servers_login_by_mcp_authorization(
         assert oidc_server.stats()["authorization_code"] == 1
     finally:
         resource.stop()
+
+
+def test_a_locked_store_is_reported_and_its_secret_never_asked_for_again(
+    project: Path, home: Path
+) -> None:
+    from tests.support.headless import headless
+
+    (project / ".git").mkdir()
+    (project / "mcpcred.toml").write_text('[credentials.k]\nkind = "secret"\n')
+    unlocked = headless(home, PYTHONPATH=str(REPO), MCPCRED_PASSPHRASE="correct horse battery")
+    first = _setup(project, "--yes", stdin="k=first-value\n", env=unlocked)
+    assert first.returncode == 0, first.stderr
+    assert "k: stored in the file store" in first.stderr
+    store = next(home.rglob("store.enc"))
+    before = store.read_bytes()
+    locked = headless(home, PYTHONPATH=str(REPO))  # no passphrase, no agent: locked
+    again = _setup(project, "--yes", stdin="k=second-value\n", env=locked)
+    assert again.returncode == 1, again.stderr
+    assert "k (mcpcred:secret/k): cannot be checked: locked" in again.stderr
+    assert again.stderr.splitlines()[-1] == (
+        "error: not set up: k (unlock the keychain, or `mcpcred store unlock` for the file store)"
+    )
+    assert store.read_bytes() == before  # nothing overwritten
+    assert "second-value" not in again.stdout + again.stderr
+
+
+def test_a_line_longer_than_64_kib_is_refused_and_nothing_stored(
+    keychain: dict[str, str], project: Path
+) -> None:
+    _repo(project, SECRETS_TOML, {"LINEAR": "mcpcred:secret/linear-key"})
+    result = _setup(project, "--yes", stdin="linear-key=" + "x" * (64 * 1024) + "\n")
+    assert result.returncode == 1, result.stderr
+    assert "line 1 of stdin is longer than 64 KiB" in result.stderr
+    assert "x" * 64 not in result.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "linear-key") is None
