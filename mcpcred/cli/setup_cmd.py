@@ -165,7 +165,7 @@ def _store() -> SecretStore:
 
 def _one(
     credential: Credential,
-    store: SecretStore | None,
+    store: SecretStore,
     interactive: bool,
     reader: _StdinValues,
     timeout: float,
@@ -201,7 +201,6 @@ def _one(
         if credential.kind == project_credentials.OAUTH:
             action = _login(credential, interactive, timeout)
         else:
-            assert store is not None  # noqa: S101 (opened above whenever one is declared)
             action = _secret(credential, store, interactive, reader)
     except McpcredError as exc:
         stderr(f"{label}: {printable(exc.message)}")
@@ -420,7 +419,7 @@ def _project_configs(root: str, wanted: list[str]) -> list[tuple[ClientAdapter, 
 
 
 def _wrap(
-    root: str, wanted: list[str], store: SecretStore | None, *, interactive: bool, yes: bool
+    root: str, wanted: list[str], store: SecretStore, *, interactive: bool, yes: bool
 ) -> list[dict[str, object]]:
     """Plan ``wrap`` for each of the repository's configs, show it, ask, write; one row each."""
     from dataclasses import replace
@@ -437,7 +436,7 @@ def _wrap(
         return []
     index = SecretIndex()
     namer = service.SecretNamer(store, index)
-    settings = service.shim_settings(host, store.backend_name if store is not None else None)
+    settings = service.shim_settings(host, store.backend_name)
     rows: list[dict[str, object]] = []
     pending: list[tuple[ClientAdapter, FilePlan]] = []
     for adapter, location in configs:
