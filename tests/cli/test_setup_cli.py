@@ -559,3 +559,22 @@ def test_a_line_longer_than_64_kib_is_refused_and_nothing_stored(
     assert "line 1 of stdin is longer than 64 KiB" in result.stderr
     assert "x" * 64 not in result.stderr
     assert real_keychain.lookup(keychain, "mcpcred", "linear-key") is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flow", ["device", "pkce"])
+def test_a_browser_that_fails_to_open_ends_the_login_at_once(
+    keychain: dict[str, str], oidc_server: OidcServer, project: Path, tmp_path: Path, flow: str
+) -> None:
+    config = _provider_config(tmp_path / "config.toml", oidc_server)
+    _repo(project, OAUTH_TOML.replace("device", flow), {"TOKEN": "mcpcred:oauth/testidp"})
+    env = _env(MCPCRED_CONFIG=str(config), BROWSER="false %s")  # found, but exits 1
+    started = time.monotonic()
+    result = _setup(project, "--yes", env=env)
+    assert time.monotonic() - started < 30  # not the 300 s login timeout
+    assert result.returncode == 1, result.stderr
+    assert "testidp (mcpcred:oauth/testidp): no browser could be opened to log in" in (
+        result.stderr
+    )
+    assert "  hint: run on a terminal: mcpcred login testidp" in result.stderr
+    assert real_keychain.lookup(keychain, "mcpcred", "oauth:testidp/default") is None
