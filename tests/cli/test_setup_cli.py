@@ -243,6 +243,7 @@ def test_oauth_login_and_secret_then_the_wrapped_server_gets_both(
     result = _setup(project, "--yes", "--json", stdin=f"linear-key={LINEAR}\n", env=env)
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
+    assert next(iter(document)) == "version" and document["version"] == 1  # docs/cli.md
     assert document["ok"] is True
     assert [(c["name"], c["action"], c["state"]) for c in document["credentials"]] == [
         ("linear-key", "set", "ok"),
