@@ -97,7 +97,9 @@ class Credential:
     def fix(self) -> str:
         """The command that sets this credential up by hand (named in error lines)."""
         if self.server is not None:
-            return f"mcpcred login {self.server} --name {self.name}"
+            import shlex
+
+            return f"mcpcred login {shlex.quote(self.server)} --name {self.name}"
         if self.kind == OAUTH:
             account = (
                 "" if self.account == references.DEFAULT_ACCOUNT else f" --account {self.account}"

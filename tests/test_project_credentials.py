@@ -109,6 +109,10 @@ scopes = ["org:read"]
         tmp_path, '[credentials.local]\nkind = "oauth"\nserver = "http://127.0.0.1:8080/mcp"\n'
     )
     assert local.credentials[0].server == "http://127.0.0.1:8080/mcp"
+    (query,) = _load(
+        tmp_path, '[credentials.q]\nkind = "oauth"\nserver = "https://a.example/mcp?x=1&y=2"\n'
+    ).credentials
+    assert query.fix() == "mcpcred login 'https://a.example/mcp?x=1&y=2' --name q"  # copy-paste
 
 
 def test_password_manager_stores(tmp_path: Path) -> None:
