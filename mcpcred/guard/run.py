@@ -244,6 +244,12 @@ def checkpointer(
     return save
 
 
+def _start_export(environ: Mapping[str, str]) -> None:
+    from mcpcred.export.worker import ensure
+
+    ensure(environ, os.getcwd())
+
+
 def _stuck(what: str) -> Exception:
     from mcpcred.errors import ShimError
 
@@ -357,6 +363,12 @@ def run(
         masker.record,
     )
     recorder.checkpoint = checkpointer(recorder.log, options, environ, warn)
+    # Audit export ([[log.export]]): a worker process of its own ships the log; this
+    # thread only looks for it in the config files and starts it if need be, off the
+    # relay's path (mcpcred.export.worker says why).
+    threading.Thread(
+        target=_start_export, args=(environ,), name="audit-export", daemon=True
+    ).start()
     credentials = [f"{kind}/{name}" for kind, name in found.refs]
     for record in refreshes(found):
         recorder.add(record)
