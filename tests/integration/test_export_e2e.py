@@ -6,6 +6,7 @@ the collector's header from the keychain; the receiver decodes what it gets with
 official ``opentelemetry-proto`` classes.
 """
 
+# ruff: noqa: F811  (the test takes the imported ``guarded`` fixture as a parameter)
 from __future__ import annotations
 
 import asyncio
