@@ -238,6 +238,19 @@ TREE = C(
                     ),
                     (),
                 ),
+                C(
+                    'export',
+                    'Send the audit log (or its records --since) to a collector or syslog receiver now.',
+                    (
+                        O(('--to',), 'Where: otlp+http://HOST:PORT, otlp+https://..., syslog+tcp://HOST:PORT, syslog+tls://..., syslog+udp://...', ''),
+                        O(('--since',), 'Only records since 45s, 30m, 2h, 7d ago, or an ISO date/time.', ''),
+                        O(('--header',), 'NAME=mcpcred:secret/SECRET: a header read from the secret store (repeatable).', ''),
+                        O(('--ca-file',), 'CA certificate(s) to trust for otlp+https or syslog+tls.', 'files'),
+                        O(('--timeout',), 'Seconds to wait for each batch.', ''),
+                        O(('--help', '-h'), 'Show help and exit.'),
+                    ),
+                    (),
+                ),
             ),
         ),
         C(
