@@ -57,7 +57,7 @@ def test_a_header_from_the_keychain(
     receiver.want_header = ("authorization", "Bearer from-the-keychain-1")
     refused = run("log", "export", "--to", receiver.url)
     assert refused.code == 8
-    assert f"refused the log records: HTTP 401" in refused.stderr
+    assert "refused the log records: HTTP 401" in refused.stderr
     ok = run(
         "log", "export", "--to", receiver.url, "--header",
         "Authorization=mcpcred:secret/otel-token",
