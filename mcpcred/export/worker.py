@@ -117,6 +117,7 @@ class Shipper:
         self.pending: list[Record] = []
         self.cursor = read_cursor(self.key)
         self.seen = self.cursor  # the newest seq read from the log
+        self.last_state: tuple[int, int, int] | None = None  # audit.jsonl when last read
         self.retry_at = 0.0
         self.backoff = FIRST_BACKOFF
         self.failures = 0
@@ -171,7 +172,17 @@ class Shipper:
             self.sink = None
 
     def _read(self) -> bool:
+        # The follower reads under the writers' lock: only when the current file changed
+        # (a stat, no lock), so an idle worker never makes a shim's append wait.
+        try:
+            info = os.stat(os.path.join(self.follower.folder, "audit.jsonl"))
+            state: tuple[int, int, int] | None = (info.st_dev, info.st_ino, info.st_size)
+        except OSError:
+            state = None
+        if state is not None and state == self.last_state:
+            return False
         new = [record for _, _, record in self.follower.poll() if record is not None]
+        self.last_state = state
         if not new:
             return False
         last = new[-1].get("seq")
@@ -188,6 +199,7 @@ class Shipper:
                 from mcpcred.guard.auditlog import Follower
 
                 self.follower = Follower(self.follower.folder)
+                self.last_state = None  # read again next time, changed or not
                 break
             if self.seen and seq > self.seen + 1:
                 self._lost(self.seen + 1, seq - 1)

@@ -118,8 +118,14 @@ def test_a_collector_that_is_down_is_an_export_error_within_the_timeout(
     gone.stop()  # nothing listens on its port now
     sink = OtlpSink(gone.url, timeout=1.0)
     started = time.monotonic()
-    with pytest.raises(ExportError, match="connection refused"):
+    with pytest.raises(ExportError) as caught:
         sink.send(RECORDS)
+    # the OS's "refused", or (a loaded machine: the timeout ran out first) "no answer"
+    assert caught.value.message in (
+        f"cannot deliver log records to {gone.url}: connection refused",
+        f"cannot deliver log records to {gone.url}: no answer (the collector is down or "
+        "unreachable)",
+    )
     assert time.monotonic() - started < 5
     assert capsys.readouterr().err == ""  # the SDK's own log lines stay off stderr
 
