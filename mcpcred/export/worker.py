@@ -438,13 +438,60 @@ def main() -> int:
         return exc.exit_code
     if not found:
         return 0
+    changed = _watch(_config_files(os.environ, os.getcwd()))
     try:
-        return run(found, auditlog.default_folder(), stop=lambda: bool(stopping))
+        code = run(found, auditlog.default_folder(), stop=lambda: bool(stopping) or changed())
     except KeyboardInterrupt:
         return 130
     except ExportError as exc:
         _say(exc.message)
         return exc.exit_code
+    if not stopping and changed():  # [[log.export]] was edited: start again with it
+        _say("the config changed: starting again with it")
+        os.execv(sys.executable, [sys.executable, "-m", "mcpcred.export.worker"])  # noqa: S606
+    return code
+
+
+CONFIG_CHECK_SECONDS = 2.0
+
+
+def _config_files(environ: Mapping[str, str], cwd: str) -> list[str]:
+    from mcpcred.guard.settings import user_config_path
+    from mcpcred.paths import project_file
+
+    files = [user_config_path(environ)]  # type: ignore[arg-type]
+    with contextlib.suppress(OSError):
+        project = project_file(cwd)
+        if project is not None:
+            files.append(project)
+    return files
+
+
+def _watch(files: list[str]) -> Callable[[], bool]:
+    """A check, at most every ``CONFIG_CHECK_SECONDS``, that the config files are unchanged."""
+
+    def state() -> list[tuple[int, int] | None]:
+        out: list[tuple[int, int] | None] = []
+        for path in files:
+            try:
+                info = os.stat(path)
+            except OSError:
+                out.append(None)
+            else:
+                out.append((info.st_mtime_ns, info.st_size))
+        return out
+
+    first = state()
+    checked = [time.monotonic(), 0.0]  # last check, and whether a change was seen
+
+    def changed() -> bool:
+        now = time.monotonic()
+        if not checked[1] and now - checked[0] >= CONFIG_CHECK_SECONDS:
+            checked[0] = now
+            checked[1] = float(state() != first)
+        return bool(checked[1])
+
+    return changed
 
 
 if __name__ == "__main__":
