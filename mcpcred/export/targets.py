@@ -181,13 +181,23 @@ def build(target: Target, headers: Mapping[str, str], *, timeout: float = 5.0) -
         ) from None
     options: dict[str, object] = {"ca_file": target.ca_file, "timeout": timeout}
     if target.framing is not None:
+        import inspect
+
+        if "framing" not in inspect.signature(syslog.SyslogSink).parameters:
+            raise ExportError(f"{target.shown}: this mcpcred's syslog sink chooses its framing")
         options["framing"] = target.framing
-    try:
-        sink: Sink = syslog.SyslogSink(target.url, **options)
-    except TypeError:  # a SyslogSink without framing: it chooses by transport
-        options.pop("framing", None)
-        sink = syslog.SyslogSink(target.url, **options)
+    sink: Sink = syslog.SyslogSink(target.url, **options)
     return sink
+
+
+def otel_installed() -> bool:
+    """Whether the OTLP exporter can be imported (without importing it)."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec("opentelemetry.exporter.otlp.proto.http") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _header_name(name: str) -> bool:

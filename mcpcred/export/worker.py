@@ -361,6 +361,15 @@ def ensure(environ: Mapping[str, str], cwd: str) -> bool:
             fcntl.flock(fd, fcntl.LOCK_SH)
             _held_users.append(fd)
         found = config.load(environ, cwd)
+        if any(t.kind == "otlp" for t in found):
+            from mcpcred.export.targets import otel_installed
+
+            if not otel_installed():
+                sys.stderr.write(
+                    "mcpcred guard: audit export to an OTLP collector needs the OpenTelemetry "
+                    "packages: pip install 'mcpcred[otel]'\n"
+                )
+                found = [t for t in found if t.kind != "otlp"]
         if not found or all(_locked(config.key(t)) for t in found):
             return False
         spawn(environ, cwd)

@@ -167,3 +167,34 @@ def test_no_config_means_no_export(files: tuple[Path, Path, dict[str, str]]) -> 
     assert not config.mentions_export(env, str(project))
     user.write_text("[servers.db]\ndeny = []\n")
     assert not config.mentions_export(env, str(project))
+
+
+def test_syslog_framing_goes_to_a_sink_that_takes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    made: list[dict[str, object]] = []
+
+    class Framed:
+        def __init__(self, url: str, *, ca_file: str | None = None, timeout: float = 5.0,
+                     framing: str = "octet-counting") -> None:  # fmt: skip
+            made.append({"url": url, "framing": framing, "timeout": timeout})
+
+    class Plain:
+        def __init__(self, url: str, *, ca_file: str | None = None, timeout: float = 5.0) -> None:
+            made.append({"url": url})
+
+    module = types.ModuleType("mcpcred.export.syslog")
+    module.SyslogSink = Framed  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "mcpcred.export.syslog", module)
+    import dataclasses
+
+    target = dataclasses.replace(targets.parse("syslog+tcp://127.0.0.1:514"), framing="newline")
+    targets.build(target, {}, timeout=2.0)
+    assert made == [{"url": "syslog+tcp://127.0.0.1:514", "framing": "newline", "timeout": 2.0}]
+    module.SyslogSink = Plain  # type: ignore[attr-defined]
+    targets.build(dataclasses.replace(target, framing=None), {})
+    with pytest.raises(ExportError, match="chooses its framing"):
+        targets.build(target, {})
+    with pytest.raises(ExportError, match="syslog takes no headers"):
+        targets.build(target, {"Authorization": "x"})

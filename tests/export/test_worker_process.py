@@ -97,3 +97,23 @@ def test_the_worker_process_follows_a_config_change(env: dict[str, str], tmp_pat
         first.stop()
         second.stop()
     assert first.seqs() in ([1], [1, 2])  # 2 may have gone out before the change was seen
+
+
+def test_ensure_without_the_otel_packages_says_how_to_install_them(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from mcpcred.export import targets
+
+    monkeypatch.setattr(targets, "otel_installed", lambda: False)
+    Path(env["MCPCRED_CONFIG"]).write_text(
+        '[[log.export]]\nkind = "otlp"\nurl = "otlp+http://h:1"\n'
+    )
+    spawned: list[str] = []
+    monkeypatch.setattr(worker, "spawn", lambda environ, cwd: spawned.append(cwd))
+    assert worker.ensure(env, str(tmp_path / "repo")) is False
+    assert spawned == []
+    assert "pip install 'mcpcred[otel]'" in capsys.readouterr().err
+    monkeypatch.setattr(targets, "otel_installed", lambda: True)
+    assert worker.ensure(env, str(tmp_path / "repo")) is True
+    assert spawned == [str(tmp_path / "repo")]
