@@ -92,17 +92,23 @@ class OtlpSink:
         if ca_file is not None and scheme != "https":
             raise ExportError(f"{self.shown}: ca_file needs otlp+https")
         self._capture = _Capture()
+        # What the last request got (a status, or the exception), from the HTTP client
+        # itself: the exporter reports a failure only as a log line, and its logger drops
+        # a line that repeats the last one.
+        self._session = _session()
         self._logs = OTLPLogExporter(
             endpoint=f"{base}/v1/logs",
             certificate_file=ca_file,
             headers=dict(headers),
             timeout=timeout,
+            session=self._session,
         )
         self._spans = OTLPSpanExporter(
             endpoint=f"{base}/v1/traces",
             certificate_file=ca_file,
             headers=dict(headers),
             timeout=timeout,
+            session=self._session,
         )
         self._builder = _Builder()
         self._lock = threading.Lock()
@@ -116,24 +122,31 @@ class OtlpSink:
             from opentelemetry.sdk._logs.export import LogRecordExportResult
             from opentelemetry.sdk.trace.export import SpanExportResult
 
+            self._session.seen = None
             with self._capture as failures:
                 if self._logs.export(logs) is not LogRecordExportResult.SUCCESS:
-                    raise ExportError(self._failure("log records", failures))
+                    raise self._failure("log records", failures)
                 if spans and self._spans.export(spans) is not SpanExportResult.SUCCESS:
-                    raise ExportError(self._failure("spans", failures))
+                    raise self._failure("spans", failures)
 
-    def _failure(self, what: str, failures: list[logging.LogRecord]) -> str:
+    def _failure(self, what: str, failures: list[logging.LogRecord]) -> ExportError:
         """One line for a failed export: the HTTP status or the OS's reason, no values."""
-        status: object = None
-        said: list[str] = []
+        from mcpcred.export.targets import RefusedBatch
+
+        status, message = self._status(what, failures)
+        if status in (400, 413, 422):
+            return RefusedBatch(message)
+        return ExportError(message)
+
+    def _status(self, what: str, failures: list[logging.LogRecord]) -> tuple[int | None, str]:
+        seen = self._session.seen
+        if isinstance(seen, int) and not 200 <= seen < 400:
+            return seen, f"the collector at {self.shown} refused the {what}: HTTP {seen}"
+        said = [str(seen)] if isinstance(seen, BaseException) else []
         for record in failures:
             args = record.args if isinstance(record.args, tuple) else ()
-            if record.msg.startswith("Failed to export %s batch code") and len(args) >= 3:
-                status = args[1]
             said.extend(str(arg) for arg in args)
-        if isinstance(status, int):
-            return f"the collector at {self.shown} refused the {what}: HTTP {status}"
-        return f"cannot deliver {what} to {self.shown}: {_reason(' '.join(said))}"
+        return None, f"cannot deliver {what} to {self.shown}: {_reason(' '.join(said))}"
 
     def close(self) -> None:
         """Release the exporters' connections."""
@@ -162,6 +175,33 @@ def _reason(cause: str) -> str:
         if needle in text:
             return said
     return "no answer (the collector is down or unreachable)"
+
+
+if TYPE_CHECKING:
+    import requests
+
+    class _Seeing(requests.Session):
+        seen: int | BaseException | None
+
+
+def _session() -> _Seeing:
+    """A ``requests`` session (the exporter's HTTP client) that keeps what it last got."""
+    import requests
+
+    class Seeing(requests.Session):
+        seen: int | BaseException | None = None
+
+        def send(self, request: requests.PreparedRequest, **options: object) -> requests.Response:
+            try:
+                response = super().send(request, **options)
+            except Exception as exc:
+                self.seen = exc
+                raise
+            self.seen = response.status_code
+            return response
+
+    made: _Seeing = Seeing()  # type: ignore[assignment]
+    return made
 
 
 class _Capture:
@@ -279,7 +319,7 @@ class _Builder:
                 context=context,
                 severity_number=severity,
                 severity_text=text,
-                body=json.dumps(dict(record), separators=(",", ":"), ensure_ascii=False),
+                body=_body(record),
                 attributes=_attributes(record),
                 event_name=f"mcpcred.{event}" if event else None,
             )
@@ -300,7 +340,7 @@ class _Builder:
         end = start + lasted
         method = str(record.get("method") or "")
         target = _target(record)
-        name = f"{method} {target}" if target and method != "resources/read" else method
+        name = _text(f"{method} {target}" if target and method != "resources/read" else method)
         attributes = _attributes(record)
         outcome = record.get("outcome")
         self.ids.next = ids
@@ -309,7 +349,7 @@ class _Builder:
         )
         if outcome != "ok":
             description = record.get("error") or record.get("reason") or str(outcome)
-            span.set_status(Status(StatusCode.ERROR, str(description)[:_MAX_TEXT]))
+            span.set_status(Status(StatusCode.ERROR, _text(str(description))))
         span.end(end_time=end)
 
 
@@ -420,24 +460,24 @@ def _attributes(record: Mapping[str, object]) -> dict[str, AnyValue]:
     out: dict[str, AnyValue] = {}
     method = record.get("method")
     if isinstance(method, str) and method:
-        out["mcp.method.name"] = method
+        out["mcp.method.name"] = _text(method)
         target = _target(record)
         if method == "tools/call":
             out["gen_ai.operation.name"] = "execute_tool"
             if target:
-                out["gen_ai.tool.name"] = target
+                out["gen_ai.tool.name"] = _text(target)
         elif method == "prompts/get" and target:
-            out["gen_ai.prompt.name"] = target
+            out["gen_ai.prompt.name"] = _text(target)
         uri = record.get("uri")
         if isinstance(uri, str) and uri:
-            out["mcp.resource.uri"] = uri[:_MAX_TEXT]
+            out["mcp.resource.uri"] = _text(uri)
         request_id = record.get("request_id")
         if request_id is not None:
-            out["jsonrpc.request.id"] = _id_text(request_id)
+            out["jsonrpc.request.id"] = _text(_id_text(request_id))
         out["network.transport"] = "tcp" if record.get("url") else "pipe"
     session = record.get("session")
     if isinstance(session, str) and session:
-        out["mcp.session.id"] = session
+        out["mcp.session.id"] = _text(session)
     outcome = record.get("outcome")
     if record.get("event") in _SPANNED and isinstance(outcome, str) and outcome != "ok":
         out["error.type"] = _error_type(record)
@@ -447,10 +487,31 @@ def _attributes(record: Mapping[str, object]) -> dict[str, AnyValue]:
         if isinstance(value, bool | int | float):
             out[f"mcpcred.{name}"] = value
         elif isinstance(value, str):
-            out[f"mcpcred.{name}"] = value[:_MAX_TEXT]
+            out[f"mcpcred.{name}"] = _text(value)
         elif isinstance(value, list) and all(isinstance(item, str) for item in value):
-            out[f"mcpcred.{name}"] = [item[:_MAX_TEXT] for item in value[:100]]
+            out[f"mcpcred.{name}"] = [_text(item) for item in value[:100]]
     return out
+
+
+def _body(record: Mapping[str, object]) -> str:
+    """The record's JSON as ``mcpcred log --json`` prints it; ASCII-escaped if it holds text
+    protobuf cannot carry (a lone surrogate), so one record cannot poison a batch."""
+    text = json.dumps(dict(record), separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(dict(record), separators=(",", ":"))
+    return text
+
+
+def _text(value: str) -> str:
+    """``value`` cut to ``_MAX_TEXT`` and valid UTF-8 (protobuf strings must be)."""
+    value = value[:_MAX_TEXT]
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
 
 
 def _error_type(record: Mapping[str, object]) -> str:

@@ -44,6 +44,16 @@ if TYPE_CHECKING:
         def close(self) -> None: ...
 
 
+class RefusedBatch(ExportError):
+    """The receiver refused this batch for what it holds (HTTP 400, 413, 422), not because
+    it is down or the credentials are wrong: sending the same records again cannot help.
+
+    The worker tries such a batch a few times, then skips it with a ``finding`` record
+    in the local log, so one record the collector will never take cannot hold back
+    everything after it.
+    """
+
+
 @dataclass(frozen=True)
 class Target:
     """One receiver: its URL (checked), header references and options, and where it was set."""

@@ -47,6 +47,7 @@ MAX_PENDING = 20_000  # records held in memory per target; the rest wait in the 
 POLL_SECONDS = 0.2  # a record reaches the receiver within about this (plus the send)
 FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 60.0
+REFUSALS_BEFORE_SKIP = 3
 IDLE_SECONDS = 30.0  # no guarded shim and nothing to send for this long: exit
 USERS_LOCK = "export-users.lock"
 IDLE_VAR = "MCPCRED_EXPORT_IDLE"  # tests shorten the idle time
@@ -121,6 +122,7 @@ class Shipper:
         self.retry_at = 0.0
         self.backoff = FIRST_BACKOFF
         self.failures = 0
+        self.refusals = 0  # times in a row the receiver refused this batch for its content
         self.last_error = ""
 
     @property
@@ -129,6 +131,8 @@ class Shipper:
 
     def step(self) -> bool:
         """Read what is new, send a batch unless backing off; True if there was work."""
+        from mcpcred.export.targets import RefusedBatch
+
         worked = False
         if len(self.pending) < MAX_PENDING:
             worked = self._read()
@@ -139,6 +143,13 @@ class Shipper:
             if self.sink is None:
                 self.sink = self.make_sink(self.target)
             self.sink.send(batch)
+        except RefusedBatch as exc:
+            self.refusals += 1
+            if self.refusals < REFUSALS_BEFORE_SKIP:
+                self._failed(exc.message)
+                return True
+            self._skip(batch, exc.message)
+            return True
         except McpcredError as exc:
             self._failed(exc.message)
             return True
@@ -147,17 +158,33 @@ class Shipper:
 
             self._failed(describe(exc))
             return True
+        self._done(batch)
+        if self.failures:
+            self.failures = 0
+            _say(f"{self.target.shown}: delivering again")
+        return True
+
+    def _done(self, batch: list[Record]) -> None:
+        """The batch is the receiver's (or skipped): forget it, move the cursor."""
         del self.pending[: len(batch)]
+        self.refusals = 0
         last = batch[-1].get("seq")
         if type(last) is int:
             self.cursor = last
             write_cursor(self.key, last)
         self.backoff = FIRST_BACKOFF
         self.retry_at = 0.0
-        if self.failures:
-            self.failures = 0
-            _say(f"{self.target.shown}: delivering again")
-        return True
+
+    def _skip(self, batch: list[Record], message: str) -> None:
+        """Give up on a batch the receiver refuses for its content; say so in the local log."""
+        first, last = batch[0].get("seq"), batch[-1].get("seq")
+        text = (
+            f"{len(batch)} audit record(s) (seq {first}\u2013{last}) were not exported: "
+            f"{message} {REFUSALS_BEFORE_SKIP} times"
+        )
+        _say(text)
+        self.note(text)
+        self._done(batch)
 
     def _failed(self, message: str) -> None:
         self.failures += 1

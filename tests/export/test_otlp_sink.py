@@ -133,3 +133,12 @@ def test_a_collector_that_is_down_is_an_export_error_within_the_timeout(
 def test_ca_file_needs_https() -> None:
     with pytest.raises(ExportError, match="ca_file needs otlp\\+https"):
         OtlpSink("otlp+http://127.0.0.1:4318", ca_file="/nonexistent.pem")
+
+
+def test_text_protobuf_cannot_carry_does_not_poison_a_batch(receiver: Receiver) -> None:
+    odd = {**RECORDS[2], "tool": "q\udc80uery", "seq": 9}
+    OtlpSink(receiver.url).send([odd])
+    (log,) = receiver.logs
+    assert json.loads(str(log.body)) == odd  # escaped in the body, so nothing is lost
+    assert log.attributes["gen_ai.tool.name"] == "q?uery"
+    assert receiver.spans[0].name == "tools/call q?uery"

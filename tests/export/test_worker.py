@@ -195,3 +195,43 @@ def test_shims_running_sees_a_shared_lock(dirs: Path) -> None:
     finally:
         os.close(fd)
     assert not worker.shims_running()
+
+
+def test_a_batch_the_collector_refuses_for_its_content_is_skipped_with_a_finding(
+    dirs: Path, receiver: Receiver
+) -> None:
+    folder = auditlog.default_folder()
+    log = auditlog.AuditLog(folder, KEY)
+    log.append_many([_call(1), _call(2)])
+    receiver.fail_with = 400  # e.g. a record the collector's limits reject: never accepted
+    target = targets.parse(receiver.url)
+    running = Running(target, folder, alive=lambda: True)
+    try:
+        _wait(lambda: bool(running.notes), 10)
+        receiver.fail_with = None
+        log.append(_call(3))
+        _wait(lambda: receiver.seqs() == [3], 5)  # what follows is not held back
+    finally:
+        running.stop()
+    assert running.notes == [
+        f"2 audit record(s) (seq 1\u20132) were not exported: the collector at {target.shown} "
+        f"refused the log records: HTTP 400 {worker.REFUSALS_BEFORE_SKIP} times"
+    ]
+    assert len(receiver.headers) >= worker.REFUSALS_BEFORE_SKIP + 1
+
+
+def test_a_collector_that_wants_credentials_is_retried_not_skipped(
+    dirs: Path, receiver: Receiver
+) -> None:
+    folder = auditlog.default_folder()
+    auditlog.AuditLog(folder, KEY).append(_call(1))
+    receiver.fail_with = 401  # fixable: store the right token; the records must wait
+    target = targets.parse(receiver.url)
+    running = Running(target, folder, alive=lambda: True)
+    try:
+        _wait(lambda: len(receiver.headers) >= 5, 10)
+        receiver.fail_with = None
+        _wait(lambda: receiver.seqs() == [1], 5)
+    finally:
+        running.stop()
+    assert running.notes == []
