@@ -189,7 +189,7 @@ class Shipper:
     def _failed(self, message: str) -> None:
         self.failures += 1
         if message != self.last_error or self.failures == 1:
-            _say(f"{self.target.shown}: {message}; trying again in {self.backoff:g} s")
+            _say(f"{message}; trying again in {self.backoff:g} s")
         self.last_error = message
         self.retry_at = self.clock() + self.backoff
         self.backoff = min(self.backoff * 2, MAX_BACKOFF)
