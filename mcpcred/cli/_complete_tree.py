@@ -214,7 +214,7 @@ TREE = C(
         ),
         C(
             'log',
-            'Show the audit log of guarded servers; `mcpcred log verify` checks it.',
+            'Show the audit log of guarded servers; `log verify` checks it, `log export` sends it.',
             (
                 O(('--server', '-s'), 'Only this server.', 'servers'),
                 O(('--tool',), "Only tools whose name matches this glob, e.g. 'create_*'.", ''),

@@ -1,4 +1,4 @@
-"""``mcpcred log [verify]``: read and check the audit log that guard mode writes.
+"""``mcpcred log [verify|export]``: read, check and send the audit log that guard mode writes.
 
 ``mcpcred log`` shows records (a table, or JSON Lines with ``--json``),
 filtered by server, tool, time, event and outcome, and with ``--follow``
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from mcpcred.guard.auditlog import Record
 
 log_app = typer.Typer(
-    help="Show the audit log of guarded servers; `mcpcred log verify` checks it."
+    help="Show the audit log of guarded servers; `log verify` checks it, `log export` sends it."
     + "\n\nExample: mcpcred log --since 30m",
     invoke_without_command=True,
     add_completion=False,
