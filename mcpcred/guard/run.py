@@ -244,7 +244,16 @@ def checkpointer(
     return save
 
 
+# The export check waits this long first: its file reads and TOML parsing (~10 ms of
+# CPU) would otherwise share the GIL with the server's start and the client's
+# initialize. Records written meanwhile are not lost: the worker reads the log.
+EXPORT_CHECK_DELAY = 0.5
+
+
 def _start_export(environ: Mapping[str, str]) -> None:
+    import time
+
+    time.sleep(EXPORT_CHECK_DELAY)
     from mcpcred.export.worker import ensure
 
     ensure(environ, os.getcwd())
