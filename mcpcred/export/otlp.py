@@ -119,6 +119,13 @@ class OtlpSink:
             return
         with self._lock:
             logs, spans = self._builder.build(records)
+            if len(logs) != len(records):  # OTEL_SDK_DISABLED: the SDK made nothing
+                raise ExportError(
+                    f"the OpenTelemetry SDK made {len(logs)} log record(s) of {len(records)}, "
+                    f"so nothing can go to {self.shown}",
+                    hint="OTEL_SDK_DISABLED=true in the environment turns the SDK off; "
+                    "unset it for mcpcred",
+                )
             from opentelemetry.sdk._logs.export import LogRecordExportResult
             from opentelemetry.sdk.trace.export import SpanExportResult
 

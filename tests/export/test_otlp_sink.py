@@ -142,3 +142,12 @@ def test_text_protobuf_cannot_carry_does_not_poison_a_batch(receiver: Receiver) 
     assert json.loads(str(log.body)) == odd  # escaped in the body, so nothing is lost
     assert log.attributes["gen_ai.tool.name"] == "q?uery"
     assert receiver.spans[0].name == "tools/call q?uery"
+
+
+def test_an_sdk_turned_off_by_its_variable_is_an_error_not_a_silent_loss(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    with pytest.raises(ExportError, match="made 0 log record"):
+        OtlpSink(receiver.url).send(RECORDS)  # a cursor must not move past records not sent
+    assert receiver.raw == []
