@@ -235,3 +235,21 @@ def test_a_collector_that_wants_credentials_is_retried_not_skipped(
     finally:
         running.stop()
     assert running.notes == []
+
+
+def test_memory_is_bounded_and_the_rest_is_read_from_the_log_again(
+    dirs: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker, "MAX_PENDING", 100)
+    monkeypatch.setattr(worker, "BATCH", 40)
+    folder = auditlog.default_folder()
+    auditlog.AuditLog(folder, KEY).append_many([_call(n) for n in range(1, 1001)])
+    target = targets.parse(receiver.url)
+    shipper = worker.Shipper(target, folder, lambda t: OtlpSink(t.url), print)
+    most = 0
+    while len(receiver.seqs()) < 1000:
+        assert shipper.step()
+        most = max(most, len(shipper.pending))
+    assert most <= 100
+    assert receiver.seqs() == list(range(1, 1001))  # in order, none twice, none lost
+    assert not shipper.step()  # nothing left, and an unchanged log is not read again
