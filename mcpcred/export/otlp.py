@@ -35,6 +35,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import threading
 from collections import OrderedDict
 from datetime import datetime
@@ -91,6 +92,8 @@ class OtlpSink:
         base = f"{scheme}://{host}:{target.port}"
         if ca_file is not None and scheme != "https":
             raise ExportError(f"{self.shown}: ca_file needs otlp+https")
+        if ca_file is not None and not os.path.isfile(ca_file):
+            raise ExportError(f"{self.shown}: the CA file {ca_file} does not exist")
         self._capture = _Capture()
         # What the last request got (a status, or the exception), from the HTTP client
         # itself: the exporter reports a failure only as a log line, and its logger drops
@@ -206,6 +209,23 @@ def _session() -> _Seeing:
                 raise
             self.seen = response.status_code
             return response
+
+        def merge_environment_settings(
+            self,
+            url: str,
+            proxies: dict[str, str] | None,
+            stream: bool | None,
+            verify: bool | str | None,
+            cert: str | tuple[str, str] | None,
+        ) -> dict[str, object]:
+            # requests lets REQUESTS_CA_BUNDLE (often set machine-wide) replace the
+            # session's CA file: the collector's ca_file would be ignored.
+            settings: dict[str, object] = super().merge_environment_settings(
+                url, proxies, stream, verify, cert
+            )
+            if isinstance(self.verify, str):
+                settings["verify"] = self.verify
+            return settings
 
     made: _Seeing = Seeing()  # type: ignore[assignment]
     return made

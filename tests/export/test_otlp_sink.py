@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +152,24 @@ def test_an_sdk_turned_off_by_its_variable_is_an_error_not_a_silent_loss(
     with pytest.raises(ExportError, match="made 0 log record"):
         OtlpSink(receiver.url).send(RECORDS)  # a cursor must not move past records not sent
     assert receiver.raw == []
+
+
+def test_https_with_the_collector_s_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.remote_servers import make_cert
+
+    cert, key = make_cert(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    # Set machine-wide on many systems; requests let it replace the session's CA file.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(make_cert(other)[0]))
+    secure = Receiver(tls=(str(cert), str(key))).start()
+    try:
+        with pytest.raises(ExportError) as caught:  # the system's CAs do not know it
+            OtlpSink(secure.url, timeout=2).send(RECORDS[:1])
+        assert caught.value.message.endswith("TLS certificate not accepted"), caught.value.message
+        OtlpSink(secure.url, ca_file=str(cert), timeout=2).send(RECORDS[:1])
+        assert [log.attributes["mcpcred.seq"] for log in secure.logs] == [1]
+        with pytest.raises(ExportError, match="does not exist"):
+            OtlpSink(secure.url, ca_file=str(tmp_path / "missing.pem"))
+    finally:
+        secure.stop()

@@ -69,13 +69,15 @@ class Receiver:
     fail_with: int | None = None
     want_header: tuple[str, str] | None = None
     port: int = 0
+    tls: tuple[str, str] | None = None  # (cert.pem, key.pem): serve HTTPS
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
-        return f"otlp+http://127.0.0.1:{self.port}"
+        scheme = "otlp+https" if self.tls else "otlp+http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> Receiver:
         receiver = self
@@ -99,6 +101,12 @@ class Receiver:
 
         server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         server.daemon_threads = True
+        if self.tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, daemon=True)
