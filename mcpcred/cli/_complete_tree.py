@@ -226,7 +226,7 @@ TREE = C(
         ),
         C(
             'log',
-            'Show the audit log of guarded servers; `mcpcred log verify` checks it.',
+            'Show the audit log of guarded servers; `log verify` checks it, `log export` sends it.',
             (
                 O(('--server', '-s'), 'Only this server.', 'servers'),
                 O(('--tool',), "Only tools whose name matches this glob, e.g. 'create_*'.", ''),
@@ -246,6 +246,19 @@ TREE = C(
                     (
                         O(('--json',), 'Machine-readable output.'),
                         O(('--reset-checkpoint',), "After checking, take the log as it is now as the keychain's checkpoint (when you removed or replaced the log yourself)."),
+                        O(('--help', '-h'), 'Show help and exit.'),
+                    ),
+                    (),
+                ),
+                C(
+                    'export',
+                    'Send the audit log (or its records --since) to a collector or syslog receiver now.',
+                    (
+                        O(('--to',), 'Where: otlp+http://HOST:PORT, otlp+https://..., syslog+tcp://HOST:PORT, syslog+tls://..., syslog+udp://...', ''),
+                        O(('--since',), 'Only records since 45s, 30m, 2h, 7d ago, or an ISO date/time.', ''),
+                        O(('--header',), 'NAME=mcpcred:secret/SECRET: a header read from the secret store (repeatable).', ''),
+                        O(('--ca-file',), 'CA certificate(s) to trust for otlp+https or syslog+tls.', 'files'),
+                        O(('--timeout',), 'Seconds to wait for each batch.', ''),
                         O(('--help', '-h'), 'Show help and exit.'),
                     ),
                     (),

@@ -42,7 +42,7 @@ COMMANDS: dict[str, Entry] = {
     "doctor": Entry("doctor_cmd", "Check config, wrapping, store, credentials and logins for a client; print the fixes."),
     "completion": Entry("completion_cmd", "Print or install shell completion (subcommands, options, clients, servers, secrets)."),
     "agent": Entry("agent_cmd", "The background process that holds the file store's key for this login session."),
-    "log": Entry("log_cmd", "Show the audit log of guarded servers; `mcpcred log verify` checks it."),
+    "log": Entry("log_cmd", "Show the audit log of guarded servers; `log verify` checks it, `log export` sends it."),
     "pins": Entry("pins_cmd", "Review the tool definitions guard mode pinned, and accept changes to them."),
     "secret": Entry("secret_cmd", "Manage the secrets mcpcred keeps in the OS keychain (values never in argv)."),
     "store": Entry("store_cmd", "Choose and manage where secrets are kept (OS keychain or encrypted file)."),
