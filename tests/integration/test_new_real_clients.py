@@ -1,9 +1,10 @@
-"""opencode, Amp, Continue's ``cn`` and Copilot CLI, run for real, start a wrapped server.
+"""opencode, Amp, Continue's ``cn``, Copilot CLI and Cline, run for real, start a wrapped server.
 
-All four run headless here (the reference's probes): ``opencode mcp list`` and
+All five run headless here (the reference's probes): ``opencode mcp list`` and
 ``amp mcp doctor`` (any ``AMP_API_KEY``, offline) start every configured stdio
-server and report it connected; ``cn -p`` and ``copilot -p`` (offline, its
-documented bring-your-own-model mode) start them for a prompt, answered by a
+server and report it connected; ``cn -p``, ``copilot -p`` (offline, its
+documented bring-your-own-model mode) and ``cline "prompt"`` start them for a
+prompt, answered by a
 fake OpenAI-compatible model on loopback that records the tools it was offered
 (Continue's config is YAML: this is the real check of that adapter). The server here is the MCP Python SDK's, which
 writes the token it received to a file when it starts: after ``mcpcred wrap``
@@ -20,6 +21,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,7 @@ from tests.support import keychain as real_keychain
 from tests.support import tokengen
 from tests.support.cli import run
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.remote_servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -274,6 +277,93 @@ def test_copilot_cli_starts_the_wrapped_server_with_the_token_from_the_keychain(
     undone = run("unwrap", "copilot-cli", "--restore-secrets", "--yes")
     assert undone.code == 0, undone.stderr
     assert config.read_bytes() == original
+
+
+def test_cline_cli_starts_the_wrapped_server_through_its_own_hub_daemon(
+    keychain: dict[str, str], home: Path, project: Path, data: Path, server: tuple[list[str], Path]
+) -> None:
+    """Cline runs every session in a hub daemon that outlives the command.
+
+    The daemon listens on a fixed port (25463) unless ``CLINE_HUB_PORT`` names
+    another, keeps its discovery file under ``~/.cline/data/locks/hub`` and
+    starts MCP servers with the environment of the ``cline`` that spawned it. A
+    private HOME and a free port give this test a daemon of its own (a parallel
+    run, or a user's Cline, is never reached), and ``cline hub stop`` ends it.
+    """
+    argv, seen = server
+    token = tokengen.generate("linear-api-key", random.Random("cline"))
+    config = home / ".cline" / "data" / "settings" / "cline_mcp_settings.json"
+    config.parent.mkdir(parents=True)
+    transport = {
+        "type": "stdio",
+        "command": argv[0],
+        "args": argv[1:],
+        "env": {"NOTES_TOKEN": token},
+    }
+    # the nested shape `cline mcp add` writes; without a `timeout` Cline gives a stdio server
+    # 3 s to connect, and drops it silently: too short for a loaded CI machine
+    entry = {"transport": transport, "timeout": 60}
+    config.write_text(json.dumps({"mcpServers": {"tiny": entry}}, indent=2))
+    original = config.read_bytes()
+
+    wrapped = run("wrap", "cline", "--yes")
+    assert wrapped.code == 0, wrapped.stderr
+    text = config.read_text(encoding="utf-8")
+    assert token not in text and token not in wrapped.stdout + wrapped.stderr
+    nested = json.loads(text)["mcpServers"]["tiny"]["transport"]
+    assert nested["args"][:5] == ["shim", "--server", "tiny", "--client", "cline"]
+
+    hub = {"CLINE_HUB_PORT": str(free_port())}
+    cline = _bin("cline")
+    try:
+        with FakeOpenAI() as model:
+            _client(
+                [cline, "auth", "-p", "openai", "-k", "not-a-key", "-m", "fake-model",
+                 "-b", model.base_url],
+                home, project, hub,
+            )  # fmt: skip
+            out = _client([cline, "say hi"], home, project, hub)
+            assert "hi" in out
+            assert "tiny__echo" in model.tools  # the daemon started the server, offered its tool
+        assert seen.read_text(encoding="utf-8") == token
+    finally:
+        _stop_cline_hub(cline, home, project, hub)
+
+    undone = run("unwrap", "cline", "--restore-secrets", "--yes")
+    assert undone.code == 0, undone.stderr
+    assert config.read_bytes() == original
+
+
+def _stop_cline_hub(cline: str, home: Path, cwd: Path, hub: dict[str, str]) -> None:
+    """End the hub daemon this test's ``cline`` started, and check it is gone.
+
+    ``cline hub stop`` asks it to; should that fail, the daemon's own pid from its
+    discovery file (only ever this test's, under the temporary HOME) is signalled.
+    """
+    discovery = home / ".cline" / "data" / "locks" / "hub" / "production.json"
+    pid = None
+    if discovery.exists():
+        pid = json.loads(discovery.read_text(encoding="utf-8")).get("pid")
+    try:
+        _client([cline, "hub", "stop"], home, cwd, hub)
+    finally:
+        if isinstance(pid, int) and Path(f"/proc/{pid}").exists():
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"--cline-hub-daemon" in cmdline:
+                os.kill(pid, 15)
+    assert not (isinstance(pid, int) and _alive_daemon(pid)), "cline's hub daemon outlived the test"
+
+
+def _alive_daemon(pid: int) -> bool:
+    for _ in range(50):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
+        if b"--cline-hub-daemon" not in cmdline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _entries(text: str) -> list[tuple[str, dict[str, object]]]:
