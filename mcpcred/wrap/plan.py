@@ -177,6 +177,12 @@ class Planner:
         index = pointer_index(entry.node, entry.pointer)
         pointers = {key: pointer for key, (pointer, _) in index.items()}
         hits = [(item, composite(item, hit)) for item, hit in self.auditor.secret_hits(entry)]
+        adapter = BY_ID.get(entry.client)
+        blocked = adapter.wrap_blocker(entry) if adapter is not None else None
+        if blocked is not None and (hits or entry.transport != "remote" or self.bridge_remote):
+            plan = ServerPlan(entry.name, "unwrappable")
+            plan.notes.append(("its credential stays in the file: " if hits else "") + blocked)
+            return plan
         if entry.transport == "remote":
             plan = self._remote(entry, hits, pointers)
             if self.binds:

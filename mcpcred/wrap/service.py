@@ -302,6 +302,11 @@ def original_entry(entry: ServerEntry, scrub: list[Change]) -> dict[str, object]
             from mcpcred.wrap.yaml_edit import YamlEditor
 
             literal = YamlEditor(document).scalar(node, change.value, change.pointer)
+        elif document.format == "shell":  # a crushrc word, in the quotes it had
+            from mcpcred.parsing.shell import ShellWord, quote
+
+            style = node.quote if isinstance(node, ShellWord) else ""
+            literal = quote(str(change.value), style)
         splices.append((node.start, node.end, literal))
     for start, end, literal in sorted(splices, reverse=True):
         text = text[:start] + literal + text[end:]
@@ -1194,6 +1199,13 @@ def _refuse_repeated_keys(document: Document, patterns: tuple[Pointer, ...], pat
                 continue
             line, column = document.source.position(key.start)
             where = member[len(inside) :] if inside is not None else ()
+            if document.format == "shell" and len(where) == 1:  # a crushrc
+                raise ConfigError(
+                    f"{path}:{line}:{column}: `mcp add {key.name}` appears more than once; "
+                    "Crush merges the commands into one server, and mcpcred wraps a server "
+                    "only when one command defines it",
+                    hint="merge them into one `mcp add`, then run again",
+                )
             what = (
                 f" of server '{where[0]}'"
                 if len(where) > 1
