@@ -86,6 +86,9 @@ class FilePlan:
     # servers with credentials in blocks the client does not read ("mcpServers/b" in a
     # VS Code file): audit-config reports them, wrap cannot start them, so it names them
     unread: list[str] = field(default_factory=list)
+    # credentials in the client's own settings (a crushrc's exports and provider keys):
+    # the client needs them itself, so they stay, and wrap says which
+    settings: list[str] = field(default_factory=list)
 
     @property
     def original(self) -> str:
@@ -366,6 +369,9 @@ def _plan_files(
             for block, entry in other_blocks(document, Candidate(adapter, location), every)
             if next(iter(auditor.secret_hits(entry)), None) is not None
         ]
+        settings = [
+            f.message.split(": ", 1)[-1] for f in adapter.setting_findings(document, auditor, shown)
+        ]
         plans.append(
             FilePlan(
                 location,
@@ -376,6 +382,7 @@ def _plan_files(
                 without_secrets(backup_text(document, server_plans), location, adapter, auditor),
                 secrets_in(document, location, adapter, auditor),
                 unread,
+                list(dict.fromkeys(settings)),
             )
         )
     _check_servers(servers, seen, adapter)

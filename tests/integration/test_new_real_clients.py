@@ -334,6 +334,94 @@ def test_cline_cli_starts_the_wrapped_server_through_its_own_hub_daemon(
     assert config.read_bytes() == original
 
 
+def test_a_wrapped_crushrc_starts_the_server_with_the_token_from_the_keychain(
+    keychain: dict[str, str], home: Path, project: Path, data: Path, server: tuple[list[str], Path]
+) -> None:
+    """Crush does not install here (its npm package downloads the binary from GitHub), so
+    this does what Crush does with a crushrc: Bash runs the script, each ``mcp add`` call's
+    flags make the server (``--args`` in order, ``--env K V``), and the server starts with
+    Crush's environment plus its ``env``. The server must get its token from the keychain."""
+    argv, seen = server
+    rng = random.Random("crushrc")
+    token = tokengen.generate("github-pat", rng)
+    provider_key = tokengen.generate("openai-api-key", rng)
+    script = home / ".config" / "crush" / "crushrc"
+    script.parent.mkdir(parents=True)
+    script.write_text(
+        "# Crush's config\n"
+        f"provider add openai --type openai --api-key {provider_key}\n"
+        "mcp add tiny \\\n"
+        f"  --command {argv[0]} \\\n"
+        f"  --args {argv[1]} --args {argv[2]} \\\n"
+        f'  --env NOTES_TOKEN "{token}"  # pasted\n',
+        encoding="utf-8",
+    )
+    original = script.read_bytes()
+
+    wrapped = run("wrap", "crush", "--yes")
+    assert wrapped.code == 0, wrapped.stderr
+    assert token not in script.read_text(encoding="utf-8")
+    assert "credentials Crush needs itself stay in the file" in wrapped.stdout + wrapped.stderr
+    assert provider_key in script.read_text(encoding="utf-8")  # Crush's own, left and said so
+
+    calls = _bash_calls(script, "mcp")
+    assert len(calls) == 1 and calls[0][:2] == ["add", "tiny"]
+    command, args, env = _crush_stdio(calls[0][2:])
+    assert args[:5] == ["shim", "--server", "tiny", "--client", "crush"]
+    assert _stored(keychain, env["NOTES_TOKEN"]) == token
+    keep = ("PATH", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "MCPCRED_DATA_DIR", "LANG")
+    crush_env = {k: os.environ[k] for k in keep if k in os.environ}
+    done = subprocess.run(
+        [command, *args],
+        env={**crush_env, "HOME": str(home), **env},  # Crush: os.Environ() + env
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert seen.read_text(encoding="utf-8") == token
+
+    undone = run("unwrap", "crush", "--restore-secrets", "--yes")
+    assert undone.code == 0, undone.stderr
+    assert script.read_bytes() == original
+
+
+def _bash_calls(script: Path, builtin: str) -> list[list[str]]:
+    """The arguments of each call of one of Crush's builtins, as real Bash passes them."""
+    prelude = (
+        f'{builtin}() {{ printf "%s\\0" "$@"; printf "\\n"; }}\nprovider() {{ :; }}\nsource "$1"\n'
+    )
+    done = subprocess.run(
+        ["bash", "-c", prelude, "bash", str(script)],
+        capture_output=True,
+        check=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(script.parent)},
+    )
+    calls = [line for line in done.stdout.split(b"\n") if line]
+    return [[word.decode() for word in call.split(b"\0")[:-1]] for call in calls]
+
+
+def _crush_stdio(flags: list[str]) -> tuple[str, list[str], dict[str, str]]:
+    """Command, args and env of an ``mcp add``'s flags, by Crush's rules."""
+    command = ""
+    args: list[str] = []
+    env: dict[str, str] = {}
+    i = 0
+    while i < len(flags):
+        if flags[i] == "--env":
+            env[flags[i + 1]] = flags[i + 2]
+            i += 3
+            continue
+        if flags[i] == "--command":
+            command = flags[i + 1]
+        elif flags[i] == "--args":
+            args.append(flags[i + 1])
+        i += 2
+    return command, args, env
+
+
 def _stop_cline_hub(cline: str, home: Path, cwd: Path, hub: dict[str, str]) -> None:
     """End the hub daemon this test's ``cline`` started, and check it is gone.
 
