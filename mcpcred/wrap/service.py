@@ -999,6 +999,9 @@ def _restore_command(
             plan.changes.append(Change("remove", pointers[id(env_vars)]))
         else:
             plan.changes.append(Change("set", pointers[id(env_vars)], kept))
+    timeout = entry.node.get("timeout")
+    if record.get("cline_timeout_added") and timeout is not None:
+        plan.changes.append(Change("remove", pointers[id(timeout)]))
     if "codex_startup_timeout_sec" in record:
         timeout = entry.node.get("startup_timeout_sec")
         previous = record["codex_startup_timeout_sec"]

@@ -300,18 +300,19 @@ def test_cline_cli_starts_the_wrapped_server_through_its_own_hub_daemon(
         "args": argv[1:],
         "env": {"NOTES_TOKEN": token},
     }
-    # the nested shape `cline mcp add` writes; without a `timeout` Cline gives a stdio server
-    # 3 s to connect, and drops it silently: too short for a loaded CI machine
-    entry = {"transport": transport, "timeout": 60}
-    config.write_text(json.dumps({"mcpServers": {"tiny": entry}}, indent=2))
+    # the nested shape `cline mcp add` writes, without a `timeout`: Cline then gives a stdio
+    # server 3 s to connect and drops it silently, too short for a shim that may wait for a
+    # keychain (or a loaded CI machine), so wrap adds one
+    config.write_text(json.dumps({"mcpServers": {"tiny": {"transport": transport}}}, indent=2))
     original = config.read_bytes()
 
     wrapped = run("wrap", "cline", "--yes")
     assert wrapped.code == 0, wrapped.stderr
     text = config.read_text(encoding="utf-8")
     assert token not in text and token not in wrapped.stdout + wrapped.stderr
-    nested = json.loads(text)["mcpServers"]["tiny"]["transport"]
-    assert nested["args"][:5] == ["shim", "--server", "tiny", "--client", "cline"]
+    entry = json.loads(text)["mcpServers"]["tiny"]
+    assert entry["transport"]["args"][:5] == ["shim", "--server", "tiny", "--client", "cline"]
+    assert entry["timeout"] == 60
 
     hub = {"CLINE_HUB_PORT": str(free_port())}
     cline = _bin("cline")
