@@ -52,7 +52,7 @@ _KEYWORDS = frozenset(
 _DECLARE = frozenset({"export", "declare", "typeset", "local", "readonly"})
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?=\+?=)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_BARE = re.compile(r"[A-Za-z0-9_./:@%+=,-]+")
+_BARE = re.compile(r"[A-Za-z0-9_./:@%+=,{}-]+")
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
@@ -322,6 +322,7 @@ def _word(text: str, i: int, source: Source, path: str | None) -> _Lexed:
     size = len(text)
     value: list[str] = []
     static = True
+    braces = False
     quotes: set[str] = set()
 
     def fail(message: str, at: int) -> ParseError:
@@ -378,11 +379,14 @@ def _word(text: str, i: int, source: Source, path: str | None) -> _Lexed:
                 value.append(text[i:end])
             i = end
         else:
-            if char in "*?[{}" or (char == "~" and i == start):
+            if char in "*?[" or (char == "~" and i == start):
                 static = False
+            braces = braces or char in "{}"
             value.append(char)
             i += 1
     raw = text[start:i]
+    if braces and _brace_expansion(raw):
+        static = False
     quote = "mixed" if len(quotes) > 1 else next(iter(quotes), "")
     if quote in ("'", '"') and not (raw[:1] == quote and raw[-1:] == quote):
         quote = "mixed"
@@ -448,6 +452,13 @@ def _closing(text: str, i: int, opening: str, closing: str, fail: object) -> int
     raise fail(f"a {'$' + opening} is not closed", i - 2)  # type: ignore[operator]
 
 
+def _brace_expansion(text: str) -> bool:
+    """Whether Bash may expand braces in a word: ``{a,b}`` and ``{1..3}`` expand, ``{x}``
+    and ``{{x}}`` do not. Judged on the raw text, so a quoted comma counts too (when in
+    doubt, the word is not literal)."""
+    return "{" in text and "}" in text and ("," in text or ".." in text)
+
+
 def _quote_of(raw: str) -> str:
     if len(raw) >= 2 and raw[0] in "'\"" and raw[-1] == raw[0]:
         inner = raw[1:-1]
@@ -466,7 +477,13 @@ def quote(value: str, style: str = "") -> str:
     """
     if style == '"':
         return '"' + re.sub(r'([\\"$`])', r"\\\1", value) + '"'
-    if style == "" and _BARE.fullmatch(value) and not value.startswith("#"):
+    if (
+        style == ""
+        and _BARE.fullmatch(value)
+        and not value.startswith("#")
+        and not _brace_expansion(value)
+        and value not in ("{", "}")
+    ):
         return value
     return "'" + value.replace("'", "'\\''") + "'"
 

@@ -106,11 +106,15 @@ class ShellEditor:
             return False
         old = [v[0].value for _, v in groups]
         new = [str(item) for item in value]
-        if len(new) > len(old) and new[len(new) - len(old) :] == old:
+        if len(new) > len(old):
             added = new[: len(new) - len(old)]
             at = groups[0][0].start
             text = "".join(f"--args {quote(item)} " for item in added)
             self.splices.append((at, at, text))
+            # an old argument that now holds a reference (``--token={{mcpcred:...}}``)
+            for (_flag, (word,)), item in zip(groups, new[len(added) :], strict=True):
+                if word.value != item:
+                    self.splices.append((word.start, word.end, quote(item, word.quote)))
             return True
         if len(new) < len(old) and (not new or old[len(old) - len(new) :] == new):
             if not new:

@@ -44,24 +44,8 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _crush_servers(script: Path) -> dict[str, dict[str, object]]:
     """The servers Crush would build from ``script``, with the arguments real Bash passes."""
-    bash = shutil.which("bash")
-    if bash is None:  # pragma: no cover - Debian always has it
-        pytest.fail("bash is needed to run the crushrc")
-    prelude = (
-        'mcp() { printf "%s\\0" "$@"; printf "\\n"; }\n'
-        "provider() { :; }\npermissions() { :; }\noption() { :; }\n"
-        'source "$1"\n'
-    )
-    done = subprocess.run(
-        [bash, "-c", prelude, "bash", str(script)],
-        capture_output=True,
-        check=True,
-        timeout=30,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(script.parent)},
-    )
     servers: dict[str, dict[str, object]] = {}
-    for call in (line for line in done.stdout.split(b"\n") if line):
-        words = [word.decode() for word in call.split(b"\0")[:-1]]
+    for words in _bash_calls(script):
         assert words[0] == "add", words
         server = servers.setdefault(words[1], {"type": "stdio"})
         i = 2
@@ -81,6 +65,27 @@ def _crush_servers(script: Path) -> dict[str, dict[str, object]]:
                 server[key] = words[i + 1]
             i += 2
     return servers
+
+
+def _bash_calls(script: Path) -> list[list[str]]:
+    """The arguments of each ``mcp`` call when real Bash sources ``script``."""
+    bash = shutil.which("bash")
+    if bash is None:  # pragma: no cover - Debian always has it
+        pytest.fail("bash is needed to run the crushrc")
+    prelude = (
+        'mcp() { printf "%s\\0" "$@"; printf "\\n"; }\n'
+        "provider() { :; }\npermissions() { :; }\noption() { :; }\n"
+        'source "$1"\n'
+    )
+    done = subprocess.run(
+        [bash, "-c", prelude, "bash", str(script)],
+        capture_output=True,
+        check=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(script.parent)},
+    )
+    calls = [line for line in done.stdout.split(b"\n") if line]
+    return [[word.decode() for word in call.split(b"\0")[:-1]] for call in calls]
 
 
 def _write(path: Path, text: str) -> Path:
@@ -231,3 +236,48 @@ def test_a_project_crushrc_is_found_by_the_walk(home: Path, project: Path) -> No
     rules = {(f["path"], f["rule"], f.get("client")) for f in report["findings"]}
     assert (".crushrc", "secret/stripe-secret-key", "crush") in rules, rules
     assert token not in done.stdout
+
+
+def test_a_token_in_an_argument_becomes_a_reference_there_and_comes_back_as_it_was(
+    tmp_path: Path, data: Path
+) -> None:
+    """``--args --api-key=sk-...``: the word holds ``{{mcpcred:secret/...}}`` (braces Bash does
+    not expand, so it stays bare), the shim puts the value back at start-up."""
+    token = tokengen.generate("openai-api-key", random.Random("argument"))
+    script = _write(
+        tmp_path / "crushrc",
+        f"mcp add ai --command uvx --args ai-mcp@1.0 --args --api-key={token} --timeout 9\n",
+    )
+    original = script.read_bytes()
+    store, index = _store(), SecretIndex(tmp_path / "index.json")
+
+    _wrap("crush", script, store, index)
+
+    text = script.read_text(encoding="utf-8")
+    assert token not in text
+    assert " --args --api-key={{mcpcred:secret/openai-api-key}} --timeout 9\n" in text
+    after = _crush_servers(script)
+    assert after["ai"]["args"][-3:] == [  # type: ignore[index]
+        "uvx", "ai-mcp@1.0", "--api-key={{mcpcred:secret/openai-api-key}}"
+    ]  # fmt: skip
+
+    _unwrap("crush", script, store)
+    assert script.read_bytes() == original
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "mcp add a --command x --args {{v}}\n",  # braces Bash leaves alone
+        "mcp add a --command x --args {a,b}\n",  # brace expansion: not literal
+        "mcp add a --command x --args x{1..2}\n",
+    ],
+)
+def test_brace_words_are_literal_only_where_bash_leaves_them(line: str, tmp_path: Path) -> None:
+    from mcpcred.parsing.shell import parse_crushrc
+
+    script = _write(tmp_path / "crushrc", line)
+    word = parse_crushrc(line).root.get("mcp").get("a").get("args").items[0]  # type: ignore[union-attr]
+    bash_args = _bash_calls(script)[0][5:]  # add a --command x --args ...
+    assert word.static == (bash_args == [word.value])  # type: ignore[union-attr]
+    assert word.static == (line == "mcp add a --command x --args {{v}}\n")  # type: ignore[union-attr]
