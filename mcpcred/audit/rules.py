@@ -985,6 +985,12 @@ def _fix_for(entry: ServerEntry, roles: frozenset[str] | None = None) -> str:
     """
     adapter = BY_ID.get(entry.client)
     wrappable = entry.transport == "stdio" or _remote_wrappable(entry, roles)
+    blocked = adapter.wrap_blocker(entry) if adapter is not None else None
+    if blocked is not None:  # a crushrc command wrap must leave: say why, and the way out
+        hint = adapter.reference_hint if adapter is not None else None
+        return f"Rotate it; wrap leaves this server because {blocked}" + (
+            f", or reference the value instead: {hint}" if hint else ""
+        )
     if adapter is not None and entry.client != "generic" and wrappable:
         return (
             "Rotate it, then move it into the OS keychain: "

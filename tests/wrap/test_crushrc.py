@@ -148,6 +148,10 @@ def test_a_command_built_by_the_shell_is_left_as_it_is_with_the_reason(
     )  # fmt: skip
     plan = plans[0].servers[0]
     assert plan.status == "unwrappable" and plan.changes == [] and plan.moves == []
+    # audit-config does not send the user to a wrap that would leave it
+    done = run("audit-config", "--format", "json", str(script))
+    fixes = {f["fix"] for f in json.loads(done.stdout)["findings"] if f.get("server") == "notes"}
+    assert fixes and all("wrap leaves this server because" in fix for fix in fixes), fixes
     outcome = _wrap("crush", script, store, index)
     assert script.read_text(encoding="utf-8") == text
     assert outcome.stored == []
