@@ -152,6 +152,9 @@ def test_a_command_built_by_the_shell_is_left_as_it_is_with_the_reason(
     done = run("audit-config", "--format", "json", str(script))
     fixes = {f["fix"] for f in json.loads(done.stdout)["findings"] if f.get("server") == "notes"}
     assert fixes and all("wrap leaves this server because" in fix for fix in fixes), fixes
+    doctor = run("doctor", "crush", env={"CRUSH_GLOBAL_CONFIG": str(tmp_path)})
+    line = next(x for x in doctor.stdout.splitlines() if "crush/notes" in x)
+    assert "fix: edit it by hand: its `mcp add` in crushrc builds" in line, doctor.stdout
     outcome = _wrap("crush", script, store, index)
     assert script.read_text(encoding="utf-8") == text
     assert outcome.stored == []
