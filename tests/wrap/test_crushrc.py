@@ -288,3 +288,28 @@ def test_brace_words_are_literal_only_where_bash_leaves_them(line: str, tmp_path
     bash_args = _bash_calls(script)[0][5:]  # add a --command x --args ...
     assert word.static == (bash_args == [word.value])  # type: ignore[union-attr]
     assert word.static == (line == "mcp add a --command x --args {{v}}\n")  # type: ignore[union-attr]
+
+
+def test_bind_adds_an_env_flag_and_unwrap_takes_it_away(tmp_path: Path, data: Path) -> None:
+    token = tokengen.generate("github-pat", random.Random("bind"))
+    script = _write(
+        tmp_path / "crushrc",
+        "mcp add gh \\\n"
+        "  --command npx --args gh-mcp@1.0.0 \\\n"
+        f"  --env GITHUB_TOKEN {token} \\\n"
+        "  --timeout 30\n",
+    )
+    original = script.read_bytes()
+    store, index = _store(), SecretIndex(tmp_path / "index.json")
+    plans = service.plan_wrap(
+        BY_ID["crush"], Host.current(), config=str(script), servers=["gh"],
+        settings=ShimSettings(SHIM, None, None, linux=True),
+        namer=service.SecretNamer(store, index), binds={"GH_LOGIN": "mcpcred:oauth/github"},
+    )  # fmt: skip
+    service.execute_wrap(plans, store, index)
+
+    env = _crush_servers(script)["gh"]["env"]
+    assert env == {"GITHUB_TOKEN": "mcpcred:secret/github-pat", "GH_LOGIN": "mcpcred:oauth/github"}
+
+    _unwrap("crush", script, store)
+    assert script.read_bytes() == original
