@@ -121,6 +121,11 @@ def test_an_unknown_flag_or_a_redirection_is_a_problem_not_an_error() -> None:
     assert isinstance(a, ShellEntry) and a.problem is not None and "--cwd" in a.problem
     assert isinstance(b, ShellEntry) and b.problem == "the command has a redirection"
     assert b.to_python() == {"command": "y"}  # the redirection's target is no word of it
+    named = parse_crushrc('mcp add "$n" --command x --env T v\n').root.get("mcp")
+    key, entry = named.members[0]  # type: ignore[union-attr]
+    assert key.name == "$n" and isinstance(entry, ShellEntry)
+    assert entry.problem == "its name is not a literal word"
+    assert entry.to_python() == {"command": "x", "env": {"T": "v"}}  # still read, for audit
 
 
 @pytest.mark.parametrize(
