@@ -193,6 +193,8 @@ def _wrap_checks(host: Host, client: str, uses: list[ServerUse]) -> list[Check]:
                 out.append(Check(client, "wrapped", False, *missing, server=use.server))
                 continue
         wrap = f"mcpcred wrap {client} --server {shlex.quote(use.server)}"
+        if use.blocked is not None:  # wrap would leave it: say why instead of sending there
+            wrap = f"edit it by hand: {use.blocked}"
         if use.plaintext:
             detail = f"{use.plaintext} credential(s) in plain text in {use.path}"
             out.append(Check(client, "wrapped", False, detail, wrap, use.server))
