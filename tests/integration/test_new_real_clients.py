@@ -315,7 +315,11 @@ def test_cline_cli_starts_the_wrapped_server_through_its_own_hub_daemon(
     assert entry["timeout"] == 60
 
     hub = {"CLINE_HUB_PORT": str(free_port())}
-    cline = _bin("cline")
+    cline = os.environ.get("MCPCRED_CLINE") or ""
+    if not Path(cline).is_file():
+        pytest.fail(
+            "Cline's CLI is not installed: run ./scripts/test, which installs it and sets MCPCRED_CLINE"
+        )
     try:
         with FakeOpenAI() as model:
             _client(
