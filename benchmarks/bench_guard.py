@@ -461,6 +461,16 @@ def sizes_arg(value: str) -> list[int]:
     return sizes
 
 
+def _stop_export(runtime: Path) -> None:
+    """End the export worker(s) the shims started (their pids are in the lock files)."""
+    from tests.support.procs import kill_if_running
+
+    for lock in runtime.glob("export-*.lock"):
+        text = lock.read_text().strip()
+        if text.isdigit():
+            kill_if_running(int(text), "mcpcred.export.worker", signal.SIGTERM)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, help="timed echo round trips per side (2000)")
@@ -485,6 +495,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also time the shim of another mcpcred (its console script, e.g. an older "
         "checkout's .venv/bin/mcpcred), interleaved with the others, with its own config "
         "and data folder",
+    )
+    parser.add_argument(
+        "--export",
+        action="store_true",
+        help="audit export on: a [[log.export]] table sends the log to an OTLP receiver on "
+        "loopback (the export worker runs beside the shims); with --baseline pointing at this "
+        "checkout's mcpcred, the baseline is the same shim with export off, interleaved",
     )
     parser.add_argument(
         "--check", "--strict", action="store_true", help="exit 1 when a target fails"
@@ -534,6 +551,13 @@ def run_all(
         f'[servers.{NAME}]\ndeny = ["delete_*"]\n'
         f'[servers.{UNMASKED}]\ndeny = ["delete_*"]\nmask_injected = false\n'
     )
+    receiver = None
+    if args.export:  # the receiver lives in this process: its work is not the shims'
+        from tests.support.otlp_receiver import Receiver
+
+        receiver = Receiver().start()
+        with Path(env["MCPCRED_CONFIG"]).open("a") as config:
+            config.write(f'\n[[log.export]]\nkind = "otlp"\nurl = "{receiver.url}"\n')
     audit_log = Path(env["MCPCRED_DATA_DIR"]) / "log" / "audit.jsonl"
     connections: list[Connection] = []
 
@@ -602,6 +626,10 @@ def run_all(
             for conn in connections:
                 if conn.process.poll() is None:
                     conn.close()
+            if receiver is not None:
+                _stop_export(Path(env["MCPCRED_RUNTIME_DIR"]))
+                receiver.stop()
+                print(f"export on: the OTLP receiver got {len(receiver.logs):,} log records")
     guarded_calls = 3 + 2 * (warmup + calls + sum(runs + 1 for _ in sizes)) + large + 1
 
     # --- latency ---

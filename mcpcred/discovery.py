@@ -45,7 +45,7 @@ CANDIDATE_NAMES = frozenset(
         ".mcp.json", "mcp.json", "claude_desktop_config.json", "mcp_config.json", ".claude.json",
         "managed-mcp.json", "cline_mcp_settings.json", "mcp_settings.json", "config.toml",
         "settings.json", "devcontainer.json", "opencode.json", "opencode.jsonc", "crush.json",
-        ".crush.json", "mcp-config.json", "config.yaml",
+        ".crush.json", "mcp-config.json", "config.yaml", "crushrc", ".crushrc",
     }
 )  # fmt: skip
 SHAPE_CHECK = {
@@ -275,7 +275,9 @@ def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidat
     client = _by_name(name, parent, grandparent, parents, keys)
     adapter = BY_ID[client]
     fmt = (
-        "toml"
+        "shell"
+        if name in {"crushrc", ".crushrc"}
+        else "toml"
         if name.endswith(".toml")
         else "yaml"
         if name.endswith((".yaml", ".yml"))
@@ -314,7 +316,7 @@ def _by_name(
         return "windsurf"
     if name in {"opencode.json", "opencode.jsonc"}:
         return "opencode"
-    if name in {"crush.json", ".crush.json"}:
+    if name in {"crush.json", ".crush.json", "crushrc", ".crushrc"}:
         return "crush"
     if name == "mcp-config.json" or (parent == ".github" and name == "mcp.json"):
         return "copilot-cli"

@@ -144,3 +144,25 @@ def _ignore(path: str, index: int, item: object) -> Ignore:
         server=item.get("server"),
         reason=item.get("reason", ""),
     )
+
+
+def log_section(path: str) -> dict[str, object]:
+    """The ``[log]`` table of a project file (``[[log.export]]``), checked; {} if none.
+
+    Its own function, apart from ``load`` (``[audit]``): the export worker reads it,
+    and only when the user's config allows project exports (``mcpcred.export.config``).
+    """
+    import tomllib
+
+    from mcpcred.export.config import check_project_log
+
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    if "log" not in data:
+        return {}
+    return check_project_log(path, data["log"])

@@ -44,6 +44,8 @@ class ServerUse:
     # file holds them, and removing the repeat (the fix wrap asks for) brings them back
     hidden: list[tuple[str, str]] = field(default_factory=list)
     pointer: tuple[str | int, ...] = ()  # where the entry sits in its file
+    # why wrap must leave it as it is (a crushrc command built by the shell), if it must
+    blocked: str | None = None
 
 
 @dataclass(slots=True)
@@ -101,6 +103,7 @@ def servers(host: Host) -> tuple[list[ServerUse], list[FileError]]:
                         is_wrapped(entry)
                         or bool(adapter.header_helper and adapter.header_helper in entry.node),
                     )
+                    use.blocked = adapter.wrap_blocker(entry)
                     helper = entry.node.get(adapter.header_helper or "")
                     stdio_wrapped = entry.transport == "stdio" and is_wrapped(entry)
                     for _, node in pointer_index(entry.node).values():

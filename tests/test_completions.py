@@ -209,6 +209,19 @@ def test_bash_offers_client_ids_and_provider_names() -> None:
     assert "entra" in bash_complete("mcpcred login ")
 
 
+def test_every_client_id_is_offered_where_a_client_is_named() -> None:
+    """The twenty adapters, the newer ones included: completion reads the registry."""
+    from mcpcred.clients import ADAPTERS
+
+    ids = {adapter.id for adapter in ADAPTERS}
+    assert len(ids) == 20
+    for line in ("mcpcred wrap ", "mcpcred unwrap ", "mcpcred doctor "):
+        assert ids <= set(bash_complete(line)), line
+    assert bash_complete("mcpcred wrap cr") == ["crush"]
+    assert sorted(bash_complete("mcpcred unwrap co")) == ["codex", "continue", "copilot-cli"]
+    assert bash_complete("mcpcred pins list --client lm") == ["lm-studio"]
+
+
 @pytest.mark.usefixtures("configs")
 def test_bash_offers_server_names_from_the_users_configs() -> None:
     assert bash_complete("mcpcred wrap claude-desktop --server ") == ["github", "linear"]

@@ -416,6 +416,47 @@ class Auditor:
         self._pinned: PinnedTools | None = None
 
     # -- secrets ---------------------------------------------------------------
+    def setting_findings(
+        self,
+        document: Document,
+        settings: list[tuple[str, ScalarNode, str]],
+        display_path: str,
+        client: str,
+        fix: str,
+    ) -> list[Finding]:
+        """``secret/*`` findings for a client's own settings outside its servers.
+
+        ``settings`` holds (name, value node, what it is, e.g. "API key of provider
+        'openai'"): a crushrc's ``export OPENAI_API_KEY=...`` or ``provider add
+        --api-key``, which no server entry holds and wrap cannot move.
+        """
+        out: list[Finding] = []
+        for name, node, what in settings:
+            if not isinstance(node.value, str):
+                continue
+            for hit in self.detector.scan(node.value, name, "field"):
+                rule = RULES.get(f"secret/{hit.kind}") or RULES["secret/generic-secret"]
+                line, column = document.source.position(
+                    _source_offset(document.source, node, hit.start)
+                )
+                out.append(
+                    Finding(
+                        rule=rule.id,
+                        severity=hit.severity,
+                        path=display_path,
+                        line=line,
+                        column=column,
+                        message=f"{hit.title}: {what}",
+                        client=client,
+                        fix=fix,
+                        evidence=redact(hit.secret),
+                        secret_digest=hashlib.sha256(
+                            hit.secret.encode("utf-8", "surrogatepass")
+                        ).digest(),
+                    )
+                )
+        return out
+
     def entry_findings(self, entry: ServerEntry, display_path: str) -> list[Finding]:
         """Every finding for one server entry (secrets first, then hygiene)."""
         hits = list(self.secret_hits(entry))
@@ -944,6 +985,12 @@ def _fix_for(entry: ServerEntry, roles: frozenset[str] | None = None) -> str:
     """
     adapter = BY_ID.get(entry.client)
     wrappable = entry.transport == "stdio" or _remote_wrappable(entry, roles)
+    blocked = adapter.wrap_blocker(entry) if adapter is not None else None
+    if blocked is not None:  # a crushrc command wrap must leave: say why, and the way out
+        hint = adapter.reference_hint if adapter is not None else None
+        return f"Rotate it; wrap leaves this server because {blocked}" + (
+            f", or reference the value instead: {hint}" if hint else ""
+        )
     if adapter is not None and entry.client != "generic" and wrappable:
         return (
             "Rotate it, then move it into the OS keychain: "

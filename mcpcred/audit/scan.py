@@ -363,6 +363,7 @@ def scan_file(
             for f in auditor.entry_findings(entry, shown)
         )
     servers = servers + [entry for _, entry in others]
+    found.extend(candidate.adapter.setting_findings(document, auditor, shown))
     if document.duplicates:
         found.extend(_hidden_findings(document, candidate, servers, auditor, shown))
     has_secrets = any(f.rule.startswith("secret/") and f.rule != WEAK_DEFAULT for f in found)

@@ -150,6 +150,18 @@ TREE = C(
             (A('clients', False, (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))), ),
         ),
         C(
+            'setup',
+            "Set up the credentials this repository's mcpcred.toml declares, wrap its configs, check.",
+            (
+                O(('--client', '-c'), "Wrap only this client's project config (repeatable; default: every client with a config in the repository).", 'clients', (('claude-desktop', 'Claude Desktop'), ('claude-code', 'Claude Code'), ('cursor', 'Cursor'), ('vscode', 'VS Code'), ('windsurf', 'Windsurf'), ('zed', 'Zed'), ('codex', 'Codex'), ('gemini-cli', 'Gemini CLI'), ('opencode', 'opencode'), ('copilot-cli', 'GitHub Copilot CLI'), ('cline', 'Cline'), ('kiro', 'Kiro'), ('amp', 'Amp'), ('crush', 'Crush'), ('roo-code', 'Roo Code'), ('amazon-q', 'Amazon Q Developer'), ('lm-studio', 'LM Studio'), ('jetbrains', 'JetBrains Junie'), ('goose', 'Goose'), ('continue', 'Continue'))),
+                O(('--yes', '-y'), 'Ask nothing: wrap without confirming; secrets only from stdin; fail at once on what needs a person.'),
+                O(('--json',), 'Machine-readable output.'),
+                O(('--timeout',), "Seconds to wait for a login's browser.", ''),
+                O(('--help', '-h'), 'Show help and exit.'),
+            ),
+            (),
+        ),
+        C(
             'doctor',
             'Check config, wrapping, store, credentials and logins for a client; print the fixes.',
             (
@@ -214,7 +226,7 @@ TREE = C(
         ),
         C(
             'log',
-            'Show the audit log of guarded servers; `mcpcred log verify` checks it.',
+            'Show the audit log of guarded servers; `log verify` checks it, `log export` sends it.',
             (
                 O(('--server', '-s'), 'Only this server.', 'servers'),
                 O(('--tool',), "Only tools whose name matches this glob, e.g. 'create_*'.", ''),
@@ -234,6 +246,19 @@ TREE = C(
                     (
                         O(('--json',), 'Machine-readable output.'),
                         O(('--reset-checkpoint',), "After checking, take the log as it is now as the keychain's checkpoint (when you removed or replaced the log yourself)."),
+                        O(('--help', '-h'), 'Show help and exit.'),
+                    ),
+                    (),
+                ),
+                C(
+                    'export',
+                    'Send the audit log (or its records --since) to a collector or syslog receiver now.',
+                    (
+                        O(('--to',), 'Where: otlp+http://HOST:PORT, otlp+https://..., syslog+tcp://HOST:PORT, syslog+tls://..., syslog+udp://...', ''),
+                        O(('--since',), 'Only records since 45s, 30m, 2h, 7d ago, or an ISO date/time.', ''),
+                        O(('--header',), 'NAME=mcpcred:secret/SECRET: a header read from the secret store (repeatable).', ''),
+                        O(('--ca-file',), 'CA certificate(s) to trust for otlp+https or syslog+tls.', 'files'),
+                        O(('--timeout',), 'Seconds to wait for each batch.', ''),
                         O(('--help', '-h'), 'Show help and exit.'),
                     ),
                     (),

@@ -193,6 +193,8 @@ def _wrap_checks(host: Host, client: str, uses: list[ServerUse]) -> list[Check]:
                 out.append(Check(client, "wrapped", False, *missing, server=use.server))
                 continue
         wrap = f"mcpcred wrap {client} --server {shlex.quote(use.server)}"
+        if use.blocked is not None:  # wrap would leave it: say why instead of sending there
+            wrap = f"edit it by hand: {use.blocked}"
         if use.plaintext:
             detail = f"{use.plaintext} credential(s) in plain text in {use.path}"
             out.append(Check(client, "wrapped", False, detail, wrap, use.server))
@@ -257,6 +259,7 @@ def _credential_checks(store: SecretStore | None, uses: list[ServerUse]) -> list
     out: list[Check] = []
     states: dict[tuple[str, str], str] = {}
     logins: set[str] = set()
+    declared = _declared()
     for use in uses:
         for kind, name in use.refs:
             if (kind, name) in use.literal:
@@ -270,12 +273,31 @@ def _credential_checks(store: SecretStore | None, uses: list[ServerUse]) -> list
                 logins.add(name)
             ok = state == "ok"
             fix = None if ok else _credential_fix(kind, name, state)
+            if fix is not None and reference in declared and state in ("missing", "not logged in"):
+                fix = f"`mcpcred setup` (this repository's mcpcred.toml declares it), or {fix}"
             out.append(
                 Check(use.client, "credential", ok, f"{reference}: {state}", fix, use.server)
             )
     if logins and store is not None:
         out.extend(_login_checks(logins))
     return out
+
+
+def _declared() -> set[str]:
+    """The references the project's ``mcpcred.toml`` declares (``[credentials.NAME]``), for
+    which ``mcpcred setup`` is the fix; none when there is no file or it has a mistake
+    (``setup`` reports that; doctor's other checks must not fail for it)."""
+    from mcpcred.errors import ConfigError
+    from mcpcred.paths import project_file
+    from mcpcred.project_credentials import load
+
+    found = project_file(os.getcwd())
+    if found is None:
+        return set()
+    try:
+        return {c.reference for c in load(found).credentials}
+    except ConfigError:
+        return set()
 
 
 def _credential_fix(kind: str, name: str, state: str) -> str:

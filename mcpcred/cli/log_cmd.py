@@ -1,4 +1,4 @@
-"""``mcpcred log [verify]``: read and check the audit log that guard mode writes.
+"""``mcpcred log [verify|export]``: read, check and send the audit log that guard mode writes.
 
 ``mcpcred log`` shows records (a table, or JSON Lines with ``--json``),
 filtered by server, tool, time, event and outcome, and with ``--follow``
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from mcpcred.guard.auditlog import Record
 
 log_app = typer.Typer(
-    help="Show the audit log of guarded servers; `mcpcred log verify` checks it."
+    help="Show the audit log of guarded servers; `log verify` checks it, `log export` sends it."
     + "\n\nExample: mcpcred log --since 30m",
     invoke_without_command=True,
     add_completion=False,
@@ -387,3 +387,98 @@ def _key() -> bytes:
             "deleted, the records written with it can no longer be checked",
         ) from None
     return auditlog.key_from_text(text)
+
+
+EXPORT_BATCH = 512
+
+
+@log_app.command("export")
+def log_export(
+    to: str = typer.Option(
+        ...,
+        "--to",
+        help="Where: otlp+http://HOST:PORT, otlp+https://..., syslog+tcp://HOST:PORT, "
+        "syslog+tls://..., syslog+udp://...",
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="Only records since 45s, 30m, 2h, 7d ago, or an ISO date/time."
+    ),
+    header: list[str] = typer.Option(
+        [],
+        "--header",
+        help="NAME=mcpcred:secret/SECRET: a header read from the secret store (repeatable).",
+    ),
+    ca_file: str | None = typer.Option(
+        None, "--ca-file", help="CA certificate(s) to trust for otlp+https or syslog+tls."
+    ),
+    timeout: float = typer.Option(
+        10.0, "--timeout", help="Seconds to wait for each batch.", min=0.1
+    ),
+) -> int:
+    """Send the audit log (or its records --since) to a collector or syslog receiver now.
+
+    Example: mcpcred log export --to otlp+http://127.0.0.1:4318 --since 7d
+    """
+    from dataclasses import replace
+
+    from mcpcred.errors import ExportError
+    from mcpcred.export import targets
+    from mcpcred.guard import auditlog
+
+    target = targets.parse(to, where="--to")
+    refs: dict[str, str] = {}
+    for item in header:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(
+                "--header takes NAME=mcpcred:secret/SECRET",
+                hint="e.g. --header Authorization=mcpcred:secret/otel-token",
+            )
+        refs[name.strip()] = value.strip()
+    checked = targets.header_refs(refs, where="--header", error=UsageError)
+    if checked and target.kind != "otlp":
+        raise UsageError("--header applies to otlp+http and otlp+https only")
+    if ca_file is not None and target.scheme not in ("otlp+https", "syslog+tls"):
+        raise UsageError("--ca-file needs otlp+https or syslog+tls")
+    target = replace(target, headers=checked, ca_file=ca_file)
+    matches = _filter(
+        server=None,
+        tool=None,
+        since=parse_since(since) if since is not None else None,
+        denied=False,
+        event=None,
+    )
+    folder = auditlog.default_folder()
+    sink = targets.build(target, targets.resolve_headers(target), timeout=timeout)
+    sent = 0
+    first: object = None
+    last: object = None
+    try:
+        batch: list[Record] = []
+        for _, _, record in auditlog.read(folder):
+            if record is None or not matches(record):
+                continue
+            batch.append(record)
+            if len(batch) >= EXPORT_BATCH:
+                sink.send(batch)
+                sent, first, last = (
+                    sent + len(batch),
+                    first or batch[0].get("seq"),
+                    batch[-1].get("seq"),
+                )
+                batch = []
+        if batch:
+            sink.send(batch)
+            sent, first, last = (
+                sent + len(batch),
+                first or batch[0].get("seq"),
+                batch[-1].get("seq"),
+            )
+    except ExportError as exc:
+        done = f" after {sent} record(s)" if sent else ""
+        raise ExportError(exc.message + done, hint=exc.hint) from None
+    finally:
+        sink.close()
+    span = f" (seq {first}\u2013{last})" if sent else ""
+    sys.stdout.write(f"exported {sent} record(s){span} to {target.shown}\n")
+    return 0

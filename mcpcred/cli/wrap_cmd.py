@@ -97,6 +97,13 @@ def _summary(plans: list[FilePlan], target: str = "keychain") -> None:
                 f"file (wrap cannot start those servers): {printable(', '.join(plan.unread))}; "
                 "delete them, or move them by hand\n"
             )
+        if plan.settings:
+            out.write(
+                f"  note: credentials {BY_ID[plan.location.client].display_name} needs itself "
+                f"stay in the file (wrap moves only what the servers it starts need): "
+                f"{printable('; '.join(plan.settings))}; `mcpcred audit-config` says how "
+                "to fetch them instead\n"
+            )
         if not plan.servers:
             out.write("  no servers\n")
         for server in plan.servers:
@@ -175,6 +182,7 @@ _NOTHING_BECAUSE = {
     "not-wrapped": "not wrapped",
     "kept": "kept on mcpcred, they need references only mcpcred resolves (see the notes above)",
     "unread": "in blocks the client does not read, with credentials left in the file",
+    "settings": "credentials the client needs itself, left in the file",
 }
 
 
@@ -187,6 +195,9 @@ def _nothing(plans: list[FilePlan], client: str) -> str:
     unread = [name for plan in plans for name in plan.unread]
     if unread:
         by_status["unread"] = unread
+    settings = [name for plan in plans for name in plan.settings]
+    if settings:
+        by_status["settings"] = settings
     if not by_status:
         return f"nothing to change: {client}'s config has no servers"
     parts = [
@@ -504,6 +515,8 @@ def wrap(
         )
     left = [s.name for p in plans for s in p.servers if s.status == "unwrappable"]
     left += [name for p in plans for name in p.unread]
+    if any(p.settings for p in plans):
+        left.append(f"{adapter.display_name}'s own settings")
     if left:
         sys.stderr.write(
             f"left in the file: the credentials of {', '.join(left)} (see the notes above)\n"

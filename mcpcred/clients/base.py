@@ -11,10 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from mcpcred.host import Host
 from mcpcred.models import ConfigLocation, Pointer, ServerEntry
 from mcpcred.parsing.nodes import ArrayNode, Document, KeyNode, Node, ObjectNode, ScalarNode
+
+if TYPE_CHECKING:
+    from mcpcred.audit.rules import Auditor
+    from mcpcred.models import Finding
 
 WILDCARD = "*"
 SHIM_SUBCOMMAND = "shim"
@@ -97,6 +102,20 @@ class ClientAdapter:
     def user_locations(self, host: Host) -> list[ConfigLocation]:
         """User- and system-scope files this client reads on ``host``, most specific first."""
         raise NotImplementedError
+
+    def setting_findings(
+        self, document: Document, auditor: Auditor, display_path: str
+    ) -> list[Finding]:
+        """Credentials in the client's own settings, outside its servers (Crush's crushrc
+        ``export``s and provider keys): reported by audit-config, never moved by wrap."""
+        return []
+
+    def wrap_blocker(self, entry: ServerEntry) -> str | None:
+        """Why wrap must leave this entry as it is, in words for the user (None: it need not).
+
+        Crush's crushrc is a script: an ``mcp add`` whose command is built by the
+        shell cannot be moved behind the shim without changing what it runs."""
+        return None
 
     @property
     def env_key(self) -> str:

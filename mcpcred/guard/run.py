@@ -244,6 +244,21 @@ def checkpointer(
     return save
 
 
+# The export check waits this long first: its file reads and TOML parsing (~10 ms of
+# CPU) would otherwise share the GIL with the server's start and the client's
+# initialize. Records written meanwhile are not lost: the worker reads the log.
+EXPORT_CHECK_DELAY = 0.5
+
+
+def _start_export(environ: Mapping[str, str]) -> None:
+    import time
+
+    time.sleep(EXPORT_CHECK_DELAY)
+    from mcpcred.export.worker import ensure
+
+    ensure(environ, os.getcwd())
+
+
 def _stuck(what: str) -> Exception:
     from mcpcred.errors import ShimError
 
@@ -357,6 +372,12 @@ def run(
         masker.record,
     )
     recorder.checkpoint = checkpointer(recorder.log, options, environ, warn)
+    # Audit export ([[log.export]]): a worker process of its own ships the log; this
+    # thread only looks for it in the config files and starts it if need be, off the
+    # relay's path (mcpcred.export.worker says why).
+    threading.Thread(
+        target=_start_export, args=(environ,), name="audit-export", daemon=True
+    ).start()
     credentials = [f"{kind}/{name}" for kind, name in found.refs]
     for record in refreshes(found):
         recorder.add(record)

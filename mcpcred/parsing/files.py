@@ -79,8 +79,13 @@ def _growing(handle: BinaryIO) -> bool:
 
 
 def parse(path: str, text: str) -> Document:
-    """Parse by extension: TOML for ``.toml``, YAML for ``.yaml``/``.yml``, JSON/JSONC for
-    everything else."""
+    """Parse by extension: TOML for ``.toml``, YAML for ``.yaml``/``.yml``, Crush's Bash
+    ``crushrc``/``.crushrc`` by name (a dotfiles manager's ``dot_crushrc`` and mcpcred's
+    own backup ``<time>-crushrc`` too), JSON/JSONC for everything else."""
+    if os.path.basename(path).endswith("crushrc"):
+        from mcpcred.parsing.shell import parse_crushrc
+
+        return parse_crushrc(text, path)
     if path.endswith(".toml"):
         from mcpcred.parsing.toml import parse_toml
 

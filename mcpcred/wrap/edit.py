@@ -43,6 +43,10 @@ def apply(document: Document, changes: list[Change]) -> str:
         from mcpcred.wrap.yaml_edit import YamlEditor
 
         return YamlEditor(document).apply(changes)
+    if document.format == "shell":
+        from mcpcred.wrap.shell_edit import ShellEditor
+
+        return ShellEditor(document).apply(changes)
     return _JsonEditor(document).apply(changes)
 
 
@@ -56,6 +60,10 @@ def verify(text: str, document_format: str, path: str, changes: list[Change]) ->
             from mcpcred.parsing.yaml import parse_yaml
 
             fresh = parse_yaml(text, path)
+        elif document_format == "shell":
+            from mcpcred.parsing.shell import parse_crushrc
+
+            fresh = parse_crushrc(text, path)
         else:
             fresh = parse_toml(text, path) if document_format == "toml" else parse_jsonc(text, path)
     except McpcredError as exc:

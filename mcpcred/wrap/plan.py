@@ -69,6 +69,10 @@ _GENERIC_KINDS = frozenset(
 )  # fmt: skip
 CODEX_ENV_VARS = ("DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR")
 CODEX_MIN_STARTUP_SEC = 30
+# Cline gives a stdio server 3 s to connect unless its entry has a ``timeout`` (seconds),
+# and then drops it without a word (@cline/core ``DEFAULT_MCP_CONNECT_TIMEOUT_MS``); a
+# ``timeout`` sets the connect window and the request timeout, whose default is 60 s.
+CLINE_TIMEOUT_SEC = 60
 
 
 @dataclass(slots=True)
@@ -177,6 +181,12 @@ class Planner:
         index = pointer_index(entry.node, entry.pointer)
         pointers = {key: pointer for key, (pointer, _) in index.items()}
         hits = [(item, composite(item, hit)) for item, hit in self.auditor.secret_hits(entry)]
+        adapter = BY_ID.get(entry.client)
+        blocked = adapter.wrap_blocker(entry) if adapter is not None else None
+        if blocked is not None and (hits or entry.transport != "remote" or self.bridge_remote):
+            plan = ServerPlan(entry.name, "unwrappable")
+            plan.notes.append(("its credential stays in the file: " if hits else "") + blocked)
+            return plan
         if entry.transport == "remote":
             plan = self._remote(entry, hits, pointers)
             if self.binds:
@@ -294,6 +304,10 @@ class Planner:
             plan.record["args_absent"] = True
         if entry.client == "codex" and self.shim.linux:
             self._codex(entry, plan, pointers)
+        if entry.client == "cline" and "timeout" not in entry.node:
+            # 3 s is too little for a keychain that asks to be unlocked
+            plan.changes.append(Change("add", (*entry.pointer, "timeout"), CLINE_TIMEOUT_SEC))
+            plan.record["cline_timeout_added"] = True
         self._bind(entry, plan, pointers, kinds, added_env)
         return plan
 
@@ -616,6 +630,8 @@ class Planner:
             new[key.name] = env if key.name == "env" and env is not None else value.to_python()
         if env is not None and "env" in new and not env:
             del new["env"]  # every variable it held went into the bridge's headers
+        if entry.client == "cline" and "timeout" not in new:
+            new["timeout"] = CLINE_TIMEOUT_SEC  # the bridge connects before it answers
         if entry.client == "codex" and self.shim.linux:
             present = new.get("env_vars")
             names = list(present) if isinstance(present, list) else []

@@ -86,6 +86,9 @@ class FilePlan:
     # servers with credentials in blocks the client does not read ("mcpServers/b" in a
     # VS Code file): audit-config reports them, wrap cannot start them, so it names them
     unread: list[str] = field(default_factory=list)
+    # credentials in the client's own settings (a crushrc's exports and provider keys):
+    # the client needs them itself, so they stay, and wrap says which
+    settings: list[str] = field(default_factory=list)
 
     @property
     def original(self) -> str:
@@ -302,6 +305,11 @@ def original_entry(entry: ServerEntry, scrub: list[Change]) -> dict[str, object]
             from mcpcred.wrap.yaml_edit import YamlEditor
 
             literal = YamlEditor(document).scalar(node, change.value, change.pointer)
+        elif document.format == "shell":  # a crushrc word, in the quotes it had
+            from mcpcred.parsing.shell import ShellWord, quote
+
+            style = node.quote if isinstance(node, ShellWord) else ""
+            literal = quote(str(change.value), style)
         splices.append((node.start, node.end, literal))
     for start, end, literal in sorted(splices, reverse=True):
         text = text[:start] + literal + text[end:]
@@ -361,6 +369,9 @@ def _plan_files(
             for block, entry in other_blocks(document, Candidate(adapter, location), every)
             if next(iter(auditor.secret_hits(entry)), None) is not None
         ]
+        settings = [
+            f.message.split(": ", 1)[-1] for f in adapter.setting_findings(document, auditor, shown)
+        ]
         plans.append(
             FilePlan(
                 location,
@@ -371,6 +382,7 @@ def _plan_files(
                 without_secrets(backup_text(document, server_plans), location, adapter, auditor),
                 secrets_in(document, location, adapter, auditor),
                 unread,
+                list(dict.fromkeys(settings)),
             )
         )
     _check_servers(servers, seen, adapter)
@@ -987,6 +999,9 @@ def _restore_command(
             plan.changes.append(Change("remove", pointers[id(env_vars)]))
         else:
             plan.changes.append(Change("set", pointers[id(env_vars)], kept))
+    timeout = entry.node.get("timeout")
+    if record.get("cline_timeout_added") and timeout is not None:
+        plan.changes.append(Change("remove", pointers[id(timeout)]))
     if "codex_startup_timeout_sec" in record:
         timeout = entry.node.get("startup_timeout_sec")
         previous = record["codex_startup_timeout_sec"]
@@ -1194,6 +1209,13 @@ def _refuse_repeated_keys(document: Document, patterns: tuple[Pointer, ...], pat
                 continue
             line, column = document.source.position(key.start)
             where = member[len(inside) :] if inside is not None else ()
+            if document.format == "shell" and len(where) == 1:  # a crushrc
+                raise ConfigError(
+                    f"{path}:{line}:{column}: `mcp add {key.name}` appears more than once; "
+                    "Crush merges the commands into one server, and mcpcred wraps a server "
+                    "only when one command defines it",
+                    hint="merge them into one `mcp add`, then run again",
+                )
             what = (
                 f" of server '{where[0]}'"
                 if len(where) > 1

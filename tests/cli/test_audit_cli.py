@@ -352,3 +352,46 @@ def test_ruamel_yaml_is_imported_only_when_a_yaml_file_is_read(findings_project:
     assert out.stdout.strip() == "True"
     report = (findings_project / "r.json").read_text()
     assert "goose/config.yaml" in report
+
+
+def _planted(adapter_id: str, fmt: str, container: str, env_key: str, token: str) -> str:
+    """One stdio server holding ``token`` in ``env_key``, in the file's own format."""
+    if fmt == "toml":
+        return f'[{container}.gh]\ncommand = "n"\n[{container}.gh.{env_key}]\nGITHUB_TOKEN = "{token}"\n'
+    if fmt == "shell":
+        return f"mcp add gh --command n --env GITHUB_TOKEN {token}\n"
+    if adapter_id == "continue":
+        return f"mcpServers:\n  - name: gh\n    command: n\n    env: {{GITHUB_TOKEN: {token}}}\n"
+    if adapter_id == "goose":
+        return f"extensions:\n  gh: {{type: stdio, cmd: n, envs: {{GITHUB_TOKEN: {token}}}}}\n"
+    command: object = ["n"] if adapter_id == "opencode" else "n"
+    entry = {"command": command, env_key: {"GITHUB_TOKEN": token}}
+    return json.dumps({container: {"gh": entry}})
+
+
+def test_no_path_covers_the_user_file_of_every_client(home: Path, project: Path) -> None:
+    """Issue 16: audit-config without a PATH reads every one of the twenty clients' files."""
+    from mcpcred.clients import ADAPTERS
+    from mcpcred.host import Host
+
+    host = Host.current()
+    expected = {}
+    for adapter in ADAPTERS:
+        location = next(loc for loc in adapter.user_locations(host) if "*" not in loc.path)
+        path = Path(location.path)
+        assert path.is_relative_to(home), path  # only ever the temporary HOME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        container = str(adapter.containers[0][0])
+        text = _planted(adapter.id, location.format, container, adapter.env_key, TOKEN)
+        path.write_text(text, encoding="utf-8")
+        expected[adapter.id] = str(path)
+    result = run("audit-config", "-f", "json")
+    report = json.loads(result.stdout)
+    assert TOKEN not in result.stdout + result.stderr
+    found = {
+        f["client"]
+        for f in report["findings"]
+        if f["rule"].startswith("secret/") and f.get("server") == "gh"
+    }
+    assert found == set(expected), set(expected) - found
+    assert len(found) == 20

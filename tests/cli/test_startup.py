@@ -176,6 +176,7 @@ def test_shim_and_headers_help_exit_0(command: str) -> None:
         (["agent", "--help"], "mcpcred.cli.agent_cmd"),
         (["guard", "--help"], "mcpcred.cli.guard_cmd"),
         (["audit-config", "--help"], "mcpcred.cli.audit_cmd"),
+        (["setup", "--help"], "mcpcred.cli.setup_cmd"),
     ],
 )
 def test_a_command_imports_its_own_module_only(args: list[str], module: str) -> None:

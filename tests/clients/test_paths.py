@@ -270,16 +270,19 @@ EXPECTED: dict[str, dict[str, list[tuple[str, str]]]] = {
     },
     "crush": {
         "linux": [
+            ("/home/ann/.config/crush/crushrc", "user"),
             ("/home/ann/.config/crush/crush.json", "user"),
             ("/home/ann/.local/share/crush/crush.json", "user"),
             ("/etc/crush/crush.json", "system"),
         ],
         "macos": [
+            ("/Users/ann/.config/crush/crushrc", "user"),
             ("/Users/ann/.config/crush/crush.json", "user"),
             ("/Users/ann/.local/share/crush/crush.json", "user"),
             ("/etc/crush/crush.json", "system"),
         ],
         "windows": [
+            ("C:\\Users\\ann\\.config\\crush\\crushrc", "user"),
             ("C:\\Users\\ann\\.config\\crush\\crush.json", "user"),
             ("C:\\Users\\ann\\AppData\\Local\\crush\\crush.json", "user"),
         ],
@@ -468,8 +471,9 @@ def _with(host: Host, **env: str) -> Host:
         ),
         ("amp", _with(LINUX, AMP_SETTINGS_FILE="/x/amp.json"), "/x/amp.json"),
         ("amp", _with(LINUX, XDG_CONFIG_HOME="/x/cfg"), "/x/cfg/amp/settings.json"),
-        ("crush", _with(LINUX, CRUSH_GLOBAL_CONFIG="/x/crush"), "/x/crush/crush.json"),
-        ("crush", _with(LINUX, XDG_CONFIG_HOME="/x/cfg"), "/x/cfg/crush/crush.json"),
+        # the crushrc first: in one folder it wins over crush.json
+        ("crush", _with(LINUX, CRUSH_GLOBAL_CONFIG="/x/crush"), "/x/crush/crushrc"),
+        ("crush", _with(LINUX, XDG_CONFIG_HOME="/x/cfg"), "/x/cfg/crush/crushrc"),
         ("goose", _with(LINUX, XDG_CONFIG_HOME="/x/cfg"), "/x/cfg/goose/config.yaml"),
         ("goose", _with(LINUX, GOOSE_PATH_ROOT="/x/g"), "/x/g/config/config.yaml"),
         ("continue", _with(LINUX, CONTINUE_GLOBAL_DIR="/x/c"), "/x/c/config.yaml"),
@@ -523,7 +527,12 @@ def test_project_locations() -> None:
         "cline": [],  # no project scope (cline/cline #13596)
         "kiro": ["/work/proj/.kiro/settings/mcp.json"],
         "amp": ["/work/proj/.amp/settings.json"],
-        "crush": ["/work/proj/.crush.json", "/work/proj/crush.json"],
+        "crush": [
+            "/work/proj/.crushrc",
+            "/work/proj/crushrc",
+            "/work/proj/.crush.json",
+            "/work/proj/crush.json",
+        ],
         "roo-code": ["/work/proj/.roo/mcp.json"],
         "amazon-q": ["/work/proj/.amazonq/mcp.json"],
         "lm-studio": [],
@@ -543,6 +552,12 @@ def test_opencode_extra_files_and_crush_state_move_with_their_variables() -> Non
     assert "/x/oc.json" in paths
     assert {"/x/ocd/opencode.json", "/x/ocd/opencode.jsonc"} <= set(paths)
     host = _with(LINUX, CRUSH_GLOBAL_DATA="/x/state", XDG_DATA_HOME="/x/share")
-    assert BY_ID["crush"].user_locations(host)[1].path == "/x/state/crush.json"
+    assert BY_ID["crush"].user_locations(host)[2].path == "/x/state/crush.json"
     host = _with(LINUX, XDG_DATA_HOME="/x/share")
-    assert BY_ID["crush"].user_locations(host)[1].path == "/x/share/crush/crush.json"
+    assert BY_ID["crush"].user_locations(host)[2].path == "/x/share/crush/crush.json"
+    # Crush never runs a crushrc from its data folder: only from the config folder
+    assert [loc.format for loc in BY_ID["crush"].user_locations(host)][:3] == [
+        "shell",
+        "json",
+        "json",
+    ]

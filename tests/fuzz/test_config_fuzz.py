@@ -265,3 +265,53 @@ def test_a_toml_edit_changes_only_the_line_it_edits(
     assert len(before) == len(after)
     differ = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
     assert all(before[i].startswith(f"{key} = ") for i in differ), (before, after)
+
+
+shell_pieces = st.sampled_from(
+    [
+        "mcp", "add", "provider", "export", "--env", "--args", "--command", "--header", "--url",
+        "--timeout", "K", "v", " ", "\n", "\\\n", "\r\n", "'", '"', "\\", "$", "$(", ")", "${",
+        "}", "{", "`", "#", ";", "&&", "|", "<", ">", "<<", "=", "~", "*", "\ufeff", "é", "\t",
+    ]
+)  # fmt: skip
+
+
+@FUZZ
+@given(st.lists(shell_pieces | st.text(max_size=3), max_size=40).map("".join))
+def test_crushrc_parses_or_raises_parse_error_with_spans_inside_the_text(text: str) -> None:
+    from mcpcred.parsing.nodes import pointer_index
+    from mcpcred.parsing.shell import ShellWord, parse_crushrc
+
+    try:
+        document = parse_crushrc(text, "crushrc")
+    except ParseError as exc:
+        assert exc.exit_code == 3 and 1 <= exc.line <= text.count("\n") + 1
+        return
+    for _pointer, node in pointer_index(document.root).values():
+        assert 0 <= node.start <= node.end <= len(text)
+        raw = text[node.start : node.end]
+        if isinstance(node, ShellWord) and node.static and node.kind == "string":
+            if node.quote == "" and "\\" not in raw:
+                assert raw == node.value  # a bare literal word is its own value
+            if node.quote == "'":
+                assert raw == "'" + str(node.value) + "'"
+
+
+@FUZZ
+@given(
+    st.sampled_from(["'", '"', ""]),
+    st.text(max_size=12),
+    st.text(alphabet="abc \n#;", max_size=20),
+)
+def test_a_crushrc_edit_changes_only_the_word_it_edits(style: str, value: str, tail: str) -> None:
+    from mcpcred.parsing.shell import parse_crushrc, quote
+
+    first = quote("old", style)
+    text = f"# head\nmcp add a \\\n  --command x --env K {first}  # c\n{tail}\n"
+    document = parse_crushrc(text, "crushrc")
+    change = Change("set", ("mcp", "a", "env", "K"), value)
+    out = apply(document, [change])
+    verify(out, "shell", "crushrc", [change])
+    word = document.root.get("mcp").get("a").get("env").get("K")  # type: ignore[union-attr]
+    assert out[: word.start] == text[: word.start]  # type: ignore[union-attr]
+    assert out.endswith(text[word.end :])  # type: ignore[union-attr]

@@ -79,6 +79,7 @@ CASES = [
     ("kiro", "kiro/mcp.json"),
     ("amp", "amp/settings.json"),
     ("crush", "crush/crush.json"),
+    ("crush", "crush/crushrc"),
     ("roo-code", "roo-code/mcp_settings.json"),
     ("amazon-q", "amazon-q/mcp.json"),
     ("lm-studio", "lm-studio/mcp.json"),

@@ -145,6 +145,34 @@ def test_cline_nested_transport_gets_the_docker_env_inside_it(
     assert path.read_bytes() == original
 
 
+def test_cline_entries_get_a_connect_timeout_the_shim_can_meet(
+    tmp_path: Path, data: Path, token: str
+) -> None:
+    """Without ``timeout`` Cline drops a server that has not connected within 3 s: wrap adds
+    60 s where there is none, keeps the user's own, and unwrap takes its own away."""
+    path = tmp_path / "cline_mcp_settings.json"
+    env = {"GITHUB_PERSONAL_ACCESS_TOKEN": token}
+    servers = {
+        "bare": {"transport": {"type": "stdio", "command": "npx", "args": ["gh"], "env": env}},
+        "flat": {"command": "npx", "args": ["gh"], "env": env, "disabled": False},
+        "own": {"command": "npx", "args": ["gh"], "env": env, "timeout": 5},
+        "remote": {"url": "https://mcp.example.com/sse", "headers": {"Authorization": token}},
+    }
+    path.write_text(json.dumps({"mcpServers": servers}, indent=2))
+    original = path.read_bytes()
+    store, index = SecretStore(MemoryKeyring()), SecretIndex(tmp_path / "index.json")
+
+    _wrap("cline", path, store, index)
+
+    wrapped = parse_jsonc(path.read_text()).root.to_python()["mcpServers"]  # type: ignore[index]
+    timeouts = {name: entry.get("timeout") for name, entry in wrapped.items()}  # type: ignore[union-attr]
+    assert timeouts == {"bare": 60, "flat": 60, "own": 5, "remote": 60}
+    assert "timeout" not in wrapped["bare"]["transport"]  # type: ignore[index]
+
+    _unwrap("cline", path, store)
+    assert path.read_bytes() == original
+
+
 def test_goose_bridge_entry_uses_cmd_and_drops_uri(tmp_path: Path, data: Path, token: str) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(
