@@ -6,6 +6,8 @@
     headers = { Authorization = "mcpcred:secret/otel-token" }   # store references only
     ca_file = "/etc/ssl/corp-ca.pem"                # optional, https / tls only
     # framing = "octet-counting"                    # syslog+tcp/tls only (or "newline")
+    # facility = "authpriv"                         # syslog only: a name or 0-23
+    # max_size = 8192                               # syslog only: bytes per message
 
 The user's config file and a project's ``mcpcred.toml`` may both hold tables;
 the worker sends to each target once. A project's tables are used only when
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 _LOG_KEYS = frozenset({"export", "project_exports"})
-_EXPORT_KEYS = frozenset({"kind", "url", "headers", "ca_file", "framing"})
+_EXPORT_KEYS = frozenset({"kind", "url", "headers", "ca_file", "framing", "facility", "max_size"})
 
 
 def load(environ: Mapping[str, str], cwd: str | None = None) -> list[targets.Target]:
@@ -169,6 +171,7 @@ def _target(path: str, index: int, table: object) -> targets.Target:
             raise ConfigError(f'{where}: framing must be "octet-counting" or "newline"')
         if target.scheme not in ("syslog+tcp", "syslog+tls"):
             raise ConfigError(f"{where}: framing applies to syslog+tcp and syslog+tls only")
+    facility, max_size = _syslog_options(table, where, target)
     return targets.Target(
         url=target.url,
         kind=target.kind,
@@ -178,5 +181,37 @@ def _target(path: str, index: int, table: object) -> targets.Target:
         headers=checked,
         ca_file=ca_file,
         framing=framing,
+        facility=facility,
+        max_size=max_size,
         source=where,
     )
+
+
+def _syslog_options(
+    table: Mapping[str, object], where: str, target: targets.Target
+) -> tuple[str | int | None, int | None]:
+    """``facility`` and ``max_size``, checked against the syslog sink's own rules."""
+    facility, max_size = table.get("facility"), table.get("max_size")
+    if facility is None and max_size is None:
+        return None, None
+    if target.kind != "syslog":
+        raise ConfigError(f"{where}: facility and max_size apply to syslog only")
+    from mcpcred.export import syslog
+
+    if facility is not None:
+        try:
+            if isinstance(facility, bool) or not isinstance(facility, (str, int)):
+                raise ValueError(facility)
+            syslog.facility_code(facility)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: facility must be a name such as authpriv, user or local0, or 0 to 23"
+            ) from None
+    if max_size is not None:
+        transport = target.scheme.removeprefix("syslog+")
+        top = syslog.MAX_MAX[transport]
+        if isinstance(max_size, bool) or not isinstance(max_size, int):
+            raise ConfigError(f"{where}: max_size must be a number of bytes")
+        if not syslog.MIN_MAX <= max_size <= top:
+            raise ConfigError(f"{where}: max_size must be from {syslog.MIN_MAX} to {top}")
+    return facility, max_size

@@ -66,6 +66,8 @@ class Target:
     headers: Mapping[str, str] = field(default_factory=dict)  # name -> mcpcred:secret/NAME
     ca_file: str | None = None
     framing: str | None = None
+    facility: str | int | None = None  # syslog only
+    max_size: int | None = None  # syslog only
     source: str = "--to"
 
     @property
@@ -183,21 +185,16 @@ def build(target: Target, headers: Mapping[str, str], *, timeout: float = 5.0) -
         return OtlpSink(target.url, headers=headers, ca_file=target.ca_file, timeout=timeout)
     if headers:
         raise ExportError(f"{target.shown}: syslog takes no headers")
-    try:
-        from mcpcred.export import syslog  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        raise ExportError(
-            f"{target.shown}: syslog export is not available in this mcpcred"
-        ) from None
-    options: dict[str, object] = {"ca_file": target.ca_file, "timeout": timeout}
-    if target.framing is not None:
-        import inspect
+    from mcpcred.export.syslog import SyslogSink
 
-        if "framing" not in inspect.signature(syslog.SyslogSink).parameters:
-            raise ExportError(f"{target.shown}: this mcpcred's syslog sink chooses its framing")
-        options["framing"] = target.framing
-    sink: Sink = syslog.SyslogSink(target.url, **options)
-    return sink
+    return SyslogSink(
+        target.url,
+        ca_file=target.ca_file,
+        timeout=timeout,
+        framing=target.framing,
+        facility=target.facility,
+        max_size=target.max_size,
+    )
 
 
 def otel_installed() -> bool:

@@ -80,12 +80,17 @@ def test_header_values_come_from_the_store_and_a_missing_one_is_named() -> None:
         targets.resolve_headers(target, missing)
 
 
-def test_syslog_without_its_module_is_a_clear_export_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
+def test_syslog_builds_the_syslog_sink_with_its_options() -> None:
+    import dataclasses
 
-    monkeypatch.setitem(sys.modules, "mcpcred.export.syslog", None)  # not built (yet)
-    with pytest.raises(ExportError, match="syslog export is not available"):
-        targets.build(targets.parse("syslog+tcp://127.0.0.1:514"), {})
+    from mcpcred.export.syslog import SyslogSink
+
+    target = dataclasses.replace(targets.parse("syslog+tcp://127.0.0.1:514"), framing="newline")
+    sink = targets.build(target, {}, timeout=2.0)
+    assert isinstance(sink, SyslogSink)
+    assert (sink.framing, sink.timeout, sink.facility, sink.max_size) == ("newline", 2.0, 10, 8192)
+    with pytest.raises(ExportError, match="syslog takes no headers"):
+        targets.build(target, {"Authorization": "x"})
 
 
 # -- [[log.export]] -------------------------------------------------------------------------
@@ -106,12 +111,16 @@ def test_user_tables(files: tuple[Path, Path, dict[str, str]]) -> None:
         '[servers.db]\n\n[[log.export]]\nkind = "otlp"\nurl = "otlp+https://otel:4318"\n'
         'headers = { Authorization = "mcpcred:secret/otel-token" }\nca_file = "ca.pem"\n'
         '[[log.export]]\nkind = "syslog"\nurl = "syslog+tcp://siem:514"\nframing = "newline"\n'
+        'facility = "local3"\nmax_size = 65536\n'
     )
     found = config.load(env, str(project))
     assert [t.shown for t in found] == ["otlp+https://otel:4318", "syslog+tcp://siem:514"]
     assert found[0].headers == {"Authorization": "mcpcred:secret/otel-token"}
     assert found[0].ca_file == str(user.parent / "ca.pem")
     assert found[1].framing == "newline"
+    assert (found[1].facility, found[1].max_size) == ("local3", 65536)
+    sink = targets.build(found[1], {})
+    assert (sink.framing, sink.facility, sink.max_size) == ("newline", 19, 65536)  # type: ignore[attr-defined]
     assert config.mentions_export(env, str(project))
 
 
@@ -128,6 +137,12 @@ def test_user_tables(files: tuple[Path, Path, dict[str, str]]) -> None:
         ('kind = "otlp"\nurl = "otlp+http://h:1"\nca_file = "x.pem"', "ca_file needs"),
         ('kind = "syslog"\nurl = "syslog+udp://h:1"\nframing = "newline"', "framing applies"),
         ('kind = "otlp"', "url must be a string"),
+        ('kind = "otlp"\nurl = "otlp+http://h:1"\nfacility = "user"', "syslog only"),
+        ('kind = "syslog"\nurl = "syslog+tcp://h:1"\nfacility = "hunter2"', "facility must be"),
+        ('kind = "syslog"\nurl = "syslog+tcp://h:1"\nfacility = 24', "facility must be"),
+        ('kind = "syslog"\nurl = "syslog+tcp://h:1"\nfacility = true', "facility must be"),
+        ('kind = "syslog"\nurl = "syslog+udp://h:1"\nmax_size = 70000', "from 480 to 65507"),
+        ('kind = "syslog"\nurl = "syslog+tcp://h:1"\nmax_size = "8k"', "number of bytes"),
     ],
 )
 def test_bad_tables_are_config_errors(
@@ -167,34 +182,3 @@ def test_no_config_means_no_export(files: tuple[Path, Path, dict[str, str]]) -> 
     assert not config.mentions_export(env, str(project))
     user.write_text("[servers.db]\ndeny = []\n")
     assert not config.mentions_export(env, str(project))
-
-
-def test_syslog_framing_goes_to_a_sink_that_takes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-    import types
-
-    made: list[dict[str, object]] = []
-
-    class Framed:
-        def __init__(self, url: str, *, ca_file: str | None = None, timeout: float = 5.0,
-                     framing: str = "octet-counting") -> None:  # fmt: skip
-            made.append({"url": url, "framing": framing, "timeout": timeout})
-
-    class Plain:
-        def __init__(self, url: str, *, ca_file: str | None = None, timeout: float = 5.0) -> None:
-            made.append({"url": url})
-
-    module = types.ModuleType("mcpcred.export.syslog")
-    module.SyslogSink = Framed  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "mcpcred.export.syslog", module)
-    import dataclasses
-
-    target = dataclasses.replace(targets.parse("syslog+tcp://127.0.0.1:514"), framing="newline")
-    targets.build(target, {}, timeout=2.0)
-    assert made == [{"url": "syslog+tcp://127.0.0.1:514", "framing": "newline", "timeout": 2.0}]
-    module.SyslogSink = Plain  # type: ignore[attr-defined]
-    targets.build(dataclasses.replace(target, framing=None), {})
-    with pytest.raises(ExportError, match="chooses its framing"):
-        targets.build(target, {})
-    with pytest.raises(ExportError, match="syslog takes no headers"):
-        targets.build(target, {"Authorization": "x"})
