@@ -3,9 +3,7 @@ gnome-keyring) reaches a real rsyslogd within a second, as RFC 5424 that rsyslog
 with nothing secret in it and the same fields as ``mcpcred log --json``.
 
 The shim finds ``[[log.export]] kind = "syslog"`` in the config and starts the export
-worker (``mcpcred.export.worker``), which builds the syslog sink from the URL. The test
-skips where the export worker is not part of this mcpcred (the sink and the worker were
-built on two branches).
+worker (``mcpcred.export.worker``), which builds the syslog sink from the URL.
 """
 
 # ruff: noqa: F811  (the test takes the imported ``guarded`` fixture as a parameter)
@@ -36,7 +34,6 @@ from tests.support.procs import kill_if_running
 if TYPE_CHECKING:
     from mcp import ClientSession
 
-pytest.importorskip("mcpcred.export.worker", reason="no export worker in this mcpcred")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(rs.available() is not None, reason=str(rs.available())),
