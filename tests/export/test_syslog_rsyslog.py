@@ -379,3 +379,59 @@ def test_one_connection_for_many_batches(receiver: rs.Rsyslog, kind: str) -> Non
     finally:
         sink.close()
     assert len(receiver.wait_for(kind, 6, session=session)) == 6
+
+
+@pytest.mark.parametrize("kind", ["tcp", "tls", "udp"])
+def test_log_export_backfills_to_rsyslog(
+    receiver: rs.Rsyslog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """``mcpcred log export --to syslog+...``: the local log's records, field for field."""
+    from mcpcred.guard import auditlog
+    from tests.support.cli import run
+
+    session = uuid.uuid4().hex
+    monkeypatch.setenv("MCPCRED_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MCPCRED_CONFIG", str(tmp_path / "config.toml"))
+    log = auditlog.AuditLog(auditlog.default_folder(), bytes.fromhex("ef" * 32))
+    for n in range(1, 6):
+        log.append({"event": "call", "server": "prod-db", "method": "tools/call",
+                    "tool": "query" if n % 2 else 'drop]"\n', "request_id": n,
+                    "session": session, "outcome": "ok" if n < 5 else "denied"})  # fmt: skip
+    log.close()
+    url = receiver.url(kind)
+    extra = ["--ca-file", str(receiver.certs["ca"])] if kind == "tls" else []
+    done = run("log", "export", "--to", url, *extra)
+    assert done.code == 0, done.stderr
+    assert done.stdout == f"exported 5 record(s) (seq 1\u20135) to {url}\n"
+    got = receiver.wait_for(kind, 5, session=session)
+    shown = {
+        json.loads(line)["seq"]: json.loads(line)
+        for line in run("log", "--json").stdout.splitlines()
+    }
+    assert sorted(int(m["parsed"][SD_ID]["seq"]) for m in got) == [1, 2, 3, 4, 5]
+    for message in got:
+        params = message["parsed"][SD_ID]
+        record = shown[int(params["seq"])]
+        assert params == {key: text(value) for key, value in record.items()} | {
+            "tool": text(record["tool"]).replace("\n", "\\u000a")
+        }
+        assert message["severity"] == ("warning" if record["outcome"] == "denied" else "info")
+
+
+def test_log_export_to_a_receiver_that_is_down_exits_8(
+    own_receiver: rs.Rsyslog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcpcred.guard import auditlog
+    from tests.support.cli import run
+
+    monkeypatch.setenv("MCPCRED_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MCPCRED_CONFIG", str(tmp_path / "config.toml"))
+    log = auditlog.AuditLog(auditlog.default_folder(), bytes.fromhex("ef" * 32))
+    log.append({"event": "call", "server": "prod-db", "tool": "query", "outcome": "ok"})
+    log.close()
+    url = own_receiver.url("tls")
+    own_receiver.stop()
+    done = run("log", "export", "--to", url, "--ca-file", str(own_receiver.certs["ca"]))
+    assert done.code == 8
+    first = done.stderr.splitlines()[0]
+    assert first.startswith(f"error: {url}: cannot connect: connection refused"), done.stderr
