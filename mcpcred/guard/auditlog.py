@@ -129,8 +129,8 @@ class AuditLog:
     """Appends records to the log in ``folder``; safe across threads and processes."""
 
     __slots__ = (
-        "_end", "_head_due", "_head_fd", "_keyed", "_lock_fd", "_log_fd", "_mutex", "clock",
-        "folder", "keep", "key", "lock_timeout", "max_bytes",
+        "_current", "_end", "_head_due", "_head_fd", "_head_path", "_keyed", "_lock_fd", "_log_fd",
+        "_mutex", "clock", "folder", "keep", "key", "lock_timeout", "max_bytes",
     )  # fmt: skip
 
     def __init__(
@@ -148,6 +148,8 @@ class AuditLog:
         if max_bytes <= 0 or keep < 0:
             raise ValueError("max_bytes must be positive and keep not negative")
         self.folder = folder
+        self._current = os.path.join(folder, CURRENT)  # joined once: appends are many
+        self._head_path = os.path.join(folder, HEAD)
         self.key = key
         self._keyed = Keyed(key)  # every record written takes two MACs: its own, the head's
         self.max_bytes = max_bytes
@@ -204,8 +206,8 @@ class AuditLog:
         of being read back from their JSON first (``_Entry``).
         """
         for record in records:
-            clash = [name for name in RESERVED if name in record]
-            if clash:
+            if not record.keys().isdisjoint(RESERVED):
+                clash = [name for name in RESERVED if name in record]
                 raise ValueError(f"audit record fields {clash} are set by the log itself")
             if not isinstance(record.get("event"), str):
                 raise ValueError("an audit record needs an 'event' (a string)")
@@ -252,6 +254,8 @@ class AuditLog:
             info = os.fstat(fd)
             kept = self._lock_fd = (fd, (info.st_dev, info.st_ino))
         fd = kept[0]
+        if _try_lock(fd):  # the usual case: no clock read, no wait
+            return fd
         deadline = time.monotonic() + self.lock_timeout
         delay = LOCK_POLL
         while not _try_lock(fd):
@@ -291,7 +295,7 @@ class AuditLog:
         keep: bool = True,
         defer_head: bool = False,
     ) -> list[Record]:
-        current = os.path.join(self.folder, CURRENT)
+        current = self._current
         on_disk = _identity(current)
         end = self._end
         ours = end is not None and on_disk is not None and (end[0], end[1]) == on_disk
@@ -369,7 +373,7 @@ class AuditLog:
             fd = self._lock()
             try:
                 end = self._end
-                on_disk = _identity(os.path.join(self.folder, CURRENT))
+                on_disk = _identity(self._current)
                 if end is not None and (end[2], end[3]) == due and (end[0], end[1]) == on_disk:
                     self._put_head(*due)
                 self._head_due = None
@@ -404,7 +408,7 @@ class AuditLog:
         head removed or renamed over has no link left), not by looking the
         path up: a ``stat`` of the path cost 4 to 8 us on the request's path.
         """
-        path = os.path.join(self.folder, HEAD)
+        path = self._head_path
         data = _head_bytes(self._keyed, seq, mac)
         kept = self._head_fd
         pwrite = getattr(os, "pwrite", None)
@@ -434,7 +438,7 @@ class AuditLog:
 
     def _chain_end(self, last: bytes | None) -> tuple[int, str]:
         """``seq`` and ``mac`` of the last record: the head's, or a newer last line's."""
-        path = os.path.join(self.folder, HEAD)
+        path = self._head_path
         kept = self._head_fd if hasattr(os, "pread") else None  # not on Windows
         on_disk = _identity(path) if kept is not None else None
         if kept is not None and on_disk is not None and on_disk[0] == kept[1]:
@@ -556,6 +560,9 @@ def _make_sorted_json() -> Callable[[object], bytes]:
 _sorted_json = _make_sorted_json()
 
 
+_STR = {str}
+
+
 class _Entry:
     """A record serialised before the locks are taken: all but the chain's fields.
 
@@ -592,7 +599,7 @@ class _Entry:
             body = text.encode("utf-8")
         except UnicodeEncodeError:
             return None
-        if plain and record and all(type(name) is str for name in record):
+        if plain and record and set(map(type, record)) == _STR:  # type() per key, in C
             return cls(body[1:-1], record)
         parsed = json.loads(text)
         if not isinstance(parsed, dict) or not parsed:
@@ -1243,7 +1250,10 @@ def _parse(raw: bytes) -> Record | None:
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
+    written = os.write(fd, data)  # one call, all of it, but for a signal or a full disk
+    if written == len(data):
+        return
+    view = memoryview(data)[written:]
     while view:
         written = os.write(fd, view)
         view = view[written:]
