@@ -751,3 +751,32 @@ def test_another_writers_record_is_continued_whether_or_not_the_head_names_it(
     assert (fifth["seq"], fifth["prev"]) == (5, fourth["mac"])
     result = verify(str(folder), KEY)
     assert result.ok and result.records == 5, [str(p) for p in result.problems]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        auditlog._head_bytes(KEY, 0, ""),
+        auditlog._head_bytes(KEY, 7, "ab" * 32),
+        auditlog._head_bytes(KEY, 10**17, "f" * 64),
+        b'{"seq":01,"mac":"ab","hmac":"cd"}\n',  # not JSON: no head
+        b'{"seq":1,"mac":"AB","hmac":"cd"}\n',  # JSON, not as the log writes it
+        b' {"seq":1, "mac":"ab","hmac":"cd"}\n',
+        b'{"seq":1,"mac":"ab","hmac":"cd","x":1}',
+        b'{"seq":1,"mac":"ab","hmac":"cd"} trailing',
+        b'{"seq":1.0,"mac":"ab","hmac":"cd"}',
+        b'{"seq":-1,"mac":"a\\u0062","hmac":"cd"}',
+    ],
+)
+def test_a_head_is_read_as_the_json_decoder_reads_it(data: bytes) -> None:
+    """The head as written is read without the JSON decoder; whatever the bytes, the
+    result is what reading them as JSON gives."""
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        expected = None
+    else:
+        seq, mac, signature = parsed.get("seq"), parsed.get("mac"), parsed.get("hmac")
+        ok = type(seq) is int and isinstance(mac, str) and isinstance(signature, str)
+        expected = (seq, mac, signature) if ok else None
+    assert auditlog._head_from(data) == expected
