@@ -269,6 +269,7 @@ class Masker:
         return (
             len(line) > UNPARSED
             and bool(self._values)
+            and b"\\" in line  # one byte, found by memchr: most large answers have none
             and _ESCAPE in line
             and _ESCAPED_ASCII.search(line) is not None
         )

@@ -160,22 +160,23 @@ def lines(
     partial = bytearray()
     skipping = False  # dropping the rest of a line that was too long
     size = READ_MIN
-    read = _reader(fd)
+    reader = _Reader(fd)
     while True:
         try:
-            chunk = read(size)
+            count = reader.read(size)
         except InterruptedError:  # pragma: no cover - PEP 475 retries already
             continue
         except OSError:
             break
-        if not chunk:
+        if not count:
             break
-        size = min(size * 2, READ_MAX) if len(chunk) == size else READ_MIN
+        size = min(size * 2, READ_MAX) if count == size else READ_MIN
+        buffer, view = reader.buffer, reader.view
         start = 0
-        newline = chunk.find(b"\n")
+        newline = buffer.find(b"\n", 0, count)
         if newline < 0:
             if not skipping:
-                partial += chunk
+                partial += view[:count]  # straight from the read buffer: one copy of a large line
                 if len(partial) > limit:
                     if overflow is not None:
                         overflow(bytes(partial[:READ_MIN]))
@@ -184,44 +185,52 @@ def lines(
         if skipping:  # the end of the line that was too long
             skipping = False
             start = newline + 1
-            newline = chunk.find(b"\n", start)
+            newline = buffer.find(b"\n", start, count)
         elif partial:
-            partial += chunk[: newline + 1]
+            partial += view[: newline + 1]
             line, partial = partial, bytearray()
             handle(line)  # type: ignore[arg-type]  # bytearray is bytes to every consumer
             start = newline + 1
-            newline = chunk.find(b"\n", start)
+            newline = buffer.find(b"\n", start, count)
         while newline >= 0:
-            handle(chunk[start : newline + 1])
+            handle(bytes(view[start : newline + 1]))
             start = newline + 1
-            newline = chunk.find(b"\n", start)
-        if start < len(chunk):
-            partial += chunk[start:]
+            newline = buffer.find(b"\n", start, count)
+        if start < count:
+            partial += view[start:count]
     if partial:
         handle(partial)  # type: ignore[arg-type]
 
 
-def _reader(fd: int) -> Callable[[int], bytes]:
-    """``read(size)`` for ``fd`` that reuses one buffer.
+class _Reader:
+    """``read(size)`` into one buffer, reused: ``buffer[:count]`` is what arrived.
 
     ``os.read(fd, 64 KiB)`` allocates 64 KiB for every message and shrinks it
     to the message's size: over tens of thousands of messages the allocator's
     heap fragments and the relay's memory creeps up. Reading into one buffer
-    and copying out only what arrived keeps it flat.
+    and copying out only what arrived keeps it flat; a line read in several
+    pieces (a 50 MB result) is copied once, from the buffer into the line,
+    not first into a ``bytes`` per piece.
     """
-    if not hasattr(os, "readv"):  # pragma: no cover - Windows
-        return lambda size: os.read(fd, size)
-    buffer = bytearray(READ_MIN)
 
-    def read(size: int) -> bytes:
-        nonlocal buffer
-        if len(buffer) < size:
-            buffer = bytearray(size)
-        view = memoryview(buffer)
-        count = os.readv(fd, [view[:size]])
-        return bytes(view[:count])
+    __slots__ = ("buffer", "fd", "view")
 
-    return read
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = bytearray(READ_MIN)
+        self.view = memoryview(self.buffer)
+
+    def read(self, size: int) -> int:
+        """Read up to ``size`` bytes into ``buffer``; how many (0 at the end)."""
+        if len(self.buffer) < size:
+            self.view.release()
+            self.buffer = bytearray(size)
+            self.view = memoryview(self.buffer)
+        if not hasattr(os, "readv"):  # pragma: no cover - Windows
+            data = os.read(self.fd, size)
+            self.view[: len(data)] = data
+            return len(data)
+        return os.readv(self.fd, [self.view[:size]])
 
 
 def exit_code(returncode: int) -> int:

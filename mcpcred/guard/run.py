@@ -101,7 +101,10 @@ class Recorder:
         """
         if len(self.queue) > MAX_QUEUED:
             self._write()
-        elif self.queue or self.log.head_due:
+        elif (self.queue or self.log.head_due) and not self.wake.is_set():
+            # Set already: the writer is gathering a batch, and clears the event before it
+            # takes the queue, so what was added before this check is in that batch. Not
+            # setting it again spares the relay a lock and a notify per message.
             self.wake.set()
 
     def write_now(self, record: dict[str, object]) -> str | None:

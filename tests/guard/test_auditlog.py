@@ -713,3 +713,70 @@ def test_a_lock_file_renamed_over_is_opened_again(folder: Path) -> None:
     log.close()
     result = verify(str(folder), KEY)
     assert result.ok and result.records == 2
+
+
+def test_a_line_ending_with_the_heads_mac_after_another_writer_is_not_taken_for_the_head(
+    folder: Path,
+) -> None:
+    """When another writer appended, the chain's end is the head's record if the last line
+    ends with the head's MAC (nothing parsed): a forged line that ends with it and claims
+    the next seq is neither adopted nor continued; the next record links to the head's."""
+    mine, other = AuditLog(str(folder), KEY), AuditLog(str(folder), KEY)
+    mine.append({"event": "call"})
+    second = other.append({"event": "call"})  # another writer: mine must read the end
+    forged = {"v": 1, "seq": 3, "time": "x", "event": "call", "prev": second["mac"]}
+    line = json.dumps(forged, separators=(",", ":"))[:-1] + f',"mac":"{second["mac"]}"}}\n'
+    with open(folder / auditlog.CURRENT, "a") as handle:
+        handle.write(line)
+    third = mine.append({"event": "call"})
+    assert (third["seq"], third["prev"]) == (3, second["mac"])
+    problem = _only_problem(verify(str(folder), KEY))
+    assert (problem.line, problem.seq) == (3, 3)
+
+
+def test_another_writers_record_is_continued_whether_or_not_the_head_names_it(
+    folder: Path,
+) -> None:
+    """The chain's end after another writer: its record when the head names it (the
+    shortcut), and its record past a stale head (a kill before the head was written)."""
+    mine, other = AuditLog(str(folder), KEY), AuditLog(str(folder), KEY)
+    mine.append({"event": "call"})
+    second = other.append({"event": "call"})
+    third = mine.append({"event": "call"})
+    assert (third["seq"], third["prev"]) == (3, second["mac"])
+    stale = (folder / auditlog.HEAD).read_bytes()
+    fourth = other.append({"event": "call"})
+    (folder / auditlog.HEAD).write_bytes(stale)  # as if the other writer died before its head
+    fifth = mine.append({"event": "call"})
+    assert (fifth["seq"], fifth["prev"]) == (5, fourth["mac"])
+    result = verify(str(folder), KEY)
+    assert result.ok and result.records == 5, [str(p) for p in result.problems]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        auditlog._head_bytes(KEY, 0, ""),
+        auditlog._head_bytes(KEY, 7, "ab" * 32),
+        auditlog._head_bytes(KEY, 10**17, "f" * 64),
+        b'{"seq":01,"mac":"ab","hmac":"cd"}\n',  # not JSON: no head
+        b'{"seq":1,"mac":"AB","hmac":"cd"}\n',  # JSON, not as the log writes it
+        b' {"seq":1, "mac":"ab","hmac":"cd"}\n',
+        b'{"seq":1,"mac":"ab","hmac":"cd","x":1}',
+        b'{"seq":1,"mac":"ab","hmac":"cd"} trailing',
+        b'{"seq":1.0,"mac":"ab","hmac":"cd"}',
+        b'{"seq":-1,"mac":"a\\u0062","hmac":"cd"}',
+    ],
+)
+def test_a_head_is_read_as_the_json_decoder_reads_it(data: bytes) -> None:
+    """The head as written is read without the JSON decoder; whatever the bytes, the
+    result is what reading them as JSON gives."""
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        expected = None
+    else:
+        seq, mac, signature = parsed.get("seq"), parsed.get("mac"), parsed.get("hmac")
+        ok = type(seq) is int and isinstance(mac, str) and isinstance(signature, str)
+        expected = (seq, mac, signature) if ok else None
+    assert auditlog._head_from(data) == expected

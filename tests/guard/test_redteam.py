@@ -425,3 +425,36 @@ def test_messages_held_during_a_restart_are_bounded(monkeypatch: pytest.MonkeyPa
         guarded.holding = False
     reader.join(5)
     assert not reader.is_alive() and passed == [line] * 20
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lines_are_split_exactly_however_the_bytes_arrive(seed: int) -> None:
+    """The relay reads into one reused buffer and copies lines out of it: every line
+    arrives whole and unchanged (small ones, ones spread over many reads, the last one
+    without a newline), whatever sizes the peer's writes and the relay's reads have."""
+    import random
+
+    chooser = random.Random(seed)
+    sizes = [chooser.choice([0, 1, 50, 4000, 70_000, 300_000, 2_500_000]) for _ in range(40)]
+    sent = [bytes([65 + i % 26]) * size + b"\n" for i, size in enumerate(sizes)]
+    sent.append(b"tail without a newline")
+    stream = b"".join(sent)
+    read_end, write_end = os.pipe()
+
+    def write() -> None:
+        with os.fdopen(write_end, "wb", buffering=0) as pipe:
+            at = 0
+            while at < len(stream):
+                step = chooser.choice([1, 7, 100, 65_536, 1_000_000, 5_000_000])
+                pipe.write(stream[at : at + step])
+                at += step
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    got: list[bytes] = []
+    try:
+        relay.lines(read_end, lambda line: got.append(bytes(line)))
+    finally:
+        os.close(read_end)
+        writer.join(30)
+    assert got == sent
