@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mcpcred.export import targets, worker
+from mcpcred.export import config, targets, worker
 from mcpcred.export.otlp import OtlpSink
 from mcpcred.guard import auditlog
 from tests.support.otlp_receiver import Receiver
@@ -51,8 +51,10 @@ class Running:
         self.notes: list[str] = []
         self.code: int | None = None
 
+        # 5 s as a real target: a shorter timeout under a loaded CI machine gave up on sends
+        # the receiver had taken, and the resent batch broke the test's no-duplicates check.
         def sink(t: targets.Target) -> OtlpSink:
-            return OtlpSink(t.url, timeout=0.5)
+            return OtlpSink(t.url, timeout=5.0)
 
         def main() -> None:
             self.code = worker.run(
@@ -111,6 +113,10 @@ def test_a_collector_down_then_back_gets_everything(dirs: Path, receiver: Receiv
     try:
         log.append_many([_call(n) for n in range(1, 11)])
         _wait(lambda: len(receiver.seqs()) == 10, 5)
+        # The worker's send is the log records and then the spans: the receiver holding the
+        # records is not yet the batch delivered. Stopping it before the cursor moved made the
+        # worker send 1-10 again (at least once, as it should) and the test fail under load.
+        _wait(lambda: worker.read_cursor(config.key(target)) == 10, 5)
         receiver.stop()
         log.append_many([_call(n) for n in range(11, 61)])  # written while it is down
         time.sleep(1.5)  # a few failed sends, backing off
