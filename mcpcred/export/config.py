@@ -156,6 +156,7 @@ def _target(path: str, index: int, table: object) -> targets.Target:
     checked = targets.header_refs(headers, where=where, error=ConfigError)
     if checked and kind != "otlp":
         raise ConfigError(f"{where}: headers apply to otlp only")
+    targets.check_plaintext(target, where=where, error=ConfigError, has_headers=bool(checked))
     ca_file = table.get("ca_file")
     if ca_file is not None:
         if not isinstance(ca_file, str) or not ca_file:

@@ -136,8 +136,28 @@ class OtlpSink:
             with self._capture as failures:
                 if self._logs.export(logs) is not LogRecordExportResult.SUCCESS:
                     raise self._failure("log records", failures)
+                self._not_redirected("log records")
                 if spans and self._spans.export(spans) is not SpanExportResult.SUCCESS:
                     raise self._failure("spans", failures)
+                if spans:
+                    self._not_redirected("spans")
+
+    def _not_redirected(self, what: str) -> None:
+        """A 3xx answer is no delivery: raise so the worker keeps its cursor.
+
+        The exporter counts any status below 400 as success, but it does not follow a
+        redirect (nor may it: the headers hold the collector's token), so the records
+        went nowhere. Taking that as delivered would move the cursor past them: a
+        collector behind a proxy that redirects http to https would silently lose
+        every record.
+        """
+        seen = self._session.seen
+        if isinstance(seen, int) and 300 <= seen < 400:
+            raise ExportError(
+                f"the collector at {self.shown} redirected the {what} (HTTP {seen}), "
+                "which mcpcred does not follow",
+                hint="give the collector's own address (for http to https: otlp+https://)",
+            )
 
     def _failure(self, what: str, failures: list[logging.LogRecord]) -> ExportError:
         """One line for a failed export: the HTTP status or the OS's reason, no values."""
@@ -150,7 +170,7 @@ class OtlpSink:
 
     def _status(self, what: str, failures: list[logging.LogRecord]) -> tuple[int | None, str]:
         seen = self._session.seen
-        if isinstance(seen, int) and not 200 <= seen < 400:
+        if isinstance(seen, int) and not 200 <= seen < 300:
             return seen, f"the collector at {self.shown} refused the {what}: HTTP {seen}"
         said = [str(seen)] if isinstance(seen, BaseException) else []
         for record in failures:
@@ -202,6 +222,10 @@ def _session() -> _Seeing:
         seen: int | BaseException | None = None
 
         def send(self, request: requests.PreparedRequest, **options: object) -> requests.Response:
+            # Never follow a redirect, whatever the exporter's version asks: requests
+            # would carry every header but Authorization (an X-Api-Key, say) to the
+            # host the answer names, and turn the POST into a GET that delivers nothing.
+            options["allow_redirects"] = False
             try:
                 response = super().send(request, **options)
             except Exception as exc:

@@ -147,11 +147,44 @@ def header_refs(
     return checked
 
 
+def check_plaintext(
+    target: Target, *, where: str, error: type[McpcredError], has_headers: bool = True
+) -> None:
+    """Refuse headers on ``otlp+http`` to a host that is not this machine.
+
+    A header holds the collector's token: over plain HTTP anyone on the path reads
+    it (and can replay it). To a loopback address it never leaves the machine, the
+    one case where plain HTTP with a token is reasonable (a local collector).
+    """
+    if has_headers and target.scheme == "otlp+http" and not is_loopback(target.host):
+        raise error(
+            f"{where}: headers would go in clear text to {target.shown}",
+            hint="use otlp+https (headers hold the collector's token); "
+            "plain otlp+http with headers is only for a collector on this machine",
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: localhost or a loopback address."""
+    import ipaddress
+
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def resolve_headers(target: Target, lookup: Callable[[str], str] | None = None) -> dict[str, str]:
-    """The header values, read from the secret store (``lookup``: name -> value)."""
+    """The header values, read from the secret store (``lookup``: name -> value).
+
+    Refuses (before any secret is read) to give headers to plain HTTP off this machine.
+    """
     from mcpcred import references
     from mcpcred.errors import SecretNotFound
 
+    check_plaintext(target, where=target.shown, error=ExportError, has_headers=bool(target.headers))
     if lookup is None:
         from mcpcred.keychain.store import SecretStore
 

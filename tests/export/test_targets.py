@@ -66,7 +66,7 @@ def test_header_values_come_from_the_store_and_a_missing_one_is_named() -> None:
     from mcpcred.errors import SecretNotFound
 
     target = targets.Target(
-        url="otlp+http://h:1", kind="otlp", scheme="otlp+http", host="h", port=1,
+        url="otlp+http://127.0.0.1:1", kind="otlp", scheme="otlp+http", host="127.0.0.1", port=1,
         headers={"Authorization": "mcpcred:secret/otel-token"},
     )  # fmt: skip
     assert targets.resolve_headers(target, {"otel-token": "Bearer v"}.__getitem__) == {

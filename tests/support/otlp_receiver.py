@@ -70,6 +70,7 @@ class Receiver:
     want_header: tuple[str, str] | None = None
     port: int = 0
     tls: tuple[str, str] | None = None  # (cert.pem, key.pem): serve HTTPS
+    location: str | None = None  # a Location header to answer with (with fail_with = 3xx)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -96,6 +97,8 @@ class Receiver:
                         receiver._take(self.path, body)
                 self.send_response(code)
                 self.send_header("Content-Type", "application/x-protobuf")
+                if receiver.location is not None:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

@@ -1,0 +1,138 @@
+"""Export against a hostile network or collector: what a redirect, plain HTTP off this machine,
+or a collector that never answers can make the worker do with the records and the token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mcpcred.errors import ConfigError, ExportError, UsageError
+from mcpcred.export import config, targets, worker
+from mcpcred.export.otlp import OtlpSink
+from mcpcred.guard import auditlog
+from tests.support.cli import run
+from tests.support.otlp_receiver import Receiver
+
+KEY = bytes.fromhex("ab" * 32)
+TOKEN = "Bearer hostile-test-token-1"
+RECORDS: list[dict[str, object]] = [
+    {"v": 1, "seq": 1, "time": "2026-12-05T01:00:00.000Z", "server": "db", "session": "s",
+     "event": "call", "method": "tools/call", "tool": "query", "request_id": 1, "outcome": "ok",
+     "duration_ms": 1.0, "prev": "", "mac": "m1"},
+]  # fmt: skip
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    started = Receiver().start()
+    yield started
+    started.stop()
+
+
+# -- redirects -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_a_delivery_and_is_not_followed(receiver: Receiver, status: int) -> None:
+    """Regression: the exporter counted any status below 400 as success, so a 3xx (a proxy
+    sending http to https, or a MITM) made the worker move its cursor past records that went
+    nowhere. The headers must not follow the redirect either (requests strips Authorization
+    only, not e.g. X-Api-Key)."""
+    elsewhere = Receiver().start()
+    try:
+        receiver.fail_with = status
+        receiver.location = f"http://localhost:{elsewhere.port}/v1/logs"
+        sink = OtlpSink(receiver.url, headers={"X-Api-Key": TOKEN}, timeout=2.0)
+        with pytest.raises(ExportError) as caught:
+            sink.send(RECORDS)
+        sink.close()
+        assert caught.value.message == (
+            f"the collector at {receiver.url} redirected the log records (HTTP {status}), "
+            "which mcpcred does not follow"
+        )
+        assert TOKEN not in str(caught.value) + str(caught.value.hint)
+        assert elsewhere.headers == []  # nothing, and no token, reached the other host
+    finally:
+        elsewhere.stop()
+
+
+def test_the_worker_keeps_its_cursor_while_the_collector_redirects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+) -> None:
+    monkeypatch.setenv("MCPCRED_DATA_DIR", str(tmp_path / "data"))
+    folder = auditlog.default_folder()
+    auditlog.AuditLog(folder, KEY).append_many([{"event": "finding", "detail": "x"}] * 2)
+    receiver.fail_with = 308
+    receiver.location = "https://127.0.0.1:1/"
+    target = targets.parse(receiver.url)
+    shipper = worker.Shipper(target, folder, lambda t: OtlpSink(t.url, timeout=2.0), print)
+    assert shipper.step()
+    assert shipper.cursor == 0 and worker.read_cursor(config.key(target)) == 0
+    assert len(shipper.pending) == 2  # still to send
+    receiver.fail_with = None
+    shipper.retry_at = 0.0
+    shipper.step()
+    assert shipper.cursor == 2 and receiver.seqs() == [1, 2]
+    shipper.close()
+
+
+# -- a token over plain HTTP -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host", ["otel.example.com", "10.0.0.7", "[fe80::1]", "127.0.0.1.nip.io", "localhost.evil"]
+)
+def test_headers_never_go_over_plain_http_off_this_machine(tmp_path: Path, host: str) -> None:
+    """Regression: otlp+http://REMOTE with an Authorization header was accepted, so the
+    collector's token crossed the network in clear text."""
+    user = tmp_path / "config.toml"
+    user.write_text(
+        f'[[log.export]]\nkind = "otlp"\nurl = "otlp+http://{host}:4318"\n'
+        'headers = { Authorization = "mcpcred:secret/otel-token" }\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.load({"MCPCRED_CONFIG": str(user)}, str(tmp_path))
+    assert "headers would go in clear text" in caught.value.message
+    # the same target built another way: no secret is even read
+    target = targets.Target(
+        url=f"otlp+http://{host}:4318", kind="otlp", scheme="otlp+http", host=host.strip("[]"),
+        port=4318, headers={"Authorization": "mcpcred:secret/otel-token"},
+    )  # fmt: skip
+    read: list[str] = []
+
+    def lookup(name: str) -> str:
+        read.append(name)
+        return TOKEN
+
+    with pytest.raises(ExportError, match="headers would go in clear text"):
+        targets.resolve_headers(target, lookup)
+    assert read == []
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "localhost", "[::1]"])
+def test_plain_http_with_headers_to_this_machine_and_without_headers_anywhere(
+    tmp_path: Path, host: str
+) -> None:
+    user = tmp_path / "config.toml"
+    user.write_text(
+        f'[[log.export]]\nkind = "otlp"\nurl = "otlp+http://{host}:4318"\n'
+        'headers = { Authorization = "mcpcred:secret/otel-token" }\n'
+        '[[log.export]]\nkind = "otlp"\nurl = "otlp+http://otel.example.com:4318"\n'
+        '[[log.export]]\nkind = "otlp"\nurl = "otlp+https://otel.example.com:4318"\n'
+        'headers = { Authorization = "mcpcred:secret/otel-token" }\n'
+    )
+    assert len(config.load({"MCPCRED_CONFIG": str(user)}, str(tmp_path))) == 3
+
+
+def test_log_export_refuses_a_header_over_plain_http_off_this_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MCPCRED_DATA_DIR", str(tmp_path / "data"))
+    done = run(
+        "log", "export", "--to", "otlp+http://10.9.8.7:4318",
+        "--header", "Authorization=mcpcred:secret/otel-token",
+    )  # fmt: skip
+    assert done.code == UsageError.exit_code, done.stderr
+    assert "headers would go in clear text to otlp+http://10.9.8.7:4318" in done.stderr
