@@ -523,6 +523,19 @@ def test_a_remote_servers_login_by_mcp_authorization(
         assert again.returncode == 0, again.stderr
         assert "demo (mcpcred:oauth/demo): already set up, skipped" in again.stderr
         assert oidc_server.stats()["authorization_code"] == 1
+        # Regression: a repository naming another host under the same name was told the
+        # login was "already set up" (and its server's config would get that token).
+        (project / "mcpcred.toml").write_text(
+            '[credentials.demo]\nkind = "oauth"\nserver = "https://mcp.evil.example/mcp"\n'
+        )
+        other = _setup(project, "--yes", env=env)
+        assert other.returncode == 1, other.stderr
+        assert (
+            f"demo (mcpcred:oauth/demo): the login name is taken by {resource.url}, not this server"
+        ) in other.stderr
+        assert "already set up" not in other.stderr
+        assert "rename [credentials.demo] in mcpcred.toml" in other.stderr
+        assert oidc_server.stats()["authorization_code"] == 1  # no login was started
     finally:
         resource.stop()
 
