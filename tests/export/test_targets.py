@@ -147,7 +147,6 @@ def test_a_project_file_exports_only_when_the_user_allows_it(
     user, project, env = files
     (project / "mcpcred.toml").write_text(
         '[[log.export]]\nkind = "otlp"\nurl = "otlp+https://team-otel:4318"\n'
-        'headers = { Authorization = "mcpcred:secret/team-otel" }\n'
     )
     assert config.load(env, str(project)) == []  # a cloned repo cannot pick where the log goes
     user.write_text("[log]\nproject_exports = true\n")
