@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from datetime import datetime
 
@@ -60,6 +61,7 @@ _SPANNED = frozenset({"call", "session"})
 _EMPTY: Mapping[str, str] = {}
 _LOGGERS = ("opentelemetry",)
 _MAX_TEXT = 4096  # attribute values; the body holds the record whole
+_MAX_ANSWER = 64 * 1024  # bytes of a collector's answer read (OTLP's is a tiny protobuf)
 
 
 class OtlpSink:
@@ -226,8 +228,23 @@ def _session() -> _Seeing:
             # would carry every header but Authorization (an X-Api-Key, say) to the
             # host the answer names, and turn the POST into a GET that delivers nothing.
             options["allow_redirects"] = False
+            # The answer's body is never used: read at most _MAX_ANSWER bytes of it, so
+            # a collector (or a MITM on http) answering with gigabytes cannot fill the
+            # worker's memory; a longer body closes the connection instead.
+            # The same for one sent a byte at a time: the read stops at the timeout.
+            options["stream"] = True
+            limit = options.get("timeout")
+            until = time.monotonic() + (limit if isinstance(limit, int | float) else 10.0)
             try:
                 response = super().send(request, **options)
+                body = bytearray()
+                for chunk in response.iter_content(1):  # a byte at a time: the clock is seen
+                    body += chunk
+                    if len(body) > _MAX_ANSWER or time.monotonic() > until:
+                        body.clear()
+                        break
+                response._content = bytes(body)
+                response.close()
             except Exception as exc:
                 self.seen = exc
                 raise

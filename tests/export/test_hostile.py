@@ -3,6 +3,7 @@ or a collector that never answers can make the worker do with the records and th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,3 +164,96 @@ def test_a_project_table_cannot_have_a_secret_of_the_user_read_and_sent(tmp_path
     (repo / "mcpcred.toml").write_text("")
     (found,) = config.load(env, str(repo))
     assert found.headers == {"Authorization": "mcpcred:secret/github-token"}
+
+
+# -- a collector's answer --------------------------------------------------------------------
+
+
+class _Answering:
+    """A loopback HTTP server answering every POST with ``body_size`` bytes (``pace``: a
+    pause between bytes), counting what it managed to write before the client hung up."""
+
+    def __init__(self, body_size: int, pace: float = 0.0, status: int = 200) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.written = 0
+        answering = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(status)
+                self.send_header("Content-Length", str(body_size))
+                self.end_headers()
+                step = 1 if pace else 1 << 16
+                try:
+                    for _ in range(0, body_size, step):
+                        self.wfile.write(b"x" * step)
+                        answering.written += step
+                        if pace:
+                            self.wfile.flush()
+                            time.sleep(pace)
+                except OSError:
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"otlp+http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_huge_answer_is_not_read_into_memory() -> None:
+    """Regression: the answer's body was read whole (requests without stream), so a
+    collector or a MITM answering with gigabytes filled the worker's memory."""
+    answering = _Answering(body_size=200 * 1024 * 1024)
+    try:
+        sink = OtlpSink(answering.url, timeout=5.0)
+        sink.send(RECORDS)  # the status (200) is what counts; the body is not wanted
+        sink.close()
+        time.sleep(0.2)
+        # what the kernel's buffers held when the client hung up, not 200 MB
+        assert answering.written < 32 * 1024 * 1024, answering.written
+    finally:
+        answering.stop()
+
+
+def test_an_answer_sent_a_byte_at_a_time_ends_at_the_timeout() -> None:
+    """Regression: each byte reset the read timeout, so a collector sending its answer
+    a byte every 0.2 s held a send (and the worker, for every target) for as long as it
+    liked."""
+    answering = _Answering(body_size=50, pace=0.2)  # 10 s in all
+    try:
+        sink = OtlpSink(answering.url, timeout=1.0)
+        started = time.monotonic()
+        sink.send(RECORDS)
+        sink.close()
+        assert time.monotonic() - started < 5
+    finally:
+        answering.stop()
+
+
+def test_a_collector_that_never_answers_ends_the_send_within_its_timeout() -> None:
+    """Checked safe: a receiver that accepts and says nothing is an ExportError within
+    the timeout (the exporter's one retry included), so the worker backs off."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        sink = OtlpSink(f"otlp+http://127.0.0.1:{listener.getsockname()[1]}", timeout=1.0)
+        started = time.monotonic()
+        with pytest.raises(ExportError):
+            sink.send(RECORDS)
+        assert time.monotonic() - started < 4
+        sink.close()
+    finally:
+        listener.close()
