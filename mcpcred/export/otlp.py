@@ -45,7 +45,7 @@ from mcpcred.errors import ExportError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from opentelemetry._logs import SeverityNumber
     from opentelemetry.context import Context
@@ -101,20 +101,21 @@ class OtlpSink:
         # itself: the exporter reports a failure only as a log line, and its logger drops
         # a line that repeats the last one.
         self._session = _session()
-        self._logs = OTLPLogExporter(
-            endpoint=f"{base}/v1/logs",
-            certificate_file=ca_file,
-            headers=dict(headers),
-            timeout=timeout,
-            session=self._session,
-        )
-        self._spans = OTLPSpanExporter(
-            endpoint=f"{base}/v1/traces",
-            certificate_file=ca_file,
-            headers=dict(headers),
-            timeout=timeout,
-            session=self._session,
-        )
+        with _without_environment_credentials():
+            self._logs = OTLPLogExporter(
+                endpoint=f"{base}/v1/logs",
+                certificate_file=ca_file,
+                headers=dict(headers),
+                timeout=timeout,
+                session=self._session,
+            )
+            self._spans = OTLPSpanExporter(
+                endpoint=f"{base}/v1/traces",
+                certificate_file=ca_file,
+                headers=dict(headers),
+                timeout=timeout,
+                session=self._session,
+            )
         self._builder = _Builder()
         self._lock = threading.Lock()
 
@@ -188,6 +189,31 @@ class OtlpSink:
                     exporter.shutdown()  # type: ignore[no-untyped-call]
                 except Exception:  # noqa: S112 - closing: nothing left to deliver
                     continue
+
+
+@contextlib.contextmanager
+def _without_environment_credentials() -> Iterator[None]:
+    """Hide ``OTEL_EXPORTER_OTLP_*HEADERS`` / ``*CERTIFICATE`` / ``*CLIENT_KEY`` while the
+    exporters are made.
+
+    The exporter adds the headers of those variables to every request, whatever headers
+    it is given: a user whose shell exports a vendor's API key for other programs
+    (``OTEL_EXPORTER_OTLP_HEADERS=x-honeycomb-team=...``) would have it sent to the
+    collector mcpcred was told about, perhaps a repository's or over plain HTTP. A
+    target's headers come from ``[[log.export]]`` and the secret store only, and the
+    same holds for a client certificate. The sink is built on one thread (the worker's
+    loop, the CLI), so the variables are only briefly away.
+    """
+    hidden = {
+        name: os.environ.pop(name)
+        for name in list(os.environ)
+        if name.startswith("OTEL_EXPORTER_OTLP_")
+        and name.endswith(("HEADERS", "CERTIFICATE", "CLIENT_KEY"))
+    }
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
 
 
 def _reason(cause: str) -> str:

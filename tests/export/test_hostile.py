@@ -257,3 +257,29 @@ def test_a_collector_that_never_answers_ends_the_send_within_its_timeout() -> No
         sink.close()
     finally:
         listener.close()
+
+
+# -- the environment ---------------------------------------------------------------------------
+
+
+def test_otel_header_variables_of_the_environment_are_never_sent(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the exporter adds OTEL_EXPORTER_OTLP_HEADERS (and the per-signal ones)
+    to every request whatever headers it is given, so a vendor key the user's shell
+    exports for other programs went to mcpcred's collector (maybe a repository's, or over
+    plain HTTP)."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-honeycomb-team=env-key-1")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "authorization=Bearer env-key-2")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-api-key=env-key-3")
+    sink = OtlpSink(receiver.url, headers={"Authorization": TOKEN})
+    sink.send(RECORDS)
+    sink.close()
+    import os
+
+    sent = [value for headers in receiver.headers for value in headers.values()]
+    assert TOKEN in sent  # the target's own header
+    assert not [value for value in sent if "env-key" in value], sent
+    assert "x-honeycomb-team" not in receiver.headers[0]
+    # the variables are the user's: back as they were
+    assert os.environ["OTEL_EXPORTER_OTLP_HEADERS"] == "x-honeycomb-team=env-key-1"
