@@ -106,6 +106,15 @@ def parse(url: str, *, where: str = "--to", error: type[McpcredError] = UsageErr
     host = parts.hostname or ""
     if not host:
         raise error(f"{where}: the export URL has no host", hint=f"use {_FORMS}")
+    if not _host_name(host):
+        # The host is shown as it is (in messages, findings, the shim's stderr): no
+        # terminal escapes or bidi controls, no spaces or escapes a resolver reads
+        # differently, no look-alike letters.
+        raise error(
+            f"{where}: the export URL's host is not a host name or IP address",
+            hint="use ASCII letters, digits, '-' and '.' (an international name in its "
+            "xn-- form), or an IP address",
+        )
     kind = "otlp" if scheme in OTLP_SCHEMES else "syslog"
     if parts.path not in ("", "/"):
         raise error(
@@ -241,6 +250,29 @@ def otel_installed() -> bool:
         return find_spec("opentelemetry.exporter.otlp.proto.http") is not None
     except (ImportError, ValueError):
         return False
+
+
+def _host_name(host: str) -> bool:
+    """Whether ``host`` (as urlsplit gives it, lower case, no brackets) is an IP address
+    or an ASCII DNS name."""
+    import ipaddress
+
+    if "%" in host:  # an IPv6 zone: any text at all
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return True
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 253 and all(
+        0 < len(label) <= 63
+        and all(c.isascii() and (c.isalnum() or c in "-_") for c in label)
+        and not label.startswith("-")
+        and not label.endswith("-")
+        for label in labels
+    )
 
 
 def _header_name(name: str) -> bool:

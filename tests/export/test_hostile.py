@@ -3,6 +3,7 @@ or a collector that never answers can make the worker do with the records and th
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -283,3 +284,35 @@ def test_otel_header_variables_of_the_environment_are_never_sent(
     assert "x-honeycomb-team" not in receiver.headers[0]
     # the variables are the user's: back as they were
     assert os.environ["OTEL_EXPORTER_OTLP_HEADERS"] == "x-honeycomb-team=env-key-1"
+
+
+# -- what a URL's host can put on a terminal ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["ev\x1bil\x07", "e\x7fv", "a b", "ex%41mple.com", "[::1%25eth0]", "\u202egro.live",
+     "ex\u0430mple.com", "-bad.example"],
+)  # fmt: skip
+def test_a_host_that_is_not_a_host_name_is_refused_without_being_shown(
+    tmp_path: Path, host: str
+) -> None:
+    """Regression: control characters (a terminal escape), bidi controls and look-alike
+    letters were accepted in the host, which ``Target.shown`` prints as it is: in messages,
+    in the shim's stderr, in findings."""
+    with pytest.raises(UsageError) as caught:
+        targets.parse(f"otlp+https://{host}:4318")
+    assert caught.value.message == "--to: the export URL's host is not a host name or IP address"
+    user = tmp_path / "config.toml"
+    url = json.dumps(f"otlp+https://{host}:4318")  # a TOML basic string too
+    user.write_text(f'[[log.export]]\nkind = "otlp"\nurl = {url}\n')
+    with pytest.raises(ConfigError, match="host is not a host name or IP address"):
+        config.load({"MCPCRED_CONFIG": str(user)}, str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "host", ["otel.example.com", "otel.example.com.", "xn--bcher-kva.example", "otel_collector",
+             "10.0.0.1", "[2001:db8::1]", "LOCALHOST"],
+)  # fmt: skip
+def test_host_names_and_addresses_are_taken(host: str) -> None:
+    assert targets.parse(f"otlp+https://{host}:4318").host == host.strip("[]").lower()
