@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import sys
 import time
 
@@ -54,11 +55,15 @@ IDLE_VAR = "MCPCRED_EXPORT_IDLE"  # tests shorten the idle time
 
 
 def cursor_folder() -> str:
+    """``<data dir>/export``, 0700 (made so again if it was not: the cursors are ours)."""
     from mcpcred import paths
 
     folder = os.path.join(str(paths.data_dir()), "export")
     if not os.path.isdir(folder):
         os.makedirs(folder, mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o077:
+        os.chmod(folder, 0o700)
     return folder
 
 
@@ -86,9 +91,15 @@ def write_cursor(target_key: str, seq: int) -> None:
     """Replace the cursor file (temp file + rename, 0600): a crash leaves the old one."""
     path = cursor_path(target_key)
     temp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)  # a leftover of a crashed worker with our pid, or a planted link
+    # O_EXCL (with O_NOFOLLOW): a link put at the temp name is never followed and
+    # truncated; the new file is ours and 0600 from its first byte.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(temp, flags, 0o600)
     try:
         os.write(fd, json.dumps({"target": target_key, "seq": seq}).encode() + b"\n")
+        os.fsync(fd)  # the rename must not land before the bytes (a crash: an empty cursor)
     finally:
         os.close(fd)
     os.replace(temp, path)
@@ -430,7 +441,8 @@ def spawn(environ: Mapping[str, str], cwd: str) -> None:
     from mcpcred import paths
 
     log_path = os.path.join(str(paths.data_dir()), "export.log")
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(log_path, flags, 0o600)
     try:
         options: dict[str, object] = {}
         if sys.platform == "win32":  # pragma: no cover

@@ -253,3 +253,33 @@ def test_memory_is_bounded_and_the_rest_is_read_from_the_log_again(
     assert most <= 100
     assert receiver.seqs() == list(range(1, 1001))  # in order, none twice, none lost
     assert not shipper.step()  # nothing left, and an unchanged log is not read again
+
+
+def test_the_cursor_never_follows_a_link_and_its_folder_is_made_private(dirs: Path) -> None:
+    """Regression: the cursor's temp file was opened with O_TRUNC and no O_NOFOLLOW, so a
+    link planted at its name truncated and overwrote the file it points to; a cursor
+    folder made loose (0755) stayed so."""
+    key = "otlp+http://127.0.0.1:4318"
+    folder = Path(worker.cursor_folder())
+    folder.chmod(0o755)
+    victim = dirs / "victim.txt"
+    victim.write_text("keep me\n")
+    temp = Path(f"{worker.cursor_path(key)}.{os.getpid()}.tmp")
+    temp.symlink_to(victim)
+    worker.write_cursor(key, 7)
+    assert victim.read_text() == "keep me\n"
+    assert worker.read_cursor(key) == 7
+    assert not temp.exists() and not temp.is_symlink()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(Path(worker.cursor_path(key)).stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "text", [b"", b"\xff\xfe", b"[]", b'{"seq": true}', b'{"seq": -4}', b'{"seq": "9"}', b"{"]
+)
+def test_a_corrupt_cursor_is_read_as_none_yet_so_records_are_sent_again_not_lost(
+    dirs: Path, text: bytes
+) -> None:
+    key = "otlp+http://127.0.0.1:4318"
+    Path(worker.cursor_path(key)).write_bytes(text)
+    assert worker.read_cursor(key) == 0
