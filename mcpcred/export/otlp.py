@@ -169,6 +169,11 @@ class OtlpSink:
         status, message = self._status(what, failures)
         if status in (400, 413, 422):
             return RefusedBatch(message)
+        if any("max_request_size" in str(record.msg) for record in failures):
+            # The exporter itself drops a request over its size limit (64 MiB), without
+            # sending it: as a 413 would, sending it again cannot help, and retrying it
+            # forever would hold back every later record.
+            return RefusedBatch(f"the {what} for {self.shown} are larger than one request may be")
         return ExportError(message)
 
     def _status(self, what: str, failures: list[logging.LogRecord]) -> tuple[int | None, str]:

@@ -316,3 +316,22 @@ def test_a_host_that_is_not_a_host_name_is_refused_without_being_shown(
 )  # fmt: skip
 def test_host_names_and_addresses_are_taken(host: str) -> None:
     assert targets.parse(f"otlp+https://{host}:4318").host == host.strip("[]").lower()
+
+
+def test_a_batch_over_the_exporters_size_limit_is_a_refusal_not_an_outage(
+    receiver: Receiver,
+) -> None:
+    """Regression: the exporter drops a request over max_request_size without sending it,
+    and the sink reported that as an outage, so the worker would retry the same batch
+    forever, holding back every later record (a refusal is skipped with a finding)."""
+    from mcpcred.export.targets import RefusedBatch
+
+    sink = OtlpSink(receiver.url)
+    sink._logs._max_request_size = 64  # as a batch of records near the log's 64 KiB limit
+    with pytest.raises(RefusedBatch) as caught:
+        sink.send(RECORDS)
+    sink.close()
+    assert caught.value.message == (
+        f"the log records for {receiver.url} are larger than one request may be"
+    )
+    assert receiver.headers == []  # nothing was sent
