@@ -210,9 +210,15 @@ def resolve_headers(target: Target, lookup: Callable[[str], str] | None = None) 
                 f"header {name} of {target.shown}: the secret {found[1]!r} is not in the store",
                 hint=f"store it with `mcpcred secret set {found[1]}`",
             ) from None
-        if "\n" in values[name] or "\r" in values[name]:
+        if not _header_value(values[name]):
+            # Checked here, before the HTTP client: it refuses such a value with an
+            # exception that quotes it, which the exporter reports only as a failed send
+            # ("no answer"), so the worker would retry an outage that is not one forever.
             raise ExportError(
-                f"header {name} of {target.shown}: the secret {found[1]!r} holds a line break"
+                f"header {name} of {target.shown}: the secret {found[1]!r} cannot be an "
+                "HTTP header value (a line break or another control character, spaces at "
+                "either end, or a character beyond Latin-1)",
+                hint=f"store it again with `mcpcred secret set {found[1]}`",
             )
     return values
 
@@ -272,6 +278,14 @@ def _host_name(host: str) -> bool:
         and not label.startswith("-")
         and not label.endswith("-")
         for label in labels
+    )
+
+
+def _header_value(value: str) -> bool:
+    """Whether ``value`` can be sent as it is as an HTTP header value (RFC 9110 field-value,
+    Latin-1 as the HTTP client encodes it)."""
+    return value == value.strip(" \t") and all(
+        (" " <= c <= "~") or c == "\t" or ("\xa0" <= c <= "\xff") for c in value
     )
 
 

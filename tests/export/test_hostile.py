@@ -335,3 +335,37 @@ def test_a_batch_over_the_exporters_size_limit_is_a_refusal_not_an_outage(
         f"the log records for {receiver.url} are larger than one request may be"
     )
     assert receiver.headers == []  # nothing was sent
+
+
+# -- a secret that cannot be a header --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [" Bearer lead-secret-1", "Bearer trail-secret-2 ", "Bearer t\u00f6k-secret-3\u2028",
+     "Bearer nul\x00-secret-4", "Bearer bell\x07-secret-5", "Bearer \u20ac-secret-6",
+     "Bearer a\r\nX-Evil: secret-7"],
+)  # fmt: skip
+def test_a_secret_that_cannot_be_a_header_value_is_named_not_sent_and_not_shown(
+    value: str,
+) -> None:
+    """Regression: such a value went to the HTTP client, which refused it (quoting it in an
+    exception) or sent a NUL as it was; the sink reported "no answer (the collector is down
+    or unreachable)", an outage the worker would retry forever."""
+    target = targets.Target(
+        url="otlp+https://otel.example.com:4318", kind="otlp", scheme="otlp+https",
+        host="otel.example.com", port=4318, headers={"Authorization": "mcpcred:secret/otel-token"},
+    )  # fmt: skip
+    with pytest.raises(ExportError) as caught:
+        targets.resolve_headers(target, {"otel-token": value}.__getitem__)
+    assert "'otel-token' cannot be an HTTP header value" in caught.value.message
+    assert "secret-" not in caught.value.message + str(caught.value.hint)
+
+
+def test_header_values_that_are_fine() -> None:
+    target = targets.Target(
+        url="otlp+https://o:4318", kind="otlp", scheme="otlp+https", host="o", port=4318,
+        headers={"Authorization": "mcpcred:secret/t"},
+    )  # fmt: skip
+    for value in ("Bearer abc.DEF-123_~+/=", "Basic dXNlcjpwYXNz", "tab\there", "caf\u00e9"):
+        assert targets.resolve_headers(target, {"t": value}.__getitem__) == {"Authorization": value}
