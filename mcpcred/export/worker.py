@@ -134,6 +134,7 @@ class Shipper:
         self.backoff = FIRST_BACKOFF
         self.failures = 0
         self.refusals = 0  # times in a row the receiver refused this batch for its content
+        self.size = BATCH  # records in the next send: smaller while a refusal is narrowed down
         self.last_error = ""
 
     @property
@@ -149,12 +150,18 @@ class Shipper:
             worked = self._read()
         if not self.pending or self.clock() < self.retry_at:
             return worked
-        batch = self.pending[:BATCH]
+        batch = self.pending[: self.size]
         try:
             if self.sink is None:
                 self.sink = self.make_sink(self.target)
             self.sink.send(batch)
         except RefusedBatch as exc:
+            if len(batch) > 1:
+                # Narrow it down to the record(s) refused: skipping the whole batch would
+                # drop every record sent along with one the collector will not take, so a
+                # hostile server's one odd record could keep others' calls out of the SIEM.
+                self.size = max(1, len(batch) // 2)
+                return True
             self.refusals += 1
             if self.refusals < REFUSALS_BEFORE_SKIP:
                 self._failed(exc.message)
@@ -179,6 +186,7 @@ class Shipper:
         """The batch is the receiver's (or skipped): forget it, move the cursor."""
         del self.pending[: len(batch)]
         self.refusals = 0
+        self.size = BATCH
         last = batch[-1].get("seq")
         if type(last) is int:
             self.cursor = last
@@ -189,8 +197,9 @@ class Shipper:
     def _skip(self, batch: list[Record], message: str) -> None:
         """Give up on a batch the receiver refuses for its content; say so in the local log."""
         first, last = batch[0].get("seq"), batch[-1].get("seq")
+        span = f"seq {first}" if len(batch) == 1 else f"seq {first}\u2013{last}"
         text = (
-            f"{len(batch)} audit record(s) (seq {first}\u2013{last}) were not exported: "
+            f"{len(batch)} audit record(s) ({span}) were not exported: "
             f"{message} {REFUSALS_BEFORE_SKIP} times"
         )
         _say(text)

@@ -207,17 +207,43 @@ def test_a_batch_the_collector_refuses_for_its_content_is_skipped_with_a_finding
     target = targets.parse(receiver.url)
     running = Running(target, folder, alive=lambda: True)
     try:
-        _wait(lambda: bool(running.notes), 10)
+        _wait(lambda: len(running.notes) == 2, 15)  # narrowed down to each record, then skipped
         receiver.fail_with = None
         log.append(_call(3))
         _wait(lambda: receiver.seqs() == [3], 5)  # what follows is not held back
     finally:
         running.stop()
     assert running.notes == [
-        f"2 audit record(s) (seq 1\u20132) were not exported: the collector at {target.shown} "
+        f"1 audit record(s) (seq {n}) were not exported: the collector at {target.shown} "
+        f"refused the log records: HTTP 400 {worker.REFUSALS_BEFORE_SKIP} times"
+        for n in (1, 2)
+    ]
+    assert len(receiver.headers) >= 2 * worker.REFUSALS_BEFORE_SKIP + 1
+
+
+def test_one_record_the_collector_refuses_does_not_take_its_batch_with_it(
+    dirs: Path, receiver: Receiver
+) -> None:
+    """Regression: a refused batch was skipped whole, so one record a collector will not
+    take (a hostile server's odd tool name, say) kept up to 511 other calls out of it.
+    Now the batch is halved until the refused record is alone, and only it is skipped."""
+    folder = auditlog.default_folder()
+    log = auditlog.AuditLog(folder, KEY)
+    records = [_call(n) for n in range(1, 301)]
+    records[149] = {**records[149], "tool": "poison-record"}  # seq 150
+    log.append_many(records)
+    receiver.refuse_holding = b"poison-record"
+    target = targets.parse(receiver.url)
+    running = Running(target, folder, alive=lambda: True)
+    try:
+        _wait(lambda: len(set(receiver.seqs())) == 299, 15)
+    finally:
+        running.stop()
+    assert sorted(set(receiver.seqs())) == [n for n in range(1, 301) if n != 150]
+    assert running.notes == [
+        f"1 audit record(s) (seq 150) were not exported: the collector at {target.shown} "
         f"refused the log records: HTTP 400 {worker.REFUSALS_BEFORE_SKIP} times"
     ]
-    assert len(receiver.headers) >= worker.REFUSALS_BEFORE_SKIP + 1
 
 
 def test_a_collector_that_wants_credentials_is_retried_not_skipped(
