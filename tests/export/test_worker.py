@@ -309,3 +309,37 @@ def test_a_corrupt_cursor_is_read_as_none_yet_so_records_are_sent_again_not_lost
     key = "otlp+http://127.0.0.1:4318"
     Path(worker.cursor_path(key)).write_bytes(text)
     assert worker.read_cursor(key) == 0
+
+
+def test_a_collector_that_refuses_everything_does_not_grow_the_log_with_findings(
+    dirs: Path,
+) -> None:
+    """Regression: each skipped record made a finding, which was exported, refused and
+    skipped in turn, making another: one record more in the local log every few seconds
+    for as long as the collector refused everything."""
+    folder = auditlog.default_folder()
+    auditlog.AuditLog(folder, KEY).append(_call(1))
+    notes: list[str] = []
+
+    class Refusing:
+        def send(self, records: object) -> None:
+            raise targets.RefusedBatch("the collector at x refused the log records: HTTP 400")
+
+        def close(self) -> None:
+            pass
+
+    shipper = worker.Shipper(
+        targets.parse("otlp+http://127.0.0.1:9"), folder, lambda t: Refusing(), notes.append
+    )
+    log = auditlog.AuditLog(folder, KEY)
+
+    def note(text: str) -> None:
+        notes.append(text)
+        log.append({"event": "finding", "detail": text})
+
+    shipper.note = note
+    for _ in range(40):
+        shipper.retry_at = 0.0
+        shipper.step()
+    assert len(notes) == 1, notes  # the call's; not one for the finding about it
+    assert shipper.cursor == 2  # both skipped: nothing holds the rest back
