@@ -297,10 +297,27 @@ def _session() -> _Seeing:
             )
             if isinstance(self.verify, str):
                 settings["verify"] = self.verify
+            # A collector on this machine is never reached through a proxy: HTTP_PROXY
+            # (without a NO_PROXY for it) would carry a plain-HTTP request, its header
+            # and all, across the network to a proxy that cannot reach our loopback.
+            from urllib.parse import urlsplit
+
+            from mcpcred.export.targets import is_loopback
+
+            if is_loopback(urlsplit(url).hostname or ""):
+                settings["proxies"] = {}
             return settings
 
     made: _Seeing = Seeing()  # type: ignore[assignment]
+    # Any auth set on the session keeps requests from adding ~/.netrc's login for the
+    # host (a "default" entry matches every host): a collector gets the headers of
+    # its [[log.export]] table and nothing else of the user's.
+    made.auth = _no_auth
     return made
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 class _Capture:

@@ -369,3 +369,42 @@ def test_header_values_that_are_fine() -> None:
     )  # fmt: skip
     for value in ("Bearer abc.DEF-123_~+/=", "Basic dXNlcjpwYXNz", "tab\there", "caf\u00e9"):
         assert targets.resolve_headers(target, {"t": value}.__getitem__) == {"Authorization": value}
+
+
+def test_netrc_logins_are_never_added(
+    receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: requests adds ~/.netrc's login for the host to a request without an
+    Authorization header, and a ``default`` entry matches every host: the user's password
+    went to the collector (a repository's with project_exports, or over plain HTTP)."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text(
+        "machine 127.0.0.1 login me password netrc-secret-1\n"
+        "default login me password netrc-secret-2\n"
+    )
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    sink = OtlpSink(receiver.url)
+    sink.send(RECORDS)
+    sink.close()
+    assert receiver.headers and not [h for h in receiver.headers if "authorization" in h]
+
+
+def test_a_collector_on_this_machine_is_not_reached_through_a_proxy(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: with HTTP_PROXY set (and no NO_PROXY for it), the plain-HTTP request to
+    a loopback collector, its Authorization header and all, went to the proxy."""
+    proxy = Receiver().start()
+    try:
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.port}")
+        sink = OtlpSink(receiver.url, headers={"Authorization": TOKEN})
+        sink.send(RECORDS)
+        sink.close()
+        assert proxy.headers == []
+        assert receiver.headers[0]["authorization"] == TOKEN
+    finally:
+        proxy.stop()
