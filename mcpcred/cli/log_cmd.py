@@ -438,6 +438,7 @@ def log_export(
     checked = targets.header_refs(refs, where="--header", error=UsageError)
     if checked and target.kind != "otlp":
         raise UsageError("--header applies to otlp+http and otlp+https only")
+    targets.check_plaintext(target, where="--header", error=UsageError, has_headers=bool(checked))
     if ca_file is not None and target.scheme not in ("otlp+https", "syslog+tls"):
         raise UsageError("--ca-file needs otlp+https or syslog+tls")
     target = replace(target, headers=checked, ca_file=ca_file)

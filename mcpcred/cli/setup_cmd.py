@@ -182,6 +182,13 @@ def _one(
     }
     label = f"{credential.name} ({credential.reference})"
     before = credential_state(store, credential.ref_kind, credential.ref_name, check=True)
+    taken = _taken_by(credential, store) if before == OK else None
+    if taken is not None:
+        # The name is another server's login: "already set up" would tell the user this
+        # repository's server is logged in, and its config would be handed that token.
+        stderr(f"{label}: the login name is taken by {printable(taken)}, not this server")
+        row["fix"] = f"rename [credentials.{credential.name}] in mcpcred.toml and its references"
+        return {**row, "state": "taken", "action": "failed"}
     if before == OK:
         stderr(f"{label}: already set up, skipped")
         return {**row, "state": OK, "action": "skipped"}
@@ -211,6 +218,30 @@ def _one(
         return {**row, "state": before, "action": action}
     after = credential_state(store, credential.ref_kind, credential.ref_name, check=True)
     return {**row, "state": after, "action": "set"}
+
+
+def _taken_by(credential: Credential, store: SecretStore) -> str | None:
+    """For a server's login whose name is stored: the other server it belongs to, if any.
+
+    ``mcpcred login URL --name NAME`` refuses a name another server's login holds; setup
+    must too, or a repository could declare ``[credentials.sentry] server = "https://its
+    own host"`` and be told the user's Sentry login is its server's.
+    """
+    if credential.server is None:
+        return None
+    from mcpcred.keychain.vault import StoreVault
+    from mcpcred.oauth import mcp
+
+    try:
+        record = mcp.existing_record(StoreVault(store), credential.ref_name)
+    except McpcredError:
+        return None  # unreadable: the state check has said what it can
+    if record is None:
+        return None
+    stated = record.resource or record.server_url
+    if stated and mcp.resource_covers(stated, credential.server):
+        return None
+    return record.server_url or record.resource or record.provider
 
 
 class _StdinValues:

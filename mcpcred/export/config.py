@@ -13,9 +13,11 @@ The user's config file and a project's ``mcpcred.toml`` may both hold tables;
 the worker sends to each target once. A project's tables are used only when
 the user's config says ``[log] project_exports = true``: a cloned repository
 must not be able to send the user's audit log (every guarded call, of every
-project) to a host it names, nor have a header read from the user's secret
-store and sent there. Unknown keys are errors (a typo must not silently turn
-export off), and so is a literal header value.
+project) to a host it names. A project table never has headers, even then: the
+switch covers every repository the user opens, and a header would let any of
+them have a secret of the user's store (any name) read and sent to its host.
+Unknown keys are errors (a typo must not silently turn export off), and so is a
+literal header value.
 """
 
 from __future__ import annotations
@@ -129,7 +131,18 @@ def _targets(path: str, log: Mapping[str, object], *, project: bool) -> list[tar
     tables = log.get("export", [])
     if not isinstance(tables, list):
         raise ConfigError(f"{path}: log.export must be an array of tables: [[log.export]]")
-    return [_target(path, index, table) for index, table in enumerate(tables, 1)]
+    found = [_target(path, index, table) for index, table in enumerate(tables, 1)]
+    for target in found:
+        if project and target.headers:
+            # project_exports = true is one switch for every repository the user opens:
+            # a header here would let any of them read a secret of the user's store (any
+            # name: a GitHub token, a database password) and send it to a host it names.
+            raise ConfigError(
+                f"{target.source}: a project file cannot name headers (they are read from "
+                "your secret store)",
+                hint="put this [[log.export]] table, headers and all, in your own config file",
+            )
+    return found
 
 
 def _target(path: str, index: int, table: object) -> targets.Target:
@@ -158,6 +171,7 @@ def _target(path: str, index: int, table: object) -> targets.Target:
     checked = targets.header_refs(headers, where=where, error=ConfigError)
     if checked and kind != "otlp":
         raise ConfigError(f"{where}: headers apply to otlp only")
+    targets.check_plaintext(target, where=where, error=ConfigError, has_headers=bool(checked))
     ca_file = table.get("ca_file")
     if ca_file is not None:
         if not isinstance(ca_file, str) or not ca_file:

@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from datetime import datetime
 
@@ -44,7 +45,7 @@ from mcpcred.errors import ExportError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from opentelemetry._logs import SeverityNumber
     from opentelemetry.context import Context
@@ -60,6 +61,7 @@ _SPANNED = frozenset({"call", "session"})
 _EMPTY: Mapping[str, str] = {}
 _LOGGERS = ("opentelemetry",)
 _MAX_TEXT = 4096  # attribute values; the body holds the record whole
+_MAX_ANSWER = 64 * 1024  # bytes of a collector's answer read (OTLP's is a tiny protobuf)
 
 
 class OtlpSink:
@@ -99,20 +101,21 @@ class OtlpSink:
         # itself: the exporter reports a failure only as a log line, and its logger drops
         # a line that repeats the last one.
         self._session = _session()
-        self._logs = OTLPLogExporter(
-            endpoint=f"{base}/v1/logs",
-            certificate_file=ca_file,
-            headers=dict(headers),
-            timeout=timeout,
-            session=self._session,
-        )
-        self._spans = OTLPSpanExporter(
-            endpoint=f"{base}/v1/traces",
-            certificate_file=ca_file,
-            headers=dict(headers),
-            timeout=timeout,
-            session=self._session,
-        )
+        with _without_environment_credentials():
+            self._logs = OTLPLogExporter(
+                endpoint=f"{base}/v1/logs",
+                certificate_file=ca_file,
+                headers=dict(headers),
+                timeout=timeout,
+                session=self._session,
+            )
+            self._spans = OTLPSpanExporter(
+                endpoint=f"{base}/v1/traces",
+                certificate_file=ca_file,
+                headers=dict(headers),
+                timeout=timeout,
+                session=self._session,
+            )
         self._builder = _Builder()
         self._lock = threading.Lock()
 
@@ -136,8 +139,28 @@ class OtlpSink:
             with self._capture as failures:
                 if self._logs.export(logs) is not LogRecordExportResult.SUCCESS:
                     raise self._failure("log records", failures)
+                self._not_redirected("log records")
                 if spans and self._spans.export(spans) is not SpanExportResult.SUCCESS:
                     raise self._failure("spans", failures)
+                if spans:
+                    self._not_redirected("spans")
+
+    def _not_redirected(self, what: str) -> None:
+        """A 3xx answer is no delivery: raise so the worker keeps its cursor.
+
+        The exporter counts any status below 400 as success, but it does not follow a
+        redirect (nor may it: the headers hold the collector's token), so the records
+        went nowhere. Taking that as delivered would move the cursor past them: a
+        collector behind a proxy that redirects http to https would silently lose
+        every record.
+        """
+        seen = self._session.seen
+        if isinstance(seen, int) and 300 <= seen < 400:
+            raise ExportError(
+                f"the collector at {self.shown} redirected the {what} (HTTP {seen}), "
+                "which mcpcred does not follow",
+                hint="give the collector's own address (for http to https: otlp+https://)",
+            )
 
     def _failure(self, what: str, failures: list[logging.LogRecord]) -> ExportError:
         """One line for a failed export: the HTTP status or the OS's reason, no values."""
@@ -146,11 +169,16 @@ class OtlpSink:
         status, message = self._status(what, failures)
         if status in (400, 413, 422):
             return RefusedBatch(message)
+        if any("max_request_size" in str(record.msg) for record in failures):
+            # The exporter itself drops a request over its size limit (64 MiB), without
+            # sending it: as a 413 would, sending it again cannot help, and retrying it
+            # forever would hold back every later record.
+            return RefusedBatch(f"the {what} for {self.shown} are larger than one request may be")
         return ExportError(message)
 
     def _status(self, what: str, failures: list[logging.LogRecord]) -> tuple[int | None, str]:
         seen = self._session.seen
-        if isinstance(seen, int) and not 200 <= seen < 400:
+        if isinstance(seen, int) and not 200 <= seen < 300:
             return seen, f"the collector at {self.shown} refused the {what}: HTTP {seen}"
         said = [str(seen)] if isinstance(seen, BaseException) else []
         for record in failures:
@@ -166,6 +194,31 @@ class OtlpSink:
                     exporter.shutdown()  # type: ignore[no-untyped-call]
                 except Exception:  # noqa: S112 - closing: nothing left to deliver
                     continue
+
+
+@contextlib.contextmanager
+def _without_environment_credentials() -> Iterator[None]:
+    """Hide ``OTEL_EXPORTER_OTLP_*HEADERS`` / ``*CERTIFICATE`` / ``*CLIENT_KEY`` while the
+    exporters are made.
+
+    The exporter adds the headers of those variables to every request, whatever headers
+    it is given: a user whose shell exports a vendor's API key for other programs
+    (``OTEL_EXPORTER_OTLP_HEADERS=x-honeycomb-team=...``) would have it sent to the
+    collector mcpcred was told about, perhaps a repository's or over plain HTTP. A
+    target's headers come from ``[[log.export]]`` and the secret store only, and the
+    same holds for a client certificate. The sink is built on one thread (the worker's
+    loop, the CLI), so the variables are only briefly away.
+    """
+    hidden = {
+        name: os.environ.pop(name)
+        for name in list(os.environ)
+        if name.startswith("OTEL_EXPORTER_OTLP_")
+        and name.endswith(("HEADERS", "CERTIFICATE", "CLIENT_KEY"))
+    }
+    try:
+        yield
+    finally:
+        os.environ.update(hidden)
 
 
 def _reason(cause: str) -> str:
@@ -202,8 +255,27 @@ def _session() -> _Seeing:
         seen: int | BaseException | None = None
 
         def send(self, request: requests.PreparedRequest, **options: object) -> requests.Response:
+            # Never follow a redirect, whatever the exporter's version asks: requests
+            # would carry every header but Authorization (an X-Api-Key, say) to the
+            # host the answer names, and turn the POST into a GET that delivers nothing.
+            options["allow_redirects"] = False
+            # The answer's body is never used: read at most _MAX_ANSWER bytes of it, so
+            # a collector (or a MITM on http) answering with gigabytes cannot fill the
+            # worker's memory; a longer body closes the connection instead.
+            # The same for one sent a byte at a time: the read stops at the timeout.
+            options["stream"] = True
+            limit = options.get("timeout")
+            until = time.monotonic() + (limit if isinstance(limit, int | float) else 10.0)
             try:
                 response = super().send(request, **options)
+                body = bytearray()
+                for chunk in response.iter_content(1):  # a byte at a time: the clock is seen
+                    body += chunk
+                    if len(body) > _MAX_ANSWER or time.monotonic() > until:
+                        body.clear()
+                        break
+                response._content = bytes(body)
+                response.close()
             except Exception as exc:
                 self.seen = exc
                 raise
@@ -225,10 +297,27 @@ def _session() -> _Seeing:
             )
             if isinstance(self.verify, str):
                 settings["verify"] = self.verify
+            # A collector on this machine is never reached through a proxy: HTTP_PROXY
+            # (without a NO_PROXY for it) would carry a plain-HTTP request, its header
+            # and all, across the network to a proxy that cannot reach our loopback.
+            from urllib.parse import urlsplit
+
+            from mcpcred.export.targets import is_loopback
+
+            if is_loopback(urlsplit(url).hostname or ""):
+                settings["proxies"] = {}
             return settings
 
     made: _Seeing = Seeing()  # type: ignore[assignment]
+    # Any auth set on the session keeps requests from adding ~/.netrc's login for the
+    # host (a "default" entry matches every host): a collector gets the headers of
+    # its [[log.export]] table and nothing else of the user's.
+    made.auth = _no_auth
     return made
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 class _Capture:

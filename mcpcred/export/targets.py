@@ -108,6 +108,15 @@ def parse(url: str, *, where: str = "--to", error: type[McpcredError] = UsageErr
     host = parts.hostname or ""
     if not host:
         raise error(f"{where}: the export URL has no host", hint=f"use {_FORMS}")
+    if not _host_name(host):
+        # The host is shown as it is (in messages, findings, the shim's stderr): no
+        # terminal escapes or bidi controls, no spaces or escapes a resolver reads
+        # differently, no look-alike letters.
+        raise error(
+            f"{where}: the export URL's host is not a host name or IP address",
+            hint="use ASCII letters, digits, '-' and '.' (an international name in its "
+            "xn-- form), or an IP address",
+        )
     kind = "otlp" if scheme in OTLP_SCHEMES else "syslog"
     if parts.path not in ("", "/"):
         raise error(
@@ -149,11 +158,44 @@ def header_refs(
     return checked
 
 
+def check_plaintext(
+    target: Target, *, where: str, error: type[McpcredError], has_headers: bool = True
+) -> None:
+    """Refuse headers on ``otlp+http`` to a host that is not this machine.
+
+    A header holds the collector's token: over plain HTTP anyone on the path reads
+    it (and can replay it). To a loopback address it never leaves the machine, the
+    one case where plain HTTP with a token is reasonable (a local collector).
+    """
+    if has_headers and target.scheme == "otlp+http" and not is_loopback(target.host):
+        raise error(
+            f"{where}: headers would go in clear text to {target.shown}",
+            hint="use otlp+https (headers hold the collector's token); "
+            "plain otlp+http with headers is only for a collector on this machine",
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: localhost or a loopback address."""
+    import ipaddress
+
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def resolve_headers(target: Target, lookup: Callable[[str], str] | None = None) -> dict[str, str]:
-    """The header values, read from the secret store (``lookup``: name -> value)."""
+    """The header values, read from the secret store (``lookup``: name -> value).
+
+    Refuses (before any secret is read) to give headers to plain HTTP off this machine.
+    """
     from mcpcred import references
     from mcpcred.errors import SecretNotFound
 
+    check_plaintext(target, where=target.shown, error=ExportError, has_headers=bool(target.headers))
     if lookup is None:
         from mcpcred.keychain.store import SecretStore
 
@@ -170,9 +212,15 @@ def resolve_headers(target: Target, lookup: Callable[[str], str] | None = None) 
                 f"header {name} of {target.shown}: the secret {found[1]!r} is not in the store",
                 hint=f"store it with `mcpcred secret set {found[1]}`",
             ) from None
-        if "\n" in values[name] or "\r" in values[name]:
+        if not _header_value(values[name]):
+            # Checked here, before the HTTP client: it refuses such a value with an
+            # exception that quotes it, which the exporter reports only as a failed send
+            # ("no answer"), so the worker would retry an outage that is not one forever.
             raise ExportError(
-                f"header {name} of {target.shown}: the secret {found[1]!r} holds a line break"
+                f"header {name} of {target.shown}: the secret {found[1]!r} cannot be an "
+                "HTTP header value (a line break or another control character, spaces at "
+                "either end, or a character beyond Latin-1)",
+                hint=f"store it again with `mcpcred secret set {found[1]}`",
             )
     return values
 
@@ -205,6 +253,37 @@ def otel_installed() -> bool:
         return find_spec("opentelemetry.exporter.otlp.proto.http") is not None
     except (ImportError, ValueError):
         return False
+
+
+def _host_name(host: str) -> bool:
+    """Whether ``host`` (as urlsplit gives it, lower case, no brackets) is an IP address
+    or an ASCII DNS name."""
+    import ipaddress
+
+    if "%" in host:  # an IPv6 zone: any text at all
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return True
+    labels = host.removesuffix(".").split(".")
+    return len(host) <= 253 and all(
+        0 < len(label) <= 63
+        and all(c.isascii() and (c.isalnum() or c in "-_") for c in label)
+        and not label.startswith("-")
+        and not label.endswith("-")
+        for label in labels
+    )
+
+
+def _header_value(value: str) -> bool:
+    """Whether ``value`` can be sent as it is as an HTTP header value (RFC 9110 field-value,
+    Latin-1 as the HTTP client encodes it)."""
+    return value == value.strip(" \t") and all(
+        (" " <= c <= "~") or c == "\t" or ("\xa0" <= c <= "\xff") for c in value
+    )
 
 
 def _header_name(name: str) -> bool:

@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import sys
 import time
 
@@ -54,11 +55,15 @@ IDLE_VAR = "MCPCRED_EXPORT_IDLE"  # tests shorten the idle time
 
 
 def cursor_folder() -> str:
+    """``<data dir>/export``, 0700 (made so again if it was not: the cursors are ours)."""
     from mcpcred import paths
 
     folder = os.path.join(str(paths.data_dir()), "export")
     if not os.path.isdir(folder):
         os.makedirs(folder, mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o077:
+        os.chmod(folder, 0o700)
     return folder
 
 
@@ -86,9 +91,15 @@ def write_cursor(target_key: str, seq: int) -> None:
     """Replace the cursor file (temp file + rename, 0600): a crash leaves the old one."""
     path = cursor_path(target_key)
     temp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)  # a leftover of a crashed worker with our pid, or a planted link
+    # O_EXCL (with O_NOFOLLOW): a link put at the temp name is never followed and
+    # truncated; the new file is ours and 0600 from its first byte.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(temp, flags, 0o600)
     try:
         os.write(fd, json.dumps({"target": target_key, "seq": seq}).encode() + b"\n")
+        os.fsync(fd)  # the rename must not land before the bytes (a crash: an empty cursor)
     finally:
         os.close(fd)
     os.replace(temp, path)
@@ -123,6 +134,7 @@ class Shipper:
         self.backoff = FIRST_BACKOFF
         self.failures = 0
         self.refusals = 0  # times in a row the receiver refused this batch for its content
+        self.size = BATCH  # records in the next send: smaller while a refusal is narrowed down
         self.last_error = ""
 
     @property
@@ -138,12 +150,18 @@ class Shipper:
             worked = self._read()
         if not self.pending or self.clock() < self.retry_at:
             return worked
-        batch = self.pending[:BATCH]
+        batch = self.pending[: self.size]
         try:
             if self.sink is None:
                 self.sink = self.make_sink(self.target)
             self.sink.send(batch)
         except RefusedBatch as exc:
+            if len(batch) > 1:
+                # Narrow it down to the record(s) refused: skipping the whole batch would
+                # drop every record sent along with one the collector will not take, so a
+                # hostile server's one odd record could keep others' calls out of the SIEM.
+                self.size = max(1, len(batch) // 2)
+                return True
             self.refusals += 1
             if self.refusals < REFUSALS_BEFORE_SKIP:
                 self._failed(exc.message)
@@ -168,6 +186,7 @@ class Shipper:
         """The batch is the receiver's (or skipped): forget it, move the cursor."""
         del self.pending[: len(batch)]
         self.refusals = 0
+        self.size = BATCH
         last = batch[-1].get("seq")
         if type(last) is int:
             self.cursor = last
@@ -178,12 +197,17 @@ class Shipper:
     def _skip(self, batch: list[Record], message: str) -> None:
         """Give up on a batch the receiver refuses for its content; say so in the local log."""
         first, last = batch[0].get("seq"), batch[-1].get("seq")
+        span = f"seq {first}" if len(batch) == 1 else f"seq {first}\u2013{last}"
         text = (
-            f"{len(batch)} audit record(s) (seq {first}\u2013{last}) were not exported: "
+            f"{len(batch)} audit record(s) ({span}) were not exported: "
             f"{message} {REFUSALS_BEFORE_SKIP} times"
         )
         _say(text)
-        self.note(text)
+        if not all(_our_skip_finding(record) for record in batch):
+            # A finding about a skipped finding would be refused in turn by a collector
+            # that refuses everything: one more record in the local log every few
+            # seconds, for as long as it does. export.log has the line.
+            self.note(text)
         self._done(batch)
 
     def _failed(self, message: str) -> None:
@@ -250,6 +274,15 @@ class Shipper:
             with contextlib.suppress(Exception):
                 self.sink.close()
             self.sink = None
+
+
+def _our_skip_finding(record: Record) -> bool:
+    detail = record.get("detail")
+    return (
+        record.get("event") == "finding"
+        and isinstance(detail, str)
+        and " were not exported: " in detail
+    )
 
 
 def default_sink(target: Target) -> Sink:
@@ -430,7 +463,8 @@ def spawn(environ: Mapping[str, str], cwd: str) -> None:
     from mcpcred import paths
 
     log_path = os.path.join(str(paths.data_dir()), "export.log")
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(log_path, flags, 0o600)
     try:
         options: dict[str, object] = {}
         if sys.platform == "win32":  # pragma: no cover

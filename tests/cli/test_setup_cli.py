@@ -523,6 +523,19 @@ def test_a_remote_servers_login_by_mcp_authorization(
         assert again.returncode == 0, again.stderr
         assert "demo (mcpcred:oauth/demo): already set up, skipped" in again.stderr
         assert oidc_server.stats()["authorization_code"] == 1
+        # Regression: a repository naming another host under the same name was told the
+        # login was "already set up" (and its server's config would get that token).
+        (project / "mcpcred.toml").write_text(
+            '[credentials.demo]\nkind = "oauth"\nserver = "https://mcp.evil.example/mcp"\n'
+        )
+        other = _setup(project, "--yes", env=env)
+        assert other.returncode == 1, other.stderr
+        assert (
+            f"demo (mcpcred:oauth/demo): the login name is taken by {resource.url}, not this server"
+        ) in other.stderr
+        assert "already set up" not in other.stderr
+        assert "rename [credentials.demo] in mcpcred.toml" in other.stderr
+        assert oidc_server.stats()["authorization_code"] == 1  # no login was started
     finally:
         resource.stop()
 
@@ -579,3 +592,37 @@ def test_a_browser_that_fails_to_open_ends_the_login_at_once(
     )
     assert "  hint: run on a terminal: mcpcred login testidp" in result.stderr
     assert real_keychain.lookup(keychain, "mcpcred", "oauth:testidp/default") is None
+
+
+def test_a_hostile_repository_cannot_make_setup_run_a_program_or_print_escapes(
+    keychain: dict[str, str], project: Path, home: Path
+) -> None:
+    """Checked safe (kept as a guard): a repository's .mcp.json whose servers reference
+    cmd: programs, start programs themselves, or name things with terminal escapes, and a
+    mcpcred.toml with escapes in its texts: setup runs none of them (status is not asked
+    to check references; cmd: cannot be declared) and prints no escape."""
+    ran = project / "ran"
+    command_ref = f'mcpcred:cmd/["touch", "{ran}-cmd"]'
+    (project / ".git").mkdir(exist_ok=True)
+    (project / "mcpcred.toml").write_text(
+        '[credentials.linear-key]\nkind = "secret"\nprompt = "paste \\u001b]0;owned\\u0007 here"\n',
+        encoding="utf-8",
+    )
+    servers = {
+        "evil\u001b[2Jname": {
+            "command": "touch", "args": [f"{ran}-server"],
+            "env": {"TOKEN": command_ref, "LINEAR": "mcpcred:secret/linear-key"},
+        },
+    }  # fmt: skip
+    (project / ".mcp.json").write_text(json.dumps({"mcpServers": servers}), encoding="utf-8")
+    refused = _setup(project, "--yes", stdin=f"linear-key={LINEAR}\n")
+    assert refused.returncode == 3 and "prompt must be a non-empty line" in refused.stderr
+    assert "\u001b" not in refused.stdout + refused.stderr
+    (project / "mcpcred.toml").write_text('[credentials.linear-key]\nkind = "secret"\n')
+    result = _setup(project, "--yes", stdin=f"linear-key={LINEAR}\n")
+    assert "linear-key: stored in the keychain" in result.stderr  # it ran to the end
+    assert "evil" in result.stdout + result.stderr  # the server is named, escaped
+    assert "\u001b" not in result.stdout + result.stderr
+    assert "\u0007" not in result.stdout + result.stderr
+    assert not list(project.glob("ran*")), "setup ran a program the repository chose"
+    assert LINEAR not in result.stdout + result.stderr

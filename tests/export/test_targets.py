@@ -66,7 +66,7 @@ def test_header_values_come_from_the_store_and_a_missing_one_is_named() -> None:
     from mcpcred.errors import SecretNotFound
 
     target = targets.Target(
-        url="otlp+http://h:1", kind="otlp", scheme="otlp+http", host="h", port=1,
+        url="otlp+http://127.0.0.1:1", kind="otlp", scheme="otlp+http", host="127.0.0.1", port=1,
         headers={"Authorization": "mcpcred:secret/otel-token"},
     )  # fmt: skip
     assert targets.resolve_headers(target, {"otel-token": "Bearer v"}.__getitem__) == {
@@ -162,7 +162,6 @@ def test_a_project_file_exports_only_when_the_user_allows_it(
     user, project, env = files
     (project / "mcpcred.toml").write_text(
         '[[log.export]]\nkind = "otlp"\nurl = "otlp+https://team-otel:4318"\n'
-        'headers = { Authorization = "mcpcred:secret/team-otel" }\n'
     )
     assert config.load(env, str(project)) == []  # a cloned repo cannot pick where the log goes
     user.write_text("[log]\nproject_exports = true\n")

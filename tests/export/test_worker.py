@@ -213,17 +213,43 @@ def test_a_batch_the_collector_refuses_for_its_content_is_skipped_with_a_finding
     target = targets.parse(receiver.url)
     running = Running(target, folder, alive=lambda: True)
     try:
-        _wait(lambda: bool(running.notes), 10)
+        _wait(lambda: len(running.notes) == 2, 15)  # narrowed down to each record, then skipped
         receiver.fail_with = None
         log.append(_call(3))
         _wait(lambda: receiver.seqs() == [3], 5)  # what follows is not held back
     finally:
         running.stop()
     assert running.notes == [
-        f"2 audit record(s) (seq 1\u20132) were not exported: the collector at {target.shown} "
+        f"1 audit record(s) (seq {n}) were not exported: the collector at {target.shown} "
+        f"refused the log records: HTTP 400 {worker.REFUSALS_BEFORE_SKIP} times"
+        for n in (1, 2)
+    ]
+    assert len(receiver.headers) >= 2 * worker.REFUSALS_BEFORE_SKIP + 1
+
+
+def test_one_record_the_collector_refuses_does_not_take_its_batch_with_it(
+    dirs: Path, receiver: Receiver
+) -> None:
+    """Regression: a refused batch was skipped whole, so one record a collector will not
+    take (a hostile server's odd tool name, say) kept up to 511 other calls out of it.
+    Now the batch is halved until the refused record is alone, and only it is skipped."""
+    folder = auditlog.default_folder()
+    log = auditlog.AuditLog(folder, KEY)
+    records = [_call(n) for n in range(1, 301)]
+    records[149] = {**records[149], "tool": "poison-record"}  # seq 150
+    log.append_many(records)
+    receiver.refuse_holding = b"poison-record"
+    target = targets.parse(receiver.url)
+    running = Running(target, folder, alive=lambda: True)
+    try:
+        _wait(lambda: len(set(receiver.seqs())) == 299, 15)
+    finally:
+        running.stop()
+    assert sorted(set(receiver.seqs())) == [n for n in range(1, 301) if n != 150]
+    assert running.notes == [
+        f"1 audit record(s) (seq 150) were not exported: the collector at {target.shown} "
         f"refused the log records: HTTP 400 {worker.REFUSALS_BEFORE_SKIP} times"
     ]
-    assert len(receiver.headers) >= worker.REFUSALS_BEFORE_SKIP + 1
 
 
 def test_a_collector_that_wants_credentials_is_retried_not_skipped(
@@ -259,3 +285,67 @@ def test_memory_is_bounded_and_the_rest_is_read_from_the_log_again(
     assert most <= 100
     assert receiver.seqs() == list(range(1, 1001))  # in order, none twice, none lost
     assert not shipper.step()  # nothing left, and an unchanged log is not read again
+
+
+def test_the_cursor_never_follows_a_link_and_its_folder_is_made_private(dirs: Path) -> None:
+    """Regression: the cursor's temp file was opened with O_TRUNC and no O_NOFOLLOW, so a
+    link planted at its name truncated and overwrote the file it points to; a cursor
+    folder made loose (0755) stayed so."""
+    key = "otlp+http://127.0.0.1:4318"
+    folder = Path(worker.cursor_folder())
+    folder.chmod(0o755)
+    victim = dirs / "victim.txt"
+    victim.write_text("keep me\n")
+    temp = Path(f"{worker.cursor_path(key)}.{os.getpid()}.tmp")
+    temp.symlink_to(victim)
+    worker.write_cursor(key, 7)
+    assert victim.read_text() == "keep me\n"
+    assert worker.read_cursor(key) == 7
+    assert not temp.exists() and not temp.is_symlink()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(Path(worker.cursor_path(key)).stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(
+    "text", [b"", b"\xff\xfe", b"[]", b'{"seq": true}', b'{"seq": -4}', b'{"seq": "9"}', b"{"]
+)
+def test_a_corrupt_cursor_is_read_as_none_yet_so_records_are_sent_again_not_lost(
+    dirs: Path, text: bytes
+) -> None:
+    key = "otlp+http://127.0.0.1:4318"
+    Path(worker.cursor_path(key)).write_bytes(text)
+    assert worker.read_cursor(key) == 0
+
+
+def test_a_collector_that_refuses_everything_does_not_grow_the_log_with_findings(
+    dirs: Path,
+) -> None:
+    """Regression: each skipped record made a finding, which was exported, refused and
+    skipped in turn, making another: one record more in the local log every few seconds
+    for as long as the collector refused everything."""
+    folder = auditlog.default_folder()
+    auditlog.AuditLog(folder, KEY).append(_call(1))
+    notes: list[str] = []
+
+    class Refusing:
+        def send(self, records: object) -> None:
+            raise targets.RefusedBatch("the collector at x refused the log records: HTTP 400")
+
+        def close(self) -> None:
+            pass
+
+    shipper = worker.Shipper(
+        targets.parse("otlp+http://127.0.0.1:9"), folder, lambda t: Refusing(), notes.append
+    )
+    log = auditlog.AuditLog(folder, KEY)
+
+    def note(text: str) -> None:
+        notes.append(text)
+        log.append({"event": "finding", "detail": text})
+
+    shipper.note = note
+    for _ in range(40):
+        shipper.retry_at = 0.0
+        shipper.step()
+    assert len(notes) == 1, notes  # the call's; not one for the finding about it
+    assert shipper.cursor == 2  # both skipped: nothing holds the rest back

@@ -70,6 +70,8 @@ class Receiver:
     want_header: tuple[str, str] | None = None
     port: int = 0
     tls: tuple[str, str] | None = None  # (cert.pem, key.pem): serve HTTPS
+    location: str | None = None  # a Location header to answer with (with fail_with = 3xx)
+    refuse_holding: bytes | None = None  # answer 400 to a request whose body holds this
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -92,10 +94,14 @@ class Receiver:
                 with receiver.lock:
                     receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
                     code = receiver._status(self.headers)
+                    if receiver.refuse_holding is not None and receiver.refuse_holding in body:
+                        code = 400
                     if code == 200:
                         receiver._take(self.path, body)
                 self.send_response(code)
                 self.send_header("Content-Type", "application/x-protobuf")
+                if receiver.location is not None:
+                    self.send_header("Location", receiver.location)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
