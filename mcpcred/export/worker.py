@@ -78,16 +78,30 @@ def cursor_path(target_key: str) -> str:
 
 def read_cursor(target_key: str) -> int:
     """The ``seq`` of the last record the target took (0: none yet)."""
+    return read_cursor_mark(target_key)[0]
+
+
+def read_cursor_mark(target_key: str) -> tuple[int, str | None]:
+    """The cursor's ``seq`` and the ``mac`` of that record (``None`` in older cursors).
+
+    The ``mac`` tells a log that was deleted and started anew from the one the cursor
+    was written for: a ``seq`` alone would skip the new log's first records up to the
+    old cursor when it grew past it while no worker ran.
+    """
     try:
         with open(cursor_path(target_key), "rb") as handle:
             data = json.loads(handle.read())
     except (OSError, ValueError):
-        return 0
-    seq = data.get("seq") if isinstance(data, dict) else None
-    return seq if type(seq) is int and seq >= 0 else 0
+        return 0, None
+    if not isinstance(data, dict):
+        return 0, None
+    seq, mac = data.get("seq"), data.get("mac")
+    if type(seq) is not int or seq < 0:
+        return 0, None
+    return seq, mac if isinstance(mac, str) else None
 
 
-def write_cursor(target_key: str, seq: int) -> None:
+def write_cursor(target_key: str, seq: int, mac: str | None = None) -> None:
     """Replace the cursor file (temp file + rename, 0600): a crash leaves the old one."""
     path = cursor_path(target_key)
     temp = f"{path}.{os.getpid()}.tmp"
@@ -98,7 +112,10 @@ def write_cursor(target_key: str, seq: int) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(temp, flags, 0o600)
     try:
-        os.write(fd, json.dumps({"target": target_key, "seq": seq}).encode() + b"\n")
+        body: dict[str, object] = {"target": target_key, "seq": seq}
+        if mac is not None:
+            body["mac"] = mac
+        os.write(fd, json.dumps(body).encode() + b"\n")
         os.fsync(fd)  # the rename must not land before the bytes (a crash: an empty cursor)
     finally:
         os.close(fd)
@@ -127,7 +144,7 @@ class Shipper:
         self.clock = clock
         self.sink: Sink | None = None
         self.pending: list[Record] = []
-        self.cursor = read_cursor(self.key)
+        self.cursor, self.cursor_mac = read_cursor_mark(self.key)
         self.seen = self.cursor  # the newest seq read from the log
         self.last_state: tuple[int, int, int] | None = None  # audit.jsonl when last read
         self.retry_at = 0.0
@@ -189,8 +206,10 @@ class Shipper:
         self.size = BATCH
         last = batch[-1].get("seq")
         if type(last) is int:
+            mac = batch[-1].get("mac")
             self.cursor = last
-            write_cursor(self.key, last)
+            self.cursor_mac = mac if isinstance(mac, str) else None
+            write_cursor(self.key, last, self.cursor_mac)
         self.backoff = FIRST_BACKOFF
         self.retry_at = 0.0
 
@@ -239,6 +258,16 @@ class Shipper:
         last = new[-1].get("seq")
         if type(last) is int and last < self.seen:  # the log was started anew
             self.seen = 0
+        elif self.cursor_mac is not None and self.seen == self.cursor:
+            # The first read after a start: the record at the cursor must be the one the
+            # cursor was written for. Another one (the log deleted and started anew while no
+            # worker ran, and grown past the cursor since) means every record is new.
+            for record in new:
+                if record.get("seq") == self.cursor:
+                    if record.get("mac") != self.cursor_mac:
+                        self.seen = 0
+                        self._restarted()
+                    break
         fresh: list[Record] = []
         for record in new:
             seq = record.get("seq")
@@ -258,6 +287,14 @@ class Shipper:
             fresh.append(record)
         self.pending.extend(fresh)
         return bool(fresh)
+
+    def _restarted(self) -> None:
+        text = (
+            f"the local audit log was started anew since the last export to "
+            f"{self.target.shown}: its records are exported from the start"
+        )
+        _say(text)
+        self.note(text)
 
     def _lost(self, first: int, last: int) -> None:
         count = last - first + 1

@@ -4,6 +4,7 @@ second, at least once across a collector outage, 10,000 records, the cursor, los
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import threading
 import time
@@ -173,6 +174,38 @@ def test_records_rotated_away_before_export_are_a_finding(dirs: Path, receiver: 
         f"before they could be exported to {target.shown}"
     ]
     assert receiver.seqs() == list(range(first, 200))
+
+
+def test_a_log_started_anew_while_no_worker_ran_is_exported_from_its_start(
+    dirs: Path, receiver: Receiver
+) -> None:
+    """Deleted and begun again, the log grew past the old cursor before the worker ran.
+
+    With the cursor's ``seq`` alone the new log's records 1-20 were taken for the ones
+    already sent and never exported, without a word. The cursor keeps the record's MAC.
+    """
+    folder = auditlog.default_folder()
+    target = targets.parse(receiver.url)
+    log = auditlog.AuditLog(folder, KEY)
+    log.append_many([_call(n) for n in range(1, 21)])
+    running = Running(target, folder, alive=lambda: True)
+    try:
+        _wait(lambda: worker.read_cursor(config.key(target)) == 20, 5)
+    finally:
+        running.stop()
+    log.close()
+    shutil.rmtree(folder)  # the whole log deleted; a new one begins at seq 1
+    fresh = auditlog.AuditLog(folder, KEY)
+    fresh.append_many([_call(100 + n) for n in range(1, 31)])
+    before = len(receiver.seqs())
+    running = Running(target, folder, alive=lambda: True)
+    try:
+        _wait(lambda: len(receiver.seqs()) >= before + 30, 5)
+    finally:
+        running.stop()
+    resent = receiver.seqs()[before:]
+    assert sorted(set(resent))[:30] == list(range(1, 31))  # every record of the new log
+    assert any("started anew" in note for note in running.notes)
 
 
 def test_the_worker_leaves_when_no_shim_runs_and_all_is_sent(
