@@ -263,11 +263,10 @@ def source_name(name: str) -> str:
 def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidate:
     """Attribute a file to a client from its name, folders and top-level keys."""
     absolute = os.path.abspath(path)
-    for adapter, location in _known_locations(host):
-        if _same_path(location.path, absolute):
-            return Candidate(
-                adapter, ConfigLocation(adapter.id, path, location.scope, location.format)
-            )
+    known = _known_index(host).match(absolute)
+    if known is not None:
+        adapter, location = known
+        return Candidate(adapter, ConfigLocation(adapter.id, path, location.scope, location.format))
     name = source_name(os.path.basename(path))
     parents = _parent_names(absolute)
     parent = parents[0] if parents else ""
@@ -287,20 +286,54 @@ def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidat
     return Candidate(adapter, ConfigLocation(adapter.id, path, "project", fmt))
 
 
-_KNOWN: list[tuple[Host, list[tuple[ClientAdapter, ConfigLocation]]]] = []
+class _KnownIndex:
+    """Every adapter's user/system locations for one host, indexed for ``infer``.
 
-
-def _known_locations(host: Host) -> list[tuple[ClientAdapter, ConfigLocation]]:
-    """Every adapter's user/system locations for ``host``, computed once per host.
-
-    Keyed by the host object itself (held here, so its identity cannot be reused):
-    one scan infers the client of thousands of files for the same host.
+    A scan infers the client of every file it reads; comparing each against all
+    ~50 locations (an ``abspath`` and a ``normcase`` per location per file) was a
+    tenth of a worker's time on 5,000 files. Exact paths are one dict lookup; the
+    few glob locations are still matched in turn, and the first location in
+    adapter order wins, as before.
     """
-    if _KNOWN and _KNOWN[0][0] is host:
-        return _KNOWN[0][1]
-    known = [(a, loc) for a in ADAPTERS for loc in a.user_locations(host)]
-    _KNOWN[:] = [(host, known)]
-    return known
+
+    def __init__(self, host: Host) -> None:
+        self.known = [(a, loc) for a in ADAPTERS for loc in a.user_locations(host)]
+        self.exact: dict[str, int] = {}
+        self.globs: list[tuple[int, str]] = []
+        for index, (_, location) in enumerate(self.known):
+            if "*" in location.path:
+                self.globs.append((index, location.path))
+            else:
+                key = os.path.normcase(os.path.abspath(location.path))
+                self.exact.setdefault(key, index)
+
+    def match(self, absolute: str) -> tuple[ClientAdapter, ConfigLocation] | None:
+        """The first known location that names ``absolute`` (an absolute path)."""
+        best = self.exact.get(os.path.normcase(absolute), len(self.known))
+        for index, pattern in self.globs:
+            if index >= best:
+                break
+            if fnmatch.fnmatch(absolute, pattern):
+                best = index
+                break
+        return self.known[best] if best < len(self.known) else None
+
+
+_KNOWN: list[tuple[Host, str, _KnownIndex]] = []
+
+
+def _known_index(host: Host) -> _KnownIndex:
+    """The index for ``host``, built once per host and working folder.
+
+    Keyed by the host object itself (held here, so its identity cannot be reused)
+    and the process's folder (relative locations resolve against it).
+    """
+    cwd = os.getcwd()
+    if _KNOWN and _KNOWN[0][0] is host and _KNOWN[0][1] == cwd:
+        return _KNOWN[0][2]
+    index = _KnownIndex(host)
+    _KNOWN[:] = [(host, cwd, index)]
+    return index
 
 
 def _by_name(
@@ -359,9 +392,3 @@ def _by_name(
     if "mcp" in keys:
         return "vscode"
     return GENERIC.id
-
-
-def _same_path(a: str, b: str) -> bool:
-    if "*" in a:
-        return fnmatch.fnmatch(b, a)
-    return os.path.normcase(os.path.abspath(a)) == os.path.normcase(b)
