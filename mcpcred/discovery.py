@@ -14,7 +14,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -158,47 +158,72 @@ def _guided(directory: str, name: str) -> Iterator[str]:
 
 
 def walk(root: str, skipped: list[Skipped] | None = None) -> Iterator[str]:
-    """Candidate config files below a directory, in a stable order.
+    """Candidate config files below a directory, in sorted order of their paths.
+
+    Each folder's entries are visited in the order their full paths sort: a
+    folder ``a`` as ``a/`` (so ``a.json`` comes before ``a/x.json``, as in a sort
+    of the whole paths). A scan can then stream the walk into its workers and
+    still report in sorted order, without holding every path first.
 
     Every folder not entered is appended to ``skipped`` with the reason.
     """
     note = skipped.append if skipped is not None else (lambda _: None)
-    stack: list[tuple[str, int]] = [(root, 0)]
+    stack = [(root, 0, iter(_listing(root, 0, note)))]
     while stack:
-        directory, depth = stack.pop()
+        directory, depth, names = stack[-1]
+        name = next(names, None)
+        if name is None:
+            stack.pop()
+        elif not name.endswith(os.sep):
+            yield os.path.join(directory, name)
+        elif name[:-1] in GUIDED_DIRS:
+            yield from sorted(_guided(os.path.join(directory, name[:-1]), name[:-1]))
+        else:
+            folder = os.path.join(directory, name[:-1])
+            stack.append((folder, depth + 1, iter(_listing(folder, depth + 1, note))))
+
+
+def _listing(directory: str, depth: int, note: Callable[[Skipped], object]) -> list[str]:
+    """The names worth visiting in one folder, folders as ``name/``, sorted.
+
+    Only names are kept (a folder of 25,000 projects is held while its subtrees
+    are walked), and only the files a scan reads.
+    """
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError as exc:
+        note(Skipped(directory, f"cannot be read ({exc.strerror or 'error'})"))
+        return []
+    out: list[str] = []
+    for entry in entries:
+        name = entry.name
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError as exc:
-            note(Skipped(directory, f"cannot be read ({exc.strerror or 'error'})"))
-            continue
-        subdirs: list[str] = []
-        for entry in entries:
-            name = entry.name
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if name in SKIP_DIRS:
-                        note(Skipped(entry.path, SKIP_DIRS[name]))
-                    elif name in GUIDED_DIRS:
-                        yield from _guided(entry.path, name)
-                        note(
-                            Skipped(
-                                entry.path,
-                                "application data; only client config paths inside it were read",
-                            )
+            if entry.is_dir(follow_symlinks=False):
+                if name in SKIP_DIRS:
+                    note(Skipped(entry.path, SKIP_DIRS[name]))
+                elif name in GUIDED_DIRS:
+                    out.append(name + os.sep)
+                    note(
+                        Skipped(
+                            entry.path,
+                            "application data; only client config paths inside it were read",
                         )
-                    elif depth >= MAX_DEPTH:
-                        note(Skipped(entry.path, f"deeper than {MAX_DEPTH} folders"))
-                    else:
-                        subdirs.append(entry.path)
-                elif entry.is_symlink() and entry.is_dir():
-                    note(Skipped(entry.path, "symbolic link to a folder; not followed"))
-                elif (
-                    source_name(name) in CANDIDATE_NAMES or _continue_block(entry.path)
-                ) and entry.is_file():
-                    yield entry.path
-            except OSError:
-                continue
-        stack.extend((d, depth + 1) for d in reversed(subdirs))
+                    )
+                elif depth >= MAX_DEPTH:
+                    note(Skipped(entry.path, f"deeper than {MAX_DEPTH} folders"))
+                else:
+                    out.append(name + os.sep)
+            elif entry.is_symlink() and entry.is_dir():
+                note(Skipped(entry.path, "symbolic link to a folder; not followed"))
+            elif (
+                source_name(name) in CANDIDATE_NAMES or _continue_block(entry.path)
+            ) and entry.is_file():
+                out.append(name)
+        except OSError:
+            continue
+    del entries  # the DirEntry objects: a few hundred bytes each, for every entry
+    out.sort()
+    return out
 
 
 def _continue_block(path: str) -> bool:
