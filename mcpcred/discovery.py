@@ -270,6 +270,8 @@ def source_name(name: str) -> str:
 
     Templates (``*.tmpl``) are left alone: they are not JSON until rendered.
     """
+    if "_" not in name and not name[:1].isdigit():
+        return name  # no prefix to strip (every one ends with "_", a backup starts with a digit)
     original = name
     backup = _BACKUP_PREFIX.match(name)
     if backup is not None:

@@ -173,9 +173,10 @@ class SarifRenderer(Renderer):
         if not findings:
             return ""
         if not self.pretty:
-            return json_text(
-                "".join("," + self._dumps(result_object(f, self._index)) for f in findings)
-            )
+            # One dumps call for the file's results, not one per result: the
+            # encoder's set-up was a tenth of rendering a file with 8 findings.
+            results = self._dumps([result_object(f, self._index) for f in findings])
+            return json_text("," + results[1:-1])
         return json_text(
             "".join(
                 ",\n"
