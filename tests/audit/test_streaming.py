@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import sys
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from mcpcred import discovery
 from mcpcred.audit import scan as scan_module
 from mcpcred.cli import audit_run
 from mcpcred.host import Host
+from mcpcred.project_config import AuditSettings
 from tests.support import sarif, tokengen
 
 
@@ -315,13 +318,17 @@ def _names_tree(root: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(document)
     (root / "a" / "notes.txt").write_text("not a config")
+    # The same file reached twice is one file, whichever path the walk meets first.
+    (root / "a0" / "link").mkdir()
+    (root / "a0" / "link" / ".mcp.json").symlink_to(root / "a" / ".mcp.json")
+    os.link(root / "a.b" / ".mcp.json", root / "z" / ".mcp.json")
 
 
 def test_the_walk_yields_files_in_sorted_path_order(project: Path) -> None:
     _names_tree(project)
     walked = list(discovery.walk("."))
     assert walked == sorted(walked)
-    assert len(walked) == 12
+    assert len(walked) == 14  # the symlink and the hard link are walked; the plan drops them
     assert "./Library/Application Support/Claude/claude_desktop_config.json" in walked
 
 
@@ -348,6 +355,7 @@ def test_a_streamed_plan_is_the_sorted_plan(
     assert isinstance(stream.jobs, list) is not streamed
     jobs = list(stream.jobs)
     assert jobs == whole.jobs
+    assert len(jobs) == 12
     assert [job.shown for job in jobs] == sorted(job.shown for job in jobs)
     assert stream.skipped == whole.skipped
 
@@ -379,3 +387,28 @@ def test_skipped_folders_are_complete_after_a_streamed_scan(project: Path) -> No
     assert any("node_modules" in json.dumps(note) for note in notes)
     assert list(log["runs"][0])[-2:] == ["results", "invocations"]
     sarif.validate(log)
+
+
+def test_a_large_streamed_scan_starts_before_the_walk_ends(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers fork after a bounded look-ahead, not after the whole plan: the first
+    outcome comes back while most jobs are still unread (so workers do not inherit them)."""
+    _tree(project, 120)
+    monkeypatch.setattr(scan_module, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(scan_module, "BATCH_FILES", 2)
+    drawn: list[str] = []
+
+    def jobs() -> Iterator[scan_module.Job]:
+        for job in scan_module.plan(["."], Host.current(), stream=True).jobs:
+            drawn.append(job.shown)
+            yield job
+
+    context = scan_module.ScanContext(Host.current(), AuditSettings())
+    outcomes = scan_module.scan_iter(jobs(), context, workers=2)
+    first = next(outcomes)
+    # look-ahead: workers x 8 batches x 2 files, then at most the 16-batch window
+    assert len(drawn) <= 2 * 8 * 2 + 2 * 8 * 2, len(drawn)
+    rest = list(outcomes)
+    assert len(drawn) == 121
+    assert [o.scanned.display_path for o in [first, *rest] if o.scanned] == sorted(drawn)
