@@ -14,7 +14,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -158,47 +158,72 @@ def _guided(directory: str, name: str) -> Iterator[str]:
 
 
 def walk(root: str, skipped: list[Skipped] | None = None) -> Iterator[str]:
-    """Candidate config files below a directory, in a stable order.
+    """Candidate config files below a directory, in sorted order of their paths.
+
+    Each folder's entries are visited in the order their full paths sort: a
+    folder ``a`` as ``a/`` (so ``a.json`` comes before ``a/x.json``, as in a sort
+    of the whole paths). A scan can then stream the walk into its workers and
+    still report in sorted order, without holding every path first.
 
     Every folder not entered is appended to ``skipped`` with the reason.
     """
     note = skipped.append if skipped is not None else (lambda _: None)
-    stack: list[tuple[str, int]] = [(root, 0)]
+    stack = [(root, 0, iter(_listing(root, 0, note)))]
     while stack:
-        directory, depth = stack.pop()
+        directory, depth, names = stack[-1]
+        name = next(names, None)
+        if name is None:
+            stack.pop()
+        elif not name.endswith(os.sep):
+            yield os.path.join(directory, name)
+        elif name[:-1] in GUIDED_DIRS:
+            yield from sorted(_guided(os.path.join(directory, name[:-1]), name[:-1]))
+        else:
+            folder = os.path.join(directory, name[:-1])
+            stack.append((folder, depth + 1, iter(_listing(folder, depth + 1, note))))
+
+
+def _listing(directory: str, depth: int, note: Callable[[Skipped], object]) -> list[str]:
+    """The names worth visiting in one folder, folders as ``name/``, sorted.
+
+    Only names are kept (a folder of 25,000 projects is held while its subtrees
+    are walked), and only the files a scan reads.
+    """
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError as exc:
+        note(Skipped(directory, f"cannot be read ({exc.strerror or 'error'})"))
+        return []
+    out: list[str] = []
+    for entry in entries:
+        name = entry.name
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError as exc:
-            note(Skipped(directory, f"cannot be read ({exc.strerror or 'error'})"))
-            continue
-        subdirs: list[str] = []
-        for entry in entries:
-            name = entry.name
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if name in SKIP_DIRS:
-                        note(Skipped(entry.path, SKIP_DIRS[name]))
-                    elif name in GUIDED_DIRS:
-                        yield from _guided(entry.path, name)
-                        note(
-                            Skipped(
-                                entry.path,
-                                "application data; only client config paths inside it were read",
-                            )
+            if entry.is_dir(follow_symlinks=False):
+                if name in SKIP_DIRS:
+                    note(Skipped(entry.path, SKIP_DIRS[name]))
+                elif name in GUIDED_DIRS:
+                    out.append(name + os.sep)
+                    note(
+                        Skipped(
+                            entry.path,
+                            "application data; only client config paths inside it were read",
                         )
-                    elif depth >= MAX_DEPTH:
-                        note(Skipped(entry.path, f"deeper than {MAX_DEPTH} folders"))
-                    else:
-                        subdirs.append(entry.path)
-                elif entry.is_symlink() and entry.is_dir():
-                    note(Skipped(entry.path, "symbolic link to a folder; not followed"))
-                elif (
-                    source_name(name) in CANDIDATE_NAMES or _continue_block(entry.path)
-                ) and entry.is_file():
-                    yield entry.path
-            except OSError:
-                continue
-        stack.extend((d, depth + 1) for d in reversed(subdirs))
+                    )
+                elif depth >= MAX_DEPTH:
+                    note(Skipped(entry.path, f"deeper than {MAX_DEPTH} folders"))
+                else:
+                    out.append(name + os.sep)
+            elif entry.is_symlink() and entry.is_dir():
+                note(Skipped(entry.path, "symbolic link to a folder; not followed"))
+            elif (
+                source_name(name) in CANDIDATE_NAMES or _continue_block(entry.path)
+            ) and entry.is_file():
+                out.append(name)
+        except OSError:
+            continue
+    del entries  # the DirEntry objects: a few hundred bytes each, for every entry
+    out.sort()
+    return out
 
 
 def _continue_block(path: str) -> bool:
@@ -245,6 +270,8 @@ def source_name(name: str) -> str:
 
     Templates (``*.tmpl``) are left alone: they are not JSON until rendered.
     """
+    if "_" not in name and not name[:1].isdigit():
+        return name  # no prefix to strip (every one ends with "_", a backup starts with a digit)
     original = name
     backup = _BACKUP_PREFIX.match(name)
     if backup is not None:
@@ -263,11 +290,10 @@ def source_name(name: str) -> str:
 def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidate:
     """Attribute a file to a client from its name, folders and top-level keys."""
     absolute = os.path.abspath(path)
-    for adapter, location in _known_locations(host):
-        if _same_path(location.path, absolute):
-            return Candidate(
-                adapter, ConfigLocation(adapter.id, path, location.scope, location.format)
-            )
+    known = _known_index(host).match(absolute)
+    if known is not None:
+        adapter, location = known
+        return Candidate(adapter, ConfigLocation(adapter.id, path, location.scope, location.format))
     name = source_name(os.path.basename(path))
     parents = _parent_names(absolute)
     parent = parents[0] if parents else ""
@@ -289,20 +315,54 @@ def infer(path: str, host: Host, keys: frozenset[str] = frozenset()) -> Candidat
     return Candidate(adapter, ConfigLocation(adapter.id, path, "project", fmt))
 
 
-_KNOWN: list[tuple[Host, list[tuple[ClientAdapter, ConfigLocation]]]] = []
+class _KnownIndex:
+    """Every adapter's user/system locations for one host, indexed for ``infer``.
 
-
-def _known_locations(host: Host) -> list[tuple[ClientAdapter, ConfigLocation]]:
-    """Every adapter's user/system locations for ``host``, computed once per host.
-
-    Keyed by the host object itself (held here, so its identity cannot be reused):
-    one scan infers the client of thousands of files for the same host.
+    A scan infers the client of every file it reads; comparing each against all
+    ~50 locations (an ``abspath`` and a ``normcase`` per location per file) was a
+    tenth of a worker's time on 5,000 files. Exact paths are one dict lookup; the
+    few glob locations are still matched in turn, and the first location in
+    adapter order wins, as before.
     """
-    if _KNOWN and _KNOWN[0][0] is host:
-        return _KNOWN[0][1]
-    known = [(a, loc) for a in ADAPTERS for loc in a.user_locations(host)]
-    _KNOWN[:] = [(host, known)]
-    return known
+
+    def __init__(self, host: Host) -> None:
+        self.known = [(a, loc) for a in ADAPTERS for loc in a.user_locations(host)]
+        self.exact: dict[str, int] = {}
+        self.globs: list[tuple[int, str]] = []
+        for index, (_, location) in enumerate(self.known):
+            if "*" in location.path:
+                self.globs.append((index, location.path))
+            else:
+                key = os.path.normcase(os.path.abspath(location.path))
+                self.exact.setdefault(key, index)
+
+    def match(self, absolute: str) -> tuple[ClientAdapter, ConfigLocation] | None:
+        """The first known location that names ``absolute`` (an absolute path)."""
+        best = self.exact.get(os.path.normcase(absolute), len(self.known))
+        for index, pattern in self.globs:
+            if index >= best:
+                break
+            if fnmatch.fnmatch(absolute, pattern):
+                best = index
+                break
+        return self.known[best] if best < len(self.known) else None
+
+
+_KNOWN: list[tuple[Host, str, _KnownIndex]] = []
+
+
+def _known_index(host: Host) -> _KnownIndex:
+    """The index for ``host``, built once per host and working folder.
+
+    Keyed by the host object itself (held here, so its identity cannot be reused)
+    and the process's folder (relative locations resolve against it).
+    """
+    cwd = os.getcwd()
+    if _KNOWN and _KNOWN[0][0] is host and _KNOWN[0][1] == cwd:
+        return _KNOWN[0][2]
+    index = _KnownIndex(host)
+    _KNOWN[:] = [(host, cwd, index)]
+    return index
 
 
 def _by_name(
@@ -361,9 +421,3 @@ def _by_name(
     if "mcp" in keys:
         return "vscode"
     return GENERIC.id
-
-
-def _same_path(a: str, b: str) -> bool:
-    if "*" in a:
-        return fnmatch.fnmatch(b, a)
-    return os.path.normcase(os.path.abspath(a)) == os.path.normcase(b)

@@ -320,9 +320,8 @@ _FILESYSTEM_PACKAGES = re.compile(
 
 def _basename(command: str) -> str:
     name = command.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    for suffix in (".exe", ".cmd", ".bat"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
+    if name.endswith((".exe", ".cmd", ".bat")):  # all four characters long
+        return name[:-4]
     return name
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Protocol
 
 from mcpcred import discovery
@@ -71,37 +72,44 @@ def collect(
 
     Folders the walk does not enter are appended to ``skipped``.
     """
-    out: list[tuple[str, Candidate | None]] = []
+    return list(_found(paths, host, skipped))
+
+
+def _found(
+    paths: list[str], host: Host, skipped: list[Skipped] | None
+) -> Iterator[tuple[str, Candidate | None]]:
+    """``collect``, one file at a time, in walk order (sorted, within one folder argument)."""
+    # The same file reached twice (a symlink, overlapping arguments) is one file;
+    # its device and inode say so in one stat, where realpath costs an lstat per
+    # path component (a third of planning 50,000 files). One int per file, not a
+    # tuple: this set is what a streamed plan still holds for every file.
     seen: set[object] = set()
 
-    def add(path: str, candidate: Candidate | None) -> None:
-        # The same file reached twice (a symlink, overlapping arguments) is one
-        # file; its device and inode say so in one stat, where realpath costs an
-        # lstat per path component (a third of planning 50,000 files).
+    def new(path: str) -> bool:
         try:
             status = os.stat(path)
-            key: object = (status.st_dev, status.st_ino)
+            key: object = (status.st_dev << 64) | status.st_ino
         except OSError:
             key = os.path.normcase(os.path.realpath(path))
-        if key not in seen:
-            seen.add(key)
-            out.append((path, candidate))
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
 
     if not paths:
         for candidate in discovery.machine_candidates(host):
-            add(candidate.location.path, candidate)
-        for path in discovery.walk(host.cwd, skipped):
-            add(path, None)
-        return out
+            if new(candidate.location.path):
+                yield candidate.location.path, candidate
+        yield from ((p, None) for p in discovery.walk(host.cwd, skipped) if new(p))
+        return
+    for path in paths:
+        if not (os.path.isdir(path) or os.path.isfile(path)):
+            raise UsageError(f"no such file or directory: {path}")
     for path in paths:
         if os.path.isdir(path):
-            for found in discovery.walk(path, skipped):
-                add(found, None)
-        elif os.path.isfile(path):
-            add(path, None)
-        else:
-            raise UsageError(f"no such file or directory: {path}")
-    return out
+            yield from ((p, None) for p in discovery.walk(path, skipped) if new(p))
+        elif new(path):
+            yield path, None
 
 
 # Below this many files a worker pool costs more than it saves: forking the
@@ -129,31 +137,65 @@ class Job:
 class Plan:
     """Every file a scan reads, in report order, and the folders the walk skipped."""
 
-    jobs: list[Job]
-    skipped: list[Skipped]
+    jobs: list[Job] | Iterator[Job]  # an iterator when streamed (``plan(stream=True)``)
+    skipped: list[Skipped]  # complete once ``jobs`` has been read to its end
 
 
-def plan(paths: list[str], host: Host) -> Plan:
+def plan(paths: list[str], host: Host, *, stream: bool = False) -> Plan:
     """What ``scan`` will read, sorted by display path so that output order never
     depends on the walk or on which worker finishes first.
 
-    Only paths are held here (a few hundred bytes per file), never contents.
+    Only paths are held here (a few hundred bytes per file), never contents. With
+    ``stream``, a single folder argument is not held at all: its walk already
+    yields files in sorted order, so ``jobs`` is an iterator over the walk and
+    memory does not grow with the number of files (50,000 paths and their jobs
+    were most of what a large scan's parent held, and every forked worker with it).
     """
     explicit = {os.path.abspath(p) for p in paths if os.path.isfile(p)}
     skipped: list[Skipped] = []
+    folders: list[Skipped] = []
     shown = Shown(host)
-    jobs = [
+    found = (
         Job(path, shown(path), candidate, bool(explicit) and os.path.abspath(path) in explicit)
-        for path, candidate in collect(paths, host, skipped)
-    ]
+        for path, candidate in _found(paths, host, skipped)
+    )
+    if stream and _walks_in_report_order(paths, shown):
+
+        def streamed() -> Iterator[Job]:
+            yield from found
+            folders.extend(Skipped(shown(item.path), item.reason) for item in skipped)
+
+        return Plan(streamed(), folders)
+    jobs = list(found)
     if not paths:  # the machine: other tools' token files too
         jobs.extend(
             Job(token_file, shown(token_file), None, True, token_file=True)
             for token_file in tokenfiles.token_files(host)
         )
     jobs.sort(key=lambda job: job.shown)
-    folders = [Skipped(shown(item.path), item.reason) for item in skipped]
+    folders.extend(Skipped(shown(item.path), item.reason) for item in skipped)
     return Plan(jobs, folders)
+
+
+def _walks_in_report_order(paths: list[str], shown: Shown) -> bool:
+    """Whether the walk of ``paths`` yields files in sorted order of their display paths.
+
+    True for one folder whose files all display under one prefix: the folder is
+    the working folder or inside it (``x/y``), or neither the working folder nor
+    home lies inside it (``~/x/y``, ``/abs/x/y``). A folder above the working
+    folder shows some files relative and others absolute, which sort differently
+    from the walk; those scans (and several arguments, and the machine scan) are
+    planned whole and sorted.
+    """
+    if len(paths) != 1 or not os.path.isdir(paths[0]):
+        return False
+    root = os.path.normpath(os.path.join(shown.process_cwd, paths[0]))
+    if root == shown.cwd or root.startswith(shown.cwd_prefix):
+        return True
+    inside = root.rstrip(os.sep) + os.sep
+    if shown.cwd_prefix.startswith(inside):
+        return False
+    return root == shown.home or not shown.home_prefix.startswith(inside)
 
 
 @dataclass(slots=True)
@@ -253,7 +295,7 @@ def outcome_for(job: Job, context: ScanContext, auditor: Auditor) -> FileOutcome
 
 
 def scan_iter(
-    jobs: list[Job], context: ScanContext, workers: int | None = None
+    jobs: Iterable[Job], context: ScanContext, workers: int | None = None
 ) -> Iterator[FileOutcome]:
     """Outcomes of ``jobs`` in their order, as soon as each is ready.
 
@@ -262,14 +304,23 @@ def scan_iter(
     already, when the context has a renderer) and the caller writes them in plan
     order. At most ``IN_FLIGHT_PER_WORKER`` batches per worker are outstanding, so
     memory depends on the batch size and the largest file, not on the file count.
+
+    ``jobs`` may be an iterator (a streamed plan): only the first few hundred are
+    read before the workers start, so they are forked with almost nothing to copy,
+    and the rest are read as batches are handed out.
     """
     workers = usable_cpus() if workers is None else workers
-    if len(jobs) < PARALLEL_THRESHOLD or workers < 2:
+    remaining = iter(jobs)
+    # Enough to choose serial or parallel, and a batch size that spreads a
+    # smaller scan evenly: 8 batches per worker.
+    ahead = list(islice(remaining, max(PARALLEL_THRESHOLD, workers * 8 * BATCH_FILES)))
+    if len(ahead) < PARALLEL_THRESHOLD or workers < 2:
         auditor = Auditor(context.host)
-        for job in jobs:
+        for job in chain(ahead, remaining):
             yield outcome_for(job, context, auditor)
         return
-    yield from _scan_parallel(jobs, context, workers)
+    size = max(1, min(BATCH_FILES, len(ahead) // (workers * 8)))
+    yield from _scan_parallel(chain(ahead, remaining), size, context, workers)
 
 
 def usable_cpus() -> int:
@@ -533,7 +584,9 @@ def _scan_batch(batch: list[Job]) -> list[FileOutcome]:
     return [outcome_for(job, context, auditor) for job in batch]
 
 
-def _scan_parallel(jobs: list[Job], context: ScanContext, workers: int) -> Iterator[FileOutcome]:
+def _scan_parallel(
+    jobs: Iterator[Job], size: int, context: ScanContext, workers: int
+) -> Iterator[FileOutcome]:
     """Batches on a process pool, a bounded window of them in flight, results in order."""
     import multiprocessing
     from collections import deque
@@ -541,8 +594,7 @@ def _scan_parallel(jobs: list[Job], context: ScanContext, workers: int) -> Itera
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
     mp_context = multiprocessing.get_context(method)
-    size = max(1, min(BATCH_FILES, len(jobs) // (workers * 8)))
-    batches = (jobs[i : i + size] for i in range(0, len(jobs), size))
+    batches = iter(lambda: list(islice(jobs, size)), [])
     with ProcessPoolExecutor(
         workers, mp_context=mp_context, initializer=_init_worker, initargs=(context,)
     ) as pool:

@@ -147,18 +147,26 @@ def _write_baseline(
     return EXIT_USAGE if parse_errors and not ignore_errors else EXIT_OK
 
 
-def _progress(
-    options: AuditOptions, planned: Plan
-) -> AbstractContextManager[Callable[[int], None]]:
-    """A bar on the terminal's stderr for a large scan whose report goes elsewhere.
+def _wants_bar(options: AuditOptions) -> bool:
+    """Whether a progress bar may be drawn: stderr is a terminal the report is not drawn on.
 
-    Only when the report is not drawn on the same terminal: there the findings stream in
-    as they are found (the progress a person needs), and a bar redrawn between them would
-    tear the lines. Nothing for a pipe, CI, or pre-commit's few files (``scan_progress``).
+    Where the report is drawn on the terminal, the findings stream in as they are
+    found (the progress a person needs), and a bar redrawn between them would tear
+    the lines. Nothing for a pipe or CI.
     """
     from mcpcred import terminal
 
     if options.output is None and terminal.is_terminal(sys.stdout):
+        return False
+    return terminal.is_terminal(sys.stderr)
+
+
+def _progress(planned: Plan, bar: bool) -> AbstractContextManager[Callable[[int], None]]:
+    """A bar on the terminal's stderr for a large scan whose report goes elsewhere
+    (none for pre-commit's few files: ``scan_progress``)."""
+    from mcpcred import terminal
+
+    if not bar or not isinstance(planned.jobs, list):
         return terminal.quiet()
     return terminal.scan_progress(len(planned.jobs))
 
@@ -194,7 +202,10 @@ def run(options: AuditOptions, host: Host | None = None) -> int:
         from mcpcred.audit import baseline as baselines
 
         accepted = baselines.load(options.baseline)
-    planned = plan(options.paths, host)
+    # A bar needs the number of files first; anywhere else (CI, a pipe, the report
+    # on the terminal) the plan streams, and memory stays flat however many files.
+    bar = _wants_bar(options)
+    planned = plan(options.paths, host, stream=not bar and options.write_baseline is None)
     ignore_errors = options.ignore_parse_errors or settings.ignore_parse_errors
     if options.write_baseline is not None:
         return _write_baseline(options, planned, host, settings, accepted, ignore_errors)
@@ -203,9 +214,9 @@ def run(options: AuditOptions, host: Host | None = None) -> int:
         options.format, host.cwd, color=_color(options.output), pretty=options.pretty
     )
     context = ScanContext(host, settings, accepted, renderer=renderer, keep_findings=False)
-    totals = formats.Totals(skipped=planned.skipped)
-    with _destination(options.output) as write, _progress(options, planned) as advance:
-        write(renderer.head(planned.skipped))
+    totals = formats.Totals(skipped=planned.skipped)  # complete when the scan is
+    with _destination(options.output) as write, _progress(planned, bar) as advance:
+        write(renderer.head())
         first = True
         for outcome in scan_iter(planned.jobs, context):
             advance(1)

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import sys
 import tracemalloc
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from mcpcred import discovery
 from mcpcred.audit import scan as scan_module
 from mcpcred.cli import audit_run
 from mcpcred.host import Host
+from mcpcred.project_config import AuditSettings
 from tests.support import sarif, tokengen
 
 
@@ -218,10 +222,11 @@ def test_memory_does_not_grow_with_the_number_of_files(
     _peak(project, 20)  # warm caches (compiled patterns, adapters) before measuring
     small = _peak(project, 100)
     large = _peak(project, 400)
-    # 300 more files add 300 planned paths (~0.6 KiB each with the walk's
-    # bookkeeping); the findings they produce must be written, not kept: holding
-    # them, as the report built in memory did, grew by ~2 MiB here.
-    assert large - small < 512 * 1024, (small, large)
+    # The findings 300 more files produce must be written, not kept: holding
+    # them, as the report built in memory did, grew by ~2 MiB here. Nor is the
+    # plan held: the walk streams into the scan (~70 KiB here, the inode set that
+    # tells a file reached twice), where a sorted list of every job grew by ~160 KiB.
+    assert large - small < 112 * 1024, (small, large)
 
 
 def test_text_is_plain_and_whole_when_piped_coloured_only_when_asked(
@@ -290,3 +295,120 @@ def test_a_failing_writer_stops_the_workers(project: Path, parallel: None) -> No
     finally:
         sys.stdout = saved
     assert multiprocessing.active_children() == []
+
+
+def _names_tree(root: Path) -> None:
+    """Names whose sorted order differs between a folder-by-folder walk and a path sort."""
+    document = json.dumps({"mcpServers": {"s": {"command": "node", "args": ["s.js"]}}})
+    for relative in (
+        "a/.mcp.json",
+        "a/b/.mcp.json",
+        "a-b/.mcp.json",  # '-' sorts before '/': "a-b/" comes before "a/"
+        "a.b/.mcp.json",  # so does '.'
+        "a0/.mcp.json",  # '0' sorts after '/'
+        "A/.mcp.json",
+        "Library/Application Support/Claude/claude_desktop_config.json",
+        "Lib/.mcp.json",
+        "z/.cursor/mcp.json",
+        "z/.cursor.d/.mcp.json",
+        "\u00e9/.mcp.json",
+        ".mcp.json",
+    ):
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(document)
+    (root / "a" / "notes.txt").write_text("not a config")
+    # The same file reached twice is one file, whichever path the walk meets first.
+    (root / "a0" / "link").mkdir()
+    (root / "a0" / "link" / ".mcp.json").symlink_to(root / "a" / ".mcp.json")
+    os.link(root / "a.b" / ".mcp.json", root / "z" / ".mcp.json")
+
+
+def test_the_walk_yields_files_in_sorted_path_order(project: Path) -> None:
+    _names_tree(project)
+    walked = list(discovery.walk("."))
+    assert walked == sorted(walked)
+    assert len(walked) == 14  # the symlink and the hard link are walked; the plan drops them
+    assert "./Library/Application Support/Claude/claude_desktop_config.json" in walked
+
+
+@pytest.mark.parametrize(
+    ("root", "cwd", "streamed"),
+    [
+        (".", ".", True),  # the usual CI run: the checkout is the working folder
+        ("tree", ".", True),  # a folder inside the working folder
+        ("tree", "elsewhere", True),  # beside it: shown absolute (or under ~)
+        (".", "tree/a", False),  # above it: some files relative, others absolute
+    ],
+)
+def test_a_streamed_plan_is_the_sorted_plan(
+    project: Path, monkeypatch: pytest.MonkeyPatch, root: str, cwd: str, streamed: bool
+) -> None:
+    """A streamed plan reads the walk as it goes; it must list what the sorted plan lists."""
+    _names_tree(project / "tree")
+    (project / "elsewhere").mkdir()
+    target = str(project / root) if cwd != "." else root
+    monkeypatch.chdir(project / cwd)
+    host = Host.current()
+    whole = scan_module.plan([target], host)
+    stream = scan_module.plan([target], host, stream=True)
+    assert isinstance(stream.jobs, list) is not streamed
+    jobs = list(stream.jobs)
+    assert jobs == whole.jobs
+    assert len(jobs) == 12
+    assert [job.shown for job in jobs] == sorted(job.shown for job in jobs)
+    assert stream.skipped == whole.skipped
+
+
+def test_a_streamed_home_folder_keeps_its_tilde_paths(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = project / "home"
+    _names_tree(home)
+    (project / "work").mkdir()
+    monkeypatch.chdir(project / "work")
+    host = Host("linux", {}, str(home), str(project / "work"))
+    stream = scan_module.plan([str(home)], host, stream=True)
+    jobs = list(stream.jobs)
+    assert not isinstance(stream.jobs, list)
+    assert jobs == scan_module.plan([str(home)], host).jobs
+    assert all(job.shown.startswith("~/") for job in jobs)
+
+
+def test_skipped_folders_are_complete_after_a_streamed_scan(project: Path) -> None:
+    """The walk's skipped folders go in the report's tail: the head is written before the walk
+    ends (SARIF puts the invocation after the results)."""
+    _tree(project, 5)
+    (project / "node_modules" / "x").mkdir(parents=True)
+    (project / "node_modules" / "x" / ".mcp.json").write_text("{}")
+    _, out = _run("sarif")
+    log = json.loads(out)
+    notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert any("node_modules" in json.dumps(note) for note in notes)
+    assert list(log["runs"][0])[-2:] == ["results", "invocations"]
+    sarif.validate(log)
+
+
+def test_a_large_streamed_scan_starts_before_the_walk_ends(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers fork after a bounded look-ahead, not after the whole plan: the first
+    outcome comes back while most jobs are still unread (so workers do not inherit them)."""
+    _tree(project, 120)
+    monkeypatch.setattr(scan_module, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(scan_module, "BATCH_FILES", 2)
+    drawn: list[str] = []
+
+    def jobs() -> Iterator[scan_module.Job]:
+        for job in scan_module.plan(["."], Host.current(), stream=True).jobs:
+            drawn.append(job.shown)
+            yield job
+
+    context = scan_module.ScanContext(Host.current(), AuditSettings())
+    outcomes = scan_module.scan_iter(jobs(), context, workers=2)
+    first = next(outcomes)
+    # look-ahead: workers x 8 batches x 2 files, then at most the 16-batch window
+    assert len(drawn) <= 2 * 8 * 2 + 2 * 8 * 2, len(drawn)
+    rest = list(outcomes)
+    assert len(drawn) == 121
+    assert [o.scanned.display_path for o in [first, *rest] if o.scanned] == sorted(drawn)

@@ -95,8 +95,12 @@ class Renderer:
 
     separator = ""
 
-    def head(self, skipped: list[Skipped]) -> str:
-        """What comes before the first file."""
+    def head(self) -> str:
+        """What comes before the first file.
+
+        Nothing here may depend on the walk (the skipped folders): a streamed scan
+        writes the head before its walk is done. What the walk found goes in ``tail``.
+        """
         return ""
 
     def chunk(self, scanned: ScannedFile, findings: list[Finding]) -> str:
@@ -139,7 +143,7 @@ def render_report(renderer: Renderer, report: AuditReport) -> str:
         by_path.setdefault(finding.path, []).append(finding)
     totals = Totals(skipped=report.skipped)
     totals.suppressed = report.suppressed
-    pieces = [renderer.head(report.skipped)]
+    pieces = [renderer.head()]
     first = True
     for scanned in report.files:
         findings = by_path.get(scanned.display_path, [])

@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from mcpcred import __version__
 from mcpcred.audit.formats import Renderer, Totals, location_fingerprint, render_report
 from mcpcred.audit.scan import AuditReport, ScannedFile
-from mcpcred.discovery import Skipped
 from mcpcred.models import Finding
 from mcpcred.terminal import json_text
 
@@ -80,7 +79,7 @@ class JsonRenderer(Renderer):
         self._files: tempfile.SpooledTemporaryFile[str] | None = None
         self._file_count = 0
 
-    def head(self, skipped: list[Skipped]) -> str:
+    def head(self) -> str:
         """The tool's name and version, and the opening of ``findings``."""
         return json_text(
             f'{{\n  "tool": "mcpcred",\n  "version": {_dumps(__version__)},\n  "findings": ['
