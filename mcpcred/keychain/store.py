@@ -212,6 +212,7 @@ class SecretStore:
             store_part = functools.partial(backend.set_password, SERVICE, part_name, part)
             self._call(store_part, "store a part")
         self._call(lambda: backend.set_password(SERVICE, name, head), f"store '{name}'")
+        self._call(lambda: _prune_others(backend, name), f"store '{name}'")
         for index in range(len(parts) + 1, old_parts + 1):
             self._delete_quietly(chunks.part_name(name, index))
 
@@ -391,3 +392,26 @@ def _unavailable_hint() -> str:
     from mcpcred.keychain import hints
 
     return hints.unavailable()
+
+
+def _prune_others(backend: KeyringBackend, username: str) -> None:
+    """Delete the other Secret Service items for ``username`` beside the one just written.
+
+    keyring writes with ``replace=True``, which replaces only an item with exactly its
+    attributes (``application`` included); an item for the same name written another way
+    (``secret-tool store service mcpcred username NAME``, an older keyring) stays beside
+    it, and a read, which searches by service and user name only, returns either of them:
+    the value just set, or the stale one. The shim's own write prunes the same way.
+    """
+    from keyring.backends import SecretService
+
+    if not isinstance(backend, SecretService.Keyring):
+        return
+    collection = backend.get_preferred_collection()  # type: ignore[no-untyped-call]
+    with contextlib.closing(collection.connection):
+        items = list(collection.search_items({"service": SERVICE, "username": username}))
+        if len(items) < 2:
+            return
+        for item in items:
+            if item.get_attributes().get("application") != backend.appid:
+                item.delete()

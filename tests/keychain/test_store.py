@@ -49,6 +49,24 @@ def test_set_get_exists_delete_in_the_real_keychain(
         real.delete("slack")
 
 
+def test_a_value_set_replaces_one_written_another_way(
+    real: SecretStore, keychain: dict[str, str]
+) -> None:
+    """An item for the name written by secret-tool (without keyring's ``application``
+    attribute) stayed beside keyring's: reads returned either value, the stale one about
+    one time in three (``log verify --reset-checkpoint`` then still saw the old checkpoint).
+    """
+    real_keychain.store(keychain, "mcpcred", "checkpoint", "old")
+    real.set("checkpoint", "new")
+    for _ in range(10):
+        assert real.get("checkpoint") == "new"
+        assert real_keychain.lookup(keychain, "mcpcred", "checkpoint") == "new"
+    found = real_keychain._secret_tool(
+        keychain, "search", "--all", "service", "mcpcred", "username", "checkpoint"
+    )
+    assert found.stderr.count("label = ") + found.stdout.count("label = ") == 1
+
+
 def test_long_values_are_split_and_joined(real: SecretStore, keychain: dict[str, str]) -> None:
     long_value = "".join(chr(0x41 + i % 26) for i in range(5 * chunks.CHUNK_CHARS + 17))
     real.set("pem", long_value)
