@@ -61,15 +61,5 @@ def atomic_writer(path: str, mode: int = 0o600) -> Iterator[TextIO]:
 
 def atomic_write(path: str, text: str, mode: int = 0o600) -> None:
     """Replace ``path`` with ``text``: temp file in the same folder, fsync, rename."""
-    fd, temp = _temp_beside(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
+    with atomic_writer(path, mode) as handle:
+        handle.write(text)

@@ -82,21 +82,26 @@ def find(start: str) -> str | None:
     return project_file(start)
 
 
-def load(path: str | None) -> AuditSettings:
-    """Read the ``[audit]`` section of ``path`` (no file: defaults)."""
-    if path is None:
-        return AuditSettings()
+def read_toml(path: str) -> dict[str, object]:
+    """The whole ``mcpcred.toml`` at ``path``; ``ConfigError`` (exit 3) if unreadable or invalid."""
     import tomllib
 
     try:
         with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+            return tomllib.load(handle)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"{path}: invalid TOML ({exc})", hint="fix the syntax of mcpcred.toml"
         ) from None
+
+
+def load(path: str | None) -> AuditSettings:
+    """Read the ``[audit]`` section of ``path`` (no file: defaults)."""
+    if path is None:
+        return AuditSettings()
+    data = read_toml(path)
     audit = data.get("audit", {})
     if not isinstance(audit, dict):
         raise ConfigError(f"{path}: [audit] must be a table")

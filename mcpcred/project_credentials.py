@@ -50,6 +50,7 @@ from typing import Any
 from mcpcred import references
 from mcpcred.errors import ConfigError
 from mcpcred.oauth.providers import ALIASES, BUILTIN, FLOWS
+from mcpcred.project_config import read_toml
 
 OAUTH = "oauth"
 SECRET = "secret"  # noqa: S105 (a credential kind)
@@ -120,18 +121,7 @@ class ProjectCredentials:
 
 def load(path: str) -> ProjectCredentials:
     """Read the ``[credentials]`` tables of ``path``; ``ConfigError`` (exit 3) names a mistake."""
-    import tomllib
-
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"{path}: invalid TOML ({exc})", hint="fix the syntax of mcpcred.toml"
-        ) from None
-    return parse(data, path)
+    return parse(read_toml(path), path)
 
 
 def parse(data: dict[str, Any], path: str) -> ProjectCredentials:
