@@ -130,14 +130,15 @@ def target(
     refs = wanted(options, pairs)
     secret: str | None = None
     if key is not None:
-        found, secret = resolve.fetch(options, environ, refs, key)
+        found, secret = resolve.fetch(options, environ, refs, key, audiences=True)
     elif refs:
-        found = resolve.resolve(refs, options, environ)
+        found = resolve.resolve(refs, options, environ, audiences=True)
     else:  # a server that needs no credential: the keychain is not even opened
         found = resolve.Resolved()
     url = references.substitute(options.url, found.lookup)
     shown = shown_url(options.url, url, found.lookup)
     check_url(url, shown, allow_http=options.allow_http)
+    found.check_audiences(url, shown)
     headers: dict[str, str] = {}
     for name, value in pairs:
         resolved = references.substitute(value, found.lookup)

@@ -230,7 +230,7 @@ def _taken_by(credential: Credential, store: SecretStore) -> str | None:
     if credential.server is None:
         return None
     from mcpcred.keychain.vault import StoreVault
-    from mcpcred.oauth import mcp
+    from mcpcred.oauth import mcp, urls
 
     try:
         record = mcp.existing_record(StoreVault(store), credential.ref_name)
@@ -239,7 +239,7 @@ def _taken_by(credential: Credential, store: SecretStore) -> str | None:
     if record is None:
         return None
     stated = record.resource or record.server_url
-    if stated and mcp.resource_covers(stated, credential.server):
+    if stated and urls.resource_covers(stated, credential.server):
         return None
     return record.server_url or record.resource or record.provider
 

@@ -48,7 +48,7 @@ from mcpcred.oauth import challenge as challenges
 from mcpcred.oauth import loopback, providers, records, tokens
 from mcpcred.oauth.providers import PKCE, Provider
 from mcpcred.oauth.records import AccessToken, LoginRecord
-from mcpcred.oauth.urls import check_endpoint
+from mcpcred.oauth.urls import canonical, check_endpoint, resource_covers
 
 if TYPE_CHECKING:
     import httpx
@@ -78,30 +78,6 @@ MCP_REMOTE = "mcp-remote"
 def is_url(value: str) -> bool:
     """Whether a ``login`` argument is a server URL rather than a provider or login name."""
     return value.startswith(("https://", "http://"))
-
-
-def canonical(url: str) -> str:
-    """The canonical server URI (RFC 8707 ``resource``): lower-case scheme and host, no
-    fragment, no default port, and no trailing slash when the path is only ``/``."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    port = parts.port
-    if port is not None and (scheme, port) not in (("https", 443), ("http", 80)):
-        host = f"{host}:{port}"
-    path = "" if parts.path == "/" else parts.path
-    return urlunsplit((scheme, host, path, parts.query, ""))
-
-
-def resource_covers(stated: str, server_url: str) -> bool:
-    """Whether metadata ``resource`` ``stated`` is the server URL or a parent of it."""
-    a, b = urlsplit(canonical(stated)), urlsplit(canonical(server_url))
-    if (a.scheme, a.netloc) != (b.scheme, b.netloc) or a.query:
-        return False
-    parent = a.path.rstrip("/")
-    return b.path == a.path or b.path.rstrip("/") == parent or b.path.startswith(parent + "/")
 
 
 def default_name(url: str) -> str:

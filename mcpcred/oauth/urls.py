@@ -11,7 +11,7 @@ here before it is used or opened, and it is opened without any shell.
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from mcpcred.errors import OAuthError
 
@@ -66,3 +66,27 @@ def check_endpoint(url: str, what: str) -> str:
 def _shown(url: str) -> str:
     """A URL cut to a length that fits a one-line error (it never holds a token)."""
     return url if len(url) <= 120 else url[:117] + "..."
+
+
+def canonical(url: str) -> str:
+    """The canonical server URI (RFC 8707 ``resource``): lower-case scheme and host, no
+    fragment, no default port, and no trailing slash when the path is only ``/``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is not None and (scheme, port) not in (("https", 443), ("http", 80)):
+        host = f"{host}:{port}"
+    path = "" if parts.path == "/" else parts.path
+    return urlunsplit((scheme, host, path, parts.query, ""))
+
+
+def resource_covers(stated: str, server_url: str) -> bool:
+    """Whether metadata ``resource`` ``stated`` is the server URL or a parent of it."""
+    a, b = urlsplit(canonical(stated)), urlsplit(canonical(server_url))
+    if (a.scheme, a.netloc) != (b.scheme, b.netloc) or a.query:
+        return False
+    parent = a.path.rstrip("/")
+    return b.path == a.path or b.path.rstrip("/") == parent or b.path.startswith(parent + "/")

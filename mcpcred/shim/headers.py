@@ -16,7 +16,7 @@ import sys
 from mcpcred import references
 from mcpcred.errors import McpcredError, ShimError
 from mcpcred.shim.options import parse
-from mcpcred.shim.resolve import resolver, wanted
+from mcpcred.shim.resolve import resolve, wanted
 
 USAGE = """usage: mcpcred headers [--server NAME] [--client ID] [--backend KEYRING_CLASS]
                        [--dbus-address ADDRESS] [--timeout SECONDS] [--allow-insecure-keyring]
@@ -33,6 +33,23 @@ Example: mcpcred headers --server github --header 'Authorization: Bearer mcpcred
 """
 
 
+SERVER_URL_VARIABLE = "CLAUDE_CODE_MCP_SERVER_URL"
+
+
+def _shown(url: str) -> str:
+    """The server's URL as an error may show it: origin and path, no query or user info."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return "the server's URL"
+    shown = f"{parts.scheme}://{host}{port}{parts.path}"
+    return shown if shown.isprintable() and len(shown) <= 200 else "the server's URL"
+
+
 def main(args: list[str]) -> int:
     """Print the headers as a JSON object; on failure one line on stderr, exit non-zero."""
     if args[:1] in (["-h"], ["--help"]):
@@ -47,7 +64,15 @@ def main(args: list[str]) -> int:
                 raise ShimError(f"--header needs 'Name: value', got {name.strip()[:40]!r}")
             pairs.append((name.strip(), value.strip()))
         refs = wanted([v for _, v in pairs], {}, options.label())
-        lookup = resolver(refs, options, os.environ) if refs else None
+        lookup = None
+        if refs:
+            # Claude Code names the server it asks headers for: a remote-server login's
+            # token then goes only to the server it was issued for.
+            server_url = os.environ.get(SERVER_URL_VARIABLE) or None
+            found = resolve(refs, options, os.environ, audiences=server_url is not None)
+            if server_url is not None:
+                found.check_audiences(server_url, _shown(server_url))
+            lookup = found.lookup
         out = {
             name: references.substitute(value, lookup) if lookup else value for name, value in pairs
         }

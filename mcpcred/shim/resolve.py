@@ -115,6 +115,8 @@ def fetch(
     environ: Mapping[str, str],
     refs: list[tuple[str, str]],
     key: tuple[str, Callable[[], str]],
+    *,
+    audiences: bool = False,
 ) -> tuple[Resolved, str]:
     """``refs`` and the audit log's key (created once if missing) in one keychain round trip.
 
@@ -124,7 +126,7 @@ def fetch(
     outside = _external(refs, options, environ)
     keychain = Keychain(options, environ)
     try:
-        found = _resolve(keychain, refs, extras=[key[0]])
+        found = _resolve(keychain, refs, extras=[key[0]], audiences=audiences)
         secret = found.extras.get(key[0]) or keychain.ensure(*key)
     finally:
         keychain.close()
@@ -140,14 +142,21 @@ def resolver(
 
 
 def resolve(
-    refs: list[tuple[str, str]], options: ShimOptions, environ: Mapping[str, str]
+    refs: list[tuple[str, str]],
+    options: ShimOptions,
+    environ: Mapping[str, str],
+    *,
+    audiences: bool = False,
 ) -> Resolved:
-    """Every reference in ``refs``, fetched in one keychain round trip."""
+    """Every reference in ``refs``, fetched in one keychain round trip.
+
+    With ``audiences``, also what each remote-server login is for (``Resolved.audiences``).
+    """
     outside = _external(refs, options, environ)
     if any(kind in references.KINDS for kind, _ in refs):
         keychain = Keychain(options, environ)
         try:
-            found = _resolve(keychain, refs)
+            found = _resolve(keychain, refs, audiences=audiences)
         finally:
             keychain.close()
     else:  # only password managers: no keychain needed (nor, perhaps, present)
@@ -172,7 +181,16 @@ def _external(
 class Resolved:
     """What one keychain round trip found: values, tokens and what they imply."""
 
-    __slots__ = ("deadline", "external", "extras", "refreshed", "refs", "tokens", "values")
+    __slots__ = (
+        "audiences",
+        "deadline",
+        "external",
+        "extras",
+        "refreshed",
+        "refs",
+        "tokens",
+        "values",
+    )
 
     def __init__(self) -> None:
         self.refs: list[tuple[str, str]] = []  # (kind, name) of every reference resolved
@@ -182,6 +200,42 @@ class Resolved:
         self.refreshed: list[str] = []  # logins this start refreshed
         self.deadline: float | None = None  # when the first token handed out is due
         self.external: dict[tuple[str, str], str] = {}  # password managers, by (kind, locator)
+        # Asked for by a remote bridge only: the resource each remote-server login
+        # (``mcpcred login URL``) was issued for, so its token goes to no other server.
+        self.audiences: dict[str, str] = {}
+
+    def check_audiences(self, url: str, shown: str) -> None:
+        """Refuse to send a remote server's token to any other server.
+
+        A login made with ``mcpcred login URL`` holds tokens issued for that
+        server's resource (RFC 8707). An entry that names the login but points
+        elsewhere (a repository's ``.mcp.json`` aimed at a host of its choosing,
+        a mistyped URL) would hand the token to a server that could replay it
+        against the real one; the MCP authorization spec forbids passing a token
+        on to another resource. ``shown`` is the URL as messages may show it
+        (``url`` may hold a secret). Provider logins carry no such binding.
+        """
+        if not self.audiences:
+            return
+        from mcpcred.oauth.urls import canonical, resource_covers
+
+        for name, resource in self.audiences.items():
+            try:
+                covered = resource_covers(resource, url)
+            except ValueError:  # a port urllib refuses: not this resource either
+                covered = False
+            if not covered:
+                login = (
+                    shown
+                    if shown.startswith(("https://", "http://")) and " " not in shown
+                    else "URL"
+                )
+                raise ShimError(
+                    f"the login mcpcred:oauth/{name} is for {canonical(resource)}, not for "
+                    f"{shown}: its token is not sent to another server",
+                    hint=f"log in to this server under a name of its own: mcpcred login {login} "
+                    "--name NAME, or correct the entry's URL",
+                )
 
     def lookup(self, kind: str, name: str) -> str:
         """The value a reference stands for."""
@@ -193,14 +247,27 @@ class Resolved:
 
 
 def _resolve(
-    keychain: Keychain, refs: list[tuple[str, str]], extras: Sequence[str] = ()
+    keychain: Keychain,
+    refs: list[tuple[str, str]],
+    extras: Sequence[str] = (),
+    *,
+    audiences: bool = False,
 ) -> Resolved:
     secrets = [name for kind, name in refs if kind == references.SECRET]
     logins = {name: references.split_login(name) for kind, name in refs if kind == references.OAUTH}
     access = {name: _access_name(*login) for name, login in logins.items()}
+    # The login records only for a bridge (in the same round trip): a local server's
+    # start never reads them while its cached token is fresh.
+    record_names = (
+        {name: _record_name(*login) for name, login in logins.items()} if audiences else {}
+    )
     found = Resolved()
     found.refs = list(refs)
-    values = keychain.read(secrets, optional=[*access.values(), *extras])
+    values = keychain.read(secrets, optional=[*access.values(), *record_names.values(), *extras])
+    for name, item in record_names.items():
+        audience = _audience(values.pop(item, None))
+        if audience is not None:
+            found.audiences[name] = audience
     found.values = values
     found.extras = {name: values[name] for name in extras if name in values}
     minter: Minter | None = None
@@ -226,6 +293,26 @@ def _fresh(cached: str | None) -> AccessToken | None:
     from mcpcred.oauth.records import fresh_access
 
     return fresh_access(cached, time.time())
+
+
+def _record_name(provider: str, account: str) -> str:
+    from mcpcred.oauth.records import record_name
+
+    return record_name(provider, account)
+
+
+def _audience(stored: str | None) -> str | None:
+    """The resource a remote-server login's tokens are for; None for a provider login.
+
+    A provider login (``mcpcred login github``) may name a ``resource`` that is no
+    URL (Entra's ``api://...``); only a login to a server URL binds its tokens to one.
+    """
+    from mcpcred.oauth.records import LoginRecord
+
+    record = LoginRecord.loads(stored)
+    if record is None or not record.server_url or not record.resource:
+        return None
+    return record.resource
 
 
 def _access_name(provider: str, account: str) -> str:

@@ -10,10 +10,12 @@ client must refuse. The user is ``tests/support/browser_cli.py``, started throug
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +26,7 @@ import pytest
 
 from tests.integration.test_login_e2e import MCPCRED, _env, stored
 from tests.support import keychain as real_keychain
-from tests.support.mcp_parts import read_entry, sdk_call_tool
+from tests.support.mcp_parts import read_entry, sdk_call_tool, sdk_call_tool_entry
 from tests.support.oauth_resource_server import (
     ClientMetadataHost,
     ResourceServer,
@@ -581,3 +583,84 @@ def test_a_gemini_oauth_app_is_logged_in_with_the_redirect_it_is_registered_with
     restored = run("unwrap", "gemini-cli", "--restore-secrets", "--yes")
     assert restored.returncode == 0, restored.stderr
     assert settings.read_bytes() == original
+
+
+class _Listener:
+    """A loopback TCP server that keeps every byte sent to it (the server a hostile entry
+    points at): what a bridge would have handed over, token included."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/mcp"
+        self.received = bytearray()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                with contextlib.suppress(OSError):
+                    self.received += conn.recv(65536)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_login_for_one_server_is_never_sent_to_another(
+    keychain: dict[str, str], oidc_server: OidcServer, start_rs: object, tmp_path: Path
+) -> None:
+    """RFC 8707 / the MCP spec's token audience rule: an entry that names a remote-server
+    login but points elsewhere (a repository's ``.mcp.json`` aimed at a host of its
+    choosing) gets an error before anything is sent; the login's own server still works."""
+    rs = start_rs(oidc_server.issuer)  # type: ignore[operator]
+    assert login(rs.url).returncode == 0
+    token = str((stored(keychain, ACCESS) or {})["access_token"])
+    other = _Listener()
+    try:
+        header = f"Authorization: Bearer {{{{mcpcred:oauth/{NAME}}}}}"
+        # the SDK's stdio client hands a server only its default variables and the entry's
+        keep = {k: v for k, v in _env().items() if k.startswith(("DBUS_", "XDG_", "HOME"))}
+        entry = {
+            "command": str(MCPCRED),
+            "args": ["shim", "--server", "x", "--client", "test"],
+            "env": keep,
+        }
+        hostile = {**entry, "args": [*entry["args"], "--url", other.url, "--header", header]}
+        called = sdk_call_tool_entry(hostile, "echo", {"text": "hi"}, env=_env(), timeout=30)
+        assert not called.ok
+        assert f"mcpcred:oauth/{NAME} is for {rs.url}" in called.stderr
+        assert f"not for {other.url}" in called.stderr
+        assert token not in called.stderr + called.stdout
+        time.sleep(0.3)
+        assert bytes(other.received) == b""  # not even a connection with the token
+        # the headers helper (Claude Code names the server in its environment) refuses too
+        helper = run(
+            "headers", "--server", "x", "--header", header,
+            env=_env(CLAUDE_CODE_MCP_SERVER_URL=other.url),
+        )  # fmt: skip
+        assert helper.returncode != 0 and helper.stdout == ""
+        assert f"not for {other.url}" in helper.stderr and token not in helper.stderr
+        # ... and hands the token over for the login's own server
+        good = run(
+            "headers", "--server", "x", "--header", header,
+            env=_env(CLAUDE_CODE_MCP_SERVER_URL=rs.url + "?x=1"),
+        )  # fmt: skip
+        assert good.returncode == 0, good.stderr
+        assert json.loads(good.stdout) == {"Authorization": f"Bearer {token}"}
+    finally:
+        other.close()
+    # the same entry pointed at the login's own server works
+    own = {**entry, "args": [*entry["args"], "--url", rs.url, "--header", header]}
+    called = sdk_call_tool_entry(own, "echo", {"text": "hi"}, env=_env(), timeout=60)
+    assert called.ok, (called.error, called.stderr[-2000:])
+    assert called.text == ["echo: hi"]

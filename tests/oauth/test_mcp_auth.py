@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from mcpcred.errors import LoginRequired, OAuthError, UsageError
-from mcpcred.oauth import challenge, mcp
+from mcpcred.oauth import challenge, mcp, urls
 from mcpcred.oauth.records import AccessToken, LoginRecord
 from tests.oauth.conftest import MemoryVault, form_of, mock_transport
 from tests.oauth.test_mint import (
@@ -76,7 +76,7 @@ def test_the_step_up_message_names_the_command() -> None:
     ],
 )
 def test_canonical_server_uri(url: str, expected: str) -> None:
-    assert mcp.canonical(url) == expected
+    assert urls.canonical(url) == expected
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_canonical_server_uri(url: str, expected: str) -> None:
     ],
 )
 def test_which_metadata_resource_covers_the_server(stated: str, ok: bool) -> None:
-    assert mcp.resource_covers(stated, "https://mcp.example.com/mcp") is ok
+    assert urls.resource_covers(stated, "https://mcp.example.com/mcp") is ok
 
 
 def test_protected_resource_metadata_urls_in_order() -> None:
