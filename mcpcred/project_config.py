@@ -84,17 +84,9 @@ def find(start: str) -> str | None:
 
 def read_toml(path: str) -> dict[str, object]:
     """The whole ``mcpcred.toml`` at ``path``; ``ConfigError`` (exit 3) if unreadable or invalid."""
-    import tomllib
+    from mcpcred import tomlfile
 
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"{path}: invalid TOML ({exc})", hint="fix the syntax of mcpcred.toml"
-        ) from None
+    return tomlfile.read(path, hint="fix the syntax of mcpcred.toml")
 
 
 def load(path: str | None) -> AuditSettings:
@@ -157,17 +149,9 @@ def log_section(path: str) -> dict[str, object]:
     Its own function, apart from ``load`` (``[audit]``): the export worker reads it,
     and only when the user's config allows project exports (``mcpcred.export.config``).
     """
-    import tomllib
-
     from mcpcred.export.config import check_project_log
 
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    data = read_toml(path)
     if "log" not in data:
         return {}
     return check_project_log(path, data["log"])

@@ -229,7 +229,7 @@ def test_no_credentials_section_is_empty(tmp_path: Path) -> None:
             '[credentials.github]\nkind = "oauth"\n',
             "[credentials.github] and [credentials.gh] both declare mcpcred:oauth/github",
         ),
-        ("[credentials.x\n", "invalid TOML"),
+        ("[credentials.x\n", "not valid TOML"),
     ],
 )
 def test_mistakes_are_one_line_naming_them(tmp_path: Path, text: str, expected: str) -> None:

@@ -87,19 +87,9 @@ def key(target: targets.Target) -> str:
 
 
 def _read(path: str) -> dict[str, object]:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    import tomllib
+    from mcpcred import tomlfile
 
-    try:
-        return tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return tomlfile.read(path, missing_ok=True)
 
 
 def _log_table(path: str, data: Mapping[str, object]) -> dict[str, object]:

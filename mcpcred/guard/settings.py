@@ -228,21 +228,12 @@ def _servers(path: str | None) -> dict[str, object] | None:
     """The ``servers`` table of ``path``, unchecked; None if it has none."""
     if path is None:
         return None
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    if b"servers" not in data and b"\\" not in data:
-        return None
-    import tomllib
+    from mcpcred import tomlfile
 
-    try:
-        parsed = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = tomlfile.read_bytes(path, missing_ok=True)
+    if data is None or (b"servers" not in data and b"\\" not in data):
+        return None
+    parsed = tomlfile.loads(path, data)
     servers = parsed.get("servers")
     if servers is None:
         return None

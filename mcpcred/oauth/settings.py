@@ -73,18 +73,12 @@ class Settings:
 
 def load(path: Path) -> Settings:
     """Read and check the config file at ``path``; ``ConfigError`` if it is unusable."""
-    import tomllib
+    from mcpcred import tomlfile
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    raw = tomlfile.read_bytes(str(path), missing_ok=True)
+    if raw is None:
         return Settings(path=path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {type(exc).__name__}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = tomlfile.loads(str(path), raw)
     unknown = set(data) - {"oauth", "providers", "servers"}
     if unknown:
         raise ConfigError(f"{path}: unknown section(s): {', '.join(sorted(unknown))}")
