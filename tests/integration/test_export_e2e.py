@@ -9,10 +9,8 @@ official ``opentelemetry-proto`` classes.
 # ruff: noqa: F811  (the test takes the imported ``guarded`` fixture as a parameter)
 from __future__ import annotations
 
-import asyncio
 import json
 import random
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,26 +26,15 @@ from tests.integration.test_guard_e2e import (  # noqa: F401 - the fixture
 )
 from tests.support import keychain as real_keychain
 from tests.support import mcp_parts, tokengen
+from tests.support.export_session import delivery_script, stop_workers, wait_workers_gone
 from tests.support.otlp_receiver import Receiver
-from tests.support.procs import kill_if_running
 
 if TYPE_CHECKING:
-    from mcp import ClientSession
+    pass
 
 pytestmark = pytest.mark.slow
 
 HEADER = "Bearer otel-header-value-7f3a91c2"
-
-
-def _worker_pids(guarded: Guarded) -> list[int]:
-    pids = []
-    for lock in guarded.runtime.glob("export-*.lock"):
-        if lock.name == "export-users.lock":
-            continue
-        text = lock.read_text().strip()
-        if text.isdigit():
-            pids.append(int(text))
-    return pids
 
 
 def test_a_guarded_call_reaches_the_collector_within_a_second(
@@ -74,31 +61,14 @@ def test_a_guarded_call_reaches_the_collector_within_a_second(
         with receiver.lock:
             return sum(span.name == f"tools/call {tool}" for span in receiver.spans) >= count
 
-    async def script(session: ClientSession) -> float:
-        await call(session, "echo", {"message": "warm-up"})
-        deadline = time.monotonic() + 30  # the worker starts with the shim (a Python start)
-        while not arrived("echo", 1):
-            assert time.monotonic() < deadline, "the worker never delivered"
-            await asyncio.sleep(0.05)
-        await call(session, "echo", {"message": f"token {token}"})
-        await call(session, "get-env")  # denied
-        done = time.monotonic()
-        while not (arrived("echo", 2) and arrived("get-env", 1)):
-            assert time.monotonic() - done < 10, "not delivered"
-            await asyncio.sleep(0.01)
-        return time.monotonic() - done
-
     try:
+        script = delivery_script(call, arrived, token)  # get-env is denied
         took, stderr = run_session(params, script, tmp_path / "err")
         assert took < 1.0, f"{took:.2f} s from the call to the collector"
         # the worker leaves by itself once no guarded shim runs and all is sent
-        deadline = time.monotonic() + 15
-        while [p for p in _worker_pids(guarded) if kill_if_running(p, "mcpcred", 0)]:
-            assert time.monotonic() < deadline, "the worker did not leave"
-            time.sleep(0.1)
+        wait_workers_gone(guarded.runtime)
     finally:
-        for pid in _worker_pids(guarded):
-            kill_if_running(pid, "mcpcred.export.worker")
+        stop_workers(guarded.runtime)
         receiver.stop()
 
     assert "audit export not started" not in stderr, stderr

@@ -9,10 +9,8 @@ worker (``mcpcred.export.worker``), which builds the syslog sink from the URL.
 # ruff: noqa: F811  (the test takes the imported ``guarded`` fixture as a parameter)
 from __future__ import annotations
 
-import asyncio
 import json
 import random
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,10 +27,10 @@ from tests.integration.test_guard_e2e import (  # noqa: F401 - the fixture
 from tests.support import keychain as real_keychain
 from tests.support import mcp_parts, tokengen
 from tests.support import rsyslog as rs
-from tests.support.procs import kill_if_running
+from tests.support.export_session import delivery_script, stop_workers
 
 if TYPE_CHECKING:
-    from mcp import ClientSession
+    pass
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,17 +38,6 @@ pytestmark = [
 ]
 
 SD_ID = "mcpcred@32473"
-
-
-def _worker_pids(guarded: Guarded) -> list[int]:
-    pids = []
-    for lock in guarded.runtime.glob("export-*.lock"):
-        if lock.name == "export-users.lock":
-            continue
-        text = lock.read_text().strip()
-        if text.isdigit():
-            pids.append(int(text))
-    return pids
 
 
 @pytest.mark.parametrize("kind", ["tls", "udp"])
@@ -79,26 +66,12 @@ def test_a_guarded_call_reaches_rsyslog_within_a_second(
             found += params.get("event") == "call" and params.get("tool") == tool
         return found >= count
 
-    async def script(session: ClientSession) -> float:
-        await call(session, "echo", {"message": "warm-up"})
-        deadline = time.monotonic() + 30  # the worker starts with the shim (a Python start)
-        while not arrived("echo", 1):
-            assert time.monotonic() < deadline, "the worker never delivered"
-            await asyncio.sleep(0.05)
-        await call(session, "echo", {"message": f"token {token}"})
-        await call(session, "get-env")  # denied
-        done = time.monotonic()
-        while not (arrived("echo", 2) and arrived("get-env", 1)):
-            assert time.monotonic() - done < 10, "not delivered"
-            await asyncio.sleep(0.01)
-        return time.monotonic() - done
-
     try:
+        script = delivery_script(call, arrived, token)  # get-env is denied
         took, stderr = run_session(params, script, tmp_path / "err")
         assert took < 1.0, f"{took:.2f} s from the call to rsyslog"
     finally:
-        for pid in _worker_pids(guarded):
-            kill_if_running(pid, "mcpcred.export.worker")
+        stop_workers(guarded.runtime)
         receiver.stop()
 
     assert "audit export not started" not in stderr, stderr
