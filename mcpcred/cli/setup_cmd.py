@@ -32,7 +32,7 @@ from mcpcred.errors import EXIT_FINDINGS, ConfigError, McpcredError, UsageError
 from mcpcred.terminal import printable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from mcpcred.clients.base import ClientAdapter
     from mcpcred.host import Host
@@ -189,7 +189,18 @@ def _one(
         stderr(f"{label}: the login name is taken by {printable(taken)}, not this server")
         row["fix"] = f"rename [credentials.{credential.name}] in mcpcred.toml and its references"
         return {**row, "state": "taken", "action": "failed"}
-    if before == OK:
+    short, short_base = _scopes_short(credential, store) if before == OK else ([], ())
+    if short:
+        # A login asked for fewer scopes than this repository's servers need: it resolves,
+        # and the server fails at its first call. Log in again asking for both sets.
+        stderr(
+            f"{label}: logged in without the scope(s) this repository asks for: "
+            f"{printable(' '.join(short))}"
+        )
+        before = "missing scopes"
+        wanted = dict.fromkeys([*short_base, *credential.scopes])
+        row["fix"] = credential.fix() + "".join(f" --scope {s}" for s in wanted)
+    elif before == OK:
         stderr(f"{label}: already set up, skipped")
         return {**row, "state": OK, "action": "skipped"}
     if credential.external:
@@ -197,7 +208,7 @@ def _one(
         if credential.url:
             stderr(f"  see {printable(credential.url)}")
         return {**row, "state": before, "action": "checked"}
-    if before not in ABSENT:
+    if before not in ABSENT and not short:
         # there, but unreadable (a locked keychain, a store error): asking for the value
         # again would overwrite one that may be right, or fail the same way
         stderr(f"{label}: cannot be checked: {printable(before)}")
@@ -206,7 +217,7 @@ def _one(
         return {**row, "state": before, "action": "failed"}
     try:
         if credential.kind == project_credentials.OAUTH:
-            action = _login(credential, interactive, timeout)
+            action = _login(credential, interactive, timeout, also=short_base)
         else:
             action = _secret(credential, store, interactive, reader)
     except McpcredError as exc:
@@ -218,6 +229,35 @@ def _one(
         return {**row, "state": before, "action": action}
     after = credential_state(store, credential.ref_kind, credential.ref_name, check=True)
     return {**row, "state": after, "action": "set"}
+
+
+def _scopes_short(credential: Credential, store: SecretStore) -> tuple[list[str], tuple[str, ...]]:
+    """The declared scopes the stored login never asked for, and the scopes it did.
+
+    Only a login's own record says what it asked for; one without scopes declared, or
+    that cannot be read (the state check has said so), is taken as it is.
+    """
+    from mcpcred import project_credentials
+
+    if credential.kind != project_credentials.OAUTH or not credential.scopes:
+        return [], ()
+    from mcpcred.keychain.vault import StoreVault
+    from mcpcred.oauth.records import LoginRecord, record_name
+
+    provider, account = references.split_login(credential.ref_name)
+    key = record_name(provider, account)
+    try:
+        record = LoginRecord.loads(StoreVault(store).read([key]).get(key))
+    except McpcredError:
+        return [], ()
+    if record is None:
+        return [], ()
+    # A server's login (MCP authorization) keeps the scopes it asked for; a provider's
+    # login the scopes granted, and what it asked for beside them (records since 0.1).
+    asked = record.scopes if record.server_url else record.asked_scopes
+    if asked is None:
+        return [], ()
+    return [s for s in credential.scopes if s not in asked], tuple(asked)
 
 
 def _taken_by(credential: Credential, store: SecretStore) -> str | None:
@@ -317,7 +357,9 @@ def _secret(
     return "set"
 
 
-def _login(credential: Credential, interactive: bool, timeout: float) -> str:
+def _login(
+    credential: Credential, interactive: bool, timeout: float, also: Sequence[str] = ()
+) -> str:
     """Run ``mcpcred login``'s flow for one declared login; ``set`` or ``missing``.
 
     A provider's login (``provider = ...``) or a remote MCP server's (``server = URL``,
@@ -352,6 +394,11 @@ def _login(credential: Credential, interactive: bool, timeout: float) -> str:
 
     config = settings.load(config_file())
     vault = _vault()
+    if also:  # a login again for more scopes keeps those the login had (other servers use them)
+        import dataclasses
+
+        scopes = tuple(dict.fromkeys([*also, *credential.scopes]))
+        credential = dataclasses.replace(credential, scopes=scopes)
     if credential.server is not None:
         record = _login_server(credential, opener, timeout, config.refresh_skew)
         where = credential.server

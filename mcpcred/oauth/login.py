@@ -130,6 +130,7 @@ def login(
         issuer=provider.issuer,
         resource=provider.resource,
         scopes=list(response.scope if response.scope is not None else provider.scopes),
+        asked_scopes=list(provider.scopes),
         refresh_token=response.refresh_token,
         refresh_expires_at=(
             now + response.refresh_token_expires_in

@@ -158,6 +158,7 @@ class LoginRecord:
         "refreshed_at",
         "server_url",
         "registration",
+        "asked_scopes",
     )
     __slots__ = _FIELDS
 
@@ -184,6 +185,11 @@ class LoginRecord:
     # obtained ("pre-registered", "metadata-document", "dynamic", "mcp-remote").
     server_url: str | None
     registration: str | None
+    # A provider login's ``scopes`` are those granted (the token response's ``scope``),
+    # which may be fewer or differently named; ``asked_scopes`` keeps what the login
+    # asked for, so ``setup`` can tell a login that never asked for a declared scope
+    # (None: a record written before it was kept).
+    asked_scopes: list[str] | None
 
     def __init__(self, **fields: object) -> None:
         defaults: dict[str, object] = {
@@ -203,6 +209,7 @@ class LoginRecord:
             "refreshed_at": None,
             "server_url": None,
             "registration": None,
+            "asked_scopes": None,
         }
         unknown = set(fields) - set(self._FIELDS)
         if unknown:

@@ -626,3 +626,45 @@ def test_a_hostile_repository_cannot_make_setup_run_a_program_or_print_escapes(
     assert "\u0007" not in result.stdout + result.stderr
     assert not list(project.glob("ran*")), "setup ran a program the repository chose"
     assert LINEAR not in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_login_without_the_scopes_the_repository_asks_for_is_logged_in_again(
+    keychain: dict[str, str], oidc_server: OidcServer, project: Path, home: Path, tmp_path: Path
+) -> None:
+    """A login that resolves but never asked for a scope the repository declares would fail
+    at the server's first call: setup says so and logs in again, keeping the old scopes."""
+    config = _provider_config(tmp_path / "config.toml", oidc_server)
+    toml = OAUTH_TOML.replace("device", "pkce") + 'scopes = ["openid", "offline_access"]\n'
+    _repo(project, toml, {"TOKEN": "mcpcred:oauth/testidp"})
+    env = _env(
+        MCPCRED_CONFIG=str(config), BROWSER=f"{sys.executable} -m tests.support.browser_cli %s"
+    )
+    first = _setup(project, "--yes", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+
+    def asked() -> list[str]:
+        found = real_keychain.lookup(keychain, "mcpcred", "oauth:testidp/default") or "{}"
+        return list(json.loads(found)["asked_scopes"])
+
+    assert "email" not in asked()
+    (project / "mcpcred.toml").write_text(
+        toml.replace('"offline_access"]', '"offline_access", "email"]'), encoding="utf-8"
+    )
+    logins = oidc_server.stats()["authorization_code"]
+    # nobody to log in with: reported, not "already set up", and the fix asks for both sets
+    alone = _setup(project, "--yes", "--json", env=_env(MCPCRED_CONFIG=str(config)))
+    assert alone.returncode == 1, alone.stderr
+    assert "without the scope(s) this repository asks for: email" in alone.stderr
+    row = json.loads(alone.stdout)["credentials"][0]
+    assert row["state"] != "ok" and row["action"] == "missing"
+    assert row["fix"].endswith("--scope openid --scope offline_access --scope email")
+    # with a browser: logged in again, for the union
+    again = _setup(project, "--yes", "--json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["credentials"][0]["action"] == "set"
+    assert oidc_server.stats()["authorization_code"] == logins + 1
+    assert {"openid", "offline_access", "email"} <= set(asked())
+    # and now it is set up
+    last = _setup(project, "--yes", "--json", env=env)
+    assert json.loads(last.stdout)["credentials"][0]["action"] == "skipped"
