@@ -421,7 +421,7 @@ def _login_provider(
     from mcpcred.oauth.http import HttpxTransport
 
     assert credential.provider is not None  # noqa: S101 (every provider login has one)
-    entry = config.providers.get(credential.provider, {})
+    entry = settings.entry_for(credential.provider, config)
     profile = settings.provider(
         credential.provider,
         config,

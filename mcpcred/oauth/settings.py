@@ -114,7 +114,7 @@ def provider(
             hint="provider names are lower-case letters, digits, '-' and '_'",
         )
     canonical = providers.ALIASES.get(name, name)
-    entry = settings.providers.get(name) or settings.providers.get(canonical) or {}
+    entry = entry_for(name, settings)
     base = providers.BUILTIN.get(canonical)
     if base is None:
         if not (issuer or entry.get("issuer") or entry.get("token-endpoint")):
@@ -148,6 +148,22 @@ def provider(
         if url is not None:
             check_endpoint(url, f"{name} {what}")
     return profile
+
+
+def entry_for(name: str, settings: Settings) -> dict[str, Any]:
+    """The user's ``[providers.*]`` table for ``name``, whichever alias it is kept under.
+
+    A user who wrote ``[providers.microsoft]`` means it for ``entra`` too (a repository's
+    ``mcpcred.toml`` names the canonical provider): its own name first, then the
+    canonical one, then the other aliases of the same provider in a fixed order.
+    """
+    canonical = providers.ALIASES.get(name, name)
+    names = [name, canonical, *sorted(a for a, c in providers.ALIASES.items() if c == canonical)]
+    for candidate in dict.fromkeys(names):
+        entry = settings.providers.get(candidate)
+        if entry:
+            return entry
+    return {}
 
 
 def _overlay(base: Provider, entry: dict[str, Any], path: Path | None) -> Provider:

@@ -339,6 +339,19 @@ def test_alias_uses_the_canonical_table(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("table", ["microsoft", "azure"])
+def test_an_alias_table_applies_to_the_canonical_name_too(tmp_path: Path, table: str) -> None:
+    """A user's ``[providers.microsoft]`` is what ``entra`` means for them (a repository's
+    ``mcpcred.toml`` and ``mcpcred setup`` name the canonical provider)."""
+    text = f'[providers.{table}]\nclient-id = "cid"\ntenant = "contoso.onmicrosoft.com"\n'
+    profile = configured(tmp_path, text, "entra")
+    assert profile.name == "entra" and profile.client_id == "cid"
+    assert profile.token_endpoint is not None and "contoso" in profile.token_endpoint
+    # the name's own table wins over an alias's
+    both = text + '\n[providers.entra]\nclient-id = "own"\n'
+    assert configured(tmp_path, both, "entra").client_id == "own"
+
+
 def test_flow_key_puts_that_flow_first(tmp_path: Path) -> None:
     """``flow = "pkce"`` reorders GitHub's flows; the other flow stays available."""
     github = configured(tmp_path, '[providers.github]\nflow = "pkce"\n', "github")
