@@ -225,6 +225,11 @@ class Masker:
     def __bool__(self) -> bool:
         return bool(self._values)
 
+    def generation(self) -> int:
+        """How many values are looked for: changes whenever ``add`` adds one (for caches
+        of what masking made of a string)."""
+        return len(self._values)
+
     # -- bytes on the wire ---------------------------------------------------------------
     def hit(self, data: bytes | bytearray) -> bool:
         """Whether ``data`` may hold a value (the fast check every line pays)."""
