@@ -139,7 +139,7 @@ def log_show(
         None,
         "--event",
         help="Only this event: request, call, session, inject, refresh, pins, finding, "
-        "malformed, mask, exit, restart.",
+        "malformed, mask, exit, restart, journal.",
     ),
     limit: int = typer.Option(
         50, "--limit", "-n", help="Show the last N matching records (0: all).", min=0

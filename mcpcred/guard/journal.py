@@ -41,7 +41,7 @@ import os
 import re
 import time
 
-from mcpcred.guard.auditlog import LOCK, _timestamp
+from mcpcred.guard.auditlog import LOCK, MAX_FIELD, _timestamp
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -136,15 +136,21 @@ class Journal:
         if fields is None:
             fields = b'"method":%s,' % _json(method)
             if target is not None:
-                fields += b'"%s":%s,' % (target[0].encode(), _json(target[1]))
+                shown = _json(target[1])
+                if len(shown) > MAX_FIELD:  # redaction already cut it to about 512 characters
+                    shown = _json(f"\u2026({len(shown)} bytes, not kept)")
+                fields += b'"%s":%s,' % (target[0].encode(), shown)
             if len(known) >= 1024:
                 known.clear()
             known[(method, target)] = fields
+        identifier = _json(request_id)
+        if len(identifier) > MAX_FIELD:  # as the log keeps a field this large: its size
+            identifier = _json(f"\u2026({len(identifier)} bytes, not kept)")
         body = b'{"n":%d,"time":"%s",%s"request_id":%s' % (
             n,
             _timestamp(time.time()).encode(),
             fields,
-            _json(request_id),
+            identifier,
         )
         self._put(body)
         self.n = n

@@ -380,3 +380,23 @@ def test_shims_sharing_a_log_keep_their_own_journals_and_one_chain(
     done = verify(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "note" not in done.stderr, done.stderr
+
+
+def test_a_huge_request_id_is_kept_as_its_size(tmp_path: Path) -> None:
+    """A client's id of megabytes must not grow the journal past what recovery reads."""
+    log = auditlog.AuditLog(str(tmp_path), KEY)
+    recorder = Recorder(log, {"session": "5555666677778888"}, lambda text: None, journal=True)
+    try:
+        huge = "i" * 2_000_000
+        why = recorder.write_now(
+            {"event": "request", "method": "tools/call", "tool": "t", "request_id": huge}
+        )
+        assert why is None, why
+        assert recorder.journal is not None
+        data = Path(recorder.journal.path).read_bytes()
+        assert len(data) < 4096, len(data)
+        line = json.loads(data.splitlines()[1])
+        assert line["request_id"] == "\u2026(2000002 bytes, not kept)", line
+        assert auditlog.verify(str(tmp_path), KEY).ok
+    finally:
+        recorder.close()
