@@ -400,3 +400,65 @@ def test_a_huge_request_id_is_kept_as_its_size(tmp_path: Path) -> None:
         assert auditlog.verify(str(tmp_path), KEY).ok
     finally:
         recorder.close()
+
+
+def test_a_torn_last_line_is_not_a_request_and_the_rest_is_folded_in(tmp_path: Path) -> None:
+    """A kill in the middle of a journal write: that request was never forwarded."""
+    path = killed_shim(tmp_path, count=2)
+    with path.open("ab") as handle:
+        handle.write(b'{"n":3,"time":"2026-12-05T00:00:00.000Z","method":"tools/ca')
+    assert auditlog.verify(str(tmp_path), KEY).ok
+    log = auditlog.AuditLog(str(tmp_path), KEY)
+    assert "folded in 2 request(s)" in journal.recover(log)[0]
+    log.close()
+    assert [r.get("journal") for r in records(tmp_path) if r["event"] == "request"] == [1, 2]
+    assert auditlog.verify(str(tmp_path), KEY).ok
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not json at all\n", b"\x00\xff" * 100, b'{"n":0}\n{"n":1}\n', b"\n\n\n", b"{}" * 5000],
+)
+def test_a_journal_that_is_not_one_is_reported_and_left_alone(
+    tmp_path: Path, content: bytes
+) -> None:
+    killed_shim(tmp_path)  # a log with a journal announced, to verify against
+    planted = tmp_path / f"{journal.PREFIX}abcdefabcdefabcd"
+    planted.write_bytes(content)
+    found = problems(tmp_path)
+    assert any(planted.name in problem for problem in found), found
+    log = auditlog.AuditLog(str(tmp_path), KEY)
+    journal.recover(log)  # folds the real orphan, never the planted file
+    log.close()
+    assert planted.read_bytes() == content
+    assert not [r for r in records(tmp_path) if r.get("session") == "abcdefabcdefabcd"]
+
+
+def test_an_empty_journal_is_left_while_it_may_be_being_created(tmp_path: Path) -> None:
+    """Between O_EXCL and the header a journal is empty: never folded (or closed) then."""
+    killed_shim(tmp_path)
+    fresh = tmp_path / f"{journal.PREFIX}0000111122223333"
+    fresh.write_bytes(b"")
+    log = auditlog.AuditLog(str(tmp_path), KEY)
+    journal.recover(log)
+    assert fresh.exists()
+    old = time.time() - 2 * journal.EMPTY_GRACE
+    os.utime(fresh, (old, old))
+    journal.recover(log)  # an orphan of a kill before its header: nothing in it
+    log.close()
+    assert not fresh.exists()
+    assert not [r for r in records(tmp_path) if r.get("session") == "0000111122223333"]
+
+
+def test_a_journal_replaced_by_a_symlink_is_reported_not_followed(tmp_path: Path) -> None:
+    path = killed_shim(tmp_path)
+    target = tmp_path / "elsewhere.jsonl"
+    target.write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(target)
+    found = problems(tmp_path)
+    assert any(path.name in p and "cannot be read" in p for p in found), found
+    log = auditlog.AuditLog(str(tmp_path), KEY)
+    assert journal.recover(log) == []
+    log.close()
+    assert path.is_symlink() and target.exists()
