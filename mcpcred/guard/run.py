@@ -202,8 +202,9 @@ class Recorder:
                         self._known.clear()
                     self._known[(name, value)] = done
             fields[name] = done
-        if "request_id" in record:
-            fields["request_id"] = self._prepared_fields({"request_id": record["request_id"]})[
+        if "request_id" in record:  # masked, as in the log; never redacted (REDACTED)
+            request_id = {"request_id": record["request_id"]}
+            fields["request_id"] = (self.mask(request_id) if self.mask else request_id)[
                 "request_id"
             ]
         return fields
