@@ -71,7 +71,7 @@ MAX_FIELD = 1024
 # Fields the log or the guard fills from its own state (small): never cut.
 _OWN = frozenset(
     {"v", "seq", "time", "prev", "event", "server", "client", "pid", "session", "outcome",
-     "duration_ms", "result_bytes", "method"}
+     "duration_ms", "result_bytes", "method", "journal"}
 )  # fmt: skip
 
 _SEPARATORS = (",", ":")

@@ -86,7 +86,9 @@ def _json(value: object) -> bytes:
 class Journal:
     """The journal of this shim's session, open for appending; the owner's ``flock`` held."""
 
-    __slots__ = ("_keyed", "_known", "_prefix", "_probe", "fd", "n", "path", "session")
+    __slots__ = (
+        "_header", "_keyed", "_known", "_prefix", "_probe", "fd", "n", "path", "session", "size",
+    )  # fmt: skip
 
     def __init__(self, fd: int, path: str, session: str, keyed: Keyed, probe: int) -> None:
         self.fd = fd
@@ -96,7 +98,9 @@ class Journal:
         self._prefix = _DOMAIN + session.encode() + b"\0"
         self._probe = probe
         self._known: dict[tuple[str, tuple[str, object] | None], bytes] = {}
+        self._header: dict[str, object] = {}
         self.n = 0
+        self.size = 0  # bytes written to the current file
 
     @classmethod
     def create(cls, folder: str, keyed: Keyed, session: str, header: dict[str, object]) -> Journal:
@@ -115,10 +119,8 @@ class Journal:
             lock = os.path.join(folder, LOCK)
             probe = os.open(lock, os.O_RDWR | os.O_CREAT | _OPEN_FLAGS, 0o600)
             journal = cls(fd, path, session, keyed, probe)
-            fields = {"n": 0, "journal": 1, "session": session, **header}
-            fields["time"] = _stamp()
-            body = json.dumps(fields, ensure_ascii=True, separators=(",", ":"), default=str)
-            journal._put(body[:-1].encode())
+            journal._header = {"n": 0, "journal": 1, "session": session, **header}
+            journal._put_header()
         except BaseException:
             os.close(fd)
             if probe >= 0:
@@ -127,6 +129,43 @@ class Journal:
                 os.remove(path)
             raise
         return journal
+
+    def _put_header(self) -> None:
+        """The first line: the session, who wrote it, and the number of the next line."""
+        fields = {**self._header, "first": self.n + 1, "time": _stamp()}
+        body = json.dumps(fields, ensure_ascii=True, separators=(",", ":"), default=str)
+        self._put(body[:-1].encode())
+
+    def restart(self) -> None:
+        """Start the file anew, its numbering going on: every line in it is folded in.
+
+        For a long session: the journal would otherwise grow by a line per
+        request until the session ends. The caller (the writer, holding the
+        lock the relay's thread writes under) knows the chain holds every line.
+        The new file is written beside the old one, locked and given its
+        header, then renamed over it: at every moment the journal's name is a
+        complete journal its owner holds locked.
+        """
+        import fcntl
+
+        fresh = self.path + ".new"  # not a journal's name: recovery never looks at it
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(fresh)  # left by a kill in the middle of a restart
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL | _OPEN_FLAGS
+        fd = os.open(fresh, flags, 0o600)
+        old, size = self.fd, self.size
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.fd, self.size = fd, 0
+            self._put_header()
+            os.replace(fresh, self.path)
+        except BaseException:
+            self.fd, self.size = old, size
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.remove(fresh)
+            raise
+        os.close(old)
 
     def write(self, method: str, target: tuple[str, object] | None, request_id: object) -> int:
         """Append one request's line (one ``write``); its number in this journal."""
@@ -161,6 +200,7 @@ class Journal:
         line = body + b'%s%s"}\n' % (_MAC_AT, mac.encode())
         if os.write(self.fd, line) != len(line):  # a short write: a full disk
             raise OSError(28, "No space left on device (the journal line was cut short)")
+        self.size += len(line)
 
     def probe(self, timeout: float) -> None:
         """Wait (bounded) until the log's lock is free: a stuck writer refuses the call.
@@ -283,8 +323,13 @@ def read(fd: int, name: str, session: str, key: Keyed) -> State:
             )
         expected = n + 1
         if n == 0:
+            first = fields.get("first", 1)
             if fields.get("session") != session or state.header is not None:
                 state.problems.append((number, "journal header names another session"))
+            elif type(first) is not int or first < 1:
+                state.problems.append((number, "journal header is not valid"))
+            else:
+                expected = first  # a restarted journal goes on from the lines folded in
             state.header = fields
         else:
             state.intents.append(fields)

@@ -38,6 +38,9 @@ BATCH_SECONDS = 0.005
 # the writer's JSON and HMAC work must not hold up a message being relayed.
 SWITCH_INTERVAL = 0.0005
 BATCH_RECORDS = 64  # records per append of the writer (its memory stays flat)
+# A session's journal is started anew past this size once the log holds all of it (a line
+# per request: about 8,000 requests).
+JOURNAL_BYTES = 1024 * 1024
 MAX_QUEUED = 500  # records waiting for the writer before the relay writes them itself
 # How long a request waits for the log's lock (held by another shim, or a stuck one) before
 # it is refused: bounded, since the client is waiting for an answer.
@@ -106,6 +109,8 @@ class Recorder:
         # take records, requests go to it directly, and are refused if that fails too.
         self.broken: str | None = None
         self.fold_failed = False  # a batch was lost: the journal stays for recovery
+        self.folded = 0  # the last journal line whose full record the log holds
+        self.journal_limit = JOURNAL_BYTES
         self.writer = threading.Thread(target=self._loop, name="audit-log", daemon=True)
         self.writer.start()
 
@@ -154,7 +159,8 @@ class Recorder:
                 target = ("tool", fields["tool"])
             elif "uri" in fields:
                 target = ("uri", fields["uri"])
-            n = journal.write(str(record.get("method")), target, fields.get("request_id"))
+            with self.journal_lock:  # the writer may be starting the file anew
+                n = journal.write(str(record.get("method")), target, fields.get("request_id"))
         except Exception as exc:
             self._failed(exc)
             return reason(exc)
@@ -318,6 +324,23 @@ class Recorder:
                     self.fold_failed = True
                 else:
                     self.broken = None
+                    for record in batch:
+                        number = record.get("journal")
+                        if type(number) is int:
+                            self.folded = number
+            journal = self.journal
+            if journal is not None and journal.size > self.journal_limit and not self.fold_failed:
+                self._restart_journal(journal)
+
+    def _restart_journal(self, journal: Journal) -> None:
+        """Start a long session's journal anew once the log holds every line in it."""
+        with self.journal_lock:
+            if journal.n != self.folded:  # the relay wrote a line since: next batch
+                return
+            try:
+                journal.restart()
+            except Exception as exc:  # it stays as it is, and goes on growing
+                self._failed(exc)
 
     def _close_journal(self) -> None:
         """At the session's end: close the journal in the log and remove it.

@@ -462,3 +462,63 @@ def test_a_journal_replaced_by_a_symlink_is_reported_not_followed(tmp_path: Path
     assert journal.recover(log) == []
     log.close()
     assert path.is_symlink() and target.exists()
+
+
+def test_a_long_sessions_journal_is_started_anew_and_stays_small(tmp_path: Path) -> None:
+    """Past its size limit, once the log holds every line, the journal restarts, its
+    numbering going on; a kill after a restart still leaves what the log lacks."""
+    log = auditlog.AuditLog(str(tmp_path), KEY)
+    session = "9999aaaabbbbcccc"
+    recorder = Recorder(log, {"session": session}, lambda text: None, journal=True)
+    recorder.journal_limit = 2000
+    path = tmp_path / f"{journal.PREFIX}{session}"
+    sizes = []
+    for index in range(120):
+        record = {"event": "request", "method": "tools/call", "tool": "echo", "request_id": index}
+        assert recorder.write_now(record) is None
+        if index % 10 == 9:
+            recorder._write()  # the writer's batch (its thread waits for a flush)
+            sizes.append(path.stat().st_size)
+    assert max(sizes) < 4000, sizes  # without restarts: 120 lines, about 15 kB
+    lines = [json.loads(line) for line in path.read_bytes().splitlines()]
+    assert lines[0]["n"] == 0 and lines[0]["first"] > 1, lines[0]
+    assert [line["n"] for line in lines[1:]] == list(range(lines[0]["first"], 121))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not list(tmp_path.glob("*.new"))
+    assert auditlog.verify(str(tmp_path), KEY).ok
+    # lines written after the last batch are only in the (restarted) journal: a kill now
+    for index in range(120, 123):
+        record = {"event": "request", "method": "tools/call", "tool": "late", "request_id": index}
+        assert recorder.write_now(record) is None
+    os.close(recorder.journal.fd)  # type: ignore[union-attr]  # the owner's lock goes with it
+    os.close(recorder.journal._probe)  # type: ignore[union-attr]
+    recorder.journal = None
+    recorder.queue.clear()  # the writer never ran again
+    other = auditlog.AuditLog(str(tmp_path), KEY)
+    notes = journal.recover(other)
+    other.close()
+    assert "folded in 3 request(s)" in notes[0], notes
+    journaled = [r["journal"] for r in records(tmp_path) if r["event"] == "request"]
+    assert journaled == list(range(1, 124)), journaled  # every request once
+    assert auditlog.verify(str(tmp_path), KEY).ok
+
+
+def test_a_journal_number_is_never_masked_as_a_numeric_secret(tmp_path: Path) -> None:
+    masker = Masker()
+    masker.add("secret/pin", "2")  # a short numeric value: masked where a whole value is it
+    log = auditlog.AuditLog(str(tmp_path), KEY)
+    recorder = Recorder(
+        log, {"session": "4444555566667777"}, lambda text: None, None, masker.record,
+        journal=True, generation=masker.generation,
+    )  # fmt: skip
+    try:
+        for index in range(3):
+            record = {"event": "request", "method": "tools/call", "tool": "t", "request_id": 2}
+            assert recorder.write_now(record) is None, index
+        recorder._write()
+    finally:
+        recorder.close()
+    requests = [r for r in records(tmp_path) if r["event"] == "request"]
+    assert [r["journal"] for r in requests] == [1, 2, 3]
+    assert {r["request_id"] for r in requests} == {"[redacted mcpcred:secret/pin]"}
+    assert auditlog.verify(str(tmp_path), KEY).ok
