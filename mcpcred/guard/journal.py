@@ -356,10 +356,15 @@ def owner_alive(fd: int) -> bool:
 # -- what the chain already holds of a session -------------------------------------------
 
 
-def folded(folder: str, session: str) -> tuple[set[int], bool, bool]:
+def folded(folder: str, session: str, key: bytes) -> tuple[set[int], bool, bool]:
     """Of ``session``'s journal: the line numbers the chain holds, whether the chain closed
-    it, and whether it announced it (the log files, newest first, up to the announcement)."""
-    from mcpcred.guard.auditlog import _files
+    it, and whether it announced it (the log files, newest first, up to the announcement).
+
+    Only records that verify under ``key`` count: a line someone without the key
+    added to the log (a "closed", a "folded" line 5) must not make recovery skip
+    or remove what the journal holds.
+    """
+    from mcpcred.guard.auditlog import _authentic, _files
 
     needle = b'"session":"%s"' % session.encode()
     numbers: set[int] = set()
@@ -376,6 +381,8 @@ def folded(folder: str, session: str) -> tuple[set[int], bool, bool]:
                 except ValueError:
                     continue
                 if not isinstance(record, dict) or record.get("session") != session:
+                    continue
+                if not _authentic(key, record):
                     continue
                 event = record.get("event")
                 if event == "request" and type(record.get("journal")) is int:
@@ -442,7 +449,7 @@ def recover(log: AuditLog, *, own: str | None = None) -> list[str]:
                 if time.time() - os.fstat(fd).st_mtime > EMPTY_GRACE:
                     os.remove(path)
                 continue
-            numbers, closed, _ = folded(log.folder, session)
+            numbers, closed, _ = folded(log.folder, session, log.key)
             header = state.header or {}
             base: dict[str, object] = {"session": session}
             for field in ("server", "client", "pid"):

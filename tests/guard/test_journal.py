@@ -522,3 +522,28 @@ def test_a_journal_number_is_never_masked_as_a_numeric_secret(tmp_path: Path) ->
     assert [r["journal"] for r in requests] == [1, 2, 3]
     assert {r["request_id"] for r in requests} == {"[redacted mcpcred:secret/pin]"}
     assert auditlog.verify(str(tmp_path), KEY).ok
+
+
+def test_forged_log_lines_do_not_make_recovery_skip_or_remove_a_journal(tmp_path: Path) -> None:
+    """Lines added to the log without the key (a "closed", a "folded" line) are not the
+    chain's: recovery still folds every line in, and verify reports the forgeries."""
+    path = killed_shim(tmp_path, count=2)
+    session = "00112233aabbccdd"
+    forged = [
+        {"v": 1, "seq": 2, "time": "x", "session": session, "event": "request", "journal": 1,
+         "prev": "", "mac": "0" * 64},
+        {"v": 1, "seq": 3, "time": "x", "session": session, "event": "journal",
+         "outcome": "closed", "prev": "", "mac": "0" * 64},
+    ]  # fmt: skip
+    with (tmp_path / "audit.jsonl").open("a") as handle:
+        for line in forged:
+            handle.write(json.dumps(line, separators=(",", ":")) + "\n")
+    log = auditlog.AuditLog(str(tmp_path), KEY)
+    notes = journal.recover(log)
+    log.close()
+    assert "folded in 2 request(s)" in notes[0], notes
+    assert not path.exists()
+    authentic = [r for r in records(tmp_path) if r.get("mac") != "0" * 64]
+    assert [r.get("journal") for r in authentic if r["event"] == "request"] == [1, 2]
+    assert [r.get("outcome") for r in authentic if r["event"] == "journal"] == ["open", "closed"]
+    assert any("MAC mismatch" in problem for problem in problems(tmp_path))
