@@ -547,3 +547,13 @@ def test_forged_log_lines_do_not_make_recovery_skip_or_remove_a_journal(tmp_path
     assert [r.get("journal") for r in authentic if r["event"] == "request"] == [1, 2]
     assert [r.get("outcome") for r in authentic if r["event"] == "journal"] == ["open", "closed"]
     assert any("MAC mismatch" in problem for problem in problems(tmp_path))
+
+
+def test_a_large_orphan_is_folded_in_once_in_bounded_appends(tmp_path: Path) -> None:
+    killed_shim(tmp_path, count=600)
+    log = auditlog.AuditLog(str(tmp_path), KEY)
+    assert "folded in 600 request(s)" in journal.recover(log)[0]
+    log.close()
+    journaled = [r["journal"] for r in records(tmp_path) if r["event"] == "request"]
+    assert journaled == list(range(1, 601))
+    assert auditlog.verify(str(tmp_path), KEY).ok
