@@ -696,8 +696,9 @@ def run_all(
         print(
             f"  for reference: one audit log record appended in this process takes "
             f"{appended[0]:.0f} us back to back, {appended[1]:.0f} us after 0.5 ms idle "
-            "(medians of 200; the guard writes two per call: the request's before "
-            "forwarding it, on the relay's thread, and its outcome)"
+            "(medians of 200; the guard writes two per call, the request's and its "
+            "outcome, in its writer's batches; before forwarding, only the request's "
+            "line in the session's intent journal, on the relay's thread)"
         )
     print()
 

@@ -232,7 +232,7 @@ TREE = C(
                 O(('--tool',), "Only tools whose name matches this glob, e.g. 'create_*'.", ''),
                 O(('--since',), 'Only records since 45s, 30m, 2h, 7d ago, or an ISO date/time.', ''),
                 O(('--denied',), 'Only calls that guard mode denied.'),
-                O(('--event',), 'Only this event: request, call, session, inject, refresh, pins, finding, malformed, mask, exit, restart.', 'choice', (('request', ''), ('call', ''), ('session', ''), ('inject', ''), ('refresh', ''), ('pins', ''), ('finding', ''), ('malformed', ''), ('mask', ''), ('exit', ''), ('restart', ''))),
+                O(('--event',), 'Only this event: request, call, session, inject, refresh, pins, finding, malformed, mask, exit, restart, journal.', 'choice', (('request', ''), ('call', ''), ('session', ''), ('inject', ''), ('refresh', ''), ('pins', ''), ('finding', ''), ('malformed', ''), ('mask', ''), ('exit', ''), ('restart', ''), ('journal', ''))),
                 O(('--limit', '-n'), 'Show the last N matching records (0: all).', ''),
                 O(('--json',), 'JSON Lines: the stored records, MAC included.'),
                 O(('--follow', '-f'), 'Keep printing new records (Ctrl-C stops).'),

@@ -40,6 +40,7 @@ LOG_EVENTS = (
     "mask",
     "exit",
     "restart",
+    "journal",
 )
 
 

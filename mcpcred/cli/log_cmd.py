@@ -22,7 +22,14 @@ from datetime import UTC, datetime, timedelta
 import typer
 
 from mcpcred.cli.app import app
-from mcpcred.errors import EXIT_FINDINGS, SecretNotFound, SecretStoreError, UsageError
+from mcpcred.errors import (
+    EXIT_FINDINGS,
+    SecretNotFound,
+    SecretStoreError,
+    ShimError,
+    UsageError,
+    describe,
+)
 from mcpcred.terminal import json_text, printable, write_json
 
 TYPE_CHECKING = False
@@ -132,7 +139,7 @@ def log_show(
         None,
         "--event",
         help="Only this event: request, call, session, inject, refresh, pins, finding, "
-        "malformed, mask, exit, restart.",
+        "malformed, mask, exit, restart, journal.",
     ),
     limit: int = typer.Option(
         50, "--limit", "-n", help="Show the last N matching records (0: all).", min=0
@@ -318,7 +325,10 @@ def log_verify(
     if not auditlog.exists(folder):  # the keychain says there was one: no key needed to say so
         result = auditlog.verify(folder, b"unused", checkpoint)
     else:
-        result = auditlog.verify(folder, _key(), checkpoint)
+        key = _key()
+        recovered = _recover(folder, key)
+        result = auditlog.verify(folder, key, checkpoint)
+        result.notes[:0] = recovered
         if checkpoint is None:
             result.notes.append(
                 "the keychain holds no checkpoint of this log yet (guarded servers save one "
@@ -341,6 +351,26 @@ def log_verify(
                 f"{result.records} records ({folder})\n"
             )
     return 0 if result.ok else EXIT_FINDINGS
+
+
+def _recover(folder: str, key: bytes) -> list[str]:
+    """Fold in the journals of guarded servers that were killed (``journal.recover``).
+
+    What a killed shim recorded only in its journal belongs in the log; done
+    here too (not only by the next guarded server), so that ``verify`` checks
+    the log as it will be. A folder that cannot be written is verified as it is.
+    """
+    from mcpcred.guard import auditlog, journal
+
+    if not journal.supported() or not journal.journals(folder):
+        return []
+    log = auditlog.AuditLog(folder, key)
+    try:
+        return journal.recover(log)
+    except (OSError, ShimError) as exc:
+        return [f"journals of ended guarded servers could not be folded in: {describe(exc)}"]
+    finally:
+        log.close()
 
 
 def _reset(folder: str) -> None:

@@ -71,11 +71,12 @@ MAX_FIELD = 1024
 # Fields the log or the guard fills from its own state (small): never cut.
 _OWN = frozenset(
     {"v", "seq", "time", "prev", "event", "server", "client", "pid", "session", "outcome",
-     "duration_ms", "result_bytes", "method"}
+     "duration_ms", "result_bytes", "method", "journal"}
 )  # fmt: skip
 
 _SEPARATORS = (",", ":")
 _OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _TAIL_CHUNK = 8192
 _READ_CHUNK = 65536
 _MAX_CANDIDATES = 4
@@ -835,6 +836,7 @@ def verify(folder: str, key: bytes, checkpoint: Checkpoint | None = None) -> Ver
     mac_failures: list[Problem] = []
     last: Record | None = None
     where = (CURRENT, 1)  # the line after the last one
+    sessions = _Sessions()  # what the chain says of the sessions' journals
     try:
         for name, fd, size, _ in files:
             number = 0
@@ -867,6 +869,9 @@ def verify(folder: str, key: bytes, checkpoint: Checkpoint | None = None) -> Ver
                     ends = [(seq, mac), *ends][:_MAX_CANDIDATES]
                     continue
                 good_macs += 1
+                event = record.get("event")
+                if event == "journal" or (event == "request" and "journal" in record):
+                    sessions.note(record, seq)
                 if not ends:
                     if seq > 1:
                         result.notes.append(
@@ -911,9 +916,102 @@ def verify(folder: str, key: bytes, checkpoint: Checkpoint | None = None) -> Ver
             ),
         )
     _check_head(result, head_bytes, key, last, where, wrong_key=good_macs == 0)
+    if good_macs:
+        _check_journals(result, folder, key, sessions)
     if checkpoint is not None:
         _check_checkpoint(result, checkpoint, named_mac, oldest, where)
     return result
+
+
+class _Sessions:
+    """What the chain's records say of the sessions' journals (``journal.py``)."""
+
+    __slots__ = ("announced", "closed", "folded")
+
+    def __init__(self) -> None:
+        self.announced: dict[str, int] = {}  # session -> seq of the record that announced it
+        self.closed: set[str] = set()
+        self.folded: dict[str, set[int]] = {}  # session -> journal lines the chain holds
+
+    def note(self, record: Record, seq: int) -> None:
+        session = record.get("session")
+        if not isinstance(session, str):
+            return
+        if record.get("event") == "request":
+            number = _int(record.get("journal"))
+            if number is not None:
+                self.folded.setdefault(session, set()).add(number)
+        elif record.get("outcome") == "open":
+            self.announced.setdefault(session, seq)
+        elif record.get("outcome") == "closed":
+            self.closed.add(session)
+
+
+def _check_journals(result: Verification, folder: str, key: bytes, sessions: _Sessions) -> None:
+    """The journals against the chain: a journal the chain announced and never closed must
+    be there (deleting it after a kill would hide the calls recorded only in it), and
+    every line in a journal must be authentic and in order."""
+    from mcpcred.guard import journal
+
+    keyed = Keyed(key)
+    present: set[str] = set()
+    for name, session in journal.journals(folder):
+        try:
+            fd = os.open(os.path.join(folder, name), os.O_RDONLY | _OPEN_FLAGS | _NOFOLLOW)
+        except OSError as exc:
+            result.problems.append(
+                Problem(name, 1, None, f"journal cannot be read ({exc.strerror})")
+            )
+            continue
+        try:
+            state = journal.read(fd, name, session, keyed)
+            alive = journal.owner_alive(fd)
+        finally:
+            os.close(fd)  # releases the journal's lock if owner_alive took it
+        present.add(session)
+        for line, message in state.problems:
+            result.problems.append(Problem(name, line, None, message))
+        unfolded = [
+            intent
+            for intent in state.intents
+            if intent["n"] not in sessions.folded.get(session, ())
+        ]
+        if session in sessions.closed:
+            result.notes.append(
+                f"{name}: left over from a session the log closed (the next guarded server "
+                "removes it)"
+            )
+        elif session not in sessions.announced and state.intents:
+            if result.first_seq is not None and result.first_seq > 1:
+                result.notes.append(
+                    f"{name}: its session's start was rotated away ({len(unfolded)} request(s) "
+                    "recorded only in the journal)"
+                )
+            else:
+                result.problems.append(
+                    Problem(name, 1, None, "journal of a session the log never announced")
+                )
+        elif alive:
+            result.notes.append(
+                f"{name}: in use by a running guarded server ({len(unfolded)} request(s) not "
+                "folded in yet)"
+            )
+        elif unfolded:
+            result.notes.append(
+                f"{name}: {len(unfolded)} request(s) recorded only in the journal of a shim that "
+                "ended without closing it (the next guarded server folds them in)"
+            )
+    for session, seq in sessions.announced.items():
+        if session not in sessions.closed and session not in present:
+            result.problems.append(
+                Problem(
+                    journal.PREFIX + session,
+                    1,
+                    seq,
+                    f"the journal of session {session} is missing: the log announced it and never "
+                    "closed it, so requests recorded only there may have been deleted",
+                )
+            )
 
 
 def _check_checkpoint(

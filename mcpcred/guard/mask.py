@@ -60,8 +60,9 @@ AUDIT_CACHE_SIZE = 4096  # entries; emptied when full
 # Audit record fields the guard fills from its own state, never from a message: left
 # alone, so a short value such as "call" cannot rewrite an event's name.
 OWN_FIELDS = frozenset(
-    {"event", "server", "client", "pid", "outcome", "credentials", "duration_ms", "result_bytes"}
-)
+    {"event", "server", "client", "pid", "outcome", "credentials", "duration_ms", "result_bytes",
+     "journal"}
+)  # fmt: skip
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"
 _BASE64 = frozenset(_ALPHABET)  # both alphabets: a widened hit takes the whole word
 _BASE64_BYTES = frozenset(_ALPHABET.encode())
@@ -224,6 +225,11 @@ class Masker:
 
     def __bool__(self) -> bool:
         return bool(self._values)
+
+    def generation(self) -> int:
+        """How many values are looked for: changes whenever ``add`` adds one (for caches
+        of what masking made of a string)."""
+        return len(self._values)
 
     # -- bytes on the wire ---------------------------------------------------------------
     def hit(self, data: bytes | bytearray) -> bool:

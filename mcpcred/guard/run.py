@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mcpcred.bridge.remote import Factory
     from mcpcred.bridge.remote import Target as RemoteTarget
     from mcpcred.guard.auditlog import AuditLog
+    from mcpcred.guard.journal import Journal
     from mcpcred.guard.relay import ServerSide
     from mcpcred.guard.settings import ServerGuard
     from mcpcred.shim.options import ShimOptions
@@ -36,6 +37,10 @@ BATCH_SECONDS = 0.005
 # How long a thread may hold the GIL while another waits (Python's default is 5 ms):
 # the writer's JSON and HMAC work must not hold up a message being relayed.
 SWITCH_INTERVAL = 0.0005
+BATCH_RECORDS = 64  # records per append of the writer (its memory stays flat)
+# A session's journal is started anew past this size once the log holds all of it (a line
+# per request: about 8,000 requests).
+JOURNAL_BYTES = 1024 * 1024
 MAX_QUEUED = 500  # records waiting for the writer before the relay writes them itself
 # How long a request waits for the log's lock (held by another shim, or a stuck one) before
 # it is refused: bounded, since the client is waiting for an answer.
@@ -67,6 +72,9 @@ class Recorder:
         warn: Callable[[str], None],
         redact: Callable[[object], object] | None = None,
         mask: Callable[[dict[str, object]], dict[str, object]] | None = None,
+        *,
+        journal: bool = False,
+        generation: Callable[[], int] | None = None,
     ) -> None:
         import collections
 
@@ -84,6 +92,25 @@ class Recorder:
         # every CHECKPOINT_SECONDS while records are written, and at close.
         self.checkpoint: Callable[[], None] | None = None
         self.checkpoint_due = 0.0
+        # The session's intent journal (``journal.py``): a request's record before it is
+        # forwarded, one small line without the log's lock; the full record follows in
+        # the writer's batch. Opened with the first request; None: records go to the
+        # log directly (journals not wanted or not possible here).
+        self.journal: Journal | None = None
+        self.journal_wanted = journal
+        self.recover_due = journal  # journals of killed shims, folded in by the writer
+        self.journal_lock = threading.Lock()
+        # Masked and redacted tool names for journal lines, while ``generation`` (how many
+        # values the masker knows) stays the same.
+        self.generation = generation
+        self._known: dict[tuple[str, str], object] = {}
+        self._known_generation: int | None = None
+        # Why the writer's last append failed (None: it did not). While the log cannot
+        # take records, requests go to it directly, and are refused if that fails too.
+        self.broken: str | None = None
+        self.fold_failed = False  # a batch was lost: the journal stays for recovery
+        self.folded = 0  # the last journal line whose full record the log holds
+        self.journal_limit = JOURNAL_BYTES
         self.writer = threading.Thread(target=self._loop, name="audit-log", daemon=True)
         self.writer.start()
 
@@ -108,14 +135,40 @@ class Recorder:
             self.wake.set()
 
     def write_now(self, record: dict[str, object]) -> str | None:
-        """Write ``record`` to the file before returning; None, or why it could not be.
+        """Make ``record`` durable before returning; None, or why it could not be.
 
         For a request about to be forwarded: its record must survive the shim
         being killed right after. Once ``write`` has returned, the line is in
         the kernel's page cache and survives the process (no ``fsync``: the
         threat is a kill, not a power cut, and an fsync would cost
-        milliseconds per call).
+        milliseconds per call). With a journal, that line is the request's
+        line in it (method, tool, request id; ``journal.py``), and the full
+        record is queued for the writer's next batch, naming that line; the
+        request's path takes no log lock and touches no chain.
         """
+        journal = self.journal
+        if journal is None and self.journal_wanted and self.broken is None:
+            journal = self._open_journal()
+        if journal is None or self.broken is not None:
+            return self._write_direct(record)
+        try:
+            journal.probe(self.log.lock_timeout)
+            fields = self._intent(record)
+            target: tuple[str, object] | None = None
+            if "tool" in fields:
+                target = ("tool", fields["tool"])
+            elif "uri" in fields:
+                target = ("uri", fields["uri"])
+            with self.journal_lock:  # the writer may be starting the file anew
+                n = journal.write(str(record.get("method")), target, fields.get("request_id"))
+        except Exception as exc:
+            self._failed(exc)
+            return reason(exc)
+        self.queue.append({**record, "journal": n})
+        return None
+
+    def _write_direct(self, record: dict[str, object]) -> str | None:
+        """The request's full record appended to the log itself (no journal)."""
         # Only this record: what is queued is the writer's (a call's outcome, written a few
         # ms later in its batch); taking it here would double the work on the relay's thread.
         try:
@@ -129,7 +182,90 @@ class Recorder:
         except Exception as exc:
             self._failed(exc)
             return reason(exc)
+        self.broken = None
         return None
+
+    def _intent(self, record: dict[str, object]) -> dict[str, object]:
+        """What a request's journal line holds of it, masked and redacted as its record is.
+
+        A tool name or URI as masked and redacted is remembered (a session
+        calls a few tools many times) while the masker knows the same values.
+        """
+        fields: dict[str, object] = {}
+        generation = self.generation() if self.generation is not None else None
+        if generation != self._known_generation:
+            self._known.clear()
+            self._known_generation = generation
+        for name in ("tool", "uri"):
+            value = record.get(name)
+            if value is None:
+                continue
+            done = self._known.get((name, value)) if type(value) is str else None
+            if done is None:
+                done = self._prepared_fields({name: value})[name]
+                if type(value) is str:
+                    if len(self._known) >= 1024:
+                        self._known.clear()
+                    self._known[(name, value)] = done
+            fields[name] = done
+        if "request_id" in record:  # masked, as in the log; never redacted (REDACTED)
+            request_id = {"request_id": record["request_id"]}
+            fields["request_id"] = (self.mask(request_id) if self.mask else request_id)[
+                "request_id"
+            ]
+        return fields
+
+    def _prepared_fields(self, fields: dict[str, object]) -> dict[str, object]:
+        if self.mask is not None:
+            fields = self.mask(fields)
+        if self.redact is not None:
+            for name in self.REDACTED:
+                if name in fields:
+                    fields[name] = self.redact(fields[name])
+        return fields
+
+    def _open_journal(self) -> Journal | None:
+        """Create this session's journal and announce it in the log (the first request).
+
+        The file comes first, then the announcement: a kill in between leaves
+        an orphan with only a header (recovered as an empty session), never an
+        announced journal that was not there. If either fails, requests go to
+        the log directly, as without journals.
+        """
+        from mcpcred.guard.journal import Journal
+
+        with self.journal_lock:
+            if self.journal is not None or not self.journal_wanted:
+                return self.journal
+            self.journal_wanted = False  # one attempt per session
+            header: dict[str, object] = {
+                name: self.base[name] for name in ("server", "client", "pid") if name in self.base
+            }
+            try:
+                journal = Journal.create(
+                    self.log.folder, self.log._keyed, str(self.base["session"]), header
+                )
+            except Exception:
+                return None
+            name = os.path.basename(journal.path)
+            try:
+                self.log.append_many(
+                    [
+                        self._prepared(
+                            {
+                                "event": "journal",
+                                "outcome": "open",
+                                "detail": f"requests are recorded in {name} before they are "
+                                "forwarded, and folded in here",
+                            }
+                        )
+                    ]
+                )
+            except Exception:
+                journal.close(remove=True)
+                return None
+            self.journal = journal
+            return journal
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
@@ -142,6 +278,7 @@ class Recorder:
         self.wake.set()
         self.writer.join(5.0)
         self._write()
+        self._close_journal()
         if self.checkpoint is not None:  # bounded: a slow keychain must not hold the exit up
             saver = threading.Thread(target=self.checkpoint, name="audit-checkpoint", daemon=True)
             saver.start()
@@ -156,25 +293,91 @@ class Recorder:
             time.sleep(BATCH_SECONDS)
             self.wake.clear()
             self._write()
+            if self.recover_due:
+                self.recover_due = False
+                self._recover()
             if self.checkpoint is not None and time.monotonic() >= self.checkpoint_due:
                 self.checkpoint_due = time.monotonic() + CHECKPOINT_SECONDS
                 self.checkpoint()
 
     def _write(self) -> None:
         with self.lock:
-            batch: list[dict[str, object]] = []
-            while self.queue:
-                batch.append(self._prepared(self.queue.popleft()))
-            if not batch:  # only a request's head update may be left
+            if not self.queue:  # only a request's head update may be left
                 try:
                     self.log.settle()
                 except Exception as exc:  # the next append writes it
                     self._failed(exc)
                 return
+            while self.queue:
+                # At most BATCH_RECORDS per append: with journals the relay queues every
+                # request's full record, and a client that pipelines calls can queue
+                # hundreds at once; one append of them all held that many records, lines
+                # and MACs at once (the shim's peak RSS grew by MiBs over 50,000 calls).
+                batch: list[dict[str, object]] = []
+                while self.queue and len(batch) < BATCH_RECORDS:
+                    batch.append(self._prepared(self.queue.popleft()))
+                try:
+                    self.log.append_many(batch, stored=False)
+                except Exception as exc:  # the relay must go on
+                    self._failed(exc)
+                    self.broken = reason(exc)
+                    self.fold_failed = True
+                else:
+                    self.broken = None
+                    for record in batch:
+                        number = record.get("journal")
+                        if type(number) is int:
+                            self.folded = number
+            journal = self.journal
+            if journal is not None and journal.size > self.journal_limit and not self.fold_failed:
+                self._restart_journal(journal)
+
+    def _restart_journal(self, journal: Journal) -> None:
+        """Start a long session's journal anew once the log holds every line in it."""
+        with self.journal_lock:
+            if journal.n != self.folded:  # the relay wrote a line since: next batch
+                return
             try:
-                self.log.append_many(batch)
-            except Exception as exc:  # the relay must go on
+                journal.restart()
+            except Exception as exc:  # it stays as it is, and goes on growing
                 self._failed(exc)
+
+    def _close_journal(self) -> None:
+        """At the session's end: close the journal in the log and remove it.
+
+        Only when every batch was written: otherwise the file stays, for the
+        next writer (or ``verify``) to fold in what the log lacks.
+        """
+        journal = self.journal
+        if journal is None:
+            return
+        remove = False
+        if not self.fold_failed:
+            try:
+                self.log.append_many(
+                    [
+                        self._prepared(
+                            {
+                                "event": "journal",
+                                "outcome": "closed",
+                                "detail": f"{journal.n} request(s) recorded, all folded in",
+                            }
+                        )
+                    ]
+                )
+                remove = True
+            except Exception as exc:
+                self._failed(exc)
+        journal.close(remove=remove)
+
+    def _recover(self) -> None:
+        """Fold in the journals of shims that were killed (``journal.recover``), once."""
+        from mcpcred.guard.journal import recover
+
+        try:
+            recover(self.log, own=str(self.base.get("session")))
+        except Exception as exc:
+            self._failed(exc)
 
     def _prepared(self, record: dict[str, object]) -> dict[str, object]:
         record = {**self.base, **record}
@@ -310,6 +513,7 @@ def run(
     sys.setswitchinterval(SWITCH_INTERVAL)
     from mcpcred import references
     from mcpcred.guard import auditlog
+    from mcpcred.guard.journal import supported as journal_supported
     from mcpcred.guard.mask import MIN_LENGTH, Masker
     from mcpcred.guard.redact import Lazy
     from mcpcred.guard.relay import ChildProcess, Relay
@@ -373,6 +577,8 @@ def run(
         warn,
         redact,
         masker.record,
+        journal=journal_supported(),
+        generation=masker.generation,
     )
     recorder.checkpoint = checkpointer(recorder.log, options, environ, warn)
     # Audit export ([[log.export]]): a worker process of its own ships the log; this
