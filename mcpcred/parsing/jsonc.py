@@ -257,16 +257,18 @@ def _reject_constant(name: str) -> object:
 
 _STRICT = json.JSONDecoder(parse_constant=_reject_constant)
 
-# What a JSONC text has outside strict JSON, found without being fooled by
-# strings: a string (skipped; an unterminated one takes the rest of the text, so
-# that no input makes this quadratic), a comment (an unterminated block comment
-# likewise takes the rest), or a comma whose next token, past whitespace and
-# comments, closes an object or array. Possessive quantifiers: no backtracking.
+# What a JSONC text has outside strict JSON: a comment, or a comma whose next
+# token, past whitespace and comments, closes an object or array. Each match
+# first skips (inside the regex engine, not in a Python loop) everything else:
+# runs of other characters, strings (an unterminated one takes the rest of the
+# text), a '/' that starts no comment, other commas. Every position is either
+# skipped or starts group 1 (an unterminated block comment takes the rest; \Z
+# ends the last match at the end), so no match fails and restarts one character
+# on, and possessive quantifiers never backtrack: linear on any input.
+_TRAILING = r"(?=(?:[ \t\n\r]|//[^\n]*+|/\*.*?\*/)*+[}\]])"
 _EXTENDED = re.compile(
-    r'"[^"\\]*+(?:\\.[^"\\]*+)*+"?'
-    r"|//[^\n]*+"
-    r"|/\*(?:.*?\*/|.*+)"
-    r"|,(?=(?:[ \t\n\r]|//[^\n]*+|/\*.*?\*/)*+[}\]])",
+    r'(?:[^"/,]++|"[^"\\]*+(?:\\.[^"\\]*+)*+"?|/(?![/*])|,(?!' + _TRAILING[3:] + r")*+"
+    r"(//[^\n]*+|/\*(?:.*?\*/|.*+)|," + _TRAILING + r"|\Z)",
     re.DOTALL,
 )
 # The tokens of a valid JSON text: each after the whitespace, commas and colons
@@ -288,10 +290,10 @@ def _blank_extended(body: str) -> str | None:
     at = 0
     commas: list[int] = []
     for match in _EXTENDED.finditer(body):
-        start, end = match.span()
+        start, end = match.span(1)
+        if start == end:  # \Z
+            break
         char = body[start]
-        if char == '"':
-            continue
         if char == "/" and body[start + 1] == "*" and (end - start < 4 or body[end - 2] != "*"):
             return None  # unterminated block comment
         if char == ",":
