@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import re
-from itertools import accumulate, chain
+from itertools import islice
 
 from mcpcred.errors import ParseError
 from mcpcred.parsing.nodes import (
@@ -273,9 +273,9 @@ _EXTENDED = re.compile(
 )
 # The tokens of a valid JSON text: each after the whitespace, commas and colons
 # before it, and a value in an object after its key and colon. The four groups of
-# a match cover it without gaps (a group that did not take part is ''), so
-# findall() gives every offset as a running sum of lengths, and a member with a
-# scalar value is one match: the loop in ``_build`` runs once per value.
+# a match cover it without gaps (a group that did not take part is ''), and the
+# matches cover the text, so every offset is a running sum of lengths; a member
+# with a scalar value is one match: the loop in ``_build`` runs once per value.
 _TOKENS = re.compile(
     r'([ \t\n\r,:]*+)(?:("[^"\\]*+(?:\\.[^"\\]*+)*+")([ \t\n\r]*+:[ \t\n\r]*+))?'
     r'("[^"\\]*+(?:\\.[^"\\]*+)*+"|[{}\[\]]|[^ \t\n\r,:{}\[\]"]++)',
@@ -353,11 +353,9 @@ def _build(body: str, begin: int) -> tuple[ObjectNode, bool] | None:
     matches = _TOKENS.findall(body)
     if not matches or matches[0][1] or matches[0][3] != "{":
         return None
-    parts = list(chain.from_iterable(matches))
-    # Match i: its key is parts[4i + 1], from offsets[4i + 1] to offsets[4i + 2];
-    # its token is parts[4i + 3], from offsets[4i + 3] to offsets[4i + 4].
-    offsets = list(accumulate(map(len, parts), initial=begin))
-    root = ObjectNode(offsets[3], offsets[3])
+    # The groups of the matches cover the text in order: offsets are running sums.
+    end = begin + len(matches[0][0]) + 1
+    root = ObjectNode(end - 1, end - 1)
     top: ObjectNode | ArrayNode = root
     members = root.members
     index = root._index  # filled as ObjectNode.add would
@@ -366,15 +364,10 @@ def _build(body: str, begin: int) -> tuple[ObjectNode, bool] | None:
     stack: list[Frame] = []
     duplicates = False
     node: Node
-    for key_text, token, key_start, key_end, start, end in zip(
-        parts[5::4],
-        parts[7::4],
-        offsets[5::4],
-        offsets[6::4],
-        offsets[7::4],
-        offsets[8::4],
-        strict=True,
-    ):
+    for space, key_text, colon, token in islice(matches, 1, None):
+        key_start = end + len(space)
+        start = key_start + len(key_text) + len(colon)
+        end = start + len(token)
         char = token[0]
         if char == '"':
             value = token[1:-1]
@@ -410,7 +403,7 @@ def _build(body: str, begin: int) -> tuple[ObjectNode, bool] | None:
             name = key_text[1:-1]
             if "\\" in name:
                 name = json.loads(key_text)
-            key = KeyNode(name, key_start, key_end)
+            key = KeyNode(name, key_start, key_start + len(key_text))
             if name in index:
                 top.add(key, node)  # type: ignore[union-attr]
                 duplicates = True
