@@ -25,7 +25,7 @@ from mcpcred import project_config
 from mcpcred.errors import ConfigError, ParseError
 from mcpcred.guard import settings as guard_settings
 from mcpcred.parsing.jsonc import parse_jsonc
-from mcpcred.parsing.nodes import ObjectNode
+from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, pointer_index
 from mcpcred.parsing.toml import parse_toml
 from mcpcred.wrap.edit import apply, verify
 from mcpcred.wrap.plan import Change
@@ -407,3 +407,25 @@ def test_a_crushrc_edit_changes_only_the_word_it_edits(style: str, value: str, t
     word = document.root.get("mcp").get("a").get("env").get("K")  # type: ignore[union-attr]
     assert out[: word.start] == text[: word.start]  # type: ignore[union-attr]
     assert out.endswith(text[word.end :])  # type: ignore[union-attr]
+
+
+def _pointers_by_recursion(
+    node: Node, pointer: tuple[str | int, ...], out: dict[int, tuple[tuple[str | int, ...], Node]]
+) -> None:
+    out[id(node)] = (pointer, node)
+    if isinstance(node, ObjectNode):
+        for key, value in node.members:
+            _pointers_by_recursion(value, (*pointer, key.name), out)
+    elif isinstance(node, ArrayNode):
+        for i, item in enumerate(node.items):
+            _pointers_by_recursion(item, (*pointer, i), out)
+
+
+@FUZZ
+@given(jsonc_documents())
+def test_pointer_index_is_every_node_in_document_order(text: str) -> None:
+    """Rules iterate ``pointer_index`` in order (it decides which finding comes first)."""
+    root = parse_jsonc(text).root
+    expected: dict[int, tuple[tuple[str | int, ...], Node]] = {}
+    _pointers_by_recursion(root, ("base",), expected)
+    assert list(pointer_index(root, ("base",)).items()) == list(expected.items())
