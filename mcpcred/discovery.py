@@ -247,7 +247,22 @@ def worth_reading(path: str, head: str) -> bool:
 
 
 def _parent_names(path: str) -> tuple[str, ...]:
-    parts = PurePath(path).parts[:-1]
+    """The names of the folders above ``path``, nearest first (as dotfiles sources name them)."""
+    if (
+        os.name == "posix"
+        and path.startswith("/")
+        and not path.startswith("//")
+        and "//" not in path
+        and "/./" not in path
+        and not path.endswith(("/", "/."))
+    ):
+        # A normalised absolute path (what infer() passes): PurePosixPath(path).parts
+        # is "/" and then the pieces between slashes; building the PurePath was most
+        # of inferring a file's client.
+        parts: list[str] | tuple[str, ...] = path.split("/")[:-1]
+        parts[0] = "/"  # type: ignore[index]
+    else:
+        parts = PurePath(path).parts[:-1]
     return tuple(source_name(part) for part in reversed(parts))
 
 
@@ -328,21 +343,23 @@ class _KnownIndex:
     def __init__(self, host: Host) -> None:
         self.known = [(a, loc) for a in ADAPTERS for loc in a.user_locations(host)]
         self.exact: dict[str, int] = {}
-        self.globs: list[tuple[int, str]] = []
+        self.globs: list[tuple[int, Callable[[str], re.Match[str] | None]]] = []
         for index, (_, location) in enumerate(self.known):
             if "*" in location.path:
-                self.globs.append((index, location.path))
+                glob = fnmatch.translate(os.path.normcase(location.path))
+                self.globs.append((index, re.compile(glob).match))
             else:
                 key = os.path.normcase(os.path.abspath(location.path))
                 self.exact.setdefault(key, index)
 
     def match(self, absolute: str) -> tuple[ClientAdapter, ConfigLocation] | None:
         """The first known location that names ``absolute`` (an absolute path)."""
-        best = self.exact.get(os.path.normcase(absolute), len(self.known))
+        name = os.path.normcase(absolute)
+        best = self.exact.get(name, len(self.known))
         for index, pattern in self.globs:
             if index >= best:
                 break
-            if fnmatch.fnmatch(absolute, pattern):
+            if pattern(name) is not None:  # fnmatch.fnmatch(absolute, glob), compiled once
                 best = index
                 break
         return self.known[best] if best < len(self.known) else None

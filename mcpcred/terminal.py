@@ -28,8 +28,11 @@ def printable(text: str) -> str:
 
     Everything else, non-ASCII letters included, is kept as it is.
     """
-    if text.isascii() and text.isprintable():
-        return text  # the common case, without importing unicodedata
+    if text.isprintable():
+        # The common case, without importing unicodedata: isprintable() is False for
+        # every character in Cc, Cf, Co, Cs, Zl and Zp (it also refuses Cn and Zs,
+        # which then take the loop below and are kept).
+        return text
     import unicodedata
 
     out: list[str] = []
@@ -54,8 +57,10 @@ def json_text(text: str) -> str:
     same to any reader and cannot reach a terminal (or fail to encode). Structural
     newlines and indentation are kept.
     """
-    if text.isascii() and "\x7f" not in text:
-        return text  # json.dumps has already escaped the other ASCII controls in strings
+    if (text.isascii() and "\x7f" not in text) or text.isprintable():
+        # json.dumps has already escaped the other ASCII controls in strings; and a
+        # printable text has no character of _HIDDEN (see ``printable``), nor DEL.
+        return text
     import re
     import unicodedata
 

@@ -105,3 +105,19 @@ def test_no_scan_progress_for_a_few_files() -> None:
 
     with terminal.scan_progress(3) as advance:
         advance(3)  # the quiet hook takes calls and draws nothing, terminal or not
+
+
+def test_isprintable_never_passes_a_character_that_must_be_escaped() -> None:
+    """``printable`` and ``json_text`` return a text unchanged when ``str.isprintable``
+    says so; that holds only if no printable character is DEL or of a hidden category
+    (on this Python's Unicode database)."""
+    hidden = {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}
+    leaks = [
+        code
+        for code in range(0x110000)
+        if chr(code).isprintable() and (code == 0x7F or unicodedata.category(chr(code)) in hidden)
+    ]
+    assert leaks == []
+    assert printable("évaluation … 中文") == "évaluation … 中文"
+    assert json_text('{"a":"… é"}') == '{"a":"… é"}'
+    assert json_text('{"a":"\u202e"}') == '{"a":"\\u202e"}'

@@ -151,9 +151,10 @@ class ClientAdapter:
 
     def containers_for(self, location: ConfigLocation) -> tuple[Pointer, ...]:
         """Containers to read in one file; project files may declare their own."""
-        if location.scope == "project":
+        if location.scope == "project" and self.project_files:
+            parts = PurePath(location.path).parts
             for project_file in self.project_files:
-                if PurePath(location.path).parts[-len(project_file.parts) :] == project_file.parts:
+                if parts[-len(project_file.parts) :] == project_file.parts:
                     return project_file.containers or self.containers
         return self.containers
 

@@ -54,11 +54,15 @@ class Shown:
 
 def read_text(path: str) -> str:
     """A config file's text; UTF-8 (with or without BOM) or UTF-16 with BOM."""
-    with open(path, "rb") as handle:
+    # Unbuffered: read() of a regular file is one read of its size, without a buffer
+    # object in between (a scan opens every file once).
+    with open(path, "rb", buffering=0) as handle:
+        status = os.fstat(handle.fileno())
         # Not read(MAX + 1): that allocates (and maps) 64 MiB for every file read.
-        if os.fstat(handle.fileno()).st_size > MAX_FILE_BYTES:
+        if status.st_size > MAX_FILE_BYTES:
             raise ParseError("file is larger than 64 MiB; not scanned", path=path)
-        data = handle.read(MAX_FILE_BYTES + 1) if _growing(handle) else handle.read()
+        # A FIFO, /dev/stdin or a /proc file says nothing with its size: read it bounded.
+        data = handle.readall() if stat.S_ISREG(status.st_mode) else _read_bounded(handle)
     if len(data) > MAX_FILE_BYTES:
         raise ParseError("file is larger than 64 MiB; not scanned", path=path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -73,9 +77,18 @@ def read_text(path: str) -> str:
         raise ParseError("file is not UTF-8 text", path=path, line=line) from None
 
 
-def _growing(handle: BinaryIO) -> bool:
-    """Whether a file's size says nothing (a FIFO, /dev/stdin, a /proc file): read it bounded."""
-    return not stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
+def _read_bounded(handle: BinaryIO) -> bytes:
+    """Up to ``MAX_FILE_BYTES + 1`` bytes, in pieces: an unbuffered read of a pipe
+    returns what is there, not all that will come."""
+    chunks: list[bytes] = []
+    total = 0
+    while total <= MAX_FILE_BYTES:
+        chunk = handle.read(min(1 << 20, MAX_FILE_BYTES + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def parse(path: str, text: str) -> Document:

@@ -179,16 +179,16 @@ def pointer_index(
     """Every node under ``node`` (by identity) with its JSON pointer, in document order."""
     index: dict[int, tuple[tuple[str | int, ...], Node]] = {}
     stack: list[tuple[Node, tuple[str | int, ...]]] = [(node, base)]
+    pop, push = stack.pop, stack.extend
     while stack:
-        current, pointer = stack.pop()
+        current, pointer = pop()
         index[id(current)] = (pointer, current)
+        # Children pushed last first, so that they come off the stack in order.
         if isinstance(current, ObjectNode):
-            children: list[tuple[str | int, Node]] = [(k.name, v) for k, v in current.members]
+            push([(v, (*pointer, k.name)) for k, v in reversed(current.members)])
         elif isinstance(current, ArrayNode):
-            children = list(enumerate(current.items))
-        else:
-            continue
-        stack.extend(((child, (*pointer, segment)) for segment, child in reversed(children)))
+            items = current.items
+            push([(items[i], (*pointer, i)) for i in range(len(items) - 1, -1, -1)])
     return index
 
 

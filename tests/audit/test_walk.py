@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcpcred import discovery
 from mcpcred.audit.formats import json as json_format
@@ -142,3 +144,21 @@ def test_nothing_skipped_means_no_skipped_line(project: Path) -> None:
     assert report.skipped == []
     assert "Skipped" not in text.render(report, color=False)
     assert json.loads(json_format.render(report))["skipped"] == []
+
+
+_segments = st.sampled_from(["", ".", "..", "a", ".vscode", "dot_cursor", "private_dot_x", "é b"])
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(_segments, max_size=6), st.sampled_from(["", "/", "//", "./"]))
+def test_parent_names_are_those_of_purepath(segments: list[str], head: str) -> None:
+    """``_parent_names`` splits a normalised absolute path itself; any other path goes
+    through PurePath. Both must name the same folders ("." and "//" included)."""
+    from pathlib import PurePath
+
+    path = head + "/".join(segments)
+    expected = tuple(discovery.source_name(p) for p in reversed(PurePath(path).parts[:-1]))
+    assert discovery._parent_names(path) == expected
+    normalised = os.path.abspath("/" + "/".join(segments) + "/x.json")
+    expected = tuple(discovery.source_name(p) for p in reversed(PurePath(normalised).parts[:-1]))
+    assert discovery._parent_names(normalised) == expected

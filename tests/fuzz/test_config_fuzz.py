@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tomllib
 from datetime import datetime
 
@@ -24,10 +25,11 @@ from mcpcred import project_config
 from mcpcred.errors import ConfigError, ParseError
 from mcpcred.guard import settings as guard_settings
 from mcpcred.parsing.jsonc import parse_jsonc
-from mcpcred.parsing.nodes import ObjectNode
+from mcpcred.parsing.nodes import ArrayNode, Node, ObjectNode, pointer_index
 from mcpcred.parsing.toml import parse_toml
 from mcpcred.wrap.edit import apply, verify
 from mcpcred.wrap.plan import Change
+from tests.support import jsonc_paths
 
 FUZZ = settings(
     max_examples=200,
@@ -70,6 +72,13 @@ pieces = st.sampled_from(
         "\ufeff",
         "é",
         "1e400",
+        # commas the JSONC fast path must not take for trailing ones
+        "[ ,",
+        "{,",
+        ":,",
+        ",,",
+        "NaN",
+        "-Infinity",
     ]
 )
 
@@ -112,6 +121,89 @@ def test_jsonc_parses_or_raises_parse_error(text: str) -> None:
 def test_plain_json_reads_as_json_loads(value: dict[str, object], indent: bool) -> None:
     text = json.dumps(value, indent=2 if indent else None)
     assert parse_jsonc(text).root.to_python() == json.loads(text)
+
+
+# JSONC as people and tools write it, for holding the parser's two paths equal:
+# objects are tuples of (key, value) pairs (so a key may repeat), arrays are
+# lists; any gap between tokens may hold whitespace (CRLF too) and comments, a
+# container may end with a trailing comma, and strings are escaped or not.
+member_keys = st.sampled_from(["a", "b", "env", "", "é", 'q"', "\\", "/*", "//"]) | keys
+numbers = st.from_regex(
+    r"-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,8})?([eE][+-]?[0-9]{1,4})?", fullmatch=True
+)
+jsonc_trees = st.recursive(
+    scalars | numbers.map(lambda literal: ("number", literal)),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.lists(st.tuples(member_keys, inner), max_size=4).map(tuple)
+    ),
+    max_leaves=12,
+)
+gap_pieces = st.sampled_from(
+    [" ", "\n", "\r\n", "\t", "// c\n", "/* c */", "/**/", '// "q" /*\n', "/* // */", "/*\n*/"]
+)
+
+
+@st.composite
+def jsonc_documents(draw: st.DrawFn, broken: bool = False) -> str:
+    """A JSONC document; ``broken``: with one defect the decoder and the reference must
+    agree on (a value left out or NaN, a comma or colon too many)."""
+
+    # Markers, never in json.dumps output (it escapes control characters): \x00 where
+    # a gap is (\x03: the gap before a closing bracket), \x01 and \x02 around a
+    # scalar. One of them takes the defect.
+    def gap(marker: str = "\x00") -> str:
+        return marker + "".join(draw(st.lists(gap_pieces, max_size=2)))
+
+    def string(value: str) -> str:
+        return json.dumps(value, ensure_ascii=draw(st.booleans()))
+
+    def write(value: object) -> str:
+        if isinstance(value, tuple) and (not value or isinstance(value[0], tuple)):
+            members = [gap() + string(k) + gap() + ":" + gap() + write(v) + gap() for k, v in value]
+            trailing = "," + gap() if members and draw(st.booleans()) else ""
+            return "{" + ",".join(members) + trailing + gap("\x03") + "}"
+        if isinstance(value, list):
+            items = [gap() + write(item) + gap() for item in value]
+            trailing = "," + gap() if items and draw(st.booleans()) else ""
+            return "[" + ",".join(items) + trailing + gap("\x03") + "]"
+        if isinstance(value, tuple):  # ("number", literal)
+            literal = str(value[1])
+        elif isinstance(value, str):
+            literal = string(value)
+        else:
+            literal = json.dumps(value)
+        return "\x01" + literal + "\x02"
+
+    root = draw(st.lists(st.tuples(member_keys, jsonc_trees), max_size=4).map(tuple))
+    text = gap() + write(root) + gap()
+    if broken:
+        scalars = [m.span() for m in re.finditer("\x01[^\x02]*\x02", text)]
+        where = draw(st.sampled_from(["scalar", "gap", "closing"]))
+        if where == "scalar" and scalars:
+            start, end = draw(st.sampled_from(scalars))
+            bad = draw(st.sampled_from(["NaN", "Infinity", "-Infinity", ""]))
+            text = text[:start] + bad + text[end:]
+        else:
+            marker = "\x03" if where == "closing" else "[\x00\x03]"
+            at = draw(st.sampled_from([m.start() for m in re.finditer(marker, text)]))
+            bad = draw(st.sampled_from([",", ",,", ":", "-", "NaN", "/", "/*"]))
+            text = text[:at] + bad + text[at:]
+    text = re.sub("[\x00-\x03]", "", text)
+    return ("\ufeff" if draw(st.booleans()) else "") + text
+
+
+@FUZZ
+@given(jsonc_documents())
+def test_jsonc_fast_path_builds_the_reference_tree(text: str) -> None:
+    """Every span, value, duplicate and format flag as the recursive-descent parser has them."""
+    assert jsonc_paths.assert_same(text), "a valid document should take the fast path"
+
+
+@FUZZ
+@given(jsonc_documents(broken=True) | damaged(jsonc_documents()) | jsonc_texts())
+def test_jsonc_fast_path_never_accepts_what_the_reference_rejects(text: str) -> None:
+    """A damaged document: the same tree, or the same ParseError (message and position)."""
+    jsonc_paths.assert_same(text)
 
 
 def _normal(value: object) -> object:
@@ -315,3 +407,25 @@ def test_a_crushrc_edit_changes_only_the_word_it_edits(style: str, value: str, t
     word = document.root.get("mcp").get("a").get("env").get("K")  # type: ignore[union-attr]
     assert out[: word.start] == text[: word.start]  # type: ignore[union-attr]
     assert out.endswith(text[word.end :])  # type: ignore[union-attr]
+
+
+def _pointers_by_recursion(
+    node: Node, pointer: tuple[str | int, ...], out: dict[int, tuple[tuple[str | int, ...], Node]]
+) -> None:
+    out[id(node)] = (pointer, node)
+    if isinstance(node, ObjectNode):
+        for key, value in node.members:
+            _pointers_by_recursion(value, (*pointer, key.name), out)
+    elif isinstance(node, ArrayNode):
+        for i, item in enumerate(node.items):
+            _pointers_by_recursion(item, (*pointer, i), out)
+
+
+@FUZZ
+@given(jsonc_documents())
+def test_pointer_index_is_every_node_in_document_order(text: str) -> None:
+    """Rules iterate ``pointer_index`` in order (it decides which finding comes first)."""
+    root = parse_jsonc(text).root
+    expected: dict[int, tuple[tuple[str | int, ...], Node]] = {}
+    _pointers_by_recursion(root, ("base",), expected)
+    assert list(pointer_index(root, ("base",)).items()) == list(expected.items())

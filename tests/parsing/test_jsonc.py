@@ -9,6 +9,7 @@ import pytest
 from mcpcred.errors import ParseError
 from mcpcred.parsing.jsonc import parse_jsonc
 from mcpcred.parsing.nodes import ObjectNode, ScalarNode
+from tests.support import jsonc_paths
 
 STRICT = [
     "{}",
@@ -138,3 +139,154 @@ def test_truncated_files_always_raise_parse_error() -> None:
     for cut in range(len(text) - 1):
         with pytest.raises(ParseError):
             parse_jsonc(text[:cut])
+
+
+# The fast path (C json decoder, then a token scan) and the reference parser must
+# agree on every text; see tests/support/jsonc_paths.py for what "agree" covers.
+TAKES_FAST_PATH = [
+    "{}",
+    '{"a": 1}',
+    '\ufeff{"a": "x"}',  # a BOM: offsets count it, columns do not
+    '{\r\n  "env": {\r\n    "TOKEN": "abc"\r\n  }\r\n}\r\n',  # CRLF
+    '{"dup": 1, "dup": {"x": [1]}, "other": 2, "dup": "last"}',  # duplicates
+    '{"a": {"k": 1, "k": 2}, "b": [{"k": 3, "k": 4}]}',  # duplicates inside
+    '{"": "", "\\u0000": 0}',  # an empty key, an escaped NUL key
+    '{"a": "\\ud800", "\\udfff": "\\ud83d\\ude00"}',  # lone and paired surrogates
+    '{"big": ' + "9" * 4000 + ', "float": ' + "9" * 5000 + ".5}",  # huge numbers
+    '{"e": 1e400, "f": -1E-400, "z": -0, "g": 0.0, "h": 12e+3}',
+    '{"é": "ü", "emoji": "😀", "q": "say \\"hi\\"\\n\\t\\\\/"}',
+    '{"t": true, "f": false, "n": null, "l": [true, false, null]}',
+    '{"nested": [[[]], {}, [{}], {"a": []}]}',
+    ' \t\r\n{ \t\r\n"a" \t\r\n: \t\r\n1 \t\r\n, "b":[ 1 , 2 ] } \t\r\n',
+    '{"a": "x", "b": "[not a token]", "c": "{\\"also\\": 1}", "d": "//not a comment"}',
+    # JSONC: comments and trailing commas, blanked and then proven
+    '// head\n{"a": 1, /* mid */ "b": [1, 2,], "c": {"d": 3,},}\n// tail',
+    '{"a": 1, // a trailing comma, then a comment, then the brace\n}',
+    '{"a": [1, /* c */ ], "b": 2 /* x */ , /* y */ "c": 3}',
+    '{"url": "https://x.example/*not*/a//comment", /**/ "k": "v"}',
+    '\ufeff/* BOM then a comment */ {"a": 1,}',
+    '{"a": 1}/* the comment ends the file */',
+    '{"a":1//c\n,"b":2}',
+    '{"a": true/**/}',
+    "{/***/}",
+    '{"a": 1, "a": 2,}',
+]
+
+
+@pytest.mark.parametrize("text", TAKES_FAST_PATH)
+def test_fast_path_reads_the_same_tree_as_the_reference(text: str) -> None:
+    assert jsonc_paths.assert_same(text), "expected the fast path to take this text"
+
+
+DECLINED = [
+    # Errors: the reference decides, so messages and positions are unchanged.
+    "",
+    "   ",
+    "\ufeff",
+    "[1]",
+    '"x"',
+    "1",
+    '{"a": NaN}',
+    '{"a": Infinity}',
+    '{"a": -Infinity}',
+    '{"a": 1, "b": [NaN]}',
+    "[,]",
+    '{"a": [,]}',
+    '{"a": [1,,]}',
+    '{"a": ,}',
+    "{,}",
+    '{"a": 1,,}',
+    '{"a" 1}',
+    '{"a": 1 /* never closed',
+    '{"a": 1} /* never closed',
+    '{"a": 1} /*/',
+    '{"a": 1/2}',
+    '{"a": 1/**/2}',
+    '{"a": tr/**/ue}',
+    '{"a": -/**/1}',
+    '{"a": "x"} // ok\n x',
+    '{"a": "unterminated',
+    '{"a": "\\"\\"\\"',
+    '{"a": "bad \\q escape"}',
+    '{"a": "raw\ncontrol"}',
+    "{\"a\": 'single'}",
+    '{"a": 1}\ufeff',
+    '\ufeff\ufeff{"a": 1}',
+    '{"a": 01}',
+    '{"a": 1.}',
+    '{"a": .5}',
+    '{"a": +1}',
+    '{"a": 0x10}',
+    '{"a": ' + "1" * 5000 + "}",  # more digits than int() converts: an error, not a crash
+    '{"a": [' + "1" * 5000 + "], /* c */}",
+    '{"a": 1}}',
+    '{"a": 1\u00a0}',  # a no-break space is not JSON whitespace
+    '{"a": 1\x0c}',
+    '{"a":' + "[" * 300 + "]" * 300 + "}",
+    '{"a": 1,\n// "b": 2,\n]',
+]
+
+
+@pytest.mark.parametrize("text", DECLINED)
+def test_fast_path_declines_what_it_cannot_prove(text: str) -> None:
+    assert not jsonc_paths.assert_same(text)
+
+
+def test_huge_integer_is_a_parse_error_not_a_crash() -> None:
+    with pytest.raises(ParseError, match="too many digits") as info:
+        parse_jsonc('{\n  "a": ' + "1" * 5000 + "\n}")
+    assert (info.value.line, info.value.column) == (2, 8)
+
+
+@pytest.mark.parametrize("depth", [254, 255, 256, 257, 258])
+def test_nesting_limit_is_the_same_on_both_paths(depth: int) -> None:
+    """The root object is depth 1; 256 levels parse, 257 are 'nesting too deep'."""
+    arrays = '{"a": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+    objects = '{"k":' * (depth - 1) + "{}" + "}" * (depth - 1)
+    for text in (arrays, objects):
+        assert jsonc_paths.assert_same(text) == (depth <= 256)
+        if depth > 256:
+            with pytest.raises(ParseError, match="nesting too deep"):
+                parse_jsonc(text)
+
+
+def test_trailing_comma_scan_is_linear_on_hostile_input() -> None:
+    """Unterminated strings and comments, stray slashes and commas must not make the
+    fast path quadratic: each text below takes milliseconds when linear and many
+    seconds when quadratic (a size where a quadratic scan fails the test, not hangs it)."""
+    import time
+
+    n = 30_000
+    hostile = [
+        '{"a": "' + '\\"' * n,
+        "{" + ", /*" * n,
+        "{" + '"\\' * n,
+        '{"a": [1' + " " * n + ",]" * 1000,
+        "{" + "/" * n,  # slashes that start no comment
+        "{" + "," * n + "}",
+        '{"a": 1' + ", /* long comment */ x" * (n // 10),  # comments after commas, no bracket
+        "{//" + "\n," * n,
+        '{"a": [' + "1, " * n + "// a comment\n",  # a comment late in a long text
+    ]
+    for text in hostile:
+        started = time.perf_counter()
+        jsonc_paths.outcome(text, fast=True)
+        assert time.perf_counter() - started < 3, text[:20]
+
+
+def test_every_fixture_config_takes_the_fast_path_with_the_same_tree() -> None:
+    """The repository's client fixtures (JSON and JSONC) are read the same both ways."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "fixtures"
+    seen = 0
+    for path in sorted(root.rglob("*")):
+        if path.suffix not in (".json", ".jsonc") or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        if jsonc_paths.outcome(text, fast=False)[0] == "error":
+            assert not jsonc_paths.assert_same(text)
+            continue
+        assert jsonc_paths.assert_same(text), path
+        seen += 1
+    assert seen >= 10

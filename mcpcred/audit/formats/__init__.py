@@ -39,7 +39,7 @@ def location_fingerprint(finding: Finding) -> str:
         finding.rule,
         finding.path.replace("\\", "/"),
         finding.server or "",
-        "/".join(str(p) for p in finding.pointer),
+        "/".join(map(str, finding.pointer)),
         finding.evidence if finding.secret_digest is None and finding.evidence else "",
     ]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
