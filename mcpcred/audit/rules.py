@@ -607,18 +607,16 @@ class Auditor:
         self, entry: ServerEntry, pointers: dict[int, Pointer]
     ) -> Iterator[SecretValue]:
         args = entry.args
-        command = _basename(entry.command_text() or "")
-        container = command in _CONTAINER_TOOLS or any(
-            _basename(a.value) in _CONTAINER_TOOLS
-            for a in args[:3]
-            if isinstance(a, ScalarNode) and isinstance(a.value, str)
-        )
-        pending: str | None = None  # the flag whose value comes next
+        command_text = entry.command_text() or ""
         texts = [
             a.value if isinstance(a, ScalarNode) and isinstance(a.value, str) else None
             for a in args
         ]
-        known = _known_positionals(entry.command_text() or "", texts)
+        container = _basename(command_text) in _CONTAINER_TOOLS or any(
+            _basename(text) in _CONTAINER_TOOLS for text in texts[:3] if text is not None
+        )
+        pending: str | None = None  # the flag whose value comes next
+        known = _known_positionals(command_text, texts)
         previous: str | None = None  # a flag just before a bare value may name it
         for index, node in enumerate(args):
             flag_before, previous = previous, None
@@ -1086,17 +1084,37 @@ def _entry_index(entry: ServerEntry) -> tuple[dict[int, Pointer], dict[int, _Lea
             if isinstance(node.value, str):
                 strings[id(node)] = (pointer, node, node.value, name, in_headers)
         elif isinstance(node, ObjectNode):
-            push(
-                [
-                    (child, (*pointer, key.name), key.name, in_headers or key.name == "headers")
-                    for key, child in reversed(node.members)
-                ]
-            )
+            members = node.members
+            for at, (key, child) in enumerate(members):
+                if not isinstance(child, ScalarNode):  # the rest after its subtree: stacked
+                    push(
+                        [
+                            (item, (*pointer, k.name), k.name, in_headers or k.name == "headers")
+                            for k, item in reversed(members[at:])
+                        ]
+                    )
+                    break
+                # a leaf is visited here, in order (no subtree to come before the next one)
+                path = (*pointer, key.name)
+                pointers[id(child)] = path
+                if isinstance(child.value, str):
+                    below = in_headers or key.name == "headers"
+                    strings[id(child)] = (path, child, child.value, key.name, below)
         elif isinstance(node, ArrayNode):
             items = node.items
-            push(
-                [(items[i], (*pointer, i), name, in_headers) for i in range(len(items) - 1, -1, -1)]
-            )
+            for at, child in enumerate(items):
+                if not isinstance(child, ScalarNode):
+                    push(
+                        [
+                            (items[i], (*pointer, i), name, in_headers)
+                            for i in range(len(items) - 1, at - 1, -1)
+                        ]
+                    )
+                    break
+                path = (*pointer, at)
+                pointers[id(child)] = path
+                if isinstance(child.value, str):
+                    strings[id(child)] = (path, child, child.value, name, in_headers)
     return pointers, strings
 
 
