@@ -19,6 +19,7 @@ import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
 from mcpcred.audit import tokenfiles, tokens
@@ -318,7 +319,10 @@ _FILESYSTEM_PACKAGES = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)
 def _basename(command: str) -> str:
+    """The program name of a command (``/usr/bin/NPX.cmd`` -> ``npx``); remembered, since
+    every entry asks it of its command and first arguments, and they repeat."""
     name = command.replace("\\", "/").rsplit("/", 1)[-1].lower()
     if name.endswith((".exe", ".cmd", ".bat")):  # all four characters long
         return name[:-4]
@@ -353,6 +357,10 @@ _POSITIONAL_KEYS: tuple[tuple[re.Pattern[str], tuple[str, ...], int, str, re.Pat
 )
 
 
+# A literal that each of ``_POSITIONAL_KEYS``'s package patterns needs to match.
+_POSITIONAL_HINT = re.compile(r"mcp-server-neon|@upstash/mcp-server|@twilio-alpha/mcp").search
+
+
 def _env_name(flag: str) -> str:
     if flag in _SHORT_SECRET_FLAGS:
         return _SHORT_SECRET_FLAGS[flag]
@@ -372,6 +380,8 @@ def _known_positionals(
     specs = [(_basename(command), -1)] + [
         (t, i) for i, t in enumerate(texts) if t is not None and not t.startswith("-")
     ]
+    if _POSITIONAL_HINT("\n".join(spec for spec, _ in specs)) is None:
+        return {}  # no spec names a known server (the patterns' literal parts; no newline)
     for spec, at in specs:
         for pattern, subcommand, position, name, shape in _POSITIONAL_KEYS:
             if not pattern.search(spec):
@@ -406,6 +416,10 @@ class SecretValue:
     pointer: Pointer
 
 
+_CACHED_CHARS = 128  # longer strings are scanned every time (they rarely repeat)
+_CACHE_SIZE = 256  # strings in ``Auditor._clean``; emptied when full
+
+
 class Auditor:
     """Runs every rule over parsed config files; holds no per-file state."""
 
@@ -413,6 +427,12 @@ class Auditor:
         self.host = host
         self.detector = Detector()
         self._pinned: PinnedTools | None = None
+        # Short strings, with their name and role, in which the detector found nothing.
+        # It keeps no state, so the answer is the same every time, and config files
+        # repeat most of their strings (``npx``, ``-y``, ``stdio``, package names): 70%
+        # of the strings in bench_audit's trees were seen before by the same worker.
+        # Credentials rarely repeat, and are not kept.
+        self._clean: set[tuple[str, str | None, str]] = set()
 
     # -- secrets ---------------------------------------------------------------
     def setting_findings(
@@ -482,8 +502,19 @@ class Auditor:
         ``wrap`` moves exactly what ``audit-config`` reports, through this one walk.
         """
         seen: set[tuple[int, int, int]] = set()
+        clean = self._clean
         for item in self._values(entry):
-            for hit in self.detector.scan(item.text, item.name, item.role):
+            asked = (item.text, item.name, item.role)
+            if asked in clean:
+                continue
+            found = self.detector.scan(item.text, item.name, item.role)
+            if not found:
+                if len(item.text) <= _CACHED_CHARS:
+                    if len(clean) >= _CACHE_SIZE:
+                        clean.clear()  # memory stays flat however many files a worker scans
+                    clean.add(asked)
+                continue
+            for hit in found:
                 key = (item.node.start, item.offset + hit.start, item.offset + hit.end)
                 if key in seen:
                     continue
@@ -522,64 +553,70 @@ class Auditor:
             for item, hit in self.hidden_secret_hits(entry, pointer, key, value)
         ]
 
-    def _values(self, entry: ServerEntry) -> Iterator[SecretValue]:
+    def _values(self, entry: ServerEntry) -> list[SecretValue]:
         """Every string in the entry with its name context and its real JSON pointer.
 
         Pointers are computed from the tree, not from normalised key names, so a
         Codex ``http_headers`` value, a Windsurf ``serverUrl`` and a legacy Zed
         ``command.env`` each get their true path (fingerprints depend on it).
         """
-        index = pointer_index(entry.node, entry.pointer)
-        pointers = {key: pointer for key, (pointer, _) in index.items()}
+        pointers, strings = _entry_index(entry)
+        out: list[SecretValue] = []
         handled: set[int] = set()
-        for key, node in entry.env:
-            for item in _strings(node, key.name, "env", pointers[id(node)]):
-                handled.add(id(item.node))
-                yield item
-        for key, node in entry.headers:
-            for item in _strings(node, key.name, "header", pointers[id(node)]):
-                handled.add(id(item.node))
-                yield item
+        for role, members in (("env", entry.env), ("header", entry.headers)):
+            for key, node in members:
+                if isinstance(node, ScalarNode):
+                    if isinstance(node.value, str):
+                        handled.add(id(node))
+                        out.append(
+                            SecretValue(node, node.value, 0, key.name, role, pointers[id(node)])
+                        )
+                    continue
+                for item in _strings(node, key.name, role, pointers[id(node)]):
+                    handled.add(id(item.node))
+                    out.append(item)
         if isinstance(entry.url, ScalarNode) and isinstance(entry.url.value, str):
             handled.add(id(entry.url))
-            yield SecretValue(entry.url, entry.url.value, 0, None, "url", pointers[id(entry.url)])
+            out.append(
+                SecretValue(entry.url, entry.url.value, 0, None, "url", pointers[id(entry.url)])
+            )
         if isinstance(entry.command, ScalarNode) and isinstance(entry.command.value, str):
             handled.add(id(entry.command))
-            yield SecretValue(
-                entry.command, entry.command.value, 0, None, "command", pointers[id(entry.command)]
+            out.append(
+                SecretValue(
+                    entry.command,
+                    entry.command.value,
+                    0,
+                    None,
+                    "command",
+                    pointers[id(entry.command)],
+                )
             )
         for item in self._arg_values(entry, pointers):
             handled.add(id(item.node))
-            yield item
+            out.append(item)
         # Everything else (unknown keys, oauth blocks, headers tables a client ignores),
         # named by its nearest key.
-        depth = len(entry.pointer)
-        for pointer, node in index.values():
-            if not isinstance(node, ScalarNode) or not isinstance(node.value, str):
-                continue
-            if id(node) in handled:
-                continue
-            relative = pointer[depth:]
-            name = next((p for p in reversed(relative) if isinstance(p, str)), None)
-            role = "header" if "headers" in relative else "field"
-            yield SecretValue(node, node.value, 0, name, role, pointer)
+        for key_id, (pointer, node, text, name, in_headers) in strings.items():
+            if key_id not in handled:
+                role = "header" if in_headers else "field"
+                out.append(SecretValue(node, text, 0, name, role, pointer))
+        return out
 
     def _arg_values(
         self, entry: ServerEntry, pointers: dict[int, Pointer]
     ) -> Iterator[SecretValue]:
         args = entry.args
-        command = _basename(entry.command_text() or "")
-        container = command in _CONTAINER_TOOLS or any(
-            _basename(a.value) in _CONTAINER_TOOLS
-            for a in args[:3]
-            if isinstance(a, ScalarNode) and isinstance(a.value, str)
-        )
-        pending: str | None = None  # the flag whose value comes next
+        command_text = entry.command_text() or ""
         texts = [
             a.value if isinstance(a, ScalarNode) and isinstance(a.value, str) else None
             for a in args
         ]
-        known = _known_positionals(entry.command_text() or "", texts)
+        container = _basename(command_text) in _CONTAINER_TOOLS or any(
+            _basename(text) in _CONTAINER_TOOLS for text in texts[:3] if text is not None
+        )
+        pending: str | None = None  # the flag whose value comes next
+        known = _known_positionals(command_text, texts)
         previous: str | None = None  # a flag just before a bare value may name it
         for index, node in enumerate(args):
             flag_before, previous = previous, None
@@ -1023,6 +1060,62 @@ def _weak_fix_for(entry: ServerEntry, roles: frozenset[str] | None = None) -> st
         "If the service is reachable by anyone else, set a strong random password; either way, "
         + fix.removeprefix("Rotate it, then ")
     )
+
+
+_Leaf = tuple[Pointer, ScalarNode, str, str | None, bool]  # pointer, node, its text, name, ...
+
+
+def _entry_index(entry: ServerEntry) -> tuple[dict[int, Pointer], dict[int, _Leaf]]:
+    """One walk over an entry: the JSON pointer of every node (by identity), and every
+    string leaf in document order with its pointer, its nearest key and whether a
+    ``headers`` key is above it (inside the entry).
+
+    The same as ``pointer_index`` (a node the tree holds twice keeps its first place
+    and its last pointer), without a second pass to name and filter the leaves.
+    """
+    pointers: dict[int, Pointer] = {}
+    strings: dict[int, _Leaf] = {}
+    stack: list[tuple[Node, Pointer, str | None, bool]] = [(entry.node, entry.pointer, None, False)]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        node, pointer, name, in_headers = pop()
+        pointers[id(node)] = pointer
+        if isinstance(node, ScalarNode):
+            if isinstance(node.value, str):
+                strings[id(node)] = (pointer, node, node.value, name, in_headers)
+        elif isinstance(node, ObjectNode):
+            members = node.members
+            for at, (key, child) in enumerate(members):
+                if not isinstance(child, ScalarNode):  # the rest after its subtree: stacked
+                    push(
+                        [
+                            (item, (*pointer, k.name), k.name, in_headers or k.name == "headers")
+                            for k, item in reversed(members[at:])
+                        ]
+                    )
+                    break
+                # a leaf is visited here, in order (no subtree to come before the next one)
+                path = (*pointer, key.name)
+                pointers[id(child)] = path
+                if isinstance(child.value, str):
+                    below = in_headers or key.name == "headers"
+                    strings[id(child)] = (path, child, child.value, key.name, below)
+        elif isinstance(node, ArrayNode):
+            items = node.items
+            for at, child in enumerate(items):
+                if not isinstance(child, ScalarNode):
+                    push(
+                        [
+                            (items[i], (*pointer, i), name, in_headers)
+                            for i in range(len(items) - 1, at - 1, -1)
+                        ]
+                    )
+                    break
+                path = (*pointer, at)
+                pointers[id(child)] = path
+                if isinstance(child.value, str):
+                    strings[id(child)] = (path, child, child.value, name, in_headers)
+    return pointers, strings
 
 
 def _strings(node: Node, name: str | None, role: str, pointer: Pointer) -> Iterator[SecretValue]:

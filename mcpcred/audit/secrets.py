@@ -26,11 +26,10 @@ shown (a short prefix and a length).
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -78,15 +77,49 @@ _PLACEHOLDER_EXACT = frozenset(
         "required", "optional", "unset", "blank", "sk-", "pat",
     }
 )  # fmt: skip
+# Any placeholder word in a string, and any with no letter or digit touching it (a word
+# that stands on its own), each as one search over all the words.
+_PLACEHOLDER_SEARCH = re.compile("|".join(re.escape(w) for w in _PLACEHOLDER_WORDS)).search
+_PLACEHOLDER_BOUNDED = re.compile(
+    r"(?<![^\W_])(?:" + "|".join(re.escape(w) for w in _PLACEHOLDER_WORDS) + r")(?![^\W_])"
+).search
 _SAME_CHAR = re.compile(r"^(.)\1+$")
 _FILLER = re.compile(r"^[xX*.\-_0#]+$")
 _ELLIPSIS = re.compile(r"(?:\.\.\.|\u2026)$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
+# Character classes of a string. ``str.isdigit`` / ``isupper`` / ``islower`` agree with
+# these ASCII ranges on ASCII text, where one regex search in C replaces a Python loop
+# over the characters; other text takes the loop (``tests/audit/test_fast_path.py``).
+_ASCII_DIGIT = re.compile(r"[0-9]").search
+_ASCII_UPPER = re.compile(r"[A-Z]").search
+_ASCII_LOWER = re.compile(r"[a-z]").search
+# ``\s`` is ``str.isspace`` and ``[^\W_]`` is ``str.isalnum``, character for character.
+_WHITESPACE = re.compile(r"\s").search
+
+
+def _has_digit(text: str) -> bool:
+    if text.isascii():
+        return _ASCII_DIGIT(text) is not None
+    return any(c.isdigit() for c in text)
+
+
+def _has_upper(text: str) -> bool:
+    if text.isascii():
+        return _ASCII_UPPER(text) is not None
+    return any(c.isupper() for c in text)
+
+
+def _has_lower(text: str) -> bool:
+    if text.isascii():
+        return _ASCII_LOWER(text) is not None
+    return any(c.islower() for c in text)
+
+
 def _is_variable_name(text: str) -> bool:
     """``GITHUB_TOKEN`` names a variable; ``QB5K7ZP4M1RT9X2N`` is an upper-case key."""
-    return bool(_ENV_NAME.match(text)) and ("_" in text or not any(c.isdigit() for c in text))
+    return bool(_ENV_NAME.match(text)) and ("_" in text or not _has_digit(text))
 
 
 _NUMBER = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
@@ -174,6 +207,7 @@ def name_strength(name: str | None) -> int:
     return 0
 
 
+@lru_cache(maxsize=1024)
 def _names_non_secret(name: str | None) -> bool:
     """Whether a name says what a value is, and it is not a credential (``--project-id``)."""
     if not name:
@@ -181,6 +215,39 @@ def _names_non_secret(name: str | None) -> bool:
     words = [w for w in re.split(r"[^A-Za-z0-9]+", _CAMEL.sub("_", name).upper()) if w]
     return bool(words) and (
         words[-1] in _NOT_SECRET_LAST or bool(_NOT_SECRET_ANY.intersection(words))
+    )
+
+
+# What a string under a name that says nothing must contain for ``Detector`` to report it
+# (besides a known token's anchor): a URL, JSON (``{``/``[``), or an auth scheme and the
+# whitespace after it (``Bearer <random>``), looked for in the masked text the checks see.
+_AUTH_WORD = re.compile(r"(?:bearer|basic|token|bot|apikey|api-key|key|digest)\s", re.I).search
+_KEY_HEADERS = frozenset({"x-api-key", "api-key"})  # header names that hold a key as such
+_SCRAMBLED_MIN = 20  # the shortest string ``scrambled`` accepts (a bare argument's key)
+
+
+def _says_nothing(value: str, masked: str, name: str | None, role: str) -> bool:
+    """True when ``Detector`` cannot report ``value``: the quick answer for most strings.
+
+    Under a name that says nothing (``npx``, ``-y``, a package, a path), only a known
+    token, a URL, JSON or an auth scheme (each needs a character or word checked here)
+    or a bare argument shaped like a key (``scrambled``) makes a string a credential; this
+    looks for those in a few C-level searches before ``_scan`` runs its checks one by
+    one. ``tests/audit/test_fast_path.py`` checks that it never hides a hit.
+    """
+    return (
+        not name_strength(name)
+        and (
+            role != "positional"
+            or len(value) < _SCRAMBLED_MIN
+            or not _KEY_CHARS.fullmatch(masked.strip())
+        )
+        and not (role == "header" and name is not None and name.lower() in _KEY_HEADERS)
+        and "://" not in masked
+        and "{" not in masked
+        and "[" not in masked
+        and (_WHITESPACE(masked) is None or _AUTH_WORD(masked) is None)
+        and not tokens.may_hold_token(value)
     )
 
 
@@ -276,9 +343,9 @@ def is_placeholder(value: str, name: str | None = None) -> bool:
     if random_looking:
         # A random key can contain "todo" or "fake" by chance; only a word that
         # stands on its own (between separators) marks a placeholder then.
-        if any(_bounded(word, lowered) for word in _PLACEHOLDER_WORDS):
+        if _PLACEHOLDER_BOUNDED(lowered) is not None:
             return True
-    elif any(word in lowered for word in _PLACEHOLDER_WORDS):
+    elif _PLACEHOLDER_SEARCH(lowered) is not None:
         return True
     if name and lowered.replace("-", "_") == name.lower().replace("-", "_"):
         return True
@@ -289,9 +356,9 @@ def _random_looking(text: str) -> bool:
     """Long, mixed-case, with digits and high entropy: the shape of a generated key."""
     return (
         len(text) >= 16
-        and any(c.isdigit() for c in text)
-        and any(c.isupper() for c in text)
-        and any(c.islower() for c in text)
+        and _has_digit(text)
+        and _has_upper(text)
+        and _has_lower(text)
         and entropy(text) >= 3.5
     )
 
@@ -308,57 +375,68 @@ def scrambled(text: str) -> bool:
     as ``napi_...``) changes between letter and digit at about 40%. Hex is left
     out: it is what ids and digests are made of.
     """
-    if len(text) < 20 or not _KEY_CHARS.fullmatch(text) or entropy(text) < 4.0:
+    if len(text) < _SCRAMBLED_MIN or not _KEY_CHARS.fullmatch(text) or entropy(text) < 4.0:
         return False
-    if not any(c.isdigit() for c in text) or not any(c.isalpha() for c in text):
+    # From here ``text`` is ASCII (``_KEY_CHARS``): the classes are the ASCII ranges.
+    if _ASCII_DIGIT(text) is None or _ASCII_ALPHA(text) is None:
         return False
     if _HEX.match(text.replace("-", "")):
         return False
     if _random_looking(text):
-
-        def kind(c: str) -> int:
-            return 0 if c.isupper() else 1 if c.islower() else 2 if c.isdigit() else 3
-
+        kinds = text.translate(_CASE_KINDS)  # upper, lower, digit, other
         ratio = 0.45
     else:
         # Separators make kebab-case names (``my-project-2024-final``) look busy.
-        if len(text) < 24 or sum(1 for c in text if not c.isalnum()) > 2:
+        alnum = _ASCII_NON_ALNUM.sub("", text)
+        if len(text) < 24 or len(text) - len(alnum) > 2:
             return False
-        text = "".join(c for c in text if c.isalnum())
-
-        def kind(c: str) -> int:
-            return 0 if c.isalpha() else 1
-
+        text = alnum
+        kinds = text.translate(_ALPHA_KINDS)  # letter, digit
         ratio = 0.25
-    switches = sum(1 for a, b in itertools.pairwise(text) if kind(a) != kind(b))
+    switches = sum(map(str.__ne__, kinds, kinds[1:]))
     return switches >= ratio * (len(text) - 1)
 
 
-def _bounded(word: str, lowered: str) -> bool:
-    """Whether ``word`` occurs in ``lowered`` with no letter or digit touching it."""
-    start = lowered.find(word)
-    while start != -1:
-        before = lowered[start - 1] if start else ""
-        end = start + len(word)
-        after = lowered[end] if end < len(lowered) else ""
-        if not before.isalnum() and not after.isalnum():
-            return True
-        start = lowered.find(word, start + 1)
-    return False
+_ASCII_ALPHA = re.compile(r"[A-Za-z]").search
+_ASCII_NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
+_UPPER, _LOWER, _DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz", "0123456789"
+# A key character's kind as one character: upper, lower, digit, other (``_KEY_CHARS``)...
+_CASE_KINDS = str.maketrans(
+    _UPPER + _LOWER + _DIGITS + "_+/=-", "0" * 26 + "1" * 26 + "2" * 10 + "3" * 5
+)
+# ... and letter or digit
+_ALPHA_KINDS = str.maketrans(_UPPER + _LOWER + _DIGITS, "0" * 52 + "1" * 10)
+
+
+_TERMS: dict[int, list[float]] = {}  # length -> the entropy term of each count, 0..length
+_TERMS_MAX = 128  # longest string whose terms are kept (a few hundred KiB at most)
 
 
 def entropy(text: str) -> float:
-    """Shannon entropy in bits per character."""
+    """Shannon entropy in bits per character.
+
+    The sum runs over the same terms in the same order as
+    ``-sum(n / length * log2(n / length) for n in Counter(text).values())``, so the
+    value is the same float to the last bit (callers compare it with thresholds);
+    short strings take their terms from a table and count characters in C.
+    """
     if not text:
         return 0.0
     length = len(text)
-    return -sum(n / length * math.log2(n / length) for n in Counter(text).values())
+    counts = map(text.count, dict.fromkeys(text))  # Counter's order: first occurrence
+    if length > _TERMS_MAX:
+        return -sum(n / length * math.log2(n / length) for n in counts)
+    terms = _TERMS.get(length)
+    if terms is None:
+        terms = [0.0] + [n / length * math.log2(n / length) for n in range(1, length + 1)]
+        _TERMS[length] = terms
+    return -sum(map(terms.__getitem__, counts))
 
 
 def looks_secret(value: str, strength: int, name: str | None = None) -> bool:
     """Judge a value found under a credential-like name by its shape alone."""
     text = value.strip()
-    if not text or strength == 0 or any(c.isspace() for c in text):
+    if not text or strength == 0 or _WHITESPACE(text) is not None:
         return False
     if is_placeholder(text, name):
         return False
@@ -380,10 +458,7 @@ def looks_secret(value: str, strength: int, name: str | None = None) -> bool:
         return False
     if _UUID.match(text):
         return strength >= STRONG
-    has_digit = any(c.isdigit() for c in text)
-    has_upper = any(c.isupper() for c in text)
-    has_lower = any(c.islower() for c in text)
-    if not (has_digit or (has_upper and has_lower)):
+    if not (_has_digit(text) or (_has_upper(text) and _has_lower(text))):
         return False  # words and kebab-case identifiers
     if _HEX.match(text):
         return len(text) >= 16 and strength >= STRONG
@@ -439,6 +514,8 @@ class Detector:
         if len(value) < 3:
             return []
         masked = mask_references(value)
+        if _says_nothing(value, masked, name, role):
+            return []
         if is_reference(value) or not masked.strip():
             # a reference names a secret, but a known token written into one is still a token
             return self._tokens(value, name, role)
@@ -454,7 +531,7 @@ class Detector:
         if hits:
             return hits
         strength = name_strength(name)
-        if role == "header" and strength == 0 and name and name.lower() in {"x-api-key", "api-key"}:
+        if role == "header" and strength == 0 and name and name.lower() in _KEY_HEADERS:
             strength = STRONG
         if strength == 0 and _AUTH_SCHEME.match(masked.strip()):
             strength = STRONG  # "Bearer <random>" is a credential whatever it is called
@@ -634,11 +711,9 @@ def parse_url(text: str, start: int = 0) -> UrlParts:
     """
     scheme = _SCHEME.match(text, start)
     begin = scheme.end() if scheme is not None else start
-    stop = begin
-    while stop < len(text) and not text[stop].isspace():
-        stop += 1
-    segment = text[begin:stop]
-    authority_end = next((i for i, c in enumerate(segment) if c in "/?#"), len(segment))
+    space = _WHITESPACE(text, begin)
+    segment = text[begin : space.start() if space is not None else len(text)]
+    authority_end = _first(_AUTHORITY_END, segment, 0)
     at = segment.rfind("@", 0, authority_end)
     late = segment.rfind("@")
     if late > authority_end and _HOST_LIKE.match(segment, late + 1):
@@ -653,9 +728,7 @@ def parse_url(text: str, start: int = 0) -> UrlParts:
         elif userinfo:
             # user:p@ss/w@db.acme.io: the first "host" is no host, the last one is.
             near = host_name(segment[at + 1 : authority_end])
-            far_end = next(
-                (i for i in range(late + 1, len(segment)) if segment[i] in "/?#"), len(segment)
-            )
+            far_end = _first(_AUTHORITY_END, segment, late + 1)
             far = host_name(segment[late + 1 : far_end])
             between = segment[at + 1 : late]
             if _bare_word(near) and not _bare_word(far) and not any(c in between for c in "?=&"):
@@ -668,10 +741,8 @@ def parse_url(text: str, start: int = 0) -> UrlParts:
         if colon >= 0:
             password = (begin + colon + 1, begin + at)
         host_start = at + 1
-    host_end = next(
-        (i for i in range(host_start, len(segment)) if segment[i] in "/?#"), len(segment)
-    )
-    path_end = next((i for i in range(host_end, len(segment)) if segment[i] in "?#"), len(segment))
+    host_end = _first(_AUTHORITY_END, segment, host_start)
+    path_end = _first(_PATH_END, segment, host_end)
     query = None
     if path_end < len(segment) and segment[path_end] == "?":
         query_end = segment.find("#", path_end)
@@ -683,6 +754,16 @@ def parse_url(text: str, start: int = 0) -> UrlParts:
         (begin + host_end, begin + path_end),
         query,
     )
+
+
+_AUTHORITY_END = re.compile(r"[/?#]").search
+_PATH_END = re.compile(r"[?#]").search
+
+
+def _first(search: Callable[[str, int], re.Match[str] | None], text: str, start: int) -> int:
+    """Where ``search`` first matches in ``text`` from ``start``, else ``len(text)``."""
+    found = search(text, start)
+    return found.start() if found is not None else len(text)
 
 
 def _bare_word(host: str) -> bool:
@@ -768,10 +849,13 @@ def _random_segment(segment: str) -> bool:
         return False
     if _UUID.match(segment) or _HEX.match(segment) or is_placeholder(segment):
         return False
-    has_digit = any(c.isdigit() for c in segment)
-    has_upper = any(c.isupper() for c in segment)
-    has_lower = any(c.islower() for c in segment)
-    return has_digit and has_upper and has_lower and entropy(segment) >= 4.0
+    # ASCII from here (the fullmatch above)
+    return (
+        _ASCII_DIGIT(segment) is not None
+        and _ASCII_UPPER(segment) is not None
+        and _ASCII_LOWER(segment) is not None
+        and entropy(segment) >= 4.0
+    )
 
 
 def _unquote(text: str) -> str:
