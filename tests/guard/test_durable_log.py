@@ -55,6 +55,19 @@ def received_calls(shim: Guarded) -> list[tuple[str, Any]]:
     return found
 
 
+def forwarded_slow_call(shim: Guarded, poll: float = 0.005) -> None:
+    """Start the session, send a 30 s ``sleep`` call, return once the server has read it."""
+    shim.initialize()
+    shim.send(
+        b'{"jsonrpc":"2.0","id":"slow-1","method":"tools/call","params":{"name":"sleep",'
+        b'"arguments":{"seconds":30}}}\n'
+    )
+    deadline = time.monotonic() + 10
+    while ("sleep", {"seconds": 30}) not in received_calls(shim):
+        assert time.monotonic() < deadline, shim.state()
+        time.sleep(poll)
+
+
 def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "SCRIPTED_SERVER_OPTS"}
     env["MCPCRED_CONFIG"] = str(tmp_path / "mcpcred-config.toml")
@@ -87,15 +100,7 @@ def test_a_call_that_ran_has_a_record_when_the_shim_is_killed(
     guarded: Callable[..., Guarded], tmp_path: Path
 ) -> None:
     shim = guarded()
-    shim.initialize()
-    shim.send(
-        b'{"jsonrpc":"2.0","id":"slow-1","method":"tools/call","params":{"name":"sleep",'
-        b'"arguments":{"seconds":30}}}\n'
-    )
-    deadline = time.monotonic() + 10
-    while ("sleep", {"seconds": 30}) not in received_calls(shim):
-        assert time.monotonic() < deadline, shim.state()
-        time.sleep(0.005)
+    forwarded_slow_call(shim)
     kill_like_codex(shim)
     # verify folds in what the killed shim recorded only in its journal (so would the next
     # guarded server), and then checks the log with it

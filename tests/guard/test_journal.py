@@ -40,7 +40,7 @@ from mcpcred.guard import auditlog, journal
 from mcpcred.guard.mask import Masker
 from mcpcred.guard.redact import Lazy
 from mcpcred.guard.run import Recorder
-from tests.guard.test_durable_log import received_calls, verify
+from tests.guard.test_durable_log import forwarded_slow_call, verify
 from tests.guard.test_relay_robustness import Guarded, audit_lines, guarded
 
 __all__ = ["guarded"]  # the fixture, imported for the tests below
@@ -177,15 +177,7 @@ def test_the_next_guarded_server_folds_in_a_killed_shims_journal(
     guarded: Callable[..., Guarded], tmp_path: Path
 ) -> None:
     shim = guarded()
-    shim.initialize()
-    shim.send(
-        b'{"jsonrpc":"2.0","id":"slow-1","method":"tools/call","params":{"name":"sleep",'
-        b'"arguments":{"seconds":30}}}\n'
-    )
-    deadline = time.monotonic() + 10
-    while ("sleep", {"seconds": 30}) not in received_calls(shim):
-        assert time.monotonic() < deadline, shim.state()
-        time.sleep(0.001)
+    forwarded_slow_call(shim, poll=0.001)
     os.kill(shim.pid, signal.SIGKILL)  # right after forwarding
     shim.wait(10)
     folder = tmp_path / "data" / "log"
