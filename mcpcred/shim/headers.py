@@ -37,17 +37,13 @@ SERVER_URL_VARIABLE = "CLAUDE_CODE_MCP_SERVER_URL"
 
 
 def _shown(url: str) -> str:
-    """The server's URL as an error may show it: origin and path, no query or user info."""
-    from urllib.parse import urlsplit
+    """The server's URL as an error may show it: the bridge's form (origin and path, no
+    query or user info), escaped, since the client took it from a file anyone may write."""
+    from mcpcred.bridge.remote import shown_url
+    from mcpcred.terminal import printable
 
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port is not None else ""
-    except ValueError:
-        return "the server's URL"
-    shown = f"{parts.scheme}://{host}{port}{parts.path}"
-    return shown if shown.isprintable() and len(shown) <= 200 else "the server's URL"
+    shown = printable(shown_url(url, url, lambda kind, name: ""))
+    return shown if len(shown) <= 200 else "the server's URL"
 
 
 def main(args: list[str]) -> int:
