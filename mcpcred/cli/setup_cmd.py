@@ -182,14 +182,15 @@ def _one(
     }
     label = f"{credential.name} ({credential.reference})"
     before = credential_state(store, credential.ref_kind, credential.ref_name, check=True)
-    taken = _taken_by(credential, store) if before == OK else None
+    stored = _stored_login(credential, store) if before == OK else None
+    taken = _taken_by(credential, stored)
     if taken is not None:
         # The name is another server's login: "already set up" would tell the user this
         # repository's server is logged in, and its config would be handed that token.
         stderr(f"{label}: the login name is taken by {printable(taken)}, not this server")
         row["fix"] = f"rename [credentials.{credential.name}] in mcpcred.toml and its references"
         return {**row, "state": "taken", "action": "failed"}
-    short, short_base = _scopes_short(credential, store) if before == OK else ([], ())
+    short, short_base = _scopes_short(credential, stored)
     if short:
         # A login asked for fewer scopes than this repository's servers need: it resolves,
         # and the server fails at its first call. Log in again asking for both sets.
@@ -231,26 +232,35 @@ def _one(
     return {**row, "state": after, "action": "set"}
 
 
-def _scopes_short(credential: Credential, store: SecretStore) -> tuple[list[str], tuple[str, ...]]:
-    """The declared scopes the stored login never asked for, and the scopes it did.
+def _stored_login(credential: Credential, store: SecretStore) -> LoginRecord | None:
+    """The login record a declared login resolves to, read once for the checks below.
 
-    Only a login's own record says what it asked for; one without scopes declared, or
-    that cannot be read (the state check has said so), is taken as it is.
+    None for a secret, a login not stored, or a record that cannot be read (the state
+    check has said what it can).
     """
     from mcpcred import project_credentials
 
-    if credential.kind != project_credentials.OAUTH or not credential.scopes:
-        return [], ()
+    if credential.kind != project_credentials.OAUTH:
+        return None
     from mcpcred.keychain.vault import StoreVault
     from mcpcred.oauth.records import LoginRecord, record_name
 
-    provider, account = references.split_login(credential.ref_name)
-    key = record_name(provider, account)
+    key = record_name(*references.split_login(credential.ref_name))
     try:
-        record = LoginRecord.loads(StoreVault(store).read([key]).get(key))
+        return LoginRecord.loads(StoreVault(store).read([key]).get(key))
     except McpcredError:
-        return [], ()
-    if record is None:
+        return None
+
+
+def _scopes_short(
+    credential: Credential, record: LoginRecord | None
+) -> tuple[list[str], tuple[str, ...]]:
+    """The declared scopes the stored login never asked for, and the scopes it did.
+
+    Only a login's own record says what it asked for; one without scopes declared, or
+    without a readable record, is taken as it is.
+    """
+    if record is None or not credential.scopes:
         return [], ()
     # A server's login (MCP authorization) keeps the scopes it asked for; a provider's
     # login the scopes granted, and what it asked for beside them (records since 0.1).
@@ -260,24 +270,17 @@ def _scopes_short(credential: Credential, store: SecretStore) -> tuple[list[str]
     return [s for s in credential.scopes if s not in asked], tuple(asked)
 
 
-def _taken_by(credential: Credential, store: SecretStore) -> str | None:
+def _taken_by(credential: Credential, record: LoginRecord | None) -> str | None:
     """For a server's login whose name is stored: the other server it belongs to, if any.
 
     ``mcpcred login URL --name NAME`` refuses a name another server's login holds; setup
     must too, or a repository could declare ``[credentials.sentry] server = "https://its
     own host"`` and be told the user's Sentry login is its server's.
     """
-    if credential.server is None:
+    if credential.server is None or record is None:
         return None
-    from mcpcred.keychain.vault import StoreVault
-    from mcpcred.oauth import mcp, urls
+    from mcpcred.oauth import urls
 
-    try:
-        record = mcp.existing_record(StoreVault(store), credential.ref_name)
-    except McpcredError:
-        return None  # unreadable: the state check has said what it can
-    if record is None:
-        return None
     stated = record.resource or record.server_url
     if stated and urls.resource_covers(stated, credential.server):
         return None
