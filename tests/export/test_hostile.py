@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,13 +23,6 @@ RECORDS: list[dict[str, object]] = [
      "event": "call", "method": "tools/call", "tool": "query", "request_id": 1, "outcome": "ok",
      "duration_ms": 1.0, "prev": "", "mac": "m1"},
 ]  # fmt: skip
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    started = Receiver().start()
-    yield started
-    started.stop()
 
 
 # -- redirects -------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,13 +29,6 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         new.append({"event": "call", "server": "prod-db", "method": "tools/call", "tool": "query",
                     "request_id": n, "session": "s", "outcome": "ok", "duration_ms": 2.0})  # fmt: skip
     return tmp_path
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    started = Receiver().start()
-    yield started
-    started.stop()
 
 
 def test_backfill_everything_then_since(data_dir: Path, receiver: Receiver) -> None:

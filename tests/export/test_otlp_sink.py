@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,13 +34,6 @@ RECORDS: list[dict[str, object]] = [
      "request_id": 5, "outcome": "error", "error": "no such table", "duration_ms": 4.0,
      "prev": "a4", "mac": "a5"},
 ]  # fmt: skip
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    started = Receiver().start()
-    yield started
-    started.stop()
 
 
 def test_records_become_log_records_and_calls_spans(receiver: Receiver) -> None:
