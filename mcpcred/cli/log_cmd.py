@@ -30,6 +30,7 @@ from mcpcred.errors import (
     UsageError,
     describe,
 )
+from mcpcred.guard.logtime import record_time
 from mcpcred.terminal import json_text, printable, write_json
 
 TYPE_CHECKING = False
@@ -83,17 +84,6 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return when if when.tzinfo else when.astimezone()
 
 
-def _record_time(record: Record) -> datetime | None:
-    value = record.get("time")
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 def _filter(
     *,
     server: str | None,
@@ -116,7 +106,7 @@ def _filter(
             if not isinstance(name, str) or not fnmatchcase(name, tool):
                 return False
         if since is not None:
-            when = _record_time(record)
+            when = record_time(record.get("time"))
             if when is None or when < since:
                 return False
         return True
@@ -252,7 +242,7 @@ def _fixed_widths(total: int) -> dict[str, int]:
 
 
 def _cells(record: Record) -> list[str]:
-    when = _record_time(record)
+    when = record_time(record.get("time"))
     stamp = when.astimezone().strftime("%Y-%m-%d %H:%M:%S") if when else str(record.get("time"))
     event = _text(record.get("event"))
     method = record.get("method")

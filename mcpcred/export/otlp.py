@@ -39,9 +39,9 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime
 
 from mcpcred.errors import ExportError
+from mcpcred.guard.logtime import record_time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -648,14 +648,5 @@ def _number(value: object) -> bool:
 
 
 def _nanos(value: object) -> int | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        from datetime import UTC
-
-        when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1_000_000) * 1000
+    when = record_time(value)
+    return None if when is None else int(when.timestamp() * 1_000_000) * 1000
