@@ -21,6 +21,7 @@ import fnmatch
 import os
 from dataclasses import dataclass, field
 
+from mcpcred import tomlfile
 from mcpcred.errors import ConfigError
 from mcpcred.models import Finding, Severity
 from mcpcred.paths import project_file
@@ -84,8 +85,6 @@ def find(start: str) -> str | None:
 
 def read_toml(path: str) -> dict[str, object]:
     """The whole ``mcpcred.toml`` at ``path``; ``ConfigError`` (exit 3) if unreadable or invalid."""
-    from mcpcred import tomlfile
-
     return tomlfile.read(path, hint="fix the syntax of mcpcred.toml")
 
 
@@ -97,12 +96,7 @@ def load(path: str | None) -> AuditSettings:
     audit = data.get("audit", {})
     if not isinstance(audit, dict):
         raise ConfigError(f"{path}: [audit] must be a table")
-    unknown = set(audit) - _AUDIT_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{path}: unknown key(s) in [audit]: {', '.join(sorted(unknown))}",
-            hint=f"known keys: {', '.join(sorted(_AUDIT_KEYS))}",
-        )
+    tomlfile.check_keys(audit, _AUDIT_KEYS, f"{path}: [audit]")
     fail_on = None
     if "fail-on" in audit:
         try:
@@ -124,12 +118,7 @@ def load(path: str | None) -> AuditSettings:
 def _ignore(path: str, index: int, item: object) -> Ignore:
     if not isinstance(item, dict):
         raise ConfigError(f"{path}: [[audit.ignore]] entry {index + 1} must be a table")
-    unknown = set(item) - _IGNORE_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{path}: unknown key(s) in ignore entry {index + 1}: {', '.join(sorted(unknown))}",
-            hint="an ignore entry takes rule, path, server and reason",
-        )
+    tomlfile.check_keys(item, _IGNORE_KEYS, f"{path}: [[audit.ignore]] entry {index + 1}")
     if not {"rule", "path", "server"} & set(item):
         raise ConfigError(f"{path}: ignore entry {index + 1} needs a rule, a path or a server")
     for key in ("rule", "path", "server", "reason"):

@@ -9,9 +9,11 @@ the shim reads the user's config through here on a guarded server's start.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
+
 from mcpcred.errors import ConfigError
 
-__all__ = ["loads", "read", "read_bytes"]
+__all__ = ["check_keys", "loads", "read", "read_bytes"]
 
 
 def read_bytes(path: str, *, missing_ok: bool = False) -> bytes | None:
@@ -47,3 +49,17 @@ def read(path: str, *, missing_ok: bool = False, hint: str | None = None) -> dic
     """The whole file at ``path`` as TOML; ``{}`` for a missing file when ``missing_ok``."""
     data = read_bytes(path, missing_ok=missing_ok)
     return {} if data is None else loads(path, data, hint)
+
+
+def check_keys(table: Mapping[str, object], known: Collection[str], where: str) -> None:
+    """Refuse a table holding a key mcpcred does not know, naming it and the known ones.
+
+    A misspelt key (``denny = [...]``, ``fail_on``) read as "not set" would quietly
+    turn a setting off, a guard's deny list among them: an error is the only safe
+    reading. ``where`` names the file and the table (``PATH: [servers.gh]``)."""
+    unknown = set(table) - set(known)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s): {', '.join(sorted(key[:64] for key in unknown))}",
+            hint=f"known keys: {', '.join(sorted(known))}",
+        )

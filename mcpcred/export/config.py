@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 
+from mcpcred import tomlfile
 from mcpcred.errors import ConfigError
 from mcpcred.export import targets
 
@@ -87,8 +88,6 @@ def key(target: targets.Target) -> str:
 
 
 def _read(path: str) -> dict[str, object]:
-    from mcpcred import tomlfile
-
     return tomlfile.read(path, missing_ok=True)
 
 
@@ -96,12 +95,7 @@ def _log_table(path: str, data: Mapping[str, object]) -> dict[str, object]:
     log = data.get("log", {})
     if not isinstance(log, dict):
         raise ConfigError(f"{path}: log must be a table: [log] / [[log.export]]")
-    unknown = set(log) - _LOG_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{path}: unknown key(s) in [log]: {', '.join(sorted(unknown))}",
-            hint=f"known keys: {', '.join(sorted(_LOG_KEYS))}",
-        )
+    tomlfile.check_keys(log, _LOG_KEYS, f"{path}: [log]")
     if "project_exports" in log and not isinstance(log["project_exports"], bool):
         raise ConfigError(f"{path}: [log] project_exports must be true or false")
     return log
@@ -139,12 +133,7 @@ def _target(path: str, index: int, table: object) -> targets.Target:
     where = f"{path}: [[log.export]] {index}"
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
-    unknown = set(table) - _EXPORT_KEYS
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s): {', '.join(sorted(unknown))}",
-            hint=f"known keys: {', '.join(sorted(_EXPORT_KEYS))}",
-        )
+    tomlfile.check_keys(table, _EXPORT_KEYS, where)
     kind, url = table.get("kind"), table.get("url")
     if kind not in targets.KINDS:
         raise ConfigError(f'{where}: kind must be "otlp" or "syslog"')

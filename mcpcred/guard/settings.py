@@ -39,6 +39,7 @@ from __future__ import annotations
 import os
 import sys
 
+from mcpcred import tomlfile
 from mcpcred.errors import ConfigError
 from mcpcred.paths import project_file
 
@@ -228,8 +229,6 @@ def _servers(path: str | None) -> dict[str, object] | None:
     """The ``servers`` table of ``path``, unchecked; None if it has none."""
     if path is None:
         return None
-    from mcpcred import tomlfile
-
     data = tomlfile.read_bytes(path, missing_ok=True)
     if data is None or (b"servers" not in data and b"\\" not in data):
         return None
@@ -248,12 +247,7 @@ def check_table(path: str, name: str, table: object, *, project: bool) -> dict[s
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
     normal = {key.replace("-", "_"): value for key, value in table.items()}
-    unknown = set(normal) - _KEYS
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s): {', '.join(sorted(unknown))}",
-            hint=f"known keys: {', '.join(sorted(_KEYS))}",
-        )
+    tomlfile.check_keys(normal, _KEYS, where)
     for key in ("guard", "restart_on_expiry", "pin", "log_arguments", "mask_injected"):
         if key in normal and not isinstance(normal[key], bool):
             raise ConfigError(f"{where}: {key} must be true or false")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mcpcred import tomlfile
 from mcpcred.errors import ConfigError, UsageError
 from mcpcred.oauth import providers
 from mcpcred.oauth.providers import FLOWS, Provider
@@ -73,8 +74,6 @@ class Settings:
 
 def load(path: Path) -> Settings:
     """Read and check the config file at ``path``; ``ConfigError`` if it is unusable."""
-    from mcpcred import tomlfile
-
     raw = tomlfile.read_bytes(str(path), missing_ok=True)
     if raw is None:
         return Settings(path=path)
@@ -220,12 +219,7 @@ def _table(value: object, path: Path, where: str) -> dict[str, Any]:
 
 
 def _only(table: dict[str, Any], allowed: frozenset[str], path: Path, where: str) -> None:
-    unknown = set(table) - allowed
-    if unknown:
-        raise ConfigError(
-            f"{path}: {where}: unknown key(s): {', '.join(sorted(unknown))}",
-            hint=f"known keys: {', '.join(sorted(allowed))}",
-        )
+    tomlfile.check_keys(table, allowed, f"{path}: {where}")
 
 
 def _string(value: object, where: str, key: str) -> str:

@@ -264,7 +264,7 @@ def test_bad_project_config_exits_3(findings_project: Path) -> None:
     (findings_project / "mcpcred.toml").write_text('[audit]\nfail_on = "high"\n')
     result = run("audit-config", ".")
     assert result.code == 3
-    assert "unknown key(s) in [audit]: fail_on" in result.stderr
+    assert "[audit]: unknown key(s): fail_on" in result.stderr
     (findings_project / "mcpcred.toml").write_text("[audit\n")
     assert run("audit-config", ".").code == 3
 

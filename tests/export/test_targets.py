@@ -171,7 +171,7 @@ def test_a_project_file_exports_only_when_the_user_allows_it(
     with pytest.raises(ConfigError, match="belongs in your own config file"):
         config.load(env, str(project))
     user.write_text("[log]\nexports = []\n")
-    with pytest.raises(ConfigError, match=r"unknown key\(s\) in \[log\]: exports"):
+    with pytest.raises(ConfigError, match=r"\[log\]: unknown key\(s\): exports"):
         config.load(env, str(project))
 
 
