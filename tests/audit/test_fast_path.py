@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 import string
 import sys
@@ -499,3 +500,20 @@ def test_the_scan_cache_gives_the_answers_of_a_fresh_scan(monkeypatch: pytest.Mo
         assert [list(auditor.secret_hits(e)) for e in entries] == fresh
     assert len(auditor._clean) <= 2
     assert any(fresh), "the entry has credentials to find"
+
+
+path_texts = st.lists(
+    st.sampled_from(["", ".", "..", "a", ".vscode", "mcp.json", "b c", "x\\y", "~"]), max_size=6
+).map("/".join) | st.text(alphabet="/.a\\", max_size=12)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the split stands in for PurePosixPath only")
+@FUZZ
+@given(st.sampled_from(["", "/", "//", "///"]), path_texts)
+def test_path_parts_are_the_pure_path_parts(root: str, path: str) -> None:
+    """``containers_for`` compares the tail of these parts with a project file's."""
+    from pathlib import PurePosixPath
+
+    from mcpcred.clients.base import path_parts
+
+    assert path_parts(root + path) == PurePosixPath(root + path).parts
