@@ -27,7 +27,7 @@ from mcpcred.discovery import Candidate, Skipped
 from mcpcred.errors import ParseError, UsageError
 from mcpcred.host import Host
 from mcpcred.models import Finding, Pointer, ServerEntry, Severity
-from mcpcred.parsing.files import Shown, display_path, parse, read_text
+from mcpcred.parsing.files import Shown, display_path, parse, read_text_and_mode
 from mcpcred.parsing.nodes import Document, KeyNode, ObjectNode, shadowed_members
 from mcpcred.project_config import AuditSettings
 
@@ -368,7 +368,7 @@ def scan_file(
     """Read, parse and audit one file; ``named`` when the user gave it explicitly."""
     shown = display_path(path, host) if shown is None else shown
     try:
-        text = read_text(path)
+        text, st_mode = read_text_and_mode(path)
     except ParseError as exc:
         return ScannedFile(path, shown, "unknown", "unknown", error=exc.reason), [
             _parse_finding(exc, shown)
@@ -420,7 +420,8 @@ def scan_file(
     has_secrets = any(f.rule.startswith("secret/") and f.rule != WEAK_DEFAULT for f in found)
     if servers:
         found.extend(auditor.strict_json_findings(document, candidate.adapter, scope, shown))
-    found.extend(auditor.file_findings(path, shown, scope, has_secrets, _posix_mode(path)))
+    mode = stat.S_IMODE(st_mode) if os.name == "posix" else None  # as read, no second stat
+    found.extend(auditor.file_findings(path, shown, scope, has_secrets, mode))
     return ScannedFile(path, shown, candidate.adapter.id, scope, len(servers)), found
 
 
@@ -620,15 +621,6 @@ def _absolute(shown: str, host: Host) -> str:
     if shown.startswith("~" + os.sep):
         return os.path.join(host.home, shown[2:])
     return os.path.join(host.cwd, shown)
-
-
-def _posix_mode(path: str) -> int | None:
-    if os.name != "posix":
-        return None
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        return None
 
 
 def _parse_finding(exc: ParseError, shown: str, client: str | None = None) -> Finding:

@@ -54,6 +54,15 @@ class Shown:
 
 def read_text(path: str) -> str:
     """A config file's text; UTF-8 (with or without BOM) or UTF-16 with BOM."""
+    return read_text_and_mode(path)[0]
+
+
+def read_text_and_mode(path: str) -> tuple[str, int]:
+    """``read_text``, and the file's ``st_mode`` from the same ``fstat``.
+
+    ``audit-config`` checks the permissions of every file it reads; a second
+    ``stat`` of the path cost a syscall per file.
+    """
     # Unbuffered: read() of a regular file is one read of its size, without a buffer
     # object in between (a scan opens every file once).
     with open(path, "rb", buffering=0) as handle:
@@ -67,11 +76,11 @@ def read_text(path: str) -> str:
         raise ParseError("file is larger than 64 MiB; not scanned", path=path)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16")
+            return data.decode("utf-16"), status.st_mode
         except UnicodeDecodeError:  # a BOM, then bytes that are not UTF-16 (a binary file)
             raise ParseError("file starts like UTF-16 but is not", path=path) from None
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), status.st_mode
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise ParseError("file is not UTF-8 text", path=path, line=line) from None
