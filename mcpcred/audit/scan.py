@@ -46,6 +46,18 @@ class ScannedFile:
     servers: int = 0
     error: str | None = None
 
+    def __reduce__(self) -> tuple[type[ScannedFile], tuple[object, ...]]:
+        # Pickled as its fields (it travels back from a worker with every file): the
+        # dataclass default goes through fields() and a setattr per field.
+        return ScannedFile, (
+            self.path,
+            self.display_path,
+            self.client,
+            self.scope,
+            self.servers,
+            self.error,
+        )
+
 
 @dataclass(slots=True)
 class AuditReport:
@@ -132,6 +144,10 @@ class Job:
     named: bool  # given explicitly on the command line
     token_file: bool = False  # another tool's token store (machine scan only)
 
+    def __reduce__(self) -> tuple[type[Job], tuple[object, ...]]:
+        # Sent to a worker for every file: as its fields, see ``ScannedFile.__reduce__``.
+        return Job, (self.path, self.shown, self.candidate, self.named, self.token_file)
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -216,6 +232,49 @@ class FileOutcome:
     parse_errors: int = 0
     severities: tuple[int, int, int] = (0, 0, 0)  # low, medium, high (parse errors included)
     worst: Severity | None = None  # the highest severity that is not a parse error
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Every file's outcome crosses from a worker to the writer: as its fields, and
+        # the severity as its number (unpickling an enum member calls the enum class).
+        return _outcome, (
+            self.scanned,
+            self.findings,
+            self.suppressed,
+            self.everything,
+            self.rendered,
+            self.count,
+            self.parse_errors,
+            self.severities,
+            None if self.worst is None else int(self.worst),
+        )
+
+
+_SEVERITY_OF = {int(severity): severity for severity in Severity}
+
+
+def _outcome(
+    scanned: ScannedFile | None,
+    findings: list[Finding],
+    suppressed: int,
+    everything: list[Finding] | None,
+    rendered: str,
+    count: int,
+    parse_errors: int,
+    severities: tuple[int, int, int],
+    worst: int | None,
+) -> FileOutcome:
+    """A ``FileOutcome`` from what its ``__reduce__`` gave."""
+    return FileOutcome(
+        scanned,
+        findings,
+        suppressed,
+        everything,
+        rendered,
+        count,
+        parse_errors,
+        severities,
+        None if worst is None else _SEVERITY_OF[worst],
+    )
 
 
 def outcome_from(scanned: ScannedFile | None, kept: list[Finding]) -> FileOutcome:
