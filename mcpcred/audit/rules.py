@@ -377,11 +377,13 @@ def _known_positionals(
 ) -> dict[int, tuple[str, re.Match[str]]]:
     """Args that a known server reads as a credential: index -> (what it is, the match
     whose ``secret`` group is the credential inside the arg)."""
+    # The literal each package pattern needs, in the command or any arg (flags too: a
+    # wider net than the specs below, checked once per entry before they are built).
+    if _POSITIONAL_HINT("\n".join([_basename(command), *filter(None, texts)])) is None:
+        return {}  # no spec names a known server (the patterns' literal parts; no newline)
     specs = [(_basename(command), -1)] + [
         (t, i) for i, t in enumerate(texts) if t is not None and not t.startswith("-")
     ]
-    if _POSITIONAL_HINT("\n".join(spec for spec, _ in specs)) is None:
-        return {}  # no spec names a known server (the patterns' literal parts; no newline)
     for spec, at in specs:
         for pattern, subcommand, position, name, shape in _POSITIONAL_KEYS:
             if not pattern.search(spec):
@@ -435,6 +437,7 @@ class Auditor:
         # caught under half of those repeats (63,000 detector runs for 115,000 strings
         # on 5,000 files); 4,096 catch five in six (36,000 runs).
         self._clean: set[tuple[str, str | None, str]] = set()
+        self._homes = _home_spellings(host)  # for every entry's filesystem rule
 
     # -- secrets ---------------------------------------------------------------
     def setting_findings(
@@ -854,8 +857,10 @@ class Auditor:
         self, entry: ServerEntry, command: str, args: list[str], nodes: list[Node], at: _At
     ) -> Iterator[Finding]:
         tool = _basename(command)
-        homes = _home_spellings(self.host)
-        if any(_FILESYSTEM_PACKAGES.search(a) for a in [command, *args]):
+        homes = self._homes
+        # One search over the lines: no package name holds a line break, so a match
+        # lies inside one of them, as when each was searched on its own.
+        if _FILESYSTEM_PACKAGES.search("\n".join([command, *args])):
             started = False
             for text, node in zip(args, nodes, strict=False):
                 if _FILESYSTEM_PACKAGES.search(text):
@@ -1289,10 +1294,15 @@ def _container_image(args: list[str], nodes: list[Node]) -> tuple[str | None, No
     return None, None
 
 
+_SHELL_TOOLS = _SHELLS | {"cmd", "powershell", "pwsh"}  # what ``_shell_findings`` looks at
+
+
 def _shell_findings(
     entry: ServerEntry, command: str, args: list[str], nodes: list[Node], at: _At
 ) -> Iterator[Finding]:
     tool = _basename(command)
+    if tool not in _SHELL_TOOLS:
+        return  # every case below names one of them: most commands are npx, uvx, docker...
     for index, text in enumerate(args):
         if index + 1 >= len(args):
             break

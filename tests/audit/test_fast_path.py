@@ -517,3 +517,68 @@ def test_path_parts_are_the_pure_path_parts(root: str, path: str) -> None:
     from mcpcred.clients.base import path_parts
 
     assert path_parts(root + path) == PurePosixPath(root + path).parts
+
+
+argv_pieces = st.sampled_from(
+    [
+        "-y", "-c", "-lc", "/c", "/K", "-Command", "-C", "--token", "run", "start", "init",
+        "a b", "x", "", "\n", "@upstash/mcp-server", "@upstash/mcp-server@1.2", "run",
+        "@neondatabase/mcp-server-neon", "mcp-server-neon@latest", "@twilio-alpha/mcp",
+        "AC123/SK456:Kq9vZ2xP9mN4rT7wYb3L", "@modelcontextprotocol/server-filesystem",
+        "mcp-filesystem\nx", "filesystem-mcp", "/", "~", "--key=v", "-v", "/:/host",
+    ]
+)  # fmt: skip
+commands = st.sampled_from(
+    ["npx", "sh", "bash", "/bin/zsh", "cmd", "CMD.EXE", "powershell", "pwsh", "docker",
+     "uvx", "node", "mcp-server-neon", "C:\\x\\Bash.exe", ""]
+)  # fmt: skip
+
+
+def _known_positionals_spec_by_spec(
+    command: str, texts: list[str | None]
+) -> dict[int, tuple[str, re.Match[str]]]:
+    """``rules._known_positionals`` with its hint run over the specs only, as it was."""
+    specs = [(rules._basename(command), -1)] + [
+        (t, i) for i, t in enumerate(texts) if t is not None and not t.startswith("-")
+    ]
+    if rules._POSITIONAL_HINT("\n".join(spec for spec, _ in specs)) is None:
+        return {}
+    return rules._known_positionals(command, texts)
+
+
+@FUZZ
+@given(commands, st.lists(argv_pieces | st.none() | st.text(max_size=6), max_size=6))
+def test_the_wider_positional_hint_changes_no_answer(command: str, texts: list[str | None]) -> None:
+    found = rules._known_positionals(command, texts)
+    expected = _known_positionals_spec_by_spec(command, texts)
+    assert {i: (n, m.span("secret")) for i, (n, m) in found.items()} == {
+        i: (n, m.span("secret")) for i, (n, m) in expected.items()
+    }
+
+
+@FUZZ
+@given(st.lists(argv_pieces | st.text(max_size=8), max_size=6))
+def test_one_search_over_the_lines_is_a_search_of_each(texts: list[str]) -> None:
+    """The filesystem rule's package search over ``\\n``-joined args."""
+    each = any(rules._FILESYSTEM_PACKAGES.search(t) for t in texts)
+    assert (rules._FILESYSTEM_PACKAGES.search("\n".join(texts)) is not None) == each
+
+
+@FUZZ
+@given(commands, st.lists(argv_pieces, max_size=5))
+def test_shell_findings_come_only_from_the_shell_tools(command: str, args: list[str]) -> None:
+    """``_shell_findings`` returns early for other tools: none of its cases can fire."""
+    tool = rules._basename(command)
+    fired = [
+        index
+        for index in range(len(args) - 1)
+        if (tool in rules._SHELLS and re.fullmatch(r"-[a-z]*c", args[index]) is not None)
+        or (
+            tool == "cmd"
+            and args[index].lower() in {"/c", "/k"}
+            and " " in args[index + 1]
+            and index + 2 == len(args)
+        )
+        or (tool in {"powershell", "pwsh"} and args[index].lower() in {"-command", "-c"})
+    ]
+    assert tool in rules._SHELL_TOOLS or not fired
