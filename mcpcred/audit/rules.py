@@ -626,7 +626,9 @@ class Auditor:
         previous: str | None = None  # a flag just before a bare value may name it
         for index, node in enumerate(args):
             flag_before, previous = previous, None
-            pointer = pointers.get(id(node), (*entry.pointer, "args", index))
+            pointer = pointers.get(id(node))
+            if pointer is None:  # not built unless needed: this runs for every argument
+                pointer = (*entry.pointer, "args", index)
             if not (isinstance(node, ScalarNode) and isinstance(node.value, str)):
                 pending = None
                 continue
