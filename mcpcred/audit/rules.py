@@ -568,26 +568,27 @@ class Auditor:
         """
         pointers, strings = _entry_index(entry)
         out: list[SecretValue] = []
-        handled: set[int] = set()
+        # ``strings`` loses each string a role below takes; the rest are read last.
+        handled = strings.pop
         for role, members in (("env", entry.env), ("header", entry.headers)):
             for key, node in members:
                 if isinstance(node, ScalarNode):
                     if isinstance(node.value, str):
-                        handled.add(id(node))
+                        handled(id(node), None)
                         out.append(
                             SecretValue(node, node.value, 0, key.name, role, pointers[id(node)])
                         )
                     continue
                 for item in _strings(node, key.name, role, pointers[id(node)]):
-                    handled.add(id(item.node))
+                    handled(id(item.node), None)
                     out.append(item)
         if isinstance(entry.url, ScalarNode) and isinstance(entry.url.value, str):
-            handled.add(id(entry.url))
+            handled(id(entry.url), None)
             out.append(
                 SecretValue(entry.url, entry.url.value, 0, None, "url", pointers[id(entry.url)])
             )
         if isinstance(entry.command, ScalarNode) and isinstance(entry.command.value, str):
-            handled.add(id(entry.command))
+            handled(id(entry.command), None)
             out.append(
                 SecretValue(
                     entry.command,
@@ -599,14 +600,13 @@ class Auditor:
                 )
             )
         for item in self._arg_values(entry, pointers):
-            handled.add(id(item.node))
+            handled(id(item.node), None)
             out.append(item)
         # Everything else (unknown keys, oauth blocks, headers tables a client ignores),
         # named by its nearest key.
-        for key_id, (pointer, node, text, name, in_headers) in strings.items():
-            if key_id not in handled:
-                role = "header" if in_headers else "field"
-                out.append(SecretValue(node, text, 0, name, role, pointer))
+        for pointer, node, text, name, in_headers in strings.values():
+            role = "header" if in_headers else "field"
+            out.append(SecretValue(node, text, 0, name, role, pointer))
         return out
 
     def _arg_values(
@@ -654,7 +654,8 @@ class Auditor:
                     continue
                 yield SecretValue(node, text, 0, _env_name(flag), "arg", pointer)
                 continue
-            flag_value = _FLAG_VALUE.match(text)
+            # Both shapes need their first character: a flag's "-", an assignment's "=".
+            flag_value = _FLAG_VALUE.match(text) if text[:1] == "-" else None
             if flag_value:
                 flag = flag_value.group(1)
                 if flag in ("--env",) and container:
@@ -697,7 +698,7 @@ class Auditor:
                 yield SecretValue(node, part, match.start("secret"), what, "arg", pointer)
                 if len(part) == len(text):
                     continue
-            assignment = _ASSIGNMENT.match(text)
+            assignment = _ASSIGNMENT.match(text) if "=" in text else None
             if assignment and not container:
                 yield SecretValue(
                     node,

@@ -582,3 +582,16 @@ def test_shell_findings_come_only_from_the_shell_tools(command: str, args: list[
         or (tool in {"powershell", "pwsh"} and args[index].lower() in {"-command", "-c"})
     ]
     assert tool in rules._SHELL_TOOLS or not fired
+
+
+@FUZZ
+@given(
+    st.lists(argv_pieces | st.sampled_from(["=", "A=b", "-=", "--x=", "_=1"]), max_size=3).map(
+        "".join
+    )
+    | st.text(max_size=10)
+)
+def test_argument_shapes_are_looked_for_only_where_they_can_start(text: str) -> None:
+    """``_arg_values`` tries the flag shape only on "-..." and the assignment only with "="."""
+    assert rules._FLAG_VALUE.match(text) is None or text[:1] == "-"
+    assert rules._ASSIGNMENT.match(text) is None or "=" in text
