@@ -361,7 +361,9 @@ _POSITIONAL_KEYS: tuple[tuple[re.Pattern[str], tuple[str, ...], int, str, re.Pat
 _POSITIONAL_HINT = re.compile(r"mcp-server-neon|@upstash/mcp-server|@twilio-alpha/mcp").search
 
 
+@lru_cache(maxsize=1024)
 def _env_name(flag: str) -> str:
+    """The variable a flag names (``--api-key`` -> ``API_KEY``); remembered, as flags repeat."""
     if flag in _SHORT_SECRET_FLAGS:
         return _SHORT_SECRET_FLAGS[flag]
     return flag.lstrip("-").replace("-", "_").upper()
@@ -826,7 +828,7 @@ class Auditor:
         if tool == "pipx" and rest[:1] == ["run"]:
             tool, rest, rest_nodes = "uvx", rest[1:], rest_nodes[1:]
         if tool in _NPX_LIKE:
-            spec, node = _first_package(rest, rest_nodes, {"-p", "--package"})
+            spec, node = _first_package(rest, rest_nodes, *_NPX_PACKAGE_FLAGS)
             if spec and not _npm_pinned(spec):
                 yield at(
                     node,
@@ -835,7 +837,7 @@ class Auditor:
                     evidence=spec,
                 )
         elif tool in _UVX_LIKE:
-            spec, node = _first_package(rest, rest_nodes, {"--from"})
+            spec, node = _first_package(rest, rest_nodes, *_UVX_PACKAGE_FLAGS)
             if spec and not _python_pinned(spec):
                 yield at(
                     node,
@@ -1244,8 +1246,13 @@ def _unwrap_argv(entry: ServerEntry, wrapped: bool) -> tuple[str | None, list[st
     return command, args, list(nodes)
 
 
+# The flags that take a package name as their value, alone and as "flag=" prefixes.
+_NPX_PACKAGE_FLAGS = (frozenset({"-p", "--package"}), ("-p=", "--package="))
+_UVX_PACKAGE_FLAGS = (frozenset({"--from"}), ("--from=",))
+
+
 def _first_package(
-    args: list[str], nodes: list[Node], value_flags: set[str]
+    args: list[str], nodes: list[Node], value_flags: frozenset[str], prefixes: tuple[str, ...]
 ) -> tuple[str | None, Node | None]:
     skip_next = False
     for text, node in zip(args, nodes, strict=False):
@@ -1254,9 +1261,8 @@ def _first_package(
         if text in value_flags:
             skip_next = True
             continue
-        for flag in value_flags:
-            if text.startswith(flag + "="):
-                return text.split("=", 1)[1], node
+        if text.startswith(prefixes):  # "--package=x": no flag holds "=", so x follows the first
+            return text.split("=", 1)[1], node
         if text.startswith("-"):
             continue
         return text, node
@@ -1270,9 +1276,10 @@ def _npm_pinned(spec: str) -> bool:
     _, at, version = name_part.partition("@")
     if not at or not version:
         return False
-    return version not in {"latest", "next", "*", "x"} and not re.match(
-        r"^[\^~><=*]|.*\bx\b", version
-    )
+    return version not in {"latest", "next", "*", "x"} and not _NPM_RANGE(version)
+
+
+_NPM_RANGE = re.compile(r"^[\^~><=*]|.*\bx\b").match  # a range, not one version
 
 
 def _python_pinned(spec: str) -> bool:

@@ -33,7 +33,7 @@ from mcpcred.clients import BY_ID
 from mcpcred.host import Host
 from mcpcred.models import ConfigLocation
 from mcpcred.parsing.jsonc import parse_jsonc
-from mcpcred.parsing.nodes import Document, KeyNode, ObjectNode, ScalarNode, pointer_index
+from mcpcred.parsing.nodes import Document, KeyNode, Node, ObjectNode, ScalarNode, pointer_index
 
 FUZZ = settings(
     max_examples=300,
@@ -595,3 +595,42 @@ def test_argument_shapes_are_looked_for_only_where_they_can_start(text: str) -> 
     """``_arg_values`` tries the flag shape only on "-..." and the assignment only with "="."""
     assert rules._FLAG_VALUE.match(text) is None or text[:1] == "-"
     assert rules._ASSIGNMENT.match(text) is None or "=" in text
+
+
+def _first_package_flag_by_flag(
+    args: list[str], value_flags: set[str]
+) -> tuple[str | None, int | None]:
+    """``rules._first_package`` as it was: each flag's "flag=" prefix tried in turn."""
+    skip_next = False
+    for index, text in enumerate(args):
+        if skip_next:
+            return text, index
+        if text in value_flags:
+            skip_next = True
+            continue
+        for flag in value_flags:
+            if text.startswith(flag + "="):
+                return text.split("=", 1)[1], index
+        if text.startswith("-"):
+            continue
+        return text, index
+    return None, None
+
+
+@FUZZ
+@given(
+    st.lists(
+        argv_pieces
+        | st.sampled_from(["-p", "--package", "--from", "-p=a@1", "--package=b=c", "--from=x"]),
+        max_size=5,
+    )
+)
+def test_the_first_package_is_found_as_flag_by_flag(args: list[str]) -> None:
+    nodes: list[Node] = [ScalarNode(i, i + 1, a) for i, a in enumerate(args)]
+    for flags, (value_flags, prefixes) in (
+        ({"-p", "--package"}, rules._NPX_PACKAGE_FLAGS),
+        ({"--from"}, rules._UVX_PACKAGE_FLAGS),
+    ):
+        spec, node = rules._first_package(args, nodes, value_flags, prefixes)
+        expected, at = _first_package_flag_by_flag(args, flags)
+        assert (spec, node) == (expected, None if at is None else nodes[at])
