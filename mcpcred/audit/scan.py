@@ -368,9 +368,9 @@ def scan_iter(
     order. At most ``IN_FLIGHT_PER_WORKER`` batches per worker are outstanding, so
     memory depends on the batch size and the largest file, not on the file count.
 
-    ``jobs`` may be an iterator (a streamed plan): only the first few hundred are
-    read before the workers start, so they are forked with almost nothing to copy,
-    and the rest are read as batches are handed out.
+    ``jobs`` may be an iterator (a streamed plan): only the first eight batches per
+    worker (about a thousand paths) are read before the workers start, so they are
+    forked with almost nothing to copy, and the rest are read as batches are handed out.
     """
     workers = usable_cpus() if workers is None else workers
     remaining = iter(jobs)
