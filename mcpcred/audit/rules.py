@@ -1276,10 +1276,9 @@ def _npm_pinned(spec: str) -> bool:
     _, at, version = name_part.partition("@")
     if not at or not version:
         return False
-    return version not in {"latest", "next", "*", "x"} and not _NPM_RANGE(version)
-
-
-_NPM_RANGE = re.compile(r"^[\^~><=*]|.*\bx\b").match  # a range, not one version
+    return version not in {"latest", "next", "*", "x"} and not re.match(
+        r"^[\^~><=*]|.*\bx\b", version
+    )
 
 
 def _python_pinned(spec: str) -> bool:
