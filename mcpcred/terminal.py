@@ -61,6 +61,11 @@ def json_text(text: str) -> str:
         # json.dumps has already escaped the other ASCII controls in strings; and a
         # printable text has no character of _HIDDEN (see ``printable``), nor DEL.
         return text
+    if "\n" in text and text.replace("\n", " ").isprintable():
+        # The same, where the only control is a line break: an indented document, or
+        # JSON Lines (a newline inside a string is already the escape \n). The
+        # character by character pass below cost more than encoding the findings.
+        return text
     import re
     import unicodedata
 

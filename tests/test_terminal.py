@@ -63,6 +63,34 @@ def test_json_text_means_the_same_json_and_hides_nothing(value: object, indent: 
     assert "\x7f" not in shown
 
 
+def _json_text_by_character(text: str) -> str:
+    """``json_text`` as it was, every character above ASCII looked at."""
+    import re
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        code = ord(char)
+        if code != 0x7F and unicodedata.category(char) not in {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"}:
+            return char
+        if code <= 0xFFFF:
+            return f"\\u{code:04x}"
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+    return re.sub(r"[^\x00-\x7e]", escape, text)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.lists(json_values | st.sampled_from(["\u2026", "a\u202eb", "\x85", "\x7f"]), max_size=4))
+def test_json_text_of_lines_is_the_character_by_character_escape(values: list[object]) -> None:
+    """JSON Lines and indented JSON hold line breaks: their quick answer is still exact."""
+    for document in (
+        "\n".join(json.dumps(v, ensure_ascii=False) for v in values) + "\n",
+        json.dumps(values, ensure_ascii=False, indent=2),
+    ):
+        assert json_text(document) == _json_text_by_character(document)
+
+
 # -- progress: drawn on a terminal's stderr, nothing anywhere else ----------------------------
 
 _PROGRESS = (

@@ -16,6 +16,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import chain, islice
+from operator import attrgetter
 from typing import TYPE_CHECKING, Protocol
 
 from mcpcred import discovery
@@ -27,7 +28,7 @@ from mcpcred.discovery import Candidate, Skipped
 from mcpcred.errors import ParseError, UsageError
 from mcpcred.host import Host
 from mcpcred.models import Finding, Pointer, ServerEntry, Severity
-from mcpcred.parsing.files import Shown, display_path, parse, read_text
+from mcpcred.parsing.files import Shown, display_path, parse, read_text_and_mode
 from mcpcred.parsing.nodes import Document, KeyNode, ObjectNode, shadowed_members
 from mcpcred.project_config import AuditSettings
 
@@ -45,6 +46,18 @@ class ScannedFile:
     scope: str
     servers: int = 0
     error: str | None = None
+
+    def __reduce__(self) -> tuple[type[ScannedFile], tuple[object, ...]]:
+        # Pickled as its fields (it travels back from a worker with every file): the
+        # dataclass default goes through fields() and a setattr per field.
+        return ScannedFile, (
+            self.path,
+            self.display_path,
+            self.client,
+            self.scope,
+            self.servers,
+            self.error,
+        )
 
 
 @dataclass(slots=True)
@@ -117,9 +130,12 @@ def _found(
 # many files in the parent (measured with benchmarks/bench_audit.py --crossover).
 PARALLEL_THRESHOLD = 200
 # Files per task sent to a worker, and tasks in flight per worker: together they
-# bound how many scanned-but-not-yet-written files wait in the parent.
-BATCH_FILES = 32
-IN_FLIGHT_PER_WORKER = 8
+# bound how many scanned-but-not-yet-written files wait in the parent (256 per
+# worker). Each task costs the parent's executor threads a wake-up, a pickle and a
+# pipe read whatever its size: 64 files a task took a tenth of the parent's CPU off
+# a 5,000-file scan against 32.
+BATCH_FILES = 64
+IN_FLIGHT_PER_WORKER = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +147,10 @@ class Job:
     candidate: Candidate | None
     named: bool  # given explicitly on the command line
     token_file: bool = False  # another tool's token store (machine scan only)
+
+    def __reduce__(self) -> tuple[type[Job], tuple[object, ...]]:
+        # Sent to a worker for every file: as its fields, see ``ScannedFile.__reduce__``.
+        return Job, (self.path, self.shown, self.candidate, self.named, self.token_file)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +237,49 @@ class FileOutcome:
     severities: tuple[int, int, int] = (0, 0, 0)  # low, medium, high (parse errors included)
     worst: Severity | None = None  # the highest severity that is not a parse error
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Every file's outcome crosses from a worker to the writer: as its fields, and
+        # the severity as its number (unpickling an enum member calls the enum class).
+        return _outcome, (
+            self.scanned,
+            self.findings,
+            self.suppressed,
+            self.everything,
+            self.rendered,
+            self.count,
+            self.parse_errors,
+            self.severities,
+            None if self.worst is None else int(self.worst),
+        )
+
+
+_SEVERITY_OF = {int(severity): severity for severity in Severity}
+
+
+def _outcome(
+    scanned: ScannedFile | None,
+    findings: list[Finding],
+    suppressed: int,
+    everything: list[Finding] | None,
+    rendered: str,
+    count: int,
+    parse_errors: int,
+    severities: tuple[int, int, int],
+    worst: int | None,
+) -> FileOutcome:
+    """A ``FileOutcome`` from what its ``__reduce__`` gave."""
+    return FileOutcome(
+        scanned,
+        findings,
+        suppressed,
+        everything,
+        rendered,
+        count,
+        parse_errors,
+        severities,
+        None if worst is None else _SEVERITY_OF[worst],
+    )
+
 
 def outcome_from(scanned: ScannedFile | None, kept: list[Finding]) -> FileOutcome:
     """An outcome with its counts computed from ``kept``."""
@@ -260,8 +323,8 @@ class ScanContext:
     renderer: ChunkRenderer | None = None
 
 
-def _finding_key(finding: Finding) -> tuple[int, int, str]:
-    return (finding.line, finding.column, finding.rule)
+# A file's findings in report order: (line, column, rule), the tuple built in C.
+_finding_key = attrgetter("line", "column", "rule")
 
 
 def outcome_for(job: Job, context: ScanContext, auditor: Auditor) -> FileOutcome:
@@ -305,9 +368,9 @@ def scan_iter(
     order. At most ``IN_FLIGHT_PER_WORKER`` batches per worker are outstanding, so
     memory depends on the batch size and the largest file, not on the file count.
 
-    ``jobs`` may be an iterator (a streamed plan): only the first few hundred are
-    read before the workers start, so they are forked with almost nothing to copy,
-    and the rest are read as batches are handed out.
+    ``jobs`` may be an iterator (a streamed plan): only the first eight batches per
+    worker (about a thousand paths) are read before the workers start, so they are
+    forked with almost nothing to copy, and the rest are read as batches are handed out.
     """
     workers = usable_cpus() if workers is None else workers
     remaining = iter(jobs)
@@ -368,7 +431,7 @@ def scan_file(
     """Read, parse and audit one file; ``named`` when the user gave it explicitly."""
     shown = display_path(path, host) if shown is None else shown
     try:
-        text = read_text(path)
+        text, st_mode = read_text_and_mode(path)
     except ParseError as exc:
         return ScannedFile(path, shown, "unknown", "unknown", error=exc.reason), [
             _parse_finding(exc, shown)
@@ -420,7 +483,8 @@ def scan_file(
     has_secrets = any(f.rule.startswith("secret/") and f.rule != WEAK_DEFAULT for f in found)
     if servers:
         found.extend(auditor.strict_json_findings(document, candidate.adapter, scope, shown))
-    found.extend(auditor.file_findings(path, shown, scope, has_secrets, _posix_mode(path)))
+    mode = stat.S_IMODE(st_mode) if os.name == "posix" else None  # as read, no second stat
+    found.extend(auditor.file_findings(path, shown, scope, has_secrets, mode))
     return ScannedFile(path, shown, candidate.adapter.id, scope, len(servers)), found
 
 
@@ -620,15 +684,6 @@ def _absolute(shown: str, host: Host) -> str:
     if shown.startswith("~" + os.sep):
         return os.path.join(host.home, shown[2:])
     return os.path.join(host.cwd, shown)
-
-
-def _posix_mode(path: str) -> int | None:
-    if os.name != "posix":
-        return None
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        return None
 
 
 def _parse_finding(exc: ParseError, shown: str, client: str | None = None) -> Finding:

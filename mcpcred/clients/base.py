@@ -9,6 +9,7 @@ format-neutral node tree, so adding a client means adding data, not logic.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING
@@ -152,7 +153,7 @@ class ClientAdapter:
     def containers_for(self, location: ConfigLocation) -> tuple[Pointer, ...]:
         """Containers to read in one file; project files may declare their own."""
         if location.scope == "project" and self.project_files:
-            parts = PurePath(location.path).parts
+            parts = path_parts(location.path)
             for project_file in self.project_files:
                 if parts[-len(project_file.parts) :] == project_file.parts:
                     return project_file.containers or self.containers
@@ -202,6 +203,23 @@ class ClientAdapter:
             url=url,
             headers=_members(node, self.header_keys),
         )
+
+
+def path_parts(path: str) -> tuple[str, ...]:
+    """``PurePath(path).parts``, by splitting the string where paths are POSIX.
+
+    ``containers_for`` asks it of every file a scan reads (twice: its servers and the
+    blocks its client does not read); building the ``PurePath`` was a fiftieth of a
+    worker's time. A differential test holds the two equal.
+    """
+    if os.name != "posix":
+        return PurePath(path).parts
+    parts = [part for part in path.split("/") if part and part != "."]
+    if path.startswith("/"):
+        # POSIX keeps exactly two leading slashes as the root; one or three and more are "/"
+        root = "//" if path.startswith("//") and not path.startswith("///") else "/"
+        return (root, *parts)
+    return tuple(parts)
 
 
 def _members(node: ObjectNode, keys: tuple[str, ...]) -> list[tuple[KeyNode, Node]]:

@@ -19,15 +19,22 @@ BOM = "\ufeff"
 Scalar = object  # str, int, float, bool, None or a TOML date/time
 
 
-class Source:
-    """The text of one file, with a line table built on first use."""
+# Positions answered by counting line breaks before the line table is built: a file
+# has a few findings, and building the table walked every line of every file in
+# Python; a file with many findings still gets the table (no quadratic counting).
+_COUNTED_POSITIONS = 16
 
-    __slots__ = ("_line_starts", "path", "text")
+
+class Source:
+    """The text of one file, with a line table built when it pays."""
+
+    __slots__ = ("_counted", "_line_starts", "path", "text")
 
     def __init__(self, text: str, path: str | None = None) -> None:
         self.text = text
         self.path = path
         self._line_starts: list[int] | None = None
+        self._counted = 0
 
     def _starts(self) -> list[int]:
         if self._line_starts is None:
@@ -43,6 +50,14 @@ class Source:
 
     def position(self, offset: int) -> tuple[int, int]:
         """Return (line, column), both 1-based, of a character offset."""
+        if self._line_starts is None and self._counted < _COUNTED_POSITIONS and offset >= 0:
+            # What the table says, from the line breaks before ``offset`` (in C).
+            self._counted += 1
+            text = self.text
+            breaks = text.count("\n", 0, offset)
+            # the line starts after the last break before it (the first line: after a BOM)
+            start = text.rfind("\n", 0, offset) + 1 if breaks else int(text.startswith(BOM))
+            return breaks + 1, offset - start + 1
         starts = self._starts()
         index = bisect.bisect_right(starts, offset) - 1
         index = max(index, 0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 import string
 import sys
@@ -32,7 +33,7 @@ from mcpcred.clients import BY_ID
 from mcpcred.host import Host
 from mcpcred.models import ConfigLocation
 from mcpcred.parsing.jsonc import parse_jsonc
-from mcpcred.parsing.nodes import Document, KeyNode, ObjectNode, ScalarNode, pointer_index
+from mcpcred.parsing.nodes import Document, KeyNode, Node, ObjectNode, ScalarNode, pointer_index
 
 FUZZ = settings(
     max_examples=300,
@@ -499,3 +500,137 @@ def test_the_scan_cache_gives_the_answers_of_a_fresh_scan(monkeypatch: pytest.Mo
         assert [list(auditor.secret_hits(e)) for e in entries] == fresh
     assert len(auditor._clean) <= 2
     assert any(fresh), "the entry has credentials to find"
+
+
+path_texts = st.lists(
+    st.sampled_from(["", ".", "..", "a", ".vscode", "mcp.json", "b c", "x\\y", "~"]), max_size=6
+).map("/".join) | st.text(alphabet="/.a\\", max_size=12)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the split stands in for PurePosixPath only")
+@FUZZ
+@given(st.sampled_from(["", "/", "//", "///"]), path_texts)
+def test_path_parts_are_the_pure_path_parts(root: str, path: str) -> None:
+    """``containers_for`` compares the tail of these parts with a project file's."""
+    from pathlib import PurePosixPath
+
+    from mcpcred.clients.base import path_parts
+
+    assert path_parts(root + path) == PurePosixPath(root + path).parts
+
+
+argv_pieces = st.sampled_from(
+    [
+        "-y", "-c", "-lc", "/c", "/K", "-Command", "-C", "--token", "run", "start", "init",
+        "a b", "x", "", "\n", "@upstash/mcp-server", "@upstash/mcp-server@1.2", "run",
+        "@neondatabase/mcp-server-neon", "mcp-server-neon@latest", "@twilio-alpha/mcp",
+        "AC123/SK456:Kq9vZ2xP9mN4rT7wYb3L", "@modelcontextprotocol/server-filesystem",
+        "mcp-filesystem\nx", "filesystem-mcp", "/", "~", "--key=v", "-v", "/:/host",
+    ]
+)  # fmt: skip
+commands = st.sampled_from(
+    ["npx", "sh", "bash", "/bin/zsh", "cmd", "CMD.EXE", "powershell", "pwsh", "docker",
+     "uvx", "node", "mcp-server-neon", "C:\\x\\Bash.exe", ""]
+)  # fmt: skip
+
+
+def _known_positionals_spec_by_spec(
+    command: str, texts: list[str | None]
+) -> dict[int, tuple[str, re.Match[str]]]:
+    """``rules._known_positionals`` with its hint run over the specs only, as it was."""
+    specs = [(rules._basename(command), -1)] + [
+        (t, i) for i, t in enumerate(texts) if t is not None and not t.startswith("-")
+    ]
+    if rules._POSITIONAL_HINT("\n".join(spec for spec, _ in specs)) is None:
+        return {}
+    return rules._known_positionals(command, texts)
+
+
+@FUZZ
+@given(commands, st.lists(argv_pieces | st.none() | st.text(max_size=6), max_size=6))
+def test_the_wider_positional_hint_changes_no_answer(command: str, texts: list[str | None]) -> None:
+    found = rules._known_positionals(command, texts)
+    expected = _known_positionals_spec_by_spec(command, texts)
+    assert {i: (n, m.span("secret")) for i, (n, m) in found.items()} == {
+        i: (n, m.span("secret")) for i, (n, m) in expected.items()
+    }
+
+
+@FUZZ
+@given(st.lists(argv_pieces | st.text(max_size=8), max_size=6))
+def test_one_search_over_the_lines_is_a_search_of_each(texts: list[str]) -> None:
+    """The filesystem rule's package search over ``\\n``-joined args."""
+    each = any(rules._FILESYSTEM_PACKAGES.search(t) for t in texts)
+    assert (rules._FILESYSTEM_PACKAGES.search("\n".join(texts)) is not None) == each
+
+
+@FUZZ
+@given(commands, st.lists(argv_pieces, max_size=5))
+def test_shell_findings_come_only_from_the_shell_tools(command: str, args: list[str]) -> None:
+    """``_shell_findings`` returns early for other tools: none of its cases can fire."""
+    tool = rules._basename(command)
+    fired = [
+        index
+        for index in range(len(args) - 1)
+        if (tool in rules._SHELLS and re.fullmatch(r"-[a-z]*c", args[index]) is not None)
+        or (
+            tool == "cmd"
+            and args[index].lower() in {"/c", "/k"}
+            and " " in args[index + 1]
+            and index + 2 == len(args)
+        )
+        or (tool in {"powershell", "pwsh"} and args[index].lower() in {"-command", "-c"})
+    ]
+    assert tool in rules._SHELL_TOOLS or not fired
+
+
+@FUZZ
+@given(
+    st.lists(argv_pieces | st.sampled_from(["=", "A=b", "-=", "--x=", "_=1"]), max_size=3).map(
+        "".join
+    )
+    | st.text(max_size=10)
+)
+def test_argument_shapes_are_looked_for_only_where_they_can_start(text: str) -> None:
+    """``_arg_values`` tries the flag shape only on "-..." and the assignment only with "="."""
+    assert rules._FLAG_VALUE.match(text) is None or text[:1] == "-"
+    assert rules._ASSIGNMENT.match(text) is None or "=" in text
+
+
+def _first_package_flag_by_flag(
+    args: list[str], value_flags: set[str]
+) -> tuple[str | None, int | None]:
+    """``rules._first_package`` as it was: each flag's "flag=" prefix tried in turn."""
+    skip_next = False
+    for index, text in enumerate(args):
+        if skip_next:
+            return text, index
+        if text in value_flags:
+            skip_next = True
+            continue
+        for flag in value_flags:
+            if text.startswith(flag + "="):
+                return text.split("=", 1)[1], index
+        if text.startswith("-"):
+            continue
+        return text, index
+    return None, None
+
+
+@FUZZ
+@given(
+    st.lists(
+        argv_pieces
+        | st.sampled_from(["-p", "--package", "--from", "-p=a@1", "--package=b=c", "--from=x"]),
+        max_size=5,
+    )
+)
+def test_the_first_package_is_found_as_flag_by_flag(args: list[str]) -> None:
+    nodes: list[Node] = [ScalarNode(i, i + 1, a) for i, a in enumerate(args)]
+    for flags, (value_flags, prefixes) in (
+        ({"-p", "--package"}, rules._NPX_PACKAGE_FLAGS),
+        ({"--from"}, rules._UVX_PACKAGE_FLAGS),
+    ):
+        spec, node = rules._first_package(args, nodes, value_flags, prefixes)
+        expected, at = _first_package_flag_by_flag(args, flags)
+        assert (spec, node) == (expected, None if at is None else nodes[at])

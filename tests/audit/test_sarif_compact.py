@@ -16,15 +16,18 @@ from hypothesis import strategies as st
 from mcpcred.audit.formats.sarif import compact_results, result_object
 from mcpcred.audit.rules import RULES
 from mcpcred.models import Finding, Severity
+from mcpcred.terminal import json_text
 
-any_text = st.text(st.characters(exclude_categories=[]), max_size=12)  # lone surrogates too
+any_text = st.text(st.characters(exclude_categories=[]), max_size=12) | st.sampled_from(
+    ["\u202e", "a\x85b", "\x7f", "\u2026(40 chars)", "\ud800"]
+)  # lone surrogates, bidi, C1, DEL too
 optional_text = st.none() | any_text
 findings = st.builds(
     Finding,
     rule=st.sampled_from(sorted(RULES)),
     severity=st.sampled_from(list(Severity)),
     path=st.sampled_from([".mcp.json", "a b/é.json", "/abs/x.json", "~/.cursor/mcp.json", 'q"\\'])
-    | any_text.filter(bool),
+    | any_text.filter(lambda p: bool(p) and not p.startswith("~")),  # ~x: no such user
     line=st.integers(0, 10**6),
     column=st.integers(0, 10**6),
     message=any_text,
@@ -44,6 +47,18 @@ def test_compact_results_are_json_dumps_of_the_result_objects(batch: list[Findin
         [result_object(f, index) for f in batch], ensure_ascii=False, separators=(",", ":")
     )[1:-1]
     assert compact_results(batch, index) == expected
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(st.lists(findings, max_size=4))
+def test_visible_results_are_json_text_of_the_whole(batch: list[Finding]) -> None:
+    """``visible`` escapes hidden characters value by value, as ``json_text`` of the whole
+    text did (bidi overrides, C1 controls, lone surrogates, DEL in names and paths)."""
+    index = {rule_id: i for i, rule_id in enumerate(sorted(RULES))}
+    whole = json_text(compact_results(batch, index))
+    assert compact_results(batch, index, visible=True) == whole
+    if any(c in whole for c in "\u202e\x85\x7f"):
+        raise AssertionError("a hidden character was left raw")
 
 
 def test_a_parse_error_without_a_position_is_null_as_before() -> None:

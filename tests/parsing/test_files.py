@@ -28,6 +28,22 @@ def test_regular_files_utf8_bom_and_utf16(tmp_path: Path) -> None:
     assert info.value.line == 1
 
 
+def test_the_text_and_mode_are_the_file_s_whatever_its_size_says(tmp_path: Path) -> None:
+    """One read of the size fstat gives; a file whose size says less is read to its end."""
+    path = tmp_path / "mcp.json"
+    for content in (b"", b"{}", b"x" * 65536, '{"a": "é"}\r\n'.encode()):
+        path.write_bytes(content)
+        path.chmod(0o640)
+        text, mode = files.read_text_and_mode(str(path))
+        assert text == content.decode()  # bytes as they are: no newline translation
+        assert mode == os.stat(path).st_mode
+    status = Path("/proc/self/status")
+    if status.is_file() and status.stat().st_size == 0:  # Linux: a regular file saying 0
+        assert "Name:" in files.read_text_and_mode(str(status))[0]
+    with pytest.raises(OSError, match="directory"):
+        read_text(str(tmp_path))
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
 def test_a_fifo_is_read_to_its_end_not_its_first_write(tmp_path: Path) -> None:
     """An unbuffered read of a pipe returns what is there: the rest must be waited for."""

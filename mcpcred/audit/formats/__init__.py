@@ -45,6 +45,11 @@ def location_fingerprint(finding: Finding) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+# Low, medium, high: the order of ``FileOutcome.severities``. A tuple, since iterating
+# the enum class runs Python code, and the writing process adds every file's counts.
+_SEVERITIES = tuple(Severity)
+
+
 @dataclass(slots=True)
 class Totals:
     """The running counts behind every format's summary, kept by the writing process."""
@@ -67,7 +72,7 @@ class Totals:
         self.suppressed += outcome.suppressed
         self.findings += outcome.count
         self.parse_errors += outcome.parse_errors
-        for severity, count in zip(Severity, outcome.severities, strict=True):
+        for severity, count in zip(_SEVERITIES, outcome.severities, strict=True):
             self.by_severity[severity] += count
         if outcome.worst is not None and (self.worst is None or outcome.worst > self.worst):
             self.worst = outcome.worst

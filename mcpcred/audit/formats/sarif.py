@@ -114,32 +114,80 @@ def _json_value(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def compact_results(findings: list[Finding], index: dict[str, int]) -> str:
+def _artifact_json(path: str) -> str:
+    """``_artifact(path)`` as compact JSON: the one location every result of a file shares."""
+    artifact = _artifact(path)
+    uri = encode_basestring(str(artifact["uri"]))
+    if "uriBaseId" in artifact:
+        return f'{{"uri":{uri},"uriBaseId":"%SRCROOT%"}}'
+    return f'{{"uri":{uri}}}'
+
+
+def _visible_string(value: str) -> str:
+    """``json_text`` of a string's JSON encoding."""
+    return json_text(encode_basestring(value))
+
+
+def _visible_value(value: object) -> str:
+    """``json_text`` of ``_json_value``."""
+    return json_text(_json_value(value))
+
+
+# What a result says of its severity, written once: its level, and after the evidence,
+# the security-severity property.
+_LEVEL_TEXT = {severity: f'"level":"{level}"' for severity, level in _LEVEL.items()}
+_SEVERITY_PROPS = {
+    severity: (f'"severity":"{severity}"', f'"security-severity":"{_SECURITY_SEVERITY[severity]}"')
+    for severity in Severity
+}
+
+
+def compact_results(
+    findings: list[Finding], index: dict[str, int], *, visible: bool = False
+) -> str:
     """``json.dumps([result_object(f, index) for f in findings], ensure_ascii=False,
-    separators=(",", ":"))`` without the brackets, written directly.
+    separators=(",", ":"))`` without the brackets, written directly; with ``visible``,
+    passed through ``terminal.json_text`` too.
 
     The same bytes (tests hold them equal): building a dict per result and then
-    encoding it was most of rendering SARIF, itself a fifth of a scan's CPU.
+    encoding it was most of rendering SARIF, itself a fifth of a scan's CPU. A file's
+    location is encoded once, and strings (what most fields are) go straight to the
+    encoder; anything else takes ``_json_value``. ``json_text`` maps each character on
+    its own and everything but the values is ASCII, so it runs on each value rather
+    than on the whole text: redacted evidence ends in a non-ASCII ellipsis, and
+    checking every character of every file's results cost a quarter of rendering them.
     """
     out: list[str] = []
     shown_path: str | None = None
     artifact = ""
+    encode = _visible_string if visible else encode_basestring
+    other = _visible_value if visible else _json_value
     for finding in findings:
         if finding.path != shown_path:  # one file per chunk: computed once
             shown_path = finding.path
-            artifact = json.dumps(_artifact(shown_path), ensure_ascii=False, separators=(",", ":"))
+            artifact = _artifact_json(shown_path)
+            if visible:
+                artifact = json_text(artifact)
         severity = finding.severity
-        message = finding.message + (f". Fix: {finding.fix}" if finding.fix else "")
+        fix = finding.fix
+        message = finding.message + f". Fix: {fix}" if fix else finding.message
+        line, column = finding.line, finding.column
+        client, server, evidence = finding.client, finding.server, finding.evidence
+        severity_prop, security_prop = _SEVERITY_PROPS[severity]
+        rule = finding.rule
         out.append(
-            f'{{"ruleId":{_json_value(finding.rule)},"ruleIndex":{index[finding.rule]},'
-            f'"level":"{_LEVEL[severity]}","message":{{"text":{_json_value(message)}}},'
+            f'{{"ruleId":{encode(rule) if type(rule) is str else other(rule)},'
+            f'"ruleIndex":{index[rule]},'
+            f'{_LEVEL_TEXT[severity]},"message":{{"text":{encode(message)}}},'
             f'"locations":[{{"physicalLocation":{{"artifactLocation":{artifact},'
-            f'"region":{{"startLine":{_json_value(finding.line)},'
-            f'"startColumn":{_json_value(finding.column)}}}}}}}],'
+            f'"region":{{"startLine":{line if type(line) is int else other(line)},'
+            f'"startColumn":{column if type(column) is int else other(column)}}}}}}}],'
             f'"partialFingerprints":{{"mcpcredFindingHash/v1":"{location_fingerprint(finding)}"}},'
-            f'"properties":{{"severity":"{severity}","client":{_json_value(finding.client)},'
-            f'"server":{_json_value(finding.server)},"evidence":{_json_value(finding.evidence)},'
-            f'"security-severity":"{_SECURITY_SEVERITY[severity]}"}}}}'
+            f'"properties":{{{severity_prop},'
+            f'"client":{encode(client) if type(client) is str else other(client)},'
+            f'"server":{encode(server) if type(server) is str else other(server)},'
+            f'"evidence":{encode(evidence) if type(evidence) is str else other(evidence)},'
+            f"{security_prop}}}}}"
         )
     return ",".join(out)
 
@@ -215,7 +263,7 @@ class SarifRenderer(Renderer):
         if not findings:
             return ""
         if not self.pretty:
-            return json_text("," + compact_results(findings, self._index))
+            return "," + compact_results(findings, self._index, visible=True)
         return json_text(
             "".join(
                 ",\n"
