@@ -189,6 +189,7 @@ class Session:
         # Malformed lines per side: each side has its own cap, so a server that sends junk
         # cannot use up the records of a client's framing tricks (or the other way round).
         self._malformed = {"client": 0, "server": 0}
+        self._based: tuple[str | None, dict[str, object]] | None = None  # (client_name, base)
         if self.pins is not None and settings.on_change == "block":
             self._pending_changes()
 
@@ -934,12 +935,20 @@ class Session:
         }
 
     def _base(self) -> dict[str, object]:
-        base: dict[str, object] = {"server": self.server}
-        if self.client:
-            base["client"] = self.client
-        if self.client_name:
-            base["client_name"] = self.client_name
-        return base
+        """The fields every record of this session starts with; spread, never changed.
+
+        Built again only when the client's name changes (its ``initialize``):
+        every recorded request takes it twice, for its record and its outcome's.
+        """
+        based = self._based
+        if based is None or based[0] != self.client_name:
+            base: dict[str, object] = {"server": self.server}
+            if self.client:
+                base["client"] = self.client
+            if self.client_name:
+                base["client_name"] = self.client_name
+            based = self._based = (self.client_name, base)
+        return based[1]
 
     def _log_session(self, message: dict[str, object], error: object, request_id: object) -> None:
         entry = {**self._base(), "event": "session", "method": "initialize"}
