@@ -113,6 +113,7 @@ if TYPE_CHECKING:
         def too_long_from_client(self, head: bytes, limit: int) -> bytes: ...
         def too_long_from_server(self, head: bytes, limit: int) -> bytes | None: ...
         def abandon(self, why: str) -> bytes: ...
+        def settle(self) -> None: ...
         def replay_started(self) -> threading.Event: ...
         def record(self, record: dict[str, object]) -> None: ...
 
@@ -304,6 +305,7 @@ class Relay:
             out = self.masker.line(out)
         if out is not None:
             self.send_client(out)
+        self.session.settle()  # the outcome's record, now that the answer is on its way
         self.flush()
 
     # -- the client -----------------------------------------------------------------
@@ -471,6 +473,7 @@ class Relay:
     def finish(self, returncode: int) -> int:
         """After the server ended: drain its output, answer what it left, clean up."""
         self.server.finish()
+        self.session.settle()
         code = exit_code(returncode)
         leftover = self.session.abandon(self.server.gone(code))
         if leftover and not self.client_gone.is_set():
@@ -717,6 +720,9 @@ class PassThrough:
     def abandon(self, why: str) -> bytes:
         """Nothing is tracked, so nothing is left to answer."""
         return b""
+
+    def settle(self) -> None:
+        """Nothing is recorded, so nothing waits to be."""
 
     def replay_started(self) -> threading.Event:
         """Never restarted: an event that is already set."""

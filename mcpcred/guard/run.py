@@ -622,6 +622,7 @@ def run(
         pins=pins,
         durable=recorder.write_now,
         conceal=masker.value,  # pin files keep no injected value, masking for the client or not
+        deferred=True,  # the relay writes an answer before recording its outcome
     )
     shown = masker if settings.mask_injected else None  # masks the server's output
     server: ServerSide

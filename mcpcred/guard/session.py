@@ -152,7 +152,10 @@ class Session:
         pins: PinStore | None = None,
         durable: Callable[[dict[str, object]], str | None] | None = None,
         conceal: Callable[[object], object] | None = None,
+        deferred: bool = False,
     ) -> None:
+        import collections
+
         self.settings = settings
         # Replaces the injected values in a JSON value: tool definitions are stored in the
         # pin files and shown by `pins diff`, and must not keep a token a server put there.
@@ -190,6 +193,12 @@ class Session:
         # cannot use up the records of a client's framing tricks (or the other way round).
         self._malformed = {"client": 0, "server": 0}
         self._based: tuple[str | None, dict[str, object]] | None = None  # (client_name, base)
+        # A call's outcome record waits until its answer was written (``settle``): the relay
+        # asks for it; called on its own (tests, tools) the session records at once.
+        self.deferred = deferred
+        self._later: collections.deque[tuple[Pending, str, int, object, float]] = (
+            collections.deque()
+        )
         if self.pins is not None and settings.on_change == "block":
             self._pending_changes()
 
@@ -244,6 +253,8 @@ class Session:
     # -- client -> server ------------------------------------------------------------
     def from_client(self, line: bytes) -> tuple[bytes | None, bytes | None]:
         """``(to_server, to_client)`` for one line from the client."""
+        if self._later:  # an answer's outcome not recorded yet goes before this request's
+            self.settle()
         try:
             message = wire.parse(line)
         except wire.Unreadable as exc:
@@ -623,7 +634,11 @@ class Session:
         if pending.method == "initialize":
             self._log_session(message, error, pending.request_id)
         elif pending.method in _AUDITED:
-            self._log_pending(pending, "error" if failed else "ok", size, error=error)
+            outcome = "error" if failed else "ok"
+            if self.deferred:  # recorded once the answer is on its way (``settle``)
+                self._later.append((pending, outcome, size, error, time.monotonic()))
+            else:
+                self._log_pending(pending, outcome, size, error=error)
         return message
 
     def _answered_late(self, pending: Pending, message: dict[str, object], size: int) -> None:
@@ -880,6 +895,24 @@ class Session:
                 }
             )
 
+    def settle(self) -> None:
+        """Record the outcomes of answers ``from_server`` left for later (``deferred``).
+
+        Building a call's outcome record (about 6 us with the caches cold) held
+        up the answer it describes: with ``deferred``, the relay writes the
+        answer to the client first and then calls this. The duration is the
+        one measured when the answer was read. The client's thread calls it
+        too before a request of its own, so in the log an answered call's
+        outcome still comes before the next request's record.
+        """
+        later = self._later
+        while later:
+            try:
+                pending, outcome, size, error, ended = later.popleft()
+            except IndexError:  # the other thread took it
+                return
+            self._log_pending(pending, outcome, size, error=error, ended=ended)
+
     # -- the end of a server -------------------------------------------------------------
     def replay_started(self) -> threading.Event:
         """Expect the answer to a replayed ``initialize``: it is swallowed, the event set."""
@@ -970,6 +1003,7 @@ class Session:
         *,
         error: object = None,
         reason: str | None = None,
+        ended: float | None = None,
     ) -> None:
         self._log_call(
             pending.method,
@@ -977,7 +1011,7 @@ class Session:
             pending.arguments,
             outcome,
             reason=reason,
-            duration=time.monotonic() - pending.started,
+            duration=(time.monotonic() if ended is None else ended) - pending.started,
             size=size,
             error=error,
             request_id=pending.request_id,
