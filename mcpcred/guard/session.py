@@ -98,6 +98,15 @@ def _items(table: dict[int, Pending]) -> list[tuple[int, Pending]]:
             continue
 
 
+def _ids(ids: set[int]) -> tuple[int, ...]:
+    """A copy of ``ids`` taken while the other relay thread may add to it (see ``_items``)."""
+    while True:
+        try:
+            return tuple(ids)
+        except RuntimeError:
+            continue
+
+
 def dumps(message: object) -> bytes:
     """A message as one line, in the guard's canonical form (``wire.canonical``)."""
     return wire.canonical(message)
@@ -193,6 +202,7 @@ class Session:
         # cannot use up the records of a client's framing tricks (or the other way round).
         self._malformed = {"client": 0, "server": 0}
         self._based: tuple[str | None, dict[str, object]] | None = None  # (client_name, base)
+        self._listings: set[int] = set()  # guard ids of tools/list requests sent (``_listing``)
         # A call's outcome record waits until its answer was written (``settle``): the relay
         # asks for it; called on its own (tests, tools) the session records at once.
         self.deferred = deferred
@@ -344,6 +354,8 @@ class Session:
         guard_id = self.next_id
         self.next_id += 1
         self.pending[guard_id] = Pending(method, request_id, target, arguments, cursor)
+        if method == "tools/list":  # after it is pending: ``_listing`` drops ids that are not
+            self._listings.add(guard_id)
         return {**message, "id": guard_id}, None
 
     @property
@@ -379,8 +391,28 @@ class Session:
 
     def too_long_from_server(self, head: bytes, limit: int) -> bytes | None:
         """What the client gets for a server line the relay would not hold: an error, if any."""
-        listing = any(p.method == "tools/list" for _, p in _items(self.pending))
-        return self._unreadable_answer(head, f"a line longer than {limit} bytes", listing)
+        return self._unreadable_answer(head, f"a line longer than {limit} bytes", self._listing())
+
+    def _listing(self) -> bool:
+        """Whether a ``tools/list`` request is waiting for its answer (a snapshot).
+
+        Every answer asks this. The ids of the listings sent are kept
+        (``_listings``), and dropped here once they are no longer pending, so
+        with none in flight (nearly always) it is one test of an empty set
+        instead of a copy of every pending request. Ids are copied in one step:
+        the client's thread adds to the set meanwhile.
+        """
+        listings = self._listings
+        if not listings:
+            return False
+        found = False
+        for guard_id in _ids(listings):
+            pending = self.pending.get(guard_id)
+            if pending is not None and pending.method == "tools/list":
+                found = True
+            else:  # answered, cancelled, abandoned: guard ids are never issued again
+                listings.discard(guard_id)
+        return found
 
     def _unreadable_listing(self) -> bytes:
         """Error answers for the tools/list requests a line the guard cannot read may answer."""
@@ -535,9 +567,7 @@ class Session:
         A large answer read into a ``bytearray`` may come back as that buffer,
         edited in place (its id swapped for the client's).
         """
-        # A snapshot (copied in one step): the client's thread adds requests meanwhile, and
-        # iterating the dict itself raised "changed size during iteration", dropping answers.
-        listing = any(p.method == "tools/list" for _, p in _items(self.pending))
+        listing = self._listing()
         if len(line) > BIG and self.pending and not listing:
             spliced = self._big_answer(line)
             if spliced is not None:

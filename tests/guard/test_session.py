@@ -914,3 +914,23 @@ def test_a_deferred_outcome_is_recorded_after_its_answer_went_and_before_the_nex
     guard_id = sent(undeferred, request(4, "tools/call", {"name": "d"}))
     undeferred.from_server(answer(guard_id, {"content": []}))
     assert [r["event"] for r in now] == ["call"]
+
+
+def test_a_pending_tool_list_is_known_until_answered_and_then_forgotten() -> None:
+    """Every answer asks whether a ``tools/list`` is in flight (an unreadable line may be
+    its answer): the ids of listings sent are kept and dropped once no longer pending, so
+    the question costs nothing between listings and is still answered right during one."""
+    session, _, _ = make(guard(deny=("delete_*",)))
+    assert not session._listing()
+    listing = sent(session, request("l", "tools/list"))
+    call = sent(session, request("c", "tools/call", {"name": "get_issue"}))
+    assert session._listing()
+    # a line without a readable id while the listing is pending fails the listing
+    out = session.from_server(b'{"jsonrpc":"2.0","result":{"tools":["\xff"]}}\n')
+    assert out is not None and json.loads(out)["id"] == "l"
+    assert call in session.pending
+    assert not session._listing() and session._listings == set()
+    again = sent(session, request("m", "tools/list"))
+    assert session.from_server(answer(again, {"tools": TOOLS})) is not None
+    assert not session._listing() and session._listings == set()
+    assert listing != again
