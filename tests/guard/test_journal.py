@@ -619,3 +619,26 @@ def test_a_journal_line_does_not_wait_for_the_lock_its_own_writer_holds(tmp_path
             os.close(other)
     finally:
         recorder.close()
+
+
+def test_a_first_session_opens_its_journal_though_the_log_folder_is_not_there_yet(
+    tmp_path: Path,
+) -> None:
+    """The first request (the client's initialize) usually comes before the writer's first
+    batch made the log's folder: the journal was then never opened, and every request of
+    the session went to the log directly, on the relay's thread."""
+    folder = tmp_path / "data" / "log"
+    recorder = Recorder(
+        auditlog.AuditLog(str(folder), KEY), {"session": "abcdabcdabcdabcd"}, lambda text: None,
+        journal=True,
+    )  # fmt: skip
+    try:
+        record = {"event": "request", "method": "initialize", "request_id": 0}
+        assert recorder.write_now(record) is None
+        assert recorder.journal is not None
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert Path(recorder.journal.path).parent == folder
+    finally:
+        recorder.close()
+    assert [r["event"] for r in records(folder)] == ["journal", "request", "journal"]
+    assert auditlog.verify(str(folder), KEY).ok
