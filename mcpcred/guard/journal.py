@@ -87,15 +87,16 @@ class Journal:
     """The journal of this shim's session, open for appending; the owner's ``flock`` held."""
 
     __slots__ = (
-        "_header", "_keyed", "_known", "_prefix", "_probe", "fd", "n", "path", "session", "size",
+        "_header", "_keyed", "_known", "_probe", "fd", "n", "path", "session", "size",
     )  # fmt: skip
 
     def __init__(self, fd: int, path: str, session: str, keyed: Keyed, probe: int) -> None:
         self.fd = fd
         self.path = path
         self.session = session
-        self._keyed = keyed
-        self._prefix = _DOMAIN + session.encode() + b"\0"
+        # The MAC of a line is over the domain, the session and the line: the first two,
+        # the same for every line, are hashed once.
+        self._keyed = keyed.after(_DOMAIN + session.encode() + b"\0")
         self._probe = probe
         self._known: dict[tuple[str, tuple[str, object] | None], bytes] = {}
         self._header: dict[str, object] = {}
@@ -196,8 +197,7 @@ class Journal:
         return n
 
     def _put(self, body: bytes) -> None:
-        mac = self._keyed.hexdigest(self._prefix + body + b"}")
-        line = body + b'%s%s"}\n' % (_MAC_AT, mac.encode())
+        line = b'%s,"mac":"%s"}\n' % (body, self._keyed.hexdigest(body + b"}").encode())
         if os.write(self.fd, line) != len(line):  # a short write: a full disk
             raise OSError(28, "No space left on device (the journal line was cut short)")
         self.size += len(line)

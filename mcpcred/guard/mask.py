@@ -73,6 +73,9 @@ _HEX = re.compile(r"%[0-9A-F]{2}")
 UNPARSED = 256 * 1024  # guard/session.py's BIG: larger answers may pass unparsed
 _ESCAPE = b"\\u00"
 _ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+# The characters of a number as JSON writes it (``json.dumps`` of a float that is not
+# finite too, should one reach a record).
+_NUMBER = frozenset("0123456789-+.eEInfinityNaN")
 
 
 def placeholder(reference: str) -> str:
@@ -135,7 +138,7 @@ class _Index:
 
     __slots__ = (
         "audit", "audited", "by_audit", "by_bytes", "by_head", "by_text", "heads", "lines",
-        "longest", "needles", "short", "text",
+        "longest", "needles", "numeric", "short", "text",
     )  # fmt: skip
 
     def __init__(self, values: dict[str, str]) -> None:
@@ -177,6 +180,10 @@ class _Index:
         ordered = sorted(patterns, key=len, reverse=True)  # the longest form wins
         self.text = re.compile("|".join(map(re.escape, ordered))) if ordered else None
         self.by_text.update((k, v) for k, v in quoted.items() if k not in self.by_text)
+        # Whether ``text`` can find anything in a number written out (digits, sign, point,
+        # exponent): only a form, or a short value, made of those characters alone can.
+        # Without one, a number (a request id, on the request's path) is left as it is.
+        self.numeric = any(_NUMBER.issuperset(form) for form in (*self.by_text, *self.short))
         wire = sorted(by_bytes, key=len, reverse=True)
         self.lines = re.compile(b"|".join(map(re.escape, wire))) if wire else None
         self.needles = _without_superstrings(wire)
@@ -225,6 +232,11 @@ class Masker:
 
     def __bool__(self) -> bool:
         return bool(self._values)
+
+    def masks_numbers(self) -> bool:
+        """Whether a number can come out of ``record`` or ``value`` changed: only when a
+        value, or one of its forms, is made of the characters a number is written with."""
+        return bool(self._values) and self._index.numeric
 
     def generation(self) -> int:
         """How many values are looked for: changes whenever ``add`` adds one (for caches
@@ -431,6 +443,8 @@ class Masker:
         the client is (a short value only when it is the whole number), in the
         audit log too, so that a request id is not cut up by a short value.
         """
+        if not self._index.numeric:  # no value could be in it
+            return value
         # ``str`` of a plain int is its JSON (a request id: on the request's path).
         text = str(value) if type(value) is int else json.dumps(value)
         masked = self.text(text, seen)

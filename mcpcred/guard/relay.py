@@ -113,6 +113,7 @@ if TYPE_CHECKING:
         def too_long_from_client(self, head: bytes, limit: int) -> bytes: ...
         def too_long_from_server(self, head: bytes, limit: int) -> bytes | None: ...
         def abandon(self, why: str) -> bytes: ...
+        def settle(self) -> None: ...
         def replay_started(self) -> threading.Event: ...
         def record(self, record: dict[str, object]) -> None: ...
 
@@ -134,11 +135,19 @@ PIPE_SIZE = 1024 * 1024
 _FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 _ENDING = ("SIGTERM", "SIGINT", "SIGHUP")
 _KILL = getattr(signal, "SIGKILL", signal.SIGTERM)  # Windows has no SIGKILL
+_READV = hasattr(os, "readv")  # not on Windows
 
 
 def write_all(fd: int, data: bytes | bytearray) -> None:
-    """Write every byte (pipes take partial writes for large buffers)."""
-    view = memoryview(data)
+    """Write every byte (pipes take partial writes for large buffers).
+
+    A message usually goes in one ``write``: the view for the rest is made
+    only when the pipe took part of it.
+    """
+    written = os.write(fd, data)
+    if written == len(data):
+        return
+    view = memoryview(data)[written:]
     while view:
         written = os.write(fd, view)
         view = view[written:]
@@ -226,7 +235,7 @@ class _Reader:
             self.view.release()
             self.buffer = bytearray(size)
             self.view = memoryview(self.buffer)
-        if not hasattr(os, "readv"):  # pragma: no cover - Windows
+        if not _READV:  # pragma: no cover - Windows
             data = os.read(self.fd, size)
             self.view[: len(data)] = data
             return len(data)
@@ -296,6 +305,7 @@ class Relay:
             out = self.masker.line(out)
         if out is not None:
             self.send_client(out)
+        self.session.settle()  # the outcome's record, now that the answer is on its way
         self.flush()
 
     # -- the client -----------------------------------------------------------------
@@ -463,6 +473,7 @@ class Relay:
     def finish(self, returncode: int) -> int:
         """After the server ended: drain its output, answer what it left, clean up."""
         self.server.finish()
+        self.session.settle()
         code = exit_code(returncode)
         leftover = self.session.abandon(self.server.gone(code))
         if leftover and not self.client_gone.is_set():
@@ -499,6 +510,7 @@ class ChildProcess:
         self.stderr = stderr
         self.child: subprocess.Popen[bytes] | None = None
         self.to_server = threading.Lock()
+        self.stdin_fd = -1  # the server's stdin while it is open (``send``); -1 after
         self.reader: threading.Thread | None = None
         self.stderr_reader: threading.Thread | None = None
 
@@ -534,6 +546,7 @@ class ChildProcess:
         _grow_pipe(child.stdin.fileno())
         _grow_pipe(child.stdout.fileno())
         self.child = child
+        self.stdin_fd = child.stdin.fileno()
         stdout = child.stdout.fileno()
         reader = threading.Thread(
             target=lines, args=(stdout, deliver, overflow), name="server->client", daemon=True
@@ -552,12 +565,21 @@ class ChildProcess:
             self.stderr_reader.start()
 
     def send(self, data: bytes) -> None:
-        """Write to the server's stdin; if it is gone, nothing (pending answers come later)."""
-        child = self.child
-        if child is None or child.stdin is None:
-            return
-        with self.to_server, contextlib.suppress(OSError, ValueError):
-            write_all(child.stdin.fileno(), data)
+        """Write to the server's stdin; if it is gone, nothing (pending answers come later).
+
+        The descriptor is the one kept at the start, valid until ``close_input``
+        (under the same lock) closes it: no file object is asked for it per
+        message, and a plain ``try`` costs nothing where ``contextlib.suppress``
+        built a context manager for every message.
+        """
+        with self.to_server:
+            fd = self.stdin_fd
+            if fd < 0:
+                return
+            try:
+                write_all(fd, data)
+            except OSError:  # the server is gone: its answers come when it is reaped
+                return
 
     def close_input(self) -> None:
         """Close the server's stdin: the MCP stdio transport's way of saying goodbye."""
@@ -565,6 +587,7 @@ class ChildProcess:
         if child is None or child.stdin is None:
             return
         with self.to_server, contextlib.suppress(OSError):
+            self.stdin_fd = -1  # before the close: the number may be reused at once
             child.stdin.close()
 
     def exited_within(self, seconds: float) -> bool:
@@ -697,6 +720,9 @@ class PassThrough:
     def abandon(self, why: str) -> bytes:
         """Nothing is tracked, so nothing is left to answer."""
         return b""
+
+    def settle(self) -> None:
+        """Nothing is recorded, so nothing waits to be."""
 
     def replay_started(self) -> threading.Event:
         """Never restarted: an event that is already set."""

@@ -75,6 +75,7 @@ class Recorder:
         *,
         journal: bool = False,
         generation: Callable[[], int] | None = None,
+        numbers: Callable[[], bool] | None = None,
     ) -> None:
         import collections
 
@@ -105,6 +106,10 @@ class Recorder:
         self.generation = generation
         self._known: dict[tuple[str, str], object] = {}
         self._known_generation: int | None = None
+        # Whether ``mask`` may change a number (``Masker.masks_numbers``), asked again when
+        # ``generation`` changes; ``_ints_kept``: it cannot, so integer ids skip it.
+        self.numbers = numbers
+        self._ints_kept = False
         # Why the writer's last append failed (None: it did not). While the log cannot
         # take records, requests go to it directly, and are refused if that fails too.
         self.broken: str | None = None
@@ -144,7 +149,8 @@ class Recorder:
         milliseconds per call). With a journal, that line is the request's
         line in it (method, tool, request id; ``journal.py``), and the full
         record is queued for the writer's next batch, naming that line; the
-        request's path takes no log lock and touches no chain.
+        request's path takes no log lock and touches no chain. ``record`` is
+        handed over: it is queued itself, with the number of its line added.
         """
         journal = self.journal
         if journal is None and self.journal_wanted and self.broken is None:
@@ -152,19 +158,16 @@ class Recorder:
         if journal is None or self.broken is not None:
             return self._write_direct(record)
         try:
-            journal.probe(self.log.lock_timeout)
-            fields = self._intent(record)
-            target: tuple[str, object] | None = None
-            if "tool" in fields:
-                target = ("tool", fields["tool"])
-            elif "uri" in fields:
-                target = ("uri", fields["uri"])
+            if not self.log.holding:  # held by this shim's writer: not stuck, no probe
+                journal.probe(self.log.lock_timeout)
+            target, request_id = self._intent(record)
             with self.journal_lock:  # the writer may be starting the file anew
-                n = journal.write(str(record.get("method")), target, fields.get("request_id"))
+                n = journal.write(str(record.get("method")), target, request_id)
         except Exception as exc:
             self._failed(exc)
             return reason(exc)
-        self.queue.append({**record, "journal": n})
+        record["journal"] = n  # the caller's dict, built for this call and handed over
+        self.queue.append(record)
         return None
 
     def _write_direct(self, record: dict[str, object]) -> str | None:
@@ -185,17 +188,19 @@ class Recorder:
         self.broken = None
         return None
 
-    def _intent(self, record: dict[str, object]) -> dict[str, object]:
-        """What a request's journal line holds of it, masked and redacted as its record is.
+    def _intent(self, record: dict[str, object]) -> tuple[tuple[str, object] | None, object]:
+        """What a request's journal line holds of it, masked and redacted as its record is:
+        ``("tool" or "uri", name)`` (or None) and the request id.
 
         A tool name or URI as masked and redacted is remembered (a session
         calls a few tools many times) while the masker knows the same values.
         """
-        fields: dict[str, object] = {}
         generation = self.generation() if self.generation is not None else None
         if generation != self._known_generation:
             self._known.clear()
             self._known_generation = generation
+            self._ints_kept = self.numbers is not None and not self.numbers()
+        target: tuple[str, object] | None = None
         for name in ("tool", "uri"):
             value = record.get(name)
             if value is None:
@@ -207,13 +212,18 @@ class Recorder:
                     if len(self._known) >= 1024:
                         self._known.clear()
                     self._known[(name, value)] = done
-            fields[name] = done
-        if "request_id" in record:  # masked, as in the log; never redacted (REDACTED)
-            request_id = {"request_id": record["request_id"]}
-            fields["request_id"] = (self.mask(request_id) if self.mask else request_id)[
-                "request_id"
-            ]
-        return fields
+            target = (name, done)
+            break  # a request names a tool or a URI (were both there, the tool)
+        # Masked, as in the log; never redacted (REDACTED). An integer (the usual id) is
+        # left as it is without a call when no injected value could be read in one.
+        request_id = record.get("request_id")
+        if (
+            request_id is not None
+            and self.mask is not None
+            and not (type(request_id) is int and self._ints_kept)
+        ):
+            request_id = self.mask({"request_id": request_id})["request_id"]
+        return target, request_id
 
     def _prepared_fields(self, fields: dict[str, object]) -> dict[str, object]:
         if self.mask is not None:
@@ -232,6 +242,7 @@ class Recorder:
         announced journal that was not there. If either fails, requests go to
         the log directly, as without journals.
         """
+        from mcpcred.guard.auditlog import _make_folder
         from mcpcred.guard.journal import Journal
 
         with self.journal_lock:
@@ -242,6 +253,10 @@ class Recorder:
                 name: self.base[name] for name in ("server", "client", "pid") if name in self.base
             }
             try:
+                # A first guarded session: the client's initialize usually comes before the
+                # writer's first batch has made the folder, and without it the whole session
+                # wrote its requests to the log directly (about 60 us a call more).
+                _make_folder(self.log.folder)
                 journal = Journal.create(
                     self.log.folder, self.log._keyed, str(self.base["session"]), header
                 )
@@ -579,6 +594,7 @@ def run(
         masker.record,
         journal=journal_supported(),
         generation=masker.generation,
+        numbers=masker.masks_numbers,
     )
     recorder.checkpoint = checkpointer(recorder.log, options, environ, warn)
     # Audit export ([[log.export]]): a worker process of its own ships the log; this
@@ -611,6 +627,7 @@ def run(
         pins=pins,
         durable=recorder.write_now,
         conceal=masker.value,  # pin files keep no injected value, masking for the client or not
+        deferred=True,  # the relay writes an answer before recording its outcome
     )
     shown = masker if settings.mask_injected else None  # masks the server's output
     server: ServerSide

@@ -98,6 +98,15 @@ def _items(table: dict[int, Pending]) -> list[tuple[int, Pending]]:
             continue
 
 
+def _ids(ids: set[int]) -> tuple[int, ...]:
+    """A copy of ``ids`` taken while the other relay thread may add to it (see ``_items``)."""
+    while True:
+        try:
+            return tuple(ids)
+        except RuntimeError:
+            continue
+
+
 def dumps(message: object) -> bytes:
     """A message as one line, in the guard's canonical form (``wire.canonical``)."""
     return wire.canonical(message)
@@ -152,7 +161,10 @@ class Session:
         pins: PinStore | None = None,
         durable: Callable[[dict[str, object]], str | None] | None = None,
         conceal: Callable[[object], object] | None = None,
+        deferred: bool = False,
     ) -> None:
+        import collections
+
         self.settings = settings
         # Replaces the injected values in a JSON value: tool definitions are stored in the
         # pin files and shown by `pins diff`, and must not keep a token a server put there.
@@ -189,6 +201,14 @@ class Session:
         # Malformed lines per side: each side has its own cap, so a server that sends junk
         # cannot use up the records of a client's framing tricks (or the other way round).
         self._malformed = {"client": 0, "server": 0}
+        self._based: tuple[str | None, dict[str, object]] | None = None  # (client_name, base)
+        self._listings: set[int] = set()  # guard ids of tools/list requests sent (``_listing``)
+        # A call's outcome record waits until its answer was written (``settle``): the relay
+        # asks for it; called on its own (tests, tools) the session records at once.
+        self.deferred = deferred
+        self._later: collections.deque[tuple[Pending, str, int, object, float]] = (
+            collections.deque()
+        )
         if self.pins is not None and settings.on_change == "block":
             self._pending_changes()
 
@@ -243,6 +263,8 @@ class Session:
     # -- client -> server ------------------------------------------------------------
     def from_client(self, line: bytes) -> tuple[bytes | None, bytes | None]:
         """``(to_server, to_client)`` for one line from the client."""
+        if self._later:  # an answer's outcome not recorded yet goes before this request's
+            self.settle()
         try:
             message = wire.parse(line)
         except wire.Unreadable as exc:
@@ -332,6 +354,8 @@ class Session:
         guard_id = self.next_id
         self.next_id += 1
         self.pending[guard_id] = Pending(method, request_id, target, arguments, cursor)
+        if method == "tools/list":  # after it is pending: ``_listing`` drops ids that are not
+            self._listings.add(guard_id)
         return {**message, "id": guard_id}, None
 
     @property
@@ -367,8 +391,28 @@ class Session:
 
     def too_long_from_server(self, head: bytes, limit: int) -> bytes | None:
         """What the client gets for a server line the relay would not hold: an error, if any."""
-        listing = any(p.method == "tools/list" for _, p in _items(self.pending))
-        return self._unreadable_answer(head, f"a line longer than {limit} bytes", listing)
+        return self._unreadable_answer(head, f"a line longer than {limit} bytes", self._listing())
+
+    def _listing(self) -> bool:
+        """Whether a ``tools/list`` request is waiting for its answer (a snapshot).
+
+        Every answer asks this. The ids of the listings sent are kept
+        (``_listings``), and dropped here once they are no longer pending, so
+        with none in flight (nearly always) it is one test of an empty set
+        instead of a copy of every pending request. Ids are copied in one step:
+        the client's thread adds to the set meanwhile.
+        """
+        listings = self._listings
+        if not listings:
+            return False
+        found = False
+        for guard_id in _ids(listings):
+            pending = self.pending.get(guard_id)
+            if pending is not None and pending.method == "tools/list":
+                found = True
+            else:  # answered, cancelled, abandoned: guard ids are never issued again
+                listings.discard(guard_id)
+        return found
 
     def _unreadable_listing(self) -> bytes:
         """Error answers for the tools/list requests a line the guard cannot read may answer."""
@@ -523,9 +567,7 @@ class Session:
         A large answer read into a ``bytearray`` may come back as that buffer,
         edited in place (its id swapped for the client's).
         """
-        # A snapshot (copied in one step): the client's thread adds requests meanwhile, and
-        # iterating the dict itself raised "changed size during iteration", dropping answers.
-        listing = any(p.method == "tools/list" for _, p in _items(self.pending))
+        listing = self._listing()
         if len(line) > BIG and self.pending and not listing:
             spliced = self._big_answer(line)
             if spliced is not None:
@@ -622,7 +664,11 @@ class Session:
         if pending.method == "initialize":
             self._log_session(message, error, pending.request_id)
         elif pending.method in _AUDITED:
-            self._log_pending(pending, "error" if failed else "ok", size, error=error)
+            outcome = "error" if failed else "ok"
+            if self.deferred:  # recorded once the answer is on its way (``settle``)
+                self._later.append((pending, outcome, size, error, time.monotonic()))
+            else:
+                self._log_pending(pending, outcome, size, error=error)
         return message
 
     def _answered_late(self, pending: Pending, message: dict[str, object], size: int) -> None:
@@ -879,6 +925,24 @@ class Session:
                 }
             )
 
+    def settle(self) -> None:
+        """Record the outcomes of answers ``from_server`` left for later (``deferred``).
+
+        Building a call's outcome record (about 6 us with the caches cold) held
+        up the answer it describes: with ``deferred``, the relay writes the
+        answer to the client first and then calls this. The duration is the
+        one measured when the answer was read. The client's thread calls it
+        too before a request of its own, so in the log an answered call's
+        outcome still comes before the next request's record.
+        """
+        later = self._later
+        while later:
+            try:
+                pending, outcome, size, error, ended = later.popleft()
+            except IndexError:  # the other thread took it
+                return
+            self._log_pending(pending, outcome, size, error=error, ended=ended)
+
     # -- the end of a server -------------------------------------------------------------
     def replay_started(self) -> threading.Event:
         """Expect the answer to a replayed ``initialize``: it is swallowed, the event set."""
@@ -934,12 +998,20 @@ class Session:
         }
 
     def _base(self) -> dict[str, object]:
-        base: dict[str, object] = {"server": self.server}
-        if self.client:
-            base["client"] = self.client
-        if self.client_name:
-            base["client_name"] = self.client_name
-        return base
+        """The fields every record of this session starts with; spread, never changed.
+
+        Built again only when the client's name changes (its ``initialize``):
+        every recorded request takes it twice, for its record and its outcome's.
+        """
+        based = self._based
+        if based is None or based[0] != self.client_name:
+            base: dict[str, object] = {"server": self.server}
+            if self.client:
+                base["client"] = self.client
+            if self.client_name:
+                base["client_name"] = self.client_name
+            based = self._based = (self.client_name, base)
+        return based[1]
 
     def _log_session(self, message: dict[str, object], error: object, request_id: object) -> None:
         entry = {**self._base(), "event": "session", "method": "initialize"}
@@ -961,6 +1033,7 @@ class Session:
         *,
         error: object = None,
         reason: str | None = None,
+        ended: float | None = None,
     ) -> None:
         self._log_call(
             pending.method,
@@ -968,7 +1041,7 @@ class Session:
             pending.arguments,
             outcome,
             reason=reason,
-            duration=time.monotonic() - pending.started,
+            duration=(time.monotonic() if ended is None else ended) - pending.started,
             size=size,
             error=error,
             request_id=pending.request_id,

@@ -40,18 +40,37 @@ class Unreadable(ValueError):
         self.reason = reason
 
 
+# Keys of JSON-RPC and MCP messages, no two of which fold to the same key (tests/guard/
+# test_wire.py checks it): distinct keys all from this set cannot collide under case
+# folding, whatever their case. ``isError``, ``inputSchema``, ``nextCursor``... are not
+# their own case fold, so without this set every object holding one was folded key by key.
+KNOWN_KEYS = frozenset({
+    "jsonrpc", "id", "method", "params", "result", "error", "code", "message", "data",
+    "name", "arguments", "uri", "cursor", "requestId", "_meta", "progressToken", "progress",
+    "total", "content", "type", "text", "isError", "structuredContent", "tools", "nextCursor",
+    "title", "description", "inputSchema", "outputSchema", "annotations", "properties",
+    "required", "items", "enum", "default", "format", "additionalProperties",
+    "protocolVersion", "capabilities", "clientInfo", "serverInfo", "version", "instructions",
+    "mimeType", "resources", "resourceTemplates", "uriTemplate", "contents", "resource",
+    "blob", "prompts", "messages", "role", "reason", "level", "logger", "roots", "sampling",
+    "elicitation", "experimental", "listChanged", "subscribe", "completions", "logging",
+    "readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint", "icons", "src",
+    "sizes", "size", "audience", "priority", "lastModified",
+})  # fmt: skip
+
+
 def _pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
     """An object, unless two of its keys could be the same key to some parser.
 
-    Keys that are all ASCII with no upper-case letter are already their own
-    case fold, so distinct ones cannot collide: the common case (``jsonrpc``,
-    ``id``, ``params``...) skips folding each key (this runs for every object
-    of every message).
+    This runs for every object of every message, so the common cases are
+    decided without folding each key: keys that are all from ``KNOWN_KEYS``
+    (one set comparison, in C), and keys that are all ASCII with no upper-case
+    letter (already their own case fold, so distinct ones cannot collide).
     """
     result = dict(pairs)
     if len(result) != len(pairs):
         raise Unreadable("an object has the same key twice")
-    if len(result) > 1:
+    if len(result) > 1 and not result.keys() <= KNOWN_KEYS:
         joined = "".join(result)
         if joined.isascii() and joined == joined.lower():
             return result
@@ -199,10 +218,16 @@ class Keys:
 
     def __init__(self, *names: str) -> None:
         self.folded = {name.casefold(): name for name in names}
+        self.exact = frozenset(names)
 
     def check(self, value: object) -> None:
-        """``Unreadable`` if ``value`` is an object with a key spelt like one of the names."""
-        if not isinstance(value, dict):
+        """``Unreadable`` if ``value`` is an object with a key spelt like one of the names.
+
+        An object whose keys are all the names themselves (a message's
+        ``jsonrpc``, ``id``, ``method``, ``params``) is decided by one set
+        comparison, in C; only others have each key folded.
+        """
+        if not isinstance(value, dict) or value.keys() <= self.exact:
             return
         for key in value:
             name = self.folded.get(key.casefold())

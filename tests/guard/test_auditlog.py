@@ -575,6 +575,13 @@ def test_the_precomputed_key_gives_the_hmac_of_the_standard_library(size: int) -
     keyed = auditlog.Keyed(key)
     for data in (b"", b"head:1:ab", b"x" * 63, b"y" * 64, b"z" * 1000):
         assert keyed.hexdigest(data) == hmac.new(key, data, hashlib.sha256).hexdigest()
+    # A journal's MAC, its session prefix hashed once (by CPython's own SHA-256): the same
+    # HMAC of prefix and line, line after line (the state it copies is never changed).
+    for prefix in (b"", b"mcpcred-journal\0" + b"ab" * 8 + b"\0", b"p" * 70):
+        after = keyed.after(prefix)
+        for data in (b"", b'{"n":1}', b"x" * 63, b"y" * 64, b"z" * 1000, b'{"n":1}'):
+            expected = hmac.new(key, prefix + data, hashlib.sha256).hexdigest()
+            assert after.hexdigest(data) == expected
 
 
 def test_a_log_of_every_kind_of_record_verifies(folder: Path) -> None:

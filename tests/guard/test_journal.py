@@ -549,3 +549,96 @@ def test_a_large_orphan_is_folded_in_once_in_bounded_appends(tmp_path: Path) -> 
     journaled = [r["journal"] for r in records(tmp_path) if r["event"] == "request"]
     assert journaled == list(range(1, 601))
     assert auditlog.verify(str(tmp_path), KEY).ok
+
+
+@pytest.mark.parametrize(
+    ("value", "request_id", "shown"),
+    [
+        ("12345678", 991234567800, "99[redacted mcpcred:secret/n]00"),  # inside the id
+        ("4711", 4711, "[redacted mcpcred:secret/n]"),  # a short value: the whole id
+        ("4711", 47110, 47110),
+        ("ghp_notANumber1234567890abcdefghij", 991234567800, 991234567800),
+    ],
+)
+def test_an_integer_request_id_is_masked_in_the_journal_only_when_a_value_can_be_in_it(
+    tmp_path: Path, value: str, request_id: int, shown: object
+) -> None:
+    """The request's path skips masking an integer id when no injected value (or form of
+    one) is made of a number's characters (``Masker.masks_numbers``, as guard/run.py passes
+    it); with such a value the id is masked in the journal line as in the log."""
+    masker = Masker()
+    masker.add("secret/n", value)
+    log = auditlog.AuditLog(str(tmp_path), KEY)
+    recorder = Recorder(
+        log, {"session": "5555666677778888"}, lambda text: None, None, masker.record,
+        journal=True, generation=masker.generation, numbers=masker.masks_numbers,
+    )  # fmt: skip
+    try:
+        record = {"event": "request", "method": "tools/call", "tool": "t", "request_id": request_id}
+        assert recorder.write_now(record) is None
+        assert recorder.journal is not None
+        line = json.loads(Path(recorder.journal.path).read_bytes().splitlines()[1])
+        assert line["request_id"] == shown
+        recorder._write()
+    finally:
+        recorder.close()
+    logged = [r for r in records(tmp_path) if r["event"] == "request"]
+    assert [r["request_id"] for r in logged] == [shown]  # the log agrees with the journal
+    assert auditlog.verify(str(tmp_path), KEY).ok
+
+
+def test_a_journal_line_does_not_wait_for_the_lock_its_own_writer_holds(tmp_path: Path) -> None:
+    """The probe before a journal line waits while another process holds the log's lock
+    (tests/guard/test_durable_log.py: a stuck one refuses the call); while this shim's own
+    writer holds it for a batch, no other process can, so the line is written at once
+    instead of after a poll. Another holder (another descriptor) is still waited for."""
+    import fcntl
+
+    log = auditlog.AuditLog(str(tmp_path), KEY, lock_timeout=0.5)
+    recorder = Recorder(log, {"session": "9999aaaabbbbcccc"}, lambda text: None, journal=True)
+    record = {"event": "request", "method": "tools/call", "tool": "t", "request_id": 1}
+    try:
+        assert recorder.write_now(dict(record)) is None  # the journal, opened and announced
+        fd = log._lock()  # the writer's batch, as append_many takes the lock
+        try:
+            assert log.holding
+            started = time.monotonic()
+            assert recorder.write_now(dict(record, request_id=2)) is None
+            assert time.monotonic() - started < 0.05  # no wait: not even one poll
+        finally:
+            log._release(fd)
+        assert not log.holding
+        other = os.open(tmp_path / auditlog.LOCK, os.O_RDWR)
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX)  # another process's hold, as far as flock knows
+            started = time.monotonic()
+            why = recorder.write_now(dict(record, request_id=3))
+            assert why is not None and "lock" in why, why
+            assert time.monotonic() - started >= 0.5
+        finally:
+            os.close(other)
+    finally:
+        recorder.close()
+
+
+def test_a_first_session_opens_its_journal_though_the_log_folder_is_not_there_yet(
+    tmp_path: Path,
+) -> None:
+    """The first request (the client's initialize) usually comes before the writer's first
+    batch made the log's folder: the journal was then never opened, and every request of
+    the session went to the log directly, on the relay's thread."""
+    folder = tmp_path / "data" / "log"
+    recorder = Recorder(
+        auditlog.AuditLog(str(folder), KEY), {"session": "abcdabcdabcdabcd"}, lambda text: None,
+        journal=True,
+    )  # fmt: skip
+    try:
+        record = {"event": "request", "method": "initialize", "request_id": 0}
+        assert recorder.write_now(record) is None
+        assert recorder.journal is not None
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert Path(recorder.journal.path).parent == folder
+    finally:
+        recorder.close()
+    assert [r["event"] for r in records(folder)] == ["journal", "request", "journal"]
+    assert auditlog.verify(str(folder), KEY).ok

@@ -865,3 +865,72 @@ def test_answers_and_requests_on_two_threads_at_once_never_break_the_session() -
     finally:
         sys.setswitchinterval(previous)
     assert errors == []
+
+
+def test_a_deferred_outcome_is_recorded_after_its_answer_went_and_before_the_next_request() -> None:
+    """With ``deferred`` (the shim's relay), an answered call's outcome record is built after
+    the answer was written to the client (``settle``), not before: the answer is not held
+    up by it. It keeps the duration measured when the answer was read, and comes before the
+    next request's record even when the client's thread gets there first."""
+    import time
+
+    from mcpcred.guard.relay import ChildProcess, Relay
+
+    records: list[dict[str, object]] = []
+
+    def durable(record: dict[str, object]) -> None:
+        records.append(record)
+
+    session = Session(
+        guard(), client="c", record=records.append, warn=lambda text: None,
+        durable=durable, deferred=True,
+    )  # fmt: skip
+    relay = Relay(ChildProcess(["server"], {}), session, stdout=-1)
+    written: list[tuple[bytes, list[str]]] = []
+
+    def send_client(data: bytes | bytearray) -> None:
+        written.append((bytes(data), [str(r["event"]) for r in records]))
+        time.sleep(0.05)  # a slow client pipe: not counted in the call's duration
+
+    relay.send_server = lambda data: None  # type: ignore[method-assign]
+    relay.send_client = send_client  # type: ignore[method-assign]
+    relay._pass_client(request(1, "tools/call", {"name": "a", "arguments": {}}))
+    relay._from_server(answer(1, {"content": []}))
+    assert [events for _, events in written] == [["request"]]  # no outcome before the write
+    assert [r["event"] for r in records] == ["request", "call"]
+    assert json.loads(written[0][0])["id"] == 1
+    assert records[1]["outcome"] == "ok" and records[1]["request_id"] == 1
+    assert isinstance(records[1]["duration_ms"], float) and records[1]["duration_ms"] < 40
+    # The server's thread has not settled yet when the client's next request comes: the
+    # outcome is recorded first, by the client's thread.
+    guard_id = sent(session, request(2, "tools/call", {"name": "b", "arguments": {}}))
+    assert session.from_server(answer(guard_id, {"content": []})) is not None
+    assert [r["event"] for r in records] == ["request", "call", "request"]  # left for later
+    sent(session, request(3, "tools/call", {"name": "c", "arguments": {}}))
+    assert [(r["event"], r["request_id"]) for r in records] == [
+        ("request", 1), ("call", 1), ("request", 2), ("call", 2), ("request", 3),
+    ]  # fmt: skip
+    undeferred, now, _ = make(guard())  # called on its own, a session records at once
+    guard_id = sent(undeferred, request(4, "tools/call", {"name": "d"}))
+    undeferred.from_server(answer(guard_id, {"content": []}))
+    assert [r["event"] for r in now] == ["call"]
+
+
+def test_a_pending_tool_list_is_known_until_answered_and_then_forgotten() -> None:
+    """Every answer asks whether a ``tools/list`` is in flight (an unreadable line may be
+    its answer): the ids of listings sent are kept and dropped once no longer pending, so
+    the question costs nothing between listings and is still answered right during one."""
+    session, _, _ = make(guard(deny=("delete_*",)))
+    assert not session._listing()
+    listing = sent(session, request("l", "tools/list"))
+    call = sent(session, request("c", "tools/call", {"name": "get_issue"}))
+    assert session._listing()
+    # a line without a readable id while the listing is pending fails the listing
+    out = session.from_server(b'{"jsonrpc":"2.0","result":{"tools":["\xff"]}}\n')
+    assert out is not None and json.loads(out)["id"] == "l"
+    assert call in session.pending
+    assert not session._listing() and session._listings == set()
+    again = sent(session, request("m", "tools/list"))
+    assert session.from_server(answer(again, {"tools": TOOLS})) is not None
+    assert not session._listing() and session._listings == set()
+    assert listing != again

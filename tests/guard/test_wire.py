@@ -86,3 +86,37 @@ def test_an_id_is_recovered_only_when_the_line_names_one() -> None:
     assert wire.recover_id(b'{"id":1,"params":{"id":2},"x":"\xff"}') is None
     assert wire.recover_id(b"\xff not json") is None
     assert wire.recover_id(b'{"id":"\\ud800","x":"\xff"}') is None
+
+
+def test_known_keys_fold_to_distinct_keys() -> None:
+    """``KNOWN_KEYS`` lets an object skip the case fold: only if no two of its keys could
+    collide. A key added in a second spelling (``isError`` and ``iserror``) breaks that."""
+    folded = {key.casefold() for key in wire.KNOWN_KEYS}
+    assert len(folded) == len(wire.KNOWN_KEYS)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":false,"ISERROR":true}}\n',
+        b'{"jsonrpc":"2.0","id":1,"result":{"isError":false,"iserror":true}}\n',
+        b'{"jsonrpc":"2.0","id":1,"result":{"nextCursor":"a","NextCursor":"b"}}\n',
+        b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","Name":"b"}}\n',
+        b'{"jsonrpc":"2.0","id":1,"result":{"inputSchema":{},"inputschema":{}}}\n',
+    ],
+)
+def test_a_known_key_beside_its_other_spelling_is_refused(line: bytes) -> None:
+    """The known-keys shortcut holds only for objects whose keys are all known: one key
+    outside the set (a known key in another case) sends the object through the fold."""
+    with pytest.raises(wire.Unreadable, match="differ only in case"):
+        wire.parse(line)
+
+
+@pytest.mark.parametrize("key", ["ID", "Id", "METHOD", "Params", "RESULT", "Error", "jsonRPC"])
+def test_an_envelope_key_spelt_otherwise_is_refused_beside_the_exact_ones(key: str) -> None:
+    """``Keys.check`` decides objects of exact names by a set comparison; any other key,
+    even beside all the exact ones, is still folded and compared."""
+    message = {"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {}, key: 2}
+    with pytest.raises(wire.Unreadable, match="only in case"):
+        wire.envelope(message)
+    wire.envelope({"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {}, "extra": 1})
