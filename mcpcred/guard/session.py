@@ -941,7 +941,14 @@ class Session:
                 pending, outcome, size, error, ended = later.popleft()
             except IndexError:  # the other thread took it
                 return
-            self._log_pending(pending, outcome, size, error=error, ended=ended)
+            try:
+                self._log_pending(pending, outcome, size, error=error, ended=ended)
+            except Exception as exc:
+                # Called outside the relay's guarded handling of a message (after the
+                # answer went out, or ahead of the client's next request): a record
+                # that cannot be built must neither stop the server's reader thread
+                # (every later answer would hang) nor refuse an unrelated request.
+                self.warn(f"the outcome record of a call could not be built ({type(exc).__name__})")
 
     # -- the end of a server -------------------------------------------------------------
     def replay_started(self) -> threading.Event:

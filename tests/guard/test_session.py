@@ -916,6 +916,37 @@ def test_a_deferred_outcome_is_recorded_after_its_answer_went_and_before_the_nex
     assert [r["event"] for r in now] == ["call"]
 
 
+def test_an_outcome_record_that_cannot_be_built_stops_neither_side() -> None:
+    """A deferred outcome is recorded outside the relay's guarded handling of a message:
+    one that raises must not kill the server's reader thread (every later answer would
+    hang) nor refuse the client's next, unrelated request; it is said, without content."""
+    records: list[dict[str, object]] = []
+    warned: list[str] = []
+    calls = {"n": 0}
+
+    def record(entry: dict[str, object]) -> None:
+        if entry["event"] == "call":
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise ValueError("secret-looking detail")
+        records.append(entry)
+
+    session = Session(
+        guard(), client="c", record=record, warn=warned.append,
+        durable=lambda entry: None, deferred=True,
+    )  # fmt: skip
+    guard_id = sent(session, request(1, "tools/call", {"name": "a", "arguments": {}}))
+    assert session.from_server(answer(guard_id, {"content": []})) is not None
+    session.settle()  # the relay's call after writing the answer: must not raise
+    assert warned == ["the outcome record of a call could not be built (ValueError)"]
+    to_server, to_client = session.from_client(request(2, "tools/call", {"name": "b"}))
+    assert to_server is not None and to_client is None  # the next request still goes
+    guard_id = json.loads(to_server)["id"]
+    session.from_server(answer(guard_id, {"content": []}))
+    session.settle()
+    assert [(r["event"], r["request_id"]) for r in records if r["event"] == "call"] == [("call", 2)]
+
+
 def test_a_pending_tool_list_is_known_until_answered_and_then_forgotten() -> None:
     """Every answer asks whether a ``tools/list`` is in flight (an unreadable line may be
     its answer): the ids of listings sent are kept and dropped once no longer pending, so
