@@ -23,7 +23,7 @@ import sys
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mcpcred.audit import rules, secrets, tokens
@@ -34,14 +34,9 @@ from mcpcred.host import Host
 from mcpcred.models import ConfigLocation
 from mcpcred.parsing.jsonc import parse_jsonc
 from mcpcred.parsing.nodes import Document, KeyNode, Node, ObjectNode, ScalarNode, pointer_index
+from tests.support.fuzz import deterministic
 
-FUZZ = settings(
-    max_examples=300,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+FUZZ = deterministic(300)
 
 BASE62 = string.ascii_letters + string.digits
 # Pieces a credential (or a near miss) is made of: every token anchor, the starts of

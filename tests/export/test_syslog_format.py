@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mcpcred.errors import EXIT_EXPORT, ExportError
@@ -31,14 +31,9 @@ from mcpcred.export.syslog import (
     sd_name,
     severity,
 )
+from tests.support.fuzz import deterministic
 
-FUZZ = settings(
-    max_examples=300,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+FUZZ = deterministic(300)
 
 BOM = b"\xef\xbb\xbf"
 _TIMESTAMP = re.compile(

@@ -18,7 +18,7 @@ from datetime import datetime
 
 import pytest
 import tomlkit
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from mcpcred import project_config
@@ -30,14 +30,9 @@ from mcpcred.parsing.toml import parse_toml
 from mcpcred.wrap.edit import apply, verify
 from mcpcred.wrap.plan import Change
 from tests.support import jsonc_paths
+from tests.support.fuzz import deterministic
 
-FUZZ = settings(
-    max_examples=200,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-)
+FUZZ = deterministic(200, HealthCheck.function_scoped_fixture)
 
 keys = st.text(min_size=1, max_size=8)
 scalars = (  # what JSON has: no NaN or Infinity (json.dumps would write them anyway)

@@ -19,19 +19,14 @@ import json
 import re
 from fnmatch import fnmatchcase
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 
 from mcpcred.guard.session import Session
 from mcpcred.guard.settings import Policy, ServerGuard
+from tests.support.fuzz import deterministic
 
-FUZZ = settings(
-    max_examples=200,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = deterministic(200, HealthCheck.data_too_large)
 DENY = ("delete_*", "*_secret")
 ALLOW_ALL_BUT = Policy((), DENY, "config.toml [servers.gh]")
 NAMES = [
