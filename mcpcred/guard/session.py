@@ -40,10 +40,13 @@ from mcpcred.guard import wire
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
+    from typing import TypeVar
 
     from mcpcred.guard.pins import PinStore
     from mcpcred.guard.settings import ServerGuard
+
+    _T = TypeVar("_T")
 
 SERVER_ERROR = -32000
 BIG = 256 * 1024  # answers larger than this are peeked at, not parsed, when possible
@@ -84,25 +87,17 @@ def _guard_id(value: object) -> int | None:
     return value if type(value) is int else None
 
 
-def _items(table: dict[int, Pending]) -> list[tuple[int, Pending]]:
-    """A copy of ``table``'s items, taken while the other relay thread may change it.
+def _snapshot(view: Iterable[_T]) -> list[_T]:
+    """A copy of ``view`` (a dict's items, a set), taken while the other relay thread may
+    change what it shows.
 
-    ``list(d.items())`` runs in C, but an allocation in it can start the garbage
+    ``list(view)`` runs in C, but an allocation in it can start the garbage
     collector, whose finalizers run Python code, and so let the other thread in:
-    then the copy raises "dictionary changed size during iteration". Try again.
+    then the copy raises "changed size during iteration". Try again.
     """
     while True:
         try:
-            return list(table.items())
-        except RuntimeError:
-            continue
-
-
-def _ids(ids: set[int]) -> tuple[int, ...]:
-    """A copy of ``ids`` taken while the other relay thread may add to it (see ``_items``)."""
-    while True:
-        try:
-            return tuple(ids)
+            return list(view)
         except RuntimeError:
             continue
 
@@ -406,7 +401,7 @@ class Session:
         if not listings:
             return False
         found = False
-        for guard_id in _ids(listings):
+        for guard_id in _snapshot(listings):
             pending = self.pending.get(guard_id)
             if pending is not None and pending.method == "tools/list":
                 found = True
@@ -419,7 +414,7 @@ class Session:
         if self.pins is not None and self.settings.on_change == "block":
             self.unchecked = True
         answers = []
-        for key, pending in _items(self.pending):
+        for key, pending in _snapshot(self.pending.items()):
             if pending.method == "tools/list":
                 del self.pending[key]
                 answers.append(
@@ -523,7 +518,7 @@ class Session:
         wanted = params["requestId"]
         found = [
             guard_id
-            for guard_id, pending in _items(self.pending)  # the server's thread deletes
+            for guard_id, pending in _snapshot(self.pending.items())  # the server's thread deletes
             if type(pending.request_id) is type(wanted) and pending.request_id == wanted
         ]
         if not found:
@@ -962,7 +957,8 @@ class Session:
     def abandon(self, why: str) -> bytes:
         """Error answers for every request the server will never answer now."""
         answers = []
-        for guard_id, _ in _items(self.pending):  # the client's thread may still add requests
+        # The client's thread may still add requests.
+        for guard_id, _ in _snapshot(self.pending.items()):
             pending = self.pending.pop(guard_id, None)
             if pending is None:
                 continue
