@@ -16,9 +16,9 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import PurePath
 
 from mcpcred.clients import ADAPTERS, BY_ID, GENERIC, ClientAdapter
+from mcpcred.clients.base import path_parts
 from mcpcred.host import Host
 from mcpcred.models import ConfigLocation
 
@@ -247,22 +247,11 @@ def worth_reading(path: str, head: str) -> bool:
 
 
 def _parent_names(path: str) -> tuple[str, ...]:
-    """The names of the folders above ``path``, nearest first (as dotfiles sources name them)."""
-    if (
-        os.name == "posix"
-        and path.startswith("/")
-        and not path.startswith("//")
-        and "//" not in path
-        and "/./" not in path
-        and not path.endswith(("/", "/."))
-    ):
-        # A normalised absolute path (what infer() passes): PurePosixPath(path).parts
-        # is "/" and then the pieces between slashes; building the PurePath was most
-        # of inferring a file's client.
-        parts: list[str] | tuple[str, ...] = path.split("/")[:-1]
-        parts[0] = "/"  # type: ignore[index]
-    else:
-        parts = PurePath(path).parts[:-1]
+    """The names of the folders above ``path``, nearest first (as dotfiles sources name them).
+
+    ``path_parts`` is ``PurePath(path).parts`` without building the PurePath, which was
+    most of inferring a file's client."""
+    parts = path_parts(path)[:-1]
     return tuple(source_name(part) for part in reversed(parts))
 
 

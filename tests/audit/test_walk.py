@@ -152,8 +152,9 @@ _segments = st.sampled_from(["", ".", "..", "a", ".vscode", "dot_cursor", "priva
 @settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(st.lists(_segments, max_size=6), st.sampled_from(["", "/", "//", "./"]))
 def test_parent_names_are_those_of_purepath(segments: list[str], head: str) -> None:
-    """``_parent_names`` splits a normalised absolute path itself; any other path goes
-    through PurePath. Both must name the same folders ("." and "//" included)."""
+    """``_parent_names`` splits the path itself (``clients.base.path_parts``) instead of
+    building a PurePath: it must name the same folders ("." and "//" included), for a
+    normalised absolute path (what ``infer`` passes) and for any other."""
     from pathlib import PurePath
 
     path = head + "/".join(segments)
