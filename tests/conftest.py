@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.support.oauth_fixtures", "tests.support.pins"]
+pytest_plugins = [
+    "tests.support.oauth_fixtures",
+    "tests.support.pins",
+    "tests.support.keychain_fixtures",
+    "pytester",
+]
 
 MOVING_VARS = (
     "XDG_CONFIG_HOME", "APPDATA", "LOCALAPPDATA", "USERPROFILE", "CODEX_HOME",
@@ -66,39 +71,3 @@ def home(isolated_home: Path) -> Path:
 def project(isolated_home: Path) -> Path:
     """The temporary project directory (also the working directory)."""
     return Path(os.getcwd())
-
-
-@pytest.fixture(scope="session")
-def secret_service() -> Iterator[dict[str, str]]:
-    """One real, unlocked Secret Service (gnome-keyring on a private D-Bus) for the session.
-
-    Yields the variables that lead a client to it (see ``tests/support/keychain.py``);
-    the keyring's files live in the session's own temp dir, never in a test's HOME.
-    """
-    from tests.support.keychain import real_secret_service
-
-    with real_secret_service() as env:
-        yield env
-
-
-@pytest.fixture
-def keychain(secret_service: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The real keychain, emptied of ``mcpcred`` items, in this test's environment.
-
-    The variables are set with monkeypatch, so processes the test starts inherit them;
-    keyring's backend overrides are removed so that ``keyring`` finds the Secret Service.
-    """
-    from tests.support import keychain as real_keychain
-
-    gone = real_keychain.heal(secret_service)
-    if gone is not None:  # say so outside pytest's capture: an earlier test took the daemon down
-        sys.__stderr__.write(
-            f"\nkeychain: gnome-keyring-daemon {gone} was gone before "
-            f"{os.environ.get('PYTEST_CURRENT_TEST', '?')}; started again, unlocked\n"
-        )
-    real_keychain.clear(secret_service, "mcpcred")
-    for name, value in secret_service.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
-    monkeypatch.delenv("MCPCRED_ALLOW_INSECURE_KEYRING", raising=False)
-    return secret_service

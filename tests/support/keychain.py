@@ -147,6 +147,23 @@ def _bus_call(env: Mapping[str, str], method: str) -> str:
 _SERVED: dict[str, tuple[dict[str, str], str, int | None]] = {}
 
 
+class KeyringDaemonDied(RuntimeError):
+    """The shared test keyring's daemon died while a test ran.
+
+    What the test then saw (a secret "missing", a "locked" keychain) is not about
+    the code under test: a new daemon, D-Bus-activated, starts with the collection
+    locked. ``tests/conftest.py`` raises this in place of the test's own error, and
+    the suite's rerun setting (``only_rerun`` in pyproject.toml) runs such a test
+    once more, after ``heal``; any other failure is never rerun.
+    """
+
+
+def serving(env: Mapping[str, str]) -> int | None:
+    """The pid of the daemon this module started (or last healed) for ``env``'s bus."""
+    served = _SERVED.get(env.get("DBUS_SESSION_BUS_ADDRESS", ""))
+    return served[2] if served is not None else None
+
+
 def heal(env: Mapping[str, str]) -> int | None:
     """Start the shared keyring again, unlocked, if its daemon is gone; the old pid, or None.
 
@@ -187,6 +204,9 @@ def _start_unlocked(
         env=dict(daemon_env),
         timeout=30,
         check=False,
+        # its own session: the forked daemon must not get a signal meant for the test run's
+        # process group or terminal (a client killing "its" group, ^C on one test)
+        start_new_session=True,
     )
     if unlocked.returncode != 0:
         raise RuntimeError(
