@@ -9,9 +9,11 @@ the shim reads the user's config through here on a guarded server's start.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-
 from mcpcred.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # annotations only: every shim start imports this module (guard settings)
+    from collections.abc import Collection, Mapping
 
 __all__ = ["check_keys", "loads", "read", "read_bytes"]
 
