@@ -13,8 +13,8 @@ from tests.support import keychain as real_keychain
 
 def test_a_dead_keyring_daemon_is_started_again_unlocked(keychain: dict[str, str]) -> None:
     real_keychain.store(keychain, "mcpcred", "before", "v1")
-    words = real_keychain._bus_call({**os.environ, **keychain}, "GetConnectionUnixProcessID")
-    pid = int(words.split()[-1])
+    pid = real_keychain.owner_pid(keychain)
+    assert pid is not None
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.3)
     assert real_keychain.heal(keychain) == pid
@@ -27,8 +27,8 @@ def test_a_dead_keyring_daemon_is_started_again_unlocked(keychain: dict[str, str
 def test_a_daemon_activated_locked_is_replaced_by_an_unlocked_one(
     keychain: dict[str, str],
 ) -> None:
-    words = real_keychain._bus_call({**os.environ, **keychain}, "GetConnectionUnixProcessID")
-    pid = int(words.split()[-1])
+    pid = real_keychain.owner_pid(keychain)
+    assert pid is not None
     os.kill(pid, signal.SIGKILL)
     time.sleep(0.3)
     with pytest.raises(RuntimeError, match="locked"):  # D-Bus activates a daemon, locked

@@ -152,9 +152,9 @@ class KeyringDaemonDied(RuntimeError):
 
     What the test then saw (a secret "missing", a "locked" keychain) is not about
     the code under test: a new daemon, D-Bus-activated, starts with the collection
-    locked. ``tests/conftest.py`` raises this in place of the test's own error, and
-    the suite's rerun setting (``only_rerun`` in pyproject.toml) runs such a test
-    once more, after ``heal``; any other failure is never rerun.
+    locked. ``tests/support/keychain_fixtures.py`` raises this in place of the test's
+    own error, and the suite's rerun setting (``only_rerun`` in pyproject.toml) runs
+    such a test once more, after ``heal``; any other failure is never rerun.
     """
 
 
@@ -177,8 +177,7 @@ def heal(env: Mapping[str, str]) -> int | None:
     if served is None:
         return None
     daemon_env, password, pid = served
-    words = _bus_call(daemon_env, "GetConnectionUnixProcessID").split()
-    owner = int(words[-1]) if len(words) >= 2 and words[-1].isdigit() else None
+    owner = owner_pid(daemon_env)
     if pid is None or owner == pid:
         return None
     if owner is not None:  # an activated daemon, locked: replace it with an unlocked one
@@ -223,10 +222,7 @@ def _wait_for_owner(env: Mapping[str, str]) -> int | None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"gnome-keyring did not register {BUS_NAME} within {START_TIMEOUT}s")
         time.sleep(0.05)
-    words = _bus_call(env, "GetConnectionUnixProcessID").split()
-    if len(words) >= 2 and words[-2] == "uint32" and words[-1].isdigit():
-        return int(words[-1])
-    return None
+    return owner_pid(env)
 
 
 def _stop_keyring_daemon(pid: int) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import keychain as real_keychain
+
 # What happened to the shared keyring daemon, for the end of the run: pytest captures a
 # test's stderr (fd 2 included) and shows it only when the test fails.
 _EVENTS: list[str] = []
@@ -30,8 +32,6 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[object]:
     env = item.funcargs.get("secret_service") if hasattr(item, "funcargs") else None
     if not isinstance(env, dict):
         return (yield)
-    from tests.support import keychain as real_keychain
-
     try:
         result = yield
     except Exception as exc:
@@ -48,8 +48,6 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[object]:
 
 def _died(env: dict[str, str], item: pytest.Item, outcome: str) -> int | None:
     """The pid of the daemon serving ``env`` if it is no longer the bus's Secret Service."""
-    from tests.support import keychain as real_keychain
-
     pid = real_keychain.serving(env)
     now = real_keychain.owner_pid(env)
     if pid is None or now == pid:
@@ -76,9 +74,7 @@ def secret_service() -> Iterator[dict[str, str]]:
     Yields the variables that lead a client to it (see ``tests/support/keychain.py``);
     the keyring's files live in the session's own temp dir, never in a test's HOME.
     """
-    from tests.support.keychain import real_secret_service
-
-    with real_secret_service() as env:
+    with real_keychain.real_secret_service() as env:
         yield env
 
 
@@ -89,8 +85,6 @@ def keychain(secret_service: dict[str, str], monkeypatch: pytest.MonkeyPatch) ->
     The variables are set with monkeypatch, so processes the test starts inherit them;
     keyring's backend overrides are removed so that ``keyring`` finds the Secret Service.
     """
-    from tests.support import keychain as real_keychain
-
     gone = real_keychain.heal(secret_service)
     if gone is not None:  # listed at the end of the run: an earlier test took the daemon down
         _EVENTS.append(
